@@ -1,0 +1,114 @@
+"""Checking and preparing what users pass to the transforms: argnums, differentiable
+leaves, tangents and cotangents. Errors here name the argument and the fix."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .pytree import leaf_paths, tree_flatten
+from .tracer import BoxBase
+
+
+def normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int, ...], bool]:
+    """(argnums as a tuple of non-negative ints, whether an int was given)."""
+    single = isinstance(argnums, numbers.Integral)
+    nums = (argnums,) if single else argnums
+    if not isinstance(nums, (tuple, list)) or not nums or \
+            not all(isinstance(a, numbers.Integral) for a in nums):
+        raise TypeError(f"{fname}: argnums must be an int or a non-empty tuple of ints, "
+                        f"got {argnums!r}")
+    out = []
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise ValueError(f"{fname}: argnums={argnums!r} is out of range for a call with "
+                             f"{nargs} positional argument{'s' * (nargs != 1)} "
+                             f"(valid: 0..{nargs - 1})")
+        out.append(int(a) % nargs)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{fname}: argnums={argnums!r} repeats an argument")
+    return tuple(out), single
+
+
+def differentiable(x: Any, where: str) -> Any:
+    """A leaf ready to be traced: ints become floats; what cannot be, raises."""
+    if isinstance(x, BoxBase):
+        return x
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{where} is a boolean; booleans carry no derivative. Pass it "
+                        "through a non-differentiated argument (see argnums)")
+    if isinstance(x, numbers.Integral):
+        return float(x)
+    if isinstance(x, numbers.Real) and not isinstance(x, np.generic):
+        return float(x)
+    if isinstance(x, (complex, np.complexfloating)) or \
+            (isinstance(x, np.ndarray) and x.dtype.kind == "c"):
+        raise TypeError(f"{where} is complex; adkit differentiates real-valued arguments "
+                        "(complex intermediates such as FFTs are supported). Pass the real "
+                        "and imaginary parts as separate real arguments")
+    if isinstance(x, np.generic):
+        x = np.asarray(x)
+    if isinstance(x, np.ndarray):
+        kind = x.dtype.kind
+        if kind == "f":
+            return x
+        if kind in "iu":
+            return x.astype(np.float64)
+        if kind == "b":
+            raise TypeError(f"{where} is a boolean array; booleans carry no derivative")
+        raise TypeError(f"{where} has dtype {x.dtype}; adkit differentiates floating-point "
+                        "arrays")
+    if isinstance(x, (list, tuple, dict)) or x is None:
+        return x
+    raise TypeError(f"{where} is a {type(x).__name__}; adkit differentiates Python numbers, "
+                    "NumPy arrays and tuples/lists/dicts of them")
+
+
+def differentiable_leaves(arg: Any, where: str) -> tuple[list, Any, list]:
+    """Flatten a differentiated argument: (prepared leaves, treedef, original leaves)."""
+    leaves, td = tree_flatten(arg)
+    paths = leaf_paths(td, where)
+    return [differentiable(x, p) for x, p in zip(leaves, paths)], td, leaves
+
+
+def check_like(values: list, others: list, td: Any, other_td: Any, what: str,
+               where: str) -> list:
+    """Tangents/cotangents must match the primals' structure, shapes and dtypes."""
+    if td != other_td:
+        raise ValueError(f"{what} for {where} have structure {other_td!r}, but the primals "
+                         f"have {td!r}")
+    out = []
+    for v, o, path in zip(values, others, leaf_paths(td, where)):
+        v_shape, o_shape = np.shape(_plain(v)), np.shape(_plain(o))
+        if v_shape != o_shape:
+            raise ValueError(f"{what} for {path} has shape {o_shape}, but the primal has "
+                             f"shape {v_shape}")
+        v_dt, o_dt = _dtype(v), _dtype(o)
+        if o_dt.kind in "iu" and not isinstance(o, np.ndarray):
+            o = float(o)
+            o_dt = np.dtype(np.float64)
+        if o_dt.kind not in "fc":
+            raise TypeError(f"{what} for {path} has dtype {o_dt}; it must be floating-point "
+                            f"like its primal ({v_dt})")
+        if v_dt != o_dt and not _python_scalar(o):
+            raise TypeError(f"{what} for {path} has dtype {o_dt}, but the primal has dtype "
+                            f"{v_dt}; convert it with .astype({v_dt.name!r})")
+        out.append(o)
+    return out
+
+
+def _plain(x: Any) -> Any:
+    while isinstance(x, BoxBase):
+        x = x._value
+    return x
+
+
+def _dtype(x: Any) -> np.dtype:
+    x = _plain(x)
+    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+
+
+def _python_scalar(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, np.generic)

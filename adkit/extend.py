@@ -1,0 +1,116 @@
+"""Users' own primitives: a function adkit treats as one operation, with rules.
+
+    >>> @primitive
+    ... def logsumexp(x):
+    ...     m = np.max(x)
+    ...     return m + np.log(np.sum(np.exp(x - m)))
+    >>> defvjp(logsumexp, lambda ans, x: lambda g: g * np.exp(x - ans))
+    >>> adkit.grad(logsumexp)(np.zeros(2))
+    array([0.5, 0.5])
+
+The body runs on plain NumPy values (never on traced ones). A rule given for
+one mode serves the other too: a JVP is linear in its tangent, so reverse mode
+transposes it by tracing it; a VJP is linear in its cotangent, so forward mode
+transposes it the same way. Either needs the rule to be written with NumPy
+operations; otherwise the error says which rule to add.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .table import PRIMITIVES
+from .tracer import Primitive
+
+
+class UserPrimitive(Primitive):
+    """A primitive registered by users; its rules see one tangent at a time."""
+
+    __slots__ = ("given_jvps", "given_vjps")
+
+    def __init__(self, fun: Callable, name: str) -> None:
+        super().__init__(name, fun, batch_aware=False)
+        self.given_jvps: tuple = ()
+        self.given_vjps: tuple = ()
+        self.__doc__ = fun.__doc__  # type: ignore[misc]
+
+
+def primitive(fun: Callable) -> UserPrimitive:
+    """Make `fun` one operation of the table; give it rules with defvjp/defjvp."""
+    name = getattr(fun, "__qualname__", getattr(fun, "__name__", "primitive"))
+    prim = UserPrimitive(fun, name)
+    PRIMITIVES.setdefault(f"user:{name}:{id(prim)}", prim)
+    return prim
+
+
+def defjvp(prim: Primitive, *rules: Callable | None) -> Primitive:
+    """Forward rules, one per positional argument: rule(g, ans, *args, **kwargs)."""
+    _check(prim, "defjvp")
+    prim.given_jvps = rules
+    _fill(prim)
+    return prim
+
+
+def defvjp(prim: Primitive, *makers: Callable | None) -> Primitive:
+    """Reverse rules, one per positional argument: maker(ans, *args, **kwargs) -> g -> ..."""
+    _check(prim, "defvjp")
+    prim.given_vjps = makers
+    _fill(prim)
+    return prim
+
+
+def _check(prim: Any, what: str) -> None:
+    if not isinstance(prim, UserPrimitive):
+        raise TypeError(f"{what} takes a function made by adkit.primitive, got "
+                        f"{type(prim).__name__}; decorate the function with @adkit.primitive")
+
+
+def _fill(prim: UserPrimitive) -> None:
+    n = max(len(prim.given_jvps), len(prim.given_vjps))
+    jvps, vjps = list(prim.given_jvps) + [None] * n, list(prim.given_vjps) + [None] * n
+    for i in range(n):
+        if jvps[i] is None and vjps[i] is not None:
+            jvps[i] = _jvp_from_vjp(prim, vjps[i], i)
+        if vjps[i] is None and jvps[i] is not None:
+            vjps[i] = _vjp_from_jvp(prim, jvps[i], i)
+    prim.jvps, prim.vjps = tuple(jvps[:n]), tuple(vjps[:n])
+
+
+def _vjp_from_jvp(prim: Primitive, rule: Callable, i: int) -> Callable:
+    def maker(ans: Any, *args: Any, **kwargs: Any) -> Callable:
+        def vjp(g: Any) -> Any:
+            from .reverse.api import vjp as reverse_vjp
+            zero = np.zeros_like(_plain(args[i]), dtype=float)
+            try:
+                _, pull = reverse_vjp(lambda t: rule(t, ans, *args, **kwargs), zero)
+                return pull(g)[0]
+            except TypeError as e:
+                raise _cannot(prim, "VJP", "JVP", i, e) from e
+        return vjp
+    return maker
+
+
+def _jvp_from_vjp(prim: Primitive, maker: Callable, i: int) -> Callable:
+    def rule(t: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        from .reverse.api import grad
+        pull = maker(ans, *args, **kwargs)
+        zero = np.zeros_like(_plain(ans), dtype=float)
+        try:
+            return grad(lambda g: np.sum(pull(g) * t))(zero)
+        except TypeError as e:
+            raise _cannot(prim, "JVP", "VJP", i, e) from e
+    return rule
+
+
+def _cannot(prim: Primitive, want: str, have: str, i: int, err: Exception) -> TypeError:
+    return TypeError(
+        f"{prim.name} has a {have} rule but no {want} rule for argument {i}, and the "
+        f"{have} rule could not be traced to derive one ({err}). Give the {want} rule "
+        f"explicitly with adkit.def{want.lower()}({prim.name}, ...).")
+
+
+def _plain(x: Any) -> Any:
+    from .tracer import primal
+    return primal(x)

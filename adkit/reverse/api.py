@@ -1,0 +1,207 @@
+"""Reverse mode: vjp, grad and row-by-row Jacobians from one recorded tape."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+
+from ..arguments import check_like, differentiable_leaves, normalize_argnums
+from ..pytree import tree_flatten, tree_unflatten
+from ..rules.helpers import shape_of
+from ..scope import tracing
+from ..tracer import BoxBase
+from .tape import Tape, Var, backward, zeros_like_value
+
+
+class _Recorded:
+    """A function run once on a fresh tape: its outputs, and the way back to its inputs."""
+
+    def __init__(self, f: Callable, args: tuple, kwargs: dict, argnums: tuple, fname: str):
+        self.tape = tape = Tape()
+        args = list(args)
+        self.inputs = []  # per argnum: (treedef, nodes, original leaves, prepared leaves)
+        for n in argnums:
+            leaves, td, originals = differentiable_leaves(args[n], f"argument {n}")
+            boxes = [tape.watch(x) for x in leaves]
+            self.inputs.append((td, [b._node for b in boxes], originals, leaves))
+            args[n] = tree_unflatten(td, boxes)
+        with tracing(tape):
+            out = f(*args, **kwargs)
+        self.raw_out = out
+
+    def split(self, out: Any) -> tuple[list, list, Any]:
+        """Output leaves as (plain values, their tape nodes or None, treedef)."""
+        leaves, td = tree_flatten(out)
+        values, nodes = [], []
+        for leaf in leaves:
+            if isinstance(leaf, Var) and leaf._trace is self.tape:
+                values.append(leaf._value)
+                nodes.append(leaf._node)
+            else:
+                values.append(leaf)
+                nodes.append(None)
+        return values, nodes, td
+
+    def pull_back(self, nodes: list, cotangents: list) -> list:
+        """Cotangents of every input, per argnum, as pytrees like the inputs."""
+        seeds = [(n, g) for n, g in zip(nodes, cotangents) if n is not None]
+        wanted = [node for _, in_nodes, _, _ in self.inputs for node in in_nodes]
+        adj = backward(self.tape.nodes, seeds, wanted) if seeds else {}
+        grads = []
+        for td, in_nodes, originals, leaves in self.inputs:
+            gs = [_as_gradient(adj.get(node.index), orig, leaf)
+                  for node, orig, leaf in zip(in_nodes, originals, leaves)]
+            grads.append(tree_unflatten(td, gs))
+        return grads
+
+
+def _as_gradient(g: Any, original: Any, leaf: Any) -> Any:
+    """Shape, dtype and type of a gradient follow its argument."""
+    if g is None:
+        g = zeros_like_value(leaf)
+    elif not isinstance(g, BoxBase):
+        dt = getattr(leaf, "dtype", None)
+        if isinstance(g, np.ndarray):
+            if dt is not None and g.dtype != dt:
+                g = g.astype(dt)
+            elif not g.flags.writeable:  # a broadcast view: hand out a real array
+                g = np.array(g)
+        elif dt is not None and getattr(g, "dtype", dt) != dt:
+            g = np.asarray(g).astype(dt)[()]
+        if np.shape(g) != shape_of(leaf):
+            g = np.broadcast_to(g, shape_of(leaf)).copy()
+    if isinstance(original, (int, float)) and not isinstance(original, (bool, np.generic)) \
+            and not isinstance(g, BoxBase):
+        return float(g)
+    return g
+
+
+def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """Evaluate f and return (output, vjp_fn); vjp_fn(cotangent) -> one cotangent per primal.
+
+    >>> out, pull = vjp(lambda x: np.sin(x) * 2.0, np.array([0.0, 1.0]))
+    >>> pull(np.ones(2))
+    (array([2.        , 1.08060461]),)
+    """
+    rec = _Recorded(f, primals, {}, tuple(range(len(primals))), "vjp")
+    out, aux = _split_aux(rec, has_aux, "vjp")
+    values, nodes, td = rec.split(out)
+
+    def vjp_fn(cotangent: Any) -> tuple:
+        cts, ct_td = tree_flatten(cotangent)
+        cts = check_like(values, cts, td, ct_td, "cotangent", "the output")
+        return tuple(rec.pull_back(nodes, cts))
+
+    result = tree_unflatten(td, values)
+    return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
+
+
+def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
+    """A function returning (f(*args), gradient of f with respect to argnums)."""
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple:
+        nums, single = normalize_argnums(argnums, len(args), "grad")
+        rec = _Recorded(f, args, kwargs, nums, "grad")
+        out, aux = _split_aux(rec, has_aux, "grad")
+        values, nodes, td = rec.split(out)
+        if len(values) != 1 or td.kind is not None or shape_of(values[0]) != ():
+            raise ValueError(_not_scalar_message(values, td))
+        value, node = values[0], nodes[0]
+        if np.iscomplexobj(_plain(value)):
+            raise ValueError("grad needs a real scalar output, but f returned a complex "
+                             "value; return np.real(...) or np.abs(...) of it")
+        seed = np.ones((), dtype=_plain(value).dtype)[()] if hasattr(_plain(value), "dtype") \
+            else 1.0
+        grads = rec.pull_back([node], [seed])
+        g = grads[0] if single else tuple(grads)
+        return ((value, aux), g) if has_aux else (value, g)
+
+    return value_and_grad_f
+
+
+def grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
+    """The gradient of a scalar function, by reverse mode.
+
+    >>> grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    """
+    vg = value_and_grad(f, argnums, has_aux=has_aux)
+
+    @functools.wraps(f)
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        (value_aux, g) = vg(*args, **kwargs)
+        return (g, value_aux[1]) if has_aux else g
+
+    return grad_f
+
+
+def jacobian(f: Callable, argnums: Any = 0) -> Callable:
+    """The Jacobian by reverse mode: one recorded pass, one backward pass per output element.
+
+    Shape: out.shape + in.shape for each (output leaf, input leaf).
+    """
+    @functools.wraps(f)
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
+        nums, single = normalize_argnums(argnums, len(args), "jacobian")
+        rec = _Recorded(f, args, kwargs, nums, "jacobian")
+        return reverse_jacobian(rec, single)
+
+    return jacobian_f
+
+
+def reverse_jacobian(rec: _Recorded, single: bool) -> Any:
+    values, nodes, td = rec.split(rec.raw_out)
+    out_jacs = []
+    for value, node in zip(values, nodes):
+        out_shape = shape_of(value)
+        plain_value = _plain(value)
+        dt = plain_value.dtype if hasattr(plain_value, "dtype") else np.dtype(np.float64)
+        rows = []  # per output element: list over argnums of pytrees
+        for flat in range(int(np.prod(out_shape, dtype=np.int64))):
+            seed = np.zeros(out_shape, dtype=dt)
+            seed[np.unravel_index(flat, out_shape)] = 1
+            rows.append(rec.pull_back([node], [seed if out_shape else seed[()]]))
+        per_arg = []
+        for k, (in_td, _, _, leaves) in enumerate(rec.inputs):
+            jac_leaves = []
+            for li, leaf in enumerate(leaves):
+                in_shape = shape_of(leaf)
+                if rows:
+                    stacked = np.stack([np.reshape(tree_flatten(r[k])[0][li], in_shape)
+                                        for r in rows])
+                else:
+                    stacked = np.zeros((0,) + in_shape, dtype=dt)
+                jac_leaves.append(np.reshape(stacked, out_shape + in_shape))
+            per_arg.append(tree_unflatten(in_td, jac_leaves))
+        out_jacs.append(per_arg[0] if single else tuple(per_arg))
+    return tree_unflatten(td, out_jacs)
+
+
+def _split_aux(rec: _Recorded, has_aux: bool, fname: str) -> tuple[Any, Any]:
+    out = rec.raw_out
+    if not has_aux:
+        return out, None
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise ValueError(f"{fname}(..., has_aux=True) needs f to return a pair "
+                         f"(output, aux), got {type(out).__name__}")
+    aux_values, _, aux_td = rec.split(out[1])  # auxiliary outputs carry no derivative
+    return out[0], tree_unflatten(aux_td, aux_values)
+
+
+def _plain(x: Any) -> Any:
+    while isinstance(x, BoxBase):
+        x = x._value
+    return x
+
+
+def _not_scalar_message(values: list, td: Any) -> str:
+    if len(values) == 1 and td.kind is None:
+        what = f"an output of shape {shape_of(values[0])}"
+    else:
+        what = f"a {td!r} structure of {len(values)} outputs"
+    return (f"grad needs f to return a scalar, but it returned {what}. For the derivative "
+            "of a non-scalar output use adkit.jacobian(f); for one vector-Jacobian product "
+            "use adkit.vjp(f, x); or reduce the output to a scalar (e.g. np.sum).")

@@ -1,0 +1,303 @@
+"""The tape: a Wengert list of the primitives a function ran, and the reverse pass over it.
+
+Each primitive applied to a traced value appends one Node: the operation, the
+nodes of its traced inputs, and for each input a closure that maps the output's
+cotangent to that input's (the table's staged VJP rules). The list is in
+evaluation order, so walking it backwards is a topological order: the reverse
+pass needs no graph search and no recursion, whatever the depth.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..arraybox import ArrayBox
+from ..inplace import note_view, shares_memory
+from ..rules.helpers import dtype_of, shape_of, unbroadcast
+from ..tracer import BoxBase, Primitive, Trace
+
+
+class Node:
+    """One entry v_i of the Wengert list."""
+
+    __slots__ = ("index", "prim", "parents", "vjps", "shape", "complex")
+
+    def __init__(self, index: int, prim: Primitive | None, parents: tuple, vjps: tuple,
+                 value: Any) -> None:
+        self.index = index
+        self.prim = prim
+        self.parents = parents
+        self.vjps = vjps
+        self.shape = shape_of(value)
+        dt = getattr(value, "dtype", None)
+        self.complex = dt is not None and dt.kind == "c" or type(value) is complex
+
+    def __repr__(self) -> str:
+        op = self.prim.name if self.prim is not None else "input"
+        args = ", ".join(f"v{p.index}" for p in self.parents)
+        return f"v{self.index} = {op}({args})  # shape {self.shape}"
+
+
+class Var(ArrayBox):
+    """A reverse-mode traced value: its value and its node on the tape."""
+
+    __slots__ = ()
+
+    @property
+    def node(self) -> Node | None:
+        return self._node
+
+
+_new = object.__new__
+
+
+def _node(index: int, prim: Primitive, parents: tuple, vjps: tuple, value: Any) -> Node:
+    """Node(...) without the cost of __init__ (this runs once per recorded primitive)."""
+    n = _new(Node)
+    n.index = index
+    n.prim = prim
+    n.parents = parents
+    n.vjps = vjps
+    tv = type(value)
+    if tv is np.float64 or tv is float or tv is np.float32:
+        n.shape = ()
+        n.complex = False
+    elif tv is np.ndarray:
+        n.shape = value.shape
+        n.complex = value.dtype.kind == "c"
+    else:
+        n.shape = getattr(value, "shape", ())
+        n.complex = type(value) is complex or getattr(value, "dtype", _REAL).kind == "c"
+    return n
+
+
+_REAL = np.dtype(np.float64)
+_new_var = _new
+
+
+def _var(value: Any, node: Node | None, tape: "Tape") -> Var:
+    v = _new_var(Var)
+    v._value = value
+    v._node = node
+    v._trace = tape
+    return v
+
+
+class Tape(Trace):
+    """Records a Wengert list while active; differentiates what it recorded.
+
+    >>> with Tape() as tape:
+    ...     x = tape.watch(np.array([1.0, 2.0]))
+    ...     y = np.sum(x * x)
+    >>> tape.gradient(y, x)
+    array([2., 4.])
+    """
+
+    __slots__ = ("nodes", "_scope")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes: list[Node] = []
+        self._scope = None
+
+    # --- recording ---------------------------------------------------------------------
+    def watch(self, value: Any) -> Var:
+        """A new input of this tape (a leaf v_i)."""
+        node = Node(len(self.nodes), None, (), (), value)
+        self.nodes.append(node)
+        return _var(value, node, self)
+
+    def process(self, prim: Primitive, args: tuple, kwargs: dict) -> Var:
+        if prim.simple and not kwargs:
+            if len(args) == 2:
+                return self.binary(prim, args[0], args[1])
+            if len(args) == 1:
+                return self.unary(prim, args[0])
+        values = list(args)
+        traced = []
+        for i, a in enumerate(args):
+            if isinstance(a, BoxBase) and a._trace is self:
+                values[i] = a._value
+                if a._node is not None:
+                    traced.append(i)
+        ans = prim(*values, **kwargs)
+        node = None
+        if traced:
+            makers = prim.vjps
+            parents, vjps = [], []
+            for i in traced:
+                maker = makers[i] if i < len(makers) else None
+                if maker is None:
+                    raise no_vjp_rule(prim, i)
+                vjp = maker(ans, *values, **kwargs)
+                if vjp is not None:  # None: the output does not depend on this argument
+                    parents.append(args[i]._node)
+                    vjps.append(vjp)
+            if parents:
+                node = Node(len(self.nodes), prim, tuple(parents), tuple(vjps), ans)
+                self.nodes.append(node)
+        out = _var(ans, node, self)
+        if prim.view and shares_memory(ans, values[0]):
+            note_view(out, args[0], prim, args[1:], kwargs)
+        return out
+
+    # The two paths below do what process() does for elementwise primitives of one
+    # and two arguments, without its lists and loops: scalar code lives here.
+    def unary(self, prim: Primitive, a: Var) -> Var:
+        if not self.active:
+            raise self.escaped(prim)
+        v, parent = a._value, a._node
+        ans = prim(v) if isinstance(v, BoxBase) else prim.impl(v)
+        if parent is None:
+            return _var(ans, None, self)
+        maker = prim.vjps[0]
+        if maker is None:
+            raise no_vjp_rule(prim, 0)
+        node = _node(len(self.nodes), prim, (parent,), (maker(ans, v),), ans)
+        self.nodes.append(node)
+        return _var(ans, node, self)
+
+    def binary(self, prim: Primitive, a: Any, b: Any) -> Var:
+        if not self.active:
+            raise self.escaped(prim)
+        if isinstance(a, BoxBase) and a._trace is self:
+            va, pa = a._value, a._node
+        else:
+            va, pa = a, None
+        if isinstance(b, BoxBase) and b._trace is self:
+            vb, pb = b._value, b._node
+        else:
+            vb, pb = b, None
+        if isinstance(va, BoxBase) or isinstance(vb, BoxBase):
+            ans = prim(va, vb)
+        else:
+            ans = prim.impl(va, vb)
+        if pa is None and pb is None:
+            return _var(ans, None, self)
+        makers = prim.vjps
+        parents, vjps = [], []
+        for i, parent in ((0, pa), (1, pb)):
+            if parent is not None:
+                if makers[i] is None:
+                    raise no_vjp_rule(prim, i)
+                vjp = makers[i](ans, va, vb)
+                if vjp is not None:  # None: no dependence on this argument
+                    parents.append(parent)
+                    vjps.append(vjp)
+        if not parents:
+            return _var(ans, None, self)
+        node = _node(len(self.nodes), prim, tuple(parents), tuple(vjps), ans)
+        self.nodes.append(node)
+        return _var(ans, node, self)
+
+    # --- context manager ---------------------------------------------------------------
+    def __enter__(self) -> "Tape":
+        from ..scope import tracing
+        self._scope = tracing(self)
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._scope.__exit__(*exc)
+        self._scope = None
+
+    # --- differentiation ---------------------------------------------------------------
+    def gradient(self, target: Any, sources: Any, output_gradient: Any = None) -> Any:
+        """d target / d sources (target a scalar unless output_gradient is given)."""
+        from ..pytree import tree_flatten, tree_unflatten
+        leaves, td = tree_flatten(sources)
+        if not isinstance(target, Var) or target._trace is not self:
+            grads = [np.zeros_like(np.asarray(_plain(s))) for s in leaves]
+            return tree_unflatten(td, grads)
+        if output_gradient is None:
+            if shape_of(target) != ():
+                raise ValueError(f"target has shape {shape_of(target)}; gradient() needs a "
+                                 "scalar target or an output_gradient of the same shape")
+            output_gradient = np.ones_like(_plain(target)) if hasattr(_plain(target), "dtype") \
+                else 1.0
+        nodes = [s._node if isinstance(s, Var) and s._trace is self else None for s in leaves]
+        adj = backward(self.nodes, [(target._node, output_gradient)],
+                       [n for n in nodes if n is not None])
+        grads = []
+        for s, n in zip(leaves, nodes):
+            g = adj.get(n.index) if n is not None else None
+            grads.append(zeros_like_value(s) if g is None else g)
+        return tree_unflatten(td, grads)
+
+    @property
+    def entries(self) -> list[Node]:
+        """The Wengert list, in evaluation order."""
+        return list(self.nodes)
+
+    def to_dot(self, outputs: Iterable[Any] = ()) -> str:
+        """The recorded graph in Graphviz DOT (render with `dot -Tpng`)."""
+        from .graphviz import tape_to_dot
+        return tape_to_dot(self.nodes, outputs)
+
+    def __repr__(self) -> str:
+        return f"<Tape level={self.level} with {len(self.nodes)} entries>"
+
+
+def backward(nodes: Sequence[Node], seeds: list[tuple[Node, Any]],
+             wanted: Iterable[Node]) -> dict[int, Any]:
+    """The reverse pass: adjoints of `wanted` nodes, given cotangents of the outputs.
+
+    Walks the Wengert list from the last output back to the first entry; each
+    node's adjoint is complete when reached (all its uses come later), is passed
+    through the node's VJP closures and then dropped, so memory is released as
+    the pass goes.
+    """
+    adjoints: dict[int, Any] = {}
+    for node, g in seeds:
+        prev = adjoints.get(node.index)
+        adjoints[node.index] = g if prev is None else prev + g
+    keep = {n.index for n in wanted}
+    found: dict[int, Any] = {}
+    pop, get = adjoints.pop, adjoints.get
+    for i in range(max(node.index for node, _ in seeds), -1, -1):
+        g = pop(i, None)
+        if g is None:
+            continue
+        node = nodes[i]
+        if not node.parents:  # an input
+            if i in keep:
+                found[i] = g
+            continue
+        elementwise = node.prim.elementwise
+        for parent, vjp in zip(node.parents, node.vjps):
+            c = vjp(g)
+            if elementwise and type(c) not in _SCALARS and (
+                    getattr(c, "shape", ()) != parent.shape or (
+                    not parent.complex and getattr(c, "dtype", _REAL).kind == "c")):
+                c = unbroadcast(c, parent.shape, parent.complex)
+            j = parent.index
+            prev = get(j)
+            adjoints[j] = c if prev is None else prev + c
+    return found
+
+
+_SCALARS = (float, np.float64, np.float32)
+
+
+def no_vjp_rule(prim: Primitive, argnum: int) -> NotImplementedError:
+    return NotImplementedError(
+        f"{prim.name} has no reverse-mode (VJP) rule for its argument {argnum}, so it "
+        "cannot be differentiated with respect to that argument in reverse mode. Use "
+        f"forward mode (adkit.jvp / jacobian(mode='forward')), or add a rule with "
+        f"adkit.defvjp({prim.name}, ...).")
+
+
+def _plain(x: Any) -> Any:
+    while isinstance(x, BoxBase):
+        x = x._value
+    return x
+
+
+def zeros_like_value(x: Any) -> Any:
+    """A plain zero of x's shape and dtype (the gradient of something unused)."""
+    v = _plain(x)
+    if isinstance(v, np.ndarray) or hasattr(v, "dtype"):
+        return np.zeros(shape_of(v), dtype=dtype_of(v))
+    return 0.0

@@ -1,0 +1,7 @@
+"""The primitive table's entries, one module per family of operations.
+
+Importing this package fills adkit.table; SciPy's special functions are added
+on first use (adkit/rules/special.py) so that `import adkit` does not import SciPy.
+"""
+
+from . import creation, elementwise, indexing, products, reductions, shapes  # noqa: F401

@@ -1,0 +1,421 @@
+"""Shape operations: reshape, transpose, joining and splitting, broadcasting, casting.
+
+All are linear, so a JVP applies the operation itself to the tangent, shifted
+past its leading batch axes, and a VJP applies the inverse rearrangement.
+Most NumPy spellings (squeeze, ravel, moveaxis, hstack, split, ...) are thin
+compositions of a few primitives here, so they need no rules of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..table import defnondiff, defprim, handles
+from ..tracer import EveryArgument, primal
+from .helpers import (batch_axes, batch_ndim, dtype_of, lift, ndim_of, normalize_axis,
+                      shape_of, unbroadcast)
+
+
+def _shape_tuple(shape: Any) -> tuple:
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
+def _resolve(shape: tuple, size: int) -> tuple:
+    """A shape with its -1 filled in."""
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        shape = tuple(size // max(known, 1) if s == -1 else s for s in shape)
+    return shape
+
+
+# --- reshape -------------------------------------------------------------------------
+
+def _reshape_impl(x, shape, order="C"):
+    return np.reshape(x, shape, order=order)
+
+
+def _reshape_jvp(g, ans, x, shape, order="C"):
+    nb = batch_ndim(g, x)
+    batch = shape_of(g)[:nb]
+    new = shape_of(ans)
+    if order == "C" or nb == 0:
+        return np.reshape(g, batch + new, order=order)
+    # F order runs the first axis fastest: move the batch axes out of its way
+    moved = np.moveaxis(g, tuple(range(nb)), tuple(range(-nb, 0)))
+    out = np.reshape(moved, new + batch, order=order)
+    return np.moveaxis(out, tuple(range(-nb, 0)), tuple(range(nb)))
+
+
+reshape = defprim("reshape", _reshape_impl, view=True, sympy="reshape",
+                  jvp=_reshape_jvp,
+                  vjp=lambda ans, x, shape, order="C":
+                      lambda g: np.reshape(g, shape_of(x), order=order))
+reshape.writeback = lambda base, new, shape, order="C": np.reshape(new, shape_of(base), order=order)
+
+
+@handles(np.reshape, via=reshape)
+def _np_reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    shape = newshape if shape is None else shape
+    if order == "A":
+        order = "C"
+    out = reshape(a, _resolve(_shape_tuple(shape), _size(a)), order)
+    return np.copy(out) if copy else out
+
+
+@handles(np.ravel, via=reshape)
+def _np_ravel(a, order="C"):
+    return reshape(a, (_size(a),), "C" if order in ("A", "K") else order)
+
+
+@handles(np.squeeze, via=reshape)
+def _np_squeeze(a, axis=None):
+    s = shape_of(a)
+    if axis is None:
+        drop = {i for i, n in enumerate(s) if n == 1}
+    else:
+        drop = {normalize_axis(ax, len(s)) for ax in (axis if isinstance(axis, tuple) else (axis,))}
+        for ax in drop:
+            if s[ax] != 1:
+                raise ValueError("cannot select an axis to squeeze out which has size "
+                                 "not equal to one")
+    return reshape(a, tuple(n for i, n in enumerate(s) if i not in drop))
+
+
+@handles(np.expand_dims, via=reshape)
+def _np_expand_dims(a, axis):
+    s = list(shape_of(a))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    nd = len(s) + len(axes)
+    for ax in sorted(normalize_axis(ax, nd) for ax in axes):
+        s.insert(ax, 1)
+    return reshape(a, tuple(s))
+
+
+def _atleast(nd: int):
+    def atleast(*arys):
+        outs = []
+        for a in arys:
+            s = shape_of(a)
+            if len(s) >= nd:
+                outs.append(a)
+            elif nd == 1:
+                outs.append(reshape(a, (1,)))
+            elif nd == 2:
+                outs.append(reshape(a, (1,) * (2 - len(s)) + s))
+            else:  # NumPy's atleast_3d puts a 1-D array in the middle
+                outs.append(reshape(a, {0: (1, 1, 1), 1: (1,) + s + (1,), 2: s + (1,)}[len(s)]))
+        return outs[0] if len(outs) == 1 else tuple(outs)
+    return atleast
+
+
+handles(np.atleast_1d, via=reshape)(_atleast(1))
+handles(np.atleast_2d, via=reshape)(_atleast(2))
+handles(np.atleast_3d, via=reshape)(_atleast(3))
+
+
+# --- transpose and friends -------------------------------------------------------------
+
+def _perm(axes: Any, ndim: int) -> tuple:
+    if axes is None:
+        return tuple(range(ndim))[::-1]
+    return tuple(normalize_axis(a, ndim) for a in axes)
+
+
+def _transpose_jvp(g, ans, x, axes=None):
+    nb = batch_ndim(g, x)
+    return np.transpose(g, tuple(range(nb)) + tuple(a + nb for a in _perm(axes, ndim_of(x))))
+
+
+def _transpose_vjp(ans, x, axes=None):
+    inverse = tuple(np.argsort(_perm(axes, ndim_of(x))))
+    return lambda g: np.transpose(g, inverse)
+
+
+transpose = defprim("transpose", lambda x, axes=None: np.transpose(x, axes), view=True,
+                    sympy="transpose", jvp=_transpose_jvp, vjp=_transpose_vjp)
+transpose.writeback = lambda base, new, axes=None: np.transpose(
+    new, tuple(np.argsort(_perm(axes, ndim_of(base)))))
+
+
+@handles(np.transpose, np.permute_dims, via=transpose)
+def _np_transpose(a, axes=None):
+    if axes is not None and isinstance(axes, (int, np.integer)):
+        axes = (axes,)
+    return transpose(a, None if axes is None else _perm(axes, ndim_of(a)))
+
+
+@handles(np.swapaxes, via=transpose)
+def _np_swapaxes(a, axis1, axis2):
+    perm = list(range(ndim_of(a)))
+    i, j = normalize_axis(axis1, len(perm)), normalize_axis(axis2, len(perm))
+    perm[i], perm[j] = perm[j], perm[i]
+    return transpose(a, tuple(perm))
+
+
+@handles(np.matrix_transpose, via=transpose)
+def _np_matrix_transpose(x):
+    if ndim_of(x) < 2:
+        raise ValueError("matrix_transpose needs an array of at least 2 dimensions")
+    return _np_swapaxes(x, -1, -2)
+
+
+@handles(np.moveaxis, via=transpose)
+def _np_moveaxis(a, source, destination):
+    nd = ndim_of(a)
+    src = [normalize_axis(s, nd) for s in np.atleast_1d(source)]
+    dst = [normalize_axis(d, nd) for d in np.atleast_1d(destination)]
+    order = [n for n in range(nd) if n not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(a, tuple(order))
+
+
+@handles(np.rollaxis, via=transpose)
+def _np_rollaxis(a, axis, start=0):
+    nd = ndim_of(a)
+    axis = normalize_axis(axis, nd)
+    start = start + nd if start < 0 else start
+    if start > axis:
+        start -= 1
+    if axis == start:
+        return a
+    order = [n for n in range(nd) if n != axis]
+    order.insert(start, axis)
+    return transpose(a, tuple(order))
+
+
+# --- broadcasting ------------------------------------------------------------------------
+
+def _broadcast_to_jvp(g, ans, x, shape):
+    nb = batch_ndim(g, x)
+    shape = _shape_tuple(shape)
+    g = lift(g, ndim_of(x), len(shape), nb)
+    return np.broadcast_to(g, shape_of(g)[:nb] + shape)
+
+
+broadcast_to = defprim("broadcast_to", lambda x, shape: np.broadcast_to(x, shape), view=True,
+                       jvp=_broadcast_to_jvp,
+                       vjp=lambda ans, x, shape: lambda g: unbroadcast(g, shape_of(x), True))
+
+
+@handles(np.broadcast_to, via=broadcast_to)
+def _np_broadcast_to(array, shape, subok=False):
+    return broadcast_to(array, _shape_tuple(shape))
+
+
+@handles(np.broadcast_arrays, via=broadcast_to)
+def _np_broadcast_arrays(*args, subok=False):
+    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
+    return tuple(broadcast_to(a, shape) if shape_of(a) != shape else a for a in args)
+
+
+# --- joining -----------------------------------------------------------------------------
+
+def _fill_zeros(tangents: list, values: list) -> tuple[list, int]:
+    """Materialise symbolic-zero tangents for the joining operations."""
+    nb, batch = 0, ()
+    for t, v in zip(tangents, values):
+        if t is not None:
+            nb = batch_ndim(t, v)
+            batch = shape_of(t)[:nb]
+            dt = dtype_of(t)
+            break
+    dt = np.result_type(dt, *[dtype_of(v) for v in values])
+    return [np.zeros(batch + shape_of(v), dtype=dt) if t is None else t
+            for t, v in zip(tangents, values)], nb
+
+
+def _concatenate_impl(*arrays, axis=0):
+    return np.concatenate(arrays, axis=axis)
+
+
+def _concatenate_jvp(tangents, ans, *arrays, axis=0):
+    ts, nb = _fill_zeros(tangents, list(arrays))
+    return np.concatenate(ts, axis=normalize_axis(axis, ndim_of(ans)) + nb)
+
+
+def _concatenate_vjp(i):
+    def maker(ans, *arrays, axis=0):
+        axis = normalize_axis(axis, ndim_of(ans))
+        start = sum(shape_of(a)[axis] for a in arrays[:i])
+        index = (slice(None),) * axis + (slice(start, start + shape_of(arrays[i])[axis]),)
+        return lambda g: g[index]
+    return maker
+
+
+concatenate = defprim("concatenate", _concatenate_impl, jvp_joint=_concatenate_jvp,
+                      vjp=EveryArgument(_concatenate_vjp))
+
+
+@handles(np.concatenate, np.concat, via=concatenate)
+def _np_concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
+    if out is not None:
+        raise TypeError("np.concatenate(..., out=...) is not supported on traced values")
+    arrays = [_as_array(a) for a in arrays]
+    if axis is None:
+        arrays = [np.ravel(a) for a in arrays]
+        axis = 0
+    out = concatenate(*arrays, axis=axis)
+    return out if dtype is None else astype(out, dtype)
+
+
+def _stack_impl(*arrays, axis=0):
+    return np.stack(arrays, axis=axis)
+
+
+def _stack_jvp(tangents, ans, *arrays, axis=0):
+    ts, nb = _fill_zeros(tangents, list(arrays))
+    return np.stack(ts, axis=normalize_axis(axis, ndim_of(ans)) + nb)
+
+
+def _stack_vjp(i):
+    def maker(ans, *arrays, axis=0):
+        index = (slice(None),) * normalize_axis(axis, ndim_of(ans)) + (i,)
+        return lambda g: g[index]
+    return maker
+
+
+stack = defprim("stack", _stack_impl, jvp_joint=_stack_jvp, vjp=EveryArgument(_stack_vjp))
+
+
+@handles(np.stack, via=stack)
+def _np_stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    if out is not None:
+        raise TypeError("np.stack(..., out=...) is not supported on traced values")
+    arrays = [_as_array(a) for a in arrays]
+    shapes = {shape_of(a) for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError("all input arrays must have the same shape")
+    out = stack(*arrays, axis=axis)
+    return out if dtype is None else astype(out, dtype)
+
+
+@handles(np.hstack, via=concatenate)
+def _np_hstack(tup, *, dtype=None, casting="same_kind"):
+    arrs = [np.atleast_1d(a) for a in tup]
+    return _np_concatenate(arrs, 0 if arrs and ndim_of(arrs[0]) == 1 else 1, dtype=dtype)
+
+
+@handles(np.vstack, via=concatenate)
+def _np_vstack(tup, *, dtype=None, casting="same_kind"):
+    return _np_concatenate([np.atleast_2d(a) for a in tup], 0, dtype=dtype)
+
+
+@handles(np.dstack, via=concatenate)
+def _np_dstack(tup):
+    return _np_concatenate([np.atleast_3d(a) for a in tup], 2)
+
+
+@handles(np.column_stack, via=concatenate)
+def _np_column_stack(tup):
+    cols = [a if ndim_of(a) >= 2 else reshape(a, (_size(a), 1))
+            for a in (_as_array(t) for t in tup)]
+    return _np_concatenate(cols, 1)
+
+
+@handles(np.append, via=concatenate)
+def _np_append(arr, values, axis=None):
+    if axis is None:
+        return _np_concatenate([np.ravel(arr), np.ravel(values)], 0)
+    return _np_concatenate([arr, values], axis)
+
+
+# --- splitting ---------------------------------------------------------------------------
+
+def _split_points(n: int, indices_or_sections: Any, even: bool) -> list:
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError("number sections must be larger than 0.")
+        if even and n % sections:
+            raise ValueError("array split does not result in an equal division")
+        each, extra = divmod(n, sections)
+        sizes = [each + 1] * extra + [each] * (sections - extra)
+        return list(np.cumsum([0] + sizes))
+    return [0] + [int(i) for i in indices_or_sections] + [n]
+
+
+def _split(ary, indices_or_sections, axis=0, even=True):
+    axis = normalize_axis(axis, ndim_of(ary))
+    points = _split_points(shape_of(ary)[axis], indices_or_sections, even)
+    lead = (slice(None),) * axis
+    return [ary[lead + (slice(a, b),)] for a, b in zip(points[:-1], points[1:])]
+
+
+@handles(np.split, via=())
+def _np_split(ary, indices_or_sections, axis=0):
+    return _split(ary, indices_or_sections, axis, even=True)
+
+
+@handles(np.array_split, via=())
+def _np_array_split(ary, indices_or_sections, axis=0):
+    return _split(ary, indices_or_sections, axis, even=False)
+
+
+@handles(np.hsplit, via=())
+def _np_hsplit(ary, indices_or_sections):
+    return _split(ary, indices_or_sections, 0 if ndim_of(ary) == 1 else 1)
+
+
+@handles(np.vsplit, via=())
+def _np_vsplit(ary, indices_or_sections):
+    return _split(ary, indices_or_sections, 0)
+
+
+@handles(np.dsplit, via=())
+def _np_dsplit(ary, indices_or_sections):
+    return _split(ary, indices_or_sections, 2)
+
+
+# --- copies and casts ---------------------------------------------------------------------
+
+copy = defprim("copy", lambda x: np.array(x, copy=True), sympy="identity",
+               jvp=lambda g, ans, x: g, vjp=lambda ans, x: lambda g: g)
+
+
+@handles(np.copy, np.ascontiguousarray, np.asfortranarray, via=copy)
+def _np_copy(a, order="K", subok=False, *, dtype=None, like=None):
+    out = copy(a)
+    return out if dtype is None else astype(out, dtype)
+
+
+def _cast_impl(x, dtype):
+    return np.asarray(x).astype(dtype)[()] if not isinstance(x, np.ndarray) else x.astype(dtype)
+
+
+cast = defprim("cast", _cast_impl, sympy="identity",
+               jvp=lambda g, ans, x, dtype: g.astype(dtype) if hasattr(g, "astype")
+               else np.asarray(g, dtype=dtype)[()],
+               vjp=lambda ans, x, dtype: lambda g: astype(g, dtype_of(x)))
+_plain_cast = defnondiff("cast_to_discrete", lambda x, dtype: np.asarray(x).astype(dtype))
+
+
+def astype(x: Any, dtype: Any, copy: bool = True) -> Any:
+    """x.astype(dtype): a derivative survives casts between floating types only."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fc":
+        return _plain_cast(x, dtype)
+    if dtype == dtype_of(x) and not copy:
+        return x
+    return cast(x, dtype)
+
+
+@handles(np.real_if_close, via=())
+def _np_real_if_close(a, tol=100):
+    if dtype_of(a).kind != "c":
+        return a
+    if np.all(np.abs(primal(np.imag(a))) < tol * np.finfo(dtype_of(a)).eps):
+        return np.real(a)
+    return a
+
+
+def _as_array(a: Any) -> Any:
+    return a if hasattr(a, "shape") else np.asarray(a)
+
+
+def _size(a: Any) -> int:
+    return int(np.prod(shape_of(a), dtype=np.int64))

@@ -1,0 +1,93 @@
+"""The extent of a differentiation: while one runs, np.array and np.asarray accept
+traced values.
+
+NumPy's array constructors are not dispatched through __array_function__, so
+`np.array([x, y])` on traced values cannot reach the table by NumPy's own
+protocols. While at least one trace is active, adkit swaps numpy.array,
+numpy.asarray and numpy.asanyarray for thin wrappers that call the originals
+and, only when a traced value is found (the original raises
+TracedConversionError), build the array with the table's stack/copy/astype.
+Outside traces the originals are back in place; code that bound the function
+before (`from numpy import array`) keeps the original and gets the error that
+names the working spelling.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+
+from .arraybox import TracedConversionError
+from .tracer import BoxBase, Trace
+
+_lock = threading.Lock()
+_depth = 0
+_original_array = np.array
+_original_asarray = np.asarray
+_original_asanyarray = np.asanyarray
+
+
+@contextmanager
+def tracing(trace: Trace) -> Iterator[Trace]:
+    """Run a differentiation: the trace is live inside, finished after."""
+    global _depth
+    with _lock:
+        if _depth == 0:
+            np.array, np.asarray, np.asanyarray = _array, _asarray, _asarray
+        _depth += 1
+    try:
+        yield trace
+    finally:
+        trace.active = False
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                np.array = _original_array
+                np.asarray = _original_asarray
+                np.asanyarray = _original_asanyarray
+
+
+def _array(obj: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return _original_array(obj, *args, **kwargs)
+    except TracedConversionError:
+        dtype = args[0] if args else kwargs.get("dtype")
+        out = _build(obj, copy=kwargs.get("copy", True))
+        return _finish(out, dtype, kwargs.get("ndmin", 0))
+
+
+def _asarray(obj: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return _original_asarray(obj, *args, **kwargs)
+    except TracedConversionError:
+        dtype = args[0] if args else kwargs.get("dtype")
+        return _finish(_build(obj, copy=False), dtype, 0)
+
+
+def _build(obj: Any, copy: Any) -> Any:
+    if isinstance(obj, BoxBase):
+        return np.copy(obj) if copy else obj
+    if isinstance(obj, (list, tuple)):
+        items = [_build(item, copy=False) if _holds_box(item) else _original_asarray(item)
+                 for item in obj]
+        return np.stack(items)
+    raise TypeError(f"cannot build an array from {type(obj).__name__} holding traced values")
+
+
+def _holds_box(obj: Any) -> bool:
+    if isinstance(obj, BoxBase):
+        return True
+    if isinstance(obj, (list, tuple)):
+        return any(_holds_box(item) for item in obj)
+    return False
+
+
+def _finish(out: Any, dtype: Any, ndmin: int) -> Any:
+    if dtype is not None:
+        out = out.astype(dtype, copy=False)
+    if ndmin and out.ndim < ndmin:
+        out = np.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
+    return out

@@ -1,0 +1,122 @@
+"""The primitive table: every differentiable NumPy operation, found by the NumPy
+function or ufunc a user calls.
+
+Rules live in adkit/rules/*.py, one entry per operation (JVP, VJP, SymPy slot
+side by side). This module holds the registries and the decorators that fill
+them; boxes dispatch through them from __array_ufunc__/__array_function__.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .tracer import EveryArgument, NondiffPrimitive, Primitive
+
+#: every primitive by name
+PRIMITIVES: dict[str, Primitive] = {}
+#: ufunc -> primitive, for __array_ufunc__ (method "__call__")
+UFUNCS: dict[np.ufunc, Primitive] = {}
+#: NumPy function -> handler taking NumPy's signature, for __array_function__
+FUNCTIONS: dict[Callable, Callable] = {}
+#: public NumPy name -> primitives its handler uses (for docs/coverage.md)
+COVERAGE: dict[str, tuple[Primitive, ...]] = {}
+
+
+class NoRuleError(TypeError):
+    """A NumPy operation on a traced value that adkit has no rule for."""
+
+
+def public_name(fn: Any) -> str:
+    module = getattr(fn, "__module__", None) or "numpy"
+    name = getattr(fn, "__name__", repr(fn))
+    if isinstance(fn, np.ufunc) or module.startswith("numpy") and "." not in name:
+        for prefix, mod in (("np.linalg.", np.linalg), ("np.fft.", np.fft)):
+            if getattr(mod, name, None) is fn:
+                return prefix + name
+        if getattr(np, name, None) is fn:
+            return "np." + name
+    return f"{module}.{name}"
+
+
+def no_rule(what: str) -> NoRuleError:
+    return NoRuleError(
+        f"{what} was called on a traced value, but adkit has no differentiation rule "
+        "for it, so it cannot be differentiated (adkit never falls back to a plain or "
+        "object array, which would silently lose the derivative). Either rewrite it "
+        "with supported NumPy functions (see docs/coverage.md), call it on "
+        "adkit.stop_gradient(x) if no derivative should flow through it, or register "
+        "it as a primitive with its rules: `op = adkit.primitive(fun)`, then "
+        "`adkit.defvjp(op, ...)` and/or `adkit.defjvp(op, ...)` (README: 'Adding a "
+        "primitive').")
+
+
+def defprim(name: str, impl: Callable, *, jvp: Any = None, vjp: Any = None,
+            jvp_joint: Callable | None = None, sympy: Any = None,
+            elementwise: bool = False, view: bool = False, batch_aware: bool = True,
+            numpy: Iterable[Callable] | Callable | None = None) -> Primitive:
+    """Add one entry to the table.
+
+    jvp/vjp: a rule for a one-argument primitive, or a tuple with one rule per
+    positional argument (None where the argument is not differentiable).
+    jvp="linear": the operation is linear and elementwise, its JVP is itself.
+    numpy: the NumPy functions/ufuncs that dispatch straight to this primitive.
+    """
+    if name in PRIMITIVES:
+        raise ValueError(f"primitive {name!r} is registered twice")
+    prim = Primitive(name, impl, elementwise=elementwise, view=view,
+                     batch_aware=batch_aware, sympy=sympy)
+    if jvp == "linear":
+        jvp = lambda g, ans, *args, **kw: impl(g, *args[1:], **kw)  # noqa: E731
+    if jvp is not None:
+        prim.jvps = jvp if isinstance(jvp, (tuple, EveryArgument)) else (jvp,)
+    if vjp is not None:
+        prim.vjps = vjp if isinstance(vjp, (tuple, EveryArgument)) else (vjp,)
+    prim.jvp_joint = jvp_joint
+    prim.simple = elementwise and not view and jvp_joint is None and batch_aware
+    PRIMITIVES[name] = prim
+    for fn in _as_tuple(numpy):
+        _register(fn, prim, (prim,))
+    return prim
+
+
+def defnondiff(name: str, impl: Callable, *, numpy: Iterable[Callable] | Callable | None = None,
+               sympy: Any = None) -> Primitive:
+    """An operation with no derivative: runs on plain values, returns plain values."""
+    if name in PRIMITIVES:
+        raise ValueError(f"primitive {name!r} is registered twice")
+    prim = NondiffPrimitive(name, impl, sympy=sympy)
+    PRIMITIVES[name] = prim
+    for fn in _as_tuple(numpy):
+        _register(fn, prim, (prim,))
+    return prim
+
+
+def handles(*numpy_fns: Callable, via: Iterable[Primitive] | Primitive) -> Callable:
+    """Register an adapter from NumPy's signature to primitives (decorator)."""
+    prims = tuple(_as_tuple(via))
+
+    def register(handler: Callable) -> Callable:
+        for fn in numpy_fns:
+            _register(fn, handler, prims)
+        return handler
+    return register
+
+
+def _register(fn: Callable, handler: Callable, prims: tuple) -> None:
+    if isinstance(fn, np.ufunc):
+        if not isinstance(handler, Primitive):
+            raise TypeError(f"ufunc {fn.__name__} must map to a primitive")
+        UFUNCS[fn] = handler
+    else:
+        FUNCTIONS[fn] = handler
+    COVERAGE[public_name(fn)] = prims
+
+
+def _as_tuple(x: Any) -> tuple:
+    if x is None:
+        return ()
+    if isinstance(x, (tuple, list)):
+        return tuple(x)
+    return (x,)
