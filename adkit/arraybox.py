@@ -37,7 +37,8 @@ def _conversion_error(box: "ArrayBox", what: str) -> TracedConversionError:
         "inside an adkit transform); write traced values only into traced arrays, e.g. "
         "`y = np.zeros_like(x, shape=(3,)); y[0] = x` rather than `y = np.zeros(3)`; use "
         "np.sin(x) rather than math.sin(x); or call adkit.stop_gradient(x) to drop the "
-        "derivative on purpose.")
+        "derivative on purpose. Methods of a plain ndarray (A.dot(x), A.clip(lo, x)) cannot "
+        "see traced arguments: write np.dot(A, x) or A @ x.")
 
 
 def _first_outside_caller() -> str:

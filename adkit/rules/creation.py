@@ -140,6 +140,8 @@ def _np_bincount(x, weights=None, minlength=0):
 def _np_interp(x, xp, fp, left=None, right=None, period=None):
     if period is not None:
         raise TypeError("np.interp(..., period=...) is not supported on traced values")
+    xp = xp if isinstance(xp, BoxBase) else np.asarray(xp, dtype=float)
+    fp = fp if isinstance(fp, BoxBase) else np.asarray(fp, dtype=float)
     xp_, x_ = np.asarray(primal(xp)), np.asarray(primal(x))
     n = xp_.shape[0]
     i = np.clip(np.searchsorted(xp_, x_, side="right") - 1, 0, n - 2)

@@ -267,6 +267,14 @@ def _np_kron(a, b):
     return np.reshape(multiply(ea, eb), tuple(p * q for p, q in zip(sa, sb)))
 
 
+@handles(np.linalg.multi_dot, via=matmul)
+def _np_multi_dot(arrays, *, out=None):
+    result = arrays[0]
+    for a in arrays[1:]:
+        result = _np_dot(result, a)
+    return result
+
+
 @handles(np.cross, via=multiply)
 def _np_cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     if axis is not None:
