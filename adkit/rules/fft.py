@@ -1,0 +1,1 @@
+"""numpy.fft: rules for the discrete Fourier transforms (filled in by the FFT work)."""
