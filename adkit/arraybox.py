@@ -23,8 +23,12 @@ from .tracer import BoxBase, primal
 _ = dispatch.FUNCTIONS  # the table must be loaded before any box is used
 
 
-class TracedConversionError(TypeError):
-    """A traced value was about to become a plain number or array."""
+class TracedConversionError(ValueError):
+    """A traced value was about to become a plain number or array.
+
+    A ValueError, like float("abc"): NumPy replaces a TypeError raised during
+    assignment (y[0] = x) with its own generic message, losing the fix we name.
+    """
 
 
 def _conversion_error(box: "ArrayBox", what: str) -> TracedConversionError:
@@ -32,7 +36,7 @@ def _conversion_error(box: "ArrayBox", what: str) -> TracedConversionError:
     where = f" (in {caller})" if caller else ""
     return TracedConversionError(
         f"{what} of a traced value{where} would silently drop its derivative, so adkit "
-        f"refuses it. The value is a {type(box).__name__} of shape {box.shape}. "
+        f"refuses it. The value is a {box._kind} of shape {box.shape}. "
         "Instead: build arrays from traced values with np.stack([...]) (or np.array([...]) "
         "inside an adkit transform); write traced values only into traced arrays, e.g. "
         "`y = np.zeros_like(x, shape=(3,)); y[0] = x` rather than `y = np.zeros(3)`; use "
@@ -152,7 +156,8 @@ class ArrayBox(BoxBase):
 
     @real.setter
     def real(self, v):
-        self.__setitem__(Ellipsis, np.imag(self) * 1j + v if np.iscomplexobj(self) else v)
+        dispatch.assign(self, np.imag(self) * 1j + v if np.iscomplexobj(self) else
+                        np.broadcast_to(v, self.shape) + 0.0 * self)
 
     @property
     def imag(self):
@@ -161,16 +166,6 @@ class ArrayBox(BoxBase):
     @property
     def flat(self):
         raise _conversion_error(self, "x.flat (a plain iterator over elements)")
-
-    def __len__(self) -> int:
-        shape = self.shape
-        if not shape:
-            raise TypeError("len() of unsized object (a 0-d traced value)")
-        return shape[0]
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
 
     # --- conversions ------------------------------------------------------------------
     def __float__(self):
@@ -243,12 +238,6 @@ class ArrayBox(BoxBase):
     def __imod__(self, o): return dispatch.assign(self, self % o)
     def __imatmul__(self, o): return dispatch.assign(self, self @ o)
 
-    def __getitem__(self, index):
-        return dispatch.getitem(self, index)
-
-    def __setitem__(self, index, value):
-        dispatch.setitem(self, index, value)
-
     # --- methods ----------------------------------------------------------------------
     sum = _fn(np.sum)
     mean = _fn(np.mean)
@@ -317,6 +306,42 @@ class ArrayBox(BoxBase):
         dispatch.assign(self, np.reshape(flat, self.shape))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({primal(self)!r})"
+        return f"{self._kind}({primal(self)!r})"
 
     __str__ = __repr__
+
+    _kind = "ArrayBox"
+
+
+class Indexable:
+    """Indexing, len() and iteration: only for boxes of at least one dimension.
+
+    A 0-d box must not look like a sequence to NumPy: `y[0] = x` on a plain
+    array would then fail with NumPy's "setting an array element with a
+    sequence" instead of adkit's message that names the working spelling.
+    """
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    def __getitem__(self, index):
+        return dispatch.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        dispatch.setitem(self, index, value)
+
+
+def box_class(value, scalar_class, array_class):
+    """The box class for a value: the indexable one unless the value is 0-d."""
+    t = type(value)
+    if t is np.ndarray:
+        return array_class if value.ndim else scalar_class
+    if t is float or t is np.float64 or t is np.float32:
+        return scalar_class
+    return array_class if getattr(value, "ndim", 0) else scalar_class

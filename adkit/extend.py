@@ -21,8 +21,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .table import PRIMITIVES
+from .arraybox import TracedConversionError
+from .table import PRIMITIVES, NoRuleError
 from .tracer import Primitive
+
+# what tracing a rule raises when the rule is not written with NumPy operations
+_UNTRACEABLE = (TracedConversionError, NoRuleError)
 
 
 class UserPrimitive(Primitive):
@@ -34,7 +38,7 @@ class UserPrimitive(Primitive):
         super().__init__(name, fun, batch_aware=False)
         self.given_jvps: tuple = ()
         self.given_vjps: tuple = ()
-        self.__doc__ = fun.__doc__  # type: ignore[misc]
+        self.doc = fun.__doc__ or ""
 
 
 def primitive(fun: Callable) -> UserPrimitive:
@@ -86,7 +90,7 @@ def _vjp_from_jvp(prim: Primitive, rule: Callable, i: int) -> Callable:
             try:
                 _, pull = reverse_vjp(lambda t: rule(t, ans, *args, **kwargs), zero)
                 return pull(g)[0]
-            except TypeError as e:
+            except _UNTRACEABLE as e:
                 raise _cannot(prim, "VJP", "JVP", i, e) from e
         return vjp
     return maker
@@ -99,7 +103,7 @@ def _jvp_from_vjp(prim: Primitive, maker: Callable, i: int) -> Callable:
         zero = np.zeros_like(_plain(ans), dtype=float)
         try:
             return grad(lambda g: np.sum(pull(g) * t))(zero)
-        except TypeError as e:
+        except _UNTRACEABLE as e:
             raise _cannot(prim, "JVP", "VJP", i, e) from e
     return rule
 

@@ -23,7 +23,7 @@ from .tracer import BoxBase
 def setitem(box: BoxBase, index: Any, value: Any) -> None:
     from .rules.indexing import index_update
     if not box.shape:
-        raise TypeError(f"{type(box).__name__} of shape () does not support item "
+        raise TypeError(f"{box._kind} of shape () does not support item "
                         "assignment (neither does a NumPy scalar)")
     assign(box, index_update(box, index, value))
 

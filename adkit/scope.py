@@ -2,11 +2,12 @@
 traced values.
 
 NumPy's array constructors are not dispatched through __array_function__, so
-`np.array([x, y])` on traced values cannot reach the table by NumPy's own
-protocols. While at least one trace is active, adkit swaps numpy.array,
-numpy.asarray and numpy.asanyarray for thin wrappers that call the originals
-and, only when a traced value is found (the original raises
-TracedConversionError), build the array with the table's stack/copy/astype.
+`np.array([x, y])` or `np.full(3, x)` on traced values cannot reach the table
+by NumPy's own protocols. While at least one trace is active, adkit swaps
+numpy.array, numpy.asarray, numpy.asanyarray and numpy.full for thin
+wrappers that call the originals and, only when a traced value is found (the
+original raises TracedConversionError), build the array with the table's
+stack/copy/astype.
 Outside traces the originals are back in place; code that bound the function
 before (`from numpy import array`) keeps the original and gets the error that
 names the working spelling.
@@ -21,6 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .arraybox import TracedConversionError
+from .table import COVERAGE
 from .tracer import BoxBase, Trace
 
 _lock = threading.Lock()
@@ -28,6 +30,8 @@ _depth = 0
 _original_array = np.array
 _original_asarray = np.asarray
 _original_asanyarray = np.asanyarray
+_original_full = np.full
+COVERAGE.update({"np.array": (), "np.asarray": (), "np.asanyarray": (), "np.full": ()})
 
 
 @contextmanager
@@ -36,7 +40,7 @@ def tracing(trace: Trace) -> Iterator[Trace]:
     global _depth
     with _lock:
         if _depth == 0:
-            np.array, np.asarray, np.asanyarray = _array, _asarray, _asarray
+            np.array, np.asarray, np.asanyarray, np.full = _array, _asarray, _asarray, _full
         _depth += 1
     try:
         yield trace
@@ -48,6 +52,7 @@ def tracing(trace: Trace) -> Iterator[Trace]:
                 np.array = _original_array
                 np.asarray = _original_asarray
                 np.asanyarray = _original_asanyarray
+                np.full = _original_full
 
 
 def _array(obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -65,6 +70,14 @@ def _asarray(obj: Any, *args: Any, **kwargs: Any) -> Any:
     except TracedConversionError:
         dtype = args[0] if args else kwargs.get("dtype")
         return _finish(_build(obj, copy=False), dtype, 0)
+
+
+def _full(shape: Any, fill_value: Any, *args: Any, **kwargs: Any) -> Any:
+    if not isinstance(fill_value, BoxBase):
+        return _original_full(shape, fill_value, *args, **kwargs)
+    dtype = args[0] if args else kwargs.get("dtype")
+    zeros = np.zeros(shape, dtype=dtype if dtype is not None else fill_value.dtype)
+    return zeros + fill_value
 
 
 def _build(obj: Any, copy: Any) -> Any:

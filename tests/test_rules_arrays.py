@@ -155,3 +155,15 @@ def test_vector_ufuncs():
     check(lambda a, b: np.vecdot(a, b), R(3, 4), R(4))
     check(lambda a, b: np.matvec(a, b), R(3, 4), R(2, 4))
     check(lambda a, b: np.vecmat(a, b), R(3), R(2, 3, 4))
+
+
+def test_differences_and_full():
+    x = R(6, seed=7)
+    check(lambda x: np.diff(x), x)
+    check(lambda x: np.diff(x, 2, prepend=0.5, append=[1.0, 2.0]), x)
+    check(lambda x: np.ediff1d(x, to_begin=[0.0]), x)
+    check(lambda x: np.gradient(x), x)
+    check(lambda x: np.gradient(x, 0.5, edge_order=2), x)
+    check(lambda x: np.gradient(x, np.cumsum(np.arange(1.0, 7.0))), x)
+    check(lambda a: np.gradient(a)[1] * np.gradient(a, axis=0), A)
+    check(lambda v: np.full((2, 3), v) * np.arange(6.0).reshape(2, 3), 1.5)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arraybox import ArrayBox
+from ..arraybox import ArrayBox, Indexable, box_class
 from ..inplace import note_view, shares_memory
 from ..rules.helpers import lift, ndim_of, shape_of
 from ..tracer import BoxBase, Primitive, Trace
@@ -112,6 +112,10 @@ class Dual(ArrayBox):
     """
 
     __slots__ = ()
+    _kind = "Dual"
+
+    def __new__(cls, value: Any, tangent: Any = None, *, trace: ForwardTrace | None = None):
+        return object.__new__(box_class(_as_primal(value), Dual, DualArray))
 
     def __init__(self, value: Any, tangent: Any = None, *, trace: ForwardTrace | None = None):
         value = _as_primal(value)
@@ -132,13 +136,19 @@ class Dual(ArrayBox):
         return np.zeros_like(self._value) if t is None else t
 
 
+class DualArray(Indexable, Dual):
+    """A Dual of at least one dimension (indexable); isinstance(x, Dual) holds."""
+
+    __slots__ = ()
+
+
 DEFAULT_TRACE = ForwardTrace()
 DEFAULT_TRACE.level = 0  # outermost: every transform nests inside user-made Duals
 _new_dual = object.__new__
 
 
 def _dual(value: Any, tangent: Any, trace: ForwardTrace) -> Dual:
-    d = _new_dual(Dual)
+    d = _new_dual(box_class(value, Dual, DualArray))
     d._value = value
     d._tangent = tangent
     d._trace = trace

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..arraybox import ArrayBox
+from ..arraybox import ArrayBox, Indexable, box_class
 from ..inplace import note_view, shares_memory
 from ..rules.helpers import dtype_of, shape_of, unbroadcast
 from ..tracer import BoxBase, Primitive, Trace
@@ -44,10 +44,17 @@ class Var(ArrayBox):
     """A reverse-mode traced value: its value and its node on the tape."""
 
     __slots__ = ()
+    _kind = "Var"
 
     @property
     def node(self) -> Node | None:
         return self._node
+
+
+class VarArray(Indexable, Var):
+    """A Var of at least one dimension (indexable); isinstance(x, Var) holds."""
+
+    __slots__ = ()
 
 
 _new = object.__new__
@@ -78,7 +85,7 @@ _new_var = _new
 
 
 def _var(value: Any, node: Node | None, tape: "Tape") -> Var:
-    v = _new_var(Var)
+    v = _new_var(box_class(value, Var, VarArray))
     v._value = value
     v._node = node
     v._trace = tape

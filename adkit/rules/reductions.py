@@ -29,7 +29,8 @@ def expand_back(g: Any, x_shape: tuple, axis: Any, keepdims: bool) -> Any:
 
 def _no_extras(name: str, kwargs: dict) -> None:
     for key in ("out", "where", "initial"):
-        if kwargs.get(key, np._NoValue) not in (None, np._NoValue, True):
+        value = kwargs.get(key, np._NoValue)
+        if not (value is None or value is np._NoValue or value is True):
             raise TypeError(
                 f"np.{name}(..., {key}=...) is not supported on traced values; "
                 + ("select first with np.where(mask, x, neutral)" if key == "where"

@@ -419,3 +419,101 @@ def _as_array(a: Any) -> Any:
 
 def _size(a: Any) -> int:
     return int(np.prod(shape_of(a), dtype=np.int64))
+
+
+# --- differences along an axis -------------------------------------------------------------
+
+def _along(a: Any, axis: int, sl: slice) -> Any:
+    return a[(slice(None),) * axis + (sl,)]
+
+
+def _edge_shaped(value: Any, a: Any, axis: int) -> Any:
+    """A prepend/append value as np.diff uses it: scalars become a one-thick slab."""
+    value = value if hasattr(value, "shape") else np.asarray(value)
+    if ndim_of(value) == 0:
+        shape = list(shape_of(a))
+        shape[axis] = 1
+        return np.broadcast_to(value, tuple(shape))
+    return value
+
+
+@handles(np.diff, via=())
+def _np_diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    axis = normalize_axis(axis, ndim_of(a))
+    parts = [a]
+    if prepend is not np._NoValue:
+        parts.insert(0, _edge_shaped(prepend, a, axis))
+    if append is not np._NoValue:
+        parts.append(_edge_shaped(append, a, axis))
+    if len(parts) > 1:
+        a = np.concatenate(parts, axis=axis)
+    for _ in range(n):
+        a = _along(a, axis, slice(1, None)) - _along(a, axis, slice(None, -1))
+    return a
+
+
+@handles(np.ediff1d, via=())
+def _np_ediff1d(ary, to_end=None, to_begin=None):
+    flat = np.ravel(ary)
+    out = flat[1:] - flat[:-1]
+    pieces = [np.ravel(np.asarray(to_begin) if not hasattr(to_begin, "shape") else to_begin)
+              ] if to_begin is not None else []
+    pieces.append(out)
+    if to_end is not None:
+        pieces.append(np.ravel(to_end if hasattr(to_end, "shape") else np.asarray(to_end)))
+    return np.concatenate(pieces) if len(pieces) > 1 else out
+
+
+@handles(np.gradient, via=())
+def _np_gradient(f, *varargs, axis=None, edge_order=1):
+    """np.gradient: second-order central differences inside, one-sided at the edges."""
+    nd = ndim_of(f)
+    axes = tuple(range(nd)) if axis is None else tuple(
+        normalize_axis(a, nd) for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    if not varargs:
+        spacing = [1.0] * len(axes)
+    elif len(varargs) == 1 and ndim_of(varargs[0]) == 0:
+        spacing = list(varargs) * len(axes)
+    elif len(varargs) == len(axes):
+        spacing = list(varargs)
+    else:
+        raise TypeError("invalid number of arguments")
+    outs = []
+    for ax, h in zip(axes, spacing):
+        h = primal(h)
+        n = shape_of(f)[ax]
+        if n < edge_order + 1:
+            raise ValueError("Shape of array too small to calculate a numerical gradient, "
+                             "at least (edge_order + 1) elements are required.")
+        s = lambda sl: _along(f, ax, sl)  # noqa: E731
+        if np.ndim(h) == 0:
+            inner = (s(slice(2, None)) - s(slice(None, -2))) / (2.0 * h)
+            if edge_order == 1:
+                first = (s(slice(1, 2)) - s(slice(0, 1))) / h
+                last = (s(slice(-1, None)) - s(slice(-2, -1))) / h
+            else:
+                first = (-1.5 * s(slice(0, 1)) + 2.0 * s(slice(1, 2)) - 0.5 * s(slice(2, 3))) / h
+                last = (0.5 * s(slice(-3, -2)) - 2.0 * s(slice(-2, -1)) + 1.5 * s(slice(-1, None))) / h
+        else:
+            x = np.asarray(h, dtype=float)
+            dx = np.diff(x)
+            shape = [1] * nd
+            shape[ax] = -1
+            d1, d2 = dx[:-1].reshape(shape), dx[1:].reshape(shape)
+            a_, b_, c_ = -d2 / (d1 * (d1 + d2)), (d2 - d1) / (d1 * d2), d1 / (d2 * (d1 + d2))
+            inner = a_ * s(slice(None, -2)) + b_ * s(slice(1, -1)) + c_ * s(slice(2, None))
+            if edge_order == 1:
+                first = (s(slice(1, 2)) - s(slice(0, 1))) / dx[0]
+                last = (s(slice(-1, None)) - s(slice(-2, -1))) / dx[-1]
+            else:
+                h1, h2 = dx[0], dx[1]
+                first = (-(2 * h1 + h2) / (h1 * (h1 + h2)) * s(slice(0, 1))
+                         + (h1 + h2) / (h1 * h2) * s(slice(1, 2))
+                         - h1 / (h2 * (h1 + h2)) * s(slice(2, 3)))
+                h1, h2 = dx[-1], dx[-2]
+                last = (h1 / (h2 * (h1 + h2)) * s(slice(-3, -2))
+                        - (h2 + h1) / (h1 * h2) * s(slice(-2, -1))
+                        + (2 * h1 + h2) / (h1 * (h1 + h2)) * s(slice(-1, None)))
+        outs.append(np.concatenate([first, inner, last], axis=ax) if n > 2 else
+                    np.concatenate([first, last], axis=ax))
+    return outs[0] if len(outs) == 1 else tuple(outs)
