@@ -38,8 +38,12 @@ def _push(f: Callable, args: list, kwargs: dict, seeded: dict[int, tuple],
             value, t = leaf, None
         if t is None:
             t = np.zeros(batch + shape_of(value), dtype=_dtype(value))
-        elif shape_of(t) != batch + shape_of(value):
-            t = np.broadcast_to(t, batch + shape_of(value))
+        else:
+            if shape_of(t) != batch + shape_of(value):
+                t = np.broadcast_to(t, batch + shape_of(value)).copy()
+            dt, t_dt = _dtype(value), _dtype(t)
+            if dt != t_dt and dt.kind == t_dt.kind == "f":
+                t = t.astype(dt)  # a tangent has its primal's precision
         values.append(value)
         tangents.append(t)
     return values, tangents, td

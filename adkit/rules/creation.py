@@ -80,7 +80,8 @@ def _np_linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, 
     num = int(num)
     div = (num - 1) if endpoint else num
     span = stop - start
-    steps = np.arange(num, dtype=float)
+    dt = np.result_type(dtype_of(start), dtype_of(stop), 1.0)  # as np.linspace: floats stay
+    steps = np.arange(num, dtype=dt)
     shape = np.broadcast_shapes(shape_of(start), shape_of(stop))
     steps = np.reshape(steps, (num,) + (1,) * len(shape))
     step = span / div if div > 0 else span * np.nan

@@ -78,7 +78,7 @@ def unary(ufunc: np.ufunc, d: Callable, sympy: Any = None, *, safe: bool = False
 
 
 def binary(ufunc: np.ufunc, dx: Callable | None, dy: Callable | None, sympy: Any = None, *,
-           safe: bool = False, impl: Callable | None = None):
+           safe: bool = False, impl: Callable | None = None, name: str | None = None):
     def rules(d):
         if d is None:
             return None, None
@@ -92,8 +92,8 @@ def binary(ufunc: np.ufunc, dx: Callable | None, dy: Callable | None, sympy: Any
                 return g * d(ans, x, y)
         return jvp, (lambda ans, x, y: lambda g: jvp(g, ans, x, y))
     (jx, vx), (jy, vy) = rules(dx), rules(dy)
-    return defprim(ufunc.__name__, impl or ufunc, jvp=(jx, jy), vjp=(vx, vy), sympy=sympy,
-                   elementwise=True, numpy=ufunc)
+    return defprim(name or ufunc.__name__, impl or ufunc, jvp=(jx, jy), vjp=(vx, vy),
+                   sympy=sympy, elementwise=True, numpy=ufunc)
 
 
 ZERO = object()  # a partial derivative that is zero wherever it exists
@@ -192,11 +192,11 @@ fmin = binary(np.fmin, lambda ans, x, y: _tie_weight(x, y, ans),
 
 # --- exponentials and logarithms --------------------------------------------------
 exp = unary(np.exp, lambda ans, x: ans, "exp")
-exp2 = unary(np.exp2, lambda ans, x: ans * np.log(2.0), "exp2")
+exp2 = unary(np.exp2, lambda ans, x: ans * math.log(2.0), "exp2")
 expm1 = unary(np.expm1, lambda ans, x: ans + 1.0, "expm1")
 log = unary(np.log, lambda ans, x: 1.0 / x, "log", safe=True)
-log2 = unary(np.log2, lambda ans, x: 1.0 / (x * np.log(2.0)), "log2", safe=True)
-log10 = unary(np.log10, lambda ans, x: 1.0 / (x * np.log(10.0)), "log10", safe=True)
+log2 = unary(np.log2, lambda ans, x: 1.0 / (x * math.log(2.0)), "log2", safe=True)
+log10 = unary(np.log10, lambda ans, x: 1.0 / (x * math.log(10.0)), "log10", safe=True)
 log1p = unary(np.log1p, lambda ans, x: 1.0 / (x + 1.0), "log1p", safe=True)
 sqrt = unary(np.sqrt, lambda ans, x: 0.5 / ans, "sqrt", safe=True)
 cbrt = unary(np.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans), "cbrt", safe=True)
@@ -218,6 +218,7 @@ arccosh = unary(np.arccosh, lambda ans, x: 1.0 / _sqrt(x * x - 1.0), "acosh", sa
 arctanh = unary(np.arctanh, lambda ans, x: 1.0 / (1.0 - x * x), "atanh", safe=True)
 deg2rad = unary(np.deg2rad, lambda ans, x: np.pi / 180.0, "deg2rad")
 rad2deg = unary(np.rad2deg, lambda ans, x: 180.0 / np.pi, "rad2deg")
+# Constants are Python floats, never NumPy scalars: np.float64(c) * float32 -> float64.
 # np.degrees / np.radians are distinct ufunc objects computing the same maps
 degrees = unary(np.degrees, lambda ans, x: 180.0 / np.pi, "rad2deg")
 radians = unary(np.radians, lambda ans, x: np.pi / 180.0, "deg2rad")

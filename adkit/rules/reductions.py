@@ -297,17 +297,17 @@ def _np_nanprod(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
 
 @handles(np.nanmean, via=sum_)
 def _np_nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    count = np.sum(~np.isnan(primal(a)), axis=axis, keepdims=keepdims)
+    count = np.sum(~np.isnan(primal(a)), axis=axis, keepdims=keepdims).astype(dtype_of(a))
     return _with_dtype(_np_nansum(a, axis, keepdims=keepdims) / count, dtype)
 
 
 @handles(np.nanvar, via=sum_)
 def _np_nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
     valid = ~np.isnan(primal(a))
-    count = np.sum(valid, axis=axis, keepdims=keepdims)
+    count = np.sum(valid, axis=axis, keepdims=keepdims).astype(dtype_of(a))
     centre = _np_nanmean(a, axis, keepdims=True)
     d = np.where(valid, a - centre, 0.0)
-    return _with_dtype(np.sum(d * d, axis=axis, keepdims=keepdims) / np.maximum(count - ddof, 0),
+    return _with_dtype(np.sum(d * d, axis=axis, keepdims=keepdims) / np.maximum(count - ddof, 0.0),
                        dtype)
 
 
