@@ -4,7 +4,7 @@
     ... def logsumexp(x):
     ...     m = np.max(x)
     ...     return m + np.log(np.sum(np.exp(x - m)))
-    >>> defvjp(logsumexp, lambda ans, x: lambda g: g * np.exp(x - ans))
+    >>> _ = defvjp(logsumexp, lambda ans, x: lambda g: g * np.exp(x - ans))
     >>> adkit.grad(logsumexp)(np.zeros(2))
     array([0.5, 0.5])
 
