@@ -74,6 +74,15 @@ def _binary_operator(prim):
     return op, rop
 
 
+def _finished(box: BoxBase) -> bool:
+    """Whether every differentiation holding this value is over (nothing can be lost)."""
+    while isinstance(box, BoxBase):
+        if box._trace.active:
+            return False
+        box = box._value
+    return True
+
+
 def _fn(np_func):
     """A method that forwards to the table's handler for a NumPy function."""
     def method(self, *args, **kwargs):
@@ -169,9 +178,13 @@ class ArrayBox(BoxBase):
 
     # --- conversions ------------------------------------------------------------------
     def __float__(self):
+        if _finished(self):
+            return float(primal(self))
         raise _conversion_error(self, "float()")
 
     def __complex__(self):
+        if _finished(self):
+            return complex(primal(self))
         raise _conversion_error(self, "complex()")
 
     def item(self, *args):

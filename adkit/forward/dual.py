@@ -129,6 +129,9 @@ class Dual(ArrayBox):
         self._tangent = tangent
         self._trace = trace if trace is not None else DEFAULT_TRACE
 
+    def __repr__(self) -> str:
+        return f"Dual({self._value!r}, tangent={self.tangent!r})"
+
     @property
     def tangent(self) -> Any:
         """The tangent (zeros where it is a symbolic zero)."""

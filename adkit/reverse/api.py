@@ -12,7 +12,7 @@ from ..pytree import tree_flatten, tree_unflatten
 from ..rules.helpers import shape_of
 from ..scope import tracing
 from ..tracer import BoxBase
-from .tape import Tape, Var, backward, zeros_like_value
+from .tape import Tape, Var, as_gradient, backward
 
 
 class _Recorded:
@@ -51,31 +51,10 @@ class _Recorded:
         adj = backward(self.tape.nodes, seeds, wanted) if seeds else {}
         grads = []
         for td, in_nodes, originals, leaves in self.inputs:
-            gs = [_as_gradient(adj.get(node.index), orig, leaf)
+            gs = [as_gradient(adj.get(node.index), orig, leaf)
                   for node, orig, leaf in zip(in_nodes, originals, leaves)]
             grads.append(tree_unflatten(td, gs))
         return grads
-
-
-def _as_gradient(g: Any, original: Any, leaf: Any) -> Any:
-    """Shape, dtype and type of a gradient follow its argument."""
-    if g is None:
-        g = zeros_like_value(leaf)
-    elif not isinstance(g, BoxBase):
-        dt = getattr(leaf, "dtype", None)
-        if isinstance(g, np.ndarray):
-            if dt is not None and g.dtype != dt:
-                g = g.astype(dt)
-            elif not g.flags.writeable:  # a broadcast view: hand out a real array
-                g = np.array(g)
-        elif dt is not None and getattr(g, "dtype", dt) != dt:
-            g = np.asarray(g).astype(dt)[()]
-        if np.shape(g) != shape_of(leaf):
-            g = np.broadcast_to(g, shape_of(leaf)).copy()
-    if isinstance(original, (int, float)) and not isinstance(original, (bool, np.generic)) \
-            and not isinstance(g, BoxBase):
-        return float(g)
-    return g
 
 
 def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:

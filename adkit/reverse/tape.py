@@ -227,10 +227,8 @@ class Tape(Trace):
         nodes = [s._node if isinstance(s, Var) and s._trace is self else None for s in leaves]
         adj = backward(self.nodes, [(target._node, output_gradient)],
                        [n for n in nodes if n is not None])
-        grads = []
-        for s, n in zip(leaves, nodes):
-            g = adj.get(n.index) if n is not None else None
-            grads.append(zeros_like_value(s) if g is None else g)
+        grads = [as_gradient(adj.get(n.index) if n is not None else None, _plain(s), _plain(s))
+                 for s, n in zip(leaves, nodes)]
         return tree_unflatten(td, grads)
 
     @property
@@ -300,6 +298,27 @@ def _plain(x: Any) -> Any:
     while isinstance(x, BoxBase):
         x = x._value
     return x
+
+
+def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
+    """Shape, dtype and type of a gradient follow its argument."""
+    if g is None:
+        g = zeros_like_value(leaf)
+    elif not isinstance(g, BoxBase):
+        dt = getattr(leaf, "dtype", None)
+        if isinstance(g, np.ndarray):
+            if dt is not None and g.dtype != dt:
+                g = g.astype(dt)
+            elif not g.flags.writeable:  # a broadcast view: hand out a real array
+                g = np.array(g)
+        elif dt is not None and getattr(g, "dtype", dt) != dt:
+            g = np.asarray(g).astype(dt)[()]
+        if np.shape(g) != shape_of(leaf):
+            g = np.broadcast_to(g, shape_of(leaf)).copy()
+    if isinstance(original, (int, float)) and not isinstance(original, (bool, np.generic)) \
+            and not isinstance(g, BoxBase):
+        return float(g)
+    return g
 
 
 def zeros_like_value(x: Any) -> Any:
