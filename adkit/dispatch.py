@@ -124,8 +124,11 @@ def _is_scipy(obj: Any) -> bool:
     if module.startswith("scipy"):
         return True
     import sys
-    special = sys.modules.get("scipy.special")
-    return special is not None and getattr(special, getattr(obj, "__name__", ""), None) is obj
+    name = getattr(obj, "__name__", "")
+    # public functions, and private ufuncs that public Python functions call
+    # (scipy.special.zeta calls scipy.special._ufuncs._zeta)
+    return any(getattr(sys.modules.get(m), name, None) is obj
+               for m in ("scipy.special", "scipy.special._ufuncs"))
 
 
 def plain(x: Any) -> Any:

@@ -11,10 +11,17 @@ stack/copy/astype.
 Outside traces the originals are back in place; code that bound the function
 before (`from numpy import array`) keeps the original and gets the error that
 names the working spelling.
+
+scipy.special's Python functions (logsumexp, softmax, log_softmax, polygamma,
+multigammaln) do not reach NumPy's protocols either. When scipy.special is
+loaded as a differentiation starts, they are swapped the same way, for
+wrappers that send traced arguments to their rules (see
+adkit/rules/special.py); SciPy itself is never imported here.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -31,6 +38,10 @@ _original_array = np.array
 _original_asarray = np.asarray
 _original_asanyarray = np.asanyarray
 _original_full = np.full
+#: (namespace, name, replacement) for scipy.special, once it is loaded (see _scipy_replacements)
+_scipy_swaps: tuple | None = None
+#: (namespace, name, original) of what is swapped in scipy.special while tracing
+_scipy_originals: list = []
 COVERAGE.update({"np.array": (), "np.asarray": (), "np.asanyarray": (), "np.full": ()})
 
 
@@ -40,7 +51,11 @@ def tracing(trace: Trace) -> Iterator[Trace]:
     global _depth
     with _lock:
         if _depth == 0:
+            replacements = _scipy_replacements()
             np.array, np.asarray, np.asanyarray, np.full = _array, _asarray, _asarray, _full
+            for namespace, name, new in replacements:
+                _scipy_originals.append((namespace, name, namespace[name]))
+                namespace[name] = new
         _depth += 1
     try:
         yield trace
@@ -53,6 +68,25 @@ def tracing(trace: Trace) -> Iterator[Trace]:
                 np.asarray = _original_asarray
                 np.asanyarray = _original_asanyarray
                 np.full = _original_full
+                while _scipy_originals:
+                    namespace, name, original = _scipy_originals.pop()
+                    namespace[name] = original
+
+
+def _scipy_replacements() -> tuple:
+    """What to swap in scipy.special, if SciPy's special functions are loaded at all.
+
+    Module namespaces are written directly (as setattr on a module does): this runs
+    at the start of every outermost differentiation, so it is kept cheap.
+    """
+    global _scipy_swaps
+    if _scipy_swaps is None:
+        if "scipy.special" not in sys.modules:
+            return ()
+        from .rules.special import traced_replacements
+        _scipy_swaps = tuple((vars(owner), name, new)
+                             for owner, name, new in traced_replacements())
+    return _scipy_swaps
 
 
 def _array(obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -82,7 +116,9 @@ def _full(shape: Any, fill_value: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _build(obj: Any, copy: Any) -> Any:
     if isinstance(obj, BoxBase):
-        return np.copy(obj) if copy else obj
+        # np.array's copy: True/ALWAYS copies; False/None/IF_NEEDED may return obj itself
+        always = copy is True or copy is np._CopyMode.ALWAYS
+        return np.copy(obj) if always else obj
     if isinstance(obj, (list, tuple)):
         items = [_build(item, copy=False) if _holds_box(item) else _original_asarray(item)
                  for item in obj]

@@ -8,6 +8,7 @@ them; boxes dispatch through them from __array_ufunc__/__array_function__.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -37,6 +38,12 @@ def public_name(fn: Any) -> str:
                 return prefix + name
         if getattr(np, name, None) is fn:
             return "np." + name
+    special = sys.modules.get("scipy.special")  # never imported here: only named if loaded
+    if special is not None:
+        if getattr(special, name, None) is fn:
+            return "scipy.special." + name
+        if getattr(sys.modules.get("scipy.special._ufuncs"), name, None) is fn:
+            return "scipy.special._ufuncs." + name
     return f"{module}.{name}"
 
 

@@ -1,1 +1,504 @@
-"""scipy.special: rules for special functions, loaded on first use (filled in by the special-functions work)."""
+"""scipy.special: rules for special functions, loaded on first use.
+
+`import adkit` never imports SciPy. SciPy's special functions are ufuncs and
+reach adkit through __array_ufunc__; adkit.dispatch imports this module the
+first time one of them meets a traced value (and adkit.scope imports it when a
+differentiation starts while scipy.special is loaded). Registering with
+`numpy=scipy.special.f` puts each ufunc in table.UFUNCS.
+
+Local derivatives are written with NumPy and scipy.special calls that are
+themselves in the table (digamma' = polygamma(1, .), jv' uses jv), so every
+rule can be differentiated again, to any order.
+
+Parameters that are not differentiated. Orders and shape parameters are
+treated as constants: the order v of jv/jn/yv/iv/ive/kv/kve, the integer n of
+polygamma/yn, the shape a of gammainc/gammaincc, a and b of betainc, the
+exponent s of zeta(s, q). Passing a traced value there raises NoRuleError
+(pass a plain number, or adkit.stop_gradient(v) to treat it as a constant on
+purpose). Derivatives with respect to these parameters exist for some of them
+(the order of a Bessel function) but are not implemented.
+
+Conventions:
+- xlogy(x, y) = x log y and xlog1py: d/dx = log(y) (-inf at y = 0, as SciPy's
+  and JAX's rules give) and d/dy = x / y, which is 0 where x = 0 (the function
+  is identically 0 along x = 0), also at x = y = 0, where 0/0 is replaced by 0
+  (second derivatives at that singular point are not meaningful: the Hessian
+  of xlogy there has inf from log(y) and 1 from the patched x / y).
+  A zero (co)tangent contributes nothing even where a derivative is infinite
+  (helpers.times), so xlogy(0, 0) makes no NaNs: with a nonzero cotangent its
+  gradient is (-inf, 0), with a zero one (0, 0).
+- entr(x) = -x log x has derivative +inf at x = 0, rel_entr(x, y) -inf in x
+  (one-sided limits); rel_entr and kl_div take d/dy = -x / y as 0 where x = 0.
+- i0e, i1e, ive are e^{-|x|} times a Bessel function: the kink of |x| at 0
+  gets derivative 0 there, as |x| does.
+- logsumexp(a, b=...) is differentiable in a and b; with return_sign=True the
+  sign is a plain array (piecewise constant, no derivative) and the value
+  log|sum b e^a| has derivative sign * b * e^(a - value).
+- softmax, log_softmax, logsumexp and polygamma/multigammaln are Python
+  functions in SciPy, which never reach NumPy's dispatch protocols. While a
+  differentiation runs, adkit.scope swaps `scipy.special.logsumexp` (etc.) for
+  wrappers that send traced arguments here. A name bound before the
+  differentiation started (`from scipy.special import logsumexp` at the top
+  of a module) is SciPy's own function, which cannot be intercepted: called on
+  a traced value it raises TracedConversionError saying so.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from typing import Any, Callable
+
+import numpy as np
+import scipy.special as sp
+
+from ..table import COVERAGE, FUNCTIONS, NoRuleError, defnondiff, defprim, handles
+from ..tracer import BoxBase, primal
+from .elementwise import _exp, binary, unary
+from .helpers import (batch_axes, batch_ndim, dtype_of, ndim_of, normalize_axes, normalize_axis,
+                      quietly, shape_of, times)
+from .reductions import expand_back
+
+_SQRT_PI = math.sqrt(math.pi)
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+_TWO_OVER_SQRT_PI = 2.0 / _SQRT_PI
+_INV_SQRT_2PI = 1.0 / _SQRT_2PI
+
+
+def _name(fn: Any) -> str:
+    return "scipy.special." + fn.__name__
+
+
+def _u(ufunc: np.ufunc, d: Callable, sympy: Any = None, *, safe: bool = False):
+    return unary(ufunc, d, sympy, safe=safe, name=_name(ufunc))
+
+
+def _b(ufunc: np.ufunc, dx: Callable, dy: Callable, sympy: Any = None, *,
+       safe: bool = False, name: str | None = None):
+    return binary(ufunc, dx, dy, sympy, safe=safe, name=name or _name(ufunc))
+
+
+def _constant(fname: str, arg: str, why: str) -> Callable:
+    """The 'rule' for a parameter adkit does not differentiate: it explains, then raises."""
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NoRuleError(
+            f"{fname} received a traced {arg}, but adkit differentiates it only in its "
+            f"other argument(s): {why}. Pass {arg} as a plain number or array (or "
+            f"adkit.stop_gradient({arg}) to treat it as a constant on purpose).")
+    return refuse
+
+
+_ORDER = "the derivative with respect to the order is not implemented"
+_SHAPE = "the derivative with respect to the shape parameter is not implemented"
+_INTEGER = "it is defined for integer orders only, so it has no derivative there"
+
+
+# --- logistic functions ---------------------------------------------------------------------
+
+expit = _u(sp.expit, lambda ans, x: ans * (1.0 - ans))
+logit = _u(sp.logit, lambda ans, x: 1.0 / (x * (1.0 - x)), safe=True)
+log_expit = _u(sp.log_expit, lambda ans, x: sp.expit(-x))
+
+# --- gamma function and relatives ---------------------------------------------------------
+
+
+def _float_like(r: Any, x: Any) -> Any:
+    """r in x's floating dtype (float32 stays float32); 0-d arrays as scalars."""
+    dt = np.result_type(dtype_of(x), np.float32)
+    if getattr(r, "dtype", dt) != dt:
+        r = r.astype(dt)
+    return r[()] if getattr(r, "ndim", None) == 0 else r
+
+
+def _polygamma_impl(n: Any, x: Any) -> Any:
+    return _float_like(sp.polygamma(n, x), x)
+
+
+# polygamma(n, x) is a Python function in SciPy (not a ufunc): a primitive of its own,
+# reached through FUNCTIONS while scope swaps scipy.special.polygamma.
+_n_refuse = _constant("scipy.special.polygamma", "n", _INTEGER)
+polygamma = defprim(
+    "scipy.special.polygamma", _polygamma_impl, elementwise=True, sympy="polygamma",
+    jvp=(_n_refuse, lambda g, ans, n, x: g * polygamma(n + 1, x)),
+    vjp=(_n_refuse, lambda ans, n, x: lambda g: g * polygamma(n + 1, x)))
+
+gammaln = _u(sp.gammaln, lambda ans, x: sp.digamma(x), "loggamma")
+loggamma = _u(sp.loggamma, lambda ans, x: sp.digamma(x), "loggamma")
+gamma = _u(sp.gamma, lambda ans, x: ans * sp.digamma(x), "gamma")
+rgamma = _u(sp.rgamma, lambda ans, x: -ans * sp.digamma(x))
+digamma = _u(sp.digamma, lambda ans, x: polygamma(1, x), "digamma")  # also scipy.special.psi
+gammasgn = defnondiff(_name(sp.gammasgn), sp.gammasgn, numpy=sp.gammasgn)
+
+beta = _b(sp.beta, lambda ans, a, b: ans * (sp.digamma(a) - sp.digamma(a + b)),
+          lambda ans, a, b: ans * (sp.digamma(b) - sp.digamma(a + b)), "beta")
+betaln = _b(sp.betaln, lambda ans, a, b: sp.digamma(a) - sp.digamma(a + b),
+            lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b))
+
+
+def _gammainc_density(ans, a, x):
+    """d/dx of the regularized lower incomplete gamma: x^(a-1) e^-x / Gamma(a)."""
+    return _exp(sp.xlogy(a - 1.0, x) - x - sp.gammaln(a))
+
+
+gammainc = _b(sp.gammainc, _constant("scipy.special.gammainc", "a", _SHAPE),
+              _gammainc_density, safe=True)
+gammaincc = _b(sp.gammaincc, _constant("scipy.special.gammaincc", "a", _SHAPE),
+               lambda ans, a, x: -_gammainc_density(ans, a, x), safe=True)
+
+
+def _betainc_jvp(g, ans, a, b, x):
+    """d/dx of the regularized incomplete beta: x^(a-1) (1-x)^(b-1) / B(a, b)."""
+    return times(g, quietly(lambda: _exp(sp.xlogy(a - 1.0, x) + sp.xlog1py(b - 1.0, -x)
+                                         - sp.betaln(a, b))))
+
+
+_betainc_a = _constant("scipy.special.betainc", "a", _SHAPE)
+_betainc_b = _constant("scipy.special.betainc", "b", _SHAPE)
+betainc = defprim(
+    _name(sp.betainc), sp.betainc, elementwise=True, numpy=sp.betainc,
+    jvp=(_betainc_a, _betainc_b, _betainc_jvp),
+    vjp=(_betainc_a, _betainc_b, lambda ans, a, b, x: lambda g: _betainc_jvp(g, ans, a, b, x)))
+
+# Hurwitz zeta(s, q): scipy.special.zeta(s, q) is a Python function calling this ufunc
+_zeta_ufunc = getattr(getattr(sp, "_ufuncs", None), "_zeta", None)
+if isinstance(_zeta_ufunc, np.ufunc):
+    hurwitz_zeta = _b(_zeta_ufunc, _constant("scipy.special.zeta", "s", "the derivative "
+                                             "with respect to s is not implemented"),
+                      lambda ans, s, q: -s * _zeta_ufunc(s + 1.0, q), "zeta",
+                      name="scipy.special.zeta")
+
+    # scipy.special.zeta(s, q) reaches the ufunc above by itself; listed for docs/coverage.md
+    @handles(sp.zeta, via=hurwitz_zeta)
+    def _zeta(x, q=None, out=None):
+        if q is None or out is not None:
+            raise NoRuleError("scipy.special.zeta is differentiable as the Hurwitz zeta "
+                              "function zeta(s, q) in q, without out=")
+        return hurwitz_zeta(x, q)
+
+
+def _multigammaln(a: Any, d: Any) -> Any:
+    """log of the multivariate gamma function: a composition of gammaln."""
+    d = primal(d)
+    if not np.isscalar(d) or np.floor(d) != d:
+        raise ValueError("d should be a positive integer (dimension)")
+    d = int(d)
+    if np.any(primal(a) <= 0.5 * (d - 1)):
+        raise ValueError(f"condition a ({primal(a)}) > 0.5 * (d-1) ({0.5 * (d - 1)}) not met")
+    out = sp.gammaln(a)
+    for j in range(1, d):
+        out = out + sp.gammaln(a - 0.5 * j)
+    return out + (d * (d - 1) * 0.25) * math.log(math.pi)
+
+
+handles(sp.multigammaln, via=gammaln)(_multigammaln)
+
+# --- error function and normal distribution -----------------------------------------------
+
+erf = _u(sp.erf, lambda ans, x: _TWO_OVER_SQRT_PI * _exp(-x * x), "erf")
+erfc = _u(sp.erfc, lambda ans, x: -_TWO_OVER_SQRT_PI * _exp(-x * x), "erfc")
+erfi = _u(sp.erfi, lambda ans, x: _TWO_OVER_SQRT_PI * _exp(x * x), "erfi")
+erfcx = _u(sp.erfcx, lambda ans, x: 2.0 * x * ans - _TWO_OVER_SQRT_PI)
+erfinv = _u(sp.erfinv, lambda ans, x: 0.5 * _SQRT_PI * _exp(ans * ans), "erfinv", safe=True)
+erfcinv = _u(sp.erfcinv, lambda ans, x: -0.5 * _SQRT_PI * _exp(ans * ans), "erfcinv",
+             safe=True)
+dawsn = _u(sp.dawsn, lambda ans, x: 1.0 - 2.0 * x * ans)
+ndtr = _u(sp.ndtr, lambda ans, x: _INV_SQRT_2PI * _exp(-0.5 * x * x))
+# pdf / cdf written as exp(-x^2/2 - log_ndtr(x)): stable far in the left tail
+log_ndtr = _u(sp.log_ndtr, lambda ans, x: _INV_SQRT_2PI * _exp(-0.5 * x * x - ans))
+ndtri = _u(sp.ndtri, lambda ans, x: _SQRT_2PI * _exp(0.5 * ans * ans), safe=True)
+if isinstance(getattr(sp, "ndtri_exp", None), np.ufunc):
+    ndtri_exp = _u(sp.ndtri_exp, lambda ans, y: _SQRT_2PI * _exp(y + 0.5 * ans * ans))
+
+# --- exponential integrals and SciPy's own elementary functions ------------------------------
+
+expi = _u(sp.expi, lambda ans, x: _exp(x) / x, "Ei", safe=True)
+exp1 = _u(sp.exp1, lambda ans, x: -_exp(-x) / x, safe=True)
+sp_log1p = _u(sp.log1p, lambda ans, x: 1.0 / (x + 1.0), "log1p", safe=True)
+sp_expm1 = _u(sp.expm1, lambda ans, x: ans + 1.0)
+sp_exp2 = _u(sp.exp2, lambda ans, x: ans * math.log(2.0))
+sp_exp10 = _u(sp.exp10, lambda ans, x: ans * math.log(10.0))
+sp_cbrt = _u(sp.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans), "cbrt", safe=True)
+cosm1 = _u(sp.cosm1, lambda ans, x: -np.sin(x))
+
+# --- x log y and entropies ----------------------------------------------------------------------
+
+
+def _where_x_zero(x: Any, y: Any) -> Any:
+    """y, with 1 where x == y == 0, so that x / y is 0 there rather than NaN (see the
+    module docstring). Only that point is replaced: elsewhere x / y keeps its own
+    derivatives (d/dx (x / y) = 1 / y at x = 0), which second derivatives need."""
+    x_, y_ = primal(x), primal(y)
+    both = (x_ == 0) & (y_ == 0)
+    return np.where(both, 1.0, y) if np.any(both) else y
+
+
+xlogy = _b(sp.xlogy, lambda ans, x, y: np.log(y),
+           lambda ans, x, y: x / _where_x_zero(x, y), safe=True)
+xlog1py = _b(sp.xlog1py, lambda ans, x, y: np.log1p(y),
+             lambda ans, x, y: x / _where_x_zero(x, y + 1.0), safe=True)
+entr = _u(sp.entr, lambda ans, x: -(np.log(x) + 1.0), safe=True)
+rel_entr = _b(sp.rel_entr, lambda ans, x, y: np.log(x) - np.log(y) + 1.0,
+              lambda ans, x, y: -x / _where_x_zero(x, y), safe=True)
+kl_div = _b(sp.kl_div, lambda ans, x, y: np.log(x) - np.log(y),
+            lambda ans, x, y: 1.0 - x / _where_x_zero(x, y), safe=True)
+
+# --- Bessel functions: d/dx through the recurrences, orders held fixed -------------------------
+
+j0 = _u(sp.j0, lambda ans, x: -sp.j1(x))
+j1 = _u(sp.j1, lambda ans, x: 0.5 * (sp.j0(x) - sp.jv(2.0, x)))
+y0 = _u(sp.y0, lambda ans, x: -sp.y1(x))
+y1 = _u(sp.y1, lambda ans, x: 0.5 * (sp.y0(x) - sp.yv(2.0, x)))
+i0 = _u(sp.i0, lambda ans, x: sp.i1(x))
+i1 = _u(sp.i1, lambda ans, x: 0.5 * (sp.i0(x) + sp.iv(2.0, x)))
+i0e = _u(sp.i0e, lambda ans, x: sp.i1e(x) - np.sign(primal(x)) * ans)
+i1e = _u(sp.i1e, lambda ans, x: 0.5 * (sp.i0e(x) + sp.ive(2.0, x)) - np.sign(primal(x)) * ans)
+k0 = _u(sp.k0, lambda ans, x: -sp.k1(x))
+k1 = _u(sp.k1, lambda ans, x: -0.5 * (sp.k0(x) + sp.kv(2.0, x)))
+k0e = _u(sp.k0e, lambda ans, x: ans - sp.k1e(x))
+k1e = _u(sp.k1e, lambda ans, x: ans - 0.5 * (sp.k0e(x) + sp.kve(2.0, x)))
+
+# jn is the same ufunc as jv
+jv = _b(sp.jv, _constant("scipy.special.jv", "v", _ORDER),
+        lambda ans, v, x: 0.5 * (sp.jv(v - 1.0, x) - sp.jv(v + 1.0, x)), "besselj")
+yv = _b(sp.yv, _constant("scipy.special.yv", "v", _ORDER),
+        lambda ans, v, x: 0.5 * (sp.yv(v - 1.0, x) - sp.yv(v + 1.0, x)), "bessely")
+yn = _b(sp.yn, _constant("scipy.special.yn", "n", _INTEGER),
+        lambda ans, n, x: 0.5 * (sp.yn(n - 1, x) - sp.yn(n + 1, x)), "bessely")
+iv = _b(sp.iv, _constant("scipy.special.iv", "v", _ORDER),
+        lambda ans, v, x: 0.5 * (sp.iv(v - 1.0, x) + sp.iv(v + 1.0, x)), "besseli")
+ive = _b(sp.ive, _constant("scipy.special.ive", "v", _ORDER),
+         lambda ans, v, x: 0.5 * (sp.ive(v - 1.0, x) + sp.ive(v + 1.0, x))
+         - np.sign(primal(x)) * ans)
+kv = _b(sp.kv, _constant("scipy.special.kv", "v", _ORDER),
+        lambda ans, v, x: -0.5 * (sp.kv(v - 1.0, x) + sp.kv(v + 1.0, x)), "besselk")
+kve = _b(sp.kve, _constant("scipy.special.kve", "v", _ORDER),
+         lambda ans, v, x: ans - 0.5 * (sp.kve(v - 1.0, x) + sp.kve(v + 1.0, x)))
+
+# --- logsumexp, softmax, log_softmax: reductions along axes ----------------------------------
+
+
+def _lse_sign(ans: Any, a: Any, b: Any, axis: Any, keepdims: bool) -> Any:
+    """sign(sum b e^a), plain and broadcast over a; None where it is +1 everywhere."""
+    if b is None:
+        return None
+    b_ = primal(b)
+    if not np.any(b_ < 0):
+        return None
+    a_, ans_ = primal(a), primal(ans)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = np.sum(b_ * np.exp(a_ - expand_back(ans_, np.shape(a_), axis, keepdims)),
+                   axis=axis, keepdims=True)
+    return np.broadcast_to(np.sign(s), np.shape(a_))
+
+
+def _lse_da(ans, a, b, axis, keepdims):
+    """d logsumexp / d a = sign * b * e^(a - ans): the softmax, weighted."""
+    w = _exp(a - expand_back(ans, shape_of(a), axis, keepdims))
+    if b is not None:
+        w = w * b
+    sgn = _lse_sign(ans, a, b, axis, keepdims)
+    return w if sgn is None else w * sgn
+
+
+def _lse_db(ans, a, b, axis, keepdims):
+    w = _exp(a - expand_back(ans, shape_of(a), axis, keepdims))
+    sgn = _lse_sign(ans, a, b, axis, keepdims)
+    return w if sgn is None else w * sgn
+
+
+def _lse_jvp(local):
+    def jvp(g, ans, a, b, axis, keepdims, signed):
+        nb = batch_ndim(g, a)
+        return np.sum(g * local(ans, a, b, axis, keepdims),
+                      axis=batch_axes(axis, ndim_of(a), nb), keepdims=keepdims)
+    return jvp
+
+
+def _lse_vjp(local):
+    def vjp(ans, a, b, axis, keepdims, signed):
+        return lambda g: expand_back(g, shape_of(a), axis, keepdims) * local(
+            ans, a, b, axis, keepdims)
+    return vjp
+
+
+def _lse_impl(a, b, axis, keepdims, signed):
+    out = _sp_logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=signed)
+    return out[0] if signed else out
+
+
+_sp_logsumexp = sp.logsumexp
+_sp_softmax = sp.softmax
+_sp_log_softmax = sp.log_softmax
+
+logsumexp = defprim("scipy.special.logsumexp", _lse_impl,
+                    jvp=(_lse_jvp(_lse_da), _lse_jvp(_lse_db)),
+                    vjp=(_lse_vjp(_lse_da), _lse_vjp(_lse_db)))
+
+
+def _softmax_jvp(g, ans, x, axis):
+    t = g * ans
+    return t - ans * np.sum(t, axis=batch_axes(axis, ndim_of(x), batch_ndim(g, x)), keepdims=True)
+
+
+def _softmax_vjp(ans, x, axis):
+    def vjp(g):
+        t = g * ans
+        return t - ans * np.sum(t, axis=axis, keepdims=True)
+    return vjp
+
+
+softmax = defprim("scipy.special.softmax", lambda x, axis: _sp_softmax(x, axis=axis),
+                  jvp=_softmax_jvp, vjp=_softmax_vjp)
+
+
+def _log_softmax_jvp(g, ans, x, axis):
+    return g - np.sum(g * _exp(ans), axis=batch_axes(axis, ndim_of(x), batch_ndim(g, x)),
+                      keepdims=True)
+
+
+def _log_softmax_vjp(ans, x, axis):
+    return lambda g: g - _exp(ans) * np.sum(g, axis=axis, keepdims=True)
+
+
+log_softmax = defprim("scipy.special.log_softmax",
+                      lambda x, axis: _sp_log_softmax(x, axis=axis),
+                      jvp=_log_softmax_jvp, vjp=_log_softmax_vjp)
+
+
+def _array(x: Any) -> Any:
+    """Lists and tuples (perhaps holding traced values) as arrays; anything else as is."""
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x)  # adkit.scope's version inside a differentiation
+    return x
+
+
+def _axis(axis: Any, ndim: int) -> Any:
+    """None, a non-negative axis or a sorted tuple of them."""
+    if axis is None:
+        return None
+    if isinstance(axis, (tuple, list)):
+        return normalize_axes(axis, ndim)
+    return normalize_axis(axis, ndim)
+
+
+@handles(sp.logsumexp, via=logsumexp)
+def _logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    a = _array(a)
+    if b is not None:
+        b = _array(b)
+        shape = np.broadcast_shapes(shape_of(a), shape_of(b))
+        if shape_of(a) != shape:
+            a = np.broadcast_to(a, shape)
+        if shape_of(b) != shape:
+            b = np.broadcast_to(b, shape)
+    if ndim_of(a) == 0:  # as SciPy: a scalar is a 1-element vector (keepdims gives (1,))
+        a = np.reshape(a, (1,))
+        b = None if b is None else np.reshape(b, (1,))
+    axis = _axis(axis, ndim_of(a))
+    out = logsumexp(a, b, axis, bool(keepdims), bool(return_sign))
+    if not return_sign:
+        return out
+    sgn = _sp_logsumexp(primal(a), axis=axis, b=None if b is None else primal(b),
+                        keepdims=keepdims, return_sign=True)[1]
+    return out, sgn
+
+
+@handles(sp.softmax, via=softmax)
+def _softmax(x, axis=None):
+    x = _array(x)
+    return softmax(x, _axis(axis, ndim_of(x)))
+
+
+@handles(sp.log_softmax, via=log_softmax)
+def _log_softmax(x, axis=None):
+    x = _array(x)
+    return log_softmax(x, _axis(axis, ndim_of(x)))
+
+
+@handles(sp.polygamma, via=polygamma)
+def _polygamma(n, x):
+    out = polygamma(_array(n), _array(x))
+    # SciPy's polygamma computes in float64 whatever x is; the primitive keeps float32
+    # for the derivative of digamma
+    return out.astype(np.float64) if dtype_of(out) == np.float32 else out
+
+
+# one ufunc, two public names: list both in docs/coverage.md
+COVERAGE.update({"scipy.special.digamma": (digamma,), "scipy.special.jn": (jv,)})
+
+
+# --- SciPy's Python functions while a differentiation runs (used by adkit.scope) -------------
+
+#: public scipy.special functions that do not reach NumPy's protocols: name -> original
+PYTHON_FUNCTIONS = {name: getattr(sp, name) for name in
+                    ("logsumexp", "softmax", "log_softmax", "polygamma", "multigammaln")
+                    if getattr(sp, name, None) in FUNCTIONS}
+
+
+def _holds_traced(args: Any) -> bool:
+    for a in args:
+        if isinstance(a, BoxBase) or (isinstance(a, (list, tuple)) and _holds_traced(a)):
+            return True
+    return False
+
+
+def _traced_aware(original: Callable) -> Callable:
+    handler = FUNCTIONS[original]
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _holds_traced(args) or (kwargs and _holds_traced(kwargs.values())):
+            return handler(*args, **kwargs)
+        return original(*args, **kwargs)
+    wrapper.__adkit_original__ = original  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _refusing(original: Callable) -> Callable:
+    """A helper SciPy's Python code calls first on its input (array_namespace,
+    asarray), made to raise adkit's error when that input is traced: reached only
+    when the function was bound before the differentiation started."""
+    from ..arraybox import TracedConversionError
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _holds_traced(args) or (kwargs and _holds_traced(kwargs.values())):
+            caller = sys._getframe(1).f_code.co_name
+            if caller in PYTHON_FUNCTIONS:
+                raise TracedConversionError(
+                    f"scipy.special.{caller} was called on a traced value through a name "
+                    "bound before the differentiation started (e.g. `from scipy.special "
+                    f"import {caller}` at the top of a module). That name is SciPy's own "
+                    "code, which converts its input to a plain array and would drop the "
+                    "derivative. Call it through the module instead: `import scipy.special` "
+                    f"and `scipy.special.{caller}(x)` (adkit routes that spelling to its "
+                    "rule while a differentiation runs), or import it inside the function "
+                    "being differentiated. Passing the function itself binds it too: write "
+                    f"`adkit.grad(lambda x: scipy.special.{caller}(x))`, not "
+                    f"`adkit.grad(scipy.special.{caller})`.")
+            raise TracedConversionError(
+                f"scipy.special.{caller} was called on a traced value; its SciPy code "
+                "converts the input to a plain array, which would drop the derivative, and "
+                "adkit has no rule for it. Call it on adkit.stop_gradient(x) if no "
+                "derivative should flow through it, or register it as a primitive "
+                "(README: 'Adding a primitive').")
+        return original(*args, **kwargs)
+    return wrapper
+
+
+@functools.lru_cache(maxsize=1)
+def traced_replacements() -> tuple:
+    """(owner, attribute, replacement) for adkit.scope to install while tracing.
+
+    scipy.special.NAME for the Python functions above; and, in the SciPy modules
+    that define them, the helper they call first on their input, so that a name
+    bound before tracing fails with a clear error rather than deep inside SciPy.
+    """
+    out = [(sp, name, _traced_aware(fn)) for name, fn in PYTHON_FUNCTIONS.items()]
+    for module, helper in (("scipy.special._logsumexp", "array_namespace"),
+                           ("scipy.special._basic", "asarray")):
+        mod = sys.modules.get(module)
+        if mod is not None and callable(getattr(mod, helper, None)):
+            out.append((mod, helper, _refusing(getattr(mod, helper))))
+    return tuple(out)
