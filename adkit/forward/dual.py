@@ -58,7 +58,11 @@ class ForwardTrace(Trace):
             if rule is None:
                 raise no_jvp_rule(prim, 0)
             t = rule(t, ans, v)
-        return _dual(ans, t, self)
+        # _dual(ans, t, self), inlined: this line runs once per scalar operation
+        tv = type(ans)
+        d = _new_dual(Dual if tv is float or tv is np.float64 else box_class(ans, Dual, DualArray))
+        d._value, d._tangent, d._trace = ans, t, self
+        return d
 
     def binary(self, prim: Primitive, a: Any, b: Any) -> "Dual":
         if not self.active:
@@ -95,7 +99,10 @@ class ForwardTrace(Trace):
                     tangent = c if tangent is None else tangent + c
         else:
             tangent = _apply_rules(prim, [ta, tb], ans, [va, vb], {})
-        return _dual(ans, tangent, self)
+        tv = type(ans)  # _dual(ans, tangent, self), inlined as in unary()
+        d = _new_dual(Dual if tv is float or tv is np.float64 else box_class(ans, Dual, DualArray))
+        d._value, d._tangent, d._trace = ans, tangent, self
+        return d
 
 
 class Dual(ArrayBox):

@@ -138,19 +138,24 @@ def reverse_jacobian(rec: _Recorded, single: bool) -> Any:
         out_shape = shape_of(value)
         plain_value = _plain(value)
         dt = plain_value.dtype if hasattr(plain_value, "dtype") else np.dtype(np.float64)
-        rows = []  # per output element: list over argnums of pytrees
+        # a complex output's cotangent is dL/dRe - i dL/dIm: seed 1 pulls back the
+        # derivative of its real part, seed -1j that of its imaginary part
+        seeds = (1, -1j) if dt.kind == "c" else (1,)
+        rows = [[] for _ in seeds]  # per seed, per output element: list over argnums of pytrees
         for flat in range(int(np.prod(out_shape, dtype=np.int64))):
-            seed = np.zeros(out_shape, dtype=dt)
-            seed[np.unravel_index(flat, out_shape)] = 1
-            rows.append(rec.pull_back([node], [seed if out_shape else seed[()]]))
+            for s, srows in zip(seeds, rows):
+                seed = np.zeros(out_shape, dtype=dt)
+                seed[np.unravel_index(flat, out_shape)] = s
+                srows.append(rec.pull_back([node], [seed if out_shape else seed[()]]))
         per_arg = []
         for k, (in_td, _, _, leaves) in enumerate(rec.inputs):
             jac_leaves = []
             for li, leaf in enumerate(leaves):
                 in_shape = shape_of(leaf)
-                if rows:
-                    stacked = np.stack([np.reshape(tree_flatten(r[k])[0][li], in_shape)
-                                        for r in rows])
+                if rows[0]:
+                    parts = [np.stack([np.reshape(tree_flatten(r[k])[0][li], in_shape)
+                                       for r in srows]) for srows in rows]
+                    stacked = parts[0] if len(parts) == 1 else parts[0] + 1j * parts[1]
                 else:
                     stacked = np.zeros((0,) + in_shape, dtype=dt)
                 jac_leaves.append(np.reshape(stacked, out_shape + in_shape))
