@@ -11,7 +11,7 @@ from .inplace import assign, setitem  # noqa: F401  (re-exported for arraybox)
 from .rules.elementwise import add, divide, multiply, negative, positive, power, subtract  # noqa: F401
 from .rules.indexing import getitem  # noqa: F401
 from .rules.shapes import astype  # noqa: F401
-from .table import FUNCTIONS, UFUNCS, no_rule, public_name
+from .table import FUNCTIONS, UFUNC_HANDLERS, UFUNCS, no_rule, public_name
 from .tracer import BoxBase, primal
 
 _UNSUPPORTED_UFUNC_KWARGS = ("where", "axes", "axis", "signature", "keepdims")
@@ -33,6 +33,9 @@ def ufunc(uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
         return _ufunc_method(uf, method, inputs, kwargs)
     prim = UFUNCS.get(uf)
     if prim is None:
+        handler = UFUNC_HANDLERS.get(uf)
+        if handler is not None:
+            return handler(*inputs, **kwargs)
         prim = _lazy_ufunc(uf)
         if prim is None:
             raise no_rule(public_name(uf))

@@ -19,6 +19,8 @@ from .tracer import EveryArgument, NondiffPrimitive, Primitive
 PRIMITIVES: dict[str, Primitive] = {}
 #: ufunc -> primitive, for __array_ufunc__ (method "__call__")
 UFUNCS: dict[np.ufunc, Primitive] = {}
+#: ufunc -> handler for ufuncs that are compositions of primitives (np.vecdot)
+UFUNC_HANDLERS: dict[np.ufunc, Callable] = {}
 #: NumPy function -> handler taking NumPy's signature, for __array_function__
 FUNCTIONS: dict[Callable, Callable] = {}
 #: public NumPy name -> primitives its handler uses (for docs/coverage.md)
@@ -113,9 +115,10 @@ def handles(*numpy_fns: Callable, via: Iterable[Primitive] | Primitive) -> Calla
 
 def _register(fn: Callable, handler: Callable, prims: tuple) -> None:
     if isinstance(fn, np.ufunc):
-        if not isinstance(handler, Primitive):
-            raise TypeError(f"ufunc {fn.__name__} must map to a primitive")
-        UFUNCS[fn] = handler
+        if isinstance(handler, Primitive):
+            UFUNCS[fn] = handler
+        else:
+            UFUNC_HANDLERS[fn] = handler
     else:
         FUNCTIONS[fn] = handler
     COVERAGE[public_name(fn)] = prims

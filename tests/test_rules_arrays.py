@@ -167,3 +167,10 @@ def test_differences_and_full():
     check(lambda x: np.gradient(x, np.cumsum(np.arange(1.0, 7.0))), x)
     check(lambda a: np.gradient(a)[1] * np.gradient(a, axis=0), A)
     check(lambda v: np.full((2, 3), v) * np.arange(6.0).reshape(2, 3), 1.5)
+
+
+def test_vecdot_and_vecmat_conjugate_a_complex_first_argument():
+    if not hasattr(np, "vecmat"):
+        pytest.skip("np.vecmat needs NumPy >= 2.2")
+    check(lambda a, b: np.vecdot(a * (1 + 2j), b * 1j + b), R(3, 2), R(2))
+    check(lambda a, b: np.vecmat(a * (1 - 1j), b), R(3), R(3, 2))

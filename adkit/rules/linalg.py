@@ -1,1 +1,782 @@
-"""numpy.linalg: rules for matrix functions (filled in by the linalg work)."""
+"""numpy.linalg: inverses, solves, determinants, decompositions, norms.
+
+Primitives carry the rules for inv, det, slogdet, solve, cholesky, eigh, eig,
+svd, qr, pinv, lstsq and the 2-norm; everything else (eigvalsh, eigvals,
+svdvals, the other norms, cond, matrix_power, tensorsolve, tensorinv and the
+np.linalg spellings of matmul, trace, ...) is a composition of primitives (so
+eigvalsh, eigvals and svdvals compute the vectors their derivatives need). All
+work on stacks of matrices (leading batch axes) wherever NumPy does.
+
+A decomposition with several outputs is one primitive whose value packs them
+into one array, e.g. eigh's (..., n+1, n) holds the eigenvalues in row 0 and
+the eigenvectors below; the handler unpacks it with indexing, so reverse mode
+gets one cotangent for all outputs and a single factorisation is computed.
+
+Conventions:
+- Exact derivatives of what NumPy computes. eigh, eigvalsh, cholesky and the
+  hermitian=True variants of svd and pinv read one triangle of their argument
+  (the lower one, or the upper one for UPLO='U' / upper=True), so their
+  derivatives live on that triangle: an off-diagonal entry there counts twice,
+  the other triangle gets 0. Along symmetric directions this is the same as the
+  symmetrised derivative autograd/JAX give.
+- Eigenvectors and singular vectors are differentiated in NumPy's own gauge:
+  eigh and svd vectors are real unit vectors (their sign is locally constant);
+  eig's are unit vectors whose largest component is real, as LAPACK returns
+  them, so any function of them, phase-dependent or not, has its derivative
+  (for a real matrix LAPACK may flip that component's sign: a jump, not a
+  derivative).
+- Degenerate spectra (repeated eigenvalues, repeated singular values) make the
+  vector derivatives undefined: pairs closer than n*eps*max|value| contribute 0
+  instead of 1/0 (so do zero singular values to the parts of U and V outside
+  the range), giving finite, not meaningful, vector derivatives; the values'
+  derivatives are unaffected (exact for symmetric functions of a degenerate
+  group, such as its sum). pinv and lstsq assume the rank is locally constant.
+- The 2-norm has derivative 0 at 0 (a subgradient); other norms follow abs, max
+  and min (ties split evenly, as for np.max).
+- slogdet's sign carries no derivative. det, inv, solve, slogdet and eig accept
+  complex intermediates (autograd's convention: the cotangent of a holomorphic
+  f is g * f'(z), a real argument keeps the real part); eigh, cholesky, svd,
+  qr, pinv and lstsq are differentiated for real matrices only and raise a
+  TypeError for complex traced ones. det, slogdet, inv, solve and qr need a
+  nonsingular (full-rank) matrix: their rules invert it.
+- svd(full_matrices=True) of a non-square matrix and qr(mode='complete') of a
+  tall one raise a TypeError: the extra columns are not unique, so they have no
+  derivative; use full_matrices=False / mode='reduced'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..table import PRIMITIVES, defnondiff, defprim, handles
+from ..tracer import primal
+from .helpers import (batch_axes, batch_ndim, dtype_of, is_complex, lift, ndim_of,
+                      normalize_axis, shape_of, unbroadcast)
+from .indexing import getitem
+from .products import einsum_p, matmul
+from .reductions import expand_back, max_, min_, sum_
+from .shapes import transpose
+
+
+def _mT(x: Any) -> Any:
+    return np.swapaxes(x, -1, -2)
+
+
+def _diag(v: Any) -> Any:
+    """A stack of diagonal matrices from a stack of vectors."""
+    return v[..., None, :] * np.eye(shape_of(v)[-1], dtype=bool)
+
+
+def _tr_prod(x: Any, y: Any) -> Any:
+    """trace(x @ y) over the last two axes (broadcasting leading ones)."""
+    return np.einsum("...ij,...ji->...", x, y)
+
+
+def _tol(v: Any, n: int) -> Any:
+    """Below this a value or a gap between values counts as zero: n*eps*max|v|."""
+    vp = np.abs(primal(v))
+    return n * np.finfo(dtype_of(vp)).eps * np.max(vp, axis=-1, keepdims=True)
+
+
+def _recip(v: Any, n: int) -> Any:
+    """1/v, with 0 where v is (numerically) 0."""
+    ok = np.abs(primal(v)) > _tol(v, n)
+    return np.where(ok, 1.0 / np.where(ok, v, 1.0), 0.0)
+
+
+def _inv_gaps(w: Any) -> Any:
+    """F[..., i, j] = 1 / (w[j] - w[i]); 0 on the diagonal and for degenerate pairs."""
+    d = w[..., None, :] - w[..., :, None]
+    ok = np.abs(primal(d)) > _tol(w, shape_of(w)[-1])[..., None]
+    return np.where(ok, 1.0 / np.where(ok, d, 1.0), 0.0)
+
+
+def _sym(x: Any, lower: bool) -> Any:
+    """The symmetric matrix LAPACK sees when it reads one triangle of x."""
+    if lower:
+        return np.tril(x) + _mT(np.tril(x, -1))
+    return np.triu(x) + _mT(np.triu(x, 1))
+
+
+def _sym_T(c: Any, lower: bool) -> Any:
+    """The adjoint of _sym: a cotangent of the symmetric matrix back onto the triangle."""
+    if lower:
+        return np.tril(c) + np.tril(_mT(c), -1)
+    return np.triu(c) + np.triu(_mT(c), 1)
+
+
+def _real_only(name: str, a: Any) -> None:
+    if is_complex(a):
+        raise TypeError(f"np.linalg.{name} of a complex matrix is not supported on traced "
+                        "values: adkit differentiates it for real matrices only")
+
+
+def _result(fn: Any, *example: Any) -> Any:
+    """NumPy's result namedtuple (EighResult, ...), or a plain tuple on older NumPy."""
+    t = type(fn(*example))
+    return t if t is not tuple else (lambda *parts: parts)
+
+
+_EYE2 = np.eye(2)
+_EighResult = _result(np.linalg.eigh, _EYE2)
+_EigResult = _result(np.linalg.eig, _EYE2)
+_SVDResult = _result(np.linalg.svd, _EYE2)
+_QRResult = _result(np.linalg.qr, _EYE2)
+_SlogdetResult = _result(np.linalg.slogdet, _EYE2)
+
+
+# --- inverse, determinant, solve ---------------------------------------------------------------
+
+inv = defprim("inv", np.linalg.inv, numpy=np.linalg.inv, sympy="Inverse",
+              jvp=lambda g, ans, a: -(ans @ g @ ans),
+              vjp=lambda ans, a: lambda g: -(_mT(ans) @ g @ _mT(ans)))
+
+
+def _det_vjp(ans, a):
+    a_invT = _mT(np.linalg.inv(a))
+    return lambda g: np.expand_dims(g * ans, (-2, -1)) * a_invT
+
+
+det = defprim("det", np.linalg.det, numpy=np.linalg.det, sympy="Determinant",
+              jvp=lambda g, ans, a: ans * _tr_prod(np.linalg.inv(a), g), vjp=_det_vjp)
+
+
+def _slogdet_impl(a):
+    sign, logabsdet = np.linalg.slogdet(a)
+    return np.stack([sign, logabsdet], axis=-1)
+
+
+def _slogdet_jvp(g, ans, a):
+    t = np.real(_tr_prod(np.linalg.inv(a), g))
+    return np.stack([np.zeros_like(t), t], axis=-1)  # the sign is piecewise constant
+
+
+def _slogdet_vjp(ans, a):
+    a_invT = _mT(np.linalg.inv(a))
+    return lambda g: np.real(g[..., 1, None, None]) * a_invT
+
+
+# packed: (..., 2) holding the sign and log|det|
+slogdet_p = defprim("slogdet", _slogdet_impl, jvp=_slogdet_jvp, vjp=_slogdet_vjp)
+
+
+@handles(np.linalg.slogdet, via=slogdet_p)
+def _np_slogdet(a):
+    p = slogdet_p(a)
+    logabsdet = p[..., 1]
+    return _SlogdetResult(primal(p)[..., 0], np.real(logabsdet) if is_complex(a) else logabsdet)
+
+
+def _solve_jvp(tangents, ans, a, b):
+    ta, tb = tangents
+    nd = ndim_of(ans)
+    rhs = None if tb is None else lift(tb, ndim_of(b), nd, batch_ndim(tb, b))
+    if ta is not None:
+        term = -(lift(ta, ndim_of(a), nd, batch_ndim(ta, a)) @ ans)
+        rhs = term if rhs is None else rhs + term
+    return np.linalg.solve(a, rhs)
+
+
+# b is always a (stack of) matrices here; the handler makes a vector a column
+solve_p = defprim(
+    "solve", np.linalg.solve, jvp_joint=_solve_jvp,
+    vjp=(lambda ans, a, b: lambda g: unbroadcast(
+            -(np.linalg.solve(_mT(a), g) @ _mT(ans)), shape_of(a), is_complex(a)),
+         lambda ans, a, b: lambda g: unbroadcast(
+            np.linalg.solve(_mT(a), g), shape_of(b), is_complex(b))))
+
+
+@handles(np.linalg.solve, via=solve_p)
+def _np_solve(a, b):
+    b = b if hasattr(b, "shape") else np.asarray(b)
+    if ndim_of(b) == 1:  # NumPy 2: a 1-D b is one vector, whatever a's stack
+        return solve_p(a, b[:, None])[..., 0]
+    return solve_p(a, b)
+
+
+@handles(np.linalg.tensorsolve, via=solve_p)
+def _np_tensorsolve(a, b, axes=None):
+    b = b if hasattr(b, "shape") else np.asarray(b)
+    an = ndim_of(a)
+    if axes is not None:
+        order = [k for k in range(an) if k not in [normalize_axis(x, an) for x in axes]]
+        a = np.transpose(a, order + [normalize_axis(x, an) for x in axes])
+    shape = shape_of(a)[ndim_of(b):]
+    size = int(np.prod(shape, dtype=np.int64))
+    x = _np_solve(np.reshape(a, (size, size)), np.ravel(b))
+    return np.reshape(x, shape)
+
+
+@handles(np.linalg.tensorinv, via=inv)
+def _np_tensorinv(a, ind=2):
+    if ind <= 0:
+        raise ValueError("Invalid ind argument.")
+    s = shape_of(a)
+    size = int(np.prod(s[ind:], dtype=np.int64))
+    return np.reshape(inv(np.reshape(a, (size, -1))), s[ind:] + s[:ind])
+
+
+@handles(np.linalg.matrix_power, via=(matmul, inv))
+def _np_matrix_power(a, n):
+    n = int(n)
+    if n == 0:
+        return np.zeros_like(a) + np.eye(shape_of(a)[-1], dtype=dtype_of(a))
+    if n < 0:
+        a, n = inv(a), -n
+    if n <= 3:  # NumPy's own order of products, so the value matches it exactly
+        return a if n == 1 else a @ a if n == 2 else (a @ a) @ a
+    z = result = None
+    while n > 0:
+        z = a if z is None else z @ z
+        n, bit = divmod(n, 2)
+        if bit:
+            result = z if result is None else result @ z
+    return result
+
+
+# --- cholesky ------------------------------------------------------------------------------------
+
+def _phi(x: Any) -> Any:
+    """The lower triangle with the diagonal halved."""
+    return np.tril(x) - 0.5 * (x * np.eye(shape_of(x)[-1], dtype=bool))
+
+
+def _cholesky_jvp(g, ans, a, upper=False):
+    low = _mT(ans) if upper else ans
+    l_inv = np.linalg.inv(low)
+    d = low @ _phi(l_inv @ _sym(g, not upper) @ _mT(l_inv))
+    return _mT(d) if upper else d
+
+
+def _cholesky_vjp(ans, a, upper=False):
+    low = _mT(ans) if upper else ans
+    l_inv = np.linalg.inv(low)
+
+    def vjp(g):
+        g = _mT(g) if upper else g
+        return _sym_T(_mT(l_inv) @ _phi(_mT(low) @ g) @ l_inv, not upper)
+    return vjp
+
+
+def _cholesky_impl(a, upper=False):  # NumPy 1 has no upper=
+    return np.linalg.cholesky(a, upper=True) if upper else np.linalg.cholesky(a)
+
+
+cholesky = defprim("cholesky", _cholesky_impl, jvp=_cholesky_jvp, vjp=_cholesky_vjp)
+
+
+@handles(np.linalg.cholesky, via=cholesky)
+def _np_cholesky(a, /, *, upper=False):
+    _real_only("cholesky", a)
+    return cholesky(a, upper=True) if upper else cholesky(a)
+
+
+# --- eigh, eig -----------------------------------------------------------------------------------
+
+def _eigh_impl(a, UPLO="L"):
+    w, v = np.linalg.eigh(a, UPLO)
+    return np.concatenate([w[..., None, :], v], axis=-2)
+
+
+def _eigh_jvp(g, ans, a, UPLO="L"):
+    w, v = ans[..., 0, :], ans[..., 1:, :]
+    m = _mT(v) @ _sym(g, UPLO.upper() == "L") @ v
+    dv = v @ (_inv_gaps(w) * m)
+    return np.concatenate([np.diagonal(m, axis1=-2, axis2=-1)[..., None, :], dv], axis=-2)
+
+
+def _eigh_vjp(ans, a, UPLO="L"):
+    w, v = ans[..., 0, :], ans[..., 1:, :]
+    f = _inv_gaps(w)
+    return lambda g: _sym_T(v @ (_diag(g[..., 0, :]) + f * (_mT(v) @ g[..., 1:, :])) @ _mT(v),
+                            UPLO.upper() == "L")
+
+
+# packed: (..., n+1, n), eigenvalues in row 0, eigenvectors below
+eigh_p = defprim("eigh", _eigh_impl, jvp=_eigh_jvp, vjp=_eigh_vjp)
+
+
+@handles(np.linalg.eigh, via=eigh_p)
+def _np_eigh(a, UPLO="L"):
+    _real_only("eigh", a)
+    p = eigh_p(a, UPLO=UPLO)
+    return _EighResult(p[..., 0, :], p[..., 1:, :])
+
+
+@handles(np.linalg.eigvalsh, via=eigh_p)
+def _np_eigvalsh(a, UPLO="L"):
+    return _np_eigh(a, UPLO)[0]
+
+
+def _eig_impl(a):
+    w, v = np.linalg.eig(a)
+    return np.concatenate([w[..., None, :], v], axis=-2)
+
+
+def _eig_parts(ans):
+    """w, V, V^-1, the gaps matrix, and where LAPACK made each column real (a one-hot)."""
+    w, v = ans[..., 0, :], ans[..., 1:, :]
+    n = shape_of(w)[-1]
+    top = np.argmax(np.abs(primal(v)), axis=-2)
+    return w, v, np.linalg.inv(v), _inv_gaps(w), np.arange(n)[:, None] == top[..., None, :]
+
+
+def _eig_jvp(g, ans, a):
+    w, v, v_inv, f, hot = _eig_parts(ans)
+    m = v_inv @ g @ v
+    x = v @ (f * m)
+    # LAPACK's gauge: unit columns (Re v^H dv = 0) whose largest entry stays real
+    c = -np.real(np.sum(np.conj(v) * x, axis=-2))
+    if is_complex(v):
+        c = c - 1j * (np.imag(np.sum(x * hot, axis=-2)) / np.real(np.sum(v * hot, axis=-2)))
+    dv = x + v * c[..., None, :]
+    return np.concatenate([np.diagonal(m, axis1=-2, axis2=-1)[..., None, :], dv], axis=-2)
+
+
+def _eig_vjp(ans, a):
+    w, v, v_inv, f, hot = _eig_parts(ans)
+
+    def vjp(g):
+        gv = g[..., 1:, :]
+        beta = np.sum(gv * v, axis=-2)
+        gx = gv - np.conj(v) * np.real(beta)[..., None, :]
+        if is_complex(v):
+            gx = gx - 1j * (hot * (np.imag(beta) / np.real(np.sum(v * hot, axis=-2)))[..., None, :])
+        gm = _diag(g[..., 0, :]) + f * (_mT(v) @ gx)
+        c = _mT(v_inv) @ gm @ _mT(v)
+        return c if is_complex(a) else np.real(c)
+    return vjp
+
+
+# packed like eigh; complex unless every eigenvalue of a real matrix is real
+eig_p = defprim("eig", _eig_impl, jvp=_eig_jvp, vjp=_eig_vjp)
+
+
+@handles(np.linalg.eig, via=eig_p)
+def _np_eig(a):
+    p = eig_p(a)
+    return _EigResult(p[..., 0, :], p[..., 1:, :])
+
+
+@handles(np.linalg.eigvals, via=eig_p)
+def _np_eigvals(a):
+    return _np_eig(a)[0]
+
+
+# --- svd, qr -------------------------------------------------------------------------------------
+
+def _svd_impl(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.concatenate([u, s[..., None, :], _mT(vh)], axis=-2)
+
+
+def _svd_parts(ans, a):
+    m, n = shape_of(a)[-2:]
+    u, s, v = ans[..., :m, :], ans[..., m, :], ans[..., m + 1:, :]
+    return m, n, u, s, v, _inv_gaps(s * s), _recip(s, max(m, n))
+
+
+def _svd_jvp(g, ans, a):
+    m, n, u, s, v, f, s_inv = _svd_parts(ans, a)
+    k = shape_of(s)[-1]
+    gv = g @ v
+    dp = _mT(u) @ gv
+    du = u @ (f * (dp * s[..., None, :] + s[..., :, None] * _mT(dp)))
+    dv = v @ (f * (s[..., :, None] * dp + _mT(dp) * s[..., None, :]))
+    if m > k:  # the parts of dU and dV outside the spans of U and V
+        du = du + (gv - u @ dp) * s_inv[..., None, :]
+    if n > k:
+        gtu = _mT(g) @ u
+        dv = dv + (gtu - v @ _mT(dp)) * s_inv[..., None, :]
+    ds = np.diagonal(dp, axis1=-2, axis2=-1)
+    return np.concatenate([du, ds[..., None, :], dv], axis=-2)
+
+
+def _svd_vjp(ans, a):
+    m, n, u, s, v, f, s_inv = _svd_parts(ans, a)
+    k = shape_of(s)[-1]
+
+    def vjp(g):
+        gu, gs, gv = g[..., :m, :], g[..., m, :], g[..., m + 1:, :]
+        j = f * (_mT(u) @ gu)
+        kk = f * (_mT(v) @ gv)
+        gp = _diag(gs) + (j + _mT(j)) * s[..., None, :] + s[..., :, None] * (kk + _mT(kk))
+        c = u @ gp @ _mT(v)
+        if m > k:
+            c = c + ((gu - u @ (_mT(u) @ gu)) * s_inv[..., None, :]) @ _mT(v)
+        if n > k:
+            c = c + (u * s_inv[..., None, :]) @ _mT(gv - v @ (_mT(v) @ gv))
+        return c
+    return vjp
+
+
+# packed: (..., m+1+n, k) holding U, the singular values and V (not V^T)
+svd_p = defprim("svd", _svd_impl, jvp=_svd_jvp, vjp=_svd_vjp)
+
+
+@handles(np.linalg.svd, via=(svd_p, eigh_p))
+def _np_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    _real_only("svd", a)
+    if hermitian:
+        return _svd_hermitian(a, compute_uv)
+    m, n = shape_of(a)[-2:]
+    if compute_uv and full_matrices and m != n:
+        raise TypeError(
+            "np.linalg.svd(a, full_matrices=True) of a non-square traced matrix: the extra "
+            "singular vectors are not unique, so they have no derivative; pass "
+            "full_matrices=False")
+    p = svd_p(a)
+    if not compute_uv:
+        return p[..., m, :]
+    return _SVDResult(p[..., :m, :], p[..., m, :], _mT(p[..., m + 1:, :]))
+
+
+def _svd_hermitian(a, compute_uv):
+    """NumPy's own hermitian=True algorithm (from eigh), step by step."""
+    w, u = _np_eigh(a)
+    s = np.abs(w)
+    order = np.argsort(primal(s), axis=-1)[..., ::-1]
+    s = np.take_along_axis(s, order, axis=-1)
+    if not compute_uv:
+        return s
+    sign = np.take_along_axis(np.sign(primal(w)), order, axis=-1)
+    u = np.take_along_axis(u, order[..., None, :], axis=-1)
+    return _SVDResult(u, s, _mT(u * sign[..., None, :]))
+
+
+if hasattr(np.linalg, "svdvals"):
+    @handles(np.linalg.svdvals, via=svd_p)
+    def _np_svdvals(x, /):
+        return _np_svd(x, compute_uv=False)
+
+
+def _qr_impl(a):
+    q, r = np.linalg.qr(a)
+    return np.concatenate([q, _mT(r)], axis=-2)
+
+
+def _qr_parts(ans, a):
+    m, n = shape_of(a)[-2:]
+    k = min(m, n)
+    q, r = ans[..., :m, :], _mT(ans[..., m:, :])
+    r1 = r[..., :, :k]  # R = [R1 R2]; R1 square, R2 = Q^T A[..., k:] when n > m
+    return m, n, k, q, r1, np.linalg.inv(r1)
+
+
+def _qr_jvp(g, ans, a):
+    m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
+    d = g[..., :, :k] @ r1_inv
+    c = _mT(q) @ d
+    low = np.tril(c, -1)
+    c = c - low + _mT(low)  # C - Omega, Omega = low - low^T skew-symmetric: upper triangular
+    dq = d - q @ c
+    dr = c @ r1
+    if n > k:
+        dr = np.concatenate([dr, _mT(dq) @ a[..., :, k:] + _mT(q) @ g[..., :, k:]], axis=-1)
+    return np.concatenate([dq, _mT(dr)], axis=-2)
+
+
+def _qr_vjp(ans, a):
+    m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
+
+    def vjp(g):
+        gq, gr = g[..., :m, :], _mT(g[..., m:, :])
+        if n > k:
+            gr2 = gr[..., :, k:]
+            gq = gq + a[..., :, k:] @ _mT(gr2)
+        h = gr[..., :, :k] @ _mT(r1) - _mT(q) @ gq
+        c = (gq + q @ (np.triu(h) + np.tril(_mT(h), -1))) @ _mT(r1_inv)
+        return np.concatenate([c, q @ gr2], axis=-1) if n > k else c
+    return vjp
+
+
+# packed: (..., m+n, k) holding Q and R^T
+qr_p = defprim("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_vjp)
+
+
+@handles(np.linalg.qr, via=qr_p)
+def _np_qr(a, mode="reduced"):
+    _real_only("qr", a)
+    m, n = shape_of(a)[-2:]
+    if mode not in ("reduced", "complete", "r") or mode == "complete" and m > n:
+        raise TypeError(
+            f"np.linalg.qr(a, mode={mode!r}) is not supported on traced values"
+            + (": the extra columns of Q are not unique, so they have no derivative"
+               if mode == "complete" else "") + "; use mode='reduced' or mode='r'")
+    p = qr_p(a)
+    r = _mT(p[..., m:, :])
+    return r if mode == "r" else _QRResult(p[..., :m, :], r)
+
+
+# --- pinv, lstsq ---------------------------------------------------------------------------------
+# d(A+) for A+ = pinv(A) of locally constant rank:
+#   -A+ dA A+ + A+ A+^T dA^T (I - A A+) + (I - A+ A) dA^T A+^T A+
+
+def _pinv_impl(a, **kw):
+    return np.linalg.pinv(a, **kw)
+
+
+def _pinv_jvp(g, ans, a, **kw):
+    p, gt = ans, _mT(g)
+    return (-(p @ g @ p) + p @ (_mT(p) @ (gt - (gt @ a) @ p))
+            + (gt - p @ (a @ gt)) @ (_mT(p) @ p))
+
+
+def _pinv_vjp(ans, a, **kw):
+    p, pt = ans, _mT(ans)
+
+    def vjp(g):
+        gt = _mT(g)
+        return (-(pt @ g @ pt) + (gt - a @ (p @ gt)) @ (p @ pt)
+                + (pt @ p) @ (gt - (gt @ p) @ a))
+    return vjp
+
+
+pinv = defprim("pinv", _pinv_impl, jvp=_pinv_jvp, vjp=_pinv_vjp)
+
+
+@handles(np.linalg.pinv, via=pinv)
+def _np_pinv(a, rcond=None, hermitian=False, **kw):
+    _real_only("pinv", a)
+    if hermitian:  # NumPy's hermitian path reads the lower triangle (via eigh)
+        a = _sym(a, True)
+    return pinv(a, rcond=rcond, hermitian=hermitian, **kw)
+
+
+def _lstsq_pinv(a, rcond):
+    """pinv(a) with lstsq's cutoff."""
+    if rcond is None:
+        rcond = np.finfo(np.float64).eps * max(shape_of(a)[-2:])
+    return np.linalg.pinv(a, rcond=rcond)
+
+
+def _column(x: Any) -> Any:
+    return x[..., None] if ndim_of(x) == 1 else x
+
+
+def _lstsq_jvp(tangents, ans, a, b, rcond=None):
+    # x = A+ b, so dx = d(A+) b + A+ db, written to need no d(A+) matrix
+    ta, tb = tangents
+    p = _lstsq_pinv(a, rcond)
+    x = _column(ans)
+    vec = ndim_of(b) == 1
+    out = None if tb is None else p @ (tb[..., None] if vec else tb)
+    if ta is not None:
+        tat = _mT(ta)
+        r = _column(b) - a @ x
+        z = _mT(p) @ x
+        term = (-(p @ (ta @ x)) + p @ (_mT(p) @ (tat @ r)) + tat @ z - p @ (a @ (tat @ z)))
+        out = term if out is None else out + term
+    return out[..., 0] if vec else out
+
+
+def _lstsq_vjp_a(ans, a, b, rcond=None):
+    p = _lstsq_pinv(a, rcond)
+    x = _column(ans)
+    r = _column(b) - a @ x
+    z = _mT(p) @ x
+
+    def vjp(g):
+        g = _column(g)
+        y = _mT(p) @ g
+        return -(y @ _mT(x)) + r @ _mT(p @ y) + z @ _mT(g - _mT(a) @ y)
+    return vjp
+
+
+def _lstsq_vjp_b(ans, a, b, rcond=None):
+    p = _lstsq_pinv(a, rcond)
+    return lambda g: _mT(p) @ g if ndim_of(g) > 1 else g @ p
+
+
+# the solution only; the handler adds residuals, rank and singular values
+lstsq_p = defprim("lstsq", lambda a, b, rcond=None: np.linalg.lstsq(a, b, rcond=rcond)[0],
+                  jvp_joint=_lstsq_jvp, vjp=(_lstsq_vjp_a, _lstsq_vjp_b))
+
+
+@handles(np.linalg.lstsq, via=(lstsq_p, pinv))
+def _np_lstsq(a, b, rcond=None):
+    _real_only("lstsq", a)
+    _real_only("lstsq", b)
+    b = b if hasattr(b, "shape") else np.asarray(b)
+    _, resid, rank, sv = np.linalg.lstsq(primal(a), primal(b), rcond=rcond)
+    x = lstsq_p(a, b, rcond=rcond)
+    if np.size(resid):  # full column rank, more rows than columns: differentiable too
+        r = _column(b) - a @ _column(x)
+        resid = np.sum(r * r, axis=0)
+    return x, resid, rank, sv
+
+
+# --- norms, cond ---------------------------------------------------------------------------------
+
+def _recip0(x: Any) -> Any:
+    """1/x, and 0 where x is 0 (so the 2-norm's derivatives at 0 are 0)."""
+    zero = primal(x) == 0
+    return np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, x))
+
+
+def _vnorm_impl(x, axis=None, keepdims=False):
+    return np.sqrt(np.sum(np.real(x * np.conj(x)) if is_complex(x) else x * x,
+                          axis=axis, keepdims=keepdims))
+
+
+def _vnorm_jvp(g, ans, x, axis=None, keepdims=False):
+    xg = np.real(np.conj(x) * g) if is_complex(x) else x * g
+    return np.sum(xg, axis=batch_axes(axis, ndim_of(x), batch_ndim(g, x)),
+                  keepdims=keepdims) * _recip0(ans)
+
+
+def _vnorm_vjp(ans, x, axis=None, keepdims=False):
+    xc = np.conj(x) if is_complex(x) else x
+    return lambda g: expand_back(g * _recip0(ans), shape_of(x), axis, keepdims) * xc
+
+
+# sqrt(sum |x|^2) over axis (None, an int or a tuple): the vector 2-norm and Frobenius norm
+norm2 = defprim("vector_norm", _vnorm_impl, jvp=_vnorm_jvp, vjp=_vnorm_vjp)
+
+
+def _vector_norm(x, ord, axis, keepdims):
+    if ord is None or ord == 2:
+        return norm2(x, axis=axis, keepdims=keepdims)
+    if isinstance(ord, str):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")
+    if ord == 0:  # a count: no derivative
+        real = np.finfo(dtype_of(x)).dtype
+        return np.sum(primal(x) != 0, axis=axis, keepdims=keepdims).astype(real)
+    a = np.abs(x)
+    if ord == np.inf:
+        return np.max(a, axis=axis, keepdims=keepdims)
+    if ord == -np.inf:
+        return np.min(a, axis=axis, keepdims=keepdims)
+    if ord == 1:
+        return np.sum(a, axis=axis, keepdims=keepdims)
+    return np.sum(a ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+
+
+def _matrix_norm(x, ord, axis, keepdims):
+    nd = ndim_of(x)
+    row, col = (normalize_axis(k, nd) for k in axis)
+    if row == col:
+        raise ValueError("Duplicate axes given.")
+    if ord in (None, "fro", "f"):
+        return norm2(x, axis=(row, col), keepdims=keepdims)
+    if ord in ("nuc", 2, -2):
+        s = _np_svd(np.moveaxis(x, (row, col), (-2, -1)), compute_uv=False)
+        out = np.sum(s, axis=-1) if ord == "nuc" else \
+            np.max(s, axis=-1) if ord == 2 else np.min(s, axis=-1)
+    elif ord in (1, -1):
+        sums = np.sum(np.abs(x), axis=row)
+        pick = np.max if ord == 1 else np.min
+        out = pick(sums, axis=col - (col > row))
+    elif ord in (np.inf, -np.inf):
+        sums = np.sum(np.abs(x), axis=col)
+        pick = np.max if ord == np.inf else np.min
+        out = pick(sums, axis=row - (row > col))
+    else:
+        raise ValueError("Invalid norm order for matrices.")
+    if keepdims:
+        shape = list(shape_of(x))
+        shape[row] = shape[col] = 1
+        out = np.reshape(out, tuple(shape))
+    return out
+
+
+_NORM_PRIMS = (norm2, sum_, max_, min_, svd_p)
+
+
+@handles(np.linalg.norm, via=_NORM_PRIMS)
+def _np_norm(x, ord=None, axis=None, keepdims=False):
+    nd = ndim_of(x)
+    if axis is None:
+        if ord is None:
+            return norm2(x, axis=None, keepdims=keepdims)
+        if nd not in (1, 2):
+            raise ValueError("Improper number of dimensions to norm.")
+        axis = tuple(range(nd))
+    elif not isinstance(axis, tuple):
+        axis = (int(axis),)
+    if len(axis) == 1:
+        return _vector_norm(x, ord, axis[0], keepdims)
+    if len(axis) == 2:
+        return _matrix_norm(x, ord, axis, keepdims)
+    raise ValueError("Improper number of dimensions to norm.")
+
+
+if hasattr(np.linalg, "vector_norm"):
+    @handles(np.linalg.vector_norm, via=_NORM_PRIMS)
+    def _np_vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+        return _vector_norm(x, ord, axis, keepdims)
+
+    @handles(np.linalg.matrix_norm, via=_NORM_PRIMS)
+    def _np_matrix_norm(x, /, *, keepdims=False, ord="fro"):
+        return _matrix_norm(x, ord, (-2, -1), keepdims)
+
+
+@handles(np.linalg.cond, via=_NORM_PRIMS + (inv,))
+def _np_cond(x, p=None):
+    if p is None or p in (2, -2):
+        s = _np_svd(x, compute_uv=False)
+        return s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
+    return _matrix_norm(x, p, (-2, -1), False) * _matrix_norm(inv(x), p, (-2, -1), False)
+
+
+defnondiff("matrix_rank", np.linalg.matrix_rank, numpy=np.linalg.matrix_rank)
+
+
+# --- NumPy 2's np.linalg spellings of array functions --------------------------------------------
+
+def _alias(name: str, via: Any):
+    """Register a handler for np.linalg.<name> when it is not np.<name> itself."""
+    fn = getattr(np.linalg, name, None)
+    if fn is None or fn is getattr(np, name, None):
+        return lambda handler: handler
+    return handles(fn, via=via)
+
+
+@_alias("matmul", matmul)
+def _linalg_matmul(x1, x2, /):
+    return matmul(x1, x2)
+
+
+@_alias("outer", PRIMITIVES["multiply"])
+def _linalg_outer(x1, x2, /):
+    if ndim_of(x1) != 1 or ndim_of(x2) != 1:
+        raise ValueError("Input arrays must be one-dimensional")
+    return np.outer(x1, x2)
+
+
+@_alias("cross", PRIMITIVES["multiply"])
+def _linalg_cross(x1, x2, /, *, axis=-1):
+    if shape_of(x1)[axis] != 3 or shape_of(x2)[axis] != 3:
+        raise ValueError("Both input arrays must be (arrays of) 3-dimensional vectors")
+    return np.cross(x1, x2, axis=axis)
+
+
+@_alias("vecdot", einsum_p)
+def _linalg_vecdot(x1, x2, /, *, axis=-1):
+    x1, x2 = (np.moveaxis(x, axis, -1) for x in (x1, x2))  # a gufunc: axis is per operand
+    if is_complex(x1):
+        x1 = np.conj(x1)
+    return np.einsum("...i,...i->...", x1, x2)
+
+
+@_alias("tensordot", einsum_p)
+def _linalg_tensordot(x1, x2, /, *, axes=2):
+    return np.tensordot(x1, x2, axes=axes)
+
+
+@_alias("trace", getitem)
+def _linalg_trace(x, /, *, offset=0, dtype=None):
+    return np.trace(x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
+
+
+@_alias("diagonal", getitem)
+def _linalg_diagonal(x, /, *, offset=0):
+    return np.diagonal(x, offset=offset, axis1=-2, axis2=-1)
+
+
+@_alias("matrix_transpose", transpose)
+def _linalg_matrix_transpose(x, /):
+    return _mT(x)
+

@@ -334,6 +334,19 @@ def _vec_vjp(subscripts, i, g, x, y):
     return unbroadcast(np.einsum(f"{a},{out}->{b}", x, g), shape_of(y), True)
 
 
-_vector_ufunc("vecdot", "...i,...i->...")
 _vector_ufunc("matvec", "...ij,...j->...i")
-_vector_ufunc("vecmat", "...i,...ij->...j")
+
+
+def _conj(x: Any) -> Any:
+    return np.conjugate(x) if dtype_of(x).kind == "c" else x
+
+
+if hasattr(np, "vecdot"):  # NumPy >= 2.0; vecdot and vecmat conjugate their first argument
+    @handles(np.vecdot, via=multiply)
+    def _np_vecdot(x1, x2, /, *, axis=-1, **kwargs):
+        return np.sum(multiply(_conj(x1), x2), axis=axis)
+
+if hasattr(np, "vecmat"):
+    @handles(np.vecmat, via=matmul)
+    def _np_vecmat(x1, x2, /, **kwargs):
+        return matmul(np.expand_dims(_conj(x1), -2), x2)[..., 0, :]
