@@ -140,28 +140,19 @@ def _one_axis(prim, a, n, axis, norm, half_input=False):
     return prim(a, n=operator.index(n), axis=axis, norm=_norm(norm))
 
 
-@handles(np.fft.fft, via=fft)
-def _np_fft(a, n=None, axis=-1, norm=None, out=None):
-    _no_out("fft", out)
-    return _one_axis(fft, a, n, axis, norm)
+def _one_axis_handler(prim, name: str, half_input: bool = False):
+    """The handler of np.fft.fft / ifft / rfft / irfft."""
+    def handler(a, n=None, axis=-1, norm=None, out=None):
+        _no_out(name, out)
+        return _one_axis(prim, a, n, axis, norm, half_input=half_input)
+    handler.__name__ = f"_np_{name}"
+    return handler
 
 
-@handles(np.fft.ifft, via=ifft)
-def _np_ifft(a, n=None, axis=-1, norm=None, out=None):
-    _no_out("ifft", out)
-    return _one_axis(ifft, a, n, axis, norm)
-
-
-@handles(np.fft.rfft, via=rfft)
-def _np_rfft(a, n=None, axis=-1, norm=None, out=None):
-    _no_out("rfft", out)
-    return _one_axis(rfft, a, n, axis, norm)
-
-
-@handles(np.fft.irfft, via=irfft)
-def _np_irfft(a, n=None, axis=-1, norm=None, out=None):
-    _no_out("irfft", out)
-    return _one_axis(irfft, a, n, axis, norm, half_input=True)
+_np_fft = handles(np.fft.fft, via=fft)(_one_axis_handler(fft, "fft"))
+_np_ifft = handles(np.fft.ifft, via=ifft)(_one_axis_handler(ifft, "ifft"))
+_np_rfft = handles(np.fft.rfft, via=rfft)(_one_axis_handler(rfft, "rfft"))
+_np_irfft = handles(np.fft.irfft, via=irfft)(_one_axis_handler(irfft, "irfft", half_input=True))
 
 
 @handles(np.fft.hfft, via=(irfft, conjugate))

@@ -217,17 +217,22 @@ cumsum = defprim("cumsum", lambda x, axis: np.cumsum(x, axis=axis), sympy="cumsu
                  vjp=lambda ans, x, axis: lambda g: np.flip(np.cumsum(np.flip(g, axis), axis), axis))
 
 
-@handles(np.cumsum, np.cumulative_sum, via=cumsum)
-def _np_cumsum(a, axis=None, dtype=None, out=None, *, include_initial=False):
-    if out is not None:
-        raise TypeError("np.cumsum(..., out=...) is not supported on traced values")
-    if axis is None:
-        a, axis = np.ravel(a), 0
-    out_ = cumsum(a, normalize_axis(axis, ndim_of_(a)))
-    if include_initial:
-        zero = np.zeros_like(primal(np.take(out_, [0], axis=axis)))
-        out_ = np.concatenate([zero, out_], axis=axis)
-    return _with_dtype(out_, dtype)
+def _cumulative(prim, name: str, identity: float):
+    """The handler of np.cumsum / np.cumprod (and np.cumulative_sum / _prod)."""
+    def handler(a, axis=None, dtype=None, out=None, *, include_initial=False):
+        if out is not None:
+            raise TypeError(f"np.{name}(..., out=...) is not supported on traced values")
+        if axis is None:
+            a, axis = np.ravel(a), 0
+        result = prim(a, normalize_axis(axis, ndim_of_(a)))
+        if include_initial:
+            start = np.full_like(primal(np.take(result, [0], axis=axis)), identity)
+            result = np.concatenate([start, result], axis=axis)
+        return _with_dtype(result, dtype)
+    return handler
+
+
+_np_cumsum = handles(np.cumsum, np.cumulative_sum, via=cumsum)(_cumulative(cumsum, "cumsum", 0.0))
 
 
 def _cumprod_partials(x: Any, axis: int) -> Any:
@@ -266,17 +271,8 @@ cumprod = defprim("cumprod", lambda x, axis: np.cumprod(x, axis=axis), sympy="cu
                   jvp=_cumprod_jvp, vjp=_cumprod_vjp)
 
 
-@handles(np.cumprod, np.cumulative_prod, via=cumprod)
-def _np_cumprod(a, axis=None, dtype=None, out=None, *, include_initial=False):
-    if out is not None:
-        raise TypeError("np.cumprod(..., out=...) is not supported on traced values")
-    if axis is None:
-        a, axis = np.ravel(a), 0
-    out_ = cumprod(a, normalize_axis(axis, ndim_of_(a)))
-    if include_initial:
-        one = np.ones_like(primal(np.take(out_, [0], axis=axis)))
-        out_ = np.concatenate([one, out_], axis=axis)
-    return _with_dtype(out_, dtype)
+_np_cumprod = handles(np.cumprod, np.cumulative_prod, via=cumprod)(
+    _cumulative(cumprod, "cumprod", 1.0))
 
 
 # --- NaN-ignoring reductions: the same, with NaNs replaced by the neutral element ------------------
