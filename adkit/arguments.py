@@ -69,8 +69,12 @@ def differentiable(x: Any, where: str) -> Any:
 def differentiable_leaves(arg: Any, where: str) -> tuple[list, Any, list]:
     """Flatten a differentiated argument: (prepared leaves, treedef, original leaves)."""
     leaves, td = tree_flatten(arg)
-    paths = leaf_paths(td, where)
-    return [differentiable(x, p) for x, p in zip(leaves, paths)], td, leaves
+    try:
+        return [differentiable(x, where) for x in leaves], td, leaves
+    except TypeError:  # name the offending leaf: worth the cost only on the way out
+        for x, path in zip(leaves, leaf_paths(td, where)):
+            differentiable(x, path)
+        raise
 
 
 def check_like(values: list, others: list, td: Any, other_td: Any, what: str,

@@ -21,6 +21,7 @@ adkit/rules/special.py); SciPy itself is never imported here.
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from contextlib import contextmanager
@@ -71,6 +72,25 @@ def tracing(trace: Trace) -> Iterator[Trace]:
                 while _scipy_originals:
                     namespace, name, original = _scipy_originals.pop()
                     namespace[name] = original
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a tape is recorded, run backwards and freed.
+
+    A tape holds no reference cycles (nodes point only to earlier nodes), so the
+    collector would only scan it in vain: on scalar code that scanning was a
+    fifth of the time of a gradient. The collector runs again right after, so
+    cyclic garbage the user's function makes is collected late, not never.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _scipy_replacements() -> tuple:

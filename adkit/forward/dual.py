@@ -16,7 +16,7 @@ import numpy as np
 from ..arraybox import ArrayBox, Indexable, box_class
 from ..inplace import note_view, shares_memory
 from ..rules.helpers import lift, ndim_of, shape_of
-from ..tracer import BoxBase, Primitive, Trace
+from ..tracer import BoxBase, Primitive, Trace, unit_jvp
 
 
 class ForwardTrace(Trace):
@@ -32,13 +32,15 @@ class ForwardTrace(Trace):
                 return self.unary(prim, args[0])
         values = list(args)
         tangents: list = [None] * len(args)
-        traced = False
+        traced = nested = False
         for i, a in enumerate(args):
-            if isinstance(a, BoxBase) and a._trace is self:
-                values[i] = a._value
-                tangents[i] = a._tangent
-                traced = traced or a._tangent is not None
-        ans = prim(*values, **kwargs)
+            if isinstance(a, BoxBase):
+                if a._trace is self:
+                    tangents[i] = a._tangent
+                    traced = traced or a._tangent is not None
+                    a = values[i] = a._value
+                nested = nested or isinstance(a, BoxBase)
+        ans = prim(*values, **kwargs) if nested else prim.impl(*values, **kwargs)
         tangent = push_forward(prim, tangents, ans, values, kwargs) if traced else None
         out = _dual(ans, tangent, self)
         if prim.view and shares_memory(ans, values[0]):
@@ -85,16 +87,16 @@ class ForwardTrace(Trace):
                 (ta is None or shape_of(va) == ans.shape) and
                 (tb is None or shape_of(vb) == ans.shape)):
             # no broadcasting of a traced argument: the rules apply as they are
-            rules = prim.jvps
+            r0, r1 = prim.jvps
             tangent = None
             if ta is not None:
-                if rules[0] is None:
+                if r0 is None:
                     raise no_jvp_rule(prim, 0)
-                tangent = rules[0](ta, ans, va, vb)
+                tangent = ta if r0 is unit_jvp else r0(ta, ans, va, vb)
             if tb is not None:
-                if rules[1] is None:
+                if r1 is None:
                     raise no_jvp_rule(prim, 1)
-                c = rules[1](tb, ans, va, vb)
+                c = tb if r1 is unit_jvp else r1(tb, ans, va, vb)
                 if c is not None:  # None: no dependence on this argument
                     tangent = c if tangent is None else tangent + c
         else:

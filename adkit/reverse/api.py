@@ -10,7 +10,7 @@ import numpy as np
 from ..arguments import check_like, differentiable_leaves, normalize_argnums
 from ..pytree import tree_flatten, tree_unflatten
 from ..rules.helpers import shape_of
-from ..scope import tracing
+from ..scope import collector_paused, tracing
 from ..tracer import BoxBase
 from .tape import Tape, Var, as_gradient, backward
 
@@ -44,11 +44,15 @@ class _Recorded:
                 nodes.append(None)
         return values, nodes, td
 
-    def pull_back(self, nodes: list, cotangents: list) -> list:
-        """Cotangents of every input, per argnum, as pytrees like the inputs."""
+    def pull_back(self, nodes: list, cotangents: list, consume: bool = False) -> list:
+        """Cotangents of every input, per argnum, as pytrees like the inputs.
+
+        consume=True releases the tape as the reverse pass goes (it cannot be
+        pulled back again), so the peak memory is that of the forward pass.
+        """
         seeds = [(n, g) for n, g in zip(nodes, cotangents) if n is not None]
         wanted = [node for _, in_nodes, _, _ in self.inputs for node in in_nodes]
-        adj = backward(self.tape.nodes, seeds, wanted) if seeds else {}
+        adj = backward(self.tape.nodes, seeds, wanted, consume) if seeds else {}
         grads = []
         for td, in_nodes, originals, leaves in self.inputs:
             gs = [as_gradient(adj.get(node.index), orig, leaf)
@@ -83,18 +87,20 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
     @functools.wraps(f)
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple:
         nums, single = normalize_argnums(argnums, len(args), "grad")
-        rec = _Recorded(f, args, kwargs, nums, "grad")
-        out, aux = _split_aux(rec, has_aux, "grad")
-        values, nodes, td = rec.split(out)
-        if len(values) != 1 or td.kind is not None or shape_of(values[0]) != ():
-            raise ValueError(_not_scalar_message(values, td))
-        value, node = values[0], nodes[0]
-        if np.iscomplexobj(_plain(value)):
-            raise ValueError("grad needs a real scalar output, but f returned a complex "
-                             "value; return np.real(...) or np.abs(...) of it")
-        seed = np.ones((), dtype=_plain(value).dtype)[()] if hasattr(_plain(value), "dtype") \
-            else 1.0
-        grads = rec.pull_back([node], [seed])
+        with collector_paused():
+            rec = _Recorded(f, args, kwargs, nums, "grad")
+            out, aux = _split_aux(rec, has_aux, "grad")
+            values, nodes, td = rec.split(out)
+            if len(values) != 1 or td.kind is not None or shape_of(values[0]) != ():
+                raise ValueError(_not_scalar_message(values, td))
+            value, node = values[0], nodes[0]
+            if np.iscomplexobj(_plain(value)):
+                raise ValueError("grad needs a real scalar output, but f returned a complex "
+                                 "value; return np.real(...) or np.abs(...) of it")
+            seed = np.ones((), dtype=_plain(value).dtype)[()] \
+                if hasattr(_plain(value), "dtype") else 1.0
+            grads = rec.pull_back([node], [seed], consume=True)
+            del rec, nodes, node, out  # the tape goes now, while the collector rests
         g = grads[0] if single else tuple(grads)
         return ((value, aux), g) if has_aux else (value, g)
 
@@ -125,8 +131,8 @@ def jacobian(f: Callable, argnums: Any = 0) -> Callable:
     @functools.wraps(f)
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         nums, single = normalize_argnums(argnums, len(args), "jacobian")
-        rec = _Recorded(f, args, kwargs, nums, "jacobian")
-        return reverse_jacobian(rec, single)
+        with collector_paused():
+            return reverse_jacobian(_Recorded(f, args, kwargs, nums, "jacobian"), single)
 
     return jacobian_f
 

@@ -112,7 +112,7 @@ class Tape(Trace):
     # --- recording ---------------------------------------------------------------------
     def watch(self, value: Any) -> Var:
         """A new input of this tape (a leaf v_i)."""
-        node = Node(len(self.nodes), None, (), (), value)
+        node = _node(len(self.nodes), None, (), (), value)
         self.nodes.append(node)
         return _var(value, node, self)
 
@@ -124,12 +124,15 @@ class Tape(Trace):
                 return self.unary(prim, args[0])
         values = list(args)
         traced = []
+        nested = False  # a box of an outer trace among the values: evaluate one level down
         for i, a in enumerate(args):
-            if isinstance(a, BoxBase) and a._trace is self:
-                values[i] = a._value
-                if a._node is not None:
-                    traced.append(i)
-        ans = prim(*values, **kwargs)
+            if isinstance(a, BoxBase):
+                if a._trace is self:
+                    a = values[i] = a._value
+                    if args[i]._node is not None:
+                        traced.append(i)
+                nested = nested or isinstance(a, BoxBase)
+        ans = prim(*values, **kwargs) if nested else prim.impl(*values, **kwargs)
         node = None
         if traced:
             makers = prim.vjps
@@ -143,7 +146,7 @@ class Tape(Trace):
                     parents.append(args[i]._node)
                     vjps.append(vjp)
             if parents:
-                node = Node(len(self.nodes), prim, tuple(parents), tuple(vjps), ans)
+                node = _node(len(self.nodes), prim, tuple(parents), tuple(vjps), ans)
                 self.nodes.append(node)
         out = _var(ans, node, self)
         if prim.view and shares_memory(ans, values[0]):
@@ -184,18 +187,25 @@ class Tape(Trace):
         if pa is None and pb is None:
             return _var(ans, None, self)
         makers = prim.vjps
-        parents, vjps = [], []
-        for i, parent in ((0, pa), (1, pb)):
-            if parent is not None:
-                if makers[i] is None:
-                    raise no_vjp_rule(prim, i)
-                vjp = makers[i](ans, va, vb)
-                if vjp is not None:  # None: no dependence on this argument
-                    parents.append(parent)
-                    vjps.append(vjp)
-        if not parents:
+        if pa is not None:
+            if makers[0] is None:
+                raise no_vjp_rule(prim, 0)
+            va_ = makers[0](ans, va, vb)
+        if pb is not None:
+            if makers[1] is None:
+                raise no_vjp_rule(prim, 1)
+            vb_ = makers[1](ans, va, vb)
+        # a rule returning None declares no dependence on that argument
+        if pa is not None and va_ is not None:
+            if pb is not None and vb_ is not None:
+                parents, vjps = (pa, pb), (va_, vb_)
+            else:
+                parents, vjps = (pa,), (va_,)
+        elif pb is not None and vb_ is not None:
+            parents, vjps = (pb,), (vb_,)
+        else:
             return _var(ans, None, self)
-        node = _node(len(self.nodes), prim, tuple(parents), tuple(vjps), ans)
+        node = _node(len(self.nodes), prim, parents, vjps, ans)
         self.nodes.append(node)
         return _var(ans, node, self)
 
@@ -245,14 +255,15 @@ class Tape(Trace):
         return f"<Tape level={self.level} with {len(self.nodes)} entries>"
 
 
-def backward(nodes: Sequence[Node], seeds: list[tuple[Node, Any]],
-             wanted: Iterable[Node]) -> dict[int, Any]:
+def backward(nodes: list[Node], seeds: list[tuple[Node, Any]],
+             wanted: Iterable[Node], consume: bool = False) -> dict[int, Any]:
     """The reverse pass: adjoints of `wanted` nodes, given cotangents of the outputs.
 
     Walks the Wengert list from the last output back to the first entry; each
     node's adjoint is complete when reached (all its uses come later), is passed
     through the node's VJP closures and then dropped, so memory is released as
-    the pass goes.
+    the pass goes. With consume=True the nodes themselves are dropped too (and
+    with them the values their closures hold): the tape is used up.
     """
     adjoints: dict[int, Any] = {}
     for node, g in seeds:
@@ -266,6 +277,8 @@ def backward(nodes: Sequence[Node], seeds: list[tuple[Node, Any]],
         if g is None:
             continue
         node = nodes[i]
+        if consume:
+            nodes[i] = None
         if not node.parents:  # an input
             if i in keep:
                 found[i] = g
@@ -313,7 +326,7 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
                 g = np.array(g)
         elif dt is not None and getattr(g, "dtype", dt) != dt:
             g = np.asarray(g).astype(dt)[()]
-        if np.shape(g) != shape_of(leaf):
+        if shape_of(g) != shape_of(leaf):
             g = np.broadcast_to(g, shape_of(leaf)).copy()
     if isinstance(original, (int, float)) and not isinstance(original, (bool, np.generic)) \
             and not isinstance(g, BoxBase):

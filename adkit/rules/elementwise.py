@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..table import defnondiff, defprim
-from ..tracer import primal
+from ..tracer import primal, unit_jvp
 from .helpers import dtype_of, is_complex, quietly, times
 
 
@@ -61,18 +61,28 @@ _sin, _cos, _sinh, _cosh, _sqrt, _exp = (scalar_fast(u) for u in (
 
 def unary(ufunc: np.ufunc, d: Callable, sympy: Any = None, *, safe: bool = False,
           impl: Callable | None = None, name: str | None = None):
+    """Register ufunc with local derivative d(ans, x), or d(ans) when the answer suffices.
+
+    A derivative of the answer alone (exp, tanh, sqrt, ...) lets the reverse
+    pass keep only the answer: the input (often a large pre-activation) is
+    freed as soon as the user's code drops it.
+    """
+    if d.__code__.co_argcount == 1:
+        of_ans = d
+        d = lambda ans, x: of_ans(ans)  # noqa: E731
+        keep = lambda ans, x: (ans, None)  # noqa: E731
+    else:
+        keep = lambda ans, x: (ans, x)  # noqa: E731
     if safe:
         def jvp(g, ans, x):
             return times(g, quietly(d, ans, x))
-
-        def vjp(ans, x):
-            return lambda g: jvp(g, ans, x)
     else:
         def jvp(g, ans, x):
             return g * d(ans, x)
 
-        def vjp(ans, x):
-            return lambda g: g * d(ans, x)
+    def vjp(ans, x):
+        ans, x = keep(ans, x)
+        return lambda g: jvp(g, ans, x)
     return defprim(name or ufunc.__name__, impl or scalar_fast(ufunc), jvp=jvp, vjp=vjp,
                    sympy=sympy, elementwise=True, numpy=ufunc)
 
@@ -94,6 +104,14 @@ def binary(ufunc: np.ufunc, dx: Callable | None, dy: Callable | None, sympy: Any
     (jx, vx), (jy, vy) = rules(dx), rules(dy)
     return defprim(name or ufunc.__name__, impl or ufunc, jvp=(jx, jy), vjp=(vx, vy),
                    sympy=sympy, elementwise=True, numpy=ufunc)
+
+
+def _times_y(g, ans, x, y):
+    return g * y
+
+
+def _times_x(g, ans, x, y):
+    return x * g
 
 
 ZERO = object()  # a partial derivative that is zero wherever it exists
@@ -132,15 +150,17 @@ def _real_only(name):
 
 # --- arithmetic -----------------------------------------------------------------
 add = defprim("add", operator.add, elementwise=True, numpy=np.add, sympy="Add",
-              jvp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
+              jvp=(unit_jvp, unit_jvp),
               vjp=(lambda ans, x, y: _identity, lambda ans, x, y: _identity))
 subtract = defprim("subtract", operator.sub, elementwise=True, numpy=np.subtract, sympy="Sub",
-                   jvp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g),
+                   jvp=(unit_jvp, lambda g, ans, x, y: -g),
                    vjp=(lambda ans, x, y: _identity, lambda ans, x, y: _negate))
 multiply = defprim("multiply", operator.mul, elementwise=True, numpy=np.multiply, sympy="Mul",
-                   jvp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g),
+                   jvp=(_times_y, _times_x),
                    vjp=(lambda ans, x, y: lambda g: g * y, lambda ans, x, y: lambda g: x * g))
 def _nonzero(y) -> bool:
+    if type(y) is float:
+        return y != 0.0
     y = primal(y)
     return bool(y != 0) if type(y) is not np.ndarray else bool(np.all(y))
 
@@ -160,7 +180,7 @@ divide = defprim("divide", _divide, elementwise=True, numpy=np.divide, sympy="Di
 negative = defprim("negative", operator.neg, elementwise=True, numpy=np.negative, sympy="Neg",
                    jvp=lambda g, ans, x: -g, vjp=lambda ans, x: _negate)
 positive = defprim("positive", operator.pos, elementwise=True, numpy=np.positive, sympy="Pos",
-                   jvp=lambda g, ans, x: g, vjp=lambda ans, x: _identity)
+                   jvp=unit_jvp, vjp=lambda ans, x: _identity)
 power = binary(np.power, lambda ans, x, y: y * np.power(x, y - 1),
                lambda ans, x, y: ans * np.log(np.where(x == 0, 1.0, x)), "Pow", safe=True)
 float_power = binary(np.float_power, lambda ans, x, y: y * np.float_power(x, y - 1),
@@ -191,28 +211,28 @@ fmin = binary(np.fmin, lambda ans, x, y: _tie_weight(x, y, ans),
               lambda ans, x, y: _tie_weight(y, x, ans), "Min")
 
 # --- exponentials and logarithms --------------------------------------------------
-exp = unary(np.exp, lambda ans, x: ans, "exp")
-exp2 = unary(np.exp2, lambda ans, x: ans * math.log(2.0), "exp2")
-expm1 = unary(np.expm1, lambda ans, x: ans + 1.0, "expm1")
+exp = unary(np.exp, lambda ans: ans, "exp")
+exp2 = unary(np.exp2, lambda ans: ans * math.log(2.0), "exp2")
+expm1 = unary(np.expm1, lambda ans: ans + 1.0, "expm1")
 log = unary(np.log, lambda ans, x: 1.0 / x, "log", safe=True)
 log2 = unary(np.log2, lambda ans, x: 1.0 / (x * math.log(2.0)), "log2", safe=True)
 log10 = unary(np.log10, lambda ans, x: 1.0 / (x * math.log(10.0)), "log10", safe=True)
 log1p = unary(np.log1p, lambda ans, x: 1.0 / (x + 1.0), "log1p", safe=True)
-sqrt = unary(np.sqrt, lambda ans, x: 0.5 / ans, "sqrt", safe=True)
-cbrt = unary(np.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans), "cbrt", safe=True)
+sqrt = unary(np.sqrt, lambda ans: 0.5 / ans, "sqrt", safe=True)
+cbrt = unary(np.cbrt, lambda ans: 1.0 / (3.0 * ans * ans), "cbrt", safe=True)
 square = unary(np.square, lambda ans, x: 2.0 * x, "square")
-reciprocal = unary(np.reciprocal, lambda ans, x: -ans * ans, "reciprocal", safe=True)
+reciprocal = unary(np.reciprocal, lambda ans: -ans * ans, "reciprocal", safe=True)
 
 # --- trigonometric and hyperbolic ---------------------------------------------------
 sin = unary(np.sin, lambda ans, x: _cos(x), "sin")
 cos = unary(np.cos, lambda ans, x: -_sin(x), "cos")
-tan = unary(np.tan, lambda ans, x: 1.0 + ans * ans, "tan")
+tan = unary(np.tan, lambda ans: 1.0 + ans * ans, "tan")
 arcsin = unary(np.arcsin, lambda ans, x: 1.0 / _sqrt(1.0 - x * x), "asin", safe=True)
 arccos = unary(np.arccos, lambda ans, x: -1.0 / _sqrt(1.0 - x * x), "acos", safe=True)
 arctan = unary(np.arctan, lambda ans, x: 1.0 / (1.0 + x * x), "atan")
 sinh = unary(np.sinh, lambda ans, x: _cosh(x), "sinh")
 cosh = unary(np.cosh, lambda ans, x: _sinh(x), "cosh")
-tanh = unary(np.tanh, lambda ans, x: 1.0 - ans * ans, "tanh")
+tanh = unary(np.tanh, lambda ans: 1.0 - ans * ans, "tanh")
 arcsinh = unary(np.arcsinh, lambda ans, x: 1.0 / _sqrt(x * x + 1.0), "asinh")
 arccosh = unary(np.arccosh, lambda ans, x: 1.0 / _sqrt(x * x - 1.0), "acosh", safe=True)
 arctanh = unary(np.arctanh, lambda ans, x: 1.0 / (1.0 - x * x), "atanh", safe=True)

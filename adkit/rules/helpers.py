@@ -39,6 +39,8 @@ def unbroadcast(g: Any, shape: tuple, complex_target: bool = False) -> Any:
 
     The one place where reverse mode undoes NumPy broadcasting. A complex
     cotangent reaching a real argument keeps its real part (see docs/complex).
+    Methods, not np.sum/np.reshape: on plain arrays they skip NumPy's Python
+    wrappers, and boxes have them too.
     """
     gshape = shape_of(g)
     if gshape != shape:
@@ -46,9 +48,9 @@ def unbroadcast(g: Any, shape: tuple, complex_target: bool = False) -> Any:
         axes = tuple(range(lead)) + tuple(
             lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
         if axes:
-            g = np.sum(g, axis=axes, keepdims=True)
+            g = g.sum(axis=axes, keepdims=True)
         if lead or shape_of(g) != shape:
-            g = np.reshape(g, shape)
+            g = g.reshape(shape)
     if not complex_target and is_complex(g):
         g = np.real(g)
     return g

@@ -23,18 +23,21 @@ def _keepdims_shape(x_shape: tuple, axis: Any) -> tuple:
 def expand_back(g: Any, x_shape: tuple, axis: Any, keepdims: bool) -> Any:
     """A reduced cotangent broadcast back over the reduced axes."""
     if not keepdims:
-        g = np.reshape(g, _keepdims_shape(x_shape, axis))
+        g = g.reshape(_keepdims_shape(x_shape, axis)) if hasattr(g, "reshape") else \
+            np.reshape(g, _keepdims_shape(x_shape, axis))
     return np.broadcast_to(g, x_shape)
 
 
-def _no_extras(name: str, kwargs: dict) -> None:
-    for key in ("out", "where", "initial"):
-        value = kwargs.get(key, np._NoValue)
-        if not (value is None or value is np._NoValue or value is True):
+def _no_extras(name: str, out: Any, kwargs: dict) -> None:
+    if out is not None:
+        raise TypeError(f"np.{name}(..., out=...) is not supported on traced values; "
+                        "use the returned value")
+    for key, value in kwargs.items():
+        if not (value is np._NoValue or value is True and key == "where"):
             raise TypeError(
                 f"np.{name}(..., {key}=...) is not supported on traced values; "
                 + ("select first with np.where(mask, x, neutral)" if key == "where"
-                   else "use the returned value"))
+                   else "apply it to the result"))
 
 
 def _with_dtype(out: Any, dtype: Any) -> Any:
@@ -54,13 +57,13 @@ sum_ = defprim("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, 
 
 @handles(np.sum, via=sum_)
 def _np_sum(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    _no_extras("sum", dict(kwargs, out=out))
+    _no_extras("sum", out, kwargs)
     return _with_dtype(sum_(a, _axis(axis), bool(keepdims)), dtype)
 
 
 @handles(np.mean, via=sum_)
 def _np_mean(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    _no_extras("mean", dict(kwargs, out=out))
+    _no_extras("mean", out, kwargs)
     n = _count(shape_of(a), axis)
     total = sum_(a, _axis(axis), bool(keepdims))
     return _with_dtype(total / n if n else total * np.nan, dtype)
@@ -139,7 +142,7 @@ prod = defprim("prod", lambda x, axis=None, keepdims=False: np.prod(x, axis=axis
 
 @handles(np.prod, via=prod)
 def _np_prod(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    _no_extras("prod", dict(kwargs, out=out))
+    _no_extras("prod", out, kwargs)
     return _with_dtype(prod(a, _axis(axis), bool(keepdims)), dtype)
 
 
@@ -173,13 +176,13 @@ min_ = _extremum("min", np.min)
 
 @handles(np.max, np.amax, via=max_)
 def _np_max(a, axis=None, out=None, keepdims=False, **kwargs):
-    _no_extras("max", dict(kwargs, out=out))
+    _no_extras("max", out, kwargs)
     return max_(a, _axis(axis), bool(keepdims))
 
 
 @handles(np.min, np.amin, via=min_)
 def _np_min(a, axis=None, out=None, keepdims=False, **kwargs):
-    _no_extras("min", dict(kwargs, out=out))
+    _no_extras("min", out, kwargs)
     return min_(a, _axis(axis), bool(keepdims))
 
 
@@ -193,7 +196,7 @@ def _np_ptp(a, axis=None, out=None, keepdims=False):
 @handles(np.var, via=sum_)
 def _np_var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, mean=np._NoValue,
             correction=np._NoValue, **kwargs):
-    _no_extras("var", dict(kwargs, out=out))
+    _no_extras("var", out, kwargs)
     if correction is not np._NoValue:
         ddof = correction
     axis = _axis(axis)
