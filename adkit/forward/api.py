@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -111,7 +112,7 @@ def jacobian(f: Callable, argnums: Any = 0, *, chunk_size: int | None = None) ->
 
 def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single: bool,
                      chunk_size: int | None) -> Any:
-    sizes = [int(np.prod(shape_of(x), dtype=np.int64)) for _, _, leaves in inputs for x in leaves]
+    sizes = [math.prod(shape_of(x)) for _, _, leaves in inputs for x in leaves]
     total = sum(sizes)
     step = total if not chunk_size else max(1, int(chunk_size))
     blocks, out_td, values = [], None, None
@@ -121,7 +122,7 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
         for n, td, leaves in inputs:
             tangents = []
             for x in leaves:
-                size = int(np.prod(shape_of(x), dtype=np.int64))
+                size = math.prod(shape_of(x))
                 tangents.append(_basis(x, offset, size, start, stop))
                 offset += size
             seeded[n] = (td, leaves, tangents)
@@ -136,7 +137,7 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
         for n, td, leaves in inputs:
             jac_leaves = []
             for x in leaves:
-                size = int(np.prod(shape_of(x), dtype=np.int64))
+                size = math.prod(shape_of(x))
                 part = full[offset:offset + size]
                 offset += size
                 part = np.moveaxis(np.reshape(part, (size,) + out_shape), 0, -1)

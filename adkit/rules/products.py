@@ -68,6 +68,8 @@ def _matmul_vjp_x(ans, x, y):
         if xn == 1 and yn == 1:
             return g * y
         if xn == 1:  # g (..., k): x gets y @ g summed over stacks
+            if yn == 2:
+                return np.matmul(y, g)
             return unbroadcast(np.matmul(y, np.expand_dims(g, -1))[..., 0], shape_of(x), True)
         if yn == 1:
             return np.expand_dims(g, -1) * y
@@ -82,6 +84,8 @@ def _matmul_vjp_y(ans, x, y):
         if xn == 1 and yn == 1:
             return g * x
         if yn == 1:
+            if xn == 2:
+                return np.matmul(g, x)
             return unbroadcast(np.matmul(np.expand_dims(g, -2), x)[..., 0, :], shape_of(y), True)
         if xn == 1:
             return unbroadcast(np.expand_dims(x, -1) * np.expand_dims(g, -2), shape_of(y), True)
