@@ -226,7 +226,8 @@ def test_double_where_trap_gives_zero_not_nan():
     f = lambda x: np.where(x > 0, np.sqrt(x), 0.0)  # noqa: E731
     assert grad(f)(0.0) == 0.0
     assert derivative(f)(0.0) == 0.0
-    g = grad(lambda x: np.sum(np.where(x > 0, np.log(x), 0.0)))(np.array([0.0, 2.0]))
+    with np.errstate(divide="ignore"):  # the function itself evaluates log(0)
+        g = grad(lambda x: np.sum(np.where(x > 0, np.log(x), 0.0)))(np.array([0.0, 2.0]))
     assert np.allclose(g, [0.0, 0.5])
     assert grad(lambda x: np.sum(np.where(x > 0, x ** 0.5, x)))(np.array([0.0, 4.0]))[0] == 1.0
 

@@ -321,7 +321,8 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
         dt = getattr(leaf, "dtype", None)
         if isinstance(g, np.ndarray):
             if dt is not None and g.dtype != dt:
-                g = g.astype(dt)
+                # a real argument's cotangent is the real part (see the complex convention)
+                g = (g.real if g.dtype.kind == "c" and dt.kind != "c" else g).astype(dt)
             elif not g.flags.writeable:  # a broadcast view: hand out a real array
                 g = np.array(g)
         elif dt is not None and getattr(g, "dtype", dt) != dt:
