@@ -34,7 +34,7 @@ def normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int, 
 
 def differentiable(x: Any, where: str) -> Any:
     """A leaf ready to be traced: ints become floats; what cannot be, raises."""
-    if isinstance(x, BoxBase):
+    if type(x) is np.ndarray and x.dtype.kind == "f" or isinstance(x, BoxBase):
         return x
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"{where} is a boolean; booleans carry no derivative. Pass it "

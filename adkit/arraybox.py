@@ -56,6 +56,10 @@ def _first_outside_caller() -> str:
     return ""
 
 
+#: one-argument elementwise ufuncs, for the shortest path from np.sin(x) to the trace
+_SIMPLE_UNARY = {uf: p for uf, p in UFUNCS.items() if p.simple and uf.nin == 1}
+
+
 def _binary_operator(prim):
     """x (op) o and o (op) x: straight to the trace when no other trace is involved.
 
@@ -108,10 +112,9 @@ class ArrayBox(BoxBase):
 
     # --- NumPy protocols --------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method == "__call__" and not kwargs and len(inputs) == 1:
-            prim = UFUNCS.get(ufunc)
-            if prim is not None and prim.simple:
-                return self._trace.unary(prim, self)
+        prim = _SIMPLE_UNARY.get(ufunc)
+        if prim is not None and method == "__call__" and not kwargs:
+            return self._trace.unary(prim, self)  # np.sin(x): the one input is this box
         return dispatch.ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):

@@ -39,8 +39,10 @@ def ufunc(uf: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
         prim = _lazy_ufunc(uf)
         if prim is None:
             raise no_rule(public_name(uf))
-    if any(type(a) in (list, tuple) for a in inputs):
-        inputs = tuple(np.asarray(a) if type(a) in (list, tuple) else a for a in inputs)
+    for a in inputs:
+        if type(a) is list or type(a) is tuple:
+            inputs = tuple(np.asarray(a) if type(a) in (list, tuple) else a for a in inputs)
+            break
     if not kwargs:
         return prim(*inputs)
     return _ufunc_with_kwargs(uf, prim, inputs, dict(kwargs))
