@@ -17,6 +17,7 @@ import numpy as np
 
 from . import dispatch
 from .rules.elementwise import add, divide, multiply, negative, positive, power, subtract
+from .rules.products import matmul as _matmul
 from .table import UFUNCS
 from .tracer import BoxBase, primal
 
@@ -225,8 +226,8 @@ class ArrayBox(BoxBase):
     __mul__, __rmul__ = _binary_operator(multiply)
     __truediv__, __rtruediv__ = _binary_operator(divide)
     __pow__, __rpow__ = _binary_operator(power)
-    def __matmul__(self, o): return dispatch.ufunc(np.matmul, "__call__", (self, o), {})
-    def __rmatmul__(self, o): return dispatch.ufunc(np.matmul, "__call__", (o, self), {})
+    def __matmul__(self, o): return _matmul(self, o if hasattr(o, "shape") else np.asarray(o))
+    def __rmatmul__(self, o): return _matmul(o if hasattr(o, "shape") else np.asarray(o), self)
     def __mod__(self, o): return dispatch.ufunc(np.remainder, "__call__", (self, o), {})
     def __rmod__(self, o): return dispatch.ufunc(np.remainder, "__call__", (o, self), {})
     def __floordiv__(self, o): return np.floor_divide(self, o)

@@ -46,7 +46,16 @@ def _with_dtype(out: Any, dtype: Any) -> Any:
 
 # --- sum ---------------------------------------------------------------------------------------
 
-sum_ = defprim("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+def _reducer(method: str, fn: Any):
+    """x.sum(...) on plain arrays (a C method; np.sum adds a Python wrapper), fn otherwise."""
+    def impl(x, axis=None, keepdims=False):
+        if type(x) is np.ndarray:
+            return getattr(x, method)(axis=axis, keepdims=keepdims)
+        return fn(x, axis=axis, keepdims=keepdims)
+    return impl
+
+
+sum_ = defprim("sum", _reducer("sum", np.sum),
                sympy="Sum",
                jvp=lambda g, ans, x, axis=None, keepdims=False:
                    np.sum(g, axis=batch_axes(axis, np.ndim(x), batch_ndim(g, x)),
@@ -160,7 +169,7 @@ def _extremum_share(ans: Any, x: Any, axis: Any, keepdims: bool) -> np.ndarray:
 
 def _extremum(name: str, fn: Any):
     return defprim(
-        name, lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims),
+        name, _reducer(name, fn),
         sympy="Max" if name == "max" else "Min",
         jvp=lambda g, ans, x, axis=None, keepdims=False:
             np.sum(g * _extremum_share(ans, x, axis, keepdims),
