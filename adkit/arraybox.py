@@ -247,11 +247,11 @@ class ArrayBox(BoxBase):
     def __xor__(self, o): return np.bitwise_xor(self, o)
 
     # in-place operators rebind this box, as NumPy writes the array in place
-    def __iadd__(self, o): return dispatch.assign(self, dispatch.add(self, o))
-    def __isub__(self, o): return dispatch.assign(self, dispatch.subtract(self, o))
-    def __imul__(self, o): return dispatch.assign(self, dispatch.multiply(self, o))
-    def __itruediv__(self, o): return dispatch.assign(self, dispatch.divide(self, o))
-    def __ipow__(self, o): return dispatch.assign(self, dispatch.power(self, o))
+    def __iadd__(self, o): return dispatch.assign(self, add(self, o))
+    def __isub__(self, o): return dispatch.assign(self, subtract(self, o))
+    def __imul__(self, o): return dispatch.assign(self, multiply(self, o))
+    def __itruediv__(self, o): return dispatch.assign(self, divide(self, o))
+    def __ipow__(self, o): return dispatch.assign(self, power(self, o))
     def __imod__(self, o): return dispatch.assign(self, self % o)
     def __imatmul__(self, o): return dispatch.assign(self, self @ o)
 

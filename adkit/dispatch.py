@@ -8,7 +8,6 @@ import numpy as np
 
 from . import rules  # noqa: F401  (fills the table)
 from .inplace import assign, setitem  # noqa: F401  (re-exported for arraybox)
-from .rules.elementwise import add, divide, multiply, negative, positive, power, subtract  # noqa: F401
 from .rules.indexing import getitem  # noqa: F401
 from .rules.shapes import astype  # noqa: F401
 from .table import FUNCTIONS, UFUNC_HANDLERS, UFUNCS, no_rule, public_name

@@ -458,3 +458,33 @@ def configuration(settings: Settings) -> list[str]:
                  f"each, {settings.settle_s} s apart; medians reported; gc on, with what "
                  "was alive before timing frozen out of it (gc.freeze)")
     return lines
+
+
+def closed_form_rows(sec: Section, measure_label: str, sizes: tuple, make_problem: Callable,
+                     closed_form: Callable, contestants: Callable, tol: float,
+                     must_beat: tuple, jit: str, jit_factor: float, settings: Settings) -> None:
+    """Rows for benchmarks whose answer has a closed form (the Jacobian and Hessian ones):
+    check every contestant against it, time them, and judge adkit against the peers it
+    must beat and within jit_factor of the jitted one."""
+    for n in sizes:
+        A, x = make_problem(n)
+        want = closed_form(A, x)
+        fns = contestants(A, x)
+        wrong = set()
+        for name, fn in fns.items():
+            got = np.asarray(fn())
+            if got.shape != want.shape or not checked(f"n={n} {name}", max_abs_err(got, want),
+                                                      tol, sec.notes):
+                wrong.add(name)
+        times = measure(fns, settings)
+        adk = times.pop("adkit")
+        peers: dict[str, Any] = {c: times.get(c, "not installed") for c in sec.columns}
+        faster = [None if ratio(adk, peers[c]) is None else ratio(adk, peers[c]) < 1
+                  for c in must_beat]
+        r_jit = ratio(adk, peers[jit])
+        ok = all_of(faster + [None if r_jit is None else r_jit <= jit_factor])
+        beat = "every eager peer" if len(must_beat) == len(sec.columns) - 1 else \
+            " and ".join(sorted({c.split(".")[0].split(" ")[0] for c in must_beat}))
+        sec.rows.append(Row(f"n={n}", measure_label, adk, peers,
+                            f"adkit < {beat}, <= {jit_factor:g}x jit JAX", verdict(ok),
+                            wrong=wrong))

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import (Row, Section, Settings, all_of, checked, max_abs_err, measure, peer,
-                      ratio, verdict)
+from ._common import closed_form_rows, peer, Section, Settings
 
 import numpy as np  # noqa: E402
 
@@ -76,26 +75,8 @@ def contestants(A: np.ndarray, x: np.ndarray) -> dict[str, Any]:
 def run(settings: Settings) -> Section:
     sec = Section("hessian", "4. Hessian of sum(log1p(exp(A@x))) + 0.5 x.x, A (2n, n)",
                   COLUMNS)
-    for n in SIZES:
-        A, x = make_problem(n)
-        want = closed_form(A, x)
-        fns = contestants(A, x)
-        wrong = set()
-        for name, fn in fns.items():
-            got = np.asarray(fn())
-            if got.shape != want.shape or not checked(f"n={n} {name}", max_abs_err(got, want),
-                                                      1e-8, sec.notes):
-                wrong.add(name)
-        times = measure(fns, settings)
-        adk = times.pop("adkit")
-        peers: dict[str, Any] = {c: times.get(c, "not installed") for c in sec.columns}
-        faster = [None if ratio(adk, peers[c]) is None else ratio(adk, peers[c]) < 1
-                  for c in MUST_BEAT]
-        r_jit = ratio(adk, peers[JIT])
-        ok = all_of(faster + [None if r_jit is None else r_jit <= 5.0])
-        sec.rows.append(Row(f"n={n}", "hessian", adk, peers,
-                            "adkit < torch and autograd, <= 5x jit JAX", verdict(ok),
-                            wrong=wrong))
+    closed_form_rows(sec, "hessian", SIZES, make_problem, closed_form, contestants, 1e-8,
+                     MUST_BEAT, JIT, 5.0, settings)
     sec.notes.append("torch.autograd.functional: torch.autograd.functional.hessian(f, x, "
                      "vectorize=True); torch.func.hessian is jacfwd(jacrev(f))")
     return sec

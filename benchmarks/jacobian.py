@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import (Row, Section, Settings, all_of, checked, max_abs_err, measure, peer,
-                      ratio, verdict)
+from ._common import closed_form_rows, peer, Section, Settings
 
 import numpy as np  # noqa: E402
 
@@ -73,25 +72,8 @@ def contestants(A: np.ndarray, x: np.ndarray) -> dict[str, Any]:
 def run(settings: Settings) -> Section:
     sec = Section("jacobian", "3. Jacobian of tanh(A@x)*x + sin(x), forward mode",
                   list(EAGER) + [JIT])
-    for n in SIZES:
-        A, x = make_problem(n)
-        want = closed_form(A, x)
-        fns = contestants(A, x)
-        wrong = set()
-        for name, fn in fns.items():
-            got = np.asarray(fn())
-            if got.shape != want.shape or not checked(f"n={n} {name}", max_abs_err(got, want),
-                                                      1e-10, sec.notes):
-                wrong.add(name)
-        times = measure(fns, settings)
-        adk = times.pop("adkit")
-        peers: dict[str, Any] = {c: times.get(c, "not installed") for c in sec.columns}
-        faster = [None if ratio(adk, peers[c]) is None else ratio(adk, peers[c]) < 1
-                  for c in EAGER]
-        r_jit = ratio(adk, peers[JIT])
-        ok = all_of(faster + [None if r_jit is None else r_jit <= 2.0])
-        sec.rows.append(Row(f"n={n}", "jacobian(mode='forward')", adk, peers,
-                            "adkit < every eager peer, <= 2x jit JAX", verdict(ok), wrong=wrong))
+    closed_form_rows(sec, "jacobian(mode='forward')", SIZES, make_problem, closed_form, contestants, 1e-10,
+                     EAGER, JIT, 2.0, settings)
     sec.notes.append("autograd.jacobian is reverse mode (one backward pass per output row); "
                      "autograd has no batched forward-mode Jacobian")
     return sec

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import adkit
-from adkit import grad, jacobian, jvp, vjp
+from adkit import grad, jvp, vjp
 
 
 def test_grad_of_non_scalar_output_names_shape_and_alternatives():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ruletest import R, Rpos, check
+from ruletest import R, check
 
 A = R(3, 4, seed=3)
 B = R(2, 3, 4, seed=4)

@@ -25,7 +25,7 @@ digraph wengert {
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from ..tracer import BoxBase
 from .tape import Var

@@ -9,7 +9,7 @@ pass needs no graph search and no recursion, whatever the depth.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 

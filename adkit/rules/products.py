@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..table import defprim, handles
-from ..tracer import EveryArgument, primal
+from ..tracer import EveryArgument
 from .helpers import batch_ndim, dtype_of, lift, ndim_of, normalize_axis, shape_of, unbroadcast
 from .elementwise import multiply
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..table import defnondiff, defprim, handles
 from ..tracer import EveryArgument, primal
-from .helpers import (batch_axes, batch_ndim, dtype_of, lift, ndim_of, normalize_axis,
+from .helpers import (batch_ndim, dtype_of, lift, ndim_of, normalize_axis,
                       shape_of, unbroadcast)
 
 
