@@ -10,7 +10,7 @@ import numpy as np
 from .arguments import differentiable_leaves, normalize_argnums
 from .forward.api import forward_jacobian, jvp
 from .reverse.api import _Recorded, grad, reverse_jacobian, value_and_grad, vjp
-from .rules.helpers import shape_of
+from .rules.helpers import size_of
 from .tracer import primal
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp",
@@ -45,8 +45,8 @@ def jacobian(f: Callable, argnums: Any = 0, *, mode: str = "auto") -> Callable:
         rec = _Recorded(f, args, kwargs, nums, "jacobian")
         if mode == "auto":
             values, _, _ = rec.split(rec.raw_out)
-            n_out = sum(_size(v) for v in values)
-            n_in = sum(_size(x) for _, _, _, leaves in rec.inputs for x in leaves)
+            n_out = sum(size_of(v) for v in values)
+            n_in = sum(size_of(x) for _, _, _, leaves in rec.inputs for x in leaves)
             if n_in <= n_out:
                 inputs = [(n, td, leaves) for n, (td, _, _, leaves) in zip(nums, rec.inputs)]
                 return forward_jacobian(f, list(args), kwargs, inputs, single, None)
@@ -90,7 +90,3 @@ def stop_gradient(x: Any) -> Any:
         x = x.view()
         x.flags.writeable = False
     return x
-
-
-def _size(x: Any) -> int:
-    return int(np.prod(shape_of(x), dtype=np.int64))

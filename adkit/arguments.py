@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from .pytree import leaf_paths, tree_flatten
-from .tracer import BoxBase
+from .tracer import BoxBase, primal
+from .rules.helpers import dtype_of
 
 
 def normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int, ...], bool]:
@@ -85,11 +86,11 @@ def check_like(values: list, others: list, td: Any, other_td: Any, what: str,
                          f"have {td!r}")
     out = []
     for v, o, path in zip(values, others, leaf_paths(td, where)):
-        v_shape, o_shape = np.shape(_plain(v)), np.shape(_plain(o))
+        v_shape, o_shape = np.shape(primal(v)), np.shape(primal(o))
         if v_shape != o_shape:
             raise ValueError(f"{what} for {path} has shape {o_shape}, but the primal has "
                              f"shape {v_shape}")
-        v_dt, o_dt = _dtype(v), _dtype(o)
+        v_dt, o_dt = dtype_of(v), dtype_of(o)
         if o_dt.kind in "iu" and not isinstance(o, np.ndarray):
             o = float(o)
             o_dt = np.dtype(np.float64)
@@ -101,17 +102,6 @@ def check_like(values: list, others: list, td: Any, other_td: Any, what: str,
                             f"{v_dt}; convert it with .astype({v_dt.name!r})")
         out.append(o)
     return out
-
-
-def _plain(x: Any) -> Any:
-    while isinstance(x, BoxBase):
-        x = x._value
-    return x
-
-
-def _dtype(x: Any) -> np.dtype:
-    x = _plain(x)
-    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
 
 
 def _python_scalar(x: Any) -> bool:

@@ -11,7 +11,7 @@ from .inplace import assign, setitem  # noqa: F401  (re-exported for arraybox)
 from .rules.indexing import getitem  # noqa: F401
 from .rules.shapes import astype  # noqa: F401
 from .table import FUNCTIONS, UFUNC_HANDLERS, UFUNCS, no_rule, public_name
-from .tracer import BoxBase, primal
+from .tracer import BoxBase
 
 _UNSUPPORTED_UFUNC_KWARGS = ("where", "axes", "axis", "signature", "keepdims")
 
@@ -133,8 +133,3 @@ def _is_scipy(obj: Any) -> bool:
     # (scipy.special.zeta calls scipy.special._ufuncs._zeta)
     return any(getattr(sys.modules.get(m), name, None) is obj
                for m in ("scipy.special", "scipy.special._ufuncs"))
-
-
-def plain(x: Any) -> Any:
-    """The value under every box: adkit.stop_gradient's implementation."""
-    return primal(x)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .arraybox import TracedConversionError
 from .table import PRIMITIVES, NoRuleError
-from .tracer import Primitive
+from .tracer import Primitive, primal
 
 # what tracing a rule raises when the rule is not written with NumPy operations
 _UNTRACEABLE = (TracedConversionError, NoRuleError)
@@ -86,7 +86,7 @@ def _vjp_from_jvp(prim: Primitive, rule: Callable, i: int) -> Callable:
     def maker(ans: Any, *args: Any, **kwargs: Any) -> Callable:
         def vjp(g: Any) -> Any:
             from .reverse.api import vjp as reverse_vjp
-            zero = np.zeros_like(_plain(args[i]), dtype=float)
+            zero = np.zeros_like(primal(args[i]), dtype=float)
             try:
                 _, pull = reverse_vjp(lambda t: rule(t, ans, *args, **kwargs), zero)
                 return pull(g)[0]
@@ -100,7 +100,7 @@ def _jvp_from_vjp(prim: Primitive, maker: Callable, i: int) -> Callable:
     def rule(t: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
         from .reverse.api import grad
         pull = maker(ans, *args, **kwargs)
-        zero = np.zeros_like(_plain(ans), dtype=float)
+        zero = np.zeros_like(primal(ans), dtype=float)
         try:
             return grad(lambda g: np.sum(pull(g) * t))(zero)
         except _UNTRACEABLE as e:
@@ -113,8 +113,3 @@ def _cannot(prim: Primitive, want: str, have: str, i: int, err: Exception) -> Ty
         f"{prim.name} has a {have} rule but no {want} rule for argument {i}, and the "
         f"{have} rule could not be traced to derive one ({err}). Give the {want} rule "
         f"explicitly with adkit.def{want.lower()}({prim.name}, ...).")
-
-
-def _plain(x: Any) -> Any:
-    from .tracer import primal
-    return primal(x)

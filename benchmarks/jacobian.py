@@ -72,8 +72,8 @@ def contestants(A: np.ndarray, x: np.ndarray) -> dict[str, Any]:
 def run(settings: Settings) -> Section:
     sec = Section("jacobian", "3. Jacobian of tanh(A@x)*x + sin(x), forward mode",
                   list(EAGER) + [JIT])
-    closed_form_rows(sec, "jacobian(mode='forward')", SIZES, make_problem, closed_form, contestants, 1e-10,
-                     EAGER, JIT, 2.0, settings)
+    closed_form_rows(sec, "jacobian(mode='forward')", SIZES, make_problem, closed_form,
+                     contestants, 1e-10, EAGER, JIT, 2.0, settings)
     sec.notes.append("autograd.jacobian is reverse mode (one backward pass per output row); "
                      "autograd has no batched forward-mode Jacobian")
     return sec

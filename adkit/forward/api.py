@@ -10,9 +10,9 @@ import numpy as np
 
 from ..arguments import check_like, differentiable_leaves, normalize_argnums
 from ..pytree import tree_flatten, tree_unflatten
-from ..rules.helpers import shape_of
+from ..rules.helpers import dtype_of, shape_of
 from ..scope import tracing
-from ..tracer import BoxBase
+from ..tracer import BoxBase, primal
 from .dual import ForwardTrace, _dual
 
 
@@ -38,11 +38,11 @@ def _push(f: Callable, args: list, kwargs: dict, seeded: dict[int, tuple],
         else:
             value, t = leaf, None
         if t is None:
-            t = np.zeros(batch + shape_of(value), dtype=_dtype(value))
+            t = np.zeros(batch + shape_of(value), dtype=dtype_of(value))
         else:
             if shape_of(t) != batch + shape_of(value):
                 t = np.broadcast_to(t, batch + shape_of(value)).copy()
-            dt, t_dt = _dtype(value), _dtype(t)
+            dt, t_dt = dtype_of(value), dtype_of(t)
             if dt != t_dt and dt.kind == t_dt.kind == "f":
                 t = t.astype(dt)  # a tangent has its primal's precision
         values.append(value)
@@ -80,8 +80,8 @@ def derivative(f: Callable) -> Callable:
     """
     @functools.wraps(f)
     def df(x: Any, *args: Any, **kwargs: Any) -> Any:
-        if np.ndim(_plain(x)) != 0:
-            raise ValueError(f"derivative(f) takes a scalar x, got shape {np.shape(_plain(x))}; "
+        if np.ndim(primal(x)) != 0:
+            raise ValueError(f"derivative(f) takes a scalar x, got shape {np.shape(primal(x))}; "
                              "use adkit.jacobian(f) or adkit.jvp for arrays")
         _, t = jvp(lambda x_: f(x_, *args, **kwargs), (x,), (1.0,))
         return t
@@ -149,7 +149,7 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
 
 def _basis(x: Any, offset: int, size: int, start: int, stop: int) -> np.ndarray:
     """Rows start..stop of the identity, restricted to x's columns, shaped like x."""
-    dt = _dtype(x)
+    dt = dtype_of(x)
     seeds = np.zeros((stop - start, size), dtype=dt)
     lo, hi = max(start, offset), min(stop, offset + size)
     if lo < hi:
@@ -161,16 +161,5 @@ def _basis(x: Any, offset: int, size: int, start: int, stop: int) -> np.ndarray:
 def _cast(t: Any, x: Any) -> Any:
     """A Python-number tangent takes its primal's dtype."""
     if isinstance(t, (int, float)) and not isinstance(x, (int, float)):
-        return np.asarray(t, dtype=_dtype(x))[()]
+        return np.asarray(t, dtype=dtype_of(x))[()]
     return t
-
-
-def _dtype(x: Any) -> np.dtype:
-    x = _plain(x)
-    return x.dtype if hasattr(x, "dtype") else np.dtype(np.float64)
-
-
-def _plain(x: Any) -> Any:
-    while isinstance(x, BoxBase):
-        x = x._value
-    return x

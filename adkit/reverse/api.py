@@ -11,7 +11,7 @@ from ..arguments import check_like, differentiable_leaves, normalize_argnums
 from ..pytree import tree_flatten, tree_unflatten
 from ..rules.helpers import shape_of
 from ..scope import collector_paused, tracing
-from ..tracer import BoxBase
+from ..tracer import primal
 from .tape import Tape, Var, as_gradient, backward
 
 
@@ -94,11 +94,11 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
             if len(values) != 1 or td.kind is not None or shape_of(values[0]) != ():
                 raise ValueError(_not_scalar_message(values, td))
             value, node = values[0], nodes[0]
-            if np.iscomplexobj(_plain(value)):
+            if np.iscomplexobj(primal(value)):
                 raise ValueError("grad needs a real scalar output, but f returned a complex "
                                  "value; return np.real(...) or np.abs(...) of it")
-            seed = np.ones((), dtype=_plain(value).dtype)[()] \
-                if hasattr(_plain(value), "dtype") else 1.0
+            seed = np.ones((), dtype=primal(value).dtype)[()] \
+                if hasattr(primal(value), "dtype") else 1.0
             grads = rec.pull_back([node], [seed], consume=True)
             del rec, nodes, node, out  # the tape goes now, while the collector rests
         g = grads[0] if single else tuple(grads)
@@ -142,7 +142,7 @@ def reverse_jacobian(rec: _Recorded, single: bool) -> Any:
     out_jacs = []
     for value, node in zip(values, nodes):
         out_shape = shape_of(value)
-        plain_value = _plain(value)
+        plain_value = primal(value)
         dt = plain_value.dtype if hasattr(plain_value, "dtype") else np.dtype(np.float64)
         # a complex output's cotangent is dL/dRe - i dL/dIm: seed 1 pulls back the
         # derivative of its real part, seed -1j that of its imaginary part
@@ -179,12 +179,6 @@ def _split_aux(rec: _Recorded, has_aux: bool, fname: str) -> tuple[Any, Any]:
                          f"(output, aux), got {type(out).__name__}")
     aux_values, _, aux_td = rec.split(out[1])  # auxiliary outputs carry no derivative
     return out[0], tree_unflatten(aux_td, aux_values)
-
-
-def _plain(x: Any) -> Any:
-    while isinstance(x, BoxBase):
-        x = x._value
-    return x
 
 
 def _not_scalar_message(values: list, td: Any) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from ..arraybox import ArrayBox, Indexable, box_class
 from ..inplace import note_view, shares_memory
 from ..rules.helpers import dtype_of, shape_of, unbroadcast
-from ..tracer import BoxBase, Primitive, Trace
+from ..tracer import BoxBase, Primitive, Trace, primal
 
 
 class Node:
@@ -226,18 +226,18 @@ class Tape(Trace):
         from ..pytree import tree_flatten, tree_unflatten
         leaves, td = tree_flatten(sources)
         if not isinstance(target, Var) or target._trace is not self:
-            grads = [np.zeros_like(np.asarray(_plain(s))) for s in leaves]
+            grads = [np.zeros_like(np.asarray(primal(s))) for s in leaves]
             return tree_unflatten(td, grads)
         if output_gradient is None:
             if shape_of(target) != ():
                 raise ValueError(f"target has shape {shape_of(target)}; gradient() needs a "
                                  "scalar target or an output_gradient of the same shape")
-            output_gradient = np.ones_like(_plain(target)) if hasattr(_plain(target), "dtype") \
+            output_gradient = np.ones_like(primal(target)) if hasattr(primal(target), "dtype") \
                 else 1.0
         nodes = [s._node if isinstance(s, Var) and s._trace is self else None for s in leaves]
         adj = backward(self.nodes, [(target._node, output_gradient)],
                        [n for n in nodes if n is not None])
-        grads = [as_gradient(adj.get(n.index) if n is not None else None, _plain(s), _plain(s))
+        grads = [as_gradient(adj.get(n.index) if n is not None else None, primal(s), primal(s))
                  for s, n in zip(leaves, nodes)]
         return tree_unflatten(td, grads)
 
@@ -307,12 +307,6 @@ def no_vjp_rule(prim: Primitive, argnum: int) -> NotImplementedError:
         f"adkit.defvjp({prim.name}, ...).")
 
 
-def _plain(x: Any) -> Any:
-    while isinstance(x, BoxBase):
-        x = x._value
-    return x
-
-
 def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
     """Shape, dtype and type of a gradient follow its argument."""
     if g is None:
@@ -337,7 +331,7 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
 
 def zeros_like_value(x: Any) -> Any:
     """A plain zero of x's shape and dtype (the gradient of something unused)."""
-    v = _plain(x)
+    v = primal(x)
     if isinstance(v, np.ndarray) or hasattr(v, "dtype"):
         return np.zeros(shape_of(v), dtype=dtype_of(v))
     return 0.0

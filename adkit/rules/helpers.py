@@ -23,6 +23,10 @@ def ndim_of(x: Any) -> int:
     return getattr(x, "ndim", 0)
 
 
+def size_of(x: Any) -> int:
+    return math.prod(shape_of(x))
+
+
 def dtype_of(x: Any) -> np.dtype:
     dt = getattr(x, "dtype", None)
     if dt is not None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..table import defprim, handles
 from ..tracer import BoxBase, primal
-from .helpers import batch_ndim, dtype_of, lift, ndim_of, normalize_axis, shape_of, unbroadcast
+from .helpers import batch_ndim, dtype_of, lift, ndim_of, normalize_axis, shape_of, size_of, unbroadcast
 
 
 def as_index_tuple(index: Any) -> tuple:
@@ -236,7 +236,7 @@ def _along(axis: int, ndim: int, index: Any) -> tuple:
 @handles(np.take, via=getitem)
 def _np_take(a, indices, axis=None, out=None, mode="raise"):
     indices = np.asarray(primal(indices))
-    n = _size(a) if axis is None else shape_of(a)[normalize_axis(axis, ndim_of(a))]
+    n = size_of(a) if axis is None else shape_of(a)[normalize_axis(axis, ndim_of(a))]
     if mode == "wrap":
         indices = np.mod(indices, n)
     elif mode == "clip":
@@ -411,7 +411,7 @@ def gather_by(numpy_fn: Callable) -> Callable:
 
 
 def _positions_of(a: Any) -> np.ndarray:
-    return np.arange(_size(a)).reshape(shape_of(a))
+    return np.arange(size_of(a)).reshape(shape_of(a))
 
 
 for _fn in (np.roll, np.tile, np.repeat, np.delete, np.resize):
@@ -444,10 +444,6 @@ def _np_select(condlist, choicelist, default=0):
     for cond, choice in reversed(list(zip(condlist, choicelist))):
         out = where(primal(cond), choice, out)
     return out
-
-
-def _size(a: Any) -> int:
-    return int(np.prod(shape_of(a), dtype=np.int64))
 
 
 @handles(np.nan_to_num, via=where)

@@ -55,13 +55,9 @@ from ..tracer import primal
 from .helpers import (batch_axes, batch_ndim, dtype_of, is_complex, lift, ndim_of,
                       normalize_axis, shape_of, unbroadcast)
 from .indexing import getitem
-from .products import einsum_p, matmul
+from .products import _mT, einsum_p, matmul
 from .reductions import expand_back, max_, min_, sum_
 from .shapes import transpose
-
-
-def _mT(x: Any) -> Any:
-    return np.swapaxes(x, -1, -2)
 
 
 def _diag(v: Any) -> Any:

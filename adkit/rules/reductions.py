@@ -12,7 +12,8 @@ import numpy as np
 
 from ..table import defnondiff, defprim, handles
 from ..tracer import primal
-from .helpers import batch_axes, batch_ndim, dtype_of, normalize_axes, normalize_axis, shape_of
+from .helpers import (batch_axes, batch_ndim, dtype_of, ndim_of, normalize_axes,
+                      normalize_axis, shape_of)
 
 
 def _keepdims_shape(x_shape: tuple, axis: Any) -> tuple:
@@ -86,7 +87,7 @@ def _np_average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     else:
         w = weights
         if shape_of(w) != shape_of(a):
-            if axis is None or ndim_of_(w) != 1:
+            if axis is None or ndim_of(w) != 1:
                 raise TypeError("Axis must be specified when shapes of a and weights differ.")
             ax = normalize_axis(axis, len(shape_of(a)))
             shape = [1] * len(shape_of(a))
@@ -95,10 +96,6 @@ def _np_average(a, axis=None, weights=None, returned=False, *, keepdims=False):
         scale = np.sum(w * np.ones_like(primal(a)), axis=axis, keepdims=keepdims)
         avg = np.sum(a * w, axis=axis, keepdims=keepdims) / scale
     return (avg, scale) if returned else avg
-
-
-def ndim_of_(x: Any) -> int:
-    return len(shape_of(x))
 
 
 def _count(shape: tuple, axis: Any) -> int:
@@ -113,7 +110,7 @@ def _axis(axis: Any) -> Any:
 
 def _moved_flat(x: Any, axis: Any) -> tuple[Any, tuple, list]:
     """x with the reduced axes moved last and flattened into one."""
-    nd = ndim_of_(x)
+    nd = ndim_of(x)
     axes = list(normalize_axes(axis, nd))
     keep = [i for i in range(nd) if i not in axes]
     moved = np.transpose(x, keep + axes)
@@ -236,7 +233,7 @@ def _cumulative(prim, name: str, identity: float):
             raise TypeError(f"np.{name}(..., out=...) is not supported on traced values")
         if axis is None:
             a, axis = np.ravel(a), 0
-        result = prim(a, normalize_axis(axis, ndim_of_(a)))
+        result = prim(a, normalize_axis(axis, ndim_of(a)))
         if include_initial:
             start = np.full_like(primal(np.take(result, [0], axis=axis)), identity)
             result = np.concatenate([start, result], axis=axis)

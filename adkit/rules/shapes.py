@@ -14,8 +14,7 @@ import numpy as np
 
 from ..table import defnondiff, defprim, handles
 from ..tracer import EveryArgument, primal
-from .helpers import (batch_ndim, dtype_of, lift, ndim_of, normalize_axis,
-                      shape_of, unbroadcast)
+from .helpers import (batch_ndim, dtype_of, lift, ndim_of, normalize_axis, shape_of, size_of, unbroadcast)
 
 
 def _shape_tuple(shape: Any) -> tuple:
@@ -62,13 +61,13 @@ def _np_reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     shape = newshape if shape is None else shape
     if order == "A":
         order = "C"
-    out = reshape(a, _resolve(_shape_tuple(shape), _size(a)), order)
+    out = reshape(a, _resolve(_shape_tuple(shape), size_of(a)), order)
     return np.copy(out) if copy else out
 
 
 @handles(np.ravel, via=reshape)
 def _np_ravel(a, order="C"):
-    return reshape(a, (_size(a),), "C" if order in ("A", "K") else order)
+    return reshape(a, (size_of(a),), "C" if order in ("A", "K") else order)
 
 
 @handles(np.squeeze, via=reshape)
@@ -312,7 +311,7 @@ def _np_dstack(tup):
 
 @handles(np.column_stack, via=concatenate)
 def _np_column_stack(tup):
-    cols = [a if ndim_of(a) >= 2 else reshape(a, (_size(a), 1))
+    cols = [a if ndim_of(a) >= 2 else reshape(a, (size_of(a), 1))
             for a in (_as_array(t) for t in tup)]
     return _np_concatenate(cols, 1)
 
@@ -415,10 +414,6 @@ def _np_real_if_close(a, tol=100):
 
 def _as_array(a: Any) -> Any:
     return a if hasattr(a, "shape") else np.asarray(a)
-
-
-def _size(a: Any) -> int:
-    return int(np.prod(shape_of(a), dtype=np.int64))
 
 
 # --- differences along an axis -------------------------------------------------------------
