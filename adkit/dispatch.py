@@ -13,9 +13,6 @@ from .rules.shapes import astype  # noqa: F401
 from .table import FUNCTIONS, UFUNC_HANDLERS, UFUNCS, no_rule, public_name
 from .tracer import BoxBase
 
-_UNSUPPORTED_UFUNC_KWARGS = ("where", "axes", "axis", "signature", "keepdims")
-
-
 def call(func: Callable, args: tuple, kwargs: dict) -> Any:
     """A NumPy function called with a traced argument (via __array_function__)."""
     handler = FUNCTIONS.get(func)

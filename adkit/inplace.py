@@ -39,8 +39,7 @@ def assign(box: BoxBase, new: Any) -> BoxBase:
                 f"cannot write into the result of np.{prim.name}: NumPy makes it a "
                 "read-only view. Copy it first (y = np.copy(...)) and write into the copy")
         assign(base, prim.writeback(base, new, *rest, **kwargs))
-        if getattr(box, "_viewof", None) is record:
-            return box  # refreshed from its base
+        return box  # a live view of its base: refreshed by the base's write
     _rebind(box, new)
     _refresh_views(box)
     return box

@@ -71,9 +71,6 @@ def primal(x: Any) -> Any:
     return x
 
 
-def is_traced(x: Any) -> bool:
-    return isinstance(x, BoxBase)
-
 
 class Primitive:
     """One NumPy operation and its differentiation rules: an entry of the table.
@@ -125,16 +122,6 @@ class Primitive:
         if not top.active:
             raise top.escaped(self)
         return top.process(self, args, kwargs)
-
-    def defjvp(self, *rules: Callable | None) -> "Primitive":
-        """Forward rules, one per positional argument (None: not differentiable)."""
-        self.jvps = rules
-        return self
-
-    def defvjp(self, *makers: Callable | None) -> "Primitive":
-        """Reverse rules, one per positional argument (None: not differentiable)."""
-        self.vjps = makers
-        return self
 
     def __repr__(self) -> str:
         return f"<adkit primitive {self.name}>"
