@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .table import COVERAGE, PRIMITIVES
+from .table import COVERAGE, ON_OBJECTS, PRIMITIVES, NoSympy, PerElement
 from .tracer import NondiffPrimitive, Primitive
 
 YES, NO = "yes", "—"
@@ -29,15 +29,29 @@ def _first(rules) -> list:
         return []
 
 
+def sympy_description(p: Primitive) -> str:
+    """How adkit.symbolic evaluates the primitive (see table.defprim)."""
+    rule = p.sympy
+    if isinstance(rule, NoSympy):
+        return f"none: {rule.reason}"
+    if rule is ON_OBJECTS:
+        return "same NumPy code"
+    if isinstance(rule, str):
+        return f"sympy.{rule}"
+    if isinstance(rule, PerElement):
+        return "SymPy formula"
+    return "SymPy rule" if rule is not None else "not yet"
+
+
 def row(name: str, prims: Iterable[Primitive]) -> tuple[str, str, str, str]:
     prims = list(prims)
     if prims and all(isinstance(p, NondiffPrimitive) for p in prims):
-        return name, "no derivative", "no derivative", "n/a"
+        return name, "no derivative", "no derivative", "constant at the point"
     if not prims:  # a composition of other entries
         return name, YES + " (composed)", YES + " (composed)", "via parts"
     fwd = YES if all(_has_jvp(p) for p in prims) else NO
     rev = YES if all(_has_vjp(p) for p in prims) else NO
-    sym = ", ".join(sorted({str(p.sympy) for p in prims if p.sympy})) or "not yet"
+    sym = ", ".join(sorted({sympy_description(p) for p in prims}))
     return name, fwd, rev, sym
 
 
@@ -66,8 +80,11 @@ def markdown() -> str:
         "",
         f"{len(rows)} NumPy/SciPy functions reach the table, {diff} of them differentiable "
         f"({len(PRIMITIVES)} primitives). *forward*: a JVP rule (dual numbers, batched "
-        "tangents); *reverse*: a VJP rule (the tape); *symbolic*: the SymPy counterpart "
-        "used by adkit.symbolic. *(composed)*: the function is a composition of other "
+        "tangents); *reverse*: a VJP rule (the tape); *symbolic*: how adkit.symbolic "
+        "evaluates it on SymPy expressions (*same NumPy code*: NumPy's own function on "
+        "object arrays of expressions; *SymPy formula/rule*: written for SymPy; *none*: "
+        "no exact counterpart, tracing such a function raises NoSympyError; *constant at "
+        "the point*: evaluated on numbers and recorded as a branch). *(composed)*: the function is a composition of other "
         "entries, so both modes follow from theirs. *no derivative*: the output is "
         "integer, boolean or piecewise constant; it works on traced values and carries no "
         "derivative.",

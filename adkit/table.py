@@ -27,6 +27,36 @@ FUNCTIONS: dict[Callable, Callable] = {}
 COVERAGE: dict[str, tuple[Primitive, ...]] = {}
 
 
+class NoSympy:
+    """The SymPy slot of a primitive that has no exact symbolic counterpart.
+
+    The reason is shown in docs/coverage.md and in the error adkit.symbolic
+    raises when a traced function reaches the primitive.
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"NoSympy({self.reason!r})"
+
+
+class PerElement:
+    """SymPy slot of an elementwise primitive: fn(sp, *elements) for one element."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+
+#: SymPy slot: the primitive's NumPy implementation runs unchanged on object
+#: arrays of SymPy expressions (reshape, indexing, sums, products, arithmetic)
+ON_OBJECTS = "same NumPy code on object arrays"
+
+
 class NoRuleError(TypeError):
     """A NumPy operation on a traced value that adkit has no rule for."""
 
@@ -67,6 +97,13 @@ def defprim(name: str, impl: Callable, *, jvp: Any = None, vjp: Any = None,
             numpy: Iterable[Callable] | Callable | None = None) -> Primitive:
     """Add one entry to the table.
 
+    sympy: how adkit.symbolic evaluates the primitive on SymPy expressions:
+    the name of a SymPy function applied elementwise ("exp"), PerElement(fn),
+    ON_OBJECTS, a callable rule(sp, at, *args, **kwargs) (sp: the sympy
+    module; at: the numeric point, see adkit.symbolic.At, for value-dependent
+    choices; args: object arrays of expressions, or plain values for constant
+    arguments) returning an object array of the answer's shape, or
+    NoSympy(reason).
     jvp/vjp: a rule for a one-argument primitive, or a tuple with one rule per
     positional argument (None where the argument is not differentiable).
     jvp="linear": the operation is linear and elementwise, its JVP is itself.

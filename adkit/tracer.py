@@ -22,6 +22,10 @@ class Trace:
 
     __slots__ = ("level", "active")
 
+    #: whether plain-valued decisions on this trace's boxes are reported to
+    #: branch() (comparisons, argmax, bool()): the symbolic tracer needs them
+    observes_branches = False
+
     def __init__(self) -> None:
         self.level = _next_level()
         self.active = True
@@ -36,6 +40,9 @@ class Trace:
     def binary(self, prim: "Primitive", a: Any, b: Any) -> Any:
         """prim(a, b) for a simple primitive; a and b are plain or boxes of this trace."""
         return self.process(prim, (a, b), {})
+
+    def branch(self, what: str) -> None:
+        """A decision was taken on the value of one of this trace's boxes."""
 
     def escaped(self, prim: "Primitive") -> Exception:
         return ValueError(
@@ -137,6 +144,9 @@ class NondiffPrimitive(Primitive):
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for a in args:
+            if isinstance(a, BoxBase) and a._trace.observes_branches:
+                a._trace.branch(f"np.{self.name}")
         return self.impl(*[primal(a) for a in args], **kwargs)
 
 

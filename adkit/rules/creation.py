@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..table import defnondiff, defprim, handles
+from ..table import ON_OBJECTS, defnondiff, defprim, handles
 from ..tracer import BoxBase, primal
 from .helpers import dtype_of, shape_of
 
@@ -30,9 +30,9 @@ def _like_impl(fill: float):
 
 # outputs that do not depend on x but stay traced, so in-place writes into them are recorded
 zeros_like = defprim("zeros_like", _like_impl(0.0), jvp=_no_derivative,
-                     vjp=lambda ans, *a, **k: None, sympy="zeros")
+                     vjp=lambda ans, *a, **k: None, sympy=ON_OBJECTS)
 ones_like = defprim("ones_like", _like_impl(1.0), jvp=_no_derivative,
-                    vjp=lambda ans, *a, **k: None, sympy="ones")
+                    vjp=lambda ans, *a, **k: None, sympy=ON_OBJECTS)
 
 
 def _discrete(dtype: Any) -> bool:

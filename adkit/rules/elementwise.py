@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..table import defnondiff, defprim
+from ..table import ON_OBJECTS, PerElement, defnondiff, defprim
 from ..tracer import primal, unit_jvp
 from .helpers import dtype_of, is_complex, quietly, times
 
@@ -148,14 +148,43 @@ def _real_only(name):
     return d
 
 
+# --- SymPy counterparts that are not one SymPy function ----------------------------
+_POW = PerElement(lambda sp, x, y: x ** y)
+_DEG2RAD = PerElement(lambda sp, x: x * sp.pi / 180)
+_RAD2DEG = PerElement(lambda sp, x: x * 180 / sp.pi)
+
+
+def _sym_quotient(rounding):
+    """x - q·y with the rounded quotient q taken at the point: exact between the jumps."""
+    def rule(sp, at, x, y):
+        at.branch("rounded quotient")
+        return x - rounding(np.divide(at.values[0], at.values[1])) * y
+    return rule
+
+
+def _sym_ldexp(sp, at, x, y):
+    return x * np.exp2(at.values[1])
+
+
+def _sym_copysign(sp, at, x, y):
+    at.branch("sign of y")
+    return np.frompyfunc(sp.Abs, 1, 1)(x) * np.copysign(1.0, at.values[1])
+
+
+def _sym_cbrt(sp, at, x):
+    at.branch("sign")  # the real cube root: s·(s·x)^(1/3) with s = sign(x) at the point
+    third = sp.Rational(1, 3)
+    return np.frompyfunc(lambda e, s: s * (s * e) ** third, 2, 1)(x, np.sign(at.values[0]))
+
+
 # --- arithmetic -----------------------------------------------------------------
-add = defprim("add", operator.add, elementwise=True, numpy=np.add, sympy="Add",
+add = defprim("add", operator.add, elementwise=True, numpy=np.add, sympy=ON_OBJECTS,
               jvp=(unit_jvp, unit_jvp),
               vjp=(lambda ans, x, y: _identity, lambda ans, x, y: _identity))
-subtract = defprim("subtract", operator.sub, elementwise=True, numpy=np.subtract, sympy="Sub",
+subtract = defprim("subtract", operator.sub, elementwise=True, numpy=np.subtract, sympy=ON_OBJECTS,
                    jvp=(unit_jvp, lambda g, ans, x, y: -g),
                    vjp=(lambda ans, x, y: _identity, lambda ans, x, y: _negate))
-multiply = defprim("multiply", operator.mul, elementwise=True, numpy=np.multiply, sympy="Mul",
+multiply = defprim("multiply", operator.mul, elementwise=True, numpy=np.multiply, sympy=ON_OBJECTS,
                    jvp=(_times_y, _times_x),
                    vjp=(lambda ans, x, y: lambda g: g * y, lambda ans, x, y: lambda g: x * g))
 def _nonzero(y) -> bool:
@@ -173,34 +202,38 @@ def _div_jvp_y(g, ans, x, y):
     return -(g * ans) / y if _nonzero(y) else times(g, quietly(lambda: -ans / y))
 
 
-divide = defprim("divide", _divide, elementwise=True, numpy=np.divide, sympy="Div",
+divide = defprim("divide", _divide, elementwise=True, numpy=np.divide, sympy=ON_OBJECTS,
                  jvp=(_div_jvp_x, _div_jvp_y),
                  vjp=(lambda ans, x, y: lambda g: _div_jvp_x(g, ans, x, y),
                       lambda ans, x, y: lambda g: _div_jvp_y(g, ans, x, y)))
-negative = defprim("negative", operator.neg, elementwise=True, numpy=np.negative, sympy="Neg",
+negative = defprim("negative", operator.neg, elementwise=True, numpy=np.negative, sympy=ON_OBJECTS,
                    jvp=lambda g, ans, x: -g, vjp=lambda ans, x: _negate)
-positive = defprim("positive", operator.pos, elementwise=True, numpy=np.positive, sympy="Pos",
+positive = defprim("positive", operator.pos, elementwise=True, numpy=np.positive, sympy=ON_OBJECTS,
                    jvp=unit_jvp, vjp=lambda ans, x: _identity)
 power = binary(np.power, lambda ans, x, y: y * np.power(x, y - 1),
-               lambda ans, x, y: ans * np.log(np.where(x == 0, 1.0, x)), "Pow", safe=True)
+               lambda ans, x, y: ans * np.log(np.where(x == 0, 1.0, x)), _POW, safe=True)
 float_power = binary(np.float_power, lambda ans, x, y: y * np.float_power(x, y - 1),
-                     lambda ans, x, y: ans * np.log(np.where(x == 0, 1.0, x)), "Pow",
+                     lambda ans, x, y: ans * np.log(np.where(x == 0, 1.0, x)), _POW,
                      safe=True)
 # x mod y = x - floor(x / y) * y: slope 1 in x and -floor(x / y) in y between the jumps
 mod = binary(np.remainder, lambda ans, x, y: 1.0, lambda ans, x, y: -np.floor_divide(x, y),
-             "Mod")
-fmod = binary(np.fmod, lambda ans, x, y: 1.0, lambda ans, x, y: -np.trunc(x / y), "fmod")
-ldexp = binary(np.ldexp, lambda ans, x, y: np.ldexp(1.0, y), ZERO, "ldexp")
+             _sym_quotient(np.floor))
+fmod = binary(np.fmod, lambda ans, x, y: 1.0, lambda ans, x, y: -np.trunc(x / y),
+              _sym_quotient(np.trunc))
+ldexp = binary(np.ldexp, lambda ans, x, y: np.ldexp(1.0, y), ZERO, _sym_ldexp)
 copysign = binary(np.copysign, lambda ans, x, y: np.sign(x) * np.copysign(1.0, y), ZERO,
-                  "copysign")
+                  _sym_copysign)
 hypot = binary(np.hypot, lambda ans, x, y: np.where(ans == 0, 0.0, x / ans),
-               lambda ans, x, y: np.where(ans == 0, 0.0, y / ans), "hypot", safe=True)
+               lambda ans, x, y: np.where(ans == 0, 0.0, y / ans),
+               PerElement(lambda sp, x, y: sp.sqrt(x * x + y * y)), safe=True)
 arctan2 = binary(np.arctan2, lambda ans, x, y: y / (x * x + y * y),
                  lambda ans, x, y: -x / (x * x + y * y), "atan2", safe=True)
 logaddexp = binary(np.logaddexp, lambda ans, x, y: _exp(x - ans),
-                   lambda ans, x, y: _exp(y - ans), "logaddexp")
+                   lambda ans, x, y: _exp(y - ans),
+                   PerElement(lambda sp, x, y: sp.log(sp.exp(x) + sp.exp(y))))
 logaddexp2 = binary(np.logaddexp2, lambda ans, x, y: np.exp2(x - ans),
-                    lambda ans, x, y: np.exp2(y - ans), "logaddexp2")
+                    lambda ans, x, y: np.exp2(y - ans),
+                    PerElement(lambda sp, x, y: sp.log(2 ** x + 2 ** y) / sp.log(2)))
 maximum = binary(np.maximum, lambda ans, x, y: _tie_weight(x, y, ans),
                  lambda ans, x, y: _tie_weight(y, x, ans), "Max")
 minimum = binary(np.minimum, lambda ans, x, y: _tie_weight(x, y, ans),
@@ -212,16 +245,20 @@ fmin = binary(np.fmin, lambda ans, x, y: _tie_weight(x, y, ans),
 
 # --- exponentials and logarithms --------------------------------------------------
 exp = unary(np.exp, lambda ans: ans, "exp")
-exp2 = unary(np.exp2, lambda ans: ans * math.log(2.0), "exp2")
-expm1 = unary(np.expm1, lambda ans: ans + 1.0, "expm1")
+exp2 = unary(np.exp2, lambda ans: ans * math.log(2.0), PerElement(lambda sp, x: sp.Integer(2) ** x))
+expm1 = unary(np.expm1, lambda ans: ans + 1.0, PerElement(lambda sp, x: sp.exp(x) - 1))
 log = unary(np.log, lambda ans, x: 1.0 / x, "log", safe=True)
-log2 = unary(np.log2, lambda ans, x: 1.0 / (x * math.log(2.0)), "log2", safe=True)
-log10 = unary(np.log10, lambda ans, x: 1.0 / (x * math.log(10.0)), "log10", safe=True)
-log1p = unary(np.log1p, lambda ans, x: 1.0 / (x + 1.0), "log1p", safe=True)
+log2 = unary(np.log2, lambda ans, x: 1.0 / (x * math.log(2.0)), PerElement(lambda sp, x: sp.log(x) / sp.log(2)),
+             safe=True)
+log10 = unary(np.log10, lambda ans, x: 1.0 / (x * math.log(10.0)), PerElement(lambda sp, x: sp.log(x) / sp.log(10)),
+              safe=True)
+log1p = unary(np.log1p, lambda ans, x: 1.0 / (x + 1.0), PerElement(lambda sp, x: sp.log(1 + x)),
+              safe=True)
 sqrt = unary(np.sqrt, lambda ans: 0.5 / ans, "sqrt", safe=True)
-cbrt = unary(np.cbrt, lambda ans: 1.0 / (3.0 * ans * ans), "cbrt", safe=True)
-square = unary(np.square, lambda ans, x: 2.0 * x, "square")
-reciprocal = unary(np.reciprocal, lambda ans: -ans * ans, "reciprocal", safe=True)
+cbrt = unary(np.cbrt, lambda ans: 1.0 / (3.0 * ans * ans), _sym_cbrt, safe=True)
+square = unary(np.square, lambda ans, x: 2.0 * x, PerElement(lambda sp, x: x ** 2))
+reciprocal = unary(np.reciprocal, lambda ans: -ans * ans, PerElement(lambda sp, x: 1 / x),
+                   safe=True)
 
 # --- trigonometric and hyperbolic ---------------------------------------------------
 sin = unary(np.sin, lambda ans, x: _cos(x), "sin")
@@ -236,12 +273,12 @@ tanh = unary(np.tanh, lambda ans: 1.0 - ans * ans, "tanh")
 arcsinh = unary(np.arcsinh, lambda ans, x: 1.0 / _sqrt(x * x + 1.0), "asinh")
 arccosh = unary(np.arccosh, lambda ans, x: 1.0 / _sqrt(x * x - 1.0), "acosh", safe=True)
 arctanh = unary(np.arctanh, lambda ans, x: 1.0 / (1.0 - x * x), "atanh", safe=True)
-deg2rad = unary(np.deg2rad, lambda ans, x: np.pi / 180.0, "deg2rad")
-rad2deg = unary(np.rad2deg, lambda ans, x: 180.0 / np.pi, "rad2deg")
+deg2rad = unary(np.deg2rad, lambda ans, x: np.pi / 180.0, _DEG2RAD)
+rad2deg = unary(np.rad2deg, lambda ans, x: 180.0 / np.pi, _RAD2DEG)
 # Constants are Python floats, never NumPy scalars: np.float64(c) * float32 -> float64.
 # np.degrees / np.radians are distinct ufunc objects computing the same maps
-degrees = unary(np.degrees, lambda ans, x: 180.0 / np.pi, "rad2deg")
-radians = unary(np.radians, lambda ans, x: np.pi / 180.0, "deg2rad")
+degrees = unary(np.degrees, lambda ans, x: 180.0 / np.pi, _RAD2DEG)
+radians = unary(np.radians, lambda ans, x: np.pi / 180.0, _DEG2RAD)
 
 # --- absolute value and complex parts -------------------------------------------------
 
@@ -292,5 +329,5 @@ def _sinc_d(ans, x):
     return np.where(x == 0, 0.0, (np.cos(np.pi * x) - ans) / safe_x)
 
 
-sinc = unary(np.sinc, _sinc_d, "sinc", impl=np.sinc)
+sinc = unary(np.sinc, _sinc_d, PerElement(lambda sp, x: sp.sinc(sp.pi * x)), impl=np.sinc)
 

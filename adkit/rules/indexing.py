@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..table import defprim, handles
+from ..table import ON_OBJECTS, defprim, handles
 from ..tracer import BoxBase, primal
 from .helpers import batch_ndim, dtype_of, lift, ndim_of, normalize_axis, shape_of, size_of, unbroadcast
 
@@ -70,7 +70,7 @@ def _getitem_jvp(g, ans, x, index):
     return np.reshape(g, batch + (-1,))[_batched_index(positions(shape_of(x), index), nb)]
 
 
-getitem = defprim("getitem", operator.getitem, view=True, sympy="getitem",
+getitem = defprim("getitem", operator.getitem, view=True, sympy=ON_OBJECTS,
                   jvp=(_getitem_jvp, None),
                   vjp=(lambda ans, x, index: lambda g: untake(g, index, shape_of(x)), None))
 
@@ -107,7 +107,7 @@ def _untake_jvp(t, ans, g, index, shape):
     return np.reshape(flat, batch + tuple(shape))
 
 
-untake = defprim("untake", _untake_impl, jvp=(_untake_jvp, None, None),
+untake = defprim("untake", _untake_impl, jvp=(_untake_jvp, None, None), sympy=ON_OBJECTS,
                  vjp=(lambda ans, g, index, shape: lambda c: c[index], None, None))
 getitem.writeback = lambda base, new, index: index_update(base, index, new)
 
@@ -170,11 +170,15 @@ def _update_vjp_v(ans, x, index, v):
 
 
 index_update = defprim("index_update", _index_update_impl, jvp_joint=None,
+                       sympy=lambda sp, at, x, index, v:
+                       _index_update_impl(np.asarray(x, dtype=object), index, v),
                        vjp=(lambda ans, x, index, v: lambda g: index_update(g, index, 0.0),
                             None, _update_vjp_v))
 index_update.jvp_joint = _write_jvp(lambda *a: index_update(*a))
 
 index_add = defprim("index_add", _index_add_impl,
+                    sympy=lambda sp, at, x, index, v:
+                    _index_add_impl(np.asarray(x, dtype=object), index, v),
                     vjp=(lambda ans, x, index, v: lambda g: g, None,
                          lambda ans, x, index, v:
                          lambda g: unbroadcast(g[index], shape_of(v), True)))
@@ -183,7 +187,7 @@ index_add.jvp_joint = _write_jvp(lambda *a: index_add(*a))
 
 # --- where and clip ---------------------------------------------------------------------------
 
-where = defprim("where", np.where, elementwise=True, sympy="Piecewise",
+where = defprim("where", np.where, elementwise=True, sympy=ON_OBJECTS,
                 jvp=(None, lambda g, ans, c, x, y: np.where(c, g, 0.0),
                      lambda g, ans, c, x, y: np.where(c, 0.0, g)),
                 vjp=(None, lambda ans, c, x, y: lambda g: np.where(c, g, 0.0),
@@ -213,7 +217,19 @@ def _clip_rule(k):
 
 
 (_cx, _vx), (_clo, _vlo), (_chi, _vhi) = _clip_rule(0), _clip_rule(1), _clip_rule(2)
-clip = defprim("clip", lambda x, lo, hi: np.clip(x, lo, hi), elementwise=True, sympy="clip",
+
+
+def _sym_clip(sp, at, x, lo, hi):
+    """The input each output came from, chosen at the point."""
+    at.branch("which bound")
+    inner, at_lo, at_hi = _clip_selection(at.ans, at.values[1], at.values[2])
+    out = np.where(inner, x, 0)
+    if lo is not None:
+        out = np.where(at_lo, lo, out)
+    if hi is not None:
+        out = np.where(at_hi, hi, out)
+    return out
+clip = defprim("clip", lambda x, lo, hi: np.clip(x, lo, hi), elementwise=True, sympy=_sym_clip,
                jvp=(_cx, _clo, _chi), vjp=(_vx, _vlo, _vhi))
 
 

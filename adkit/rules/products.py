@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..table import defprim, handles
+from ..table import ON_OBJECTS, defprim, handles
 from ..tracer import EveryArgument
 from .helpers import batch_ndim, dtype_of, lift, ndim_of, normalize_axis, shape_of, unbroadcast
 from .elementwise import multiply
@@ -98,7 +98,7 @@ def _matmul_vjp_y(ans, x, y):
     return vjp
 
 
-matmul = defprim("matmul", np.matmul, sympy="MatMul", jvp_joint=_matmul_jvp,
+matmul = defprim("matmul", np.matmul, sympy=ON_OBJECTS, jvp_joint=_matmul_jvp,
                  vjp=(_matmul_vjp_x, _matmul_vjp_y), numpy=np.matmul)
 
 
@@ -181,7 +181,8 @@ def _einsum_vjp(i):
     return maker
 
 
-einsum_p = defprim("einsum", _einsum_impl, jvp_joint=_einsum_jvp, vjp=EveryArgument(_einsum_vjp))
+einsum_p = defprim("einsum", _einsum_impl, jvp_joint=_einsum_jvp, vjp=EveryArgument(_einsum_vjp),
+                   sympy=ON_OBJECTS)
 
 
 @handles(np.einsum, via=einsum_p)
@@ -308,7 +309,7 @@ def _vector_ufunc(name: str, subscripts: str):
     prim = defprim(name, uf, jvp_joint=lambda ts, ans, x, y: _vec_jvp(subscripts, ts, x, y),
                    vjp=(lambda ans, x, y: lambda g: _vec_vjp(subscripts, 0, g, x, y),
                         lambda ans, x, y: lambda g: _vec_vjp(subscripts, 1, g, x, y)),
-                   numpy=uf)
+                   sympy=lambda sp, at, x, y: np.einsum(subscripts, x, y), numpy=uf)
     return prim
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..table import defnondiff, defprim, handles
+from ..table import ON_OBJECTS, defnondiff, defprim, handles
 from ..tracer import primal
 from .helpers import (batch_axes, batch_ndim, dtype_of, ndim_of, normalize_axes,
                       normalize_axis, shape_of)
@@ -57,7 +57,7 @@ def _reducer(method: str, fn: Any):
 
 
 sum_ = defprim("sum", _reducer("sum", np.sum),
-               sympy="Sum",
+               sympy=ON_OBJECTS,
                jvp=lambda g, ans, x, axis=None, keepdims=False:
                    np.sum(g, axis=batch_axes(axis, np.ndim(x), batch_ndim(g, x)),
                           keepdims=keepdims),
@@ -137,7 +137,7 @@ def _prod_partials(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 prod = defprim("prod", lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims),
-               sympy="Product",
+               sympy=ON_OBJECTS,
                jvp=lambda g, ans, x, axis=None, keepdims=False:
                    np.sum(g * _prod_partials(ans, x, axis, keepdims),
                           axis=batch_axes(axis, np.ndim(x), batch_ndim(g, x)), keepdims=keepdims),
@@ -164,10 +164,25 @@ def _extremum_share(ans: Any, x: Any, axis: Any, keepdims: bool) -> np.ndarray:
     return (hit / count).astype(dt, copy=False)
 
 
+def _sym_extremum(sympy_name: str):
+    """SymPy's Max/Min over the reduced axes (exact, no branch to follow)."""
+    def rule(sp, at, x, axis=None, keepdims=False):
+        x = np.asarray(x, dtype=object)
+        axes = normalize_axes(axis, x.ndim)
+        kept = [d for d in range(x.ndim) if d not in axes]
+        rows = np.transpose(x, kept + list(axes)).reshape([x.shape[d] for d in kept] + [-1])
+        out = np.empty(rows.shape[:-1], dtype=object)
+        extremum = getattr(sp, sympy_name)
+        for i in np.ndindex(out.shape):
+            out[i] = extremum(*rows[i])
+        return out.reshape(np.shape(at.ans))
+    return rule
+
+
 def _extremum(name: str, fn: Any):
     return defprim(
         name, _reducer(name, fn),
-        sympy="Max" if name == "max" else "Min",
+        sympy=_sym_extremum("Max" if name == "max" else "Min"),
         jvp=lambda g, ans, x, axis=None, keepdims=False:
             np.sum(g * _extremum_share(ans, x, axis, keepdims),
                    axis=batch_axes(axis, np.ndim(x), batch_ndim(g, x)), keepdims=keepdims),
@@ -220,7 +235,7 @@ def _np_std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs
 
 # --- cumulative sums and products ----------------------------------------------------------------
 
-cumsum = defprim("cumsum", lambda x, axis: np.cumsum(x, axis=axis), sympy="cumsum",
+cumsum = defprim("cumsum", lambda x, axis: np.cumsum(x, axis=axis), sympy=ON_OBJECTS,
                  jvp=lambda g, ans, x, axis: np.cumsum(
                      g, axis=normalize_axis(axis, np.ndim(x)) + batch_ndim(g, x)),
                  vjp=lambda ans, x, axis: lambda g: np.flip(np.cumsum(np.flip(g, axis), axis), axis))
@@ -276,7 +291,7 @@ def _cumprod_vjp(ans, x, axis):
     return vjp
 
 
-cumprod = defprim("cumprod", lambda x, axis: np.cumprod(x, axis=axis), sympy="cumprod",
+cumprod = defprim("cumprod", lambda x, axis: np.cumprod(x, axis=axis), sympy=ON_OBJECTS,
                   jvp=_cumprod_jvp, vjp=_cumprod_vjp)
 
 

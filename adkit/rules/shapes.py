@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..table import defnondiff, defprim, handles
+from ..table import ON_OBJECTS, defnondiff, defprim, handles
 from ..tracer import EveryArgument, primal
 from .helpers import (batch_ndim, dtype_of, lift, ndim_of, normalize_axis, shape_of, size_of, unbroadcast)
 
@@ -49,7 +49,7 @@ def _reshape_jvp(g, ans, x, shape, order="C"):
     return np.moveaxis(out, tuple(range(-nb, 0)), tuple(range(nb)))
 
 
-reshape = defprim("reshape", _reshape_impl, view=True, sympy="reshape",
+reshape = defprim("reshape", _reshape_impl, view=True, sympy=ON_OBJECTS,
                   jvp=_reshape_jvp,
                   vjp=lambda ans, x, shape, order="C":
                       lambda g: np.reshape(g, shape_of(x), order=order))
@@ -135,7 +135,7 @@ def _transpose_vjp(ans, x, axes=None):
 
 
 transpose = defprim("transpose", lambda x, axes=None: np.transpose(x, axes), view=True,
-                    sympy="transpose", jvp=_transpose_jvp, vjp=_transpose_vjp)
+                    sympy=ON_OBJECTS, jvp=_transpose_jvp, vjp=_transpose_vjp)
 transpose.writeback = lambda base, new, axes=None: np.transpose(
     new, tuple(np.argsort(_perm(axes, ndim_of(base)))))
 
@@ -197,6 +197,7 @@ def _broadcast_to_jvp(g, ans, x, shape):
 
 
 broadcast_to = defprim("broadcast_to", lambda x, shape: np.broadcast_to(x, shape), view=True,
+                       sympy=ON_OBJECTS,
                        jvp=_broadcast_to_jvp,
                        vjp=lambda ans, x, shape: lambda g: unbroadcast(g, shape_of(x), True))
 
@@ -246,7 +247,7 @@ def _concatenate_vjp(i):
     return maker
 
 
-concatenate = defprim("concatenate", _concatenate_impl, jvp_joint=_concatenate_jvp,
+concatenate = defprim("concatenate", _concatenate_impl, jvp_joint=_concatenate_jvp, sympy=ON_OBJECTS,
                       vjp=EveryArgument(_concatenate_vjp))
 
 
@@ -278,7 +279,8 @@ def _stack_vjp(i):
     return maker
 
 
-stack = defprim("stack", _stack_impl, jvp_joint=_stack_jvp, vjp=EveryArgument(_stack_vjp))
+stack = defprim("stack", _stack_impl, jvp_joint=_stack_jvp, vjp=EveryArgument(_stack_vjp),
+                sympy=ON_OBJECTS)
 
 
 @handles(np.stack, via=stack)
@@ -372,7 +374,7 @@ def _np_dsplit(ary, indices_or_sections):
 
 # --- copies and casts ---------------------------------------------------------------------
 
-copy = defprim("copy", lambda x: np.array(x, copy=True), sympy="identity",
+copy = defprim("copy", lambda x: np.array(x, copy=True), sympy=ON_OBJECTS,
                jvp=lambda g, ans, x: g, vjp=lambda ans, x: lambda g: g)
 
 
@@ -386,7 +388,7 @@ def _cast_impl(x, dtype):
     return np.asarray(x).astype(dtype)[()] if not isinstance(x, np.ndarray) else x.astype(dtype)
 
 
-cast = defprim("cast", _cast_impl, sympy="identity",
+cast = defprim("cast", _cast_impl, sympy=lambda sp, at, x, dtype: x,  # exact: no rounding
                jvp=lambda g, ans, x, dtype: g.astype(dtype) if hasattr(g, "astype")
                else np.asarray(g, dtype=dtype)[()],
                vjp=lambda ans, x, dtype: lambda g: astype(g, dtype_of(x)))
