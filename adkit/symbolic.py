@@ -223,9 +223,16 @@ class Traced:
                    sum(sp.count_ops(e) for e in reduced))
 
     def evaluate(self, exprs: list) -> np.ndarray:
-        """Numbers of the given expressions at the point (lambdify, with cse)."""
+        """Numbers of the given expressions at the point, by lambdify.
+
+        Common subexpressions are eliminated first (sympy.cse) for more than a
+        few dozen expressions: the derivatives of a network share most of their
+        terms, and printing them expanded would not finish. For a handful,
+        cse costs more than it saves.
+        """
         syms = list(self.point)
-        fn = sp.lambdify(syms, list(exprs), modules=_modules(), cse=True)
+        exprs = list(exprs)
+        fn = sp.lambdify(syms, exprs, modules=_modules(), cse=len(exprs) > 32)
         with np.errstate(all="ignore"):
             return np.array(fn(*[self.point[s] for s in syms]), dtype=float).reshape(-1)
 

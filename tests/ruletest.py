@@ -1,6 +1,8 @@
 """The harness every rule test uses: one call checks a function in every mode.
 
 check(fun, *args) compares, at args:
+- reverse-mode gradient against the exact one from adkit.symbolic (SymPy), when
+  every primitive on the way has a SymPy counterpart;
 - reverse-mode gradient, forward-mode gradient and a central finite difference
   (the independent referee, written here with plain NumPy) of the scalar
   L(args) = sum(w * fun(*args)) for a fixed random w;
@@ -85,7 +87,7 @@ def _close(a: Any, b: Any, rtol: float, atol: float, what: str) -> None:
 
 def check(fun: Callable, *args: Any, argnums: tuple | None = None, order: int = 2,
           rtol: float = 1e-6, atol: float = 1e-7, h: float = 1e-4, modes: str = "all",
-          jacobians: bool = True) -> None:
+          jacobians: bool = True, symbolic: bool = True) -> None:
     """Check fun's derivatives at args in every mode (see module docstring)."""
     args = [np.asarray(a, dtype=float) if isinstance(a, list) else a for a in args]
     argnums = tuple(i for i, a in enumerate(args) if _is_float(a)) if argnums is None \
@@ -112,6 +114,9 @@ def check(fun: Callable, *args: Any, argnums: tuple | None = None, order: int = 
         _, jv = adkit.jvp(lambda a: L(*_replace(args, i, a)), (args[i],), (v,))
         _close(jv, rev, 1e-10, 1e-12 * scale, f"jvp vs reverse gradient, arg {i}")
 
+    if symbolic:
+        _check_symbolic(L, args, argnums, grads_rev)
+
     if jacobians and np.size(out) <= 400:
         jf = fwd_jacobian(fun, argnums)(*args)
         jr = rev_jacobian(fun, argnums)(*args)
@@ -121,6 +126,20 @@ def check(fun: Callable, *args: Any, argnums: tuple | None = None, order: int = 
     if order >= 2:
         for i in argnums:
             _second_order(L, args, i, rng, rtol, atol, h)
+
+
+def _check_symbolic(L: Callable, args: list, argnums: tuple, grads_rev: tuple) -> None:
+    """The exact gradient (SymPy, through the table's SymPy slots) against reverse mode."""
+    from adkit import symbolic
+    if sum(np.size(args[i]) for i in argnums) > 16:
+        return  # SymPy time grows fast; small inputs already cover the slot
+    try:
+        exact = symbolic.grad(L, argnums)(*args)
+    except symbolic.NoSympyError:
+        return  # declared with NoSympy(reason); tests/test_symbolic.py checks the table
+    for k, i in enumerate(argnums):
+        scale = max(1.0, float(np.max(np.abs(exact[k]), initial=0.0)))
+        _close(grads_rev[k], exact[k], 1e-9, 1e-11 * scale, f"reverse vs symbolic, arg {i}")
 
 
 def _replace(args: list, i: int, a: Any) -> list:

@@ -164,25 +164,28 @@ def _extremum_share(ans: Any, x: Any, axis: Any, keepdims: bool) -> np.ndarray:
     return (hit / count).astype(dt, copy=False)
 
 
-def _sym_extremum(sympy_name: str):
-    """SymPy's Max/Min over the reduced axes (exact, no branch to follow)."""
+def _sym_extremum(arg: Any):
+    """The element the extremum is at the point (SymPy's Max of many arguments is far
+    too slow to build); ties are where the derivative does not exist."""
     def rule(sp, at, x, axis=None, keepdims=False):
+        at.branch("which element is the extremum")
         x = np.asarray(x, dtype=object)
+        v = np.asarray(at.values[0])
         axes = normalize_axes(axis, x.ndim)
         kept = [d for d in range(x.ndim) if d not in axes]
-        rows = np.transpose(x, kept + list(axes)).reshape([x.shape[d] for d in kept] + [-1])
-        out = np.empty(rows.shape[:-1], dtype=object)
-        extremum = getattr(sp, sympy_name)
-        for i in np.ndindex(out.shape):
-            out[i] = extremum(*rows[i])
-        return out.reshape(np.shape(at.ans))
+        order = kept + list(axes)
+        rows_shape = [x.shape[d] for d in kept] + [-1]
+        rows = np.transpose(x, order).reshape(rows_shape)
+        where = arg(np.transpose(v, order).reshape(rows_shape), axis=-1)
+        picked = np.take_along_axis(rows, where[..., None], axis=-1)
+        return picked.reshape(np.shape(at.ans))
     return rule
 
 
 def _extremum(name: str, fn: Any):
     return defprim(
         name, _reducer(name, fn),
-        sympy=_sym_extremum("Max" if name == "max" else "Min"),
+        sympy=_sym_extremum(np.argmax if name == "max" else np.argmin),
         jvp=lambda g, ans, x, axis=None, keepdims=False:
             np.sum(g * _extremum_share(ans, x, axis, keepdims),
                    axis=batch_axes(axis, np.ndim(x), batch_ndim(g, x)), keepdims=keepdims),
