@@ -10,6 +10,7 @@ array([0.4472136 , 0.89442719])
 
 from .api import grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad, vjp
 from .arraybox import TracedConversionError
+from .checks import PointError, check_grads
 from .extend import defjvp, defvjp, primitive
 from .table import NoRuleError
 
@@ -17,4 +18,4 @@ __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp",
            "stop_gradient", "primitive", "defjvp", "defvjp", "NoRuleError",
-           "TracedConversionError"]
+           "TracedConversionError", "check_grads", "PointError"]

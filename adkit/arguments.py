@@ -3,8 +3,9 @@ leaves, tangents and cotangents. Errors here name the argument and the fix."""
 
 from __future__ import annotations
 
+import inspect
 import numbers
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -106,3 +107,15 @@ def check_like(values: list, others: list, td: Any, other_td: Any, what: str,
 
 def _python_scalar(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, np.generic)
+
+
+def argument_names(f: Callable, nargs: int) -> list[str]:
+    """Names for f's first nargs positional arguments: its parameters' (x1, x2), or
+    a0, a1, ... when it takes *args or has no signature."""
+    try:
+        params = [p for p in inspect.signature(f).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params[:nargs]]
+    return names if len(names) == nargs else [f"a{i}" for i in range(nargs)]

@@ -26,7 +26,6 @@ SymPy is imported when this module is, never by `import adkit`.
 from __future__ import annotations
 
 import functools
-import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -35,7 +34,7 @@ import numpy as np
 import sympy as sp
 
 from . import dispatch  # noqa: F401  (fills the table)
-from .arguments import differentiable_leaves, normalize_argnums
+from .arguments import argument_names, differentiable_leaves, normalize_argnums
 from .arraybox import ArrayBox, Indexable, _first_outside_caller, box_class
 from .extend import UserPrimitive
 from .inplace import note_view, shares_memory
@@ -209,7 +208,8 @@ class Traced:
     def flat_output(self) -> list:
         out = []
         for leaf in tree_flatten(self.output)[0]:
-            out.extend(leaf if isinstance(leaf, sp.NDimArray) else [leaf])
+            out.extend(np.array(leaf.tolist(), dtype=object).reshape(-1)
+                       if isinstance(leaf, sp.NDimArray) else [leaf])
         return [sp.sympify(e) for e in out]
 
     def size(self, cse: bool = False) -> int:
@@ -259,7 +259,7 @@ def trace(f: Callable, *args: Any, argnums: Any = None, **kwargs: Any) -> Traced
     (x_0*x_1, 'np.greater')
     """
     nums = _argnums(f, args, argnums)
-    names = _argument_names(f, len(args))
+    names = argument_names(f, len(args))
     trace_ = SymbolicTrace()
     args = list(args)
     symbols, point = [], {}
@@ -376,18 +376,6 @@ def _argnums(f, args, argnums) -> tuple:
         raise TypeError("symbolic.trace: no numeric argument to make symbols for; pass "
                         "the example point as floats or float arrays")
     return tuple(nums)
-
-
-def _argument_names(f: Callable, nargs: int) -> list[str]:
-    try:
-        params = [p for p in inspect.signature(f).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        params = []
-    names = [p.name for p in params[:nargs]]
-    if len(names) < nargs:
-        names = [f"a{i}" for i in range(nargs)]
-    return names
 
 
 def _symbols(name: str, shape: tuple) -> np.ndarray:

@@ -130,6 +130,13 @@ def _index_add_impl(x, index, v):
     return out
 
 
+def _on_objects(x, v, index):
+    """(x, index, v) for a write on object arrays of expressions; a 0-d v is written as
+    its element (an object array would store the 0-d array itself)."""
+    v = np.asarray(v, dtype=object)
+    return np.asarray(x, dtype=object), index, v[()] if v.ndim == 0 else v
+
+
 def _write_jvp(write):
     """JVP of index_update / index_add: the same write applied to the tangents."""
     def jvp(tangents, ans, x, index, v):
@@ -171,14 +178,14 @@ def _update_vjp_v(ans, x, index, v):
 
 index_update = defprim("index_update", _index_update_impl, jvp_joint=None,
                        sympy=lambda sp, at, x, index, v:
-                       _index_update_impl(np.asarray(x, dtype=object), index, v),
+                       _index_update_impl(*_on_objects(x, v, index)),
                        vjp=(lambda ans, x, index, v: lambda g: index_update(g, index, 0.0),
                             None, _update_vjp_v))
 index_update.jvp_joint = _write_jvp(lambda *a: index_update(*a))
 
 index_add = defprim("index_add", _index_add_impl,
                     sympy=lambda sp, at, x, index, v:
-                    _index_add_impl(np.asarray(x, dtype=object), index, v),
+                    _index_add_impl(*_on_objects(x, v, index)),
                     vjp=(lambda ans, x, index, v: lambda g: g, None,
                          lambda ans, x, index, v:
                          lambda g: unbroadcast(g[index], shape_of(v), True)))

@@ -1,0 +1,386 @@
+"""check_grads: every way of differentiating a function, compared pairwise at a point.
+
+The modes are adkit's two engines ("forward", "reverse"), its two referees
+("numeric": Richardson-extrapolated differences with an error estimate;
+"symbolic": SymPy), and any gradient a user brings, from adkit or another
+library: `modes=("reverse", "numeric", ("torch", torch_grad, 1e-6))`.
+
+All of them see f as a function of one flat vector (the differentiated
+arguments' leaves, in order) with a flat output, so one table compares them.
+Two modes agree when their difference is within the sum of their error
+estimates: the numeric one's own estimate, and a relative tolerance (rtol) for
+the exact ones. Order 2 compares Hessians of the output weighted by a fixed
+random vector (the output itself when it is a scalar).
+
+Before blaming a mode, check_grads asks whether the point is the problem: f
+not finite there (outside its domain), a derivative that does not exist
+(sqrt at 0: infinite), or a kink (abs at 0: the one-sided derivatives
+differ). Each raises PointError, which names the problem, instead of a false
+disagreement.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .arguments import argument_names
+from .pytree import leaf_paths, tree_flatten, tree_unflatten
+
+__all__ = ["check_grads", "GradCheckReport", "PointError"]
+
+ENGINES = ("forward", "reverse")
+MODES = ("forward", "reverse", "numeric", "symbolic")
+
+
+class PointError(ValueError):
+    """The point cannot decide a gradient check: f or its derivative does not exist there."""
+
+
+@dataclass
+class Comparison:
+    """One pair of modes: their largest disagreement and whether it is within tolerance."""
+
+    a: str
+    b: str
+    max_abs: float
+    max_rel: float
+    where: str
+    ok: bool
+
+
+@dataclass
+class GradCheckReport:
+    """What check_grads compared. str(report) is the table."""
+
+    order: int
+    modes: list[str]
+    derivatives: dict[str, np.ndarray]
+    comparisons: list[Comparison]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.comparisons)
+
+    def __str__(self) -> str:
+        what = "Hessian" if self.order == 2 else "first derivatives"
+        lines = [f"check_grads, {what} ({len(self.modes)} modes: {', '.join(self.modes)})"]
+        w = max([len(f"{c.a} vs {c.b}") for c in self.comparisons] + [10])
+        lines.append(f"  {'pair':<{w}}  {'max abs err':>11}  {'max rel err':>11}  where")
+        for c in self.comparisons:
+            mark = "" if c.ok else "   <-- disagree"
+            lines.append(f"  {c.a + ' vs ' + c.b:<{w}}  {c.max_abs:11.3g}  {c.max_rel:11.3g}"
+                         f"  {c.where}{mark}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def check_grads(f: Callable, args: Any, *, order: int = 1,
+                modes: Sequence[Any] = MODES, argnums: Any = None,
+                rtol: float = 1e-9, atol: float = 0.0, kink_check: bool = True,
+                seed: int = 0) -> GradCheckReport:
+    """Compare the derivatives of f at args in every mode, pairwise.
+
+    args: the arguments, a tuple (a single non-tuple value is one argument).
+    order: 1 compares Jacobians (gradients for a scalar f), 2 Hessians.
+    modes: names from ("forward", "reverse", "numeric", "symbolic") and/or
+        user derivatives as (label, fn) or (label, fn, rtol): fn(*args) returns
+        the derivative of the given order with respect to the arguments in
+        argnums, shaped like adkit's (out.shape + arg.shape; a tuple for
+        several arguments; order 2: the Hessian of a scalar f).
+    argnums: which arguments to differentiate (default: every float argument).
+    rtol, atol: tolerance of the exact modes (the numeric mode brings its own
+        error estimate).
+
+    Raises AssertionError with the table when two modes disagree, PointError
+    when the point is outside f's domain or f is not differentiable there;
+    returns the report otherwise.
+
+    >>> report = check_grads(lambda x: np.sum(np.sin(x) ** 2), (np.array([0.3, 1.2]),))
+    >>> report.ok, len(report.comparisons)
+    (True, 6)
+    """
+    if order not in (1, 2):
+        raise ValueError(f"check_grads: order must be 1 or 2, got {order!r}")
+    with np.errstate(all="ignore"):  # points outside the domain are reported below
+        return _check(f, args, order, modes, argnums, rtol, atol, kink_check, seed)
+
+
+def _check(f, args, order, modes, argnums, rtol, atol, kink_check, seed) -> GradCheckReport:
+    problem = _Problem(f, args, argnums)
+    y0 = problem.F(problem.x0)
+    if not np.all(np.isfinite(y0)):
+        bad = np.flatnonzero(~np.isfinite(y0))
+        raise PointError(
+            f"f is not finite at the point (output {problem.out_label(bad[0])} = "
+            f"{y0[bad[0]]}): the point is outside f's domain (e.g. the log or sqrt of a "
+            "negative number, a division by zero), so no derivative exists there. "
+            "Choose a point inside the domain.")
+    G = problem.F if order == 1 else problem.scalarized(seed)
+    named = _normalize_modes(modes)
+    derivs: dict[str, np.ndarray] = {}
+    errors: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    for label, how, mode_rtol in named:
+        try:
+            d, err = _derive(how, G, problem, order)
+        except _Skipped as skip:
+            notes.append(f"{label}: skipped, {skip}")
+            continue
+        if order == 2 and how == "forward" and "reverse" in {n for n, *_ in named}:
+            derivs["forward-over-reverse"] = _fwd_over_rev(G, problem.x0)
+            errors["forward-over-reverse"] = None
+        derivs[label] = d
+        errors[label] = err if err is not None else mode_rtol
+        if how == "symbolic":
+            notes += [f"symbolic: {b}" for b in _symbolic_branches(G, problem.x0)]
+    if len(derivs) < 2:
+        raise ValueError(f"check_grads needs at least two modes to compare, got "
+                         f"{list(derivs)}" + (f" ({'; '.join(notes)})" if notes else ""))
+    _check_point(derivs, problem, order, kink_check, notes)
+    scale = max(float(np.max(np.abs(d), initial=0.0)) for d in derivs.values())
+    comparisons = [_compare(a, b, derivs, errors, rtol, atol, scale, problem, order)
+                   for a, b in itertools.combinations(derivs, 2)]
+    report = GradCheckReport(order, list(derivs), derivs, comparisons, notes)
+    if not report.ok:
+        raise AssertionError("derivatives disagree\n" + str(report))
+    return report
+
+
+# --- f as a function of one flat vector --------------------------------------------------
+
+
+class _Problem:
+    def __init__(self, f: Callable, args: Any, argnums: Any) -> None:
+        self.f = f
+        self.args = list(args) if isinstance(args, tuple) else [args]
+        if argnums is None:
+            argnums = tuple(i for i, a in enumerate(self.args) if _is_float_tree(a))
+            if not argnums:
+                raise TypeError("check_grads: no float argument to differentiate; pass the "
+                                "point as floats or float arrays (or give argnums)")
+        self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        self.single = isinstance(argnums, int) or len(self.argnums) == 1
+        self.parts = []  # (argnum, treedef, shapes)
+        names = argument_names(f, len(self.args))
+        flat, self.in_labels = [], []
+        for n in self.argnums:
+            leaves, td = tree_flatten(self.args[n])
+            leaves = [np.asarray(x, dtype=float) for x in leaves]
+            self.parts.append((n, td, [x.shape for x in leaves]))
+            for leaf, path in zip(leaves, leaf_paths(td, names[n])):
+                flat.append(leaf.ravel())
+                self.in_labels += [path + _index(i, leaf.shape) for i in np.ndindex(leaf.shape)]
+        self.x0 = np.concatenate(flat) if flat else np.zeros(0)
+        out = f(*self.args)
+        self.out_shape = np.shape(out)
+
+    def unflatten(self, x: Any) -> list:
+        args, start = list(self.args), 0
+        for n, td, shapes in self.parts:
+            leaves = []
+            for shape in shapes:
+                size = int(np.prod(shape, dtype=int))
+                leaves.append(np.reshape(x[start:start + size], shape))
+                start += size
+            args[n] = tree_unflatten(td, leaves)
+        return args
+
+    def F(self, x: Any) -> Any:
+        return np.reshape(self.f(*self.unflatten(x)), (-1,))
+
+    def scalarized(self, seed: int) -> Callable:
+        if self.out_shape == ():
+            return lambda x: self.F(x)[0]
+        w = np.random.RandomState(seed).uniform(0.5, 1.5, int(np.prod(self.out_shape)))
+        return lambda x: np.sum(w * self.F(x))
+
+    def out_label(self, i: int) -> str:
+        return "f" + _index(np.unravel_index(i, self.out_shape), self.out_shape)
+
+    def flatten_user(self, d: Any, order: int) -> np.ndarray:
+        """A user derivative (adkit's layout) as a matrix over the flat input."""
+        parts = d if not self.single else (d,)
+        if order == 2:
+            if not self.single:
+                return np.block([[np.reshape(b, (b_rows, -1)) for b in row]
+                                 for row, b_rows in zip(parts, self._sizes())])
+            return np.reshape(np.asarray(d, dtype=float), (self.x0.size, self.x0.size))
+        n_out = int(np.prod(self.out_shape))
+        return np.concatenate([np.reshape(np.asarray(p, dtype=float), (n_out, -1))
+                               for p in parts], axis=1)
+
+    def _sizes(self) -> list[int]:
+        return [sum(int(np.prod(s, dtype=int)) for s in shapes) for _, _, shapes in self.parts]
+
+
+def _is_float_tree(a: Any) -> bool:
+    leaves = tree_flatten(a)[0]
+    return bool(leaves) and all(
+        isinstance(x, (float, np.floating)) or
+        isinstance(x, np.ndarray) and x.dtype.kind == "f" for x in leaves)
+
+
+def _index(i: Any, shape: tuple) -> str:
+    return f"[{', '.join(map(str, i))}]" if shape else ""
+
+
+# --- the modes ------------------------------------------------------------------------------
+
+
+class _Skipped(Exception):
+    """A mode that cannot run on this function (said in the report's notes)."""
+
+
+def _normalize_modes(modes: Sequence[Any]) -> list[tuple[str, Any, float | None]]:
+    if isinstance(modes, str):
+        modes = (modes,)
+    out = []
+    for m in modes:
+        if isinstance(m, str):
+            if m not in MODES:
+                raise ValueError(f"check_grads: unknown mode {m!r}; modes are {MODES} or "
+                                 "(label, derivative_function[, rtol]) tuples")
+            out.append((m, m, None))
+        elif isinstance(m, tuple) and len(m) in (2, 3) and callable(m[1]):
+            out.append((str(m[0]), m[1], m[2] if len(m) == 3 else None))
+        else:
+            raise TypeError(f"check_grads: a mode is a name from {MODES} or a "
+                            f"(label, derivative_function[, rtol]) tuple, got {m!r}")
+    labels = [label for label, _, _ in out]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"check_grads: mode labels repeat: {labels}")
+    return out
+
+
+def _derive(how: Any, G: Callable, problem: _Problem, order: int) -> tuple[np.ndarray, Any]:
+    """(derivative matrix, its error estimate or None for an exact mode)."""
+    from . import api
+    x0 = problem.x0
+    if callable(how):
+        d = how(*problem.args)
+        return problem.flatten_user(d, order), None
+    if how == "numeric":
+        from . import numeric
+        fn = numeric.jacobian if order == 1 else numeric.hessian
+        d, info = fn(G, x0, method="richardson", full_output=True)
+        return _matrix(d, x0, order), _matrix(info.error, x0, order)
+    if how == "symbolic":
+        from . import symbolic
+        try:
+            d = (symbolic.jacobian(G) if order == 1 else symbolic.hessian(G))(x0)
+        except symbolic.NoSympyError as e:
+            raise _Skipped(str(e).split(", so ")[0]) from None
+        return _matrix(d, x0, order), None
+    if order == 1:
+        return _matrix(api.jacobian(G, mode=how)(x0), x0, 1), None
+    if how == "forward":
+        inner = api.jacobian(G, mode="forward")
+    else:
+        inner = api.grad(G)
+    return _matrix(api.jacobian(inner, mode=how)(x0), x0, 2), None
+
+
+def _fwd_over_rev(G: Callable, x0: np.ndarray) -> np.ndarray:
+    from . import api
+    return _matrix(api.hessian(G)(x0), x0, 2)
+
+
+def _symbolic_branches(G: Callable, x0: np.ndarray) -> list[str]:
+    from . import symbolic
+    branches = symbolic.trace(G, x0).branches
+    return [f"followed the branch taken at the point ({b})" for b in branches[:3]]
+
+
+def _matrix(d: Any, x0: np.ndarray, order: int) -> np.ndarray:
+    d = np.asarray(d, dtype=float)
+    return d.reshape(-1, x0.size) if order == 1 else d.reshape(x0.size, x0.size)
+
+
+# --- is the point the problem? ---------------------------------------------------------------
+
+
+def _check_point(derivs: dict, problem: _Problem, order: int, kink_check: bool,
+                 notes: list) -> None:
+    bad = {m: d for m, d in derivs.items() if not np.all(np.isfinite(d))}
+    if bad:
+        mode, d = next(iter(bad.items()))
+        i = np.flatnonzero(~np.isfinite(d))[0]
+        where = _where(i, d.shape, problem, order)
+        raise PointError(
+            f"the {'second ' * (order == 2)}derivative does not exist at the point: "
+            f"{', '.join(bad)} give{'s' * (len(bad) == 1)} {d.flat[i]} at {where} while f "
+            "is finite there (a point like sqrt or log at 0, or x**0.5 at 0, where the "
+            "slope is infinite or undefined). Choose a point inside the domain of the "
+            "derivative.")
+    if kink_check:
+        kink = _find_kink(problem)
+        if kink:
+            raise PointError(
+                f"f is not differentiable at the point (or within a step of it): {kink}. "
+                "That is a kink (like abs or max at 0), not an error in any mode; the modes "
+                "may report any subgradient there. Choose a point away from the kink.")
+
+
+def _find_kink(problem: _Problem) -> str:
+    """One-sided derivatives along each coordinate (and two random directions) that differ."""
+    x0, F = problem.x0, problem.F
+    n = x0.size
+    directions = [np.eye(n)[i] for i in range(min(n, 12))]
+    rng = np.random.RandomState(1)
+    directions += [v / np.linalg.norm(v) for v in rng.standard_normal((2, n))] if n > 1 else []
+    f0 = F(x0)
+    h = 2.0 ** -17 * max(1.0, float(np.max(np.abs(x0), initial=0.0)))
+    fscale = max(1.0, float(np.max(np.abs(f0))))
+    for k, v in enumerate(directions):
+        # second-order one-sided differences: (-3 f(x) + 4 f(x±h v) - f(x±2h v)) / (±2h)
+        right = (-3 * f0 + 4 * F(x0 + h * v) - F(x0 + 2 * h * v)) / (2 * h)
+        left = (3 * f0 - 4 * F(x0 - h * v) + F(x0 - 2 * h * v)) / (2 * h)
+        gap = np.abs(right - left)
+        limit = 1e-3 * (np.abs(right) + np.abs(left)) + 1e-6 * fscale
+        if np.any(gap > limit) and np.all(np.isfinite(gap)):
+            j = int(np.argmax(gap - limit))
+            along = (problem.in_labels[k] if k < min(n, 12)
+                     else "a random direction")
+            return (f"the one-sided derivatives of {problem.out_label(j)} along {along} "
+                    f"are {left[j]:.6g} (from the left) and {right[j]:.6g} (from the right)")
+    return ""
+
+
+# --- comparing ------------------------------------------------------------------------------------
+
+
+def _compare(a: str, b: str, derivs: dict, errors: dict, rtol: float, atol: float,
+             scale: float, problem: _Problem, order: int) -> Comparison:
+    da, db = derivs[a], derivs[b]
+    diff = np.abs(da - db)
+    size = np.maximum(np.abs(da), np.abs(db))
+    allowed = _allowance(errors[a], da, rtol) + _allowance(errors[b], db, rtol) + \
+        atol + 1e-13 * scale
+    ok = bool(np.all(diff <= allowed))
+    i = int(np.argmax(diff - allowed)) if not ok else int(np.argmax(diff)) if diff.size else 0
+    with np.errstate(divide="ignore", invalid="ignore"):  # entries near 0 have no scale
+        rel = np.where(size > 1e-8 * scale, diff / size, 0.0)
+    return Comparison(a, b, float(np.max(diff, initial=0.0)), float(np.max(rel, initial=0.0)),
+                      _where(i, da.shape, problem, order) if diff.size else "-", ok)
+
+
+def _allowance(error: Any, d: np.ndarray, rtol: float) -> Any:
+    """How far a mode's numbers may be from the truth: 10x the numeric estimate (it is
+    an estimate, not a bound), or a relative tolerance for exact modes."""
+    if isinstance(error, np.ndarray):
+        return 10.0 * error + rtol * np.abs(d)
+    return (rtol if error is None else error) * np.abs(d)
+
+
+def _where(i: int, shape: tuple, problem: _Problem, order: int) -> str:
+    r, c = np.unravel_index(i, shape)
+    if order == 2:
+        return f"d2f / d{problem.in_labels[r]} d{problem.in_labels[c]}"
+    return f"d{problem.out_label(r)} / d{problem.in_labels[c]}"
