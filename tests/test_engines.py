@@ -126,3 +126,15 @@ def test_user_primitive_without_rules_names_the_missing_rule():
 def test_defvjp_needs_a_primitive():
     with pytest.raises(TypeError, match="adkit.primitive"):
         adkit.defvjp(np.sin, lambda ans, x: lambda g: g)
+
+
+def test_batched_forward_over_batched_forward_broadcasts_a_scalar_element():
+    # found by check_grads: x * x[0] under two batched forward traces lost the lift
+    # of x[0]'s tangent (its answer was an outer box, which skipped the shape check),
+    # and a batch of 2 silently broadcast against the 2 elements of x
+    x = np.array([0.5, 1.5])
+    f = lambda x: np.sum(np.sin(x) * x[0]) + np.sum((x + x[1]) ** 2)  # noqa: E731
+    ff = adkit.jacobian(adkit.jacobian(f, mode="forward"), mode="forward")(x)
+    exact = np.array([[2 * np.cos(0.5) - 0.5 * np.sin(0.5) + 2, np.cos(1.5) + 2],
+                      [np.cos(1.5) + 2, -0.5 * np.sin(1.5) + 10]])  # by SymPy
+    np.testing.assert_allclose(ff, exact, rtol=1e-12)

@@ -83,10 +83,12 @@ class ForwardTrace(Trace):
             ans = prim.impl(va, vb)
         if ta is None and tb is None:
             return _dual(ans, None, self)
-        if type(ans) is not np.ndarray or (
-                (ta is None or shape_of(va) == ans.shape) and
-                (tb is None or shape_of(vb) == ans.shape)):
-            # no broadcasting of a traced argument: the rules apply as they are
+        t_ans = type(ans)
+        if t_ans is float or t_ans is np.float64 or (
+                (ta is None or shape_of(va) == shape_of(ans)) and
+                (tb is None or shape_of(vb) == shape_of(ans))):
+            # no broadcasting of a traced argument: the rules apply as they are (an
+            # answer that is a box of an outer trace needs its shape checked too)
             r0, r1 = prim.jvps
             tangent = None
             if ta is not None:
