@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="differentiate a few functions in every mode, side by side")
     demo.set_defaults(run=_demo)
+    from .check_command import add_parser as add_check
+    add_check(sub)
     cov = sub.add_parser("coverage", help="write the coverage table generated from the primitive table")
     cov.add_argument("--output", "-o", default="docs/coverage.md", help="file, or - for stdout")
     cov.set_defaults(run=_coverage)

@@ -30,10 +30,18 @@ import numpy as np
 from .arguments import argument_names
 from .pytree import leaf_paths, tree_flatten, tree_unflatten
 
-__all__ = ["check_grads", "GradCheckReport", "PointError"]
+__all__ = ["check_grads", "GradCheckReport", "GradCheckError", "PointError"]
 
 ENGINES = ("forward", "reverse")
 MODES = ("forward", "reverse", "numeric", "symbolic")
+
+
+class GradCheckError(AssertionError):
+    """Two modes disagree; .report holds every mode's derivatives and the table."""
+
+    def __init__(self, report: "GradCheckReport") -> None:
+        super().__init__("derivatives disagree\n" + str(report))
+        self.report = report
 
 
 class PointError(ValueError):
@@ -149,7 +157,7 @@ def _check(f, args, order, modes, argnums, rtol, atol, kink_check, seed) -> Grad
                    for a, b in itertools.combinations(derivs, 2)]
     report = GradCheckReport(order, list(derivs), derivs, comparisons, notes)
     if not report.ok:
-        raise AssertionError("derivatives disagree\n" + str(report))
+        raise GradCheckError(report)
     return report
 
 

@@ -1,0 +1,62 @@
+"""`adkit check`: the side-by-side table, and expression strings parsed safely."""
+
+import numpy as np
+import pytest
+
+from adkit.__main__ import main
+from adkit.expression import ExpressionError, compile_expression
+
+
+def test_table_of_every_mode(capsys):
+    assert main(["check", "np.sqrt(x1*x1 + x2*x2)", "--at", "x1=1", "x2=2"]) == 0
+    out = capsys.readouterr().out
+    assert "value: 2.23606797749979" in out
+    row = next(line for line in out.splitlines() if line.startswith("df/dx1"))
+    values = [float(v) for v in row.split()[1:]]
+    assert len(values) == 4 and np.allclose(values, 1 / np.sqrt(5), rtol=1e-12)
+    assert "numeric vs symbolic" in out and "all modes agree" in out
+
+
+def test_order_two_adds_hessians(capsys):
+    assert main(["check", "np.sum(np.sin(x) * x[0])", "--at", "x=0.5,1.5", "--order", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "d2f/dx[0]dx[1]" in out and "forward-over-reverse" in out
+
+
+def test_kink_exits_with_its_own_status(capsys):
+    assert main(["check", "np.abs(x)", "--at", "x=0"]) == 3
+    assert "kink" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("source, token", [
+    ("__import__('os').system('ls')", "__import__('os').system"),
+    ("x.__class__", "x.__class__"),
+    ("open('f')", "open"),
+    ("np.load('f')", "np.load"),
+    ("(lambda: 1)()", "lambda: 1"),
+    ("'text'", "'text'"),
+    ("x[y]", "y"),
+    ("[t for t in x]", "[t for t in x]"),
+    ("np.sum(x, axis=y)", "y"),
+    ("z + 1", "z"),
+    ("x if x else 1", "x if x else 1"),
+])
+def test_anything_outside_the_grammar_names_its_token(source, token):
+    with pytest.raises(ExpressionError) as info:
+        compile_expression(source, ["x", "y"])
+    assert f"offending token: {token!r}" in str(info.value)
+
+
+def test_bad_expression_and_point_exit_with_a_message(capsys):
+    assert main(["check", "np.sin(x", "--at", "x=1"]) == 2
+    assert "cannot parse" in capsys.readouterr().out
+    assert main(["check", "x", "--at", "x=one"]) == 2
+    assert "'one' is not a number" in capsys.readouterr().out
+    assert main(["check", "x", "--at", "x"]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().out
+
+
+def test_compiled_expression_is_plain_numpy():
+    f = compile_expression("np.sum(x ** 2, axis=0) @ w + pi", ["x", "w"])
+    x, w = np.arange(6.0).reshape(3, 2), np.array([1.0, -1.0])
+    assert f(x, w) == pytest.approx(np.sum(x ** 2, axis=0) @ w + np.pi)
