@@ -96,15 +96,21 @@ def run(settings: Settings) -> Section:
             sweep = [abs(numeric.derivative(f, X0, method=method, levels=levels, h=h) - want)
                      for h in SWEEP]
             best = int(np.argmin(sweep))
-            name = method if method != "richardson" else f"richardson, levels={levels}"
+            default = levels == numeric.default_levels(method, None)
+            name = method if method != "richardson" else \
+                f"richardson, levels={levels}" + " (default)" * default
             row = Row(label, name, f"{err:.2e} ({points} evals)", {
                 "error estimate": f"{info.error:.1e} (+{g.points - points} evals)",
                 "best step of the sweep": f"{sweep[best]:.2e} at h={SWEEP[best]:.1e}",
                 "numdifftools.Derivative()": nd_cell})
-            if method == "richardson":
-                row.target = "error <= numdifftools, fewer evals"
-                row.met = verdict(None if not callable(nd) else
-                                  bool(err <= nd_err and points < nd_points))
+            if method == "richardson" and default:
+                # judged on the median over nearby points: one point's error is partly
+                # luck of rounding (the cells above show x = X0 alone)
+                row.target = "median error <= numdifftools', fewer evals"
+                row.met = verdict(None if not callable(nd) else bool(
+                    _median_error(lambda x: numeric.derivative(f, x, method="richardson"),
+                                  exact) <= _median_error(lambda x: nd(f, x)[0], exact)
+                    and points < nd_points))
             sec.rows.append(row)
     sec.notes.append("cells are absolute errors against SymPy's exact derivative and (in "
                      "parentheses) evaluations of f, not times; adkit's cell is the default "
@@ -120,6 +126,10 @@ def run(settings: Settings) -> Section:
     sec.notes.append("the best step of the sweep includes lucky cancellations of rounding "
                      "errors at one point, which no step rule could aim for")
     return sec
+
+
+def _median_error(derivative: Callable, exact: Callable) -> float:
+    return float(np.median([abs(derivative(x) - exact(x)) for x in NEARBY]))
 
 
 def _typical(funcs: dict, nd: Callable) -> str:
