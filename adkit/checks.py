@@ -134,10 +134,11 @@ def _check(f, args, order, modes, argnums, rtol, atol, kink_check, seed) -> Grad
     named = _normalize_modes(modes)
     derivs: dict[str, np.ndarray] = {}
     errors: dict[str, np.ndarray] = {}
+    numeric_steps: dict[str, np.ndarray] = {}
     notes: list[str] = []
     for label, how, mode_rtol in named:
         try:
-            d, err = _derive(how, G, problem, order)
+            d, err, steps = _derive(how, G, problem, order)
         except _Skipped as skip:
             notes.append(f"{label}: skipped, {skip}")
             continue
@@ -146,12 +147,16 @@ def _check(f, args, order, modes, argnums, rtol, atol, kink_check, seed) -> Grad
             errors["forward-over-reverse"] = None
         derivs[label] = d
         errors[label] = err if err is not None else mode_rtol
+        if steps is not None:
+            numeric_steps[label] = steps
         if how == "symbolic":
             notes += [f"symbolic: {b}" for b in _symbolic_branches(G, problem.x0)]
     if len(derivs) < 2:
         raise ValueError(f"check_grads needs at least two modes to compare, got "
                          f"{list(derivs)}" + (f" ({'; '.join(notes)})" if notes else ""))
     _check_point(derivs, problem, order, kink_check, notes)
+    if kink_check and order == 1 and numeric_steps:
+        _allow_for_curvature_jumps(problem, errors, numeric_steps, notes)
     scale = max(float(np.max(np.abs(d), initial=0.0)) for d in derivs.values())
     comparisons = [_compare(a, b, derivs, errors, rtol, atol, scale, problem, order)
                    for a, b in itertools.combinations(derivs, 2)]
@@ -267,32 +272,33 @@ def _normalize_modes(modes: Sequence[Any]) -> list[tuple[str, Any, float | None]
     return out
 
 
-def _derive(how: Any, G: Callable, problem: _Problem, order: int) -> tuple[np.ndarray, Any]:
-    """(derivative matrix, its error estimate or None for an exact mode)."""
+def _derive(how: Any, G: Callable, problem: _Problem, order: int) -> tuple[np.ndarray, Any, Any]:
+    """(derivative matrix, its error estimate or None for an exact mode, the numeric
+    mode's steps or None)."""
     from . import api
     x0 = problem.x0
     if callable(how):
         d = how(*problem.args)
-        return problem.flatten_user(d, order), None
+        return problem.flatten_user(d, order), None, None
     if how == "numeric":
         from . import numeric
         fn = numeric.jacobian if order == 1 else numeric.hessian
         d, info = fn(G, x0, method="richardson", full_output=True)
-        return _matrix(d, x0, order), _matrix(info.error, x0, order)
+        return _matrix(d, x0, order), _matrix(info.error, x0, order), np.ravel(info.h)
     if how == "symbolic":
         from . import symbolic
         try:
             d = (symbolic.jacobian(G) if order == 1 else symbolic.hessian(G))(x0)
         except symbolic.NoSympyError as e:
             raise _Skipped(str(e).split(", so ")[0]) from None
-        return _matrix(d, x0, order), None
+        return _matrix(d, x0, order), None, None
     if order == 1:
-        return _matrix(api.jacobian(G, mode=how)(x0), x0, 1), None
+        return _matrix(api.jacobian(G, mode=how)(x0), x0, 1), None, None
     if how == "forward":
         inner = api.jacobian(G, mode="forward")
     else:
         inner = api.grad(G)
-    return _matrix(api.jacobian(inner, mode=how)(x0), x0, 2), None
+    return _matrix(api.jacobian(inner, mode=how)(x0), x0, 2), None, None
 
 
 def _fwd_over_rev(G: Callable, x0: np.ndarray) -> np.ndarray:
@@ -316,6 +322,21 @@ def _matrix(d: Any, x0: np.ndarray, order: int) -> np.ndarray:
 
 def _check_point(derivs: dict, problem: _Problem, order: int, kink_check: bool,
                  notes: list) -> None:
+    if kink_check:
+        kink = _find_kink(problem)
+        if kink:
+            raise PointError(
+                f"f is not differentiable at the point (or within a step of it): {kink}. "
+                "That is a kink (like abs or max at 0), not an error in any mode; the modes "
+                "may report any subgradient there. Choose a point away from the kink.")
+        jumps = _curvature_jumps(problem) if order == 2 else []
+        if jumps:
+            i, jump = jumps[0]
+            raise PointError(
+                f"the second derivative does not exist at the point: f'' jumps by "
+                f"{np.max(jump):.6g} across it along {problem.in_labels[i]} (like relu(x)·x "
+                "at 0: f is differentiable there, its derivative has a kink). Choose a "
+                "point away from it.")
     bad = {m: d for m, d in derivs.items() if not np.all(np.isfinite(d))}
     if bad:
         mode, d = next(iter(bad.items()))
@@ -327,29 +348,63 @@ def _check_point(derivs: dict, problem: _Problem, order: int, kink_check: bool,
             "is finite there (a point like sqrt or log at 0, or x**0.5 at 0, where the "
             "slope is infinite or undefined). Choose a point inside the domain of the "
             "derivative.")
-    if kink_check:
-        kink = _find_kink(problem)
-        if kink:
-            raise PointError(
-                f"f is not differentiable at the point (or within a step of it): {kink}. "
-                "That is a kink (like abs or max at 0), not an error in any mode; the modes "
-                "may report any subgradient there. Choose a point away from the kink.")
+
+
+_PROBE_STEP = 2.0 ** -17  # times max(|x|, 1): short enough to see a kink next to the point
+
+
+def _one_sided(problem: _Problem, v: np.ndarray) -> tuple:
+    """(left, right) first and second derivatives along v, from one side each.
+
+    Second-order one-sided differences (-3 f(x) + 4 f(x±hv) - f(x±2hv)) / (±2h) for
+    the slope, (f(x) - 2 f(x±hv) + f(x±2hv)) / h^2 for the curvature.
+    """
+    x0, F = problem.x0, problem.F
+    h = _PROBE_STEP * max(1.0, float(np.max(np.abs(x0), initial=0.0)))
+    f0, fp, fpp, fm, fmm = (F(x0), F(x0 + h * v), F(x0 + 2 * h * v), F(x0 - h * v),
+                            F(x0 - 2 * h * v))
+    slopes = ((3 * f0 - 4 * fm + fmm) / (2 * h), (-3 * f0 + 4 * fp - fpp) / (2 * h))
+    curvatures = ((f0 - 2 * fm + fmm) / h ** 2, (f0 - 2 * fp + fpp) / h ** 2)
+    return slopes, curvatures, h, f0
+
+
+def _curvature_jumps(problem: _Problem) -> list[tuple[int, np.ndarray]]:
+    """(coordinate, |f''(right) - f''(left)| per output) where f'' jumps at the point."""
+    n = problem.x0.size
+    out = []
+    for i in range(min(n, 12)):
+        _, (left, right), h, f0 = _one_sided(problem, np.eye(n)[i])
+        noise = 1e3 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(f0)))) / h ** 2
+        jump = np.abs(right - left)
+        jump = np.where(jump > 1e-2 * (np.abs(left) + np.abs(right)) + noise, jump, 0.0)
+        if np.any(jump):
+            out.append((i, jump))
+    return out
+
+
+def _allow_for_curvature_jumps(problem: _Problem, errors: dict, numeric_steps: dict,
+                               notes: list) -> None:
+    """Where f'' jumps (relu(x)·x at 0), a difference across the point is off by about
+    |jump|·h, which Richardson's even-power expansion cannot remove: allow for it."""
+    for i, jump in _curvature_jumps(problem):
+        notes.append(f"f'' jumps at the point along {problem.in_labels[i]} (by up to "
+                     f"{np.max(jump):.3g}): the numeric mode's differences straddle it, so "
+                     "they are allowed an error of |jump|·h there")
+        for label, steps in numeric_steps.items():
+            errors[label] = errors[label].copy()
+            errors[label][:, i] += jump * steps[i]
 
 
 def _find_kink(problem: _Problem) -> str:
     """One-sided derivatives along each coordinate (and two random directions) that differ."""
-    x0, F = problem.x0, problem.F
+    x0 = problem.x0
     n = x0.size
     directions = [np.eye(n)[i] for i in range(min(n, 12))]
     rng = np.random.RandomState(1)
     directions += [v / np.linalg.norm(v) for v in rng.standard_normal((2, n))] if n > 1 else []
-    f0 = F(x0)
-    h = 2.0 ** -17 * max(1.0, float(np.max(np.abs(x0), initial=0.0)))
-    fscale = max(1.0, float(np.max(np.abs(f0))))
     for k, v in enumerate(directions):
-        # second-order one-sided differences: (-3 f(x) + 4 f(x±h v) - f(x±2h v)) / (±2h)
-        right = (-3 * f0 + 4 * F(x0 + h * v) - F(x0 + 2 * h * v)) / (2 * h)
-        left = (3 * f0 - 4 * F(x0 - h * v) + F(x0 - 2 * h * v)) / (2 * h)
+        (left, right), _, h, f0 = _one_sided(problem, v)
+        fscale = max(1.0, float(np.max(np.abs(f0))))
         gap = np.abs(right - left)
         limit = 1e-3 * (np.abs(right) + np.abs(left)) + 1e-6 * fscale
         if np.any(gap > limit) and np.all(np.isfinite(gap)):

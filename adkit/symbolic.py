@@ -231,7 +231,7 @@ class Traced:
         cse costs more than it saves.
         """
         syms = list(self.point)
-        exprs = list(exprs)
+        exprs = [_without_deltas(e, self.point) for e in exprs]
         fn = sp.lambdify(syms, exprs, modules=_modules(), cse=len(exprs) > 32)
         with np.errstate(all="ignore"):
             return np.array(fn(*[self.point[s] for s in syms]), dtype=float).reshape(-1)
@@ -239,6 +239,17 @@ class Traced:
     def __repr__(self) -> str:
         note = f", branches={list(self.branches)}" if self.branches else ""
         return f"Traced({self.output!r}{note})"
+
+
+def _without_deltas(e: Any, point: dict) -> Any:
+    """DiracDelta (the derivative of a Heaviside step, from Max, Abs, sign) is 0 away
+    from its jump and undefined on it: numbers for lambdify, which has none."""
+    e = sp.sympify(e)
+    if not e.has(sp.DiracDelta):
+        return e
+    return e.replace(lambda a: isinstance(a, sp.DiracDelta),
+                     lambda a: sp.S.Zero if complex(a.args[0].xreplace(point)) != 0
+                     else sp.nan)
 
 
 @functools.lru_cache(maxsize=1)

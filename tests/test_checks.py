@@ -96,7 +96,15 @@ def test_kinks_are_reported_as_kinks(f, x):
 
 def test_smooth_point_near_nothing_special_passes_the_kink_check():
     assert check_grads(np.abs, (0.3,)).ok
-    assert check_grads(lambda x: np.maximum(x, 0.0) * x, (0.0,)).ok  # relu(x)·x is C¹
+
+
+def test_a_jump_in_the_second_derivative_is_allowed_for_then_named():
+    relu_x = lambda x: np.maximum(x, 0.0) * x  # noqa: E731  (C¹: f'' jumps from 0 to 2)
+    report = check_grads(relu_x, (0.0,))
+    assert report.ok and any("f'' jumps" in n for n in report.notes)
+    with pytest.raises(PointError, match="f'' jumps by 2"):
+        check_grads(relu_x, (0.0,), order=2)
+    assert check_grads(relu_x, (0.5,), order=2).ok  # SymPy's DiracDelta is 0 off the kink
 
 
 def test_value_dependent_branches_are_noted():
