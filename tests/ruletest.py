@@ -11,7 +11,8 @@ check(fun, *args) compares, at args:
   reverse-over-reverse and forward-over-forward against finite differences
   of the gradient, and the batched Hessian (forward over reverse) against
   reverse-over-reverse, so every JVP rule also runs on batched tangents
-  flowing through VJP rules.
+  flowing through VJP rules, and the batched forward-over-forward Hessian
+  (batched tangents of batched tangents).
 The primitives a check recorded are kept in EXERCISED, so a test can assert that
 every entry of the table has been checked.
 """
@@ -169,6 +170,8 @@ def _second_order(L, args, i, rng, rtol, atol, h):
         H = adkit.hessian(Li)(x)
         H_rr = adkit.reverse.jacobian(g)(x)
         _close(H, H_rr, 1e-8, 1e-10 * scale, f"batched Hessian vs reverse-over-reverse, arg {i}")
+        H_ff = adkit.jacobian(adkit.jacobian(Li, mode="forward"), mode="forward")(x)
+        _close(H_ff, H, 1e-8, 1e-10 * scale, f"batched forward-over-forward Hessian, arg {i}")
 
 
 def _is_float(a: Any) -> bool:
