@@ -174,3 +174,14 @@ def test_vecdot_and_vecmat_conjugate_a_complex_first_argument():
         pytest.skip("np.vecmat needs NumPy >= 2.2")
     check(lambda a, b: np.vecdot(a * (1 + 2j), b * 1j + b), R(3, 2), R(2))
     check(lambda a, b: np.vecmat(a * (1 - 1j), b), R(3), R(3, 2))
+
+
+def test_casts_between_real_and_complex():
+    # regression (found by tests/test_properties.py): a real value's complex (co)tangent
+    # is cast back to real by its real part, without a ComplexWarning; hvp on a scalar
+    # raised TypeError (a Python complex tangent through cast's JVP)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        check(lambda x: np.imag(np.asarray(x, dtype=np.complex128) * (0.6 - 0.8j)) * x, 1.5)
+        check(lambda x: np.real(x.astype(np.complex128) * (0.6 - 0.8j)) * x, V)

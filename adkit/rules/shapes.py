@@ -388,10 +388,23 @@ def _cast_impl(x, dtype):
     return np.asarray(x).astype(dtype)[()] if not isinstance(x, np.ndarray) else x.astype(dtype)
 
 
+def _real_if_real(g: Any, dtype: Any) -> Any:
+    """A complex (co)tangent of a real value is its real part, as astype(real) takes it."""
+    return np.real(g) if np.dtype(dtype).kind != "c" and dtype_of(g).kind == "c" else g
+
+
+def _cast_jvp(g, ans, x, dtype):
+    g = _real_if_real(g, dtype)
+    return g.astype(dtype) if hasattr(g, "astype") else np.asarray(g, dtype=dtype)[()]
+
+
+def _cast_vjp(ans, x, dtype):
+    to = dtype_of(x)
+    return lambda g: astype(_real_if_real(g, to), to)
+
+
 cast = defprim("cast", _cast_impl, sympy=lambda sp, at, x, dtype: x,  # exact: no rounding
-               jvp=lambda g, ans, x, dtype: g.astype(dtype) if hasattr(g, "astype")
-               else np.asarray(g, dtype=dtype)[()],
-               vjp=lambda ans, x, dtype: lambda g: astype(g, dtype_of(x)))
+               jvp=_cast_jvp, vjp=_cast_vjp)
 _plain_cast = defnondiff("cast_to_discrete", lambda x, dtype: np.asarray(x).astype(dtype))
 
 
