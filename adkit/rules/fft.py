@@ -29,7 +29,7 @@ do not dispatch; a traced spacing d simply flows through their arithmetic.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -99,20 +99,87 @@ def _irfft_vjp(ans, x, n, axis, norm):
     return pull
 
 
-def _transform(name: str, np_fn: Any, vjp: Any):
+# --- SymPy counterparts (adkit.symbolic): exact DFT sums ---------------------------------------
+# y_k = c sum_j x_j e^(-+2 pi i jk/n) with the roots of unity as exact SymPy numbers
+# (cos(2 pi r/n) -+ i sin(2 pi r/n), r = jk mod n). Real and imaginary parts are kept
+# apart, so every output is re + I*im of real expressions and abs/real/imag stay simple.
+
+def _sym_scale(sp, n: int, norm: str, inverse: bool) -> Any:
+    """NumPy's factor: 1/n on the inverse (backward) or forward (forward) transform."""
+    if norm == "ortho":
+        return 1 / sp.sqrt(n)
+    return sp.Rational(1, n) if (norm == "forward") != inverse else sp.Integer(1)
+
+
+def _sym_parts(sp, at, x, n: int, axis: int) -> tuple:
+    """x cut or zero-padded to n along axis, as (real parts, imaginary parts or None)."""
+    x = _resize(np.asarray(x, dtype=object), n, axis)
+    if not np.iscomplexobj(at.values[0]):
+        return x, None
+    return np.frompyfunc(sp.re, 1, 1)(x), np.frompyfunc(sp.im, 1, 1)(x)
+
+
+def _sym_roots(sp, n: int, k: int, sign: int) -> tuple:
+    """cos and sign*sin of 2 pi jk/n, as (k, n) object arrays over the output bin k and j."""
+    c = np.empty((k, n), dtype=object)
+    s = np.empty((k, n), dtype=object)
+    for kk in range(k):
+        for j in range(n):
+            angle = 2 * sp.pi * sp.Rational((j * kk) % n, n)
+            c[kk, j], s[kk, j] = sp.cos(angle), sign * sp.sin(angle)
+    return c, s
+
+
+def _sym_along(m: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
+    """The matrix m applied along axis of x."""
+    return np.moveaxis(np.tensordot(m, x, axes=([1], [axis])), 0, axis)
+
+
+def _sym_dft(k_out: Callable[[int], int] | None, inverse: bool):
+    """fft (k_out=None: all n bins), ifft, rfft (the first n//2+1 bins)."""
+    def rule(sp, at, x, n, axis, norm):
+        re, im = _sym_parts(sp, at, x, n, axis)
+        c, s = _sym_roots(sp, n, k_out(n) if k_out else n, 1 if inverse else -1)
+        scale = _sym_scale(sp, n, norm, inverse)
+        # (c + i s)(re + i im) = c re - s im + i (s re + c im)
+        out_re, out_im = _sym_along(c, re, axis), _sym_along(s, re, axis)
+        if im is not None:
+            out_re = out_re - _sym_along(s, im, axis)
+            out_im = out_im + _sym_along(c, im, axis)
+        return out_re * scale + sp.I * (out_im * scale)
+    return rule
+
+
+def _sym_irfft(sp, at, x, n, axis, norm):
+    """The Hermitian spectrum's inverse DFT: bins other than 0 and n/2 count twice, the
+    imaginary parts of those two are ignored."""
+    half = n // 2 + 1
+    re, im = _sym_parts(sp, at, x, half, axis)
+    c, s = _sym_roots(sp, n, half, 1)
+    w = np.array([1] + [2] * (half - 1))
+    if n % 2 == 0:
+        w[-1] = 1
+    c, s = c.T * w, s.T * w  # (output j, bin k)
+    out = _sym_along(c, re, axis)
+    if im is not None:
+        out = out - _sym_along(s, im, axis)
+    return out * _sym_scale(sp, n, norm, True)
+
+
+def _transform(name: str, np_fn: Any, vjp: Any, sympy: Any):
     """A one-axis transform: NumPy's own function; its JVP, the same along the tangent's
     axis (shifted past its batch axes). Rules call NumPy's functions, which come back
     here when their argument is traced, so every order of derivative works."""
-    return defprim(name, lambda x, n, axis, norm: np_fn(x, n, axis, norm),
+    return defprim(name, lambda x, n, axis, norm: np_fn(x, n, axis, norm), sympy=sympy,
                    jvp=lambda g, ans, x, n, axis, norm:
                        np_fn(g, n, axis + batch_ndim(g, x), norm),
                    vjp=vjp)
 
 
-fft = _transform("fft", np.fft.fft, _c2c_vjp(np.fft.fft))
-ifft = _transform("ifft", np.fft.ifft, _c2c_vjp(np.fft.ifft))
-rfft = _transform("rfft", np.fft.rfft, _rfft_vjp)
-irfft = _transform("irfft", np.fft.irfft, _irfft_vjp)
+fft = _transform("fft", np.fft.fft, _c2c_vjp(np.fft.fft), _sym_dft(None, False))
+ifft = _transform("ifft", np.fft.ifft, _c2c_vjp(np.fft.ifft), _sym_dft(None, True))
+rfft = _transform("rfft", np.fft.rfft, _rfft_vjp, _sym_dft(lambda n: n // 2 + 1, False))
+irfft = _transform("irfft", np.fft.irfft, _irfft_vjp, _sym_irfft)
 
 
 # --- NumPy's signatures ------------------------------------------------------------------------

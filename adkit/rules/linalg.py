@@ -123,9 +123,398 @@ _QRResult = _result(np.linalg.qr, _EYE2)
 _SlogdetResult = _result(np.linalg.slogdet, _EYE2)
 
 
+# --- SymPy counterparts (adkit.symbolic) ---------------------------------------------------------
+# Exact expressions for small matrices, one matrix of a stack at a time: determinants by
+# cofactor expansion, inverses and solves by the adjugate, Cholesky by its recurrence, QR
+# from the Cholesky factor of the Gram matrix, pinv and lstsq from the normal equations
+# (full rank), symmetric 2x2 eigenproblems as a rotation (svd through the smaller Gram
+# matrix), general 2x2 ones by the quadratic formula. Choices NumPy makes by value (the
+# signs of eigenvectors and of R's diagonal, the order of eig's eigenvalues, the sign of
+# a determinant) are read from its answer at the point and recorded as branches. Beyond
+# _SYM_LIMITS the rules raise NoSympyError: the expressions grow factorially (and have no
+# closed form for eigenvalues beyond 4x4), and SymPy differentiates trees, not shared
+# subexpressions, so even a 3x3 QR or svd takes tens of seconds.
+
+#: the largest size (n of n x n; for qr, svd, pinv and lstsq the smaller dimension) with
+#: exact expressions; chosen so that symbolic.grad of one stays within seconds
+_SYM_LIMITS = {"det": 4, "slogdet": 4, "inv": 4, "solve": 4, "cholesky": 3, "qr": 2,
+               "eigh": 2, "eig": 2, "svd": 2, "pinv": 2, "lstsq": 2}
+
+
+def _sym_refuse(name: str, why: str) -> Exception:
+    from ..symbolic import NoSympyError  # only reached while adkit.symbolic traces
+    return NoSympyError(
+        f"np.linalg.{name} has no SymPy counterpart here ({why}), so adkit.symbolic cannot "
+        "trace this function. Check it with the other referees instead, e.g. "
+        "adkit.check_grads(f, args, modes=('forward', 'reverse', 'numeric')).")
+
+
+def _sym_size(name: str, n: int) -> None:
+    limit = _SYM_LIMITS[name]
+    if n > limit:
+        raise _sym_refuse(name, f"exact expressions are built up to size {limit} here, this "
+                          f"is {n}: beyond, they and their derivatives grow too large")
+
+
+def _sym_stack(batch: tuple, one: Any) -> np.ndarray:
+    """one(index) (an expression, or an object array or nested list of them) for each
+    index of the batch shape, stacked into one object array."""
+    parts = {i: one(i) for i in np.ndindex(*batch)}
+    first = next(iter(parts.values()))
+    shape = np.shape(first) if isinstance(first, (np.ndarray, list)) else ()
+    out = np.empty(batch + shape, dtype=object)
+    for i, part in parts.items():
+        out[i] = part
+    return out
+
+
+def _sym_objects(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=object)
+
+
+def _sym_root(sp, u: Any) -> Any:
+    """sqrt(u) of a quantity positive at the point, written sqrt(|u|) unless SymPy can
+    tell u >= 0 by itself: equal near the point, and SymPy then knows the root is real
+    (else re(), im() and abs() of the results grow into large expressions)."""
+    u = sp.sympify(u)
+    return sp.sqrt(u if u.is_nonnegative else sp.Abs(u))
+
+
+def _sym_det(m: np.ndarray) -> Any:
+    """Cofactor expansion along the first row (n! terms: small matrices only)."""
+    n = m.shape[0]
+    if n == 0:
+        return 1
+    if n == 1:
+        return m[0, 0]
+    rest = m[1:]
+    return sum((-1) ** j * m[0, j] * _sym_det(np.delete(rest, j, axis=1)) for j in range(n))
+
+
+def _sym_inv(sp, m: np.ndarray) -> np.ndarray:
+    """adj(m) / det(m)."""
+    n = m.shape[0]
+    adj = np.empty((n, n), dtype=object)
+    for i in range(n):
+        minor_rows = np.delete(m, i, axis=0)
+        for j in range(n):
+            adj[j, i] = (-1) ** (i + j) * _sym_det(np.delete(minor_rows, j, axis=1))
+    return adj * (1 / sp.sympify(_sym_det(m)))
+
+
+def _sym_matrices(name: str, a: Any) -> np.ndarray:
+    a = _sym_objects(a)
+    _sym_size(name, a.shape[-1])
+    return a
+
+
+def _sym_inverse(sp, at, a):
+    a = _sym_matrices("inv", a)
+    return _sym_stack(a.shape[:-2], lambda i: _sym_inv(sp, a[i]))
+
+
+def _sym_determinant(sp, at, a):
+    a = _sym_matrices("det", a)
+    return _sym_stack(a.shape[:-2], lambda i: _sym_det(a[i]))
+
+
+def _sym_slogdet(sp, at, a):
+    """(sign, log|det|): the sign is a constant; log(sign * det) for a real matrix."""
+    a = _sym_matrices("slogdet", a)
+    sign = at.ans[..., 0]
+    complex_ = np.iscomplexobj(at.values[0])
+    if not complex_ and np.any(sign < 0):
+        at.branch("sign of the determinant")
+
+    def one(i):
+        d = _sym_det(a[i])
+        if complex_:
+            return [sp.sympify(complex(sign[i])),
+                    sp.log(sp.re(d) ** 2 + sp.im(d) ** 2) / 2]
+        return [sp.Integer(int(sign[i])), sp.log(int(sign[i]) * d)]
+    return _sym_stack(a.shape[:-2], one)
+
+
+def _sym_solve(sp, at, a, b):
+    a, b = _sym_matrices("solve", a), _sym_objects(b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = np.broadcast_to(a, batch + a.shape[-2:])
+    b = np.broadcast_to(b, batch + b.shape[-2:])
+    return _sym_stack(batch, lambda i: _sym_inv(sp, a[i]) @ b[i])
+
+
+def _sym_triangle(a: np.ndarray, lower: bool) -> np.ndarray:
+    """The symmetric matrix built from one triangle (what LAPACK reads)."""
+    n = a.shape[-1]
+    s = np.empty(a.shape, dtype=a.dtype)
+    for i in range(n):
+        for j in range(n):
+            s[..., i, j] = a[..., max(i, j), min(i, j)] if lower else a[..., min(i, j), max(i, j)]
+    return s
+
+
+def _sym_cholesky(sp, at, a, upper=False):
+    a = _sym_triangle(_sym_matrices("cholesky", a), not upper)
+    n = a.shape[-1]
+
+    def one(i):
+        s, low = a[i], np.full((n, n), sp.Integer(0), dtype=object)
+        for j in range(n):
+            low[j, j] = _sym_root(sp, s[j, j] - sum(low[j, k] ** 2 for k in range(j)))
+            for r in range(j + 1, n):
+                low[r, j] = (s[r, j] - sum(low[r, k] * low[j, k] for k in range(j))) / low[j, j]
+        return low.T if upper else low
+    return _sym_stack(a.shape[:-2], one)
+
+
+def _sym_unit(sp, v: np.ndarray) -> np.ndarray:
+    return v / _sym_root(sp, sum(e * e for e in v))
+
+
+def _sym_sym_eig(sp, s: np.ndarray, s_num: np.ndarray, v_num: np.ndarray):
+    """Eigenvalues (ascending) and unit eigenvectors (columns, with NumPy's signs v_num)
+    of a symmetric 1x1 or 2x2 matrix s (s_num at the point): mid -+ rad, and a rotation
+    by t = atan2(s01, (s00 - s11) / 2) / 2, whose first column (cos t, sin t) belongs to
+    the larger eigenvalue."""
+    if s.shape[0] == 1:
+        return np.array([s[0, 0]], dtype=object), \
+            np.array([[sp.Integer(1 if v_num[0, 0] >= 0 else -1)]], dtype=object)
+    mid, half = (s[0, 0] + s[1, 1]) / 2, (s[0, 0] - s[1, 1]) / 2
+    rad = _sym_root(sp, half ** 2 + s[0, 1] ** 2)
+    t = sp.atan2(s[0, 1], half) / 2
+    t_num = np.arctan2(s_num[0, 1], (s_num[0, 0] - s_num[1, 1]) / 2) / 2
+    rotation = np.array([[-np.sin(t_num), np.cos(t_num)], [np.cos(t_num), np.sin(t_num)]])
+    signs = np.where(np.sum(rotation * v_num, axis=0) >= 0, 1, -1)
+    vectors = np.array([[-sp.sin(t), sp.cos(t)], [sp.cos(t), sp.sin(t)]], dtype=object) * signs
+    return np.array([mid - rad, mid + rad], dtype=object), vectors
+
+
+def _sym_null_vector_2x2(m: np.ndarray, m_num: np.ndarray) -> tuple:
+    """A null vector of the singular 2x2 matrix m: a row turned by 90 degrees (the longer
+    one at the point), and its value."""
+    rows = [np.array([m[0, 1], -m[0, 0]]), np.array([m[1, 1], -m[1, 0]])]
+    nums = [np.array([m_num[0, 1], -m_num[0, 0]]), np.array([m_num[1, 1], -m_num[1, 0]])]
+    best = int(np.argmax([np.linalg.norm(v) for v in nums]))
+    return rows[best], nums[best]
+
+
+def _sym_eigh(sp, at, a, UPLO="L"):
+    a = _sym_triangle(_sym_objects(a), UPLO.upper() == "L")
+    n = a.shape[-1]
+    _sym_size("eigh", n)
+    s_num = _sym_triangle(np.asarray(at.values[0]), UPLO.upper() == "L")
+    at.branch("signs of the eigenvectors")
+
+    def one(i):
+        w, v = _sym_sym_eig(sp, a[i], s_num[i], at.ans[i][1:])
+        return np.concatenate([w[None, :], v], axis=0)
+    return _sym_stack(a.shape[:-2], one)
+
+
+def _sym_svd(sp, at, a):
+    """Through the symmetric eigenproblem of the smaller Gram matrix: its eigenvectors
+    are V (or U), the other side is A V / s (or A^T U / s)."""
+    a = _sym_objects(a)
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    _sym_size("svd", k)
+    tall = n <= m
+    a_num = np.asarray(at.values[0], dtype=float)
+    at.branch("signs of the singular vectors")
+
+    def one(i):
+        x, x_num, ans = a[i], a_num[i], at.ans[i]
+        u_num, v_num = ans[:m], ans[m + 1:]
+        y, y_num = (x, x_num) if tall else (x.T, x_num.T)   # Gram = y^T y, k x k
+        w, vecs = _sym_sym_eig(sp, y.T @ y, y_num.T @ y_num, (v_num if tall else u_num)[:, ::-1])
+        w, vecs = w[::-1], vecs[:, ::-1]                      # descending
+        s = np.array([_sym_root(sp, e) for e in w], dtype=object)
+        other = (y @ vecs) / s
+        u, v = (other, vecs) if tall else (vecs, other)
+        return np.concatenate([u, s[None, :], v], axis=0)
+    return _sym_stack(a.shape[:-2], one)
+
+
+class _Cx:
+    """A complex expression kept as its real and imaginary parts (real expressions), for
+    eig: SymPy's re() and im() of a grown complex expression are slow and large, these
+    parts stay small."""
+
+    __slots__ = ("re", "im")
+
+    def __init__(self, re: Any, im: Any = 0) -> None:
+        self.re, self.im = re, im
+
+    @staticmethod
+    def of(x: Any) -> "_Cx":
+        return x if isinstance(x, _Cx) else _Cx(x)
+
+    def __add__(self, o):
+        o = _Cx.of(o)
+        return _Cx(self.re + o.re, self.im + o.im)
+
+    def __sub__(self, o):
+        o = _Cx.of(o)
+        return _Cx(self.re - o.re, self.im - o.im)
+
+    def __rsub__(self, o):
+        return _Cx.of(o) - self
+
+    def __neg__(self):
+        return _Cx(-self.re, -self.im)
+
+    def __mul__(self, o):
+        o = _Cx.of(o)
+        return _Cx(self.re * o.re - self.im * o.im, self.re * o.im + self.im * o.re)
+
+    __radd__, __rmul__ = __add__, __mul__
+
+    def conj(self) -> "_Cx":
+        return _Cx(self.re, -self.im)
+
+    def abs2(self) -> Any:
+        return self.re * self.re + self.im * self.im
+
+    def expr(self, sp) -> Any:
+        return self.re + sp.I * self.im
+
+
+def _sym_sqrt(sp, z: _Cx, z_num: complex, real: bool) -> _Cx:
+    """The principal square root, by its real and imaginary parts (the side of the cut,
+    and for a real z its sign, taken at the point)."""
+    if real:
+        return _Cx(_sym_root(sp, z.re)) if z_num.real >= 0 else _Cx(0, _sym_root(sp, -z.re))
+    r = _sym_root(sp, z.abs2())
+    return _Cx(_sym_root(sp, (r + z.re) / 2),
+               (1 if z_num.imag >= 0 else -1) * _sym_root(sp, (r - z.re) / 2))
+
+
+def _sym_eig(sp, at, a):
+    """1x1 and 2x2: the quadratic's roots in LAPACK's order; unit eigenvectors whose
+    largest component is real (LAPACK's gauge), with NumPy's sign of that component."""
+    a = _sym_objects(a)
+    n = a.shape[-1]
+    _sym_size("eig", n)
+    a_num = np.asarray(at.values[0]).astype(complex)
+    real_in, real_out = not np.iscomplexobj(at.values[0]), not np.iscomplexobj(at.ans)
+    at.branch("order of the eigenvalues and phases of the eigenvectors")
+    parts = (lambda e: _Cx(e)) if real_in else (lambda e: _Cx(sp.re(e), sp.im(e)))
+
+    def one(i):
+        x, x_num, w_num, v_num = a[i], a_num[i], at.ans[i][0], at.ans[i][1:]
+        if n == 1:
+            return np.array([[x[0, 0]], [sp.Integer(1 if v_num[0, 0].real >= 0 else -1)]],
+                            dtype=object)
+        x = np.frompyfunc(parts, 1, 1)(x)
+        mid, half = (x[0, 0] + x[1, 1]) * sp.Rational(1, 2), (x[0, 0] - x[1, 1]) * sp.Rational(1, 2)
+        mid_num, half_num = (x_num[0, 0] + x_num[1, 1]) / 2, (x_num[0, 0] - x_num[1, 1]) / 2
+        disc_num = half_num ** 2 + x_num[0, 1] * x_num[1, 0]
+        root = _sym_sqrt(sp, half * half + x[0, 1] * x[1, 0], disc_num, real_in)
+        root_num = np.sqrt(disc_num)
+        cands = [(mid - root, mid_num - root_num), (mid + root, mid_num + root_num)]
+        first = int(np.argmin([abs(c[1] - w_num[0]) for c in cands]))
+        out = np.empty((3, 2), dtype=object)
+        for k, (lam, lam_num) in enumerate((cands[first], cands[1 - first])):
+            v, v_raw = _sym_null_vector_2x2(x - np.eye(2, dtype=int) * lam,
+                                            x_num - lam_num * np.eye(2))
+            if real_out:
+                v = _sym_unit(sp, np.array([e.re for e in v], dtype=object)) * (
+                    1 if np.dot(v_raw.real, v_num[:, k]) >= 0 else -1)
+                out[0, k], out[1:, k] = lam.re, v
+                continue
+            # times conj(v_top) / |v_top| / |v|: unit length, v_top real and positive;
+            # then NumPy's sign of v_top
+            top = int(np.argmax(np.abs(v_num[:, k])))
+            sign = 1 if v_num[top, k].real >= 0 else -1
+            scale = sign / (_sym_root(sp, v[top].abs2()) * _sym_root(sp, v[0].abs2() + v[1].abs2()))
+            out[0, k] = lam.expr(sp)
+            out[1:, k] = [(e * v[top].conj() * scale).expr(sp) for e in v]
+        return out
+    return _sym_stack(a.shape[:-2], one)
+
+
+def _sym_qr_of(sp, x: np.ndarray, signs: np.ndarray):
+    """Q (m x k) and R (k x n), R's diagonal with the given signs, from the Gram matrix:
+    R1 is the Cholesky factor of X1^T X1 (X1: the first k columns), Q = X1 R1^-1 and
+    R2 = Q^T X2 = R1^-T X1^T X2. Unlike Gram-Schmidt, no column of Q enters another."""
+    m, n = x.shape
+    k = min(m, n)
+    g = x[:, :k].T @ x
+    r = np.full((k, n), sp.Integer(0), dtype=object)
+    for j in range(k):
+        for i in range(j):
+            r[i, j] = (g[i, j] - sum(r[l, i] * r[l, j] for l in range(i))) / r[i, i]
+        r[j, j] = _sym_root(sp, g[j, j] - sum(r[l, j] ** 2 for l in range(j)))
+    t = np.full((k, k), sp.Integer(0), dtype=object)   # R1^-1, upper triangular
+    for j in range(k):
+        t[j, j] = 1 / r[j, j]
+        for i in range(j - 1, -1, -1):
+            t[i, j] = -sum(r[i, l] * t[l, j] for l in range(i + 1, j + 1)) / r[i, i]
+    for j in range(k, n):
+        r[:, j] = t.T @ g[:, j]
+    return (x[:, :k] @ t) * signs, r * signs[:, None]
+
+
+def _sym_qr(sp, at, a):
+    a = _sym_objects(a)
+    m, n = a.shape[-2:]
+    _sym_size("qr", min(m, n))
+    at.branch("signs of R's diagonal")
+
+    def one(i):
+        r_diag = np.diagonal(at.ans[i][m:])
+        q, r = _sym_qr_of(sp, a[i], np.where(r_diag >= 0, 1, -1))
+        return np.concatenate([q, r.T], axis=0)
+    return _sym_stack(a.shape[:-2], one)
+
+
+def _sym_full_rank(name: str, a_num: np.ndarray, ans_rank: Any) -> None:
+    k = min(a_num.shape[-2:])
+    if np.any(ans_rank < k):
+        raise _sym_refuse(name, "the matrix is rank-deficient at the point; its exact "
+                          "expressions are written for full rank")
+
+
+def _sym_pinv_of(sp, x: np.ndarray) -> np.ndarray:
+    """The pseudo-inverse of a full-rank matrix: (X^T X)^-1 X^T, X^T (X X^T)^-1 or X^-1."""
+    m, n = x.shape
+    if m == n:
+        return _sym_inv(sp, x)
+    if m > n:
+        return _sym_inv(sp, x.T @ x) @ x.T
+    return x.T @ _sym_inv(sp, x @ x.T)
+
+
+def _sym_pinv(sp, at, a, **kw):
+    a = _sym_objects(a)
+    _sym_size("pinv", min(a.shape[-2:]))
+    _sym_full_rank("pinv", at.values[0], np.linalg.matrix_rank(at.ans))
+    return _sym_stack(a.shape[:-2], lambda i: _sym_pinv_of(sp, a[i]))
+
+
+def _sym_lstsq(sp, at, a, b, rcond=None):
+    a, b = _sym_objects(a), _sym_objects(b)
+    a_num = np.asarray(at.values[0])
+    _sym_size("lstsq", min(a.shape))
+    s = np.linalg.svd(a_num, compute_uv=False)
+    cut = (np.finfo(np.float64).eps * max(a.shape) if rcond is None else rcond) * s[0]
+    _sym_full_rank("lstsq", a_num, np.sum(s > cut))
+    return _sym_pinv_of(sp, a) @ b
+
+
+def _sym_vector_norm(sp, at, x, axis=None, keepdims=False):
+    x = _sym_objects(x)
+    if np.iscomplexobj(at.values[0]):
+        sq = np.frompyfunc(lambda z: sp.re(z) ** 2 + sp.im(z) ** 2, 1, 1)(x)
+    else:
+        sq = x * x
+    total = np.sum(sq, axis=axis, keepdims=keepdims)
+    return np.reshape(np.frompyfunc(lambda t: _sym_root(sp, t), 1, 1)(total), np.shape(at.ans))
+
+
 # --- inverse, determinant, solve ---------------------------------------------------------------
 
-inv = defprim("inv", np.linalg.inv, numpy=np.linalg.inv, sympy="Inverse",
+inv = defprim("inv", np.linalg.inv, numpy=np.linalg.inv, sympy=_sym_inverse,
               jvp=lambda g, ans, a: -(ans @ g @ ans),
               vjp=lambda ans, a: lambda g: -(_mT(ans) @ g @ _mT(ans)))
 
@@ -135,7 +524,7 @@ def _det_vjp(ans, a):
     return lambda g: np.expand_dims(g * ans, (-2, -1)) * a_invT
 
 
-det = defprim("det", np.linalg.det, numpy=np.linalg.det, sympy="Determinant",
+det = defprim("det", np.linalg.det, numpy=np.linalg.det, sympy=_sym_determinant,
               jvp=lambda g, ans, a: ans * _tr_prod(np.linalg.inv(a), g), vjp=_det_vjp)
 
 
@@ -155,7 +544,8 @@ def _slogdet_vjp(ans, a):
 
 
 # packed: (..., 2) holding the sign and log|det|
-slogdet_p = defprim("slogdet", _slogdet_impl, jvp=_slogdet_jvp, vjp=_slogdet_vjp)
+slogdet_p = defprim("slogdet", _slogdet_impl, jvp=_slogdet_jvp, vjp=_slogdet_vjp,
+                    sympy=_sym_slogdet)
 
 
 @handles(np.linalg.slogdet, via=slogdet_p)
@@ -177,7 +567,7 @@ def _solve_jvp(tangents, ans, a, b):
 
 # b is always a (stack of) matrices here; the handler makes a vector a column
 solve_p = defprim(
-    "solve", np.linalg.solve, jvp_joint=_solve_jvp,
+    "solve", np.linalg.solve, jvp_joint=_solve_jvp, sympy=_sym_solve,
     vjp=(lambda ans, a, b: lambda g: unbroadcast(
             -(np.linalg.solve(_mT(a), g) @ _mT(ans)), shape_of(a), is_complex(a)),
          lambda ans, a, b: lambda g: unbroadcast(
@@ -260,7 +650,8 @@ def _cholesky_impl(a, upper=False):  # NumPy 1 has no upper=
     return np.linalg.cholesky(a, upper=True) if upper else np.linalg.cholesky(a)
 
 
-cholesky = defprim("cholesky", _cholesky_impl, jvp=_cholesky_jvp, vjp=_cholesky_vjp)
+cholesky = defprim("cholesky", _cholesky_impl, jvp=_cholesky_jvp, vjp=_cholesky_vjp,
+                   sympy=_sym_cholesky)
 
 
 @handles(np.linalg.cholesky, via=cholesky)
@@ -291,7 +682,7 @@ def _eigh_vjp(ans, a, UPLO="L"):
 
 
 # packed: (..., n+1, n), eigenvalues in row 0, eigenvectors below
-eigh_p = defprim("eigh", _eigh_impl, jvp=_eigh_jvp, vjp=_eigh_vjp)
+eigh_p = defprim("eigh", _eigh_impl, jvp=_eigh_jvp, vjp=_eigh_vjp, sympy=_sym_eigh)
 
 
 @handles(np.linalg.eigh, via=eigh_p)
@@ -347,7 +738,7 @@ def _eig_vjp(ans, a):
 
 
 # packed like eigh; complex unless every eigenvalue of a real matrix is real
-eig_p = defprim("eig", _eig_impl, jvp=_eig_jvp, vjp=_eig_vjp)
+eig_p = defprim("eig", _eig_impl, jvp=_eig_jvp, vjp=_eig_vjp, sympy=_sym_eig)
 
 
 @handles(np.linalg.eig, via=eig_p)
@@ -409,7 +800,7 @@ def _svd_vjp(ans, a):
 
 
 # packed: (..., m+1+n, k) holding U, the singular values and V (not V^T)
-svd_p = defprim("svd", _svd_impl, jvp=_svd_jvp, vjp=_svd_vjp)
+svd_p = defprim("svd", _svd_impl, jvp=_svd_jvp, vjp=_svd_vjp, sympy=_sym_svd)
 
 
 @handles(np.linalg.svd, via=(svd_p, eigh_p))
@@ -489,7 +880,7 @@ def _qr_vjp(ans, a):
 
 
 # packed: (..., m+n, k) holding Q and R^T
-qr_p = defprim("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_vjp)
+qr_p = defprim("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_vjp, sympy=_sym_qr)
 
 
 @handles(np.linalg.qr, via=qr_p)
@@ -530,7 +921,7 @@ def _pinv_vjp(ans, a, **kw):
     return vjp
 
 
-pinv = defprim("pinv", _pinv_impl, jvp=_pinv_jvp, vjp=_pinv_vjp)
+pinv = defprim("pinv", _pinv_impl, jvp=_pinv_jvp, vjp=_pinv_vjp, sympy=_sym_pinv)
 
 
 @handles(np.linalg.pinv, via=pinv)
@@ -588,7 +979,7 @@ def _lstsq_vjp_b(ans, a, b, rcond=None):
 
 # the solution only; the handler adds residuals, rank and singular values
 lstsq_p = defprim("lstsq", lambda a, b, rcond=None: np.linalg.lstsq(a, b, rcond=rcond)[0],
-                  jvp_joint=_lstsq_jvp, vjp=(_lstsq_vjp_a, _lstsq_vjp_b))
+                  jvp_joint=_lstsq_jvp, vjp=(_lstsq_vjp_a, _lstsq_vjp_b), sympy=_sym_lstsq)
 
 
 @handles(np.linalg.lstsq, via=(lstsq_p, pinv))
@@ -629,7 +1020,8 @@ def _vnorm_vjp(ans, x, axis=None, keepdims=False):
 
 
 # sqrt(sum |x|^2) over axis (None, an int or a tuple): the vector 2-norm and Frobenius norm
-norm2 = defprim("vector_norm", _vnorm_impl, jvp=_vnorm_jvp, vjp=_vnorm_vjp)
+norm2 = defprim("vector_norm", _vnorm_impl, jvp=_vnorm_jvp, vjp=_vnorm_vjp,
+                sympy=_sym_vector_norm)
 
 
 def _vector_norm(x, ord, axis, keepdims):

@@ -53,9 +53,9 @@ from typing import Any, Callable
 import numpy as np
 import scipy.special as sp
 
-from ..table import COVERAGE, FUNCTIONS, NoRuleError, defnondiff, defprim, handles
+from ..table import COVERAGE, FUNCTIONS, NoRuleError, PerElement, defnondiff, defprim, handles
 from ..tracer import BoxBase, primal
-from .elementwise import _exp, binary, unary
+from .elementwise import _exp, _sym_cbrt, binary, unary
 from .helpers import (batch_axes, batch_ndim, dtype_of, ndim_of, normalize_axes, normalize_axis,
                       quietly, shape_of, times)
 from .reductions import expand_back
@@ -79,6 +79,87 @@ def _b(ufunc: np.ufunc, dx: Callable, dy: Callable, sympy: Any = None, *,
     return binary(ufunc, dx, dy, sympy, safe=safe, name=name or _name(ufunc))
 
 
+# --- SymPy counterparts (adkit.symbolic) -----------------------------------------------------
+# In this module `sp` is scipy.special, so the SymPy module reaches these rules as `sy`.
+# A plain SymPy name is used only where SymPy's function is SciPy's on the real line
+# (same argument order; sympy.loggamma equals scipy.special.loggamma where SciPy's
+# real version is defined, x > 0).
+
+def _sym_log_abs(sympy_fn: Callable, sign: Callable, positive: Callable) -> Callable:
+    """log|f(*args)| as log(s * f) with f's sign s taken at the point; `positive` (used
+    where every argument is positive, so f > 0) is the form without a sign."""
+    def rule(sy, at, *args):
+        s = np.sign(sign(*at.values))
+        pos = np.all([np.asarray(v) > 0 for v in np.broadcast_arrays(*at.values)], axis=0)
+        if not np.all(pos):
+            at.branch("sign")
+
+        def one(p, s, *a):
+            return positive(sy, *a) if p else sy.log(int(s) * sympy_fn(sy, *a))
+        return np.frompyfunc(one, 2 + len(args), 1)(pos, s, *args)
+    return rule
+
+
+_SYM_GAMMALN = _sym_log_abs(lambda sy, x: sy.gamma(x), lambda x: sp.gammasgn(x),
+                            lambda sy, x: sy.loggamma(x))
+_SYM_BETALN = _sym_log_abs(lambda sy, a, b: sy.beta(a, b), lambda a, b: sp.beta(a, b),
+                           lambda sy, a, b: sy.loggamma(a) + sy.loggamma(b)
+                           - sy.loggamma(a + b))
+
+
+@functools.lru_cache(maxsize=None)
+def _sympy_functions(sy) -> dict:
+    """SymPy functions made to SciPy's measure (built on first use: only adkit.symbolic
+    imports SymPy).
+
+    besselj, besseli: SymPy rewrites J(v, -z) as z^v (-z)^-v J(v, z), complex powers of
+    a positive argument (e.g. J(1.5, 2.2 - x)); these never reflect. gammainc, gammaincc,
+    betainc: SciPy's regularized functions as single calls, lambdified to SciPy's; as
+    lowergamma(a, x)/gamma(a) or betainc_regularized, lambdify prints
+    gamma(a)*gammainc(a, x) and betainc(a, b, x) - betainc(a, b, 0) unbracketed, so a
+    power of them applies to the last factor only."""
+    from sympy.core.function import ArgumentIndexError
+
+    def unreflected(base):
+        class Unreflected(base):
+            @classmethod
+            def eval(cls, nu, z):
+                return None if z.could_extract_minus_sign() else base.eval(nu, z)
+        Unreflected.__name__ = Unreflected.__qualname__ = base.__name__  # printed as base
+        return Unreflected
+
+    def regularized(name, fn, density):
+        def fdiff(self, argindex=1):
+            if argindex != len(self.args):  # shape parameters are constants here
+                raise ArgumentIndexError(self, argindex)
+            return density(*self.args)
+        return type(name, (sy.Function,), {
+            "nargs": fn.nin, "_imp_": staticmethod(fn), "fdiff": fdiff,
+            "_eval_is_extended_real": lambda self: self.args[-1].is_extended_real})
+
+    def gamma_density(a, x):
+        return x ** (a - 1) * sy.exp(-x) / sy.gamma(a)
+    return {
+        "besselj": unreflected(sy.besselj), "besseli": unreflected(sy.besseli),
+        "besselk": sy.besselk, "bessely": sy.bessely,
+        "gammainc": regularized("scipy_gammainc", sp.gammainc, gamma_density),
+        "gammaincc": regularized("scipy_gammaincc", sp.gammaincc,
+                                 lambda a, x: -gamma_density(a, x)),
+        "betainc": regularized("scipy_betainc", sp.betainc, lambda a, b, x:
+                               x ** (a - 1) * (1 - x) ** (b - 1) / sy.beta(a, b)),
+    }
+
+
+def _sympy_function(name: str) -> PerElement:
+    return PerElement(lambda sy, *args: _sympy_functions(sy)[name](*args))
+
+
+def _normal_cdf(sy, x):
+    # erfc(-x/sqrt 2), not 1 + erf(x/sqrt 2), and unevaluated: SymPy would rewrite it as
+    # 2 - erfc(x/sqrt 2), which cancels to nothing in the left tail
+    return sy.erfc(-x / sy.sqrt(2), evaluate=False) / 2
+
+
 def _constant(fname: str, arg: str, why: str) -> Callable:
     """The 'rule' for a parameter adkit does not differentiate: it explains, then raises."""
     def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -96,9 +177,12 @@ _INTEGER = "it is defined for integer orders only, so it has no derivative there
 
 # --- logistic functions ---------------------------------------------------------------------
 
-expit = _u(sp.expit, lambda ans, x: ans * (1.0 - ans))
-logit = _u(sp.logit, lambda ans, x: 1.0 / (x * (1.0 - x)), safe=True)
-log_expit = _u(sp.log_expit, lambda ans, x: sp.expit(-x))
+expit = _u(sp.expit, lambda ans, x: ans * (1.0 - ans),
+           PerElement(lambda sy, x: 1 / (1 + sy.exp(-x))))
+logit = _u(sp.logit, lambda ans, x: 1.0 / (x * (1.0 - x)),
+           PerElement(lambda sy, x: sy.log(x / (1 - x))), safe=True)
+log_expit = _u(sp.log_expit, lambda ans, x: sp.expit(-x),
+               PerElement(lambda sy, x: -sy.log(1 + sy.exp(-x))))
 
 # --- gamma function and relatives ---------------------------------------------------------
 
@@ -123,17 +207,19 @@ polygamma = defprim(
     jvp=(_n_refuse, lambda g, ans, n, x: g * polygamma(n + 1, x)),
     vjp=(_n_refuse, lambda ans, n, x: lambda g: g * polygamma(n + 1, x)))
 
-gammaln = _u(sp.gammaln, lambda ans, x: sp.digamma(x), "loggamma")
+# gammaln is log|Gamma|, real for x < 0 too (sympy.loggamma is complex there)
+gammaln = _u(sp.gammaln, lambda ans, x: sp.digamma(x), _SYM_GAMMALN)
 loggamma = _u(sp.loggamma, lambda ans, x: sp.digamma(x), "loggamma")
 gamma = _u(sp.gamma, lambda ans, x: ans * sp.digamma(x), "gamma")
-rgamma = _u(sp.rgamma, lambda ans, x: -ans * sp.digamma(x))
+rgamma = _u(sp.rgamma, lambda ans, x: -ans * sp.digamma(x),
+            PerElement(lambda sy, x: 1 / sy.gamma(x)))
 digamma = _u(sp.digamma, lambda ans, x: polygamma(1, x), "digamma")  # also scipy.special.psi
 gammasgn = defnondiff(_name(sp.gammasgn), sp.gammasgn, numpy=sp.gammasgn)
 
 beta = _b(sp.beta, lambda ans, a, b: ans * (sp.digamma(a) - sp.digamma(a + b)),
           lambda ans, a, b: ans * (sp.digamma(b) - sp.digamma(a + b)), "beta")
 betaln = _b(sp.betaln, lambda ans, a, b: sp.digamma(a) - sp.digamma(a + b),
-            lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b))
+            lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b), _SYM_BETALN)
 
 
 def _gammainc_density(ans, a, x):
@@ -142,9 +228,10 @@ def _gammainc_density(ans, a, x):
 
 
 gammainc = _b(sp.gammainc, _constant("scipy.special.gammainc", "a", _SHAPE),
-              _gammainc_density, safe=True)
+              _gammainc_density, _sympy_function("gammainc"), safe=True)
 gammaincc = _b(sp.gammaincc, _constant("scipy.special.gammaincc", "a", _SHAPE),
-               lambda ans, a, x: -_gammainc_density(ans, a, x), safe=True)
+               lambda ans, a, x: -_gammainc_density(ans, a, x),
+               _sympy_function("gammaincc"), safe=True)
 
 
 def _betainc_jvp(g, ans, a, b, x):
@@ -157,6 +244,7 @@ _betainc_a = _constant("scipy.special.betainc", "a", _SHAPE)
 _betainc_b = _constant("scipy.special.betainc", "b", _SHAPE)
 betainc = defprim(
     _name(sp.betainc), sp.betainc, elementwise=True, numpy=sp.betainc,
+    sympy=_sympy_function("betainc"),
     jvp=(_betainc_a, _betainc_b, _betainc_jvp),
     vjp=(_betainc_a, _betainc_b, lambda ans, a, b, x: lambda g: _betainc_jvp(g, ans, a, b, x)))
 
@@ -198,28 +286,40 @@ handles(sp.multigammaln, via=gammaln)(_multigammaln)
 erf = _u(sp.erf, lambda ans, x: _TWO_OVER_SQRT_PI * _exp(-x * x), "erf")
 erfc = _u(sp.erfc, lambda ans, x: -_TWO_OVER_SQRT_PI * _exp(-x * x), "erfc")
 erfi = _u(sp.erfi, lambda ans, x: _TWO_OVER_SQRT_PI * _exp(x * x), "erfi")
-erfcx = _u(sp.erfcx, lambda ans, x: 2.0 * x * ans - _TWO_OVER_SQRT_PI)
+erfcx = _u(sp.erfcx, lambda ans, x: 2.0 * x * ans - _TWO_OVER_SQRT_PI,
+           PerElement(lambda sy, x: sy.exp(x * x) * sy.erfc(x)))
 erfinv = _u(sp.erfinv, lambda ans, x: 0.5 * _SQRT_PI * _exp(ans * ans), "erfinv", safe=True)
 erfcinv = _u(sp.erfcinv, lambda ans, x: -0.5 * _SQRT_PI * _exp(ans * ans), "erfcinv",
              safe=True)
-dawsn = _u(sp.dawsn, lambda ans, x: 1.0 - 2.0 * x * ans)
-ndtr = _u(sp.ndtr, lambda ans, x: _INV_SQRT_2PI * _exp(-0.5 * x * x))
+dawsn = _u(sp.dawsn, lambda ans, x: 1.0 - 2.0 * x * ans,
+           PerElement(lambda sy, x: sy.sqrt(sy.pi) / 2 * sy.exp(-x * x) * sy.erfi(x)))
+ndtr = _u(sp.ndtr, lambda ans, x: _INV_SQRT_2PI * _exp(-0.5 * x * x), PerElement(_normal_cdf))
 # pdf / cdf written as exp(-x^2/2 - log_ndtr(x)): stable far in the left tail
-log_ndtr = _u(sp.log_ndtr, lambda ans, x: _INV_SQRT_2PI * _exp(-0.5 * x * x - ans))
-ndtri = _u(sp.ndtri, lambda ans, x: _SQRT_2PI * _exp(0.5 * ans * ans), safe=True)
+log_ndtr = _u(sp.log_ndtr, lambda ans, x: _INV_SQRT_2PI * _exp(-0.5 * x * x - ans),
+              PerElement(lambda sy, x: sy.log(_normal_cdf(sy, x))))
+# the inverse of erfc(-x/sqrt 2)/2, written with erfcinv for the same accuracy
+ndtri = _u(sp.ndtri, lambda ans, x: _SQRT_2PI * _exp(0.5 * ans * ans),
+           PerElement(lambda sy, x: -sy.sqrt(2) * sy.erfcinv(2 * x)), safe=True)
 if isinstance(getattr(sp, "ndtri_exp", None), np.ufunc):
-    ndtri_exp = _u(sp.ndtri_exp, lambda ans, y: _SQRT_2PI * _exp(y + 0.5 * ans * ans))
+    ndtri_exp = _u(sp.ndtri_exp, lambda ans, y: _SQRT_2PI * _exp(y + 0.5 * ans * ans),
+                   PerElement(lambda sy, y: -sy.sqrt(2) * sy.erfcinv(2 * sy.exp(y))))
 
 # --- exponential integrals and SciPy's own elementary functions ------------------------------
 
 expi = _u(sp.expi, lambda ans, x: _exp(x) / x, "Ei", safe=True)
-exp1 = _u(sp.exp1, lambda ans, x: -_exp(-x) / x, safe=True)
-sp_log1p = _u(sp.log1p, lambda ans, x: 1.0 / (x + 1.0), "log1p", safe=True)
-sp_expm1 = _u(sp.expm1, lambda ans, x: ans + 1.0)
-sp_exp2 = _u(sp.exp2, lambda ans, x: ans * math.log(2.0))
-sp_exp10 = _u(sp.exp10, lambda ans, x: ans * math.log(10.0))
-sp_cbrt = _u(sp.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans), "cbrt", safe=True)
-cosm1 = _u(sp.cosm1, lambda ans, x: -np.sin(x))
+# E1(x) = -Ei(-x) for x > 0, where SciPy's real exp1 is defined (sympy.E1 is expint(1, x),
+# which lambdify cannot evaluate)
+exp1 = _u(sp.exp1, lambda ans, x: -_exp(-x) / x, PerElement(lambda sy, x: -sy.Ei(-x)), safe=True)
+sp_log1p = _u(sp.log1p, lambda ans, x: 1.0 / (x + 1.0), PerElement(lambda sy, x: sy.log(1 + x)),
+              safe=True)
+sp_expm1 = _u(sp.expm1, lambda ans, x: ans + 1.0, PerElement(lambda sy, x: sy.exp(x) - 1))
+sp_exp2 = _u(sp.exp2, lambda ans, x: ans * math.log(2.0),
+             PerElement(lambda sy, x: sy.Integer(2) ** x))
+sp_exp10 = _u(sp.exp10, lambda ans, x: ans * math.log(10.0),
+              PerElement(lambda sy, x: sy.Integer(10) ** x))
+# the real cube root (sympy.cbrt is the principal, complex, root for x < 0)
+sp_cbrt = _u(sp.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans), _sym_cbrt, safe=True)
+cosm1 = _u(sp.cosm1, lambda ans, x: -np.sin(x), PerElement(lambda sy, x: sy.cos(x) - 1))
 
 # --- x log y and entropies ----------------------------------------------------------------------
 
@@ -233,47 +333,67 @@ def _where_x_zero(x: Any, y: Any) -> Any:
     return np.where(both, 1.0, y) if np.any(both) else y
 
 
+# (SymPy: the formulas where they are smooth, x != 0 and y > 0)
 xlogy = _b(sp.xlogy, lambda ans, x, y: np.log(y),
-           lambda ans, x, y: x / _where_x_zero(x, y), safe=True)
+           lambda ans, x, y: x / _where_x_zero(x, y), PerElement(lambda sy, x, y: x * sy.log(y)),
+           safe=True)
 xlog1py = _b(sp.xlog1py, lambda ans, x, y: np.log1p(y),
-             lambda ans, x, y: x / _where_x_zero(x, y + 1.0), safe=True)
-entr = _u(sp.entr, lambda ans, x: -(np.log(x) + 1.0), safe=True)
+             lambda ans, x, y: x / _where_x_zero(x, y + 1.0),
+             PerElement(lambda sy, x, y: x * sy.log(1 + y)), safe=True)
+entr = _u(sp.entr, lambda ans, x: -(np.log(x) + 1.0), PerElement(lambda sy, x: -x * sy.log(x)),
+          safe=True)
 rel_entr = _b(sp.rel_entr, lambda ans, x, y: np.log(x) - np.log(y) + 1.0,
-              lambda ans, x, y: -x / _where_x_zero(x, y), safe=True)
+              lambda ans, x, y: -x / _where_x_zero(x, y),
+              PerElement(lambda sy, x, y: x * sy.log(x / y)), safe=True)
 kl_div = _b(sp.kl_div, lambda ans, x, y: np.log(x) - np.log(y),
-            lambda ans, x, y: 1.0 - x / _where_x_zero(x, y), safe=True)
+            lambda ans, x, y: 1.0 - x / _where_x_zero(x, y),
+            PerElement(lambda sy, x, y: x * sy.log(x / y) - x + y), safe=True)
 
 # --- Bessel functions: d/dx through the recurrences, orders held fixed -------------------------
 
-j0 = _u(sp.j0, lambda ans, x: -sp.j1(x))
-j1 = _u(sp.j1, lambda ans, x: 0.5 * (sp.j0(x) - sp.jv(2.0, x)))
-y0 = _u(sp.y0, lambda ans, x: -sp.y1(x))
-y1 = _u(sp.y1, lambda ans, x: 0.5 * (sp.y0(x) - sp.yv(2.0, x)))
-i0 = _u(sp.i0, lambda ans, x: sp.i1(x))
-i1 = _u(sp.i1, lambda ans, x: 0.5 * (sp.i0(x) + sp.iv(2.0, x)))
-i0e = _u(sp.i0e, lambda ans, x: sp.i1e(x) - np.sign(primal(x)) * ans)
-i1e = _u(sp.i1e, lambda ans, x: 0.5 * (sp.i0e(x) + sp.ive(2.0, x)) - np.sign(primal(x)) * ans)
-k0 = _u(sp.k0, lambda ans, x: -sp.k1(x))
-k1 = _u(sp.k1, lambda ans, x: -0.5 * (sp.k0(x) + sp.kv(2.0, x)))
-k0e = _u(sp.k0e, lambda ans, x: ans - sp.k1e(x))
-k1e = _u(sp.k1e, lambda ans, x: ans - 0.5 * (sp.k0e(x) + sp.kve(2.0, x)))
+def _bessel(kind: str, order: int | None, scaled: str = "") -> PerElement:
+    """SymPy's Bessel function of a fixed order; scaled: SciPy's e^-|x| ("i") or e^x ("k")."""
+    def fn(sy, *args):
+        v, x = args if order is None else (order, args[0])
+        f = _sympy_functions(sy)[kind](v, x)
+        return (sy.exp(-sy.Abs(x)) * f if scaled == "i" else
+                sy.exp(x) * f if scaled == "k" else f)
+    return PerElement(fn)
+
+
+j0 = _u(sp.j0, lambda ans, x: -sp.j1(x), _bessel("besselj", 0))
+j1 = _u(sp.j1, lambda ans, x: 0.5 * (sp.j0(x) - sp.jv(2.0, x)), _bessel("besselj", 1))
+y0 = _u(sp.y0, lambda ans, x: -sp.y1(x), _bessel("bessely", 0))
+y1 = _u(sp.y1, lambda ans, x: 0.5 * (sp.y0(x) - sp.yv(2.0, x)), _bessel("bessely", 1))
+i0 = _u(sp.i0, lambda ans, x: sp.i1(x), _bessel("besseli", 0))
+i1 = _u(sp.i1, lambda ans, x: 0.5 * (sp.i0(x) + sp.iv(2.0, x)), _bessel("besseli", 1))
+i0e = _u(sp.i0e, lambda ans, x: sp.i1e(x) - np.sign(primal(x)) * ans,
+         _bessel("besseli", 0, "i"))
+i1e = _u(sp.i1e, lambda ans, x: 0.5 * (sp.i0e(x) + sp.ive(2.0, x)) - np.sign(primal(x)) * ans,
+         _bessel("besseli", 1, "i"))
+k0 = _u(sp.k0, lambda ans, x: -sp.k1(x), _bessel("besselk", 0))
+k1 = _u(sp.k1, lambda ans, x: -0.5 * (sp.k0(x) + sp.kv(2.0, x)), _bessel("besselk", 1))
+k0e = _u(sp.k0e, lambda ans, x: ans - sp.k1e(x), _bessel("besselk", 0, "k"))
+k1e = _u(sp.k1e, lambda ans, x: ans - 0.5 * (sp.k0e(x) + sp.kve(2.0, x)),
+         _bessel("besselk", 1, "k"))
 
 # jn is the same ufunc as jv
 jv = _b(sp.jv, _constant("scipy.special.jv", "v", _ORDER),
-        lambda ans, v, x: 0.5 * (sp.jv(v - 1.0, x) - sp.jv(v + 1.0, x)), "besselj")
+        lambda ans, v, x: 0.5 * (sp.jv(v - 1.0, x) - sp.jv(v + 1.0, x)), _bessel("besselj", None))
 yv = _b(sp.yv, _constant("scipy.special.yv", "v", _ORDER),
         lambda ans, v, x: 0.5 * (sp.yv(v - 1.0, x) - sp.yv(v + 1.0, x)), "bessely")
 yn = _b(sp.yn, _constant("scipy.special.yn", "n", _INTEGER),
         lambda ans, n, x: 0.5 * (sp.yn(n - 1, x) - sp.yn(n + 1, x)), "bessely")
 iv = _b(sp.iv, _constant("scipy.special.iv", "v", _ORDER),
-        lambda ans, v, x: 0.5 * (sp.iv(v - 1.0, x) + sp.iv(v + 1.0, x)), "besseli")
+        lambda ans, v, x: 0.5 * (sp.iv(v - 1.0, x) + sp.iv(v + 1.0, x)), _bessel("besseli", None))
 ive = _b(sp.ive, _constant("scipy.special.ive", "v", _ORDER),
          lambda ans, v, x: 0.5 * (sp.ive(v - 1.0, x) + sp.ive(v + 1.0, x))
-         - np.sign(primal(x)) * ans)
+         - np.sign(primal(x)) * ans, _bessel("besseli", None, "i"))
 kv = _b(sp.kv, _constant("scipy.special.kv", "v", _ORDER),
         lambda ans, v, x: -0.5 * (sp.kv(v - 1.0, x) + sp.kv(v + 1.0, x)), "besselk")
 kve = _b(sp.kve, _constant("scipy.special.kve", "v", _ORDER),
-         lambda ans, v, x: ans - 0.5 * (sp.kve(v - 1.0, x) + sp.kve(v + 1.0, x)))
+         lambda ans, v, x: ans - 0.5 * (sp.kve(v - 1.0, x) + sp.kve(v + 1.0, x)),
+         _bessel("besselk", None, "k"))
 
 # --- logsumexp, softmax, log_softmax: reductions along axes ----------------------------------
 
@@ -331,7 +451,40 @@ _sp_logsumexp = sp.logsumexp
 _sp_softmax = sp.softmax
 _sp_log_softmax = sp.log_softmax
 
-logsumexp = defprim("scipy.special.logsumexp", _lse_impl,
+def _sym_exp_shifted(sy, at, x, axis):
+    """e^(x - c) and c, for a constant c (exact for any c): the numeric maximum, rounded,
+    when x is large enough to overflow e^x in the lambdified expressions, else 0. An
+    integer, since SymPy splits e^(x - 1001.0) into 1.9e-435 e^x, which overflows."""
+    x_ = np.asarray(at.values[0], dtype=float)
+    c = np.max(x_, axis=axis, keepdims=True) if x_.size else np.zeros(())
+    c = np.where(np.isfinite(c) & (np.abs(c) > 300.0), np.round(c), 0.0)
+    c = np.frompyfunc(lambda v: sy.Integer(int(v)), 1, 1)(c)
+    return np.frompyfunc(sy.exp, 1, 1)(np.asarray(x, dtype=object) - c), c
+
+
+def _sym_logsumexp(sy, at, a, b, axis, keepdims, signed):
+    """log|sum b e^a|, the sign of the sum taken at the point."""
+    e, c = _sym_exp_shifted(sy, at, a, axis)
+    total = np.sum(e if b is None else e * b, axis=axis, keepdims=True)
+    sign = _sp_logsumexp(at.values[0], axis=axis, b=at.values[1], keepdims=True,
+                         return_sign=True)[1]
+    if np.any(sign < 0):
+        at.branch("sign of the sum")
+    out = np.frompyfunc(lambda t, s: sy.log(int(s) * t), 2, 1)(total, sign) + c
+    return np.reshape(out, np.shape(at.ans))
+
+
+def _sym_softmax(sy, at, x, axis):
+    e, _ = _sym_exp_shifted(sy, at, x, axis)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _sym_log_softmax(sy, at, x, axis):
+    e, c = _sym_exp_shifted(sy, at, x, axis)
+    return x - c - np.frompyfunc(sy.log, 1, 1)(np.sum(e, axis=axis, keepdims=True))
+
+
+logsumexp = defprim("scipy.special.logsumexp", _lse_impl, sympy=_sym_logsumexp,
                     jvp=(_lse_jvp(_lse_da), _lse_jvp(_lse_db)),
                     vjp=(_lse_vjp(_lse_da), _lse_vjp(_lse_db)))
 
@@ -349,7 +502,7 @@ def _softmax_vjp(ans, x, axis):
 
 
 softmax = defprim("scipy.special.softmax", lambda x, axis: _sp_softmax(x, axis=axis),
-                  jvp=_softmax_jvp, vjp=_softmax_vjp)
+                  sympy=_sym_softmax, jvp=_softmax_jvp, vjp=_softmax_vjp)
 
 
 def _log_softmax_jvp(g, ans, x, axis):
@@ -362,7 +515,7 @@ def _log_softmax_vjp(ans, x, axis):
 
 
 log_softmax = defprim("scipy.special.log_softmax",
-                      lambda x, axis: _sp_log_softmax(x, axis=axis),
+                      lambda x, axis: _sp_log_softmax(x, axis=axis), sympy=_sym_log_softmax,
                       jvp=_log_softmax_jvp, vjp=_log_softmax_vjp)
 
 
