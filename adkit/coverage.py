@@ -73,13 +73,14 @@ def markdown() -> str:
                   "scipy.special" if r[0].startswith("scipy") else "numpy")
         families.setdefault(family, []).append(r)
     diff = sum(1 for r in rows if r[1] != "no derivative")
+    built_in = sum(not name.startswith("user:") for name in PRIMITIVES)  # not users' own
     lines = [
         "# Coverage: the NumPy functions adkit differentiates",
         "",
         "Generated from the primitive table by `python -m adkit coverage`; do not edit.",
         "",
         f"{len(rows)} NumPy/SciPy functions reach the table, {diff} of them differentiable "
-        f"({len(PRIMITIVES)} primitives). *forward*: a JVP rule (dual numbers, batched "
+        f"({built_in} primitives). *forward*: a JVP rule (dual numbers, batched "
         "tangents); *reverse*: a VJP rule (the tape); *symbolic*: how adkit.symbolic "
         "evaluates it on SymPy expressions (*same NumPy code*: NumPy's own function on "
         "object arrays of expressions; *SymPy formula/rule*: written for SymPy; *none*: "
