@@ -89,7 +89,7 @@ def _finished(box: BoxBase) -> bool:
 
 
 def _fn(np_func):
-    """A method that forwards to the table's handler for a NumPy function."""
+    """A method that forwards to the table's handler for a NumPy function (not a ufunc)."""
     def method(self, *args, **kwargs):
         return dispatch.call(np_func, (self,) + args, kwargs)
     method.__name__ = np_func.__name__
@@ -268,8 +268,10 @@ class ArrayBox(BoxBase):
     dot = _fn(np.dot)
     clip = _fn(np.clip)
     round = _fn(np.round)
-    conj = _fn(np.conjugate)
-    conjugate = _fn(np.conjugate)
+    def conjugate(self):
+        return np.conjugate(self)  # a ufunc: through __array_ufunc__, not the functions table
+
+    conj = conjugate
     diagonal = _fn(np.diagonal)
     trace = _fn(np.trace)
     swapaxes = _fn(np.swapaxes)

@@ -101,7 +101,8 @@ class SymbolicTrace(Trace):
                 exprs.append(a._tangent)
             else:
                 values.append(a)
-                exprs.append(a)
+                # SymPy has no arithmetic on booleans: (x > 0) * x needs the mask as 0/1
+                exprs.append(_as_numbers(a) if prim.elementwise else a)
             if isinstance(values[-1], BoxBase):
                 raise ValueError(
                     "adkit.symbolic cannot trace a function while adkit.grad, jacobian or "
@@ -128,6 +129,12 @@ class SymbolicTrace(Trace):
 
 # Elements become SymPy numbers (Python's 1 / 0.0 would raise where SymPy gives zoo).
 _sympify = np.frompyfunc(lambda e: e if isinstance(e, sp.Basic) else sp.sympify(e), 1, 1)
+
+
+def _as_numbers(a: Any) -> Any:
+    if isinstance(a, (bool, np.bool_)) or getattr(a, "dtype", None) == np.bool_:
+        return np.asarray(a, dtype=np.int8)
+    return a
 
 
 def no_sympy(prim: Primitive) -> NoSympyError:

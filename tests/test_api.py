@@ -252,3 +252,11 @@ def test_closure_over_outer_traced_value_in_inner_transform():
         inner = lambda b: np.sin(a * b)  # noqa: E731
         return derivative(inner)(2.0) + grad(inner)(2.0)
     assert grad(outer)(0.5) == pytest.approx(2 * (np.cos(1.0) - 2 * 0.5 * np.sin(1.0)))
+
+
+def test_conj_methods_of_traced_values():
+    # found by the random-program tests: the methods went to the functions table,
+    # where the ufunc np.conjugate has no entry
+    f = lambda x: np.real((x * (1 + 1j)).conj() * (2 - 1j)) + np.imag(x.conjugate() * 1j)  # noqa: E731
+    x = np.array([0.5, -1.5])
+    np.testing.assert_allclose(adkit.grad(lambda x: np.sum(f(x)))(x), [1.0 + 1.0, 2.0])

@@ -172,3 +172,9 @@ def test_every_differentiable_primitive_has_a_sympy_slot():
                if isinstance(p.sympy, str) and p.sympy is not ON_OBJECTS
                and not hasattr(sp, p.sympy)]
     assert not unknown, f"SymPy slots naming no SymPy function: {unknown}"
+
+
+def test_boolean_masks_multiply_as_zeros_and_ones():
+    f = lambda x: np.sum((x > 0) * x ** 2 + np.where(x < 1, x, 0.0))  # noqa: E731
+    x = np.array([-0.5, 0.5, 2.0])
+    np.testing.assert_allclose(symbolic.grad(f)(x), adkit.grad(f)(x))
