@@ -362,3 +362,14 @@ def test_every_scipy_primitive_is_exercised():
     if len(EXERCISED) < 40:
         pytest.skip("run the whole file to check that every rule is exercised")
     assert not missing, missing
+
+
+def test_rgamma_is_differentiable_at_its_zeros():
+    # found by the random-program tests: -digamma(x)/Gamma(x) is inf * 0 at x = -n,
+    # where the derivative of 1/Gamma is (-1)^n n!
+    x = np.array([0.0, -1.0, -2.0, -3.0])
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(np.diag(adkit.jacobian(sp.rgamma, mode=mode)(x)),
+                                   [1.0, -1.0, 2.0, -6.0])
+    # SymPy's -polygamma(0, x)/gamma(x) evaluates to nan there: a limit lambdify cannot take
+    check(lambda x: sp.rgamma(x), x, order=1, symbolic=False)

@@ -211,8 +211,16 @@ polygamma = defprim(
 gammaln = _u(sp.gammaln, lambda ans, x: sp.digamma(x), _SYM_GAMMALN)
 loggamma = _u(sp.loggamma, lambda ans, x: sp.digamma(x), "loggamma")
 gamma = _u(sp.gamma, lambda ans, x: ans * sp.digamma(x), "gamma")
-rgamma = _u(sp.rgamma, lambda ans, x: -ans * sp.digamma(x),
-            PerElement(lambda sy, x: 1 / sy.gamma(x)))
+def _rgamma_d(ans, x):
+    """-digamma(x)/Gamma(x), whose limit at the zeros x = -n of 1/Gamma is (-1)^n n!
+    (there digamma is infinite and 1/Gamma zero)."""
+    pole = (x <= 0) & (x == np.round(x))
+    n = np.where(pole, -x, 0.0)
+    return np.where(pole, (-1.0) ** n * sp.gamma(n + 1.0),
+                    -ans * sp.digamma(np.where(pole, 1.0, x)))
+
+
+rgamma = _u(sp.rgamma, _rgamma_d, PerElement(lambda sy, x: 1 / sy.gamma(x)))
 digamma = _u(sp.digamma, lambda ans, x: polygamma(1, x), "digamma")  # also scipy.special.psi
 gammasgn = defnondiff(_name(sp.gammasgn), sp.gammasgn, numpy=sp.gammasgn)
 
