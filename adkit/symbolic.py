@@ -241,7 +241,11 @@ class Traced:
         exprs = [_without_deltas(e, self.point) for e in exprs]
         fn = sp.lambdify(syms, exprs, modules=_modules(), cse=len(exprs) > 32)
         with np.errstate(all="ignore"):
-            return np.array(fn(*[self.point[s] for s in syms]), dtype=float).reshape(-1)
+            values = np.array(fn(*[self.point[s] for s in syms]), dtype=complex).reshape(-1)
+        # complex intermediates (FFTs, roots) leave rounding-sized imaginary parts in a
+        # real derivative; a larger one means the value is not real: nan, never dropped
+        real = np.abs(values.imag) <= 1e-9 * np.maximum(1.0, np.abs(values.real))
+        return np.where(real, values.real, np.nan)
 
     def __repr__(self) -> str:
         note = f", branches={list(self.branches)}" if self.branches else ""
