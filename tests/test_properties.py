@@ -154,7 +154,9 @@ def check_first_order(s: Setup) -> np.ndarray:
     out_f, jv = adkit.jvp(s.prog, s.xs, vs)
     out_r, pullback = adkit.vjp(s.prog, *s.xs)
     for what, o in (("forward", out_f), ("reverse", out_r)):
-        assert_close(f"{what}-mode value vs NumPy", o, s.out, 1e-13, 1e-300)
+        # the engines evaluate some NumPy functions through other primitives
+        # (np.tensordot through einsum): values agree to rounding
+        assert_close(f"{what}-mode value vs NumPy", o, s.out, 1e-13, ABS_FIRST)
     cts = pullback(u)
     lhs = float(np.sum(u * jv))
     rhs = float(sum(np.sum(c * v) for c, v in zip(cts, vs)))
