@@ -1,0 +1,909 @@
+"""Gradient-descent optimizers by Keras name, updating NumPy parameters in place.
+
+Every optimizer is one small class with a ``_prepare`` (the per-step scalars:
+bias corrections, schedule value) and an ``_update`` (the per-tensor rule,
+written as in-place NumPy operations on the parameter and its slot arrays).
+Names, argument names and defaults are Keras's; where Keras versions disagree
+the choice is stated in the class docstring. The shared machinery in
+``Optimizer`` does the rest, in this order on every step:
+
+1. check ``params``/``grads`` and cast each gradient to its parameter's dtype;
+2. transform the gradients: ``clipvalue`` (elementwise), ``clipnorm`` (per
+   tensor), ``global_clipnorm`` (jointly), then ``gradient_noise``;
+3. allocate the slots lazily on the first call (same shape and dtype as the
+   parameter), evaluate the learning rate (a float or a schedule of
+   ``iterations``), and apply the rule;
+4. ``iterations += 1``.
+
+The rules are the published ones the textbook's SGD chapter summarises. Where
+its typesetting is terse the code follows the papers: Adagrad's "G^2" divisor is
+the root sqrt(G) (the chapter's RMSProp section defines it so), and Adam
+divides by the root of the second moment, bias-corrected with beta ** t.
+
+The input gradients are never written to. State is ``variables()``: a flat
+dict of arrays (``"iterations"``, ``"<slot>/<i>"``, plus ``"rng_state"`` when
+the optimizer draws random numbers) that ``np.savez`` can store and
+``set_variables`` restores, so a resumed run continues bit for bit.
+
+>>> import numpy as np
+>>> w = np.array([1.0, -2.0]); opt = get("sgd")
+>>> opt.apply_gradients([w], [2 * w]); w
+array([ 0.98, -1.96])
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import schedules
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "Adamax", "Nadam",
+           "Rprop", "ESGD", "get", "serialize"]
+
+_BASE_ARGS = ("learning_rate", "clipnorm", "clipvalue", "global_clipnorm", "gradient_noise",
+              "seed", "name")
+
+
+# ---------------------------------------------------------------- argument checks
+
+def _real(where: str, name: str, value: Any, lo: float = 0.0, hi: float = math.inf, *,
+          lo_open: bool = False, hi_open: bool = False) -> float:
+    """value as a Python float inside [lo, hi] (ends open as asked), else a ValueError
+    that names the argument and the valid range."""
+    lo_s, hi_s = ("(" if lo_open else "[") + f"{lo:g}", f"{hi:g}" + (")" if hi_open else "]")
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    x = float(value) if ok else math.nan
+    if ok and math.isfinite(x):
+        ok = (lo < x if lo_open else lo <= x) and (x < hi if hi_open else x <= hi)
+    else:
+        ok = False
+    if not ok:
+        raise ValueError(f"{where}: {name} must be a finite float in {lo_s}, {hi_s}, got {value!r}")
+    return x
+
+
+def _optional_positive(where: str, name: str, value: Any) -> float | None:
+    return None if value is None else _real(where, name, value, 0.0, lo_open=True)
+
+
+def _unit(where: str, name: str, value: Any) -> float:
+    """A decay rate: a float in [0, 1)."""
+    return _real(where, name, value, 0.0, 1.0, hi_open=True)
+
+
+def _pair(where: str, name: str, value: Any) -> tuple:
+    try:
+        a, b = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {name} must be a pair (low, high), got {value!r}") from None
+    return a, b
+
+
+# ---------------------------------------------------------------- the base class
+
+class Optimizer:
+    """The shared machinery; subclasses define ``_prepare`` and ``_update``.
+
+    ``learning_rate`` is a float >= 0 or a schedule (any callable
+    ``step -> float``, e.g. from ``adkit.nn.schedules``), read through
+    ``current_learning_rate()`` at step ``iterations`` (0 on the first update).
+    ``gradient_noise=eta`` or ``(eta, gamma)`` adds N(0, eta / (1 + t) ** gamma)
+    to every gradient entry at step t = ``iterations`` (Neelakantan et al.
+    2015; gamma defaults to 0.55, and gamma = 0 is the constant-variance noise
+    of the plain trick), drawn from a Generator seeded by ``seed``.
+
+    >>> opt = SGD(0.1, clipnorm=1.0)
+    >>> w = np.zeros(2); opt.apply_gradients([w], [np.array([3.0, 4.0])]); w
+    array([-0.06, -0.08])
+    """
+
+    needs_hvp: bool = False
+    _hyper: tuple[str, ...] = ()  # constructor arguments a subclass adds, in get_config order
+
+    def __init__(self, learning_rate: Any = 0.001, *, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 gradient_noise: float | tuple | None = None, seed: int | None = None,
+                 name: str | None = None):
+        where = type(self).__name__
+        self.learning_rate = learning_rate
+        self.clipnorm = _optional_positive(where, "clipnorm", clipnorm)
+        self.clipvalue = _optional_positive(where, "clipvalue", clipvalue)
+        self.global_clipnorm = _optional_positive(where, "global_clipnorm", global_clipnorm)
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise ValueError(f"{where}: set clipnorm (each tensor's norm) or global_clipnorm "
+                             f"(the norm of all gradients together), not both")
+        if gradient_noise is None:
+            self.gradient_noise = None
+        else:
+            if isinstance(gradient_noise, numbers.Real) and not isinstance(gradient_noise, bool):
+                eta, gamma = gradient_noise, 0.55
+            else:
+                eta, gamma = _pair(where, "gradient_noise (eta, gamma)", gradient_noise)
+            self.gradient_noise = (_real(where, "gradient_noise eta", eta),
+                                   _real(where, "gradient_noise gamma", gamma))
+        if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)
+                                 or seed < 0):
+            raise ValueError(f"{where}: seed must be an integer >= 0 or None, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self.name = type(self).__name__.lower() if name is None else str(name)
+        self.iterations = 0
+        self._slot_names: tuple[str, ...] = ()
+        self._slots: list[list[np.ndarray]] | None = None  # [param index][slot index]
+        self._scratch: dict = {}
+        self._rng = np.random.default_rng(seed)
+
+    # ------------------------------------------------------------ learning rate
+
+    @property
+    def learning_rate(self) -> Any:
+        """The float or schedule given; ``current_learning_rate()`` evaluates it."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        if isinstance(value, Mapping):
+            value = schedules.get(value)
+        if callable(value):
+            self._learning_rate = value
+        else:
+            self._learning_rate = _real(type(self).__name__, "learning_rate", value)
+
+    def current_learning_rate(self) -> float:
+        """The learning rate for the next step: the float, or the schedule at ``iterations``.
+
+        >>> SGD(schedules.StepDecay(1.0, 1, 0.5)).current_learning_rate()
+        1.0
+        """
+        lr = self._learning_rate
+        if not callable(lr):
+            return lr
+        value = lr(self.iterations)
+        try:
+            return _real(type(self).__name__, "learning_rate", value)
+        except ValueError:
+            raise ValueError(f"{type(self).__name__}: the learning-rate schedule {lr!r} returned "
+                             f"{value!r} at step {self.iterations}; it must return a finite "
+                             f"float >= 0") from None
+
+    # ------------------------------------------------------------ the step
+
+    def apply_gradients(self, params: Sequence[np.ndarray], grads: Sequence[Any],
+                        hvp: Callable | None = None) -> None:
+        """Update every ``params[i]`` in place from ``grads[i]``.
+
+        ``hvp(vectors) -> [H @ v for each]`` is needed only when ``needs_hvp``.
+
+        >>> w = np.ones(3, np.float32); Adam(0.1).apply_gradients([w], [w]); w.round(4)
+        array([0.9, 0.9, 0.9], dtype=float32)
+        """
+        params, grads = self._checked(params, grads)
+        if self._slots is None:
+            self._slots = [[self._init_slot(n, p) for n in self._slot_names] for p in params]
+        else:
+            self._match_slots(params)
+        grads = self._transform(grads)
+        consts = self._prepare(params, grads, hvp, self.current_learning_rate())
+        for p, g, slots in zip(params, grads, self._slots):
+            self._update(p, g, slots, consts)
+        self.iterations += 1
+
+    def _prepare(self, params: list, grads: list, hvp: Callable | None, lr: float) -> Any:
+        """The per-step scalars handed to every ``_update`` call."""
+        return lr
+
+    def _update(self, p: np.ndarray, g: np.ndarray, slots: list, consts: Any) -> None:
+        raise NotImplementedError
+
+    def _init_slot(self, name: str, p: np.ndarray) -> np.ndarray:
+        return np.zeros(p.shape, p.dtype)
+
+    def _tmp(self, p: np.ndarray, k: int = 0) -> np.ndarray:
+        """Scratch space shaped like p; one flat buffer per (dtype, k) is reused for every
+        tensor, so it stays in cache and no step allocates."""
+        buf = self._scratch.get((p.dtype, k))
+        if buf is None or buf.size < p.size:
+            buf = self._scratch[(p.dtype, k)] = np.empty(p.size, p.dtype)
+        return buf[:p.size].reshape(p.shape)
+
+    def _checked(self, params: Sequence, grads: Sequence) -> tuple[list, list]:
+        where = f"{self.name}.apply_gradients"
+        params, grads = list(params), list(grads)
+        if len(params) != len(grads):
+            raise ValueError(f"{where}: got {len(params)} params but {len(grads)} grads; pass "
+                             f"one gradient per parameter, in the same order")
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+                raise ValueError(f"{where}: params[{i}] must be a floating-point numpy array "
+                                 f"(it is updated in place), got {type(p).__name__}"
+                                 f"{'' if not isinstance(p, np.ndarray) else ' of ' + str(p.dtype)}")
+            if not p.flags.writeable:
+                raise ValueError(f"{where}: params[{i}] is read-only; pass a writeable array")
+            g = np.asarray(g)
+            if g.shape != p.shape:
+                raise ValueError(f"{where}: grads[{i}] has shape {g.shape} but params[{i}] has "
+                                 f"shape {p.shape}; each gradient must match its parameter")
+            out.append(g if g.dtype == p.dtype else g.astype(p.dtype))
+        return params, out
+
+    def _match_slots(self, params: list) -> None:
+        where = f"{self.name}.apply_gradients"
+        if len(self._slots) != len(params):
+            raise ValueError(f"{where}: this optimizer holds state for {len(self._slots)} "
+                             f"parameters but got {len(params)}; use one optimizer per model, "
+                             f"or a fresh one")
+        for i, (p, slots) in enumerate(zip(params, self._slots)):
+            for k, s in enumerate(slots):
+                if s.shape != p.shape:
+                    raise ValueError(f"{where}: slot '{self._slot_names[k]}/{i}' has shape "
+                                     f"{s.shape} but params[{i}] has shape {p.shape}; the state "
+                                     f"belongs to a different model")
+                if s.dtype != p.dtype:  # restored from a checkpoint of another precision
+                    slots[k] = s.astype(p.dtype)
+
+    # ------------------------------------------------------------ gradient transforms
+
+    def _transform(self, grads: list) -> list:
+        if self.clipvalue is not None:
+            c = self.clipvalue
+            grads = [np.clip(g, -c, c) for g in grads]
+        if self.clipnorm is not None:
+            c = self.clipnorm
+            norms = [math.sqrt(float(np.vdot(g, g))) for g in grads]
+            grads = [g * (c / n) if n > c else g for g, n in zip(grads, norms)]
+        if self.global_clipnorm is not None:
+            c = self.global_clipnorm
+            n = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+            if n > c:
+                grads = [g * (c / n) for g in grads]
+        if self.gradient_noise is not None:
+            eta, gamma = self.gradient_noise
+            std = math.sqrt(eta / (1.0 + self.iterations) ** gamma)
+            grads = [g + std * self._normal(g) for g in grads]
+        return grads
+
+    def _normal(self, like: np.ndarray) -> np.ndarray:
+        """Standard normal draws shaped and typed like ``like`` (drawn in float32 or
+        float64 directly: no float64 detour for float32 models)."""
+        if like.dtype in (np.float32, np.float64):
+            return self._rng.standard_normal(like.shape, dtype=like.dtype)
+        return self._rng.standard_normal(like.shape, dtype=np.float32).astype(like.dtype)
+
+    @property
+    def _uses_rng(self) -> bool:
+        return self.gradient_noise is not None or self.needs_hvp
+
+    # ------------------------------------------------------------ state
+
+    def variables(self) -> dict[str, np.ndarray]:
+        """Copies of all state: ``"iterations"``, ``"<slot>/<i>"``, and ``"rng_state"``
+        when gradient noise or ESGD draws random numbers.
+
+        >>> opt = Adam(); opt.apply_gradients([np.zeros(2)], [np.ones(2)]); sorted(opt.variables())
+        ['iterations', 'momentum/0', 'velocity/0']
+        """
+        out = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for i, slots in enumerate(self._slots or ()):
+            for name, s in zip(self._slot_names, slots):
+                out[f"{name}/{i}"] = s.copy()
+        out.update(self._extra_variables())
+        return out
+
+    def set_variables(self, values: Mapping[str, Any]) -> None:
+        """Restore what ``variables()`` returned (e.g. loaded from an ``.npz``).
+
+        Everything is checked before anything changes: unknown or missing keys,
+        and slot shapes that differ from this optimizer's state, raise ValueError.
+
+        >>> a = Adam(); a.apply_gradients([np.zeros(2)], [np.ones(2)])
+        >>> b = Adam(); b.set_variables(a.variables()); b.iterations
+        1
+        """
+        where = f"{self.name}.set_variables"
+        values = dict(values)
+        if "iterations" not in values:
+            raise ValueError(f"{where}: missing 'iterations'; pass the dict that variables() "
+                             f"returned")
+        it = np.asarray(values.pop("iterations"))
+        if it.shape != () or it.dtype.kind not in "iuf" or not np.isfinite(it) or it < 0 \
+                or it != int(it):
+            raise ValueError(f"{where}: 'iterations' must be an integer >= 0, got {it!r}")
+        extra = {}
+        for key in self._extra_variables():
+            if key not in values:
+                raise ValueError(f"{where}: missing {key!r}; this optimizer "
+                                 f"({self.get_config()}) keeps it as state")
+            extra[key] = np.asarray(values.pop(key))
+        found: dict[tuple[int, int], np.ndarray] = {}
+        for key, value in values.items():
+            name, _, index = str(key).rpartition("/")
+            if name not in self._slot_names or not index.isdigit():
+                raise ValueError(f"{where}: unexpected key {key!r}; this optimizer's keys are "
+                                 f"'iterations', {list(self._extra_variables())} and "
+                                 f"'<slot>/<i>' for slots {list(self._slot_names)}")
+            arr = np.asarray(value)
+            if arr.dtype.kind != "f":
+                raise ValueError(f"{where}: {key!r} must be a floating-point array, got {arr.dtype}")
+            found[(self._slot_names.index(name), int(index))] = arr
+        n = 1 + max((i for _, i in found), default=-1)
+        missing = [f"{name}/{i}" for i in range(n) for k, name in enumerate(self._slot_names)
+                   if (k, i) not in found]
+        if missing:
+            raise ValueError(f"{where}: missing slot arrays {missing}")
+        if n and self._slots is not None and n != len(self._slots):
+            raise ValueError(f"{where}: the values hold state for {n} parameters but this "
+                             f"optimizer has {len(self._slots)}")
+        for i in range(n):
+            for k, name in enumerate(self._slot_names):
+                shape = (self._slots[i][k].shape if n and self._slots is not None
+                         else found[(0, i)].shape)
+                if found[(k, i)].shape != shape:
+                    raise ValueError(f"{where}: '{name}/{i}' has shape {found[(k, i)].shape} but "
+                                     f"the optimizer's state for parameter {i} has shape {shape}")
+        self._check_extra(where, extra)
+        # everything checked: commit
+        if n == 0:
+            self._slots = None
+        else:
+            old = self._slots
+            self._slots = [[np.array(found[(k, i)], dtype=None if old is None else old[i][k].dtype)
+                            for k in range(len(self._slot_names))] for i in range(n)]
+        self.iterations = int(it)
+        self._set_extra(extra)
+
+    def _extra_variables(self) -> dict[str, np.ndarray]:
+        if not self._uses_rng:
+            return {}
+        s = self._rng.bit_generator.state
+        mask = (1 << 64) - 1
+        words = [s["state"]["state"] >> 64, s["state"]["state"] & mask,
+                 s["state"]["inc"] >> 64, s["state"]["inc"] & mask, s["has_uint32"], s["uinteger"]]
+        return {"rng_state": np.array(words, dtype=np.uint64)}
+
+    def _check_extra(self, where: str, extra: dict) -> None:
+        if "rng_state" in extra:
+            r = extra["rng_state"]
+            if r.shape != (6,) or r.dtype.kind not in "iu":
+                raise ValueError(f"{where}: 'rng_state' must be 6 unsigned 64-bit words (as "
+                                 f"variables() returns), got shape {r.shape} of {r.dtype}")
+
+    def _set_extra(self, extra: dict) -> None:
+        if "rng_state" in extra:
+            w = [int(x) for x in extra["rng_state"].astype(np.uint64)]
+            self._rng.bit_generator.state = {
+                "bit_generator": "PCG64",
+                "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]},
+                "has_uint32": w[4], "uinteger": w[5]}
+
+    # ------------------------------------------------------------ configuration
+
+    def get_config(self) -> dict:
+        """The constructor arguments, JSON-able (schedules as ``{"class_name", "config"}``).
+
+        >>> Adam().get_config()["beta_2"]
+        0.999
+        """
+        lr = self._learning_rate
+        config: dict[str, Any] = {"name": self.name,
+                                  "learning_rate": schedules.serialize(lr) if callable(lr) else lr}
+        for key in self._hyper:
+            value = getattr(self, key)
+            config[key] = list(value) if isinstance(value, tuple) else value
+        config.update(clipnorm=self.clipnorm, clipvalue=self.clipvalue,
+                      global_clipnorm=self.global_clipnorm,
+                      gradient_noise=None if self.gradient_noise is None else list(self.gradient_noise),
+                      seed=self.seed)
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Optimizer":
+        """The optimizer ``get_config`` described (fresh state).
+
+        >>> Adam.from_config(Adam(0.01).get_config()).learning_rate
+        0.01
+        """
+        config = dict(config)
+        unknown = sorted(set(config) - set(_BASE_ARGS) - set(cls._hyper))
+        if unknown:
+            raise ValueError(f"{cls.__name__}.from_config: unknown arguments {unknown}; valid: "
+                             f"{sorted(set(_BASE_ARGS) | set(cls._hyper))}")
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        config = self.get_config()
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
+
+
+# ---------------------------------------------------------------- the optimizers
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum, in Keras's form:
+    ``m = momentum * m - lr * g``, then ``w += m``, or with ``nesterov=True``
+    ``w += momentum * m - lr * g``.
+
+    With a constant rate this is the textbook's ``u = momentum * u + lr * g``,
+    ``w -= u`` (``m = -u``); the Nesterov form is the look-ahead gradient
+    ``g(w - momentum * u)`` rewritten in the shifted variable ``w - momentum * u``
+    (Sutskever et al. 2013), so only the gradient at ``w`` is needed.
+
+    >>> w = np.array([1.0]); opt = SGD(0.1, momentum=0.9)
+    >>> for _ in range(2): opt.apply_gradients([w], [np.array([1.0])])
+    >>> w
+    array([0.71])
+    """
+
+    _hyper = ("momentum", "nesterov")
+
+    def __init__(self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = _real("SGD", "momentum", momentum, 0.0, 1.0)
+        self.nesterov = bool(nesterov)
+        self._slot_names = ("momentum",) if self.momentum > 0 else ()
+
+    def _update(self, p, g, slots, lr):
+        step = np.multiply(g, lr, out=self._tmp(p))
+        if not slots:
+            p -= step
+            return
+        m, mu = slots[0], self.momentum
+        m *= mu
+        m -= step
+        if self.nesterov:
+            p -= step
+            p += np.multiply(m, mu, out=step)
+        else:
+            p += m
+
+
+class Adagrad(Optimizer):
+    """Per-parameter rates from the running sum of squared gradients (Duchi et al.
+    2011): ``G += g**2``, ``w -= lr * g / sqrt(G + epsilon)``, with G starting at
+    ``initial_accumulator_value`` (Keras 2 and 3 defaults: lr 0.001, 0.1, 1e-7).
+
+    >>> w = np.array([1.0]); Adagrad(0.1, initial_accumulator_value=0.0, epsilon=0.0
+    ...     ).apply_gradients([w], [np.array([4.0])]); w
+    array([0.9])
+    """
+
+    _hyper = ("initial_accumulator_value", "epsilon")
+
+    def __init__(self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1,
+                 epsilon: float = 1e-7, **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = _real("Adagrad", "initial_accumulator_value",
+                                               initial_accumulator_value)
+        self.epsilon = _real("Adagrad", "epsilon", epsilon)
+        self._slot_names = ("accumulator",)
+
+    def _init_slot(self, name, p):
+        return np.full(p.shape, self.initial_accumulator_value, p.dtype)
+
+    def _update(self, p, g, slots, lr):
+        acc, tmp = slots[0], self._tmp(p)
+        acc += np.square(g, out=tmp)
+        np.add(acc, self.epsilon, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr
+        p -= tmp
+
+
+class RMSprop(Optimizer):
+    """Divide by a running RMS of the gradient (Hinton 2012), Keras's form:
+    ``v = rho * v + (1 - rho) * g**2``; ``step = lr * g / sqrt(v + epsilon)``
+    (``v - mean(g)**2 + epsilon`` when ``centered``); with momentum
+    ``m = momentum * m + step``, ``w -= m``, else ``w -= step``.
+
+    >>> w = np.array([1.0]); RMSprop(0.1, epsilon=0.0).apply_gradients([w], [np.array([2.0])]); w
+    array([0.68377223])
+    """
+
+    _hyper = ("rho", "momentum", "epsilon", "centered")
+
+    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False, **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _unit("RMSprop", "rho", rho)
+        self.momentum = _real("RMSprop", "momentum", momentum, 0.0, 1.0)
+        self.epsilon = _real("RMSprop", "epsilon", epsilon)
+        self.centered = bool(centered)
+        self._slot_names = (("velocity",) + (("momentum",) if self.momentum > 0 else ())
+                            + (("average_gradient",) if self.centered else ()))
+
+    def _update(self, p, g, slots, lr):
+        rho, tmp = self.rho, self._tmp(p)
+        v = slots[0]
+        v *= rho
+        np.square(g, out=tmp)
+        tmp *= 1.0 - rho
+        v += tmp
+        if self.centered:
+            a = slots[-1]
+            a *= rho
+            a += np.multiply(g, 1.0 - rho, out=tmp)
+            np.square(a, out=tmp)
+            np.subtract(v, tmp, out=tmp)
+            tmp += self.epsilon
+        else:
+            np.add(v, self.epsilon, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr
+        if self.momentum > 0:
+            m = slots[1]
+            m *= self.momentum
+            m += tmp
+            p -= m
+        else:
+            p -= tmp
+
+
+class Adadelta(Optimizer):
+    """Units-consistent steps (Zeiler 2012): the step is ``RMS[dx] / RMS[g] * g``,
+    with both RMS running averages (decay ``rho``) and ``RMS[x] = sqrt(E[x**2] +
+    epsilon)``; the RMS of the updates lags the gradient's by one step. Keras
+    then scales the step by ``learning_rate``.
+
+    The default ``learning_rate=1.0`` is the original Keras 2 default and
+    Zeiler's method as published (which has no learning rate). tf.keras 2.3+
+    and Keras 3 changed it to 0.001, which makes ``optimizer="adadelta"``
+    crawl: the textbook's MNIST CNN listing (``optimizer='adadelta'``, 97% after
+    one epoch) relies on 1.0.
+
+    >>> w = np.array([1.0]); Adadelta().apply_gradients([w], [np.array([1.0])]); w
+    array([0.99858579])
+    """
+
+    _hyper = ("rho", "epsilon")
+
+    def __init__(self, learning_rate: Any = 1.0, rho: float = 0.95, epsilon: float = 1e-7,
+                 **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _unit("Adadelta", "rho", rho)
+        self.epsilon = _real("Adadelta", "epsilon", epsilon)
+        self._slot_names = ("accumulated_grad", "accumulated_delta_var")
+
+    def _update(self, p, g, slots, lr):
+        rho, eps = self.rho, self.epsilon
+        eg2, edx2 = slots
+        tmp, tmp2 = self._tmp(p), self._tmp(p, 1)
+        eg2 *= rho
+        np.square(g, out=tmp)
+        tmp *= 1.0 - rho
+        eg2 += tmp
+        np.add(edx2, eps, out=tmp)
+        np.add(eg2, eps, out=tmp2)
+        np.divide(tmp, tmp2, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp *= g  # the descent step -dx, before the learning rate
+        edx2 *= rho
+        np.square(tmp, out=tmp2)
+        tmp2 *= 1.0 - rho
+        edx2 += tmp2
+        tmp *= lr
+        p -= tmp
+
+
+class _AdamFamily(Optimizer):
+    _hyper = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(self, learning_rate: Any, beta_1: float, beta_2: float, epsilon: float,
+                 **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        where = type(self).__name__
+        self.beta_1 = _unit(where, "beta_1", beta_1)
+        self.beta_2 = _unit(where, "beta_2", beta_2)
+        self.epsilon = _real(where, "epsilon", epsilon)
+
+    def _moments(self, g, m, v, tmp):
+        """m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g**2, in place."""
+        b1, b2 = self.beta_1, self.beta_2
+        m *= b1
+        m += np.multiply(g, 1.0 - b1, out=tmp)
+        v *= b2
+        np.square(g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+
+
+class Adam(_AdamFamily):
+    """Bias-corrected running moments (Kingma & Ba 2015), Keras's form: at step t,
+    ``w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``
+    (epsilon is the paper's "epsilon hat"); ``amsgrad`` divides by the running
+    maximum of v instead (Reddi et al. 2018).
+
+    >>> w = np.array([1.0]); Adam(0.1).apply_gradients([w], [np.array([3.0])]); w.round(6)
+    array([0.9])
+    """
+
+    _hyper = _AdamFamily._hyper + ("amsgrad",)
+
+    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+        self.amsgrad = bool(amsgrad)
+        self._slot_names = ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
+
+    def _prepare(self, params, grads, hvp, lr):
+        t = self.iterations + 1
+        return lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
+
+    def _update(self, p, g, slots, alpha):
+        m, v = slots[0], slots[1]
+        tmp = self._tmp(p)
+        self._moments(g, m, v, tmp)
+        if self.amsgrad:
+            v = np.maximum(slots[2], v, out=slots[2])
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        p -= tmp
+
+
+class Adamax(_AdamFamily):
+    """Adam with the infinity norm (Kingma & Ba 2015, section 7.1):
+    ``u = max(beta_2 * u, |g|)``, ``w -= lr / (1 - beta_1**t) * m / (u + epsilon)``.
+
+    The default rate 0.002 is the paper's and Keras 2's; Keras 3 uses 0.001.
+
+    >>> w = np.array([1.0]); Adamax(0.1).apply_gradients([w], [np.array([3.0])]); w
+    array([0.9])
+    """
+
+    def __init__(self, learning_rate: Any = 0.002, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, **kwargs: Any):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+        self._slot_names = ("momentum", "norm")
+
+    def _prepare(self, params, grads, hvp, lr):
+        return lr / (1.0 - self.beta_1 ** (self.iterations + 1))
+
+    def _update(self, p, g, slots, alpha):
+        m, u = slots
+        tmp = self._tmp(p)
+        m *= self.beta_1
+        m += np.multiply(g, 1.0 - self.beta_1, out=tmp)
+        u *= self.beta_2
+        np.maximum(u, np.abs(g, out=tmp), out=u)
+        np.add(u, self.epsilon, out=tmp)
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        p -= tmp
+
+
+class Nadam(_AdamFamily):
+    """Adam with Nesterov momentum (Dozat 2016), Keras's formulation: a momentum
+    schedule ``mu_t = beta_1 * (1 - 0.5 * 0.96 ** (t * schedule_decay))`` and
+    ``w -= lr * (mu_{t+1} m / (1 - prod_{s<=t+1} mu_s)
+               + (1 - mu_t) g / (1 - prod_{s<=t} mu_s)) / (sqrt(v / (1 - beta_2**t)) + epsilon)``.
+
+    Defaults: rate 0.002 and ``schedule_decay=0.004`` are the paper's, Keras 2's and
+    PyTorch's (``momentum_decay``); Keras 3 uses rate 0.001 and, in effect,
+    ``schedule_decay=1``. The running product of mu is state, ``"u_product"``.
+
+    >>> w = np.array([1.0]); Nadam(0.1).apply_gradients([w], [np.array([3.0])]); w.round(6)
+    array([0.894355])
+    """
+
+    _hyper = _AdamFamily._hyper + ("schedule_decay",)
+
+    def __init__(self, learning_rate: Any = 0.002, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, schedule_decay: float = 0.004, **kwargs: Any):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+        self.schedule_decay = _real("Nadam", "schedule_decay", schedule_decay)
+        self._slot_names = ("momentum", "velocity")
+        self._u_product = 1.0
+
+    def _mu(self, t: int) -> float:
+        return self.beta_1 * (1.0 - 0.5 * 0.96 ** (t * self.schedule_decay))
+
+    def _prepare(self, params, grads, hvp, lr):
+        t = self.iterations + 1
+        mu_t, mu_next = self._mu(t), self._mu(t + 1)
+        self._u_product *= mu_t
+        c_m = lr * mu_next / (1.0 - self._u_product * mu_next)
+        c_g = lr * (1.0 - mu_t) / (1.0 - self._u_product)
+        return c_m, c_g, 1.0 / math.sqrt(1.0 - self.beta_2 ** t)
+
+    def _update(self, p, g, slots, consts):
+        c_m, c_g, inv_sqrt_bc2 = consts
+        m, v = slots
+        tmp, tmp2 = self._tmp(p), self._tmp(p, 1)
+        self._moments(g, m, v, tmp)
+        np.sqrt(v, out=tmp)
+        tmp *= inv_sqrt_bc2
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp2)
+        tmp2 *= c_m
+        p -= tmp2
+        np.divide(g, tmp, out=tmp2)
+        tmp2 *= c_g
+        p -= tmp2
+
+    def _extra_variables(self):
+        return {"u_product": np.array(self._u_product, dtype=np.float64), **super()._extra_variables()}
+
+    def _check_extra(self, where, extra):
+        super()._check_extra(where, extra)
+        u = extra["u_product"]
+        if u.shape != () or u.dtype.kind != "f" or not 0.0 <= float(u) <= 1.0:
+            raise ValueError(f"{where}: 'u_product' must be a float scalar in [0, 1], got {u!r}")
+
+    def _set_extra(self, extra):
+        super()._set_extra(extra)
+        self._u_product = float(extra["u_product"])
+
+
+class Rprop(Optimizer):
+    """Resilient backpropagation, iRprop- (Igel & Huesken 2000) as PyTorch does it:
+    each weight has its own step size, multiplied by ``etas[1]`` while its
+    gradient keeps its sign and by ``etas[0]`` when the sign flips, clipped to
+    ``step_sizes``; the weight moves by ``-sign(g) * step``, except that after a
+    sign flip it stays put and the gradient is forgotten (stored as 0).
+
+    ``learning_rate`` is only the initial step size (a schedule is read once, on
+    the first call). Rprop ignores gradient magnitudes, so it suits full-batch
+    training, not noisy minibatches.
+
+    >>> w = np.array([1.0, 1.0]); opt = Rprop(0.1)
+    >>> for _ in range(2): opt.apply_gradients([w], [np.array([1.0, -1.0])])
+    >>> w
+    array([0.78, 1.22])
+    """
+
+    _hyper = ("etas", "step_sizes")
+
+    def __init__(self, learning_rate: Any = 0.001, etas: tuple = (0.5, 1.2),
+                 step_sizes: tuple = (1e-6, 50.0), **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        minus, plus = _pair("Rprop", "etas", etas)
+        self.etas = (_real("Rprop", "etas[0] (the decrease factor)", minus, 0.0, 1.0,
+                           lo_open=True, hi_open=True),
+                     _real("Rprop", "etas[1] (the increase factor)", plus, 1.0, lo_open=True))
+        low, high = _pair("Rprop", "step_sizes", step_sizes)
+        low = _real("Rprop", "step_sizes[0] (the smallest step)", low)
+        self.step_sizes = (low, _real("Rprop", "step_sizes[1] (the largest step)", high, low))
+        self._slot_names = ("prev", "step_size")
+
+    def _init_slot(self, name, p):
+        if name == "step_size":
+            return np.full(p.shape, self.current_learning_rate(), p.dtype)
+        return np.zeros(p.shape, p.dtype)
+
+    def _update(self, p, g, slots, lr):
+        prev, step = slots
+        tmp = self._tmp(p)
+        np.multiply(g, prev, out=tmp)
+        same, flipped = tmp > 0, tmp < 0
+        np.multiply(step, self.etas[1], out=step, where=same)
+        np.multiply(step, self.etas[0], out=step, where=flipped)
+        np.clip(step, *self.step_sizes, out=step)
+        np.copyto(prev, g)
+        prev[flipped] = 0
+        np.sign(prev, out=tmp)
+        tmp *= step
+        p -= tmp
+
+
+class ESGD(Optimizer):
+    """Equilibrated SGD (Dauphin, de Vries & Bengio 2015): precondition by a running
+    estimate of the equilibration (row norms) of the Hessian.
+
+    Every ``update_every`` steps draw v ~ N(0, I) and accumulate
+    ``D = rho * D + (1 - rho) * (H v)**2`` (E[(Hv)_i**2] is the squared norm of
+    row i of H, which stays positive where H is indefinite: near saddle points);
+    then ``w -= lr * g / (sqrt(D / (1 - rho**k)) + epsilon)`` after k estimates.
+    ``apply_gradients`` must get ``hvp``, a callable mapping a list of vectors
+    shaped like the parameters to the Hessian-vector products; ``Model.fit``
+    passes one (``needs_hvp`` is True), built on ``adkit.hvp``.
+
+    ``learning_rate=0.01``: with this preconditioner lr = 1 is a full
+    diagonal-Newton step, so this default is deliberately cautious for noisy
+    minibatch curvature; raise it for deterministic problems.
+
+    >>> w = np.array([2.0, -1.0]); opt, H = ESGD(0.5, seed=0), np.diag([100.0, 0.01])
+    >>> for _ in range(50): opt.apply_gradients([w], [H @ w], hvp=lambda vs: [H @ vs[0]])
+    >>> bool(np.abs(w).max() < 1e-3)
+    True
+    """
+
+    needs_hvp = True
+    _hyper = ("rho", "epsilon", "update_every")
+
+    def __init__(self, learning_rate: Any = 0.01, rho: float = 0.9, epsilon: float = 1e-4,
+                 update_every: int = 1, **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _unit("ESGD", "rho", rho)
+        self.epsilon = _real("ESGD", "epsilon", epsilon)
+        if (not isinstance(update_every, numbers.Integral) or isinstance(update_every, bool)
+                or update_every < 1):
+            raise ValueError(f"ESGD: update_every must be an integer >= 1, got {update_every!r}")
+        self.update_every = int(update_every)
+        self._slot_names = ("equilibration",)
+
+    def _prepare(self, params, grads, hvp, lr):
+        where = f"{self.name}.apply_gradients"
+        if hvp is None:
+            raise ValueError(f"{where}: ESGD needs Hessian-vector products; pass hvp=, a "
+                             f"callable taking a list of vectors shaped like the params and "
+                             f"returning H @ v for each (e.g. built on adkit.hvp of the loss)")
+        if self.iterations % self.update_every == 0:
+            hvs = list(hvp([self._normal(p) for p in params]))
+            if len(hvs) != len(params):
+                raise ValueError(f"{where}: hvp returned {len(hvs)} arrays for {len(params)} params")
+            for i, (hv, p) in enumerate(zip(hvs, params)):
+                if np.shape(hv) != p.shape:
+                    raise ValueError(f"{where}: hvp returned shape {np.shape(hv)} for params[{i}] "
+                                     f"of shape {p.shape}")
+            rho = self.rho
+            for hv, p, slots in zip(hvs, params, self._slots):
+                d, tmp = slots[0], self._tmp(p)
+                d *= rho
+                np.square(np.asarray(hv), out=tmp, casting="same_kind")
+                tmp *= 1.0 - rho
+                d += tmp
+        k = self.iterations // self.update_every + 1  # estimates folded into D so far
+        return lr, 1.0 / math.sqrt(1.0 - self.rho ** k)
+
+    def _update(self, p, g, slots, consts):
+        lr, inv_sqrt_bc = consts
+        tmp = self._tmp(p)
+        np.sqrt(slots[0], out=tmp)
+        tmp *= inv_sqrt_bc
+        tmp += self.epsilon
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr
+        p -= tmp
+
+
+# ---------------------------------------------------------------- lookup by name
+
+_REGISTRY: dict[str, type[Optimizer]] = {cls.__name__.lower(): cls for cls in
+                                         (SGD, Adagrad, RMSprop, Adadelta, Adam, Adamax, Nadam,
+                                          Rprop, ESGD)}
+_ALIASES: dict[str, Callable[[], Optimizer]] = {"nag": lambda: SGD(momentum=0.9, nesterov=True)}
+
+
+def serialize(optimizer: Optimizer) -> dict:
+    """``{"class_name": ..., "config": ...}``, the JSON-able form ``get`` reads back.
+
+    >>> serialize(Adam())["class_name"]
+    'Adam'
+    """
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def get(identifier: Any) -> Optimizer:
+    """An optimizer from a Keras name ("adam", "SGD", ...; "nag" is SGD with
+    Nesterov momentum 0.9), a ``{"class_name", "config"}`` dict, or an instance
+    (returned as is). Only this module's classes can be named: nothing is
+    imported or evaluated from the string.
+
+    >>> get("Adam").learning_rate, get("nag").nesterov
+    (0.001, True)
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    valid = sorted(_REGISTRY) + sorted(_ALIASES)
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key in _ALIASES:
+            return _ALIASES[key]()
+        if key in _REGISTRY:
+            return _REGISTRY[key]()
+        raise ValueError(f"unknown optimizer {identifier!r}; valid names: {valid}")
+    if isinstance(identifier, Mapping):
+        name = identifier.get("class_name")
+        cls = _REGISTRY.get(str(name).lower()) if isinstance(name, str) else None
+        if cls is None:
+            raise ValueError(f"unknown optimizer class_name {name!r}; valid: "
+                             f"{sorted(c.__name__ for c in _REGISTRY.values())}")
+        return cls.from_config(identifier.get("config", {}))
+    raise ValueError(f"cannot make an optimizer from {type(identifier).__name__} {identifier!r}; "
+                     f"pass a name ({valid}), a {{'class_name', 'config'}} dict, or an Optimizer")

@@ -1,0 +1,229 @@
+"""Learning-rate schedules: annealing the step size as training goes on.
+
+A schedule is a callable ``schedule(step) -> float`` where ``step`` is the
+number of optimizer steps already taken (0 for the first update), exactly what
+``Optimizer.current_learning_rate`` passes. Formulas and argument names follow
+``keras.optimizers.schedules``; every schedule round-trips through
+``get_config``/``from_config`` and, wrapped as ``{"class_name", "config"}``,
+through ``get``.
+
+>>> s = ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+>>> s(0), s(10), s(20)
+(0.1, 0.05, 0.025)
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import numbers
+from typing import Any, Mapping
+
+__all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "StepDecay",
+           "PiecewiseConstantDecay", "get", "serialize"]
+
+
+def _rate(name: str, value: Any, where: str) -> float:
+    """A finite float >= 0, or a ValueError naming the argument."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {name} must be a finite float >= 0, got {value!r}") from None
+    if not math.isfinite(out) or out < 0:
+        raise ValueError(f"{where}: {name} must be a finite float >= 0, got {value!r}")
+    return out
+
+
+def _positive(name: str, value: Any, where: str) -> float:
+    out = _rate(name, value, where)
+    if out == 0:
+        raise ValueError(f"{where}: {name} must be > 0, got {value!r}")
+    return out
+
+
+def _step(step: Any, where: str) -> int:
+    try:
+        out = int(step)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: step must be an integer >= 0, got {step!r}") from None
+    if out != step or out < 0:
+        raise ValueError(f"{where}: step must be an integer >= 0, got {step!r}")
+    return out
+
+
+class LearningRateSchedule:
+    """Base class: subclasses implement ``__call__(step)`` and ``get_config``."""
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "LearningRateSchedule":
+        """The schedule that ``get_config`` described.
+
+        >>> StepDecay.from_config(StepDecay(1.0, 5, 0.1).get_config())(5)
+        0.1
+        """
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    __hash__ = None  # mutable-looking value objects: compare by config, do not hash
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with
+    ``staircase=True`` the exponent is floored, so the rate drops in steps.
+
+    >>> ExponentialDecay(1.0, 2, 0.5, staircase=True)(3)
+    0.5
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False):
+        where = "ExponentialDecay"
+        self.initial_learning_rate = _rate("initial_learning_rate", initial_learning_rate, where)
+        self.decay_steps = _positive("decay_steps", decay_steps, where)
+        self.decay_rate = _positive("decay_rate", decay_rate, where)
+        self.staircase = bool(staircase)
+
+    def __call__(self, step: int) -> float:
+        p = _step(step, "ExponentialDecay") / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate * self.decay_rate ** p
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase}
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """1/t annealing: ``initial_learning_rate / (1 + decay_rate * step / decay_steps)``,
+    the fraction floored when ``staircase=True`` (Keras's formula).
+
+    >>> InverseTimeDecay(1.0, decay_steps=1, decay_rate=1.0)(3)
+    0.25
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False):
+        where = "InverseTimeDecay"
+        self.initial_learning_rate = _rate("initial_learning_rate", initial_learning_rate, where)
+        self.decay_steps = _positive("decay_steps", decay_steps, where)
+        self.decay_rate = _rate("decay_rate", decay_rate, where)
+        self.staircase = bool(staircase)
+
+    def __call__(self, step: int) -> float:
+        p = _step(step, "InverseTimeDecay") / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase}
+
+
+class StepDecay(LearningRateSchedule):
+    """The step schedule: multiply the rate by ``factor`` every ``drop_every`` steps,
+    ``initial_learning_rate * factor ** (step // drop_every)``.
+
+    >>> [StepDecay(1.0, drop_every=2, factor=0.5)(s) for s in range(5)]
+    [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(self, initial_learning_rate: float, drop_every: int, factor: float):
+        where = "StepDecay"
+        self.initial_learning_rate = _rate("initial_learning_rate", initial_learning_rate, where)
+        if isinstance(drop_every, bool) or not isinstance(drop_every, numbers.Real) \
+                or int(drop_every) != drop_every or drop_every < 1:
+            raise ValueError(f"{where}: drop_every must be an integer >= 1, got {drop_every!r}")
+        self.drop_every = int(drop_every)
+        self.factor = _positive("factor", factor, where)
+
+    def __call__(self, step: int) -> float:
+        return self.initial_learning_rate * self.factor ** (_step(step, "StepDecay") // self.drop_every)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "drop_every": self.drop_every, "factor": self.factor}
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``values[0]`` while ``step <= boundaries[0]``, ``values[1]`` while
+    ``step <= boundaries[1]``, ..., ``values[-1]`` after the last boundary (Keras's
+    convention: a boundary step still uses the rate before it).
+
+    >>> s = PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1])
+    >>> s(10), s(11), s(21)
+    (1.0, 0.5, 0.1)
+    """
+
+    def __init__(self, boundaries: list, values: list):
+        where = "PiecewiseConstantDecay"
+        boundaries, values = list(boundaries), list(values)
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(f"{where}: values must have one more entry than boundaries, got "
+                             f"{len(boundaries)} boundaries and {len(values)} values")
+        for b in boundaries:
+            _step(b, f"{where} boundaries")
+        if any(b1 >= b2 for b1, b2 in zip(boundaries, boundaries[1:])):
+            raise ValueError(f"{where}: boundaries must be strictly increasing, got {boundaries}")
+        self.boundaries = [int(b) for b in boundaries]
+        self.values = [_rate(f"values[{i}]", v, where) for i, v in enumerate(values)]
+
+    def __call__(self, step: int) -> float:
+        return self.values[bisect.bisect_left(self.boundaries, _step(step, "PiecewiseConstantDecay"))]
+
+    def get_config(self) -> dict:
+        return {"boundaries": list(self.boundaries), "values": list(self.values)}
+
+
+_REGISTRY = {cls.__name__.lower(): cls for cls in
+             (ExponentialDecay, InverseTimeDecay, StepDecay, PiecewiseConstantDecay)}
+
+
+def serialize(schedule: LearningRateSchedule) -> dict:
+    """``{"class_name": ..., "config": ...}``, the JSON-able form ``get`` reads back.
+
+    >>> serialize(StepDecay(1.0, 10, 0.5))["class_name"]
+    'StepDecay'
+    """
+    if not isinstance(schedule, LearningRateSchedule):
+        raise TypeError(f"serialize: expected a LearningRateSchedule, got {type(schedule).__name__}; "
+                        f"plain callables cannot be saved, use one of {sorted(c.__name__ for c in _REGISTRY.values())}")
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def get(identifier: Any) -> LearningRateSchedule:
+    """A schedule from a ``{"class_name", "config"}`` dict; schedules pass through.
+
+    Only this module's schedules can be named; nothing is imported or evaluated
+    from the string.
+
+    >>> get({"class_name": "InverseTimeDecay", "config": {"initial_learning_rate": 1.0,
+    ...      "decay_steps": 1, "decay_rate": 1.0}})(1)
+    0.5
+    """
+    if isinstance(identifier, LearningRateSchedule):
+        return identifier
+    valid = sorted(c.__name__ for c in _REGISTRY.values())
+    if not isinstance(identifier, Mapping) or "class_name" not in identifier:
+        raise ValueError(f"schedules.get: expected a schedule or a dict with 'class_name' and "
+                         f"'config', got {identifier!r}; valid class names: {valid}")
+    name = identifier["class_name"]
+    cls = _REGISTRY.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"schedules.get: unknown schedule {name!r}; valid class names: {valid}")
+    return cls.from_config(dict(identifier.get("config", {})))
