@@ -1,1 +1,21 @@
-"""adkit.nn: a Keras-like neural-network stack on adkit's reverse mode (to come, issue 4)."""
+"""adkit.nn: a Keras-like neural-network stack on adkit's reverse mode.
+
+>>> import numpy as np
+>>> from adkit.nn import Sequential
+>>> from adkit.nn.layers import Dense
+>>> model = Sequential([Dense(8, activation="relu", input_shape=(2,)), Dense(1)], seed=0)
+>>> model.compile(optimizer="adam", loss="mse")
+>>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+>>> history = model.fit(x, x[:, :1] * x[:, 1:], epochs=2, verbose=0)
+>>> len(history.history["loss"])
+2
+"""
+
+from . import (activations, callbacks, constraints, datasets, initializers, layers, losses,
+               metrics, optimizers, regularizers, schedules, utils, zoo)
+from .model import Sequential
+from .saving import ModelFileError, load_model
+
+__all__ = ["Sequential", "load_model", "ModelFileError", "layers", "losses", "optimizers",
+           "callbacks", "metrics", "regularizers", "constraints", "initializers",
+           "activations", "schedules", "datasets", "utils", "zoo"]

@@ -1,0 +1,125 @@
+"""Conv2D and 2-D pooling, channels-last (batch, height, width, channels) as in Keras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import activations, backend
+from .base import Context, Layer, Shape
+from .core import _Activated
+
+PADDINGS = ("valid", "same")
+
+
+def output_length(size: int, window: int, stride: int, padding: str) -> int:
+    """Output positions along one axis (Keras's conv_output_length)."""
+    if padding == "same":
+        return -(-size // stride)
+    return (size - window) // stride + 1
+
+
+def _pair(value: Any, what: str, who: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in pair):
+        raise ValueError(f"{who}: {what} must be a positive int or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _padding(padding: str, who: str) -> str:
+    p = str(padding).lower()
+    if p not in PADDINGS:
+        raise ValueError(f"{who}: padding must be one of {PADDINGS}, got {padding!r}")
+    return p
+
+
+class _Spatial:
+    """Shape checking shared by convolution and pooling."""
+
+    def _spatial_output(self: Any, input_shape: Shape, window: tuple, strides: tuple,
+                        channels: int) -> Shape:
+        if len(input_shape) != 3 or None in input_shape:
+            raise self.shape_error(input_shape, "(height, width, channels)")
+        h, w = input_shape[0], input_shape[1]
+        if self.padding == "valid" and (h < window[0] or w < window[1]):
+            raise self.shape_error(input_shape, f"at least {window[0]}x{window[1]} in height x width "
+                                   f"for a {window[0]}x{window[1]} window with 'valid' padding")
+        return (output_length(h, window[0], strides[0], self.padding),
+                output_length(w, window[1], strides[1], self.padding), channels)
+
+
+class Conv2D(_Spatial, _Activated):
+    """2-D convolution (cross-correlation, as in every DL library) with a kernel
+    of shape (kh, kw, c_in, filters)."""
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1),
+                 padding: str = "valid", activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
+                 kernel_regularizer: Any = None, kernel_constraint: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"Conv2D filters must be a positive int, got {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "kernel_size", f"Conv2D {self.name!r}")
+        self.strides = _pair(strides, "strides", f"Conv2D {self.name!r}")
+        self.padding = _padding(padding, f"Conv2D {self.name!r}")
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._set_kernel_options(kernel_regularizer, kernel_constraint)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._spatial_output(input_shape, self.kernel_size, self.strides, self.filters)
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        shape = self.kernel_size + (input_shape[-1], self.filters)
+        params = {"kernel": self._weight(rng, self.kernel_initializer, shape)}
+        if self.use_bias:
+            params["bias"] = self._weight(rng, self.bias_initializer, (self.filters,))
+        return params
+
+    def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
+        y = backend.conv2d(x, params["kernel"], strides=self.strides, padding=self.padding)
+        return y + params["bias"] if self.use_bias else y
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "activation": activations.name_of(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer, **self._kernel_options_config()}
+
+
+class _Pooling2D(_Spatial, Layer):
+    op: Any = None
+
+    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        who = f"{type(self).__name__} {self.name!r}"
+        self.pool_size = _pair(pool_size, "pool_size", who)
+        self.strides = self.pool_size if strides is None else _pair(strides, "strides", who)
+        self.padding = _padding(padding, who)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._spatial_output(input_shape, self.pool_size, self.strides, input_shape[-1])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pool_size": list(self.pool_size),
+                "strides": list(self.strides), "padding": self.padding}
+
+
+class MaxPooling2D(_Pooling2D):
+    """The maximum over each pool_size window."""
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        return backend.max_pool2d(x, self.pool_size, self.strides, self.padding)
+
+
+class AveragePooling2D(_Pooling2D):
+    """The mean over each pool_size window (padding excluded from the count)."""
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        return backend.avg_pool2d(x, self.pool_size, self.strides, self.padding)

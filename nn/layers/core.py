@@ -1,0 +1,167 @@
+"""Dense, Activation, Dropout, Flatten, Reshape and Embedding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import activations, backend
+from .base import Context, Layer, Shape
+
+
+class _Activated(Layer):
+    """A layer ending in an activation; the model may ask for the pre-activation
+    so the loss can be computed from logits (stable cross-entropy)."""
+
+    activation: Any
+
+    def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
+        raise NotImplementedError
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        return self.activation(self.pre_activation(params, x, ctx))
+
+
+class Dense(_Activated):
+    """y = activation(x @ kernel + bias) on the last axis."""
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
+                 kernel_regularizer: Any = None, kernel_constraint: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"Dense units must be a positive int, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._set_kernel_options(kernel_regularizer, kernel_constraint)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise self.shape_error(input_shape, "(..., features) with known features")
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        params = {"kernel": self._weight(rng, self.kernel_initializer, (input_shape[-1], self.units))}
+        if self.use_bias:
+            params["bias"] = self._weight(rng, self.bias_initializer, (self.units,))
+        return params
+
+    def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
+        y = x @ params["kernel"]
+        return y + params["bias"] if self.use_bias else y
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.name_of(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer, **self._kernel_options_config()}
+
+
+class Activation(_Activated):
+    """Applies an activation function by name: Activation("relu")."""
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
+        return x
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": activations.name_of(self.activation)}
+
+
+class Dropout(Layer):
+    """Zeroes a fraction `rate` of the inputs in training and scales the rest by
+    1 / (1 - rate), so inference needs no rescaling (inverted dropout)."""
+
+    def __init__(self, rate: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        if not ctx.training or self.rate == 0.0:
+            return x
+        return backend.dropout(x, self.rate, ctx.random(f"Dropout {self.name!r}"))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate}
+
+
+class Flatten(Layer):
+    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if any(s is None for s in input_shape):
+            raise self.shape_error(input_shape, "with every dimension known")
+        return (int(np.prod(input_shape)),)
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        return np.reshape(x, (x.shape[0], -1))
+
+
+class Reshape(Layer):
+    """Reshape each example to target_shape (batch axis kept)."""
+
+    def __init__(self, target_shape: tuple, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(s) for s in target_shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if int(np.prod(input_shape)) != int(np.prod(self.target_shape)):
+            raise self.shape_error(input_shape, f"with {int(np.prod(self.target_shape))} "
+                                   f"elements to reshape to {self.target_shape}")
+        return self.target_shape
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        return np.reshape(x, (x.shape[0],) + self.target_shape)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Embedding(Layer):
+    """Integer indices (batch, ...) -> vectors (batch, ..., output_dim)."""
+
+    def __init__(self, input_dim: int, output_dim: int,
+                 embeddings_initializer: str = "random_uniform",
+                 embeddings_regularizer: Any = None, **kwargs: Any) -> None:
+        kwargs.pop("input_length", None)
+        super().__init__(**kwargs)
+        if input_dim <= 0 or output_dim <= 0:
+            raise ValueError(f"Embedding dims must be positive, got {input_dim}, {output_dim}")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.embeddings_initializer = embeddings_initializer
+        self._set_kernel_options(embeddings_regularizer, None, names=("embeddings",))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape) + (self.output_dim,)
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        return {"embeddings": self._weight(rng, self.embeddings_initializer,
+                                           (self.input_dim, self.output_dim))}
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        idx = np.asarray(x)
+        if not np.issubdtype(idx.dtype, np.integer):
+            if not np.all(np.equal(np.mod(idx, 1), 0)):
+                raise TypeError(f"Embedding {self.name!r} needs integer indices, got {idx.dtype} "
+                                "values with fractions")
+            idx = idx.astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.input_dim):
+            raise ValueError(f"Embedding {self.name!r}: indices must be in [0, {self.input_dim}), "
+                             f"got range [{idx.min()}, {idx.max()}]; raise input_dim")
+        return params["embeddings"][idx]
+
+    def get_config(self) -> dict:
+        reg = self.regularizers.get("embeddings")
+        return {**super().get_config(), "input_dim": self.input_dim,
+                "output_dim": self.output_dim,
+                "embeddings_initializer": self.embeddings_initializer,
+                "embeddings_regularizer": None if reg is None else reg.get_config()}

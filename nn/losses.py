@@ -1,0 +1,135 @@
+"""Training losses by Keras name. Each maps (y_true, y_pred) to one value per
+example; the model averages them over the batch.
+
+Cross-entropies on probabilities clip them to [eps, 1 - eps] as Keras does. When
+a model ends in softmax (or sigmoid) and uses the matching cross-entropy, the
+model computes the loss from the logits instead (`from_logits`), by
+log-sum-exp, which stays finite where the clipped form saturates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import backend
+
+EPSILON = 1e-7
+
+
+def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
+    d = y_pred - y_true
+    return np.mean(d * d, axis=-1)
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
+    return np.mean(np.abs(y_pred - y_true), axis=-1)
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
+    p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+    return -np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p), axis=-1)
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
+    p = y_pred / np.sum(y_pred, axis=-1, keepdims=True)
+    return -np.sum(y_true * np.log(np.clip(p, EPSILON, 1 - EPSILON)), axis=-1)
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
+    labels = _class_ids(y_true)
+    p = y_pred / np.sum(y_pred, axis=-1, keepdims=True)
+    picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
+    return -np.log(np.clip(picked, EPSILON, 1 - EPSILON))
+
+
+def hinge(y_true: Any, y_pred: Any) -> Any:
+    """mean(max(1 - t * y, 0)) with labels t in {-1, 1}; 0/1 labels are mapped."""
+    t = np.asarray(y_true)
+    t = np.where(t == 0, -1.0, t).astype(np.result_type(t.dtype, np.float32))
+    return np.mean(np.maximum(1.0 - t * y_pred, 0.0), axis=-1)
+
+
+def _class_ids(y: Any) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim >= 1 and y.shape[-1] == 1:
+        y = y[..., 0]
+    return y.astype(np.int64)
+
+
+# the loss of the logits for losses that a final softmax / sigmoid can fuse with
+def _softmax_xent_logits(y_true: Any, logits: Any) -> Any:
+    return backend.softmax_cross_entropy(logits, y_true)
+
+
+def _sparse_softmax_xent_logits(y_true: Any, logits: Any) -> Any:
+    return backend.sparse_softmax_cross_entropy(logits, _class_ids(y_true))
+
+
+def _sigmoid_xent_logits(y_true: Any, logits: Any) -> Any:
+    return np.mean(backend.sigmoid_cross_entropy(logits, y_true), axis=-1)
+
+
+FUSED: dict[tuple[str, str], Callable] = {
+    ("categorical_crossentropy", "softmax"): _softmax_xent_logits,
+    ("sparse_categorical_crossentropy", "softmax"): _sparse_softmax_xent_logits,
+    ("binary_crossentropy", "sigmoid"): _sigmoid_xent_logits,
+}
+
+ALL: dict[str, Callable] = {f.__name__: f for f in (
+    mean_squared_error, mean_absolute_error, binary_crossentropy, categorical_crossentropy,
+    sparse_categorical_crossentropy, hinge)}
+ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
+
+
+def get(identifier: str | Callable) -> Callable:
+    """A loss from its Keras name (or alias), or a callable passed through."""
+    if isinstance(identifier, str):
+        name = ALIASES.get(identifier.lower(), identifier.lower())
+        if name in ALL:
+            return ALL[name]
+        raise ValueError(f"unknown loss {identifier!r}; valid names: "
+                         f"{', '.join(list(ALL) + list(ALIASES))}")
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"loss must be a name or a function, got {type(identifier).__name__}")
+
+
+def check_targets(loss: Callable, y: np.ndarray, output_shape: tuple) -> None:
+    """Refuse labels of the wrong kind for `loss` before training starts.
+
+    output_shape excludes the batch axis; y includes it.
+    """
+    name = getattr(loss, "__name__", "")
+    n_out = output_shape[-1] if output_shape else 1
+    integral = np.issubdtype(y.dtype, np.integer) or (
+        y.size > 0 and np.all(np.equal(np.mod(y[:1000], 1), 0)))
+    if name == "sparse_categorical_crossentropy":
+        if y.ndim == len(output_shape) + 1 and y.shape[-1] == n_out and n_out > 1:
+            raise ValueError(
+                f"sparse_categorical_crossentropy expects integer class ids of shape "
+                f"{(y.shape[0],) + tuple(output_shape[:-1])}, but the labels have shape "
+                f"{y.shape}, which looks one-hot; use loss='categorical_crossentropy' or "
+                "pass y.argmax(axis=-1)")
+        if not integral:
+            raise ValueError("sparse_categorical_crossentropy expects integer class ids; the "
+                             "labels have fractional values")
+        ids = _class_ids(y)
+        if ids.size and (ids.min() < 0 or ids.max() >= n_out):
+            raise ValueError(f"sparse_categorical_crossentropy: class ids must be in "
+                             f"[0, {n_out}) for a {n_out}-unit output, got range "
+                             f"[{ids.min()}, {ids.max()}]")
+        return
+    expected = (y.shape[0],) + tuple(output_shape)
+    if name == "categorical_crossentropy" and tuple(y.shape) != expected:
+        if y.ndim == len(output_shape) or (y.ndim == len(output_shape) + 1 and y.shape[-1] == 1):
+            raise ValueError(
+                f"categorical_crossentropy expects one-hot labels of shape {expected}, but the "
+                f"labels have shape {y.shape}, which looks like integer class ids; use "
+                "loss='sparse_categorical_crossentropy' or convert them with "
+                f"adkit.nn.utils.to_categorical(y, {n_out})")
+    if tuple(y.shape) != expected and not (y.ndim == len(expected) - 1 and n_out == 1
+                                           and tuple(y.shape) == expected[:-1]):
+        raise ValueError(f"labels have shape {y.shape} but the model outputs {expected} "
+                         f"for loss {name or loss!r}; reshape the labels or change the last layer")

@@ -1,0 +1,476 @@
+"""Sequential: a stack of layers with Keras's compile / fit / evaluate / predict.
+
+The model is a thin shell over a functional core: `apply(params, x, ...)` is a
+pure function of the parameter pytree, and `loss_fn(params, x, y, rng)` is the
+training loss that `adkit.value_and_grad` differentiates each step.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import adkit
+from adkit.pytree import tree_flatten, tree_unflatten
+
+from . import callbacks as callbacks_module
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from .layers.base import Context, Layer, Shape, ShapeError, _as_shape
+from .layers.core import _Activated
+
+DEVICES = ("cpu",)
+
+
+class Sequential:
+    """Layers applied one after another.
+
+    >>> from adkit.nn.layers import Dense
+    >>> model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(1)], seed=0)
+    >>> model.predict(np.ones((2, 3), np.float32)).shape
+    (2, 1)
+    """
+
+    def __init__(self, layers: list[Layer] | None = None, name: str | None = None,
+                 seed: int | None = None) -> None:
+        self.name = name or "sequential"
+        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+        self.layers: list[Layer] = []
+        self.params: dict[str, dict] | None = None
+        self.state: dict[str, dict] = {}
+        self.input_shape: Shape | None = None
+        self.output_shape: Shape | None = None
+        self.optimizer: Any = None
+        self.loss: Callable | None = None
+        self.compiled_metrics: list = []
+        self.stop_training = False
+        self.history: callbacks_module.History | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # --- building ------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add takes an adkit.nn.layers layer, got "
+                            f"{type(layer).__name__}")
+        if any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(f"a layer named {layer.name!r} is already in the model; "
+                             "layer names must be unique")
+        if self.layers and layer.input_shape is not None:
+            raise ValueError(f"only the first layer takes input_shape; layer {layer.name!r} "
+                             f"has input_shape={layer.input_shape}")
+        self.layers.append(layer)
+        self.params = None
+        if self.layers[0].input_shape is not None:
+            self.build(self.layers[0].input_shape)
+
+    def build(self, input_shape: Shape) -> None:
+        """Check every layer's shapes and create parameters (seeded by self.seed)."""
+        if not self.layers:
+            raise ValueError("the model has no layers; add some before building it")
+        shape = _as_shape(input_shape, self.layers[0].name)
+        shapes = [shape]
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+            shapes.append(tuple(shape))
+        rng = np.random.default_rng(self.seed)
+        self.params, self.state = {}, {}
+        for layer, in_shape in zip(self.layers, shapes):
+            self.params[layer.name] = layer.init_params(rng, in_shape)
+            if layer.has_state:
+                self.state[layer.name] = layer.init_state(in_shape)
+        self.input_shape, self.output_shape = shapes[0], shapes[-1]
+        self._layer_shapes = shapes
+        self._index_parameters()
+
+    def _index_parameters(self) -> None:
+        trainable = {l.name: self.params[l.name] for l in self.layers if l.trainable}
+        self._trainable_leaves, self._trainable_def = tree_flatten(trainable)
+
+    def _require_built(self, what: str) -> None:
+        if self.params is None:
+            raise ValueError(f"{what}: the model is not built; give the first layer "
+                             "input_shape=..., call model.build(shape), or call fit first")
+
+    # --- the functional core -------------------------------------------------
+    def apply(self, params: dict, x: Any, *, training: bool = False,
+              rng: np.random.Generator | None = None, state: dict | None = None,
+              logits: bool = False) -> tuple[Any, dict]:
+        """(output, new_state): a pure function of params, input, rng and the
+        training flag. logits=True stops before the last layer's activation."""
+        ctx = Context(training=training, rng=rng, state=self.state if state is None else state)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if logits and i == last:
+                x = layer.pre_activation(params[layer.name], x, ctx)
+            else:
+                x = layer.call(params[layer.name], x, ctx)
+        return x, ctx.new_state
+
+    def loss_fn(self, params: dict, x: Any, y: Any, rng: np.random.Generator | None = None,
+                training: bool = True) -> tuple[Any, tuple[Any, dict]]:
+        """(mean loss + weight penalties, (output, new_state)) for one batch."""
+        fused = self._fused_loss
+        out, new_state = self.apply(params, x, training=training, rng=rng, logits=fused is not None)
+        per_example = (fused or self.loss)(y, out)
+        loss = np.mean(per_example)
+        for layer in self.layers:
+            if layer.regularizers:
+                loss = loss + layer.penalty(params[layer.name])
+        return loss, (out, new_state)
+
+    # --- compile -------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: list | None = None,
+                device: str | None = None) -> None:
+        """Choose optimizer, loss and metrics (Keras names or objects)."""
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy'; valid "
+                             f"names: {', '.join(list(losses_module.ALL) + list(losses_module.ALIASES))}")
+        device = device or os.environ.get("ADKIT_DEVICE", "cpu")
+        if device not in DEVICES:
+            raise ValueError(f"unknown device {device!r}; available: {', '.join(DEVICES)}")
+        self.device = device
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        loss_name = getattr(self.loss, "__name__", None)
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics must be a list, e.g. ['accuracy'], got {metrics!r}")
+        self._metric_specs = list(metrics or [])
+        self.compiled_metrics = [metrics_module.get(m, loss=loss_name) for m in self._metric_specs]
+        self._metric_keys = [m if isinstance(m, str) else c.name
+                             for m, c in zip(self._metric_specs, self.compiled_metrics)]
+        self._step = adkit.value_and_grad(self.loss_fn, has_aux=True)
+
+    @property
+    def _fused_loss(self) -> Callable | None:
+        last = self.layers[-1] if self.layers else None
+        if not isinstance(last, _Activated):
+            return None
+        key = (getattr(self.loss, "__name__", None), getattr(last.activation, "__name__", None))
+        return losses_module.FUSED.get(key)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss"] + list(getattr(self, "_metric_keys", []))
+
+    def _require_compiled(self, what: str) -> None:
+        if self.optimizer is None:
+            raise ValueError(f"{what}: compile the model first, e.g. model.compile("
+                             "optimizer='adam', loss='categorical_crossentropy')")
+
+    # --- data checks ---------------------------------------------------------
+    def _prepare(self, x: Any, y: Any | None, what: str) -> tuple[np.ndarray, np.ndarray | None]:
+        x = _as_array(x, "x", what)
+        if x.ndim < 1 or x.shape[0] == 0:
+            raise ValueError(f"{what}: x has no examples (shape {x.shape})")
+        if not np.issubdtype(x.dtype, np.integer) or not isinstance(self.layers[0], _embedding()):
+            x = x.astype(self.layers[0].dtype, copy=False)
+        if self.params is None:
+            self.build(x.shape[1:])
+        elif tuple(x.shape[1:]) != tuple(self.input_shape) and not _compatible(x.shape[1:], self.input_shape):
+            first = self.layers[0]
+            raise ShapeError(f"{what}: layer {first.name!r} ({type(first).__name__}) expects "
+                             f"input of shape {tuple(self.input_shape)} per example, but x has "
+                             f"shape {x.shape} (per example {x.shape[1:]})")
+        if y is None:
+            return x, None
+        y = _as_array(y, "y", what)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"{what}: x has {x.shape[0]} examples but y has {y.shape[0]}")
+        losses_module.check_targets(self.loss, y, self.output_shape)
+        if getattr(self.loss, "__name__", "") != "sparse_categorical_crossentropy":
+            y = y.astype(self.layers[-1].dtype, copy=False)
+        return x, y
+
+    # --- training ------------------------------------------------------------
+    def train_on_batch(self, x: Any, y: Any) -> float:
+        """One optimizer step on one batch; returns the batch loss."""
+        self._require_compiled("train_on_batch")
+        x, y = self._prepare(x, y, "train_on_batch")
+        loss, _ = self._train_step(x, y, epoch=0, batch=0, nan_guard=None)
+        return loss
+
+    def _train_step(self, x: np.ndarray, y: np.ndarray, epoch: int, batch: int,
+                    nan_guard: callbacks_module.TerminateOnNaN | None) -> tuple[float, Any]:
+        rng = np.random.default_rng((self.seed, self.optimizer.iterations))
+        (loss, (out, new_state)), grads = self._step(self.params, x, y, rng)
+        loss = float(loss)
+        if nan_guard is not None and nan_guard.check(epoch, batch, loss):
+            return loss, out
+        trainable = {l.name: grads[l.name] for l in self.layers if l.trainable}
+        grad_leaves, _ = tree_flatten(trainable)
+        hvp = self._hvp(x, y, rng) if getattr(self.optimizer, "needs_hvp", False) else None
+        with _interrupts_deferred():
+            self.optimizer.apply_gradients(self._trainable_leaves, grad_leaves, hvp=hvp)
+            for layer in self.layers:
+                for pname, constraint in layer.constraints.items():
+                    if constraint is not None and layer.trainable:
+                        constraint(self.params[layer.name][pname])
+            for lname, s in new_state.items():
+                self.state[lname] = s
+        return loss, out
+
+    def _hvp(self, x: np.ndarray, y: np.ndarray, rng: Any) -> Callable:
+        def loss_only(trainable: dict) -> Any:
+            params = {**self.params, **trainable}
+            return self.loss_fn(params, x, y, np.random.default_rng(rng.bit_generator.seed_seq))[0]
+
+        def hvp(vectors: list) -> list:
+            primal = tree_unflatten(self._trainable_def, self._trainable_leaves)
+            tangent = tree_unflatten(self._trainable_def, list(vectors))
+            return tree_flatten(adkit.hvp(loss_only, (primal,), (tangent,)))[0]
+        return hvp
+
+    def fit(self, x: Any, y: Any, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
+            callbacks: list | None = None, validation_split: float = 0.0,
+            validation_data: tuple | None = None, shuffle: bool = True,
+            initial_epoch: int = 0) -> callbacks_module.History:
+        """Train for `epochs` passes over (x, y); returns a History."""
+        self._require_compiled("fit")
+        x, y = self._prepare(x, y, "fit")
+        _check_positive_int(batch_size, "batch_size")
+        _check_positive_int(epochs, "epochs")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if validation_data is not None and validation_split:
+            raise ValueError("give validation_data or validation_split, not both")
+        if validation_split:
+            cut = int(len(x) * (1.0 - validation_split))
+            if cut == 0 or cut == len(x):
+                raise ValueError(f"validation_split={validation_split} leaves an empty training "
+                                 f"or validation set of {len(x)} examples")
+            x, validation_data = x[:cut], (x[cut:], y[cut:])
+            y = y[:cut]
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (x_val, y_val)")
+            validation_data = self._prepare(*validation_data, "fit validation_data")
+
+        self.history = callbacks_module.History()
+        cbs = list(callbacks or [])
+        nan_guard = next((c for c in cbs if isinstance(c, callbacks_module.TerminateOnNaN)), None)
+        if nan_guard is None:
+            nan_guard = callbacks_module.TerminateOnNaN()
+            cbs.append(nan_guard)
+        steps = -(-len(x) // batch_size)
+        cb = callbacks_module.CallbackList(
+            cbs + [self.history], self,
+            {"epochs": epochs, "steps": steps, "batch_size": batch_size, "verbose": verbose})
+        self.stop_training = False
+        order_rng = np.random.default_rng((self.seed, 1 << 20))
+        cb.on_train_begin()
+        try:
+            for epoch in range(initial_epoch, epochs):
+                logs = self._fit_epoch(x, y, batch_size, epoch, epochs, steps, shuffle,
+                                       order_rng, cb, nan_guard, validation_data, verbose)
+                cb.on_epoch_end(epoch, logs)
+                if verbose == 2:
+                    print(f"Epoch {epoch + 1}/{epochs} - " + _format_logs(logs))
+                if self.stop_training:
+                    break
+        finally:
+            cb.on_train_end()
+        return self.history
+
+    def _fit_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int, epoch: int,
+                   epochs: int, steps: int, shuffle: bool, order_rng: np.random.Generator,
+                   cb: Any, nan_guard: Any, validation_data: tuple | None,
+                   verbose: int) -> dict:
+        cb.on_epoch_begin(epoch)
+        order = order_rng.permutation(len(x)) if shuffle else None
+        loss_sum, seen = 0.0, 0
+        for m in self.compiled_metrics:
+            m.reset_state()
+        started = time.perf_counter()
+        bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch",
+                   disable=verbose != 1, leave=True, dynamic_ncols=True)
+        logs: dict[str, float] = {}
+        try:
+            for batch in range(steps):
+                cb.on_train_batch_begin(batch)
+                if order is None:
+                    xb, yb = x[batch * batch_size:(batch + 1) * batch_size], \
+                        y[batch * batch_size:(batch + 1) * batch_size]
+                else:
+                    idx = order[batch * batch_size:(batch + 1) * batch_size]
+                    xb, yb = x[idx], y[idx]
+                loss, out = self._train_step(xb, yb, epoch, batch, nan_guard)
+                if self.stop_training and not np.isfinite(loss):
+                    break
+                loss_sum += loss * len(xb)
+                seen += len(xb)
+                self._update_metrics(yb, out, fused=self._fused_loss is not None)
+                logs = {"loss": loss_sum / seen, **self._metric_results()}
+                cb.on_train_batch_end(batch, logs)
+                bar.set_postfix_str(_format_logs(logs), refresh=False)
+                bar.update(1)
+                if self.stop_training:
+                    break
+            if validation_data is not None and not (self.stop_training and not logs):
+                val = self.evaluate(*validation_data, batch_size=max(batch_size, 256),
+                                    verbose=0, return_dict=True)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+                bar.set_postfix_str(_format_logs(logs), refresh=False)
+            logs["epoch_time"] = time.perf_counter() - started
+        finally:
+            bar.close()
+        return logs
+
+    def _update_metrics(self, y: np.ndarray, out: Any, fused: bool) -> None:
+        if not self.compiled_metrics:
+            return
+        pred = self.layers[-1].activation(out) if fused else out
+        for m in self.compiled_metrics:
+            m.update_state(y, pred)
+
+    def _metric_results(self) -> dict:
+        return {k: float(m.result()) for k, m in zip(self._metric_keys, self.compiled_metrics)}
+
+    # --- inference -----------------------------------------------------------
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """The model's outputs for x, computed in batches (inference mode)."""
+        self._require_built("predict")
+        x, _ = self._prepare(x, None, "predict")
+        _check_positive_int(batch_size, "batch_size")
+        outs = [self.apply(self.params, x[i:i + batch_size])[0]
+                for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1, desc="predict")]
+        return np.concatenate(outs)
+
+    def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 0,
+                 return_dict: bool = False) -> Any:
+        """[loss, *metrics] on (x, y) in inference mode (just the loss without metrics),
+        averaged over examples, like Keras."""
+        self._require_compiled("evaluate")
+        x, y = self._prepare(x, y, "evaluate")
+        _check_positive_int(batch_size, "batch_size")
+        fused = self._fused_loss is not None
+        for m in self.compiled_metrics:
+            m.reset_state()
+        total = 0.0
+        for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1, desc="evaluate"):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            loss, (out, _) = self.loss_fn(self.params, xb, yb, training=False)
+            total += float(loss) * len(xb)
+            self._update_metrics(yb, out, fused)
+        result = {"loss": total / len(x), **self._metric_results()}
+        if return_dict:
+            return result
+        return list(result.values()) if self.compiled_metrics else result["loss"]
+
+    # --- weights -------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every weight, layer by layer (parameters, then state)."""
+        self._require_built("get_weights")
+        out = []
+        for layer in self.layers:
+            out += [w.copy() for w in self.params[layer.name].values()]
+            out += [w.copy() for w in self.state.get(layer.name, {}).values()]
+        return out
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Copy weights (in get_weights order) into the model, checking every shape first."""
+        self._require_built("set_weights")
+        slots = []
+        for layer in self.layers:
+            slots += [(layer.name, k, w) for k, w in self.params[layer.name].items()]
+            slots += [(layer.name, k, w) for k, w in self.state.get(layer.name, {}).items()]
+        if len(weights) != len(slots):
+            raise ValueError(f"set_weights got {len(weights)} arrays; the model has {len(slots)}")
+        for (lname, k, w), new in zip(slots, weights):
+            if np.shape(new) != w.shape:
+                raise ValueError(f"set_weights: {lname}/{k} has shape {w.shape}, got "
+                                 f"{np.shape(new)}")
+        for (lname, k, w), new in zip(slots, weights):
+            np.copyto(w, new, casting="same_kind")
+
+    def count_params(self) -> int:
+        self._require_built("count_params")
+        return sum(w.size for p in self.params.values() for w in p.values())
+
+    def summary(self, print_fn: Callable[[str], None] = print) -> None:
+        """Layers, output shapes and parameter counts, as a table."""
+        self._require_built("summary")
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        trainable = non_trainable = 0
+        for layer, shape in zip(self.layers, self._layer_shapes[1:]):
+            n = sum(w.size for w in self.params[layer.name].values())
+            n_state = sum(w.size for w in self.state.get(layer.name, {}).values())
+            trainable += n if layer.trainable else 0
+            non_trainable += n_state + (0 if layer.trainable else n)
+            rows.append((f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(shape)),
+                         f"{n + n_state:,}"))
+        widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+        rule = "=" * sum(widths)
+        lines = [f'Model: "{self.name}"', rule]
+        for i, r in enumerate(rows):
+            lines.append("".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            lines.append(rule if i == 0 else "-" * sum(widths))
+        lines[-1] = rule
+        lines += [f"Total params: {trainable + non_trainable:,}",
+                  f"Trainable params: {trainable:,}", f"Non-trainable params: {non_trainable:,}"]
+        print_fn("\n".join(lines))
+
+    # --- saving --------------------------------------------------------------
+    def get_config(self) -> dict:
+        from .layers.base import serialize
+        return {"name": self.name, "seed": self.seed,
+                "input_shape": None if self.input_shape is None else list(self.input_shape),
+                "layers": [serialize(layer) for layer in self.layers]}
+
+    def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
+        """Write config, weights (and optimizer state) to one file, atomically."""
+        from .saving import save_model
+        save_model(self, path, include_optimizer=include_optimizer)
+
+
+def _embedding() -> type:
+    from .layers.core import Embedding
+    return Embedding
+
+
+def _compatible(given: tuple, expected: tuple) -> bool:
+    return len(given) == len(expected) and all(e is None or g == e for g, e in zip(given, expected))
+
+
+def _as_array(a: Any, what: str, where: str) -> np.ndarray:
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{where}: {what} must be array-like ({e})") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{where}: {what} must hold numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_positive_int(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _format_logs(logs: dict) -> str:
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k != "epoch_time")
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends, so an interrupted fit never leaves a
+    half-applied update; the KeyboardInterrupt is raised right after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list = []
+    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
