@@ -1,0 +1,100 @@
+"""Train a zoo model on Fashion-MNIST end to end: load, fit, evaluate, save, plot.
+
+This is the README's main job (`python -m adkit demo`) and what
+`adkit train` will call.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from . import callbacks, zoo
+from .datasets import fashion_mnist
+
+OPTIMIZERS = {"cnn": "adadelta", "mlp": "adam", "lstm": "adam"}
+
+
+class BatchLosses(callbacks.Callback):
+    """Keeps every batch's running loss, for a learning curve finer than epochs."""
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.steps.append(len(self.steps) + 1)
+        self.losses.append(float(logs["loss"]))
+
+
+def load_images(limit: int | None = None, path: str | None = None) -> tuple:
+    """Fashion-MNIST as float32 (n, 28, 28, 1) in [0, 1] and integer labels."""
+    (x, y), (xt, yt) = fashion_mnist.load_data(path)
+    if limit is not None:
+        x, y, xt, yt = x[:limit], y[:limit], xt[:limit], yt[:limit]
+    scale = np.float32(1 / 255)
+    return ((x[..., None] * scale, y.astype(np.int64)),
+            (xt[..., None] * scale, yt.astype(np.int64)))
+
+
+def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str = "runs/cnn",
+          limit: int | None = None, seed: int = 0, verbose: int = 1,
+          print_: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fit a zoo model, print test loss and accuracy, save the model and a learning curve."""
+    if model not in zoo.MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(zoo.MODELS)}")
+    (x, y), (xt, yt) = load_images(limit)
+    net = zoo.MODELS[model](seed=seed)
+    net.compile(optimizer=OPTIMIZERS[model], loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+    if verbose:
+        net.summary(print_fn=print_)
+    os.makedirs(out, exist_ok=True)
+    batches = BatchLosses()
+    started = time.perf_counter()
+    history = net.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                      validation_data=(xt, yt), callbacks=[batches])
+    seconds = time.perf_counter() - started
+    test_loss, test_accuracy = net.evaluate(xt, yt, batch_size=512)
+    model_path = os.path.join(out, f"{model}.adkit")
+    net.save(model_path)
+    print_(f"{model}: {len(x)} training images, {len(history.epoch)} epoch(s) in {seconds:.1f} s; "
+           f"test loss {test_loss:.4f}, test accuracy {test_accuracy:.4f}")
+    print_(f"saved the model to {model_path}")
+    curve = os.path.join(out, f"{model}_learning_curve.png")
+    if plot_learning_curve(batches, history, len(x) / batch_size, curve, f"{model} on Fashion-MNIST"):
+        print_(f"saved the learning curve to {curve}")
+    else:
+        print_("matplotlib is not installed, so no learning curve was drawn "
+               "(pip install -e \".[examples]\")")
+    return {"model": net, "history": history, "test_loss": test_loss,
+            "test_accuracy": test_accuracy, "seconds": seconds, "model_path": model_path}
+
+
+def plot_learning_curve(batches: BatchLosses, history: Any, steps_per_epoch: float,
+                        path: str, title: str) -> bool:
+    """Running training loss per batch and validation loss per epoch, to a PNG."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(np.array(batches.steps) / steps_per_epoch, batches.losses, label="training loss (running mean)")
+    val = history.history.get("val_loss", [])
+    if val:
+        ax.plot(np.arange(1, len(val) + 1), val, "o-", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return True
