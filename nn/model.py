@@ -33,6 +33,7 @@ DEVICES = ("cpu",)
 class Sequential:
     """Layers applied one after another.
 
+    >>> from adkit.nn import Sequential
     >>> from adkit.nn.layers import Dense
     >>> model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(1)], seed=0)
     >>> model.predict(np.ones((2, 3), np.float32)).shape
