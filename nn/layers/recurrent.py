@@ -1,0 +1,547 @@
+"""SimpleRNN, LSTM and GRU over (batch, timesteps, features), and Bidirectional.
+
+Each layer's step equations are written once, in NumPy, in `_step`. They run
+in one of two ways:
+
+* implementation=1: the time loop runs on adkit's traced values, so reverse
+  mode records every step and does backpropagation through time itself. Works
+  with any activations.
+* implementation=2 (the default, as in Keras): the whole loop is ONE operation
+  of adkit's table (`_recurrence`), whose VJP is the hand-written
+  backpropagation through time in `_step_back`: one tape entry instead of
+  about 25 per LSTM step, no per-step cotangent bookkeeping, and the input
+  projection of every timestep in one matmul. The hand-written derivatives
+  assume Keras's default activations (tanh, and the sigmoid for gates); other
+  activations fall back to implementation 1.
+
+Both share `_step`, so the tests can compare the hand-written backward pass
+with adkit's derivative of the very same forward pass. The backward pass is
+written with NumPy operations and no in-place writes, so it is differentiable
+again (forward mode and higher orders trace it).
+
+Gate layouts follow Keras, so weights are interchangeable: LSTM columns are
+(i, f, c, o), GRU columns (z, r, h). Keras's go_backwards reads the sequence
+from the end and, with return_sequences, returns the outputs in that reading
+order. Not supported: masking, initial states, stateful layers, dropout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+import adkit
+
+from .. import activations
+from .base import Context, Layer, Shape, deserialize, serialize
+
+
+class _Recurrent(Layer):
+    """What SimpleRNN, LSTM and GRU share: configuration, weights and the time loop."""
+
+    gates: ClassVar[int] = 1      # blocks of `units` columns in the kernels
+    state_size: ClassVar[int] = 1  # arrays carried from step to step (h; LSTM adds c)
+
+    def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
+                 return_sequences: bool = False, go_backwards: bool = False,
+                 kernel_initializer: str = "glorot_uniform",
+                 recurrent_initializer: str = "orthogonal", bias_initializer: str = "zeros",
+                 kernel_regularizer: Any = None, kernel_constraint: Any = None,
+                 implementation: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        kind = type(self).__name__
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"{kind} units must be a positive int, got {units!r}")
+        if implementation not in (1, 2):
+            raise ValueError(f"{kind} implementation must be 1 (traced step by step) or 2 "
+                             f"(one fused operation), got {implementation!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.return_sequences = bool(return_sequences)
+        self.go_backwards = bool(go_backwards)
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.bias_initializer = bias_initializer
+        self.implementation = int(implementation)
+        self._set_kernel_options(kernel_regularizer, kernel_constraint)
+
+    # --- shapes and weights ------------------------------------------------------------
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise self.shape_error(input_shape, "(timesteps, features) with known features; "
+                                   "a sequence of vectors, timesteps may be None")
+        if self.return_sequences:
+            return (input_shape[0], self.units)
+        return (self.units,)
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        width = self.gates * self.units
+        params = {
+            "kernel": self._weight(rng, self.kernel_initializer, (input_shape[-1], width)),
+            "recurrent_kernel": self._weight(rng, self.recurrent_initializer,
+                                             (self.units, width))}
+        if self.use_bias:
+            params["bias"] = self._init_bias(rng)
+        return params
+
+    def _init_bias(self, rng: np.random.Generator) -> np.ndarray:
+        return self._weight(rng, self.bias_initializer, (self.gates * self.units,))
+
+    # --- the forward pass --------------------------------------------------------------
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        if not hasattr(x, "shape"):
+            x = np.asarray(x)
+        if x.ndim != 3:
+            raise self.shape_error(x.shape[1:], "(timesteps, features): the input must be "
+                                   "(batch, timesteps, features)")
+        if x.shape[1] == 0:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) got a sequence of "
+                             "0 timesteps; it needs at least one")
+        args = (x, params["kernel"], params["recurrent_kernel"], params.get("bias"),
+                params.get("peephole"))
+        if all(a is None or isinstance(a, np.ndarray) for a in args):
+            return self._scan(*args, per_step=False)[0]  # nothing to differentiate
+        if self.implementation == 2 and self._fusable():
+            return _recurrence(*args, layer=self)
+        return self._scan(*args, per_step=True)[0]
+
+    def _fusable(self) -> bool:
+        """Whether `_step_back` knows the derivatives of this layer's activations."""
+        return self.activation is activations.tanh
+
+    def _scan(self, x: Any, kernel: Any, recurrent: Any, bias: Any, peephole: Any,
+              per_step: bool) -> tuple[Any, list]:
+        """Run the recurrence: (output, per step what `_step_back` needs).
+
+        per_step projects each timestep's input on its own: on traced values a
+        slice of one big projection would cost a full-size zero cotangent per
+        step on the way back, while a slice of the (usually constant) input
+        costs nothing.
+        """
+        n, steps = x.shape[0], x.shape[1]
+        if not per_step:  # one matmul for every timestep: (N*T, F) @ (F, gates*U)
+            zx = np.reshape(np.reshape(x, (n * steps, x.shape[2])) @ kernel, (n, steps, -1))
+        dtype = np.result_type(x.dtype, kernel.dtype)
+        state = tuple(np.zeros((n, self.units), dtype) for _ in range(self.state_size))
+        outputs, saved = [], []
+        for t in self._order(steps):
+            zx_t = x[:, t] @ kernel if per_step else zx[:, t]
+            state, keep = self._step(zx_t, state, recurrent, bias, peephole)
+            outputs.append(state[0])
+            saved.append(keep)
+        out = np.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+        return out, saved
+
+    def _scan_back(self, saved: list, g: Any, x: Any, kernel: Any, recurrent: Any,
+                   bias: Any, peephole: Any, wanted: set) -> list:
+        """Backpropagation through time: cotangents of (x, kernel, recurrent_kernel,
+        bias, peephole) from the output's cotangent g; those of x and kernel only if
+        wanted (argument numbers), the others whenever they have one (else None)."""
+        steps = len(saved)
+        order = self._order(steps)
+        dstate = tuple(np.zeros(np.shape(g)[:1] + (self.units,), _dtype(g))
+                       for _ in range(self.state_size))
+        dxs, sums = [None] * steps, [None, None, None, None]  # kernel, recurrent, bias, peephole
+        for k in range(steps - 1, -1, -1):
+            if self.return_sequences:
+                dstate = (dstate[0] + g[:, k],) + dstate[1:]
+            elif k == steps - 1:
+                dstate = (dstate[0] + g,) + dstate[1:]
+            dzx, dstate, grads = self._step_back(dstate, saved[k], recurrent, bias, peephole)
+            t = order[k]
+            if 0 in wanted:
+                dxs[t] = dzx @ kernel.T
+            dkernel = x[:, t].T @ dzx if 1 in wanted else None
+            sums = [s if d is None else d if s is None else s + d
+                    for s, d in zip(sums, (dkernel,) + grads)]
+        dx = np.stack(dxs, axis=1) if 0 in wanted else None
+        return [dx] + sums
+
+    def _order(self, steps: int) -> list:
+        return list(range(steps - 1, -1, -1)) if self.go_backwards else list(range(steps))
+
+    def _step(self, zx_t: Any, state: tuple, recurrent: Any, bias: Any,
+              peephole: Any) -> tuple[tuple, tuple]:
+        """One timestep: (new state, whose first entry is the output; what
+        `_step_back` needs). zx_t is the input projection x_t @ kernel."""
+        raise NotImplementedError
+
+    def _step_back(self, dstate: tuple, keep: tuple, recurrent: Any, bias: Any,
+                   peephole: Any) -> tuple:
+        """The VJP of one `_step` for the default activations: (cotangent of zx_t,
+        cotangents of the previous state, this step's (recurrent, bias, peephole)
+        cotangents)."""
+        raise NotImplementedError
+
+    # --- configuration -----------------------------------------------------------------
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.name_of(self.activation),
+                "use_bias": self.use_bias, "return_sequences": self.return_sequences,
+                "go_backwards": self.go_backwards,
+                "kernel_initializer": self.kernel_initializer,
+                "recurrent_initializer": self.recurrent_initializer,
+                "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
+                "implementation": self.implementation}
+
+
+def _dtype(x: Any) -> np.dtype:
+    return getattr(x, "dtype", np.dtype(np.float64))
+
+
+class SimpleRNN(_Recurrent):
+    """h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias).
+
+    >>> layer = SimpleRNN(4, return_sequences=True)
+    >>> params = layer.init_params(np.random.default_rng(0), (5, 3))
+    >>> layer.call(params, np.ones((2, 5, 3), np.float32), Context()).shape
+    (2, 5, 4)
+    """
+
+    def _step(self, zx_t, state, recurrent, bias, peephole):
+        (h_prev,) = state
+        z = zx_t + h_prev @ recurrent
+        if bias is not None:
+            z = z + bias
+        h = self.activation(z)
+        return (h,), (h_prev, h)
+
+    def _step_back(self, dstate, keep, recurrent, bias, peephole):
+        (dh,), (h_prev, h) = dstate, keep
+        dz = dh * (1 - h * h)
+        return dz, (dz @ recurrent.T,), (h_prev.T @ dz, np.sum(dz, axis=0), None)
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997), with optional peepholes.
+
+        i = σ(x W_i + h R_i + p_i ⊙ c_prev + b_i)    input gate
+        f = σ(x W_f + h R_f + p_f ⊙ c_prev + b_f)    forget gate
+        z = g(x W_c + h R_c + b_c)                    block input
+        c = i ⊙ z + f ⊙ c_prev                        cell state
+        o = σ(x W_o + h R_o + p_o ⊙ c + b_o)         output gate
+        h = o ⊙ g(c)                                  output
+
+    σ is recurrent_activation and g is activation. The p terms exist only with
+    peephole=True: one vector per gate, the "peephole" parameter of shape
+    (3, units), rows (p_i, p_f, p_o), drawn with kernel_initializer as in Keras's
+    PeepholeLSTMCell. unit_forget_bias starts the forget gate's bias at 1 so
+    the cell remembers by default (Jozefowicz et al. 2015), as in Keras.
+
+    >>> layer = LSTM(8)
+    >>> params = layer.init_params(np.random.default_rng(0), (28, 28))
+    >>> params["kernel"].shape, params["recurrent_kernel"].shape
+    ((28, 32), (8, 32))
+    """
+
+    gates = 4
+    state_size = 2
+
+    def __init__(self, units: int, activation: Any = "tanh",
+                 recurrent_activation: Any = "sigmoid", use_bias: bool = True,
+                 unit_forget_bias: bool = True, peephole: bool = False,
+                 return_sequences: bool = False, go_backwards: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(units, activation=activation, use_bias=use_bias,
+                         return_sequences=return_sequences, go_backwards=go_backwards,
+                         **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.peephole = bool(peephole)
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        params = super().init_params(rng, input_shape)
+        if self.peephole:
+            params["peephole"] = np.stack([self._weight(rng, self.kernel_initializer,
+                                                        (self.units,)) for _ in range(3)])
+        return params
+
+    def _init_bias(self, rng: np.random.Generator) -> np.ndarray:
+        bias = super()._init_bias(rng)
+        if self.unit_forget_bias:
+            bias[self.units:2 * self.units] = 1
+        return bias
+
+    def _fusable(self) -> bool:
+        return super()._fusable() and self.recurrent_activation is activations.sigmoid
+
+    def _step(self, zx_t, state, recurrent, bias, peephole):
+        h_prev, c_prev = state
+        u = self.units
+        z = zx_t + h_prev @ recurrent
+        if bias is not None:
+            z = z + bias
+        gate, act = self.recurrent_activation, self.activation
+        if peephole is None:
+            i_f = gate(z[:, :2 * u])  # both gates in one call: fewer, larger operations
+            i, f = i_f[:, :u], i_f[:, u:]
+        else:
+            i = gate(z[:, :u] + peephole[0] * c_prev)
+            f = gate(z[:, u:2 * u] + peephole[1] * c_prev)
+        block = act(z[:, 2 * u:3 * u])
+        c = i * block + f * c_prev
+        zo = z[:, 3 * u:]
+        if peephole is not None:
+            zo = zo + peephole[2] * c
+        o = gate(zo)
+        squashed = act(c)
+        h = o * squashed
+        return (h, c), (h_prev, c_prev, i, f, block, o, c, squashed)
+
+    def _step_back(self, dstate, keep, recurrent, bias, peephole):
+        dh, dc = dstate
+        h_prev, c_prev, i, f, block, o, c, squashed = keep
+        dzo = dh * squashed * o * (1 - o)
+        dc = dc + dh * o * (1 - squashed * squashed)
+        if peephole is not None:
+            dc = dc + dzo * peephole[2]
+        dzi = dc * block * i * (1 - i)
+        dzf = dc * c_prev * f * (1 - f)
+        dzc = dc * i * (1 - block * block)
+        dz = np.concatenate([dzi, dzf, dzc, dzo], axis=1)
+        dc_prev = dc * f
+        dpeephole = None
+        if peephole is not None:
+            dc_prev = dc_prev + dzi * peephole[0] + dzf * peephole[1]
+            dpeephole = np.stack([np.sum(dzi * c_prev, axis=0), np.sum(dzf * c_prev, axis=0),
+                                  np.sum(dzo * c, axis=0)])
+        return dz, (dz @ recurrent.T, dc_prev), (h_prev.T @ dz, np.sum(dz, axis=0), dpeephole)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(),
+                "recurrent_activation": activations.name_of(self.recurrent_activation),
+                "unit_forget_bias": self.unit_forget_bias, "peephole": self.peephole}
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit (Cho et al. 2014), Keras's and PyTorch's formulation.
+
+        z = σ(x W_z + h R_z + b_z)                update gate
+        r = σ(x W_r + h R_r + b_r)                reset gate
+        ĥ = g(x W_h + r ⊙ (h R_h + b'_h) + b_h)   candidate  (reset_after=True)
+        ĥ = g(x W_h + (r ⊙ h) R_h + b_h)          candidate  (reset_after=False)
+        h' = z ⊙ h + (1 - z) ⊙ ĥ
+
+    With reset_after=True (Keras 2's default, and PyTorch's GRU) the recurrent
+    projection has its own bias, so "bias" has shape (2, 3 * units): row 0 for
+    the input projection, row 1 for the recurrent one. With reset_after=False
+    it has shape (3 * units,).
+
+    >>> GRU(4, return_sequences=True).compute_output_shape((None, 3))
+    (None, 4)
+    """
+
+    gates = 3
+
+    def __init__(self, units: int, activation: Any = "tanh",
+                 recurrent_activation: Any = "sigmoid", use_bias: bool = True,
+                 reset_after: bool = True, return_sequences: bool = False,
+                 go_backwards: bool = False, **kwargs: Any) -> None:
+        super().__init__(units, activation=activation, use_bias=use_bias,
+                         return_sequences=return_sequences, go_backwards=go_backwards,
+                         **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.reset_after = bool(reset_after)
+
+    def _init_bias(self, rng: np.random.Generator) -> np.ndarray:
+        if self.reset_after:
+            return self._weight(rng, self.bias_initializer, (2, 3 * self.units))
+        return super()._init_bias(rng)
+
+    def _fusable(self) -> bool:
+        return super()._fusable() and self.recurrent_activation is activations.sigmoid
+
+    def _step(self, zx_t, state, recurrent, bias, peephole):
+        (h_prev,) = state
+        u = self.units
+        gate, act = self.recurrent_activation, self.activation
+        if self.reset_after:
+            rec = h_prev @ recurrent
+            if bias is not None:
+                zx_t, rec = zx_t + bias[0], rec + bias[1]
+            zr = gate(zx_t[:, :2 * u] + rec[:, :2 * u])
+            z, r = zr[:, :u], zr[:, u:]
+            rec_h = rec[:, 2 * u:]
+            cand = act(zx_t[:, 2 * u:] + r * rec_h)
+        else:
+            if bias is not None:
+                zx_t = zx_t + bias
+            zr = gate(zx_t[:, :2 * u] + h_prev @ recurrent[:, :2 * u])
+            z, r = zr[:, :u], zr[:, u:]
+            rec_h = r * h_prev  # the reset state, before its projection
+            cand = act(zx_t[:, 2 * u:] + rec_h @ recurrent[:, 2 * u:])
+        h = z * h_prev + (1 - z) * cand
+        return (h,), (h_prev, z, r, rec_h, cand)
+
+    def _step_back(self, dstate, keep, recurrent, bias, peephole):
+        (dh,), (h_prev, z, r, rec_h, cand) = dstate, keep
+        u = self.units
+        dz = dh * (h_prev - cand) * z * (1 - z)
+        dcand = dh * (1 - z) * (1 - cand * cand)  # at the candidate's pre-activation
+        if self.reset_after:
+            dr = dcand * rec_h * r * (1 - r)
+            dzx = np.concatenate([dz, dr, dcand], axis=1)
+            drec = np.concatenate([dz, dr, dcand * r], axis=1)  # at h_prev @ R + bias[1]
+            dh_prev = dh * z + drec @ recurrent.T
+            dbias = np.stack([np.sum(dzx, axis=0), np.sum(drec, axis=0)])
+            return dzx, (dh_prev,), (h_prev.T @ drec, dbias, None)
+        drh = dcand @ recurrent[:, 2 * u:].T  # at r * h_prev
+        dzr = np.concatenate([dz, drh * h_prev * r * (1 - r)], axis=1)
+        dzx = np.concatenate([dzr, dcand], axis=1)
+        dh_prev = dh * z + drh * r + dzr @ recurrent[:, :2 * u].T
+        drecurrent = np.concatenate([h_prev.T @ dzr, rec_h.T @ dcand], axis=1)
+        return dzx, (dh_prev,), (drecurrent, np.sum(dzx, axis=0), None)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(),
+                "recurrent_activation": activations.name_of(self.recurrent_activation),
+                "reset_after": self.reset_after}
+
+
+# --- the fused recurrence: one table entry, backpropagation through time by hand --------
+
+@adkit.primitive
+def _recurrence(x, kernel, recurrent_kernel, bias, peephole, *, layer):
+    """A recurrent layer's whole forward pass as one operation."""
+    out, saved = layer._scan(x, kernel, recurrent_kernel, bias, peephole, per_step=False)
+    args = (x, kernel, recurrent_kernel, bias, peephole)
+    _Backprop.remember(out, _Backprop(layer, saved, args))
+    return out
+
+
+class _Backprop:
+    """The reverse pass of one `_recurrence` call.
+
+    Backpropagation through time yields the cotangents of every argument in one
+    sweep, but the table asks for them one argument at a time; so the first VJP
+    called runs the sweep and the others read its result. The forward pass's
+    intermediates reach the VJPs through `_LATEST`: the engines build a
+    primitive's VJPs right after evaluating it, from its output. When that
+    output is not the one remembered (nested differentiation hands the VJPs
+    traced values), the forward pass is run again on what they are given, which
+    is also what makes the reverse pass differentiable.
+    """
+
+    def __init__(self, layer: _Recurrent, saved: list, args: tuple) -> None:
+        self.layer, self.saved, self.args = layer, saved, args
+        self.wanted: set = set()
+        self._g: Any = None
+        self._grads: list = []
+
+    @staticmethod
+    def remember(out: Any, backprop: "_Backprop") -> None:
+        _LATEST[:] = [out, backprop]
+
+    @staticmethod
+    def of(ans: Any, args: tuple, layer: _Recurrent) -> "_Backprop":
+        out, backprop = _LATEST
+        if out is not ans:
+            _, saved = layer._scan(*args, per_step=False)
+            backprop = _Backprop(layer, saved, args)
+        return backprop
+
+    def cotangent(self, i: int, g: Any) -> Any:
+        if _LATEST[1] is self:  # every VJP of this call exists by now: let go
+            _LATEST[:] = [None, None]
+        if self._g is not g or self._grads[i] is None:
+            self._grads = self.layer._scan_back(self.saved, g, *self.args,
+                                                wanted=self.wanted | {i})
+            self._g = g
+        return self._grads[i]
+
+
+# [the latest output of _recurrence, its _Backprop]: held from the forward pass until its
+# reverse pass starts (or the next call), so a VJP built from that output finds them
+_LATEST: list = [None, None]
+
+
+def _vjp_maker(i: int) -> Any:
+    def make(ans, x, kernel, recurrent_kernel, bias, peephole, *, layer):
+        backprop = _Backprop.of(ans, (x, kernel, recurrent_kernel, bias, peephole), layer)
+        backprop.wanted.add(i)
+        return lambda g: backprop.cotangent(i, g)
+    return make
+
+
+adkit.defvjp(_recurrence, *[_vjp_maker(i) for i in range(5)])
+
+
+# --- Bidirectional -------------------------------------------------------------------------
+
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+class Bidirectional(Layer):
+    """Runs a recurrent layer forwards and a copy of it backwards over the same
+    sequence, and merges the two outputs (concatenated on the last axis, summed,
+    multiplied or averaged). With return_sequences the backward copy's outputs
+    are put back in input order first, so step t of each sees the whole sequence.
+
+    >>> layer = Bidirectional(LSTM(4, return_sequences=True))
+    >>> layer.compute_output_shape((10, 3))
+    (10, 8)
+    """
+
+    def __init__(self, layer: Any, merge_mode: str = "concat", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(layer, dict):
+            layer = deserialize(layer)
+        if not isinstance(layer, _Recurrent):
+            raise TypeError(f"Bidirectional {self.name!r} wraps a recurrent layer (SimpleRNN, "
+                            f"LSTM or GRU), got {layer!r}")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"Bidirectional {self.name!r}: merge_mode must be one of "
+                             f"{MERGE_MODES}, got {merge_mode!r}")
+        self.merge_mode = merge_mode
+        self.forward_layer = layer
+        if self.input_shape is None:  # Bidirectional(LSTM(8, input_shape=...)), as in Keras
+            self.input_shape = layer.input_shape
+        config = layer.get_config()
+        config.update(name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
+        self.backward_layer = type(layer).from_config(config)
+        # each direction's penalty and constraints, under the key its parameters have
+        # here, so that a model treats this layer like any other
+        for key, inner in (("forward", self.forward_layer), ("backward", self.backward_layer)):
+            self.regularizers[key] = inner.penalty
+            self.constraints[key] = _Constraints(inner)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        if self.merge_mode == "concat":
+            return tuple(shape[:-1]) + (2 * shape[-1],)
+        return shape
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        return {"forward": self.forward_layer.init_params(rng, input_shape),
+                "backward": self.backward_layer.init_params(rng, input_shape)}
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        y = self.forward_layer.call(params["forward"], x, ctx)
+        y_back = self.backward_layer.call(params["backward"], x, ctx)
+        if self.forward_layer.return_sequences:
+            y_back = y_back[:, ::-1]
+        if self.merge_mode == "concat":
+            return np.concatenate([y, y_back], axis=-1)
+        if self.merge_mode == "sum":
+            return y + y_back
+        if self.merge_mode == "mul":
+            return y * y_back
+        return (y + y_back) * 0.5
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "layer": serialize(self.forward_layer),
+                "merge_mode": self.merge_mode}
+
+
+class _Constraints:
+    """A recurrent layer's weight constraints, applied (in place) to its parameter dict."""
+
+    def __init__(self, layer: Layer) -> None:
+        self.layer = layer
+
+    def __call__(self, params: dict) -> None:
+        for pname, constraint in self.layer.constraints.items():
+            if constraint is not None:
+                constraint(params[pname])
