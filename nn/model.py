@@ -367,34 +367,34 @@ class Sequential:
         return list(result.values()) if self.compiled_metrics else result["loss"]
 
     # --- weights -------------------------------------------------------------
+    def weight_slots(self) -> list[tuple[str, np.ndarray]]:
+        """("params/<layer>/<name>" or "state/<layer>/<name>", array) for every weight,
+        in get_weights order; nested parameter dicts (Bidirectional) join with "/"."""
+        self._require_built("weight_slots")
+        slots = []
+        for layer in self.layers:
+            slots += [(f"params/{layer.name}/{k}", w) for k, w in _walk(self.params[layer.name])]
+            slots += [(f"state/{layer.name}/{k}", w)
+                      for k, w in _walk(self.state.get(layer.name, {}))]
+        return slots
+
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight, layer by layer (parameters, then state)."""
-        self._require_built("get_weights")
-        out = []
-        for layer in self.layers:
-            out += [w.copy() for w in self.params[layer.name].values()]
-            out += [w.copy() for w in self.state.get(layer.name, {}).values()]
-        return out
+        return [w.copy() for _, w in self.weight_slots()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Copy weights (in get_weights order) into the model, checking every shape first."""
-        self._require_built("set_weights")
-        slots = []
-        for layer in self.layers:
-            slots += [(layer.name, k, w) for k, w in self.params[layer.name].items()]
-            slots += [(layer.name, k, w) for k, w in self.state.get(layer.name, {}).items()]
+        slots = self.weight_slots()
         if len(weights) != len(slots):
             raise ValueError(f"set_weights got {len(weights)} arrays; the model has {len(slots)}")
-        for (lname, k, w), new in zip(slots, weights):
+        for (name, w), new in zip(slots, weights):
             if np.shape(new) != w.shape:
-                raise ValueError(f"set_weights: {lname}/{k} has shape {w.shape}, got "
-                                 f"{np.shape(new)}")
-        for (lname, k, w), new in zip(slots, weights):
+                raise ValueError(f"set_weights: {name} has shape {w.shape}, got {np.shape(new)}")
+        for (_, w), new in zip(slots, weights):
             np.copyto(w, new, casting="same_kind")
 
     def count_params(self) -> int:
-        self._require_built("count_params")
-        return sum(w.size for p in self.params.values() for w in p.values())
+        return sum(w.size for name, w in self.weight_slots() if name.startswith("params/"))
 
     def summary(self, print_fn: Callable[[str], None] = print) -> None:
         """Layers, output shapes and parameter counts, as a table."""
@@ -402,8 +402,8 @@ class Sequential:
         rows = [("Layer (type)", "Output Shape", "Param #")]
         trainable = non_trainable = 0
         for layer, shape in zip(self.layers, self._layer_shapes[1:]):
-            n = sum(w.size for w in self.params[layer.name].values())
-            n_state = sum(w.size for w in self.state.get(layer.name, {}).values())
+            n = sum(w.size for _, w in _walk(self.params[layer.name]))
+            n_state = sum(w.size for _, w in _walk(self.state.get(layer.name, {})))
             trainable += n if layer.trainable else 0
             non_trainable += n_state + (0 if layer.trainable else n)
             rows.append((f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(shape)),
@@ -430,6 +430,15 @@ class Sequential:
         """Write config, weights (and optimizer state) to one file, atomically."""
         from .saving import save_model
         save_model(self, path, include_optimizer=include_optimizer)
+
+
+def _walk(tree: dict, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+    """(path, array) for each array in a nested dict, paths joined with "/"."""
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            yield from _walk(v, f"{prefix}{k}/")
+        else:
+            yield f"{prefix}{k}", v
 
 
 def _embedding() -> type:

@@ -30,12 +30,7 @@ def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = Tr
     """Write `model` to `path` (suggested suffix: .adkit)."""
     model._require_built("save")
     path = os.fspath(path)
-    arrays: dict[str, np.ndarray] = {}
-    for layer in model.layers:
-        for k, w in model.params[layer.name].items():
-            arrays[f"params/{layer.name}/{k}"] = w
-        for k, w in model.state.get(layer.name, {}).items():
-            arrays[f"state/{layer.name}/{k}"] = w
+    arrays: dict[str, np.ndarray] = dict(model.weight_slots())
     config: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model": model.get_config()}
     if model.optimizer is not None:
         config["compile"] = {"loss": getattr(model.loss, "__name__", None),
@@ -90,17 +85,13 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Any:
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path!r}: the model config is invalid ({e})") from None
     weights = []
-    for layer in model.layers:
-        for group, values in (("params", model.params[layer.name]),
-                              ("state", model.state.get(layer.name, {}))):
-            for k, w in values.items():
-                name = f"{group}/{layer.name}/{k}"
-                if name not in arrays:
-                    raise ModelFileError(f"{path!r} has no weights for {name}")
-                if arrays[name].shape != w.shape:
-                    raise ModelFileError(f"{path!r}: {name} has shape {arrays[name].shape}, but "
-                                         f"the config builds {w.shape}")
-                weights.append(arrays[name])
+    for name, w in model.weight_slots():
+        if name not in arrays:
+            raise ModelFileError(f"{path!r} has no weights for {name}")
+        if arrays[name].shape != w.shape:
+            raise ModelFileError(f"{path!r}: {name} has shape {arrays[name].shape}, but "
+                                 f"the config builds {w.shape}")
+        weights.append(arrays[name])
     model.set_weights(weights)
     if compile and "compile" in config:
         c = config["compile"]

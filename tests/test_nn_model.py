@@ -424,3 +424,17 @@ def test_ctrl_c_during_an_update_waits_for_the_update_to_finish():
             os.kill(os.getpid(), signal.SIGINT)
             finished.append(True)
     assert finished == [True]
+
+
+def test_bidirectional_lstm_model_saves_and_loads(tmp_path):
+    from adkit.nn.layers import LSTM, Bidirectional
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 5, 3)).astype(np.float32), rng.integers(0, 2, 16)
+    model = Sequential([Bidirectional(LSTM(4), input_shape=(5, 3)), Dense(2, activation="softmax")],
+                       seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "bi.adkit")
+    again = load_model(tmp_path / "bi.adkit")
+    np.testing.assert_array_equal(model.predict(x), again.predict(x))
+    assert model.count_params() == again.count_params() == 2 * 4 * (4 * (3 + 4 + 1)) + 18
