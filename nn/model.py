@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 import adkit
 from adkit.pytree import tree_flatten, tree_unflatten
 
+from . import allocator
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -236,6 +237,7 @@ class Sequential:
             initial_epoch: int = 0) -> callbacks_module.History:
         """Train for `epochs` passes over (x, y); returns a History."""
         self._require_compiled("fit")
+        allocator.reuse_freed_memory()
         x, y = self._prepare(x, y, "fit")
         _check_positive_int(batch_size, "batch_size")
         _check_positive_int(epochs, "epochs")

@@ -438,3 +438,15 @@ def test_bidirectional_lstm_model_saves_and_loads(tmp_path):
     again = load_model(tmp_path / "bi.adkit")
     np.testing.assert_array_equal(model.predict(x), again.predict(x))
     assert model.count_params() == again.count_params() == 2 * 4 * (4 * (3 + 4 + 1)) + 18
+
+
+def test_malloc_tuning_is_optional_and_idempotent():
+    import subprocess
+    import sys
+    code = "from adkit.nn import allocator as a; print(a.reuse_freed_memory(), a.reuse_freed_memory())"
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "ADKIT_MALLOC_TUNING": "0"})
+    assert off.stdout.split() == ["False", "False"]
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    first, second = on.stdout.split()
+    assert first == second                     # True on glibc, False elsewhere
