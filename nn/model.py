@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 import adkit
 from adkit.pytree import tree_flatten, tree_unflatten
 
-from . import allocator
+from . import allocator, backend
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -203,7 +203,8 @@ class Sequential:
     def _train_step(self, x: np.ndarray, y: np.ndarray, epoch: int, batch: int,
                     nan_guard: callbacks_module.TerminateOnNaN | None) -> tuple[float, Any]:
         rng = np.random.default_rng((self.seed, self.optimizer.iterations))
-        (loss, (out, new_state)), grads = self._step(self.params, x, y, rng)
+        with self._kernels_scope():
+            (loss, (out, new_state)), grads = self._step(self.params, x, y, rng)
         loss = float(loss)
         if nan_guard is not None and nan_guard.check(epoch, batch, loss):
             return loss, out
@@ -219,6 +220,11 @@ class Sequential:
             for lname, s in new_state.items():
                 self.state[lname] = s
         return loss, out
+
+    def _kernels_scope(self) -> Any:
+        """The backend's context for a pass over this model (threading policy)."""
+        heavy = any(layer.batch_parallel for layer in self.layers)
+        return backend.get_backend().step_scope(heavy)
 
     def _hvp(self, x: np.ndarray, y: np.ndarray, rng: Any) -> Callable:
         def loss_only(trainable: dict) -> Any:
@@ -343,8 +349,10 @@ class Sequential:
         self._require_built("predict")
         x, _ = self._prepare(x, None, "predict")
         _check_positive_int(batch_size, "batch_size")
-        outs = [self.apply(self.params, x[i:i + batch_size])[0]
-                for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1, desc="predict")]
+        with self._kernels_scope():
+            outs = [self.apply(self.params, x[i:i + batch_size])[0]
+                    for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1,
+                                  desc="predict")]
         return np.concatenate(outs)
 
     def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 0,
@@ -358,11 +366,12 @@ class Sequential:
         for m in self.compiled_metrics:
             m.reset_state()
         total = 0.0
-        for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1, desc="evaluate"):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            loss, (out, _) = self.loss_fn(self.params, xb, yb, training=False)
-            total += float(loss) * len(xb)
-            self._update_metrics(yb, out, fused)
+        with self._kernels_scope():
+            for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1, desc="evaluate"):
+                xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+                loss, (out, _) = self.loss_fn(self.params, xb, yb, training=False)
+                total += float(loss) * len(xb)
+                self._update_metrics(yb, out, fused)
         result = {"loss": total / len(x), **self._metric_results()}
         if return_dict:
             return result

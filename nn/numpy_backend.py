@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from . import blas
 
 __all__ = ["NumpyBackend", "Window", "window"]
 
@@ -109,10 +112,10 @@ def _per_chunk(per_image_bytes: int) -> int:
 # value and gradient of a (128, 26, 26, 32) convolution took a median 144 ms (best 53,
 # the spread being the spinning). Giving each core its own part of the batch, copies
 # and products alike, with the BLAS held to one thread: median 44 ms, best 39. That
-# needs threadpoolctl (to hold the BLAS to one thread for the duration); without it the
-# BLAS threads itself as before.
+# needs the BLAS's thread count to be settable (nn/blas.py); where it is not, the BLAS
+# threads itself as before.
 
-#: threads for the parts of a batch; None: as many as the BLAS uses (1 without threadpoolctl)
+#: threads for the parts of a batch; None: as many as the BLAS uses (1 if uncontrollable)
 THREADS: int | None = None
 #: below this many bytes of patches a convolution runs in the calling thread alone
 PARALLEL_BYTES = 2 * CHUNK_BYTES
@@ -122,34 +125,27 @@ if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's t
     os.register_at_fork(after_in_child=_pool.clear)
 
 
-def _parallel() -> tuple[int, Any, Any]:
-    """(threads, executor for all but one of them, threadpoolctl controller)."""
+def _parallel() -> tuple[int, Any]:
+    """(threads, executor for all but one of them, or None)."""
     if "threads" not in _pool:
-        controller, threads = None, 1
-        try:
-            from threadpoolctl import ThreadpoolController
-            controller = ThreadpoolController()  # after NumPy loaded its BLAS
-            counts = [lib["num_threads"] for lib in controller.info()
-                      if lib["user_api"] == "blas"]
-            threads = max(counts, default=1)
-        except ImportError:
-            pass
-        threads = THREADS or threads
-        _pool.update(threads=threads, controller=controller, executor=None)
-        if threads > 1 and controller is not None:
+        threads = THREADS or blas.threads() or 1
+        if blas.threads() is None:
+            threads = 1
+        _pool.update(threads=threads, executor=None)
+        if threads > 1:
             _pool["executor"] = ThreadPoolExecutor(threads - 1, "adkit-nn")
-    return _pool["threads"], _pool["executor"], _pool["controller"]
+    return _pool["threads"], _pool["executor"]
 
 
 def _by_images(n: int, work_bytes: int, part: Callable[[int, int], Any]) -> list:
     """[part(start, stop)] over consecutive parts of range(n), one part per thread, with
     the BLAS single-threaded meanwhile (one part, in this thread, when that cannot be)."""
-    threads, executor, controller = _parallel()
+    threads, executor = _parallel()
     parts = min(threads, n) if work_bytes >= PARALLEL_BYTES and executor is not None else 1
     if parts <= 1:
         return [part(0, n)]
     bounds = [n * i // parts for i in range(parts + 1)]
-    with controller.limit(limits=1, user_api="blas"):
+    with blas.limited(1):
         futures = [executor.submit(part, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
         first = part(bounds[0], bounds[1])
         return [first] + [f.result() for f in futures]
@@ -281,6 +277,14 @@ class NumpyBackend:
     """
 
     name = "numpy"
+
+    def step_scope(self, batch_parallel: bool) -> Any:
+        """The context a training step runs in. When the step's heavy kernels split
+        batches over this backend's threads, the BLAS stays single-threaded for the
+        whole step: a BLAS worker still spinning after a multi-threaded product (a
+        Dense layer's) took a core from the convolution after it, doubling its time."""
+        threads, executor = _parallel()
+        return blas.limited(1) if batch_parallel and executor is not None else nullcontext()
 
     # --- convolution -------------------------------------------------------------------
 

@@ -157,7 +157,7 @@ def test_many_images_go_through_several_chunks(monkeypatch):
 
 
 def test_parts_of_a_batch_in_parallel_threads_give_the_same_answers(monkeypatch):
-    """Big convolutions split the batch over threads (when threadpoolctl can hold the
+    """Big convolutions split the batch over threads (when nn/blas.py can hold the
     BLAS to one thread meanwhile); force that on small ones and compare."""
     x, k = randn(5, 6, 7, 3), randn(3, 2, 3, 4)
     be = B.get_backend()
@@ -457,3 +457,16 @@ def test_integer_targets_keep_float32_logits_float32():
     assert B.softmax_cross_entropy(z, t).dtype == np.float32
     assert B.sigmoid_cross_entropy(z, t).dtype == np.float32
     assert B.sparse_softmax_cross_entropy(z, np.array([0, 2, 1, 1])).dtype == np.float32
+
+
+def test_blas_thread_limit_sets_and_restores():
+    from adkit.nn import blas
+    before = blas.threads()
+    if before is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS found through /proc/self/maps")
+    with blas.limited(1):
+        assert blas.threads() == 1
+        with blas.limited(1):          # nested: no change, and restores nothing early
+            assert blas.threads() == 1
+        assert blas.threads() == 1
+    assert blas.threads() == before

@@ -51,6 +51,8 @@ class Layer:
     REGISTRY: ClassVar[dict[str, type]] = {}
     _counter: ClassVar = itertools.count(1)
     has_state: ClassVar[bool] = False
+    #: True when the layer's kernels split a batch over the backend's own threads
+    batch_parallel: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -37,6 +37,8 @@ def _padding(padding: str, who: str) -> str:
 class _Spatial:
     """Shape checking shared by convolution and pooling."""
 
+    batch_parallel = True
+
     def _spatial_output(self: Any, input_shape: Shape, window: tuple, strides: tuple,
                         channels: int) -> Shape:
         if len(input_shape) != 3 or None in input_shape:
