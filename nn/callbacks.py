@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 import warnings
 from typing import Any, Callable
 
 import numpy as np
+
+from .files import atomic_write
 
 
 class Callback:
@@ -252,7 +253,8 @@ class JSONLogger(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.records.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
-        atomic_write_text(self.filename, json.dumps({"epochs": self.records}, indent=1))
+        with atomic_write(self.filename) as f:
+            f.write(json.dumps({"epochs": self.records}, indent=1))
 
 
 class LambdaCallback(Callback):
@@ -263,19 +265,6 @@ class LambdaCallback(Callback):
             if not hasattr(Callback, name):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class CallbackList:

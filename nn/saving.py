@@ -11,11 +11,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any
 
 import numpy as np
+
+from .files import atomic_write
 
 FORMAT = "adkit.nn model"
 VERSION = 1
@@ -41,22 +42,12 @@ def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = Tr
                 arrays[f"optimizer/{k}"] = np.asarray(v)
     config["arrays"] = {name: {"shape": list(a.shape), "dtype": a.dtype.str}
                         for name, a in arrays.items()}
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"cannot save model to {path!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".adkit")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
-            z.writestr(CONFIG_MEMBER, json.dumps(config, indent=1))
-            for name, a in arrays.items():
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.require(a, requirements="C"), allow_pickle=False)
-                z.writestr(name + ".npy", buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(CONFIG_MEMBER, json.dumps(config, indent=1))
+        for name, a in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.require(a, requirements="C"), allow_pickle=False)
+            z.writestr(name + ".npy", buf.getvalue())
 
 
 def load_model(path: str | os.PathLike, compile: bool = True) -> Any:

@@ -450,3 +450,10 @@ def test_malloc_tuning_is_optional_and_idempotent():
     on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     first, second = on.stdout.split()
     assert first == second                     # True on glibc, False elsewhere
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    path = _saved(tmp_path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
