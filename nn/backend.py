@@ -279,15 +279,21 @@ def _col2im(cols, *, x_shape, kernel_size, strides, padding):
     return _active.col2im(cols, x_shape, kernel_size, strides, padding)
 
 
-def _im2col_vjp(ans, x, **geo):
-    x_shape = _shape(x)
-    return lambda g: _col2im(g, x_shape=x_shape, **geo)
+def _adjoint_pair(op: Any, adjoint: Any) -> None:
+    """Rules for a linear op and its transpose (which takes x_shape=): each one's VJP
+    is the other, and each one's JVP is itself, so the pair is closed under
+    differentiation."""
+    def op_vjp(ans, x, **geo):
+        x_shape = _shape(x)
+        return lambda g: adjoint(g, x_shape=x_shape, **geo)
+
+    defvjp(op, op_vjp)
+    defjvp(op, lambda t, ans, x, **geo: op(t, **geo))
+    defvjp(adjoint, lambda ans, g, *, x_shape, **geo: lambda h: op(h, **geo))
+    defjvp(adjoint, lambda t, ans, g, **kw: adjoint(t, **kw))
 
 
-defvjp(_im2col, _im2col_vjp)
-defjvp(_im2col, lambda t, ans, x, **geo: _im2col(t, **geo))
-defvjp(_col2im, lambda ans, cols, *, x_shape, **geo: lambda g: _im2col(g, **geo))
-defjvp(_col2im, lambda t, ans, cols, **kw: _col2im(t, **kw))
+_adjoint_pair(_im2col, _col2im)
 
 
 # --- pooling ---------------------------------------------------------------------------
@@ -382,16 +388,7 @@ def _avg_pool2d_transpose(g, *, x_shape, pool_size, strides, padding):
     return _active.avg_pool2d_backward(g, x_shape, pool_size, strides, padding)
 
 
-def _avg_pool_vjp(ans, x, **geo):
-    x_shape = _shape(x)
-    return lambda g: _avg_pool2d_transpose(g, x_shape=x_shape, **geo)
-
-
-defvjp(_avg_pool2d, _avg_pool_vjp)
-defjvp(_avg_pool2d, lambda t, ans, x, **geo: _avg_pool2d(t, **geo))
-defvjp(_avg_pool2d_transpose,
-       lambda ans, g, *, x_shape, **geo: lambda h: _avg_pool2d(h, **geo))
-defjvp(_avg_pool2d_transpose, lambda t, ans, g, **kw: _avg_pool2d_transpose(t, **kw))
+_adjoint_pair(_avg_pool2d, _avg_pool2d_transpose)
 
 
 # --- activations -----------------------------------------------------------------------
