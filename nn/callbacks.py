@@ -222,6 +222,9 @@ class CSVLogger(Callback):
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
+        self._file = None
+        if self.model is not None and not self.model.is_chief:
+            return  # data-parallel training: rank 0 writes the log
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename)
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._writer = None
@@ -229,6 +232,8 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
+        if self._file is None:
+            return
         if self._writer is None:
             self._keys = sorted(logs)
             self._writer = csv.DictWriter(self._file, ["epoch"] + self._keys,
@@ -239,7 +244,8 @@ class CSVLogger(Callback):
         self._file.flush()
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 class JSONLogger(Callback):
@@ -253,6 +259,8 @@ class JSONLogger(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.records.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        if self.model is not None and not self.model.is_chief:
+            return
         with atomic_write(self.filename) as f:
             f.write(json.dumps({"epochs": self.records}, indent=1))
 

@@ -53,7 +53,7 @@ def hinge(y_true: Any, y_pred: Any) -> Any:
 
 def _class_ids(y: Any) -> np.ndarray:
     y = np.asarray(y)
-    if y.ndim >= 1 and y.shape[-1] == 1:
+    if y.ndim >= 2 and y.shape[-1] == 1:   # (N, 1) column of ids; a batch of one stays (1,)
         y = y[..., 0]
     return y.astype(np.int64)
 

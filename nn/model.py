@@ -131,8 +131,11 @@ class Sequential:
 
     # --- compile -------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: list | None = None,
-                device: str | None = None) -> None:
-        """Choose optimizer, loss and metrics (Keras names or objects)."""
+                device: str | None = None, distribute: Any = None) -> None:
+        """Choose optimizer, loss and metrics (Keras names or objects).
+
+        distribute="mpi" trains data-parallel over the MPI ranks this script was
+        launched on (see adkit.nn.distributed)."""
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy'; valid "
                              f"names: {', '.join(list(losses_module.ALL) + list(losses_module.ALIASES))}")
@@ -150,6 +153,16 @@ class Sequential:
         self._metric_keys = [m if isinstance(m, str) else c.name
                              for m, c in zip(self._metric_specs, self.compiled_metrics)]
         self._step = adkit.value_and_grad(self.loss_fn, has_aux=True)
+        self._strategy = None
+        if distribute is not None:
+            from . import distributed
+            self._strategy = distributed.get(distribute)
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process shows progress and writes files (rank 0, or the only one)."""
+        strategy = getattr(self, "_strategy", None)
+        return strategy is None or strategy.is_chief
 
     @property
     def _fused_loss(self) -> Callable | None:
@@ -201,16 +214,34 @@ class Sequential:
         return loss
 
     def _train_step(self, x: np.ndarray, y: np.ndarray, epoch: int, batch: int,
-                    nan_guard: callbacks_module.TerminateOnNaN | None) -> tuple[float, Any]:
-        rng = np.random.default_rng((self.seed, self.optimizer.iterations))
-        with self._kernels_scope():
-            (loss, (out, new_state)), grads = self._step(self.params, x, y, rng)
-        loss = float(loss)
+                    nan_guard: callbacks_module.TerminateOnNaN | None,
+                    global_size: int | None = None) -> tuple[float, Any]:
+        """One update from the batch (x, y); under data parallelism (x, y) is this rank's
+        shard of a global batch of global_size examples. Returns (loss, outputs)."""
+        dp = self._strategy
+        key = (self.seed, self.optimizer.iterations) + (() if dp is None else (dp.rank,))
+        rng = np.random.default_rng(key)
+        if len(x):
+            with self._kernels_scope():
+                (loss, (out, new_state)), grads = self._step(self.params, x, y, rng)
+            loss = float(loss)
+            grad_leaves = tree_flatten({l.name: grads[l.name]
+                                        for l in self.layers if l.trainable})[0]
+        else:  # an empty shard (a global batch smaller than the number of ranks)
+            loss, out, new_state = 0.0, self._no_output(), self._state_copy()
+            grad_leaves = [np.zeros_like(w) for w in self._trainable_leaves]
+        hvp = self._hvp(x, y, rng) if getattr(self.optimizer, "needs_hvp", False) else None
+        if dp is not None:
+            weight = len(x) / global_size
+            grad_leaves = dp.reduce_gradients(grad_leaves, weight)
+            loss = dp.sum([loss * weight])[0]
+            if new_state:
+                dp.average_state(new_state, weight)
+            if hvp is not None:
+                local_hvp = hvp if len(x) else (lambda vs: [np.zeros_like(v) for v in vs])
+                hvp = lambda vectors: dp.reduce_list(local_hvp(vectors), weight)  # noqa: E731
         if nan_guard is not None and nan_guard.check(epoch, batch, loss):
             return loss, out
-        trainable = {l.name: grads[l.name] for l in self.layers if l.trainable}
-        grad_leaves, _ = tree_flatten(trainable)
-        hvp = self._hvp(x, y, rng) if getattr(self.optimizer, "needs_hvp", False) else None
         with _interrupts_deferred():
             self.optimizer.apply_gradients(self._trainable_leaves, grad_leaves, hvp=hvp)
             for layer in self.layers:
@@ -220,6 +251,13 @@ class Sequential:
             for lname, s in new_state.items():
                 self.state[lname] = s
         return loss, out
+
+    def _no_output(self) -> np.ndarray:
+        """The outputs of zero examples (an empty shard's)."""
+        return np.zeros((0,) + tuple(self.output_shape), self.layers[-1].dtype)
+
+    def _state_copy(self) -> dict:
+        return {lname: {k: v.copy() for k, v in s.items()} for lname, s in self.state.items()}
 
     def _kernels_scope(self) -> Any:
         """The backend's context for a pass over this model (threading policy)."""
@@ -263,6 +301,15 @@ class Sequential:
                 raise ValueError("validation_data must be a pair (x_val, y_val)")
             validation_data = self._prepare(*validation_data, "fit validation_data")
 
+        dp = self._strategy
+        if dp is not None:
+            if batch_size < dp.size:
+                raise ValueError(f"batch_size {batch_size} is smaller than the {dp.size} ranks; "
+                                 "each global batch is split over the ranks, so use "
+                                 f"batch_size >= {dp.size}")
+            dp.setup(self, x, y, batch_size)
+            if not dp.is_chief:
+                verbose = 0
         self.history = callbacks_module.History()
         cbs = list(callbacks or [])
         nan_guard = next((c for c in cbs if isinstance(c, callbacks_module.TerminateOnNaN)), None)
@@ -283,8 +330,14 @@ class Sequential:
                 cb.on_epoch_end(epoch, logs)
                 if verbose == 2:
                     print(f"Epoch {epoch + 1}/{epochs} - " + _format_logs(logs))
+                if dp is not None:
+                    self.stop_training = dp.any(self.stop_training)
                 if self.stop_training:
                     break
+        except BaseException as error:
+            if dp is not None and dp.size > 1:
+                dp.fail(error)   # the other ranks would wait for this one forever
+            raise
         finally:
             cb.on_train_end()
         return self.history
@@ -294,6 +347,7 @@ class Sequential:
                    cb: Any, nan_guard: Any, validation_data: tuple | None,
                    verbose: int) -> dict:
         cb.on_epoch_begin(epoch)
+        dp = self._strategy
         order = order_rng.permutation(len(x)) if shuffle else None
         loss_sum, seen = 0.0, 0
         for m in self.compiled_metrics:
@@ -305,17 +359,23 @@ class Sequential:
         try:
             for batch in range(steps):
                 cb.on_train_batch_begin(batch)
+                rows = slice(batch * batch_size, min((batch + 1) * batch_size, len(x)))
+                n = rows.stop - rows.start
+                if dp is not None:   # this rank's part of the global batch
+                    part = dp.shard(n)
+                    rows = slice(rows.start + part.start, rows.start + part.stop)
+                    dp.context = f"training epoch {epoch + 1}, batch {batch + 1}"
                 if order is None:
-                    xb, yb = x[batch * batch_size:(batch + 1) * batch_size], \
-                        y[batch * batch_size:(batch + 1) * batch_size]
+                    xb, yb = x[rows], y[rows]
                 else:
-                    idx = order[batch * batch_size:(batch + 1) * batch_size]
-                    xb, yb = x[idx], y[idx]
-                loss, out = self._train_step(xb, yb, epoch, batch, nan_guard)
+                    xb, yb = x[order[rows]], y[order[rows]]
+                loss, out = self._train_step(xb, yb, epoch, batch, nan_guard, global_size=n)
                 if self.stop_training and not np.isfinite(loss):
                     break
-                loss_sum += loss * len(xb)
-                seen += len(xb)
+                loss_sum += loss * n
+                seen += n
+                if dp is not None and self.compiled_metrics:
+                    out, yb = dp.gather_rows(np.asarray(out)), dp.gather_rows(yb)
                 self._update_metrics(yb, out, fused=self._fused_loss is not None)
                 logs = {"loss": loss_sum / seen, **self._metric_results()}
                 cb.on_train_batch_end(batch, logs)
@@ -349,11 +409,14 @@ class Sequential:
         self._require_built("predict")
         x, _ = self._prepare(x, None, "predict")
         _check_positive_int(batch_size, "batch_size")
+        dp = getattr(self, "_strategy", None)
+        part = x if dp is None else x[dp.shard(len(x))]
         with self._kernels_scope():
-            outs = [self.apply(self.params, x[i:i + batch_size])[0]
-                    for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1,
-                                  desc="predict")]
-        return np.concatenate(outs)
+            outs = [self.apply(self.params, part[i:i + batch_size])[0]
+                    for i in tqdm(range(0, len(part), batch_size),
+                                  disable=verbose != 1 or not self.is_chief, desc="predict")]
+        out = np.concatenate(outs) if outs else self._no_output()
+        return out if dp is None else dp.gather_rows(out)
 
     def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 0,
                  return_dict: bool = False) -> Any:
@@ -365,14 +428,31 @@ class Sequential:
         fused = self._fused_loss is not None
         for m in self.compiled_metrics:
             m.reset_state()
+        dp = self._strategy
+        n_all = len(x)
+        if dp is not None:   # each rank its share of the examples; sums and outputs combined
+            mine = dp.shard(n_all)
+            x, y = x[mine], y[mine]
+            outs, labels = [], []
         total = 0.0
         with self._kernels_scope():
-            for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1, desc="evaluate"):
+            for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1 or not self.is_chief,
+                          desc="evaluate"):
                 xb, yb = x[i:i + batch_size], y[i:i + batch_size]
                 loss, (out, _) = self.loss_fn(self.params, xb, yb, training=False)
                 total += float(loss) * len(xb)
-                self._update_metrics(yb, out, fused)
-        result = {"loss": total / len(x), **self._metric_results()}
+                if dp is None:
+                    self._update_metrics(yb, out, fused)
+                else:
+                    outs.append(np.asarray(out))
+                    labels.append(yb)
+        if dp is not None:
+            total = dp.sum([total])[0]
+            if self.compiled_metrics:
+                out = dp.gather_rows(np.concatenate(outs) if outs else self._no_output())
+                self._update_metrics(dp.gather_rows(np.concatenate(labels) if labels else y[:0]),
+                                     out, fused)
+        result = {"loss": total / n_all, **self._metric_results()}
         if return_dict:
             return result
         return list(result.values()) if self.compiled_metrics else result["loss"]
@@ -438,7 +518,10 @@ class Sequential:
                 "layers": [serialize(layer) for layer in self.layers]}
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
-        """Write config, weights (and optimizer state) to one file, atomically."""
+        """Write config, weights (and optimizer state) to one file, atomically. Under
+        distribute="mpi" only rank 0 writes (every rank holds the same weights)."""
+        if not self.is_chief:
+            return
         from .saving import save_model
         save_model(self, path, include_optimizer=include_optimizer)
 

