@@ -42,14 +42,17 @@ def load_images(limit: int | None = None, path: str | None = None) -> tuple:
 
 def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str = "runs/cnn",
           limit: int | None = None, seed: int = 0, verbose: int = 1,
-          print_: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fit a zoo model, print test loss and accuracy, save the model and a learning curve."""
+          print_: Callable[[str], None] = print, distribute: Any = None) -> dict[str, Any]:
+    """Fit a zoo model, print test loss and accuracy, save the model and a learning curve.
+    distribute="mpi": data-parallel over the MPI ranks (rank 0 prints and writes)."""
     if model not in zoo.MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(zoo.MODELS)}")
     (x, y), (xt, yt) = load_images(limit)
     net = zoo.MODELS[model](seed=seed)
     net.compile(optimizer=OPTIMIZERS[model], loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"])
+                metrics=["accuracy"], distribute=distribute)
+    if not net.is_chief:
+        verbose, print_ = 0, (lambda line: None)
     if verbose:
         net.summary(print_fn=print_)
     os.makedirs(out, exist_ok=True)
@@ -65,7 +68,9 @@ def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str =
            f"test loss {test_loss:.4f}, test accuracy {test_accuracy:.4f}")
     print_(f"saved the model to {model_path}")
     curve = os.path.join(out, f"{model}_learning_curve.png")
-    if plot_learning_curve(batches, history, len(x) / batch_size, curve, f"{model} on Fashion-MNIST"):
+    if not net.is_chief:
+        pass
+    elif plot_learning_curve(batches, history, len(x) / batch_size, curve, f"{model} on Fashion-MNIST"):
         print_(f"saved the learning curve to {curve}")
     else:
         print_("matplotlib is not installed, so no learning curve was drawn "

@@ -95,3 +95,18 @@ def test_without_mpi4py_the_error_says_how_to_install_it(monkeypatch):
         model.compile(optimizer="sgd", loss="mse", distribute="mpi")
     model.compile(optimizer="sgd", loss="mse")          # single-process training still works
     model.fit(np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32), verbose=0)
+
+
+@needs_mpi
+def test_cli_workers_relaunches_under_mpiexec_and_only_rank_0_reports(tmp_path):
+    from adkit.nn.datasets import fashion_mnist
+    try:
+        fashion_mnist.load_data()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    proc = subprocess.run([sys.executable, "-m", "adkit", "train", "fashion-mnist", "--model",
+                           "mlp", "--limit", "2000", "--workers", "2", "--out", str(tmp_path),
+                           "--quiet"], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("test accuracy") == 1
+    assert load_model(tmp_path / "mlp.adkit").count_params() == 669_706
