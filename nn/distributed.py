@@ -29,6 +29,9 @@ What happens:
   the same numbers and callbacks decide the same way.
 - Only rank 0 shows the progress bar and writes files (checkpoints, logs,
   `model.save`).
+- Ranks on the same machine share its cores: each uses its part of them, for
+  the BLAS and the conv backend's threads alike (one each when mpiexec has
+  bound every rank to a core).
 - A rank that dies makes Open MPI end the job; a rank that raises, or a
   collective that waits longer than `timeout` seconds, aborts every rank with a
   message naming the rank and the step, so nothing hangs.
@@ -45,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .mpi import comm_world
+from .mpi import comm_world, threads_per_rank
 
 DEFAULT_BUCKET_BYTES = 25 << 20   # as PyTorch DDP
 DEFAULT_TIMEOUT_S = 300.0
@@ -58,6 +61,7 @@ class DataParallel:
                  timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self.comm = comm if comm is not None else comm_world()
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.threads = threads_per_rank(self.comm)   # this rank's share of its machine
         if bucket_bytes <= 0 or timeout <= 0:
             raise ValueError("bucket_bytes and timeout must be positive")
         self.bucket_bytes, self.timeout = int(bucket_bytes), float(timeout)

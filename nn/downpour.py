@@ -33,7 +33,6 @@ Launch with ``mpiexec -n 3 python script.py`` (two workers; as root add
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 import traceback
@@ -46,8 +45,8 @@ from tqdm.auto import tqdm
 import adkit
 from adkit.pytree import tree_flatten, tree_unflatten
 
-from . import blas
-from .mpi import require_mpi
+from . import backend
+from .mpi import require_mpi, threads_per_rank
 from .optimizers import Adagrad
 
 __all__ = ["train", "DownpourHistory"]
@@ -182,16 +181,13 @@ def train(model: Any, x: Any, y: Any, *, batch_size: int = 128, epochs: int = 1,
         raise ValueError(f"downpour.train: the ranks disagree on (examples, parameters, dtype): "
                          f"{seen}; every rank must call train with the same model and data")
     shards = np.array_split(np.random.default_rng(seed).permutation(len(x)), n_workers)
-    # Ranks sharing a machine share its cores: a BLAS per rank with all of them
-    # would oversubscribe the cores many times over.
-    local_ranks = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     plan = _Plan(batch_size, epochs, n_push, n_fetch, float(learning_rate), float(local_lr),
                  seed, float(validate_every), verbose)
     rank = comm.Get_rank()
     flat = np.empty(layout.size, layout.dtype)
     try:
-        with blas.limited(max(1, (cores or 1) // local_ranks)):
+        # ranks sharing a machine share its cores: each takes its part of them
+        with backend.get_backend().thread_limit(threads_per_rank(comm)):
             if rank == SERVER:
                 history = _serve(comm, MPI, model, layout, flat, x, shards, validation_data, plan)
             else:

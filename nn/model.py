@@ -7,6 +7,7 @@ training loss that `adkit.value_and_grad` differentiates each step.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -324,16 +325,9 @@ class Sequential:
         order_rng = np.random.default_rng((self.seed, 1 << 20))
         cb.on_train_begin()
         try:
-            for epoch in range(initial_epoch, epochs):
-                logs = self._fit_epoch(x, y, batch_size, epoch, epochs, steps, shuffle,
-                                       order_rng, cb, nan_guard, validation_data, verbose)
-                cb.on_epoch_end(epoch, logs)
-                if verbose == 2:
-                    print(f"Epoch {epoch + 1}/{epochs} - " + _format_logs(logs))
-                if dp is not None:
-                    self.stop_training = dp.any(self.stop_training)
-                if self.stop_training:
-                    break
+            with self._rank_threads():
+                self._fit_epochs(x, y, batch_size, initial_epoch, epochs, steps, shuffle,
+                                 order_rng, cb, nan_guard, validation_data, verbose)
         except BaseException as error:
             if dp is not None and dp.size > 1:
                 dp.fail(error)   # the other ranks would wait for this one forever
@@ -341,6 +335,29 @@ class Sequential:
         finally:
             cb.on_train_end()
         return self.history
+
+    def _rank_threads(self) -> Any:
+        """Under data parallelism, each rank's share of its machine's cores."""
+        dp = getattr(self, "_strategy", None)
+        if dp is None:
+            return contextlib.nullcontext()
+        return backend.get_backend().thread_limit(dp.threads)
+
+    def _fit_epochs(self, x: np.ndarray, y: np.ndarray, batch_size: int, initial_epoch: int,
+                    epochs: int, steps: int, shuffle: bool, order_rng: np.random.Generator,
+                    cb: Any, nan_guard: Any, validation_data: tuple | None,
+                    verbose: int) -> None:
+        dp = self._strategy
+        for epoch in range(initial_epoch, epochs):
+            logs = self._fit_epoch(x, y, batch_size, epoch, epochs, steps, shuffle,
+                                   order_rng, cb, nan_guard, validation_data, verbose)
+            cb.on_epoch_end(epoch, logs)
+            if verbose == 2:
+                print(f"Epoch {epoch + 1}/{epochs} - " + _format_logs(logs))
+            if dp is not None:
+                self.stop_training = dp.any(self.stop_training)
+            if self.stop_training:
+                break
 
     def _fit_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int, epoch: int,
                    epochs: int, steps: int, shuffle: bool, order_rng: np.random.Generator,
@@ -411,7 +428,7 @@ class Sequential:
         _check_positive_int(batch_size, "batch_size")
         dp = getattr(self, "_strategy", None)
         part = x if dp is None else x[dp.shard(len(x))]
-        with self._kernels_scope():
+        with self._rank_threads(), self._kernels_scope():
             outs = [self.apply(self.params, part[i:i + batch_size])[0]
                     for i in tqdm(range(0, len(part), batch_size),
                                   disable=verbose != 1 or not self.is_chief, desc="predict")]
@@ -435,7 +452,7 @@ class Sequential:
             x, y = x[mine], y[mine]
             outs, labels = [], []
         total = 0.0
-        with self._kernels_scope():
+        with self._rank_threads(), self._kernels_scope():
             for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1 or not self.is_chief,
                           desc="evaluate"):
                 xb, yb = x[i:i + batch_size], y[i:i + batch_size]

