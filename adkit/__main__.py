@@ -40,11 +40,10 @@ def _under_mpi() -> bool:
 def _relaunch_under_mpi(workers: int) -> int:
     """Run this same command as `workers` MPI ranks, each with its share of the cores."""
     import os
-    import shutil
     import subprocess
-    mpiexec = shutil.which("mpiexec")
+    from adkit.nn.mpi import INSTALL_HINT, mpiexec as find_mpiexec
+    mpiexec = find_mpiexec()
     if mpiexec is None:
-        from adkit.nn.mpi import INSTALL_HINT
         print(f"adkit train --workers {workers} needs mpiexec, which was not found. To fix: "
               f"{INSTALL_HINT}.", file=sys.stderr)
         return 2

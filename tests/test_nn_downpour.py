@@ -8,7 +8,6 @@ install command as the reason, where mpi4py or mpiexec is missing.
 import importlib.util
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from adkit.nn import mpi
 
 SCRIPT = Path(__file__).resolve().parent / "mpi" / "run_downpour.py"
-MPIEXEC = shutil.which("mpiexec")
+MPIEXEC = mpi.mpiexec()
 HAVE_MPI = MPIEXEC is not None and importlib.util.find_spec("mpi4py") is not None
 needs_mpi = pytest.mark.skipif(not HAVE_MPI, reason=f"needs mpi4py and mpiexec: {mpi.INSTALL_HINT}")
 
