@@ -25,6 +25,8 @@ import time
 from . import THREADS
 from ._common import Row, Section, Settings, Timing
 
+import numpy as np  # noqa: E402  (after the thread settings in benchmarks/__init__)
+
 MODELS = ("mlp", "cnn")
 QUICK_IMAGES = 12_800
 
@@ -49,6 +51,23 @@ def _child(mode: str, model: str, limit: int | None) -> None:
         print(json.dumps({"epoch_s": seconds, "comm_s": after[0] - before[0],
                           "bytes_per_step": (after[1] - before[1]) / steps,
                           "params": net.count_params(), "images": len(x)}))
+
+
+def _allreduce_child(n_floats: int) -> None:
+    """Time the bare Allreduce of a float32 buffer of n_floats, ranks in step."""
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    buf = np.ones(n_floats, np.float32)
+    for _ in range(5):
+        comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+    times = []
+    for _ in range(50):
+        comm.Barrier()
+        t = time.perf_counter()
+        comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        times.append(time.perf_counter() - t)
+    if comm.Get_rank() == 0:
+        print(json.dumps({"allreduce_s": float(np.median(times)), "bytes": buf.nbytes}))
 
 
 def _launch(mode: str, model: str, limit: int | None, ranks: int) -> dict:
@@ -94,6 +113,11 @@ def run(settings: Settings) -> Section:
                             Timing(one["epoch_s"], [one["epoch_s"]], 1),
                             {f"{ranks} ranks x 1 thread": Timing(many["epoch_s"],
                                                                  [many["epoch_s"]], 1)}))
+        bare = _launch("allreduce", "", many["params"], ranks)
+        sec.notes.append(
+            f"{model}: one bare Allreduce of its {bare['bytes'] / 1e6:.2f} MB of gradients "
+            f"between {ranks} ranks (ranks in step, median of 50): "
+            f"{bare['allreduce_s'] * 1e3:.2f} ms")
         sec.notes.append(
             f"{model}: {many['params']:,} parameters, {many['bytes_per_step'] / 1e6:.2f} MB "
             f"all-reduced per step; {100 * many['comm_s'] / many['epoch_s']:.1f}% of the "
@@ -107,7 +131,10 @@ def run(settings: Settings) -> Section:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]) or None)
+        if sys.argv[2] == "allreduce":
+            _allreduce_child(int(sys.argv[4]))
+        else:
+            _child(sys.argv[2], sys.argv[3], int(sys.argv[4]) or None)
     else:
         from ._common import render_section
         print(render_section(run(Settings(quick="--quick" in sys.argv))))
