@@ -308,7 +308,8 @@ class CpuMeter:
     """How busy the rest of the machine was: CPU time of other processes, in cores.
 
     The machine-wide busy time from /proc/stat minus this process's own CPU time
-    (all its threads), over the wall time since start. On a shared machine this
+    (all its threads, and its child processes once joined: Hogwild's workers,
+    the MPI ranks of nn_distributed), over the wall time since start. On a shared machine this
     says whether a run was disturbed: with a two-thread BLAS on two cores, one
     busy core elsewhere can slow a matrix product tenfold.
     """
@@ -326,7 +327,8 @@ class CpuMeter:
         tick = os.sysconf("SC_CLK_TCK")
         busy = (sum(fields[:8]) - fields[3] - fields[4]) / tick  # all but idle and iowait
         own = os.times()
-        return time.perf_counter(), busy, own.user + own.system
+        return (time.perf_counter(), busy,
+                own.user + own.system + own.children_user + own.children_system)
 
     def other_cores(self) -> float | None:
         end = self._sample()

@@ -19,7 +19,6 @@ Run alone: python -m benchmarks.hogwild [--full]
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -36,33 +35,6 @@ LEARNING_RATE, DECAY, SEED = 1.0, 0.9, 0
 REPEATS = 3
 
 
-class _OtherCpu:
-    """Cores used by other processes: machine-wide busy time (/proc/stat) minus this
-    process's and its joined children's, the Hogwild workers, over the wall time."""
-
-    def __init__(self) -> None:
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample() -> tuple[float, float, float] | None:
-        try:
-            with open("/proc/stat") as f:
-                fields = [float(v) for v in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        t = os.times()
-        return (time.perf_counter(),
-                (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK"),
-                t.user + t.system + t.children_user + t.children_system)
-
-    def cores(self) -> float | None:
-        end = self._sample()
-        if self.start is None or end is None or end[0] <= self.start[0]:
-            return None
-        busy, own = end[1] - self.start[1], end[2] - self.start[2]
-        return max(0.0, busy - own) / (end[0] - self.start[0])
-
-
 def _timing(samples: list[float]) -> Timing:
     return Timing(float(np.median(samples)), samples, 1)
 
@@ -77,7 +49,6 @@ def run(settings: Settings) -> Section:
     epochs = size["epochs"]
     kwargs = dict(learning_rate=LEARNING_RATE, seed=SEED, decay=DECAY)
 
-    meter = _OtherCpu()
     serial_s: list[float] = []
     reach: dict[int, list[float]] = {1: [], 2: []}
     runs: dict[int, list[hogwild.HogwildResult]] = {1: [], 2: []}
@@ -132,11 +103,6 @@ def run(settings: Settings) -> Section:
                          "an in-process epoch over such a copy measured ~8% slower than over "
                          "NumPy's own arrays, which get transparent huge pages)")
         sec.rows.append(Row(label, "speedup 1 -> 2 workers", f"{speedup:.2f}x", {}))
-    others = meter.cores()
-    if others is not None:
-        sec.notes.append(f"CPU use by processes other than this one and its workers: "
-                         f"{others:.2f} cores on average. The runner's line below counts the "
-                         "workers as other processes, so it reads high for this benchmark")
     sec.notes.append(f"target: serial SGD's loss after {epochs} epochs, {target:.6f}; "
                      f"learning rate {LEARNING_RATE} x {DECAY}^epoch, batches of "
                      f"{hogwild.BATCH_SIZE}, shards of contiguous examples, each shuffled per "

@@ -8,7 +8,7 @@ import adkit
 from adkit import nn
 from adkit.nn import activations, initializers, losses, regularizers
 from adkit.nn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
-                             Dropout, Embedding, Flatten, Layer, MaxPooling2D, Reshape,
+                             Dropout, Embedding, Flatten, MaxPooling2D, Reshape,
                              deserialize, serialize)
 
 REFERENCE = {  # plain formulas, independent of the implementations under test

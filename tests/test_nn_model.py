@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import tracemalloc
-import warnings
 import zipfile
 
 import numpy as np
