@@ -142,7 +142,13 @@ class Sequential:
                              f"names: {', '.join(list(losses_module.ALL) + list(losses_module.ALIASES))}")
         device = device or os.environ.get("ADKIT_DEVICE", "cpu")
         if device not in DEVICES:
-            raise ValueError(f"unknown device {device!r}; available: {', '.join(DEVICES)}")
+            where = "" if "ADKIT_DEVICE" not in os.environ else \
+                f" (from ADKIT_DEVICE={os.environ['ADKIT_DEVICE']!r})"
+            if str(device).startswith("opencl"):
+                raise ValueError(f"device {device!r}{where}: adkit.nn does not train on OpenCL "
+                                 "yet (adkit.kernels has the runtime and kernels so far); use "
+                                 "device='cpu'")
+            raise ValueError(f"unknown device {device!r}{where}; available: {', '.join(DEVICES)}")
         self.device = device
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)

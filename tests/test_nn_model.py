@@ -464,3 +464,13 @@ def test_a_last_batch_of_one_example_trains():
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_unknown_device_names_the_valid_ones_and_the_environment(monkeypatch):
+    model = Sequential([Dense(1, input_shape=(2,))])
+    with pytest.raises(ValueError, match="available: cpu"):
+        model.compile(optimizer="sgd", loss="mse", device="tpu")
+    monkeypatch.setenv("ADKIT_DEVICE", "opencl:0")
+    with pytest.raises(ValueError, match=r"ADKIT_DEVICE='opencl:0'.*does not train on OpenCL"):
+        model.compile(optimizer="sgd", loss="mse")
+    model.compile(optimizer="sgd", loss="mse", device="cpu")
