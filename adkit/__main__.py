@@ -74,6 +74,16 @@ def _coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _devices(args: argparse.Namespace) -> int:
+    from adkit.kernels import OpenCLUnavailable, format_devices
+    try:
+        print(format_devices())
+    except OpenCLUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="adkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     cov = sub.add_parser("coverage", help="write the coverage table generated from the primitive table")
     cov.add_argument("--output", "-o", default="docs/coverage.md", help="file, or - for stdout")
     cov.set_defaults(run=_coverage)
+    devs = sub.add_parser("devices", help="list OpenCL platforms and devices (adkit.kernels)")
+    devs.set_defaults(run=_devices)
     args = parser.parse_args(argv)
     return args.run(args)
 
