@@ -8,14 +8,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from adkit.kernels.runtime import OpenCLUnavailable, available, device
+from opencl_support import require_opencl
 
-if not available():
-    try:
-        device()
-    except OpenCLUnavailable as exc:
-        pytest.skip(str(exc), allow_module_level=True)
-    pytest.skip("OpenCL is unavailable", allow_module_level=True)
+require_opencl()
 
 from adkit.kernels import conv as kconv  # noqa: E402
 from adkit.kernels import pool as kpool  # noqa: E402
@@ -24,11 +19,6 @@ from adkit.nn.numpy_backend import NumpyBackend, window  # noqa: E402
 B = NumpyBackend()
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(scope="module")
-def dev():
-    return device()
 
 
 @st.composite

@@ -7,14 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adkit.kernels.runtime import OpenCLUnavailable, available, device
+from opencl_support import require_opencl
 
-if not available():
-    try:
-        device()
-    except OpenCLUnavailable as exc:
-        pytest.skip(str(exc), allow_module_level=True)
-    pytest.skip("OpenCL is unavailable", allow_module_level=True)
+require_opencl()
 
 from adkit.kernels.elementwise import (ACTIVATIONS, BACKWARD_FROM, activation,  # noqa: E402
                                        activation_backward, bias_add, bias_grad,
@@ -26,11 +21,6 @@ SETTINGS = settings(max_examples=15, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 dims = st.sampled_from([1, 2, 3, 5, 7, 16, 33, 64, 129])
 shapes = st.lists(dims, min_size=1, max_size=3).map(tuple)
-
-
-@pytest.fixture(scope="module")
-def dev():
-    return device()
 
 
 def _rand(seed, shape, scale=3.0):

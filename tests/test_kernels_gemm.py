@@ -6,21 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adkit.kernels.runtime import OpenCLUnavailable, available, device
+from opencl_support import require_opencl
 
-if not available():
-    try:
-        device()
-    except OpenCLUnavailable as exc:
-        pytest.skip(str(exc), allow_module_level=True)
-    pytest.skip("OpenCL is unavailable", allow_module_level=True)
+require_opencl()
 
 from adkit.kernels.gemm import TILES, _launch, gemm, gemm_naive  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def dev():
-    return device()
 
 
 def _rand(rng, shape):
