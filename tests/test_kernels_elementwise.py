@@ -60,7 +60,8 @@ def test_activation_extremes(dev):
     X = dev.to_device(x)
     for name in ACTIVATIONS:
         y = dev.to_host(activation(dev, name, X))
-        want = FORWARD[name](x.astype(np.float64))
+        with np.errstate(invalid="ignore"):              # the reference on the NaN entry
+            want = FORWARD[name](x.astype(np.float64))
         np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-38)   # NaN == NaN here
     y = dev.to_host(activation(dev, "relu", dev.to_device(np.zeros(3, np.float32))))
     dx = activation_backward(dev, "relu", dev.to_device(y), dev.to_device(np.ones(3, np.float32)))
