@@ -22,18 +22,11 @@ import numpy as np
 
 from ..nn.numpy_backend import Window, window
 from .gemm import Tile, _fits, _launch, gemm
+from .launch import F32, buffer_args, checked, launch, new
 from .runtime import Device
-
-try:
-    import pyopencl as cl
-    import pyopencl.array as cla
-except ImportError:  # then there is no Device to pass either: device() says how to fix it
-    cl = cla = None  # type: ignore[assignment]
 
 __all__ = ["im2col", "col2im", "conv2d", "conv2d_backprop_input", "conv2d_backprop_kernel"]
 
-_F32 = np.dtype(np.float32)
-_INT_MAX = 2**31 - 1
 #: largest patch buffer per chunk of images, in bytes (also capped by the device's
 #: max allocation): enough that the GEMMs are large, small enough for any GPU
 CHUNK_BYTES = 256 << 20
@@ -46,89 +39,21 @@ CHUNK_BYTES = 256 << 20
 SKINNY = Tile(32, 32, 32, 4, 16)
 SKINNY_SIDE = 64
 
-# (id(dev), program file, kernel name) -> (dev, kernel, work-group size); the device is
-# kept in the value so its id cannot be reused by another while the entry exists
-_KERNELS: dict[tuple, tuple[Any, Any, int]] = {}
-
-
-def kernel(dev: Device, filename: str, name: str) -> tuple[Any, int]:
-    """(pyopencl.Kernel, its 1-D work-group size) for `name` in kernels/`filename`.
-
-    The work-group size is fixed per kernel (at most 256, and what the device and the
-    compiled kernel allow): PoCL compiles a kernel once per local size.
-    """
-    key = (id(dev), filename, name)
-    hit = _KERNELS.get(key)
-    if hit is None or hit[0] is not dev:
-        knl = cl.Kernel(dev.program(filename), name)
-        limit = knl.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
-                                        dev.queue.device)
-        size = min(256, int(dev.info.max_work_group_size), int(limit),
-                   int(dev.info.max_work_item_sizes[0]))
-        hit = _KERNELS[key] = (dev, knl, max(1, size))
-    return hit[1], hit[2]
-
-
-def launch(dev: Device, filename: str, name: str, total: int, *args: Any) -> Any:
-    """Run `name` over `total` work-items (1-D, rounded up to whole work-groups; the
-    kernel bounds-checks its first argument, total). Returns the event."""
-    if total > _INT_MAX:
-        raise ValueError(f"{name}: {total} work-items exceed the kernels' int indexing "
-                         f"(at most {_INT_MAX}); split the batch")
-    knl, size = kernel(dev, filename, name)
-    gsize = -(-total // size) * size
-    return knl(dev.queue, (gsize,), (size,), *args)
-
-
-def checked(dev: Device, x: Any, name: str, where: str, ndim: int | None = None,
-            dtype: np.dtype = _F32) -> Any:
-    """x if it is a C-contiguous device array of this device with `dtype` (and `ndim`)."""
-    dev.check(x)
-    if x.dtype != dtype:
-        raise TypeError(f"{where}: {name} has dtype {x.dtype}, but the kernels take "
-                        f"{dtype} only; convert it with {name}.astype(np.{dtype.name})")
-    if ndim is not None and x.ndim != ndim:
-        raise ValueError(f"{where}: {name} must be {ndim}-D, got shape {x.shape}")
-    if not x.flags.c_contiguous:
-        raise ValueError(f"{where}: {name} (shape {x.shape}) is not C-contiguous; copy it")
-    if x.size > _INT_MAX:
-        raise ValueError(f"{where}: {name} has {x.size} entries, more than the kernels' int "
-                         f"indexing allows ({_INT_MAX}); split it")
-    return x
-
-
-def new(dev: Device, shape: tuple, where: str, dtype: np.dtype = _F32, zero: bool = False) -> Any:
-    """A device array, or ValueError naming the device's max allocation if it exceeds it."""
-    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-    if nbytes > dev.info.max_allocation:
-        raise ValueError(f"{where}: a result of shape {shape} needs {nbytes} bytes, more than "
-                         f"{dev.info.name!r} allows in one allocation (max_allocation "
-                         f"{dev.info.max_allocation}); use a smaller batch")
-    return dev.zeros(shape, dtype) if zero else dev.empty(shape, dtype)
-
-
 def _geometry(geo: Window, shape: tuple) -> tuple[int, ...]:
     _, h, w, c = shape
     return (h, w, c, geo.kh, geo.kw, geo.sh, geo.sw, geo.ho, geo.wo, geo.top, geo.left)
 
 
-def _args(*arrays: Any) -> list:
-    out = []
-    for a in arrays:
-        out += [a.base_data, np.int32(a.offset // a.dtype.itemsize)]
-    return out
-
-
 def _im2col_into(dev: Device, x: Any, geo: Window, cols: Any) -> None:
     rows = x.shape[0] * geo.ho * geo.wo * geo.kh   # one work-item per (n, ho, wo, i)
     ints = [np.int32(v) for v in (rows,) + _geometry(geo, x.shape)]
-    cols.add_event(launch(dev, "conv.cl", "im2col", rows, *ints, *_args(x, cols)))
+    cols.add_event(launch(dev, "conv.cl", "im2col", rows, *ints, *buffer_args(x, cols)))
 
 
 def _col2im_into(dev: Device, cols: Any, geo: Window, x: Any) -> None:
     pixels = x.shape[0] * x.shape[1] * x.shape[2]   # one work-item per (n, h, w)
     ints = [np.int32(v) for v in (pixels,) + _geometry(geo, x.shape)]
-    x.add_event(launch(dev, "conv.cl", "col2im", pixels, *ints, *_args(cols, x)))
+    x.add_event(launch(dev, "conv.cl", "col2im", pixels, *ints, *buffer_args(cols, x)))
 
 
 def _product(dev: Device, a: Any, b: Any, out: Any, trans_a: bool = False,
@@ -208,7 +133,7 @@ def conv2d(dev: Device, x: Any, kernel: Any, strides: tuple, padding: str) -> An
     y = new(dev, (n * rows, f), where)
     k2 = kernel.reshape(k, f)
     for s, e in _chunks(dev, n, rows * k * 4):
-        cols = dev.empty(((e - s) * rows, k), _F32)
+        cols = dev.empty(((e - s) * rows, k), F32)
         _im2col_into(dev, x[s:e], geo, cols)
         _product(dev, cols, k2, y[s * rows:e * rows])
     return y.reshape(n, geo.ho, geo.wo, f)
@@ -243,7 +168,7 @@ def conv2d_backprop_input(dev: Device, g: Any, kernel: Any, x_shape: tuple, stri
     dx = new(dev, x_shape, where)
     g2, k2 = g.reshape(n * rows, f), kernel.reshape(k, f)
     for s, e in _chunks(dev, n, rows * k * 4):
-        dcols = dev.empty(((e - s) * rows, k), _F32)
+        dcols = dev.empty(((e - s) * rows, k), F32)
         _product(dev, g2[s * rows:e * rows], k2, dcols, trans_b=True)
         _col2im_into(dev, dcols, geo, dx[s:e])
     return dx
@@ -268,7 +193,7 @@ def conv2d_backprop_kernel(dev: Device, x: Any, g: Any, kernel_shape: tuple, str
     dk = new(dev, (k, f), where, zero=True)
     g2 = g.reshape(n * rows, f)
     for s, e in _chunks(dev, n, rows * k * 4):
-        cols = dev.empty(((e - s) * rows, k), _F32)
+        cols = dev.empty(((e - s) * rows, k), F32)
         _im2col_into(dev, x[s:e], geo, cols)
         _product(dev, cols, g2[s * rows:e * rows], dk, trans_a=True, beta=1.0)
     return dk.reshape(kernel_shape)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .launch import F32, checked
 from .runtime import Device
 
 try:
@@ -34,7 +35,6 @@ __all__ = ["ACTIVATIONS", "BACKWARD_FROM", "activation", "activation_backward", 
            "bias_grad", "reduce_sum", "reduce_max", "softmax_xent", "softmax_xent_backward",
            "dropout_mask", "dropout_mask_reference", "philox4x32_10"]
 
-_F32 = np.dtype(np.float32)
 
 # name -> (forward body, backward body). Forward reads x, writes y; backward reads
 # `v` (the value named in BACKWARD_FROM) and g, writes dx. Sigmoid is computed
@@ -85,14 +85,7 @@ def _raw(dev: Device, name: str, options: tuple[str, ...], dtypes: list) -> Any:
 
 
 def _f32(dev: Device, x: Any, fn: str, name: str) -> Any:
-    dev.check(x)
-    if x.dtype != _F32:
-        raise TypeError(f"{fn}: {name} has dtype {x.dtype}, but the kernel is float32 only; "
-                        f"convert with {name}.astype(np.float32)")
-    if not x.flags.c_contiguous:
-        raise ValueError(f"{fn}: {name} (shape {x.shape}, strides {x.strides}) is not "
-                         f"C-contiguous; pass {name}.copy()")
-    return x
+    return checked(dev, x, name, fn, fix=f"pass {name}.copy()")
 
 
 def _flat0(x: Any) -> Any:
@@ -128,7 +121,7 @@ def activation(dev: Device, name: str, x: Any) -> Any:
     """
     _check_name("activation", name)
     x = _f32(dev, x, "activation", "x")
-    y = dev.empty(x.shape, _F32)
+    y = dev.empty(x.shape, F32)
     if x.size:
         _ew(dev, f"act_{name}", "float *y, const float *x", ACTIVATIONS[name][0])(
             y, x, queue=dev.queue)
@@ -149,7 +142,7 @@ def activation_backward(dev: Device, name: str, y_or_x: Any, g: Any) -> Any:
     if v.shape != g.shape:
         raise ValueError(f"activation_backward: {BACKWARD_FROM[name]} has shape {v.shape} "
                          f"but g has shape {g.shape}; they must be equal")
-    dx = dev.empty(g.shape, _F32)
+    dx = dev.empty(g.shape, F32)
     if g.size:
         _ew(dev, f"act_{name}_bwd", "float *dx, const float *v, const float *g",
             ACTIVATIONS[name][1])(dx, v, g, queue=dev.queue)
@@ -169,7 +162,7 @@ def bias_add(dev: Device, x: Any, b: Any) -> Any:
     if x.ndim == 0 or b.shape != (n,):
         raise ValueError(f"bias_add: b must have shape (x.shape[-1],) = ({n},) for x of "
                          f"shape {x.shape}, got {b.shape}")
-    y = dev.empty(x.shape, _F32)
+    y = dev.empty(x.shape, F32)
     if x.size:
         _ew(dev, "bias_add", "float *y, const float *x, const float *b, long cols",
             "y[i] = x[i] + b[i % cols]")(y, x, b, np.int64(n), queue=dev.queue)
@@ -222,13 +215,13 @@ def _reduce(dev: Device, x: Any, axis: int, op: str, fn: str) -> Any:
         raise ValueError(f"{fn}: axis {axis} of shape {x.shape} is empty; a maximum of "
                          "nothing is undefined (as in NumPy)")
     if pre * post == 0:
-        return dev.empty(out_shape, _F32)
+        return dev.empty(out_shape, F32)
     if k == 0:
-        return dev.zeros(out_shape, _F32)
+        return dev.zeros(out_shape, F32)
     options = (f"-DOP_MAX={int(op == 'max')}",)
     x = _flat0(x)
     if post == 1:
-        out = dev.empty(out_shape, _F32)
+        out = dev.empty(out_shape, F32)
         wg = _group(dev, 256 if k > 512 else 64)
         knl = _raw(dev, "reduce_last", options, [None, np.int64, None, None])
         out.add_event(knl(dev.queue, (pre * wg,), (wg,), x.data, k, out.data,
@@ -251,7 +244,7 @@ def _reduce_mid(dev: Device, x: Any, pre: int, k: int, post: int,
         chunks = min(-(-k // (16 * ty)), 256)
     chunk = -(-k // chunks)
     chunks = -(-k // chunk)
-    part = dev.empty((pre, chunks, post), _F32)
+    part = dev.empty((pre, chunks, post), F32)
     part.add_event(knl(dev.queue, (col_groups * tx, chunks * ty, pre), (tx, ty, 1), x.data,
                        k, post, chunk, part.data, cl.LocalMemory(4 * tx * ty)))
     if chunks == 1:
@@ -290,7 +283,7 @@ def softmax_xent(dev: Device, logits: Any, labels: Any) -> tuple[Any, Any]:
                          f"{z.shape}; reshape to (-1, classes)")
     rows, c = z.shape
     labels = _labels(dev, labels, rows, "softmax_xent")
-    loss, probs = dev.empty((rows,), _F32), dev.empty((rows, c), _F32)
+    loss, probs = dev.empty((rows,), F32), dev.empty((rows, c), F32)
     if rows == 0:
         return loss, probs
     if c == 0:
@@ -320,7 +313,7 @@ def softmax_xent_backward(dev: Device, probs: Any, labels: Any, g_rows: Any) -> 
     if g.shape != (rows,):
         raise ValueError(f"softmax_xent_backward: g_rows must have shape ({rows},), got "
                          f"{g.shape}")
-    out = dev.empty((rows, c), _F32)
+    out = dev.empty((rows, c), F32)
     if out.size:
         lt = _label_t(labels)
         _ew(dev, f"xent_bwd_{lt}",
@@ -384,7 +377,7 @@ def dropout_mask(dev: Device, shape: Any, rate: float, seed: int, step: int) -> 
     """
     shape, threshold, scale, seed, step = _dropout_params(shape, rate, seed, step,
                                                           "dropout_mask")
-    mask = dev.empty(shape, _F32)
+    mask = dev.empty(shape, F32)
     n = mask.size
     if n == 0:
         return mask

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .launch import F32, checked
 from .runtime import Device
 
 try:
@@ -59,7 +60,6 @@ class Tile(NamedTuple):
 TILES = (Tile(96, 96, 64, 4, 24), Tile(64, 64, 64, 4, 16), Tile(64, 64, 32, 4, 16),
          Tile(32, 32, 32, 4, 16), Tile(16, 16, 16, 2, 8), Tile(8, 8, 8, 1, 8))
 
-_F32 = np.dtype(np.float32)
 
 # (id(dev), trans_a, trans_b, tile or None) -> (dev, tile, kernel). The device is kept
 # alive in the value so its id cannot be reused by another while the entry exists.
@@ -104,17 +104,8 @@ def _tiled_kernel(dev: Device, trans_a: bool, trans_b: bool,
 
 
 def _operand(dev: Device, x: Any, name: str) -> cla.Array:
-    dev.check(x)  # a pyopencl array of this device's context
-    if x.dtype != _F32:
-        raise TypeError(f"gemm: {name} has dtype {x.dtype}, but the kernels are float32 "
-                        f"only; convert with {name}.astype(np.float32)")
-    if x.ndim != 2:
-        raise ValueError(f"gemm: {name} must be 2-D, got shape {x.shape}")
-    if not x.flags.c_contiguous:
-        raise ValueError(f"gemm: {name} (shape {x.shape}, strides {x.strides}) is not "
-                         "C-contiguous; pass the untransposed array with trans_a/trans_b, "
-                         "or copy it")
-    return x
+    return checked(dev, x, name, "gemm", ndim=2, fix="pass the untransposed array with "
+                   "trans_a/trans_b, or copy it")
 
 
 def _shapes(a: cla.Array, b: cla.Array, trans_a: bool, trans_b: bool) -> tuple[int, int, int]:
@@ -147,7 +138,7 @@ def gemm(dev: Device, a: cla.Array, b: cla.Array, *, trans_a: bool = False,
         if beta != 0.0:
             raise ValueError(f"gemm: beta={beta} scales an existing C, but out is None; "
                              "pass out= (the C to add to) or beta=0")
-        out = dev.empty((m, n), _F32)
+        out = dev.empty((m, n), F32)
     else:
         out = _operand(dev, out, "out")
         if out.shape != (m, n):
@@ -181,7 +172,7 @@ def gemm_naive(dev: Device, a: cla.Array, b: cla.Array) -> cla.Array:
     a = _operand(dev, a, "a")
     b = _operand(dev, b, "b")
     m, n, k = _shapes(a, b, False, False)
-    out = dev.empty((m, n), _F32)
+    out = dev.empty((m, n), F32)
     if m == 0 or n == 0:
         return out
     if a.offset or b.offset:  # the baseline kernel keeps the textbook's argument list

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .conv import _args, checked, launch
+from .launch import buffer_args, checked, launch
 from .runtime import Device
 
 __all__ = ["sgd", "adam", "rmsprop", "adadelta"]
@@ -43,7 +43,7 @@ def _run(dev: Device, where: str, name: str, arrays: list, scalars: list) -> Any
     w = arrays[0]
     if w.size == 0:
         return w
-    evt = launch(dev, "optim.cl", name, w.size, np.int32(w.size), *_args(*arrays), *scalars)
+    evt = launch(dev, "optim.cl", name, w.size, np.int32(w.size), *buffer_args(*arrays), *scalars)
     for a in arrays:
         if a is not arrays[1]:   # the gradient is only read
             a.add_event(evt)

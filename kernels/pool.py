@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..nn.numpy_backend import Window, window
-from .conv import _args, checked, launch, new
+from .launch import buffer_args, checked, launch, new
 from .runtime import Device
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
@@ -62,7 +62,7 @@ def max_pool2d_forward(dev: Device, x: Any, pool_size: tuple, strides: tuple,
     y, arg = new(dev, shape, where), new(dev, shape, where, _I32)
     if y.size:
         evt = launch(dev, "pool.cl", "max_pool_forward", y.size, *_ints(y.size, geo, x.shape),
-                     *_args(x, y, arg))
+                     *buffer_args(x, y, arg))
         y.add_event(evt)
         arg.add_event(evt)
     return y, arg
@@ -86,7 +86,7 @@ def max_pool2d_backward(dev: Device, g: Any, argmax: Any, x_shape: tuple, pool_s
     dx = new(dev, x_shape, where)
     if dx.size:
         dx.add_event(launch(dev, "pool.cl", "max_pool_backward", dx.size,
-                            *_ints(dx.size, geo, x_shape), *_args(g, argmax, dx)))
+                            *_ints(dx.size, geo, x_shape), *buffer_args(g, argmax, dx)))
     return dx
 
 
@@ -102,7 +102,7 @@ def avg_pool2d_forward(dev: Device, x: Any, pool_size: tuple, strides: tuple,
     y = new(dev, _out_shape(x.shape, geo), where)
     if y.size:
         y.add_event(launch(dev, "pool.cl", "avg_pool_forward", y.size,
-                           *_ints(y.size, geo, x.shape), *_args(x, y)))
+                           *_ints(y.size, geo, x.shape), *buffer_args(x, y)))
     return y
 
 
@@ -119,5 +119,5 @@ def avg_pool2d_backward(dev: Device, g: Any, x_shape: tuple, pool_size: tuple,
     dx = new(dev, x_shape, where)
     if dx.size:
         dx.add_event(launch(dev, "pool.cl", "avg_pool_backward", dx.size,
-                            *_ints(dx.size, geo, x_shape), *_args(g, dx)))
+                            *_ints(dx.size, geo, x_shape), *buffer_args(g, dx)))
     return dx
