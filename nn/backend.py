@@ -98,7 +98,8 @@ def _floating(x: Any, like: Any = None) -> Any:
     return np.asarray(v, dtype=dtype if dtype is not None and dtype.kind == "f" else np.float64)
 
 
-def _pair(value: Any, what: str, who: str) -> tuple[int, int]:
+def window_pair(value: Any, what: str, who: str) -> tuple[int, int]:
+    """A window size or strides as (rows, columns): an int means both."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                                  and v > 0 for v in pair):
@@ -143,7 +144,7 @@ def conv2d(x: Any, kernel: Any, strides: Any = (1, 1), padding: str = "valid") -
     >>> conv2d(x, k, strides=2).shape, conv2d(x, k, padding="same").dtype
     ((2, 2, 2, 4), dtype('float32'))
     """
-    strides = _pair(strides, "strides", "conv2d")
+    strides = window_pair(strides, "strides", "conv2d")
     padding = _padding(padding, "conv2d")
     xs = _images(x, "conv2d")
     ks = _shape(kernel)
@@ -235,8 +236,8 @@ def im2col(x: Any, kernel_size: Any, strides: Any = (1, 1), padding: str = "vali
            [3., 4., 6., 7.],
            [4., 5., 7., 8.]])
     """
-    kernel_size = _pair(kernel_size, "kernel_size", "im2col")
-    strides = _pair(strides, "strides", "im2col")
+    kernel_size = window_pair(kernel_size, "kernel_size", "im2col")
+    strides = window_pair(strides, "strides", "im2col")
     padding = _padding(padding, "im2col")
     xs = _images(x, "im2col")
     _fits(xs, kernel_size, padding, "im2col", "kernel")
@@ -252,8 +253,8 @@ def col2im(cols: Any, x_shape: tuple, kernel_size: Any, strides: Any = (1, 1),
            [2., 4., 2.],
            [1., 2., 1.]])
     """
-    kernel_size = _pair(kernel_size, "kernel_size", "col2im")
-    strides = _pair(strides, "strides", "col2im")
+    kernel_size = window_pair(kernel_size, "kernel_size", "col2im")
+    strides = window_pair(strides, "strides", "col2im")
     padding = _padding(padding, "col2im")
     x_shape = tuple(int(d) for d in x_shape)
     if len(x_shape) != 4:
@@ -300,8 +301,8 @@ _adjoint_pair(_im2col, _col2im)
 
 
 def _pool_args(x: Any, pool_size: Any, strides: Any, padding: str, who: str) -> dict:
-    pool_size = _pair(pool_size, "pool_size", who)
-    strides = pool_size if strides is None else _pair(strides, "strides", who)
+    pool_size = window_pair(pool_size, "pool_size", who)
+    strides = pool_size if strides is None else window_pair(strides, "strides", who)
     padding = _padding(padding, who)
     _fits(_images(x, who), pool_size, padding, who, "pool")
     return {"pool_size": pool_size, "strides": strides, "padding": padding}

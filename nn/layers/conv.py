@@ -20,13 +20,6 @@ def output_length(size: int, window: int, stride: int, padding: str) -> int:
     return (size - window) // stride + 1
 
 
-def _pair(value: Any, what: str, who: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in pair):
-        raise ValueError(f"{who}: {what} must be a positive int or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
 def _padding(padding: str, who: str) -> str:
     p = str(padding).lower()
     if p not in PADDINGS:
@@ -64,8 +57,8 @@ class Conv2D(_Spatial, _Activated):
         if not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"Conv2D filters must be a positive int, got {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size, "kernel_size", f"Conv2D {self.name!r}")
-        self.strides = _pair(strides, "strides", f"Conv2D {self.name!r}")
+        self.kernel_size = backend.window_pair(kernel_size, "kernel_size", f"Conv2D {self.name!r}")
+        self.strides = backend.window_pair(strides, "strides", f"Conv2D {self.name!r}")
         self.padding = _padding(padding, f"Conv2D {self.name!r}")
         self.activation = activations.get(activation)
         self.use_bias = use_bias
@@ -101,8 +94,8 @@ class _Pooling2D(_Spatial, Layer):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"{type(self).__name__} {self.name!r}"
-        self.pool_size = _pair(pool_size, "pool_size", who)
-        self.strides = self.pool_size if strides is None else _pair(strides, "strides", who)
+        self.pool_size = backend.window_pair(pool_size, "pool_size", who)
+        self.strides = self.pool_size if strides is None else backend.window_pair(strides, "strides", who)
         self.padding = _padding(padding, who)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
