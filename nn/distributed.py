@@ -129,14 +129,15 @@ class DataParallel:
         """sum over ranks of weight * grads, in this strategy's flat buffer (views of it)."""
         for view, g in zip(self._views, grads):
             np.multiply(g, weight, out=view)
-        self.reduce_buffer(self._flat)
+        self.reduce_buffer(self._flat, self._buckets)
         self.steps += 1
         return self._views
 
-    def reduce_buffer(self, flat: np.ndarray) -> None:
-        """Sum a flat array over the ranks, in place, bucket by bucket."""
+    def reduce_buffer(self, flat: np.ndarray, buckets: list[slice] | None = None) -> None:
+        """Sum a flat array over the ranks, in place, one Allreduce per bucket (the
+        whole array when none are given)."""
         from mpi4py import MPI
-        for b in self._buckets if flat is self._flat else [slice(0, flat.size)]:
+        for b in buckets or [slice(0, flat.size)]:
             part = flat[b]
             self._collective(lambda p=part: self.comm.Iallreduce(MPI.IN_PLACE, p, op=MPI.SUM))
             self.bytes_reduced += part.nbytes
