@@ -27,7 +27,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape
-from .layers.core import _Activated
+from .layers.core import Embedding, _Activated
 
 DEVICES = ("cpu",)
 
@@ -193,11 +193,11 @@ class Sequential:
         x = _as_array(x, "x", what)
         if x.ndim < 1 or x.shape[0] == 0:
             raise ValueError(f"{what}: x has no examples (shape {x.shape})")
-        if not np.issubdtype(x.dtype, np.integer) or not isinstance(self.layers[0], _embedding()):
+        if not np.issubdtype(x.dtype, np.integer) or not isinstance(self.layers[0], Embedding):
             x = x.astype(self.layers[0].dtype, copy=False)
         if self.params is None:
             self.build(x.shape[1:])
-        elif tuple(x.shape[1:]) != tuple(self.input_shape) and not _compatible(x.shape[1:], self.input_shape):
+        elif not _compatible(x.shape[1:], self.input_shape):
             first = self.layers[0]
             raise ShapeError(f"{what}: layer {first.name!r} ({type(first).__name__}) expects "
                              f"input of shape {tuple(self.input_shape)} per example, but x has "
@@ -556,11 +556,6 @@ def _walk(tree: dict, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
             yield from _walk(v, f"{prefix}{k}/")
         else:
             yield f"{prefix}{k}", v
-
-
-def _embedding() -> type:
-    from .layers.core import Embedding
-    return Embedding
 
 
 def _compatible(given: tuple, expected: tuple) -> bool:
