@@ -68,13 +68,13 @@ def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str =
            f"test loss {test_loss:.4f}, test accuracy {test_accuracy:.4f}")
     print_(f"saved the model to {model_path}")
     curve = os.path.join(out, f"{model}_learning_curve.png")
-    if not net.is_chief:
-        pass
-    elif plot_learning_curve(batches, history, len(x) / batch_size, curve, f"{model} on Fashion-MNIST"):
-        print_(f"saved the learning curve to {curve}")
-    else:
-        print_("matplotlib is not installed, so no learning curve was drawn "
-               "(pip install -e \".[examples]\")")
+    if net.is_chief:   # under MPI, rank 0 alone draws
+        title = f"{model} on Fashion-MNIST"
+        if plot_learning_curve(batches, history, len(x) / batch_size, curve, title):
+            print_(f"saved the learning curve to {curve}")
+        else:
+            print_("matplotlib is not installed, so no learning curve was drawn "
+                   "(pip install -e \".[examples]\")")
     return {"model": net, "history": history, "test_loss": test_loss,
             "test_accuracy": test_accuracy, "seconds": seconds, "model_path": model_path}
 
