@@ -292,3 +292,6 @@ class CallbackList:
             for c in self.callbacks:
                 getattr(c, hook)(*args)
         return call_all
+
+
+from .summaries import TensorBoard  # noqa: E402,F401  (its own module; Keras users look here)
