@@ -11,7 +11,7 @@ import numpy as np
 
 from .pytree import leaf_paths, tree_flatten
 from .tracer import BoxBase, primal
-from .rules.helpers import dtype_of
+from .rules.helpers import dtype_of, is_duck_array
 
 
 def normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int, ...], bool]:
@@ -64,6 +64,8 @@ def differentiable(x: Any, where: str) -> Any:
                         "arrays")
     if isinstance(x, (list, tuple, dict)) or x is None:
         return x
+    if is_duck_array(x) and getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
+        return x   # another library's float array that handles NumPy calls (a device array)
     raise TypeError(f"{where} is a {type(x).__name__}; adkit differentiates Python numbers, "
                     "NumPy arrays and tuples/lists/dicts of them")
 

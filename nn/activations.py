@@ -10,8 +10,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-import adkit
-
 from . import backend
 
 
@@ -43,10 +41,9 @@ def relu(x: Any) -> Any:
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
-    """exp(x) / sum(exp(x)) along `axis`; shifted by the (constant) maximum."""
-    shift = adkit.stop_gradient(np.max(x, axis=axis, keepdims=True))
-    e = np.exp(x - shift)
-    return e / np.sum(e, axis=axis, keepdims=True)
+    """exp(x) / sum(exp(x)) along `axis`, shifted by the maximum: one primitive of the
+    backend (nn/backend.py), so it also runs on a device."""
+    return backend.softmax(x, axis=axis)
 
 
 def softplus(x: Any) -> Any:

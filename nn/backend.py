@@ -5,7 +5,8 @@ function below is an `adkit.primitive` (one node on the tape) whose rules call
 other primitives of this module, so every derivative is differentiable again
 (Hessian-vector products through a CNN work). The arithmetic is done by the
 active backend (`set_backend`, `get_backend`); "numpy" (nn/numpy_backend.py)
-is the only one so far, and a backend is any object with its methods.
+and "opencl" (nn/opencl_backend.py, the project's OpenCL kernels on DeviceArrays)
+are the two so far, and a backend is any object with NumpyBackend's methods.
 
     >>> x = np.ones((1, 4, 4, 1), np.float32); k = np.ones((3, 3, 1, 2), np.float32)
     >>> conv2d(x, k, padding="same")[0, :, :, 0]
@@ -32,22 +33,29 @@ Layouts are Keras's: NHWC images, (kh, kw, c_in, c_out) kernels; padding is
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from adkit import defjvp, defvjp, primitive, stop_gradient
+from adkit.rules.helpers import is_duck_array
 
 from .numpy_backend import NumpyBackend, window
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "softmax", "log_softmax",
            "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_cross_entropy",
            "dropout", "im2col", "col2im", "set_backend", "get_backend", "backends",
-           "register_backend"]
+           "register_backend", "activate"]
 
 # --- which backend ------------------------------------------------------------------------
 
-_FACTORIES: dict[str, Callable[[], Any]] = {"numpy": NumpyBackend}
+def _opencl() -> Any:
+    from .opencl_backend import OpenCLBackend   # imports pyopencl: only when asked for
+    return OpenCLBackend()
+
+
+_FACTORIES: dict[str, Callable[[], Any]] = {"numpy": NumpyBackend, "opencl": _opencl}
 _active: Any = NumpyBackend()
 
 
@@ -81,6 +89,18 @@ def get_backend() -> Any:
     return _active
 
 
+@contextmanager
+def activate(instance: Any) -> Iterator[Any]:
+    """Run the kernels of `instance` (a backend object) inside the block, then the
+    previous backend's again: how a model compiled for a device runs its steps."""
+    global _active
+    before, _active = _active, instance
+    try:
+        yield instance
+    finally:
+        _active = before
+
+
 # --- argument checks -------------------------------------------------------------------------
 
 
@@ -89,10 +109,12 @@ def _shape(x: Any) -> tuple:
 
 
 def _floating(x: Any, like: Any = None) -> Any:
-    """x itself if it holds floats (traced values always do), else x as floats: of
-    like's dtype (so integer one-hot targets keep float32 logits float32), or float64."""
+    """x itself if it holds floats (traced values and device arrays always do), else x
+    as floats: of like's dtype (so integer one-hot targets keep float32 logits float32),
+    or float64."""
     v = stop_gradient(x)
-    if isinstance(v, np.ndarray) and v.dtype.kind in "fc":
+    if getattr(v, "dtype", None) is not None and v.dtype.kind in "fc" and (
+            isinstance(v, np.ndarray) or is_duck_array(v)):
         return x
     dtype = getattr(stop_gradient(like), "dtype", None) if like is not None else None
     return np.asarray(v, dtype=dtype if dtype is not None and dtype.kind == "f" else np.float64)
@@ -518,8 +540,14 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any) -> Any:
     array([0.        , 0.69314718])
     """
     ls = _shape(logits)
-    labels = np.asarray(stop_gradient(labels))
+    labels = stop_gradient(labels)
     who = "sparse_softmax_cross_entropy"
+    if is_duck_array(labels):   # checked on the host before it went up (Model.fit does)
+        if labels.shape != ls[:-1]:
+            raise ValueError(f"{who}: labels of shape {labels.shape} do not match logits of "
+                             f"shape {ls}; give one integer class per logits row")
+        return _sparse_softmax_cross_entropy(_floating(logits), labels=labels)
+    labels = np.asarray(labels)
     if len(ls) < 1:
         raise ValueError(f"{who}: logits must have a class axis (last), got shape {ls}")
     if labels.shape == ls[:-1] + (1,):  # Keras allows (batch, 1)
@@ -545,8 +573,7 @@ def _sparse_softmax_cross_entropy(logits, *, labels):
 
 def _sparse_slope(logits, labels):
     p = _softmax(logits, axis=-1)
-    one_hot = labels[..., None] == np.arange(_shape(logits)[-1])
-    return p - one_hot.astype(stop_gradient(p).dtype)
+    return p - _active.one_hot(labels, _shape(logits)[-1], stop_gradient(p).dtype)
 
 
 defvjp(_sparse_softmax_cross_entropy,
@@ -602,6 +629,4 @@ def dropout(x: Any, rate: float, rng: np.random.Generator) -> Any:
         return x
     v = stop_gradient(x)
     dtype = v.dtype if getattr(v, "dtype", np.dtype(float)).kind == "f" else np.dtype(float)
-    keep = rng.random(np.shape(v), dtype=np.float32) >= rate
-    # bool * a scalar of x's dtype: the mask has x's dtype, so float32 stays float32
-    return x * (keep * dtype.type(1.0 / (1.0 - rate)))
+    return x * _active.dropout_mask(np.shape(v), rate, rng, dtype)

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from adkit.rules.helpers import is_duck_array
+
 from . import backend
 
 EPSILON = 1e-7
@@ -51,7 +53,9 @@ def hinge(y_true: Any, y_pred: Any) -> Any:
     return np.mean(np.maximum(1.0 - t * y_pred, 0.0), axis=-1)
 
 
-def _class_ids(y: Any) -> np.ndarray:
+def _class_ids(y: Any) -> Any:
+    if is_duck_array(y):   # labels already on a device, as integers: they stay there
+        return np.reshape(y, y.shape[:-1]) if y.ndim >= 2 and y.shape[-1] == 1 else y
     y = np.asarray(y)
     if y.ndim >= 2 and y.shape[-1] == 1:   # (N, 1) column of ids; a batch of one stays (1,)
         y = y[..., 0]

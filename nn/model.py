@@ -19,7 +19,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import adkit
-from adkit.pytree import tree_flatten, tree_unflatten
+from adkit.pytree import tree_flatten, tree_map, tree_unflatten
+from adkit.rules.helpers import is_duck_array
 
 from . import allocator, backend
 from . import callbacks as callbacks_module
@@ -29,7 +30,9 @@ from . import optimizers as optimizers_module
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape
 from .layers.core import Embedding, _Activated
 
-DEVICES = ("cpu",)
+#: what compile(device=...) accepts; "opencl" may name its device as adkit.kernels.device
+#: does: "opencl:N", "opencl:P:D" or "opencl:<part of the device name>"
+DEVICES = ("cpu", "opencl")
 
 
 class Sequential:
@@ -56,6 +59,8 @@ class Sequential:
         self.compiled_metrics: list = []
         self.stop_training = False
         self.history: callbacks_module.History | None = None
+        self._backend: Any = None      # an OpenCL backend when compiled for a device
+        self._live: dict | None = None  # the parameters on that device, while in use
         for layer in layers or []:
             self.add(layer)
 
@@ -140,17 +145,16 @@ class Sequential:
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy'; valid "
                              f"names: {', '.join(list(losses_module.ALL) + list(losses_module.ALIASES))}")
-        device = device or os.environ.get("ADKIT_DEVICE", "cpu")
-        if device not in DEVICES:
-            where = "" if "ADKIT_DEVICE" not in os.environ else \
-                f" (from ADKIT_DEVICE={os.environ['ADKIT_DEVICE']!r})"
-            if str(device).startswith("opencl"):
-                raise ValueError(f"device {device!r}{where}: adkit.nn does not train on OpenCL "
-                                 "yet (adkit.kernels has the runtime and kernels so far); use "
-                                 "device='cpu'")
-            raise ValueError(f"unknown device {device!r}{where}; available: {', '.join(DEVICES)}")
-        self.device = device
+        device = str(device or os.environ.get("ADKIT_DEVICE", "cpu")).strip()
+        where = "" if "ADKIT_DEVICE" not in os.environ else \
+            f" (from ADKIT_DEVICE={os.environ['ADKIT_DEVICE']!r})"
+        if device.lower() != "cpu" and not device.lower().startswith("opencl"):
+            raise ValueError(f"unknown device {device!r}{where}; use 'cpu' or 'opencl' (or "
+                             "'opencl:N', 'opencl:P:D', 'opencl:<part of a device name>')")
         self.optimizer = optimizers_module.get(optimizer)
+        self._backend = None if device.lower() == "cpu" else \
+            self._device_backend(device, where, distribute)
+        self.device = device
         self.loss = losses_module.get(loss)
         loss_name = getattr(self.loss, "__name__", None)
         if metrics is not None and not isinstance(metrics, (list, tuple)):
@@ -164,6 +168,62 @@ class Sequential:
         if distribute is not None:
             from . import distributed
             self._strategy = distributed.get(distribute)
+
+    def _device_backend(self, device: str, where: str, distribute: Any) -> Any:
+        """The OpenCL backend for `device`, after checking that this model can train there."""
+        who = f"device {device!r}{where}"
+        for layer in self.layers:
+            if not layer.runs_on_device:
+                raise ValueError(
+                    f"{who}: layer {layer.name!r} ({type(layer).__name__}) has no OpenCL "
+                    "implementation yet; on an OpenCL device use Dense, Activation, Conv2D, "
+                    "MaxPooling2D, AveragePooling2D, Dropout, Flatten and Reshape, or train "
+                    "this model on device='cpu'")
+            if any(c is not None for c in layer.constraints.values()):
+                raise ValueError(f"{who}: layer {layer.name!r} has weight constraints, which "
+                                 "run on the host only; drop them or use device='cpu'")
+        if distribute is not None:
+            raise ValueError(f"{who}: distribute={distribute!r} trains on the CPU of each MPI "
+                             "rank; use device='cpu' with it")
+        try:
+            self.optimizer.require_device_support()
+        except NotImplementedError as e:
+            raise ValueError(f"{who}: {e}") from None
+        from .opencl_backend import OpenCLBackend
+        return OpenCLBackend(device)
+
+    @contextmanager
+    def _weights_on_device(self, write_back: bool) -> Iterator[None]:
+        """Inside the block, the parameters live on the model's device (self._live), if it
+        has one; with write_back the host copies (self.params) get their values at the end.
+        Nested blocks (evaluate inside fit) use the outer block's copies."""
+        if self._backend is None or self._live is not None:
+            yield
+            return
+        self._live = tree_map(self._backend.to_device, self.params)
+        trainable = {l.name: self._live[l.name] for l in self.layers if l.trainable}
+        self._live_leaves = tree_flatten(trainable)[0]
+        try:
+            yield
+        finally:
+            if write_back:
+                self._weights_to_host()
+            self._live = None
+
+    def _weights_to_host(self) -> None:
+        """Copy the device parameters into the host ones, in place (counted transfers)."""
+        if self._live is not None:
+            for host, dev in zip(tree_flatten(self.params)[0], tree_flatten(self._live)[0]):
+                np.copyto(host, np.asarray(dev))
+
+    def _run_params(self) -> dict:
+        return self.params if self._live is None else self._live
+
+    def _to_backend(self, *arrays: np.ndarray) -> tuple:
+        """The batch on the model's device (counted transfers), or as it is on the CPU."""
+        if self._live is None:
+            return arrays
+        return tuple(self._backend.to_device(a) for a in arrays)
 
     @property
     def is_chief(self) -> bool:
@@ -217,7 +277,8 @@ class Sequential:
         """One optimizer step on one batch; returns the batch loss."""
         self._require_compiled("train_on_batch")
         x, y = self._prepare(x, y, "train_on_batch")
-        loss, _ = self._train_step(x, y, epoch=0, batch=0, nan_guard=None)
+        with self._weights_on_device(write_back=True):
+            loss, _ = self._train_step(x, y, epoch=0, batch=0, nan_guard=None)
         return loss
 
     def _train_step(self, x: np.ndarray, y: np.ndarray, epoch: int, batch: int,
@@ -230,7 +291,8 @@ class Sequential:
         rng = np.random.default_rng(key)
         if len(x):
             with self._kernels_scope():
-                (loss, (out, new_state)), grads = self._step(self.params, x, y, rng)
+                (loss, (out, new_state)), grads = self._step(self._run_params(),
+                                                             *self._to_backend(x, y), rng)
             loss = float(loss)
             grad_leaves = tree_flatten({l.name: grads[l.name]
                                         for l in self.layers if l.trainable})[0]
@@ -250,7 +312,8 @@ class Sequential:
         if nan_guard is not None and nan_guard.check(epoch, batch, loss):
             return loss, out
         with _interrupts_deferred():
-            self.optimizer.apply_gradients(self._trainable_leaves, grad_leaves, hvp=hvp)
+            leaves = self._trainable_leaves if self._live is None else self._live_leaves
+            self.optimizer.apply_gradients(leaves, grad_leaves, hvp=hvp)
             for layer in self.layers:
                 for pname, constraint in layer.constraints.items():
                     if constraint is not None and layer.trainable:
@@ -266,10 +329,17 @@ class Sequential:
     def _state_copy(self) -> dict:
         return {lname: {k: v.copy() for k, v in s.items()} for lname, s in self.state.items()}
 
-    def _kernels_scope(self) -> Any:
-        """The backend's context for a pass over this model (threading policy)."""
+    @contextmanager
+    def _kernels_scope(self) -> Iterator[None]:
+        """The backend's context for a pass over this model: the model's device backend
+        made active, or the CPU backend's threading policy."""
+        if self._backend is not None:
+            with backend.activate(self._backend):
+                yield
+            return
         heavy = any(layer.batch_parallel for layer in self.layers)
-        return backend.get_backend().step_scope(heavy)
+        with backend.get_backend().step_scope(heavy):
+            yield
 
     def _hvp(self, x: np.ndarray, y: np.ndarray, rng: Any) -> Callable:
         def loss_only(trainable: dict) -> Any:
@@ -331,7 +401,7 @@ class Sequential:
         order_rng = np.random.default_rng((self.seed, 1 << 20))
         cb.on_train_begin()
         try:
-            with self._rank_threads():
+            with self._rank_threads(), self._weights_on_device(write_back=True):
                 self._fit_epochs(x, y, batch_size, initial_epoch, epochs, steps, shuffle,
                                  order_rng, cb, nan_guard, validation_data, verbose)
         except BaseException as error:
@@ -357,6 +427,7 @@ class Sequential:
         for epoch in range(initial_epoch, epochs):
             logs = self._fit_epoch(x, y, batch_size, epoch, epochs, steps, shuffle,
                                    order_rng, cb, nan_guard, validation_data, verbose)
+            self._weights_to_host()   # callbacks (checkpoints) read model.params
             cb.on_epoch_end(epoch, logs)
             if verbose == 2:
                 print(f"Epoch {epoch + 1}/{epochs} - " + _format_logs(logs))
@@ -419,7 +490,10 @@ class Sequential:
     def _update_metrics(self, y: np.ndarray, out: Any, fused: bool) -> None:
         if not self.compiled_metrics:
             return
-        pred = self.layers[-1].activation(out) if fused else out
+        if fused:
+            with self._kernels_scope():
+                out = self.layers[-1].activation(out)
+        pred = np.asarray(out) if is_duck_array(out) else out   # metrics run on the host
         for m in self.compiled_metrics:
             m.update_state(y, pred)
 
@@ -434,8 +508,10 @@ class Sequential:
         _check_positive_int(batch_size, "batch_size")
         dp = getattr(self, "_strategy", None)
         part = x if dp is None else x[dp.shard(len(x))]
-        with self._rank_threads(), self._kernels_scope():
-            outs = [self.apply(self.params, part[i:i + batch_size])[0]
+        with self._rank_threads(), self._weights_on_device(write_back=False), \
+                self._kernels_scope():
+            outs = [np.asarray(self.apply(self._run_params(),
+                                          *self._to_backend(part[i:i + batch_size]))[0])
                     for i in tqdm(range(0, len(part), batch_size),
                                   disable=verbose != 1 or not self.is_chief, desc="predict")]
         out = np.concatenate(outs) if outs else self._no_output()
@@ -458,11 +534,13 @@ class Sequential:
             x, y = x[mine], y[mine]
             outs, labels = [], []
         total = 0.0
-        with self._rank_threads(), self._kernels_scope():
+        with self._rank_threads(), self._weights_on_device(write_back=False), \
+                self._kernels_scope():
             for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1 or not self.is_chief,
                           desc="evaluate"):
                 xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-                loss, (out, _) = self.loss_fn(self.params, xb, yb, training=False)
+                loss, (out, _) = self.loss_fn(self._run_params(), *self._to_backend(xb, yb),
+                                              training=False)
                 total += float(loss) * len(xb)
                 if dp is None:
                     self._update_metrics(yb, out, fused)

@@ -493,6 +493,17 @@ class NumpyBackend:
         """g where relu's output is positive, 0 elsewhere (the derivative at 0 is 0)."""
         return np.multiply(g, y > 0)
 
+    def one_hot(self, labels: np.ndarray, classes: int, dtype: np.dtype) -> np.ndarray:
+        """Rows of the identity picked by integer labels, (..., classes), of dtype."""
+        return (labels[..., None] == np.arange(classes)).astype(dtype)
+
+    def dropout_mask(self, shape: tuple, rate: float, rng: np.random.Generator,
+                     dtype: np.dtype) -> np.ndarray:
+        """1 / (1 - rate) where a uniform draw from rng is >= rate, else 0 (inverted
+        dropout), of dtype."""
+        keep = rng.random(shape, dtype=np.float32) >= rate
+        return keep * np.dtype(dtype).type(1.0 / (1.0 - rate))
+
     def logsumexp(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         m = np.max(x, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)

@@ -39,6 +39,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from adkit.rules.helpers import is_duck_array
+
 from . import schedules
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "Adamax", "Nadam",
@@ -49,6 +51,24 @@ _BASE_ARGS = ("learning_rate", "clipnorm", "clipvalue", "global_clipnorm", "grad
 
 
 # ---------------------------------------------------------------- argument checks
+
+def optim() -> Any:
+    """adkit.kernels.optim, imported when a device update first needs it (it needs pyopencl)."""
+    from adkit.kernels import optim as kernels_optim
+    return kernels_optim
+
+
+def _device_buffers(*arrays: Any) -> list:
+    """DeviceArrays whose data the kernels can take in place (a transposed view copied)."""
+    from adkit.kernels.array import DeviceArray, _contiguous
+    return [a if not a.transposed else DeviceArray(_contiguous(a), a.device) for a in arrays]
+
+
+def _to_device_like(host: np.ndarray, p: Any) -> Any:
+    """A slot restored on the host (from a saved model) moved to its parameter's device."""
+    from adkit.kernels.array import to_device
+    return to_device(host, p.device)
+
 
 def _real(where: str, name: str, value: Any, lo: float = 0.0, hi: float = math.inf, *,
           lo_open: bool = False, hi_open: bool = False) -> float:
@@ -180,6 +200,9 @@ class Optimizer:
         >>> w = np.ones(3, np.float32); Adam(0.1).apply_gradients([w], [w]); w.round(4)
         array([0.9, 0.9, 0.9], dtype=float32)
         """
+        if params and is_duck_array(params[0]):
+            self._apply_on_device(list(params), list(grads))
+            return
         params, grads = self._checked(params, grads)
         if self._slots is None:
             self._slots = [[self._init_slot(n, p) for n in self._slot_names] for p in params]
@@ -189,6 +212,48 @@ class Optimizer:
         consts = self._prepare(params, grads, hvp, self.current_learning_rate())
         for p, g, slots in zip(params, grads, self._slots):
             self._update(p, g, slots, consts)
+        self.iterations += 1
+
+    # ------------------------------------------------------------ on an OpenCL device
+
+    #: the fused kernel of adkit.kernels.optim that updates one parameter on its device:
+    #: _device_update(p, g, slots, lr) with DeviceArrays; None where there is none
+    _device_update: Callable | None = None
+
+    def require_device_support(self) -> None:
+        """NotImplementedError naming what to change if this optimizer, as configured, cannot
+        update parameters on an OpenCL device (model.compile(device="opencl") asks)."""
+        name = type(self).__name__
+        if self._device_update is None:
+            raise NotImplementedError(
+                f"{name} has no OpenCL kernel; on device='opencl' use SGD (with momentum "
+                f"or Nesterov), RMSprop, Adadelta or Adam, or train {name} on device='cpu'")
+        extras = [k for k in ("clipnorm", "clipvalue", "global_clipnorm", "gradient_noise")
+                  if getattr(self, k) is not None]
+        if extras:
+            raise NotImplementedError(
+                f"{name}: {', '.join(extras)} run on the host only; drop them for "
+                f"device='opencl', or train on device='cpu'")
+
+    def _apply_on_device(self, params: list, grads: list) -> None:
+        self.require_device_support()
+        where = f"{self.name}.apply_gradients"
+        if len(params) != len(grads):
+            raise ValueError(f"{where}: got {len(params)} params but {len(grads)} grads")
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if getattr(g, "shape", None) != p.shape or not is_duck_array(g):
+                raise ValueError(f"{where}: grads[{i}] must be a device array of shape "
+                                 f"{p.shape} like params[{i}], got {type(g).__name__} of "
+                                 f"shape {getattr(g, 'shape', '?')}")
+        if self._slots is None:
+            self._slots = [[np.zeros_like(p) for _ in self._slot_names] for p in params]
+        else:
+            self._match_slots(params)
+            self._slots = [[s if is_duck_array(s) else _to_device_like(s, p) for s in slots]
+                           for p, slots in zip(params, self._slots)]
+        lr = self.current_learning_rate()
+        for p, g, slots in zip(params, grads, self._slots):
+            self._device_update(p, g, slots, lr)
         self.iterations += 1
 
     def _prepare(self, params: list, grads: list, hvp: Callable | None, lr: float) -> Any:
@@ -460,6 +525,12 @@ class SGD(Optimizer):
             p += m
 
 
+    def _device_update(self, p, g, slots, lr):
+        p, g, *m = _device_buffers(p, g, *slots)
+        optim().sgd(p.device, p.data, g.data, m[0].data if m else None, lr=lr,
+                    momentum=self.momentum, nesterov=self.nesterov)
+
+
 class Adagrad(Optimizer):
     """Per-parameter rates from the running sum of squared gradients (Duchi et al.
     2011): ``G += g**2``, ``w -= lr * g / sqrt(G + epsilon)``, with G starting at
@@ -543,6 +614,14 @@ class RMSprop(Optimizer):
             p -= tmp
 
 
+    def _device_update(self, p, g, slots, lr):
+        p, g, *slots = _device_buffers(p, g, *slots)
+        m = slots[1].data if self.momentum > 0 else None
+        a = slots[-1].data if self.centered else None
+        optim().rmsprop(p.device, p.data, g.data, slots[0].data, lr=lr, rho=self.rho,
+                        epsilon=self.epsilon, momentum=self.momentum, m=m, average_gradient=a)
+
+
 class Adadelta(Optimizer):
     """Units-consistent steps (Zeiler 2012): the step is ``RMS[dx] / RMS[g] * g``,
     with both RMS running averages (decay ``rho``) and ``RMS[x] = sqrt(E[x**2] +
@@ -587,6 +666,12 @@ class Adadelta(Optimizer):
         edx2 += tmp2
         tmp *= lr
         p -= tmp
+
+
+    def _device_update(self, p, g, slots, lr):
+        p, g, eg2, edx2 = _device_buffers(p, g, *slots)
+        optim().adadelta(p.device, p.data, g.data, eg2.data, edx2.data, lr=lr, rho=self.rho,
+                         epsilon=self.epsilon)
 
 
 class _AdamFamily(Optimizer):
@@ -644,6 +729,14 @@ class Adam(_AdamFamily):
         np.divide(m, tmp, out=tmp)
         tmp *= alpha
         p -= tmp
+
+
+    def _device_update(self, p, g, slots, lr):
+        p, g, *slots = _device_buffers(p, g, *slots)
+        optim().adam(p.device, p.data, g.data, slots[0].data, slots[1].data, lr=lr,
+                     beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+                     step=self.iterations + 1,
+                     v_hat=slots[2].data if self.amsgrad else None)
 
 
 class Adamax(_AdamFamily):

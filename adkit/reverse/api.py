@@ -9,7 +9,7 @@ import numpy as np
 
 from ..arguments import check_like, differentiable_leaves, normalize_argnums
 from ..pytree import tree_flatten, tree_unflatten
-from ..rules.helpers import shape_of
+from ..rules.helpers import is_duck_array, shape_of
 from ..scope import collector_paused, tracing
 from ..tracer import primal
 from .tape import Tape, Var, as_gradient, backward
@@ -97,8 +97,11 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
             if np.iscomplexobj(primal(value)):
                 raise ValueError("grad needs a real scalar output, but f returned a complex "
                                  "value; return np.real(...) or np.abs(...) of it")
-            seed = np.ones((), dtype=primal(value).dtype)[()] \
-                if hasattr(primal(value), "dtype") else 1.0
+            v = primal(value)
+            if is_duck_array(v):
+                seed = np.ones_like(v)   # a device array's seed lives on its device
+            else:
+                seed = np.ones((), dtype=v.dtype)[()] if hasattr(v, "dtype") else 1.0
             grads = rec.pull_back([node], [seed], consume=True)
             del rec, nodes, node, out  # the tape goes now, while the collector rests
         g = grads[0] if single else tuple(grads)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..arraybox import ArrayBox, Indexable, box_class
 from ..inplace import note_view, shares_memory
-from ..rules.helpers import dtype_of, shape_of, unbroadcast
+from ..rules.helpers import dtype_of, is_duck_array, shape_of, unbroadcast
 from ..tracer import BoxBase, Primitive, Trace, primal
 
 
@@ -332,6 +332,8 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
 def zeros_like_value(x: Any) -> Any:
     """A plain zero of x's shape and dtype (the gradient of something unused)."""
     v = primal(x)
+    if is_duck_array(v):
+        return np.zeros_like(v)   # a device array's zero stays on its device
     if isinstance(v, np.ndarray) or hasattr(v, "dtype"):
         return np.zeros(shape_of(v), dtype=dtype_of(v))
     return 0.0

@@ -34,6 +34,13 @@ def dtype_of(x: Any) -> np.dtype:
     return np.result_type(x)
 
 
+def is_duck_array(x: Any) -> bool:
+    """Whether x is another library's array that takes NumPy calls itself (NEP 18), such as
+    adkit.kernels' DeviceArray: it flows through the engines untouched, never converted
+    to a NumPy array (which would move a device array to the host)."""
+    return not isinstance(x, np.ndarray) and hasattr(x, "__array_function__")
+
+
 def is_complex(x: Any) -> bool:
     return dtype_of(x).kind == "c"
 

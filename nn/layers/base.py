@@ -53,6 +53,8 @@ class Layer:
     has_state: ClassVar[bool] = False
     #: True when the layer's kernels split a batch over the backend's own threads
     batch_parallel: ClassVar[bool] = False
+    #: True when call() runs on the OpenCL backend's DeviceArrays (model.compile checks)
+    runs_on_device: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -48,6 +48,8 @@ class Conv2D(_Spatial, _Activated):
     """2-D convolution (cross-correlation, as in every DL library) with a kernel
     of shape (kh, kw, c_in, filters)."""
 
+    runs_on_device = True
+
     def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1),
                  padding: str = "valid", activation: Any = None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
@@ -109,12 +111,16 @@ class _Pooling2D(_Spatial, Layer):
 class MaxPooling2D(_Pooling2D):
     """The maximum over each pool_size window."""
 
+    runs_on_device = True
+
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         return backend.max_pool2d(x, self.pool_size, self.strides, self.padding)
 
 
 class AveragePooling2D(_Pooling2D):
     """The mean over each pool_size window (padding excluded from the count)."""
+
+    runs_on_device = True
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         return backend.avg_pool2d(x, self.pool_size, self.strides, self.padding)

@@ -26,6 +26,8 @@ class _Activated(Layer):
 class Dense(_Activated):
     """y = activation(x @ kernel + bias) on the last axis."""
 
+    runs_on_device = True
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  kernel_regularizer: Any = None, kernel_constraint: Any = None,
@@ -64,6 +66,8 @@ class Dense(_Activated):
 class Activation(_Activated):
     """Applies an activation function by name: Activation("relu")."""
 
+    runs_on_device = True
+
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -78,6 +82,8 @@ class Activation(_Activated):
 class Dropout(Layer):
     """Zeroes a fraction `rate` of the inputs in training and scales the rest by
     1 / (1 - rate), so inference needs no rescaling (inverted dropout)."""
+
+    runs_on_device = True
 
     def __init__(self, rate: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -97,6 +103,8 @@ class Dropout(Layer):
 class Flatten(Layer):
     """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
 
+    runs_on_device = True
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if any(s is None for s in input_shape):
             raise self.shape_error(input_shape, "with every dimension known")
@@ -108,6 +116,8 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshape each example to target_shape (batch axis kept)."""
+
+    runs_on_device = True
 
     def __init__(self, target_shape: tuple, **kwargs: Any) -> None:
         super().__init__(**kwargs)
