@@ -203,6 +203,7 @@ class Sequential:
         self._live = tree_map(self._backend.to_device, self.params)
         trainable = {l.name: self._live[l.name] for l in self.layers if l.trainable}
         self._live_leaves = tree_flatten(trainable)[0]
+        self._live_changed = False   # whether an update made the host copies stale
         try:
             yield
         finally:
@@ -212,9 +213,10 @@ class Sequential:
 
     def _weights_to_host(self) -> None:
         """Copy the device parameters into the host ones, in place (counted transfers)."""
-        if self._live is not None:
+        if self._live is not None and self._live_changed:
             for host, dev in zip(tree_flatten(self.params)[0], tree_flatten(self._live)[0]):
                 np.copyto(host, np.asarray(dev))
+            self._live_changed = False
 
     def _run_params(self) -> dict:
         return self.params if self._live is None else self._live
@@ -314,6 +316,7 @@ class Sequential:
         with _interrupts_deferred():
             leaves = self._trainable_leaves if self._live is None else self._live_leaves
             self.optimizer.apply_gradients(leaves, grad_leaves, hvp=hvp)
+            self._live_changed = self._live is not None
             for layer in self.layers:
                 for pname, constraint in layer.constraints.items():
                     if constraint is not None and layer.trainable:
