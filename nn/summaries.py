@@ -172,6 +172,8 @@ class TensorBoard(Callback):
         self.histogram_freq, self.histogram_data = int(histogram_freq), histogram_data
         self.histogram_samples, self.bins = int(histogram_samples), int(bins)
         self.writer, self.write_png = writer, write_png
+        #: what training wrote: "tensorboard" (event files) or "json"; None before fit
+        self.writes: str | None = None
         self._out: Any = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -188,6 +190,7 @@ class TensorBoard(Callback):
                                                          and _tensorboardx(required=False))
             self._out = (_EventWriter(self.log_dir, self.bins) if use_events
                          else _JsonWriter(self.log_dir, self.bins, self.write_png))
+            self.writes = "tensorboard" if use_events else "json"
 
     def _prepare_sample(self) -> tuple | None:
         if self.histogram_data is None:
@@ -342,14 +345,19 @@ def _learning_curves(Figure: type, records: list[dict]) -> Any:
 
 
 def _histogram_grid(Figure: type, hists: dict, epoch: int) -> Any:
-    """A row per layer; columns weights, gradients, activations; one step curve per tensor."""
+    """A row per layer with weights: its weights, their gradients and the layer's output,
+    one step curve per tensor. (summaries.jsonl also has every other layer's output.)"""
     layers: list[str] = []
     for tag in hists:
-        layer = tag.split("/")[1]
-        if layer not in layers:
+        kind, layer = tag.split("/")[:2]
+        if kind == "weights" and layer not in layers:
             layers.append(layer)
     kinds = ("weights", "gradients", "activations")
-    fig = Figure(figsize=(11, 1.9 * len(layers) + 0.6), layout="constrained")
+    # constrained layout would cost seconds per figure at a dozen axes; fixed margins do
+    height = 1.9 * len(layers) + 0.6
+    fig = Figure(figsize=(11, height))
+    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.25 / height, top=1 - 0.6 / height,
+                        hspace=0.45, wspace=0.2)
     axes = fig.subplots(len(layers), 3, squeeze=False)
     fig.suptitle(f"after epoch {epoch + 1}")
     for row, layer in zip(axes, layers):
@@ -361,6 +369,11 @@ def _histogram_grid(Figure: type, hists: dict, epoch: int) -> Any:
             for tag in tags:
                 h = hists[tag]
                 ax.stairs(h["counts"], h["edges"], label="/".join(tag.split("/")[2:]) or layer)
+            # a constant tensor (a zero bias) bins over v +- 0.5: keep the others' scale
+            lo = min((hists[t]["min"] for t in tags if hists[t]["min"] is not None), default=None)
+            hi = max((hists[t]["max"] for t in tags if hists[t]["max"] is not None), default=None)
+            if lo is not None and hi > lo:
+                ax.set_xlim(lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo))
             ax.set_title(f"{layer} {kind}", fontsize="small")
             ax.tick_params(labelsize="x-small")
             if len(tags) > 1:

@@ -1,7 +1,8 @@
 """Train a zoo model on Fashion-MNIST end to end: load, fit, evaluate, save, plot.
 
-This is the README's main job (`python -m adkit demo`) and what
-`adkit train` will call.
+This is the README's main job (`python -m adkit demo`) and what `adkit train`
+calls. Besides the model and its learning curve it records the training with
+the TensorBoard callback in OUT/logs (adkit.nn.summaries).
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ import numpy as np
 
 from . import callbacks, zoo
 from .datasets import fashion_mnist
+from .summaries import TensorBoard
 
 OPTIMIZERS = {"cnn": "adadelta", "mlp": "adam", "lstm": "adam"}
+#: test images whose gradients and activations the TensorBoard histograms show
+HISTOGRAM_SAMPLES = 256
+
+
+class TrainSetupError(ValueError):
+    """train() cannot start: an unknown model, a device the model cannot compile for,
+    or no data. The message says which and how to fix it; nothing has been trained."""
 
 
 class BatchLosses(callbacks.Callback):
@@ -42,24 +51,47 @@ def load_images(limit: int | None = None, path: str | None = None) -> tuple:
 
 def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str = "runs/cnn",
           limit: int | None = None, seed: int = 0, verbose: int = 1,
-          print_: Callable[[str], None] = print, distribute: Any = None) -> dict[str, Any]:
+          print_: Callable[[str], None] = print, distribute: Any = None,
+          device: str | None = None, logs: bool = True) -> dict[str, Any]:
     """Fit a zoo model, print test loss and accuracy, save the model and a learning curve.
-    distribute="mpi": data-parallel over the MPI ranks (rank 0 prints and writes)."""
+
+    distribute="mpi": data-parallel over the MPI ranks (rank 0 prints and writes).
+    device: passed to model.compile ("cpu", "opencl"; None: $ADKIT_DEVICE or cpu).
+    logs: record scalars and histograms with the TensorBoard callback in out/logs.
+    Raises TrainSetupError, before any training, for an unknown model, a device that
+    cannot be used, or missing data.
+
+    >>> result = train("mlp", epochs=1, limit=512, out="runs/mlp")   # doctest: +SKIP
+    >>> result["test_accuracy"] > 0.5                                 # doctest: +SKIP
+    True
+    """
     if model not in zoo.MODELS:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(zoo.MODELS)}")
-    (x, y), (xt, yt) = load_images(limit)
+        raise TrainSetupError(f"unknown model {model!r}; choose from {', '.join(zoo.MODELS)}")
     net = zoo.MODELS[model](seed=seed)
-    net.compile(optimizer=OPTIMIZERS[model], loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"], distribute=distribute)
+    try:   # compile first: a device that cannot be used fails before the data loads
+        net.compile(optimizer=OPTIMIZERS[model], loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"], device=device, distribute=distribute)
+    except (ValueError, RuntimeError) as e:   # RuntimeError: OpenCL found unusable
+        raise TrainSetupError(str(e)) from e
+    try:
+        (x, y), (xt, yt) = load_images(limit)
+    except FileNotFoundError as e:
+        raise TrainSetupError(str(e)) from e
     if not net.is_chief:
         verbose, print_ = 0, (lambda line: None)
     if verbose:
         net.summary(print_fn=print_)
     os.makedirs(out, exist_ok=True)
     batches = BatchLosses()
+    extra: list = [batches]
+    log_dir = os.path.join(out, "logs")
+    if logs:
+        board = TensorBoard(log_dir, histogram_freq=1, histogram_samples=HISTOGRAM_SAMPLES,
+                            histogram_data=(xt, yt))
+        extra.append(board)
     started = time.perf_counter()
     history = net.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                      validation_data=(xt, yt), callbacks=[batches])
+                      validation_data=(xt, yt), callbacks=extra)
     seconds = time.perf_counter() - started
     test_loss, test_accuracy = net.evaluate(xt, yt, batch_size=512)
     model_path = os.path.join(out, f"{model}.adkit")
@@ -75,8 +107,15 @@ def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str =
         else:
             print_("matplotlib is not installed, so no learning curve was drawn "
                    "(pip install -e \".[examples]\")")
+    if logs and board.writes == "tensorboard":
+        print_(f"TensorBoard event files in {log_dir}: tensorboard --logdir {log_dir}")
+    elif logs and board.writes == "json":
+        print_(f"training summaries in {log_dir}: summaries.jsonl (scalars and histograms of "
+               "weights, gradients, activations per epoch) and PNGs (pip install tensorboardX "
+               "for TensorBoard event files)")
     return {"model": net, "history": history, "test_loss": test_loss,
-            "test_accuracy": test_accuracy, "seconds": seconds, "model_path": model_path}
+            "test_accuracy": test_accuracy, "seconds": seconds, "model_path": model_path,
+            "log_dir": log_dir if logs else None}
 
 
 def plot_learning_curve(batches: BatchLosses, history: Any, steps_per_epoch: float,
