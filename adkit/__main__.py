@@ -15,10 +15,9 @@ def _demo(args: argparse.Namespace) -> int:
     run()
     if args.no_train:
         return 0
-    from adkit.nn.train import train
+    from adkit.nn.train import TrainSetupError, train
     print(f"\nTraining the textbook's CNN on Fashion-MNIST ({args.epochs} epoch(s), batch 128, "
           "Adadelta); every gradient comes from adkit's reverse mode.")
-    from adkit.nn.train import TrainSetupError
     try:
         train("cnn", epochs=args.epochs, out=args.out, limit=args.limit)
     except TrainSetupError as e:
@@ -164,8 +163,8 @@ def _bench_child(quick: bool, out: str, names: list[str]) -> int:
             continue
         sec.notes.append(f"this benchmark took {time.perf_counter() - t0:.0f} s")
         sections.append(sec)
-    table = ratio_table(sections)
-    print(table)
+        print(_ratio_table([sec]), flush=True)
+    table = _ratio_table(sections)
     command = "adkit bench" + (" --quick" if quick else "") + \
         (f" --only {','.join(names)}" if names else "")
     missing = ", ".join(sorted(missing_peers())) or "none"
@@ -186,20 +185,19 @@ def _bench_child(quick: bool, out: str, names: list[str]) -> int:
     return 1 if errors else 0
 
 
-def ratio_table(sections: list) -> str:
+def _ratio_table(sections: list) -> str:
     """One markdown row per (measurement, compared contestant) with a timing on both sides:
     adkit's median, the other's, and adkit/other."""
-    from benchmarks._common import Timing, fmt_time, ratio
+    from benchmarks._common import fmt_time, ratio
     lines = ["| Benchmark | Size | Measure | adkit | Compared with | Its time | adkit/peer |",
              "|---|---|---|---|---|---|---|"]
     for sec in sections:
         for row in sec.rows:
             for name in sec.columns:
                 other = row.peers.get(name)
-                r = ratio(row.adkit, other)
+                r = ratio(row.adkit, other)   # None unless both sides were timed
                 if r is None:
                     continue
-                assert isinstance(row.adkit, Timing) and isinstance(other, Timing)
                 lines.append(f"| {sec.name} | {row.size} | {row.measure} | "
                              f"{fmt_time(row.adkit.median)}{row.unit} | {name} | "
                              f"{fmt_time(other.median)}{row.unit} | {r:.3g} |")

@@ -175,6 +175,7 @@ class TensorBoard(Callback):
         #: what training wrote: "tensorboard" (event files) or "json"; None before fit
         self.writes: str | None = None
         self._out: Any = None
+        self._sample: tuple | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if not self.model.is_chief:   # data-parallel training: rank 0 records
