@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Any, Callable
 
 import numpy as np
 
-from .elementwise import _ew, reduce_max, reduce_sum
+from .elementwise import reduce_max, reduce_sum
 from .gemm import gemm
-from .launch import F32
+from .launch import F32, elementwise
 from .runtime import Device
 
 __all__ = ["DeviceArray", "to_device", "is_device_array"]
@@ -66,14 +67,19 @@ def is_device_array(x: Any) -> bool:
 
 
 def to_device(host: Any, device: Device) -> "DeviceArray":
-    """host as a DeviceArray on `device` (one counted transfer). Floats become float32;
-    integer arrays keep an integer dtype (int32 when they fit), for labels.
+    """host as a DeviceArray on `device` (one counted transfer). Floats become float32
+    (float64 with a warning); integer arrays keep an integer dtype (int32 when they
+    fit), for labels; booleans become float32 0/1.
 
         >>> to_device(np.ones(3), dev).dtype
         dtype('float32')
     """
     host = np.asarray(host)
     if host.dtype.kind == "f" and host.dtype != F32:
+        if host.dtype.itemsize > 4:
+            warnings.warn(f"to_device: {host.dtype} data is stored as float32 on the device "
+                          "(the kernels are float32); convert it with .astype(np.float32) "
+                          "to silence this", stacklevel=2)
         host = host.astype(F32)
     elif host.dtype.kind in "iu":
         host = host.astype(np.int32) if host.size == 0 or (
@@ -202,7 +208,7 @@ class DeviceArray:
     def fill(self, value: float) -> "DeviceArray":
         self.data = _contiguous(self)
         self.transposed = False
-        self.data.fill(value)
+        _fill(self.device, self.data, value)
         return self
 
     def __getitem__(self, key: Any) -> "DeviceArray":
@@ -295,7 +301,7 @@ def _contiguous(x: DeviceArray) -> Any:
     rows, cols = x.data.shape            # x is data.T: (cols, rows)
     out = x.device.empty((cols, rows), x.dtype)
     if out.size:
-        _ew(x.device, "transpose", "float *out, const float *x, long rows, long cols",
+        elementwise(x.device, "transpose", "float *out, const float *x, long rows, long cols",
             "out[i] = x[(i % rows) * cols + i / rows]")(
             out, x.data, np.int64(rows), np.int64(cols), queue=x.device.queue)
     return out
@@ -343,7 +349,7 @@ def _unary(ufunc: np.ufunc, x: Any) -> DeviceArray:
     data = _contiguous(x)
     out = x.device.empty(data.shape, F32)
     if out.size:
-        _ew(x.device, f"u_{ufunc.__name__}", "float *out, const float *x",
+        elementwise(x.device, f"u_{ufunc.__name__}", "float *out, const float *x",
             f"float a = x[i]; out[i] = {_UNARY[ufunc]}")(out, data, queue=x.device.queue)
     return DeviceArray(out, x.device)
 
@@ -366,7 +372,7 @@ def _binary(ufunc: np.ufunc, a: Any, b: Any) -> DeviceArray:
         side = "b" if sb is not None else "a"
         other = "a" if side == "b" else "b"
         if out.size:
-            _ew(dev, f"s{side}_{ufunc.__name__}", "float *out, const float *x, float s",
+            elementwise(dev, f"s{side}_{ufunc.__name__}", "float *out, const float *x, float s",
                 f"float {other} = x[i]; float {side} = s; out[i] = {expr}")(
                 out, data, sb if sb is not None else sa, queue=dev.queue)
         return DeviceArray(out, dev)
@@ -375,17 +381,30 @@ def _binary(ufunc: np.ufunc, a: Any, b: Any) -> DeviceArray:
     if a.shape == b.shape:
         out = dev.empty(shape, F32)
         if out.size:
-            _ew(dev, f"e_{ufunc.__name__}", "float *out, const float *x, const float *y",
+            elementwise(dev, f"e_{ufunc.__name__}", "float *out, const float *x, const float *y",
                 f"float a = x[i]; float b = y[i]; out[i] = {expr}")(
                 out, _contiguous(a), _contiguous(b), queue=dev.queue)
         return DeviceArray(out, dev)
     dims, (st_a, st_b) = _merged(shape, [_strides(a, shape), _strides(b, shape)], what)
     out = dev.empty(shape, F32)
+    if out.size and dims[:2] == [1, 1] and _along_rows(dims, st_a, st_b):
+        # (m, n) with one side repeated down the rows or across the columns (a bias, a
+        # per-row scale): one index division instead of the general four-axis decode
+        inner, row_a, row_b = dims[3], st_a[2] == 0, st_b[2] == 0
+        index = {True: "i % n", False: "i"}
+        col = {True: "i / n", False: "i"}
+        ia = index[row_a] if st_a[3] == 1 else col[st_a[2] == 1 and st_a[3] == 0]
+        ib = index[row_b] if st_b[3] == 1 else col[st_b[2] == 1 and st_b[3] == 0]
+        elementwise(dev, f"r_{ufunc.__name__}_{ia}_{ib}".replace(" ", "").replace("%", "m")
+                    .replace("/", "d"), "float *out, const float *x, const float *y, long n",
+                    f"float a = x[{ia}]; float b = y[{ib}]; out[i] = {expr}")(
+            out, a.data, b.data, np.int64(inner), queue=dev.queue)
+        return DeviceArray(out, dev)
     if out.size:
-        _ew(dev, f"b_{ufunc.__name__}",
+        elementwise(dev, f"b_{ufunc.__name__}",
             "float *out, const float *x, const float *y, " + _INDEX_ARGS,
             _INDEX + "float a = x[ia]; float b = y[ib]; out[i] = " + expr)(
-            out, _contiguous(a), _contiguous(b), *_index_values(dims, st_a, st_b),
+            out, a.data, b.data, *_index_values(dims, st_a, st_b),
             queue=dev.queue)
     return DeviceArray(out, dev)
 
@@ -398,6 +417,13 @@ _INDEX = ("long r = i; long i3 = r % d3; r /= d3; long i2 = r % d2; r /= d2; "
           "long i1 = r % d1; long i0 = r / d1; "
           "long ia = i0 * a0 + i1 * a1 + i2 * a2 + i3 * a3; "
           "long ib = i0 * b0 + i1 * b1 + i2 * b2 + i3 * b3; ")
+
+
+def _along_rows(dims: list, st_a: list, st_b: list) -> bool:
+    """Whether two merged operands of an (m, n) result are each contiguous (n, 1), a row
+    repeated (0, 1), or a column repeated (1, 0)."""
+    n = dims[3]
+    return all((s[2], s[3]) in ((n, 1), (0, 1), (1, 0)) for s in (st_a, st_b))
 
 
 def _index_values(dims: list, st_a: list, st_b: list) -> list:
@@ -413,7 +439,8 @@ def _broadcast_shape(sa: tuple, sb: tuple, what: str) -> tuple:
 
 
 def _strides(x: DeviceArray, shape: tuple) -> list[int]:
-    """x's element strides over `shape` (x broadcast to it): 0 on broadcast axes."""
+    """The element strides into x.data (as stored, untransposed) of x broadcast to
+    `shape`: 0 on broadcast axes."""
     own = list(x.shape)
     data_strides, step = [], 1
     for n in reversed(x.data.shape):
@@ -496,8 +523,8 @@ def _permuted(a: DeviceArray, perm: tuple) -> DeviceArray:
     st = [0] * pad + [src[k] for k in perm]
     out = a.device.empty(shape, a.dtype)
     if out.size:
-        _ew(a.device, "gather4", "float *out, const float *x, " + _INDEX_ARGS,
-            _INDEX + "out[i] = x[ia]")(out, _contiguous(a), *_index_values(dims, st, [0] * 4),
+        elementwise(a.device, "gather4", "float *out, const float *x, " + _INDEX_ARGS,
+            _INDEX + "out[i] = x[ia]")(out, a.data, *_index_values(dims, st, [0] * 4),
                                        queue=a.device.queue)
     return DeviceArray(out, a.device)
 
@@ -545,8 +572,8 @@ def broadcast_to(a: Any, shape: Any, subok: bool = False) -> DeviceArray:
     dims, (st, _) = _merged(shape, [_strides(a, shape), [0] * len(shape)], "np.broadcast_to")
     out = a.device.empty(shape, a.dtype)
     if out.size:
-        _ew(a.device, "gather4", "float *out, const float *x, " + _INDEX_ARGS,
-            _INDEX + "out[i] = x[ia]")(out, _contiguous(a), *_index_values(dims, st, [0] * 4),
+        elementwise(a.device, "gather4", "float *out, const float *x, " + _INDEX_ARGS,
+            _INDEX + "out[i] = x[ia]")(out, a.data, *_index_values(dims, st, [0] * 4),
                                        queue=a.device.queue)
     return DeviceArray(out, a.device)
 
@@ -558,9 +585,18 @@ def full_like(a: DeviceArray, fill_value: Any, dtype: Any = None, order: str = "
     shape = a.shape if shape is None else ((shape,) if isinstance(shape, (int, np.integer))
                                            else tuple(shape))
     out = a.device.empty(shape, np.dtype(dtype) if dtype is not None else a.dtype)
-    if out.size:
-        out.fill(fill_value)
+    _fill(a.device, out, fill_value)
     return DeviceArray(out, a.device)
+
+
+def _fill(dev: Device, out: Any, value: Any) -> None:
+    if not out.size:
+        return
+    if out.dtype != F32:
+        out.fill(value)
+        return
+    elementwise(dev, "fill", "float *out, float v", "out[i] = v")(out, np.float32(value),
+                                                                  queue=dev.queue)
 
 
 def zeros_like(a: DeviceArray, dtype: Any = None, order: str = "K", subok: bool = True,

@@ -3,7 +3,7 @@ masks on an OpenCL device: the kernels behind adkit.nn's activations, Dense
 bias, losses and Dropout, with the semantics of nn/numpy_backend.py.
 
 The one-line maps (activations and their derivatives, bias add, the
-softmax-xent backward) are pyopencl ElementwiseKernels, built once per
+softmax-xent backward) are launch.elementwise kernels, built once per
 (context, name). Reductions, softmax-xent and the dropout generator are raw
 kernels in elementwise.cl. Every array is a C-contiguous float32
 pyopencl.array.Array of `dev` (labels: int32 or int64); other dtypes are
@@ -21,15 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from .launch import F32, checked
+from .launch import F32, checked, elementwise
 from .runtime import Device
 
 try:
     import pyopencl as cl
     import pyopencl.array as cla
-    from pyopencl.elementwise import ElementwiseKernel
 except ImportError:  # then there is no Device to pass either: device() says how to fix it
-    cl = cla = ElementwiseKernel = None  # type: ignore[assignment]
+    cl = cla = None  # type: ignore[assignment]
 
 __all__ = ["ACTIVATIONS", "BACKWARD_FROM", "activation", "activation_backward", "bias_add",
            "bias_grad", "reduce_sum", "reduce_max", "softmax_xent", "softmax_xent_backward",
@@ -64,14 +63,6 @@ BACKWARD_FROM = {"relu": "y", "sigmoid": "y", "tanh": "y", "softplus": "x", "lin
 # (context, key) -> kernel. Contexts hash by their OpenCL handle; the key holds
 # the context itself, so an entry cannot outlive it and be hit by a new one.
 _CACHE: dict[tuple, Any] = {}
-
-
-def _ew(dev: Device, key: str, args: str, body: str) -> Any:
-    k = (dev.context, key)
-    knl = _CACHE.get(k)
-    if knl is None:
-        knl = _CACHE[k] = ElementwiseKernel(dev.context, args, body, name=f"adkit_{key}")
-    return knl
 
 
 def _raw(dev: Device, name: str, options: tuple[str, ...], dtypes: list) -> Any:
@@ -123,7 +114,7 @@ def activation(dev: Device, name: str, x: Any) -> Any:
     x = _f32(dev, x, "activation", "x")
     y = dev.empty(x.shape, F32)
     if x.size:
-        _ew(dev, f"act_{name}", "float *y, const float *x", ACTIVATIONS[name][0])(
+        elementwise(dev, f"act_{name}", "float *y, const float *x", ACTIVATIONS[name][0])(
             y, x, queue=dev.queue)
     return y
 
@@ -144,7 +135,7 @@ def activation_backward(dev: Device, name: str, y_or_x: Any, g: Any) -> Any:
                          f"but g has shape {g.shape}; they must be equal")
     dx = dev.empty(g.shape, F32)
     if g.size:
-        _ew(dev, f"act_{name}_bwd", "float *dx, const float *v, const float *g",
+        elementwise(dev, f"act_{name}_bwd", "float *dx, const float *v, const float *g",
             ACTIVATIONS[name][1])(dx, v, g, queue=dev.queue)
     return dx
 
@@ -164,7 +155,7 @@ def bias_add(dev: Device, x: Any, b: Any) -> Any:
                          f"shape {x.shape}, got {b.shape}")
     y = dev.empty(x.shape, F32)
     if x.size:
-        _ew(dev, "bias_add", "float *y, const float *x, const float *b, long cols",
+        elementwise(dev, "bias_add", "float *y, const float *x, const float *b, long cols",
             "y[i] = x[i] + b[i % cols]")(y, x, b, np.int64(n), queue=dev.queue)
     return y
 
@@ -316,7 +307,7 @@ def softmax_xent_backward(dev: Device, probs: Any, labels: Any, g_rows: Any) -> 
     out = dev.empty((rows, c), F32)
     if out.size:
         lt = _label_t(labels)
-        _ew(dev, f"xent_bwd_{lt}",
+        elementwise(dev, f"xent_bwd_{lt}",
             f"float *d, const float *p, const {lt} *lab, const float *g, long c",
             "long r = i / c; long t = lab[r]; "
             "d[i] = (t < 0 || t >= c) ? NAN : g[r] * (p[i] - (i - r * c == t ? 1.0f : 0.0f))")(

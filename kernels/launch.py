@@ -1,6 +1,7 @@
 """What the kernel modules share on the host side: checking device arrays,
-allocating results within the device's limits, and launching 1-D kernels with a
-fixed work-group size per kernel (PoCL compiles a kernel once per local size)."""
+allocating results within the device's limits, launching 1-D kernels with a
+fixed work-group size per kernel (PoCL compiles a kernel once per local size),
+and one-line elementwise kernels (`elementwise`)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,64 @@ def buffer_args(*arrays: Any) -> list:
     for a in arrays:
         out += [a.base_data, np.int32(a.offset // a.dtype.itemsize)]
     return out
+
+
+# --- one-line elementwise kernels ---------------------------------------------------------
+
+_SCALAR_TYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "long": np.int64,
+                 "uint": np.uint32, "unsigned int": np.uint32, "ulong": np.uint64,
+                 "unsigned long": np.uint64, "char": np.int8, "uchar": np.uint8}
+# (context, key) -> Elementwise; the key names the kernel and its source is fixed per key
+_ELEMENTWISE: dict[tuple, "Elementwise"] = {}
+
+
+class Elementwise:
+    """A kernel running `body` for every index i < n of its first array argument, one
+    work-item per element: pyopencl's ElementwiseKernel with the same arguments and call,
+    but without its grid-stride loop, which PoCL's CPU device does not vectorise (a relu
+    over 2.8 M floats took 30 ms that way against 4.8 ms this way on 2 cores).
+
+        >>> double = elementwise(dev, "double", "float *y, const float *x", "y[i] = 2 * x[i]")
+        >>> double(y, x, queue=dev.queue)
+    """
+
+    def __init__(self, dev: Device, key: str, args: str, body: str) -> None:
+        params, self.scalars = [], []
+        for arg in (a.strip() for a in args.split(",")):
+            if "*" in arg:
+                params.append(f"__global {arg}")
+                self.scalars.append(None)
+            else:
+                kind = arg.rsplit(" ", 1)[0].replace("const ", "").strip()
+                params.append(arg)
+                self.scalars.append(_SCALAR_TYPES[kind])
+        name = f"adkit_{key}"
+        source = (f"__kernel void {name}(const long adkit_n, {', '.join(params)}) {{\n"
+                  f"  const long i = get_global_id(0);\n  if (i >= adkit_n) return;\n"
+                  f"  {body};\n}}\n")
+        self.dev = dev
+        self.knl = cl.Kernel(dev.program(source), name)
+        self.knl.set_scalar_arg_dtypes([np.int64] + self.scalars)
+        limit = self.knl.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
+                                             dev.queue.device)
+        self.group = max(1, min(256, int(dev.info.max_work_group_size), int(limit)))
+
+    def __call__(self, *args: Any, queue: Any = None) -> Any:
+        first = next(a for a, s in zip(args, self.scalars) if s is None)
+        n = int(first.size)
+        values = [a if s is not None else (a if a.offset == 0 else a.copy()).data
+                  for a, s in zip(args, self.scalars)]
+        gsize = max(1, -(-n // self.group)) * self.group
+        return self.knl(queue or self.dev.queue, (gsize,), (self.group,), np.int64(n), *values)
+
+
+def elementwise(dev: Device, key: str, args: str, body: str) -> Elementwise:
+    """The Elementwise kernel for `key` on dev's context, built on first use.
+
+    `args` is a C argument list (pointers are global memory), `body` one or more C
+    statements using the element index i; the first pointer argument's size is n."""
+    k = (dev.context, key)
+    knl = _ELEMENTWISE.get(k)
+    if knl is None:
+        knl = _ELEMENTWISE[k] = Elementwise(dev, key, args, body)
+    return knl

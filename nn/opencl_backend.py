@@ -29,6 +29,7 @@ from adkit.kernels import conv as kconv
 from adkit.kernels import elementwise as kew
 from adkit.kernels import pool as kpool
 from adkit.kernels.array import DeviceArray, _contiguous, to_device
+from adkit.kernels.launch import elementwise
 from adkit.kernels.runtime import device as find_device
 
 from .numpy_backend import NumpyBackend
@@ -174,7 +175,7 @@ class OpenCLBackend(NumpyBackend):
         out = self.device.empty(lab.shape + (classes,), np.float32)
         if out.size:
             lt = kew._label_t(lab)
-            kew._ew(self.device, f"one_hot_{lt}", f"float *out, const {lt} *lab, long c",
+            elementwise(self.device, f"one_hot_{lt}", f"float *out, const {lt} *lab, long c",
                     "out[i] = (lab[i / c] == i % c) ? 1.0f : 0.0f")(
                 out, lab, np.int64(classes), queue=self.device.queue)
         return self._wrap(out)
