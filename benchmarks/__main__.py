@@ -18,7 +18,7 @@ from ._common import (CpuMeter, Section, Settings, configuration, disturbance, r
                       render_summary)
 
 BENCHMARKS = ("scalar", "mlp", "jacobian", "hessian", "numeric", "symbolic", "nn_ops",
-              "nn_train", "nn_distributed", "hogwild", "opencl_gemm")
+              "nn_train", "nn_distributed", "hogwild", "opencl_gemm", "nn_opencl")
 
 
 def _load(name: str):
