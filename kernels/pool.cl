@@ -78,6 +78,30 @@ __kernel void max_pool_backward(GEOMETRY, __global const float* g, const int g_o
     dx[dx_off + idx] = acc;
 }
 
+// The same for windows that do not overlap (strides >= pool size, the usual 2x2 with
+// stride 2): one work-item per output writes its window, the cotangent at the argmax
+// and 0 elsewhere, into a dx that starts at 0 where windows leave gaps. A quarter of
+// the work-items and of their integer divisions: 6 ms against 50 for max_pool_backward
+// on 128 x 24 x 24 x 32 inputs (PoCL, 2 cores).
+__kernel void max_pool_backward_disjoint(GEOMETRY, __global const float* g, const int g_off,
+                                         __global const int* arg, const int arg_off,
+                                         __global float* dx, const int dx_off)
+{
+    DECODE_OUT;
+    const int k = arg[arg_off + idx];
+    const float v = g[g_off + idx];
+    for (int i = 0; i < KH; i++) {
+        const int h = ho * SH + i - TOP;
+        if (h < 0 || h >= H)
+            continue;
+        for (int j = 0; j < KW; j++) {
+            const int w = wo * SW + j - LEFT;
+            if (w >= 0 && w < W)
+                dx[dx_off + ((n * H + h) * W + w) * C + c] = i * KW + j == k ? v : 0.0f;
+        }
+    }
+}
+
 // real entries in the window of output (ho, wo): the window clipped to the image
 inline int window_count(int ho, int wo, int H, int W, int KH, int KW, int SH, int SW,
                         int TOP, int LEFT)

@@ -83,8 +83,16 @@ def max_pool2d_backward(dev: Device, g: Any, argmax: Any, x_shape: tuple, pool_s
     if argmax.shape != g.shape:
         raise ValueError(f"{where}: argmax has shape {argmax.shape} but g has {g.shape}; "
                          f"pass the argmax that max_pool2d_forward returned with y")
-    dx = new(dev, x_shape, where)
-    if dx.size:
+    disjoint = geo.sh >= geo.kh and geo.sw >= geo.kw
+    # the windows cover every input entry: nothing is left for a zero fill to write
+    tiled = disjoint and (geo.sh, geo.sw) == (geo.kh, geo.kw) and not geo.padded and \
+        geo.ho * geo.sh == x_shape[1] and geo.wo * geo.sw == x_shape[2]
+    dx = new(dev, x_shape, where, zero=disjoint and not tiled)
+    if dx.size and disjoint:
+        if g.size:
+            dx.add_event(launch(dev, "pool.cl", "max_pool_backward_disjoint", g.size,
+                                *_ints(g.size, geo, x_shape), *buffer_args(g, argmax, dx)))
+    elif dx.size:
         dx.add_event(launch(dev, "pool.cl", "max_pool_backward", dx.size,
                             *_ints(dx.size, geo, x_shape), *buffer_args(g, argmax, dx)))
     return dx
