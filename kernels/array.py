@@ -92,6 +92,12 @@ def to_device(host: Any, device: Device) -> "DeviceArray":
     return DeviceArray(device.to_device(host), device)
 
 
+def _operators(ufunc: np.ufunc) -> tuple[Callable, Callable]:
+    """a (op) o and o (op) a; NotImplemented for an adkit box, whose own operator then
+    records the operation."""
+    return (lambda self, o: _op(ufunc, self, o)), (lambda self, o: _op(ufunc, o, self))
+
+
 class DeviceArray:
     """An array on an OpenCL device: a C-contiguous pyopencl array (`data`), its Device,
     and, for 2-D arrays, whether it stands for the transpose of `data`."""
@@ -264,21 +270,21 @@ class DeviceArray:
         return handler(*args, **kwargs)
 
     # --- operators --------------------------------------------------------------------
-    def __add__(self, o): return _op(np.add, self, o)
-    def __radd__(self, o): return _op(np.add, o, self)
-    def __sub__(self, o): return _op(np.subtract, self, o)
-    def __rsub__(self, o): return _op(np.subtract, o, self)
-    def __mul__(self, o): return _op(np.multiply, self, o)
-    def __rmul__(self, o): return _op(np.multiply, o, self)
-    def __truediv__(self, o): return _op(np.true_divide, self, o)
-    def __rtruediv__(self, o): return _op(np.true_divide, o, self)
-    def __pow__(self, o): return _op(np.power, self, o)
-    def __rpow__(self, o): return _op(np.power, o, self)
-    def __matmul__(self, o): return _op(np.matmul, self, o)
-    def __rmatmul__(self, o): return _op(np.matmul, o, self)
-    def __neg__(self): return _unary(np.negative, self)
-    def __pos__(self): return self
-    def __abs__(self): return _unary(np.absolute, self)
+    __add__, __radd__ = _operators(np.add)
+    __sub__, __rsub__ = _operators(np.subtract)
+    __mul__, __rmul__ = _operators(np.multiply)
+    __truediv__, __rtruediv__ = _operators(np.true_divide)
+    __pow__, __rpow__ = _operators(np.power)
+    __matmul__, __rmatmul__ = _operators(np.matmul)
+
+    def __neg__(self) -> "DeviceArray":
+        return _unary(np.negative, self)
+
+    def __pos__(self) -> "DeviceArray":
+        return self
+
+    def __abs__(self) -> "DeviceArray":
+        return _unary(np.absolute, self)
 
 
 def _foreign(x: Any) -> bool:
