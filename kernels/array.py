@@ -89,7 +89,10 @@ def to_device(host: Any, device: Device) -> "DeviceArray":
     elif host.dtype.kind != "f":
         raise TypeError(f"to_device: arrays of dtype {host.dtype} cannot go to an OpenCL "
                         "device; convert to float32 (or integer labels) first")
-    return DeviceArray(device.to_device(host), device)
+    data = device.to_device(host)
+    if data.shape != host.shape:    # Device.to_device's np.ascontiguousarray makes 0-d 1-D
+        data = data.reshape(host.shape)
+    return DeviceArray(data, device)
 
 
 def _operators(ufunc: np.ufunc) -> tuple[Callable, Callable]:
