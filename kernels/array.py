@@ -224,8 +224,11 @@ class DeviceArray:
         """Rows by a slice of the first axis (a view): a[i:j] or a[i:j, ...]."""
         rows = key[0] if isinstance(key, tuple) and all(k is Ellipsis for k in key[1:]) \
             else key
-        if isinstance(rows, slice) and rows.step in (None, 1) and not self.transposed:
-            return DeviceArray(self.data[rows], self.device)
+        if isinstance(rows, slice) and rows.step in (None, 1) and not self.transposed \
+                and self.ndim:
+            # pyopencl takes a[4:2] as two rows from offset 4: clamp as Python does
+            start, stop, _ = rows.indices(self.shape[0])
+            return DeviceArray(self.data[start:max(start, stop)], self.device)
         raise NotImplementedError(
             f"DeviceArray indexing supports row slices a[i:j] only, got {key!r}; bring the "
             "array to the host with np.asarray(a) for other indexing")
