@@ -306,6 +306,20 @@ def _op(ufunc: np.ufunc, a: Any, b: Any) -> Any:
 
 # --- operands ----------------------------------------------------------------------------
 
+# Copies (transposes, gathers) move bits, so an unsigned type of the element's width
+# carries every dtype exactly: float64 and int32 arrays as well as float32.
+_BITS = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
+
+
+def _bits(dtype: np.dtype) -> tuple[str, str]:
+    """(kernel-name suffix, C element type) for copying elements of `dtype`."""
+    size = np.dtype(dtype).itemsize
+    if size not in _BITS:
+        raise NotImplementedError(f"DeviceArray cannot copy elements of dtype {dtype} on the "
+                                  "device; use float32")
+    return f"{8 * size}", _BITS[size]
+
+
 def _contiguous(x: DeviceArray) -> Any:
     """x's data in the layout of x.shape (a transposed 2-D array is copied)."""
     if not x.transposed:
@@ -313,8 +327,10 @@ def _contiguous(x: DeviceArray) -> Any:
     rows, cols = x.data.shape            # x is data.T: (cols, rows)
     out = x.device.empty((cols, rows), x.dtype)
     if out.size:
-        elementwise(x.device, "transpose", "float *out, const float *x, long rows, long cols",
-            "out[i] = x[(i % rows) * cols + i / rows]")(
+        bits, ctype = _bits(x.dtype)
+        elementwise(x.device, f"transpose{bits}",
+                    f"{ctype} *out, const {ctype} *x, long rows, long cols",
+                    "out[i] = x[(i % rows) * cols + i / rows]")(
             out, x.data, np.int64(rows), np.int64(cols), queue=x.device.queue)
     return out
 
@@ -535,10 +551,16 @@ def _permuted(a: DeviceArray, perm: tuple) -> DeviceArray:
     st = [0] * pad + [src[k] for k in perm]
     out = a.device.empty(shape, a.dtype)
     if out.size:
-        elementwise(a.device, "gather4", "float *out, const float *x, " + _INDEX_ARGS,
-            _INDEX + "out[i] = x[ia]")(out, a.data, *_index_values(dims, st, [0] * 4),
-                                       queue=a.device.queue)
+        _gather(a, out, dims, st)
     return DeviceArray(out, a.device)
+
+
+def _gather(a: DeviceArray, out: Any, dims: list, st: list) -> None:
+    """out[i] = a.data[ia] over the (padded) dims with a's strides st, any dtype."""
+    bits, ctype = _bits(a.dtype)
+    elementwise(a.device, f"gather4_{bits}", f"{ctype} *out, const {ctype} *x, " + _INDEX_ARGS,
+                _INDEX + "out[i] = x[ia]")(out, a.data, *_index_values(dims, st, [0] * 4),
+                                           queue=a.device.queue)
 
 
 def swapaxes(a: DeviceArray, axis1: int, axis2: int) -> DeviceArray:
@@ -584,9 +606,7 @@ def broadcast_to(a: Any, shape: Any, subok: bool = False) -> DeviceArray:
     dims, (st, _) = _merged(shape, [_strides(a, shape), [0] * len(shape)], "np.broadcast_to")
     out = a.device.empty(shape, a.dtype)
     if out.size:
-        elementwise(a.device, "gather4", "float *out, const float *x, " + _INDEX_ARGS,
-            _INDEX + "out[i] = x[ia]")(out, a.data, *_index_values(dims, st, [0] * 4),
-                                       queue=a.device.queue)
+        _gather(a, out, dims, st)
     return DeviceArray(out, a.device)
 
 
