@@ -624,7 +624,9 @@ def full_like(a: DeviceArray, fill_value: Any, dtype: Any = None, order: str = "
 def _fill(dev: Device, out: Any, value: Any) -> None:
     if not out.size:
         return
-    if out.dtype != F32:
+    # launch.Elementwise copies an offset view (a row slice) before the kernel writes it,
+    # which would fill the copy: pyopencl's own fill writes through the view
+    if out.dtype != F32 or out.offset:
         out.fill(value)
         return
     elementwise(dev, "fill", "float *out, float v", "out[i] = v")(out, np.float32(value),
