@@ -668,7 +668,8 @@ def matmul(a: Any, b: Any) -> DeviceArray:
     if shape_a[-1] != shape_b[0]:
         raise ValueError(f"matmul: the inner dimensions of shapes {shape_a} and {shape_b} "
                          f"differ ({shape_a[-1]} != {shape_b[0]})")
-    a2 = a if a.ndim == 2 else reshape(a, (-1, shape_a[-1]))
+    # the row count spelled out: -1 cannot be resolved when k == 0
+    a2 = a if a.ndim == 2 else reshape(a, (math.prod(shape_a[:-1]), shape_a[-1]))
     b2 = b if b.ndim == 2 else reshape(b, (shape_b[0], 1))
     c = gemm(dev, a2.data, b2.data, trans_a=a2.transposed, trans_b=b2.transposed)
     out_shape = shape_a[:-1] + shape_b[1:]
