@@ -694,7 +694,9 @@ def _axes(x: DeviceArray, axis: Any) -> tuple[int, ...]:
         if not -x.ndim <= int(k) < x.ndim:
             raise ValueError(f"axis {k} is out of bounds for a DeviceArray of {x.ndim} axes")
         out.append(int(k) % x.ndim)
-    return tuple(sorted(set(out)))
+    if len(set(out)) != len(out):
+        raise ValueError(f"duplicate value in 'axis' ({axis!r}), as NumPy says")
+    return tuple(sorted(out))
 
 
 def _reduced(x: DeviceArray, axis: Any, keepdims: bool, reducer: Callable, what: str,
