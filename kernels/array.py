@@ -680,6 +680,8 @@ def matmul(a: Any, b: Any) -> DeviceArray:
 def dot(a: Any, b: Any, out: Any = None) -> DeviceArray:
     if out is not None:
         raise NotImplementedError("np.dot(..., out=) on DeviceArray")
+    if _scalar(a) is not None or _scalar(b) is not None or 0 in (np.ndim(a), np.ndim(b)):
+        return np.multiply(a, b)     # NumPy: a dot with a scalar (0-d) is a product
     return matmul(a, b)
 
 
