@@ -739,6 +739,11 @@ def _sum(a: DeviceArray, axis: Any = None, dtype: Any = None, out: Any = None,
 
 def _max(a: DeviceArray, axis: Any = None, out: Any = None, keepdims: bool = False,
          **kw: Any) -> DeviceArray:
+    # NumPy refuses an empty reduced axis even when the result is empty too ((0, 0) over
+    # axis 0); the kernel only refuses when there is a result to fill
+    if any(a.shape[k] == 0 for k in _axes(a, axis)):
+        raise ValueError(f"np.max over an empty axis (shape {a.shape}, axis {axis!r}): a "
+                         "maximum of nothing is undefined, as in NumPy")
     return _reduced(a, axis, keepdims, reduce_max, "np.max", {"out": out, **kw})
 
 
