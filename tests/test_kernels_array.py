@@ -315,6 +315,13 @@ def test_reductions_named_forms(dev):
                                x.sum(axis=(0, 2)), rtol=1e-5)
     with pytest.raises(ValueError, match="out of bounds"):
         np.sum(X, axis=3)
+    with pytest.raises(ValueError, match="duplicate"):      # as NumPy, not summed once
+        np.sum(X, axis=(0, -3))
+    # NumPy refuses a maximum over an empty axis even when the result is empty too
+    for shape, axis in (((0, 0), 0), ((0, 3), 0), ((0,), None)):
+        with pytest.raises(ValueError, match="empty"):
+            np.max(to_device(np.zeros(shape, F32), dev), axis=axis)
+    assert _get(np.max(to_device(np.zeros((3, 0), F32), dev), axis=0), (0,)).size == 0
     with pytest.raises(NotImplementedError, match="dtype"):
         np.sum(X, dtype=np.float64)
 
@@ -353,6 +360,7 @@ MATMUL_SHAPES = {
     "inner size 1": ((4, 1), (1, 3)), "outer size 1": ((1, 5), (5, 1)),
     "empty rows": ((0, 5), (5, 3)), "empty columns": ((4, 5), (5, 0)),
     "empty inner": ((4, 0), (0, 3)), "odd stack": ((3, 97, 33), (33, 130)),
+    "stack, empty inner": ((2, 3, 0), (0, 4)), "vector, empty inner": ((0,), (0, 2)),
 }
 
 
@@ -365,6 +373,13 @@ def test_matmul_shapes(dev, case):
     _matmul_close(_get(np.matmul(A, B)), a, b)
     if len(sa) <= 2:
         _matmul_close(_get(np.dot(A, B)), a, b)
+
+
+def test_dot_with_a_scalar_is_a_product(dev):
+    x = _rand(0, (2, 3))
+    X = to_device(x, dev)
+    np.testing.assert_array_equal(_get(np.dot(X, 2.0)), x * 2)
+    np.testing.assert_array_equal(_get(np.dot(to_device(F32(-3), dev), X)), -3 * x)
 
 
 def test_matmul_errors(dev):
