@@ -9,10 +9,11 @@ there is no usable OpenCL, and `available()` tells without raising.
     ...     print(kernels.format_devices())
 """
 
+from .array import DeviceArray, to_device
 from .runtime import (INSTALL_HINT, KERNEL_DIR, Device, DeviceInfo, KernelBuildError,
                       OpenCLUnavailable, available, clear_cache, device, devices,
                       format_devices)
 
-__all__ = ["INSTALL_HINT", "KERNEL_DIR", "Device", "DeviceInfo", "KernelBuildError",
-           "OpenCLUnavailable", "available", "clear_cache", "device", "devices",
-           "format_devices"]
+__all__ = ["INSTALL_HINT", "KERNEL_DIR", "Device", "DeviceArray", "DeviceInfo",
+           "KernelBuildError", "OpenCLUnavailable", "available", "clear_cache", "device",
+           "devices", "format_devices", "to_device"]

@@ -5,8 +5,11 @@ of NEP 13 and NEP 18), and it runs them on its device, so the same layer code,
 `x @ W + b`, runs on NumPy arrays and on device arrays, and adkit's tape
 records either. What it supports is what training a network needs:
 
-- ufuncs, with NumPy broadcasting: + - * / ** maximum minimum negative exp log
-  log1p expm1 tanh sqrt square abs sign reciprocal sin cos, and matmul;
+- ufuncs, with NumPy broadcasting: + - * / ** maximum minimum logaddexp negative
+  exp log log1p expm1 tanh sqrt square abs sign reciprocal sin cos, and matmul;
+- tests and masks: == != < <= > >= isfinite isnan isinf give float32 masks (1 or
+  0: there is no boolean dtype), which & | ~ and logical_and/or/not combine
+  (nonzero is true), np.where selects with and np.clip limits;
 - reductions: sum, mean, max (any axes, keepdims);
 - shapes: reshape, expand_dims, squeeze, transpose / swapaxes (a 2-D transpose
   is a flag that matmul hands to the GEMM as trans_a / trans_b, not a copy),
@@ -51,12 +54,26 @@ _UNARY: dict[np.ufunc, str] = {
     np.log1p: "log1p(a)", np.expm1: "expm1(a)", np.tanh: "tanh(a)", np.sqrt: "sqrt(a)",
     np.square: "a * a", np.absolute: "fabs(a)", np.reciprocal: "1.0f / a",
     np.sign: "(a > 0.0f ? 1.0f : (a < 0.0f ? -1.0f : a))", np.sin: "sin(a)", np.cos: "cos(a)",
+    # tests give float32 masks, 1 or 0 (DeviceArray has no boolean dtype)
+    np.isfinite: "(isfinite(a) ? 1.0f : 0.0f)", np.isnan: "(isnan(a) ? 1.0f : 0.0f)",
+    np.isinf: "(isinf(a) ? 1.0f : 0.0f)",
+    # logic on masks: nonzero is true
+    np.logical_not: "(a == 0.0f ? 1.0f : 0.0f)", np.invert: "(a == 0.0f ? 1.0f : 0.0f)",
 }
 _BINARY: dict[np.ufunc, str] = {
     np.add: "a + b", np.subtract: "a - b", np.multiply: "a * b", np.true_divide: "a / b",
     np.power: "pow(a, b)",
     # NaN propagates from either side, as in np.maximum / np.minimum
     np.maximum: "(a >= b || isnan(a)) ? a : b", np.minimum: "(a <= b || isnan(a)) ? a : b",
+    np.equal: "(a == b ? 1.0f : 0.0f)", np.not_equal: "(a != b ? 1.0f : 0.0f)",
+    np.less: "(a < b ? 1.0f : 0.0f)", np.less_equal: "(a <= b ? 1.0f : 0.0f)",
+    np.greater: "(a > b ? 1.0f : 0.0f)", np.greater_equal: "(a >= b ? 1.0f : 0.0f)",
+    np.logical_and: "(a != 0.0f && b != 0.0f ? 1.0f : 0.0f)",
+    np.logical_or: "(a != 0.0f || b != 0.0f ? 1.0f : 0.0f)",
+    np.bitwise_and: "(a != 0.0f && b != 0.0f ? 1.0f : 0.0f)",
+    np.bitwise_or: "(a != 0.0f || b != 0.0f ? 1.0f : 0.0f)",
+    # log(e^a + e^b) without overflow; equal infinities stay themselves
+    np.logaddexp: "(a == b ? a + 0.693147180559945f : fmax(a, b) + log1p(exp(-fabs(a - b))))",
 }
 #: the broadcasting kernels index up to this many axes (after merging adjacent ones)
 MAX_AXES = 4
@@ -265,10 +282,10 @@ class DeviceArray:
         return target
 
     def __array_function__(self, func: Callable, types: tuple, args: tuple, kwargs: dict) -> Any:
+        if any(not issubclass(t, (DeviceArray, np.ndarray)) for t in types):
+            return NotImplemented   # an adkit box among the arguments takes over
         handler = FUNCTIONS.get(func)
         if handler is None:
-            if any(not issubclass(t, (DeviceArray, np.ndarray)) for t in types):
-                return NotImplemented
             raise NotImplementedError(
                 f"np.{func.__name__} is not implemented for DeviceArray (supported: "
                 f"{', '.join(sorted(f.__name__ for f in FUNCTIONS))}); bring the array to the "
@@ -282,6 +299,19 @@ class DeviceArray:
     __truediv__, __rtruediv__ = _operators(np.true_divide)
     __pow__, __rpow__ = _operators(np.power)
     __matmul__, __rmatmul__ = _operators(np.matmul)
+    __and__, __rand__ = _operators(np.bitwise_and)
+    __or__, __ror__ = _operators(np.bitwise_or)
+
+    def __invert__(self) -> "DeviceArray":
+        return _unary(np.invert, self)
+
+    # comparisons give float32 masks; Python reflects a < b to b > a by itself
+    __eq__ = _operators(np.equal)[0]
+    __ne__ = _operators(np.not_equal)[0]
+    __lt__ = _operators(np.less)[0]
+    __le__ = _operators(np.less_equal)[0]
+    __gt__ = _operators(np.greater)[0]
+    __ge__ = _operators(np.greater_equal)[0]
 
     def __neg__(self) -> "DeviceArray":
         return _unary(np.negative, self)
@@ -441,8 +471,9 @@ def _binary(ufunc: np.ufunc, a: Any, b: Any) -> DeviceArray:
 # (0 along a broadcast axis).
 _INDEX_ARGS = ", ".join(f"long d{k}" for k in range(1, MAX_AXES)) + ", " + ", ".join(
     f"long {o}{k}" for o in "ab" for k in range(MAX_AXES))
-_INDEX = ("long r = i; long i3 = r % d3; r /= d3; long i2 = r % d2; r /= d2; "
-          "long i1 = r % d1; long i0 = r / d1; "
+_DECODE = ("long r = i; long i3 = r % d3; r /= d3; long i2 = r % d2; r /= d2; "
+           "long i1 = r % d1; long i0 = r / d1; ")
+_INDEX = (_DECODE +
           "long ia = i0 * a0 + i1 * a1 + i2 * a2 + i3 * a3; "
           "long ib = i0 * b0 + i1 * b1 + i2 * b2 + i3 * b3; ")
 
@@ -754,6 +785,54 @@ def _mean(a: DeviceArray, axis: Any = None, dtype: Any = None, out: Any = None,
     return total * (1.0 / count) if count else total * np.float32(np.nan)
 
 
+def clip(a: Any, a_min: Any, a_max: Any, out: Any = None, **kwargs: Any) -> DeviceArray:
+    """a limited to [a_min, a_max] (either bound None), as np.clip."""
+    if out is not None or kwargs:
+        raise NotImplementedError("np.clip(..., out=) on DeviceArray")
+    if a_min is not None:
+        a = _binary(np.maximum, a, a_min)
+    return a if a_max is None else _binary(np.minimum, a, a_max)
+
+
+def where(condition: Any, x: Any, y: Any) -> DeviceArray:
+    """x where condition is nonzero, else y, broadcast together (scalars allowed)."""
+    operands = [condition, x, y]
+    scalars = [_scalar(v) for v in operands]
+    arrays = [v for v, s in zip(operands, scalars) if s is None]
+    for v in arrays:
+        if not isinstance(v, DeviceArray):
+            raise _host_error("np.where", v)
+        _float32(v, "np.where")
+    if not arrays:
+        raise TypeError("np.where: no DeviceArray among the operands")
+    dev = _device_of(arrays, "np.where")
+    shape = tuple(np.broadcast_shapes(*(v.shape for v in arrays)))
+    strides = [_strides(v, shape) if s is None else [0] * len(shape)
+               for v, s in zip(operands, scalars)]
+    dims, merged = _merged(shape, strides, "np.where")
+    out = dev.empty(shape, F32)
+    if out.size:
+        # per operand, a buffer read at its strides or a scalar kernel argument
+        args, values, reads = ["float *out"], [out], []
+        for name, v, sv, st in zip("cxy", operands, scalars, merged):
+            if sv is None:
+                args += [f"const float *{name}"] + [f"long {name}{k}" for k in range(MAX_AXES)]
+                values += [v.data] + [np.int64(t) for t in st]
+                reads.append(f"{name}[" + " + ".join(f"i{k} * {name}{k}"
+                                                     for k in range(MAX_AXES)) + "]")
+            else:
+                args.append(f"float {name}")
+                values.append(sv)
+                reads.append(name)
+        args += [f"long d{k}" for k in range(1, MAX_AXES)]
+        values += [np.int64(d) for d in dims[1:]]
+        key = "where_" + "".join("s" if sv is not None else "a" for sv in scalars)
+        elementwise(dev, key, ", ".join(args),
+                    _DECODE + f"out[i] = {reads[0]} != 0.0f ? {reads[1]} : {reads[2]}")(
+            *values, queue=dev.queue)
+    return DeviceArray(out, dev)
+
+
 # --- the NEP 18 table --------------------------------------------------------------------------
 
 FUNCTIONS: dict[Callable, Callable] = {
@@ -767,4 +846,5 @@ FUNCTIONS: dict[Callable, Callable] = {
     np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis],
     # device arrays are real
     np.iscomplexobj: lambda a: False, np.isrealobj: lambda a: True, np.real: lambda a: a,
+    np.where: where, np.clip: clip,
 }

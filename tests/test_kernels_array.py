@@ -671,17 +671,6 @@ def _max_all(W, b, x):
     return np.max(np.sin(x @ W + b))
 
 
-def _xfail(why, raises):
-    return pytest.mark.xfail(strict=True, reason=why, raises=raises)
-
-
-_ISFINITE = ("adkit's 'safe' rules (power, log, sqrt, ...) call rules/helpers.times, whose "
-             "all_finite() runs np.isfinite, which DeviceArray does not implement")
-_EQ = ("the max/maximum rules compare arrays with ==, which DeviceArray does not define "
-       "(Python's identity comparison answers False): max's share is 0/0, maximum's tie "
-       "weight is 0, so the gradient is NaN or silently zero")
-
-
 def _grad_case(dev, f, n, d_in, d_out):
     """adkit.value_and_grad of f(W, b, x) on device arrays, beside the same on NumPy."""
     rng = np.random.default_rng(n * 100 + d_in * 10 + d_out)
@@ -700,22 +689,12 @@ def _grad_case(dev, f, n, d_in, d_out):
 
 @pytest.mark.parametrize("sizes", [(7, 5, 4), (1, 3, 1), (33, 17, 9)],
                          ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("f", [_layer, _layer_square, _softmax_no_max, _shapes_and_transposes],
-                         ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize("f", [_layer, _layer_square, _softmax_no_max, _shapes_and_transposes,
+                               # rules with masks: inf * 0 guards, ties, extremum shares
+                               _layer_pow, _log_sum_exp, _softmax_with_max, _max_all,
+                               _relu_layer], ids=lambda f: f.__name__.strip("_"))
 def test_grad_through_device_arrays_equals_numpy(dev, f, sizes):
     _grad_case(dev, f, *sizes)
-
-
-@pytest.mark.parametrize("f", [
-    pytest.param(_layer_pow, marks=_xfail(_ISFINITE, NotImplementedError)),
-    pytest.param(_log_sum_exp, marks=_xfail(_ISFINITE, NotImplementedError)),
-    pytest.param(_softmax_with_max, marks=_xfail(_EQ, np.exceptions.AxisError)),
-    pytest.param(_max_all, marks=_xfail(_EQ, AssertionError)),            # NaN
-    pytest.param(_relu_layer, marks=_xfail(_EQ, AssertionError)),         # silently 0
-], ids=lambda f: f.__name__.strip("_"))
-@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")     # max's 0/0
-def test_grad_through_rules_device_arrays_cannot_run_yet(dev, f):
-    _grad_case(dev, f, 7, 5, 4)
 
 
 # --- transfers ------------------------------------------------------------------------------
@@ -825,3 +804,60 @@ def test_truth_and_float_of_many_elements(dev):
     with pytest.raises(TypeError, match="len"):
         len(to_device(F32(1), dev))
     assert len(X) == 2 and len(X.T) == 3
+
+
+# --- masks ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("op", [np.equal, np.not_equal, np.less, np.less_equal, np.greater,
+                                np.greater_equal])
+def test_comparisons_give_float32_masks(dev, op):
+    x = np.array([[-1.0, 0.0, 2.0], [np.nan, 3.0, -np.inf]], F32)
+    y = np.array([0.0, 0.0, 2.0], F32)
+    X, Y = to_device(x, dev), to_device(y, dev)
+    for got, want in ((op(X, Y), op(x, y)), (op(X, 0.0), op(x, 0.0)), (op(1.0, X), op(1.0, x))):
+        assert got.dtype == F32
+        np.testing.assert_array_equal(_get(got, want.shape), want.astype(F32))
+
+
+def test_isfinite_isnan_isinf_and_where(dev):
+    x = np.array([[-1.0, np.nan, np.inf], [0.0, -np.inf, 5.0]], F32)
+    X = to_device(x, dev)
+    for f in (np.isfinite, np.isnan, np.isinf):
+        np.testing.assert_array_equal(_get(f(X), x.shape), f(x).astype(F32))
+    c = np.array([1.0, 0.0, 1.0], F32)
+    C = to_device(c, dev)
+    np.testing.assert_array_equal(_get(np.where(C, X, 0.5), x.shape), np.where(c, x, 0.5))
+    np.testing.assert_array_equal(_get(np.where(X > 0, -2.0, X), x.shape),
+                                  np.where(x > 0, -2.0, x))
+    np.testing.assert_array_equal(_get(np.where(np.expand_dims(C, 0) > 0, 1.0, 0.0), (1, 3)),
+                                  np.where(c[None, :] > 0, 1.0, 0.0))
+
+
+def test_logic_on_masks_clip_and_logaddexp(dev):
+    x = np.array([[-2.0, -0.5, 0.0], [0.5, 2.0, np.inf]], F32)
+    X = to_device(x, dev)
+    a, b = x > 0, x < 1
+    A, B = X > 0, X < 1
+    for got, want in ((A & B, a & b), (A | B, a | b), (~A, ~a), (np.logical_and(A, B),
+                      np.logical_and(a, b)), (np.logical_or(A, B), np.logical_or(a, b)),
+                      (np.logical_not(A), np.logical_not(a))):
+        np.testing.assert_array_equal(_get(got, x.shape), want.astype(F32))
+    np.testing.assert_array_equal(_get(np.clip(X, -1.0, 1.0), x.shape), np.clip(x, -1, 1))
+    np.testing.assert_array_equal(_get(np.clip(X, None, 0.25), x.shape), np.clip(x, None, 0.25))
+    y = np.array([[1.0, -0.5, -np.inf], [3.0, -100.0, np.inf]], F32)
+    np.testing.assert_allclose(_get(np.logaddexp(X, to_device(y, dev)), x.shape),
+                               np.logaddexp(x, y), rtol=1e-6)
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: np.sum(np.clip(0.2 * x + 0.5, 0.0, 1.0) ** 2),       # hard_sigmoid
+    lambda x: np.sum(np.logaddexp(0.0, x)),                         # softplus
+    lambda x: np.sum(np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)))),   # elu
+], ids=["hard_sigmoid", "softplus", "elu"])
+def test_activations_built_from_masks_differentiate_on_the_device(dev, f):
+    x = _rand(3, (6, 4))
+    X = to_device(x, dev)
+    before = (dev.bytes_to_device, dev.bytes_from_device)
+    g = adkit.grad(f)(X)
+    assert (dev.bytes_to_device, dev.bytes_from_device) == before
+    np.testing.assert_allclose(_get(g, x.shape), adkit.grad(f)(x), rtol=1e-4, atol=1e-6)

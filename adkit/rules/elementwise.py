@@ -22,7 +22,7 @@ import numpy as np
 
 from ..table import ON_OBJECTS, PerElement, defnondiff, defprim
 from ..tracer import primal, unit_jvp
-from .helpers import dtype_of, is_complex, quietly, times
+from .helpers import dtype_of, is_complex, is_duck_array, quietly, times
 
 
 _MATH = {np.exp: math.exp, np.expm1: math.expm1, np.exp2: math.exp2, np.log: math.log,
@@ -191,6 +191,8 @@ def _nonzero(y) -> bool:
     if type(y) is float:
         return y != 0.0
     y = primal(y)
+    if is_duck_array(y):   # a device array: take the masked path rather than ask the host
+        return False
     return bool(y != 0) if type(y) is not np.ndarray else bool(np.all(y))
 
 

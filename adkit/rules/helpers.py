@@ -124,6 +124,8 @@ def times(g: Any, d: Any) -> Any:
     along this path", so it contributes nothing. It is why the gradient of
     np.where(x > 0, np.sqrt(x), 0.0) at x = 0 is 0 rather than NaN.
     """
+    if is_duck_array(primal(d)):   # deciding would bring d to the host: mask on the device
+        return np.where(g == 0, 0.0, g * d)
     if all_finite(d):
         return g * d
     with np.errstate(invalid="ignore"):
