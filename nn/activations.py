@@ -14,6 +14,7 @@ from . import backend
 
 
 def linear(x: Any) -> Any:
+    """x unchanged (the identity; the default of Dense)."""
     return x
 
 
@@ -28,6 +29,7 @@ def hard_sigmoid(x: Any) -> Any:
 
 
 def tanh(x: Any) -> Any:
+    """The hyperbolic tangent, (e^x - e^-x) / (e^x + e^-x), in (-1, 1)."""
     return np.tanh(x)
 
 
@@ -37,6 +39,7 @@ def scaled_tanh(x: Any) -> Any:
 
 
 def relu(x: Any) -> Any:
+    """max(x, 0), one backend primitive (its derivative at 0 is 0, as in Keras)."""
     return backend.relu(x)
 
 
@@ -52,10 +55,12 @@ def softplus(x: Any) -> Any:
 
 
 def softsign(x: Any) -> Any:
+    """x / (1 + |x|), in (-1, 1)."""
     return x / (1.0 + np.abs(x))
 
 
 def elu(x: Any) -> Any:
+    """x for x > 0, e^x - 1 otherwise (Clevert et al. 2016, alpha = 1)."""
     return np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)))
 
 

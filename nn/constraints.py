@@ -46,10 +46,12 @@ class NonNeg(Constraint):
 
 
 def max_norm(max_value: float = 2.0, axis: int | tuple = 0) -> MaxNorm:
+    """A MaxNorm constraint: weights rescaled so their norm along axis is <= max_value."""
     return MaxNorm(max_value, axis)
 
 
 def non_neg() -> NonNeg:
+    """A NonNeg constraint: negative weights set to 0 after each update."""
     return NonNeg()
 
 
@@ -73,4 +75,5 @@ def get(identifier: Any) -> Constraint | None:
 
 
 def serialize(c: Constraint | None) -> dict | None:
+    """{"class_name", "config"} of a constraint, for saving (None stays None)."""
     return None if c is None else {"class_name": type(c).__name__, "config": c.get_config()}

@@ -86,10 +86,12 @@ def orthogonal(rng: np.random.Generator, shape: tuple, dtype=np.float32) -> np.n
 
 
 def zeros(rng: np.random.Generator, shape: tuple, dtype=np.float32) -> np.ndarray:
+    """All zeros (rng is unused: every initializer takes one)."""
     return np.zeros(shape, dtype)
 
 
 def ones(rng: np.random.Generator, shape: tuple, dtype=np.float32) -> np.ndarray:
+    """All ones (rng is unused: every initializer takes one)."""
     return np.ones(shape, dtype)
 
 

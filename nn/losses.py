@@ -21,25 +21,32 @@ EPSILON = 1e-7
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
+    """mean((y_pred - y_true) ** 2) over the last axis, per example."""
     d = y_pred - y_true
     return np.mean(d * d, axis=-1)
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
+    """mean(|y_pred - y_true|) over the last axis, per example."""
     return np.mean(np.abs(y_pred - y_true), axis=-1)
 
 
 def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
+    """-mean(t log p + (1 - t) log(1 - p)) over the last axis, p clipped to
+    [EPSILON, 1 - EPSILON] as Keras does."""
     p = np.clip(y_pred, EPSILON, 1 - EPSILON)
     return -np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p), axis=-1)
 
 
 def categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
+    """-sum(t log p) over the last axis, with p = y_pred renormalised to sum to 1 and
+    clipped to [EPSILON, 1 - EPSILON], as Keras does."""
     p = y_pred / np.sum(y_pred, axis=-1, keepdims=True)
     return -np.sum(y_true * np.log(np.clip(p, EPSILON, 1 - EPSILON)), axis=-1)
 
 
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
+    """categorical_crossentropy with integer class labels instead of one-hot rows."""
     labels = _class_ids(y_true)
     p = y_pred / np.sum(y_pred, axis=-1, keepdims=True)
     picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
@@ -48,7 +55,7 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
 
 def hinge(y_true: Any, y_pred: Any) -> Any:
     """mean(max(1 - t * y, 0)) with labels t in {-1, 1}; 0/1 labels are mapped."""
-    t = np.asarray(y_true)
+    t = y_true if is_duck_array(y_true) else np.asarray(y_true)
     t = np.where(t == 0, -1.0, t).astype(np.result_type(t.dtype, np.float32))
     return np.mean(np.maximum(1.0 - t * y_pred, 0.0), axis=-1)
 

@@ -36,14 +36,17 @@ class Regularizer:
 
 
 def l1(l1: float = 0.01) -> Regularizer:
+    """A penalty l1 * sum(|w|)."""
     return Regularizer(l1=l1)
 
 
 def l2(l2: float = 0.01) -> Regularizer:
+    """A penalty l2 * sum(w ** 2)."""
     return Regularizer(l2=l2)
 
 
 def l1_l2(l1: float = 0.01, l2: float = 0.01) -> Regularizer:
+    """A penalty l1 * sum(|w|) + l2 * sum(w ** 2)."""
     return Regularizer(l1=l1, l2=l2)
 
 

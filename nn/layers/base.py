@@ -155,4 +155,5 @@ def deserialize(config: dict) -> Layer:
 
 
 def serialize(layer: Layer) -> dict:
+    """{"class_name", "config"} of a layer: what a saved model stores to rebuild it."""
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
