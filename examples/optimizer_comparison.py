@@ -29,8 +29,6 @@ training set and over the validation set). The full run takes a minute or two.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -39,21 +37,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from adkit.nn import Sequential, initializers, optimizers, regularizers
+from adkit.nn.datasets import make_moons
 from adkit.nn.layers import Dense
 
 TEXTBOOK_OPTIMIZERS = ("sgd", "nag", "rmsprop", "adadelta", "adagrad", "adam", "rprop", "esgd")
-
-
-def _sibling(name: str) -> Any:
-    """Load another example of this folder (examples/ is not a package)."""
-    module_name = f"adkit_example_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name,
-                                                      Path(__file__).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[module_name] = module
-    return sys.modules[module_name]
 
 
 def parse_optimizers(text: str) -> list[str]:
@@ -140,7 +127,7 @@ def train_one(name: str, model: Sequential, data: dict, batches: list[np.ndarray
 def load_moons(n_samples: int, noise: float, seed: int) -> dict:
     """Two moons as float32, one-hot labels, the last fifth held out for validation
     (the book's last 1,000 of 5,000)."""
-    X, y = _sibling("logistic_regression").make_moons(n_samples, noise, seed)
+    X, y = make_moons(n_samples, noise, seed)
     X = X.astype(np.float32)
     labels = y.astype(int)
     onehot = np.eye(2, dtype=np.float32)[labels]

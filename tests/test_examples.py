@@ -1,29 +1,23 @@
 """Smoke tests for examples/: each example's main() runs small and fast, and its
 printed numbers are the ones the textbook gives (or the training it shows works)."""
 
-import importlib.util
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from examples_support import load_example
+
 import adkit
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"adkit_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-sqrt_norm = _load("sqrt_norm")
-logistic_regression = _load("logistic_regression")
-two_layer_regression = _load("two_layer_regression")
+sqrt_norm = load_example("sqrt_norm")
+logistic_regression = load_example("logistic_regression")
+two_layer_regression = load_example("two_layer_regression")
 
 
 def _printed(pattern, out):

@@ -2,28 +2,23 @@
 small, trains to better than chance, writes its PNGs, and its numbers agree with
 an independent computation (argmin of the validation loss, scikit-learn's metrics)."""
 
-import importlib.util
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from examples_support import load_example
+
 from adkit.nn.datasets import fashion_mnist
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"adkit_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-keras_chapter = _load("keras_chapter")
-regularization = _load("regularization")
-classification_metrics = _load("classification_metrics")
+keras_chapter = load_example("keras_chapter")
+regularization = load_example("regularization")
+classification_metrics = load_example("classification_metrics")
 
 try:
     fashion_mnist.load_data()
@@ -69,7 +64,7 @@ def test_dense_classifiers_memorise_random_labels(listing, metric, chance, tmp_p
     assert "Total params:" in out
     printed = _printed(r"After Training: \[\('loss', ([\d.]+)\)", out)
     assert float(printed) == pytest.approx(after["loss"], abs=5e-5)
-    assert out.count(f"Epoch 10/10 - loss:") == 1
+    assert out.count("Epoch 10/10 - loss:") == 1
     _png(result["png"])
 
 

@@ -2,29 +2,23 @@
 small sizes, the textbook's numbers where it gives them, and training that visibly works."""
 
 import contextlib
-import importlib.util
 import io
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from examples_support import load_example
+
 import adkit
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"adkit_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-linear = _load("textbook_linear_regression")
-comparison = _load("optimizer_comparison")
+linear = load_example("textbook_linear_regression")
+comparison = load_example("optimizer_comparison")
 
 
 def _printed(pattern, out):

@@ -2,7 +2,6 @@
 losses and penalties, activations, and the automatic-differentiation traces.
 Each runs the example's main() small and asserts the numbers the textbook prints."""
 
-import importlib.util
 import math
 import re
 import shutil
@@ -11,20 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from examples_support import load_example
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"adkit_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-least_squares = _load("textbook_least_squares")
-losses = _load("textbook_losses")
-activations = _load("textbook_activations")
-ad_traces = _load("textbook_ad_traces")
+
+least_squares = load_example("textbook_least_squares")
+losses = load_example("textbook_losses")
+activations = load_example("textbook_activations")
+ad_traces = load_example("textbook_ad_traces")
 
 
 def _printed(pattern, out):

@@ -4,19 +4,18 @@ device selection, the `adkit devices` command and the three OpenCL examples.
 Everything skips, with the reason OpenCL is unavailable, where there is no
 OpenCL; the test that simulates a missing pyopencl runs everywhere."""
 
-import importlib.util
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+from examples_support import load_example
 
 from adkit import kernels
 from adkit.__main__ import main as cli
 from adkit.kernels import KernelBuildError, OpenCLUnavailable
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 try:
     kernels.devices()
@@ -34,11 +33,6 @@ def fresh():
     kernels.clear_cache()
 
 
-def _example(name):
-    spec = importlib.util.spec_from_file_location(f"adkit_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- without pyopencl -----------------------------------------------------------------------
@@ -221,14 +215,14 @@ def test_device_choice_from_argument_and_environment(monkeypatch, fresh):
 
 @needs_opencl
 def test_example_devices(capsys):
-    infos = _example("opencl_devices").main([])
+    infos = load_example("opencl_devices").main([])
     out = capsys.readouterr().out
     assert infos and infos[0].name in out and "compute units" in out
 
 
 @needs_opencl
 def test_example_vector_add_agrees_with_numpy(capsys):
-    result = _example("opencl_vector_add").main(["--small"])
+    result = load_example("opencl_vector_add").main(["--small"])
     out = capsys.readouterr().out
     assert result["agree"] is True and result["max_abs_diff"] == 0.0
     assert "agrees with NumPy: True" in out
@@ -238,7 +232,7 @@ def test_example_vector_add_agrees_with_numpy(capsys):
 
 @needs_opencl
 def test_example_matmul_agrees_with_numpy_not_its_transpose(capsys):
-    result = _example("opencl_matmul").main(["--small"])
+    result = load_example("opencl_matmul").main(["--small"])
     out = capsys.readouterr().out
     assert result["agree"] is True and result["rel_err"] < 1e-5
     assert "naive agrees with NumPy A @ B: True" in out

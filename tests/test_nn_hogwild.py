@@ -268,13 +268,8 @@ def test_sparse_gradient_checks_the_weights_shape():
 # --- examples/hogwild_sparse_logreg.py ----------------------------------------------------
 
 def test_example_runs_small(capsys):
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parent.parent / "examples" / "hogwild_sparse_logreg.py"
-    spec = importlib.util.spec_from_file_location("adkit_example_hogwild", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
-    result = example.main(["--small"])
+    from examples_support import load_example
+    result = load_example("hogwild_sparse_logreg").main(["--small"])
     out = capsys.readouterr().out
     assert set(result["time_to_target"]) == {1, 2}
     assert all(t is not None and t > 0 for t in result["time_to_target"].values())
