@@ -131,3 +131,16 @@ def test_views_from_read_only_numpy_functions_refuse_writes():
         return np.sum(b)
     with pytest.raises(ValueError, match="read-only view"):
         grad(f)(np.ones(2))
+
+
+def test_a_primitive_without_rules_says_to_add_them_not_to_switch_modes():
+    @adkit.primitive
+    def double(x):
+        return 2 * x
+
+    with pytest.raises(NotImplementedError, match=r"no differentiation rule .* in either mode; "
+                                                  r"add one with adkit\.defvjp"):
+        adkit.grad(double)(1.0)
+    adkit.defjvp(double, lambda g, ans, x: 2 * g)   # one rule serves both modes
+    assert adkit.jvp(double, (1.0,), (1.0,))[1] == 2.0
+    assert adkit.grad(double)(1.0) == 2.0

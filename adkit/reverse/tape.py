@@ -300,6 +300,14 @@ _SCALARS = (float, np.float64, np.float32)
 
 
 def no_vjp_rule(prim: Primitive, argnum: int) -> NotImplementedError:
+    has_jvp = prim.jvp_joint is not None or (
+        argnum < len(prim.jvps) and prim.jvps[argnum] is not None)
+    if not has_jvp:
+        return NotImplementedError(
+            f"{prim.name} has no differentiation rule for its argument {argnum} in either "
+            f"mode; add one with adkit.defvjp({prim.name}, ...) (reverse) or "
+            f"adkit.defjvp({prim.name}, ...) (forward), or wrap the argument in "
+            "adkit.stop_gradient if no derivative should flow through it.")
     return NotImplementedError(
         f"{prim.name} has no reverse-mode (VJP) rule for its argument {argnum}, so it "
         "cannot be differentiated with respect to that argument in reverse mode. Use "
