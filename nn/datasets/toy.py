@@ -15,7 +15,7 @@ def make_moons(n_samples: int = 500, noise: float = 0.1,
     shuffled so that the classes are not in blocks.
 
     >>> X, y = make_moons(4, noise=0.0)
-    >>> X.shape, sorted(y)
+    >>> X.shape, sorted(y.tolist())
     ((4, 2), [0.0, 0.0, 1.0, 1.0])
     """
     rng = np.random.default_rng(seed)
