@@ -11,7 +11,7 @@ NumpyBackend's own, running on DeviceArrays; the rest call kernels.
 
     >>> from adkit.nn import backend
     >>> ocl = OpenCLBackend()
-    >>> x = ocl.to_device(np.array([[-1.0, 2.0]]))
+    >>> x = ocl.to_device(np.array([[-1.0, 2.0]], np.float32))
     >>> with backend.activate(ocl):
     ...     np.asarray(backend.relu(x))
     array([[0., 2.]], dtype=float32)
