@@ -10,19 +10,13 @@ import sys
 
 import pytest
 
+from data_support import needs_data
+
 from adkit.__main__ import EXAMPLES, main
-from adkit.nn.datasets import fashion_mnist
 from adkit.nn.summaries import read_summaries
 
 COMMANDS = ("demo", "train", "check", "coverage", "devices", "bench")
 
-try:
-    fashion_mnist.load_data()
-    HAVE_DATA = True
-except FileNotFoundError:
-    HAVE_DATA = False
-needs_data = pytest.mark.skipif(not HAVE_DATA, reason="Fashion-MNIST is not installed: "
-                                "apt-get update && apt-get install -y dataset-fashion-mnist")
 
 
 def test_help_lists_every_command_with_an_example(capsys):

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from data_support import needs_data
+
 from examples_support import load_example
 
-from adkit.nn.datasets import fashion_mnist
 
 
 
@@ -20,14 +21,6 @@ keras_chapter = load_example("keras_chapter")
 regularization = load_example("regularization")
 classification_metrics = load_example("classification_metrics")
 
-try:
-    fashion_mnist.load_data()
-    HAVE_DATA = True
-except FileNotFoundError:
-    HAVE_DATA = False
-
-needs_data = pytest.mark.skipif(not HAVE_DATA, reason="Fashion-MNIST is not installed: "
-                                "apt-get update && apt-get install -y dataset-fashion-mnist")
 
 
 def _png(path):

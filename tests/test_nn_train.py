@@ -6,18 +6,12 @@ import os
 import numpy as np
 import pytest
 
+from data_support import needs_data
+
 from adkit.__main__ import main
 from adkit.nn import load_model
 from adkit.nn.datasets import fashion_mnist
 
-try:
-    fashion_mnist.load_data()
-    HAVE_DATA = True
-except FileNotFoundError as e:
-    HAVE_DATA, WHY = False, str(e)
-
-needs_data = pytest.mark.skipif(not HAVE_DATA, reason="Fashion-MNIST is not installed: "
-                                "apt-get update && apt-get install -y dataset-fashion-mnist")
 
 
 @needs_data

@@ -1,0 +1,14 @@
+"""What tests that read Fashion-MNIST share: a skip marker, with the fix, without it."""
+
+import pytest
+
+from adkit.nn.datasets import fashion_mnist
+
+try:
+    fashion_mnist.load_data()
+    HAVE_DATA = True
+except FileNotFoundError:
+    HAVE_DATA = False
+
+needs_data = pytest.mark.skipif(not HAVE_DATA, reason="Fashion-MNIST is not installed: "
+                                "apt-get update && apt-get install -y dataset-fashion-mnist")
