@@ -58,12 +58,6 @@ def optim() -> Any:
     return kernels_optim
 
 
-def _device_buffers(*arrays: Any) -> list:
-    """DeviceArrays whose data the kernels can take in place (a transposed view copied)."""
-    from adkit.kernels.array import DeviceArray, _contiguous
-    return [a if not a.transposed else DeviceArray(_contiguous(a), a.device) for a in arrays]
-
-
 def _to_device_like(host: np.ndarray, p: Any) -> Any:
     """A slot restored on the host (from a saved model) moved to its parameter's device."""
     from adkit.kernels.array import to_device
@@ -217,7 +211,8 @@ class Optimizer:
     # ------------------------------------------------------------ on an OpenCL device
 
     #: the fused kernel of adkit.kernels.optim that updates one parameter on its device:
-    #: _device_update(p, g, slots, lr) with DeviceArrays; None where there is none
+    #: _device_update(dev, w, g, slots, lr) with the device buffers (pyopencl arrays) of a
+    #: parameter, its gradient and its slots; None where there is none
     _device_update: Callable | None = None
 
     def require_device_support(self) -> None:
@@ -251,9 +246,11 @@ class Optimizer:
             self._match_slots(params)
             self._slots = [[s if is_duck_array(s) else _to_device_like(s, p) for s in slots]
                            for p, slots in zip(params, self._slots)]
+        from adkit.kernels.array import _contiguous
         lr = self.current_learning_rate()
         for p, g, slots in zip(params, grads, self._slots):
-            self._device_update(p, g, slots, lr)
+            # parameters and slots are stored as they are; a gradient may be a transposed view
+            self._device_update(p.device, p.data, _contiguous(g), [s.data for s in slots], lr)
         self.iterations += 1
 
     def _prepare(self, params: list, grads: list, hvp: Callable | None, lr: float) -> Any:
@@ -525,10 +522,9 @@ class SGD(Optimizer):
             p += m
 
 
-    def _device_update(self, p, g, slots, lr):
-        p, g, *m = _device_buffers(p, g, *slots)
-        optim().sgd(p.device, p.data, g.data, m[0].data if m else None, lr=lr,
-                    momentum=self.momentum, nesterov=self.nesterov)
+    def _device_update(self, dev, w, g, slots, lr):
+        optim().sgd(dev, w, g, slots[0] if slots else None, lr=lr, momentum=self.momentum,
+                    nesterov=self.nesterov)
 
 
 class Adagrad(Optimizer):
@@ -614,12 +610,10 @@ class RMSprop(Optimizer):
             p -= tmp
 
 
-    def _device_update(self, p, g, slots, lr):
-        p, g, *slots = _device_buffers(p, g, *slots)
-        m = slots[1].data if self.momentum > 0 else None
-        a = slots[-1].data if self.centered else None
-        optim().rmsprop(p.device, p.data, g.data, slots[0].data, lr=lr, rho=self.rho,
-                        epsilon=self.epsilon, momentum=self.momentum, m=m, average_gradient=a)
+    def _device_update(self, dev, w, g, slots, lr):
+        optim().rmsprop(dev, w, g, slots[0], lr=lr, rho=self.rho, epsilon=self.epsilon,
+                        momentum=self.momentum, m=slots[1] if self.momentum > 0 else None,
+                        average_gradient=slots[-1] if self.centered else None)
 
 
 class Adadelta(Optimizer):
@@ -668,9 +662,8 @@ class Adadelta(Optimizer):
         p -= tmp
 
 
-    def _device_update(self, p, g, slots, lr):
-        p, g, eg2, edx2 = _device_buffers(p, g, *slots)
-        optim().adadelta(p.device, p.data, g.data, eg2.data, edx2.data, lr=lr, rho=self.rho,
+    def _device_update(self, dev, w, g, slots, lr):
+        optim().adadelta(dev, w, g, slots[0], slots[1], lr=lr, rho=self.rho,
                          epsilon=self.epsilon)
 
 
@@ -731,12 +724,10 @@ class Adam(_AdamFamily):
         p -= tmp
 
 
-    def _device_update(self, p, g, slots, lr):
-        p, g, *slots = _device_buffers(p, g, *slots)
-        optim().adam(p.device, p.data, g.data, slots[0].data, slots[1].data, lr=lr,
-                     beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
-                     step=self.iterations + 1,
-                     v_hat=slots[2].data if self.amsgrad else None)
+    def _device_update(self, dev, w, g, slots, lr):
+        optim().adam(dev, w, g, slots[0], slots[1], lr=lr, beta_1=self.beta_1,
+                     beta_2=self.beta_2, epsilon=self.epsilon, step=self.iterations + 1,
+                     v_hat=slots[2] if self.amsgrad else None)
 
 
 class Adamax(_AdamFamily):
