@@ -46,7 +46,7 @@ from .gemm import gemm
 from .launch import F32, elementwise
 from .runtime import Device
 
-__all__ = ["DeviceArray", "to_device", "is_device_array"]
+__all__ = ["DeviceArray", "to_device"]
 
 # ufunc -> C expression of a (and b), evaluated in float
 _UNARY: dict[np.ufunc, str] = {
@@ -79,10 +79,6 @@ _BINARY: dict[np.ufunc, str] = {
 MAX_AXES = 4
 
 
-def is_device_array(x: Any) -> bool:
-    return isinstance(x, DeviceArray)
-
-
 def to_device(host: Any, device: Device) -> "DeviceArray":
     """host as a DeviceArray on `device` (one counted transfer). Floats become float32
     (float64 with a warning); integer arrays keep an integer dtype (int32 when they
@@ -106,10 +102,7 @@ def to_device(host: Any, device: Device) -> "DeviceArray":
     elif host.dtype.kind != "f":
         raise TypeError(f"to_device: arrays of dtype {host.dtype} cannot go to an OpenCL "
                         "device; convert to float32 (or integer labels) first")
-    data = device.to_device(host)
-    if data.shape != host.shape:    # Device.to_device's np.ascontiguousarray makes 0-d 1-D
-        data = data.reshape(host.shape)
-    return DeviceArray(data, device)
+    return DeviceArray(device.to_device(host), device)
 
 
 def _operators(ufunc: np.ufunc) -> tuple[Callable, Callable]:
@@ -655,9 +648,7 @@ def full_like(a: DeviceArray, fill_value: Any, dtype: Any = None, order: str = "
 def _fill(dev: Device, out: Any, value: Any) -> None:
     if not out.size:
         return
-    # launch.Elementwise copies an offset view (a row slice) before the kernel writes it,
-    # which would fill the copy: pyopencl's own fill writes through the view
-    if out.dtype != F32 or out.offset:
+    if out.dtype != F32:
         out.fill(value)
         return
     elementwise(dev, "fill", "float *out, float v", "out[i] = v")(out, np.float32(value),

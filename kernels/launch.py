@@ -111,22 +111,28 @@ class Elementwise:
     """
 
     def __init__(self, dev: Device, key: str, args: str, body: str) -> None:
-        params, self.scalars = [], []
-        for arg in (a.strip() for a in args.split(",")):
+        # each array is passed as (buffer, offset in elements), so views (row slices) are
+        # read and written where they are; the body sees a pointer of the given name
+        params, views, self.scalars, dtypes = [], [], [], []
+        for k, arg in enumerate(a.strip() for a in args.split(",")):
             if "*" in arg:
-                params.append(f"__global {arg}")
+                ctype, name = arg[:arg.rindex("*")].strip(), arg[arg.rindex("*") + 1:].strip()
+                params += [f"__global {ctype} *adkit_b{k}", f"const long adkit_o{k}"]
+                views.append(f"__global {ctype} *{name} = adkit_b{k} + adkit_o{k};")
                 self.scalars.append(None)
+                dtypes += [None, np.int64]
             else:
                 kind = arg.rsplit(" ", 1)[0].replace("const ", "").strip()
                 params.append(arg)
                 self.scalars.append(_SCALAR_TYPES[kind])
+                dtypes.append(self.scalars[-1])
         name = f"adkit_{key}"
         source = (f"__kernel void {name}(const long adkit_n, {', '.join(params)}) {{\n"
                   f"  const long i = get_global_id(0);\n  if (i >= adkit_n) return;\n"
-                  f"  {body};\n}}\n")
+                  f"  {' '.join(views)}\n  {body};\n}}\n")
         self.dev = dev
         self.knl = cl.Kernel(dev.program(source), name)
-        self.knl.set_scalar_arg_dtypes([np.int64] + self.scalars)
+        self.knl.set_scalar_arg_dtypes([np.int64] + dtypes)
         limit = self.knl.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
                                              dev.queue.device)
         self.group = max(1, min(256, int(dev.info.max_work_group_size), int(limit)))
@@ -134,8 +140,12 @@ class Elementwise:
     def __call__(self, *args: Any, queue: Any = None) -> Any:
         first = next(a for a, s in zip(args, self.scalars) if s is None)
         n = int(first.size)
-        values = [a if s is not None else (a if a.offset == 0 else a.copy()).data
-                  for a, s in zip(args, self.scalars)]
+        values = []
+        for a, s in zip(args, self.scalars):
+            if s is not None:
+                values.append(a)
+            else:
+                values += [a.base_data, np.int64(a.offset // a.dtype.itemsize)]
         gsize = max(1, -(-n // self.group)) * self.group
         return self.knl(queue or self.dev.queue, (gsize,), (self.group,), np.int64(n), *values)
 

@@ -311,7 +311,7 @@ class Device:
             >>> x = dev.to_device(np.ones((2, 3), np.float32))
         """
         from pyopencl import array as cl_array
-        host = np.ascontiguousarray(host)
+        host = np.asarray(host, order="C")   # (np.ascontiguousarray makes 0-d arrays 1-D)
         arr = cl_array.to_device(self.queue, host, allocator=self.pool)
         self.bytes_to_device += host.nbytes
         self.transfers += 1
