@@ -441,15 +441,12 @@ def _binary(ufunc: np.ufunc, a: Any, b: Any) -> DeviceArray:
     if out.size and dims[:2] == [1, 1] and _along_rows(dims, st_a, st_b):
         # (m, n) with one side repeated down the rows or across the columns (a bias, a
         # per-row scale): one index division instead of the general four-axis decode
-        inner, row_a, row_b = dims[3], st_a[2] == 0, st_b[2] == 0
-        index = {True: "i % n", False: "i"}
-        col = {True: "i / n", False: "i"}
-        ia = index[row_a] if st_a[3] == 1 else col[st_a[2] == 1 and st_a[3] == 0]
-        ib = index[row_b] if st_b[3] == 1 else col[st_b[2] == 1 and st_b[3] == 0]
-        elementwise(dev, f"r_{ufunc.__name__}_{ia}_{ib}".replace(" ", "").replace("%", "m")
-                    .replace("/", "d"), "float *out, const float *x, const float *y, long n",
+        n = dims[3]
+        (ka, ia), (kb, ib) = (_ROW_READS[(st[2] // n, st[3])] for st in (st_a, st_b))
+        elementwise(dev, f"r{ka}{kb}_{ufunc.__name__}",
+                    "float *out, const float *x, const float *y, long n",
                     f"float a = x[{ia}]; float b = y[{ib}]; out[i] = {expr}")(
-            out, a.data, b.data, np.int64(inner), queue=dev.queue)
+            out, a.data, b.data, np.int64(n), queue=dev.queue)
         return DeviceArray(out, dev)
     if out.size:
         elementwise(dev, f"b_{ufunc.__name__}",
@@ -469,6 +466,11 @@ _DECODE = ("long r = i; long i3 = r % d3; r /= d3; long i2 = r % d2; r /= d2; "
 _INDEX = (_DECODE +
           "long ia = i0 * a0 + i1 * a1 + i2 * a2 + i3 * a3; "
           "long ib = i0 * b0 + i1 * b1 + i2 * b2 + i3 * b3; ")
+
+
+#: how an operand of an (m, n) result is read, by its (row stride // n, column stride):
+#: all of it, a row repeated down the rows, or a column repeated across them
+_ROW_READS = {(1, 1): ("e", "i"), (0, 1): ("r", "i % n"), (0, 0): ("c", "i / n")}
 
 
 def _along_rows(dims: list, st_a: list, st_b: list) -> bool:

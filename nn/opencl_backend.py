@@ -158,10 +158,6 @@ class OpenCLBackend(NumpyBackend):
                                                   self._data(y, "relu_backward"),
                                                   self._data(g, "relu_backward")))
 
-    def logsumexp(self, x: Any, axis: int = -1) -> DeviceArray:
-        m = np.max(x, axis=axis, keepdims=True)
-        return np.squeeze(m, axis) + np.log(np.sum(np.exp(x - m), axis=axis))
-
     # --- losses ------------------------------------------------------------------------
     def sparse_softmax_cross_entropy(self, logits: Any, labels: Any) -> DeviceArray:
         z = self._data(logits, "sparse_softmax_cross_entropy")
