@@ -99,9 +99,12 @@ class Sequential:
         self._layer_shapes = shapes
         self._index_parameters()
 
+    def _trainable(self, tree: dict) -> dict:
+        """The entries of a per-layer tree (params, grads) that belong to trainable layers."""
+        return {l.name: tree[l.name] for l in self.layers if l.trainable}
+
     def _index_parameters(self) -> None:
-        trainable = {l.name: self.params[l.name] for l in self.layers if l.trainable}
-        self._trainable_leaves, self._trainable_def = tree_flatten(trainable)
+        self._trainable_leaves, self._trainable_def = tree_flatten(self._trainable(self.params))
 
     def _require_built(self, what: str) -> None:
         if self.params is None:
@@ -148,7 +151,7 @@ class Sequential:
         device = str(device or os.environ.get("ADKIT_DEVICE", "cpu")).strip()
         where = "" if "ADKIT_DEVICE" not in os.environ else \
             f" (from ADKIT_DEVICE={os.environ['ADKIT_DEVICE']!r})"
-        if device.lower() != "cpu" and not device.lower().startswith("opencl"):
+        if device.lower().split(":")[0] not in DEVICES:
             raise ValueError(f"unknown device {device!r}{where}; use 'cpu' or 'opencl' (or "
                              "'opencl:N', 'opencl:P:D', 'opencl:<part of a device name>')")
         self.optimizer = optimizers_module.get(optimizer)
@@ -201,8 +204,7 @@ class Sequential:
             yield
             return
         self._live = tree_map(self._backend.to_device, self.params)
-        trainable = {l.name: self._live[l.name] for l in self.layers if l.trainable}
-        self._live_leaves = tree_flatten(trainable)[0]
+        self._live_leaves = tree_flatten(self._trainable(self._live))[0]
         self._live_changed = False   # whether an update made the host copies stale
         try:
             yield
@@ -296,8 +298,7 @@ class Sequential:
                 (loss, (out, new_state)), grads = self._step(self._run_params(),
                                                              *self._to_backend(x, y), rng)
             loss = float(loss)
-            grad_leaves = tree_flatten({l.name: grads[l.name]
-                                        for l in self.layers if l.trainable})[0]
+            grad_leaves = tree_flatten(self._trainable(grads))[0]
         else:  # an empty shard (a global batch smaller than the number of ranks)
             loss, out, new_state = 0.0, self._no_output(), self._state_copy()
             grad_leaves = [np.zeros_like(w) for w in self._trainable_leaves]
