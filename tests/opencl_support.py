@@ -1,8 +1,17 @@
-"""What the OpenCL kernel tests share: skip the module, saying why, without OpenCL."""
+"""What the OpenCL tests share: skip a module or a test, saying why, without OpenCL."""
 
 import pytest
 
-from adkit.kernels.runtime import OpenCLUnavailable, available, device
+from adkit.kernels.runtime import OpenCLUnavailable, available, device, devices
+
+try:
+    devices()
+    NO_OPENCL = ""
+except OpenCLUnavailable as exc:
+    NO_OPENCL = str(exc)
+
+#: for the tests of a module that also has tests without OpenCL
+needs_opencl = pytest.mark.skipif(bool(NO_OPENCL), reason=NO_OPENCL)
 
 
 def require_opencl() -> None:

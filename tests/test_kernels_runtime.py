@@ -10,19 +10,14 @@ import sys
 import numpy as np
 import pytest
 
+from opencl_support import needs_opencl
+
 from examples_support import load_example
 
 from adkit import kernels
 from adkit.__main__ import main as cli
 from adkit.kernels import KernelBuildError, OpenCLUnavailable
 
-
-try:
-    kernels.devices()
-    NO_OPENCL = ""
-except OpenCLUnavailable as exc:
-    NO_OPENCL = str(exc)
-needs_opencl = pytest.mark.skipif(bool(NO_OPENCL), reason=NO_OPENCL)
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from opencl_support import needs_opencl
+
 from adkit import kernels
 from adkit.kernels.runtime import OpenCLUnavailable
 from adkit.nn import Sequential, backend, load_model, zoo
@@ -15,13 +17,6 @@ from adkit.nn.layers import (LSTM, AveragePooling2D, Activation, Conv2D, Dense, 
                              Flatten, MaxPooling2D)
 from adkit.nn.numpy_backend import NumpyBackend
 from adkit.nn.optimizers import SGD, Adam, RMSprop
-
-try:
-    kernels.device()
-    NO_OPENCL = ""
-except OpenCLUnavailable as exc:
-    NO_OPENCL = str(exc)
-needs_opencl = pytest.mark.skipif(bool(NO_OPENCL), reason=NO_OPENCL)
 
 
 class PhiloxNumpyBackend(NumpyBackend):
