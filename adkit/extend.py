@@ -13,6 +13,10 @@ one mode serves the other too: a JVP is linear in its tangent, so reverse mode
 transposes it by tracing it; a VJP is linear in its cotangent, so forward mode
 transposes it the same way. Either needs the rule to be written with NumPy
 operations; otherwise the error says which rule to add.
+
+`is_duck_array` tells code built on adkit (adkit.nn, for one) whether a value is
+another library's array that the engines carry untouched, such as
+adkit.kernels' DeviceArray.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ from typing import Any, Callable
 import numpy as np
 
 from .arraybox import TracedConversionError
+from .rules.helpers import is_duck_array
 from .table import PRIMITIVES, NoRuleError
 from .tracer import Primitive, primal
+
+__all__ = ["primitive", "defjvp", "defvjp", "UserPrimitive", "is_duck_array"]
 
 # what tracing a rule raises when the rule is not written with NumPy operations
 _UNTRACEABLE = (TracedConversionError, NoRuleError)

@@ -46,7 +46,7 @@ from .gemm import gemm
 from .launch import F32, elementwise
 from .runtime import Device
 
-__all__ = ["DeviceArray", "to_device"]
+__all__ = ["DeviceArray", "to_device", "contiguous"]
 
 # ufunc -> C expression of a (and b), evaluated in float
 _UNARY: dict[np.ufunc, str] = {
@@ -207,13 +207,13 @@ class DeviceArray:
         return _max(self, axis=axis, keepdims=keepdims, **kw)
 
     def copy(self) -> "DeviceArray":
-        return DeviceArray(_contiguous(self).copy(), self.device)
+        return DeviceArray(contiguous(self).copy(), self.device)
 
     def astype(self, dtype: Any, copy: bool = True) -> "DeviceArray":
         dtype = np.dtype(dtype)
         if dtype == self.dtype:
             return self.copy() if copy else self
-        return DeviceArray(_contiguous(self).astype(dtype), self.device)
+        return DeviceArray(contiguous(self).astype(dtype), self.device)
 
     def squeeze(self, axis: Any = None) -> "DeviceArray":
         return squeeze(self, axis)
@@ -225,7 +225,7 @@ class DeviceArray:
         return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
     def fill(self, value: float) -> "DeviceArray":
-        self.data = _contiguous(self)
+        self.data = contiguous(self)
         self.transposed = False
         _fill(self.device, self.data, value)
         return self
@@ -343,8 +343,10 @@ def _bits(dtype: np.dtype) -> tuple[str, str]:
     return f"{8 * size}", _BITS[size]
 
 
-def _contiguous(x: DeviceArray) -> Any:
-    """x's data in the layout of x.shape (a transposed 2-D array is copied)."""
+def contiguous(x: DeviceArray) -> Any:
+    """x's data as a C-contiguous pyopencl array in the layout of x.shape (a transposed
+    2-D array is copied; otherwise x.data itself, no copy). For code that hands a
+    DeviceArray to its own kernels."""
     if not x.transposed:
         return x.data
     rows, cols = x.data.shape            # x is data.T: (cols, rows)
@@ -397,7 +399,7 @@ def _unary(ufunc: np.ufunc, x: Any) -> DeviceArray:
     if not isinstance(x, DeviceArray):
         raise _host_error(what, x)
     _float32(x, what)
-    data = _contiguous(x)
+    data = contiguous(x)
     out = x.device.empty(data.shape, F32)
     if out.size:
         elementwise(x.device, f"u_{ufunc.__name__}", "float *out, const float *x",
@@ -418,7 +420,7 @@ def _binary(ufunc: np.ufunc, a: Any, b: Any) -> DeviceArray:
             _float32(x, what)
     if sb is not None or sa is not None:
         arr = a if sa is None else b
-        dev, data = arr.device, _contiguous(arr)
+        dev, data = arr.device, contiguous(arr)
         out = dev.empty(data.shape, F32)
         side = "b" if sb is not None else "a"
         other = "a" if side == "b" else "b"
@@ -434,7 +436,7 @@ def _binary(ufunc: np.ufunc, a: Any, b: Any) -> DeviceArray:
         if out.size:
             elementwise(dev, f"e_{ufunc.__name__}", "float *out, const float *x, const float *y",
                 f"float a = x[i]; float b = y[i]; out[i] = {expr}")(
-                out, _contiguous(a), _contiguous(b), queue=dev.queue)
+                out, contiguous(a), contiguous(b), queue=dev.queue)
         return DeviceArray(out, dev)
     dims, (st_a, st_b) = _merged(shape, [_strides(a, shape), _strides(b, shape)], what)
     out = dev.empty(shape, F32)
@@ -551,7 +553,7 @@ def reshape(a: DeviceArray, newshape: Any = None, order: str = "C", *, shape: An
     target = _resolved(a.size, shape if shape is not None else newshape)
     if target == a.shape:
         return a
-    return DeviceArray(_contiguous(a).reshape(target), a.device)
+    return DeviceArray(contiguous(a).reshape(target), a.device)
 
 
 def transpose(a: DeviceArray, axes: Any = None) -> DeviceArray:
@@ -737,7 +739,7 @@ def _reduced(x: DeviceArray, axis: Any, keepdims: bool, reducer: Callable, what:
         tuple(n for k, n in enumerate(shape) if k not in axes)
     if not axes:
         return reshape(x, kept)
-    data = _contiguous(x)
+    data = contiguous(x)
     # reduce each run of adjacent axes in one pass, the last run first (indices stay valid)
     runs: list[list[int]] = []
     for k in axes:

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from adkit import defjvp, defvjp, primitive, stop_gradient
-from adkit.rules.helpers import is_duck_array
+from adkit.extend import is_duck_array
 
 from .numpy_backend import NumpyBackend, window
 

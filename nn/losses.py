@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from adkit.rules.helpers import is_duck_array
+from adkit.extend import is_duck_array
 
 from . import backend
 

@@ -28,7 +28,7 @@ import numpy as np
 from adkit.kernels import conv as kconv
 from adkit.kernels import elementwise as kew
 from adkit.kernels import pool as kpool
-from adkit.kernels.array import DeviceArray, _contiguous, to_device
+from adkit.kernels.array import DeviceArray, contiguous, to_device
 from adkit.kernels.launch import elementwise
 from adkit.kernels.runtime import device as find_device
 
@@ -78,7 +78,7 @@ class OpenCLBackend(NumpyBackend):
             raise ValueError(f"{what}: a DeviceArray of {x.device.info.name.strip()!r} met "
                              f"the backend of {self.device.info.name.strip()!r}; copy it "
                              "explicitly with backend.to_device(np.asarray(x))")
-        return _contiguous(x)
+        return contiguous(x)
 
     # --- convolution -------------------------------------------------------------------
     def im2col(self, x: Any, kernel_size: tuple, strides: tuple, padding: str) -> DeviceArray:

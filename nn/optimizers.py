@@ -39,7 +39,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from adkit.rules.helpers import is_duck_array
+from adkit.extend import is_duck_array
 
 from . import schedules
 
@@ -246,11 +246,11 @@ class Optimizer:
             self._match_slots(params)
             self._slots = [[s if is_duck_array(s) else _to_device_like(s, p) for s in slots]
                            for p, slots in zip(params, self._slots)]
-        from adkit.kernels.array import _contiguous
+        from adkit.kernels.array import contiguous
         lr = self.current_learning_rate()
         for p, g, slots in zip(params, grads, self._slots):
             # parameters and slots are stored as they are; a gradient may be a transposed view
-            self._device_update(p.device, p.data, _contiguous(g), [s.data for s in slots], lr)
+            self._device_update(p.device, p.data, contiguous(g), [s.data for s in slots], lr)
         self.iterations += 1
 
     def _prepare(self, params: list, grads: list, hvp: Callable | None, lr: float) -> Any:
