@@ -8,14 +8,38 @@ one table of NumPy primitives; nest them freely.
 array([0.4472136 , 0.89442719])
 """
 
+import importlib
+from typing import Any
+
 from .api import grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad, vjp
 from .arraybox import TracedConversionError
 from .checks import PointError, check_grads
 from .extend import defjvp, defvjp, primitive
 from .table import NoRuleError
 
+# The one place the version is written: pyproject.toml reads it from here
+# (`[tool.setuptools.dynamic]`), so the installed metadata always agrees.
 __version__ = "0.1.0"
+
+#: Subpackages reachable as attributes (``adkit.nn.Sequential``), imported on first
+#: access (PEP 562) so that ``import adkit`` does not load adkit.nn, adkit.kernels,
+#: PyOpenCL or SymPy.
+_LAZY_SUBMODULES = ("nn", "kernels", "numeric", "symbolic")
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp",
            "stop_gradient", "primitive", "defjvp", "defvjp", "NoRuleError",
            "TracedConversionError", "check_grads", "PointError"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a subpackage of ``_LAZY_SUBMODULES`` the first time it is read."""
+    if name in _LAZY_SUBMODULES:
+        # import_module binds the submodule as an attribute of this package, so this
+        # function runs once per name.
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names plus the lazily imported subpackages, for completion."""
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
