@@ -42,6 +42,7 @@ class _Recurrent(Layer):
 
     gates: ClassVar[int] = 1      # blocks of `units` columns in the kernels
     state_size: ClassVar[int] = 1  # arrays carried from step to step (h; LSTM adds c)
+    sequence_input = True  # input_dim=n, input_length=t mean input_shape=(t, n), as in Keras
 
     def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
                  return_sequences: bool = False, go_backwards: bool = False,
