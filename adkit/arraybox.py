@@ -10,51 +10,23 @@ that names the working spelling instead of silently dropping the derivative.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
 
 from . import dispatch
+from .errors import TracedConversionError, traced_conversion
 from .rules.elementwise import add, divide, multiply, negative, positive, power, subtract
 from .rules.products import matmul as _matmul
 from .table import UFUNCS
 from .tracer import BoxBase, primal
 
 _ = dispatch.FUNCTIONS  # the table must be loaded before any box is used
-
-
-class TracedConversionError(ValueError):
-    """A traced value was about to become a plain number or array.
-
-    A ValueError, like float("abc"): NumPy replaces a TypeError raised during
-    assignment (y[0] = x) with its own generic message, losing the fix we name.
-    """
+__all__ = ["ArrayBox", "Indexable", "box_class", "TracedConversionError"]
 
 
 def _conversion_error(box: "ArrayBox", what: str) -> TracedConversionError:
-    caller = _first_outside_caller()
-    where = f" (in {caller})" if caller else ""
-    return TracedConversionError(
-        f"{what} of a traced value{where} would silently drop its derivative, so adkit "
-        f"refuses it. The value is a {box._kind} of shape {box.shape}. "
-        "Instead: build arrays from traced values with np.stack([...]) (or np.array([...]) "
-        "inside an adkit transform); write traced values only into traced arrays, e.g. "
-        "`y = np.zeros_like(x, shape=(3,)); y[0] = x` rather than `y = np.zeros(3)`; use "
-        "np.sin(x) rather than math.sin(x); or call adkit.stop_gradient(x) to drop the "
-        "derivative on purpose. Methods of a plain ndarray (A.dot(x), A.clip(lo, x)) cannot "
-        "see traced arguments: write np.dot(A, x) or A @ x.")
-
-
-def _first_outside_caller() -> str:
-    """The innermost frame outside adkit and NumPy, to name where a conversion happened."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if not (module.startswith("adkit") or module.startswith("numpy")):
-            return f"{frame.f_code.co_name}, {frame.f_code.co_filename}:{frame.f_lineno}"
-        frame = frame.f_back
-    return ""
+    return traced_conversion(what, box._kind, box.shape)
 
 
 #: one-argument elementwise ufuncs, for the shortest path from np.sin(x) to the trace

@@ -28,6 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .arguments import argument_names
+from .errors import PointError
 from .pytree import leaf_paths, tree_flatten, tree_unflatten
 
 __all__ = ["check_grads", "GradCheckReport", "GradCheckError", "PointError"]
@@ -42,10 +43,6 @@ class GradCheckError(AssertionError):
     def __init__(self, report: "GradCheckReport") -> None:
         super().__init__("derivatives disagree\n" + str(report))
         self.report = report
-
-
-class PointError(ValueError):
-    """The point cannot decide a gradient check: f or its derivative does not exist there."""
 
 
 @dataclass

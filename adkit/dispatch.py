@@ -7,8 +7,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import rules  # noqa: F401  (fills the table)
-from .inplace import assign, setitem  # noqa: F401  (re-exported for arraybox)
-from .rules.indexing import getitem  # noqa: F401
+from .inplace import assign  # noqa: F401  (re-exported for arraybox)
+from .rules.indexing import getitem, setitem  # noqa: F401  (re-exported for arraybox)
 from .rules.shapes import astype  # noqa: F401
 from .table import FUNCTIONS, UFUNC_HANDLERS, UFUNCS, no_rule, public_name
 from .tracer import BoxBase

@@ -25,27 +25,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .arraybox import TracedConversionError
+from .errors import NoRuleError, TracedConversionError
+from .reverse.api import grad
+from .reverse.api import vjp as reverse_vjp
 from .rules.helpers import is_duck_array
-from .table import PRIMITIVES, NoRuleError
-from .tracer import Primitive, primal
+from .table import PRIMITIVES
+from .tracer import Primitive, UserPrimitive, primal
 
 __all__ = ["primitive", "defjvp", "defvjp", "UserPrimitive", "is_duck_array"]
 
 # what tracing a rule raises when the rule is not written with NumPy operations
 _UNTRACEABLE = (TracedConversionError, NoRuleError)
-
-
-class UserPrimitive(Primitive):
-    """A primitive registered by users; its rules see one tangent at a time."""
-
-    __slots__ = ("given_jvps", "given_vjps")
-
-    def __init__(self, fun: Callable, name: str) -> None:
-        super().__init__(name, fun, batch_aware=False)
-        self.given_jvps: tuple = ()
-        self.given_vjps: tuple = ()
-        self.doc = fun.__doc__ or ""
 
 
 def primitive(fun: Callable) -> UserPrimitive:
@@ -92,7 +82,6 @@ def _fill(prim: UserPrimitive) -> None:
 def _vjp_from_jvp(prim: Primitive, rule: Callable, i: int) -> Callable:
     def maker(ans: Any, *args: Any, **kwargs: Any) -> Callable:
         def vjp(g: Any) -> Any:
-            from .reverse.api import vjp as reverse_vjp
             zero = np.zeros_like(primal(args[i]), dtype=float)
             try:
                 _, pull = reverse_vjp(lambda t: rule(t, ans, *args, **kwargs), zero)
@@ -105,7 +94,6 @@ def _vjp_from_jvp(prim: Primitive, rule: Callable, i: int) -> Callable:
 
 def _jvp_from_vjp(prim: Primitive, maker: Callable, i: int) -> Callable:
     def rule(t: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
-        from .reverse.api import grad
         pull = maker(ans, *args, **kwargs)
         zero = np.zeros_like(primal(ans), dtype=float)
         try:

@@ -1,11 +1,12 @@
 """In-place writes on traced arrays, with NumPy's aliasing semantics.
 
 `x[i] = v` and `x += y` never modify an array: they compute the new value
-functionally (index_update, add, ...) and *rebind* the box `x` to it, so every
-reference to that box sees the write, as with an ndarray. Views are honoured
-too: when a primitive returned a NumPy view of its input (x[0:2], x.T,
-x.reshape(...)), the result box remembers its base; writing into the view
-writes back into the base, and writing into a base refreshes its live views.
+functionally (index_update, add, ...; the rules call `assign` here) and
+*rebind* the box `x` to it, so every reference to that box sees the write, as
+with an ndarray. Views are honoured too: when a primitive returned a NumPy
+view of its input (x[0:2], x.T, x.reshape(...)), the result box remembers its
+base; writing into the view writes back into the base, and writing into a
+base refreshes its live views.
 The raw arrays underneath are never mutated, so values captured by the tape
 stay correct.
 """
@@ -18,14 +19,6 @@ from typing import Any
 import numpy as np
 
 from .tracer import BoxBase
-
-
-def setitem(box: BoxBase, index: Any, value: Any) -> None:
-    from .rules.indexing import index_update
-    if not box.shape:
-        raise TypeError(f"{box._kind} of shape () does not support item "
-                        "assignment (neither does a NumPy scalar)")
-    assign(box, index_update(box, index, value))
 
 
 def assign(box: BoxBase, new: Any) -> BoxBase:

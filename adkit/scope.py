@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .arraybox import TracedConversionError
+from .errors import TracedConversionError
 from .table import COVERAGE
 from .tracer import BoxBase, Trace
 

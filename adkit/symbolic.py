@@ -35,21 +35,17 @@ import sympy as sp
 
 from . import dispatch  # noqa: F401  (fills the table)
 from .arguments import argument_names, differentiable_leaves, normalize_argnums
-from .arraybox import ArrayBox, Indexable, _first_outside_caller, box_class
-from .extend import UserPrimitive
+from .arraybox import ArrayBox, Indexable, box_class
+from .errors import NoSympyError, no_sympy, outside_caller
 from .inplace import note_view, shares_memory
 from .pytree import tree_flatten, tree_unflatten
 from .rules.helpers import shape_of
 from .scope import tracing
 from .table import ON_OBJECTS, NoSympy, PerElement
-from .tracer import BoxBase, Primitive, Trace
+from .tracer import BoxBase, Primitive, Trace, UserPrimitive
 
 __all__ = ["expression", "trace", "grad", "jacobian", "hessian", "Traced",
            "NoSympyError", "BranchWarning"]
-
-
-class NoSympyError(NotImplementedError):
-    """The traced function reached a primitive that has no SymPy counterpart."""
 
 
 class BranchWarning(UserWarning):
@@ -83,7 +79,7 @@ class SymbolicTrace(Trace):
         self.branches: list[str] = []
 
     def branch(self, what: str) -> None:
-        caller = _first_outside_caller()
+        caller = outside_caller()
         note = f"{what} in {caller}" if caller else what
         if note not in self.branches:
             self.branches.append(note)
@@ -93,7 +89,7 @@ class SymbolicTrace(Trace):
         if rule is None and isinstance(prim, UserPrimitive):
             return prim.impl(*args, **kwargs)  # trace the body through the table
         if rule is None or isinstance(rule, NoSympy):
-            raise no_sympy(prim)
+            raise _refused(prim)
         values, exprs = [], []
         for a in args:
             if isinstance(a, BoxBase) and a._trace is self:
@@ -137,13 +133,10 @@ def _as_numbers(a: Any) -> Any:
     return a
 
 
-def no_sympy(prim: Primitive) -> NoSympyError:
+def _refused(prim: Primitive) -> NoSympyError:
     reason = prim.sympy.reason if isinstance(prim.sympy, NoSympy) else \
         "none was registered for it"
-    return NoSympyError(
-        f"np.{prim.name} has no SymPy counterpart ({reason}), so adkit.symbolic cannot "
-        "trace this function. Check it with the other referees instead, e.g. "
-        "adkit.check_grads(f, args, modes=('forward', 'reverse', 'numeric')).")
+    return no_sympy(f"np.{prim.name}", reason)
 
 
 class Symbolic(ArrayBox):

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .errors import NoRuleError, no_rule  # noqa: F401  (re-exported: adkit.table.no_rule)
 from .tracer import EveryArgument, NondiffPrimitive, Primitive
 
 #: every primitive by name
@@ -57,10 +58,6 @@ class PerElement:
 ON_OBJECTS = "same NumPy code on object arrays"
 
 
-class NoRuleError(TypeError):
-    """A NumPy operation on a traced value that adkit has no rule for."""
-
-
 def public_name(fn: Any) -> str:
     module = getattr(fn, "__module__", None) or "numpy"
     name = getattr(fn, "__name__", repr(fn))
@@ -77,18 +74,6 @@ def public_name(fn: Any) -> str:
         if getattr(sys.modules.get("scipy.special._ufuncs"), name, None) is fn:
             return "scipy.special._ufuncs." + name
     return f"{module}.{name}"
-
-
-def no_rule(what: str) -> NoRuleError:
-    return NoRuleError(
-        f"{what} was called on a traced value, but adkit has no differentiation rule "
-        "for it, so it cannot be differentiated (adkit never falls back to a plain or "
-        "object array, which would silently lose the derivative). Either rewrite it "
-        "with supported NumPy functions (see docs/coverage.md), call it on "
-        "adkit.stop_gradient(x) if no derivative should flow through it, or register "
-        "it as a primitive with its rules: `op = adkit.primitive(fun)`, then "
-        "`adkit.defvjp(op, ...)` and/or `adkit.defjvp(op, ...)` (README: 'Adding a "
-        "primitive').")
 
 
 def defprim(name: str, impl: Callable, *, jvp: Any = None, vjp: Any = None,

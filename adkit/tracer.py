@@ -150,6 +150,22 @@ class NondiffPrimitive(Primitive):
         return self.impl(*[primal(a) for a in args], **kwargs)
 
 
+class UserPrimitive(Primitive):
+    """A primitive registered by users (adkit.primitive); its rules see one tangent at a time.
+
+    Its body is plain NumPy code, so a tracer without a rule for it (adkit.symbolic)
+    may run the body itself on traced values.
+    """
+
+    __slots__ = ("given_jvps", "given_vjps")
+
+    def __init__(self, fun: Callable, name: str) -> None:
+        super().__init__(name, fun, batch_aware=False)
+        self.given_jvps: tuple = ()
+        self.given_vjps: tuple = ()
+        self.doc = fun.__doc__ or ""
+
+
 class EveryArgument:
     """Per-argument rules for a variadic primitive (concatenate, stack, einsum).
 

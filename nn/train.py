@@ -2,7 +2,7 @@
 
 This is the README's main job (`python -m adkit demo`) and what `adkit train`
 calls. Besides the model and its learning curve it records the training with
-the TensorBoard callback in OUT/logs (adkit.nn.summaries).
+the TensorBoard callback in OUT/logs (adkit.nn.callbacks.TensorBoard).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from . import callbacks, zoo
 from .datasets import fashion_mnist
-from .summaries import TensorBoard
+from .callbacks import TensorBoard
 
 OPTIMIZERS = {"cnn": "adadelta", "mlp": "adam", "lstm": "adam"}
 #: test images whose gradients and activations the TensorBoard histograms show

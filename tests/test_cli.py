@@ -13,7 +13,7 @@ import pytest
 from data_support import needs_data
 
 from adkit.__main__ import EXAMPLES, main
-from adkit.nn.summaries import read_summaries
+from adkit.nn.callbacks.summaries import read_summaries
 
 COMMANDS = ("demo", "train", "check", "coverage", "devices", "bench")
 

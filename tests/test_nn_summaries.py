@@ -11,7 +11,7 @@ import adkit
 from adkit.nn import Sequential
 from adkit.nn.callbacks import TensorBoard
 from adkit.nn.layers import Dense, Dropout
-from adkit.nn.summaries import histogram, read_summaries
+from adkit.nn.callbacks.summaries import histogram, read_summaries
 
 BINS, SAMPLES = 20, 48
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..tracer import BoxBase
-from .tape import Var
 
 __all__ = ["tape_to_dot"]
 
@@ -75,7 +74,9 @@ def _as_list(outputs: Any) -> list:
 
 def _index_of(output: Any, nodes: Sequence[Any]) -> int | None:
     if isinstance(output, BoxBase):
-        if not isinstance(output, Var):
+        # a value on a tape (reverse.Var): its trace keeps the Wengert list; this module
+        # stays below the tape, which imports it for Tape.to_dot
+        if not isinstance(getattr(output._trace, "nodes", None), list):
             raise TypeError(f"to_dot: a {type(output).__name__} is not a value on a tape")
         node = output._node
         if node is None:  # a constant: not on the tape

@@ -15,8 +15,11 @@ import numpy as np
 
 from ..arraybox import ArrayBox, Indexable, box_class
 from ..inplace import note_view, shares_memory
+from ..pytree import tree_flatten, tree_unflatten
 from ..rules.helpers import dtype_of, is_duck_array, shape_of, unbroadcast
+from ..scope import tracing
 from ..tracer import BoxBase, Primitive, Trace, primal
+from .graphviz import tape_to_dot
 
 
 class Node:
@@ -211,7 +214,6 @@ class Tape(Trace):
 
     # --- context manager ---------------------------------------------------------------
     def __enter__(self) -> "Tape":
-        from ..scope import tracing
         self._scope = tracing(self)
         self._scope.__enter__()
         return self
@@ -223,7 +225,6 @@ class Tape(Trace):
     # --- differentiation ---------------------------------------------------------------
     def gradient(self, target: Any, sources: Any, output_gradient: Any = None) -> Any:
         """d target / d sources (target a scalar unless output_gradient is given)."""
-        from ..pytree import tree_flatten, tree_unflatten
         leaves, td = tree_flatten(sources)
         if not isinstance(target, Var) or target._trace is not self:
             grads = [np.zeros_like(np.asarray(primal(s))) for s in leaves]
@@ -248,7 +249,6 @@ class Tape(Trace):
 
     def to_dot(self, outputs: Iterable[Any] = ()) -> str:
         """The recorded graph in Graphviz DOT (render with `dot -Tpng`)."""
-        from .graphviz import tape_to_dot
         return tape_to_dot(self.nodes, outputs)
 
     def __repr__(self) -> str:

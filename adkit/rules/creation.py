@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..inplace import assign
 from ..table import ON_OBJECTS, defnondiff, defprim, handles
 from ..tracer import BoxBase, primal
 from .helpers import dtype_of, shape_of
@@ -64,7 +65,6 @@ def _np_full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, 
 
 @handles(np.copyto, via=())
 def _np_copyto(dst, src, casting="same_kind", where=True):
-    from ..inplace import assign
     if not isinstance(dst, BoxBase):
         raise TypeError(
             "a traced value is being copied into a plain array (np.copyto, or np.full with a "

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..inplace import assign
 from ..table import ON_OBJECTS, defprim, handles
 from ..tracer import BoxBase, primal
 from .helpers import batch_ndim, dtype_of, lift, ndim_of, normalize_axis, shape_of, size_of, unbroadcast
@@ -192,6 +193,14 @@ index_add = defprim("index_add", _index_add_impl,
 index_add.jvp_joint = _write_jvp(lambda *a: index_add(*a))
 
 
+def setitem(box: BoxBase, index: Any, value: Any) -> None:
+    """`box[index] = value` on a traced array: index_update, then rebind the box."""
+    if not box.shape:
+        raise TypeError(f"{box._kind} of shape () does not support item "
+                        "assignment (neither does a NumPy scalar)")
+    assign(box, index_update(box, index, value))
+
+
 # --- where and clip ---------------------------------------------------------------------------
 
 where = defprim("where", np.where, elementwise=True, sympy=ON_OBJECTS,
@@ -294,7 +303,6 @@ def _np_take_along_axis(arr, indices, axis=-1):
 
 @handles(np.put_along_axis, via=index_update)
 def _np_put_along_axis(arr, indices, values, axis):
-    from ..inplace import assign
     if not isinstance(arr, BoxBase):
         raise TypeError("np.put_along_axis writes traced values into a plain array; make "
                         "the array traced first, e.g. np.zeros_like(x, shape=...)")
@@ -414,7 +422,6 @@ def _np_tril(m, k=0):
 
 @handles(np.fill_diagonal, via=index_update)
 def _np_fill_diagonal(a, val, wrap=False):
-    from ..inplace import assign
     probe = np.zeros(shape_of(a), dtype=bool)
     np.fill_diagonal(probe, True, wrap=wrap)
     index = np.nonzero(probe)

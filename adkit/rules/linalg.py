@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import NoSympyError, no_sympy
 from ..table import PRIMITIVES, defnondiff, defprim, handles
 from ..tracer import primal
 from .helpers import (batch_axes, batch_ndim, dtype_of, is_complex, lift, ndim_of,
@@ -141,12 +142,8 @@ _SYM_LIMITS = {"det": 4, "slogdet": 4, "inv": 4, "solve": 4, "cholesky": 3, "qr"
                "eigh": 2, "eig": 2, "svd": 2, "pinv": 2, "lstsq": 2}
 
 
-def _sym_refuse(name: str, why: str) -> Exception:
-    from ..symbolic import NoSympyError  # only reached while adkit.symbolic traces
-    return NoSympyError(
-        f"np.linalg.{name} has no SymPy counterpart here ({why}), so adkit.symbolic cannot "
-        "trace this function. Check it with the other referees instead, e.g. "
-        "adkit.check_grads(f, args, modes=('forward', 'reverse', 'numeric')).")
+def _sym_refuse(name: str, why: str) -> NoSympyError:
+    return no_sympy(f"np.linalg.{name}", why)
 
 
 def _sym_size(name: str, n: int) -> None:

@@ -11,8 +11,8 @@ equal terms.
 Where it writes, under `log_dir`:
 
 - with `tensorboardX` installed, TensorBoard event files in `train/` and
-  `validation/` (Keras's layout, so loss and val_loss share a chart): run
-  `tensorboard --logdir log_dir`;
+  `validation/` (Keras's layout, so loss and val_loss share a chart), which
+  TensorBoard shows (`pip install tensorboard`, then `tensorboard --logdir log_dir`);
 - otherwise `summaries.jsonl`, one JSON record per epoch (scalars, and
   histograms as bin edges and counts), plus PNG figures when matplotlib is
   installed: `learning_curves.png` and `histograms/epoch_NNN.png` (a row per
@@ -25,7 +25,6 @@ Where it writes, under `log_dir`:
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import warnings
@@ -33,101 +32,14 @@ from typing import Any
 
 import numpy as np
 
-import adkit
-
-from .callbacks import Callback
-from .files import atomic_write
-from .layers.base import Context
+from .. import figures
+from ..files import atomic_write
+from .base import Callback
+from .summaries import JSONL, histogram, layer_activations, loss_gradients, weights
+from .summary_figures import histogram_grid, learning_curves
 
 WRITERS = ("auto", "tensorboard", "json")
 TENSORBOARDX_HINT = "pip install tensorboardX"
-JSONL = "summaries.jsonl"
-
-
-# --- what is recorded ----------------------------------------------------------------------
-
-
-def histogram(values: Any, bins: int = 30) -> dict[str, Any]:
-    """Bin edges and counts (np.histogram) of the finite entries of `values`, with their
-    min, max, mean and std, the entry count `size` and how many were nan or inf.
-
-    >>> h = histogram(np.array([0.0, 1.0, 1.0, np.nan]), bins=2)
-    >>> h["counts"], h["edges"], h["nonfinite"]
-    ([1, 2], [0.0, 0.5, 1.0], 1)
-    """
-    flat = np.asarray(values, dtype=np.float64).ravel()
-    finite = flat[np.isfinite(flat)]
-    if finite.size == 0:
-        counts, edges = np.zeros(bins, np.int64), np.linspace(0.0, 1.0, bins + 1)
-        stats = dict.fromkeys(("min", "max", "mean", "std"), None)
-    else:
-        counts, edges = np.histogram(finite, bins=bins)
-        stats = {"min": float(finite.min()), "max": float(finite.max()),
-                 "mean": float(finite.mean()), "std": float(finite.std())}
-    return {"edges": edges.tolist(), "counts": counts.tolist(), **stats,
-            "size": int(flat.size), "nonfinite": int(flat.size - finite.size)}
-
-
-def _walk(tree: dict, prefix: str) -> list[tuple[str, np.ndarray]]:
-    """(prefix/key/..., array) for each array of a nested dict of parameters."""
-    out = []
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out += _walk(value, f"{prefix}/{key}")
-        else:
-            out.append((f"{prefix}/{key}", np.asarray(value)))
-    return out
-
-
-def weights(model: Any) -> dict[str, np.ndarray]:
-    """"layer/param" -> array for every parameter of the model (model.params).
-
-    >>> from adkit.nn import Sequential
-    >>> from adkit.nn.layers import Dense
-    >>> sorted(weights(Sequential([Dense(2, input_shape=(3,), name="d")])))
-    ['d/bias', 'd/kernel']
-    """
-    out: dict[str, np.ndarray] = {}
-    for layer in model.layers:
-        out.update(_walk(model.params[layer.name], layer.name))
-    return out
-
-
-def loss_gradients(model: Any, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """"layer/param" -> d loss / d param on the batch (x, y), for each trainable layer.
-
-    The loss is model.loss_fn (mean loss plus weight penalties) in inference mode,
-    dropout off, at the current parameters: `adkit.value_and_grad` of it, exactly
-    as a training step takes it but without the step's random dropout mask.
-    """
-    step = adkit.value_and_grad(model.loss_fn, has_aux=True)
-    (_, _), grads = step(model.params, x, y, None, False)
-    out: dict[str, np.ndarray] = {}
-    for layer in model.layers:
-        if layer.trainable:
-            out.update(_walk(grads[layer.name], layer.name))
-    return out
-
-
-def layer_activations(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:
-    """layer name -> that layer's output on x, running model.layers one at a time in
-    inference mode (what model.apply does, keeping every intermediate)."""
-    ctx = Context(training=False, rng=None, state=model.state)
-    out: dict[str, np.ndarray] = {}
-    for layer in model.layers:
-        x = layer.call(model.params[layer.name], x, ctx)
-        parts = x if isinstance(x, (tuple, list)) else (x,)
-        out[layer.name] = np.concatenate([np.asarray(p).ravel() for p in parts])
-    return out
-
-
-def read_summaries(log_dir: str | os.PathLike) -> list[dict]:
-    """The records of log_dir/summaries.jsonl, one dict per epoch, in epoch order."""
-    with open(os.path.join(os.fspath(log_dir), JSONL)) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-# --- the callback ----------------------------------------------------------------------------
 
 
 class TensorBoard(Callback):
@@ -296,87 +208,20 @@ class _JsonWriter:
             self._figures(epoch, hists)
 
     def _figures(self, epoch: int, hists: dict) -> None:
-        try:
-            from matplotlib.figure import Figure   # no pyplot: the user's backend stays
-        except ImportError:
+        if not figures.available():
             if not self._warned:
                 warnings.warn("TensorBoard: matplotlib is not installed, so no PNG summaries "
                               "are drawn (pip install matplotlib); summaries.jsonl has the "
                               "numbers", RuntimeWarning, stacklevel=4)
                 self._warned = True
             return
-        _save(_learning_curves(Figure, self.records),
-              os.path.join(self.log_dir, "learning_curves.png"))
+        figures.save_png(learning_curves(self.records),
+                         os.path.join(self.log_dir, "learning_curves.png"))
         if hists:
             folder = os.path.join(self.log_dir, "histograms")
             os.makedirs(folder, exist_ok=True)
-            _save(_histogram_grid(Figure, hists, epoch),
-                  os.path.join(folder, f"epoch_{epoch + 1:03d}.png"))
+            figures.save_png(histogram_grid(hists, epoch),
+                             os.path.join(folder, f"epoch_{epoch + 1:03d}.png"))
 
     def flush(self) -> None:
         pass
-
-
-def _save(fig: Any, path: str) -> None:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getvalue())
-
-
-def _learning_curves(Figure: type, records: list[dict]) -> Any:
-    """One panel per quantity (loss, each metric, the learning rate), val_ beside it."""
-    from matplotlib.ticker import MaxNLocator
-    names = [k for k in records[-1]["scalars"] if not k.startswith("val_") and k != "epoch_time"]
-    fig = Figure(figsize=(4.2 * len(names), 3.4), layout="constrained")
-    axes = fig.subplots(1, len(names), squeeze=False)[0]
-    epochs = np.array([r["epoch"] + 1 for r in records])
-    for ax, name in zip(axes, names):
-        for key, style in ((name, "o-"), (f"val_{name}", "s--")):
-            values = np.array([r["scalars"].get(key, np.nan) for r in records], float)
-            if np.isfinite(values).any():
-                ax.plot(epochs, values, style, label=key)
-        if name == "learning_rate" and np.all([r["scalars"].get(name, 0) > 0 for r in records]):
-            ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(name)
-        ax.legend(fontsize="small")
-    return fig
-
-
-def _histogram_grid(Figure: type, hists: dict, epoch: int) -> Any:
-    """A row per layer with weights: its weights, their gradients and the layer's output,
-    one step curve per tensor. (summaries.jsonl also has every other layer's output.)"""
-    layers: list[str] = []
-    for tag in hists:
-        kind, layer = tag.split("/")[:2]
-        if kind == "weights" and layer not in layers:
-            layers.append(layer)
-    kinds = ("weights", "gradients", "activations")
-    # constrained layout would cost seconds per figure at a dozen axes; fixed margins do
-    height = 1.9 * len(layers) + 0.6
-    fig = Figure(figsize=(11, height))
-    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.25 / height, top=1 - 0.6 / height,
-                        hspace=0.45, wspace=0.2)
-    axes = fig.subplots(len(layers), 3, squeeze=False)
-    fig.suptitle(f"after epoch {epoch + 1}")
-    for row, layer in zip(axes, layers):
-        for ax, kind in zip(row, kinds):
-            tags = [t for t in hists if t.split("/")[0] == kind and t.split("/")[1] == layer]
-            if not tags:
-                ax.set_axis_off()
-                continue
-            for tag in tags:
-                h = hists[tag]
-                ax.stairs(h["counts"], h["edges"], label="/".join(tag.split("/")[2:]) or layer)
-            # a constant tensor (a zero bias) bins over v +- 0.5: keep the others' scale
-            lo = min((hists[t]["min"] for t in tags if hists[t]["min"] is not None), default=None)
-            hi = max((hists[t]["max"] for t in tags if hists[t]["max"] is not None), default=None)
-            if lo is not None and hi > lo:
-                ax.set_xlim(lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo))
-            ax.set_title(f"{layer} {kind}", fontsize="small")
-            ax.tick_params(labelsize="x-small")
-            if len(tags) > 1:
-                ax.legend(fontsize="x-small")
-    return fig

@@ -1,0 +1,50 @@
+"""The callback protocol: `Callback`, whose hooks the training loop calls at the
+start and end of training, of each epoch and of each batch, and `CallbackList`,
+which calls them on every callback in turn.
+
+`logs` dicts hold plain floats: "loss", each metric, and "val_"-prefixed ones at
+epoch ends when there is validation data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+class Callback:
+    """Base class; override the hooks you need."""
+
+    model: Any = None
+    params: dict = {}
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+
+class CallbackList:
+    """Calls every callback in turn."""
+
+    def __init__(self, callbacks: list[Callback], model: Any, params: dict) -> None:
+        self.callbacks = callbacks
+        for c in callbacks:
+            if not isinstance(c, Callback):
+                raise TypeError(f"callbacks must be adkit.nn.callbacks.Callback instances, "
+                                f"got {type(c).__name__}")
+            c.set_model(model)
+            c.set_params(params)
+
+    def __getattr__(self, hook: str) -> Callable:
+        def call_all(*args: Any) -> None:
+            for c in self.callbacks:
+                getattr(c, hook)(*args)
+        return call_all
