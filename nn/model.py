@@ -80,8 +80,10 @@ class Sequential:
         if self.layers[0].input_shape is not None:
             self.build(self.layers[0].input_shape)
 
-    def build(self, input_shape: Shape) -> None:
-        """Check every layer's shapes and create parameters (seeded by self.seed)."""
+    def build(self, input_shape: Shape, weights: tuple[dict, dict] | None = None) -> None:
+        """Check every layer's shapes and create parameters (seeded by self.seed), or
+        adopt `weights` = (params, state) without initialising any (load_model passes
+        the file's arrays, checked against the shapes the layers imply)."""
         if not self.layers:
             raise ValueError("the model has no layers; add some before building it")
         shape = _as_shape(input_shape, self.layers[0].name)
@@ -89,12 +91,15 @@ class Sequential:
         for layer in self.layers:
             shape = layer.compute_output_shape(shape)
             shapes.append(tuple(shape))
-        rng = np.random.default_rng(self.seed)
-        self.params, self.state = {}, {}
-        for layer, in_shape in zip(self.layers, shapes):
-            self.params[layer.name] = layer.init_params(rng, in_shape)
-            if layer.has_state:
-                self.state[layer.name] = layer.init_state(in_shape)
+        if weights is not None:
+            self.params, self.state = weights
+        else:
+            rng = np.random.default_rng(self.seed)
+            self.params, self.state = {}, {}
+            for layer, in_shape in zip(self.layers, shapes):
+                self.params[layer.name] = layer.init_params(rng, in_shape)
+                if layer.has_state:
+                    self.state[layer.name] = layer.init_state(in_shape)
         self.input_shape, self.output_shape = shapes[0], shapes[-1]
         self._layer_shapes = shapes
         self._index_parameters()
