@@ -14,7 +14,7 @@
 from . import (activations, callbacks, constraints, datasets, initializers, layers, losses,
                metrics, optimizers, regularizers, schedules, utils, zoo)
 from .model import Sequential
-from .saving import ModelFileError, load_model
+from .models import ModelFileError, load_model
 
 __all__ = ["Sequential", "load_model", "ModelFileError", "layers", "losses", "optimizers",
            "callbacks", "metrics", "regularizers", "constraints", "initializers",

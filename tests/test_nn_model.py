@@ -354,7 +354,7 @@ def _rewrite(src, dst, edit):
     ("wrong format", "format field"),
     ("newer version", "newer adkit"),
     ("unknown layer", "unknown layer class 'Exec'"),
-    ("pickled array", "unreadable"),
+    ("pickled array", "dtype object"),
     ("wrong shape", "shape"),
 ])
 def test_load_model_refuses_bad_files_without_executing_them(tmp_path, damage, message):

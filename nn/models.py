@@ -1,0 +1,233 @@
+"""adkit.nn.models, Keras's `keras.models`: `Sequential` and `load_model`.
+
+`load_model` turns a model file into a model without trusting the file's sizes:
+
+1. `saving.open_model_file` checks the archive, the config and every array's .npy
+   header against the member that holds it; no array data is read yet.
+2. The model's structure is built from the config (layers, shapes), and the
+   weights the config implies are computed as shapes only: each layer's
+   `init_params` runs with its weight initialiser replaced by a zero-stride
+   placeholder, so a config that claims a 5 GB layer costs nothing to inspect.
+3. Those shapes and dtypes are compared with the stored arrays; only when they
+   all agree are the arrays read, each into a buffer of its declared size, and
+   handed to the model as its weights (nothing is initialised and then replaced).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Iterator
+
+import numpy as np
+
+from adkit.pytree import tree_flatten
+
+from . import initializers
+from .layers.base import Layer, deserialize
+from .model import Sequential
+from .saving import ModelFile, ModelFileError, open_model_file
+
+__all__ = ["Sequential", "load_model", "ModelFileError"]
+
+# What building layers from a hostile config can raise: bad argument types and
+# values, absurd sizes, and whatever arithmetic those feed.
+_CONFIG_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError,
+                  ArithmeticError, RecursionError, MemoryError)
+
+
+def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
+    """A model saved by `model.save`, recompiled (with its optimizer state) when it was
+    compiled. Anything that is not such a file is refused with `ModelFileError`
+    naming the file and the reason (`FileNotFoundError` when there is no file).
+
+    Limits, all checked before any array is allocated:
+
+    - every array's shape and dtype must equal what the config's layers imply and
+      what its .npy header and zip member say; its member must hold exactly that
+      many bytes, and reading stops there, so loading allocates no more than the
+      arrays' own size (plus the model structure);
+    - members are stored or deflated, and a deflated member may declare at most
+      1032 times its compressed size (deflate's maximum expansion); members may
+      not overlap or repeat, and none may be encrypted;
+    - model.json is at most 16 MiB and nests lists and dicts at most 64 deep;
+      a .npy header is at most 10,000 bytes (NumPy's own limit), version 1.0 or 2.0;
+    - arrays are float (weights, in the layer's dtype; optimizer slots), or int or
+      uint (step counter, random-generator state); layers compute in a float dtype.
+
+    >>> import tempfile, os; from adkit.nn import Sequential, load_model
+    >>> from adkit.nn.layers import Dense
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.adkit")
+    >>> Sequential([Dense(2, input_shape=(3,))], seed=0).save(path)
+    >>> load_model(path).count_params()
+    8
+    """
+    with open_model_file(path) as f:
+        model, shapes = _structure(f)
+        probes, implied = _implied_weights(f, model, shapes)
+        _check_arrays(f, implied)
+        arrays = {name: f.read(name) for name in implied}
+        params = {layer.name: _replaced(p, f"params/{layer.name}/", arrays)
+                  for layer, (p, _) in zip(model.layers, probes)}
+        state = {layer.name: _replaced(s, f"state/{layer.name}/", arrays)
+                 for layer, (_, s) in zip(model.layers, probes) if layer.has_state}
+        with _config_errors(f, "the model config is invalid"):
+            model.build(shapes[0], weights=(params, state))
+        if compile and "compile" in f.config:
+            optimizer_state = {name[len("optimizer/"):]: f.read(name)
+                               for name in f.arrays if name.startswith("optimizer/")}
+            _compile(f, model, optimizer_state)
+    return model
+
+
+def _structure(f: ModelFile) -> tuple[Sequential, list[tuple]]:
+    """The model with its layers (not built) and each layer's input shape, then the output."""
+    spec = f.config["model"]
+    with _config_errors(f, "the model config is invalid"):
+        if not isinstance(spec.get("layers"), list) or not spec["layers"]:
+            raise ValueError("it has no list of layers")
+        if not isinstance(spec.get("input_shape"), list):
+            raise ValueError("it has no input_shape (the saved model was not built)")
+        layers = [deserialize(c) for c in spec["layers"]]
+        for layer in layers:
+            for inner in _nested(layer):
+                if inner.dtype.kind != "f":
+                    raise ValueError(f"layer {inner.name!r} has dtype {inner.dtype}; layers "
+                                     "compute in float16, float32 or float64")
+        model = Sequential(name=spec.get("name"), seed=spec.get("seed", 0))
+        # add() builds (and initialises) as soon as the first layer knows its input
+        # shape; the weights come from the file instead, so it learns it afterwards.
+        first_shape, layers[0].input_shape = layers[0].input_shape, None
+        try:
+            for layer in layers:
+                model.add(layer)
+        finally:
+            layers[0].input_shape = first_shape
+        shape = tuple(None if s is None else int(s) for s in spec["input_shape"])
+        if any(s is not None and s <= 0 for s in shape):
+            raise ValueError(f"input_shape {list(shape)} has a dimension <= 0")
+        shapes = [shape]
+        for layer in layers:
+            shapes.append(tuple(layer.compute_output_shape(shapes[-1])))
+    return model, shapes
+
+
+def _implied_weights(f: ModelFile, model: Sequential,
+                     shapes: list[tuple]) -> tuple[list[tuple[dict, dict]], dict[str, Any]]:
+    """Each layer's (params, state) as placeholders, and {"params/<layer>/<name>" or
+    "state/<layer>/<name>": placeholder} for every weight the config implies, each a
+    zero-stride array of the right shape and dtype."""
+    probes = []
+    implied: dict[str, Any] = {}
+    with _config_errors(f, "the model config is invalid"):
+        for layer, in_shape in zip(model.layers, shapes):
+            params, state = _probe(layer, in_shape)
+            probes.append((params, state))
+            implied.update((f"params/{layer.name}/{k}", w) for k, w in _leaves(params))
+            implied.update((f"state/{layer.name}/{k}", w) for k, w in _leaves(state))
+    return probes, implied
+
+
+def _probe(layer: Layer, input_shape: tuple) -> tuple[dict, dict]:
+    """(params, state) as `layer` would initialise them, with every weight drawn through
+    an initialiser replaced by a placeholder: shapes and dtypes exact, no memory used."""
+    layers = list(_nested(layer))
+    for inner in layers:
+        # An instance attribute shadows Layer._weight, the one path every layer's
+        # initialisers take, for these freshly built layers only.
+        inner._weight = functools.partial(_placeholder, inner.dtype)
+    try:
+        params = layer.init_params(np.random.default_rng(0), input_shape)
+        state = layer.init_state(input_shape) if layer.has_state else {}
+    finally:
+        for inner in layers:
+            del inner._weight
+    return params, state
+
+
+def _placeholder(dtype: np.dtype, rng: Any, initializer: Any, shape: tuple) -> np.ndarray:
+    initializers.get(initializer)   # an unknown name is refused as it would be on build
+    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape=tuple(shape),
+                                           strides=(0,) * len(shape))
+
+
+def _nested(layer: Layer) -> Iterator[Layer]:
+    """The layer and the layers it wraps (Bidirectional's two directions)."""
+    todo = [layer]
+    while todo:
+        current = todo.pop()
+        yield current
+        todo.extend(v for v in vars(current).values() if isinstance(v, Layer))
+
+
+def _leaves(tree: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            yield from _leaves(v, f"{prefix}{k}/")
+        else:
+            yield f"{prefix}{k}", v
+
+
+def _check_arrays(f: ModelFile, implied: dict[str, Any]) -> None:
+    """Every implied weight is stored with its shape and dtype; nothing else is stored
+    but optimizer state."""
+    for name, w in implied.items():
+        stored = f.arrays.get(name)
+        if stored is None:
+            raise f.error(f"has no weights for {name}")
+        if stored.shape != w.shape:
+            raise f.error(f"{name} has shape {stored.shape}, but the config builds {w.shape}")
+        if stored.dtype != w.dtype:
+            raise f.error(f"{name} has dtype {stored.dtype}, but its layer computes in "
+                          f"{w.dtype}")
+    unused = [n for n in f.arrays if n not in implied and not n.startswith("optimizer/")]
+    if unused:
+        raise f.error(f"holds arrays the config does not use: {unused[:5]}; the file was "
+                      "edited or damaged")
+
+
+def _replaced(tree: dict, prefix: str, arrays: dict[str, np.ndarray]) -> dict:
+    """The probe's nested dict with each placeholder replaced by the file's array."""
+    return {k: _replaced(v, f"{prefix}{k}/", arrays) if isinstance(v, dict)
+            else arrays[prefix + k] for k, v in tree.items()}
+
+
+def _compile(f: ModelFile, model: Sequential, optimizer_state: dict[str, np.ndarray]) -> None:
+    c = f.config["compile"]
+    with _config_errors(f, "the compile settings are invalid"):
+        if not isinstance(c, dict):
+            raise ValueError(f"'compile' is {type(c).__name__}, not a dict")
+        model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+    if not optimizer_state:
+        return
+    trainable = tree_flatten({l.name: model.params[l.name]
+                              for l in model.layers if l.trainable})[0]
+    with _config_errors(f, "the optimizer state is invalid"):
+        for key, value in optimizer_state.items():
+            slot, _, index = key.rpartition("/")
+            if slot and index.isdigit():
+                i = int(index)
+                if i >= len(trainable) or value.shape != trainable[i].shape:
+                    raise ValueError(f"{key!r} has shape {value.shape}, but the model has "
+                                     f"{len(trainable)} trainable weights"
+                                     + (f" and weight {i} has shape {trainable[i].shape}"
+                                        if i < len(trainable) else ""))
+        model.optimizer.set_variables(optimizer_state)
+
+
+class _config_errors:
+    """Turn what a hostile config makes the layer and optimizer code raise into a
+    ModelFileError naming the file."""
+
+    def __init__(self, f: ModelFile, what: str) -> None:
+        self.f, self.what = f, what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> bool:
+        if error is None or isinstance(error, ModelFileError) \
+                or not isinstance(error, _CONFIG_ERRORS):
+            return False
+        raise self.f.error(f"{self.what} ({type(error).__name__}: {error})") from None
+
