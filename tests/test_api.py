@@ -260,3 +260,45 @@ def test_conj_methods_of_traced_values():
     f = lambda x: np.real((x * (1 + 1j)).conj() * (2 - 1j)) + np.imag(x.conjugate() * 1j)  # noqa: E731
     x = np.array([0.5, -1.5])
     np.testing.assert_allclose(adkit.grad(lambda x: np.sum(f(x)))(x), [1.0 + 1.0, 2.0])
+
+
+@pytest.mark.parametrize("f, kind", [
+    (lambda x: "abc", "str"), (lambda x: object(), "object"), (lambda x: x > 0, "bool"),
+    (lambda x: True, "bool"), (lambda x: np.array(x > 0), "ndarray with dtype bool"),
+    (lambda x: np.array("s"), "ndarray with dtype <U1"), (lambda x: None, "NoneType"),
+    (lambda x: np.array(None), "ndarray with dtype object"),
+])
+def test_grad_of_a_non_numeric_output_names_its_type(f, kind):
+    # 0.0 would hide the bug in f (JAX and autograd raise too)
+    with pytest.raises(TypeError, match=f"returned a value of type {kind}"):
+        grad(f)(1.0)
+    with pytest.raises(TypeError, match="has no derivative"):
+        value_and_grad(f)(np.array(1.0))
+
+
+def test_grad_of_an_integer_or_constant_output_is_zero():
+    assert grad(lambda x: 3)(1.0) == 0.0
+    assert grad(lambda x: np.float64(2.0))(np.array([1.0, 2.0])).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_jacobians_of_empty_inputs_are_empty(mode):
+    # NumPy-shaped: out.shape + in.shape, with a zero in it
+    empty = np.array([])
+    assert jacobian(np.sin, mode=mode)(empty).shape == (0, 0)
+    assert jacobian(np.sum, mode=mode)(np.zeros((0, 3))).shape == (0, 3)
+    j = jacobian(lambda x: np.sum(x) + np.ones(3), mode=mode)(np.zeros((0, 2)))
+    assert j.shape == (3, 0, 2)
+    jx, jy = jacobian(lambda x, y: np.sum(x) * y, argnums=(0, 1), mode=mode)(empty, np.ones(2))
+    assert jx.shape == (2, 0)
+    np.testing.assert_array_equal(jy, np.zeros((2, 2)))  # sum of nothing is 0
+
+
+def test_hessians_and_forward_jacobians_of_empty_inputs():
+    assert hessian(np.sum)(np.array([])).shape == (0, 0)
+    assert hessian(lambda x: np.sum(x ** 2))(np.zeros((0, 2))).shape == (0, 2, 0, 2)
+    h = hessian(lambda x, y: np.sum(x) * y ** 2, argnums=1)(np.array([]), 2.0)
+    assert h == 0.0
+    assert adkit.forward.jacobian(np.sin, chunk_size=2)(np.array([])).shape == (0, 0)
+    assert adkit.reverse.jacobian(np.sin)(np.array([])).shape == (0, 0)
+    assert hvp(np.sum, (np.array([]),), (np.array([]),)).shape == (0,)

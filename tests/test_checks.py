@@ -121,3 +121,37 @@ def test_bad_arguments_are_named():
         check_grads(np.sin, (1.0,), modes=("reverse",))
     with pytest.raises(TypeError, match="no float argument"):
         check_grads(lambda n: n, (3,))
+
+
+@pytest.mark.parametrize("f, x, first", [
+    (np.std, 3.5, 0.0), (lambda x: np.power(x, 0.0), 0.0, 0.0), (lambda x: x ** 1.0, 0.0, 1.0),
+    (lambda x: np.std(x, axis=1), np.array([[1.0], [2.0]]), 0.0),
+])
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_derivative_that_exists_is_not_called_absent(f, x, first, order):
+    # std of one element is constant, x**0 is 1 everywhere: derivatives exist at these points
+    report = check_grads(f, (x,), order=order)
+    assert report.ok
+    expected = first if order == 1 else 0.0
+    for mode, d in report.derivatives.items():
+        if mode != "numeric":
+            np.testing.assert_array_equal(d, np.full_like(d, expected), err_msg=mode)
+
+
+def test_a_mode_giving_nan_where_the_slope_is_finite_is_a_disagreement():
+    @adkit.primitive
+    def twice(x):
+        return 2.0 * x
+    adkit.defvjp(twice, lambda ans, x: lambda g: g * np.nan)   # a broken reverse rule
+    adkit.defjvp(twice, lambda g, ans, x: 2.0 * g)
+    with pytest.raises(AssertionError, match="disagree") as info:
+        check_grads(twice, (1.0,))
+    assert not isinstance(info.value, PointError)
+    assert any("settle on a finite value" in n for n in info.value.report.notes)
+
+
+@pytest.mark.parametrize("f", [np.sqrt, np.cbrt, lambda x: np.abs(x) ** 1.5 * np.sign(x)])
+def test_infinite_slopes_are_still_named_as_such(f):
+    order = 2 if f not in (np.sqrt, np.cbrt) else 1   # |x|^1.5: f' exists, f'' is infinite
+    with pytest.raises(PointError, match="derivative does not exist"):
+        check_grads(f, (0.0,), order=order)

@@ -32,6 +32,54 @@ def test_reductions(k, x):
     check(REDUCTIONS[k], x)
 
 
+@pytest.mark.parametrize("k", [k for k in range(len(REDUCTIONS)) if k != 13])  # 13: ddof=1, 0/0
+@pytest.mark.parametrize("x", [np.array([[1.3]]), np.array([[[-0.7]]])], ids=["1x1", "1x1x1"])
+def test_reductions_over_one_element(k, x):
+    # std over one element is constant: its derivative is 0, not sqrt'(0) * 0 = nan
+    check(REDUCTIONS[k], x)
+
+
+SCALAR_REDUCTIONS = [
+    np.std, np.var, np.mean, np.sum, np.prod, np.max, np.min, np.ptp, np.average, np.nanstd,
+    np.nanvar, np.nanmean, np.nansum, np.nanmax, np.cumsum, np.cumprod,
+    lambda x: np.cumsum(x, axis=0), lambda x: np.std(x, keepdims=True),
+    lambda x: np.std(np.stack([x, x])), lambda x: np.std(x * np.ones(3), axis=0),
+    lambda x: np.std(np.stack([x, 2.0 * x]), ddof=1), lambda x: np.var(np.stack([x, x]), ddof=1),
+]
+
+
+@pytest.mark.parametrize("k", range(len(SCALAR_REDUCTIONS)))
+@pytest.mark.parametrize("x", [3.5, np.array(-1.5)], ids=["float", "0-d"])
+def test_reductions_of_a_scalar(k, x):
+    check(SCALAR_REDUCTIONS[k], x)
+
+
+def test_std_of_one_element_is_constant_in_both_modes():
+    import adkit
+    assert adkit.grad(np.std)(3.5) == 0.0
+    assert adkit.jvp(np.std, (3.5,), (1.0,))[1] == 0.0
+    assert adkit.hessian(np.std)(3.5) == 0.0
+    np.testing.assert_array_equal(adkit.grad(lambda x: np.sum(np.std(x, axis=1)))(
+        np.array([[1.0], [2.0]])), [[0.0], [0.0]])
+    # equal elements: std is a norm at 0 there (a kink); both modes answer 0, its subgradient
+    assert np.all(adkit.grad(np.std)(np.full(3, 2.0)) == 0.0)
+    assert np.all(adkit.jvp(np.std, (np.full(3, 2.0),), (np.arange(3.0),))[1] == 0.0)
+    # one zero-variance row among others: only that row's derivative is masked
+    x = np.array([[1.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(adkit.grad(lambda x: np.sum(np.std(x, axis=1)))(x),
+                               [[0.0, 0.0], [-0.5, 0.5]])
+    assert adkit.grad(np.std)(np.float32(3.5)).dtype == np.float32
+    assert type(np.std(adkit.stop_gradient(3.5))) is np.float64
+
+
+def test_degrees_of_freedom_at_or_below_zero_give_nan_in_both_modes():
+    import adkit
+    x = np.array([[1.5]])
+    with np.errstate(all="ignore"):
+        assert np.isnan(adkit.grad(lambda x: np.var(x, ddof=1))(x)).all()
+        assert np.isnan(adkit.jvp(lambda x: np.var(x, ddof=1), (x,), (np.ones_like(x),))[1])
+
+
 def test_prod_and_cumprod_with_zeros():
     x = np.array([[1.5, 0.0, 2.0], [0.0, 0.0, 3.0], [1.0, 2.0, -1.0]])
     check(lambda x: np.prod(x, axis=1), x)

@@ -114,7 +114,7 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
                      chunk_size: int | None) -> Any:
     sizes = [math.prod(shape_of(x)) for _, _, leaves in inputs for x in leaves]
     total = sum(sizes)
-    step = total if not chunk_size else max(1, int(chunk_size))
+    step = max(1, total if not chunk_size else int(chunk_size))  # total is 0 for empty inputs
     blocks, out_td, values = [], None, None
     for start in range(0, max(total, 1), step):
         stop = min(total, start + step)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import Any, Callable
 
 import numpy as np
@@ -91,6 +92,8 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
             rec = _Recorded(f, args, kwargs, nums, "grad")
             out, aux = _split_aux(rec, has_aux, "grad")
             values, nodes, td = rec.split(out)
+            if out is None or len(values) == 1 and td.kind is None:
+                _check_differentiable_output(out if out is None else values[0])
             if len(values) != 1 or td.kind is not None or shape_of(values[0]) != ():
                 raise ValueError(_not_scalar_message(values, td))
             value, node = values[0], nodes[0]
@@ -182,6 +185,22 @@ def _split_aux(rec: _Recorded, has_aux: bool, fname: str) -> tuple[Any, Any]:
                          f"(output, aux), got {type(out).__name__}")
     aux_values, _, aux_td = rec.split(out[1])  # auxiliary outputs carry no derivative
     return out[0], tree_unflatten(aux_td, aux_values)
+
+
+def _check_differentiable_output(value: Any) -> None:
+    """grad differentiates a number: a bool, string or other object has no derivative,
+    and answering 0 for it would hide a bug in f (JAX and autograd refuse it too)."""
+    v = primal(value)
+    if isinstance(v, (bool, np.bool_)) or not (
+            isinstance(v, numbers.Number) or is_duck_array(v) or
+            isinstance(v, np.ndarray) and v.dtype.kind in "fciu"):
+        what = f"a value of type {type(v).__name__}" + (
+            f" with dtype {v.dtype}" if isinstance(v, np.ndarray) else "")
+        hint = " (does f end without a return statement?)" if v is None else ""
+        raise TypeError(f"grad needs f to return a real number, but it returned {what} "
+                        f"({v!r:.60}), which has no derivative{hint}. Return the float "
+                        "quantity to differentiate (for a comparison, the difference it "
+                        "compares).")
 
 
 def _not_scalar_message(values: list, td: Any) -> str:

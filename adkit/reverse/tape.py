@@ -286,10 +286,11 @@ def backward(nodes: list[Node], seeds: list[tuple[Node, Any]],
         elementwise = node.prim.elementwise
         for parent, vjp in zip(node.parents, node.vjps):
             c = vjp(g)
-            if elementwise and type(c) not in _SCALARS and (
-                    getattr(c, "shape", ()) != parent.shape or (
-                    not parent.complex and getattr(c, "dtype", _REAL).kind == "c")):
-                c = unbroadcast(c, parent.shape, parent.complex)
+            if type(c) not in _SCALARS:
+                if elementwise and getattr(c, "shape", ()) != parent.shape:
+                    c = unbroadcast(c, parent.shape, parent.complex)
+                elif not parent.complex and _is_complex_value(c):
+                    c = np.real(c)  # a real value's cotangent is real (the complex convention)
             j = parent.index
             prev = get(j)
             adjoints[j] = c if prev is None else prev + c
@@ -297,6 +298,10 @@ def backward(nodes: list[Node], seeds: list[tuple[Node, Any]],
 
 
 _SCALARS = (float, np.float64, np.float32)
+
+
+def _is_complex_value(c: Any) -> bool:
+    return type(c) is complex or getattr(c, "dtype", _REAL).kind == "c"
 
 
 def no_vjp_rule(prim: Primitive, argnum: int) -> NotImplementedError:
@@ -321,16 +326,20 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
         g = zeros_like_value(leaf)
     elif not isinstance(g, BoxBase):
         dt = getattr(leaf, "dtype", None)
+        if _is_complex_value(g) and not _is_complex_value(leaf):
+            g = np.real(g)  # a real argument's cotangent is the real part
         if isinstance(g, np.ndarray):
             if dt is not None and g.dtype != dt:
                 # a real argument's cotangent is the real part (see the complex convention)
                 g = (g.real if g.dtype.kind == "c" and dt.kind != "c" else g).astype(dt)
             elif not g.flags.writeable:  # a broadcast view: hand out a real array
                 g = np.array(g)
-        elif dt is not None and getattr(g, "dtype", dt) != dt:
+        elif dt is not None and (not hasattr(g, "dtype") or g.dtype != dt):
             g = np.asarray(g).astype(dt)[()]
         if shape_of(g) != shape_of(leaf):
             g = np.broadcast_to(g, shape_of(leaf)).copy()
+        if isinstance(original, np.generic) and isinstance(g, np.ndarray):
+            g = g[()]   # a NumPy scalar's gradient is a NumPy scalar
     if isinstance(original, (int, float)) and not isinstance(original, (bool, np.generic)) \
             and not isinstance(g, BoxBase):
         return float(g)

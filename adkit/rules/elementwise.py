@@ -212,9 +212,19 @@ negative = defprim("negative", operator.neg, elementwise=True, numpy=np.negative
                    jvp=lambda g, ans, x: -g, vjp=lambda ans, x: _negate)
 positive = defprim("positive", operator.pos, elementwise=True, numpy=np.positive, sympy=ON_OBJECTS,
                    jvp=unit_jvp, vjp=lambda ans, x: _identity)
-power = binary(np.power, lambda ans, x, y: y * np.power(x, y - 1),
+
+
+def _power_dx(power_fn):
+    """d/dx x**y = y x**(y-1), taken as 0 where y = 0 (x**0 is 1 everywhere, even at
+    x = 0 where x**(y-1) is infinite), so x**0, and x**1's second derivative, have
+    derivative 0 at 0. A zero y times an infinite power is the only case masked: the
+    mixed partial in y stays y-dependent wherever x**(y-1) is finite."""
+    return lambda ans, x, y: times(y, power_fn(x, y - 1))
+
+
+power = binary(np.power, _power_dx(np.power),
                lambda ans, x, y: ans * np.log(np.where(x == 0, 1.0, x)), _POW, safe=True)
-float_power = binary(np.float_power, lambda ans, x, y: y * np.float_power(x, y - 1),
+float_power = binary(np.float_power, _power_dx(np.float_power),
                      lambda ans, x, y: ans * np.log(np.where(x == 0, 1.0, x)), _POW,
                      safe=True)
 # x mod y = x - floor(x / y) * y: slope 1 in x and -floor(x / y) in y between the jumps

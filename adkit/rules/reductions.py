@@ -6,6 +6,7 @@ Ties in max/min share the derivative evenly among the maximal elements.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -227,13 +228,45 @@ def _np_var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, mean=
     centre = _np_mean(a, axis, keepdims=True) if mean is np._NoValue else mean
     d = a - centre
     sq = np.real(d * np.conj(d)) if dtype_of(a).kind == "c" else d * d
-    n = _count(shape_of(a), axis)
-    return _with_dtype(np.sum(sq, axis=axis, keepdims=keepdims) / max(n - ddof, 0), dtype)
+    return _with_dtype(_per_degree_of_freedom(np.sum(sq, axis=axis, keepdims=keepdims),
+                                              _count(shape_of(a), axis) - ddof), dtype)
+
+
+def _per_degree_of_freedom(total: Any, dof: Any) -> Any:
+    """total / dof, NumPy's value (inf, or nan for 0/0) where dof <= 0 too.
+
+    There a division would meet inf * 0 differently in the two modes (forward keeps
+    a zero tangent zero, reverse sends an infinite cotangent into the centred values);
+    multiplying by the constant 1/dof gives nan in both, as the value is.
+    """
+    if np.all(dof > 0):
+        return total / dof
+    if np.ndim(dof) == 0:
+        return total * math.inf   # a Python float keeps total's dtype
+    with np.errstate(divide="ignore"):
+        return total * np.divide(1.0, np.maximum(dof, 0))
+
+
+def _std_of(var: Any) -> Any:
+    """sqrt(var), with derivative 0 where var is 0.
+
+    A variance is 0 where the elements it reduces are all equal: over one element it
+    is constant (std's derivative is exactly 0), over several it is a norm at 0 (a
+    kink; 0 is its subgradient, as |x|' = 0 at 0). sqrt's infinite slope at 0 would
+    otherwise meet var's zero cotangent as inf * 0 = nan in reverse mode. Where var
+    is 0 the square root runs on 1 instead, and the branch that answers is constant.
+    """
+    zero = primal(var) == 0
+    if not np.any(zero):
+        return np.sqrt(var)
+    if np.all(zero):
+        return var * 0.0   # keeps var's type and dtype (a NumPy scalar stays one)
+    return np.where(zero, 0.0, np.sqrt(np.where(zero, 1.0, var)))
 
 
 @handles(np.std, via=sum_)
 def _np_std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-    return np.sqrt(_np_var(a, axis, dtype, out, ddof, keepdims, **kwargs))
+    return _std_of(_np_var(a, axis, dtype, out, ddof, keepdims, **kwargs))
 
 
 # --- cumulative sums and products ----------------------------------------------------------------
@@ -249,8 +282,9 @@ def _cumulative(prim, name: str, identity: float):
     def handler(a, axis=None, dtype=None, out=None, *, include_initial=False):
         if out is not None:
             raise TypeError(f"np.{name}(..., out=...) is not supported on traced values")
-        if axis is None:
-            a, axis = np.ravel(a), 0
+        if axis is None or ndim_of(a) == 0:  # NumPy treats a 0-d array as 1-d here
+            axis = 0 if axis is None else normalize_axis(axis, 0)
+            a = np.ravel(a)
         result = prim(a, normalize_axis(axis, ndim_of(a)))
         if include_initial:
             start = np.full_like(primal(np.take(result, [0], axis=axis)), identity)
@@ -330,13 +364,13 @@ def _np_nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwa
     count = np.sum(valid, axis=axis, keepdims=keepdims).astype(dtype_of(a))
     centre = _np_nanmean(a, axis, keepdims=True)
     d = np.where(valid, a - centre, 0.0)
-    return _with_dtype(np.sum(d * d, axis=axis, keepdims=keepdims) / np.maximum(count - ddof, 0.0),
-                       dtype)
+    return _with_dtype(_per_degree_of_freedom(np.sum(d * d, axis=axis, keepdims=keepdims),
+                                              count - ddof), dtype)
 
 
 @handles(np.nanstd, via=sum_)
 def _np_nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-    return np.sqrt(_np_nanvar(a, axis, dtype, out, ddof, keepdims))
+    return _std_of(_np_nanvar(a, axis, dtype, out, ddof, keepdims))
 
 
 @handles(np.nanmax, via=max_)
