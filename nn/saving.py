@@ -49,6 +49,8 @@ ARRAY_KINDS = "fiu"
 LIMITS = {"config bytes": MAX_CONFIG_BYTES, "config depth": MAX_CONFIG_DEPTH,
           "npy header bytes": MAX_NPY_HEADER_BYTES, "deflate ratio": MAX_DEFLATE_RATIO}
 
+_CHUNK = 1 << 20
+
 # What the zip module raises on a damaged archive: a flipped flag bit reads as an
 # encrypted member (RuntimeError), a flipped method byte as an unknown compression
 # (NotImplementedError), a damaged stream as zlib.error or EOFError.
@@ -136,10 +138,13 @@ class ModelFile:
                 f.read(info.header_bytes)
                 got = 0
                 while got < info.nbytes:
-                    n = f.readinto(view[got:])
-                    if not n:
+                    # ZipExtFile.readinto reads through a temporary bytes object of
+                    # the whole request; small chunks keep that to 1 MiB
+                    chunk = f.read(min(_CHUNK, info.nbytes - got))
+                    if not chunk:
                         break
-                    got += n
+                    view[got:got + len(chunk)] = chunk
+                    got += len(chunk)
                 extra = len(f.read(1))   # reading to the end also checks the CRC
         if got != info.nbytes or extra:
             raise self.error(f"array {name} holds {'fewer' if got < info.nbytes else 'more'} "
@@ -246,10 +251,9 @@ def _read_config(path: str, archive: zipfile.ZipFile,
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ModelFileError(f"{path!r}: {CONFIG_MEMBER} is not valid JSON "
                              f"({type(e).__name__}: {e})") from None
-    depth = _depth(config)
-    if depth > MAX_CONFIG_DEPTH:
-        raise ModelFileError(f"{path!r}: {CONFIG_MEMBER} nests lists and dicts {depth} deep, "
-                             f"more than the {MAX_CONFIG_DEPTH} a model config may")
+    if _depth(config) > MAX_CONFIG_DEPTH:
+        raise ModelFileError(f"{path!r}: {CONFIG_MEMBER} nests lists and dicts more than "
+                             f"{MAX_CONFIG_DEPTH} deep, deeper than a model config may")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{path!r} is not an adkit.nn model file (format field "
                              f"{config.get('format') if isinstance(config, dict) else None!r})")
@@ -266,7 +270,8 @@ def _read_config(path: str, archive: zipfile.ZipFile,
 
 
 def _depth(value: Any) -> int:
-    """How deeply lists and dicts nest in a JSON value, without recursion."""
+    """How deeply lists and dicts nest in a JSON value (counting stops one past
+    MAX_CONFIG_DEPTH), without recursion."""
     deepest, todo = 0, [(value, 1)]
     while todo:
         v, d = todo.pop()
