@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..nn.numpy_backend import Window, window
 from .gemm import Tile, _fits, _launch, gemm
 from .launch import F32, buffer_args, checked, launch, new
 from .runtime import Device
+from .window import Window, window
 
 __all__ = ["im2col", "col2im", "conv2d", "conv2d_backprop_input", "conv2d_backprop_kernel"]
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..nn.numpy_backend import Window, window
 from .launch import buffer_args, checked, launch, new
 from .runtime import Device
+from .window import Window, window
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
            "avg_pool2d_backward"]

@@ -40,8 +40,9 @@ import numpy as np
 
 from adkit import defjvp, defvjp, primitive, stop_gradient
 from adkit.extend import is_duck_array
+from adkit.kernels.window import check_fits, padding_mode, window, window_pair
 
-from .numpy_backend import NumpyBackend, window
+from .numpy_backend import NumpyBackend
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "softmax", "log_softmax",
            "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_cross_entropy",
@@ -120,24 +121,6 @@ def _floating(x: Any, like: Any = None) -> Any:
     return np.asarray(v, dtype=dtype if dtype is not None and dtype.kind == "f" else np.float64)
 
 
-def window_pair(value: Any, what: str, who: str) -> tuple[int, int]:
-    """A window size or strides as (rows, columns): an int means both."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                 and v > 0 for v in pair):
-        raise ValueError(f"{who}: {what} must be a positive int or a pair (rows, columns) of "
-                         f"them, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _padding(padding: Any, who: str) -> str:
-    p = padding.lower() if isinstance(padding, str) else padding
-    if p not in ("valid", "same"):
-        raise ValueError(f"{who}: padding must be 'valid' or 'same' (as in Keras), got "
-                         f"{padding!r}")
-    return p
-
-
 def _images(x: Any, who: str) -> tuple:
     shape = _shape(x)
     if len(shape) != 4:
@@ -145,14 +128,6 @@ def _images(x: Any, who: str) -> tuple:
                          f"channels last as in Keras; got shape {shape}. Add the missing axes "
                          "(e.g. x[..., None] for one channel, x[None] for one image)")
     return shape
-
-
-def _fits(x_shape: tuple, size: tuple, padding: str, who: str, what: str) -> None:
-    if padding == "valid" and (x_shape[1] < size[0] or x_shape[2] < size[1]):
-        raise ValueError(
-            f"{who}: a {size[0]}x{size[1]} {what} does not fit in x of shape {x_shape} "
-            f"({x_shape[1]}x{x_shape[2]} in height x width) with padding='valid'; use "
-            f"padding='same' or a {what} of at most {x_shape[1]}x{x_shape[2]}")
 
 
 # --- convolution ---------------------------------------------------------------------------
@@ -167,7 +142,7 @@ def conv2d(x: Any, kernel: Any, strides: Any = (1, 1), padding: str = "valid") -
     ((2, 2, 2, 4), dtype('float32'))
     """
     strides = window_pair(strides, "strides", "conv2d")
-    padding = _padding(padding, "conv2d")
+    padding = padding_mode(padding, "conv2d")
     xs = _images(x, "conv2d")
     ks = _shape(kernel)
     if len(ks) != 4:
@@ -178,7 +153,7 @@ def conv2d(x: Any, kernel: Any, strides: Any = (1, 1), padding: str = "valid") -
             f"conv2d: the kernel of shape {ks} expects c_in={ks[2]} input channels but x of "
             f"shape {xs} has {xs[3]} (channels are the last axis, NHWC). Make the kernel "
             f"(kh, kw, {xs[3]}, c_out), or transpose x to channels-last if it is NCHW")
-    _fits(xs, ks[:2], padding, "conv2d", "kernel")
+    check_fits(xs, ks[:2], padding, "conv2d", "kernel")
     return _conv2d(_floating(x), _floating(kernel), strides=strides, padding=padding)
 
 
@@ -260,9 +235,9 @@ def im2col(x: Any, kernel_size: Any, strides: Any = (1, 1), padding: str = "vali
     """
     kernel_size = window_pair(kernel_size, "kernel_size", "im2col")
     strides = window_pair(strides, "strides", "im2col")
-    padding = _padding(padding, "im2col")
+    padding = padding_mode(padding, "im2col")
     xs = _images(x, "im2col")
-    _fits(xs, kernel_size, padding, "im2col", "kernel")
+    check_fits(xs, kernel_size, padding, "im2col", "kernel")
     return _im2col(_floating(x), kernel_size=kernel_size, strides=strides, padding=padding)
 
 
@@ -277,12 +252,12 @@ def col2im(cols: Any, x_shape: tuple, kernel_size: Any, strides: Any = (1, 1),
     """
     kernel_size = window_pair(kernel_size, "kernel_size", "col2im")
     strides = window_pair(strides, "strides", "col2im")
-    padding = _padding(padding, "col2im")
+    padding = padding_mode(padding, "col2im")
     x_shape = tuple(int(d) for d in x_shape)
     if len(x_shape) != 4:
         raise ValueError(f"col2im: x_shape must be (batch, height, width, channels), got "
                          f"{x_shape}")
-    _fits(x_shape, kernel_size, padding, "col2im", "kernel")
+    check_fits(x_shape, kernel_size, padding, "col2im", "kernel")
     geo = window(x_shape, kernel_size, strides, padding)
     want = (x_shape[0] * geo.ho * geo.wo, kernel_size[0] * kernel_size[1] * x_shape[3])
     if _shape(cols) != want:
@@ -325,8 +300,8 @@ _adjoint_pair(_im2col, _col2im)
 def _pool_args(x: Any, pool_size: Any, strides: Any, padding: str, who: str) -> dict:
     pool_size = window_pair(pool_size, "pool_size", who)
     strides = pool_size if strides is None else window_pair(strides, "strides", who)
-    padding = _padding(padding, who)
-    _fits(_images(x, who), pool_size, padding, who, "pool")
+    padding = padding_mode(padding, who)
+    check_fits(_images(x, who), pool_size, padding, who, "pool")
     return {"pool_size": pool_size, "strides": strides, "padding": padding}
 
 

@@ -6,11 +6,8 @@ on device arrays). Layouts follow Keras: images are NHWC (batch, height, width,
 channels), convolution kernels are (kh, kw, c_in, c_out), and every function
 keeps its inputs' float dtype (float32 in, float32 out).
 
-Windows (convolution and pooling) share one geometry, Keras's: with "valid"
-padding the output has floor((H - k) / s) + 1 rows and trailing rows that no
-window reaches are ignored; with "same" it has ceil(H / s) rows and
-max((ceil(H / s) - 1) * s + k - H, 0) rows of padding, the odd one at the
-bottom (right).
+Windows (convolution and pooling) share one geometry, Keras's, computed in
+adkit.kernels.window for this backend, the OpenCL kernels and the layers alike.
 
     >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
     >>> NumpyBackend().max_pool2d_forward(x, (2, 2), (2, 2), "valid")[0, :, :, 0]
@@ -31,74 +28,21 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from adkit.kernels.window import Window, window
+
 from . import blas
 
-__all__ = ["NumpyBackend", "Window", "window"]
+__all__ = ["NumpyBackend"]
 
 # Bytes of patches per chunk: measured on 2 cores (Zen 4, 2 MB L2 each), 1 to 8
 # images of 26x26x32 (1-5 MB) were within 10% of each other and all 2-4x faster
 # than one whole-batch im2col; 32 images (21 MB) was already 1.5x slower.
 CHUNK_BYTES = 4 << 20
-
-
-class Window(NamedTuple):
-    """Where the windows of a convolution or pooling lie on an (N, H, W, C) input."""
-
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    ho: int      # output rows
-    wo: int      # output columns
-    top: int     # padding rows above (and below: bottom) the input
-    bottom: int
-    left: int
-    right: int
-
-    @property
-    def padded(self) -> bool:
-        return bool(self.top or self.bottom or self.left or self.right)
-
-    def offsets(self) -> Iterator[tuple[int, int, int]]:
-        """(k, i, j): each position in the window, row-major, k = i * kw + j."""
-        for i in range(self.kh):
-            for j in range(self.kw):
-                yield i * self.kw + j, i, j
-
-    def at(self, xp: np.ndarray, i: int, j: int) -> np.ndarray:
-        """The (n, ho, wo, C) view of padded xp at window position (i, j)."""
-        return xp[:, i:i + self.sh * (self.ho - 1) + 1:self.sh,
-                  j:j + self.sw * (self.wo - 1) + 1:self.sw, :]
-
-
-def _length(size: int, k: int, s: int, padding: str) -> tuple[int, int, int]:
-    if padding == "same":
-        out = -(-size // s)
-        total = max((out - 1) * s + k - size, 0)
-        return out, total // 2, total - total // 2
-    return (size - k) // s + 1, 0, 0
-
-
-def window(x_shape: tuple, kernel_size: tuple, strides: tuple, padding: str) -> Window:
-    """The geometry of kernel_size windows moved by strides over an NHWC x_shape.
-
-    >>> window((1, 5, 5, 1), (3, 3), (2, 2), "same")
-    Window(kh=3, kw=3, sh=2, sw=2, ho=3, wo=3, top=1, bottom=1, left=1, right=1)
-    """
-    if padding not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-    (kh, kw), (sh, sw) = kernel_size, strides
-    ho, top, bottom = _length(x_shape[1], kh, sh, padding)
-    wo, left, right = _length(x_shape[2], kw, sw, padding)
-    if ho < 1 or wo < 1:
-        raise ValueError(f"a {kh}x{kw} window does not fit in an input of shape {x_shape} "
-                         "with 'valid' padding: use padding='same' or a smaller window")
-    return Window(kh, kw, sh, sw, ho, wo, top, bottom, left, right)
 
 
 def _per_chunk(per_image_bytes: int) -> int:

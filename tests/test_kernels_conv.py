@@ -14,7 +14,8 @@ require_opencl()
 
 from adkit.kernels import conv as kconv  # noqa: E402
 from adkit.kernels import pool as kpool  # noqa: E402
-from adkit.nn.numpy_backend import NumpyBackend, window  # noqa: E402
+from adkit.kernels.window import window  # noqa: E402
+from adkit.nn.numpy_backend import NumpyBackend  # noqa: E402
 
 B = NumpyBackend()
 SETTINGS = settings(max_examples=25, deadline=None,

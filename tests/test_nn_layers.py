@@ -146,7 +146,7 @@ def test_conv_and_pool_output_shapes_follow_keras():
 def test_bad_layer_arguments_are_refused_clearly():
     with pytest.raises(ValueError, match="Dense units must be a positive int"):
         Dense(0)
-    with pytest.raises(ValueError, match="padding must be one of"):
+    with pytest.raises(ValueError, match="Conv2D 'conv2d.*': padding must be 'valid' or 'same'"):
         Conv2D(3, 3, padding="full")
     with pytest.raises(ValueError, match="Dropout rate must be in"):
         Dropout(1.0)

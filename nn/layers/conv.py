@@ -6,25 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from adkit.kernels.window import output_length, padding_mode, window_pair
+
 from .. import activations, backend
 from .base import Context, Layer, Shape
 from .core import _Activated
-
-PADDINGS = ("valid", "same")
-
-
-def output_length(size: int, window: int, stride: int, padding: str) -> int:
-    """Output positions along one axis (Keras's conv_output_length)."""
-    if padding == "same":
-        return -(-size // stride)
-    return (size - window) // stride + 1
-
-
-def _padding(padding: str, who: str) -> str:
-    p = str(padding).lower()
-    if p not in PADDINGS:
-        raise ValueError(f"{who}: padding must be one of {PADDINGS}, got {padding!r}")
-    return p
 
 
 class _Spatial:
@@ -59,9 +45,9 @@ class Conv2D(_Spatial, _Activated):
         if not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"Conv2D filters must be a positive int, got {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = backend.window_pair(kernel_size, "kernel_size", f"Conv2D {self.name!r}")
-        self.strides = backend.window_pair(strides, "strides", f"Conv2D {self.name!r}")
-        self.padding = _padding(padding, f"Conv2D {self.name!r}")
+        self.kernel_size = window_pair(kernel_size, "kernel_size", f"Conv2D {self.name!r}")
+        self.strides = window_pair(strides, "strides", f"Conv2D {self.name!r}")
+        self.padding = padding_mode(padding, f"Conv2D {self.name!r}")
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
@@ -96,9 +82,9 @@ class _Pooling2D(_Spatial, Layer):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"{type(self).__name__} {self.name!r}"
-        self.pool_size = backend.window_pair(pool_size, "pool_size", who)
-        self.strides = self.pool_size if strides is None else backend.window_pair(strides, "strides", who)
-        self.padding = _padding(padding, who)
+        self.pool_size = window_pair(pool_size, "pool_size", who)
+        self.strides = self.pool_size if strides is None else window_pair(strides, "strides", who)
+        self.padding = padding_mode(padding, who)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._spatial_output(input_shape, self.pool_size, self.strides, input_shape[-1])
