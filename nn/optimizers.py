@@ -33,8 +33,11 @@ array([ 0.98, -1.96])
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
+import warnings
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -97,6 +100,64 @@ def _pair(where: str, name: str, value: Any) -> tuple:
     return a, b
 
 
+# ---------------------------------------------------------------- Keras 2 spellings
+
+def _keras2_arguments(init: Callable, who: str, args: tuple, kwargs: dict) -> dict:
+    """The arguments of ``init``, all by keyword, with Keras 2's ``lr=`` renamed to ``learning_rate`` and
+    ``decay=d`` folded into the rate as Keras 2's inverse-time decay,
+    lr / (1 + d * iterations), which is ``schedules.InverseTimeDecay(lr, 1, d)``."""
+    kwargs = dict(kwargs)
+    lr, decay = kwargs.pop("lr", None), kwargs.pop("decay", None)
+    signature = inspect.signature(init)
+    bound = signature.bind_partial(None, *args, **kwargs)  # None stands for self
+    if lr is not None:
+        if "learning_rate" in bound.arguments:
+            raise TypeError(f"{who}: got both lr and learning_rate; lr is Keras 2's old name "
+                            f"for learning_rate, pass only learning_rate")
+        bound.arguments["learning_rate"] = lr
+    if decay is not None:
+        decay = _real(who, "decay", decay)
+        rate = bound.arguments.get("learning_rate",
+                                   signature.parameters["learning_rate"].default)
+        if isinstance(rate, Mapping) or callable(rate):
+            raise ValueError(f"{who}: decay applies to a float learning rate, but "
+                             f"learning_rate is the schedule {rate!r}; drop decay")
+        if decay > 0:
+            bound.arguments["learning_rate"] = schedules.InverseTimeDecay(
+                _real(who, "learning_rate", rate), decay_steps=1, decay_rate=decay)
+    self_name = next(iter(signature.parameters))
+    out: dict = {}
+    for name, value in bound.arguments.items():
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        elif name != self_name:
+            out[name] = value
+    return out
+
+
+def _accepts_keras2_spellings(init: Callable) -> Callable:
+    """Wrap an optimizer's __init__ so that Keras 2's ``lr=`` and ``decay=`` work, with
+    a DeprecationWarning that names the new spelling and points at the caller's line."""
+
+    @functools.wraps(init)
+    def __init__(self: "Optimizer", *args: Any, **kwargs: Any) -> None:
+        old = [k for k in ("lr", "decay") if k in kwargs]
+        if old:
+            who = type(self).__name__
+            if "decay" in old:
+                advice = ("learning_rate=adkit.nn.schedules.InverseTimeDecay(lr, decay_steps=1, "
+                          "decay_rate=decay), the same lr / (1 + decay * iterations)")
+            else:
+                advice = "learning_rate="
+            warnings.warn(f"{who}: {' and '.join(k + '=' for k in old)} "
+                          f"{'is' if len(old) == 1 else 'are'} Keras 2's spelling; use {advice}",
+                          DeprecationWarning, stacklevel=2)
+            args, kwargs = (), _keras2_arguments(init, who, args, kwargs)
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
 # ---------------------------------------------------------------- the base class
 
 class Optimizer:
@@ -110,6 +171,11 @@ class Optimizer:
     2015; gamma defaults to 0.55, and gamma = 0 is the constant-variance noise
     of the plain trick), drawn from a Generator seeded by ``seed``.
 
+    Keras 2's spellings work, each with a DeprecationWarning: ``lr=`` for
+    ``learning_rate=``, and ``decay=d``, the inverse-time decay
+    ``lr / (1 + d * iterations)``, which becomes the schedule
+    ``schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=d)``.
+
     >>> opt = SGD(0.1, clipnorm=1.0)
     >>> w = np.zeros(2); opt.apply_gradients([w], [np.array([3.0, 4.0])]); w
     array([-0.06, -0.08])
@@ -117,6 +183,11 @@ class Optimizer:
 
     needs_hvp: bool = False
     _hyper: tuple[str, ...] = ()  # constructor arguments a subclass adds, in get_config order
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _accepts_keras2_spellings(cls.__dict__["__init__"])
 
     def __init__(self, learning_rate: Any = 0.001, *, clipnorm: float | None = None,
                  clipvalue: float | None = None, global_clipnorm: float | None = None,
@@ -469,6 +540,8 @@ class Optimizer:
         0.01
         """
         config = dict(config)
+        if "lr" in config or "decay" in config:   # a config Keras 2 wrote: no warning
+            config = _keras2_arguments(inspect.unwrap(cls.__init__), cls.__name__, (), config)
         unknown = sorted(set(config) - set(_BASE_ARGS) - set(cls._hyper))
         if unknown:
             raise ValueError(f"{cls.__name__}.from_config: unknown arguments {unknown}; valid: "
