@@ -20,20 +20,77 @@ from . import backend
 EPSILON = 1e-7
 
 
+def matched_targets(y_true: Any, y_pred: Any, loss: str) -> tuple[Any, Any]:
+    """(y_true, y_pred) of one rank, as Keras's losses take them; refuses a pair that
+    would broadcast to anything but the predictions' shape.
+
+    Where the ranks differ by one and the longer shape ends in 1, the shorter one gains
+    that axis (Keras's squeeze_or_expand_to_same_rank): targets (N,) against predictions
+    (N, 1) become (N, 1). Without this, (N, 1) - (N,) broadcasts to (N, N), and an
+    elementwise loss would silently average over every pair of examples.
+
+    >>> matched_targets(np.zeros(3), np.zeros((3, 1)), "mse")[0].shape
+    (3, 1)
+    """
+    t_shape, p_shape = _shape(y_true), _shape(y_pred)
+    if len(t_shape) == len(p_shape) + 1 and t_shape[-1:] == (1,) and len(p_shape) == 1:
+        y_pred, p_shape = _as_targets(y_pred).reshape(p_shape + (1,)), p_shape + (1,)
+    elif len(p_shape) == len(t_shape) + 1 and p_shape[-1:] == (1,) and len(t_shape) == 1:
+        y_true = _as_targets(y_true)
+        y_true, t_shape = y_true.reshape(t_shape + (1,)), t_shape + (1,)
+    if t_shape == p_shape or t_shape == ():
+        return y_true, y_pred
+    try:
+        together = np.broadcast_shapes(t_shape, p_shape)
+    except ValueError:
+        together = None
+    if len(t_shape) != len(p_shape) or together != p_shape or t_shape[:1] != p_shape[:1]:
+        raise ValueError(_mismatch_message(loss, t_shape, p_shape, together))
+    return y_true, y_pred
+
+
+def _mismatch_message(loss: str, t_shape: tuple, p_shape: tuple, together: Any) -> str:
+    if t_shape[:1] != p_shape[:1] and len(t_shape) == len(p_shape):
+        outcome, fix = (f"hold {t_shape[0]} targets for {p_shape[0]} examples",
+                        "pass one target per example")
+    else:
+        outcome = "do not broadcast together" if together is None else \
+            f"would broadcast to {together}" if together != p_shape else \
+            "would pair each target with another example's prediction"
+        fix = f"give the targets the predictions' shape {p_shape}"
+        if len(t_shape) >= 2:
+            fix += f", or make the model output shape {t_shape[1:]} per example"
+    return (f"loss {loss!r}: targets of shape {t_shape} and predictions of shape {p_shape} "
+            f"{outcome}; an elementwise loss compares one target with one prediction, so "
+            f"{fix}.")
+
+
+def _shape(y: Any) -> tuple:
+    shape = getattr(y, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(y)
+
+
+def _as_targets(y: Any) -> Any:
+    return y if hasattr(y, "reshape") else np.asarray(y)
+
+
 def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
     """mean((y_pred - y_true) ** 2) over the last axis, per example."""
+    y_true, y_pred = matched_targets(y_true, y_pred, "mean_squared_error")
     d = y_pred - y_true
     return np.mean(d * d, axis=-1)
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
     """mean(|y_pred - y_true|) over the last axis, per example."""
+    y_true, y_pred = matched_targets(y_true, y_pred, "mean_absolute_error")
     return np.mean(np.abs(y_pred - y_true), axis=-1)
 
 
 def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
     """-mean(t log p + (1 - t) log(1 - p)) over the last axis, p clipped to
     [EPSILON, 1 - EPSILON] as Keras does."""
+    y_true, y_pred = matched_targets(y_true, y_pred, "binary_crossentropy")
     p = np.clip(y_pred, EPSILON, 1 - EPSILON)
     return -np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p), axis=-1)
 
@@ -41,6 +98,7 @@ def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
 def categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
     """-sum(t log p) over the last axis, with p = y_pred renormalised to sum to 1 and
     clipped to [EPSILON, 1 - EPSILON], as Keras does."""
+    y_true, y_pred = matched_targets(y_true, y_pred, "categorical_crossentropy")
     p = y_pred / np.sum(y_pred, axis=-1, keepdims=True)
     return -np.sum(y_true * np.log(np.clip(p, EPSILON, 1 - EPSILON)), axis=-1)
 
@@ -56,6 +114,7 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
 def hinge(y_true: Any, y_pred: Any) -> Any:
     """mean(max(1 - t * y, 0)) with labels t in {-1, 1}; 0/1 labels are mapped."""
     t = y_true if is_duck_array(y_true) else np.asarray(y_true)
+    t, y_pred = matched_targets(t, y_pred, "hinge")
     t = np.where(t == 0, -1.0, t).astype(np.result_type(t.dtype, np.float32))
     return np.mean(np.maximum(1.0 - t * y_pred, 0.0), axis=-1)
 
@@ -71,6 +130,7 @@ def _class_ids(y: Any) -> Any:
 
 # the loss of the logits for losses that a final softmax / sigmoid can fuse with
 def _softmax_xent_logits(y_true: Any, logits: Any) -> Any:
+    y_true, logits = matched_targets(y_true, logits, "categorical_crossentropy")
     return backend.softmax_cross_entropy(logits, y_true)
 
 
@@ -79,6 +139,7 @@ def _sparse_softmax_xent_logits(y_true: Any, logits: Any) -> Any:
 
 
 def _sigmoid_xent_logits(y_true: Any, logits: Any) -> Any:
+    y_true, logits = matched_targets(y_true, logits, "binary_crossentropy")
     return np.mean(backend.sigmoid_cross_entropy(logits, y_true), axis=-1)
 
 

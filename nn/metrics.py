@@ -29,13 +29,15 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import losses
+
 __all__ = [
     "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "confusion_matrix", "precision", "recall", "f1_score",
     "roc_curve", "auc", "roc_auc_score", "precision_recall_curve", "average_precision_score",
     "Metric", "MeanMetric", "MeanMetricWrapper",
     "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
-    "Precision", "Recall", "F1Score", "AUC", "get",
+    "Precision", "Recall", "F1Score", "AUC", "MeanSquaredError", "MeanAbsoluteError", "get",
 ]
 
 _AVERAGES = (None, "binary", "macro", "micro", "weighted")
@@ -567,6 +569,21 @@ class MeanMetricWrapper(MeanMetric):
         super().update_state(values, sample_weight)
 
 
+class MeanSquaredError(MeanMetricWrapper):
+    """Streaming mean squared error (Keras's "mse" metric): targets (N,) against
+    predictions (N, 1) are compared one to one, as the loss compares them."""
+
+    def __init__(self, name: str = "mean_squared_error") -> None:
+        super().__init__(losses.mean_squared_error, name)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    """Streaming mean absolute error (Keras's "mae" metric)."""
+
+    def __init__(self, name: str = "mean_absolute_error") -> None:
+        super().__init__(losses.mean_absolute_error, name)
+
+
 class BinaryAccuracy(MeanMetricWrapper):
     """Streaming :func:`binary_accuracy`."""
 
@@ -768,6 +785,10 @@ _BY_NAME: dict[str, type[Metric]] = {
     "f1": F1Score,
     "f1_score": F1Score,
     "auc": AUC,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
 }
 
 # Keyed by the loss name without underscores, so "BinaryCrossentropy" matches too.
