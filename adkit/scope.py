@@ -12,17 +12,16 @@ Outside traces the originals are back in place; code that bound the function
 before (`from numpy import array`) keeps the original and gets the error that
 names the working spelling.
 
-scipy.special's Python functions (logsumexp, softmax, log_softmax, polygamma,
-multigammaln) do not reach NumPy's protocols either. When scipy.special is
-loaded as a differentiation starts, they are swapped the same way, for
-wrappers that send traced arguments to their rules (see
-adkit/rules/special.py); SciPy itself is never imported here.
+SciPy's Python functions (scipy.special.logsumexp, scipy.stats, scipy.linalg,
+...) do not reach NumPy's protocols either. When a differentiation starts, the
+rules of every SciPy module loaded by then are bound to SciPy's function objects
+once and for all (adkit/rules/scipy_binding.py), whatever the import order;
+SciPy itself is never imported here.
 """
 
 from __future__ import annotations
 
 import gc
-import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -30,6 +29,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import TracedConversionError
+from .rules import scipy_binding
 from .table import COVERAGE
 from .tracer import BoxBase, Trace
 
@@ -39,10 +39,6 @@ _original_array = np.array
 _original_asarray = np.asarray
 _original_asanyarray = np.asanyarray
 _original_full = np.full
-#: (namespace, name, replacement) for scipy.special, once it is loaded (see _scipy_replacements)
-_scipy_swaps: tuple | None = None
-#: (namespace, name, original) of what is swapped in scipy.special while tracing
-_scipy_originals: list = []
 COVERAGE.update({"np.array": (), "np.asarray": (), "np.asanyarray": (), "np.full": ()})
 
 
@@ -52,14 +48,13 @@ def tracing(trace: Trace) -> Iterator[Trace]:
     global _depth
     with _lock:
         if _depth == 0:
-            replacements = _scipy_replacements()
+            scipy_binding.bind_loaded()
             np.array, np.asarray, np.asanyarray, np.full = _array, _asarray, _asarray, _full
-            for namespace, name, new in replacements:
-                _scipy_originals.append((namespace, name, namespace[name]))
-                namespace[name] = new
         _depth += 1
     try:
         yield trace
+    except Exception as err:
+        raise scipy_binding.explain(err)  # a traced value failed inside SciPy: name the call
     finally:
         trace.active = False
         with _lock:
@@ -69,9 +64,6 @@ def tracing(trace: Trace) -> Iterator[Trace]:
                 np.asarray = _original_asarray
                 np.asanyarray = _original_asanyarray
                 np.full = _original_full
-                while _scipy_originals:
-                    namespace, name, original = _scipy_originals.pop()
-                    namespace[name] = original
 
 
 @contextmanager
@@ -91,22 +83,6 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _scipy_replacements() -> tuple:
-    """What to swap in scipy.special, if SciPy's special functions are loaded at all.
-
-    Module namespaces are written directly (as setattr on a module does): this runs
-    at the start of every outermost differentiation, so it is kept cheap.
-    """
-    global _scipy_swaps
-    if _scipy_swaps is None:
-        if "scipy.special" not in sys.modules:
-            return ()
-        from .rules.special import traced_replacements
-        _scipy_swaps = tuple((vars(owner), name, new)
-                             for owner, name, new in traced_replacements())
-    return _scipy_swaps
 
 
 def _array(obj: Any, *args: Any, **kwargs: Any) -> Any:

@@ -35,30 +35,29 @@ Conventions:
   sign is a plain array (piecewise constant, no derivative) and the value
   log|sum b e^a| has derivative sign * b * e^(a - value).
 - softmax, log_softmax, logsumexp and polygamma/multigammaln are Python
-  functions in SciPy, which never reach NumPy's dispatch protocols. While a
-  differentiation runs, adkit.scope swaps `scipy.special.logsumexp` (etc.) for
-  wrappers that send traced arguments here. A name bound before the
-  differentiation started (`from scipy.special import logsumexp` at the top
-  of a module) is SciPy's own function, which cannot be intercepted: called on
-  a traced value it raises TracedConversionError saying so.
+  functions in SciPy, which never reach NumPy's dispatch protocols. They are
+  bound to their rules here (adkit/rules/scipy_binding.py): the function
+  objects themselves send traced arguments to the table, so any spelling works,
+  `from scipy.special import logsumexp` at the top of a module included.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import sys
 from typing import Any, Callable
 
 import numpy as np
 import scipy.special as sp
 
-from ..table import COVERAGE, FUNCTIONS, NoRuleError, PerElement, defnondiff, defprim, handles
-from ..tracer import BoxBase, primal
+from ..table import (COVERAGE, FUNCTIONS, NoRuleError, NoSympy, PerElement, defnondiff, defprim,
+                     handles)
+from ..tracer import primal
 from .elementwise import _exp, _sym_cbrt, binary, unary
 from .helpers import (batch_axes, batch_ndim, dtype_of, ndim_of, normalize_axes, normalize_axis,
                       quietly, shape_of, times)
 from .reductions import expand_back
+from .scipy_binding import bind
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -329,6 +328,20 @@ sp_exp10 = _u(sp.exp10, lambda ans, x: ans * math.log(10.0),
 sp_cbrt = _u(sp.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans), _sym_cbrt, safe=True)
 cosm1 = _u(sp.cosm1, lambda ans, x: -np.sin(x), PerElement(lambda sy, x: sy.cos(x) - 1))
 
+def _student_t_density(ans, df, t):
+    """d/dt of Student's t CDF: the density Gamma((df+1)/2) / (sqrt(df pi) Gamma(df/2))
+    (1 + t^2/df)^(-(df+1)/2), in logs for large df."""
+    return _exp(sp.gammaln(0.5 * (df + 1.0)) - sp.gammaln(0.5 * df)
+                - 0.5 * np.log(df * math.pi) - 0.5 * (df + 1.0) * np.log1p(t * t / df))
+
+
+# Student's t CDF (scipy.stats.t.cdf): differentiable in t, degrees of freedom held fixed
+stdtr = _b(sp.stdtr, _constant("scipy.special.stdtr", "df", "the derivative with respect "
+                                                           "to the degrees of freedom is not "
+                                                           "implemented"),
+           _student_t_density, NoSympy("Student's t CDF is a hypergeometric function SymPy "
+                                       "does not lambdify to SciPy's"), safe=True)
+
 # --- x log y and entropies ----------------------------------------------------------------------
 
 
@@ -589,77 +602,11 @@ def _polygamma(n, x):
 COVERAGE.update({"scipy.special.digamma": (digamma,), "scipy.special.jn": (jv,)})
 
 
-# --- SciPy's Python functions while a differentiation runs (used by adkit.scope) -------------
+# --- SciPy's Python functions: bound once, whatever the import order (scipy_binding) ----------
 
-#: public scipy.special functions that do not reach NumPy's protocols: name -> original
+#: public scipy.special functions that do not reach NumPy's protocols
 PYTHON_FUNCTIONS = {name: getattr(sp, name) for name in
                     ("logsumexp", "softmax", "log_softmax", "polygamma", "multigammaln")
                     if getattr(sp, name, None) in FUNCTIONS}
-
-
-def _holds_traced(args: Any) -> bool:
-    for a in args:
-        if isinstance(a, BoxBase) or (isinstance(a, (list, tuple)) and _holds_traced(a)):
-            return True
-    return False
-
-
-def _traced_aware(original: Callable) -> Callable:
-    handler = FUNCTIONS[original]
-
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _holds_traced(args) or (kwargs and _holds_traced(kwargs.values())):
-            return handler(*args, **kwargs)
-        return original(*args, **kwargs)
-    wrapper.__adkit_original__ = original  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _refusing(original: Callable) -> Callable:
-    """A helper SciPy's Python code calls first on its input (array_namespace,
-    asarray), made to raise adkit's error when that input is traced: reached only
-    when the function was bound before the differentiation started."""
-    from ..arraybox import TracedConversionError
-
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _holds_traced(args) or (kwargs and _holds_traced(kwargs.values())):
-            caller = sys._getframe(1).f_code.co_name
-            if caller in PYTHON_FUNCTIONS:
-                raise TracedConversionError(
-                    f"scipy.special.{caller} was called on a traced value through a name "
-                    "bound before the differentiation started (e.g. `from scipy.special "
-                    f"import {caller}` at the top of a module). That name is SciPy's own "
-                    "code, which converts its input to a plain array and would drop the "
-                    "derivative. Call it through the module instead: `import scipy.special` "
-                    f"and `scipy.special.{caller}(x)` (adkit routes that spelling to its "
-                    "rule while a differentiation runs), or import it inside the function "
-                    "being differentiated. Passing the function itself binds it too: write "
-                    f"`adkit.grad(lambda x: scipy.special.{caller}(x))`, not "
-                    f"`adkit.grad(scipy.special.{caller})`.")
-            raise TracedConversionError(
-                f"scipy.special.{caller} was called on a traced value; its SciPy code "
-                "converts the input to a plain array, which would drop the derivative, and "
-                "adkit has no rule for it. Call it on adkit.stop_gradient(x) if no "
-                "derivative should flow through it, or register it as a primitive "
-                "(README: 'Adding a primitive').")
-        return original(*args, **kwargs)
-    return wrapper
-
-
-@functools.lru_cache(maxsize=1)
-def traced_replacements() -> tuple:
-    """(owner, attribute, replacement) for adkit.scope to install while tracing.
-
-    scipy.special.NAME for the Python functions above; and, in the SciPy modules
-    that define them, the helper they call first on their input, so that a name
-    bound before tracing fails with a clear error rather than deep inside SciPy.
-    """
-    out = [(sp, name, _traced_aware(fn)) for name, fn in PYTHON_FUNCTIONS.items()]
-    for module, helper in (("scipy.special._logsumexp", "array_namespace"),
-                           ("scipy.special._basic", "asarray")):
-        mod = sys.modules.get(module)
-        if mod is not None and callable(getattr(mod, helper, None)):
-            out.append((mod, helper, _refusing(getattr(mod, helper))))
-    return tuple(out)
+for _name_, _fn in PYTHON_FUNCTIONS.items():
+    bind(_fn, FUNCTIONS[_fn], "scipy.special." + _name_)

@@ -1,0 +1,372 @@
+"""scipy.stats: densities, distribution functions and their logs, differentiable in the
+point and in every parameter.
+
+Each method is written as plain NumPy and scipy.special math that the table already
+differentiates, so no rule lives here: norm.logpdf is `-z**2/2 - log(scale) - ...`,
+gamma.cdf is `gammainc(a, z)`, and every order of derivative follows from those
+entries. SciPy's own methods (rv_continuous.logpdf, multivariate_normal.logpdf, ...)
+are bound to these formulas (adkit/rules/scipy_binding.py): calls holding a traced
+value come here, plain calls run SciPy's code.
+
+What is differentiable:
+- norm, t, beta, gamma, chi2: pdf, logpdf, cdf, logcdf, sf, logsf, in x, loc, scale
+  and, for pdf and logpdf, the shape parameters (df, a, b). The distribution
+  functions of t, beta, gamma and chi2 are incomplete beta/gamma functions, whose
+  derivatives in the shape parameters are not implemented: a traced shape parameter
+  there raises NoRuleError naming the method.
+- poisson: pmf, logpmf, cdf, logcdf, sf, logsf in mu (k is a count: a traced k raises).
+- multivariate_normal: pdf, logpdf in x, mean and cov; entropy in cov.
+- dirichlet: pdf, logpdf in x and alpha.
+Values follow SciPy outside the support (logpdf -inf, cdf 0 or 1, derivatives 0 there)
+and for invalid parameters (NaN where scale <= 0, for instance).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import scipy.special as sp
+import scipy.stats as st
+
+from ..table import COVERAGE, NoRuleError
+from ..tracer import BoxBase, primal
+from .helpers import ndim_of, shape_of
+from .scipy_binding import bind, original
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _refuse_traced(where: str, name: str, value: Any, why: str) -> None:
+    if isinstance(value, BoxBase):
+        raise NoRuleError(
+            f"{where} received a traced {name}, but adkit does not differentiate it there: "
+            f"{why}. Pass {name} as a plain number or array (or adkit.stop_gradient({name}) "
+            "to treat it as a constant on purpose).")
+
+
+def _shape_constant(where: str, name: str, value: Any) -> None:
+    _refuse_traced(where, name, value, "the derivative of the incomplete beta/gamma "
+                   "function with respect to its shape parameter is not implemented")
+
+
+def _where(mask: Any, value: Any, other: float) -> Any:
+    """value where mask (a plain boolean array), else the constant other; value as is
+    when mask holds everywhere (no extra node on the tape)."""
+    if np.all(mask):
+        return value
+    return np.where(mask, value, other)
+
+
+def _safe(mask: Any, value: Any, fill: float) -> Any:
+    """value with fill where mask is False, so that a formula evaluated there (and its
+    derivative) stays finite; the result is replaced outside mask afterwards."""
+    if np.all(mask):
+        return value
+    return np.where(mask, value, fill)
+
+
+class _LocScale:
+    """A location-scale family: method(x, *shape, loc=0, scale=1) from the standard
+    form's log density, distribution function and survival function at z."""
+
+    def __init__(self, name: str, shapes: tuple[str, ...], logpdf: Callable, cdf: Callable,
+                 sf: Callable, support: Callable, logcdf: Callable | None = None,
+                 logsf: Callable | None = None, valid: Callable | None = None) -> None:
+        self.name, self.shapes = name, shapes
+        self._logpdf, self._cdf, self._sf = logpdf, cdf, sf
+        self._logcdf, self._logsf = logcdf, logsf
+        self.support = support  # plain z, shapes -> mask where the density's formula holds
+        self.valid = valid or (lambda *shapes: True)
+
+    def _args(self, method: str, args: tuple, kwds: dict) -> tuple:
+        names = ("x",) + self.shapes + ("loc", "scale")
+        defaults = {"loc": 0.0, "scale": 1.0}
+        if len(args) > len(names):
+            raise TypeError(f"scipy.stats.{self.name}.{method} takes at most {len(names)} "
+                            f"arguments ({', '.join(names)}), got {len(args)}")
+        values = dict(zip(names, args))
+        for key, value in kwds.items():
+            if key not in names or key in values:
+                raise TypeError(f"scipy.stats.{self.name}.{method} got an unexpected or "
+                                f"repeated argument {key!r}; its arguments are "
+                                f"{', '.join(names)}")
+            values[key] = value
+        missing = [n for n in names if n not in values and n not in defaults]
+        if missing:
+            raise TypeError(f"scipy.stats.{self.name}.{method} is missing "
+                            f"{', '.join(missing)}")
+        x, loc, scale = (values[n] if n in values else defaults[n] for n in ("x", "loc", "scale"))
+        shapes = tuple(values[n] for n in self.shapes)
+        return x, shapes, loc, scale
+
+    def _standard(self, method: str, args: tuple, kwds: dict):
+        x, shapes, loc, scale = self._args(method, args, kwds)
+        z = (x - loc) / scale
+        ok = np.asarray(primal(scale)) > 0
+        ok = ok & np.asarray(self.valid(*(primal(s) for s in shapes)))
+        return z, shapes, scale, ok
+
+    def logpdf(self, *args: Any, **kwds: Any) -> Any:
+        z, shapes, scale, ok = self._standard("logpdf", args, kwds)
+        inside = self.support(primal(z), *(primal(s) for s in shapes))
+        z_in = _safe(inside, z, 0.5)
+        out = _where(inside, self._logpdf(z_in, *shapes) - np.log(_safe(ok, scale, 1.0)),
+                     -np.inf)
+        return _where(ok, out, np.nan)
+
+    def pdf(self, *args: Any, **kwds: Any) -> Any:
+        return np.exp(self.logpdf(*args, **kwds))
+
+    def _distribution(self, method: str, fn: Callable, args: tuple, kwds: dict) -> Any:
+        z, shapes, scale, ok = self._standard(method, args, kwds)
+        for name, value in zip(self.shapes, shapes):
+            _shape_constant(f"scipy.stats.{self.name}.{method}", name, value)
+        return _where(ok, fn(z, *shapes), np.nan)
+
+    def cdf(self, *args: Any, **kwds: Any) -> Any:
+        return self._distribution("cdf", self._cdf, args, kwds)
+
+    def sf(self, *args: Any, **kwds: Any) -> Any:
+        return self._distribution("sf", self._sf, args, kwds)
+
+    def logcdf(self, *args: Any, **kwds: Any) -> Any:
+        fn = self._logcdf or (lambda z, *s: np.log(self._cdf(z, *s)))
+        with np.errstate(divide="ignore"):
+            return self._distribution("logcdf", fn, args, kwds)
+
+    def logsf(self, *args: Any, **kwds: Any) -> Any:
+        fn = self._logsf or (lambda z, *s: np.log(self._sf(z, *s)))
+        with np.errstate(divide="ignore"):
+            return self._distribution("logsf", fn, args, kwds)
+
+
+def _everywhere(z: Any, *shapes: Any) -> Any:
+    return np.ones(np.shape(z), dtype=bool)
+
+
+def _clip01(z: Any) -> Any:
+    return np.clip(z, 0.0, 1.0)
+
+
+def _nonnegative(z: Any) -> Any:
+    return np.where(primal(z) > 0, z, 0.0)
+
+
+def _positive(*shapes: Any) -> Any:
+    return np.all([np.asarray(s) > 0 for s in shapes], axis=0)
+
+
+norm = _LocScale(
+    "norm", (), lambda z: -0.5 * z * z - 0.5 * _LOG_2PI,
+    cdf=lambda z: sp.ndtr(z), sf=lambda z: sp.ndtr(-z), support=_everywhere,
+    logcdf=lambda z: sp.log_ndtr(z), logsf=lambda z: sp.log_ndtr(-z))
+
+
+def _t_logpdf(z: Any, df: Any) -> Any:
+    return (sp.gammaln(0.5 * (df + 1.0)) - sp.gammaln(0.5 * df) - 0.5 * np.log(df * math.pi)
+            - 0.5 * (df + 1.0) * np.log1p(z * z / df))
+
+
+t = _LocScale("t", ("df",), _t_logpdf, cdf=lambda z, df: sp.stdtr(df, z),
+              sf=lambda z, df: sp.stdtr(df, -z), support=_everywhere, valid=_positive)
+
+
+def _beta_logpdf(z: Any, a: Any, b: Any) -> Any:
+    return sp.xlogy(a - 1.0, z) + sp.xlog1py(b - 1.0, -z) - sp.betaln(a, b)
+
+
+beta = _LocScale(
+    "beta", ("a", "b"), _beta_logpdf,
+    cdf=lambda z, a, b: sp.betainc(a, b, _clip01(z)),
+    sf=lambda z, a, b: sp.betainc(b, a, 1.0 - _clip01(z)),
+    support=lambda z, a, b: (z >= 0) & (z <= 1),
+    valid=_positive)
+
+
+def _gamma_logpdf(z: Any, a: Any) -> Any:
+    return sp.xlogy(a - 1.0, z) - z - sp.gammaln(a)
+
+
+gamma = _LocScale(
+    "gamma", ("a",), _gamma_logpdf,
+    cdf=lambda z, a: sp.gammainc(a, _nonnegative(z)),
+    sf=lambda z, a: sp.gammaincc(a, _nonnegative(z)),
+    support=lambda z, a: z >= 0, valid=_positive)
+
+chi2 = _LocScale(
+    "chi2", ("df",), lambda z, df: _gamma_logpdf(0.5 * z, 0.5 * df) - math.log(2.0),
+    cdf=lambda z, df: sp.gammainc(0.5 * df, _nonnegative(0.5 * z)),
+    sf=lambda z, df: sp.gammaincc(0.5 * df, _nonnegative(0.5 * z)),
+    support=lambda z, df: z >= 0, valid=_positive)
+
+UNIVARIATE = {type(st.norm): norm, type(st.t): t, type(st.beta): beta, type(st.gamma): gamma,
+              type(st.chi2): chi2}
+
+
+# --- poisson ---------------------------------------------------------------------------------
+
+
+class _Poisson:
+    name = "poisson"
+
+    def _args(self, method: str, k: Any, mu: Any, loc: Any = 0) -> tuple:
+        _refuse_traced(f"scipy.stats.poisson.{method}", "k", k, "k is a count, a point "
+                       "of a discrete distribution, so it has no derivative")
+        _refuse_traced(f"scipy.stats.poisson.{method}", "loc", loc, "loc shifts the "
+                       "integer support, so it has no derivative")
+        k = np.asarray(k, dtype=float) - np.asarray(loc, dtype=float)
+        ok = np.asarray(primal(mu)) >= 0
+        return k, mu, ok
+
+    def logpmf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        k, mu, ok = self._args("logpmf", k, mu, loc)
+        inside = (k >= 0) & (k == np.floor(k))
+        kk = np.where(inside, k, 0.0)
+        out = _where(inside, sp.xlogy(kk, mu) - sp.gammaln(kk + 1.0) - mu, -np.inf)
+        return _where(ok, out, np.nan)
+
+    def pmf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        return np.exp(self.logpmf(k, mu, loc))
+
+    def _cdf(self, method: str, k: Any, mu: Any, loc: Any, upper: bool) -> Any:
+        k, mu, ok = self._args(method, k, mu, loc)
+        inside = k >= 0
+        n = np.floor(np.where(inside, k, 0.0)) + 1.0
+        # P(K <= k) = Q(k + 1, mu), the regularized upper incomplete gamma
+        out = sp.gammainc(n, mu) if upper else sp.gammaincc(n, mu)
+        out = _where(inside, out, 1.0 if upper else 0.0)
+        return _where(ok, out, np.nan)
+
+    def cdf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        return self._cdf("cdf", k, mu, loc, upper=False)
+
+    def sf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        return self._cdf("sf", k, mu, loc, upper=True)
+
+    def logcdf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        with np.errstate(divide="ignore"):
+            return np.log(self.cdf(k, mu, loc))
+
+    def logsf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        with np.errstate(divide="ignore"):
+            return np.log(self.sf(k, mu, loc))
+
+
+poisson = _Poisson()
+DISCRETE = {type(st.poisson): poisson}
+
+
+# --- multivariate normal and Dirichlet -----------------------------------------------------------
+
+
+def _mvn_parameters(x: Any, mean: Any, cov: Any) -> tuple:
+    """x as (n, d) points, mean (d,), cov (d, d), and the shape SciPy gives the result."""
+    cov_nd = ndim_of(cov)
+    mean_nd = None if mean is None else ndim_of(mean)
+    if mean is not None and mean_nd >= 1:
+        d = shape_of(mean)[0]
+    elif cov_nd >= 1:
+        d = shape_of(cov)[0]
+    else:
+        d = 1
+    if mean is None:
+        mean = np.zeros(d)
+    elif mean_nd == 0:
+        mean = mean * np.ones(d)
+    if cov_nd == 0:
+        cov = cov * np.eye(d)
+    elif cov_nd == 1:
+        cov = np.diag(cov)
+    x_nd = ndim_of(x)
+    if x_nd == 0:
+        x = np.reshape(x, (1, 1))
+    elif x_nd == 1:
+        x = np.reshape(x, (-1, 1) if d == 1 else (1, -1))
+    batch = shape_of(x)[:-1]
+    return np.reshape(x, (-1, d)), mean, cov, d, batch
+
+
+def _squeeze(out: Any, batch: tuple) -> Any:
+    out = np.reshape(out, batch)
+    return np.reshape(out, tuple(n for n in batch if n != 1))
+
+
+def _mvn_logpdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False) -> Any:
+    points, mean, cov, d, batch = _mvn_parameters(x, mean, cov)
+    dev = points - mean
+    # slogdet and solve read the whole matrix: the derivative in cov is the usual
+    # -(inv(cov) - inv(cov) dev dev^T inv(cov))/2 for symmetric perturbations
+    logdet = np.linalg.slogdet(cov)[1]
+    maha = np.sum(dev * np.transpose(np.linalg.solve(cov, np.transpose(dev))), axis=-1)
+    return _squeeze(-0.5 * (d * _LOG_2PI + logdet + maha), batch)
+
+
+def _mvn_entropy(mean: Any = None, cov: Any = 1) -> Any:
+    _, _, cov, d, _ = _mvn_parameters(np.zeros(1), mean, cov)
+    return 0.5 * (d * (1.0 + _LOG_2PI) + np.linalg.slogdet(cov)[1])
+
+
+def _dirichlet_logpdf(x: Any, alpha: Any) -> Any:
+    k = shape_of(alpha)[0]
+    if shape_of(x)[0] == k - 1:  # the last component is implied, as in SciPy
+        x = np.concatenate([x, 1.0 - np.sum(x, axis=0, keepdims=True)], axis=0)
+    a = np.reshape(alpha, (k,) + (1,) * (ndim_of(x) - 1))
+    log_b = np.sum(sp.gammaln(alpha)) - sp.gammaln(np.sum(alpha))
+    return np.sum(sp.xlogy(a - 1.0, x), axis=0) - log_b
+
+
+def _validated(method: Callable, formula: Callable) -> Callable:
+    """formula, after SciPy's own method has checked the plain values (its errors for
+    bad shapes, a non-positive-definite cov, x off the simplex are SciPy's)."""
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        original(method)(self, *(primal(a) if not isinstance(a, (list, tuple)) else
+                                 np.asarray(a) for a in args),
+                         **{k: primal(v) for k, v in kwargs.items()})
+        return formula(*args, **kwargs)
+    return run
+
+
+MVN, DIRICHLET = type(st.multivariate_normal), type(st.dirichlet)
+MULTIVARIATE = {
+    (MVN, "logpdf"): _mvn_logpdf,
+    (MVN, "pdf"): lambda *a, **k: np.exp(_mvn_logpdf(*a, **k)),
+    (MVN, "entropy"): _mvn_entropy,
+    (DIRICHLET, "logpdf"): _dirichlet_logpdf,
+    (DIRICHLET, "pdf"): lambda *a, **k: np.exp(_dirichlet_logpdf(*a, **k)),
+}
+
+
+# --- binding SciPy's methods ------------------------------------------------------------------
+
+
+def _method(table: dict, method: str) -> Callable:
+    """The handler for rv_continuous.METHOD (or rv_discrete's): by distribution type."""
+    def handler(self: Any, *args: Any, **kwds: Any) -> Any:
+        dist = table.get(type(self))
+        if dist is None:
+            raise NoRuleError(
+                f"scipy.stats.{getattr(self, 'name', type(self).__name__)}.{method} received "
+                "a traced value, but adkit differentiates scipy.stats only for "
+                f"{', '.join(sorted(d.name for d in (*UNIVARIATE.values(), poisson)))}, "
+                "multivariate_normal and dirichlet. Write the density with NumPy and "
+                "scipy.special (which adkit differentiates), or pass "
+                "adkit.stop_gradient(x) if no derivative should flow through it.")
+        return getattr(dist, method)(*args, **kwds)
+    return handler
+
+
+for _cls, _table, _methods in (
+        (st.rv_continuous, UNIVARIATE, ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf")),
+        (st.rv_discrete, DISCRETE, ("pmf", "logpmf", "cdf", "logcdf", "sf", "logsf"))):
+    for _m in _methods:
+        bind(getattr(_cls, _m), _method(_table, _m), f"scipy.stats.{_cls.__name__}.{_m}")  # noqa
+    for _dist in _table.values():
+        for _m in _methods:
+            if hasattr(_dist, _m):
+                COVERAGE[f"scipy.stats.{_dist.name}.{_m}"] = ()
+
+for (_cls, _m), _formula in MULTIVARIATE.items():
+    _fn = getattr(_cls, _m)
+    bind(_fn, _validated(_fn, _formula), f"scipy.stats.{_cls.__name__[:-4]}.{_m}", via=())
