@@ -32,9 +32,14 @@ What happens:
 - Ranks on the same machine share its cores: each uses its part of them, for
   the BLAS and the conv backend's threads alike (one each when mpiexec has
   bound every rank to a core).
-- A rank that dies makes Open MPI end the job; a rank that raises, or a
-  collective that waits longer than `timeout` seconds, aborts every rank with a
-  message naming the rank and the step, so nothing hangs.
+- Nothing waits unboundedly: every collective (the set-up checks, the weight
+  broadcast, the gradient and metric reductions, predict's and evaluate's
+  gathers) is started nonblocking and polled against `timeout` seconds
+  (default 300, or $ADKIT_MPI_TIMEOUT). A rank that misses the deadline raises
+  CollectiveTimeout naming the collective and the rank(s) that never joined it;
+  inside fit, as for any error, every rank is then aborted (MPI_Abort) with that
+  message. A rank that dies makes Open MPI end the job. docs/distributed.md
+  states the guarantees and what was measured.
 """
 
 from __future__ import annotations
@@ -48,25 +53,30 @@ from typing import Any
 
 import numpy as np
 
-from .mpi import comm_world, threads_per_rank
+from .mpi import DEFAULT_TIMEOUT_S, BoundedComm, CollectiveTimeout, comm_world, threads_per_rank
+
+__all__ = ["DataParallel", "CollectiveTimeout", "DEFAULT_TIMEOUT_S", "get", "describe"]
 
 DEFAULT_BUCKET_BYTES = 25 << 20   # as PyTorch DDP
-DEFAULT_TIMEOUT_S = 300.0
 
 
 class DataParallel:
     """The MPI communicator and the bookkeeping of one data-parallel fit."""
 
     def __init__(self, comm: Any = None, bucket_bytes: int = DEFAULT_BUCKET_BYTES,
-                 timeout: float = DEFAULT_TIMEOUT_S) -> None:
+                 timeout: float | None = None) -> None:
+        """comm: an MPI communicator (COMM_WORLD by default). timeout: the longest any
+        collective waits for the other ranks, in seconds (default $ADKIT_MPI_TIMEOUT,
+        else 300); past it, CollectiveTimeout names the silent rank(s)."""
+        if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, (int, np.integer)) \
+                or bucket_bytes <= 0:
+            raise ValueError(f"bucket_bytes must be a positive int, got {bucket_bytes!r}")
         self.comm = comm if comm is not None else comm_world()
-        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
-        self.threads = threads_per_rank(self.comm)   # this rank's share of its machine
-        if bucket_bytes <= 0 or timeout <= 0:
-            raise ValueError("bucket_bytes and timeout must be positive")
-        self.bucket_bytes, self.timeout = int(bucket_bytes), float(timeout)
+        self.link = BoundedComm(self.comm, timeout)
+        self.rank, self.size = self.link.rank, self.link.size
+        self.bucket_bytes, self.timeout = int(bucket_bytes), self.link.timeout
+        self.threads = threads_per_rank(self.link)   # this rank's share of its machine
         self.bytes_reduced = 0      # payload bytes handed to Allreduce so far
-        self.comm_seconds = 0.0     # wall time inside collectives
         self.steps = 0
         self._flat: np.ndarray | None = None
         self._buckets: list[slice] = []
@@ -75,31 +85,40 @@ class DataParallel:
 
     @property
     def is_chief(self) -> bool:
+        """True on rank 0, the rank that prints and writes files."""
         return self.rank == 0
+
+    @property
+    def comm_seconds(self) -> float:
+        """Wall time spent inside collectives so far (waiting for slower ranks included)."""
+        return self.link.seconds
 
     # --- start of fit ------------------------------------------------------------------
     def setup(self, model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
         """Check that every rank runs the same training, then copy rank 0's weights
         and optimizer state to all."""
-        self.context = "checking the configuration"
+        self.context = "starting fit"
         mine = describe(model, x, y, batch_size)
-        everyone = self.comm.allgather({k: _digest(v) for k, v in mine.items()})
+        everyone = self.link.allgather_json({k: _digest(v) for k, v in mine.items()},
+                                            self._label("comparing the training set-ups"))
         differing = sorted({k for other in everyone for k in mine if other.get(k) != everyone[0].get(k)})
         if differing:
-            values = self.comm.allgather({k: mine[k] for k in differing})
+            values = self.link.allgather_json({k: mine[k] for k in differing},
+                                              self._label("exchanging the differing settings"))
             lines = [f"  {k}: rank 0 has {_short(values[0][k])}, " + ", ".join(
                 f"rank {r} has {_short(v[k])}" for r, v in enumerate(values)
                 if r and v[k] != values[0][k]) for k in differing]
             raise ValueError("the ranks were started with different training set-ups; every "
                              "rank must build the same model and pass data of the same shapes:\n"
                              + "\n".join(lines))
-        self.context = "broadcasting the initial weights"
-        for _, w in model.weight_slots():
-            self._collective(lambda w=w: self.comm.Ibcast(w, root=0))
+        self.context = "starting fit"
+        for name, w in model.weight_slots():
+            self._collective(lambda w=w: self.comm.Ibcast(w, root=0), f"broadcast of {name}")
         state = model.optimizer.variables()
         for name in sorted(state):
             value = np.array(state[name], copy=True, order="C")  # 0-d stays 0-d
-            self._collective(lambda v=value: self.comm.Ibcast(v, root=0))
+            self._collective(lambda v=value: self.comm.Ibcast(v, root=0),
+                             f"broadcast of optimizer state {name}")
             state[name] = value
         if state:
             model.optimizer.set_variables(state)
@@ -129,45 +148,47 @@ class DataParallel:
         """sum over ranks of weight * grads, in this strategy's flat buffer (views of it)."""
         for view, g in zip(self._views, grads):
             np.multiply(g, weight, out=view)
-        self.reduce_buffer(self._flat, self._buckets)
+        self.reduce_buffer(self._flat, self._buckets, "allreduce of the gradients")
         self.steps += 1
         return self._views
 
-    def reduce_buffer(self, flat: np.ndarray, buckets: list[slice] | None = None) -> None:
+    def reduce_buffer(self, flat: np.ndarray, buckets: list[slice] | None = None,
+                      what: str = "allreduce") -> None:
         """Sum a flat array over the ranks, in place, one Allreduce per bucket (the
         whole array when none are given)."""
-        from mpi4py import MPI
+        MPI = self.link.MPI
         for b in buckets or [slice(0, flat.size)]:
             part = flat[b]
-            self._collective(lambda p=part: self.comm.Iallreduce(MPI.IN_PLACE, p, op=MPI.SUM))
+            self._collective(lambda p=part: self.comm.Iallreduce(MPI.IN_PLACE, p, op=MPI.SUM),
+                             what)
             self.bytes_reduced += part.nbytes
 
     def reduce_list(self, arrays: list[np.ndarray], weight: float) -> list[np.ndarray]:
         """sum over ranks of weight * arrays (a fresh buffer, not the gradients')."""
         flat = np.concatenate([np.ravel(a) * weight for a in arrays]) if arrays else np.zeros(0)
-        self.reduce_buffer(flat)
+        self.reduce_buffer(flat, what="allreduce of Hessian-vector products")
         out, start = [], 0
         for a in arrays:
             out.append(flat[start:start + np.size(a)].reshape(np.shape(a)))
             start += np.size(a)
         return out
 
-    def sum(self, values: list[float]) -> list[float]:
+    def sum(self, values: list[float], what: str = "sum of the loss") -> list[float]:
         """Sum a few floats over the ranks."""
-        from mpi4py import MPI
+        MPI = self.link.MPI
         buf = np.array(values, np.float64)
-        self._collective(lambda: self.comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM))
+        self._collective(lambda: self.comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM), what)
         return buf.tolist()
 
-    def gather_rows(self, a: np.ndarray) -> np.ndarray:
+    def gather_rows(self, a: np.ndarray, what: str = "gather of outputs and labels") -> np.ndarray:
         """Every rank's rows of `a`, concatenated in rank order, on every rank."""
         a = np.ascontiguousarray(a)
-        counts = np.array(self.comm.allgather(a.shape[0]))
+        counts = self.link.allgather_ints([a.shape[0]], self._label(f"{what}: row counts"))[:, 0]
         row = int(np.prod(a.shape[1:], dtype=np.int64))
         out = np.empty((int(counts.sum()),) + a.shape[1:], a.dtype)
         self._collective(lambda: self.comm.Iallgatherv(
             a, [out, counts * row, np.concatenate([[0], np.cumsum(counts)[:-1]]) * row,
-                _mpi_type(a.dtype)]))
+                _mpi_type(a.dtype)]), what)
         return out
 
     def average_state(self, state: dict, weight: float) -> None:
@@ -177,28 +198,23 @@ class DataParallel:
             for name in sorted(state[lname]):
                 arr = np.asarray(state[lname][name])
                 total = (arr * weight).astype(np.float64).reshape(-1)
-                self.reduce_buffer(total)
+                self.reduce_buffer(total, what=f"average of {lname}/{name}")
                 state[lname][name] = total.reshape(arr.shape).astype(arr.dtype)
 
     def any(self, flag: bool) -> bool:
         """True on every rank if it is True on one."""
-        return self.sum([float(bool(flag))])[0] > 0
+        return self.sum([float(bool(flag))], "agreeing whether to stop")[0] > 0
 
     # --- failing without hanging ---------------------------------------------------------
-    def _collective(self, start: Any) -> None:
-        """Run a nonblocking collective to completion, giving up after `timeout` s."""
-        began = time.perf_counter()
-        request = start()
-        deadline = began + self.timeout
-        spins = 0
-        while not request.Test():
-            spins += 1
-            if spins > 1000:
-                time.sleep(1e-4)
-                if time.perf_counter() > deadline:
-                    self.abort(f"no answer from the other ranks within {self.timeout:g} s "
-                               f"while {self.context}; a rank is stuck or gone")
-        self.comm_seconds += time.perf_counter() - began
+    def _collective(self, start: Any, what: str) -> None:
+        """Run a nonblocking collective to completion; CollectiveTimeout after `timeout`
+        s, naming the collective, what this rank was doing and the silent rank(s)."""
+        self.link.collective(start, self._label(what))
+
+    def _label(self, what: str) -> str:
+        caller = _caller()
+        doing = f"in {caller}()" if caller in ("predict", "evaluate") else f"while {self.context}"
+        return f"{what}, {doing}"
 
     def abort(self, why: str) -> None:
         """Print why and end every rank of the job (MPI_Abort)."""
@@ -209,6 +225,8 @@ class DataParallel:
     def fail(self, error: BaseException) -> None:
         """A rank that raises mid-training would leave the others waiting in a
         collective: report it and end the job."""
+        if isinstance(error, CollectiveTimeout):   # the message says it all
+            self.abort(str(error).split(": ", 1)[-1])
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.abort(f"{type(error).__name__} while {self.context}: {error}\n{trace}")
 
@@ -236,6 +254,15 @@ def get(identifier: Any) -> DataParallel | None:
     if identifier == "mpi" or identifier is True:
         return DataParallel()
     raise ValueError(f"distribute must be None, 'mpi' or a DataParallel, got {identifier!r}")
+
+
+def _caller() -> str:
+    """The name of the nearest function outside this module on the call stack: tells
+    predict's and evaluate's collectives from training's, whose context model.fit sets."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    return frame.f_code.co_name if frame is not None else "?"
 
 
 def _unnamed(config: Any) -> Any:

@@ -90,11 +90,11 @@ def mismatch(out):
 
 
 class _Crash(callbacks.Callback):
-    def __init__(self, how):
-        self.how = how
+    def __init__(self, how, rank):
+        self.how, self.rank = how, rank
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.model._strategy.rank == 1 and self.epoch == 1 and batch == 1:
+        if self.rank == 1 and self.epoch == 1 and batch == 1:
             if self.how == "dies":
                 os._exit(3)
             time.sleep(600)
@@ -108,7 +108,7 @@ def crash(out, how):
     net = model()
     strategy = distributed.DataParallel(timeout=4.0)
     fit(net, strategy, x, y, epochs=50, callbacks=[
-        callbacks.ModelCheckpoint(os.path.join(out, "ckpt.adkit")), _Crash(how)])
+        callbacks.ModelCheckpoint(os.path.join(out, "ckpt.adkit")), _Crash(how, strategy.rank)])
 
 
 if __name__ == "__main__":
