@@ -109,7 +109,10 @@ class _LocScale:
         return z, shapes, scale, ok
 
     def logpdf(self, *args: Any, **kwds: Any) -> Any:
-        z, shapes, scale, ok = self._standard("logpdf", args, kwds)
+        return self._log_density("logpdf", args, kwds)
+
+    def _log_density(self, method: str, args: tuple, kwds: dict) -> Any:
+        z, shapes, scale, ok = self._standard(method, args, kwds)
         inside = self.support(primal(z), *(primal(s) for s in shapes))
         z_in = _safe(inside, z, 0.5)
         out = _where(inside, self._logpdf(z_in, *shapes) - np.log(_safe(ok, scale, 1.0)),
@@ -117,7 +120,7 @@ class _LocScale:
         return _where(ok, out, np.nan)
 
     def pdf(self, *args: Any, **kwds: Any) -> Any:
-        return np.exp(self.logpdf(*args, **kwds))
+        return np.exp(self._log_density("pdf", args, kwds))
 
     def _distribution(self, method: str, fn: Callable, args: tuple, kwds: dict) -> Any:
         z, shapes, scale, ok = self._standard(method, args, kwds)
@@ -261,24 +264,28 @@ DISCRETE = {type(st.poisson): poisson}
 # --- multivariate normal and Dirichlet -----------------------------------------------------------
 
 
-def _mvn_parameters(x: Any, mean: Any, cov: Any) -> tuple:
-    """x as (n, d) points, mean (d,), cov (d, d), and the shape SciPy gives the result."""
-    cov_nd = ndim_of(cov)
-    mean_nd = None if mean is None else ndim_of(mean)
-    if mean is not None and mean_nd >= 1:
+def _mvn_mean_cov(mean: Any, cov: Any) -> tuple:
+    """mean as (d,) and cov as (d, d), from SciPy's shorthands (None, scalars, diagonals)."""
+    if mean is not None and ndim_of(mean) >= 1:
         d = shape_of(mean)[0]
-    elif cov_nd >= 1:
+    elif ndim_of(cov) >= 1:
         d = shape_of(cov)[0]
     else:
         d = 1
     if mean is None:
         mean = np.zeros(d)
-    elif mean_nd == 0:
+    elif ndim_of(mean) == 0:
         mean = mean * np.ones(d)
-    if cov_nd == 0:
+    if ndim_of(cov) == 0:
         cov = cov * np.eye(d)
-    elif cov_nd == 1:
+    elif ndim_of(cov) == 1:
         cov = np.diag(cov)
+    return mean, cov, d
+
+
+def _mvn_parameters(x: Any, mean: Any, cov: Any) -> tuple:
+    """x as (n, d) points, mean (d,), cov (d, d), and the shape SciPy gives the result."""
+    mean, cov, d = _mvn_mean_cov(mean, cov)
     x_nd = ndim_of(x)
     if x_nd == 0:
         x = np.reshape(x, (1, 1))
@@ -304,7 +311,7 @@ def _mvn_logpdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = F
 
 
 def _mvn_entropy(mean: Any = None, cov: Any = 1) -> Any:
-    _, _, cov, d, _ = _mvn_parameters(np.zeros(1), mean, cov)
+    _, cov, d = _mvn_mean_cov(mean, cov)
     return 0.5 * (d * (1.0 + _LOG_2PI) + np.linalg.slogdet(cov)[1])
 
 

@@ -1,0 +1,168 @@
+"""scipy.stats densities and distribution functions, checked in every mode to second order
+(ruletest.check: reverse, forward, batched Jacobians and Hessians against central
+differences of SciPy's own function, and SymPy where every step has a SymPy slot), in the
+point and in every parameter, plus their values and edges against SciPy."""
+
+import numpy as np
+import pytest
+
+st = pytest.importorskip("scipy.stats", reason="SciPy is not installed")
+import scipy.special as sp  # noqa: E402
+
+import adkit  # noqa: E402
+from adkit.table import NoRuleError  # noqa: E402
+from ruletest import R, Rpos, check  # noqa: E402
+
+X = np.array([0.2, 0.45, 0.7])          # inside (0, 1), for beta
+XP = np.array([0.6, 1.3, 2.4])          # positive, for gamma and chi2
+XR = np.array([-1.1, 0.3, 1.7])         # anywhere
+CONTINUOUS = ["pdf", "logpdf", "cdf", "logcdf", "sf", "logsf"]
+DENSITIES = ["pdf", "logpdf"]
+
+# (distribution, method, function of the differentiated arguments, arguments)
+CASES = (
+    [(st.norm, m, lambda f: (lambda x, loc, scale: f(x, loc, scale)), (XR, 0.3, 1.4))
+     for m in CONTINUOUS]
+    + [(st.norm, m, lambda f: (lambda x, loc: f(x, loc=loc, scale=0.8)), (R(2, 3), R(3)))
+       for m in CONTINUOUS]
+    + [(st.t, m, lambda f: (lambda x, df, loc, scale: f(x, df, loc, scale)),
+        (XR, 3.5, 0.2, 1.3)) for m in DENSITIES]
+    + [(st.t, m, lambda f: (lambda x, loc, scale: f(x, 4.5, loc, scale)), (XR, 0.2, 1.3))
+       for m in CONTINUOUS]
+    + [(st.beta, m, lambda f: (lambda x, a, b: f(x, a, b)), (X, 2.5, 1.7)) for m in DENSITIES]
+    + [(st.beta, m, lambda f: (lambda x, loc, scale: f(x, 2.5, 1.7, loc, scale)),
+        (X, -0.1, 1.3)) for m in CONTINUOUS]
+    + [(st.gamma, m, lambda f: (lambda x, a, scale: f(x, a, scale=scale)), (XP, 2.2, 1.5))
+       for m in DENSITIES]
+    + [(st.gamma, m, lambda f: (lambda x, loc, scale: f(x, 2.2, loc, scale)), (XP, -0.2, 1.5))
+       for m in CONTINUOUS]
+    + [(st.chi2, m, lambda f: (lambda x, df: f(x, df)), (XP, 3.3)) for m in DENSITIES]
+    + [(st.chi2, m, lambda f: (lambda x, scale: f(x, 2.5, scale=scale)), (XP, 1.2))
+       for m in CONTINUOUS]
+)
+
+
+@pytest.mark.parametrize("dist,method,make,args", CASES,
+                         ids=[f"{d.name}.{m}-{i}" for i, (d, m, _, _) in enumerate(CASES)])
+def test_univariate(dist, method, make, args):
+    fun = make(getattr(dist, method))
+    check(fun, *args)
+    # the traced computation gives SciPy's values
+    out, _ = adkit.jvp(fun, args, tuple(np.zeros_like(a) for a in args))
+    np.testing.assert_allclose(out, fun(*args), rtol=1e-12, atol=1e-300)
+
+
+K = np.array([0, 1, 2, 5])
+
+
+@pytest.mark.parametrize("method", ["pmf", "logpmf", "cdf", "logcdf", "sf", "logsf"])
+def test_poisson(method):
+    f = getattr(st.poisson, method)
+    check(lambda mu: f(K, mu), 1.7)
+    check(lambda mu: f(K[:, None], mu), Rpos(3))
+    out, _ = adkit.jvp(lambda mu: f(K, mu), (1.7,), (1.0,))
+    np.testing.assert_allclose(out, f(K, 1.7), rtol=1e-12)
+
+
+def _spd(a):
+    return a @ a.T + np.eye(a.shape[0])
+
+
+MVN = st.multivariate_normal
+A2 = R(2, 2, seed=3)
+
+
+@pytest.mark.parametrize("method", ["logpdf", "pdf"])
+def test_multivariate_normal(method):
+    f = getattr(MVN, method)
+    check(lambda x, mean, a: f(x, mean, _spd(a)), R(2), R(2), A2)          # one point
+    check(lambda x, mean, a: f(x, mean, _spd(a)), R(3, 2), R(2), A2)       # three points
+    check(lambda x, var: f(x, np.zeros(2), var), R(2), Rpos(2))             # diagonal cov
+    check(lambda x, s: f(x, 0.5, s), R(4), 1.3)                             # 1-D, scalar cov
+    out, _ = adkit.jvp(lambda x: f(x, R(2, seed=4), _spd(A2)), (R(3, 2, seed=5),),
+                       (np.ones((3, 2)),))
+    np.testing.assert_allclose(out, f(R(3, 2, seed=5), R(2, seed=4), _spd(A2)), rtol=1e-12)
+
+
+def test_multivariate_normal_gradient_in_cov_is_the_textbook_one():
+    # d logpdf / d cov = -(inv(cov) - inv(cov) dev dev^T inv(cov)) / 2 for symmetric cov
+    x, mean, cov = R(2, seed=6), R(2, seed=7), _spd(A2)
+    g = adkit.grad(lambda c: MVN.logpdf(x, mean, c))(cov)
+    inv = np.linalg.inv(cov)
+    dev = (x - mean)[:, None]
+    np.testing.assert_allclose(g, -0.5 * (inv - inv @ dev @ dev.T @ inv), rtol=1e-10)
+
+
+def test_multivariate_normal_entropy():
+    check(lambda a: MVN.entropy(np.zeros(2), _spd(a)), A2)
+    check(lambda s: MVN.entropy(cov=s), 1.7)
+
+
+ALPHA = np.array([1.5, 2.5, 3.0])
+
+
+@pytest.mark.parametrize("method", ["logpdf", "pdf"])
+def test_dirichlet(method):
+    f = getattr(st.dirichlet, method)
+    check(lambda y, alpha: f(sp.softmax(y), alpha), R(3), ALPHA)                # on the simplex
+    check(lambda x, alpha: f(x, alpha), np.array([0.2, 0.5]), ALPHA)           # last implied
+    check(lambda y: f(np.transpose(sp.softmax(y, axis=1)), ALPHA), R(4, 3))     # (K, N) points
+
+
+# --- edges: SciPy's values outside the support and for invalid parameters ------------------------
+
+
+@pytest.mark.parametrize("dist,args,x", [
+    (st.beta, (2.0, 3.0), np.array([-0.5, 0.3, 1.5])),
+    (st.gamma, (2.0,), np.array([-1.0, 0.5, 2.0])),
+    (st.chi2, (3.0,), np.array([-1.0, 0.5, 2.0]))])
+@pytest.mark.parametrize("method", CONTINUOUS)
+def test_outside_the_support(dist, args, x, method):
+    f = getattr(dist, method)
+    with np.errstate(divide="ignore"):
+        out, t = adkit.jvp(lambda x: f(x, *args), (x,), (np.ones(3),))
+        np.testing.assert_allclose(out, f(x, *args), rtol=1e-12)
+    outside = (x < 0) | (x > 1 if dist is st.beta else False)
+    assert np.all(t[outside] == 0.0)  # constant outside the support
+
+
+@pytest.mark.parametrize("fun,x", [
+    (lambda scale: st.norm.logpdf(0.3, 0.0, scale), -1.0), (lambda a: st.gamma.pdf(0.3, a), -2.0),
+    (lambda x: st.t.cdf(x, -1.0), 0.3), (lambda mu: st.poisson.pmf(2, mu), -0.5)])
+def test_invalid_parameters_give_nan_as_scipy(fun, x):
+    value, tangent = adkit.jvp(fun, (x,), (1.0,))
+    assert np.isnan(value) and np.isnan(fun(x))
+
+
+@pytest.mark.parametrize("fun,name", [
+    (lambda a: st.gamma.cdf(1.0, a), "a"), (lambda df: st.t.sf(0.5, df), "df"),
+    (lambda b: st.beta.logcdf(0.5, 2.0, b), "b"), (lambda df: st.chi2.cdf(2.0, df), "df")])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_shape_parameters_of_distribution_functions_refuse(fun, name, mode):
+    with pytest.raises(NoRuleError, match=rf"received a traced {name}.*plain number"):
+        adkit.jacobian(fun, mode=mode)(2.5)
+
+
+def test_poisson_count_is_not_differentiable():
+    with pytest.raises(NoRuleError, match="k is a count"):
+        adkit.grad(lambda k: st.poisson.logpmf(k, 2.0))(3.0)
+
+
+def test_wrong_arguments_say_what_the_method_takes():
+    with pytest.raises(TypeError, match=r"scipy\.stats\.norm\.pdf.*unexpected.*'mu'"):
+        adkit.grad(lambda x: st.norm.pdf(x, mu=1.0))(0.3)
+    with pytest.raises(TypeError, match=r"scipy\.stats\.t\.logpdf is missing df"):
+        adkit.grad(lambda x: st.t.logpdf(x))(0.3)
+
+
+def test_superset_of_autograd_scipy_stats():
+    # autograd 1.9's scipy.stats: the functions it differentiates
+    autograd = {"norm": CONTINUOUS, "t": ["pdf", "cdf", "logpdf", "logcdf"],
+                "beta": ["cdf", "logpdf", "pdf"], "gamma": ["cdf", "logpdf", "pdf"],
+                "chi2": ["cdf", "logpdf", "pdf"], "poisson": ["cdf", "logpmf", "pmf"],
+                "multivariate_normal": ["logpdf", "pdf", "entropy"],
+                "dirichlet": ["logpdf", "pdf"]}
+    from adkit.table import COVERAGE
+    missing = [f"{d}.{m}" for d, ms in autograd.items() for m in ms
+               if f"scipy.stats.{d}.{m}" not in COVERAGE]
+    assert missing == []
