@@ -109,6 +109,7 @@ class ArrayInfo:
 
     @property
     def nbytes(self) -> int:
+        """The size of the array's data, as its header declares it."""
         return _count(self.shape) * self.dtype.itemsize
 
 
