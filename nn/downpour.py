@@ -22,6 +22,13 @@ pickled). Every rank calls ``train`` with the same model and data; at the end
 the server's parameters are broadcast, so every rank's model ends identical,
 and every rank returns the same DownpourHistory (the server's record).
 
+Nothing waits unboundedly: every receive, send and collective is polled
+against ``timeout`` seconds (default 300, or $ADKIT_MPI_TIMEOUT). The server
+gives up on a worker it has not heard from for that long, a worker on a server
+that does not answer it; either raises CollectiveTimeout naming the silent rank
+and what it was last doing, and the job is aborted (MPI_Abort) with that
+message, so a stopped process never hangs the others.
+
 Launch with ``mpiexec -n 3 python script.py`` (two workers; as root add
 ``--allow-run-as-root``, and ``--oversubscribe`` for more ranks than cores):
 
@@ -32,6 +39,7 @@ Launch with ``mpiexec -n 3 python script.py`` (two workers; as root add
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -46,7 +54,7 @@ import adkit
 from adkit.pytree import tree_flatten, tree_unflatten
 
 from . import backend
-from .mpi import require_mpi, threads_per_rank
+from .mpi import BoundedComm, CollectiveTimeout, check_timeout, require_mpi, threads_per_rank
 from .optimizers import Adagrad
 
 __all__ = ["train", "DownpourHistory"]
@@ -128,7 +136,7 @@ def train(model: Any, x: Any, y: Any, *, batch_size: int = 128, epochs: int = 1,
           n_push: int = 1, n_fetch: int = 1, learning_rate: float = 0.01, seed: int = 0,
           comm: Any = None, validation_data: tuple | None = None, verbose: int = 1,
           local_learning_rate: float | None = None,
-          validate_every: float = 1.0) -> DownpourHistory:
+          validate_every: float = 1.0, timeout: float | None = None) -> DownpourHistory:
     """Train a compiled model with Downpour SGD; call it on every rank, same arguments.
 
     Only the model's loss (and metrics, for validation) is used from ``compile``:
@@ -136,6 +144,12 @@ def train(model: Any, x: Any, y: Any, *, batch_size: int = 128, epochs: int = 1,
     steps between fetches are plain SGD with ``local_learning_rate`` (default:
     ``learning_rate``; 0 turns them off). Each worker makes ``epochs`` passes
     over its shard. Needs an MPI launch with at least 2 ranks.
+
+    ``timeout`` (seconds; default $ADKIT_MPI_TIMEOUT, else 300) bounds every wait:
+    the server's for a word from each worker, a worker's for the server's answer,
+    the collectives at the start and end. It must exceed the time a worker takes
+    between two messages (min(n_push, n_fetch) steps) and the server's
+    validation, during which it answers no one.
 
     >>> h = train(model, x, y, n_push=2, n_fetch=4, validation_data=(xv, yv))  # doctest: +SKIP
     >>> h.val["loss"][-1] < h.val["loss"][0]                                   # doctest: +SKIP
@@ -153,6 +167,7 @@ def train(model: Any, x: Any, y: Any, *, batch_size: int = 128, epochs: int = 1,
                         ("n_fetch", n_fetch)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"downpour.train: {name} must be a positive int, got {value!r}")
+    timeout = None if timeout is None else check_timeout(timeout, "downpour.train: timeout")
     if not (isinstance(validate_every, (int, float)) and validate_every > 0):
         raise ValueError(f"downpour.train: validate_every must be a number of epochs > 0, "
                          f"got {validate_every!r}")
@@ -174,9 +189,11 @@ def train(model: Any, x: Any, y: Any, *, batch_size: int = 128, epochs: int = 1,
         raise ValueError(f"downpour.train: {len(x)} training examples cannot be shared "
                          f"among {n_workers} workers")
     layout = _Layout(model)
+    link = BoundedComm(comm, timeout, describe_rank=_role)
     # The one collective before the asynchronous part: every rank must agree on the
     # problem, or the buffers the server and workers exchange would not match.
-    seen = comm.allgather((len(x), layout.size, str(layout.dtype)))
+    seen = [tuple(v) for v in link.allgather_json(
+        [len(x), layout.size, str(layout.dtype)], "agreeing on the problem's size")]
     if len(set(seen)) != 1:
         raise ValueError(f"downpour.train: the ranks disagree on (examples, parameters, dtype): "
                          f"{seen}; every rank must call train with the same model and data")
@@ -187,22 +204,34 @@ def train(model: Any, x: Any, y: Any, *, batch_size: int = 128, epochs: int = 1,
     flat = np.empty(layout.size, layout.dtype)
     try:
         # ranks sharing a machine share its cores: each takes its part of them
-        with backend.get_backend().thread_limit(threads_per_rank(comm)):
+        with backend.get_backend().thread_limit(threads_per_rank(link)):
             if rank == SERVER:
-                history = _serve(comm, MPI, model, layout, flat, x, shards, validation_data, plan)
+                history = _serve(link, model, layout, flat, x, shards, validation_data, plan)
             else:
-                _work(comm, MPI, model, layout, flat, x, y, shards[rank - 1], plan)
-    except Exception:
+                _work(link, model, layout, flat, x, y, shards[rank - 1], plan)
+        # A worker that finished waits here for the slowest; the server, which
+        # watches every worker with `timeout`, speaks first if one is silent.
+        link.collective(lambda: comm.Ibcast(flat, root=SERVER),
+                        "receiving the final parameters", timeout=2 * link.timeout)
+        layout.scatter(flat, model)
+        _average_state(link, model, n_workers)
+        record = link.bcast_bytes(json.dumps(history.to_dict()).encode()
+                                  if rank == SERVER else None, SERVER, "receiving the history")
+    except Exception as error:
         # The others would wait for this rank forever; end the job and say why.
-        traceback.print_exc()
-        print(f"downpour.train: rank {rank} failed (above); aborting all ranks",
-              file=sys.stderr, flush=True)
+        if isinstance(error, CollectiveTimeout):
+            print(f"downpour.train: {error}; aborting all ranks", file=sys.stderr, flush=True)
+        else:
+            traceback.print_exc()
+            print(f"downpour.train: {_role(rank)} failed (above); aborting all ranks",
+                  file=sys.stderr, flush=True)
         comm.Abort(1)
-    comm.Bcast(flat, root=SERVER)
-    layout.scatter(flat, model)
-    _average_state(comm, MPI, model, n_workers)
-    return DownpourHistory(**comm.bcast(history.to_dict() if rank == SERVER else None,
-                                        root=SERVER))
+    return DownpourHistory(**json.loads(record))
+
+
+def _role(rank: int) -> str:
+    return f"rank {rank} (the parameter server)" if rank == SERVER else \
+        f"rank {rank} (a worker)"
 
 
 @dataclass
@@ -218,15 +247,16 @@ class _Plan:
     verbose: int
 
 
-def _serve(comm: Any, MPI: Any, model: Any, layout: _Layout, flat: np.ndarray, x: np.ndarray,
+def _serve(link: BoundedComm, model: Any, layout: _Layout, flat: np.ndarray, x: np.ndarray,
            shards: list, validation_data: tuple | None, plan: _Plan) -> DownpourHistory:
     """The parameter server's loop; returns its record. flat ends as the final params."""
+    comm, MPI = link.comm, link.MPI
     n_workers = len(shards)
     flat[...] = layout.gather(model)
     weights = layout.views(flat)
     incoming = np.empty(layout.size + _TAIL, layout.dtype)
     grads = layout.views(incoming[:layout.size])
-    token = np.zeros(1, np.int32)
+    token = np.zeros(1, np.int64)
     optimizer = Adagrad(plan.learning_rate)
     history = DownpourHistory(n_workers, plan.n_push, plan.n_fetch, plan.learning_rate)
     total_steps = plan.epochs * sum(-(-len(s) // plan.batch_size) for s in shards)
@@ -247,22 +277,26 @@ def _serve(comm: Any, MPI: Any, model: Any, layout: _Layout, flat: np.ndarray, x
             history.val.setdefault(k, []).append(float(v))
         bar.set_postfix_str(f"val_loss: {result['loss']:.4f}", refresh=False)
 
-    status, done, nap = MPI.Status(), 0, 0.0
+    status, nap = MPI.Status(), 0.0
+    watch = _Silence(link, n_workers)
     try:
-        while done < n_workers:
+        while watch.working:
             if examples / len(x) >= next_validation:
                 validate()
                 next_validation += plan.validate_every
+                watch.excuse()   # no worker could reach the server meanwhile
             # Poll rather than block: a blocking probe spins a core that the
             # workers sharing this machine need for their gradients.
             if not comm.Iprobe(MPI.ANY_SOURCE, MPI.ANY_TAG, status):
+                watch.check()
                 nap = min(2 * nap or 2e-5, 1e-3)
                 time.sleep(nap)
                 continue
             nap = 0.0
             source, tag = status.Get_source(), status.Get_tag()
             if tag == PUSH:
-                comm.Recv(incoming, source=source, tag=PUSH)
+                link.wait(comm.Irecv(incoming, source=source, tag=PUSH),
+                          f"receiving a push from {_role(source)}", peers=[source])
                 optimizer.apply_gradients(weights, grads)
                 loss_sum, n, steps = (float(v) for v in incoming[layout.size:])
                 examples += int(n)
@@ -271,15 +305,20 @@ def _serve(comm: Any, MPI: Any, model: Any, layout: _Layout, flat: np.ndarray, x
                 history.worker.append(source)
                 history.seconds.append(time.perf_counter() - started)
                 bar.update(int(steps))
+                watch.heard(source, f"a push ({int(steps)} steps, {int(n)} examples)")
                 if plan.verbose == 1 and len(history.loss) % 10 == 0:
                     bar.set_postfix_str(f"loss: {history.loss[-1]:.4f}", refresh=False)
             elif tag == FETCH:
-                comm.Recv(token, source=source, tag=FETCH)
-                comm.Send(flat, dest=source, tag=PARAMS)
+                link.wait(comm.Irecv(token, source=source, tag=FETCH),
+                          f"receiving a fetch request from {_role(source)}", peers=[source])
+                link.wait(comm.Isend(flat, dest=source, tag=PARAMS),
+                          f"sending the parameters to {_role(source)}", peers=[source])
                 history.fetches += 1
+                watch.heard(source, f"a fetch before its step {int(token[0]) + 1}")
             elif tag == DONE:
-                comm.Recv(token, source=source, tag=DONE)
-                done += 1
+                link.wait(comm.Irecv(token, source=source, tag=DONE),
+                          f"receiving the end of {_role(source)}", peers=[source])
+                watch.done(source)
             else:
                 raise RuntimeError(f"downpour server: unexpected message tag {tag} from rank "
                                    f"{source}; is another library using this communicator?")
@@ -298,14 +337,56 @@ def _serve(comm: Any, MPI: Any, model: Any, layout: _Layout, flat: np.ndarray, x
     return history
 
 
-def _work(comm: Any, MPI: Any, model: Any, layout: _Layout, flat: np.ndarray, x: np.ndarray,
+class _Silence:
+    """The server's watch on its workers: who has not spoken for `timeout` seconds."""
+
+    def __init__(self, link: BoundedComm, n_workers: int) -> None:
+        self.link = link
+        now = time.monotonic()
+        self.last = {r: now for r in range(1, n_workers + 1)}   # workers still working
+        self.said = {r: "nothing yet" for r in self.last}
+        self.counts = {r: [0, 0] for r in self.last}              # pushes, fetches
+
+    @property
+    def working(self) -> bool:
+        return bool(self.last)
+
+    def heard(self, rank: int, what: str) -> None:
+        self.last[rank] = time.monotonic()
+        self.said[rank] = what
+        self.counts[rank][0 if what.startswith("a push") else 1] += 1
+
+    def done(self, rank: int) -> None:
+        self.last.pop(rank, None)
+
+    def excuse(self) -> None:
+        """The server was busy (validating): start every worker's silence anew."""
+        now = time.monotonic()
+        self.last = {r: now for r in self.last}
+
+    def check(self) -> None:
+        now = time.monotonic()
+        silent = sorted(r for r, t in self.last.items() if now - t > self.link.timeout)
+        if not silent:
+            return
+        about = "; ".join(f"{_role(r)} last sent {self.said[r]} ({self.counts[r][0]} pushes, "
+                          f"{self.counts[r][1]} fetches in all), {now - self.last[r]:.1f} s ago"
+                          for r in silent)
+        self.link.give_up(f"{_role(SERVER)} of {self.link.size}: heard nothing from "
+                          f"{', '.join(_role(r) for r in silent)} for over "
+                          f"{self.link.timeout:g} s: {about}. Stalled or gone",
+                          silent, "waiting for the workers' pushes and fetches")
+
+
+def _work(link: BoundedComm, model: Any, layout: _Layout, flat: np.ndarray, x: np.ndarray,
           y: np.ndarray, shard: np.ndarray, plan: _Plan) -> None:
     """One model replica's loop over its shard; flat is its local copy of the params."""
+    comm, MPI = link.comm, link.MPI
     rank = comm.Get_rank()
     params = layout.params(flat, model)     # views: a fetch into flat updates them
     weights = layout.views(flat)
     step_fn = adkit.value_and_grad(model.loss_fn, has_aux=True)
-    token = np.zeros(1, np.int32)
+    token = np.zeros(1, np.int64)
     spare: list[np.ndarray] = []
     in_flight: list[tuple[Any, np.ndarray]] = []
 
@@ -319,7 +400,7 @@ def _work(comm: Any, MPI: Any, model: Any, layout: _Layout, flat: np.ndarray, x:
         in_flight.append((comm.Isend(buf, dest=SERVER, tag=PUSH), buf))
         while in_flight and (len(in_flight) > _IN_FLIGHT or in_flight[0][0].Test()):
             request, done = in_flight.pop(0)
-            request.Wait()
+            link.wait(request, f"pushing its gradients after step {step}", peers=[SERVER])
             spare.append(done)
 
     accrued = fresh()
@@ -330,8 +411,10 @@ def _work(comm: Any, MPI: Any, model: Any, layout: _Layout, flat: np.ndarray, x:
         order = order_rng.permutation(shard)
         for start in range(0, len(order), plan.batch_size):
             if step % plan.n_fetch == 0:
-                comm.Send(token, dest=SERVER, tag=FETCH)
-                comm.Recv(flat, source=SERVER, tag=PARAMS)
+                token[0] = step
+                link.waitall([comm.Isend(token, dest=SERVER, tag=FETCH),
+                              comm.Irecv(flat, source=SERVER, tag=PARAMS)],
+                             f"fetching the parameters before its step {step + 1}", [SERVER])
             idx = order[start:start + plan.batch_size]
             rng = np.random.default_rng((plan.seed, rank, step))
             (loss, (_, new_state)), grads = step_fn(params, x[idx], y[idx], rng)
@@ -349,21 +432,22 @@ def _work(comm: Any, MPI: Any, model: Any, layout: _Layout, flat: np.ndarray, x:
                 sums = layout.views(accrued[:layout.size])
     if accrued[-1] > 0:
         push(accrued)
-    MPI.Request.Waitall([request for request, _ in in_flight])
-    comm.Send(token, dest=SERVER, tag=DONE)
+    link.waitall([request for request, _ in in_flight], "sending its last pushes", [SERVER])
+    link.wait(comm.Isend(token, dest=SERVER, tag=DONE), "saying it is done", [SERVER])
 
 
-def _average_state(comm: Any, MPI: Any, model: Any, n_workers: int) -> None:
+def _average_state(link: BoundedComm, model: Any, n_workers: int) -> None:
     """Layer state (BatchNorm's moving statistics) is local to each worker; the
     final model gets the workers' mean, so every rank ends with the same weights."""
     slots = [w for name, w in model.weight_slots() if name.startswith("state/")]
     if not slots:
         return
     mine = np.concatenate([np.ravel(w) for w in slots]).astype(np.float64)
-    if comm.Get_rank() == SERVER:
+    if link.rank == SERVER:
         mine[...] = 0.0
     total = np.empty_like(mine)
-    comm.Allreduce(mine, total, op=MPI.SUM)
+    link.collective(lambda: link.comm.Iallreduce(mine, total, op=link.MPI.SUM),
+                    "averaging the layers' state")
     total /= n_workers
     at = 0
     for w in slots:

@@ -7,13 +7,22 @@ Run under MPI, one process per rank:
 
 Every rank writes OUT/rank<r>.npz (its final weights); rank 0 also writes
 OUT/history.json (the server's record).
+
+    ... run_downpour.py OUT N_PUSH N_FETCH STALL_RANK STALL_AT HOW TIMEOUT
+
+makes rank STALL_RANK stall (HOW: sigstop, the process stops itself as `kill -STOP`
+would; or sleep, 60 s) at its step STALL_AT if a worker, at its validation number
+STALL_AT if the server, with downpour's timeout TIMEOUT s. It writes
+OUT/stalled-at.txt (a time.time()) just before it stalls.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import time
 
 import numpy as np
 
@@ -34,6 +43,7 @@ def main(argv: list[str]) -> None:
 
     out = argv[0]
     n_push, n_fetch = (int(argv[1]), int(argv[2])) if len(argv) > 2 else (1, 1)
+    stall = argv[3:7] if len(argv) > 3 else None
     x, y = problem()
     xv, yv = problem(512, seed=1)
     # seed=None: each rank starts from different weights, so identical final weights
@@ -42,14 +52,39 @@ def main(argv: list[str]) -> None:
                         Dense(3, activation="softmax")], seed=None)
     model.compile(optimizer="adagrad", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
+    rank = comm_world().Get_rank()
+    timeout = None
+    if stall is not None:
+        timeout = float(stall[3])
+        if int(stall[0]) == rank:
+            _stall_at(model, rank, int(stall[1]), stall[2], out)
     history = downpour.train(model, x, y, batch_size=32, epochs=3, n_push=n_push,
                              n_fetch=n_fetch, learning_rate=0.05, validation_data=(xv, yv),
-                             validate_every=1.0, verbose=0)
-    rank = comm_world().Get_rank()
+                             validate_every=1.0, verbose=0, timeout=timeout)
     np.savez(os.path.join(out, f"rank{rank}.npz"), *model.get_weights())
     if rank == 0:
         with open(os.path.join(out, "history.json"), "w") as f:
             json.dump(history.to_dict(), f)
+
+
+def _stall_at(model, rank: int, at: int, how: str, out: str) -> None:
+    """Make this rank stall at its step `at` (a worker: each step calls loss_fn once)
+    or its validation number `at` (the server: each validation calls evaluate once)."""
+    name = "evaluate" if rank == 0 else "loss_fn"
+    original = getattr(model, name)
+    calls = [0]
+
+    def stalling(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == at:
+            with open(os.path.join(out, "stalled-at.txt"), "w") as f:
+                f.write(repr(time.time()))
+            if how == "sigstop":
+                os.kill(os.getpid(), signal.SIGSTOP)
+            else:
+                time.sleep(60)
+        return original(*args, **kwargs)
+    setattr(model, name, stalling)
 
 
 if __name__ == "__main__":
