@@ -1,0 +1,95 @@
+"""scipy.linalg on traced matrices, checked in every mode to second order (ruletest.check,
+against central differences of SciPy's own functions), with values equal to SciPy's."""
+
+import numpy as np
+import pytest
+
+sl = pytest.importorskip("scipy.linalg", reason="SciPy is not installed")
+
+import adkit  # noqa: E402
+from adkit.table import NoRuleError  # noqa: E402
+from ruletest import R, check  # noqa: E402
+
+A = R(3, 3, seed=11)
+B = R(3, 2, seed=12)
+C = R(2, 2, seed=13) + 2.0 * np.eye(2)
+I3 = np.eye(3)
+
+
+def _spd(a):
+    return a @ a.T + I3
+
+
+def _well(a):  # diagonally dominant: LU and triangular solves stay well conditioned
+    return a + 4.0 * I3
+
+
+def _signed(v):
+    """Eigenvectors with a fixed sign (the first row positive), so differences are smooth."""
+    return v * np.sign(v[:1, :])
+
+
+CASES = {
+    "inv": (lambda a: sl.inv(a), A),
+    "det": (lambda a: sl.det(a), A),
+    "solve_triangular lower": (lambda a, b: sl.solve_triangular(_well(a), b, lower=True), A, B),
+    "solve_triangular upper": (lambda a, b: sl.solve_triangular(_well(a), b[:, 0]), A, B),
+    "solve_triangular trans": (lambda a, b: sl.solve_triangular(_well(a), b, trans="T"), A, B),
+    "solve_triangular unit": (lambda a, b: sl.solve_triangular(a, b, trans=1, lower=True,
+                                                               unit_diagonal=True), A, B),
+    "cholesky upper": (lambda a: sl.cholesky(_spd(a)), A),
+    "cholesky lower": (lambda a: sl.cholesky(_spd(a), lower=True), A),
+    "cho_factor+cho_solve": (lambda a, b: sl.cho_solve(sl.cho_factor(_spd(a)), b), A, B),
+    "cho_solve lower": (lambda a, b: sl.cho_solve(sl.cho_factor(_spd(a), lower=True), b[:, 1]),
+                        A, B),
+    "sqrtm": (lambda a: sl.sqrtm(_spd(a)), A),
+    "sqrtm nonsymmetric": (lambda a: sl.sqrtm(_well(a)), A),
+    "expm": (lambda a: sl.expm(a), A),
+    "solve_sylvester": (lambda a, b, q: sl.solve_sylvester(_well(a), b, q), A, C, B),
+    "lu_factor": (lambda a: sl.lu_factor(a)[0], A),
+    "lu_solve": (lambda a, b: sl.lu_solve(sl.lu_factor(a), b), A, B),
+    "lu_solve trans": (lambda a, b: sl.lu_solve(sl.lu_factor(a), b[:, 0], trans=1), A, B),
+    "eigh values": (lambda a: sl.eigh(a + a.T, eigvals_only=True), A),
+    "eigh vectors": (lambda a: _signed(sl.eigh(a + a.T)[1]), A),
+    "eigh upper": (lambda a: sl.eigh(a, lower=False)[0], A),
+    "eigh generalized": (lambda a, s: sl.eigh(a + a.T, _spd(s))[0], A, R(3, 3, seed=14)),
+    "eigh generalized vectors": (lambda a: _signed(sl.eigh(a + a.T, _spd(A))[1]), A),
+    "solve_banded": (lambda ab, b: sl.solve_banded((1, 1), ab + np.array([[0.0], [4.0], [0.0]]),
+                                                   b), R(3, 4, seed=15), R(4, seed=16)),
+    "solve_banded (2, 0)": (lambda ab, b: sl.solve_banded((2, 0), ab + np.array([[4.0], [0], [0]]),
+                                                          b), R(3, 4, seed=17), R(4, 2, seed=18)),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_scipy_linalg(name):
+    fun, *args = CASES[name]
+    check(fun, *args)
+    out, _ = adkit.jvp(fun, tuple(args), tuple(np.zeros_like(a) for a in args))
+    np.testing.assert_allclose(out, fun(*args), rtol=1e-9, atol=1e-12)
+
+
+def test_lu_factor_pivots_are_scipys_and_plain():
+    def f(a):
+        lu, piv = sl.lu_factor(a)
+        assert not isinstance(piv, adkit.reverse.Var)
+        np.testing.assert_array_equal(piv, sl.lu_factor(A)[1])
+        return lu
+    adkit.jacobian(f)(A)
+
+
+def test_expm_of_a_generator_matches_its_series_derivative():
+    # d/dt expm(t M) = M expm(t M)
+    m = R(3, 3, seed=19)
+    d = adkit.jacobian(lambda t: sl.expm(t * m))(0.7)
+    np.testing.assert_allclose(d, m @ sl.expm(0.7 * m), rtol=1e-10)
+
+
+def test_sqrtm_with_negative_eigenvalues_is_refused():
+    with pytest.raises(NoRuleError, match="complex"):
+        adkit.grad(lambda a: np.sum(sl.sqrtm(a)))(-np.eye(2))
+
+
+def test_eigh_subsets_are_refused():
+    with pytest.raises(NoRuleError, match="subset_by_index"):
+        adkit.grad(lambda a: np.sum(sl.eigh(a, subset_by_index=[0, 1])[0]))(_spd(A))
