@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import secrets
 import sys
+import threading
 import time
 import traceback
 from multiprocessing import shared_memory
@@ -58,6 +59,7 @@ SEGMENT_PREFIX = "adkit_hogwild_"
 _BATCHES_PER_CHUNK = 32   # batches gathered together: ~40k nonzeros, a few hundred KB
 _JOIN_TIMEOUT_S = 5.0   # a stopped worker exits at once; this is for a stuck one
 _POLL_S = 0.5           # how often a waiting parent looks at its workers' pulse
+_ORPHAN_POLL_S = 0.1    # how often a worker checks that its parent is still alive
 
 
 # --- the problem -------------------------------------------------------------------------
@@ -458,11 +460,40 @@ def _attach(name: str) -> shared_memory.SharedMemory:
     return shared_memory.SharedMemory(name=name)
 
 
-def _worker_main(worker: int, conn: Any, weights_name: str, data_name: str,
+def _watch_parent(parent: int, segment_names: list[str]) -> None:
+    """Exit this worker as soon as its parent is gone (a parent killed with SIGKILL
+    cannot ask). The pipe cannot tell: forked workers inherit the parent's ends of
+    the pipes, so none of them ever reads EOF. A dead parent's children are adopted
+    by another process, so getppid() changes. On the way out the worker unlinks
+    the segments, in case the parent died before it could (normally the parent
+    unlinks them as soon as every worker has attached)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_ORPHAN_POLL_S)
+        for name in segment_names:
+            _unlink_by_name(name)
+        os._exit(1)
+    threading.Thread(target=watch, name="hogwild-parent-watch", daemon=True).start()
+
+
+def _unlink_by_name(name: str) -> None:
+    try:
+        seg = _attach(name)
+    except FileNotFoundError:
+        return  # already unlinked: the usual case
+    try:
+        seg.unlink()
+    except FileNotFoundError:
+        pass
+    _close(seg)
+
+
+def _worker_main(worker: int, conn: Any, parent: int, weights_name: str, data_name: str,
                  layout: dict[str, tuple[int, str, int]], n_features: int,
                  shard: tuple[int, int], seed: int, l2: float, batch_size: int,
                  fault: tuple[int, int, str] | None) -> None:
     """A worker process: attach, then run the epochs the parent asks for, until "stop"."""
+    _watch_parent(parent, [weights_name, data_name])
     segments: list[shared_memory.SharedMemory] = []
     arrays: dict[str, np.ndarray] = {}
     try:
@@ -480,6 +511,8 @@ def _worker_main(worker: int, conn: Any, weights_name: str, data_name: str,
             if fault is not None and fault[:2] == (worker, epoch):
                 if fault[2] == "exit":
                     os._exit(3)
+                if fault[2] == "hang":
+                    time.sleep(3600)
                 raise ValueError(f"injected fault in worker {worker}, epoch {epoch}")
             t0 = time.perf_counter()
             rows = _epoch_rows(shard, seed, worker, epoch)
@@ -503,6 +536,15 @@ def _close(seg: shared_memory.SharedMemory) -> None:
         seg.close()
     except BufferError:
         pass  # a live traceback still holds a view; the mapping goes with the process
+
+
+def _unlink(segments: list[shared_memory.SharedMemory]) -> None:
+    """Remove the segments' names; the memory lives on while some process maps it."""
+    for seg in segments:
+        try:
+            seg.unlink()
+        except FileNotFoundError:
+            pass  # already done, here or by an orphaned worker
 
 
 def _new_segment(size: int) -> shared_memory.SharedMemory:
@@ -618,8 +660,11 @@ def train(problem: SparseProblem, workers: int = 2, epochs: int = 10,
     start_method: "fork" where the platform has it, else "spawn"; both work.
     target_loss stops after the first epoch at or below it; timeout (seconds,
     for the whole run) turns a stuck worker into a RuntimeError. The
-    shared-memory segments are unlinked however the run ends. _fault=(worker,
-    epoch, "raise" | "exit") makes a worker fail, for the tests.
+    shared-memory segments' names are removed from /dev/shm as soon as every
+    worker has attached, so no way of ending (kill -9 of this process included)
+    leaves them behind; a worker whose parent dies exits within 0.1 s.
+    _fault=(worker, epoch, "raise" | "exit" | "hang") makes a worker fail, for
+    the tests.
 
     >>> p = sparse_logistic_problem(1000, 200, nnz_per_row=5, seed=0)
     >>> r = train(p, workers=1, epochs=2)
@@ -660,9 +705,13 @@ def train(problem: SparseProblem, workers: int = 2, epochs: int = 10,
 
         t0 = time.perf_counter()
         team = _Workers(timeout)
-        team.start(ctx, workers, lambda k: (seg_w.name, seg_d.name, layout, problem.n_features,
-                                            shards[k], seed, l2, batch_size, _fault))
+        team.start(ctx, workers, lambda k: (os.getpid(), seg_w.name, seg_d.name, layout,
+                                            problem.n_features, shards[k], seed, l2,
+                                            batch_size, _fault))
         team.collect("while starting")
+        # Every worker has mapped both segments: their names can go now, so that no
+        # way of dying (kill -9 of this process included) leaves them in /dev/shm.
+        _unlink(segments)
         startup = time.perf_counter() - t0
 
         losses, times, elapsed, updates = [logistic_loss(problem, w, l2)], [0.0], 0.0, 0
@@ -684,6 +733,6 @@ def train(problem: SparseProblem, workers: int = 2, epochs: int = 10,
             team.stop(_JOIN_TIMEOUT_S if not failed else 1.0)
         for seg in segments:
             _close(seg)
-            seg.unlink()
+        _unlink(segments)
     return HogwildResult(weights, losses, times, updates, workers, "hogwild", start_method,
                          startup)
