@@ -13,9 +13,10 @@
 
 from . import (activations, callbacks, constraints, datasets, initializers, layers, losses,
                metrics, optimizers, regularizers, schedules, utils, zoo)
+from .allocator import tune
 from .model import Sequential
 from .models import ModelFileError, load_model
 
-__all__ = ["Sequential", "load_model", "ModelFileError", "layers", "losses", "optimizers",
+__all__ = ["Sequential", "load_model", "ModelFileError", "tune", "layers", "losses", "optimizers",
            "callbacks", "metrics", "regularizers", "constraints", "initializers",
            "activations", "schedules", "datasets", "utils", "zoo"]

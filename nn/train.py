@@ -8,12 +8,14 @@ the TensorBoard callback in OUT/logs (adkit.nn.callbacks.TensorBoard).
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from typing import Any, Callable
 
 import numpy as np
 
-from . import callbacks, zoo
+from . import callbacks, figures, zoo
+from .allocator import tune
 from .datasets import fashion_mnist
 from .callbacks import TensorBoard
 
@@ -52,12 +54,15 @@ def load_images(limit: int | None = None, path: str | None = None) -> tuple:
 def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str = "runs/cnn",
           limit: int | None = None, seed: int = 0, verbose: int = 1,
           print_: Callable[[str], None] = print, distribute: Any = None,
-          device: str | None = None, logs: bool = True) -> dict[str, Any]:
+          device: str | None = None, logs: bool = True,
+          reuse_memory: bool = True) -> dict[str, Any]:
     """Fit a zoo model, print test loss and accuracy, save the model and a learning curve.
 
     distribute="mpi": data-parallel over the MPI ranks (rank 0 prints and writes).
     device: passed to model.compile ("cpu", "opencl"; None: $ADKIT_DEVICE or cpu).
     logs: record scalars and histograms with the TensorBoard callback in out/logs.
+    reuse_memory: let glibc keep freed memory for reuse while fitting (adkit.nn.tune's
+        malloc setting, for this call only; fit undoes it when it ends).
     Raises TrainSetupError, before any training, for an unknown model, a device that
     cannot be used, or missing data.
 
@@ -90,8 +95,12 @@ def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str =
                             histogram_data=(xt, yt))
         extra.append(board)
     started = time.perf_counter()
-    history = net.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                      validation_data=(xt, yt), callbacks=extra)
+    previous = tune(malloc=reuse_memory)
+    try:
+        history = net.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                          validation_data=(xt, yt), callbacks=extra)
+    finally:
+        tune(**previous)
     seconds = time.perf_counter() - started
     test_loss, test_accuracy = net.evaluate(xt, yt, batch_size=512)
     model_path = os.path.join(out, f"{model}.adkit")
@@ -106,9 +115,9 @@ def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str =
             print_(f"saved the learning curve to {curve}")
         else:
             print_("matplotlib is not installed, so no learning curve was drawn "
-                   "(pip install -e \".[examples]\")")
+                   "(pip install \"adkit[examples]\")")
     if logs and board.writes == "tensorboard":
-        print_(f"TensorBoard event files in {log_dir}: tensorboard --logdir {log_dir}")
+        print_(_tensorboard_hint(log_dir))
     elif logs and board.writes == "json":
         print_(f"training summaries in {log_dir}: summaries.jsonl (scalars and histograms of "
                "weights, gradients, activations per epoch) and PNGs (pip install tensorboardX "
@@ -120,15 +129,15 @@ def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str =
 
 def plot_learning_curve(batches: BatchLosses, history: Any, steps_per_epoch: float,
                         path: str, title: str) -> bool:
-    """Running training loss per batch and validation loss per epoch, to a PNG."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    """Running training loss per batch and validation loss per epoch, to a PNG. Draws on
+    a Figure of its own (no pyplot), so the caller's matplotlib backend and open figures
+    stay as they were. False when matplotlib is not installed."""
+    if not figures.available():
         return False
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(np.array(batches.steps) / steps_per_epoch, batches.losses, label="training loss (running mean)")
+    fig = figures.new_figure(figsize=(6, 4), layout="tight")
+    ax = fig.subplots()
+    ax.plot(np.array(batches.steps) / steps_per_epoch, batches.losses,
+            label="training loss (running mean)")
     val = history.history.get("val_loss", [])
     if val:
         ax.plot(np.arange(1, len(val) + 1), val, "o-", label="validation loss")
@@ -136,9 +145,13 @@ def plot_learning_curve(batches: BatchLosses, history: Any, steps_per_epoch: flo
     ax.set_ylabel("loss")
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    figures.save_png(fig, path, dpi=100)
     return True
+
+
+def _tensorboard_hint(log_dir: str) -> str:
+    """How to look at the event files in log_dir, with a command that exists here."""
+    view = f"tensorboard --logdir {log_dir}"
+    if shutil.which("tensorboard") is None:
+        view = f"pip install tensorboard, then {view}"
+    return f"TensorBoard event files in {log_dir}: to view them, {view}"

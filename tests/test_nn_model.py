@@ -416,7 +416,7 @@ def test_keyboard_interrupt_leaves_model_usable_and_checkpoint_intact(tmp_path):
 
 
 def test_ctrl_c_during_an_update_waits_for_the_update_to_finish():
-    from adkit.nn.model import _interrupts_deferred
+    from adkit.nn.training import interrupts_deferred as _interrupts_deferred
     finished = []
     with pytest.raises(KeyboardInterrupt):
         with _interrupts_deferred():
@@ -439,16 +439,126 @@ def test_bidirectional_lstm_model_saves_and_loads(tmp_path):
     assert model.count_params() == again.count_params() == 2 * 4 * (4 * (3 + 4 + 1)) + 18
 
 
-def test_malloc_tuning_is_optional_and_idempotent():
+MALLOC_PROBE = """
+import ctypes, sys
+import numpy as np
+from adkit import nn
+from adkit.nn.layers import Dense
+
+libc = ctypes.CDLL("libc.so.6")
+if not hasattr(libc, "mallinfo2"):
+    print("no-mallinfo2"); sys.exit()
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                               "usmblks", "fsmblks", "uordblks", "fordblks",
+                                               "keepcost")]
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+
+def mmapped():
+    # glibc's own mmap threshold never exceeds 32 MB: untuned, 64 MB come from mmap
+    before = libc.mallinfo2().hblkhd
+    p = libc.malloc(64 << 20)
+    grew = libc.mallinfo2().hblkhd - before >= 64 << 20
+    libc.free(p)
+    return grew
+
+seen = []
+probe = nn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(mmapped()))
+model = nn.Sequential([Dense(1, input_shape=(2,))], seed=0)
+model.compile(optimizer="sgd", loss="mse")
+x = np.ones((8, 2), np.float32)
+if sys.argv[1] == "tune":
+    nn.tune(malloc=True)
+model.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=0, callbacks=[probe])
+print("during", all(seen), any(seen), "after", mmapped())
+"""
+
+
+@pytest.mark.parametrize("how, during", [("default", True), ("tune", False),
+                                         ("env", False)])
+def test_malloc_tuning_is_opt_in_and_undone_when_fit_ends(how, during):
+    """glibc keeps freed blocks for reuse (no fresh mmap for a 64 MB block) only when asked,
+    by nn.tune(malloc=True) or ADKIT_MALLOC_TUNING=1, only while fit runs."""
     import subprocess
     import sys
-    code = "from adkit.nn import allocator as a; print(a.reuse_freed_memory(), a.reuse_freed_memory())"
-    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "ADKIT_MALLOC_TUNING": "0"})
-    assert off.stdout.split() == ["False", "False"]
-    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    first, second = on.stdout.split()
-    assert first == second                     # True on glibc, False elsewhere
+    env = {**os.environ, "ADKIT_MALLOC_TUNING": "1" if how == "env" else "0"}
+    run = subprocess.run([sys.executable, "-c", MALLOC_PROBE, how], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    if "no-mallinfo2" in run.stdout:
+        pytest.skip("needs glibc >= 2.33 (mallinfo2) to see where malloc takes memory from")
+    assert run.stdout.split() == ["during", str(during), str(during), "after", "True"]
+
+
+def test_tune_returns_the_settings_it_replaced_and_checks_its_argument():
+    previous = nn.tune(malloc=True)
+    try:
+        assert nn.tune(malloc=False) == {"malloc": True}
+        with pytest.raises(TypeError, match="malloc"):
+            nn.tune(malloc="yes")
+    finally:
+        nn.tune(**previous)
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_blas_threads_are_limited_inside_fit_and_restored_after_it():
+    """A strategy's share of the cores (MPI ranks on one machine) holds the BLAS to that
+    many threads during fit; the counts are back when fit ends, also when it raises."""
+    from adkit.nn.strategies import SingleProcess
+    from adkit.nn.training import Trainer
+    before = _blas_threads()
+    if not before or max(before) < 2:
+        pytest.skip("needs a BLAS running more than one thread (threadpoolctl finds none)")
+
+    class OneCore(SingleProcess):
+        threads = 1
+
+    x, y = blobs(64)
+    model = Sequential([Dense(8, activation="relu", input_shape=(2,)),
+                        Dense(3, activation="softmax")], seed=0)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.trainer = Trainer(model, OneCore())
+    seen = []
+    probe = nn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(
+        _blas_threads()))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[probe])
+    assert seen and all(max(s) == 1 for s in seen)
+    assert _blas_threads() == before
+
+    def fail(batch, logs):
+        raise RuntimeError("stop")
+    with pytest.raises(RuntimeError, match="stop"):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+                  callbacks=[nn.callbacks.LambdaCallback(on_train_batch_end=fail)])
+    assert _blas_threads() == before
+
+
+def test_cnn_fit_leaves_the_blas_thread_count_as_it_found_it():
+    before = _blas_threads()
+    model = small_cnn()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(32, 6, 6, 1)).astype(np.float32)
+    model.fit(x, np.arange(32) % 3, batch_size=8, epochs=1, verbose=0)
+    assert _blas_threads() == before
+
+
+def test_train_on_batch_under_data_parallelism_says_to_use_fit():
+    from adkit.nn.training import Trainer
+
+    class TwoRanks:   # what the loop reads of a DataParallel, without MPI
+        rank, size, is_chief, threads = 0, 2, True, None
+
+    model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    model.trainer = Trainer(model, TwoRanks())
+    with pytest.raises(ValueError, match="train with fit"):
+        model.train_on_batch(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32))
 
 
 def test_saved_files_get_ordinary_permissions(tmp_path):

@@ -112,8 +112,8 @@ class TensorBoard(Callback):
         n = self.histogram_samples
         x = np.asarray(x)[:n]
         if y is None:
-            return self.model._prepare(x, None, "TensorBoard histogram_data")
-        return self.model._prepare(x, np.asarray(y)[:n], "TensorBoard histogram_data")
+            return self.model.prepare_data(x, None, "TensorBoard histogram_data")
+        return self.model.prepare_data(x, np.asarray(y)[:n], "TensorBoard histogram_data")
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self._out is None:
