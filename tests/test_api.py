@@ -4,6 +4,8 @@ has_aux, pytrees, Python numbers, dtypes, and nesting to any order.
 Derivatives are compared with closed forms written out by hand here.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -230,6 +232,21 @@ def test_double_where_trap_gives_zero_not_nan():
         g = grad(lambda x: np.sum(np.where(x > 0, np.log(x), 0.0)))(np.array([0.0, 2.0]))
     assert np.allclose(g, [0.0, 0.5])
     assert grad(lambda x: np.sum(np.where(x > 0, x ** 0.5, x)))(np.array([0.0, 4.0]))[0] == 1.0
+
+
+def test_rules_form_infinite_local_derivatives_without_warnings_or_side_effects():
+    """The rules' own inf/nan (sqrt' at 0, masked by the where) never warn, even where the
+    user's error state would raise; the user's error state is theirs again afterwards."""
+    from adkit.rules.helpers import quietly
+    f = lambda x: np.where(x > 0, np.sqrt(x), 0.0)  # noqa: E731
+    with warnings.catch_warnings(), np.errstate(divide="raise", invalid="raise", over="raise"):
+        warnings.simplefilter("error")
+        before = np.geterr()
+        assert grad(f)(0.0) == 0.0 and derivative(f)(0.0) == 0.0
+        assert np.isposinf(quietly(lambda a: 1.0 / a, 0.0))   # a Python float: no ZeroDivisionError
+        assert np.geterr() == before
+        with pytest.raises(FloatingPointError):   # the user's own arithmetic still raises
+            np.float64(1.0) / np.float64(0.0)
 
 
 def test_nan_and_inf_propagate_without_crashing():
