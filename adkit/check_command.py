@@ -1,23 +1,41 @@
-"""`adkit check EXPR --at x1=1 x2=2 [--order 2]`: one function, every mode, side by side."""
+"""`adkit check EXPR --at x1=1 x2=2 [--order 2]`: one function, every mode, side by side.
+
+The expression and the point come from the command line, so they are untrusted:
+both are held to the budget of adkit.expression_budget before anything is
+allocated, and whatever goes wrong in evaluating them is bad input, one line on
+stderr and exit status 2, never a traceback. Exit status 1 means only that the
+modes disagree, 3 that the point decides nothing (outside the domain, a kink).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import numpy as np
 
 from .checks import MODES, GradCheckError, GradCheckReport, PointError, check_grads
+from .errors import NoRuleError, TracedConversionError
 from .expression import ExpressionError, compile_expression
+from .expression_budget import (MAX_POINT_SIZE, BudgetError, check_derivative_cost,
+                                describe_limits)
+
+#: exit statuses of `adkit check`
+AGREE, DISAGREE, BAD_INPUT, BAD_POINT = 0, 1, 2, 3
 
 
 def add_parser(sub: Any) -> None:
+    """Add the `check` command to the subparsers of `adkit`."""
     p = sub.add_parser(
         "check", help="differentiate an expression at a point in every mode and compare",
         description="Differentiate a NumPy expression at a point by forward and reverse "
         "mode, Richardson differences and SymPy, and print the derivatives side by side "
         "with each pair's error. Example: adkit check \"np.sqrt(x1*x1 + x2*x2)\" --at "
-        "x1=1 x2=2")
+        f"x1=1 x2=2. {describe_limits()} Exit status: {AGREE} all modes agree, {DISAGREE} "
+        f"two modes disagree, {BAD_INPUT} bad input (grammar, a limit, an error evaluating "
+        f"the expression), {BAD_POINT} the point decides nothing (outside the domain, a "
+        "kink).")
     p.add_argument("expression", help="a Python/NumPy expression in the variables of --at")
     p.add_argument("--at", nargs="+", required=True, metavar="NAME=VALUE",
                    help="the point: x1=1 x2=2, or x=1,2,3 for a vector")
@@ -28,7 +46,11 @@ def add_parser(sub: Any) -> None:
 
 
 def parse_point(items: list[str]) -> tuple[list[str], list[Any]]:
+    """--at's NAME=VALUE items as (names, values): a float, or an array for a list."""
     names, values = [], []
+    if sum(item.count(",") + 1 for item in items) > MAX_POINT_SIZE:
+        raise BudgetError(f"the point has more than {MAX_POINT_SIZE:,} numbers; the limit "
+                          "keeps the Jacobians small")
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or not name.isidentifier():
@@ -48,31 +70,58 @@ def parse_point(items: list[str]) -> tuple[list[str], list[Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Evaluate, differentiate in every mode, print the table; returns the exit status."""
     try:
         names, point = parse_point(args.at)
         f = compile_expression(args.expression, names)
-        value = f(*point)
-    except ExpressionError as e:
-        print(f"adkit check: {e}")
-        return 2
+        value = _evaluate_once(f, point)
+        check_derivative_cost(f.last_work, sum(np.size(v) for v in point), np.size(value),
+                              args.order, args.modes)
+    except (ExpressionError, BudgetError) as e:
+        return _bad_input(str(e))
     print(f"f({', '.join(names)}) = {args.expression}")
     print(f"at {', '.join(f'{n}={_fmt_value(v)}' for n, v in zip(names, point))}")
     print(f"value: {_fmt_value(value)}")
-    status = 0
+    status = AGREE
     for order in range(1, args.order + 1):
         try:
             report = check_grads(f, tuple(point), order=order, modes=args.modes)
         except GradCheckError as e:
-            report, status = e.report, 1
+            report, status = e.report, DISAGREE
         except PointError as e:
             print(f"\nadkit check: {e}")
-            return 3
+            return BAD_POINT
+        except (NoRuleError, TracedConversionError, BudgetError) as e:
+            return _bad_input(f"cannot differentiate the expression: {e}")
         print()
         print(_side_by_side(report, names, point, order))
         print()
         print(report)
-    print("\nall modes agree" if status == 0 else "\nMODES DISAGREE (marked above)")
+    print("\nall modes agree" if status == AGREE else "\nMODES DISAGREE (marked above)")
     return status
+
+
+def _evaluate_once(f: Any, point: list[Any]) -> Any:
+    """f at the point; an error of the expression itself (x/0, x[5], a bad axis, a
+    vector for matrix_power) becomes an ExpressionError naming it."""
+    try:
+        with np.errstate(all="ignore"):   # inf and nan are reported by check_grads
+            return f(*point)
+    except (ExpressionError, BudgetError):
+        raise
+    except MemoryError:
+        raise BudgetError("the expression needs more memory than this machine has") from None
+    except (ArithmeticError, ValueError, TypeError, IndexError, LookupError,
+            np.linalg.LinAlgError) as e:
+        raise ExpressionError(f"evaluating the expression failed: {type(e).__name__}: "
+                              f"{e}") from None
+
+
+def _bad_input(message: str) -> int:
+    """One line on stderr; exit status 2."""
+    line = " ".join(message.split())
+    print(f"adkit check: error: {line}", file=sys.stderr)
+    return BAD_INPUT
 
 
 def _labels(names: list[str], point: list[Any]) -> list[str]:

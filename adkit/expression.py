@@ -7,6 +7,9 @@ numbers, list/tuple literals, and calls of NumPy functions that adkit's
 primitive table covers (np.sin, np.linalg.norm, ...), with numeric keyword
 arguments. Nothing is passed to eval(): the checked tree is interpreted
 node by node, so no attribute, import or builtin outside the grammar can run.
+The text's length and nesting depth are bounded before it is parsed and
+checked, and every array it creates is sized before NumPy allocates it
+(adkit.expression_budget).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .expression_budget import MAX_DEPTH, MAX_SOURCE_CHARS, EvaluationBudget
+
 __all__ = ["ExpressionError", "compile_expression"]
 
 
 class ExpressionError(ValueError):
-    """An expression string outside the allowed grammar."""
+    """An expression string outside the allowed grammar or over its size limits."""
 
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -53,23 +58,59 @@ def allowed_functions() -> dict[str, Callable]:
 
 
 def compile_expression(source: str, variables: list[str]) -> Callable:
-    """A function of `variables` (positional, in order) computing the expression."""
+    """A function of `variables` (positional, in order) computing the expression.
+
+    Each call sizes every array before creating it and raises BudgetError (an
+    ExpressionError) past the limits of adkit.expression_budget; the function's
+    `last_work` attribute holds the elements the latest call created.
+
+    >>> f = compile_expression("np.sum(x ** 2)", ["x"])
+    >>> float(f(np.array([1.0, 2.0]))), f.last_work
+    (5.0, 5)
+    """
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ExpressionError(f"the expression has {len(source):,} characters, over the limit "
+                              f"of {MAX_SOURCE_CHARS:,}")
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as e:
-        raise ExpressionError(f"cannot parse {source!r}: {e.msg} at column {e.offset}") \
-            from None
+        raise ExpressionError(f"cannot parse {_shorten(source)!r}: {e.msg} at column "
+                              f"{e.offset}") from None
+    except (MemoryError, RecursionError):   # CPython's parser stack, on deep nesting
+        raise ExpressionError(f"the expression is nested too deeply to parse; the limit is "
+                              f"{MAX_DEPTH} levels") from None
+    _check_depth(tree)
     functions = allowed_functions()
     _Checker(source, set(variables), functions).visit(tree)
     body = tree.body
 
     def f(*values: Any) -> Any:
-        env = dict(zip(variables, values))
-        return _evaluate(body, env, functions)
+        budget = EvaluationBudget(values)
+        try:
+            return _evaluate(body, dict(zip(variables, values)), functions, budget)
+        finally:
+            f.last_work = budget.work  # type: ignore[attr-defined]
     f.__name__ = "expression"
+    f.last_work = 0  # type: ignore[attr-defined]
     f.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(v, inspect.Parameter.POSITIONAL_OR_KEYWORD) for v in variables])
     return f
+
+
+def _shorten(source: str, limit: int = 80) -> str:
+    return source if len(source) <= limit else source[:limit - 3] + "..."
+
+
+def _check_depth(tree: ast.AST) -> None:
+    """Refuse nesting past MAX_DEPTH, walking iteratively (the checker and the evaluator
+    recurse, so they must never see a deeper tree)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"the expression is nested more than {MAX_DEPTH} levels "
+                                  f"deep (at column {getattr(node, 'col_offset', 0) + 1})")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 class _Checker(ast.NodeVisitor):
@@ -171,26 +212,54 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def _evaluate(node: ast.AST, env: dict, functions: dict) -> Any:
-    ev = lambda n: _evaluate(n, env, functions)  # noqa: E731
+_OPERATOR_NAMES = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+                   ast.MatMult: "@", ast.Mod: "%", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
+                   ast.GtE: ">="}
+
+
+def _evaluate(node: ast.AST, env: dict, functions: dict, budget: EvaluationBudget) -> Any:
+    ev = lambda n: _evaluate(n, env, functions, budget)  # noqa: E731
     if isinstance(node, ast.Constant):
         return float(node.value) if type(node.value) is int else node.value
     if isinstance(node, ast.Name):
         return env[node.id] if node.id in env else _CONSTANTS[node.id]
-    if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](ev(node.left), ev(node.right))
+    if isinstance(node, (ast.BinOp, ast.Compare)):
+        op = node.op if isinstance(node, ast.BinOp) else node.ops[0]
+        right = node.right if isinstance(node, ast.BinOp) else node.comparators[0]
+        table = _BINARY if isinstance(node, ast.BinOp) else _COMPARE
+        operands = [ev(node.left), ev(right)]
+        return _counted(_OPERATOR_NAMES[type(op)], table[type(op)], None, operands, {}, budget)
     if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](ev(node.operand))
-    if isinstance(node, ast.Compare):
-        return _COMPARE[type(node.ops[0])](ev(node.left), ev(node.comparators[0]))
+        return _counted("unary " + ("-" if isinstance(node.op, ast.USub) else "+"),
+                        _UNARY[type(node.op)], None, [ev(node.operand)], {}, budget)
     if isinstance(node, ast.Subscript):
         return ev(node.value)[_index(node.slice)]
     if isinstance(node, (ast.List, ast.Tuple)):
-        return np.array([ev(e) for e in node.elts])
+        return _counted("a list literal", np.array, None, [[ev(e) for e in node.elts]], {},
+                        budget)
     if isinstance(node, ast.Call):
+        name = _dotted(node.func)
         kwargs = {k.arg: _literal(k.value) for k in node.keywords}
-        return functions[_dotted(node.func)](*[ev(a) for a in node.args], **kwargs)
+        # A whole-number argument stays an int (np.tile(x, 2), np.sum(x, 0)); in
+        # arithmetic, numbers are floats, so 9**9**9 overflows instead of computing.
+        args = [_literal(a) if _is_integer_literal(a) else ev(a) for a in node.args]
+        return _counted(name, functions[name], functions[name], args, kwargs, budget)
     raise AssertionError(f"unchecked node {type(node).__name__}")  # the checker forbids it
+
+
+def _counted(name: str, call: Callable, function: Callable | None, args: list, kwargs: dict,
+             budget: EvaluationBudget) -> Any:
+    """call(*args, **kwargs), sized by the budget before and counted after."""
+    budget.before(name, function, args, kwargs)
+    result = call(*args, **kwargs)
+    budget.after(name, result)
+    return result
+
+
+def _is_integer_literal(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int
 
 
 def _index(node: ast.AST) -> Any:

@@ -1,4 +1,6 @@
-"""`adkit check`: the side-by-side table, and expression strings parsed safely."""
+"""`adkit check`: the side-by-side table, expression strings parsed safely, exit status 2
+and one line for any bad input. The budget has its own tests in test_expression_budget.py;
+hostile expressions run through the command line in tests/faults/."""
 
 import numpy as np
 import pytest
@@ -47,13 +49,41 @@ def test_anything_outside_the_grammar_names_its_token(source, token):
     assert f"offending token: {token!r}" in str(info.value)
 
 
+def _one_error_line(capsys) -> str:
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("adkit check: error: "), captured.err
+    return lines[0]
+
+
 def test_bad_expression_and_point_exit_with_a_message(capsys):
     assert main(["check", "np.sin(x", "--at", "x=1"]) == 2
-    assert "cannot parse" in capsys.readouterr().out
+    assert "cannot parse" in _one_error_line(capsys)
     assert main(["check", "x", "--at", "x=one"]) == 2
-    assert "'one' is not a number" in capsys.readouterr().out
+    assert "'one' is not a number" in _one_error_line(capsys)
     assert main(["check", "x", "--at", "x"]) == 2
-    assert "NAME=VALUE" in capsys.readouterr().out
+    assert "NAME=VALUE" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("source, at, says", [
+    ("9**9**9", "x=1", "OverflowError"),
+    ("x/0", "x=1", "ZeroDivisionError"),
+    ("x%0", "x=1", "ZeroDivisionError"),
+    ("x[5]", "x=1,2", "index 5 is out of bounds"),
+    ("np.sum(x, axis=3)", "x=1,2", "axis 3 is out of bounds"),
+    ("np.sum(x, foo=1)", "x=1,2", "unexpected keyword argument 'foo'"),
+    ("np.linalg.matrix_power(x, 2)", "x=1,2", "LinAlgError"),
+])
+def test_an_error_in_the_expression_is_bad_input_not_a_disagreement(capsys, source, at, says):
+    assert main(["check", source, "--at", at]) == 2     # 1 would mean "the modes disagree"
+    line = _one_error_line(capsys)
+    assert "evaluating the expression failed" in line and says in line
+
+
+def test_integer_arguments_stay_integers():
+    f = compile_expression("np.sum(np.tile(x, 2), 0) + np.repeat(x, 3)[-1]", ["x"])
+    assert f(np.array([1.0, 2.0])) == pytest.approx(8.0)
 
 
 def test_compiled_expression_is_plain_numpy():
