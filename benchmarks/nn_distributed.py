@@ -40,7 +40,7 @@ def _child(mode: str, model: str, limit: int | None) -> None:
     net.compile(optimizer=OPTIMIZERS[model], loss="sparse_categorical_crossentropy",
                 distribute="mpi" if mode == "dp" else None)
     net.fit(x[:512], y[:512], batch_size=128, epochs=1, verbose=0)   # warm-up, untimed
-    dp = net._strategy
+    dp = net.trainer.strategy if net.trainer.distributed else None
     before = (dp.comm_seconds, dp.bytes_reduced, dp.steps) if dp else (0.0, 0, 0)
     started = time.perf_counter()
     net.fit(x, y, batch_size=128, epochs=1, verbose=0)

@@ -36,6 +36,7 @@ from ._common import Row, Section, Settings, Timing, _minflt, peer, ratio, verdi
 
 import numpy as np  # noqa: E402
 
+from adkit import nn  # noqa: E402
 from adkit.nn import callbacks, optimizers, zoo  # noqa: E402
 from adkit.nn.train import load_images  # noqa: E402
 
@@ -151,7 +152,7 @@ def _copy_weights(torch: Any, module: Any, weights: list[np.ndarray]) -> None:
 
 
 def _order(n: int) -> np.ndarray:
-    """The batch order adkit's Sequential.fit draws for its first epoch (nn/model.py)."""
+    """The batch order adkit's Sequential.fit draws for its first epoch (nn/training.py)."""
     return np.random.default_rng((SEED, 1 << 20)).permutation(n)
 
 
@@ -179,7 +180,11 @@ def _adkit_compiled(net: Net) -> Any:
 
 
 def _adkit_epoch(model: Any, x: np.ndarray, y: np.ndarray) -> float:
-    history = model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    previous = nn.tune(malloc=True)   # as `adkit train` does: glibc keeps freed blocks
+    try:
+        history = model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    finally:
+        nn.tune(**previous)
     return float(history.history["loss"][0])
 
 

@@ -24,6 +24,7 @@ from .callbacks import History
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
 from .placement import HostPlacement, device_placement
+from .saving import save_model
 from .training import Trainer
 
 #: what compile(device=...) accepts; "opencl" may name its device as adkit.kernels.device
@@ -345,7 +346,6 @@ class Sequential:
         check_model_path(path)
         if not self.is_chief:
             return
-        from .saving import save_model
         save_model(self, path, include_optimizer=include_optimizer)
 
     # --- weights in and out as Keras does it (nn/weights_io.py, nn/onnx_export.py) ---
