@@ -1,6 +1,6 @@
 """Downpour SGD beside synchronous data-parallel training: the MLP on Fashion-MNIST.
 
-    mpiexec -n 3 python examples/downpour_fashion_mnist.py --limit 6000 --out runs/downpour
+    mpiexec -n 3 python examples/downpour_fashion_mnist.py --limit 6000
     (as root: mpiexec --allow-run-as-root -n 3 ...; more ranks than cores: add --oversubscribe)
 
 With 3 ranks, Downpour makes rank 0 the parameter server (Adagrad) and ranks 1
@@ -12,7 +12,9 @@ the data once per epoch in batches of --batch-size, and both are validated
 is missing, the comparison is single-process training, and the output says so.
 
 Writes OUT/downpour_fashion_mnist.json (both learning curves) and, with
-matplotlib, OUT/downpour_fashion_mnist.png. `--mode sync` runs only the
+matplotlib, OUT/downpour_fashion_mnist.png; OUT is --out, by default
+runs/examples/downpour_fashion_mnist. A rank that stops answering ends the job
+after --timeout seconds with a message naming it (adkit.nn.mpi.BoundedComm). `--mode sync` runs only the
 comparison, and works without MPI: python examples/downpour_fashion_mnist.py --mode sync
 """
 
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from adkit.nn import blas, optimizers, zoo
+from adkit.nn import blas, figures, optimizers, zoo
 from adkit.nn.files import atomic_write
 from adkit.nn.train import load_images
 
@@ -37,7 +39,8 @@ LOSS = "sparse_categorical_crossentropy"
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="runs/downpour", help="folder for the JSON and PNG")
+    p.add_argument("--out", default="runs/examples/downpour_fashion_mnist",
+                   help="folder for the JSON and PNG")
     p.add_argument("--limit", type=int, default=None,
                    help="use the first N training and N test images (quick runs)")
     p.add_argument("--mode", choices=("both", "downpour", "sync"), default="both")
@@ -48,7 +51,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n-fetch", type=int, default=1)
     p.add_argument("--points", type=int, default=8, help="validations per epoch")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds any rank waits for another before the job ends with an error "
+                        "naming it (default: $ADKIT_MPI_TIMEOUT, else 300)")
+    args = p.parse_args(argv)
+    for name in ("epochs", "batch_size", "n_push", "n_fetch", "points"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.limit is not None and args.limit < 1:
+        p.error(f"--limit must be positive, got {args.limit}")
+    if args.timeout is not None and not args.timeout > 0:
+        p.error(f"--timeout must be a number of seconds > 0, got {args.timeout}")
+    return args
 
 
 def world() -> Any:
@@ -70,7 +84,7 @@ def run_downpour(data: tuple, args: argparse.Namespace, comm: Any) -> dict:
                        n_push=args.n_push, n_fetch=args.n_fetch,
                        learning_rate=args.learning_rate, seed=args.seed, comm=comm,
                        validation_data=(xt, yt), validate_every=1 / args.points,
-                       verbose=1 if comm.Get_rank() == 0 else 0)
+                       verbose=1 if comm.Get_rank() == 0 else 0, timeout=args.timeout)
     curve = h.to_dict()
     curve["label"] = (f"Downpour, {h.n_workers} workers + server "
                       f"(n_push={h.n_push}, n_fetch={h.n_fetch})")
@@ -91,8 +105,12 @@ def run_sync(data: tuple, args: argparse.Namespace, comm: Any) -> dict | None:
     if not parallel and comm is not None and comm.Get_rank() != 0:
         return None
     model = zoo.mlp(seed=args.seed)
+    distribute = {}
+    if parallel:
+        from adkit.nn.distributed import DataParallel
+        distribute = {"distribute": DataParallel(comm, timeout=args.timeout)}
     model.compile(optimizer=optimizers.Adagrad(args.learning_rate), loss=LOSS,
-                  metrics=["accuracy"], **({"distribute": "mpi"} if parallel else {}))
+                  metrics=["accuracy"], **distribute)
     label = (f"synchronous data-parallel, {size} ranks (adkit.nn.distributed)" if parallel else
              "single process (the synchronous data-parallel mode needs MPI with 2+ ranks and "
              "adkit.nn.distributed)")
@@ -129,13 +147,11 @@ def run_sync(data: tuple, args: argparse.Namespace, comm: Any) -> dict | None:
 
 
 def plot(curves: dict, path: str, title: str) -> bool:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    """Both learning curves as a PNG at path; False without matplotlib."""
+    if not figures.available():
         return False
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = figures.new_figure(figsize=(11, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for (name, c), colour in zip(curves.items(), ("tab:blue", "tab:orange")):
         ax_loss.plot(c["train_epoch"], c["train_loss"], "--", color=colour,
                      label=f"{name}: training loss")
@@ -147,31 +163,26 @@ def plot(curves: dict, path: str, title: str) -> bool:
     ax_loss.legend(fontsize=8)
     ax_acc.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
+    figures.save_png(fig, path, dpi=100)
     return True
 
 
-def _threads_per_rank(comm: Any) -> int:
+def _threads_per_rank(link: Any) -> int:
     """This machine's cores shared among the ranks on it. downpour.train splits them
     so itself; the synchronous run gets the same budget, since 3 ranks each with a
     BLAS on every core made its steps about ten times slower on 2 cores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if comm is None:
-        return cores or 1
-    from adkit.nn.mpi import require_mpi
-    return max(1, (cores or 1) // comm.Split_type(require_mpi().COMM_TYPE_SHARED).Get_size())
+    if link is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        return cores or os.cpu_count() or 1
+    from adkit.nn.mpi import threads_per_rank
+    return threads_per_rank(link)
 
 
-def _wait_for_all(comm: Any) -> None:
-    """A barrier that sleeps instead of spinning, so idle ranks leave the cores to
-    the rank still training."""
-    if comm is None:
-        return
-    request = comm.Ibarrier()
-    while not request.Test():
-        time.sleep(0.01)
+def _wait_for_all(link: Any) -> None:
+    """A bounded barrier that naps instead of spinning, so idle ranks leave the cores
+    to the rank still training."""
+    if link is not None:
+        link.collective(link.comm.Ibarrier, "waiting for every rank to finish")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -183,16 +194,20 @@ def main(argv: list[str] | None = None) -> dict:
         sys.exit("Downpour needs MPI with at least 2 ranks (a server and a worker): "
                  + ("launch with mpiexec -n 3 python examples/downpour_fashion_mnist.py "
                     "(as root add --allow-run-as-root)" if comm is not None else INSTALL_HINT))
+    link = None
+    if comm is not None:
+        from adkit.nn.mpi import BoundedComm
+        link = BoundedComm(comm, args.timeout)
     data = load_images(args.limit)
     curves: dict[str, Any] = {}
     if args.mode in ("both", "downpour"):
         curves["downpour"] = run_downpour(data, args, comm)
     if args.mode in ("both", "sync"):
-        with blas.limited(_threads_per_rank(comm)):
+        with blas.limited(_threads_per_rank(link)):
             sync = run_sync(data, args, comm)
         if sync is not None:
             curves["sync"] = sync
-    _wait_for_all(comm)
+    _wait_for_all(link)
     if rank != 0:
         return curves
     os.makedirs(args.out, exist_ok=True)

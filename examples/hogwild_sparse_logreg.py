@@ -9,15 +9,21 @@ how much sooner two workers get there than one.
     python examples/hogwild_sparse_logreg.py
     python examples/hogwild_sparse_logreg.py --small
     python examples/hogwild_sparse_logreg.py --n-samples 400000 --epochs 20 --workers 1 2
+
+Writes OUT/hogwild_sparse_logreg.json (every run's loss after each epoch and its
+training time) and, with matplotlib, OUT/hogwild_sparse_logreg.png (loss against
+time); OUT is --out, by default runs/examples/hogwild_sparse_logreg.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 
-from adkit.nn import hogwild
+from adkit.nn import figures, hogwild
+from adkit.nn.files import atomic_write
 
 
 def _machine_busy_s() -> float | None:
@@ -52,7 +58,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the orders")
     parser.add_argument("--small", action="store_true",
                         help="a quick run: 20,000 x 10,000, 10 epochs")
+    parser.add_argument("--out", default="runs/examples/hogwild_sparse_logreg",
+                        help="folder for the JSON and the PNG")
     args = parser.parse_args(argv)
+    for name in ("n_samples", "n_features", "nnz", "epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.extra_epochs < 0 or any(w < 1 for w in args.workers):
+        parser.error("--extra-epochs must be >= 0 and every --workers count >= 1")
     if args.small:
         args.n_samples, args.n_features, args.epochs, args.extra_epochs = 20_000, 10_000, 10, 5
 
@@ -97,8 +110,41 @@ def main(argv=None) -> dict:
     if 1 in reach and 2 in reach and reach[1] and reach[2]:
         speedup = reach[1] / reach[2]
         print(f"\nspeedup from 1 to 2 workers (time to the serial loss): {speedup:.2f}x")
+    paths = _write(args.out, vars(args), serial, runs, reach, speedup)
+    for path in paths:
+        print(f"wrote {path}")
     return {"serial": serial, "target": target, "runs": runs, "time_to_target": reach,
-            "speedup": speedup}
+            "speedup": speedup, "files": paths}
+
+
+def _write(out: str, config: dict, serial: hogwild.HogwildResult, runs: dict, reach: dict,
+           speedup: float | None) -> list[str]:
+    """The numbers as JSON and, with matplotlib, loss against time as PNG, under out."""
+    os.makedirs(out, exist_ok=True)
+    curves = {"serial": serial, **{f"hogwild, {w} worker{'s' * (w > 1)}": r
+                                   for w, r in runs.items()}}
+    record = {"config": config, "target_loss": serial.losses[-1], "speedup": speedup,
+              "time_to_target": {str(w): t for w, t in reach.items()},
+              "runs": {name: {"losses": r.losses, "times": r.times, "updates": r.updates,
+                              "start_method": r.start_method} for name, r in curves.items()}}
+    json_path = os.path.join(out, "hogwild_sparse_logreg.json")
+    with atomic_write(json_path) as f:
+        json.dump(record, f, indent=1)
+    if not figures.available():
+        print("matplotlib is not installed, so no plot was drawn (pip install -e \".[examples]\")")
+        return [json_path]
+    fig = figures.new_figure(figsize=(6.5, 4))
+    ax = fig.subplots()
+    for name, r in curves.items():
+        ax.plot(r.times, r.losses, "o-", ms=3, label=name)
+    ax.axhline(serial.losses[-1], color="k", ls=":", lw=1, label="serial SGD's final loss")
+    ax.set(xlabel="training seconds", ylabel="logistic loss", yscale="log",
+           title="Hogwild: sparse logistic regression")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png_path = os.path.join(out, "hogwild_sparse_logreg.png")
+    figures.save_png(fig, png_path, dpi=100)
+    return [json_path, png_path]
 
 
 if __name__ == "__main__":

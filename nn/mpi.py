@@ -141,7 +141,7 @@ class CollectiveTimeout(TimeoutError):
 
 _NOTE = 7                # tag of the arrival notes, on the duplicated communicator
 _SPINS = 1000            # Test() calls before a waiting rank starts to nap between polls
-_NAP_S = 1e-4
+_NAP_S = 1e-3            # the longest nap between two polls of a waiting rank
 _LABELS_KEPT = 256       # collectives whose names a rank remembers, for its messages
 
 
@@ -199,10 +199,13 @@ class BoundedComm:
             spins += 1
             if spins < _SPINS:
                 continue
-            time.sleep(_NAP_S)
+            # Nap a twentieth of the wait so far (at most 1 ms): a short wait stays
+            # responsive, a long one leaves the cores to the ranks still computing.
+            now = time.perf_counter()
+            time.sleep(min(_NAP_S, max(1e-5, (now - began) / 20)))
             if spins % 64 == 0:
                 self._read_notes()
-            if time.perf_counter() > deadline:
+            if now > deadline:
                 self._expire(what, peers, timeout)
         self.seconds += time.perf_counter() - began
 

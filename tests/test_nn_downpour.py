@@ -125,3 +125,16 @@ def test_the_example_writes_both_learning_curves(tmp_path):
     assert set(curves) == {"downpour", "sync"}
     for c in curves.values():
         assert c["val"]["loss"][-1] < c["val"]["loss"][0]
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "downpour_fashion_mnist.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_example_refuses_bad_arguments_before_starting(capsys):
+    from examples_support import load_example
+    example = load_example("downpour_fashion_mnist")
+    for bad in (["--epochs", "0"], ["--n-push", "-1"], ["--limit", "0"], ["--timeout", "0"]):
+        with pytest.raises(SystemExit) as exit_:
+            example.parse(bad)
+        assert exit_.value.code == 2
+        assert f"{bad[0]} must be" in capsys.readouterr().err
+    assert example.parse([]).out == "runs/examples/downpour_fashion_mnist"

@@ -1,6 +1,8 @@
 """adkit.nn.hogwild: the sparse gradient against adkit.grad of the dense loss, Hogwild
 against serial SGD, and clean failure (no hang, no shared memory left in /dev/shm)."""
 
+import importlib.util
+import json
 import multiprocessing
 import os
 
@@ -267,12 +269,26 @@ def test_sparse_gradient_checks_the_weights_shape():
 
 # --- examples/hogwild_sparse_logreg.py ----------------------------------------------------
 
-def test_example_runs_small(capsys):
+def test_example_runs_small(capsys, tmp_path):
     from examples_support import load_example
-    result = load_example("hogwild_sparse_logreg").main(["--small"])
+    result = load_example("hogwild_sparse_logreg").main(["--small", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert set(result["time_to_target"]) == {1, 2}
     assert all(t is not None and t > 0 for t in result["time_to_target"].values())
     assert result["speedup"] > 0
     assert f"{result['target']:.6f}" in out and "speedup from 1 to 2 workers" in out
     np.testing.assert_array_equal(result["runs"][1].weights, result["serial"].weights)
+    record = json.loads((tmp_path / "hogwild_sparse_logreg.json").read_text())
+    assert record["runs"]["serial"]["losses"] == result["serial"].losses
+    assert record["time_to_target"]["2"] == result["time_to_target"][2]
+    assert str(tmp_path / "hogwild_sparse_logreg.json") in out
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "hogwild_sparse_logreg.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_example_refuses_bad_sizes(capsys):
+    from examples_support import load_example
+    with pytest.raises(SystemExit) as exit_:
+        load_example("hogwild_sparse_logreg").main(["--epochs", "0"])
+    assert exit_.value.code == 2
+    assert "--epochs must be positive" in capsys.readouterr().err
