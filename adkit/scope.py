@@ -12,6 +12,9 @@ Outside traces the originals are back in place; code that bound the function
 before (`from numpy import array`) keeps the original and gets the error that
 names the working spelling.
 
+Reductions given a Python list of traced values (np.mean([x, y])), np.append,
+np.linalg.norm, np.r_ and np.c_ are swapped the same way (adkit/rules/lists.py).
+
 SciPy's Python functions (scipy.special.logsumexp, scipy.stats, scipy.linalg,
 ...) do not reach NumPy's protocols either. When a differentiation starts, the
 rules of every SciPy module loaded by then are bound to SciPy's function objects
@@ -30,6 +33,7 @@ import numpy as np
 
 from .errors import TracedConversionError
 from .rules import scipy_binding
+from .rules.lists import SWAPS as LIST_SWAPS
 from .table import COVERAGE
 from .tracer import BoxBase, Trace
 
@@ -50,6 +54,8 @@ def tracing(trace: Trace) -> Iterator[Trace]:
         if _depth == 0:
             scipy_binding.bind_loaded()
             np.array, np.asarray, np.asanyarray, np.full = _array, _asarray, _asarray, _full
+            for namespace, name, replacement, _ in LIST_SWAPS:
+                namespace[name] = replacement
         _depth += 1
     try:
         yield trace
@@ -64,6 +70,8 @@ def tracing(trace: Trace) -> Iterator[Trace]:
                 np.asarray = _original_asarray
                 np.asanyarray = _original_asanyarray
                 np.full = _original_full
+                for namespace, name, _, numpy_own in LIST_SWAPS:
+                    namespace[name] = numpy_own
 
 
 @contextmanager

@@ -1,5 +1,6 @@
-"""Products: matmul and einsum carry the rules; dot, inner, outer, tensordot, vdot,
-kron, cross and the vector ufuncs are compositions of them.
+"""Products: matmul, einsum and the full convolution carry the rules; dot, inner, outer,
+tensordot, vdot, kron, cross, the vector ufuncs, convolve and correlate (every mode)
+are compositions of them.
 
 matmul's rules are written for stacked matrices; 1-D operands are promoted as
 NumPy promotes them, and products with a plain 2-D matrix are done as one
@@ -9,6 +10,7 @@ matrix product, not n matrix-vector products).
 
 from __future__ import annotations
 
+import operator
 import string
 from typing import Any
 
@@ -16,7 +18,8 @@ import numpy as np
 
 from ..table import ON_OBJECTS, defprim, handles
 from ..tracer import EveryArgument
-from .helpers import batch_ndim, dtype_of, lift, ndim_of, normalize_axis, shape_of, unbroadcast
+from .helpers import (batch_ndim, dtype_of, is_complex, lift, ndim_of, normalize_axis, shape_of,
+                      unbroadcast)
 from .elementwise import multiply
 
 
@@ -190,8 +193,7 @@ def _np_einsum(*operands, out=None, dtype=None, order="K", casting="safe", optim
     if out is not None:
         raise TypeError("np.einsum(..., out=...) is not supported on traced values")
     if not isinstance(operands[0], str):
-        raise TypeError("np.einsum on traced values takes the subscripts-string form, "
-                        "e.g. np.einsum('ij,jk->ik', a, b)")
+        operands = _from_sublists(operands)
     subscripts, ops = operands[0], list(operands[1:])
     ops = [o if hasattr(o, "shape") else np.asarray(o) for o in ops]
     subs, out_subs = parse_einsum(subscripts, [shape_of(o) for o in ops])
@@ -204,6 +206,98 @@ def _np_einsum(*operands, out=None, dtype=None, order="K", casting="safe", optim
             subs[k] = s
     result = einsum_p(*ops, spec=",".join(subs) + "->" + out_subs)
     return result if dtype is None else result.astype(dtype)
+
+
+def _from_sublists(operands: tuple) -> tuple:
+    """np.einsum(a, [0, 1], b, [1, 2], [0, 2]) as np.einsum('ab,bc->ac', a, b)."""
+    def letters(sublist: Any) -> str:
+        try:
+            return "".join("..." if s is Ellipsis else string.ascii_letters[operator.index(s)]
+                           for s in sublist)
+        except (TypeError, IndexError):
+            raise TypeError(f"np.einsum's sublist form takes lists of integers in [0, 52) "
+                            f"and Ellipsis, got {sublist!r}") from None
+    ops, subs = list(operands[0::2]), list(operands[1::2])
+    out = None
+    if len(ops) > len(subs):  # an odd count: the last entry is the output sublist
+        out = ops.pop()
+    spec = ",".join(letters(s) for s in subs) + ("" if out is None else "->" + letters(out))
+    return (spec, *ops)
+
+
+# --- convolution: np.convolve, np.correlate (scipy.signal.convolve shares the rules) ----------
+
+
+def _centered(full: Any, start: tuple, size: tuple) -> Any:
+    return full[tuple(slice(b, b + n) for b, n in zip(start, size))]
+
+
+def _flip(x: Any) -> Any:
+    return x[(slice(None, None, -1),) * ndim_of(x)]
+
+
+def make_convolution(name: str, full_impl: Any, sympy: Any = ON_OBJECTS) -> Any:
+    """The full convolution of two arrays of equal ndim as a primitive, bilinear: its
+    tangents are convolutions, and the cotangent of one argument is the other, flipped,
+    convolved with the cotangent and cut to the argument's shape (so any order works)."""
+    def cotangent(other_index):
+        def vjp(ans, *args):
+            mine, other = args[1 - other_index], args[other_index]
+            start = tuple(n - 1 for n in shape_of(other))
+            return lambda g: _centered(prim(g, _flip(other)), start, shape_of(mine))
+        return vjp
+    prim = defprim(name, full_impl, batch_aware=False, sympy=sympy,
+                   jvp=(lambda g, ans, a, v: prim(g, v), lambda g, ans, a, v: prim(a, g)),
+                   vjp=(cotangent(1), cotangent(0)))
+    return prim
+
+
+convolve_full = make_convolution("convolve", lambda a, v: np.convolve(a, v, "full"))
+
+
+def mode_window(mode: str, s1: tuple, s2: tuple, same_as_first: bool) -> tuple:
+    """(start, size) of `mode` inside the full convolution of shapes s1 and s2.
+
+    same: NumPy's is as long as the longer input, SciPy's (same_as_first) has s1's shape;
+    valid: where one input covers the other entirely."""
+    if mode == "full":
+        return (0,) * len(s1), tuple(a + b - 1 for a, b in zip(s1, s2))
+    if mode == "same":
+        size = s1 if same_as_first else tuple(max(a, b) for a, b in zip(s1, s2))
+        return tuple((a + b - 1 - n) // 2 for a, b, n in zip(s1, s2, size)), size
+    if mode == "valid":
+        return (tuple(min(a, b) - 1 for a, b in zip(s1, s2)),
+                tuple(abs(a - b) + 1 for a, b in zip(s1, s2)))
+    raise ValueError(f"mode must be 'full', 'same' or 'valid', got {mode!r}")
+
+
+def _vector(x: Any, fname: str) -> Any:
+    x = x if hasattr(x, "shape") else np.asarray(x)
+    if ndim_of(x) == 0:
+        x = np.reshape(x, (1,))
+    if ndim_of(x) != 1 or shape_of(x)[0] == 0:
+        raise ValueError(f"{fname} takes two non-empty 1-D arrays, got shape {shape_of(x)}")
+    return x
+
+
+@handles(np.convolve, via=convolve_full)
+def _np_convolve(a, v, mode="full"):
+    a, v = _vector(a, "np.convolve"), _vector(v, "np.convolve")
+    start, size = mode_window(mode, shape_of(a), shape_of(v), same_as_first=False)
+    if shape_of(v)[0] > shape_of(a)[0] and mode == "same":
+        start = ((shape_of(a)[0] - 1) // 2,)  # NumPy swaps the inputs so the longer is first
+    return _centered(convolve_full(a, v), start, size)
+
+
+@handles(np.correlate, via=convolve_full)
+def _np_correlate(a, v, mode="valid"):
+    a, v = _vector(a, "np.correlate"), _vector(v, "np.correlate")
+    if is_complex(v):
+        v = np.conjugate(v)
+    if shape_of(v)[0] > shape_of(a)[0] and mode == "same":
+        # NumPy computes the swapped correlation and reverses it
+        return _flip(_np_convolve(v, _flip(a), mode))
+    return _np_convolve(a, _flip(v), mode)
 
 
 # --- compositions -------------------------------------------------------------------------------------
