@@ -584,3 +584,60 @@ def test_unknown_device_names_the_valid_ones_and_the_environment(monkeypatch):
     with pytest.raises(ValueError, match=r"unknown device 'gpu0' \(from ADKIT_DEVICE='gpu0'\)"):
         model.compile(optimizer="sgd", loss="mse")
     model.compile(optimizer="sgd", loss="mse", device="cpu")
+
+
+class _LeastSquares:
+    """A model that is not a Sequential: y = x @ w + b with the hooks the training loop
+    reads (TrainableModel), no layers at all. A functional Model reuses the loop the same way."""
+
+    def __init__(self, features: int) -> None:
+        from adkit.nn import optimizers
+        self.seed = 0
+        self.params = {"linear": {"w": np.zeros((features, 1)), "b": np.zeros(1)}}
+        self.state: dict = {}
+        self.layers: list = []
+        self.optimizer = optimizers.SGD(learning_rate=0.1)
+        self.compiled_metrics: list = []
+        self.metrics_names = ["loss"]
+        self.stop_training = False
+        self.history = None
+
+    def apply(self, params, x, *, training=False):
+        return x @ params["linear"]["w"] + params["linear"]["b"], {}
+
+    def loss_fn(self, params, x, y, rng=None, training=True):
+        out, state = self.apply(params, x)
+        return np.mean((out - y) ** 2), (out, state)
+
+    def trainable_part(self, tree):
+        return tree
+
+    def prepare_data(self, x, y, where):
+        return np.asarray(x, np.float64), None if y is None else np.asarray(y, np.float64)
+
+    def final_outputs(self, out):
+        return out
+
+    def empty_output(self):
+        return np.zeros((0, 1))
+
+    def apply_constraints(self):
+        pass
+
+
+def test_the_training_loop_trains_any_model_with_its_hooks():
+    from adkit.nn.training import Trainer
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 3))
+    y = x @ np.array([[1.0], [-2.0], [0.5]]) + 0.25
+    model = _LeastSquares(3)
+    trainer = Trainer(model)
+    history = trainer.fit(x, y, batch_size=32, epochs=30, verbose=0, validation_split=0.25)
+    assert history.history["loss"][-1] < 1e-6 < history.history["loss"][0]
+    # against the closed form, on the 3/4 of the data fit trained on
+    design = np.hstack([x[:192], np.ones((192, 1))])
+    exact = np.linalg.lstsq(design, y[:192], rcond=None)[0]
+    np.testing.assert_allclose(model.params["linear"]["w"], exact[:3], atol=1e-4)
+    np.testing.assert_allclose(model.params["linear"]["b"], exact[3], atol=1e-4)
+    assert trainer.evaluate(x, y) == pytest.approx(np.mean((trainer.predict(x) - y) ** 2))
+    assert np.isfinite(trainer.train_on_batch(x[:8], y[:8]))
