@@ -256,15 +256,8 @@ class Trainer:
         try:
             for batch in range(run.steps):
                 run.callbacks.on_train_batch_begin(batch)
-                start = batch * run.batch_size
-                n = min(start + run.batch_size, len(run.x)) - start
-                part = strategy.shard(n)   # this process's part of the global batch
-                rows = slice(start + part.start, start + part.stop)
                 strategy.context = f"training epoch {epoch + 1}, batch {batch + 1}"
-                if order is None:
-                    xb, yb = run.x[rows], run.y[rows]
-                else:
-                    xb, yb = run.x[order[rows]], run.y[order[rows]]
+                xb, yb, n = self._batch(run, order, batch)
                 loss, out = self._step(xb, yb, n, run.nan_guard, epoch, batch)
                 if model.stop_training and not np.isfinite(loss):
                     break
@@ -288,6 +281,17 @@ class Trainer:
         finally:
             bar.close()
         return logs
+
+    def _batch(self, run: FitRun, order: np.ndarray | None, batch: int) -> tuple:
+        """(x, y, n): this process's part of global batch `batch` (in the epoch's `order`,
+        if shuffled) and the global batch's size n."""
+        start = batch * run.batch_size
+        n = min(start + run.batch_size, len(run.x)) - start
+        part = self.strategy.shard(n)
+        rows = slice(start + part.start, start + part.stop)
+        if order is None:
+            return run.x[rows], run.y[rows], n
+        return run.x[order[rows]], run.y[order[rows]], n
 
     # --- metrics -------------------------------------------------------------------------
     def _reset_metrics(self) -> None:
