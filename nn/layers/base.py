@@ -10,8 +10,10 @@ directly. Shapes exclude the batch axis, as in Keras.
 
 from __future__ import annotations
 
-import itertools
 import re
+import threading
+import weakref
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -49,27 +51,40 @@ class Layer:
     `compute_output_shape`, `init_params` (if they have weights) and `call`."""
 
     REGISTRY: ClassVar[dict[str, type]] = {}
-    _counter: ClassVar = itertools.count(1)
     has_state: ClassVar[bool] = False
     #: True when the layer's kernels split a batch over the backend's own threads
     batch_parallel: ClassVar[bool] = False
     #: True when call() runs on the OpenCL backend's DeviceArrays (model.compile checks)
     runs_on_device: ClassVar[bool] = False
+    #: True when the input is a sequence of vectors (recurrent layers): Keras's
+    #: input_dim=n with input_length=t then means input_shape=(t, n), else (n,)
+    sequence_input: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         Layer.REGISTRY[cls.__name__] = cls
 
     def __init__(self, *, name: str | None = None, input_shape: Shape | None = None,
-                 trainable: bool = True, dtype: str = "float32") -> None:
-        if name is not None and not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+                 trainable: bool = True, dtype: str = "float32", input_dim: int | None = None,
+                 input_length: int | None = None, batch_input_shape: Shape | None = None,
+                 **unknown: Any) -> None:
+        kind = type(self).__name__
+        if unknown:
+            raise TypeError(f"{kind} got unknown keyword arguments {sorted(unknown)}; see "
+                            f"help(adkit.nn.layers.{kind}) for the ones it takes")
+        if name is not None and (not isinstance(name, str)
+                                 or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name)):
             raise ValueError(f"layer name {name!r} may use only letters, digits, '_', '.', '-'")
-        self.name = name or f"{_snake(type(self).__name__)}_{next(Layer._counter)}"
-        self.input_shape = None if input_shape is None else _as_shape(input_shape, self.name)
+        self.name = name or unique_name(snake_case(kind))
+        self.input_shape = None
+        shape = _keras_input_shape(self, input_shape, input_dim, input_length, batch_input_shape)
+        if shape is not None:
+            self.input_shape = _as_shape(shape, self.name)
         self.trainable = trainable
         self.dtype = np.dtype(dtype)
         self.regularizers: dict[str, Any] = {}   # param name -> Regularizer
         self.constraints: dict[str, Any] = {}    # param name -> Constraint
+        self._owner: Any = None                  # weakref to the model holding the weights
 
     # --- the functional core -------------------------------------------------
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -121,12 +136,133 @@ class Layer:
         return ShapeError(f"layer {self.name!r} ({type(self).__name__}) expects input of "
                           f"shape {expected} (batch axis excluded), got {tuple(input_shape)}")
 
+    # --- weights, held by the model -----------------------------------------
+    def _attach(self, owner: Any) -> None:
+        """Called by the model that takes this layer. The owner keeps the weights; it has
+        `weight_slots()` -> [("params/<layer>/<key>" or "state/<layer>/<key>", array)]."""
+        self._owner = weakref.ref(owner)
+
+    def _weight_slots(self, what: str) -> list[tuple[str, np.ndarray]]:
+        owner = None if self._owner is None else self._owner()
+        if owner is None or getattr(owner, "params", None) is None:
+            where = "is in no model" if owner is None else "is in a model that is not built yet"
+            raise ValueError(f"{what}: layer {self.name!r} ({type(self).__name__}) {where}; its "
+                             "weights live in the model that holds it, once that model is built "
+                             "(give the first layer input_shape=..., call model.build(shape), "
+                             "or fit)")
+        mine = (f"params/{self.name}/", f"state/{self.name}/")
+        return [(path, w) for path, w in owner.weight_slots() if path.startswith(mine)]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of this layer's weights in Keras's order: parameters (Dense: kernel,
+        bias), then state (BatchNormalization: moving_mean, moving_variance).
+
+        >>> from adkit.nn import Sequential
+        >>> from adkit.nn.layers import Dense
+        >>> layer = Dense(2, input_shape=(3,)); model = Sequential([layer], seed=0)
+        >>> [w.shape for w in layer.get_weights()]
+        [(3, 2), (2,)]
+        """
+        return [w.copy() for _, w in self._weight_slots("get_weights")]
+
+    def set_weights(self, weights: list) -> None:
+        """Copy `weights` (in get_weights order) into the model holding this layer; every
+        count, shape and dtype is checked before anything changes.
+
+        >>> from adkit.nn import Sequential
+        >>> from adkit.nn.layers import Dense
+        >>> layer = Dense(1, use_bias=False, input_shape=(2,)); model = Sequential([layer])
+        >>> layer.set_weights([np.ones((2, 1))]); layer.get_weights()[0].ravel()
+        array([1., 1.], dtype=float32)
+        """
+        slots = self._weight_slots("set_weights")
+        who = f"set_weights on layer {self.name!r} ({type(self).__name__})"
+        expected = ", ".join(f"{path.split('/', 2)[2]} {w.shape}" for path, w in slots) or "none"
+        if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+            raise TypeError(f"{who}: pass a list of arrays ({expected}), got "
+                            f"{type(weights).__name__}")
+        if len(weights) != len(slots):
+            raise ValueError(f"{who}: got {len(weights)} arrays, the layer has {len(slots)}: "
+                             f"{expected}")
+        arrays = []
+        for (path, w), new in zip(slots, weights):
+            key = path.split("/", 2)[2]
+            a = np.asarray(new)
+            if a.shape != w.shape:
+                raise ValueError(f"{who}: {key} has shape {w.shape}, got {a.shape}")
+            if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+                raise TypeError(f"{who}: {key} must hold numbers, got dtype {a.dtype}")
+            arrays.append(a)
+        for (_, w), a in zip(slots, arrays):
+            np.copyto(w, a, casting="unsafe")
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"
+        # a constructor that raised leaves no name: the traceback must still print
+        name = getattr(self, "name", None)
+        return f"<{type(self).__name__} {name!r}>" if name else f"<{type(self).__name__}>"
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower().replace("2_d", "2d")
+_names_lock = threading.Lock()
+_name_counts: Counter = Counter()
+
+
+def unique_name(prefix: str) -> str:
+    """Keras's automatic names: `prefix` the first time, then `prefix_1`, `prefix_2`, ...
+
+    >>> reset_names(); unique_name("dense"), unique_name("dense"), unique_name("conv2d")
+    ('dense', 'dense_1', 'conv2d')
+    """
+    with _names_lock:
+        n = _name_counts[prefix]
+        _name_counts[prefix] += 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def reset_names() -> None:
+    """Start automatic layer names afresh (what keras.backend.clear_session does to them).
+
+    >>> reset_names(); unique_name("dense")
+    'dense'
+    """
+    with _names_lock:
+        _name_counts.clear()
+
+
+def snake_case(name: str) -> str:
+    """A class name as Keras writes it in layer names (keras.src.utils.naming.to_snake_case).
+
+    >>> snake_case("Conv2D"), snake_case("MaxPooling2D"), snake_case("SimpleRNN")
+    ('conv2d', 'max_pooling2d', 'simple_rnn')
+    """
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _keras_input_shape(layer: Layer, input_shape: Any, input_dim: Any, input_length: Any,
+                       batch_input_shape: Any) -> Any:
+    """input_shape from Keras's other spellings: input_dim=n (plus input_length=t on
+    recurrent layers) and batch_input_shape=(batch, ...)."""
+    given = [k for k, v in (("input_shape", input_shape), ("input_dim", input_dim),
+                            ("batch_input_shape", batch_input_shape)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"layer {layer.name!r}: pass one of input_shape, input_dim and "
+                         f"batch_input_shape, got {' and '.join(given)}")
+    if input_length is not None and (input_dim is None or not layer.sequence_input):
+        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}): input_length goes "
+                         "with input_dim on a recurrent layer; give input_shape=(timesteps, "
+                         "features) instead")
+    if input_dim is not None:
+        if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)):
+            raise TypeError(f"layer {layer.name!r}: input_dim must be an int (the number of "
+                            f"input features), got {input_dim!r}")
+        return (input_length, input_dim) if layer.sequence_input else (input_dim,)
+    if batch_input_shape is not None:
+        if isinstance(batch_input_shape, (int, str)) or len(batch_input_shape) < 2:
+            raise ValueError(f"layer {layer.name!r}: batch_input_shape is (batch, *shape), "
+                             f"got {batch_input_shape!r}")
+        return tuple(batch_input_shape)[1:]
+    return input_shape
 
 
 def _as_shape(shape: Any, who: str) -> Shape:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import activations, backend
-from .base import Context, Layer, Shape
+from .base import Context, Layer, Shape, _as_shape
 
 
 class _Activated(Layer):
@@ -142,8 +142,11 @@ class Embedding(Layer):
     def __init__(self, input_dim: int, output_dim: int,
                  embeddings_initializer: str = "random_uniform",
                  embeddings_regularizer: Any = None, **kwargs: Any) -> None:
-        kwargs.pop("input_length", None)
+        input_length = kwargs.pop("input_length", None)
         super().__init__(**kwargs)
+        if input_length is not None and self.input_shape is None:
+            # Keras 2's spelling for a first layer that reads sequences of that length
+            self.input_shape = _as_shape((input_length,), self.name)
         if input_dim <= 0 or output_dim <= 0:
             raise ValueError(f"Embedding dims must be positive, got {input_dim}, {output_dim}")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)

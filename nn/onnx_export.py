@@ -1,0 +1,273 @@
+"""Export a Sequential model to ONNX, for inference in onnxruntime and other runtimes.
+
+Each layer becomes a few standard ONNX operators (opset 17) with the model's
+weights as initializers: Dense is MatMul + Add, Conv2D is Conv, the pooling
+layers MaxPool and AveragePool (padding left out of the average, as here),
+BatchNormalization its inference-time scale and shift, Flatten and Reshape
+keep their meaning on channels-last tensors, Dropout vanishes (inference).
+ONNX's convolutions and pooling read channels-first images while adkit.nn's are
+channels-last (Keras's layout), so the graph transposes into NCHW before the
+first spatial layer and back only where a layer needs the channels last (Flatten,
+Reshape, Dense, softmax). "same" padding is Keras's, with the odd row at the
+bottom (adkit.kernels.window), written as explicit pads.
+
+A layer or activation without an ONNX form here is refused by name before
+anything is written. The batch axis is dynamic. The onnx package is an optional
+dependency (`pip install 'adkit[onnx]'`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from adkit.kernels.window import window
+
+from . import activations
+from .files import atomic_write
+from .layers.base import Layer
+from .layers.conv import AveragePooling2D, Conv2D, MaxPooling2D
+from .layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from .layers.normalization import BatchNormalization
+
+__all__ = ["export_onnx", "OPSET", "SUPPORTED"]
+
+#: the ONNX operator set the graph is written for (onnxruntime has run it since 1.13)
+OPSET = 17
+#: IR version 8 is the one that goes with opset 17
+IR_VERSION = 8
+
+_TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("export_onnx needs the onnx package: pip install 'adkit[onnx]' "
+                          "(or pip install onnx)") from None
+    return onnx
+
+
+class _Graph:
+    """The nodes and initializers written so far, and the current tensor's name, shape
+    (batch axis excluded, channels-last as adkit sees it) and layout."""
+
+    def __init__(self, onnx: Any, dtype: np.dtype, shape: tuple) -> None:
+        self.onnx, self.dtype = onnx, dtype
+        self.nodes: list = []
+        self.initializers: list = []
+        self.names: set[str] = set()
+        self.x, self.shape, self.channels_first = "input", tuple(shape), False
+
+    def name(self, hint: str) -> str:
+        name, i = hint, 1
+        while name in self.names:
+            name, i = f"{hint}_{i}", i + 1
+        self.names.add(name)
+        return name
+
+    def constant(self, hint: str, value: Any, dtype: Any = None) -> str:
+        name = self.name(hint)
+        array = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str, **attrs: Any) -> str:
+        """Append one node reading `inputs`; its output becomes the current tensor."""
+        out = self.name(hint)
+        self.nodes.append(self.onnx.helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        self.x = out
+        return out
+
+    def to_nchw(self, hint: str) -> None:
+        if not self.channels_first:
+            self.op("Transpose", [self.x], f"{hint}/to_nchw", perm=_TO_NCHW)
+            self.channels_first = True
+
+    def to_nhwc(self, hint: str) -> None:
+        if self.channels_first:
+            self.op("Transpose", [self.x], f"{hint}/to_nhwc", perm=_TO_NHWC)
+            self.channels_first = False
+
+
+# ---------------------------------------------------------------- activations
+
+def _scaled_tanh(g: _Graph, hint: str) -> None:
+    g.op("Mul", [g.x, g.constant(f"{hint}/two_thirds", 2.0 / 3.0)], f"{hint}/scale_in")
+    g.op("Tanh", [g.x], f"{hint}/tanh")
+    g.op("Mul", [g.x, g.constant(f"{hint}/lecun", 1.7159)], hint)
+
+
+def _softmax(g: _Graph, hint: str) -> None:
+    g.to_nhwc(hint)   # over the last (channels) axis, as adkit computes it
+    g.op("Softmax", [g.x], hint, axis=-1)
+
+
+def _unary(op_type: str, **attrs: Any) -> Callable[[_Graph, str], None]:
+    def write(g: _Graph, hint: str) -> None:
+        g.op(op_type, [g.x], hint, **attrs)
+    return write
+
+
+_ACTIVATIONS: dict[str, Callable[[_Graph, str], None]] = {
+    "linear": lambda g, hint: None,
+    "relu": _unary("Relu"), "sigmoid": _unary("Sigmoid"), "tanh": _unary("Tanh"),
+    "softplus": _unary("Softplus"), "softsign": _unary("Softsign"),
+    "elu": _unary("Elu", alpha=1.0),
+    "hard_sigmoid": _unary("HardSigmoid", alpha=0.2, beta=0.5),   # Keras 2's, as here
+    "scaled_tanh": _scaled_tanh,
+    "softmax": _softmax,
+}
+
+
+def _activation_name(layer: Layer) -> str:
+    fn = layer.activation
+    name = getattr(fn, "__name__", None)
+    if activations.ALL.get(name) is not fn or name not in _ACTIVATIONS:
+        raise ValueError(f"export_onnx: layer {layer.name!r} ({type(layer).__name__}) uses the "
+                         f"activation {name or fn!r}, which has no ONNX form here; supported: "
+                         f"{', '.join(_ACTIVATIONS)}")
+    return name
+
+
+def _activate(g: _Graph, layer: Layer) -> None:
+    _ACTIVATIONS[_activation_name(layer)](g, f"{layer.name}/{_activation_name(layer)}")
+
+
+# ---------------------------------------------------------------- layers
+
+def _dense(g: _Graph, layer: Dense, params: dict, state: dict) -> None:
+    g.to_nhwc(layer.name)
+    g.op("MatMul", [g.x, g.constant(f"{layer.name}/kernel", params["kernel"])],
+         f"{layer.name}/matmul")
+    if layer.use_bias:
+        g.op("Add", [g.x, g.constant(f"{layer.name}/bias", params["bias"])], f"{layer.name}/add")
+    _activate(g, layer)
+
+
+def _conv2d(g: _Graph, layer: Conv2D, params: dict, state: dict) -> None:
+    pads = _spatial_pads(g, layer.kernel_size, layer.strides, layer.padding)
+    g.to_nchw(layer.name)
+    inputs = [g.x, g.constant(f"{layer.name}/kernel", np.transpose(params["kernel"], (3, 2, 0, 1)))]
+    if layer.use_bias:
+        inputs.append(g.constant(f"{layer.name}/bias", params["bias"]))
+    g.op("Conv", inputs, f"{layer.name}/conv", kernel_shape=list(layer.kernel_size),
+         strides=list(layer.strides), pads=pads)
+    _activate(g, layer)
+
+
+def _spatial_pads(g: _Graph, size: tuple, strides: tuple, padding: str) -> list[int]:
+    h, w = g.shape[0], g.shape[1]
+    geo = window((1, h, w, g.shape[2]), size, strides, padding)
+    return [geo.top, geo.left, geo.bottom, geo.right]
+
+
+def _max_pool(g: _Graph, layer: MaxPooling2D, params: dict, state: dict) -> None:
+    pads = _spatial_pads(g, layer.pool_size, layer.strides, layer.padding)
+    g.to_nchw(layer.name)
+    g.op("MaxPool", [g.x], layer.name, kernel_shape=list(layer.pool_size),
+         strides=list(layer.strides), pads=pads)
+
+
+def _average_pool(g: _Graph, layer: AveragePooling2D, params: dict, state: dict) -> None:
+    pads = _spatial_pads(g, layer.pool_size, layer.strides, layer.padding)
+    g.to_nchw(layer.name)
+    g.op("AveragePool", [g.x], layer.name, kernel_shape=list(layer.pool_size),
+         strides=list(layer.strides), pads=pads, count_include_pad=0)
+
+
+def _batch_norm(g: _Graph, layer: BatchNormalization, params: dict, state: dict) -> None:
+    # inference: gamma (x - mean) / sqrt(var + eps) + beta = x * scale + shift
+    mean = state["moving_mean"].astype(np.float64)
+    scale = 1.0 / np.sqrt(state["moving_variance"].astype(np.float64) + layer.epsilon)
+    if layer.scale:
+        scale = scale * params["gamma"]
+    shift = -mean * scale + (params["beta"] if layer.center else 0.0)
+    if g.channels_first:   # (C,) broadcast over NCHW needs (C, 1, 1)
+        scale, shift = scale[:, None, None], shift[:, None, None]
+    g.op("Mul", [g.x, g.constant(f"{layer.name}/scale", scale)], f"{layer.name}/mul")
+    g.op("Add", [g.x, g.constant(f"{layer.name}/shift", shift)], f"{layer.name}/add")
+
+
+def _flatten(g: _Graph, layer: Flatten, params: dict, state: dict) -> None:
+    g.to_nhwc(layer.name)
+    g.op("Flatten", [g.x], layer.name, axis=1)
+
+
+def _reshape(g: _Graph, layer: Reshape, params: dict, state: dict) -> None:
+    g.to_nhwc(layer.name)
+    shape = g.constant(f"{layer.name}/shape", [0, *layer.target_shape], dtype=np.int64)
+    g.op("Reshape", [g.x, shape], layer.name)
+
+
+def _dropout(g: _Graph, layer: Dropout, params: dict, state: dict) -> None:
+    pass   # inference
+
+
+def _activation(g: _Graph, layer: Activation, params: dict, state: dict) -> None:
+    _activate(g, layer)
+
+
+#: the layers export_onnx writes, by class name (a subclass may compute something else,
+#: so it is not taken for its base; Keras's own keys are class names too), and how
+SUPPORTED: dict[str, Callable] = {
+    "Dense": _dense, "Conv2D": _conv2d, "MaxPooling2D": _max_pool,
+    "AveragePooling2D": _average_pool, "BatchNormalization": _batch_norm, "Flatten": _flatten,
+    "Reshape": _reshape, "Dropout": _dropout, "Activation": _activation,
+}
+
+
+def _writer(layer: Layer) -> Callable:
+    kind = type(layer).__name__
+    writer = SUPPORTED.get(kind)
+    if writer is None:
+        raise ValueError(f"export_onnx: layer {layer.name!r} ({kind}) has no ONNX export "
+                         f"yet; exportable layers: {', '.join(sorted(SUPPORTED))}")
+    if hasattr(layer, "activation"):
+        _activation_name(layer)
+    return writer
+
+
+def _dims(shape: tuple) -> list:
+    """ONNX dims of (batch, *shape): the batch axis and unknown lengths symbolic."""
+    return ["batch"] + [f"dim{i + 1}" if d is None else int(d) for i, d in enumerate(shape)]
+
+
+def export_onnx(model: Any, path: str | os.PathLike) -> None:
+    """Write `model` (a built Sequential of the SUPPORTED layers) as an ONNX file at
+    `path`, atomically; the graph takes "input" of shape (batch, *model.input_shape)
+    and gives "output", what model.predict gives.
+
+    >>> import tempfile, os; from adkit.nn import Sequential; from adkit.nn.layers import Dense
+    >>> model = Sequential([Dense(2, activation="relu", input_shape=(3,))], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.onnx")
+    >>> model.export_onnx(path); os.path.getsize(path) > 0
+    True
+    """
+    onnx = _onnx()
+    model._require_built("export_onnx")
+    writers = [_writer(layer) for layer in model.layers]   # refuse before writing anything
+    dtype = np.dtype(model.layers[0].dtype)
+    shape = tuple(model.input_shape)
+    g = _Graph(onnx, dtype, shape)
+    g.names.add("input")
+    for layer, write in zip(model.layers, writers):
+        write(g, layer, model.params[layer.name], model.state.get(layer.name, {}))
+        g.shape = tuple(layer.compute_output_shape(g.shape))
+    g.to_nhwc("output")
+    g.op("Identity", [g.x], "output")
+    elem = onnx.helper.np_dtype_to_tensor_dtype(dtype)
+    graph = onnx.helper.make_graph(
+        g.nodes, str(getattr(model, "name", "model")),
+        [onnx.helper.make_tensor_value_info("input", elem, _dims(shape))],
+        [onnx.helper.make_tensor_value_info("output", elem, _dims(g.shape))],
+        initializer=g.initializers)
+    proto = onnx.helper.make_model(graph, producer_name="adkit.nn",
+                                   opset_imports=[onnx.helper.make_opsetid("", OPSET)])
+    proto.ir_version = IR_VERSION
+    onnx.checker.check_model(proto, full_check=True)
+    with atomic_write(path, "wb") as f:
+        f.write(proto.SerializeToString())
