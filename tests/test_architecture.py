@@ -74,13 +74,6 @@ def module_files(root: Path) -> dict[str, Path]:
     return found
 
 
-def _target(name: str, modules: dict) -> str | None:
-    """The module of ours that importing `name` loads (None for other libraries)."""
-    while name and name not in modules:
-        name = name.rpartition(".")[0]
-    return name or None
-
-
 def _resolve(node: ast.Import | ast.ImportFrom, module: str, is_package: bool,
              modules: dict) -> list[str]:
     if isinstance(node, ast.Import):
@@ -93,7 +86,8 @@ def _resolve(node: ast.Import | ast.ImportFrom, module: str, is_package: bool,
         # `from pkg import sub` imports the submodule; `from mod import name` the module
         names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
                  for alias in node.names]
-    return list(dict.fromkeys(t for t in (_target(n, modules) for n in names) if t))
+    # a name of ours that is no module (a file not written yet) fails on import, not here
+    return list(dict.fromkeys(n for n in names if n in modules))
 
 
 def _import_nodes(node: ast.AST, local: bool = False):
