@@ -34,7 +34,10 @@ from ..tracer import primal
 from .helpers import ndim_of, shape_of
 from .scipy_binding import bind, original
 
-_NO_SYMPY = NoSympy("a matrix equation SymPy has no closed form for")
+_NO_SYMPY_SYLVESTER = NoSympy("the solution of a Sylvester equation has no closed form")
+_NO_SYMPY_SQRTM = NoSympy("SymPy's matrix square root is not SciPy's principal one in general")
+_NO_SYMPY_EXPM = NoSympy("SymPy's matrix exponential needs a Jordan form, not lambdified")
+_NO_SYMPY_LU = NoSympy("pivoting depends on the values; SymPy's LU does not pivot as LAPACK")
 
 
 def _mT(a: Any) -> Any:
@@ -170,7 +173,7 @@ def _sylvester_adjoint(a, b, g):
 
 solve_sylvester_p = defprim(
     "scipy.linalg.solve_sylvester", _sylvester_impl, jvp_joint=_sylvester_jvp,
-    batch_aware=False, sympy=_NO_SYMPY,
+    batch_aware=False, sympy=_NO_SYMPY_SYLVESTER,
     vjp=(lambda ans, a, b, q: lambda g: -(_sylvester_adjoint(a, b, g) @ _mT(ans)),
          lambda ans, a, b, q: lambda g: -(_mT(ans) @ _sylvester_adjoint(a, b, g)),
          lambda ans, a, b, q: lambda g: _sylvester_adjoint(a, b, g)))
@@ -192,7 +195,7 @@ def _sqrtm_impl(a):
 
 
 sqrtm_p = defprim(
-    "scipy.linalg.sqrtm", _sqrtm_impl, batch_aware=False, sympy=_NO_SYMPY,
+    "scipy.linalg.sqrtm", _sqrtm_impl, batch_aware=False, sympy=_NO_SYMPY_SQRTM,
     jvp=lambda g, ans, a: solve_sylvester_p(ans, ans, g),
     vjp=lambda ans, a: lambda g: solve_sylvester_p(_mT(ans), _mT(ans), g))
 
@@ -215,7 +218,8 @@ def _expm_frechet(a: Any, e: Any) -> Any:
 
 
 expm_p = defprim(
-    "scipy.linalg.expm", lambda a: original(sl.expm)(a), batch_aware=False, sympy=_NO_SYMPY,
+    "scipy.linalg.expm", lambda a: original(sl.expm)(a), batch_aware=False,
+    sympy=_NO_SYMPY_EXPM,
     jvp=lambda g, ans, a: _expm_frechet(a, g),
     vjp=lambda ans, a: lambda g: _expm_frechet(_mT(a), g))
 
@@ -264,7 +268,7 @@ def _lu_vjp(ans, a, piv):
 
 # piv is passed in (computed once from the plain matrix), so the factor is a function of a
 lu_p = defprim("scipy.linalg.lu_factor", lambda a, piv: original(sl.lu_factor)(a)[0],
-               batch_aware=False, sympy=_NO_SYMPY, jvp=(_lu_jvp, None), vjp=(_lu_vjp, None))
+               batch_aware=False, sympy=_NO_SYMPY_LU, jvp=(_lu_jvp, None), vjp=(_lu_vjp, None))
 
 
 def _lu_factor(a, overwrite_a=False, check_finite=True):
