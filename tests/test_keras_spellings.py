@@ -236,3 +236,22 @@ def test_a_layer_whose_constructor_raises_still_has_a_repr():
         info.value, capture_locals=True).format())
     assert "<Dense>" in text
     assert repr(Conv2D.__new__(Conv2D)) == "<Conv2D>"
+
+
+# ---------------------------------------------------------------- model.get_layer
+
+def test_get_layer_by_name_or_index_as_in_keras():
+    reset_names()
+    model = Sequential([Dense(3, input_dim=2), Activation("relu"), Dense(1, name="head")])
+    assert model.get_layer("dense") is model.layers[0]
+    assert model.get_layer("head") is model.get_layer(index=-1) is model.layers[2]
+    assert model.get_layer(index=1).name == "activation"
+    with pytest.raises(ValueError, match=r"no layer named 'dense_9'.*\['dense', 'activation', "
+                                         r"'head'\]"):
+        model.get_layer("dense_9")
+    with pytest.raises(ValueError, match="index 3 is out of range; the model has 3 layers"):
+        model.get_layer(index=3)
+    with pytest.raises(ValueError, match="a layer name or an index"):
+        model.get_layer()
+    with pytest.raises(ValueError, match="a layer name or an index"):
+        model.get_layer("head", 0)
