@@ -6,8 +6,10 @@ file is out of date, so the document can never drift from the code.
 
 from __future__ import annotations
 
+import importlib
 from typing import Iterable
 
+from .rules.scipy_binding import FAMILIES
 from .table import COVERAGE, ON_OBJECTS, PRIMITIVES, NoSympy, PerElement
 from .tracer import NondiffPrimitive, Primitive
 
@@ -56,11 +58,23 @@ def row(name: str, prims: Iterable[Primitive]) -> tuple[str, str, str, str]:
 
 
 def _load_all() -> None:
-    """Optional families (SciPy) join the table when importable."""
-    try:
-        from .rules import special  # noqa: F401
-    except ImportError:  # pragma: no cover - SciPy absent
-        pass
+    """Optional families (SciPy's modules) join the table when importable."""
+    for rules in FAMILIES.values():
+        try:
+            importlib.import_module(rules)
+        except ImportError:  # pragma: no cover - SciPy absent
+            pass
+
+
+#: the document's sections, in order: NumPy's, then SciPy's modules
+SECTIONS = ("numpy", "numpy.linalg", "numpy.fft", *FAMILIES)
+
+
+def _family(name: str) -> str:
+    if name.startswith("scipy."):
+        return ".".join(name.split(".")[:2])
+    return ("numpy.linalg" if name.startswith("np.linalg.") else
+            "numpy.fft" if name.startswith("np.fft.") else "numpy")
 
 
 def markdown() -> str:
@@ -68,10 +82,7 @@ def markdown() -> str:
     rows = sorted(row(name, prims) for name, prims in COVERAGE.items())
     families: dict[str, list] = {}
     for r in rows:
-        family = ("numpy.linalg" if r[0].startswith("np.linalg.") else
-                  "numpy.fft" if r[0].startswith("np.fft.") else
-                  "scipy.special" if r[0].startswith("scipy") else "numpy")
-        families.setdefault(family, []).append(r)
+        families.setdefault(_family(r[0]), []).append(r)
     diff = sum(1 for r in rows if r[1] != "no derivative")
     built_in = sum(not name.startswith("user:") for name in PRIMITIVES)  # not users' own
     lines = [
@@ -90,8 +101,17 @@ def markdown() -> str:
         "integer, boolean or piecewise constant; it works on traced values and carries no "
         "derivative.",
         "",
+        "SciPy code differentiates as written, whatever the import order (`from "
+        "scipy.special import logsumexp` at the top of a module included): the SciPy "
+        "functions listed below are bound to their rules once, at the first "
+        "differentiation after their module is imported (adkit/rules/scipy_binding.py). "
+        "scipy.stats methods are differentiable in the point and every parameter, except "
+        "the shape parameters of the cdf/sf family of t, beta, gamma and chi2 (incomplete "
+        "beta/gamma functions) and poisson's integer k; a SciPy function without an entry "
+        "raises an error naming it.",
+        "",
     ]
-    for family in ("numpy", "numpy.linalg", "numpy.fft", "scipy.special"):
+    for family in SECTIONS:
         if family not in families:
             continue
         lines += [f"## {family}", "", "| function | forward | reverse | symbolic |",

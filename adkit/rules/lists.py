@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..table import COVERAGE
 from .scipy_binding import holds_traced
 
 #: numpy attributes whose first argument may be a list holding traced values
@@ -93,6 +94,8 @@ def _swaps() -> tuple:
             for name in ("r_", "c_")]
     return tuple(out)
 
+
+COVERAGE.update({"np.r_": (), "np.c_": ()})  # listed in docs/coverage.md, as compositions
 
 #: (module namespace, name, replacement while tracing, NumPy's own), for adkit.scope: the
 #: namespaces are written directly, as setattr on a module does, at a third of its cost
