@@ -1,6 +1,8 @@
 """Command line: `python -m adkit` (or `adkit`) COMMAND.
 
-Commands import what they need inside, so `import adkit` stays light.
+Commands import what they need inside, so `import adkit` stays light. Every
+option is checked by the parser (argparse's message, exit status 2), so a bad
+value never reaches the code as a traceback.
 """
 
 from __future__ import annotations
@@ -8,6 +10,33 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+#: the first line of `adkit --help`
+DESCRIPTION = ("adkit: differentiate plain NumPy code in forward and reverse mode, check "
+               "derivatives every way, and train adkit.nn networks.")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _bounded_int(text, 1, "a positive integer (1 or more)")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _bounded_int(text, 0, "a non-negative integer (0 or more)")
+
+
+def _bounded_int(text: str, least: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give {what}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} is too small; give {what}")
+    return value
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -71,10 +100,10 @@ def _relaunch_under_mpi(workers: int) -> int:
 def _coverage(args: argparse.Namespace) -> int:
     from .coverage import markdown
     text = markdown()
-    if args.output == "-":
+    if args.out in (None, "-"):
         sys.stdout.write(text)
     else:
-        path = Path(args.output)
+        path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text)
@@ -98,7 +127,7 @@ EXAMPLES = {
     "demo": "adkit demo --limit 2048",
     "train": "adkit train fashion-mnist --model mlp --device cpu --out runs/mlp",
     "check": 'adkit check "np.sqrt(x1*x1 + x2*x2)" --at x1=1 x2=2',
-    "coverage": "adkit coverage -o docs/coverage.md",
+    "coverage": "adkit coverage --out docs/coverage.md",
     "devices": "adkit devices",
     "bench": "adkit bench --quick --only scalar,mlp",
 }
@@ -115,7 +144,7 @@ def _bench(args: argparse.Namespace) -> int:
               "run `pip install -e .` there", file=sys.stderr)
         return 2
     names = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
-    out = args.out or str(root / "benchmarks" / f"results-{_today()}.md")
+    out = args.out or _temporary_report()
     child = ("import sys; sys.path.insert(0, sys.argv[1]); import benchmarks; "
              "from adkit.__main__ import _bench_child; "
              "sys.exit(_bench_child(sys.argv[2] == '1', sys.argv[3], sys.argv[4:]))")
@@ -129,9 +158,16 @@ def _source_root() -> Path | None:
     return root if (root / "benchmarks" / "_common.py").is_file() else None
 
 
-def _today() -> str:
+def _temporary_report() -> str:
+    """A new file in the system's temporary folder: without --out the report goes
+    there, never into the source tree or an installed package."""
+    import os
+    import tempfile
     import time
-    return time.strftime("%Y-%m-%d")
+    fd, path = tempfile.mkstemp(prefix=f"adkit-bench-{time.strftime('%Y-%m-%d')}-",
+                                suffix=".md")
+    os.close(fd)
+    return path
 
 
 def _bench_child(quick: bool, out: str, names: list[str]) -> int:
@@ -204,69 +240,113 @@ def _ratio_table(sections: list) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run the command; returns the exit status.
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples as written; wide enough for the option names."""
 
-    >>> main(["coverage", "-o", "-"])        # doctest: +SKIP
-    """
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of `adkit`, every command and option with its help and default."""
     parser = argparse.ArgumentParser(
-        prog="adkit", description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="adkit", description=DESCRIPTION, formatter_class=_HelpFormatter,
         epilog="examples:\n" + "\n".join(f"  {ex}" for ex in EXAMPLES.values())
         + "\n\n`adkit COMMAND --help` describes a command's options.")
+    parser.add_argument("--version", action="version", version=f"adkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser("demo", help="derivatives in every mode, then the textbook CNN "
-                          "trained",
+                          "trained", formatter_class=_HelpFormatter,
                           description="Differentiate a few functions in every mode, side by "
                           "side, then train the textbook's CNN on Fashion-MNIST.")
-    demo.add_argument("--epochs", type=int, default=1, help="CNN training epochs (default 1)")
+    demo.add_argument("--epochs", type=positive_int, default=1,
+                      help="CNN training epochs (default %(default)s)")
     demo.add_argument("--out", default="runs/cnn", help="folder for the saved model and the "
-                      "learning-curve PNG (default runs/cnn)")
-    demo.add_argument("--limit", type=int, default=None,
-                      help="train and test on only the first N images (a quick look)")
-    demo.add_argument("--no-train", action="store_true", help="only the derivatives demo")
+                      "learning-curve PNG (default %(default)s)")
+    demo.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                      help="train and test on only the first N images, a quick look "
+                      "(default: all 60,000 and 10,000)")
+    demo.add_argument("--no-train", action="store_true",
+                      help="only the derivatives demo (default: train as well)")
     demo.set_defaults(run=_demo)
-    train = sub.add_parser("train", help="train a network on a data set (adkit.nn)")
-    train.add_argument("dataset", choices=["fashion-mnist"])
-    train.add_argument("--model", choices=["cnn", "mlp", "lstm"], default="cnn")
-    train.add_argument("--epochs", type=int, default=1)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--out", default="runs/train", help="folder for the model and the "
-                       "learning curve (default runs/train)")
-    train.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--workers", type=int, default=1, help="data-parallel MPI ranks: "
-                       "relaunches itself with mpiexec -n N (needs the distributed extra)")
-    train.add_argument("--device", choices=["cpu", "opencl"], default=None,
-                       help="where to train: cpu (NumPy) or opencl (adkit.kernels); default "
-                       "$ADKIT_DEVICE, else cpu")
-    train.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    train.set_defaults(run=_train)
+    _add_train_parser(sub)
     from .check_command import add_parser as add_check
     add_check(sub)
-    cov = sub.add_parser("coverage", help="write the coverage table generated from the primitive table")
-    cov.add_argument("--output", "-o", default="docs/coverage.md", help="file, or - for stdout")
+    cov = sub.add_parser("coverage", help="the coverage table generated from the primitive "
+                         "table, printed or written to a file", formatter_class=_HelpFormatter,
+                         description="Print the markdown table of every NumPy function adkit "
+                         "differentiates (forward rule, reverse rule, SymPy counterpart), "
+                         "generated from the primitive table.")
+    cov.add_argument("--out", "-o", "--output", dest="out", default=None, metavar="FILE",
+                     help="write the table to FILE (default: print it; - prints it too)")
     cov.set_defaults(run=_coverage)
-    devs = sub.add_parser("devices", help="list OpenCL platforms and devices (adkit.kernels)")
+    devs = sub.add_parser("devices", help="list OpenCL platforms and devices (adkit.kernels)",
+                          description="List the OpenCL platforms and devices adkit.kernels "
+                          "can use.")
     devs.set_defaults(run=_devices)
     bench = sub.add_parser("bench", help="benchmark suite: a markdown table of adkit/peer "
-                           "time ratios",
-                           description="Run the benchmark suite (benchmarks/) against whichever "
-                           "peers are installed (autograd, PyTorch, JAX) and write a markdown "
-                           "table of adkit/peer time ratios, with the date, machine and "
-                           "versions.")
+                           "time ratios", formatter_class=_HelpFormatter,
+                           description="Run the benchmark suite (benchmarks/, in a source "
+                           "checkout) against whichever peers are installed (autograd, "
+                           "PyTorch, JAX) and write a markdown table of adkit/peer time "
+                           "ratios, with the date, machine and versions.")
     bench.add_argument("--quick", action="store_true",
-                       help="fewer, shorter repeats: a quick look, noisier numbers")
+                       help="fewer, shorter repeats: a quick look, noisier numbers "
+                       "(default: full repeats)")
     bench.add_argument("--only", action="append", default=[], metavar="NAMES",
                        help="run only these benchmarks, comma-separated or repeated "
                        "(scalar, mlp, jacobian, hessian, numeric, symbolic, nn_ops, nn_train, "
-                       "nn_distributed, hogwild, opencl_gemm)")
+                       "nn_distributed, hogwild, opencl_gemm, nn_opencl; default: all)")
     bench.add_argument("--out", default=None, metavar="FILE",
-                       help="the markdown file to write (default benchmarks/results-DATE.md)")
+                       help="the markdown file to write (default: a new "
+                       "adkit-bench-DATE-*.md in the temporary folder, named at the end)")
     bench.set_defaults(run=_bench)
     for name, example in EXAMPLES.items():   # each command's --help ends with its example
         sub.choices[name].epilog = f"example: {example}"
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _add_train_parser(sub: Any) -> None:
+    train = sub.add_parser("train", help="train a network on a data set (adkit.nn)",
+                           formatter_class=_HelpFormatter,
+                           description="Train a model of adkit.nn's zoo on Fashion-MNIST "
+                           "(from $ADKIT_DATA or Debian's dataset-fashion-mnist), print its "
+                           "test accuracy, and save the model, its learning curve and "
+                           "TensorBoard logs under --out.")
+    train.add_argument("dataset", choices=["fashion-mnist"], help="the data set to train on")
+    train.add_argument("--model", choices=["cnn", "mlp", "lstm"], default="cnn",
+                       help="the textbook's CNN, a dense MLP, or an LSTM over the image rows "
+                       "(default %(default)s)")
+    train.add_argument("--epochs", type=positive_int, default=1,
+                       help="passes over the training images (default %(default)s)")
+    train.add_argument("--batch-size", type=positive_int, default=128, metavar="N",
+                       help="images per gradient step (default %(default)s)")
+    train.add_argument("--out", default="runs/train", metavar="DIR",
+                       help="folder for the model, the learning curve and the logs "
+                       "(default %(default)s)")
+    train.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                       help="use only the first N training and N test images "
+                       "(default: all 60,000 and 10,000)")
+    train.add_argument("--seed", type=non_negative_int, default=0,
+                       help="seed of the initial weights and the batch order "
+                       "(default %(default)s)")
+    train.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                       help="data-parallel MPI ranks: relaunches itself with mpiexec -n N "
+                       "(needs the distributed extra; default %(default)s, no MPI)")
+    train.add_argument("--device", choices=["cpu", "opencl"], default=None,
+                       help="where to train: cpu (NumPy) or opencl (adkit.kernels) "
+                       "(default: $ADKIT_DEVICE, else cpu)")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar or summary (default: show them)")
+    train.set_defaults(run=_train)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the command; returns the exit status.
+
+    >>> main(["coverage"])        # doctest: +SKIP
+    """
+    args = build_parser().parse_args(argv)
     return args.run(args)
 
 

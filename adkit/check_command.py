@@ -40,8 +40,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--at", nargs="+", required=True, metavar="NAME=VALUE",
                    help="the point: x1=1 x2=2, or x=1,2,3 for a vector")
     p.add_argument("--order", type=int, choices=(1, 2), default=1,
-                   help="2 adds the Hessians")
-    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+                   help="1 compares the Jacobians, 2 adds the Hessians (default %(default)s)")
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES,
+                   help="the modes to compare (default: all four)")
     p.set_defaults(run=run)
 
 

@@ -80,7 +80,7 @@ def train(model: str = "cnn", epochs: int = 1, batch_size: int = 128, out: str =
         raise TrainSetupError(str(e)) from e
     try:
         (x, y), (xt, yt) = load_images(limit)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:   # missing, or a damaged file (named)
         raise TrainSetupError(str(e)) from e
     if not net.is_chief:
         verbose, print_ = 0, (lambda line: None)

@@ -59,4 +59,4 @@ def test_every_differentiable_primitive_has_both_rules():
 def test_coverage_document_is_generated_from_the_table():
     doc = Path(__file__).resolve().parents[1] / "docs" / "coverage.md"
     assert doc.read_text() == markdown(), \
-        "docs/coverage.md is out of date: run `python -m adkit coverage`"
+        "docs/coverage.md is out of date: run `python -m adkit coverage --out docs/coverage.md`"

@@ -8,6 +8,7 @@ variable ``ADKIT_DATA``).
 from __future__ import annotations
 
 import os
+import zlib
 
 import numpy as np
 
@@ -64,6 +65,13 @@ def _candidates(path: str | os.PathLike | None) -> list[tuple[str, str]]:
         # other copy would hide a typo.
         return [(os.fspath(path), "path argument")]
     env = os.environ.get(ENV_VAR)
+    if env and not os.path.isdir(env):
+        # A mistyped variable must not quietly load the system's copy instead.
+        raise FileNotFoundError(
+            f"${ENV_VAR} is {env!r}, which is not a directory. Point it at the directory "
+            "holding the Fashion-MNIST files, or unset it to use "
+            f"{DEBIAN_DIR} (Debian's dataset-fashion-mnist)"
+        )
     return ([(env, f"${ENV_VAR}")] if env else []) + [
         (DEBIAN_DIR, "Debian package dataset-fashion-mnist")
     ]
@@ -120,6 +128,17 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, ipath: str, lpath: str) 
         )
 
 
+def _read(path: str) -> np.ndarray:
+    """read_idx, with a damaged file's every failure a ValueError naming it."""
+    try:
+        return read_idx(path)
+    except ValueError:
+        raise
+    except (OSError, EOFError, zlib.error) as e:   # gzip: a bad CRC, a cut stream
+        raise ValueError(f"{path}: cannot be read as an IDX file ({type(e).__name__}: {e}); "
+                         "the file is damaged: restore or re-download it") from e
+
+
 def load_data(
     path: str | os.PathLike | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -134,20 +153,22 @@ def load_data(
     ``.gz``) are looked for in:
 
     1. ``path``, if given (or its ``fashion-mnist/`` subdirectory), and only there;
-    2. else ``$ADKIT_DATA`` (or ``$ADKIT_DATA/fashion-mnist/``);
+    2. else ``$ADKIT_DATA`` (or ``$ADKIT_DATA/fashion-mnist/``), which must be an
+       existing directory when set (a typo is an error, not a fallback);
     3. else ``/usr/share/datasets/fashion-mnist/``, where
        ``apt-get update && apt-get install -y dataset-fashion-mnist`` puts them.
 
     Raises ``FileNotFoundError`` listing the places searched and that command
     when the files are absent, and ``ValueError`` naming the file when one is
-    damaged or does not match the others.
+    damaged (truncated, a broken gzip stream, a wrong header) or does not match
+    the others.
 
     >>> (x_train, y_train), (x_test, y_test) = load_data()  # doctest: +SKIP
     >>> x_train.shape, y_train.dtype, class_names[y_train[0]]  # doctest: +SKIP
     ((60000, 28, 28), dtype('uint8'), 'Ankle boot')
     """
     files = _locate(path)
-    arrays = {key: read_idx(p) for key, p in files.items()}
+    arrays = {key: _read(p) for key, p in files.items()}
     for split in ("train", "test"):
         _check_pair(
             arrays[f"x_{split}"], arrays[f"y_{split}"], files[f"x_{split}"], files[f"y_{split}"]
