@@ -165,11 +165,12 @@ def load_keras_weights(model: Any, path: str | os.PathLike) -> None:
             if stored is None:
                 raise WeightsFileError(f"{where}: the file has no such group; the model and "
                                        "the file differ in their layers")
-            found = [stored[str(i)] for i in range(len(stored)) if str(i) in stored]
+            found = [stored[str(i)] for i in range(len(stored))
+                     if isinstance(stored.get(str(i)), h5py.Dataset)]
             if len(found) != len(stored) or len(found) != len(arrays):
                 raise WeightsFileError(
-                    f"{where}: the file holds {len(stored)} arrays "
-                    f"{[tuple(d.shape) for d in stored.values()]}, the layer has "
+                    f"{where}: the file holds {len(stored)} entries {sorted(stored)} "
+                    f"(Keras writes datasets 0, 1, ...), the layer has "
                     f"{len(arrays)}: {[(p.split('/')[-1], w.shape) for p, w in arrays]}")
             for (p, w), d in zip(arrays, found):
                 if tuple(d.shape) != w.shape:

@@ -209,8 +209,10 @@ def test_set_weights_checks_everything_before_changing_anything():
         dense.set_weights([np.zeros((3, 2))])
     with pytest.raises(ValueError, match=r"bias has shape \(2,\), got \(3,\)"):
         dense.set_weights([np.ones((3, 2)), np.ones(3)])
-    with pytest.raises(TypeError, match="must hold numbers"):
+    with pytest.raises(TypeError, match="must hold real numbers"):
         dense.set_weights([np.ones((3, 2)), np.array(["a", "b"])])
+    with pytest.raises(TypeError, match="must hold real numbers"):
+        dense.set_weights([np.ones((3, 2)), np.ones(2) * 1j])
     with pytest.raises(TypeError, match="list of arrays"):
         dense.set_weights(np.ones((3, 2)))
     for old, now in zip(before, dense.get_weights()):

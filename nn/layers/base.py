@@ -190,8 +190,8 @@ class Layer:
             a = np.asarray(new)
             if a.shape != w.shape:
                 raise ValueError(f"{who}: {key} has shape {w.shape}, got {a.shape}")
-            if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-                raise TypeError(f"{who}: {key} must hold numbers, got dtype {a.dtype}")
+            if a.dtype.kind not in "biuf":
+                raise TypeError(f"{who}: {key} must hold real numbers, got dtype {a.dtype}")
             arrays.append(a)
         for (_, w), a in zip(slots, arrays):
             np.copyto(w, a, casting="unsafe")
