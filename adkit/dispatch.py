@@ -8,10 +8,11 @@ import numpy as np
 
 from . import rules  # noqa: F401  (fills the table)
 from .inplace import assign  # noqa: F401  (re-exported for arraybox)
-from .rules.indexing import getitem, setitem  # noqa: F401  (re-exported for arraybox)
+from .rules.indexing import getitem, index_add, setitem  # noqa: F401  (getitem, setitem: for arraybox)
 from .rules.shapes import astype  # noqa: F401
 from .table import FUNCTIONS, UFUNC_HANDLERS, UFUNCS, no_rule, public_name
 from .tracer import BoxBase
+
 
 def call(func: Callable, args: tuple, kwargs: dict) -> Any:
     """A NumPy function called with a traced argument (via __array_function__)."""
@@ -76,7 +77,6 @@ def _ufunc_with_kwargs(uf, prim, inputs, kwargs):
 
 
 def _ufunc_method(uf, method, inputs, kwargs):
-    from .rules import indexing
     name = public_name(uf)
     if method == "reduce":
         reducer = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max,
@@ -101,7 +101,7 @@ def _ufunc_method(uf, method, inputs, kwargs):
             raise TypeError("np.add.at into a plain array cannot carry the derivative of "
                             "traced values; make the target traced, e.g. "
                             "np.zeros_like(x, shape=...)")
-        return assign(target, indexing.index_add(target, index, values))
+        return assign(target, index_add(target, index, values))
     raise no_rule(f"{name}.{method}")
 
 

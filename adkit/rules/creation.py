@@ -16,6 +16,7 @@ from ..inplace import assign
 from ..table import ON_OBJECTS, defnondiff, defprim, handles
 from ..tracer import BoxBase, primal
 from .helpers import dtype_of, shape_of
+from .indexing import index_add
 
 
 def _no_derivative(*args: Any, **kwargs: Any) -> None:
@@ -131,7 +132,6 @@ def _np_bincount(x, weights=None, minlength=0):
     x = np.asarray(primal(x))
     if weights is None or not isinstance(weights, BoxBase):
         return np.bincount(x, primal(weights) if weights is not None else None, minlength)
-    from .indexing import index_add
     n = max(int(x.max()) + 1 if x.size else 0, minlength)
     zeros = np.zeros(n, dtype=np.result_type(dtype_of(weights), np.float64))
     return index_add(zeros, x, weights)
