@@ -136,7 +136,7 @@ def _as_numbers(a: Any) -> Any:
 def _refused(prim: Primitive) -> NoSympyError:
     reason = prim.sympy.reason if isinstance(prim.sympy, NoSympy) else \
         "none was registered for it"
-    return no_sympy(f"np.{prim.name}", reason)
+    return no_sympy(prim.name if "." in prim.name else f"np.{prim.name}", reason)  # scipy.*
 
 
 class Symbolic(ArrayBox):
