@@ -94,7 +94,12 @@ def _structure(f: ModelFile) -> tuple[Sequential, list[tuple]]:
                 if inner.dtype.kind != "f":
                     raise ValueError(f"layer {inner.name!r} has dtype {inner.dtype}; layers "
                                      "compute in float16, float32 or float64")
-        model = Sequential(name=spec.get("name"), seed=spec.get("seed", 0))
+        name, seed = spec.get("name"), spec.get("seed")
+        if not isinstance(name, str):
+            raise ValueError(f"the model's name {name!r} is not a string")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+            raise ValueError(f"the model's seed {seed!r} is not an int in [0, 2**64)")
+        model = Sequential(name=name, seed=seed)
         # add() builds (and initialises) as soon as the first layer knows its input
         # shape; the weights come from the file instead, so it learns it afterwards.
         first_shape, layers[0].input_shape = layers[0].input_shape, None

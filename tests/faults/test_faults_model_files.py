@@ -230,7 +230,9 @@ def test_a_layer_dtype_that_is_not_float_is_refused(tmp_path, dtype):
     (lambda c: c["model"].update(layers=[]), "no list of layers"),
     (lambda c: c["model"].update(input_shape=None), "no input_shape"),
     (lambda c: c["model"].update(input_shape=[-2]), "dimension <= 0"),
-    (lambda c: c["model"].update(seed="x"), "model config is invalid"),
+    (lambda c: c["model"].update(seed="x"), "seed 'x' is not an int"),
+    (lambda c: c["model"].update(seed=-1), "seed -1 is not an int"),
+    (lambda c: c["model"].update(name=["x"]), "name \\['x'\\] is not a string"),
     (lambda c: c.update(version=True), "version True"),
     (lambda c: c.update(compile=[1]), "compile settings are invalid"),
     (lambda c: c["compile"].update(optimizer={"class_name": "Adam", "config": {"nope": 1}}),
@@ -354,7 +356,7 @@ def test_byte_flips_at_a_sample_of_offsets_give_model_file_errors(tmp_path):
     # the zip structures (headers at both ends) and a random sample of the rest
     offsets = sorted(set(range(0, 64)) | set(range(size - 600, size))
                      | set(rng.integers(0, size, 150).tolist()))
-    _flips(tmp_path, offsets, (0x01, 0x80, 0xFF))
+    _flips(tmp_path, offsets, (0x01, 0xFF))
 
 
 @pytest.mark.thorough
