@@ -251,6 +251,23 @@ def test_no_import_cycles():
     assert not groups, "\n".join(_describe(g, found) for g in groups)
 
 
+def test_errors_is_a_leaf_and_its_exceptions_keep_their_public_paths():
+    """Any module can raise adkit's exceptions without importing the module that catches
+    them; users keep importing them from where they always did."""
+    assert not [str(i) for i in imports() if i.importer == "adkit.errors"]
+    import adkit
+    from adkit import arraybox, checks, errors, extend, symbolic, table, tracer
+    assert adkit.NoRuleError is table.NoRuleError is errors.NoRuleError
+    assert adkit.TracedConversionError is arraybox.TracedConversionError \
+        is errors.TracedConversionError
+    assert adkit.PointError is checks.PointError is errors.PointError
+    assert symbolic.NoSympyError is errors.NoSympyError
+    assert extend.UserPrimitive is tracer.UserPrimitive
+    assert issubclass(errors.NoRuleError, TypeError) and issubclass(errors.PointError, ValueError)
+    assert issubclass(errors.TracedConversionError, ValueError)
+    assert issubclass(errors.NoSympyError, NotImplementedError)
+
+
 def test_import_adkit_stays_light():
     """`import adkit` loads the engines and the table, nothing of nn/, kernels/, the
     referees or the heavy optional libraries (those load on first use)."""
