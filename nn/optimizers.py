@@ -141,6 +141,8 @@ def _accepts_keras2_spellings(init: Callable) -> Callable:
 
     @functools.wraps(init)
     def __init__(self: "Optimizer", *args: Any, **kwargs: Any) -> None:
+        if "epsilon" in kwargs and kwargs["epsilon"] is None:
+            del kwargs["epsilon"]   # Keras 2's signatures say epsilon=None for the default
         old = [k for k in ("lr", "decay") if k in kwargs]
         if old:
             who = type(self).__name__
@@ -175,6 +177,7 @@ class Optimizer:
     ``learning_rate=``, and ``decay=d``, the inverse-time decay
     ``lr / (1 + d * iterations)``, which becomes the schedule
     ``schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=d)``.
+    ``epsilon=None``, as Keras 2's signatures write it, means the default epsilon.
 
     >>> opt = SGD(0.1, clipnorm=1.0)
     >>> w = np.zeros(2); opt.apply_gradients([w], [np.array([3.0, 4.0])]); w

@@ -90,6 +90,16 @@ def test_decay_uses_the_class_default_rate_and_a_positional_rate():
         assert O.Adam(lr=0.2, decay=0.0).learning_rate == 0.2   # no decay: a float
 
 
+def test_kerass_documented_adam_call_gives_the_default_adam():
+    # the signature Keras 2's documentation shows, copied into many tutorials
+    with pytest.warns(DeprecationWarning):
+        opt = O.Adam(lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=None, decay=0.0, amsgrad=False)
+    assert opt.get_config() == O.Adam().get_config()
+    with pytest.warns(DeprecationWarning):
+        rms = O.RMSprop(lr=0.001, rho=0.9, epsilon=None, decay=0.0)
+    assert rms.epsilon == 1e-7 and rms.learning_rate == 0.001
+
+
 def test_bad_decay_is_refused_clearly():
     with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="decay must be"):
         O.SGD(lr=0.1, decay=-1.0)

@@ -285,3 +285,18 @@ def test_keras_loads_what_adkit_wrote_and_predicts_the_same(keras, name, tmp_pat
     twin = keras_twin(keras, name)
     twin.load_weights(os.fspath(path))
     np.testing.assert_allclose(twin.predict(x, verbose=0), model.predict(x), rtol=1e-5, atol=1e-5)
+
+
+def test_adkit_loads_weights_of_a_keras_functional_model(keras, tmp_path):
+    """Keras's functional models add an input_layer group, which holds no weights."""
+    L = keras.layers
+    inputs = keras.Input((20,))
+    h = L.Dropout(0.2)(L.Dense(16, activation="relu")(inputs))
+    outputs = L.Dense(4, activation="softmax")(L.Dense(16, activation="relu")(h))
+    twin = keras.Model(inputs, outputs)
+    path = tmp_path / "functional.weights.h5"
+    twin.save_weights(path)
+    model = mlp(seed=1)
+    model.load_weights(path)
+    x, _ = data("mlp")
+    np.testing.assert_allclose(model.predict(x), twin.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
