@@ -64,7 +64,9 @@ def remove_leftovers(path: str | os.PathLike) -> list[str]:
         if not pattern.match(entry.name) or not entry.is_file(follow_symlinks=False):
             continue
         try:
-            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            # read-write: where flock is emulated by fcntl locks (NFS), an exclusive
+            # lock needs a descriptor open for writing
+            fd = os.open(entry.path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             continue   # gone already, or not ours to read
         try:
