@@ -121,7 +121,7 @@ def _full(shape: Any, fill_value: Any, *args: Any, **kwargs: Any) -> Any:
 def _build(obj: Any, copy: Any) -> Any:
     if isinstance(obj, BoxBase):
         # np.array's copy: True/ALWAYS copies; False/None/IF_NEEDED may return obj itself
-        always = copy is True or copy is np._CopyMode.ALWAYS
+        always = copy is True or getattr(copy, "name", None) == "ALWAYS"
         return np.copy(obj) if always else obj
     if isinstance(obj, (list, tuple)):
         items = [_build(item, copy=False) if _holds_box(item) else _original_asarray(item)

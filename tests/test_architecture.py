@@ -268,6 +268,44 @@ def test_errors_is_a_leaf_and_its_exceptions_keep_their_public_paths():
     assert issubclass(errors.NoSympyError, NotImplementedError)
 
 
+#: NumPy's private names the library may use, and why
+NUMPY_PRIVATE_ALLOWED = {
+    "_NoValue": "NumPy hands it to __array_function__ overrides for arguments the caller "
+                "left out, so a handler with NumPy's signature must recognise it",
+}
+
+
+def _private_numpy_uses(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id in ("np", "numpy") and node.attr.startswith("_") \
+                and not node.attr.startswith("__") and node.attr not in NUMPY_PRIVATE_ALLOWED:
+            found.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
+        modules = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
+                   [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "numpy" and any(p.startswith("_") for p in parts[1:]):
+                found.append(f"{path.name}:{node.lineno} import {module}")
+    return found
+
+
+def test_no_private_numpy_names():
+    """NumPy's private modules and attributes change between releases without notice
+    (the error-state context variable did): the library uses the public API."""
+    bad = [use for path in module_files(ROOT).values() for use in _private_numpy_uses(path)]
+    assert not bad, "private NumPy names:\n  " + "\n  ".join(bad)
+
+
+def test_the_private_numpy_check_sees_attributes_and_imports(tmp_path):
+    planted = tmp_path / "m.py"
+    planted.write_text("import numpy as np\nfrom numpy._core._ufunc_config import x\n"
+                       "def f(a=np._NoValue):\n    return np._CopyMode.ALWAYS, np.__version__\n")
+    assert _private_numpy_uses(planted) == ["m.py:2 import numpy._core._ufunc_config",
+                                            "m.py:4 np._CopyMode"]
+
+
 def test_import_adkit_stays_light():
     """`import adkit` loads the engines and the table, nothing of nn/, kernels/, the
     referees or the heavy optional libraries (those load on first use)."""
