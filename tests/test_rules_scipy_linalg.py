@@ -93,3 +93,13 @@ def test_sqrtm_with_negative_eigenvalues_is_refused():
 def test_eigh_subsets_are_refused():
     with pytest.raises(NoRuleError, match="subset_by_index"):
         adkit.grad(lambda a: np.sum(sl.eigh(a, subset_by_index=[0, 1])[0]))(_spd(A))
+
+
+def test_every_scipy_linalg_primitive_is_exercised():
+    # runs last in this file: every rule registered for scipy.linalg went through check()
+    from adkit.table import PRIMITIVES
+    from ruletest import EXERCISED
+    if len(EXERCISED) < 10:
+        pytest.skip("run the whole file to check that every rule is exercised")
+    names = {n for n in PRIMITIVES if n.startswith("scipy.linalg.")}
+    assert names and not names - EXERCISED, names - EXERCISED

@@ -181,3 +181,14 @@ def test_odeint_refuses_full_output():
     with pytest.raises(NoRuleError, match="full_output"):
         adkit.grad(lambda y: integrate.odeint(lambda y, t: -y, y, np.array([0.0, 1.0]),
                                               full_output=True)[0][1, 0])(1.0)
+
+
+def test_every_convolution_and_odeint_primitive_is_exercised():
+    # runs last in this file: the convolutions' and odeint's rules went through check()
+    from adkit.table import PRIMITIVES
+    from ruletest import EXERCISED
+    if len(EXERCISED) < 10:
+        pytest.skip("run the whole file to check that every rule is exercised")
+    names = {"convolve"} | {n for n in PRIMITIVES if n.startswith(("scipy.signal.",
+                                                                     "scipy.integrate."))}
+    assert not names - EXERCISED, names - EXERCISED
