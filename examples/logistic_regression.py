@@ -5,13 +5,14 @@ cross-entropy over the training set, and adkit.grad turns that loss, written
 in plain NumPy, into its gradient with respect to (w, b). A straight line
 cannot separate the two moons perfectly, but it gets most points right.
 
-    python examples/logistic_regression.py
-    python examples/logistic_regression.py --n-samples 1000 --steps 300 --plot moons.png
+    python examples/logistic_regression.py            # figure in runs/examples/logistic_regression/
+    python examples/logistic_regression.py --n-samples 1000 --steps 300 --out runs/moons
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
@@ -59,9 +60,7 @@ def fit(params, X, y, steps: int, learning_rate: float, report_every: int = 0):
 def save_plot(path: str, params, X, y, history) -> bool:
     """The decision boundary over the data, and the loss per step; False without matplotlib."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")  # draw to a file; no display needed
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # no pyplot: no display, no global state
     except ImportError:
         return False
     x_min, y_min = X.min(axis=0) - 0.5
@@ -69,7 +68,8 @@ def save_plot(path: str, params, X, y, history) -> bool:
     gx, gy = np.meshgrid(np.linspace(x_min, x_max, 300), np.linspace(y_min, y_max, 300))
     z = logits(params, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
     prob = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid(z), written so it cannot overflow
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig = Figure(figsize=(11, 4.5))
+    ax0, ax1 = fig.subplots(1, 2)
     cs = ax0.contourf(gx, gy, prob, levels=20, cmap="Spectral", alpha=0.8)
     ax0.contour(gx, gy, prob, levels=[0.5], colors="k")
     ax0.scatter(X[:, 0], X[:, 1], c=y, cmap="Spectral", edgecolors="k", s=15)
@@ -81,7 +81,6 @@ def save_plot(path: str, params, X, y, history) -> bool:
     ax1.set_title("loss over steepest-descent steps")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return True
 
 
@@ -93,9 +92,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--lr", "--learning-rate", dest="lr", type=float, default=1.0,
                         help="learning rate (step size)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data generator")
-    parser.add_argument("--plot", nargs="?", const="logistic_regression.png", metavar="PNG",
-                        help="save the decision boundary and loss curve "
-                             "(default file: logistic_regression.png; needs matplotlib)")
+    parser.add_argument("--out", default="runs/examples/logistic_regression", metavar="DIR",
+                        help="folder for logistic_regression.png, the decision boundary and "
+                             "the loss curve (needs matplotlib; default %(default)s)")
     args = parser.parse_args(argv)
 
     X, y = make_moons(args.n_samples, args.noise, args.seed)
@@ -112,13 +111,15 @@ def main(argv=None) -> dict:
     w, b = params
     print(f"  w = ({w[0]:.3f}, {w[1]:.3f}), b = {b:.3f}")
 
-    if args.plot:
-        if save_plot(args.plot, params, X, y, history):
-            print(f"  plot saved to {args.plot}")
-        else:
-            print("  --plot: matplotlib is not installed, no plot written")
+    os.makedirs(args.out, exist_ok=True)
+    png = os.path.join(args.out, "logistic_regression.png")
+    if save_plot(png, params, X, y, history):
+        print(f"  decision boundary and loss curve saved to {png}")
+    else:
+        png = None
+        print("  matplotlib is not installed, so no figure was drawn")
 
-    return {"loss_before": loss0, "loss_after": loss1, "accuracy_before": acc0,
+    return {"png": png, "loss_before": loss0, "loss_after": loss1, "accuracy_before": acc0,
             "accuracy_after": acc1, "history": history, "params": params}
 
 

@@ -11,23 +11,34 @@ and `python -m adkit devices` prints the same table.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from adkit import kernels
 
 
 def main(argv=None) -> list:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/examples/opencl_devices", metavar="DIR",
+                        help="folder for opencl_devices.txt, the table printed "
+                             "(default %(default)s)")
+    args = parser.parse_args(argv)
     try:
         infos = kernels.devices()
     except kernels.OpenCLUnavailable as exc:
         print(exc, file=sys.stderr)
         return []
+    table = kernels.format_devices(infos)
     print("OpenCL platforms and devices")
-    print(kernels.format_devices(infos))
+    print(table)
     chosen = kernels.device()
     print(f"\nadkit.kernels.device() picks {chosen.info.spec} {chosen.info.name!r} "
           f"(set ADKIT_DEVICE to choose another)")
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "opencl_devices.txt")
+    with open(path, "w") as fh:
+        fh.write(table + "\n")
+    print(f"the table saved to {path}")
     return infos
 
 

@@ -15,6 +15,8 @@ timed separately. If adkit.kernels.gemm is present its tiled GEMM runs too.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import importlib.util
 import sys
 import time
@@ -57,11 +59,25 @@ def _agree(c: np.ndarray, ref: np.ndarray) -> tuple[bool, float]:
     return bool(np.allclose(c, ref, rtol=1e-4, atol=1e-4 * float(np.abs(ref).max()))), rel
 
 
+def save_measurements(folder: str, result: dict) -> dict:
+    """Write result to folder/opencl_matmul.json (a record of this machine's timings) and
+    return it with the file's path under "json"."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "opencl_matmul.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(f"  measurements saved to {path}")
+    return {**result, "json": path}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="matrix size (default 500)")
     parser.add_argument("--small", action="store_true", help="64x64 (a quick look)")
     parser.add_argument("--device", default=None, help="ADKIT_DEVICE-style spec, e.g. opencl:0")
+    parser.add_argument("--out", default="runs/examples/opencl_matmul", metavar="DIR",
+                        help="folder for opencl_matmul.json, the measurements "
+                             "(default %(default)s)")
     args = parser.parse_args(argv)
     n = 64 if args.small else args.n
     try:
@@ -116,7 +132,8 @@ def main(argv=None) -> dict:
         print(f"  tiled gemm kernel     {tiled * 1e3:9.3f} ms   ({gflops(tiled):.2f} GFLOP/s)")
         print(f"  tiled agrees with NumPy A @ B: {tiled_agree} (relative error {tiled_rel:.1e})")
         result.update(tiled_s=tiled, tiled_rel_err=tiled_rel, tiled_agree=tiled_agree)
-    return result
+    result["device"] = dev.info.name
+    return save_measurements(args.out, result)
 
 
 if __name__ == "__main__":

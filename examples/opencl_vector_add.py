@@ -14,6 +14,8 @@ result is compared with NumPy's.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 
@@ -30,11 +32,25 @@ __kernel void add(__global const float *a, __global const float *b, __global flo
 """
 
 
+def save_measurements(folder: str, result: dict) -> dict:
+    """Write result to folder/opencl_vector_add.json (a record of this machine's timings) and
+    return it with the file's path under "json"."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "opencl_vector_add.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(f"  measurements saved to {path}")
+    return {**result, "json": path}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5_000_000, help="vector length (default 5e6)")
     parser.add_argument("--small", action="store_true", help="100,000 elements (a quick look)")
     parser.add_argument("--device", default=None, help="ADKIT_DEVICE-style spec, e.g. opencl:0")
+    parser.add_argument("--out", default="runs/examples/opencl_vector_add", metavar="DIR",
+                        help="folder for opencl_vector_add.json, the measurements "
+                             "(default %(default)s)")
     args = parser.parse_args(argv)
     n = 100_000 if args.small else args.n
     try:
@@ -84,8 +100,10 @@ def main(argv=None) -> dict:
     print(f"  device -> host   {d2h * 1e3:9.3f} ms   ({dev.bytes_from_device / 1e6:.1f} MB)")
     print(f"  NumPy a + b (out=) {numpy_time * 1e3:9.3f} ms")
     print(f"  agrees with NumPy: {agree} (max |difference| = {diff:.1e})")
-    return {"n": n, "h2d_s": h2d, "kernel_s": kernel, "kernel_wall_s": kernel_wall,
-            "d2h_s": d2h, "numpy_s": numpy_time, "max_abs_diff": diff, "agree": agree}
+    return save_measurements(args.out, {
+        "n": n, "device": dev.info.name, "h2d_s": h2d, "kernel_s": kernel,
+        "kernel_wall_s": kernel_wall, "d2h_s": d2h, "numpy_s": numpy_time,
+        "max_abs_diff": diff, "agree": agree})
 
 
 if __name__ == "__main__":

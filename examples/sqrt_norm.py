@@ -12,13 +12,15 @@ are x1 / f = 0.447 and x2 / f = 0.894. We get them
 and then look inside one reverse evaluation: the Wengert list that
 adkit.reverse.Tape records, and the adjoints its backward pass produces.
 
-    python examples/sqrt_norm.py            # print everything
-    python examples/sqrt_norm.py --dot g.dot  # also write the graph for Graphviz
+    python examples/sqrt_norm.py               # print everything; the tape's graph goes
+                                               # to runs/examples/sqrt_norm/sqrt_norm_tape.dot
+    python examples/sqrt_norm.py --out graphs  # the graph to graphs/sqrt_norm_tape.dot
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
@@ -64,7 +66,9 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--x1", type=float, default=1, help="first input (default 1)")
     parser.add_argument("--x2", type=float, default=2, help="second input (default 2)")
-    parser.add_argument("--dot", metavar="PATH", help="write the tape as a Graphviz DOT file")
+    parser.add_argument("--out", default="runs/examples/sqrt_norm", metavar="DIR",
+                        help="folder for sqrt_norm_tape.dot, the tape as a Graphviz graph "
+                             "(default %(default)s)")
     args = parser.parse_args(argv)
     # Keep whole numbers as Python ints, as in the textbook's f(1, 2).
     x1, x2 = (int(v) if float(v).is_integer() else v for v in (args.x1, args.x2))
@@ -96,12 +100,13 @@ def main(argv=None) -> dict:
     print(f"  output v{y.node.index} = {y.value:.3f}; the backward pass from adjoint 1 there "
           f"gives adjoint(v0) = {adjoints[0]:.3f}, adjoint(v1) = {adjoints[1]:.3f}")
 
-    if args.dot:
-        with open(args.dot, "w") as fh:
-            fh.write(tape.to_dot([y]))
-        print(f"  graph written to {args.dot} (render: dot -Tpng {args.dot} -o graph.png)")
+    os.makedirs(args.out, exist_ok=True)
+    dot = os.path.join(args.out, "sqrt_norm_tape.dot")
+    with open(dot, "w") as fh:
+        fh.write(tape.to_dot([y]))
+    print(f"  graph written to {dot} (render: dot -Tpng {dot} -o sqrt_norm_tape.png)")
 
-    return {"value": float(value), "grad": (float(d1), float(d2)), "modes": modes,
+    return {"dot": dot, "value": float(value), "grad": (float(d1), float(d2)), "modes": modes,
             "spread": spread, "entries": [repr(e) for e in tape.entries],
             "tape_gradient": tuple(float(a) for a in adjoints)}
 

@@ -13,6 +13,7 @@ update a one-liner.
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
@@ -58,6 +59,25 @@ def train(params, x, y, steps: int, learning_rate: float, report_every: int = 0)
     return params
 
 
+def save_plot(path: str, params, x, y) -> bool:
+    """The training points, sin(3x) and the network's curve; False without matplotlib."""
+    try:
+        from matplotlib.figure import Figure  # no pyplot: no display, no global state
+    except ImportError:
+        return False
+    grid = np.linspace(x.min(), x.max(), 200).reshape(-1, 1)
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    ax.plot(x[:, 0], y[:, 0], ".", color="grey", label="training points")
+    ax.plot(grid[:, 0], np.sin(3.0 * grid[:, 0]), "--", label="sin(3x)")
+    ax.plot(grid[:, 0], predict(params, grid)[:, 0], label="network")
+    ax.set_xlabel("x")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=200, help="training points")
@@ -67,6 +87,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--lr", "--learning-rate", dest="lr", type=float, default=0.1,
                         help="learning rate")
     parser.add_argument("--seed", type=int, default=0, help="seed for data and weights")
+    parser.add_argument("--out", default="runs/examples/two_layer_regression", metavar="DIR",
+                        help="folder for two_layer_regression.png, the data, sin(3x) and the "
+                             "fitted network (needs matplotlib; default %(default)s)")
     args = parser.parse_args(argv)
 
     x, y = make_data(args.n_samples, args.noise, args.seed)
@@ -87,7 +110,14 @@ def main(argv=None) -> dict:
     for xi, target, fit in zip(grid[:, 0], np.sin(3.0 * grid[:, 0]), predict(params, grid)[:, 0]):
         print(f"  {xi:>5.2f}  {target:>8.3f}  {fit:>8.3f}")
 
-    return {"mse_before": mse0, "mse_after": mse1, "params": params}
+    os.makedirs(args.out, exist_ok=True)
+    png = os.path.join(args.out, "two_layer_regression.png")
+    if save_plot(png, params, x, y):
+        print(f"data and fit saved to {png}")
+    else:
+        png = None
+        print("matplotlib is not installed, so no figure was drawn")
+    return {"mse_before": mse0, "mse_after": mse1, "params": params, "png": png}
 
 
 if __name__ == "__main__":

@@ -2,22 +2,26 @@
 printed numbers are the ones the textbook gives (or the training it shows works)."""
 
 import re
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from examples_support import load_example
+from examples_support import EXAMPLES, load_example
 
 import adkit
-
-
-
-
 
 sqrt_norm = load_example("sqrt_norm")
 logistic_regression = load_example("logistic_regression")
 two_layer_regression = load_example("two_layer_regression")
+
+
+@pytest.fixture(autouse=True)
+def _default_out_in_a_temporary_folder(tmp_path, monkeypatch):
+    """Runs without --out write under runs/examples/ of the current folder: make it a
+    temporary one, not the checkout."""
+    monkeypatch.chdir(tmp_path)
 
 
 def _printed(pattern, out):
@@ -66,8 +70,9 @@ def test_sqrt_norm_wengert_list(capsys):
 
 
 def test_sqrt_norm_writes_the_tape_as_dot(tmp_path, capsys):
-    path = tmp_path / "tape.dot"
-    sqrt_norm.main(["--dot", str(path)])
+    result = sqrt_norm.main(["--out", str(tmp_path)])
+    path = tmp_path / "sqrt_norm_tape.dot"
+    assert result["dot"] == str(path) and f"graph written to {path}" in capsys.readouterr().out
     dot = path.read_text()
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
     assert "v0 -> v2;" in dot and "v4 -> v5;" in dot
@@ -146,18 +151,19 @@ def test_logistic_regression_is_reproducible(capsys):
 
 def test_logistic_regression_plot(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    path = tmp_path / "boundary.png"
-    logistic_regression.main(["--n-samples", "100", "--steps", "10", "--plot", str(path)])
+    path = tmp_path / "logistic_regression.png"
+    logistic_regression.main(["--n-samples", "100", "--steps", "10", "--out", str(tmp_path)])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert f"plot saved to {path}" in capsys.readouterr().out
+    assert f"loss curve saved to {path}" in capsys.readouterr().out
 
 
 def test_logistic_regression_plot_without_matplotlib(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-    path = tmp_path / "boundary.png"
-    result = logistic_regression.main(["--n-samples", "50", "--steps", "5", "--plot", str(path)])
-    assert not path.exists() and result["accuracy_after"] >= 0
-    assert "matplotlib is not installed" in capsys.readouterr().out
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    result = logistic_regression.main(["--n-samples", "50", "--steps", "5", "--out",
+                                       str(tmp_path)])
+    assert list(tmp_path.iterdir()) == [] and result["accuracy_after"] >= 0
+    assert result["png"] is None and "matplotlib is not installed" in capsys.readouterr().out
 
 
 # --- examples/two_layer_regression.py -----------------------------------------------------
@@ -179,8 +185,9 @@ def test_two_layer_gradient_matches_central_differences():
             assert g.flat[i] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
 
 
-def test_two_layer_regression_learns(capsys):
-    result = two_layer_regression.main(["--n-samples", "100", "--steps", "400", "--seed", "0"])
+def test_two_layer_regression_learns(capsys, tmp_path):
+    result = two_layer_regression.main(["--n-samples", "100", "--steps", "400", "--seed", "0",
+                                        "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert result["mse_after"] * 5 < result["mse_before"]
     assert float(_printed(r"before training: mse (\S+)", out)) == \
@@ -189,3 +196,26 @@ def test_two_layer_regression_learns(capsys):
         pytest.approx(result["mse_after"], abs=1e-4)
     w1, b1, w2, b2 = result["params"]
     assert (w1.shape, b1.shape, w2.shape, b2.shape) == ((1, 16), (16,), (16, 1), (1,))
+
+
+def test_two_layer_regression_draws_its_fit(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    result = two_layer_regression.main(["--n-samples", "30", "--steps", "5", "--out",
+                                        str(tmp_path / "fig")])
+    path = tmp_path / "fig" / "two_layer_regression.png"
+    assert result["png"] == str(path) and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- every script ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_every_example_takes_out_as_the_readme_says(script):
+    """README: each script saves what it draws or measures under --out, default
+    runs/examples/<name>/."""
+    run = subprocess.run([sys.executable, str(EXAMPLES / script), "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "--out" in run.stdout, f"{script} has no --out"
+    source = (EXAMPLES / script).read_text()
+    default = re.search(r'add_argument\(\s*"--out".*?default=(?:Path\()?"([^"]+)"', source, re.S)
+    assert default and default.group(1) == f"runs/examples/{script[:-3]}", script
