@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+from typing import IO
 
 from .base import Callback
 
@@ -15,6 +16,9 @@ class CSVLogger(Callback):
                  append: bool = False) -> None:
         self.filename, self.separator, self.append = os.fspath(filename), separator, append
         self._keys: list[str] | None = None
+        self._file: IO | None = None          # open from on_train_begin to on_train_end
+        self._writer: csv.DictWriter | None = None
+        self._header_written = False
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._file = None

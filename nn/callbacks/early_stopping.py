@@ -15,10 +15,12 @@ class EarlyStopping(Monitoring):
         super().__init__(monitor, min_delta, mode)
         self.patience, self.verbose, self.baseline = patience, verbose, baseline
         self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.on_train_begin()   # the counters, reset again by every fit
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
-        self.best, self.best_weights = self.baseline, None
+        self.best: float | None = self.baseline
+        self.best_weights: list | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = self._value(logs)

@@ -14,9 +14,10 @@ class JSONLogger(Callback):
 
     def __init__(self, filename: str | os.PathLike) -> None:
         self.filename = os.fspath(filename)
+        self.records: list[dict] = []
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.records: list[dict] = []
+        self.records = []
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.records.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})

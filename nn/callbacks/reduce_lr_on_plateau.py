@@ -16,6 +16,7 @@ class ReduceLROnPlateau(Monitoring):
         super().__init__(monitor, min_delta, mode)
         self.factor, self.patience, self.verbose = factor, patience, verbose
         self.cooldown, self.min_lr = cooldown, min_lr
+        self.on_train_begin()   # the counters, reset again by every fit
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.wait, self.cooldown_left, self.best = 0, 0, None
