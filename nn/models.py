@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 from typing import Any, Iterator
 
@@ -29,6 +30,10 @@ from .model import Sequential
 from .saving import ModelFile, ModelFileError, open_model_file
 
 __all__ = ["Sequential", "load_model", "ModelFileError"]
+
+#: a layer with weights may output more features than the file stores values for
+#: it only up to this many (see _check_features)
+MAX_UNBACKED_FEATURES = 1 << 16
 
 # What building layers from a hostile config can raise: bad argument types and
 # values, absurd sizes, and whatever arithmetic those feed.
@@ -53,7 +58,11 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
     - model.json is at most 16 MiB and nests lists and dicts at most 64 deep;
       a .npy header is at most 10,000 bytes (NumPy's own limit), version 1.0 or 2.0;
     - arrays are float (weights, in the layer's dtype; optimizer slots), or int or
-      uint (step counter, random-generator state); layers compute in a float dtype.
+      uint (step counter, random-generator state); layers compute in a float dtype;
+    - the weights the config implies are computed as shapes, without memory, except
+      per-feature vectors (BatchNormalization, LSTM peepholes); so a layer with
+      weights may not output more features than the file stores values for it
+      (beyond 65,536, which costs at most a few MB to check).
 
     >>> import tempfile, os; from adkit.nn import Sequential, load_model
     >>> from adkit.nn.layers import Dense
@@ -111,6 +120,9 @@ def _structure(f: ModelFile) -> tuple[Sequential, list[tuple]]:
         shape = tuple(None if s is None else int(s) for s in spec["input_shape"])
         if any(s is not None and s <= 0 for s in shape):
             raise ValueError(f"input_shape {list(shape)} has a dimension <= 0")
+        if first_shape is not None and tuple(first_shape) != shape:
+            raise ValueError(f"the model's input_shape {list(shape)} differs from its first "
+                             f"layer's {list(first_shape)}")
         shapes = [shape]
         for layer in layers:
             shapes.append(tuple(layer.compute_output_shape(shapes[-1])))
@@ -125,12 +137,29 @@ def _implied_weights(f: ModelFile, model: Sequential,
     probes = []
     implied: dict[str, Any] = {}
     with _config_errors(f, "the model config is invalid"):
-        for layer, in_shape in zip(model.layers, shapes):
+        for layer, in_shape, out_shape in zip(model.layers, shapes, shapes[1:]):
+            _check_features(f, layer, out_shape)
             params, state = _probe(layer, in_shape)
             probes.append((params, state))
             implied.update((f"params/{layer.name}/{k}", w) for k, w in _leaves(params))
             implied.update((f"state/{layer.name}/{k}", w) for k, w in _leaves(state))
     return probes, implied
+
+
+def _check_features(f: ModelFile, layer: Layer, out_shape: tuple) -> None:
+    """Refuse a layer with weights whose output's last axis (features, channels, units)
+    outnumbers the values the file stores for it. The probe allocates per-feature
+    vectors for real (BatchNormalization's scale and statistics, LSTM peepholes), so
+    this keeps it within the file's own size; every genuine layer with weights stores
+    at least as many values as it has output features."""
+    if type(layer).init_params is Layer.init_params and not layer.has_state:
+        return   # no weights, nothing allocated
+    features = out_shape[-1] if out_shape and out_shape[-1] is not None else 1
+    prefixes = (f"params/{layer.name}/", f"state/{layer.name}/")
+    stored = sum(math.prod(a.shape) for n, a in f.arrays.items() if n.startswith(prefixes))
+    if features > max(stored, MAX_UNBACKED_FEATURES):
+        raise f.error(f"layer {layer.name!r} outputs {features} features, but the file stores "
+                      f"only {stored} values for its weights; the config does not match them")
 
 
 def _probe(layer: Layer, input_shape: tuple) -> tuple[dict, dict]:

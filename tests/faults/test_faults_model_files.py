@@ -95,6 +95,14 @@ def test_a_config_claiming_a_huge_layer_is_refused_before_anything_is_allocated(
     assert peak < 4 * MiB and seconds < 2
 
 
+def test_a_config_claiming_a_huge_per_feature_layer_is_refused_before_its_probe(tmp_path):
+    def grow(config):   # bn after d1 would hold four vectors of 2e8 float32: 3.2 GB
+        _layer(config, "d1")["config"].update(units=200_000_000)
+    seconds, peak = _refused(_edited(tmp_path, grow), "layer 'd1' outputs 200000000 features, "
+                                                      "but the file stores only 9 values")
+    assert peak < 4 * MiB and seconds < 2
+
+
 def test_a_declared_shape_of_1e12_is_a_clear_refusal_not_a_memory_error(tmp_path):
     def claim(config):
         config["arrays"]["params/d1/kernel"] = {"shape": [10**6, 10**6], "dtype": "<f4"}
@@ -230,6 +238,7 @@ def test_a_layer_dtype_that_is_not_float_is_refused(tmp_path, dtype):
     (lambda c: c["model"].update(layers=[]), "no list of layers"),
     (lambda c: c["model"].update(input_shape=None), "no input_shape"),
     (lambda c: c["model"].update(input_shape=[-2]), "dimension <= 0"),
+    (lambda c: c["model"].update(input_shape=[7]), r"input_shape \[7\] differs .* \[2\]"),
     (lambda c: c["model"].update(seed="x"), "seed 'x' is not an int"),
     (lambda c: c["model"].update(seed=-1), "seed -1 is not an int"),
     (lambda c: c["model"].update(name=["x"]), "name \\['x'\\] is not a string"),
@@ -317,11 +326,13 @@ def test_loading_allocates_no_more_than_the_weights(tmp_path):
 
 def test_the_limits_are_documented_with_their_numbers():
     doc = nn.load_model.__doc__
-    for number in ("1032", "16 MiB", "64 deep", "10,000 bytes"):
+    for number in ("1032", "16 MiB", "64 deep", "10,000 bytes", "65,536"):
         assert number in doc
     from adkit.nn import saving
+    from adkit.nn import models
     assert (saving.MAX_DEFLATE_RATIO, saving.MAX_CONFIG_BYTES, saving.MAX_CONFIG_DEPTH,
-            saving.MAX_NPY_HEADER_BYTES) == (1032, 16 * MiB, 64, 10_000)
+            saving.MAX_NPY_HEADER_BYTES, models.MAX_UNBACKED_FEATURES) == \
+        (1032, 16 * MiB, 64, 10_000, 65_536)
 
 
 # --- byte flips ------------------------------------------------------------------------
