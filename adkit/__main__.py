@@ -79,11 +79,13 @@ def _relaunch_under_mpi(workers: int) -> int:
     """Run this same command as `workers` MPI ranks, each with its share of the cores."""
     import os
     import subprocess
-    from adkit.nn.mpi import INSTALL_HINT, mpiexec as find_mpiexec
+    from adkit.nn.mpi import mpiexec as find_mpiexec
+    from .install_hint import pip_install
     mpiexec = find_mpiexec()
     if mpiexec is None:
-        print(f"adkit train --workers {workers} needs mpiexec, which was not found. To fix: "
-              f"{INSTALL_HINT}.", file=sys.stderr)
+        print(f"adkit train: error: --workers {workers} needs mpiexec, which was not found. "
+              f"To fix: {pip_install('distributed')} (mpi4py and Open MPI from PyPI).",
+              file=sys.stderr)
         return 2
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = str(max(1, (cores or 1) // workers))
@@ -140,8 +142,8 @@ def _bench(args: argparse.Namespace) -> int:
     root = _source_root()
     if root is None:
         print("adkit bench: error: the benchmark suite (benchmarks/) comes with a source "
-              "checkout of adkit, not with an installed package; clone the repository and "
-              "run `pip install -e .` there", file=sys.stderr)
+              "checkout of adkit, not with an installed package; run `adkit bench` from "
+              "a checkout installed with `pip install -e .`", file=sys.stderr)
         return 2
     names = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     out = args.out or _temporary_report()
@@ -154,8 +156,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _source_root() -> Path | None:
     """The checkout this adkit runs from, when it has the benchmarks/ folder."""
-    root = Path(__file__).resolve().parent.parent
-    return root if (root / "benchmarks" / "_common.py").is_file() else None
+    from .install_hint import source_checkout
+    root = source_checkout()
+    return root if root and (root / "benchmarks" / "_common.py").is_file() else None
 
 
 def _temporary_report() -> str:
@@ -176,6 +179,7 @@ def _bench_child(quick: bool, out: str, names: list[str]) -> int:
     import time
     import traceback
     from benchmarks.__main__ import BENCHMARKS, _load
+    from .install_hint import pip_install
     from benchmarks._common import (CpuMeter, Settings, configuration, disturbance,
                                     missing_peers, render_section, render_summary)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -208,7 +212,7 @@ def _bench_child(quick: bool, out: str, names: list[str]) -> int:
             f"Written by `{command}` in {time.perf_counter() - started:.0f} s; "
             f"{disturbance(meter)}. Ratios are adkit's time over the other's: below 1, "
             "adkit is faster. Peers not installed: " + missing
-            + " (pip install -e \".[bench]\" adds them).", "",
+            + f" ({pip_install('bench')} adds them).", "",
             "## Machine", "", *config, "", "## Ratios", "", table,
             "## Targets", "", render_summary(sections), "## Details", ""]
     text += [render_section(sec) for sec in sections] + errors

@@ -233,3 +233,25 @@ def test_bench_unknown_name_is_a_message(tmp_path, capfd):
     assert main(["bench", "--only", "scalar,nope", "--out", str(tmp_path / "b.md")]) == 2
     assert "unknown benchmark(s) nope" in capfd.readouterr().err
     assert not (tmp_path / "b.md").exists()
+
+
+def test_hints_name_the_install_command_that_fits(monkeypatch):
+    from adkit import install_hint
+    checkout = install_hint.source_checkout()
+    assert checkout == Path(adkit.__file__).resolve().parent.parent     # this test's tree
+    assert install_hint.pip_install("examples") == f'pip install -e "{checkout}[examples]"'
+    monkeypatch.setattr(install_hint, "source_checkout", lambda: None)  # an installed wheel
+    assert install_hint.pip_install("examples") == 'pip install "adkit[examples]"'
+
+
+def test_workers_without_mpiexec_is_one_message_with_a_command(capsys, monkeypatch):
+    import adkit.nn.mpi
+    from adkit import install_hint
+    monkeypatch.setattr(adkit.nn.mpi, "mpiexec", lambda: None)
+    monkeypatch.setattr(install_hint, "source_checkout", lambda: None)
+    for variable in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE"):
+        monkeypatch.delenv(variable, raising=False)
+    assert main(["train", "fashion-mnist", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("adkit train: error: --workers 2 needs mpiexec")
+    assert 'pip install "adkit[distributed]"' in err and err.count("\n") == 1
