@@ -10,6 +10,8 @@ Bidirectional in `forward_layer/cell/vars` and `backward_layer/cell/vars`. The
 file's `optimizer` group (Keras's optimizer state) is not read: these are weights
 only. Gate layouts of LSTM and GRU are Keras's already (nn/layers/recurrent.py).
 
+A Keras 3 `.keras` archive keeps its weights in this layout too, as the member
+model.weights.h5, so the weights of a model Keras saved whole load the same way.
 A model built with adkit.nn from the same layers in the same order therefore
 reads a Keras file and writes one Keras reads; every count and shape is checked
 before anything is written into the model. h5py is an optional dependency
@@ -18,7 +20,10 @@ before anything is written into the model. h5py is an optional dependency
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
+import zlib
 from collections import Counter
 from typing import Any, Iterator
 
@@ -136,16 +141,51 @@ def _group_name(layer: Layer, group: str) -> str:
     return layer.name
 
 
+#: the member of a Keras 3 `.keras` archive that holds the weights, in this same layout
+ARCHIVE_MEMBER = "model.weights.h5"
+
+
+def is_keras_archive(path: str | os.PathLike) -> bool:
+    """Whether `path` is a zip archive holding Keras 3's model.weights.h5 (a .keras file)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return ARCHIVE_MEMBER in z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _archive_weights(path: str, plan: list) -> io.BytesIO:
+    """The weights member of a .keras archive, read into memory, but no more than what
+    this model's weights could take (so a lying archive cannot exhaust memory)."""
+    arrays = [w for *_, group_arrays in plan for _, w in group_arrays]
+    limit = 2 * sum(w.nbytes for w in arrays) + (1 << 20) + (16 << 10) * (len(plan) + 1)
+    buf = io.BytesIO()
+    try:
+        with zipfile.ZipFile(path) as z, z.open(ARCHIVE_MEMBER) as member:
+            while chunk := member.read(min(1 << 20, limit + 1 - buf.tell())):
+                buf.write(chunk)
+                if buf.tell() > limit:
+                    raise WeightsFileError(
+                        f"{path!r}: {ARCHIVE_MEMBER} is larger than the weights of this model "
+                        f"could need ({limit} bytes); the archive belongs to another model")
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        raise WeightsFileError(f"{path!r}: the .keras archive is damaged ({e})") from None
+    buf.seek(0)
+    return buf
+
+
 def load_keras_weights(model: Any, path: str | os.PathLike) -> None:
-    """Read a Keras 3 `.weights.h5` file into a model of the same layers; the counts and
-    shapes of every layer are checked first, and nothing changes on a mismatch."""
+    """Read a Keras 3 `.weights.h5` file, or the weights in a Keras 3 `.keras` archive,
+    into a model of the same layers; the counts and shapes of every layer are checked
+    first, and nothing changes on a mismatch."""
     h5py = _h5py()
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no weights file at {path!r}")
     plan = list(_plan(model))
+    source: Any = _archive_weights(path, plan) if is_keras_archive(path) else path
     try:
-        h5 = h5py.File(path, "r")
+        h5 = h5py.File(source, "r")
     except OSError as e:
         raise WeightsFileError(f"{path!r} is not an HDF5 file ({e}); Keras 3 writes "
                                "weights with model.save_weights('x.weights.h5')") from None

@@ -4,7 +4,9 @@
   move between Keras and adkit.nn models built from the same layers.
 - any other name (suggested: `*.adkit`): adkit's own model file, the zip of a JSON
   config and .npy arrays that `model.save` writes, without optimizer state.
-  `load_weights` reads these and full `model.save` files alike.
+
+`load_weights` tells the formats apart by content, and also reads the weights of
+a full `model.save` file and of a Keras 3 `.keras` archive (its model.weights.h5).
 
 Other Keras suffixes are refused with the call that does what was meant: `.keras`
 is Keras's full-model archive, and a bare `.h5` is Keras 2's HDF5 layout; adkit
@@ -81,19 +83,17 @@ def save_weights(model: Any, path: str | os.PathLike) -> None:
 
 
 def load_weights(model: Any, path: str | os.PathLike) -> None:
-    """Read weights written by `save_weights` (either format, told apart by content) or
-    `model.save` into `model`, which must be built with the same layers in the same order."""
+    """Read weights written by `save_weights` (either format, told apart by content),
+    `model.save`, or Keras 3 (`save_weights`, or `save` to a .keras archive) into `model`,
+    which must be built with the same layers in the same order."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no weights file at {path!r}")
     with open(path, "rb") as f:
         head = f.read(len(_HDF5_SIGNATURE))
-    if head == _HDF5_SIGNATURE:
+    if head == _HDF5_SIGNATURE or keras_weights.is_keras_archive(path):
         keras_weights.load_keras_weights(model, path)
         return
-    if _name(path).endswith(".keras"):
-        raise WeightsFileError(f"{path!r} is a .keras archive; adkit reads Keras weights from "
-                               "*.weights.h5 files: in Keras, model.save_weights('x.weights.h5')")
     _load_model_file_weights(model, path)
 
 

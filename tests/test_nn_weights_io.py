@@ -209,6 +209,25 @@ def test_bad_h5_files_are_refused_clearly_and_nothing_changes(tmp_path):
         np.testing.assert_array_equal(old, now)
 
 
+def test_weights_inside_a_keras_archive_load_and_an_oversized_member_is_refused(tmp_path):
+    h5py_or_skip()
+    source = moved(cnn())
+    source.save_weights(tmp_path / "cnn.weights.h5")
+    archive = tmp_path / "cnn.keras"   # Keras 3's model.save: config, metadata, weights
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("metadata.json", "{}")
+        z.writestr("config.json", "{}")
+        z.write(tmp_path / "cnn.weights.h5", "model.weights.h5")
+    target = cnn(seed=2)
+    target.load_weights(archive)
+    assert_same_weights(source, target)
+    bloated = tmp_path / "bloated.keras"
+    with zipfile.ZipFile(bloated, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("model.weights.h5", b"\0" * (8 << 20))
+    with pytest.raises(WeightsFileError, match="larger than the weights of this model"):
+        mlp().load_weights(bloated)
+
+
 def test_a_peephole_lstm_has_no_keras_layout(tmp_path):
     h5py_or_skip()
     model = Sequential([LSTM(3, peephole=True, input_shape=(4, 2))], seed=0)
@@ -285,6 +304,17 @@ def test_keras_loads_what_adkit_wrote_and_predicts_the_same(keras, name, tmp_pat
     twin = keras_twin(keras, name)
     twin.load_weights(os.fspath(path))
     np.testing.assert_allclose(twin.predict(x, verbose=0), model.predict(x), rtol=1e-5, atol=1e-5)
+
+
+def test_adkit_loads_the_weights_of_a_whole_keras_model_file(keras, tmp_path):
+    x, y = data("cnn")
+    twin = keras_twin(keras, "cnn")
+    twin.compile(optimizer="adam", loss="categorical_crossentropy")
+    twin.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    twin.save(tmp_path / "cnn.keras")
+    model = cnn(seed=6)
+    model.load_weights(tmp_path / "cnn.keras")
+    np.testing.assert_allclose(model.predict(x), twin.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
 
 def test_adkit_loads_weights_of_a_keras_functional_model(keras, tmp_path):
