@@ -123,3 +123,13 @@ def test_help_states_every_limit(capsys):
                    MAX_DERIVATIVE_WORK, MAX_SYMBOLIC_WORK):
         assert f"{number:,}" in text
     assert f"{MAX_DEPTH} levels" in text and "2 bad input" in text and "1 two modes" in text
+
+
+def test_the_readme_states_the_same_limits():
+    from pathlib import Path
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    for stated in (f"over {MAX_SOURCE_CHARS:,} characters", f"or {MAX_DEPTH} levels deep",
+                   f"over {MAX_POINT_SIZE:,} numbers", f"over {MAX_ELEMENTS:,} elements",
+                   f"more than 10^{len(str(MAX_DERIVATIVE_WORK)) - 1} element-derivatives",
+                   f"(2·10^{len(str(MAX_SYMBOLIC_WORK // 2)) - 1} with SymPy)"):
+        assert stated in readme, stated
