@@ -310,7 +310,8 @@ class Sequential:
         return sum(w.size for name, w in self.weight_slots() if name.startswith("params/"))
 
     def summary(self, print_fn: Callable[[str], None] = print) -> None:
-        """Layers, output shapes and parameter counts, as a table."""
+        """Layers, output shapes and parameter counts, as a table; print_fn is called once
+        per line, as Keras calls it (so a logger gets one record a line)."""
         self._require_built("summary")
         rows = [("Layer (type)", "Output Shape", "Param #")]
         trainable = non_trainable = 0
@@ -330,7 +331,8 @@ class Sequential:
         lines[-1] = rule
         lines += [f"Total params: {trainable + non_trainable:,}",
                   f"Trainable params: {trainable:,}", f"Non-trainable params: {non_trainable:,}"]
-        print_fn("\n".join(lines))
+        for line in lines:
+            print_fn(line)
 
     # --- saving --------------------------------------------------------------
     def get_config(self) -> dict:

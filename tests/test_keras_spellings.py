@@ -267,3 +267,14 @@ def test_get_layer_by_name_or_index_as_in_keras():
         model.get_layer()
     with pytest.raises(ValueError, match="a layer name or an index"):
         model.get_layer("head", 0)
+
+
+def test_summary_calls_print_fn_once_per_line_as_keras_does():
+    reset_names()
+    model = Sequential([Dense(3, input_dim=2), Dense(1)], seed=0)
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert all("\n" not in line for line in lines)
+    assert lines[0] == 'Model: "sequential"'
+    assert lines[-3:] == ["Total params: 13", "Trainable params: 13", "Non-trainable params: 0"]
+    assert any(line.startswith("dense_1 (Dense)") for line in lines)
