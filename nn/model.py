@@ -351,12 +351,12 @@ class Sequential:
         save_model(self, path, include_optimizer=include_optimizer)
 
     # --- weights in and out as Keras does it (nn/weights_io.py, nn/onnx_export.py) ---
-    def save_weights(self, path: str | os.PathLike) -> None:
+    def save_weights(self, path: str | os.PathLike, overwrite: bool = True) -> None:
         """Write the weights only: Keras 3's layout for names ending in .weights.h5
         (Keras can load them), adkit's model file otherwise. See adkit.nn.weights_io."""
         from .weights_io import save_weights
         if self.is_chief:
-            save_weights(self, path)
+            save_weights(self, path, overwrite=overwrite)
 
     def load_weights(self, path: str | os.PathLike) -> None:
         """Read weights from save_weights (either format), model.save, or Keras 3's

@@ -58,9 +58,10 @@ def check_model_path(path: str | os.PathLike) -> None:
                          "weights in Keras 3's HDF5 layout")
 
 
-def save_weights(model: Any, path: str | os.PathLike) -> None:
+def save_weights(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
     """Write the model's weights (parameters and state such as BatchNormalization's moving
     averages, no optimizer state) to `path`, atomically, in the format its name picks.
+    overwrite=False refuses an existing file (where Keras would ask at the terminal).
 
     >>> import tempfile, os; from adkit.nn import Sequential; from adkit.nn.layers import Dense
     >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
@@ -68,6 +69,9 @@ def save_weights(model: Any, path: str | os.PathLike) -> None:
     >>> save_weights(model, path); load_weights(model, path)
     """
     name = _name(path)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"save_weights: {os.fspath(path)!r} exists and overwrite=False; "
+                              "pass overwrite=True to replace it")
     if name.endswith(keras_weights.SUFFIX):
         keras_weights.save_keras_weights(model, path)
         return

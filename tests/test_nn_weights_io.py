@@ -122,6 +122,16 @@ def test_keras_file_names_are_refused_with_the_right_call(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_overwrite_false_keeps_an_existing_file(tmp_path):
+    path = tmp_path / "w.adkit"
+    path.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        mlp().save_weights(path, overwrite=False)
+    assert path.read_bytes() == b"keep me"
+    mlp().save_weights(path, overwrite=True)
+    assert zipfile.is_zipfile(path)
+
+
 def test_unbuilt_models_are_refused():
     with pytest.raises(ValueError, match="not built"):
         Sequential([Dense(2)]).save_weights("never.adkit")
