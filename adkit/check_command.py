@@ -103,19 +103,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evaluate_once(f: Any, point: list[Any]) -> Any:
-    """f at the point; an error of the expression itself (x/0, x[5], a bad axis, a
-    vector for matrix_power) becomes an ExpressionError naming it."""
+    """f at the point, a float or an array of numbers.
+
+    This pass runs plain NumPy on plain arrays (no adkit engine is involved), so any
+    error in it is the expression's own (x/0, x[5], a bad axis, a vector for
+    matrix_power) and becomes an ExpressionError naming it; so does a value that has
+    no derivative (booleans, None, a dtype)."""
     try:
         with np.errstate(all="ignore"):   # inf and nan are reported by check_grads
-            return f(*point)
+            value = f(*point)
     except (ExpressionError, BudgetError):
         raise
     except MemoryError:
         raise BudgetError("the expression needs more memory than this machine has") from None
-    except (ArithmeticError, ValueError, TypeError, IndexError, LookupError,
-            np.linalg.LinAlgError) as e:
+    except Exception as e:  # noqa: BLE001  (see the docstring)
         raise ExpressionError(f"evaluating the expression failed: {type(e).__name__}: "
                               f"{e}") from None
+    kind = getattr(value, "dtype", np.dtype(type(value)) if isinstance(
+        value, (int, float)) else None)
+    if kind is None or np.dtype(kind).kind not in "iuf":
+        what = f"of dtype {np.dtype(kind)}" if kind is not None else f"a {type(value).__name__}"
+        raise ExpressionError(f"the expression's value is {what}, which has no derivative; "
+                              "adkit check differentiates expressions whose value is a "
+                              "number or an array of numbers")
+    return value
 
 
 def _bad_input(message: str) -> int:

@@ -250,6 +250,10 @@ def _evaluate(node: ast.AST, env: dict, functions: dict, budget: EvaluationBudge
 def _counted(name: str, call: Callable, function: Callable | None, args: list, kwargs: dict,
              budget: EvaluationBudget) -> Any:
     """call(*args, **kwargs), sized by the budget before and counted after."""
+    if isinstance(function, np.ufunc) and len(args) > function.nin:
+        # the extra positional argument is `out`: it would overwrite an input in place
+        raise ExpressionError(f"{name} takes {function.nin} argument(s); a further one "
+                              "would be its output array, which is not allowed")
     budget.before(name, function, args, kwargs)
     result = call(*args, **kwargs)
     budget.after(name, result)

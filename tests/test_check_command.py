@@ -81,6 +81,27 @@ def test_an_error_in_the_expression_is_bad_input_not_a_disagreement(capsys, sour
     assert "evaluating the expression failed" in line and says in line
 
 
+@pytest.mark.parametrize("source, says", [
+    ("x > 0", "value is of dtype bool, which has no derivative"),
+    ("np.isnan(x)", "of dtype bool"),
+    ("np.copyto(x, x)", "the expression's value is a NoneType"),
+    ("np.result_type(x)", "which has no derivative"),
+    ("np.linalg.eigh(x, x)", "AttributeError"),
+])
+def test_a_value_without_a_derivative_is_bad_input(capsys, source, says):
+    assert main(["check", source, "--at", "x=0.3,0.7"]) == 2
+    assert says in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("source", ["np.exp(x, x)", "np.add(x, x, x)"])
+def test_a_ufunc_output_argument_is_refused_before_it_overwrites_the_point(source):
+    f = compile_expression(source, ["x"])
+    x = np.array([0.3, 0.7])
+    with pytest.raises(ExpressionError, match="would be its output array"):
+        f(x)
+    assert x.tolist() == [0.3, 0.7]
+
+
 def test_integer_arguments_stay_integers():
     f = compile_expression("np.sum(np.tile(x, 2), 0) + np.repeat(x, 3)[-1]", ["x"])
     assert f(np.array([1.0, 2.0])) == pytest.approx(8.0)
