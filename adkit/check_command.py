@@ -4,7 +4,8 @@ The expression and the point come from the command line, so they are untrusted:
 both are held to the budget of adkit.expression_budget before anything is
 allocated, and whatever goes wrong in evaluating them is bad input, one line on
 stderr and exit status 2, never a traceback. Exit status 1 means only that the
-modes disagree, 3 that the point decides nothing (outside the domain, a kink).
+modes disagree, 3 that the point decides nothing (outside the domain, a kink),
+4 that adkit failed where the plain-NumPy value pass had succeeded (a bug).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .expression_budget import (MAX_POINT_SIZE, BudgetError, check_derivative_co
                                 describe_limits)
 
 #: exit statuses of `adkit check`
-AGREE, DISAGREE, BAD_INPUT, BAD_POINT = 0, 1, 2, 3
+AGREE, DISAGREE, BAD_INPUT, BAD_POINT, INTERNAL_ERROR = 0, 1, 2, 3, 4
 
 
 def add_parser(sub: Any) -> None:
@@ -35,7 +36,7 @@ def add_parser(sub: Any) -> None:
         f"x1=1 x2=2. {describe_limits()} Exit status: {AGREE} all modes agree, {DISAGREE} "
         f"two modes disagree, {BAD_INPUT} bad input (grammar, a limit, an error evaluating "
         f"the expression), {BAD_POINT} the point decides nothing (outside the domain, a "
-        "kink).")
+        f"kink), {INTERNAL_ERROR} adkit itself failed (a bug: please report it).")
     p.add_argument("expression", help="a Python/NumPy expression in the variables of --at")
     p.add_argument("--at", nargs="+", required=True, metavar="NAME=VALUE",
                    help="the point: x1=1 x2=2, or x=1,2,3 for a vector")
@@ -94,6 +95,12 @@ def run(args: argparse.Namespace) -> int:
             return BAD_POINT
         except (NoRuleError, TracedConversionError, BudgetError) as e:
             return _bad_input(f"cannot differentiate the expression: {e}")
+        except Exception as e:  # noqa: BLE001  (the value pass succeeded: adkit's failure)
+            # Uncaught, Python would exit with 1, which here means "the modes disagree".
+            print(f"adkit check: internal error: differentiating the expression failed "
+                  f"({type(e).__name__}: {' '.join(str(e).split())}); this is a bug in adkit, "
+                  "please report it with the command line", file=sys.stderr)
+            return INTERNAL_ERROR
         print()
         print(_side_by_side(report, names, point, order))
         print()

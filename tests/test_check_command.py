@@ -102,6 +102,18 @@ def test_a_ufunc_output_argument_is_refused_before_it_overwrites_the_point(sourc
     assert x.tolist() == [0.3, 0.7]
 
 
+def test_a_failure_inside_adkit_has_its_own_status(capsys, monkeypatch):
+    from adkit import check_command
+
+    def broken(*args, **kwargs):
+        raise ValueError("a rule\nthat broke")
+    monkeypatch.setattr(check_command, "check_grads", broken)
+    assert main(["check", "np.sin(x)", "--at", "x=0.3"]) == 4   # not 1, "modes disagree"
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("adkit check: internal error: ") and len(err) == 1
+    assert "ValueError: a rule that broke" in err[-1] and "bug in adkit" in err[-1]
+
+
 def test_integer_arguments_stay_integers():
     f = compile_expression("np.sum(np.tile(x, 2), 0) + np.repeat(x, 3)[-1]", ["x"])
     assert f(np.array([1.0, 2.0])) == pytest.approx(8.0)

@@ -123,6 +123,7 @@ def test_help_states_every_limit(capsys):
                    MAX_DERIVATIVE_WORK, MAX_SYMBOLIC_WORK):
         assert f"{number:,}" in text
     assert f"{MAX_DEPTH} levels" in text and "2 bad input" in text and "1 two modes" in text
+    assert "4 adkit itself failed" in text
 
 
 def test_the_readme_states_the_same_limits():
