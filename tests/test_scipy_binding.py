@@ -103,13 +103,18 @@ def test_plain_calls_cost_next_to_nothing():
     fn, original = sp.multigammaln, scipy_binding.original(sp.multigammaln)
 
     def per_call(f):
-        return timeit.timeit(lambda: f(x, 2), number=2000) / 2000
-    bound, plain = [], []
-    for _ in range(9):  # interleaved, so a busy machine slows both alike
-        bound.append(per_call(fn))
-        plain.append(per_call(original))
-    # measured at about 0.7 us on a ~10 us call; the bound leaves room for a loaded machine
-    assert min(bound) - min(plain) < 5e-6, (min(bound), min(plain))
+        return timeit.timeit(lambda: f(x, 2), number=1000) / 1000
+
+    def overhead():
+        bound, plain = [], []
+        for _ in range(9):  # interleaved, so a busy machine slows both alike
+            bound.append(per_call(fn))
+            plain.append(per_call(original))
+        return min(bound) - min(plain), min(bound), min(plain)
+    # measured at about 0.7 us on a ~10 us call; three tries, as a busy machine can
+    # stall one of them
+    tries = [overhead() for _ in range(3)]
+    assert min(t[0] for t in tries) < 5e-6, tries
 
 
 def test_error_inside_scipy_names_the_function_called_and_the_fix():
@@ -135,3 +140,9 @@ def test_errors_of_rules_are_not_reworded():
         adkit.grad(lambda a: sp.gammainc(a, 1.0))(2.0)
     with pytest.raises(NoRuleError, match=r"^scipy\.stats\.gamma\.cdf received a traced a"):
         adkit.grad(lambda a: st.gamma.cdf(1.0, a))(2.0)
+
+
+def test_source_of_bound_functions_is_scipys():
+    import inspect
+    assert inspect.getsource(sp.logsumexp).lstrip().startswith(("def logsumexp", "@"))
+    assert inspect.getsourcefile(st.rv_continuous.logpdf).endswith(".py")

@@ -51,6 +51,7 @@ GATEWAY = "__adkit_scipy_gateway__"
 #: gateway slot -> (SciPy function, its original code as a function, handler, public name)
 _SLOTS: list[tuple[Callable, Callable, Callable, str]] = []
 _SLOT_OF: dict[int, int] = {}  # id(SciPy function) -> slot
+_GATEWAY_CODES: set = set()
 
 
 def bind_loaded() -> None:
@@ -95,7 +96,12 @@ def _gateway_code(fn: types.FunctionType, slot: int) -> types.CodeType:
     gateway = next(c for c in code if isinstance(c, types.CodeType))
     if gateway.co_freevars != free:  # pragma: no cover - CPython orders both alike
         raise RuntimeError(f"cannot bind {fn.__qualname__}: free variables {free}")
-    return gateway.replace(co_name=fn.__code__.co_name, co_qualname=fn.__code__.co_qualname)
+    # SciPy's file and first line: inspect.getsource and tracebacks show SciPy's function
+    code = gateway.replace(co_name=fn.__code__.co_name, co_qualname=fn.__code__.co_qualname,
+                           co_filename=fn.__code__.co_filename,
+                           co_firstlineno=fn.__code__.co_firstlineno)
+    _GATEWAY_CODES.add(code)
+    return code
 
 
 def bind(fn: Callable, handler: Callable, name: str, via: tuple | None = None) -> None:
@@ -210,7 +216,7 @@ def _scipy_entry(tb: Any) -> tuple[str, str] | None:
     while tb is not None:
         frame = tb.tb_frame
         module = frame.f_globals.get("__name__", "")
-        if frame.f_code.co_filename.startswith("<adkit gateway"):
+        if frame.f_code in _GATEWAY_CODES:
             module = "adkit"  # runs in SciPy's namespace, but is adkit's
         if module.startswith("scipy._lib"):
             module = "adkit"  # SciPy's decorators and helpers: look for the function inside
