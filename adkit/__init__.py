@@ -15,6 +15,7 @@ from .api import grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_gra
 from .arraybox import TracedConversionError
 from .checks import PointError, check_grads
 from .extend import defjvp, defvjp, primitive
+from .reverse.api import holomorphic_grad
 from .table import NoRuleError
 
 # The one place the version is written: pyproject.toml reads it from here
@@ -27,7 +28,7 @@ __version__ = "0.1.0"
 _LAZY_SUBMODULES = ("nn", "kernels", "numeric", "symbolic")
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp",
-           "stop_gradient", "primitive", "defjvp", "defvjp", "NoRuleError",
+           "stop_gradient", "holomorphic_grad", "primitive", "defjvp", "defvjp", "NoRuleError",
            "TracedConversionError", "check_grads", "PointError"]
 
 

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .arguments import differentiable_leaves, normalize_argnums
+from .arguments import differentiable_leaves, normalize_argnums, real_arguments_only
 from .forward.api import forward_jacobian, jvp
 from .reverse.api import _Recorded, grad, reverse_jacobian, value_and_grad, vjp
 from .rules.helpers import size_of
@@ -62,7 +62,8 @@ def hessian(f: Callable, argnums: Any = 0) -> Callable:
     array([[6., 2.],
            [2., 0.]])
     """
-    return jacobian(grad(f, argnums), argnums, mode="forward")
+    return real_arguments_only(jacobian(grad(f, argnums), argnums, mode="forward"), f,
+                               argnums, "hessian")
 
 
 def hvp(f: Callable, primals: Any, tangents: Any) -> Any:

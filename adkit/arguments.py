@@ -3,6 +3,7 @@ leaves, tangents and cotangents. Errors here name the argument and the fix."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 from typing import Any, Callable
@@ -45,26 +46,23 @@ def differentiable(x: Any, where: str) -> Any:
         return float(x)
     if isinstance(x, numbers.Real) and not isinstance(x, np.generic):
         return float(x)
-    if isinstance(x, (complex, np.complexfloating)) or \
-            (isinstance(x, np.ndarray) and x.dtype.kind == "c"):
-        raise TypeError(f"{where} is complex; adkit differentiates real-valued arguments "
-                        "(complex intermediates such as FFTs are supported). Pass the real "
-                        "and imaginary parts as separate real arguments")
+    if type(x) is complex:
+        return x   # differentiated under autograd's convention (docs/complex.md)
     if isinstance(x, np.generic):
         x = np.asarray(x)
     if isinstance(x, np.ndarray):
         kind = x.dtype.kind
-        if kind == "f":
+        if kind in "fc":
             return x
         if kind in "iu":
             return x.astype(np.float64)
         if kind == "b":
             raise TypeError(f"{where} is a boolean array; booleans carry no derivative")
         raise TypeError(f"{where} has dtype {x.dtype}; adkit differentiates floating-point "
-                        "arrays")
+                        "and complex arrays")
     if isinstance(x, (list, tuple, dict)) or x is None:
         return x
-    if is_duck_array(x) and getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
+    if is_duck_array(x) and getattr(x, "dtype", None) is not None and x.dtype.kind in "fc":
         return x   # another library's float array that handles NumPy calls (a device array)
     raise TypeError(f"{where} is a {type(x).__name__}; adkit differentiates Python numbers, "
                     "NumPy arrays and tuples/lists/dicts of them")
@@ -121,3 +119,30 @@ def argument_names(f: Callable, nargs: int) -> list[str]:
         params = []
     names = [p.name for p in params[:nargs]]
     return names if len(names) == nargs else [f"a{i}" for i in range(nargs)]
+
+
+def complex_argnums(args: tuple, argnums: tuple) -> list[int]:
+    """The differentiated arguments (of argnums) with a complex leaf."""
+    return [n for n in argnums
+            if any(dtype_of(x).kind == "c" for x in tree_flatten(args[n])[0])]
+
+
+_HESSIAN_OF_COMPLEX = (
+    "a real function of complex z = x + iy has a real 2n x 2n second derivative, which "
+    "a complex n x n matrix cannot hold. Differentiate with respect to the real and "
+    "imaginary parts, adkit.hessian(lambda x, y: f(x + 1j * y), argnums=(0, 1)); for a "
+    "holomorphic f, adkit.jacobian(adkit.holomorphic_grad(f)) is f''(z); adkit.hvp "
+    "takes complex arguments (docs/complex.md)")
+
+
+def real_arguments_only(transformed: Callable, f: Callable, argnums: Any,
+                        fname: str) -> Callable:
+    """transformed, refusing complex differentiated arguments (the Hessian's case)."""
+    @functools.wraps(f)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        nums, _ = normalize_argnums(argnums, len(args), fname)
+        bad = complex_argnums(args, nums)
+        if bad:
+            raise TypeError(f"{fname}: argument {bad[0]} is complex; {_HESSIAN_OF_COMPLEX}")
+        return transformed(*args, **kwargs)
+    return checked

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..arguments import check_like, differentiable_leaves, normalize_argnums
 from ..pytree import tree_flatten, tree_unflatten
-from ..rules.helpers import dtype_of, shape_of
+from ..rules.helpers import dtype_of, is_complex, shape_of
 from ..scope import tracing
 from ..tracer import BoxBase, primal
 from .dual import ForwardTrace, _dual
@@ -112,7 +112,8 @@ def jacobian(f: Callable, argnums: Any = 0, *, chunk_size: int | None = None) ->
 
 def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single: bool,
                      chunk_size: int | None) -> Any:
-    sizes = [math.prod(shape_of(x)) for _, _, leaves in inputs for x in leaves]
+    # a complex input takes two directions per element, 1 and 1j (see _basis)
+    sizes = [_width(x) for _, _, leaves in inputs for x in leaves]
     total = sum(sizes)
     step = max(1, total if not chunk_size else int(chunk_size))  # total is 0 for empty inputs
     blocks, out_td, values = [], None, None
@@ -122,9 +123,8 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
         for n, td, leaves in inputs:
             tangents = []
             for x in leaves:
-                size = math.prod(shape_of(x))
-                tangents.append(_basis(x, offset, size, start, stop))
-                offset += size
+                tangents.append(_basis(x, offset, start, stop))
+                offset += _width(x)
             seeded[n] = (td, leaves, tangents)
         values, tangents, out_td = _push(f, args, kwargs, seeded, (stop - start,))
         blocks.append(tangents)
@@ -138,8 +138,10 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
             jac_leaves = []
             for x in leaves:
                 size = math.prod(shape_of(x))
-                part = full[offset:offset + size]
-                offset += size
+                part = full[offset:offset + _width(x)]
+                offset += _width(x)
+                if is_complex(x):  # d Re f/dx - i d Re f/dy: f'(z) for a holomorphic f
+                    part = np.real(part[:size]) - 1j * np.real(part[size:])
                 part = np.moveaxis(np.reshape(part, (size,) + out_shape), 0, -1)
                 jac_leaves.append(np.reshape(part, out_shape + shape_of(x)))
             per_arg.append(tree_unflatten(td, jac_leaves))
@@ -147,14 +149,25 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
     return tree_unflatten(out_td, out_jacs)
 
 
-def _basis(x: Any, offset: int, size: int, start: int, stop: int) -> np.ndarray:
-    """Rows start..stop of the identity, restricted to x's columns, shaped like x."""
-    dt = dtype_of(x)
-    seeds = np.zeros((stop - start, size), dtype=dt)
-    lo, hi = max(start, offset), min(stop, offset + size)
+def _width(x: Any) -> int:
+    """How many directions x takes: one per element, two (1 and 1j) if x is complex."""
+    return math.prod(shape_of(x)) * (2 if is_complex(x) else 1)
+
+
+def _basis(x: Any, offset: int, start: int, stop: int) -> np.ndarray:
+    """Rows start..stop of the identity, restricted to x's columns, shaped like x.
+
+    A complex x has twice as many columns: its elements along 1, then along 1j.
+    """
+    dt, width = dtype_of(x), _width(x)
+    seeds = np.zeros((stop - start, width), dtype=dt)
+    lo, hi = max(start, offset), min(stop, offset + width)
     if lo < hi:
         r = np.arange(lo, hi)
         seeds[r - start, r - offset] = 1
+    if width != math.prod(shape_of(x)):
+        half = width // 2
+        seeds = seeds[:, :half] + 1j * seeds[:, half:]
     return seeds.reshape((stop - start,) + shape_of(x))
 
 

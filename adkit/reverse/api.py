@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import numbers
+import warnings
 from typing import Any, Callable
 
 import numpy as np
 
-from ..arguments import check_like, differentiable_leaves, normalize_argnums
+from ..arguments import check_like, complex_argnums, differentiable_leaves, normalize_argnums
 from ..pytree import tree_flatten, tree_unflatten
-from ..rules.helpers import is_duck_array, shape_of
+from ..rules.helpers import is_complex, is_duck_array, shape_of
 from ..scope import collector_paused, tracing
 from ..tracer import primal
 from .tape import Tape, Var, as_gradient, backward
@@ -98,8 +99,11 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
                 raise ValueError(_not_scalar_message(values, td))
             value, node = values[0], nodes[0]
             if np.iscomplexobj(primal(value)):
-                raise ValueError("grad needs a real scalar output, but f returned a complex "
-                                 "value; return np.real(...) or np.abs(...) of it")
+                raise TypeError("grad needs a real scalar output, but f returned a complex "
+                                "value. For the complex derivative of a holomorphic f use "
+                                "adkit.holomorphic_grad(f); otherwise differentiate a real "
+                                "quantity: np.real(f(z)), np.abs(f(z)) ** 2, ... "
+                                "(docs/complex.md)")
             v = primal(value)
             if is_duck_array(v):
                 seed = np.ones_like(v)   # a device array's seed lives on its device
@@ -129,6 +133,41 @@ def grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
     return grad_f
 
 
+def holomorphic_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
+    """The complex derivative f'(z) of a holomorphic scalar function, as autograd's.
+
+    It is the gradient of Re f under the complex convention (docs/complex.md),
+    which by the Cauchy-Riemann equations is f'(z) wherever f is holomorphic;
+    for any other f it is the gradient of Re f. A real argument gets a warning:
+    the gradient of Re f along the real line drops Im f'(x); pass it as complex.
+
+    >>> holomorphic_grad(lambda z: z ** 2)(1 + 1j)
+    (2+2j)
+    """
+    def real_part(*args: Any, **kwargs: Any) -> Any:
+        out = f(*args, **kwargs)
+        if has_aux:
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise ValueError("holomorphic_grad(..., has_aux=True) needs f to return a "
+                                 f"pair (output, aux), got {type(out).__name__}")
+            return np.real(out[0]), out[1]
+        return np.real(out)
+
+    g = grad(real_part, argnums, has_aux=has_aux)
+
+    @functools.wraps(f)
+    def holomorphic_grad_f(*args: Any, **kwargs: Any) -> Any:
+        nums, _ = normalize_argnums(argnums, len(args), "holomorphic_grad")
+        real = [n for n in nums if n not in complex_argnums(args, nums)]
+        if real:
+            warnings.warn(f"holomorphic_grad: argument {real[0]} is real, so the result is "
+                          "the derivative of Re f along the real line (Im f'(x) is dropped); "
+                          "pass it as a complex number (x + 0j) for f'(x)", stacklevel=2)
+        return g(*args, **kwargs)
+
+    return holomorphic_grad_f
+
+
 def jacobian(f: Callable, argnums: Any = 0) -> Callable:
     """The Jacobian by reverse mode: one recorded pass, one backward pass per output element.
 
@@ -151,8 +190,10 @@ def reverse_jacobian(rec: _Recorded, single: bool) -> Any:
         plain_value = primal(value)
         dt = plain_value.dtype if hasattr(plain_value, "dtype") else np.dtype(np.float64)
         # a complex output's cotangent is dL/dRe - i dL/dIm: seed 1 pulls back the
-        # derivative of its real part, seed -1j that of its imaginary part
-        seeds = (1, -1j) if dt.kind == "c" else (1,)
+        # derivative of its real part, seed -1j that of its imaginary part. A complex
+        # input's entry is the first alone (docs/complex.md), so -1j serves real inputs.
+        real_in = any(not is_complex(x) for _, _, _, leaves in rec.inputs for x in leaves)
+        seeds = (1, -1j) if dt.kind == "c" and real_in else (1,)
         rows = [[] for _ in seeds]  # per seed, per output element: list over argnums of pytrees
         for flat in range(int(np.prod(out_shape, dtype=np.int64))):
             for s, srows in zip(seeds, rows):
@@ -167,7 +208,8 @@ def reverse_jacobian(rec: _Recorded, single: bool) -> Any:
                 if rows[0]:
                     parts = [np.stack([np.reshape(tree_flatten(r[k])[0][li], in_shape)
                                        for r in srows]) for srows in rows]
-                    stacked = parts[0] if len(parts) == 1 else parts[0] + 1j * parts[1]
+                    stacked = parts[0] if len(parts) == 1 or is_complex(leaf) else \
+                        parts[0] + 1j * parts[1]
                 else:
                     stacked = np.zeros((0,) + in_shape, dtype=dt)
                 jac_leaves.append(np.reshape(stacked, out_shape + in_shape))

@@ -343,6 +343,8 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
     if isinstance(original, (int, float)) and not isinstance(original, (bool, np.generic)) \
             and not isinstance(g, BoxBase):
         return float(g)
+    if type(original) is complex and not isinstance(g, BoxBase):
+        return complex(g)
     return g
 
 

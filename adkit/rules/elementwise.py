@@ -283,7 +283,10 @@ sinh = unary(np.sinh, lambda ans, x: _cosh(x), "sinh")
 cosh = unary(np.cosh, lambda ans, x: _sinh(x), "cosh")
 tanh = unary(np.tanh, lambda ans: 1.0 - ans * ans, "tanh")
 arcsinh = unary(np.arcsinh, lambda ans, x: 1.0 / _sqrt(x * x + 1.0), "asinh")
-arccosh = unary(np.arccosh, lambda ans, x: 1.0 / _sqrt(x * x - 1.0), "acosh", safe=True)
+# sqrt(x - 1) sqrt(x + 1), not sqrt(x * x - 1): the same for real x, and for complex x
+# it keeps arccosh's branch (the other is cut along the imaginary axis)
+arccosh = unary(np.arccosh, lambda ans, x: 1.0 / (_sqrt(x - 1.0) * _sqrt(x + 1.0)), "acosh",
+                safe=True)
 arctanh = unary(np.arctanh, lambda ans, x: 1.0 / (1.0 - x * x), "atanh", safe=True)
 deg2rad = unary(np.deg2rad, lambda ans, x: np.pi / 180.0, _DEG2RAD)
 rad2deg = unary(np.rad2deg, lambda ans, x: 180.0 / np.pi, _RAD2DEG)

@@ -33,7 +33,8 @@ Conventions:
   group, such as its sum). pinv and lstsq assume the rank is locally constant.
 - The 2-norm has derivative 0 at 0 (a subgradient); other norms follow abs, max
   and min (ties split evenly, as for np.max).
-- slogdet's sign carries no derivative. det, inv, solve, slogdet and eig accept
+- slogdet's sign carries no derivative for a real matrix (it is piecewise
+  constant); for a complex one it is det/|det|, differentiated. det, inv, solve, slogdet and eig accept
   complex intermediates (autograd's convention: the cotangent of a holomorphic
   f is g * f'(z), a real argument keeps the real part); eigh, cholesky, svd,
   qr, pinv and lstsq are differentiated for real matrices only and raise a
@@ -531,12 +532,18 @@ def _slogdet_impl(a):
 
 
 def _slogdet_jvp(g, ans, a):
-    t = np.real(_tr_prod(np.linalg.inv(a), g))
+    t = _tr_prod(np.linalg.inv(a), g)
+    if is_complex(a):  # sign = det/|det| moves with the phase: d sign = sign * i Im(t)
+        return np.stack([ans[..., 0] * (1j * np.imag(t)), np.real(t)], axis=-1)
+    t = np.real(t)
     return np.stack([np.zeros_like(t), t], axis=-1)  # the sign is piecewise constant
 
 
 def _slogdet_vjp(ans, a):
     a_invT = _mT(np.linalg.inv(a))
+    if is_complex(a):  # the adjoint of the JVP above under Re(c * da)
+        return lambda g: (np.real(g[..., 1, None, None]) +
+                          1j * np.imag(g[..., 0, None, None] * ans[..., 0, None, None])) * a_invT
     return lambda g: np.real(g[..., 1, None, None]) * a_invT
 
 
@@ -549,7 +556,9 @@ slogdet_p = defprim("slogdet", _slogdet_impl, jvp=_slogdet_jvp, vjp=_slogdet_vjp
 def _np_slogdet(a):
     p = slogdet_p(a)
     logabsdet = p[..., 1]
-    return _SlogdetResult(primal(p)[..., 0], np.real(logabsdet) if is_complex(a) else logabsdet)
+    if is_complex(a):  # a complex determinant's phase is differentiable
+        return _SlogdetResult(p[..., 0], np.real(logabsdet))
+    return _SlogdetResult(primal(p)[..., 0], logabsdet)
 
 
 def _solve_jvp(tangents, ans, a, b):

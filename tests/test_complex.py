@@ -1,0 +1,216 @@
+"""Complex arguments and outputs under autograd's convention (docs/complex.md): for
+f(z) = u(x, y) + i v(x, y), grad(f)(z) = du/dx - i du/dy. Every transform, and the
+rules on complex inputs, checked against differences along x and y (complexcheck)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from complexcheck import C, check_complex, numeric_gradient
+
+import adkit
+
+Z3, W3, ZS = C(3, seed=1), C(3, seed=2), C(seed=3)
+A = C(3, 3, seed=4) + 3 * np.eye(3)
+B = C(3, 2, seed=5)
+
+
+# --- the transforms ---------------------------------------------------------------------------
+
+def test_grad_is_du_dx_minus_i_du_dy():
+    # |z|^2 = x^2 + y^2: 2x - 2iy = 2 conj(z), autograd's answer
+    assert adkit.grad(lambda z: np.abs(z) ** 2)(1 + 2j) == pytest.approx(2 - 4j)
+    g = adkit.grad(lambda z: np.sum(np.real(z) * np.imag(z)))(Z3)
+    np.testing.assert_allclose(g, np.imag(Z3) - 1j * np.real(Z3))
+    assert adkit.grad(lambda z: np.real(z ** 2))(1 + 1j) == pytest.approx(2 + 2j)
+
+
+def test_gradient_has_the_argument_type():
+    assert type(adkit.grad(lambda z: np.abs(z))(1 + 1j)) is complex
+    g = adkit.grad(lambda z: np.abs(z))(np.complex128(1 + 1j))
+    assert isinstance(g, np.complex128)
+    g = adkit.grad(lambda z: np.sum(np.abs(z)))(Z3.astype(np.complex64))
+    assert g.dtype == np.complex64 and g.shape == (3,)
+
+
+def test_value_and_grad_and_mixed_real_complex_arguments():
+    def f(z, x):
+        return np.sum(np.abs(z * x) ** 2)
+    x = np.array([0.5, -1.0, 2.0])
+    value, (gz, gx) = adkit.value_and_grad(f, (0, 1))(Z3, x)
+    assert value == pytest.approx(f(Z3, x))
+    np.testing.assert_allclose(gz, 2 * np.conj(Z3) * x ** 2)
+    np.testing.assert_allclose(gx, 2 * np.abs(Z3) ** 2 * x)
+    assert gx.dtype == np.float64
+
+
+def test_grad_of_a_complex_output_raises_a_type_error_naming_the_fixes():
+    with pytest.raises(TypeError, match=r"complex.*holomorphic_grad.*np\.real"):
+        adkit.grad(lambda z: z ** 2)(1 + 1j)
+    with pytest.raises(TypeError, match="holomorphic_grad"):
+        adkit.value_and_grad(lambda z: np.sum(z))(Z3)
+
+
+def test_holomorphic_grad_is_the_complex_derivative():
+    assert adkit.holomorphic_grad(lambda z: z ** 2)(1 + 1j) == pytest.approx(2 + 2j)
+    g = adkit.holomorphic_grad(lambda z: np.sum(np.sin(z) * np.exp(z)))(Z3)
+    np.testing.assert_allclose(g, np.cos(Z3) * np.exp(Z3) + np.sin(Z3) * np.exp(Z3))
+    g, aux = adkit.holomorphic_grad(lambda z: (z ** 3, "aux"), has_aux=True)(ZS)
+    assert g == pytest.approx(3 * ZS ** 2) and aux == "aux"
+    # f'' by nesting: jacobian of a holomorphic gradient is holomorphic
+    h = adkit.jacobian(adkit.holomorphic_grad(lambda z: z ** 4))(ZS)
+    assert h == pytest.approx(12 * ZS ** 2)
+
+
+def test_holomorphic_grad_warns_for_a_real_argument_as_autograd_does():
+    with pytest.warns(UserWarning, match="real.*x \\+ 0j"):
+        g = adkit.holomorphic_grad(lambda x: np.exp(1j * x))(0.3)
+    assert g == pytest.approx(np.real(1j * np.exp(0.3j)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert adkit.holomorphic_grad(lambda z: np.exp(1j * z))(0.3 + 0j) == \
+            pytest.approx(1j * np.exp(0.3j))
+
+
+def test_jvp_is_the_directional_derivative():
+    # conj is not holomorphic: its JVP along v is conj(v)
+    out, t = adkit.jvp(np.conj, (ZS,), (1j,))
+    assert out == np.conj(ZS) and t == pytest.approx(-1j)
+    _, t = adkit.jvp(lambda z: z ** 2, (Z3,), (W3,))
+    np.testing.assert_allclose(t, 2 * Z3 * W3)
+
+
+def test_vjp_takes_and_returns_complex_cotangents():
+    out, pull = adkit.vjp(lambda z: z ** 2, Z3)
+    (c,) = pull(np.ones(3, complex))
+    np.testing.assert_allclose(c, 2 * Z3)
+    with pytest.raises(TypeError, match="dtype"):
+        pull(np.ones(3))   # a complex output's cotangent is complex
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_jacobian_convention(mode):
+    jac = adkit.jacobian
+    # holomorphic: f'(z) on the diagonal
+    np.testing.assert_allclose(jac(lambda z: z ** 2, mode=mode)(Z3), np.diag(2 * Z3))
+    # real output of a complex argument: rows are gradients, as autograd's jacobian
+    np.testing.assert_allclose(jac(lambda z: np.abs(z) ** 2, mode=mode)(Z3),
+                               np.diag(2 * np.conj(Z3)))
+    # complex output of a real argument: df/dx
+    x = np.array([0.3, 0.5])
+    np.testing.assert_allclose(jac(lambda x: np.exp(1j * x), mode=mode)(x),
+                               np.diag(1j * np.exp(1j * x)))
+    # mixed arguments
+    jz, jx = jac(lambda z, x: z * x, (0, 1), mode=mode)(Z3, np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(jz, np.diag([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(jx, np.diag(Z3))
+
+
+def test_hessian_refuses_complex_arguments_and_hvp_takes_them():
+    f = lambda z: np.sum(np.abs(z) ** 4)  # noqa: E731
+    with pytest.raises(TypeError, match=r"argument 0 is complex.*2n x 2n.*x \+ 1j \* y"):
+        adkit.hessian(f)(Z3)
+    v = W3
+    num = (adkit.grad(f)(Z3 + 1e-6 * v) - adkit.grad(f)(Z3 - 1e-6 * v)) / 2e-6
+    np.testing.assert_allclose(adkit.hvp(f, (Z3,), (v,)), num, rtol=1e-6)
+    # the advertised way: the real and imaginary parts as real arguments
+    x, y = np.real(Z3), np.imag(Z3)
+    H = adkit.hessian(lambda x, y: f(x + 1j * y), (0, 1))(x, y)
+    assert H[0][0].shape == (3, 3) and H[0][0].dtype == np.float64
+
+
+def test_pytrees_of_complex_leaves():
+    params = {"z": Z3, "s": (ZS, 2.0)}
+    g = adkit.grad(lambda p: np.sum(np.abs(p["z"] * p["s"][0] * p["s"][1]) ** 2))(params)
+    assert g["z"].dtype == complex and type(g["s"][0]) is complex and type(g["s"][1]) is float
+
+
+def test_numeric_gradient_referee_agrees_on_a_non_holomorphic_function():
+    f = lambda z: np.sum(np.real(z) ** 2 * np.imag(z) + np.abs(z))  # noqa: E731
+    np.testing.assert_allclose(adkit.grad(f)(Z3), numeric_gradient(f, Z3), rtol=1e-8)
+
+
+# --- the rules on complex inputs ---------------------------------------------------------------
+
+ELEMENTWISE = ["exp", "log", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos",
+               "arctan", "arcsinh", "arccosh", "arctanh", "sqrt", "square", "reciprocal",
+               "expm1", "log1p", "log2", "log10", "exp2", "conj", "conjugate", "real", "imag",
+               "abs", "absolute", "angle", "negative", "positive", "sinc"]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise(name):
+    fn = getattr(np, name)
+    check_complex(fn, Z3 + 0.1)
+    check_complex(fn, ZS)
+
+
+@pytest.mark.parametrize("fun,args", [
+    (lambda z: z ** 3, (Z3,)),
+    (lambda z, w: z ** w, (Z3 + 2, W3)),
+    (lambda z, y: np.power(z, y), (Z3 + 2, np.array([0.5, 1.5, 2.0]))),
+    (lambda z, w: np.float_power(z, w), (Z3 + 2, W3)),
+    (lambda z, w: z * w, (Z3, W3)),
+    (lambda z, w: z / w, (Z3, W3 + 2)),
+    (lambda z, w: z - w + z, (Z3, W3)),
+    (lambda z, x: z * x, (Z3, np.array([0.3, 0.4, 0.5]))),
+    (lambda z: np.where(np.real(z) > 0, z, z * z), (Z3,)),
+], ids=["cube", "power", "power-real-y", "float_power", "multiply", "divide", "add-sub",
+        "mixed", "where"])
+def test_arithmetic(fun, args):
+    check_complex(fun, *args)
+
+
+@pytest.mark.parametrize("fun,args", [
+    (np.dot, (A, B)), (np.matmul, (A, B)), (lambda a, b: np.einsum("ij,jk->ik", a, b), (A, B)),
+    (np.outer, (Z3, W3)), (np.inner, (Z3, W3)), (np.vdot, (Z3, W3)),
+    (lambda a, b: np.tensordot(a, b, 1), (A, B)), (np.kron, (Z3, W3)), (np.trace, (A,)),
+    (np.cross, (Z3, W3)), (lambda a: a.T @ a, (A,)),
+], ids=["dot", "matmul", "einsum", "outer", "inner", "vdot", "tensordot", "kron", "trace",
+        "cross", "T"])
+def test_products(fun, args):
+    check_complex(fun, *args)
+
+
+@pytest.mark.parametrize("fun,args", [
+    (lambda a: np.sum(a, axis=0), (A,)), (np.mean, (A,)), (lambda a: np.prod(a, axis=1), (A,)),
+    (np.cumsum, (Z3,)), (np.cumprod, (Z3,)), (np.var, (Z3,)), (lambda a: np.std(a, 0), (A,)),
+    (np.linalg.norm, (Z3,)), (lambda a: np.linalg.norm(a, "fro"), (A,)),
+    (lambda a: np.linalg.norm(a, 1), (Z3,)), (lambda a: a[1:, 0] * a[0, 1], (A,)),
+    (lambda a, b: np.concatenate([a, b]), (Z3, W3)),
+], ids=["sum", "mean", "prod", "cumsum", "cumprod", "var", "std", "norm", "norm-fro",
+        "norm-1", "index", "concatenate"])
+def test_reductions_and_shapes(fun, args):
+    check_complex(fun, *args)
+
+
+@pytest.mark.parametrize("fun,args", [
+    (np.linalg.inv, (A,)), (np.linalg.solve, (A, B)), (np.linalg.det, (A,)),
+    (lambda a: np.linalg.slogdet(a)[1], (A,)), (lambda a: np.linalg.slogdet(a)[0], (A,)),
+    (lambda a: np.linalg.eig(a)[0], (A,)), (np.linalg.eigvals, (A,)),
+    (lambda a: np.linalg.matrix_power(a, 3), (A,)),
+], ids=["inv", "solve", "det", "slogdet-log", "slogdet-sign", "eig", "eigvals",
+        "matrix_power"])
+def test_linalg(fun, args):
+    check_complex(fun, *args)
+
+
+@pytest.mark.parametrize("fun,args", [
+    (np.fft.fft, (Z3,)), (lambda a: np.fft.ifft(a, n=5), (Z3,)), (np.fft.fft2, (A,)),
+    (lambda a: np.fft.fftn(a, norm="ortho"), (A,)), (np.fft.irfft, (Z3,)),
+    (np.fft.irfftn, (A,)), (np.fft.hfft, (Z3,)), (np.fft.fftshift, (Z3,)),
+], ids=["fft", "ifft", "fft2", "fftn", "irfft", "irfftn", "hfft", "fftshift"])
+def test_fft(fun, args):
+    check_complex(fun, *args)
+
+
+REFUSED = {"eigh": lambda a: np.linalg.eigh(a + a.conj().T)[0],
+           "svd": lambda a: np.linalg.svd(a, compute_uv=False),
+           "cholesky": lambda a: np.linalg.cholesky(a @ a.conj().T),
+           "qr": lambda a: np.linalg.qr(a)[1], "pinv": np.linalg.pinv}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_linalg_without_a_complex_rule_refuses_rather_than_answer_wrong(name):
+    with pytest.raises(TypeError, match=f"np.linalg.{name} of a complex matrix"):
+        adkit.grad(lambda a: np.sum(np.abs(REFUSED[name](a))))(A)
