@@ -1340,6 +1340,15 @@ def _vector_norm(b: Builder) -> str:
     return f"np.linalg.norm({a}, axis={axis})"
 
 
+@entry("convolve")
+def _convolve(b: Builder) -> str:
+    # np.convolve and np.correlate take vectors: the first few elements of two operands
+    a, v = b.pick(), b.pick()
+    fn = b.rnd.choice(["np.convolve", "np.correlate"])
+    mode = b.rnd.choice(["full", "same", "valid"])
+    return f"{fn}(np.ravel({a})[:4], np.ravel({v})[:3], mode={mode!r})"
+
+
 # --- scipy.special ---
 
 for _name, _dom in [
@@ -1382,6 +1391,7 @@ with_parameter("iv", ["sp.iv(1.5, {0})", "sp.iv(2, {0})"], "pos")
 with_parameter("ive", ["sp.ive(0.5, {0})", "sp.ive(1, {0})"], "pos")
 with_parameter("kv", ["sp.kv(0.5, {0})", "sp.kv(2.0, {0})"], "pos")
 with_parameter("kve", ["sp.kve(1.5, {0})", "sp.kve(0, {0})"], "pos")
+with_parameter("stdtr", ["sp.stdtr(3.0, {0})", "sp.stdtr(1.5, {0})"], "any")
 
 
 @entry("scipy.special.gammaln")
