@@ -46,6 +46,7 @@ def test_a_stalled_rank_makes_the_job_end_with_the_collective_and_the_rank_named
     ended = time.time()
     assert proc.returncode != 0, "the job succeeded although rank 1 stalled"
     waited = ended - float((tmp_path / "waiting-since.txt").read_text())
+    print(f"job ended {waited:.2f} s after the stall began (timeout {TIMEOUT_S} s)")
     assert waited < TIMEOUT_S + MARGIN_S, f"rank 0 waited {waited:.1f} s for the stalled rank"
     assert f"rank 0 of 2: waited {TIMEOUT_S} s for" in proc.stderr, proc.stderr[-3000:]
     assert MISSED[where] in proc.stderr, proc.stderr[-3000:]
