@@ -111,3 +111,24 @@ def test_cli_workers_relaunches_under_mpiexec_and_only_rank_0_reports(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("test accuracy") == 1
     assert load_model(tmp_path / "mlp.adkit").count_params() == 669_706
+
+
+TUNING_PROBE = """
+import os
+from adkit.nn import mpi
+mpi.require_mpi()
+print([os.environ.get(k) for k in mpi.NONBLOCKING_TUNING])
+"""
+
+
+@needs_mpi
+@pytest.mark.parametrize("preset", [None, "binomial"])
+def test_mpi_start_up_leaves_the_environment_as_it_was(preset):
+    from adkit.nn.mpi import NONBLOCKING_TUNING
+    env = {k: v for k, v in os.environ.items() if k not in NONBLOCKING_TUNING}
+    if preset is not None:
+        env.update({k: preset for k in NONBLOCKING_TUNING})
+    proc = subprocess.run([sys.executable, "-c", TUNING_PROBE], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == repr([preset] * len(NONBLOCKING_TUNING))
