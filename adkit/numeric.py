@@ -18,6 +18,18 @@ method         first derivative                            error order p
 
 method="richardson" takes levels=2 unless told otherwise (see default_levels).
 
+method="complex_step" takes Im f(x + ih) / h (error order 2, first derivatives only):
+nothing is subtracted, so its default step is tiny (1e-20 max(|x|, 1)) and the result
+exact to rounding, for real x and an f that is real for real x and real-analytic (no
+np.abs, np.real, np.conj, comparisons or float() of the perturbed value). A complex x, a
+complex f(x) or a real f(x + ih) is refused; a non-analytic f it cannot see is not.
+
+Complex x: each complex element is two coordinates, its real and imaginary parts, and
+the derivatives along them, D_x and D_y, combine as adkit.jacobian's do
+(docs/complex.md): Re D_x - i Re D_y, which is dL/dx - i dL/dy for a real L (autograd's
+gradient) and f'(z) for a holomorphic f. An Estimate's h holds h_x + i h_y, its error
+the sum of the two. hessian refuses complex x.
+
 Second derivatives (`hessian`) use second differences of f itself, not
 differences of a gradient: (f(x+h) - 2f(x) + f(x-h)) / h^2 on the diagonal and
 the four-point (f(++) - f(+-) - f(-+) + f(--)) / 4 h_i h_j off it ("central",
@@ -89,7 +101,11 @@ from .pytree import LEAF, leaf_paths, tree_flatten, tree_unflatten
 
 __all__ = ["derivative", "gradient", "jacobian", "hessian", "Estimate", "METHODS"]
 
-METHODS = ("forward", "backward", "central", "richardson")
+METHODS = ("forward", "backward", "central", "richardson", "complex_step")
+
+# the complex step's default, relative to max(|x|, 1): nothing is subtracted, so it may be
+# as small as the exponent range allows; its error h^2 |f^(3) / 6| is then below rounding
+_COMPLEX_STEP = 1e-20
 
 # c_p of the default step, by (derivative order, method). Tuned on smooth functions at
 # several scales (tests/test_numeric.py, test_default_step): each default is within a few
@@ -188,6 +204,13 @@ def hessian(f: Callable, x: Any, *, method: str = "central", h: Any = None,
            [2., 0.]])
     """
     point = _Point(x, "hessian")
+    if any(point.complex):
+        raise TypeError("hessian: x is complex; a real function of complex z = x + iy has "
+                        "a real 2n x 2n second derivative, which a complex n x n array "
+                        "cannot hold. Pass the real and imaginary parts as real arguments")
+    if method == "complex_step":
+        raise ValueError("hessian: method='complex_step' gives first derivatives only; use "
+                         "'central' or 'richardson'")
     levels = default_levels(method, levels)
     value, error, steps, nfev, p = _second_derivatives(f, point, method, h, levels,
                                                        full_output)
@@ -206,7 +229,8 @@ def _first(f: Callable, point: _Point, method: str, h: Any, levels: int, full_ou
     result = point.split(value)
     if not full_output:
         return result
-    return result, Estimate(point.split(error), point.split(steps), nfev, method, p)
+    return result, Estimate(point.split(error, "error"), point.split(steps, "step"), nfev,
+                            method, p)
 
 
 # --- x as one flat vector ---------------------------------------------------------------
@@ -230,10 +254,14 @@ class _Point:
         self.python = [isinstance(leaf, numbers.Number) and not isinstance(leaf, np.generic)
                        for leaf in leaves]
         self.shapes = [a.shape for a in arrays]
-        self.dtype = np.result_type(*arrays)
-        self.vector = np.concatenate([a.ravel() for a in arrays]).astype(self.dtype)
+        # a complex leaf is two real coordinates per element: its real parts, then its
+        # imaginary parts (see split for how their derivatives combine)
+        self.complex = [a.dtype.kind == "c" for a in arrays]
+        parts = [p for a in arrays for p in ((a.real, a.imag) if a.dtype.kind == "c" else (a,))]
+        self.dtype = np.result_type(*parts)
+        self.vector = np.concatenate([p.ravel() for p in parts]).astype(self.dtype)
         self.size = self.vector.size
-        self.bounds = np.cumsum([0] + [a.size for a in arrays])
+        self.bounds = np.cumsum([0] + [a.size * (1 + c) for a, c in zip(arrays, self.complex)])
         for a, path in zip(arrays, paths):
             bad = ~np.isfinite(a)
             if bad.any():
@@ -245,10 +273,14 @@ class _Point:
 
     def unflatten(self, v: np.ndarray) -> Any:
         """The argument for f at the point v: x's structure, Python numbers as NumPy scalars."""
-        if self.treedef == LEAF:
+        if self.treedef == LEAF and not self.complex[0]:
             return v[0] if self.shapes[0] == () else v.reshape(self.shapes[0])
-        leaves = [v[a] if shape == () else v[a:b].reshape(shape)
-                  for a, b, shape in zip(self.bounds, self.bounds[1:], self.shapes)]
+        leaves = []
+        for a, b, shape, c in zip(self.bounds, self.bounds[1:], self.shapes, self.complex):
+            seg = v[a:b]
+            if c:
+                seg = seg[:(b - a) // 2] + 1j * seg[(b - a) // 2:]
+            leaves.append(seg[0] if shape == () else seg.reshape(shape))
         return tree_unflatten(self.treedef, leaves)
 
     def _leaf(self, a: np.ndarray, k: int) -> Any:
@@ -256,14 +288,25 @@ class _Point:
             return a
         return a.item() if self.python[k] else a[()]
 
-    def split(self, a: np.ndarray) -> Any:
+    def split(self, a: np.ndarray, how: str = "derivative") -> Any:
         """(*out, n) -> x's structure, each leaf of shape out + leaf.shape.
 
-        With out = () this takes the steps, (n,), back to x's structure.
+        With out = () this takes the steps, (n,), back to x's structure. The two
+        coordinates of a complex leaf, derivatives D_x and D_y along its real and
+        imaginary parts, combine as adkit.jacobian's (docs/complex.md): how=
+        "derivative" gives Re D_x - i Re D_y (f'(z) for a holomorphic f, the
+        gradient dL/dx - i dL/dy for a real f); "error" adds the two errors;
+        "step" gives h_x + i h_y.
         """
         out = a.shape[:-1]
-        leaves = [self._leaf(a[..., lo:hi].reshape(out + shape), k) for k, (lo, hi, shape)
-                  in enumerate(zip(self.bounds, self.bounds[1:], self.shapes))]
+        leaves = []
+        for k, (lo, hi, shape) in enumerate(zip(self.bounds, self.bounds[1:], self.shapes)):
+            seg = a[..., lo:hi]
+            if self.complex[k]:
+                dx, dy = seg[..., :(hi - lo) // 2], seg[..., (hi - lo) // 2:]
+                seg = dx + dy if how == "error" else dx + 1j * dy if how == "step" else \
+                    np.real(dx) - 1j * np.real(dy)
+            leaves.append(self._leaf(seg.reshape(out + shape), k))
         return tree_unflatten(self.treedef, leaves)
 
     def square(self, a: np.ndarray) -> Any:
@@ -285,12 +328,8 @@ def _float_leaf(leaf: Any, path: str, fname: str) -> np.ndarray:
     kind = a.dtype.kind
     if kind in "iu":
         return a.astype(np.float64)
-    if kind == "f":
+    if kind in "fc":
         return a
-    if kind == "c":
-        raise TypeError(f"{fname}: {path} is complex; numeric differentiates real "
-                        "arguments (complex outputs are fine). Pass the real and "
-                        "imaginary parts as separate real arguments")
     what = "a boolean array" if kind == "b" else \
         f"an array of dtype {a.dtype}" if isinstance(leaf, np.ndarray) else \
         f"of type {type(leaf).__name__}"
@@ -372,18 +411,7 @@ def _steps(point: _Point, h: Any, p: int, order: int, method: str) -> np.ndarray
         c = _STEP_CONSTANT[order, method] * _STEP_PER_LEVEL ** (levels - 1)
         h = c * eps ** (1.0 / (p + order)) * np.maximum(abs(x), 1)
     else:
-        given = h
-        leaves, td = tree_flatten(h)
-        if td == LEAF and np.ndim(leaves[0]) == 0:
-            h = np.full(x.shape, leaves[0], dtype=np.float64)
-        elif td == point.treedef and [np.shape(a) for a in leaves] == point.shapes:
-            h = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in leaves])
-        else:
-            raise ValueError(f"{fname}: h must be a number or have x's structure and shapes "
-                             f"({point.treedef!r} with shapes {point.shapes}), got "
-                             f"{_describe(given)}")
-        if not (np.all(np.isfinite(h)) and np.all(h > 0)):
-            raise ValueError(f"{fname}: h must be positive and finite, got {given!r}")
+        h = _given_steps(point, h)
     h = np.asarray(h, dtype=point.dtype)
     h = (x + h) - x
     if np.any(h == 0):
@@ -391,6 +419,33 @@ def _steps(point: _Point, h: Any, p: int, order: int, method: str) -> np.ndarray
         raise ValueError(f"{fname}: the step h is lost in rounding at x's element {i} "
                          f"(= {x[i]!r}); pass a larger h")
     return h
+
+
+def _given_steps(point: _Point, given: Any) -> np.ndarray:
+    """The user's h (a number, or x's structure and shapes) as one step per coordinate."""
+    leaves, td = tree_flatten(given)
+    if td == LEAF and np.ndim(leaves[0]) == 0:
+        h = np.full(point.vector.shape, leaves[0], dtype=np.float64)
+    elif td == point.treedef and [np.shape(a) for a in leaves] == point.shapes:
+        # a complex leaf's step: h.real along x and h.imag along y, or h for both
+        h = np.concatenate([np.ravel(part) for a, c in zip(leaves, point.complex)
+                            for part in _step_parts(a, c)])
+    else:
+        raise ValueError(f"{point.fname}: h must be a number or have x's structure and "
+                         f"shapes ({point.treedef!r} with shapes {point.shapes}), got "
+                         f"{_describe(given)}")
+    if not (np.all(np.isfinite(h)) and np.all(h > 0)):
+        raise ValueError(f"{point.fname}: h must be positive and finite, got {given!r}")
+    return h
+
+
+def _step_parts(h: Any, complex_leaf: bool) -> tuple:
+    if not complex_leaf:
+        return (np.asarray(h, dtype=np.float64),)
+    h = np.asarray(h)
+    if h.dtype.kind == "c":
+        return np.real(h).astype(np.float64), np.imag(h).astype(np.float64)
+    return (h.astype(np.float64),) * 2
 
 
 @functools.lru_cache(maxsize=None)
@@ -453,6 +508,8 @@ def _first_derivatives(f: Callable, point: _Point, method: str, h: Any, levels: 
                        full_output: bool, scalar: bool = False) -> tuple:
     """(value, error, h, nfev, p) with value and error of shape out + (n,)."""
     p = _check_method(method, levels, point.fname)
+    if method == "complex_step":
+        return _complex_step(f, point, h, full_output, scalar)
     h = _steps(point, h, p, 1, method)
     call = _Counted(f, point, scalar)
     weights = _weights(method, levels)
@@ -482,6 +539,57 @@ def _first_derivatives(f: Callable, point: _Point, method: str, h: Any, levels: 
                            _eps(point, [*col.values(), f0]))
             error = np.moveaxis(error, 0, -1)
     return np.moveaxis(value, 0, -1), error, h, call.nfev, p
+
+
+def _complex_step(f: Callable, point: _Point, h: Any, full_output: bool,
+                  scalar: bool) -> tuple:
+    """Im f(x + i h e_k) / h for every coordinate k: (value, error, h, nfev, 2).
+
+    Exact to rounding at any small h for an f that is real for real x and
+    real-analytic (it extends to complex x as a holomorphic function): nothing
+    is subtracted, so nothing cancels. np.abs, np.real, np.conj, comparisons and
+    float() of the perturbed value break that without a sign; what can be
+    seen (a complex x, a complex f(x), a real f(x + ih)) is refused.
+    """
+    fname = point.fname
+    if any(point.complex):
+        raise TypeError(f"{fname}: method='complex_step' needs a real x (it perturbs x "
+                        "along the imaginary axis); for complex x use 'central' or "
+                        "'richardson'")
+    x = point.vector
+    h = _COMPLEX_STEP * np.maximum(abs(x), 1) if h is None else _given_steps(point, h)
+    call = _Counted(f, point, scalar)
+    f0 = call(x)
+    if f0.dtype.kind == "c":
+        raise ValueError(f"{fname}: method='complex_step' needs f real for real x, but it "
+                         "returned a complex value; use 'central' or 'richardson'")
+    tail = (1,) * f0.ndim
+
+    def column(s: int) -> np.ndarray:
+        values = []
+        for k in range(point.size):
+            v = x.astype(np.result_type(x.dtype, np.complex64))
+            v[k] += 1j * s * h[k]
+            out = call(v)
+            if out.dtype.kind != "c":
+                raise ValueError(f"{fname}: method='complex_step': f returned a real value "
+                                 f"({out.dtype}) at a complex point, so it dropped the "
+                                 "imaginary part (np.real, np.abs, float(), a cast); it must "
+                                 "be real-analytic. Use 'central' or 'richardson'")
+            values.append(np.imag(out))
+        return np.stack(values) / (s * h).reshape((-1,) + tail)
+
+    with np.errstate(all="ignore"):
+        value = column(1)
+        error = None
+        if full_output:
+            # truncation from the step 2h (order 2); rounding: Im f is good to 2 ulps of f
+            doubled = column(2)
+            truncation = 2 * abs(value - doubled) / 3
+            rounding = _ULPS * _eps(point, [f0]) * abs(value)
+            error = np.where(np.isfinite(value), truncation + rounding, np.inf)
+            error = np.moveaxis(error, 0, -1)
+    return np.moveaxis(value, 0, -1), error, h, call.nfev, 2
 
 
 # --- second derivatives -----------------------------------------------------------------
