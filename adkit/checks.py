@@ -12,6 +12,13 @@ estimates: the numeric one's own estimate, and a relative tolerance (rtol) for
 the exact ones. Order 2 compares Hessians of the output weighted by a fixed
 random vector (the output itself when it is a scalar).
 
+Complex arguments and outputs are compared in real terms: each complex element is
+two real coordinates (its real and imaginary parts, labelled .real and .imag), so
+every mode differentiates the same real function; a user mode returns adkit's
+convention (docs/complex.md) and is converted. "complex_step" (numeric's
+method="complex_step", exact to rounding) is a referee to ask for by name, for a
+real-analytic f of real arguments; it is skipped, with a note, where it refuses.
+
 Before blaming a mode, check_grads asks whether the point is the problem: f
 not finite there (outside its domain), a derivative that does not exist
 (sqrt at 0: infinite), or a kink (abs at 0: the one-sided derivatives
@@ -35,6 +42,9 @@ __all__ = ["check_grads", "GradCheckReport", "GradCheckError", "PointError"]
 
 ENGINES = ("forward", "reverse")
 MODES = ("forward", "reverse", "numeric", "symbolic")
+# referees to ask for by name: not in the default MODES, since a non-analytic f (np.abs,
+# np.real of the perturbed value) fools it where it cannot tell
+OPT_IN = ("complex_step",)
 
 
 class GradCheckError(AssertionError):
@@ -177,46 +187,68 @@ class _Problem:
                                 "point as floats or float arrays (or give argnums)")
         self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         self.single = isinstance(argnums, int) or len(self.argnums) == 1
-        self.parts = []  # (argnum, treedef, shapes)
+        self.parts = []  # (argnum, treedef, shapes, which leaves are complex)
         names = argument_names(f, len(self.args))
         flat, self.in_labels = [], []
         for n in self.argnums:
             leaves, td = tree_flatten(self.args[n])
-            leaves = [np.asarray(x, dtype=float) for x in leaves]
-            self.parts.append((n, td, [x.shape for x in leaves]))
-            for leaf, path in zip(leaves, leaf_paths(td, names[n])):
-                flat.append(leaf.ravel())
-                self.in_labels += [path + _index(i, leaf.shape) for i in np.ndindex(leaf.shape)]
+            leaves = [np.asarray(x, dtype=complex if np.iscomplexobj(x) else float)
+                      for x in leaves]
+            cplx = [x.dtype.kind == "c" for x in leaves]
+            self.parts.append((n, td, [x.shape for x in leaves], cplx))
+            for leaf, path, c in zip(leaves, leaf_paths(td, names[n]), cplx):
+                labels = [path + _index(i, leaf.shape) for i in np.ndindex(leaf.shape)]
+                if c:  # a complex element is two real coordinates (module docstring)
+                    flat += [leaf.real.ravel(), leaf.imag.ravel()]
+                    labels = [a + ".real" for a in labels] + [a + ".imag" for a in labels]
+                else:
+                    flat.append(leaf.ravel())
+                self.in_labels += labels
         self.x0 = np.concatenate(flat) if flat else np.zeros(0)
+        self.complex_in = any(c for *_, cplx in self.parts for c in cplx)
         out = f(*self.args)
         self.out_shape = np.shape(out)
+        self.complex_out = np.iscomplexobj(out)
 
     def unflatten(self, x: Any) -> list:
         args, start = list(self.args), 0
-        for n, td, shapes in self.parts:
+        for n, td, shapes, cplx in self.parts:
             leaves = []
-            for shape in shapes:
+            for shape, c in zip(shapes, cplx):
                 size = int(np.prod(shape, dtype=int))
-                leaves.append(np.reshape(x[start:start + size], shape))
+                leaf = x[start:start + size]
+                if c:
+                    leaf = leaf + 1j * x[start + size:start + 2 * size]
+                    start += size
+                leaves.append(np.reshape(leaf, shape))
                 start += size
             args[n] = tree_unflatten(td, leaves)
         return args
 
     def F(self, x: Any) -> Any:
-        return np.reshape(self.f(*self.unflatten(x)), (-1,))
+        out = np.reshape(self.f(*self.unflatten(x)), (-1,))
+        if self.complex_out:  # a complex output is its real parts, then its imaginary parts
+            return np.concatenate([np.real(out), np.imag(out)])
+        return out
 
     def scalarized(self, seed: int) -> Callable:
         if self.out_shape == ():
             return lambda x: self.F(x)[0]
-        w = np.random.RandomState(seed).uniform(0.5, 1.5, int(np.prod(self.out_shape)))
+        n_out = int(np.prod(self.out_shape)) * (2 if self.complex_out else 1)
+        w = np.random.RandomState(seed).uniform(0.5, 1.5, n_out)
         return lambda x: np.sum(w * self.F(x))
 
     def out_label(self, i: int) -> str:
-        return "f" + _index(np.unravel_index(i, self.out_shape), self.out_shape)
+        size = int(np.prod(self.out_shape))
+        part = "" if not self.complex_out else ".real" if i < size else ".imag"
+        return "f" + _index(np.unravel_index(i % max(size, 1), self.out_shape),
+                            self.out_shape) + part
 
     def flatten_user(self, d: Any, order: int) -> np.ndarray:
         """A user derivative (adkit's layout) as a matrix over the flat input."""
         parts = d if not self.single else (d,)
+        if self.complex_in or self.complex_out:
+            return self._flatten_complex_user(parts, order)
         if order == 2:
             if not self.single:
                 return np.block([[np.reshape(b, (b_rows, -1)) for b in row]
@@ -226,15 +258,38 @@ class _Problem:
         return np.concatenate([np.reshape(np.asarray(p, dtype=float), (n_out, -1))
                                for p in parts], axis=1)
 
+    def _flatten_complex_user(self, parts: tuple, order: int) -> np.ndarray:
+        """adkit's complex convention (docs/complex.md) in real coordinates: a real
+        argument's column is df/dx (Re and Im rows), a complex one's holds
+        dRe f/dx - i dRe f/dy, whose Im f rows it cannot give."""
+        if order == 2 or (self.complex_in and self.complex_out):
+            raise _Skipped("a derivative in adkit's complex convention cannot be compared "
+                           "in real coordinates here (a Hessian of complex arguments, or "
+                           "the Im f rows of a complex output); compare real and imaginary "
+                           "parts as separate arguments and outputs")
+        n_out = int(np.prod(self.out_shape))
+        cols = []
+        for p, (_, _, shapes, cplx) in zip(parts, self.parts):
+            for leaf, c in zip(tree_flatten(p)[0], cplx):
+                d = np.reshape(np.asarray(leaf, dtype=complex), (n_out, -1))
+                if c:   # dRe f/dx - i dRe f/dy: columns along x, then along y
+                    cols += [np.real(d), -np.imag(d)]
+                elif self.complex_out:
+                    cols.append(np.concatenate([np.real(d), np.imag(d)]))
+                else:
+                    cols.append(np.real(d))
+        return np.concatenate(cols, axis=1)
+
     def _sizes(self) -> list[int]:
-        return [sum(int(np.prod(s, dtype=int)) for s in shapes) for _, _, shapes in self.parts]
+        return [sum(int(np.prod(s, dtype=int)) * (1 + c) for s, c in zip(shapes, cplx))
+                for _, _, shapes, cplx in self.parts]
 
 
 def _is_float_tree(a: Any) -> bool:
     leaves = tree_flatten(a)[0]
     return bool(leaves) and all(
-        isinstance(x, (float, np.floating)) or
-        isinstance(x, np.ndarray) and x.dtype.kind == "f" for x in leaves)
+        isinstance(x, (float, complex, np.floating, np.complexfloating)) or
+        isinstance(x, np.ndarray) and x.dtype.kind in "fc" for x in leaves)
 
 
 def _index(i: Any, shape: tuple) -> str:
@@ -254,8 +309,9 @@ def _normalize_modes(modes: Sequence[Any]) -> list[tuple[str, Any, float | None]
     out = []
     for m in modes:
         if isinstance(m, str):
-            if m not in MODES:
-                raise ValueError(f"check_grads: unknown mode {m!r}; modes are {MODES} or "
+            if m not in MODES + OPT_IN:
+                raise ValueError(f"check_grads: unknown mode {m!r}; modes are "
+                                 f"{MODES + OPT_IN} or "
                                  "(label, derivative_function[, rtol]) tuples")
             out.append((m, m, None))
         elif isinstance(m, tuple) and len(m) in (2, 3) and callable(m[1]):
@@ -282,6 +338,8 @@ def _derive(how: Any, G: Callable, problem: _Problem, order: int) -> tuple[np.nd
         fn = numeric.jacobian if order == 1 else numeric.hessian
         d, info = fn(G, x0, method="richardson", full_output=True)
         return _matrix(d, x0, order), _matrix(info.error, x0, order), np.ravel(info.h)
+    if how == "complex_step":
+        return _complex_step(G, problem, order)
     if how == "symbolic":
         from . import symbolic
         try:
@@ -296,6 +354,20 @@ def _derive(how: Any, G: Callable, problem: _Problem, order: int) -> tuple[np.nd
     else:
         inner = api.grad(G)
     return _matrix(api.jacobian(inner, mode=how)(x0), x0, 2), None, None
+
+
+def _complex_step(G: Callable, problem: _Problem, order: int) -> tuple:
+    from . import numeric
+    if order == 2:
+        raise _Skipped("the complex step gives first derivatives only")
+    if problem.complex_in or problem.complex_out:
+        raise _Skipped("the complex step needs real arguments and a real f")
+    x0 = problem.x0
+    try:
+        d, info = numeric.jacobian(G, x0, method="complex_step", full_output=True)
+    except (TypeError, ValueError) as e:  # f dropped the imaginary part, or cannot take it
+        raise _Skipped(str(e).split("; ")[0].split(". ")[0]) from None
+    return _matrix(d, x0, 1), _matrix(info.error, x0, 1), None
 
 
 def _fwd_over_rev(G: Callable, x0: np.ndarray) -> np.ndarray:

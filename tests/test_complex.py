@@ -214,3 +214,53 @@ REFUSED = {"eigh": lambda a: np.linalg.eigh(a + a.conj().T)[0],
 def test_linalg_without_a_complex_rule_refuses_rather_than_answer_wrong(name):
     with pytest.raises(TypeError, match=f"np.linalg.{name} of a complex matrix"):
         adkit.grad(lambda a: np.sum(np.abs(REFUSED[name](a))))(A)
+
+
+# --- check_grads ---------------------------------------------------------------------------------
+
+def test_check_grads_compares_complex_arguments_and_outputs_in_real_coordinates():
+    report = adkit.check_grads(lambda z: np.fft.fft(z) * np.conj(z), (Z3,))
+    assert report.ok and set(report.modes) == {"forward", "reverse", "numeric", "symbolic"}
+    assert "dz[0].imag" in str(report) or "dz[1].imag" in str(report) or \
+        "dz[2].imag" in str(report)
+    assert adkit.check_grads(lambda z: np.sum(np.abs(np.sin(z)) ** 2), (Z3,), order=2).ok
+
+
+def test_check_grads_catches_a_wrong_complex_rule():
+    wrong = adkit.primitive(np.exp)   # conjugated derivative: right only on the real line
+    adkit.defvjp(wrong, lambda ans, x: lambda g: g * np.conj(ans))
+    adkit.defjvp(wrong, lambda g, ans, x: g * np.conj(ans))
+    with pytest.raises(AssertionError, match="disagree"):
+        adkit.check_grads(lambda z: np.sum(np.abs(wrong(z)) ** 2 * np.real(z)), (Z3,),
+                          modes=("reverse", "numeric"))
+
+
+def test_check_grads_converts_user_derivatives_in_the_complex_convention():
+    f = lambda z: np.sum(np.abs(z) ** 2 * np.cos(z)).real  # noqa: E731
+    report = adkit.check_grads(f, (Z3,), modes=("reverse", "numeric",
+                                                ("user", adkit.grad(f))))
+    assert report.ok and "user" in report.modes
+    g = lambda x: np.exp(1j * x)  # noqa: E731
+    report = adkit.check_grads(g, (np.array([0.3, 0.4]),),
+                               modes=("numeric", ("user", adkit.jacobian(g))))
+    assert report.ok
+    bad = lambda z: np.conj(adkit.grad(f)(z))  # noqa: E731
+    with pytest.raises(AssertionError, match="disagree"):
+        adkit.check_grads(f, (Z3,), modes=("numeric", ("user", bad)))
+
+
+def test_check_grads_complex_step_referee():
+    x = np.array([0.3, 1.4])
+    report = adkit.check_grads(lambda x: np.sum(np.sin(x) * np.exp(x)), (x,),
+                               modes=("reverse", "numeric", "complex_step"))
+    assert report.ok and "complex_step" in report.modes
+    # skipped, with the reason, where it refuses
+    report = adkit.check_grads(lambda x: np.sum(np.abs(x)), (x,),
+                               modes=("reverse", "numeric", "complex_step"))
+    assert "complex_step" not in report.modes and any(
+        "complex_step: skipped" in n and "imaginary part" in n for n in report.notes)
+    report = adkit.check_grads(lambda z: np.sum(np.abs(z)), (Z3,),
+                               modes=("reverse", "numeric", "complex_step"))
+    assert any("needs real arguments" in n for n in report.notes)
+    # it is asked for by name: a non-analytic f it cannot see (abs(x) * x) would fool it
+    assert "complex_step" not in adkit.checks.MODES
