@@ -2,8 +2,8 @@
 generated ones, its links resolve, and every public name has a docstring.
 
 Markdown conventions the tests read:
-- in docs/adding_a_primitive.md and docs/opencl.md every ```python block runs, in
-  order, in one namespace; in README.md the blocks right after a line
+- in docs/adding_a_primitive.md, docs/complex.md and docs/opencl.md every ```python
+  block runs, in order, in one namespace; in README.md the blocks right after a line
   `<!-- tested: tests/test_docs.py -->` run, each in a fresh namespace;
 - a ```text block right after a block that runs is its expected stdout: numbers are
   compared to 6 significant digits (absolute 1e-9), everything else exactly, up to
@@ -159,6 +159,11 @@ def test_the_markdown_reader_pairs_code_with_its_output(tmp_path):
 def test_adding_a_primitive_runs_and_prints_what_it_says():
     ran = run_document(DOCS / "adding_a_primitive.md", only_marked=False, shared=True)
     assert ran >= 6
+
+
+def test_complex_document_runs_and_prints_what_it_says():
+    ran = run_document(DOCS / "complex.md", only_marked=False, shared=True)
+    assert ran == 3
 
 
 def test_readme_examples_run_and_print_what_they_say():

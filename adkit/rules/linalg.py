@@ -34,8 +34,9 @@ Conventions:
 - The 2-norm has derivative 0 at 0 (a subgradient); other norms follow abs, max
   and min (ties split evenly, as for np.max).
 - slogdet's sign carries no derivative for a real matrix (it is piecewise
-  constant); for a complex one it is det/|det|, differentiated. det, inv, solve, slogdet and eig accept
-  complex intermediates (autograd's convention: the cotangent of a holomorphic
+  constant); for a complex one it is det/|det|, differentiated. det, inv,
+  solve, slogdet and eig accept complex matrices, arguments or intermediates
+  (autograd's convention, docs/complex.md: the cotangent of a holomorphic
   f is g * f'(z), a real argument keeps the real part); eigh, cholesky, svd,
   qr, pinv and lstsq are differentiated for real matrices only and raise a
   TypeError for complex traced ones. det, slogdet, inv, solve and qr need a
