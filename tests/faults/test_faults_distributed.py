@@ -45,6 +45,8 @@ def test_a_stalled_rank_makes_the_job_end_with_the_collective_and_the_rank_named
     proc, _ = mpirun(2, SCRIPT, where, how, TIMEOUT_S, tmp_path, timeout=90)
     ended = time.time()
     assert proc.returncode != 0, "the job succeeded although rank 1 stalled"
+    assert (tmp_path / "waiting-since.txt").exists(), \
+        f"the job ended before reaching the stall:\n{proc.stderr[-3000:]}"
     waited = ended - float((tmp_path / "waiting-since.txt").read_text())
     print(f"job ended {waited:.2f} s after the stall began (timeout {TIMEOUT_S} s)")
     assert waited < TIMEOUT_S + MARGIN_S, f"rank 0 waited {waited:.1f} s for the stalled rank"

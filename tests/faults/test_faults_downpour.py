@@ -44,6 +44,8 @@ def test_a_stalled_rank_makes_the_job_end_naming_it_and_what_it_was_doing(tmp_pa
     proc, _ = mpirun(3, SCRIPT, tmp_path, 1, 1, rank, at, how, TIMEOUT_S, timeout=90)
     ended = time.time()
     assert proc.returncode != 0, "the job succeeded although a rank stalled"
+    assert (tmp_path / "stalled-at.txt").exists(), \
+        f"the job ended before reaching the stall:\n{proc.stderr[-3000:]}"
     waited = ended - float((tmp_path / "stalled-at.txt").read_text())
     print(f"job ended {waited:.2f} s after the stall began (timeout {TIMEOUT_S} s)")
     assert waited < TIMEOUT_S + MARGIN_S, f"the job ended {waited:.1f} s after the stall"
