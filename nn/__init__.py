@@ -14,9 +14,11 @@
 from . import (activations, callbacks, constraints, datasets, initializers, layers, losses,
                metrics, optimizers, regularizers, schedules, utils, zoo)
 from .allocator import tune
+from .functional import Input, Model
+from . import models
 from .model import Sequential
 from .models import ModelFileError, load_model
 
-__all__ = ["Sequential", "load_model", "ModelFileError", "tune", "layers", "losses", "optimizers",
-           "callbacks", "metrics", "regularizers", "constraints", "initializers",
+__all__ = ["Sequential", "Model", "Input", "models", "load_model", "ModelFileError", "tune",
+           "layers", "losses", "optimizers", "callbacks", "metrics", "regularizers", "constraints", "initializers",
            "activations", "schedules", "datasets", "utils", "zoo"]

@@ -23,6 +23,7 @@ from . import strategies
 from .callbacks import History
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
+from .layers.nested import call_model
 from .placement import HostPlacement, device_placement
 from .saving import save_model
 from .training import Trainer
@@ -278,6 +279,11 @@ class Sequential:
         self._require_compiled("evaluate")
         return self.trainer.evaluate(x, y, batch_size=batch_size, verbose=verbose,
                                      return_dict=return_dict)
+
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        """model(x): on KerasTensors, the model as one layer of a functional graph (its
+        weights shared); on arrays, its outputs (inference unless training=True)."""
+        return call_model(self, x, training)
 
     # --- weights -------------------------------------------------------------
     def weight_slots(self) -> list[tuple[str, np.ndarray]]:

@@ -1,4 +1,4 @@
-"""adkit.nn.models, Keras's `keras.models`: `Sequential` and `load_model`.
+"""adkit.nn.models, Keras's `keras.models`: `Sequential`, `Model` and `load_model`.
 
 `load_model` turns a model file into a model without trusting the file's sizes:
 
@@ -26,10 +26,11 @@ from adkit.pytree import tree_flatten
 
 from . import initializers
 from .layers.base import Layer, deserialize
+from .functional import Model, from_config
 from .model import Sequential
 from .saving import ModelFile, ModelFileError, open_model_file
 
-__all__ = ["Sequential", "load_model", "ModelFileError"]
+__all__ = ["Sequential", "Model", "load_model", "ModelFileError"]
 
 #: a layer with weights may output more features than the file stores values for
 #: it only up to this many (see _check_features)
@@ -41,7 +42,7 @@ _CONFIG_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError,
                   ArithmeticError, RecursionError, MemoryError)
 
 
-def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
+def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential | Model:
     """A model saved by `model.save`, recompiled (with its optimizer state) when it was
     compiled. Anything that is not such a file is refused with `ModelFileError`
     naming the file and the reason (`FileNotFoundError` when there is no file).
@@ -72,6 +73,8 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
     8
     """
     with open_model_file(path) as f:
+        if f.config["model"].get("class_name") == "Model":
+            return _load_functional(f, compile)
         model, shapes = _structure(f)
         probes, implied = _implied_weights(f, model, shapes)
         _check_arrays(f, implied)
@@ -86,6 +89,54 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
             optimizer_state = {name[len("optimizer/"):]: f.read(name)
                                for name in f.arrays if name.startswith("optimizer/")}
             _compile(f, model, optimizer_state)
+    return model
+
+
+def _load_functional(f: ModelFile, compile: bool) -> Model:
+    """A functional Model from its graph config, its weights checked as load_model's."""
+    spec = f.config["model"]
+    with _config_errors(f, "the model config is invalid"):
+        if not isinstance(spec.get("layers"), list) or not spec["layers"]:
+            raise ValueError("it has no list of layers")
+        layers = [deserialize(c) for c in spec["layers"]]
+        for layer in layers:
+            for inner in _nested(layer):
+                if inner.dtype.kind != "f":
+                    raise ValueError(f"layer {inner.name!r} has dtype {inner.dtype}; layers "
+                                     "compute in float16, float32 or float64")
+        name, seed = spec.get("name"), spec.get("seed")
+        if not isinstance(name, str):
+            raise ValueError(f"the model's name {name!r} is not a string")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+            raise ValueError(f"the model's seed {seed!r} is not an int in [0, 2**64)")
+        model = from_config(spec, layers)
+    implied: dict[str, Any] = {}
+    params: dict[str, dict] = {}
+    state: dict[str, dict] = {}
+    with _config_errors(f, "the model config is invalid"):
+        for layer in model.layers:
+            shape = model._layer_shapes.get(layer.name)
+            if shape is None:
+                params[layer.name] = {}
+                continue
+            out = layer.compute_output_shape(shape)
+            _check_features(f, layer, out[0] if isinstance(out, list) else out)
+            p, st = _probe(layer, shape)
+            params[layer.name] = p
+            if layer.has_state:
+                state[layer.name] = st
+            implied.update((f"params/{layer.name}/{k}", w) for k, w in _leaves(p))
+            implied.update((f"state/{layer.name}/{k}", w) for k, w in _leaves(st))
+    _check_arrays(f, implied)
+    arrays = {name: f.read(name) for name in implied}
+    params = {k: _replaced(p, f"params/{k}/", arrays) for k, p in params.items()}
+    state = {k: _replaced(s, f"state/{k}/", arrays) for k, s in state.items()}
+    with _config_errors(f, "the model config is invalid"):
+        model.build(weights=(params, state))
+    if compile and "compile" in f.config:
+        optimizer_state = {name[len("optimizer/"):]: f.read(name)
+                           for name in f.arrays if name.startswith("optimizer/")}
+        _compile(f, model, optimizer_state)
     return model
 
 
@@ -192,6 +243,7 @@ def _nested(layer: Layer) -> Iterator[Layer]:
         current = todo.pop()
         yield current
         todo.extend(v for v in vars(current).values() if isinstance(v, Layer))
+        todo.extend(getattr(current, "inner_layers", ()))   # a nested model's layers
 
 
 def _leaves(tree: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -226,16 +278,16 @@ def _replaced(tree: dict, prefix: str, arrays: dict[str, np.ndarray]) -> dict:
             else arrays[prefix + k] for k, v in tree.items()}
 
 
-def _compile(f: ModelFile, model: Sequential, optimizer_state: dict[str, np.ndarray]) -> None:
+def _compile(f: ModelFile, model: Sequential | Model, optimizer_state: dict[str, np.ndarray]) -> None:
     c = f.config["compile"]
     with _config_errors(f, "the compile settings are invalid"):
         if not isinstance(c, dict):
             raise ValueError(f"'compile' is {type(c).__name__}, not a dict")
-        model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+        extra = {"loss_weights": c["loss_weights"]} if "loss_weights" in c else {}
+        model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"], **extra)
     if not optimizer_state:
         return
-    trainable = tree_flatten({l.name: model.params[l.name]
-                              for l in model.layers if l.trainable})[0]
+    trainable = tree_flatten(model.trainable_part(model.params))[0]
     with _config_errors(f, "the optimizer state is invalid"):
         for key, value in optimizer_state.items():
             slot, _, index = key.rpartition("/")

@@ -76,9 +76,11 @@ def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = Tr
     arrays: dict[str, np.ndarray] = dict(model.weight_slots())
     config: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model": model.get_config()}
     if model.optimizer is not None:
-        config["compile"] = {"loss": getattr(model.loss, "__name__", None),
-                             "metrics": [m for m in model._metric_specs if isinstance(m, str)],
-                             "optimizer": _optimizer_config(model.optimizer)}
+        # a model with several outputs says how to compile each (compile_config)
+        config["compile"] = model.compile_config() if hasattr(model, "compile_config") else \
+            {"loss": getattr(model.loss, "__name__", None),
+             "metrics": [m for m in model._metric_specs if isinstance(m, str)]}
+        config["compile"]["optimizer"] = _optimizer_config(model.optimizer)
         if include_optimizer:
             for k, v in model.optimizer.variables().items():
                 arrays[f"optimizer/{k}"] = np.asarray(v)

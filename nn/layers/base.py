@@ -14,7 +14,6 @@ import re
 import threading
 import weakref
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,28 +21,10 @@ import numpy as np
 from .. import constraints as constraints_module
 from .. import initializers
 from .. import regularizers as regularizers_module
+from .context import Context, ShapeError
+from .nodes import call_layer
 
 Shape = tuple  # of ints or None (unknown length), without the batch axis
-
-
-class ShapeError(ValueError):
-    """A layer cannot take the shape it is given."""
-
-
-@dataclass
-class Context:
-    """What one forward pass knows besides parameters and input."""
-
-    training: bool = False
-    rng: np.random.Generator | None = None
-    state: dict = field(default_factory=dict)       # layer name -> current state
-    new_state: dict = field(default_factory=dict)   # layer name -> state after this pass
-
-    def random(self, who: str) -> np.random.Generator:
-        if self.rng is None:
-            raise ValueError(f"{who} needs a random generator in training mode; pass rng= "
-                             "to the forward pass (Model.fit does this for you)")
-        return self.rng
 
 
 class Layer:
@@ -135,6 +116,11 @@ class Layer:
     def shape_error(self, input_shape: Shape, expected: str) -> ShapeError:
         return ShapeError(f"layer {self.name!r} ({type(self).__name__}) expects input of "
                           f"shape {expected} (batch axis excluded), got {tuple(input_shape)}")
+
+    def __call__(self, inputs: Any, training: bool | None = None) -> Any:
+        """On KerasTensors (adkit.nn.Input): record a node of a functional graph; on
+        arrays: the layer's output, with the weights of the model holding it."""
+        return call_layer(self, inputs, training)
 
     # --- weights, held by the model -----------------------------------------
     def _attach(self, owner: Any) -> None:

@@ -1,0 +1,709 @@
+"""The functional API: `Input`, and `Model(inputs, outputs)` over a graph of layers.
+
+Layers called on KerasTensors record nodes (nn/layers/nodes.py); a Model walks
+them back from its outputs into a topological order, with several inputs and
+outputs (lists or dicts), shared layers (one layer called twice: one set of
+weights, whose gradient is the sum over its uses) and nested models (a Model or
+Sequential called as a layer). The core is Sequential's: the parameters are a
+pytree outside the layers (one entry per layer), `apply(params, x)` a pure
+function of them, and `loss_fn` the training loss the Trainer (nn/training.py)
+differentiates once per step. What does not depend on the graph (fit, evaluate,
+train_on_batch, weights, saving) is Sequential's own code, shared below.
+
+>>> import numpy as np
+>>> from adkit.nn import Input, Model
+>>> from adkit.nn.layers import Add, Dense
+>>> inp = Input(shape=(3,), name="x")
+>>> h = Dense(3, activation="relu", name="h")(inp)
+>>> model = Model(inp, Dense(1, name="y")(Add()([inp, h])), seed=0)
+>>> model.predict(np.ones((2, 3), np.float32)).shape
+(2, 1)
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from adkit.pytree import tree_flatten
+
+from . import losses as losses_module
+from . import metrics as metrics_module
+from .layers.base import Context, Layer, ShapeError, _as_shape, deserialize, serialize, unique_name
+from .layers.core import Embedding, _Activated
+from .layers.nested import MODEL_CLASSES, ModelLayer, call_model
+from .layers.nodes import KerasTensor, Node, call_layer, flat
+from .model import Sequential, _as_array, _compatible, _walk
+from .outputs import OutputLoss, OutputMetric, Rows, per_output
+
+__all__ = ["Input", "InputLayer", "Model"]
+
+
+class InputLayer(Layer):
+    """The source of a graph's input: what `Input(shape=...)` makes (no weights)."""
+
+    runs_on_device = True
+
+    def __init__(self, shape: Any = None, name: str | None = None, dtype: str = "float32",
+                 **kwargs: Any) -> None:
+        kwargs.pop("input_shape", None)
+        super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
+        if shape is None:
+            raise TypeError("Input needs shape=, the shape of one example without the batch "
+                            "axis, e.g. Input(shape=(28, 28, 1))")
+        self.shape = _as_shape(shape, self.name)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return self.shape
+
+    def call(self, params: dict, x: Any, ctx: Any) -> Any:
+        return x
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype.name, "shape": list(self.shape)}
+
+
+def Input(shape: Any = None, name: str | None = None, dtype: str = "float32",
+          batch_size: int | None = None) -> KerasTensor:
+    """A symbolic input of `shape` (one example, batch axis excluded), Keras's Input.
+
+    >>> from adkit.nn import Input
+    >>> Input(shape=(28, 28, 1), name="image")
+    <KerasTensor shape=(None, 28, 28, 1), dtype=float32, name='image'>
+    """
+    if isinstance(shape, str):
+        raise TypeError(f"Input shape must be a tuple of ints, got {shape!r}")
+    return _input_tensor(InputLayer(shape=shape, name=name, dtype=dtype))
+
+
+def _input_tensor(layer: InputLayer) -> KerasTensor:
+    node = Node(layer, [])
+    node.outputs = [KerasTensor(layer.shape, layer.dtype, node)]
+    return node.outputs[0]
+
+
+class Model:
+    """A graph of layers from `inputs` to `outputs` (KerasTensors: one, a list, or a
+    dict by name), trained and saved as Sequential is.
+
+    >>> from adkit.nn import Input, Model
+    >>> from adkit.nn.layers import Concatenate, Dense
+    >>> a, b = Input(shape=(2,), name="a"), Input(shape=(3,), name="b")
+    >>> out = Dense(1, name="out")(Concatenate()([a, b]))
+    >>> Model([a, b], out, seed=0).count_params()
+    6
+    """
+
+    def __init__(self, inputs: Any, outputs: Any, name: str | None = None,
+                 seed: int | None = None) -> None:
+        self._setup(inputs, outputs, name, seed)
+        self.build()
+
+    # --- the graph -----------------------------------------------------------------------
+    def _setup(self, inputs: Any, outputs: Any, name: str | None, seed: int | None) -> None:
+        self.name = name or unique_name("functional")
+        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+        self.inputs, self.input_names = _tensors(inputs, "inputs")
+        self.outputs, self.output_keys = _tensors(outputs, "outputs")
+        self._dict_inputs = isinstance(inputs, dict)
+        self._dict_outputs = isinstance(outputs, dict)
+        for t in self.inputs:
+            if not isinstance(t.node.layer, InputLayer):
+                raise ValueError(f"Model inputs must come from adkit.nn.Input; {t.name!r} was "
+                                 f"made by layer {t.node.layer.name!r} "
+                                 f"({type(t.node.layer).__name__})")
+        if len({id(t) for t in self.inputs}) != len(self.inputs):
+            raise ValueError("Model inputs list the same Input twice")
+        self.nodes = _topological(self.inputs, self.outputs)
+        self.layers: list[Layer] = []
+        for node in self.nodes:
+            if all(node.layer is not layer for layer in self.layers):
+                self.layers.append(node.layer)
+        names = [layer.name for layer in self.layers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"the model has several layers named {twice}; layer names must be "
+                             "unique (pass name= to the layers)")
+        self.output_names = [self.output_keys[i] if self._dict_outputs else t.node.layer.name
+                             for i, t in enumerate(self.outputs)]
+        if len(set(self.output_names)) != len(self.output_names):
+            self.output_names = [f"{n}_{i}" if self.output_names.count(n) > 1 else n
+                                 for i, n in enumerate(self.output_names)]
+        self.input_shape = self.inputs[0].example_shape if len(self.inputs) == 1 else \
+            [t.example_shape for t in self.inputs]
+        self.output_shape = self.outputs[0].example_shape if len(self.outputs) == 1 else \
+            [t.example_shape for t in self.outputs]
+        # every layer's first call's input shape: what its weights are built for
+        self._layer_shapes: dict[str, Any] = {}
+        for node in self.nodes:
+            if not isinstance(node.layer, InputLayer):
+                self._layer_shapes.setdefault(node.layer.name,
+                                              _shape_of(node.inputs))
+        self.params: dict | None = None
+        self.state: dict = {}
+        self.optimizer: Any = None
+        self.loss: Any = None
+        self.losses: list[Callable] = []
+        self.loss_weights: list[float] = []
+        self.compiled_metrics: list = []
+        self.stop_training = False
+        self.history: Any = None
+        self.device: str | None = None
+        self._metric_specs: Any = []
+        self._metric_keys: list[str] = []
+        self._loss_specs: Any = None
+        self._trainable_leaves: list[np.ndarray] = []
+        from .training import Trainer
+        self.trainer = Trainer(self)
+        for layer in self.layers:
+            layer._attach(self)
+
+    def fresh_weights(self, input_shape: Any = None) -> tuple[dict, dict]:
+        """(params, state) as built from the model's seed (nothing is stored)."""
+        if input_shape is not None:
+            self.output_shape_for(input_shape)
+        rng = np.random.default_rng(self.seed)
+        params, state = {}, {}
+        for layer in self.layers:
+            shape = self._layer_shapes.get(layer.name)
+            params[layer.name] = {} if shape is None else layer.init_params(rng, shape)
+            if layer.has_state and shape is not None:
+                state[layer.name] = layer.init_state(shape)
+        return params, state
+
+    def build(self, input_shape: Any = None, weights: tuple[dict, dict] | None = None) -> None:
+        """Create the parameters from the model's seed, or adopt `weights` = (params,
+        state) (load_model's arrays, or an outer model's for a nested one)."""
+        if input_shape is not None:
+            self.output_shape_for(input_shape)
+        self.params, self.state = weights if weights is not None else self.fresh_weights()
+        for layer in self.layers:
+            if isinstance(layer, ModelLayer):
+                layer.adopt(self._layer_shapes[layer.name], self.params[layer.name],
+                            self.state.get(layer.name, {}))
+        self._trainable_leaves = tree_flatten(self.trainable_part(self.params))[0]
+
+    def output_shape_for(self, input_shape: Any) -> Any:
+        """The output shape(s) for inputs of `input_shape`, which must be the model's."""
+        given = input_shape if isinstance(input_shape, list) else [input_shape]
+        expected = [t.example_shape for t in self.inputs]
+        if len(given) != len(expected) or not all(
+                _compatible(tuple(g), e) for g, e in zip(given, expected)):
+            raise ShapeError(f"model {self.name!r} takes inputs of shapes "
+                             f"{[(None,) + e for e in expected]}, got "
+                             f"{[(None,) + tuple(g) for g in given]}")
+        return self.output_shape
+
+    def trainable_part(self, tree: dict) -> dict:
+        """The entries of a per-layer tree (params, grads) that the optimizer updates."""
+        part = {}
+        for layer in self.layers:
+            if not layer.trainable or layer.name not in tree:
+                continue
+            part[layer.name] = layer.trainable_part(tree[layer.name]) \
+                if isinstance(layer, ModelLayer) else tree[layer.name]
+        return part
+
+    # --- the functional core -------------------------------------------------------------
+    def apply(self, params: dict, x: Any, *, training: bool = False,
+              rng: np.random.Generator | None = None, state: dict | None = None,
+              logits: bool = False) -> tuple[Any, dict]:
+        """(outputs, new_state): a pure function of params and the inputs (one array, a
+        list in the order of `inputs`, or a dict by input name). Outputs are one array
+        or a list; logits=True stops the outputs whose loss is fused to their
+        activation (softmax + cross-entropy) before that activation."""
+        ctx = Context(training=training, rng=rng, state=self.state if state is None else state)
+        values: dict[int, Any] = {id(t): v for t, v in zip(self.inputs, self._input_list(x))}
+        fused = set(self._fused_outputs()) if logits else set()
+        pre: dict[int, Any] = {}
+        for node in self.nodes:
+            layer = node.layer
+            if isinstance(layer, InputLayer):
+                continue
+            args = _map(node.inputs, values)
+            wanted = [i for i in fused if self.outputs[i].node is node]
+            if wanted:
+                z = layer.pre_activation(params[layer.name], args, ctx)
+                for i in wanted:
+                    pre[i] = z
+                out = layer.activation(z)
+            else:
+                out = layer.call(params[layer.name], args, ctx)
+            results = out if len(node.outputs) > 1 else [out]
+            for t, v in zip(node.outputs, results):
+                values[id(t)] = v
+        outs = [pre[i] if i in pre else values[id(t)] for i, t in enumerate(self.outputs)]
+        return (outs[0] if len(outs) == 1 else outs), ctx.new_state
+
+    def _input_list(self, x: Any) -> list:
+        if isinstance(x, Rows):
+            return x.arrays
+        if len(self.inputs) == 1 and not isinstance(x, (list, tuple, dict)):
+            return [x]
+        return x if isinstance(x, list) else list(x)
+
+    def loss_fn(self, params: dict, x: Any, y: Any, rng: np.random.Generator | None = None,
+                training: bool = True) -> tuple[Any, tuple[Any, dict]]:
+        """(sum over outputs of loss_weight * mean loss, plus weight penalties,
+        (outputs, new_state)) for one batch."""
+        out, new_state = self.apply(params, x, training=training, rng=rng, logits=True)
+        outs = out if isinstance(out, list) else [out]
+        ys = y.arrays if isinstance(y, Rows) else [y]
+        fused = self._fused_outputs()
+        total = 0.0
+        for i, (yi, oi) in enumerate(zip(ys, outs)):
+            loss = fused.get(i) or self.losses[i]
+            total = total + self.loss_weights[i] * np.mean(loss(yi, oi))
+        for layer in self.layers:
+            total = total + layer.penalty(params[layer.name])
+        return total, (out, new_state)
+
+    def _fused_outputs(self) -> dict[int, Callable]:
+        """output index -> the loss computed from logits, for outputs of a softmax or
+        sigmoid layer whose loss is the matching cross-entropy."""
+        fused = {}
+        for i, (t, loss) in enumerate(zip(self.outputs, self.losses)):
+            layer = t.node.layer
+            if isinstance(layer, _Activated) and len(t.node.outputs) == 1:
+                key = (getattr(loss, "__name__", None),
+                       getattr(layer.activation, "__name__", None))
+                if key in losses_module.FUSED:
+                    fused[i] = losses_module.FUSED[key]
+        return fused
+
+    def final_outputs(self, out: Any) -> Any:
+        """The model's outputs from what loss_fn computed the loss from (logits)."""
+        fused = self._fused_outputs()
+        if not fused:
+            return out
+        outs = out if isinstance(out, list) else [out]
+        done = [self.outputs[i].node.layer.activation(o) if i in fused else o
+                for i, o in enumerate(outs)]
+        return done if isinstance(out, list) else done[0]
+
+    def final_structure(self, outs: Any) -> Any:
+        """Outputs as the model was given them: a dict by name for dict outputs."""
+        if self._dict_outputs:
+            listed = outs if isinstance(outs, list) else [outs]
+            return dict(zip(self.output_keys, listed))
+        return outs
+
+    def empty_output(self) -> Any:
+        """The outputs of zero examples."""
+        outs = [np.zeros((0,) + t.example_shape, t.dtype) for t in self.outputs]
+        return outs[0] if len(outs) == 1 else outs
+
+    def apply_constraints(self) -> None:
+        """Project trainable parameters onto their layers' constraints (after an update)."""
+        for layer in self.layers:
+            if not layer.trainable:
+                continue
+            if isinstance(layer, ModelLayer):
+                layer.apply_constraints()
+                continue
+            for pname, constraint in layer.constraints.items():
+                if constraint is not None:
+                    constraint(self.params[layer.name][pname])
+
+    # --- compile -------------------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None, device: str | None = None,
+                distribute: Any = None) -> None:
+        """Sequential's compile, with a loss (and metrics, loss weights) per output: one
+        for all, a list in output order, or a dict by output name (`output_names`)."""
+        names = self.output_names
+        several = len(self.inputs) > 1 or len(self.outputs) > 1
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy' (or "
+                             f"one per output of {names}, as a list or a dict)")
+        specs = per_output(loss, names, "loss")
+        missing = [n for n, s in zip(names, specs) if s is None]
+        if missing:
+            raise ValueError(f"compile loss: no loss for outputs {missing}; give one for each "
+                             f"of {names}")
+        weights = per_output(loss_weights, names, "loss_weights", default=1.0)
+        for n, w in zip(names, weights):
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.number)) \
+                    or not np.isfinite(w):
+                raise ValueError(f"compile loss_weights: output {n!r} has weight {w!r}; give "
+                                 "finite numbers")
+        fns = [losses_module.get(s) for s in specs]
+        metric_lists = self._metric_lists(metrics, names)
+        chosen = str(device or os.environ.get("ADKIT_DEVICE", "cpu")).strip().lower()
+        if several and (chosen != "cpu" or distribute is not None):
+            raise ValueError(f"model {self.name!r} has {len(self.inputs)} inputs and "
+                             f"{len(self.outputs)} outputs; device='opencl' and distribute="
+                             "'mpi' train models of one input and one output so far; use "
+                             "device='cpu' without distribute")
+        single_metrics = metric_lists[0] if len(names) == 1 else None
+        Sequential.compile(self, optimizer, loss=specs[0], metrics=single_metrics,
+                           device=device, distribute=distribute)
+        self.losses, self.loss_weights = fns, [float(w) for w in weights]
+        self.loss = fns[0] if len(fns) == 1 else fns
+        self._loss_specs = loss
+        self._loss_weight_specs = loss_weights
+        self._metric_specs = metrics if metrics is not None else []
+        if len(names) > 1:
+            self.compiled_metrics, self._metric_keys = [], []
+            for i, (name, fn) in enumerate(zip(names, fns)):
+                self.compiled_metrics.append(OutputLoss(fn, i, f"{name}_loss"))
+            for i, (name, fn) in enumerate(zip(names, fns)):
+                for spec in metric_lists[i]:
+                    m = metrics_module.get(spec, loss=getattr(fn, "__name__", None))
+                    key = spec if isinstance(spec, str) else m.name
+                    self.compiled_metrics.append(OutputMetric(m, i, f"{name}_{key}"))
+            self._metric_keys = [m.name for m in self.compiled_metrics]
+
+    def _metric_lists(self, metrics: Any, names: list[str]) -> list[list]:
+        """compile's metrics as one list per output (a flat list applies to each)."""
+        if metrics is None:
+            return [[] for _ in names]
+        if isinstance(metrics, dict):
+            lists = per_output(metrics, names, "metrics", default=[])
+            return [list(m) if isinstance(m, (list, tuple)) else [m] for m in lists]
+        if not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics must be a list, e.g. ['accuracy'], or a dict by output "
+                            f"name, got {metrics!r}")
+        if len(names) > 1 and metrics and all(isinstance(m, (list, tuple)) for m in metrics):
+            return [list(m) for m in per_output(list(metrics), names, "metrics")]
+        return [list(metrics) if i == 0 else copy.deepcopy(list(metrics))
+                for i in range(len(names))]
+
+    def compile_config(self) -> dict:
+        """What save_model stores to compile the model again on load."""
+        def name(fn: Any) -> Any:
+            return getattr(fn, "__name__", None)
+        if isinstance(self._loss_specs, dict):
+            loss = {k: name(f) for k, f in zip(self.output_names, self.losses)}
+        elif len(self.losses) > 1 and isinstance(self._loss_specs, (list, tuple)):
+            loss = [name(f) for f in self.losses]
+        else:
+            loss = name(self.losses[0]) if len(set(map(name, self.losses))) == 1 else \
+                [name(f) for f in self.losses]
+        specs = self._metric_specs
+        if isinstance(specs, dict):
+            metrics: Any = {k: [m for m in (v if isinstance(v, (list, tuple)) else [v])
+                                if isinstance(m, str)] for k, v in specs.items()}
+        else:
+            metrics = [[x for x in m if isinstance(x, str)] if isinstance(m, (list, tuple))
+                       else m for m in specs if isinstance(m, (str, list, tuple))]
+        return {"loss": loss, "metrics": metrics, "loss_weights": list(self.loss_weights)}
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process shows progress and writes files."""
+        return self.trainer.is_chief
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """"loss", then each output's loss (with several outputs), then the metrics."""
+        return ["loss"] + self._metric_keys
+
+    # --- data ----------------------------------------------------------------------------
+    def prepare_data(self, x: Any, y: Any | None, what: str) -> tuple[Any, Any]:
+        """(x, y) checked against the model's inputs and outputs and cast to their
+        dtypes: arrays for one input / output, Rows for several."""
+        xs = self._arrays(x, self.inputs, self.input_names, "x", what)
+        n = xs[0].shape[0]
+        for t, a, name in zip(self.inputs, xs, self.input_names):
+            if not _compatible(a.shape[1:], t.example_shape):
+                raise ShapeError(f"{what}: input {name!r} expects shape {t.shape}, but x "
+                                 f"{'for it ' if len(xs) > 1 else ''}has shape {a.shape}")
+            if a.shape[0] != n:
+                raise ValueError(f"{what}: the inputs hold different numbers of examples: "
+                                 f"{[b.shape[0] for b in xs]}")
+        if n == 0:
+            raise ValueError(f"{what}: x has no examples")
+        xs = [a if np.issubdtype(a.dtype, np.integer) and _feeds_embedding(self, t)
+              else a.astype(t.dtype, copy=False) for a, t in zip(xs, self.inputs)]
+        x_out = xs[0] if len(xs) == 1 else Rows(xs)
+        if y is None:
+            return x_out, None
+        ys = self._arrays(y, self.outputs, self.output_names, "y", what)
+        for i, (a, t) in enumerate(zip(ys, self.outputs)):
+            if a.shape[0] != n:
+                raise ValueError(f"{what}: x has {n} examples but y for output "
+                                 f"{self.output_names[i]!r} has {a.shape[0]}")
+            loss = self.losses[i] if self.losses else None
+            if loss is not None:
+                losses_module.check_targets(loss, a, t.example_shape)
+            if getattr(loss, "__name__", "") != "sparse_categorical_crossentropy":
+                ys[i] = a.astype(t.dtype, copy=False)
+        return x_out, (ys[0] if len(ys) == 1 else Rows(ys))
+
+    _prepare = prepare_data
+
+    def _arrays(self, data: Any, tensors: list, names: list[str], what: str,
+                where: str) -> list[np.ndarray]:
+        """`data` (one array, a list in order, or a dict by name) as one array per tensor."""
+        n = len(tensors)
+        if isinstance(data, Rows):
+            return data.arrays
+        if isinstance(data, dict):
+            unknown = [k for k in data if k not in names]
+            missing = [k for k in names if k not in data]
+            if unknown or missing:
+                raise ValueError(f"{where}: {what} as a dict needs the keys {names}; "
+                                 + (f"missing {missing}" if missing else "")
+                                 + ("; " if missing and unknown else "")
+                                 + (f"unknown {unknown}" if unknown else ""))
+            data = [data[k] for k in names]
+        elif n == 1 and isinstance(data, (list, tuple)) and len(data) == 1 \
+                and not np.isscalar(data[0]) and np.ndim(data[0]) >= 1 \
+                and _is_array_list(data):
+            data = list(data)
+        elif n == 1:
+            data = [data]
+        elif not isinstance(data, (list, tuple)):
+            raise ValueError(f"{where}: the model has {n} {'inputs' if what == 'x' else 'outputs'}"
+                             f" {names}; pass {what} as a list of {n} arrays or a dict by name")
+        if len(data) != n:
+            raise ValueError(f"{where}: the model has {n} {'inputs' if what == 'x' else 'outputs'}"
+                             f" {names}, but {what} holds {len(data)} arrays")
+        return [_as_array(a, f"{what} for {name!r}" if n > 1 else what, where)
+                for a, name in zip(data, names)]
+
+    # --- training and inference: the Trainer's loop ----------------------------------------
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Any:
+        """The model's outputs for x (an array, or a list per output; a dict for dict
+        outputs), computed in batches in inference mode."""
+        if len(self.outputs) == 1:
+            return self.final_structure(self.trainer.predict(x, batch_size=batch_size,
+                                                             verbose=verbose))
+        from .training import check_positive_int
+        x, _ = self.prepare_data(x, None, "predict")
+        check_positive_int(batch_size, "batch_size")
+        placement = self.trainer.placement
+        parts: list[list] = [[] for _ in self.outputs]
+        with placement.weights(write_back=False), placement.kernels():
+            for i in range(0, len(x), batch_size):
+                outs = self.apply(placement.params, x[i:i + batch_size])[0]
+                for part, o in zip(parts, outs):
+                    part.append(np.asarray(o))
+        return self.final_structure([np.concatenate(p) for p in parts])
+
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        """model(x): on KerasTensors, the model as a layer of another graph (its
+        weights shared); on arrays, its outputs (inference unless training=True)."""
+        return call_model(self, x, training)
+
+    # --- what Sequential does the same way ---------------------------------------------------
+    fit = Sequential.fit
+    evaluate = Sequential.evaluate
+    train_on_batch = Sequential.train_on_batch
+    weight_slots = Sequential.weight_slots
+    get_weights = Sequential.get_weights
+    set_weights = Sequential.set_weights
+    count_params = Sequential.count_params
+    save = Sequential.save
+    save_weights = Sequential.save_weights
+    load_weights = Sequential.load_weights
+    get_layer = Sequential.get_layer
+    _require_built = Sequential._require_built
+    _require_compiled = Sequential._require_compiled
+    _index_parameters = Sequential._index_parameters
+
+    def export_onnx(self, path: str | os.PathLike) -> None:
+        """Refused for now: adkit.nn.onnx_export writes a stack of layers (Sequential)."""
+        raise NotImplementedError(
+            f"export_onnx writes Sequential models so far; model {self.name!r} is a "
+            "functional graph. Rebuild it as a Sequential if it is a plain stack")
+
+    # --- summary and saving --------------------------------------------------------------
+    def summary(self, print_fn: Callable[[str], None] = print) -> None:
+        """Layers, output shapes, parameter counts and the layers each is connected to,
+        as Keras prints a functional model; print_fn is called once per line."""
+        rows = [("Layer (type)", "Output Shape", "Param #", "Connected to")]
+        trainable = non_trainable = 0
+        for layer in self.layers:
+            node = next(n for n in self.nodes if n.layer is layer)
+            n = sum(w.size for _, w in _walk(self.params.get(layer.name, {})))
+            n_state = sum(w.size for _, w in _walk(self.state.get(layer.name, {})))
+            trainable += n if layer.trainable else 0
+            non_trainable += n_state + (0 if layer.trainable else n)
+            shapes = [str(t.shape) for t in node.outputs]
+            sources = ", ".join(t.name for t in node.input_tensors) or "-"
+            rows.append((f"{layer.name} ({type(layer).__name__})", ", ".join(shapes),
+                         f"{n + n_state:,}", sources))
+        widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]
+        rule = "=" * sum(widths)
+        lines = [f'Model: "{self.name}"', rule]
+        for i, r in enumerate(rows):
+            lines.append("".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            lines.append(rule if i == 0 else "-" * sum(widths))
+        lines[-1] = rule
+        lines += [f"Total params: {trainable + non_trainable:,}",
+                  f"Trainable params: {trainable:,}", f"Non-trainable params: {non_trainable:,}"]
+        for line in lines:
+            print_fn(line)
+
+    def get_config(self) -> dict:
+        """The graph: its layers, each call (node) in topological order with the
+        tensors it took, and which tensors are the inputs and outputs."""
+        index = _tensor_index(self.nodes)
+        nodes = []
+        for node in self.nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            refs = [index[id(t)] for t in node.input_tensors]
+            nodes.append({"layer": node.layer.name, "list": isinstance(node.inputs, list),
+                          "inputs": refs})
+        return {"class_name": "Model", "name": self.name, "seed": self.seed,
+                "layers": [serialize(layer) for layer in self.layers], "nodes": nodes,
+                "inputs": [index[id(t)] for t in self.inputs],
+                "outputs": [index[id(t)] for t in self.outputs],
+                "input_keys": self.input_names if self._dict_inputs else None,
+                "output_keys": self.output_keys if self._dict_outputs else None}
+
+
+def from_config(config: dict, layers: list[Layer] | None = None) -> Model:
+    """An unbuilt Model (no weights) from Model.get_config(): load_model and nested
+    models build it from the file's arrays."""
+    if not isinstance(config.get("layers"), list) or not isinstance(config.get("nodes"), list):
+        raise ValueError("the functional model config has no list of layers or nodes")
+    layers = layers if layers is not None else [deserialize(c) for c in config["layers"]]
+    by_name = {layer.name: layer for layer in layers}
+    if len(by_name) != len(layers):
+        raise ValueError("the functional model config repeats a layer name")
+    tensors: dict[tuple, KerasTensor] = {}
+    calls: dict[str, int] = {}
+    for layer in layers:
+        if isinstance(layer, InputLayer):
+            tensors[(layer.name, 0, 0)] = _input_tensor(layer)
+            calls[layer.name] = 1
+
+    def tensor(ref: Any) -> KerasTensor:
+        key = tuple(ref) if isinstance(ref, list) and len(ref) == 3 else None
+        if key is None or key not in tensors:
+            raise ValueError(f"the functional model config refers to tensor {ref!r}, which "
+                             "no earlier node makes")
+        return tensors[key]
+
+    for spec in config["nodes"]:
+        layer = by_name.get(spec.get("layer")) if isinstance(spec, dict) else None
+        if layer is None or isinstance(layer, InputLayer):
+            raise ValueError(f"the functional model config has a node of unknown layer "
+                             f"{spec!r}")
+        args = [tensor(r) for r in spec.get("inputs", [])]
+        out = call_layer(layer, args if spec.get("list") else args[0])
+        k = calls.get(layer.name, 0)
+        calls[layer.name] = k + 1
+        for i, t in enumerate(out if isinstance(out, list) else [out]):
+            tensors[(layer.name, k, i)] = t
+    inputs = [tensor(r) for r in config.get("inputs", [])]
+    outputs = [tensor(r) for r in config.get("outputs", [])]
+    in_keys, out_keys = config.get("input_keys"), config.get("output_keys")
+    model = Model.__new__(Model)
+    model._setup(dict(zip(in_keys, inputs)) if in_keys else inputs,
+                 dict(zip(out_keys, outputs)) if out_keys else outputs,
+                 config.get("name"), config.get("seed"))
+    return model
+
+
+def _sequential_from_config(config: dict) -> Sequential:
+    """An unbuilt Sequential from its get_config() (its weights come from outside)."""
+    layers = [deserialize(c) for c in config["layers"]]
+    model = Sequential(name=config.get("name"), seed=config.get("seed"))
+    first, layers[0].input_shape = layers[0].input_shape, None
+    try:
+        for layer in layers:
+            model.add(layer)
+    finally:
+        layers[0].input_shape = first
+    return model
+
+
+MODEL_CLASSES["Model"] = from_config
+MODEL_CLASSES["Sequential"] = _sequential_from_config
+
+
+def _tensors(structure: Any, what: str) -> tuple[list[KerasTensor], list[str]]:
+    """The KerasTensors of a Model's inputs or outputs and their names (dict keys, or
+    the tensors' own names)."""
+    if isinstance(structure, dict):
+        keys = list(structure)
+        if not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"Model {what} as a dict needs string keys, got {keys}")
+    tensors = flat(structure)
+    if not tensors:
+        raise ValueError(f"Model needs at least one tensor in {what}")
+    for t in tensors:
+        if not isinstance(t, KerasTensor):
+            raise TypeError(f"Model {what} must be KerasTensors (from adkit.nn.Input and "
+                            f"layers called on it), got {type(t).__name__}")
+    names = list(structure) if isinstance(structure, dict) else [t.name for t in tensors]
+    return tensors, names
+
+
+def _topological(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
+    """The nodes from the inputs to the outputs, each after the nodes it reads; refuses
+    an output that needs an Input not among `inputs`, and an input no output uses."""
+    given = {id(t) for t in inputs}
+    order: list[Node] = []
+    state: dict[int, int] = {}   # id(node) -> 1 visiting, 2 done
+    reached: set[int] = set()
+    for out in outputs:
+        stack = [(out.node, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                state[id(node)] = 2
+                order.append(node)
+                continue
+            if state.get(id(node)) == 2:
+                continue
+            state[id(node)] = 1
+            stack.append((node, True))
+            if isinstance(node.layer, InputLayer):
+                tensor = node.outputs[0]
+                if id(tensor) not in given:
+                    raise ValueError(
+                        f"graph disconnected: output {out.name!r} depends on Input "
+                        f"{tensor.name!r}, which is not among the model's inputs "
+                        f"{[t.name for t in inputs]}; add it to inputs")
+                reached.add(id(tensor))
+                continue
+            for t in node.input_tensors:
+                if state.get(id(t.node)) != 2:
+                    stack.append((t.node, False))
+    unused = [t.name for t in inputs if id(t) not in reached]
+    if unused:
+        raise ValueError(f"the model's inputs {unused} are not used by any of its outputs "
+                         f"{[t.name for t in outputs]}; drop them from inputs or connect them")
+    return order
+
+
+def _map(structure: Any, values: dict[int, Any]) -> Any:
+    if isinstance(structure, list):
+        return [values[id(t)] for t in structure]
+    return values[id(structure)]
+
+
+def _shape_of(inputs: Any) -> Any:
+    if isinstance(inputs, list):
+        return [t.example_shape for t in inputs]
+    return inputs.example_shape
+
+
+def _tensor_index(nodes: list[Node]) -> dict[int, list]:
+    """id(tensor) -> [layer name, call number of that layer in this graph, output index]."""
+    calls: dict[str, int] = {}
+    index: dict[int, list] = {}
+    for node in nodes:
+        k = calls.get(node.layer.name, 0)
+        calls[node.layer.name] = k + 1
+        for i, t in enumerate(node.outputs):
+            index[id(t)] = [node.layer.name, k, i]
+    return index
+
+
+def _feeds_embedding(model: Model, tensor: KerasTensor) -> bool:
+    return any(isinstance(n.layer, Embedding) and any(t is tensor for t in n.input_tensors)
+               for n in model.nodes)
+
+
+def _is_array_list(data: Any) -> bool:
+    return all(isinstance(a, np.ndarray) for a in data)

@@ -1,0 +1,175 @@
+"""Calling a layer: on symbolic tensors it records a node of a graph (the functional
+API), on arrays it computes.
+
+`Input(shape=...)` (adkit.nn.functional) makes a `KerasTensor`: a shape and dtype
+with no values, plus the node that made it. Calling a layer on KerasTensors checks
+the shapes, computes the output shape and returns new KerasTensors whose `node`
+names the layer and its inputs; `Model(inputs, outputs)` walks those nodes back
+from the outputs. No parameters are made here: they live in the model, as for
+Sequential.
+
+>>> from adkit.nn import Input
+>>> from adkit.nn.layers import Dense
+>>> h = Dense(4, name="hidden")(Input(shape=(3,)))
+>>> h.shape, h.node.layer.name
+((None, 4), 'hidden')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .context import Context, ShapeError
+
+Shape = tuple
+
+
+class KerasTensor:
+    """A symbolic tensor: what a layer gives when called on an Input (no values).
+
+    shape includes the batch axis (None), as Keras shows it; `node` is the call that
+    made it and `index` its position among that call's outputs."""
+
+    def __init__(self, shape: Shape, dtype: Any, node: "Node", index: int = 0,
+                 name: str | None = None) -> None:
+        self.example_shape = tuple(shape)   # without the batch axis
+        self.dtype = np.dtype(dtype)
+        self.node = node
+        self.index = index
+        self.name = name or (node.layer.name if index == 0 else f"{node.layer.name}_{index}")
+
+    @property
+    def shape(self) -> tuple:
+        """(None, *example_shape): the batch axis first, unknown."""
+        return (None,) + self.example_shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes, batch axis included."""
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, "
+                f"name={self.name!r}>")
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"{self!r} is symbolic (it has no values): build a Model from it, "
+                        "e.g. Model(inputs, outputs), and call model.predict(x)")
+
+
+class Node:
+    """One call of a layer in a graph: the layer, the tensors it was called on (one
+    tensor or a list, as passed) and the tensors it gave."""
+
+    def __init__(self, layer: Any, inputs: Any) -> None:
+        self.layer = layer
+        self.inputs = inputs
+        self.outputs: list[KerasTensor] = []
+
+    @property
+    def input_tensors(self) -> list[KerasTensor]:
+        """The inputs as a flat list."""
+        return list(self.inputs) if isinstance(self.inputs, (list, tuple)) else [self.inputs]
+
+
+def flat(structure: Any) -> list:
+    """A tensor, a list/tuple of them or a dict of them, as a flat list (dict values in
+    key order as given)."""
+    if isinstance(structure, dict):
+        return list(structure.values())
+    if isinstance(structure, (list, tuple)):
+        return list(structure)
+    return [structure]
+
+
+def is_symbolic(x: Any) -> bool:
+    """Whether x is a KerasTensor or a list/tuple holding one."""
+    return any(isinstance(t, KerasTensor) for t in flat(x))
+
+
+def call_layer(layer: Any, inputs: Any, training: bool | None = None) -> Any:
+    """layer(inputs): a node on KerasTensors, a forward pass on arrays (see the module)."""
+    if is_symbolic(inputs):
+        return _record(layer, inputs)
+    return _compute(layer, inputs, bool(training))
+
+
+def input_shape_of(inputs: Any) -> Any:
+    """The example shape of a KerasTensor, or a list of them for a list."""
+    if isinstance(inputs, (list, tuple)):
+        return [t.example_shape for t in inputs]
+    return inputs.example_shape
+
+
+def _record(layer: Any, inputs: Any) -> Any:
+    tensors = flat(inputs)
+    if isinstance(inputs, dict) or not all(isinstance(t, KerasTensor) for t in tensors):
+        kinds = sorted({type(t).__name__ for t in tensors})
+        raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) was called on "
+                        f"{kinds}; call it on KerasTensors (from adkit.nn.Input or another "
+                        "layer) or a list of them, not a mix with arrays")
+    shape = input_shape_of(inputs)
+    _check_built_shape(layer, shape)
+    out_shape = layer.compute_output_shape(shape)
+    if getattr(layer, "_called_shape", None) is None:
+        layer._called_shape = shape
+    node = Node(layer, list(inputs) if isinstance(inputs, tuple) else inputs)
+    multiple = isinstance(out_shape, list)
+    shapes = out_shape if multiple else [out_shape]
+    dtypes = getattr(layer, "output_dtypes", None) or [layer.dtype] * len(shapes)
+    node.outputs = [KerasTensor(s, d, node, i) for i, (s, d) in enumerate(zip(shapes, dtypes))]
+    return list(node.outputs) if multiple else node.outputs[0]
+
+
+def _check_built_shape(layer: Any, shape: Any) -> None:
+    """A layer called again (shared) must get the shapes it was first called with; one
+    constructed with input_shape= must get that shape."""
+    before = getattr(layer, "_called_shape", None)
+    if before is not None and not _same_shapes(before, shape):
+        raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}) was built for input "
+                         f"shape {_show(before)} on its first call and is now called on "
+                         f"{_show(shape)}; a shared layer takes inputs of one shape (use a "
+                         "new layer for the other shape)")
+    declared = layer.input_shape
+    if declared is not None and not isinstance(shape, list) \
+            and not _same_shapes(tuple(declared), shape):
+        raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}) was constructed with "
+                         f"input_shape={tuple(declared)} but is called on a tensor of shape "
+                         f"{(None,) + tuple(shape)}")
+
+
+def _same_shapes(a: Any, b: Any) -> bool:
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and \
+            all(_same_shapes(x, y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _show(shape: Any) -> str:
+    if isinstance(shape, list):
+        return "[" + ", ".join(_show(s) for s in shape) + "]"
+    return str((None,) + tuple(shape))
+
+
+def _compute(layer: Any, inputs: Any, training: bool) -> Any:
+    """The layer applied to arrays, with the weights of the built model holding it
+    (a layer without weights needs none)."""
+    x = [np.asarray(a) for a in inputs] if isinstance(inputs, (list, tuple)) \
+        else np.asarray(inputs)
+    owner = None if layer._owner is None else layer._owner()
+    params = getattr(owner, "params", None)
+    state = getattr(owner, "state", None) or {}
+    if params is not None and layer.name in params:
+        weights = params[layer.name]
+    else:
+        shape = [a.shape[1:] for a in x] if isinstance(x, list) else x.shape[1:]
+        weights = layer.init_params(np.random.default_rng(0), shape)
+        if weights or layer.has_state:
+            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has weights, "
+                             "which live in the model that holds it; build a model with it "
+                             "(Sequential or Model), then call the layer or model(x)")
+    ctx = Context(training=training, rng=np.random.default_rng() if training else None,
+                  state=state)
+    return layer.call(weights, x, ctx)
