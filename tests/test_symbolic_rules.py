@@ -154,12 +154,14 @@ if ss is not None:
     CASES.update({"scipy.special." + k: [v] for k, v in UNARY.items()})
     # where SymPy's own functions would go wrong: it reflects J and I of a negated argument
     # into complex powers, and lambdify prints a power of gammainc or betainc unbracketed
+    CASES["scipy.special.stdtr"] = []
     for name, case in [("jv", (lambda x: ss.jv(1.5, 2.2 - x), P(2))),
                        ("iv", (lambda x: ss.iv(1.5, 2.2 - x), P(2))),
                        ("gammainc", (lambda x: ss.gammainc(0.7, x + 2.0) ** 3, R(2))),
                        ("gammaincc", (lambda x: ss.gammaincc(0.7, x + 2.0) ** 3, R(2))),
                        ("betainc", (lambda x: ss.betainc(2.0, 3.0, 0.5 + 0.2 * np.tanh(x)) ** 3,
-                                    R(2)))]:
+                                    R(2))),
+                       ("stdtr", (lambda x: ss.stdtr(3.5, x), np.array([-1.5, -0.2, 0.7])))]:
         CASES["scipy.special." + name].append(case)
     B = np.array([[1.0, -0.5, 0.3], [-1.0, 0.2, -0.4]])  # second row: a negative sum
     CASES.update({

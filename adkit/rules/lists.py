@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..table import COVERAGE
+from ..table import COVERAGE, FUNCTIONS
 from .scipy_binding import holds_traced
 
 #: numpy attributes whose first argument may be a list holding traced values
@@ -95,8 +95,11 @@ def _swaps() -> tuple:
     return tuple(out)
 
 
-COVERAGE.update({"np.r_": (), "np.c_": ()})  # listed in docs/coverage.md, as compositions
-
 #: (module namespace, name, replacement while tracing, NumPy's own), for adkit.scope: the
 #: namespaces are written directly, as setattr on a module does, at a third of its cost
 SWAPS = _swaps()
+
+COVERAGE.update({"np.r_": (), "np.c_": ()})  # listed in docs/coverage.md, as compositions
+# code that looks a function up while tracing (np.add.reduce finds np.sum) and hands it to
+# adkit's dispatch gets the replacement: it reaches the same handler as NumPy's own
+FUNCTIONS.update({new: FUNCTIONS[own] for _, _, new, own in SWAPS if own in FUNCTIONS})

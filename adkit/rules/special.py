@@ -50,7 +50,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.special as sp
 
-from ..table import (COVERAGE, FUNCTIONS, NoRuleError, NoSympy, PerElement, defnondiff, defprim,
+from ..table import (COVERAGE, FUNCTIONS, NoRuleError, PerElement, defnondiff, defprim,
                      handles)
 from ..tracer import primal
 from .elementwise import _exp, _sym_cbrt, binary, unary
@@ -335,12 +335,25 @@ def _student_t_density(ans, df, t):
                 - 0.5 * np.log(df * math.pi) - 0.5 * (df + 1.0) * np.log1p(t * t / df))
 
 
+def _sym_stdtr(sy, at, df, t):
+    """1 - I_x(df/2, 1/2)/2 for t >= 0 and I_x(df/2, 1/2)/2 below, x = df/(df + t^2), with
+    SciPy's regularized incomplete beta; the side is taken at the point (recorded as a
+    branch). Exact away from t = 0, where the tail's derivative is 0 * inf."""
+    side = np.broadcast_to(np.asarray(primal(at.values[1]), dtype=float), np.shape(at.ans))
+    at.branch("sign of t")
+    regularized = _sympy_functions(sy)["betainc"]
+
+    def one(s, d, x):
+        tail = regularized(d / 2, sy.Rational(1, 2), d / (d + x * x)) / 2
+        return 1 - tail if s >= 0 else tail
+    return np.frompyfunc(one, 3, 1)(side, df, t)
+
+
 # Student's t CDF (scipy.stats.t.cdf): differentiable in t, degrees of freedom held fixed
 stdtr = _b(sp.stdtr, _constant("scipy.special.stdtr", "df", "the derivative with respect "
                                                            "to the degrees of freedom is not "
                                                            "implemented"),
-           _student_t_density, NoSympy("Student's t CDF is a hypergeometric function SymPy "
-                                       "does not lambdify to SciPy's"), safe=True)
+           _student_t_density, _sym_stdtr, safe=True)
 
 # --- x log y and entropies ----------------------------------------------------------------------
 
