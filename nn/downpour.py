@@ -285,10 +285,10 @@ def _serve(link: BoundedComm, model: Any, layout: _Layout, flat: np.ndarray, x: 
                 validate()
                 next_validation += plan.validate_every
                 watch.excuse()   # no worker could reach the server meanwhile
+            watch.check()   # every turn: a busy worker must not hide a silent one
             # Poll rather than block: a blocking probe spins a core that the
             # workers sharing this machine need for their gradients.
             if not comm.Iprobe(MPI.ANY_SOURCE, MPI.ANY_TAG, status):
-                watch.check()
                 nap = min(2 * nap or 2e-5, 1e-3)
                 time.sleep(nap)
                 continue
@@ -365,8 +365,11 @@ class _Silence:
         self.last = {r: now for r in self.last}
 
     def check(self) -> None:
+        """CollectiveTimeout if a working worker has sent nothing for `timeout` s (a
+        message of its still waiting in the queue counts as having spoken)."""
         now = time.monotonic()
-        silent = sorted(r for r, t in self.last.items() if now - t > self.link.timeout)
+        silent = sorted(r for r, t in self.last.items() if now - t > self.link.timeout
+                        and not self.link.comm.Iprobe(source=r))
         if not silent:
             return
         about = "; ".join(f"{_role(r)} last sent {self.said[r]} ({self.counts[r][0]} pushes, "
