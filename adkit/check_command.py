@@ -21,6 +21,10 @@ from .errors import NoRuleError, TracedConversionError
 from .expression import ExpressionError, compile_expression
 from .expression_budget import (MAX_POINT_SIZE, BudgetError, check_derivative_cost,
                                 describe_limits)
+from .time_limit import TimeLimitExceeded, time_limit
+
+#: seconds a check may take before it is abandoned (SymPy can take minutes)
+DEFAULT_TIME_LIMIT = 60.0
 
 #: exit statuses of `adkit check`
 AGREE, DISAGREE, BAD_INPUT, BAD_POINT, INTERNAL_ERROR = 0, 1, 2, 3, 4
@@ -44,7 +48,20 @@ def add_parser(sub: Any) -> None:
                    help="1 compares the Jacobians, 2 adds the Hessians (default %(default)s)")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES,
                    help="the modes to compare (default: all four)")
+    p.add_argument("--time-limit", type=_positive_seconds, default=DEFAULT_TIME_LIMIT,
+                   metavar="SECONDS", help="give up after this long, with exit status 2 "
+                   "(default %(default)g)")
     p.set_defaults(run=run)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return seconds
 
 
 def parse_point(items: list[str]) -> tuple[list[str], list[Any]]:
@@ -73,6 +90,16 @@ def parse_point(items: list[str]) -> tuple[list[str], list[Any]]:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, differentiate in every mode, print the table; returns the exit status."""
+    try:
+        with time_limit(args.time_limit):
+            return _run(args)
+    except TimeLimitExceeded:
+        return _bad_input(f"the check took longer than its time limit of {args.time_limit:g} s "
+                          "(SymPy is usually the slow mode: leave it out with --modes forward "
+                          "reverse numeric, or raise --time-limit)")
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         names, point = parse_point(args.at)
         f = compile_expression(args.expression, names)

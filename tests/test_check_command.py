@@ -114,6 +114,22 @@ def test_a_failure_inside_adkit_has_its_own_status(capsys, monkeypatch):
     assert "ValueError: a rule that broke" in err[-1] and "bug in adkit" in err[-1]
 
 
+def test_a_check_past_its_time_limit_is_refused_in_one_line(capsys, monkeypatch):
+    import signal
+    import time
+    from adkit import check_command
+    monkeypatch.setattr(check_command, "check_grads", lambda *a, **k: time.sleep(30))
+    before = signal.getsignal(signal.SIGALRM)
+    started = time.perf_counter()
+    assert main(["check", "np.sin(x)", "--at", "x=0.3", "--time-limit", "0.5"]) == 2
+    assert time.perf_counter() - started < 5
+    err = capsys.readouterr().err
+    assert err.startswith("adkit check: error: the check took longer than its time limit "
+                          "of 0.5 s") and err.count("\n") == 1
+    assert signal.getsignal(signal.SIGALRM) is before                # the handler is back
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)        # and no timer left
+
+
 def test_integer_arguments_stay_integers():
     f = compile_expression("np.sum(np.tile(x, 2), 0) + np.repeat(x, 3)[-1]", ["x"])
     assert f(np.array([1.0, 2.0])) == pytest.approx(8.0)

@@ -134,3 +134,5 @@ def test_the_readme_states_the_same_limits():
                    f"more than 10^{len(str(MAX_DERIVATIVE_WORK)) - 1} element-derivatives",
                    f"(2·10^{len(str(MAX_SYMBOLIC_WORK // 2)) - 1} with SymPy)"):
         assert stated in readme, stated
+    from adkit.check_command import DEFAULT_TIME_LIMIT
+    assert f"runs past {DEFAULT_TIME_LIMIT:g} seconds (`--time-limit`)" in readme
