@@ -1,31 +1,29 @@
-"""adkit.nn.datasets: the IDX reader on tiny hand-made files, the Fashion-MNIST
-search order and error messages on a fake data set, and the real data when
-Debian's dataset-fashion-mnist is installed."""
+"""adkit.nn.datasets from local files: the IDX reader on tiny hand-made files, the
+Fashion-MNIST and MNIST search order and error messages on fake data sets, CIFAR-10's
+binary batches and archive, and the real Fashion-MNIST when Debian's
+dataset-fashion-mnist is installed. Downloads: test_nn_datasets_download.py."""
 
 import gzip
-import struct
+import socket
 
 import numpy as np
 import pytest
 
-from adkit.nn.datasets import fashion_mnist
+from adkit.nn.datasets import cifar10, fashion_mnist, mnist
 from adkit.nn.datasets.idx import read_idx
-
-CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C,
-         np.float32: 0x0D, np.float64: 0x0E}
-
-
-def idx_bytes(a, code=None, magic_zero=b"\0\0", extra=b"", cut=0):
-    a = np.asarray(a)
-    code = CODES[a.dtype.type] if code is None else code
-    head = magic_zero + bytes([code, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
-    body = a.astype(a.dtype.newbyteorder(">")).tobytes() + extra
-    return head + (body[:-cut] if cut else body)
+from datasets_support import (CIFAR_BATCHES, CODES, cifar_archive, cifar_batches,
+                              expected_cifar, fake_dataset, idx_bytes, write)
 
 
-def write(path, data, gz=False):
-    path.write_bytes(gzip.compress(data) if gz else data)
-    return path
+@pytest.fixture(autouse=True)
+def offline(tmp_path_factory, monkeypatch):
+    """No test here reaches the network or the user's cache: a download, where the
+    search order gets that far, goes to a closed local port and fails at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("ADKIT_DATA_URL", f"http://127.0.0.1:{port}/")
+    monkeypatch.setenv("ADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 # ---- the IDX reader ---------------------------------------------------------
@@ -80,20 +78,6 @@ def test_idx_truncated_header_and_broken_gzip(tmp_path):
 
 
 # ---- load_data on a fake data set --------------------------------------------
-
-def fake_dataset(directory, n_train=12, n_test=5, gz=False, labels_max=9):
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    data = {}
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        y = (np.arange(n) % (labels_max + 1)).astype(np.uint8)
-        suffix = ".gz" if gz else ""
-        write(directory / f"{split}-images-idx3-ubyte{suffix}", idx_bytes(x), gz)
-        write(directory / f"{split}-labels-idx1-ubyte{suffix}", idx_bytes(y), gz)
-        data[split] = (x, y)
-    return data
-
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_load_data_explicit_path(tmp_path, gz):
@@ -164,6 +148,111 @@ def test_class_names():
     assert len(fashion_mnist.class_names) == 10
     assert fashion_mnist.class_names[0] == "T-shirt/top"
     assert fashion_mnist.class_names[9] == "Ankle boot"
+
+
+def test_mistyped_env_var_is_refused_not_skipped(tmp_path, monkeypatch):
+    fake_dataset(tmp_path / "debian")
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", str(tmp_path / "debian"))
+    monkeypatch.setenv("ADKIT_DATA", str(tmp_path / "typo"))
+    for module in (fashion_mnist, mnist, cifar10):
+        with pytest.raises(FileNotFoundError, match=r"ADKIT_DATA is .*typo.*not a directory"):
+            module.load_data()
+
+
+def test_mnist_from_a_directory(tmp_path, monkeypatch):
+    want = fake_dataset(tmp_path / "mnist", n_train=6, gz=True)
+    monkeypatch.setenv("ADKIT_DATA", str(tmp_path))
+    (x_train, y_train), (x_test, y_test) = mnist.load_data()
+    np.testing.assert_array_equal(x_train, want["train"][0])
+    np.testing.assert_array_equal(y_test, want["t10k"][1])
+    assert x_train.dtype == y_train.dtype == np.uint8 and x_test.shape == (5, 28, 28)
+
+
+def test_without_download_the_message_says_how(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADKIT_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as e:
+        mnist.load_data(download=False)
+    msg = str(e.value)
+    assert f"{tmp_path} ($ADKIT_DATA): no such files" in msg
+    assert "download:" not in msg and "ADKIT_DATA_URL" in msg
+    assert "storage.googleapis.com/cvdf-datasets/mnist" in msg
+
+
+# ---- CIFAR-10's binary version -------------------------------------------------
+
+def test_cifar10_record_layout(tmp_path):
+    """One record written byte by byte from the CIFAR-10 page's description."""
+    record = bytearray(3073)
+    record[0] = 7
+    record[1 + 0 * 1024 + 0] = 11          # red, row 0, column 0
+    record[1 + 1 * 1024 + 1] = 22          # green, row 0, column 1
+    record[1 + 2 * 1024 + 32 * 2 + 5] = 33  # blue, row 2, column 5
+    d = tmp_path / "cifar-10-batches-bin"
+    d.mkdir()
+    for name in CIFAR_BATCHES:
+        (d / name).write_bytes(bytes(record))
+    (x, y), (xt, yt) = cifar10.load_data(tmp_path)
+    assert x.shape == (5, 32, 32, 3) and y.shape == (5, 1) and xt.shape == (1, 32, 32, 3)
+    assert x[0, 0, 0, 0] == 11 and x[0, 0, 1, 1] == 22 and x[0, 2, 5, 2] == 33
+    assert int(x[0].sum()) == 66 and (y == 7).all()
+    assert cifar10.class_names[7] == "horse"
+
+
+@pytest.mark.parametrize("layout", ["archive", "extracted", "flat"])
+def test_cifar10_layouts(tmp_path, monkeypatch, layout):
+    arrays, raw = cifar_batches(per_batch=3)
+    home = tmp_path / "cifar-10"
+    home.mkdir()
+    if layout == "archive":
+        (home / "cifar-10-binary.tar.gz").write_bytes(cifar_archive(raw))
+    else:
+        folder = home / "cifar-10-batches-bin" if layout == "extracted" else home
+        folder.mkdir(exist_ok=True)
+        for name, data in raw.items():
+            (folder / name).write_bytes(data)
+    monkeypatch.setenv("ADKIT_DATA", str(tmp_path))
+    (x, y), (xt, yt) = cifar10.load_data()
+    (wx, wy), (wxt, wyt) = expected_cifar(arrays)
+    for got, want in ((x, wx), (y, wy), (xt, wxt), (yt, wyt)):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == np.uint8 and got.flags.c_contiguous and got.flags.writeable
+    assert x.shape == (15, 32, 32, 3) and y.shape == (15, 1) and yt.shape == (3, 1)
+
+
+def test_cifar10_damaged_files(tmp_path):
+    _, raw = cifar_batches(per_batch=2)
+    archive = cifar_archive(raw)
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "cifar-10-binary.tar.gz").write_bytes(archive[: len(archive) // 2])
+    with pytest.raises(ValueError, match=r"cut/cifar-10-binary.tar.gz.*damaged"):
+        cifar10.load_data(tmp_path / "cut")
+    short = {**raw, "data_batch_3.bin": raw["data_batch_3.bin"][:-1]}
+    (tmp_path / "short").mkdir()
+    (tmp_path / "short" / "cifar-10-binary.tar.gz").write_bytes(cifar_archive(short))
+    with pytest.raises(ValueError, match=r"data_batch_3.bin: 6145 bytes is not a whole "
+                                         r"number of 3073-byte records"):
+        cifar10.load_data(tmp_path / "short")
+    del short["test_batch.bin"]
+    (tmp_path / "short" / "cifar-10-binary.tar.gz").write_bytes(cifar_archive(short))
+    with pytest.raises(ValueError, match=r"no cifar-10-batches-bin/test_batch.bin"):
+        cifar10.load_data(tmp_path / "short")
+    bad = {**raw, "test_batch.bin": bytes([10]) + raw["test_batch.bin"][1:]}
+    (tmp_path / "bad").mkdir()
+    for name, data in bad.items():
+        (tmp_path / "bad" / name).write_bytes(data)
+    with pytest.raises(ValueError, match=r"test_batch.bin: labels must lie in 0..9, found 10"):
+        cifar10.load_data(tmp_path / "bad")
+
+
+def test_cifar10_refuses_the_pickled_version(tmp_path):
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"not read")
+    with pytest.raises(FileNotFoundError, match=r"Python version .* pickles.*"
+                                                r"cifar-10-binary.tar.gz"):
+        cifar10.load_data(tmp_path)
+    (tmp_path / "cifar-10-batches-bin").mkdir()
+    (tmp_path / "cifar-10-batches-bin" / "data_batch_1.bin").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"incomplete, missing data_batch_2.bin"):
+        cifar10.load_data(tmp_path)
 
 
 # ---- the real data -------------------------------------------------------------
