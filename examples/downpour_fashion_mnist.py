@@ -14,8 +14,9 @@ is missing, the comparison is single-process training, and the output says so.
 Writes OUT/downpour_fashion_mnist.json (both learning curves) and, with
 matplotlib, OUT/downpour_fashion_mnist.png; OUT is --out, by default
 runs/examples/downpour_fashion_mnist. A rank that stops answering ends the job
-after --timeout seconds with a message naming it (adkit.nn.mpi.BoundedComm). `--mode sync` runs only the
-comparison, and works without MPI: python examples/downpour_fashion_mnist.py --mode sync
+after --timeout seconds with a message naming it (adkit.nn.mpi.BoundedComm).
+`--mode sync` runs only the comparison, and works without MPI:
+python examples/downpour_fashion_mnist.py --mode sync
 """
 
 from __future__ import annotations

@@ -101,7 +101,8 @@ class DataParallel:
         mine = describe(model, x, y, batch_size)
         everyone = self.link.allgather_json({k: _digest(v) for k, v in mine.items()},
                                             self._label("comparing the training set-ups"))
-        differing = sorted({k for other in everyone for k in mine if other.get(k) != everyone[0].get(k)})
+        differing = sorted({k for other in everyone for k in mine
+                            if other.get(k) != everyone[0].get(k)})
         if differing:
             values = self.link.allgather_json({k: mine[k] for k in differing},
                                               self._label("exchanging the differing settings"))

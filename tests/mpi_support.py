@@ -66,3 +66,15 @@ def assert_nothing_left(marker: str, grace: float = 5.0) -> None:
         except OSError:
             pass
     assert not left, f"processes still alive {grace} s after the job ended: {left}"
+
+
+def assert_failed_within(proc: subprocess.CompletedProcess, mark: Path, bound: float) -> float:
+    """The job failed, and ended less than bound seconds after the time.time() written
+    to the file mark (where the fault began); returns those seconds (printed for -s)."""
+    ended = time.time()
+    assert proc.returncode != 0, f"the job succeeded despite the fault:\n{proc.stderr[-3000:]}"
+    assert mark.exists(), f"the job ended before reaching the fault:\n{proc.stderr[-3000:]}"
+    seconds = ended - float(mark.read_text())
+    print(f"job ended {seconds:.2f} s after the fault began (bound {bound} s)")
+    assert seconds < bound, f"the job ended {seconds:.1f} s after the fault began"
+    return seconds

