@@ -166,3 +166,23 @@ def test_superset_of_autograd_scipy_stats():
     missing = [f"{d}.{m}" for d, ms in autograd.items() for m in ms
                if f"scipy.stats.{d}.{m}" not in COVERAGE]
     assert missing == []
+
+
+# --- frozen distributions with traced parameters ---------------------------------------------
+
+
+def test_frozen_distributions():
+    check(lambda loc, scale: st.norm(loc, scale).logpdf(XR), 0.3, 1.4)
+    check(lambda x, a: st.gamma(a, scale=1.5).cdf(x), XP, 2.2, argnums=(0,))
+    check(lambda mu: st.poisson(mu).pmf(K), 1.7)
+    x = R(3, 2, seed=20)
+    check(lambda mean, a: MVN(mean, _spd(a)).logpdf(x), R(2), A2)
+    check(lambda a: MVN(np.zeros(2), _spd(a)).entropy(), A2)
+    check(lambda alpha: st.dirichlet(alpha).pdf(np.array([0.2, 0.3, 0.5])), ALPHA)
+    out = adkit.jvp(lambda m: MVN(m, _spd(A2)).logpdf(x), (R(2, seed=4),), (np.ones(2),))[0]
+    np.testing.assert_allclose(out, MVN(R(2, seed=4), _spd(A2)).logpdf(x), rtol=1e-12)
+
+
+def test_frozen_with_traced_parameters_names_what_it_offers():
+    with pytest.raises(AttributeError, match=r"multivariate_normal\(\.\.\.\).*logpdf.*'rvs'"):
+        adkit.grad(lambda m: MVN(m).rvs())(0.1)

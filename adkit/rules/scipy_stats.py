@@ -17,6 +17,9 @@ What is differentiable:
 - poisson: pmf, logpmf, cdf, logcdf, sf, logsf in mu (k is a count: a traced k raises).
 - multivariate_normal: pdf, logpdf in x, mean and cov; entropy in cov.
 - dirichlet: pdf, logpdf in x and alpha.
+Frozen distributions work too: norm(loc, scale).logpdf(x) calls the bound methods, and
+multivariate_normal(mean, cov) or dirichlet(alpha) with traced parameters gives a small
+frozen object offering the methods above (SciPy's precomputes plain factorizations).
 Values follow SciPy outside the support (logpdf -inf, cdf 0 or 1, derivatives 0 there)
 and for invalid parameters (NaN where scale <= 0, for instance).
 """
@@ -345,6 +348,38 @@ MULTIVARIATE = {
 }
 
 
+class _Frozen:
+    """multivariate_normal(mean, cov) or dirichlet(alpha) frozen with traced parameters:
+    SciPy's frozen objects precompute plain factorizations, so these hold the parameters
+    and call the formulas above."""
+
+    def __init__(self, name: str, methods: dict, **params: Any) -> None:
+        self._name, self._methods, self._params = name, methods, params
+        for key, value in params.items():
+            setattr(self, key, value)
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_") or method not in self._methods:
+            raise AttributeError(
+                f"scipy.stats.{self._name}(...) frozen with traced parameters offers "
+                f"{', '.join(sorted(self._methods))}, not {method!r}")
+        formula = self._methods[method]
+        return lambda *args: formula(*args, **self._params)
+
+
+def _frozen_mvn(self: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False,
+                seed: Any = None, **kwargs: Any) -> Any:
+    mean_, cov_, _ = _mvn_mean_cov(mean, cov)
+    return _Frozen("multivariate_normal",
+                   {"logpdf": MULTIVARIATE[(MVN, "logpdf")], "pdf": MULTIVARIATE[(MVN, "pdf")],
+                    "entropy": lambda **p: _mvn_entropy(**p)}, mean=mean_, cov=cov_)
+
+
+def _frozen_dirichlet(self: Any, alpha: Any, seed: Any = None) -> Any:
+    return _Frozen("dirichlet", {"logpdf": _dirichlet_logpdf,
+                                 "pdf": MULTIVARIATE[(DIRICHLET, "pdf")]}, alpha=alpha)
+
+
 # --- binding SciPy's methods ------------------------------------------------------------------
 
 
@@ -377,3 +412,5 @@ for _cls, _table, _methods in (
 for (_cls, _m), _formula in MULTIVARIATE.items():
     _fn = getattr(_cls, _m)
     bind(_fn, _validated(_fn, _formula), f"scipy.stats.{_cls.__name__[:-4]}.{_m}", via=())
+bind(MVN.__call__, _frozen_mvn, "scipy.stats.multivariate_normal.__call__")
+bind(DIRICHLET.__call__, _frozen_dirichlet, "scipy.stats.dirichlet.__call__")
