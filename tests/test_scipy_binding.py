@@ -146,3 +146,24 @@ def test_source_of_bound_functions_is_scipys():
     import inspect
     assert inspect.getsource(sp.logsumexp).lstrip().startswith(("def logsumexp", "@"))
     assert inspect.getsourcefile(st.rv_continuous.logpdf).endswith(".py")
+
+
+def test_a_module_imported_during_a_differentiation_is_named_in_the_error():
+    code = textwrap.dedent("""
+        import numpy as np, adkit
+        def f(a):
+            import scipy.linalg  # first imported here, after the differentiation started
+            return np.sum(scipy.linalg.expm(a))
+        try:
+            adkit.grad(f)(np.eye(2))
+        except adkit.NoRuleError as e:
+            assert str(e).startswith("scipy.linalg.expm (called at "), e
+            assert "import scipy.linalg before calling adkit" in str(e), e
+        else:
+            raise AssertionError("no error")
+        assert adkit.grad(f)(np.eye(2)).shape == (2, 2)  # bound from the next one on
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
