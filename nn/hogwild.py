@@ -12,6 +12,9 @@ attaches to it by name and runs SGD over its own shard of the examples,
 reading and writing only the coordinates of each example's nonzeros, with no
 lock. The examples (a CSR matrix and labels) sit in a second, read-only
 segment, so a worker started with "spawn" needs no pickled copy of them.
+The segments' names leave /dev/shm as soon as every worker has attached, and
+a worker exits within 0.1 s of its parent's death, so even kill -9 of the
+training process leaves no process and no segment behind.
 
 >>> problem = sparse_logistic_problem(2000, 500, nnz_per_row=5, seed=0)
 >>> result = train(problem, workers=2, epochs=3, learning_rate=0.5, seed=0)
