@@ -135,7 +135,7 @@ def test_numeric_gradient_referee_agrees_on_a_non_holomorphic_function():
 ELEMENTWISE = ["exp", "log", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos",
                "arctan", "arcsinh", "arccosh", "arctanh", "sqrt", "square", "reciprocal",
                "expm1", "log1p", "log2", "log10", "exp2", "conj", "conjugate", "real", "imag",
-               "abs", "absolute", "angle", "negative", "positive", "sinc"]
+               "abs", "absolute", "angle", "negative", "positive", "sinc", "sign"]
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..table import ON_OBJECTS, PerElement, defnondiff, defprim
-from ..tracer import primal, unit_jvp
+from ..tracer import BoxBase, NondiffPrimitive, primal, unit_jvp
 from .helpers import dtype_of, is_complex, is_duck_array, quietly, times
 
 
@@ -327,13 +327,31 @@ angle = defprim("angle", np.angle, elementwise=True, numpy=np.angle, sympy="arg"
                 if is_complex(x) else 0.0 * g)
 
 # --- operations without a derivative (zero almost everywhere, or not real-valued) -----
-for _uf in (np.floor, np.ceil, np.trunc, np.rint, np.sign, np.floor_divide, np.heaviside,
+for _uf in (np.floor, np.ceil, np.trunc, np.rint, np.floor_divide, np.heaviside,
             np.signbit, np.isnan, np.isinf, np.isfinite, np.greater, np.greater_equal,
             np.less, np.less_equal, np.equal, np.not_equal, np.logical_and, np.logical_or,
             np.logical_xor, np.logical_not, np.spacing, np.nextafter, np.bitwise_and,
             np.bitwise_or, np.bitwise_xor, np.invert, np.left_shift, np.right_shift,
             np.gcd, np.lcm, np.isnat):
     defnondiff(_uf.__name__, _uf, numpy=_uf)
+
+
+class _Sign(NondiffPrimitive):
+    """np.sign: piecewise constant for real x, but z/|z| for complex z (NumPy 2), whose
+    derivative is not zero: there it is computed from traced operations (0 at z = 0)."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        x = args[0] if len(args) == 1 and not kwargs else None
+        if isinstance(x, BoxBase) and is_complex(x):
+            r = np.abs(x)
+            return np.where(r == 0, 0, x / np.where(r == 0, 1.0, r))
+        return super().__call__(*args, **kwargs)
+
+
+sign = defnondiff("sign", np.sign, numpy=np.sign)
+sign.__class__ = _Sign   # same slots: a NondiffPrimitive everywhere but on complex values
 
 
 # --- elementwise functions that are not ufuncs ------------------------------------------------
