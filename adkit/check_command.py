@@ -41,7 +41,8 @@ def add_parser(sub: Any) -> None:
         f"two modes disagree, {BAD_INPUT} bad input (grammar, a limit, an error evaluating "
         f"the expression), {BAD_POINT} the point decides nothing (outside the domain, a "
         f"kink), {INTERNAL_ERROR} adkit itself failed (a bug: please report it).")
-    p.add_argument("expression", help="a Python/NumPy expression in the variables of --at")
+    p.add_argument("expression", help="a Python/NumPy expression in the variables of --at "
+                   "(one that starts with - goes after --: adkit check --at x=1 -- \"-x\")")
     p.add_argument("--at", nargs="+", required=True, metavar="NAME=VALUE",
                    help="the point: x1=1 x2=2, or x=1,2,3 for a vector")
     p.add_argument("--order", type=int, choices=(1, 2), default=1,
