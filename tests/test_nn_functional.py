@@ -16,6 +16,7 @@ from adkit.nn import Input, Model, Sequential, load_model
 from adkit.nn.layers import (Activation, Add, Average, Concatenate, Conv2D, Dense, Dot,
                              Dropout, Flatten, Maximum, Minimum, Multiply, ShapeError,
                              Subtract)
+from opencl_support import needs_opencl
 
 F64 = "float64"
 
@@ -349,9 +350,28 @@ def test_several_inputs_refuse_opencl_and_mpi_clearly():
 
 def test_merge_layers_without_an_opencl_implementation_are_named():
     inp = Input(shape=(3,))
-    model = Model(inp, Dense(1)(Maximum(name="maxi")([inp, inp])), seed=0)
-    with pytest.raises(ValueError, match="'maxi'"):
+    model = Model(inp, Dense(1)(Concatenate(name="joined")([inp, inp])), seed=0)
+    with pytest.raises(ValueError, match="'joined'"):
         model.compile(optimizer="sgd", loss="mse", device="opencl")
+
+
+@needs_opencl
+@pytest.mark.parametrize("merge", [Add, Subtract, Multiply, Average, Maximum, Minimum])
+def test_residual_graph_trains_on_opencl_as_on_the_cpu(merge):
+    def build():
+        inp = Input(shape=(6, 6, 1))
+        h = Conv2D(2, (3, 3), padding="same", activation="relu")(inp)
+        h = merge()([h, Conv2D(2, (3, 3), padding="same")(h)])
+        return Model(inp, Dense(3, activation="softmax")(Flatten()(h)), seed=0)
+    cpu, device = build(), build()
+    cpu.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    device.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", device="opencl")
+    x = np.random.default_rng(0).random((8, 6, 6, 1)).astype(np.float32)
+    y = np.arange(8) % 3
+    np.testing.assert_allclose(device.predict(x), cpu.predict(x), rtol=1e-5, atol=1e-6)
+    assert device.train_on_batch(x, y) == pytest.approx(cpu.train_on_batch(x, y), rel=1e-5)
+    for a, b in zip(device.get_weights(), cpu.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 # --- Keras's spellings ---------------------------------------------------------------------

@@ -50,6 +50,8 @@ class _Merge(Layer):
 class _Elementwise(_Merge):
     """Tensors of one shape combined elementwise by `combine`."""
 
+    runs_on_device = True   # +, -, * and np.maximum/minimum work on DeviceArrays
+
     def compute_output_shape(self, input_shapes: Any) -> Shape:
         shapes = self._check_inputs(input_shapes)
         first = shapes[0]
