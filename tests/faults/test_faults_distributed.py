@@ -49,3 +49,19 @@ def test_a_stalled_rank_makes_the_job_end_with_the_collective_and_the_rank_named
         assert "for rank 1 in collective #" in proc.stderr, proc.stderr[-3000:]
     assert not (tmp_path / "finished-0.txt").exists()
     assert_nothing_left(str(tmp_path))
+
+
+@needs_mpi
+def test_a_caught_timeout_leaves_the_communicator_refusing_and_the_job_still_ends(tmp_path):
+    proc, _ = mpirun(2, SCRIPT, "predict", "sleep", TIMEOUT_S, tmp_path, timeout=90,
+                     env={"STALL_CATCH": "1"})
+    # rank 0 returned normally, yet the job was aborted at its exit, not left to hang
+    # in MPI_Finalize beside a pending collective
+    assert_failed_within(proc, tmp_path / "waiting-since.txt", TIMEOUT_S + MARGIN_S)
+    first, second = (tmp_path / "caught.txt").read_text().splitlines()
+    assert f"waited {TIMEOUT_S} s for rank 1" in first and "in predict()" in first
+    seconds, message = second.split(" s: ", 1)
+    assert float(seconds) < 0.5, second
+    assert message.startswith("cannot start sum of the loss, in evaluate(): an earlier "
+                              "operation timed out"), message
+    assert_nothing_left(str(tmp_path))

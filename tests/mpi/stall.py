@@ -6,6 +6,8 @@ Rank 1 stalls at WHERE (compile, setup, train, predict, evaluate, refit) by HOW
 (sigstop: the process stops itself, as `kill -STOP` would; sleep: it sleeps 60 s).
 Rank 0 writes OUT_DIR/waiting-since.txt (a time.time()) just before the collective
 that rank 1 will miss, so the test can measure how long rank 0 took to give up.
+With STALL_CATCH=1 in the environment and WHERE=predict, rank 0 catches the timeout,
+tries evaluate, writes both messages to OUT_DIR/caught.txt and returns normally.
 """
 
 import os
@@ -33,6 +35,23 @@ def stall(how):
         os.kill(os.getpid(), signal.SIGSTOP)
     else:
         time.sleep(60)
+
+
+def catch_and_go_on(net, x, y, out):
+    """Rank 0 catches the timeout, tries another collective (which must fail at once)
+    and returns normally: the job must still end, aborted at exit."""
+    try:
+        net.predict(x)
+    except distributed.CollectiveTimeout as e:
+        first = str(e)
+    started = time.perf_counter()
+    try:
+        net.evaluate(x, y)
+        second = "evaluate did not raise"
+    except distributed.CollectiveTimeout as e:
+        second = f"{time.perf_counter() - started:.3f} s: {e}"
+    with open(os.path.join(out, "caught.txt"), "w") as f:
+        f.write(first + "\n" + second + "\n")
 
 
 def main(where, how, timeout, out):
@@ -69,6 +88,9 @@ def main(where, how, timeout, out):
         callbacks.append(Stall())
     net.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=callbacks)
     at("predict")
+    if os.environ.get("STALL_CATCH") and rank == 0:
+        catch_and_go_on(net, x, y, out)
+        return
     net.predict(x)
     at("evaluate")
     net.evaluate(x, y)
