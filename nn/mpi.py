@@ -130,7 +130,7 @@ def default_timeout() -> float:
     text = os.environ.get(TIMEOUT_ENV, "").strip()
     if not text:
         return DEFAULT_TIMEOUT_S
-    return check_timeout(_to_float(text), f"${TIMEOUT_ENV}={text!r}")
+    return check_timeout(text, f"${TIMEOUT_ENV}={text!r}")
 
 
 def check_timeout(timeout: Any, who: str = "timeout") -> float:
