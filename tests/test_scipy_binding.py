@@ -167,3 +167,13 @@ def test_a_module_imported_during_a_differentiation_is_named_in_the_error():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_rules_that_cannot_load_warn_and_leave_plain_code_alone(monkeypatch):
+    import types as _types
+    monkeypatch.setitem(sys.modules, "scipy.imaginary", _types.ModuleType("scipy.imaginary"))
+    monkeypatch.setitem(scipy_binding.FAMILIES, "scipy.imaginary", "adkit.rules.no_such_rules")
+    with pytest.warns(RuntimeWarning, match=r"rules for scipy\.imaginary.*not differentiable"):
+        g = adkit.grad(lambda x: x * x)(3.0)
+    assert g == 6.0
+    scipy_binding._bound_families.discard("scipy.imaginary")

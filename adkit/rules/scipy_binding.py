@@ -29,6 +29,7 @@ import importlib
 import inspect
 import sys
 import types
+import warnings
 from typing import Any, Callable
 
 from ..errors import NoRuleError, TracedConversionError
@@ -61,8 +62,13 @@ def bind_loaded() -> None:
     modules = sys.modules
     for family, rules in FAMILIES.items():
         if family not in _bound_families and family in modules:
-            _bound_families.add(family)
-            importlib.import_module(rules)
+            _bound_families.add(family)  # once, even if it fails: the warning says so
+            try:
+                importlib.import_module(rules)
+            except (ImportError, AttributeError, TypeError) as err:  # another SciPy's API
+                warnings.warn(f"adkit could not load its rules for {family} ({err}); "
+                              f"{family} is not differentiable in this process",
+                              RuntimeWarning, stacklevel=2)
 
 
 def holds_traced(args: Any) -> bool:
