@@ -230,3 +230,20 @@ def test_importing_adkit_nn_does_not_load_pooch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_without_pooch_the_message_says_how_to_install(server, monkeypatch):
+    serve_idx_set(server, monkeypatch, mnist)
+    monkeypatch.setitem(sys.modules, "pooch", None)  # import pooch raises ImportError
+    with pytest.raises(FileNotFoundError, match=r"needs pooch.*pip install 'pooch>=1.8'"):
+        mnist.load_data()
+    assert server.requests == []
+
+
+def test_unwritable_cache_says_which_variable_to_set(server, monkeypatch, tmp_path):
+    serve_idx_set(server, monkeypatch, mnist)
+    (tmp_path / "a-file").write_bytes(b"")
+    monkeypatch.setenv("ADKIT_CACHE", str(tmp_path / "a-file" / "cache"))
+    with pytest.raises(FileNotFoundError, match=r"cannot write the cache directory .*a-file"
+                                                r".*set \$ADKIT_CACHE to a writable directory"):
+        mnist.load_data()
