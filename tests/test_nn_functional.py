@@ -4,6 +4,7 @@ Derivatives are checked against adkit.numeric's central differences (the referee
 values against NumPy written out by hand, and multi-output losses against the
 weighted sum computed here from the model's own predictions."""
 
+import json
 import os
 
 import numpy as np
@@ -16,6 +17,7 @@ from adkit.nn import Input, Model, Sequential, load_model
 from adkit.nn.layers import (Activation, Add, Average, Concatenate, Conv2D, Dense, Dot,
                              Dropout, Flatten, Maximum, Minimum, Multiply, ShapeError,
                              Subtract)
+from mpi_support import mpirun, needs_mpi
 from opencl_support import needs_opencl
 
 F64 = "float64"
@@ -408,3 +410,19 @@ def test_export_onnx_of_a_graph_is_refused_clearly(tmp_path):
     model = two_headed()
     with pytest.raises(NotImplementedError, match="functional graph"):
         model.export_onnx(os.fspath(tmp_path / "m.onnx"))
+
+
+# --- MPI: a single-input, single-output graph trains data-parallel ------------------------
+
+@needs_mpi
+def test_a_graph_trains_data_parallel_to_the_single_process_weights(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "mpi", "functional_parallel.py")
+    proc, _ = mpirun(2, script, tmp_path, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["max_weight_change"] > 1e-3
+    assert result["max_weight_difference"] < 1e-5
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(result["parallel_logs"][key], result["single_logs"][key],
+                                   rtol=1e-5)
+    assert result["predict_shape"] == [90, 2]
