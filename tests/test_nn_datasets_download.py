@@ -185,7 +185,8 @@ def test_search_order_path_env_debian_download(server, monkeypatch, tmp_path):
 
     # a path that does not hold the data is an error, never a download
     server.requests.clear()
-    with pytest.raises(FileNotFoundError, match="path argument"):
+    with pytest.raises(FileNotFoundError, match=r"typo \(path argument\): no such directory\n"
+                                                r"  \(no download: a path argument is the only"):
         fashion_mnist.load_data(tmp_path / "typo")
     assert server.requests == []
 

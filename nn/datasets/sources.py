@@ -71,7 +71,10 @@ def locate(title: str, subdir: str, find: Callable[[str], tuple[Found | None, st
                 return found
             searched.append(f"  {directory} ({origin}): {why_not}")
     failure = None
-    if path is None and download is not None:
+    if path is not None and download is not None:
+        searched.append("  (no download: a path argument is the only place looked at; "
+                        "leave it out to download into the cache)")
+    elif download is not None:
         try:
             return download()
         except DownloadError as e:
