@@ -238,6 +238,22 @@ class Model:
         outs = [pre[i] if i in pre else values[id(t)] for i, t in enumerate(self.outputs)]
         return (outs[0] if len(outs) == 1 else outs), ctx.new_state
 
+    def layer_outputs(self, x: Any) -> dict[str, list]:
+        """layer name -> its outputs on x (one per call of the layer), in inference mode:
+        what TensorBoard's activation histograms read."""
+        ctx = Context(training=False, rng=None, state=self.state)
+        values: dict[int, Any] = {id(t): v for t, v in zip(self.inputs, self._input_list(x))}
+        found: dict[str, list] = {}
+        for node in self.nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            out = node.layer.call(self.params[node.layer.name], _map(node.inputs, values), ctx)
+            results = out if len(node.outputs) > 1 else [out]
+            for t, v in zip(node.outputs, results):
+                values[id(t)] = v
+            found.setdefault(node.layer.name, []).extend(results)
+        return found
+
     def _input_list(self, x: Any) -> list:
         if isinstance(x, Rows):
             return x.arrays

@@ -426,3 +426,21 @@ def test_a_graph_trains_data_parallel_to_the_single_process_weights(tmp_path):
         np.testing.assert_allclose(result["parallel_logs"][key], result["single_logs"][key],
                                    rtol=1e-5)
     assert result["predict_shape"] == [90, 2]
+
+
+def test_tensorboard_activation_histograms_follow_the_graph(tmp_path):
+    from adkit.nn.callbacks import TensorBoard
+    from adkit.nn.callbacks.summaries import read_summaries
+    inp = Input(shape=(3,))
+    h = Dense(4, activation="tanh", name="branch")(inp)
+    joined = Concatenate(name="joined")([inp, h])
+    model = Model(inp, Dense(2, activation="softmax", name="head")(joined), seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    board = TensorBoard(tmp_path / "logs", histogram_data=(x, y), writer="json")
+    model.fit(x, y, epochs=1, batch_size=10, verbose=0, callbacks=[board])
+    hists = read_summaries(tmp_path / "logs")[-1]["histograms"]
+    # the concatenation of the input (3 values) and the branch (4) for each example
+    assert hists["activations/joined"]["size"] == 20 * 7
+    assert hists["activations/head"]["size"] == 20 * 2

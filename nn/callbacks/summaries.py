@@ -83,8 +83,12 @@ def loss_gradients(model: Any, x: np.ndarray, y: np.ndarray) -> dict[str, np.nda
 def layer_activations(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:
     """layer name -> that layer's output on x, running model.layers one at a time in
     inference mode (what model.apply does, keeping every intermediate)."""
-    ctx = Context(training=False, rng=None, state=model.state)
     out: dict[str, np.ndarray] = {}
+    if hasattr(model, "layer_outputs"):   # a graph (adkit.nn.Model) runs its own nodes
+        for name, parts in model.layer_outputs(x).items():
+            out[name] = np.concatenate([np.asarray(p).ravel() for p in parts])
+        return out
+    ctx = Context(training=False, rng=None, state=model.state)
     for layer in model.layers:
         x = layer.call(model.params[layer.name], x, ctx)
         parts = x if isinstance(x, (tuple, list)) else (x,)
