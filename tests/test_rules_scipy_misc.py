@@ -183,6 +183,12 @@ def test_odeint_refuses_full_output():
                                               full_output=True)[0][1, 0])(1.0)
 
 
+def test_odeint_with_a_traced_closure_says_to_pass_args():
+    with pytest.raises(adkit.TracedConversionError, match=r"^scipy\.integrate\.odeint .*args="):
+        adkit.grad(lambda k: integrate.odeint(lambda y, t: -k * y, 1.0,
+                                              np.array([0.0, 1.0]))[1, 0])(0.5)
+
+
 def test_every_convolution_and_odeint_primitive_is_exercised():
     # runs last in this file: the convolutions' and odeint's rules went through check()
     from adkit.table import PRIMITIVES

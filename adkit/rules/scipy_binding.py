@@ -180,7 +180,15 @@ def explain(err: BaseException) -> BaseException:
     hint = (f" ({family} was imported after this differentiation started, so adkit had "
             f"not bound its rules yet: import {family} before calling adkit)"
             if unbound else "")
-    message = (
+    if called in bound_names() and not unbound:
+        # a bound function reached SciPy's own code: the traced value came in unseen
+        message = (
+            f"{called} (called at {where}) met a traced value its arguments did not show: "
+            f"{_HIDDEN.get(called, _HIDDEN_DEFAULT)}\nWhere it failed inside SciPy: "
+            f"{err.args[0]}")
+    else:
+        message = None
+    message = message or (
         f"{called} (called at {where}) received a traced value, and adkit has no rule for "
         f"it{hint}: SciPy's code converts its input to a plain array, which would drop the "
         "derivative. Either call a function adkit differentiates instead (docs/coverage.md "
@@ -194,6 +202,15 @@ def explain(err: BaseException) -> BaseException:
         err.__cause__ = cause
     err._adkit_scipy_named = True  # type: ignore[attr-defined]
     return err
+
+
+_HIDDEN_DEFAULT = ("a traced value reached it through a closure or an object, which adkit "
+                   "cannot see; pass it as an argument.")
+#: bound functions whose traced inputs can hide in a callable's closure
+_HIDDEN = {"scipy.integrate.odeint": (
+    "func uses a traced value from its closure (or a global). Pass the parameters it "
+    "depends on through args=(...), as in odeint(func, y0, t, args=(k,)) with "
+    "func(y, t, k), so adkit differentiates the solution in them.")}
 
 
 def _about_traced(err: BaseException) -> bool:
