@@ -444,3 +444,48 @@ def test_tensorboard_activation_histograms_follow_the_graph(tmp_path):
     # the concatenation of the input (3 values) and the branch (4) for each example
     assert hists["activations/joined"]["size"] == 20 * 7
     assert hists["activations/head"]["size"] == 20 * 2
+
+
+# --- against Keras 3 itself: the same graph reads the weights Keras trained ---------------
+
+def keras_or_skip():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    install = "pip install keras jax h5py (Keras 3 with the JAX backend)"
+    pytest.importorskip("h5py", reason=install)
+    keras3 = pytest.importorskip("keras", reason=install)
+    if not keras3.__version__.startswith("3."):
+        pytest.skip(f"needs Keras 3, found {keras3.__version__}")
+    return keras3
+
+
+def residual_two_input_graph(api, L):
+    """One graph in either library: `api` has Input and Model, `L` the layers."""
+    image = api.Input(shape=(8, 8, 1), name="image")
+    extra = api.Input(shape=(3,), name="extra")
+    h = L.Conv2D(4, (3, 3), padding="same", activation="relu", name="c1")(image)
+    h = L.Add(name="skip")([h, L.Conv2D(4, (3, 3), padding="same", name="c2")(h)])
+    h = L.Flatten(name="flat")(L.MaxPooling2D((2, 2), name="pool")(h))
+    h = L.Concatenate(name="join")([h, L.Dense(5, activation="tanh", name="side")(extra)])
+    return api.Model([image, extra], L.Dense(3, activation="softmax", name="out")(h))
+
+
+def test_a_graph_reads_keras_weights_and_keras_reads_ours(tmp_path):
+    keras3 = keras_or_skip()
+    import adkit.nn.layers as layers
+    rng = np.random.default_rng(0)
+    x = [rng.random((16, 8, 8, 1), dtype=np.float32), rng.random((16, 3), dtype=np.float32)]
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 16)]
+    twin = residual_two_input_graph(keras3, keras3.layers)
+    twin.compile(optimizer="adam", loss="categorical_crossentropy")
+    twin.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    twin.save_weights(tmp_path / "k.weights.h5")
+    model = residual_two_input_graph(keras, layers)
+    model.load_weights(tmp_path / "k.weights.h5")
+    np.testing.assert_allclose(model.predict(x), twin.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-5)
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save_weights(tmp_path / "a.weights.h5")
+    twin.load_weights(os.fspath(tmp_path / "a.weights.h5"))
+    np.testing.assert_allclose(twin.predict(x, verbose=0), model.predict(x), rtol=1e-5,
+                               atol=1e-5)
