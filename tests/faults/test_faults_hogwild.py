@@ -5,6 +5,7 @@ dies; they watch their parent instead (nn/hogwild.py, _watch_parent), and the pa
 removes the segments' names as soon as every worker has attached.
 """
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -96,3 +97,14 @@ def test_killing_the_parent_ends_its_workers_and_removes_its_segments(start_meth
                 pass
         for name in segments_of(parent.pid):
             Path("/dev/shm", name).unlink(missing_ok=True)
+
+
+def test_a_stalled_worker_is_named_within_the_timeout_and_nothing_is_left():
+    problem = hogwild.sparse_logistic_problem(4000, 1000, nnz_per_row=5, seed=0)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"worker\(s\) \[1\] of 2 did not finish in epoch 1 "
+                                           r"within timeout=3 s"):
+        hogwild.train(problem, workers=2, epochs=5, timeout=3, _fault=(1, 1, "hang"))
+    assert time.monotonic() - started < 3 + 3   # the timeout, then terminate and join
+    assert not segments_of(os.getpid())
+    assert not multiprocessing.active_children()
