@@ -1,7 +1,7 @@
 """scipy.linalg: solvers, factorizations and matrix functions on traced matrices.
 
 Most functions are compositions of np.linalg entries that already have rules
-(inv, det, cholesky, eigh, solve): scipy.linalg.solve_triangular is
+(inv, det, solve, norm, cholesky, eigh): scipy.linalg.solve_triangular is
 np.linalg.solve on the triangle it reads, cho_solve two such solves, solve_banded
 a solve with the dense matrix the bands describe. Their values agree with SciPy's
 to rounding; their derivatives follow from the np.linalg rules, to any order.
@@ -69,6 +69,28 @@ def _inv(a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False)
 
 def _det(a, overwrite_a=False, check_finite=True):
     return np.linalg.det(a)
+
+
+def _solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
+           assume_a=None, transposed=False):
+    # every assume_a gives the same solution; the symmetric kinds read one triangle
+    kind = {None: "gen", "general": "gen", "symmetric": "sym", "hermitian": "her",
+            "positive definite": "pos", "diagonal": "diagonal", "lower triangular": "lower",
+            "upper triangular": "upper", "banded": "gen", "tridiagonal": "gen",
+            }.get(assume_a, assume_a)
+    if kind in ("sym", "her", "pos"):
+        a = _symmetric(a, lower)
+    elif kind in ("lower", "upper"):
+        a = _triangle(a, kind == "lower")
+    elif kind == "diagonal":
+        a = a * np.eye(shape_of(a)[-1])
+    elif kind != "gen":
+        raise ValueError(f"{assume_a!r} is not a recognized matrix structure")
+    return np.linalg.solve(_mT(a) if transposed else a, b)
+
+
+def _norm(a, ord=None, axis=None, keepdims=False, check_finite=True):
+    return np.linalg.norm(a, ord=ord, axis=axis, keepdims=keepdims)
 
 
 def _triangle(a: Any, lower: bool, unit_diagonal: bool = False) -> Any:
@@ -293,7 +315,7 @@ def _lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
 
 _OWN_RULES = {sl.solve_sylvester: (solve_sylvester_p,), sl.sqrtm: (sqrtm_p, solve_sylvester_p),
               sl.expm: (expm_p,), sl.lu_factor: (lu_p,)}
-for _fn, _handler in ((sl.inv, _inv), (sl.det, _det), (sl.solve_triangular, _solve_triangular),
+for _fn, _handler in ((sl.inv, _inv), (sl.det, _det), (sl.solve, _solve), (sl.norm, _norm), (sl.solve_triangular, _solve_triangular),
                       (sl.cholesky, _cholesky), (sl.cho_factor, _cho_factor),
                       (sl.cho_solve, _cho_solve), (sl.solve_banded, _solve_banded),
                       (sl.eigh, _eigh), (sl.solve_sylvester, _solve_sylvester),
