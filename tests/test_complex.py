@@ -189,8 +189,14 @@ def test_reductions_and_shapes(fun, args):
     (lambda a: np.linalg.slogdet(a)[1], (A,)), (lambda a: np.linalg.slogdet(a)[0], (A,)),
     (lambda a: np.linalg.eig(a)[0], (A,)), (np.linalg.eigvals, (A,)),
     (lambda a: np.linalg.matrix_power(a, 3), (A,)),
+    (lambda a: np.linalg.eigh(a)[0], (A,)), (np.linalg.eigvalsh, (A,)),
+    # eigenvectors, phase and all: the derivative keeps LAPACK's gauge (a real row)
+    (lambda a: np.linalg.eigh(a)[1], (A,)), (lambda a: np.linalg.eigh(a, "U")[1], (A,)),
+    (lambda a: np.abs(np.linalg.eigh(a)[1]) ** 2, (C(4, 4, seed=9),)),
+    (lambda a: np.linalg.eigh(a)[1], (np.stack([A, A.T]),)),
 ], ids=["inv", "solve", "det", "slogdet-log", "slogdet-sign", "eig", "eigvals",
-        "matrix_power"])
+        "matrix_power", "eigh-values", "eigvalsh", "eigh-vectors", "eigh-upper",
+        "eigh-abs-vectors", "eigh-batched"])
 def test_linalg(fun, args):
     check_complex(fun, *args)
 
@@ -204,8 +210,7 @@ def test_fft(fun, args):
     check_complex(fun, *args)
 
 
-REFUSED = {"eigh": lambda a: np.linalg.eigh(a + a.conj().T)[0],
-           "svd": lambda a: np.linalg.svd(a, compute_uv=False),
+REFUSED = {"svd": lambda a: np.linalg.svd(a, compute_uv=False),
            "cholesky": lambda a: np.linalg.cholesky(a @ a.conj().T),
            "qr": lambda a: np.linalg.qr(a)[1], "pinv": np.linalg.pinv}
 
@@ -214,6 +219,20 @@ REFUSED = {"eigh": lambda a: np.linalg.eigh(a + a.conj().T)[0],
 def test_linalg_without_a_complex_rule_refuses_rather_than_answer_wrong(name):
     with pytest.raises(TypeError, match=f"np.linalg.{name} of a complex matrix"):
         adkit.grad(lambda a: np.sum(np.abs(REFUSED[name](a))))(A)
+
+
+def test_eigh_reads_one_triangle_and_a_real_diagonal_as_lapack_does():
+    # the upper triangle and the diagonal's imaginary part do not move the eigenvalues
+    g = adkit.grad(lambda a: np.sum(np.linalg.eigvalsh(a) ** 3))(A)
+    assert np.all(np.triu(g, 1) == 0) and np.all(np.imag(np.diag(g)) == 0)
+    g = adkit.grad(lambda a: np.sum(np.linalg.eigvalsh(a, "U") ** 3))(A)
+    assert np.all(np.tril(g, -1) == 0)
+    w = np.linalg.eigvalsh(A)
+    # the sum of the eigenvalues is the trace, sum Re(a_ii)
+    np.testing.assert_allclose(adkit.grad(lambda a: np.sum(np.linalg.eigvalsh(a)))(A),
+                               np.eye(3), atol=1e-14)
+    assert w.dtype == np.float64 and adkit.jvp(
+        np.linalg.eigvalsh, (A,), (W3[:, None] * W3,))[1].dtype == np.float64
 
 
 # --- check_grads ---------------------------------------------------------------------------------
@@ -264,3 +283,10 @@ def test_check_grads_complex_step_referee():
     assert any("needs real arguments" in n for n in report.notes)
     # it is asked for by name: a non-analytic f it cannot see (abs(x) * x) would fool it
     assert "complex_step" not in adkit.checks.MODES
+
+
+def test_check_grads_on_a_complex_hermitian_eigenproblem():
+    a = C(2, 2, seed=4) + 3 * np.eye(2)
+    report = adkit.check_grads(lambda a: np.abs(np.linalg.eigh(a)[1]) ** 2, (a,))
+    assert report.ok and "numeric" in report.modes
+    assert any("symbolic: skipped" in n and "Hermitian" in n for n in report.notes)

@@ -35,9 +35,10 @@ Conventions:
   and min (ties split evenly, as for np.max).
 - slogdet's sign carries no derivative for a real matrix (it is piecewise
   constant); for a complex one it is det/|det|, differentiated. det, inv,
-  solve, slogdet and eig accept complex matrices, arguments or intermediates
+  solve, slogdet, eig and eigh accept complex matrices, arguments or intermediates
   (autograd's convention, docs/complex.md: the cotangent of a holomorphic
-  f is g * f'(z), a real argument keeps the real part); eigh, cholesky, svd,
+  f is g * f'(z), a real argument keeps the real part; eigh's eigenvectors keep
+  LAPACK's gauge, a real first row for UPLO="L", last for "U"); cholesky, svd,
   qr, pinv and lstsq are differentiated for real matrices only and raise a
   TypeError for complex traced ones. det, slogdet, inv, solve and qr need a
   nonsingular (full-rank) matrix: their rules invert it.
@@ -104,6 +105,20 @@ def _sym_T(c: Any, lower: bool) -> Any:
     if lower:
         return np.tril(c) + np.tril(_mT(c), -1)
     return np.triu(c) + np.triu(_mT(c), 1)
+
+
+def _herm(x: Any, lower: bool) -> Any:
+    """The Hermitian matrix LAPACK sees when it reads one triangle of a complex x (the
+    imaginary part of the diagonal is ignored)."""
+    t = np.tril(x, -1) if lower else np.triu(x, 1)
+    return t + np.conj(_mT(t)) + _diag(np.real(np.diagonal(x, axis1=-2, axis2=-1)))
+
+
+def _herm_T(c: Any, lower: bool) -> Any:
+    """The adjoint of _herm under the complex convention's pairing Re sum(c * dx)."""
+    t = c + np.conj(_mT(c))
+    t = np.tril(t, -1) if lower else np.triu(t, 1)
+    return t + _diag(np.real(np.diagonal(c, axis1=-2, axis2=-1)))
 
 
 def _real_only(name: str, a: Any) -> None:
@@ -298,6 +313,10 @@ def _sym_null_vector_2x2(m: np.ndarray, m_num: np.ndarray) -> tuple:
 
 
 def _sym_eigh(sp, at, a, UPLO="L"):
+    if np.iscomplexobj(at.values[0]):
+        raise _sym_refuse("eigh", "the exact expressions are written for real symmetric "
+                          "matrices; a complex Hermitian one is checked by the numeric "
+                          "referee")
     a = _sym_triangle(_sym_objects(a), UPLO.upper() == "L")
     n = a.shape[-1]
     _sym_size("eigh", n)
@@ -675,6 +694,8 @@ def _eigh_impl(a, UPLO="L"):
 
 
 def _eigh_jvp(g, ans, a, UPLO="L"):
+    if is_complex(a):
+        return _eigh_jvp_complex(g, ans, UPLO.upper() == "L")
     w, v = ans[..., 0, :], ans[..., 1:, :]
     m = _mT(v) @ _sym(g, UPLO.upper() == "L") @ v
     dv = v @ (_inv_gaps(w) * m)
@@ -682,10 +703,45 @@ def _eigh_jvp(g, ans, a, UPLO="L"):
 
 
 def _eigh_vjp(ans, a, UPLO="L"):
+    if is_complex(a):
+        return _eigh_vjp_complex(ans, UPLO.upper() == "L")
     w, v = ans[..., 0, :], ans[..., 1:, :]
     f = _inv_gaps(w)
     return lambda g: _sym_T(v @ (_diag(g[..., 0, :]) + f * (_mT(v) @ g[..., 1:, :])) @ _mT(v),
                             UPLO.upper() == "L")
+
+
+# A complex Hermitian matrix: LAPACK (zheevd, after Householder tridiagonalisation)
+# returns eigenvectors whose first row (UPLO="L"; the last for "U") is real. The
+# derivatives keep that gauge, so phase-dependent functions of them are right too.
+def _eigh_gauge_row(v: Any, lower: bool) -> int:
+    return 0 if lower else shape_of(v)[-2] - 1
+
+
+def _eigh_jvp_complex(g, ans, lower):
+    w, v = np.real(ans[..., 0, :]), ans[..., 1:, :]
+    m = np.conj(_mT(v)) @ _herm(g, lower) @ v
+    x = v @ (_inv_gaps(w) * m)
+    r = _eigh_gauge_row(v, lower)
+    c = np.imag(x[..., r, :]) / np.real(v[..., r, :])   # keeps row r of v real
+    dv = x - 1j * (v * c[..., None, :])
+    dw = np.real(np.diagonal(m, axis1=-2, axis2=-1)) + 0j
+    return np.concatenate([dw[..., None, :], dv], axis=-2)
+
+
+def _eigh_vjp_complex(ans, lower):
+    w, v = np.real(ans[..., 0, :]), ans[..., 1:, :]
+    f = _inv_gaps(w)
+    r = _eigh_gauge_row(v, lower)
+    hot = (np.arange(shape_of(v)[-2]) == r)[:, None]
+
+    def vjp(g):
+        gw, gv = np.real(g[..., 0, :]), g[..., 1:, :]
+        beta = np.imag(np.sum(gv * v, axis=-2)) / np.real(v[..., r, :])
+        gx = gv - 1j * (hot * beta[..., None, :])
+        c = np.conj(v) @ (_diag(gw) + f * (_mT(v) @ gx)) @ _mT(v)
+        return _herm_T(c, lower)
+    return vjp
 
 
 # packed: (..., n+1, n), eigenvalues in row 0, eigenvectors below
@@ -694,9 +750,9 @@ eigh_p = defprim("eigh", _eigh_impl, jvp=_eigh_jvp, vjp=_eigh_vjp, sympy=_sym_ei
 
 @handles(np.linalg.eigh, via=eigh_p)
 def _np_eigh(a, UPLO="L"):
-    _real_only("eigh", a)
     p = eigh_p(a, UPLO=UPLO)
-    return _EighResult(p[..., 0, :], p[..., 1:, :])
+    w = p[..., 0, :]
+    return _EighResult(np.real(w) if is_complex(a) else w, p[..., 1:, :])
 
 
 @handles(np.linalg.eigvalsh, via=eigh_p)
