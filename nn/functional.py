@@ -542,7 +542,8 @@ class Model:
             non_trainable += n_state + (0 if layer.trainable else n)
             shapes = [str(t.shape) for t in node.outputs]
             sources = ", ".join(t.name for t in node.input_tensors) or "-"
-            rows.append((f"{layer.name} ({type(layer).__name__})", ", ".join(shapes),
+            kind = type(layer.model if isinstance(layer, ModelLayer) else layer).__name__
+            rows.append((f"{layer.name} ({kind})", ", ".join(shapes),
                          f"{n + n_state:,}", sources))
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]
         rule = "=" * sum(widths)

@@ -23,7 +23,7 @@ from . import strategies
 from .callbacks import History
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
-from .layers.nested import call_model
+from .layers.nested import ModelLayer, as_layer, call_model
 from .placement import HostPlacement, device_placement
 from .saving import save_model
 from .training import Trainer
@@ -72,6 +72,8 @@ class Sequential:
 
     # --- building ------------------------------------------------------------
     def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer) and hasattr(layer, "trainable_part"):
+            layer = as_layer(layer, first=not self.layers)   # a model in the stack, shared
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add takes an adkit.nn.layers layer, got "
                             f"{type(layer).__name__}")
@@ -107,6 +109,9 @@ class Sequential:
                 self.params[layer.name] = layer.init_params(rng, in_shape)
                 if layer.has_state:
                     self.state[layer.name] = layer.init_state(in_shape)
+        for layer, in_shape in zip(self.layers, shapes):
+            if isinstance(layer, ModelLayer):   # the nested model holds the same arrays
+                layer.adopt(in_shape, self.params[layer.name], self.state.get(layer.name, {}))
         self.input_shape, self.output_shape = shapes[0], shapes[-1]
         self._layer_shapes = shapes
         self._index_parameters()

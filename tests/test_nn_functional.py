@@ -4,8 +4,11 @@ Derivatives are checked against adkit.numeric's central differences (the referee
 values against NumPy written out by hand, and multi-output losses against the
 weighted sum computed here from the model's own predictions."""
 
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -448,44 +451,58 @@ def test_tensorboard_activation_histograms_follow_the_graph(tmp_path):
 
 # --- against Keras 3 itself: the same graph reads the weights Keras trained ---------------
 
-def keras_or_skip():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
+def test_a_graph_reads_keras_weights_and_keras_reads_ours(tmp_path):
+    """Keras runs in a process of its own (tests/keras_functional_twin.py)."""
     install = "pip install keras jax h5py (Keras 3 with the JAX backend)"
     pytest.importorskip("h5py", reason=install)
-    keras3 = pytest.importorskip("keras", reason=install)
-    if not keras3.__version__.startswith("3."):
-        pytest.skip(f"needs Keras 3, found {keras3.__version__}")
-    return keras3
-
-
-def residual_two_input_graph(api, L):
-    """One graph in either library: `api` has Input and Model, `L` the layers."""
-    image = api.Input(shape=(8, 8, 1), name="image")
-    extra = api.Input(shape=(3,), name="extra")
-    h = L.Conv2D(4, (3, 3), padding="same", activation="relu", name="c1")(image)
-    h = L.Add(name="skip")([h, L.Conv2D(4, (3, 3), padding="same", name="c2")(h)])
-    h = L.Flatten(name="flat")(L.MaxPooling2D((2, 2), name="pool")(h))
-    h = L.Concatenate(name="join")([h, L.Dense(5, activation="tanh", name="side")(extra)])
-    return api.Model([image, extra], L.Dense(3, activation="softmax", name="out")(h))
-
-
-def test_a_graph_reads_keras_weights_and_keras_reads_ours(tmp_path):
-    keras3 = keras_or_skip()
+    for module in ("keras", "jax"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed: {install}")
     import adkit.nn.layers as layers
-    rng = np.random.default_rng(0)
-    x = [rng.random((16, 8, 8, 1), dtype=np.float32), rng.random((16, 3), dtype=np.float32)]
-    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 16)]
-    twin = residual_two_input_graph(keras3, keras3.layers)
-    twin.compile(optimizer="adam", loss="categorical_crossentropy")
-    twin.fit(x, y, epochs=2, batch_size=8, verbose=0)
-    twin.save_weights(tmp_path / "k.weights.h5")
+    from keras_functional_twin import data, residual_two_input_graph
+    script = os.path.join(os.path.dirname(__file__), "keras_functional_twin.py")
+
+    def keras_side(mode):
+        env = {**os.environ, "KERAS_BACKEND": "jax"}
+        done = subprocess.run([sys.executable, script, mode, str(tmp_path)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    x, y = data()
+    keras_side("train")
     model = residual_two_input_graph(keras, layers)
     model.load_weights(tmp_path / "k.weights.h5")
-    np.testing.assert_allclose(model.predict(x), twin.predict(x, verbose=0), rtol=1e-5,
+    np.testing.assert_allclose(model.predict(x), np.load(tmp_path / "k.npy"), rtol=1e-5,
                                atol=1e-5)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     model.save_weights(tmp_path / "a.weights.h5")
-    twin.load_weights(os.fspath(tmp_path / "a.weights.h5"))
-    np.testing.assert_allclose(twin.predict(x, verbose=0), model.predict(x), rtol=1e-5,
+    keras_side("read")
+    np.testing.assert_allclose(np.load(tmp_path / "a.npy"), model.predict(x), rtol=1e-5,
                                atol=1e-5)
+
+
+def test_a_model_inside_a_sequential_shares_weights_and_survives_saving(tmp_path):
+    base = Sequential([Dense(4, activation="relu", input_shape=(3,), name="base_dense")],
+                      seed=0, name="base")
+    model = Sequential([base, Dense(2, name="top")], seed=1, name="outer")
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    top = model.get_layer("top")
+    np.testing.assert_allclose(model.predict(x), top(base.predict(x)), rtol=1e-6)
+    model.compile(optimizer="sgd", loss="mse")
+    before = base.get_weights()[0].copy()
+    model.train_on_batch(x, np.zeros((5, 2)))
+    assert not np.allclose(base.get_weights()[0], before)
+    np.testing.assert_allclose(model.predict(x), top(base.predict(x)), rtol=1e-6)
+    model.save(tmp_path / "outer.adkit")
+    loaded = load_model(tmp_path / "outer.adkit")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    np.testing.assert_array_equal(loaded.layers[0].model.get_weights()[0], base.get_weights()[0])
+
+
+def test_summary_names_a_nested_model_by_its_class():
+    inner = Sequential([Dense(2, input_shape=(3,), name="inner_dense")], seed=0, name="inner")
+    inp = Input(shape=(3,))
+    lines = []
+    Model(inp, inner(inp), seed=0).summary(print_fn=lines.append)
+    assert any(line.startswith("inner (Sequential)") for line in lines)

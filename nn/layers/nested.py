@@ -129,11 +129,18 @@ def _first_dtype(model: Any) -> str:
     return model.layers[0].dtype.name if model.layers else "float32"
 
 
-def as_layer(model: Any) -> ModelLayer:
-    """The one ModelLayer of `model` (made on first use), so every call shares it."""
+def as_layer(model: Any, first: bool = False) -> ModelLayer:
+    """The one ModelLayer of `model` (made on first use), so every call shares it.
+    first=True: it starts a Sequential, so it declares the model's input shape (which
+    lets the Sequential build at once)."""
     layer = getattr(model, "_layer", None)
     if layer is None:
         layer = model._layer = ModelLayer(model)
+    shape = None
+    if first:
+        shape = model.input_shape if model.input_shape is not None or not model.layers \
+            else model.layers[0].input_shape
+    layer.input_shape = None if isinstance(shape, list) else shape
     return layer
 
 
