@@ -2,8 +2,9 @@
 synthetic files whose SHA-256 the test computes and puts in place of the real ones:
 a good download then served from the cache without a request, a corrupted download
 and an interrupted one (refused, nothing cached, the next call retries), a tampered
-cache entry, the search order path > $ADKIT_DATA > Debian > download, and the
-message when every source fails."""
+cache entry, the search order path > $ADKIT_DATA > Debian > download, the
+message when every source fails, and that the real Fashion-MNIST hashes are those
+of the files Debian ships."""
 
 import hashlib
 import http.server
@@ -248,3 +249,23 @@ def test_unwritable_cache_says_which_variable_to_set(server, monkeypatch, tmp_pa
     with pytest.raises(FileNotFoundError, match=r"cannot write the cache directory .*a-file"
                                                 r".*set \$ADKIT_CACHE to a writable directory"):
         mnist.load_data()
+
+
+# Zalando's gzip headers: the file name and these time stamps (2017-08-31), which Debian's
+# packaging dropped. The MD5s of Zalando's README (shipped in Debian's package) found them.
+ZALANDO_MTIME = {"train": 1504176606, "t10k": 1504176627}
+
+
+@pytest.mark.parametrize("name", list(fashion_mnist.SHA256))
+def test_fashion_mnist_hashes_are_those_of_debians_data(name):
+    """Debian's file with Zalando's gzip header put back hashes to adkit's SHA256 entry:
+    the download adkit accepts is byte for byte the data Debian ships."""
+    debian = os.path.join(fashion_mnist.DEBIAN_DIR, name)
+    if not os.path.isfile(debian):
+        pytest.skip(f"Fashion-MNIST is not installed: {fashion_mnist.INSTALL_COMMAND}")
+    data = open(debian, "rb").read()
+    if data[3] != 0:  # a file name or other optional field: not the layout this test knows
+        pytest.skip(f"{debian} has gzip header flags {data[3]:#x}, not Debian 2020's 0")
+    header = (b"\x1f\x8b\x08\x08" + ZALANDO_MTIME[name[:name.index("-")]].to_bytes(4, "little")
+              + bytes([0, 3]) + name.removesuffix(".gz").encode() + b"\0")
+    assert hashlib.sha256(header + data[10:]).hexdigest() == fashion_mnist.SHA256[name]

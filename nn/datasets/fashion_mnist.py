@@ -34,8 +34,10 @@ ENV_VAR = sources.ENV_VAR
 
 #: Where a download comes from (Keras's copy of Zalando's files) and each file's SHA-256:
 #: Keras's keras/src/datasets/fashion_mnist.py and TensorFlow Datasets' url_checksums agree on
-#: them. Debian's copies decompress to the same bytes but were recompressed, so their own
-#: hashes differ; local files are checked by their IDX headers and sizes instead.
+#: them. Debian's copies hold the same compressed stream under a normalised gzip header (no
+#: file name, another time stamp), so their own hashes differ; restoring the original header
+#: gives these hashes back (tests/test_nn_datasets_download.py). Local files are checked by
+#: their IDX headers and sizes instead.
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 SHA256 = {
     "train-images-idx3-ubyte.gz":
