@@ -210,8 +210,7 @@ def test_fft(fun, args):
     check_complex(fun, *args)
 
 
-REFUSED = {"svd": lambda a: np.linalg.svd(a, compute_uv=False),
-           "cholesky": lambda a: np.linalg.cholesky(a @ a.conj().T),
+REFUSED = {"cholesky": lambda a: np.linalg.cholesky(a @ a.conj().T),
            "qr": lambda a: np.linalg.qr(a)[1], "pinv": np.linalg.pinv}
 
 
@@ -219,6 +218,39 @@ REFUSED = {"svd": lambda a: np.linalg.svd(a, compute_uv=False),
 def test_linalg_without_a_complex_rule_refuses_rather_than_answer_wrong(name):
     with pytest.raises(TypeError, match=f"np.linalg.{name} of a complex matrix"):
         adkit.grad(lambda a: np.sum(np.abs(REFUSED[name](a))))(A)
+
+
+SVD_SHAPES = [(3, 3), (4, 2), (2, 4), (1, 3), (3, 1)]
+
+
+@pytest.mark.parametrize("shape", SVD_SHAPES, ids=str)
+@pytest.mark.parametrize("part", ["s", "u", "vh", "product"])
+def test_svd(shape, part):
+    # U and V, phases included: the derivative keeps LAPACK's gauge (V's first row real
+    # for m >= n, U's for m < n)
+    def f(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        return {"s": s, "u": u, "vh": vh, "product": (u * s) @ vh}[part]
+    check_complex(f, C(*shape, seed=sum(shape)))
+
+
+@pytest.mark.parametrize("fun,a", [
+    (lambda a: np.linalg.svd(a)[0], np.stack([C(3, 3, seed=1), C(3, 3, seed=2)])),
+    (lambda a: np.linalg.svd(a + a.conj().T, hermitian=True)[2], A),
+    (lambda a: np.linalg.norm(a, 2), B), (lambda a: np.linalg.norm(a, "nuc"), B),
+], ids=["batched", "hermitian", "norm-2", "norm-nuc"])
+def test_svd_users(fun, a):
+    check_complex(fun, a)
+
+
+def test_svd_values_match_numpy_types():
+    u, s, vh = np.linalg.svd(A)
+    out = adkit.jvp(lambda a: np.linalg.svd(a), (A,), (B @ B.T.conj(),))
+    (tu, ts, tvh) = out[1]
+    assert out[0][1].dtype == np.float64 and ts.dtype == np.float64
+    np.testing.assert_allclose(out[0][2], vh)
+    np.testing.assert_allclose(out[0][0], u)
+    assert tu.dtype == tvh.dtype == np.complex128
 
 
 def test_eigh_reads_one_triangle_and_a_real_diagonal_as_lapack_does():
@@ -290,3 +322,18 @@ def test_check_grads_on_a_complex_hermitian_eigenproblem():
     report = adkit.check_grads(lambda a: np.abs(np.linalg.eigh(a)[1]) ** 2, (a,))
     assert report.ok and "numeric" in report.modes
     assert any("symbolic: skipped" in n and "Hermitian" in n for n in report.notes)
+
+
+def test_a_lapack_with_another_gauge_is_refused_not_differentiated_wrongly(monkeypatch):
+    original = np.linalg.svd
+
+    def rotated(a, *args, **kwargs):   # the same SVD, every pair's phase turned
+        u, s, vh = original(a, *args, **kwargs)
+        if isinstance(a, np.ndarray):
+            phase = np.exp(0.3j * np.arange(1, np.shape(s)[-1] + 1))
+            u, vh = u * phase, vh * np.conj(phase)[:, None]
+        return u, s, vh
+
+    monkeypatch.setattr(np.linalg, "svd", rotated)
+    with pytest.raises(TypeError, match=r"np.linalg.svd of a complex matrix.*gauge"):
+        adkit.grad(lambda a: np.sum(np.real(np.linalg.svd(a)[0])))(A)

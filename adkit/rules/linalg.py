@@ -35,10 +35,10 @@ Conventions:
   and min (ties split evenly, as for np.max).
 - slogdet's sign carries no derivative for a real matrix (it is piecewise
   constant); for a complex one it is det/|det|, differentiated. det, inv,
-  solve, slogdet, eig and eigh accept complex matrices, arguments or intermediates
-  (autograd's convention, docs/complex.md: the cotangent of a holomorphic
-  f is g * f'(z), a real argument keeps the real part; eigh's eigenvectors keep
-  LAPACK's gauge, a real first row for UPLO="L", last for "U"); cholesky, svd,
+  solve, slogdet, eig, eigh and svd accept complex matrices, arguments or
+  intermediates (autograd's convention, docs/complex.md: the cotangent of a
+  holomorphic f is g * f'(z), a real argument keeps the real part; eigh's and
+  svd's vectors keep LAPACK's phases, see _lapack_gauge); cholesky,
   qr, pinv and lstsq are differentiated for real matrices only and raise a
   TypeError for complex traced ones. det, slogdet, inv, solve and qr need a
   nonsingular (full-rank) matrix: their rules invert it.
@@ -332,6 +332,9 @@ def _sym_eigh(sp, at, a, UPLO="L"):
 def _sym_svd(sp, at, a):
     """Through the symmetric eigenproblem of the smaller Gram matrix: its eigenvectors
     are V (or U), the other side is A V / s (or A^T U / s)."""
+    if np.iscomplexobj(at.values[0]):
+        raise _sym_refuse("svd", "the exact expressions are written for real matrices; a "
+                          "complex one is checked by the numeric referee")
     a = _sym_objects(a)
     m, n = a.shape[-2:]
     k = min(m, n)
@@ -715,7 +718,19 @@ def _eigh_vjp(ans, a, UPLO="L"):
 # returns eigenvectors whose first row (UPLO="L"; the last for "U") is real. The
 # derivatives keep that gauge, so phase-dependent functions of them are right too.
 def _eigh_gauge_row(v: Any, lower: bool) -> int:
-    return 0 if lower else shape_of(v)[-2] - 1
+    return _lapack_gauge(v, 0 if lower else shape_of(v)[-2] - 1, "eigh")
+
+
+def _lapack_gauge(v: Any, row: int, name: str) -> int:
+    """row, after checking that row `row` of the unitary v is real: the gauge LAPACK's
+    reference algorithms give, which the complex rules keep. Another LAPACK could
+    choose otherwise; then the phases' derivatives would be wrong, so refuse."""
+    r = np.asarray(primal(v))[..., row, :]
+    if np.any(np.abs(np.imag(r)) > 100 * np.finfo(r.dtype).eps):
+        raise TypeError(f"np.linalg.{name} of a complex matrix: this LAPACK returned "
+                        f"singular/eigen vectors whose row {row} is not real, a gauge "
+                        "adkit's rule does not know, so it cannot differentiate them")
+    return row
 
 
 def _eigh_jvp_complex(g, ans, lower):
@@ -819,16 +834,20 @@ def _np_eigvals(a):
 
 def _svd_impl(a):
     u, s, vh = np.linalg.svd(a, full_matrices=False)
-    return np.concatenate([u, s[..., None, :], _mT(vh)], axis=-2)
+    v = np.conj(_mT(vh)) if np.iscomplexobj(vh) else _mT(vh)
+    return np.concatenate([u, s[..., None, :], v], axis=-2)
 
 
 def _svd_parts(ans, a):
     m, n = shape_of(a)[-2:]
     u, s, v = ans[..., :m, :], ans[..., m, :], ans[..., m + 1:, :]
+    s = np.real(s) if is_complex(a) else s
     return m, n, u, s, v, _inv_gaps(s * s), _recip(s, max(m, n))
 
 
 def _svd_jvp(g, ans, a):
+    if is_complex(a):
+        return _svd_jvp_complex(g, ans, a)
     m, n, u, s, v, f, s_inv = _svd_parts(ans, a)
     k = shape_of(s)[-1]
     gv = g @ v
@@ -845,6 +864,8 @@ def _svd_jvp(g, ans, a):
 
 
 def _svd_vjp(ans, a):
+    if is_complex(a):
+        return _svd_vjp_complex(ans, a)
     m, n, u, s, v, f, s_inv = _svd_parts(ans, a)
     k = shape_of(s)[-1]
 
@@ -862,13 +883,73 @@ def _svd_vjp(ans, a):
     return vjp
 
 
+# A complex matrix: U S V^H, where each pair (u_k, v_k) may share any phase. LAPACK's
+# gesdd (Householder bidiagonalisation) returns V with a real first row when m >= n, and U
+# with a real first row when m < n; the rules keep that gauge: the derivative with no
+# phase term (diag(V^H dV) = 0), then the phase i theta_k on both u_k and v_k that keeps
+# the row real. The VJP is the adjoint under the pairing Re sum(c * dA).
+def _svd_gauge(u: Any, v: Any, m: int, n: int) -> tuple[bool, Any]:
+    """(whether V carries the gauge, the real row's values)."""
+    on_v = m >= n
+    _lapack_gauge(v if on_v else u, 0, "svd")
+    return on_v, np.real((v if on_v else u)[..., 0, :])
+
+
+def _svd_jvp_complex(g, ans, a):
+    m, n, u, s, v, f, s_inv = _svd_parts(ans, a)
+    k = shape_of(s)[-1]
+    on_v, row = _svd_gauge(u, v, m, n)
+    dp = np.conj(_mT(u)) @ g @ v
+    dp_h = np.conj(_mT(dp))
+    diag_dp = np.diagonal(dp, axis1=-2, axis2=-1)
+    du = u @ (f * (dp * s[..., None, :] + s[..., :, None] * dp_h) +
+              _diag(1j * np.imag(diag_dp) * s_inv))
+    dv = v @ (f * (s[..., :, None] * dp + dp_h * s[..., None, :]))
+    if m > k:
+        du = du + (g @ v - u @ dp) * s_inv[..., None, :]
+    if n > k:
+        dv = dv + (np.conj(_mT(g)) @ u - v @ dp_h) * s_inv[..., None, :]
+    theta = -np.imag((dv if on_v else du)[..., 0, :]) / row
+    du = du + u * (1j * theta)[..., None, :]
+    dv = dv + v * (1j * theta)[..., None, :]
+    ds = np.real(diag_dp) + 0j
+    return np.concatenate([du, ds[..., None, :], dv], axis=-2)
+
+
+def _svd_vjp_complex(ans, a):
+    m, n, u, s, v, f, s_inv = _svd_parts(ans, a)
+    k = shape_of(s)[-1]
+    on_v, row = _svd_gauge(u, v, m, n)
+    hot = (np.arange(n if on_v else m) == 0)[:, None]
+
+    def vjp(g):
+        gu, gs, gv = g[..., :m, :], np.real(g[..., m, :]), g[..., m + 1:, :]
+        beta = np.imag(np.sum(gu * u, axis=-2) + np.sum(gv * v, axis=-2)) / row
+        if on_v:   # the phase's cotangent, onto the row it keeps real
+            gv = gv - 1j * (hot * beta[..., None, :])
+        else:
+            gu = gu - 1j * (hot * beta[..., None, :])
+        gu_p, gv_p = _mT(u) @ gu, _mT(v) @ gv
+        fu, fv = f * gu_p, f * gv_p
+        diag_u = np.diagonal(gu_p, axis1=-2, axis2=-1)
+        gp = (_diag(gs + 1j * np.imag(diag_u) * s_inv) +
+              (fu + np.conj(_mT(fu))) * s[..., None, :] +
+              s[..., :, None] * (fv + np.conj(_mT(fv))))
+        c = np.conj(u) @ gp @ _mT(v)
+        if m > k:
+            c = c + ((gu - np.conj(u) @ gu_p) * s_inv[..., None, :]) @ _mT(v)
+        if n > k:
+            c = c + (np.conj(u) * s_inv[..., None, :]) @ _mT(np.conj(gv) - v @ np.conj(gv_p))
+        return c
+    return vjp
+
+
 # packed: (..., m+1+n, k) holding U, the singular values and V (not V^T)
 svd_p = defprim("svd", _svd_impl, jvp=_svd_jvp, vjp=_svd_vjp, sympy=_sym_svd)
 
 
 @handles(np.linalg.svd, via=(svd_p, eigh_p))
 def _np_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
-    _real_only("svd", a)
     if hermitian:
         return _svd_hermitian(a, compute_uv)
     m, n = shape_of(a)[-2:]
@@ -878,9 +959,11 @@ def _np_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
             "singular vectors are not unique, so they have no derivative; pass "
             "full_matrices=False")
     p = svd_p(a)
+    s = np.real(p[..., m, :]) if is_complex(a) else p[..., m, :]
     if not compute_uv:
-        return p[..., m, :]
-    return _SVDResult(p[..., :m, :], p[..., m, :], _mT(p[..., m + 1:, :]))
+        return s
+    v = p[..., m + 1:, :]
+    return _SVDResult(p[..., :m, :], s, _mT(np.conj(v) if is_complex(a) else v))
 
 
 def _svd_hermitian(a, compute_uv):
@@ -893,7 +976,8 @@ def _svd_hermitian(a, compute_uv):
         return s
     sign = np.take_along_axis(np.sign(primal(w)), order, axis=-1)
     u = np.take_along_axis(u, order[..., None, :], axis=-1)
-    return _SVDResult(u, s, _mT(u * sign[..., None, :]))
+    vt = _mT(u * sign[..., None, :])
+    return _SVDResult(u, s, np.conj(vt) if is_complex(a) else vt)
 
 
 if hasattr(np.linalg, "svdvals"):
