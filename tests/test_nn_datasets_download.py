@@ -254,13 +254,12 @@ def test_unwritable_cache_says_which_variable_to_set(server, monkeypatch, tmp_pa
 # Zalando's gzip headers: the file name and these time stamps (2017-08-31), which Debian's
 # packaging dropped. The MD5s of Zalando's README (shipped in Debian's package) found them.
 ZALANDO_MTIME = {"train": 1504176606, "t10k": 1504176627}
+DEBIAN_DIR = fashion_mnist.DEBIAN_DIR   # the fixture points the module elsewhere
 
 
-@pytest.mark.parametrize("name", list(fashion_mnist.SHA256))
-def test_fashion_mnist_hashes_are_those_of_debians_data(name):
-    """Debian's file with Zalando's gzip header put back hashes to adkit's SHA256 entry:
-    the download adkit accepts is byte for byte the data Debian ships."""
-    debian = os.path.join(fashion_mnist.DEBIAN_DIR, name)
+def zalando_file(name):
+    """Zalando's original ``name`` (.gz) rebuilt from Debian's copy, or a skip."""
+    debian = os.path.join(DEBIAN_DIR, name)
     if not os.path.isfile(debian):
         pytest.skip(f"Fashion-MNIST is not installed: {fashion_mnist.INSTALL_COMMAND}")
     data = open(debian, "rb").read()
@@ -268,4 +267,23 @@ def test_fashion_mnist_hashes_are_those_of_debians_data(name):
         pytest.skip(f"{debian} has gzip header flags {data[3]:#x}, not Debian 2020's 0")
     header = (b"\x1f\x8b\x08\x08" + ZALANDO_MTIME[name[:name.index("-")]].to_bytes(4, "little")
               + bytes([0, 3]) + name.removesuffix(".gz").encode() + b"\0")
-    assert hashlib.sha256(header + data[10:]).hexdigest() == fashion_mnist.SHA256[name]
+    return header + data[10:]
+
+
+@pytest.mark.parametrize("name", list(fashion_mnist.SHA256))
+def test_fashion_mnist_hashes_are_those_of_debians_data(name):
+    """Debian's file with Zalando's gzip header put back hashes to adkit's SHA256 entry:
+    the download adkit accepts is byte for byte the data Debian ships."""
+    assert hashlib.sha256(zalando_file(name)).hexdigest() == fashion_mnist.SHA256[name]
+
+
+def test_real_fashion_mnist_through_the_download_path(server, tmp_path):
+    """The real files, served locally, pass adkit's real hashes and load as Debian's do."""
+    for name in fashion_mnist.SHA256:
+        server.files[f"/fashion-mnist/{name}"] = zalando_file(name)
+    (x, y), (xt, yt) = fashion_mnist.load_data()
+    assert len(server.requests) == 4 and len(cached_files(tmp_path)) == 4
+    (dx, dy), (dxt, dyt) = fashion_mnist.load_data(DEBIAN_DIR)
+    for got, want in ((x, dx), (y, dy), (xt, dxt), (yt, dyt)):
+        np.testing.assert_array_equal(got, want)
+    assert x.shape == (60000, 28, 28) and fashion_mnist.class_names[y[0]] == "Ankle boot"

@@ -79,8 +79,10 @@ def fetch(dataset: str, filename: str, sha256: str, default_base: str) -> str:
 
     directory = os.path.join(cache_dir(), dataset)
     try:
+        # pooch's default 1 KiB chunks, each written and flushed, cost more than the transfer
+        downloader = pooch.HTTPDownloader(progressbar=sys.stderr.isatty(), chunk_size=1 << 16)
         return pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=filename,
-                              path=directory, progressbar=sys.stderr.isatty())
+                              path=directory, downloader=downloader)
     except ValueError as e:  # pooch's hash mismatch; it has deleted the file
         raise DownloadError(
             f"{url}: the downloaded file's SHA-256 is not the known {sha256}, so it was "
