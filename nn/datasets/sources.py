@@ -46,7 +46,7 @@ def locate(title: str, subdir: str, find: Callable[[str], tuple[Found | None, st
            download: Callable[[], Found] | None, how_to_get: str) -> Found:
     """The first hit of ``find(directory)`` over the places above, else ``download()``.
 
-    ``find`` returns ``(what it found, None)`` or ``(None, why not)``, the reason
+    ``find`` returns ``(what it found, "")`` or ``(None, why not)``, the reason
     one line such as ``"incomplete, missing t10k-labels-idx1-ubyte[.gz]"``.
     ``system`` is ``(directory, its origin)`` or None. ``download`` runs only when
     no ``path`` was given; it may raise ``DownloadError``. When nothing works,
