@@ -38,6 +38,7 @@ from .layers.nested import MODEL_CLASSES, ModelLayer, call_model
 from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk
 from .outputs import OutputLoss, OutputMetric, Rows, per_output
+from .summary_table import summary_lines
 
 __all__ = ["Input", "InputLayer", "Model"]
 
@@ -545,16 +546,7 @@ class Model:
             kind = type(layer.model if isinstance(layer, ModelLayer) else layer).__name__
             rows.append((f"{layer.name} ({kind})", ", ".join(shapes),
                          f"{n + n_state:,}", sources))
-        widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]
-        rule = "=" * sum(widths)
-        lines = [f'Model: "{self.name}"', rule]
-        for i, r in enumerate(rows):
-            lines.append("".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-            lines.append(rule if i == 0 else "-" * sum(widths))
-        lines[-1] = rule
-        lines += [f"Total params: {trainable + non_trainable:,}",
-                  f"Trainable params: {trainable:,}", f"Non-trainable params: {non_trainable:,}"]
-        for line in lines:
+        for line in summary_lines(self.name, rows, trainable, non_trainable):
             print_fn(line)
 
     def get_config(self) -> dict:

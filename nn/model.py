@@ -26,6 +26,7 @@ from .layers.core import Embedding, _Activated
 from .layers.nested import ModelLayer, as_layer, call_model
 from .placement import HostPlacement, device_placement
 from .saving import save_model
+from .summary_table import summary_lines
 from .training import Trainer
 
 #: what compile(device=...) accepts; "opencl" may name its device as adkit.kernels.device
@@ -333,16 +334,7 @@ class Sequential:
             non_trainable += n_state + (0 if layer.trainable else n)
             rows.append((f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(shape)),
                          f"{n + n_state:,}"))
-        widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
-        rule = "=" * sum(widths)
-        lines = [f'Model: "{self.name}"', rule]
-        for i, r in enumerate(rows):
-            lines.append("".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-            lines.append(rule if i == 0 else "-" * sum(widths))
-        lines[-1] = rule
-        lines += [f"Total params: {trainable + non_trainable:,}",
-                  f"Trainable params: {trainable:,}", f"Non-trainable params: {non_trainable:,}"]
-        for line in lines:
+        for line in summary_lines(self.name, rows, trainable, non_trainable):
             print_fn(line)
 
     # --- saving --------------------------------------------------------------

@@ -96,19 +96,7 @@ def _load_functional(f: ModelFile, compile: bool) -> Model:
     """A functional Model from its graph config, its weights checked as load_model's."""
     spec = f.config["model"]
     with _config_errors(f, "the model config is invalid"):
-        if not isinstance(spec.get("layers"), list) or not spec["layers"]:
-            raise ValueError("it has no list of layers")
-        layers = [deserialize(c) for c in spec["layers"]]
-        for layer in layers:
-            for inner in _nested(layer):
-                if inner.dtype.kind != "f":
-                    raise ValueError(f"layer {inner.name!r} has dtype {inner.dtype}; layers "
-                                     "compute in float16, float32 or float64")
-        name, seed = spec.get("name"), spec.get("seed")
-        if not isinstance(name, str):
-            raise ValueError(f"the model's name {name!r} is not a string")
-        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
-            raise ValueError(f"the model's seed {seed!r} is not an int in [0, 2**64)")
+        layers, _, _ = _layers_name_seed(spec)
         model = from_config(spec, layers)
     implied: dict[str, Any] = {}
     params: dict[str, dict] = {}
@@ -140,6 +128,25 @@ def _load_functional(f: ModelFile, compile: bool) -> Model:
     return model
 
 
+def _layers_name_seed(spec: dict) -> tuple[list[Layer], str, int]:
+    """The config's layers (each computing in a float dtype), the model's name and seed;
+    ValueError naming what is wrong."""
+    if not isinstance(spec.get("layers"), list) or not spec["layers"]:
+        raise ValueError("it has no list of layers")
+    layers = [deserialize(c) for c in spec["layers"]]
+    for layer in layers:
+        for inner in _nested(layer):
+            if inner.dtype.kind != "f":
+                raise ValueError(f"layer {inner.name!r} has dtype {inner.dtype}; layers "
+                                 "compute in float16, float32 or float64")
+    name, seed = spec.get("name"), spec.get("seed")
+    if not isinstance(name, str):
+        raise ValueError(f"the model's name {name!r} is not a string")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise ValueError(f"the model's seed {seed!r} is not an int in [0, 2**64)")
+    return layers, name, seed
+
+
 def _structure(f: ModelFile) -> tuple[Sequential, list[tuple]]:
     """The model with its layers (not built) and each layer's input shape, then the output."""
     spec = f.config["model"]
@@ -148,17 +155,7 @@ def _structure(f: ModelFile) -> tuple[Sequential, list[tuple]]:
             raise ValueError("it has no list of layers")
         if not isinstance(spec.get("input_shape"), list):
             raise ValueError("it has no input_shape (the saved model was not built)")
-        layers = [deserialize(c) for c in spec["layers"]]
-        for layer in layers:
-            for inner in _nested(layer):
-                if inner.dtype.kind != "f":
-                    raise ValueError(f"layer {inner.name!r} has dtype {inner.dtype}; layers "
-                                     "compute in float16, float32 or float64")
-        name, seed = spec.get("name"), spec.get("seed")
-        if not isinstance(name, str):
-            raise ValueError(f"the model's name {name!r} is not a string")
-        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
-            raise ValueError(f"the model's seed {seed!r} is not an int in [0, 2**64)")
+        layers, name, seed = _layers_name_seed(spec)
         model = Sequential(name=name, seed=seed)
         # add() builds (and initialises) as soon as the first layer knows its input
         # shape; the weights come from the file instead, so it learns it afterwards.

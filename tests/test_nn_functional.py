@@ -506,3 +506,34 @@ def test_summary_names_a_nested_model_by_its_class():
     lines = []
     Model(inp, inner(inp), seed=0).summary(print_fn=lines.append)
     assert any(line.startswith("inner (Sequential)") for line in lines)
+
+
+def _rewrite_config(path, change):
+    """Rewrite model.json inside a saved model file through `change(config)`."""
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(members["model.json"])
+    change(config)
+    members["model.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["model"]["nodes"][0].update(inputs=[["nowhere", 0, 0]]), "nowhere"),
+    (lambda c: c["model"]["nodes"].pop(), "no earlier node"),
+    (lambda c: next(l for l in c["model"]["layers"] if l["config"]["name"] == "trunk")[
+        "config"].update(units=5), "has shape"),
+    (lambda c: c["model"].update(inputs=[]), "at least one tensor"),
+])
+def test_a_tampered_graph_file_is_refused_naming_the_file(tmp_path, change, message):
+    from adkit.nn import ModelFileError
+    model = two_headed()
+    path = tmp_path / "m.adkit"
+    model.save(path)
+    _rewrite_config(path, change)
+    with pytest.raises(ModelFileError, match=message) as caught:
+        load_model(path)
+    assert "m.adkit" in str(caught.value)
