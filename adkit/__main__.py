@@ -314,7 +314,8 @@ def _add_train_parser(sub: Any) -> None:
     train = sub.add_parser("train", help="train a network on a data set (adkit.nn)",
                            formatter_class=_HelpFormatter,
                            description="Train a model of adkit.nn's zoo on Fashion-MNIST "
-                           "(from $ADKIT_DATA or Debian's dataset-fashion-mnist), print its "
+                           "(from $ADKIT_DATA, Debian's dataset-fashion-mnist, or a SHA-256-checked "
+                           "download into $ADKIT_CACHE), print its "
                            "test accuracy, and save the model, its learning curve and "
                            "TensorBoard logs under --out.")
     train.add_argument("dataset", choices=["fashion-mnist"], help="the data set to train on")
