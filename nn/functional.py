@@ -37,7 +37,7 @@ from .layers.core import Embedding, _Activated
 from .layers.nested import MODEL_CLASSES, ModelLayer, call_model
 from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk
-from .outputs import OutputLoss, OutputMetric, Rows, per_output
+from .outputs import OutputLoss, OutputMetric, Rows, per_example_weights, per_output
 from .summary_table import summary_lines
 
 __all__ = ["Input", "InputLayer", "Model"]
@@ -263,17 +263,22 @@ class Model:
         return x if isinstance(x, list) else list(x)
 
     def loss_fn(self, params: dict, x: Any, y: Any, rng: np.random.Generator | None = None,
-                training: bool = True) -> tuple[Any, tuple[Any, dict]]:
+                training: bool = True,
+                sample_weight: Any = None) -> tuple[Any, tuple[Any, dict]]:
         """(sum over outputs of loss_weight * mean loss, plus weight penalties,
-        (outputs, new_state)) for one batch."""
+        (outputs, new_state)) for one batch; sample_weight (one per example) weighs
+        each example's loss in every output's mean."""
         out, new_state = self.apply(params, x, training=training, rng=rng, logits=True)
         outs = out if isinstance(out, list) else [out]
         ys = y.arrays if isinstance(y, Rows) else [y]
         fused = self._fused_outputs()
         total = 0.0
         for i, (yi, oi) in enumerate(zip(ys, outs)):
-            loss = fused.get(i) or self.losses[i]
-            total = total + self.loss_weights[i] * np.mean(loss(yi, oi))
+            per_example = (fused.get(i) or self.losses[i])(yi, oi)
+            if sample_weight is not None:
+                per_example = per_example * per_example_weights(sample_weight,
+                                                                np.ndim(per_example))
+            total = total + self.loss_weights[i] * np.mean(per_example)
         for layer in self.layers:
             total = total + layer.penalty(params[layer.name])
         return total, (out, new_state)

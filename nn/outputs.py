@@ -65,9 +65,11 @@ class OutputLoss:
         self.loss, self.index, self.name = loss, index, name
         self.reset_state()
 
-    def update_state(self, y_true: Any, y_pred: Any) -> None:
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         per_example = np.asarray(self.loss(y_true.arrays[self.index], y_pred[self.index]))
-        self.total += float(np.sum(per_example))
+        weighted = per_example if sample_weight is None else \
+            per_example * per_example_weights(np.asarray(sample_weight), per_example.ndim)
+        self.total += float(np.sum(weighted))
         self.count += int(per_example.shape[0]) if per_example.ndim else 1
 
     def result(self) -> float:
@@ -83,11 +85,22 @@ class OutputMetric:
     def __init__(self, metric: Any, index: int, name: str) -> None:
         self.metric, self.index, self.name = metric, index, name
 
-    def update_state(self, y_true: Any, y_pred: Any) -> None:
-        self.metric.update_state(y_true.arrays[self.index], y_pred[self.index])
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        if sample_weight is None:
+            self.metric.update_state(y_true.arrays[self.index], y_pred[self.index])
+        else:
+            self.metric.update_state(y_true.arrays[self.index], y_pred[self.index],
+                                     sample_weight=sample_weight)
 
     def result(self) -> float:
         return self.metric.result()
 
     def reset_state(self) -> None:
         self.metric.reset_state()
+
+
+def per_example_weights(weights: Any, ndim: int) -> Any:
+    """Weights of shape (n,) (or (n, t)) given trailing axes to broadcast against a
+    per-example loss of `ndim` axes."""
+    extra = ndim - np.ndim(weights)
+    return weights if extra <= 0 else np.reshape(weights, np.shape(weights) + (1,) * extra)

@@ -17,6 +17,7 @@ import adkit
 import adkit.nn as keras
 from adkit import numeric
 from adkit.nn import Input, Model, Sequential, load_model
+from adkit.nn.outputs import Rows
 from adkit.nn.layers import (Activation, Add, Average, Concatenate, Conv2D, Dense, Dot,
                              Dropout, Flatten, Maximum, Minimum, Multiply, ShapeError,
                              Subtract)
@@ -537,3 +538,16 @@ def test_a_tampered_graph_file_is_refused_naming_the_file(tmp_path, change, mess
     with pytest.raises(ModelFileError, match=message) as caught:
         load_model(path)
     assert "m.adkit" in str(caught.value)
+
+
+def test_sample_weights_weigh_every_output_loss():
+    model = two_headed()
+    model.compile(optimizer="sgd", loss=["mse", "categorical_crossentropy"],
+                  loss_weights=[0.5, 1.0])
+    x, y = two_headed_data(12)
+    w = np.linspace(0.0, 2.0, 12).astype(np.float32)
+    value, label = model.predict(x)
+    mse = np.mean((value - y[0]) ** 2, axis=1)
+    xent = -np.sum(y[1] * np.log(np.clip(label, 1e-7, 1 - 1e-7)), axis=1)
+    loss, _ = model.loss_fn(model.params, Rows(x), Rows(y), training=False, sample_weight=w)
+    assert float(loss) == pytest.approx(np.mean(0.5 * mse * w + xent * w), rel=1e-5)
