@@ -98,8 +98,8 @@ def _gateway_code(fn: types.FunctionType, slot: int) -> types.CodeType:
     scope: dict = {}
     exec(compile(source, f"<adkit gateway for {fn.__module__}.{fn.__qualname__}>", "exec"),
          scope)
-    code = scope["factory"].__code__.co_consts
-    gateway = next(c for c in code if isinstance(c, types.CodeType))
+    gateway = next(c for c in scope["factory"].__code__.co_consts
+                   if isinstance(c, types.CodeType))
     if gateway.co_freevars != free:  # pragma: no cover - CPython orders both alike
         raise RuntimeError(f"cannot bind {fn.__qualname__}: free variables {free}")
     # SciPy's file and first line: inspect.getsource and tracebacks show SciPy's function
@@ -255,7 +255,7 @@ def _scipy_entry(tb: Any) -> tuple[str, str] | None:
 
 def _public_name(frame: Any, module: str) -> str:
     code = frame.f_code
-    for slot_fn, orig, _, name in _SLOTS:
+    for _, orig, _, name in _SLOTS:
         if orig.__code__ is code:
             return name
     self = frame.f_locals.get("self")
