@@ -403,7 +403,8 @@ for _cls, _table, _methods in (
         (st.rv_continuous, UNIVARIATE, ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf")),
         (st.rv_discrete, DISCRETE, ("pmf", "logpmf", "cdf", "logcdf", "sf", "logsf"))):
     for _m in _methods:
-        bind(getattr(_cls, _m), _method(_table, _m), f"scipy.stats.{_cls.__name__}.{_m}")  # noqa
+        bind(getattr(_cls, _m), _method(_table, _m),
+             f"scipy.stats.{_cls.__name__}.{_m}")
     for _dist in _table.values():
         for _m in _methods:
             if hasattr(_dist, _m):
