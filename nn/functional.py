@@ -529,10 +529,9 @@ class Model:
     _index_parameters = Sequential._index_parameters
 
     def export_onnx(self, path: str | os.PathLike) -> None:
-        """Refused for now: adkit.nn.onnx_export writes a stack of layers (Sequential)."""
-        raise NotImplementedError(
-            f"export_onnx writes Sequential models so far; model {self.name!r} is a "
-            "functional graph. Rebuild it as a Sequential if it is a plain stack")
+        """Write the graph as an ONNX file for inference (adkit.nn.onnx_graph)."""
+        from .onnx_graph import export_graph_onnx   # onnx is an optional install
+        export_graph_onnx(self, path)
 
     # --- summary and saving --------------------------------------------------------------
     def summary(self, print_fn: Callable[[str], None] = print) -> None:

@@ -410,10 +410,56 @@ def test_dropout_in_a_graph_is_active_only_in_training():
     assert 0 < np.mean(trained == 0) < 1
 
 
-def test_export_onnx_of_a_graph_is_refused_clearly(tmp_path):
-    model = two_headed()
-    with pytest.raises(NotImplementedError, match="functional graph"):
-        model.export_onnx(os.fspath(tmp_path / "m.onnx"))
+def onnx_outputs(model, path, inputs):
+    """The outputs onnxruntime computes from the exported file."""
+    pytest.importorskip("onnx", reason="onnx is not installed: pip install 'adkit[onnx]'")
+    ort = pytest.importorskip("onnxruntime", reason="pip install onnxruntime")
+    model.export_onnx(path)
+    session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == model.input_names
+    assert [o.name for o in session.get_outputs()] == model.output_names
+    return session.run(None, dict(zip(model.input_names, inputs)))
+
+
+@pytest.mark.parametrize("merge", [Add, Subtract, Multiply, Average, Maximum, Minimum,
+                                   Concatenate])
+def test_a_graph_exported_to_onnx_runs_as_predict(merge, tmp_path):
+    """A convolution branch (channels-first in ONNX) merged with a channels-last one,
+    a shared layer and two outputs: onnxruntime gives what predict gives."""
+    image = Input(shape=(6, 6, 2), name="image")
+    conv = Conv2D(2, (3, 3), padding="same", activation="relu", name="conv")(image)
+    shared = Dense(2, activation="tanh", name="shared")
+    joined = merge(name="merged")([conv, shared(image)])
+    out = Dense(3, activation="softmax", name="probs")(Flatten(name="flat")(joined))
+    second = Flatten(name="flat2")(Maximum(name="max2")([shared(image), conv]))
+    model = Model(image, [out, second], seed=0)
+    x = np.random.default_rng(0).normal(size=(5, 6, 6, 2)).astype(np.float32)
+    got = onnx_outputs(model, tmp_path / "m.onnx", [x])
+    for a, b in zip(got, model.predict(x)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_dot_of_vectors_exports_to_onnx(normalize, tmp_path):
+    a, b = Input(shape=(4,), name="a"), Input(shape=(4,), name="b")
+    encode = Dense(3, name="encode")
+    model = Model([a, b], Dot(axes=1, normalize=normalize, name="similarity")(
+        [encode(a), encode(b)]), seed=0)
+    xs = [np.random.default_rng(i).normal(size=(6, 4)).astype(np.float32) for i in (0, 1)]
+    np.testing.assert_allclose(onnx_outputs(model, tmp_path / "d.onnx", xs)[0],
+                               model.predict(xs), rtol=1e-5, atol=1e-6)
+
+
+def test_onnx_export_refuses_nested_models_and_matrix_dots_before_writing(tmp_path):
+    pytest.importorskip("onnx", reason="onnx is not installed: pip install 'adkit[onnx]'")
+    inner = Sequential([Dense(2, input_shape=(3,))], seed=0, name="inner")
+    inp = Input(shape=(3,))
+    with pytest.raises(ValueError, match="'inner' is a nested model"):
+        Model(inp, inner(inp), seed=0).export_onnx(tmp_path / "n.onnx")
+    m = Input(shape=(2, 3))
+    with pytest.raises(ValueError, match="Dot of vectors"):
+        Model(m, Dot(axes=2)([m, m]), seed=0).export_onnx(tmp_path / "d.onnx")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- MPI: a single-input, single-output graph trains data-parallel ------------------------
