@@ -189,7 +189,7 @@ class _Call:
         found = {}
         for i, ct in zip(self.diff, cts):
             leaves, td = self.flat[i]
-            if ct is None:
+            if ct is None or not leaves:  # a zero, or an argument with nothing to differentiate
                 continue
             ct_leaves, ct_td = tree_flatten(ct)
             if ct_td != td:

@@ -7,7 +7,8 @@ in one of two ways:
   mode records every step and does backpropagation through time itself. Works
   with any activations.
 * implementation=2 (the default, as in Keras): the whole loop is ONE operation
-  of adkit's table (`_recurrence`), whose VJP is the hand-written
+  (`_recurrence`, an adkit.custom_vjp whose forward rule hands its per-step
+  intermediates to the backward rule as residuals), whose VJP is the hand-written
   backpropagation through time in `_step_back`: one tape entry instead of
   about 25 per LSTM step, no per-step cotangent bookkeeping, and the input
   projection of every timestep in one matmul. The hand-written derivatives
@@ -403,70 +404,30 @@ class GRU(_Recurrent):
 
 # --- the fused recurrence: one table entry, backpropagation through time by hand --------
 
-@adkit.primitive
+@adkit.custom_vjp
 def _recurrence(x, kernel, recurrent_kernel, bias, peephole, *, layer):
     """A recurrent layer's whole forward pass as one operation."""
-    out, saved = layer._scan(x, kernel, recurrent_kernel, bias, peephole, per_step=False)
-    args = (x, kernel, recurrent_kernel, bias, peephole)
-    _Backprop.remember(out, _Backprop(layer, saved, args))
-    return out
+    return layer._scan(x, kernel, recurrent_kernel, bias, peephole, per_step=False)[0]
 
 
-class _Backprop:
-    """The reverse pass of one `_recurrence` call.
-
-    Backpropagation through time yields the cotangents of every argument in one
-    sweep, but the table asks for them one argument at a time; so the first VJP
-    called runs the sweep and the others read its result. The forward pass's
-    intermediates reach the VJPs through `_LATEST`: the engines build a
-    primitive's VJPs right after evaluating it, from its output. When that
-    output is not the one remembered (nested differentiation hands the VJPs
-    traced values), the forward pass is run again on what they are given, which
-    is also what makes the reverse pass differentiable.
-    """
-
-    def __init__(self, layer: _Recurrent, saved: list, args: tuple) -> None:
-        self.layer, self.saved, self.args = layer, saved, args
-        self.wanted: set = set()
-        self._g: Any = None
-        self._grads: list = []
-
-    @staticmethod
-    def remember(out: Any, backprop: "_Backprop") -> None:
-        _LATEST[:] = [out, backprop]
-
-    @staticmethod
-    def of(ans: Any, args: tuple, layer: _Recurrent) -> "_Backprop":
-        out, backprop = _LATEST
-        if out is not ans:
-            _, saved = layer._scan(*args, per_step=False)
-            backprop = _Backprop(layer, saved, args)
-        return backprop
-
-    def cotangent(self, i: int, g: Any) -> Any:
-        if _LATEST[1] is self:  # every VJP of this call exists by now: let go
-            _LATEST[:] = [None, None]
-        if self._g is not g or self._grads[i] is None:
-            self._grads = self.layer._scan_back(self.saved, g, *self.args,
-                                                wanted=self.wanted | {i})
-            self._g = g
-        return self._grads[i]
+def _recurrence_fwd(*args, layer):
+    """The forward pass, keeping what backpropagation through time needs: each step's
+    intermediates, the arguments, and which arguments are differentiated (the
+    cotangents of x and kernel cost a matmul per step, so only those asked for are
+    computed)."""
+    values = tuple(a.value for a in args)
+    out, saved = layer._scan(*values, per_step=False)
+    wanted = {i for i, a in enumerate(args) if a.perturbed}
+    return out, (layer, saved, values, wanted)
 
 
-# [the latest output of _recurrence, its _Backprop]: held from the forward pass until its
-# reverse pass starts (or the next call), so a VJP built from that output finds them
-_LATEST: list = [None, None]
+def _recurrence_bwd(residuals, g):
+    """Backpropagation through time: every argument's cotangent in one sweep."""
+    layer, saved, values, wanted = residuals
+    return tuple(layer._scan_back(saved, g, *values, wanted=wanted))
 
 
-def _vjp_maker(i: int) -> Any:
-    def make(ans, x, kernel, recurrent_kernel, bias, peephole, *, layer):
-        backprop = _Backprop.of(ans, (x, kernel, recurrent_kernel, bias, peephole), layer)
-        backprop.wanted.add(i)
-        return lambda g: backprop.cotangent(i, g)
-    return make
-
-
-adkit.defvjp(_recurrence, *[_vjp_maker(i) for i in range(5)])
+_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd, symbolic_zeros=True)
 
 
 # --- Bidirectional -------------------------------------------------------------------------
