@@ -155,6 +155,27 @@ ALL: dict[str, Callable] = {f.__name__: f for f in (
 ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 
 
+def weighted_mean(per_example: Any, sample_weight: Any = None) -> Any:
+    """The batch loss from per-example losses, as Keras's default reduction
+    "sum_over_batch_size": the sum of loss times weight over every entry, divided by
+    the number of entries (not by the sum of the weights). sample_weight has one
+    weight per example (or per example and time step); None weighs all alike.
+
+    >>> float(weighted_mean(np.array([1.0, 3.0]), np.array([2.0, 0.0])))
+    1.0
+    """
+    if sample_weight is None:
+        return np.mean(per_example)
+    extra = np.ndim(per_example) - np.ndim(sample_weight)
+    if extra < 0:
+        raise ValueError(f"sample_weight has shape {np.shape(sample_weight)} but the loss "
+                         f"has one value per example of shape {np.shape(per_example)}; give "
+                         "one weight per example")
+    if extra:
+        sample_weight = sample_weight.reshape(tuple(np.shape(sample_weight)) + (1,) * extra)
+    return np.mean(per_example * sample_weight)
+
+
 def get(identifier: str | Callable) -> Callable:
     """A loss from its Keras name (or alias), or a callable passed through."""
     if isinstance(identifier, str):

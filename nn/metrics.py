@@ -38,6 +38,7 @@ __all__ = [
     "Metric", "MeanMetric", "MeanMetricWrapper",
     "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
     "Precision", "Recall", "F1Score", "AUC", "MeanSquaredError", "MeanAbsoluteError", "get",
+    "WeightedMetric",
 ]
 
 _AVERAGES = (None, "binary", "macro", "micro", "weighted")
@@ -772,6 +773,32 @@ def _auc_or_nan(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> 
     if positive <= 0 or negative <= 0:
         return float("nan")
     return roc_auc_score(labels, scores, sample_weight=weights)
+
+
+class WeightedMetric(Metric):
+    """A compiled metric that the sample weights of fit and evaluate apply to
+    (compile's ``weighted_metrics``); plain compiled metrics count every example once,
+    as Keras's do.
+
+    >>> m = WeightedMetric(get("mae"), "weighted_mae")
+    >>> m.update_state(np.zeros((2, 1)), np.array([[1.0], [3.0]]), sample_weight=[3.0, 1.0])
+    >>> m.result()
+    1.5
+    """
+
+    def __init__(self, metric: Metric, name: str) -> None:
+        self.metric = metric
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        self.metric.reset_state()
+
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike,
+                     sample_weight: ArrayLike | None = None) -> None:
+        self.metric.update_state(y_true, y_pred, sample_weight)
+
+    def result(self) -> float:
+        return self.metric.result()
 
 
 # --- resolving names ----------------------------------------------------------

@@ -145,12 +145,14 @@ class Sequential:
         return x, ctx.new_state
 
     def loss_fn(self, params: dict, x: Any, y: Any, rng: np.random.Generator | None = None,
-                training: bool = True) -> tuple[Any, tuple[Any, dict]]:
-        """(mean loss + weight penalties, (output, new_state)) for one batch."""
+                training: bool = True,
+                sample_weight: Any = None) -> tuple[Any, tuple[Any, dict]]:
+        """(mean loss + weight penalties, (output, new_state)) for one batch; with
+        sample_weight the mean is Keras's weighted "sum_over_batch_size"."""
         fused = self._fused_loss
         out, new_state = self.apply(params, x, training=training, rng=rng, logits=fused is not None)
         per_example = (fused or self.loss)(y, out)
-        loss = np.mean(per_example)
+        loss = losses_module.weighted_mean(per_example, sample_weight)
         for layer in self.layers:
             if layer.regularizers:
                 loss = loss + layer.penalty(params[layer.name])
@@ -175,8 +177,10 @@ class Sequential:
 
     # --- compile -------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: list | None = None,
-                device: str | None = None, distribute: Any = None) -> None:
-        """Choose optimizer, loss and metrics (Keras names or objects).
+                device: str | None = None, distribute: Any = None,
+                weighted_metrics: list | None = None) -> None:
+        """Choose optimizer, loss and metrics (Keras names or objects). weighted_metrics
+        are metrics that fit's and evaluate's sample_weight / class_weight apply to.
 
         device="opencl" trains on an OpenCL device (default: $ADKIT_DEVICE, else "cpu");
         distribute="mpi" trains data-parallel over the MPI ranks this script was
@@ -203,6 +207,7 @@ class Sequential:
         self.compiled_metrics = [metrics_module.get(m, loss=loss_name) for m in self._metric_specs]
         self._metric_keys = [m if isinstance(m, str) else c.name
                              for m, c in zip(self._metric_specs, self.compiled_metrics)]
+        add_weighted_metrics(self, weighted_metrics, loss_name)
         self.trainer = Trainer(self, strategy, placement)
 
     @property
@@ -257,34 +262,47 @@ class Sequential:
     _prepare = prepare_data   # the name nn/downpour.py calls it by
 
     # --- training and inference: the Trainer's loop --------------------------
-    def train_on_batch(self, x: Any, y: Any) -> float:
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                       class_weight: dict | None = None) -> float:
         """One optimizer step on one batch; returns the batch loss."""
         self._require_compiled("train_on_batch")
-        return self.trainer.train_on_batch(x, y)
+        return self.trainer.train_on_batch(x, y, sample_weight=sample_weight,
+                                           class_weight=class_weight)
 
-    def fit(self, x: Any, y: Any, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
-            callbacks: list | None = None, validation_split: float = 0.0,
-            validation_data: tuple | None = None, shuffle: bool = True,
-            initial_epoch: int = 0) -> History:
-        """Train for `epochs` passes over (x, y); returns a History."""
+    def fit(self, x: Any, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: int | str = "auto", callbacks: list | None = None,
+            validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
+            class_weight: dict | None = None, sample_weight: Any = None,
+            initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None) -> History:
+        """Train for `epochs` passes over (x, y), or over the batches of a generator,
+        iterable or adkit.nn.utils.Sequence passed as x; returns a History. Arguments
+        as Keras's (see adkit.nn.training.Trainer.fit and adkit.nn.data_adapters)."""
         self._require_compiled("fit")
         return self.trainer.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                                 callbacks=callbacks, validation_split=validation_split,
                                 validation_data=validation_data, shuffle=shuffle,
-                                initial_epoch=initial_epoch)
+                                class_weight=class_weight, sample_weight=sample_weight,
+                                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                                validation_steps=validation_steps)
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
-        """The model's outputs for x, computed in batches (inference mode)."""
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
+                steps: int | None = None) -> np.ndarray:
+        """The model's outputs for x (arrays, or a generator / Sequence of batches),
+        computed in batches (inference mode)."""
         self._require_built("predict")
-        return self.trainer.predict(x, batch_size=batch_size, verbose=verbose)
+        return self.trainer.predict(x, batch_size=batch_size, verbose=verbose, steps=steps)
 
-    def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 0,
+    def evaluate(self, x: Any, y: Any = None, batch_size: int | None = None,
+                 verbose: int | str = 0, sample_weight: Any = None,
+                 class_weight: dict | None = None, steps: int | None = None,
                  return_dict: bool = False) -> Any:
-        """[loss, *metrics] on (x, y) in inference mode (just the loss without metrics),
-        averaged over examples, like Keras."""
+        """[loss, *metrics] on (x, y) (or a generator / Sequence of batches) in inference
+        mode (just the loss without metrics), averaged over examples, like Keras."""
         self._require_compiled("evaluate")
         return self.trainer.evaluate(x, y, batch_size=batch_size, verbose=verbose,
-                                     return_dict=return_dict)
+                                     sample_weight=sample_weight, class_weight=class_weight,
+                                     steps=steps, return_dict=return_dict)
 
     def __call__(self, x: Any, training: bool = False) -> Any:
         """model(x): on KerasTensors, the model as one layer of a functional graph (its
@@ -386,6 +404,23 @@ class Sequential:
                 return layer
         raise ValueError(f"get_layer: no layer named {name!r}; the model's layers are "
                          f"{[layer.name for layer in self.layers]}")
+
+
+def add_weighted_metrics(model: Any, weighted_metrics: list | None, loss_name: Any) -> None:
+    """Append compile's weighted_metrics to model's compiled metrics; a name that a plain
+    metric has already gets "weighted_" in front (Keras 2's naming)."""
+    if weighted_metrics is None:
+        return
+    if not isinstance(weighted_metrics, (list, tuple)):
+        raise TypeError(f"weighted_metrics must be a list, e.g. ['accuracy'], got "
+                        f"{weighted_metrics!r}")
+    for spec in weighted_metrics:
+        metric = metrics_module.get(spec, loss=loss_name)
+        key = spec if isinstance(spec, str) else metric.name
+        if key in model._metric_keys:
+            key = "weighted_" + key
+        model.compiled_metrics.append(metrics_module.WeightedMetric(metric, key))
+        model._metric_keys.append(key)
 
 
 def _walk(tree: dict, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:

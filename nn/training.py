@@ -21,6 +21,7 @@ never leaves half-updated weights.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager, nullcontext
@@ -36,6 +37,10 @@ from adkit.pytree import tree_flatten, tree_unflatten
 
 from . import allocator, backend
 from .callbacks import CallbackList, History, TerminateOnNaN
+from .data_adapters import (ArrayBatches, StreamBatches, check_sample_weight, combined_weights,
+                            is_batch_source, stream_or_none)
+from .metrics import WeightedMetric
+from .outputs import OutputLoss
 from .placement import HostPlacement
 from .strategies import SingleProcess
 
@@ -80,17 +85,25 @@ class TrainableModel(Protocol):
 class FitRun:
     """One fit call: its training data and settings, as the epoch loop reads them."""
 
-    x: np.ndarray
-    y: np.ndarray
+    data: ArrayBatches | StreamBatches   # the training batches (nn/data_adapters.py)
     batch_size: int
     epochs: int
-    steps: int                       # batches per epoch
-    shuffle: bool
     order_rng: np.random.Generator   # the batch order of each epoch
     callbacks: CallbackList
     nan_guard: TerminateOnNaN
-    validation_data: tuple | None
+    validation: tuple | StreamBatches | None   # (x, y, sample_weight) arrays, or batches
     verbose: int
+    #: where the loop is (BackupAndRestore saves and restores it): the epoch and the
+    #: batches of it done, and the order generator's state when that epoch began
+    epoch: int = 0
+    batch: int = 0
+    epoch_order_state: dict | None = None
+    skip_batches: int = 0   # batches of the first epoch a resumed fit has done already
+
+    @property
+    def steps(self) -> int | None:
+        """Batches per epoch (None: until a generator ends)."""
+        return self.data.steps
 
 
 class Trainer:
@@ -107,6 +120,8 @@ class Trainer:
         # dropout masks: a single process keeps its (seed, step) stream, ranks add their rank
         self._rank_key = (self.strategy.rank,) if self.distributed else ()
         self._value_and_grad = adkit.value_and_grad(model.loss_fn, has_aux=True)
+        #: the fit in progress (callbacks such as BackupAndRestore read where it is)
+        self.run: FitRun | None = None
 
     @property
     def is_chief(self) -> bool:
@@ -114,27 +129,34 @@ class Trainer:
         return self.strategy.is_chief
 
     # --- one step ------------------------------------------------------------------------
-    def train_on_batch(self, x: Any, y: Any) -> float:
-        """One optimizer step on one batch; returns the batch loss."""
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                       class_weight: dict | None = None) -> float:
+        """One optimizer step on one batch; returns the batch loss (weighted as fit's)."""
         if self.distributed:
             raise ValueError("train_on_batch does not split a batch over MPI ranks; under "
                              "distribute='mpi' train with fit (or compile without distribute)")
         x, y = self.model.prepare_data(x, y, "train_on_batch")
+        weights = combined_weights(y, sample_weight, class_weight, len(x), "train_on_batch")
         with self.placement.weights(write_back=True):
-            loss, _ = self._step(x, y, global_size=len(x))
+            loss, _ = self._step(x, y, global_size=len(x), sample_weight=weights)
         return loss
 
     def _step(self, x: np.ndarray, y: np.ndarray, global_size: int,
               nan_guard: TerminateOnNaN | None = None, epoch: int = 0,
-              batch: int = 0) -> tuple[float, Any]:
+              batch: int = 0, sample_weight: np.ndarray | None = None) -> tuple[float, Any]:
         """One update from the batch (x, y): this process's shard of a global batch of
         global_size examples. Returns (loss, what the loss was computed from)."""
         model, strategy, placement = self.model, self.strategy, self.placement
         rng = np.random.default_rng((model.seed, model.optimizer.iterations) + self._rank_key)
         if len(x):
             with placement.kernels():
-                (loss, (out, new_state)), grads = self._value_and_grad(
-                    placement.params, *placement.to_backend(x, y), rng)
+                if sample_weight is None:
+                    (loss, (out, new_state)), grads = self._value_and_grad(
+                        placement.params, *placement.to_backend(x, y), rng)
+                else:
+                    xd, yd, wd = placement.to_backend(x, y, sample_weight)
+                    (loss, (out, new_state)), grads = self._value_and_grad(
+                        placement.params, xd, yd, rng, sample_weight=wd)
             loss = float(loss)
             grad_leaves = tree_flatten(model.trainable_part(grads))[0]
         else:  # an empty shard (a global batch smaller than the number of ranks)
@@ -149,7 +171,8 @@ class Trainer:
             strategy.average_state(new_state, weight)
         hvp = None
         if model.optimizer.needs_hvp:
-            local = hessian_vector_products(model, x, y, rng) if len(x) else _zero_products
+            local = hessian_vector_products(model, x, y, rng, sample_weight) if len(x) \
+                else _zero_products
             hvp = lambda vectors: strategy.reduce_list(local(vectors), weight)  # noqa: E731
         if nan_guard is not None and nan_guard.check(epoch, batch, loss):
             return loss, out
@@ -161,21 +184,47 @@ class Trainer:
         return loss, out
 
     # --- fit -----------------------------------------------------------------------------
-    def fit(self, x: Any, y: Any, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
-            callbacks: list | None = None, validation_split: float = 0.0,
-            validation_data: tuple | None = None, shuffle: bool = True,
-            initial_epoch: int = 0) -> History:
-        """Train for `epochs` passes over (x, y) (Keras's fit); returns a History."""
+    def fit(self, x: Any, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: int | str = "auto", callbacks: list | None = None,
+            validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
+            class_weight: dict | None = None, sample_weight: Any = None,
+            initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None) -> History:
+        """Train for `epochs` passes over the data (Keras's fit); returns a History.
+
+        x and y are arrays, or x is a generator, iterable or Sequence of (x, y) or
+        (x, y, sample_weight) batches (nn/data_adapters.py); validation_data likewise."""
         model, strategy = self.model, self.strategy
-        x, y = model.prepare_data(x, y, "fit")
+        batch_size = 32 if batch_size is None else batch_size
         check_positive_int(batch_size, "batch_size")
         check_positive_int(epochs, "epochs")
-        x, y, validation_data = self._split_validation(x, y, validation_split, validation_data)
-        if batch_size < strategy.size:
-            raise ValueError(f"batch_size {batch_size} is smaller than the {strategy.size} ranks; "
-                             "each global batch is split over the ranks, so use "
-                             f"batch_size >= {strategy.size}")
-        strategy.setup(model, x, y, batch_size)
+        for value, name in ((steps_per_epoch, "steps_per_epoch"),
+                            (validation_steps, "validation_steps")):
+            if value is not None:
+                check_positive_int(value, name)
+        verbose = resolve_verbose(verbose)
+        if stream_or_none(x, y, sample_weight, None, "fit"):
+            if validation_split:
+                raise ValueError("fit: validation_split needs arrays; with a generator or "
+                                 "Sequence pass validation_data instead")
+            self._refuse_distributed_streams("fit")
+            data: ArrayBatches | StreamBatches = StreamBatches(
+                x, steps_per_epoch, model.prepare_data, "fit", shuffle=shuffle,
+                class_weight=class_weight)
+            validation = self._validation(validation_data, validation_steps)
+        else:
+            x, y = model.prepare_data(x, y, "fit")
+            weights = combined_weights(y, sample_weight, class_weight, len(x), "fit")
+            x, y, weights, validation = self._split_validation(
+                x, y, weights, validation_split, validation_data, validation_steps)
+            if batch_size < strategy.size:
+                raise ValueError(f"batch_size {batch_size} is smaller than the {strategy.size} "
+                                 "ranks; each global batch is split over the ranks, so use "
+                                 f"batch_size >= {strategy.size}")
+            strategy.setup(model, x, y, batch_size)
+            data = ArrayBatches(x, y, weights, batch_size, shuffle)
+            if steps_per_epoch is not None:
+                data.steps = min(data.steps, steps_per_epoch)
         if not strategy.is_chief:
             verbose = 0
         model.history = History()
@@ -184,31 +233,60 @@ class Trainer:
         if nan_guard is None:
             nan_guard = TerminateOnNaN()
             given.append(nan_guard)
-        steps = -(-len(x) // batch_size)
-        run = FitRun(x, y, batch_size, epochs, steps, shuffle,
+        run = FitRun(data, batch_size, epochs,
                      order_rng=np.random.default_rng((model.seed, 1 << 20)),
                      callbacks=CallbackList(given + [model.history], model,
-                                            {"epochs": epochs, "steps": steps,
+                                            {"epochs": epochs, "steps": data.steps,
                                              "batch_size": batch_size, "verbose": verbose}),
-                     nan_guard=nan_guard, validation_data=validation_data, verbose=verbose)
+                     nan_guard=nan_guard, validation=validation, verbose=verbose,
+                     epoch=initial_epoch)
+        for c in run.callbacks.callbacks:   # Keras 2's callback.validation_data
+            c.validation_data = validation
         model.stop_training = False
-        run.callbacks.on_train_begin()
+        self.run = run
         try:
+            run.callbacks.on_train_begin()   # BackupAndRestore may move run.epoch here
             with allocator.tuned_for_training(), self._process_share(), \
                     self.placement.weights(write_back=True):
-                self._epochs(run, initial_epoch)
+                self._epochs(run)
         except BaseException as error:
             if strategy.size > 1:
                 strategy.fail(error)   # the other ranks would wait for this one forever
             raise
         finally:
-            run.callbacks.on_train_end()
+            try:
+                run.callbacks.on_train_end()
+            finally:
+                self.run = None
         return model.history
 
-    def _split_validation(self, x: np.ndarray, y: np.ndarray, validation_split: float,
-                          validation_data: tuple | None) -> tuple:
-        """(x, y, validation_data): the last validation_split of (x, y) held out, or
-        validation_data checked."""
+    def _refuse_distributed_streams(self, what: str) -> None:
+        if self.distributed:
+            raise ValueError(f"{what}: under distribute='mpi' the data must be arrays (each "
+                             "rank takes its rows of every batch); a generator or Sequence "
+                             "is not split over the ranks")
+
+    def _validation(self, validation_data: Any, steps: int | None) -> Any:
+        """validation_data as (x, y, sample_weight) arrays, checked, or as batches."""
+        if validation_data is None:
+            return None
+        if is_batch_source(validation_data):
+            return StreamBatches(validation_data, steps, self.model.prepare_data,
+                                 "fit validation_data")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a pair (x_val, y_val), a triple "
+                             "(x_val, y_val, sample_weight_val), or a generator or Sequence "
+                             "of such batches")
+        xv, yv = self.model.prepare_data(*validation_data[:2], "fit validation_data")
+        wv = check_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
+                                 len(xv), "fit validation_data")
+        return xv, yv, wv
+
+    def _split_validation(self, x: Any, y: Any, weights: np.ndarray | None,
+                          validation_split: float, validation_data: Any,
+                          validation_steps: int | None) -> tuple:
+        """(x, y, weights, validation): the last validation_split of the examples held
+        out, or validation_data checked."""
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if validation_data is not None and validation_split:
@@ -218,26 +296,32 @@ class Trainer:
             if cut == 0 or cut == len(x):
                 raise ValueError(f"validation_split={validation_split} leaves an empty training "
                                  f"or validation set of {len(x)} examples")
-            return x[:cut], y[:cut], (x[cut:], y[cut:])
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a pair (x_val, y_val)")
-            validation_data = self.model.prepare_data(*validation_data, "fit validation_data")
-        return x, y, validation_data
+            held = None if weights is None else weights[cut:]
+            return x[:cut], y[:cut], (None if weights is None else weights[:cut]), \
+                (x[cut:], y[cut:], held)
+        validation = self._validation(validation_data, validation_steps)
+        if isinstance(validation, StreamBatches):
+            self._refuse_distributed_streams("fit validation_data")
+        return x, y, weights, validation
 
     def _process_share(self) -> Any:
         """Under data parallelism, each rank's share of its machine's cores."""
         threads = self.strategy.threads
         return nullcontext() if threads is None else backend.get_backend().thread_limit(threads)
 
-    def _epochs(self, run: FitRun, initial_epoch: int) -> None:
+    def _epochs(self, run: FitRun) -> None:
         model = self.model
-        for epoch in range(initial_epoch, run.epochs):
+        if run.epoch_order_state is not None:   # resumed: the order the epoch began with
+            run.order_rng.bit_generator.state = run.epoch_order_state
+        while run.epoch < run.epochs:
+            epoch = run.epoch
             logs = self._epoch(run, epoch)
             self.placement.to_host()   # callbacks (checkpoints) read model.params
+            run.data.finish_epoch()
+            run.epoch, run.batch, run.skip_batches = epoch + 1, 0, 0
             run.callbacks.on_epoch_end(epoch, logs)
             if run.verbose == 2:
-                print(f"Epoch {epoch + 1}/{run.epochs} - " + format_logs(logs))
+                print(f"Epoch {epoch + 1}/{run.epochs} - " + format_logs(logs), flush=True)
             model.stop_training = self.strategy.any(model.stop_training)
             if model.stop_training:
                 break
@@ -245,53 +329,52 @@ class Trainer:
     def _epoch(self, run: FitRun, epoch: int) -> dict:
         """One pass over the training data (and the validation data after it): the logs."""
         model, strategy = self.model, self.strategy
+        run.epoch_order_state = run.order_rng.bit_generator.state
         run.callbacks.on_epoch_begin(epoch)
-        order = run.order_rng.permutation(len(run.x)) if run.shuffle else None
         loss_sum, seen = 0.0, 0
         self._reset_metrics()
         started = time.perf_counter()
-        bar = tqdm(total=run.steps, desc=f"Epoch {epoch + 1}/{run.epochs}", unit="batch",
-                   disable=run.verbose != 1, leave=True, dynamic_ncols=True)
+        bar = tqdm(total=run.steps, initial=run.skip_batches, unit="batch",
+                   desc=f"Epoch {epoch + 1}/{run.epochs}", disable=run.verbose != 1,
+                   leave=True, dynamic_ncols=True)
         logs: dict[str, float] = {}
+        batches = run.data.epoch_batches(run.order_rng, strategy.shard, skip=run.skip_batches)
         try:
-            for batch in range(run.steps):
+            for batch, (xb, yb, wb, n) in enumerate(batches, start=run.skip_batches):
                 run.callbacks.on_train_batch_begin(batch)
                 strategy.context = f"training epoch {epoch + 1}, batch {batch + 1}"
-                xb, yb, n = self._batch(run, order, batch)
-                loss, out = self._step(xb, yb, n, run.nan_guard, epoch, batch)
+                loss, out = self._step(xb, yb, n, run.nan_guard, epoch, batch, wb)
                 if model.stop_training and not np.isfinite(loss):
                     break
                 loss_sum += loss * n
                 seen += n
                 if model.compiled_metrics:
                     pred = self._host_outputs(out)
-                    self._update_metrics(strategy.gather_rows(yb), strategy.gather_rows(pred))
+                    self._update_metrics(strategy.gather_rows(yb), strategy.gather_rows(pred),
+                                         None if wb is None else strategy.gather_rows(wb))
                 logs = {"loss": loss_sum / seen, **self._metric_results()}
+                run.batch = batch + 1
                 run.callbacks.on_train_batch_end(batch, logs)
                 bar.set_postfix_str(format_logs(logs), refresh=False)
                 bar.update(1)
                 if model.stop_training:
                     break
-            if run.validation_data is not None and not (model.stop_training and not logs):
-                val = self.evaluate(*run.validation_data, batch_size=max(run.batch_size, 256),
-                                    verbose=0, return_dict=True)
+            if run.validation is not None and not (model.stop_training and not logs):
+                val = self._evaluate_validation(run)
                 logs.update({f"val_{k}": v for k, v in val.items()})
                 bar.set_postfix_str(format_logs(logs), refresh=False)
             logs["epoch_time"] = time.perf_counter() - started
         finally:
+            batches.close()
             bar.close()
         return logs
 
-    def _batch(self, run: FitRun, order: np.ndarray | None, batch: int) -> tuple:
-        """(x, y, n): this process's part of global batch `batch` (in the epoch's `order`,
-        if shuffled) and the global batch's size n."""
-        start = batch * run.batch_size
-        n = min(start + run.batch_size, len(run.x)) - start
-        part = self.strategy.shard(n)
-        rows = slice(start + part.start, start + part.stop)
-        if order is None:
-            return run.x[rows], run.y[rows], n
-        return run.x[order[rows]], run.y[order[rows]], n
+    def _evaluate_validation(self, run: FitRun) -> dict:
+        if isinstance(run.validation, StreamBatches):
+            return self._evaluate_batches(run.validation)
+        xv, yv, wv = run.validation
+        return self.evaluate(xv, yv, batch_size=max(run.batch_size, 256), verbose=0,
+                             sample_weight=wv, return_dict=True)
 
     # --- metrics -------------------------------------------------------------------------
     def _reset_metrics(self) -> None:
@@ -304,18 +387,40 @@ class Trainer:
             out = self.model.final_outputs(out)
         return np.asarray(out) if is_duck_array(out) else out
 
-    def _update_metrics(self, y: np.ndarray, pred: Any) -> None:
+    def _update_metrics(self, y: np.ndarray, pred: Any,
+                        sample_weight: np.ndarray | None = None) -> None:
+        """Fold a batch into the metrics; compile's weighted_metrics get the sample weights."""
         for m in self.model.compiled_metrics:
-            m.update_state(y, pred)
+            if isinstance(m, (WeightedMetric, OutputLoss)):   # an output's loss is weighted
+                m.update_state(y, pred, sample_weight=sample_weight)
+            else:
+                m.update_state(y, pred)
 
     def _metric_results(self) -> dict:
         keys = self.model.metrics_names[1:]
         return {k: float(m.result()) for k, m in zip(keys, self.model.compiled_metrics)}
 
     # --- inference -----------------------------------------------------------------------
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
-        """The model's outputs for x, computed in batches (inference mode)."""
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
+                steps: int | None = None) -> np.ndarray:
+        """The model's outputs for x, computed in batches (inference mode); x may be a
+        generator, iterable or Sequence of batches (x alone, or (x, y) tuples)."""
         model, strategy, placement = self.model, self.strategy, self.placement
+        verbose = resolve_verbose(verbose)
+        if is_batch_source(x):
+            self._refuse_distributed_streams("predict")
+            if steps is not None:
+                check_positive_int(steps, "steps")
+            stream = StreamBatches(x, steps, model.prepare_data, "predict", needs_y=False)
+            outs = []
+            with self._process_share(), placement.weights(write_back=False):
+                for xb, _, _, _ in tqdm(stream.epoch_batches(None, _whole), total=stream.steps,
+                                        disable=verbose != 1, desc="predict"):
+                    with placement.kernels():
+                        outs.append(np.asarray(model.apply(placement.params,
+                                                           *placement.to_backend(xb))[0]))
+            return np.concatenate(outs) if outs else model.empty_output()
+        batch_size = 32 if batch_size is None else batch_size
         x, _ = model.prepare_data(x, None, "predict")
         check_positive_int(batch_size, "batch_size")
         part = x[strategy.shard(len(x))]
@@ -327,49 +432,124 @@ class Trainer:
         out = np.concatenate(outs) if outs else model.empty_output()
         return strategy.gather_rows(out)
 
-    def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 0,
+    def evaluate(self, x: Any, y: Any = None, batch_size: int | None = None,
+                 verbose: int | str = 0, sample_weight: Any = None,
+                 class_weight: dict | None = None, steps: int | None = None,
                  return_dict: bool = False) -> Any:
         """[loss, *metrics] on (x, y) in inference mode (just the loss without metrics),
-        averaged over examples, like Keras."""
+        averaged over examples, like Keras; x may be a generator, iterable or Sequence
+        of (x, y) or (x, y, sample_weight) batches. class_weight (not in Keras's
+        evaluate) weighs the examples as fit's does."""
+        model = self.model
+        verbose = resolve_verbose(verbose)
+        if stream_or_none(x, y, sample_weight, class_weight, "evaluate"):
+            self._refuse_distributed_streams("evaluate")
+            if steps is not None:
+                check_positive_int(steps, "steps")
+            result = self._evaluate_batches(StreamBatches(
+                x, steps, model.prepare_data, "evaluate", class_weight=class_weight),
+                verbose)
+        else:
+            result = self._evaluate_arrays(x, y, 32 if batch_size is None else batch_size,
+                                           verbose, sample_weight, class_weight)
+        if return_dict:
+            return result
+        return list(result.values()) if model.compiled_metrics else result["loss"]
+
+    def _evaluate_batches(self, stream: StreamBatches, verbose: int = 0) -> dict:
+        """evaluate's logs over one pass of a stream of batches (one process)."""
+        model, placement = self.model, self.placement
+        self._reset_metrics()
+        total, n_all = 0.0, 0
+        with self._process_share(), placement.weights(write_back=False):
+            for xb, yb, wb, n in tqdm(stream.epoch_batches(None, _whole), total=stream.steps,
+                                      disable=verbose != 1, desc="evaluate"):
+                with placement.kernels():
+                    loss, out = self._test_loss(xb, yb, wb)
+                total += loss * n
+                n_all += n
+                if model.compiled_metrics:
+                    self._update_metrics(yb, self._host_outputs(out), wb)
+        stream.finish_epoch()
+        return {"loss": total / n_all, **self._metric_results()}
+
+    def _test_loss(self, xb: Any, yb: Any, wb: np.ndarray | None) -> tuple[float, Any]:
+        """(the batch's loss in inference mode, what it was computed from)."""
+        placement = self.placement
+        if wb is None:
+            loss, (out, _) = self.model.loss_fn(placement.params,
+                                                *placement.to_backend(xb, yb), training=False)
+        else:
+            xd, yd, wd = placement.to_backend(xb, yb, wb)
+            loss, (out, _) = self.model.loss_fn(placement.params, xd, yd, training=False,
+                                                sample_weight=wd)
+        return float(loss), out
+
+    def _evaluate_arrays(self, x: Any, y: Any, batch_size: int, verbose: int,
+                         sample_weight: Any, class_weight: dict | None) -> dict:
+        """evaluate's logs over arrays; under MPI each process takes its share."""
         model, strategy, placement = self.model, self.strategy, self.placement
         x, y = model.prepare_data(x, y, "evaluate")
         check_positive_int(batch_size, "batch_size")
+        weights = combined_weights(y, sample_weight, class_weight, len(x), "evaluate")
         self._reset_metrics()
         n_all = len(x)
         mine = strategy.shard(n_all)   # each process its share; sums and outputs combined
         x, y = x[mine], y[mine]
+        weights = None if weights is None else weights[mine]
         # several processes gather their outputs once, at the end, for the metrics
-        gathered: tuple[list, list] | None = ([], []) if strategy.size > 1 else None
+        gathered: tuple[list, list, list] | None = ([], [], []) if strategy.size > 1 else None
         total = 0.0
         with self._process_share(), placement.weights(write_back=False), placement.kernels():
             for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1 or not self.is_chief,
                           desc="evaluate"):
                 xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-                loss, (out, _) = model.loss_fn(placement.params, *placement.to_backend(xb, yb),
-                                               training=False)
-                total += float(loss) * len(xb)
+                wb = None if weights is None else weights[i:i + batch_size]
+                loss, out = self._test_loss(xb, yb, wb)
+                total += loss * len(xb)
                 if not model.compiled_metrics:
                     continue
                 pred = self._host_outputs(out)
                 if gathered is None:
-                    self._update_metrics(yb, pred)
+                    self._update_metrics(yb, pred, wb)
                 else:
                     gathered[0].append(yb)
                     gathered[1].append(pred)
+                    gathered[2].append(wb)
         total = strategy.sum([total])[0]
         if gathered is not None and model.compiled_metrics:
             labels = np.concatenate(gathered[0]) if gathered[0] else y[:0]
             preds = np.concatenate(gathered[1]) if gathered[1] else \
                 self._host_outputs(model.empty_output())
-            self._update_metrics(strategy.gather_rows(labels), strategy.gather_rows(preds))
-        result = {"loss": total / n_all, **self._metric_results()}
-        if return_dict:
-            return result
-        return list(result.values()) if model.compiled_metrics else result["loss"]
+            w_all = None
+            if weights is not None:
+                w_all = strategy.gather_rows(np.concatenate(gathered[2]) if gathered[2]
+                                             else weights[:0])
+            self._update_metrics(strategy.gather_rows(labels), strategy.gather_rows(preds),
+                                 w_all)
+        return {"loss": total / n_all, **self._metric_results()}
+
+
+def _whole(n: int) -> slice:
+    """A single process's share of a batch: all of it."""
+    return slice(0, n)
+
+
+def resolve_verbose(verbose: int | str) -> int:
+    """fit's verbose as 0 (silent), 1 (a progress bar) or 2 (one line per epoch);
+    "auto" is 1 when the progress bar's stream (stderr, where tqdm writes) is a
+    terminal and 2 otherwise, so logs get no carriage-return redraws (Keras's "auto")."""
+    if isinstance(verbose, str) and verbose == "auto":
+        stream = sys.stderr
+        return 1 if stream is not None and hasattr(stream, "isatty") and stream.isatty() else 2
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
 
 
 def hessian_vector_products(model: TrainableModel, x: np.ndarray, y: np.ndarray,
-                            rng: np.random.Generator) -> Callable[[list], list]:
+                            rng: np.random.Generator,
+                            sample_weight: np.ndarray | None = None) -> Callable[[list], list]:
     """vectors -> [H @ v] for the Hessian of the batch's training loss with respect to the
     trainable parameters, at their current values, with the step's dropout mask: what
     curvature-aware optimizers (ESGD, `needs_hvp`) ask for. Built on adkit.hvp."""
@@ -378,7 +558,10 @@ def hessian_vector_products(model: TrainableModel, x: np.ndarray, y: np.ndarray,
 
     def loss_only(trainable: dict) -> Any:
         params = {**model.params, **trainable}
-        return model.loss_fn(params, x, y, np.random.default_rng(seeds))[0]
+        if sample_weight is None:
+            return model.loss_fn(params, x, y, np.random.default_rng(seeds))[0]
+        return model.loss_fn(params, x, y, np.random.default_rng(seeds),
+                             sample_weight=sample_weight)[0]
 
     def hvp(vectors: list) -> list:
         primal = tree_unflatten(treedef, leaves)
