@@ -120,8 +120,9 @@ def device_placement(model: Any, device: str, where: str, distribute: Any) -> De
             raise ValueError(
                 f"{who}: layer {layer.name!r} ({type(layer).__name__}) has no OpenCL "
                 "implementation yet; on an OpenCL device use Dense, Activation, Conv2D, "
-                "MaxPooling2D, AveragePooling2D, Dropout, Flatten and Reshape, or train "
-                "this model on device='cpu'")
+                "MaxPooling2D, AveragePooling2D, Dropout, Flatten, Reshape and the "
+                "elementwise merges (Add, Subtract, Multiply, Average, Maximum, Minimum), "
+                "or train this model on device='cpu'")
         if any(c is not None for c in layer.constraints.values()):
             raise ValueError(f"{who}: layer {layer.name!r} has weight constraints, which "
                              "run on the host only; drop them or use device='cpu'")
