@@ -259,3 +259,8 @@ def test_fixed_point_does_not_unroll_the_iterations():
 def test_fixed_point_that_does_not_converge_says_so():
     with pytest.raises(RuntimeError, match="did not converge in 50 iterations"):
         adkit.fixed_point(lambda a: lambda x: a * x + 1.0, 2.0, 0.0, max_iter=50)
+
+
+def test_custom_rules_document_runs_and_prints_what_it_says():
+    from test_docs import DOCS, run_document
+    assert run_document(DOCS / "custom_rules.md", only_marked=False, shared=True) == 3
