@@ -16,6 +16,10 @@ class Callback:
 
     model: Any = None
     params: dict = {}
+    #: what fit validates on, set before on_train_begin (Keras 2's attribute): a tuple
+    #: (x_val, y_val, sample_weight_val or None) of checked arrays, fit's batches
+    #: (nn/data_adapters.StreamBatches) for a generator, or None
+    validation_data: Any = None
 
     def set_model(self, model: Any) -> None:
         self.model = model

@@ -49,9 +49,10 @@ class TensorBoard(Callback):
     histogram_freq: histograms every this many epochs (0: scalars only). The default
         is 1, not Keras's 0: seeing the weights move is the point of this callback.
     histogram_data: (x, y) whose first `histogram_samples` examples give the
-        gradients and activations; (x, None) for activations only. Without it only
-        the weights get histograms (model.fit does not hand its validation data to
-        callbacks).
+        gradients and activations; (x, None) for activations only. Without it, fit's
+        validation_data (arrays, or validation_split's) serves, as fit hands it to
+        callbacks (`callback.validation_data`); with neither, only the weights get
+        histograms.
     bins: bins per histogram.
     writer: "auto" (TensorBoard event files if tensorboardX imports, else JSON lines
         and PNGs), "tensorboard" or "json".
@@ -95,8 +96,9 @@ class TensorBoard(Callback):
         self._sample = self._prepare_sample()
         if self.histogram_freq and self._sample is None:
             warnings.warn("TensorBoard has no histogram_data, so it records weight histograms "
-                          "only; pass histogram_data=(x_val, y_val) for gradients and "
-                          "activations too", RuntimeWarning, stacklevel=2)
+                          "only; pass fit validation_data=(x_val, y_val) arrays, or "
+                          "histogram_data=(x_val, y_val), for gradients and activations too",
+                          RuntimeWarning, stacklevel=2)
         if self._out is None:   # a second fit with the same callback continues its log
             os.makedirs(self.log_dir, exist_ok=True)
             use_events = self.writer == "tensorboard" or (self.writer == "auto"
@@ -107,6 +109,10 @@ class TensorBoard(Callback):
 
     def _prepare_sample(self) -> tuple | None:
         if self.histogram_data is None:
+            # fit's validation arrays (already checked), as Keras 2 read them
+            held = self.validation_data
+            if isinstance(held, tuple) and len(held) == 3:
+                return held[0][:self.histogram_samples], held[1][:self.histogram_samples]
             return None
         x, y = self.histogram_data
         n = self.histogram_samples
