@@ -230,7 +230,7 @@ class StreamBatches:
         return (f"{self.what}: the {kind} ran out of data after {got} of the {self.steps} "
                 f"batches of epoch {epoch}"
                 + (f" ({self.batches_done + got} batches in all)" if self.one_shot else "")
-                + f"; it must yield steps * epochs batches: {fix}")
+                + f"; it must yield steps_per_epoch * epochs batches: {fix}")
 
 
 def unpack_batch(batch: Any, where: str, needs_y: bool) -> tuple[Any, Any, Any]:
