@@ -44,8 +44,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+import scipy.linalg as sl
 import scipy.special as sp
 from hypothesis import strategies as st
+
+# scipy.linalg's rules join the table here (adkit binds them at the first differentiation
+# otherwise), so the catalogue below and the table agree. scipy.signal and
+# scipy.integrate stay out: importing them imports scipy.stats and scipy.integrate, whose
+# odeint is smooth only to the solver's tolerance, which the Richardson referee's error
+# bound cannot allow for (tests/test_rules_scipy_misc.py checks it against RK4).
+import adkit.rules.scipy_linalg  # noqa: E402,F401
 
 #: every intermediate value of a program lies in [-BOUND, BOUND]
 BOUND = 3.0
@@ -160,7 +168,13 @@ class Program:
         args = "\n".join(f"x{i} = {_literal(x)}" for i, x in enumerate(self.inputs))
         call = f"f({', '.join(f'x{i}' for i in range(len(self.inputs)))})"
         return (f"# program of {self.n_steps} steps: {', '.join(self.entries)}\n"
-                f"import numpy as np, scipy.special as sp\n{self.source}\n{args}\n{call}\n")
+                "import numpy as np, scipy.special as sp, scipy.linalg as sl\n"
+                f"{self.source}\n{args}\n{call}\n")
+
+
+def _namespace() -> dict:
+    """The modules a program's source may name."""
+    return {"np": np, "sp": sp, "sl": sl}
 
 
 _compiled: collections.deque = collections.deque()
@@ -174,7 +188,7 @@ def _compile(source: str, name: str) -> Callable:
     _compiled.append(filename)
     if len(_compiled) > 400:
         linecache.cache.pop(_compiled.popleft(), None)
-    namespace = {"np": np, "sp": sp}
+    namespace = _namespace()
     exec(compile(source, filename, "exec"), namespace)
     return namespace[name]
 
@@ -225,7 +239,7 @@ class Builder:
     def __init__(self, rnd: Rand, inputs: list, entries: list[str], max_depth: int = 2,
                  max_dim: int = 4) -> None:
         self.rnd = rnd
-        self.env: dict = {"np": np, "sp": sp}
+        self.env: dict = _namespace()
         self.pool: list[str] = []
         for i, x in enumerate(inputs):
             self.env[f"x{i}"] = x
@@ -1347,6 +1361,34 @@ def _convolve(b: Builder) -> str:
     fn = b.rnd.choice(["np.convolve", "np.correlate"])
     mode = b.rnd.choice(["full", "same", "valid"])
     return f"{fn}(np.ravel({a})[:4], np.ravel({v})[:3], mode={mode!r})"
+
+
+# --- SciPy's bound Python functions ---
+
+
+@entry("scipy.linalg.expm")
+def _expm(b: Builder) -> str:
+    n = b.dim(1, 3)
+    return f"sl.expm(0.3 * {_matrix(b, n, n)})"
+
+
+@entry("scipy.linalg.sqrtm")
+def _sqrtm(b: Builder) -> str:
+    return f"sl.sqrtm({_square(b)[0]})"  # eigenvalues near 2: a real square root
+
+
+@entry("scipy.linalg.solve_sylvester")
+def _solve_sylvester(b: Builder) -> str:
+    (a, n), (c, k) = _square(b), _square(b)  # spectra near 2 and 2: A X + X C = Q solvable
+    return f"sl.solve_sylvester({a}, {c}, {b.shaped(b.pick(), (n, k))})"
+
+
+@entry("scipy.linalg.lu_factor")
+def _lu_factor(b: Builder) -> str:
+    a, n = _square(b)  # diagonally dominant: partial pivoting keeps the diagonal
+    if b.rnd.chance(0.5):
+        return f"sl.lu_factor({a})[0]"
+    return f"sl.lu_solve(sl.lu_factor({a}), {b.shaped(b.pick(), (n,))})"
 
 
 # --- scipy.special ---

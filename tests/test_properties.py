@@ -341,9 +341,9 @@ def _reached(prog: P.Program) -> set[str]:
     try:
         with Tape() as tape:
             prog(*[tape.watch(x) for x in prog.inputs])
-    finally:
-        for name, prim in PRIMITIVES.items():
-            prim.impl = saved[name]
+    finally:  # the table may have grown meanwhile (adkit binds SciPy at a first trace)
+        for name, impl in saved.items():
+            PRIMITIVES[name].impl = impl
     return seen | {n.prim.name for n in tape.nodes if n.prim is not None}
 
 
