@@ -39,6 +39,7 @@ from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk
 from .outputs import OutputLoss, OutputMetric, Rows, per_example_weights, per_output
 from .summary_table import summary_lines
+from .training import Trainer
 
 __all__ = ["Input", "InputLayer", "Model"]
 
@@ -157,8 +158,11 @@ class Model:
         self._metric_keys: list[str] = []
         self._loss_specs: Any = None
         self._trainable_leaves: list[np.ndarray] = []
-        from .training import Trainer
         self.trainer = Trainer(self)
+        # layers that already have weights in another built model keep them: both models
+        # then hold the same arrays, as Keras models built from the same layers share them
+        self._earlier_weights = {layer.name: owner for layer in self.layers
+                                 if (owner := _built_owner(layer)) is not None}
         for layer in self.layers:
             layer._attach(self)
 
@@ -170,6 +174,12 @@ class Model:
         params, state = {}, {}
         for layer in self.layers:
             shape = self._layer_shapes.get(layer.name)
+            owner = self._earlier_weights.get(layer.name)
+            if owner is not None:
+                params[layer.name] = owner.params[layer.name]
+                if layer.name in owner.state:
+                    state[layer.name] = owner.state[layer.name]
+                continue
             params[layer.name] = {} if shape is None else layer.init_params(rng, shape)
             if layer.has_state and shape is not None:
                 state[layer.name] = layer.init_state(shape)
@@ -687,6 +697,16 @@ def _topological(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[
         raise ValueError(f"the model's inputs {unused} are not used by any of its outputs "
                          f"{[t.name for t in outputs]}; drop them from inputs or connect them")
     return order
+
+
+def _built_owner(layer: Layer) -> Any:
+    """The built model holding `layer`'s weights (for the shapes it was called with), or
+    None."""
+    owner = None if layer._owner is None else layer._owner()
+    params = getattr(owner, "params", None)
+    if params is None or layer.name not in params or isinstance(layer, InputLayer):
+        return None
+    return owner
 
 
 def _map(structure: Any, values: dict[int, Any]) -> Any:

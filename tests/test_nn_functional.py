@@ -229,18 +229,23 @@ def test_save_and_load_model_round_trip_keeps_graph_weights_and_optimizer(tmp_pa
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
-def test_nested_and_shared_models_survive_save_and_load(tmp_path):
+def siamese(seed):
     encoder = Sequential([Dense(3, activation="tanh", input_shape=(4,), name="enc_dense")],
-                         seed=0, name="enc")
+                         seed=seed, name="enc")
     a, b = Input(shape=(4,), name="left"), Input(shape=(4,), name="right")
     dist = Dot(axes=1, normalize=True, name="cosine")([encoder(a), encoder(b)])
-    model = Model([a, b], dist, seed=0)
+    return Model([a, b], dist, seed=seed)
+
+
+def test_nested_and_shared_models_survive_save_and_load(tmp_path):
+    model = siamese(0)
     x = [np.random.default_rng(i).normal(size=(5, 4)).astype(np.float32) for i in (0, 1)]
     model.save(tmp_path / "siamese.adkit")
     loaded = load_model(tmp_path / "siamese.adkit")
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     model.save_weights(tmp_path / "w.adkit")
-    fresh = Model([a, b], dist, seed=9)
+    fresh = siamese(9)
+    assert not np.allclose(fresh.predict(x), model.predict(x))
     fresh.load_weights(tmp_path / "w.adkit")
     np.testing.assert_array_equal(fresh.predict(x), model.predict(x))
 
@@ -597,3 +602,21 @@ def test_sample_weights_weigh_every_output_loss():
     xent = -np.sum(y[1] * np.log(np.clip(label, 1e-7, 1 - 1e-7)), axis=1)
     loss, _ = model.loss_fn(model.params, Rows(x), Rows(y), training=False, sample_weight=w)
     assert float(loss) == pytest.approx(np.mean(0.5 * mse * w + xent * w), rel=1e-5)
+
+
+def test_models_built_from_the_same_layers_share_their_weights():
+    """Keras's autoencoder pattern: the encoder model is part of the autoencoder, so
+    training the autoencoder trains the encoder."""
+    inp = Input(shape=(6,))
+    code = Dense(2, activation="tanh", name="code")(inp)
+    autoencoder = Model(inp, Dense(6, name="decode")(code), seed=0)
+    encoder = Model(inp, code, seed=1)
+    np.testing.assert_array_equal(encoder.get_weights()[0], autoencoder.get_weights()[0])
+    x = np.random.default_rng(0).normal(size=(8, 6)).astype(np.float32)
+    autoencoder.compile(optimizer="sgd", loss="mse")
+    before = encoder.predict(x)
+    autoencoder.train_on_batch(x, x)
+    after = encoder.predict(x)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, np.tanh(x @ autoencoder.get_layer("code").get_weights()[0]
+                                              + autoencoder.get_weights()[1]), rtol=1e-5)
