@@ -76,13 +76,14 @@ class BackupAndRestore(Callback):
         model_path = os.path.join(self.backup_dir, state["model_file"])
         model = self.model
         with open_model_file(model_path) as f:
-            slots = model.weight_slots()
-            missing = [name for name, _ in slots if name not in f.arrays]
-            if missing:
+            # by position, as load_weights: layer names may differ from the killed run's
+            stored = [name for name in f.arrays if not name.startswith("optimizer/")]
+            shapes = [tuple(f.arrays[name].shape) for name in stored]
+            if shapes != [w.shape for _, w in model.weight_slots()]:
                 raise ValueError(f"BackupAndRestore: the backup {model_path!r} is of another "
-                                 f"model (it lacks {missing[:3]}); remove {self.backup_dir!r} "
-                                 "or pass another backup_dir")
-            weights = [f.read(name) for name, _ in slots]
+                                 f"model (its weights have shapes {shapes}); remove "
+                                 f"{self.backup_dir!r} or pass another backup_dir")
+            weights = [f.read(name) for name in stored]
             optimizer_state = {name[len("optimizer/"):]: f.read(name)
                                for name in f.arrays if name.startswith("optimizer/")}
         model.set_weights(weights)
