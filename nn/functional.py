@@ -71,6 +71,7 @@ class InputLayer(Layer):
 def Input(shape: Any = None, name: str | None = None, dtype: str = "float32",
           batch_size: int | None = None) -> KerasTensor:
     """A symbolic input of `shape` (one example, batch axis excluded), Keras's Input.
+    batch_size is accepted for Keras's signature; the batch axis stays dynamic.
 
     >>> from adkit.nn import Input
     >>> Input(shape=(28, 28, 1), name="image")

@@ -54,6 +54,15 @@ class KerasTensor:
         return (f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, "
                 f"name={self.name!r}>")
 
+    def _no_arithmetic(self, *args: Any) -> Any:
+        raise TypeError(f"{self!r} is symbolic: combine KerasTensors with layers, e.g. "
+                        "Add()([a, b]), Subtract, Multiply, Concatenate, Dot, Reshape, or an "
+                        "Activation; arithmetic and indexing on them are not recorded")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _no_arithmetic
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = _no_arithmetic
+    __getitem__ = _no_arithmetic
+
     def __array__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"{self!r} is symbolic (it has no values): build a Model from it, "
                         "e.g. Model(inputs, outputs), and call model.predict(x)")
