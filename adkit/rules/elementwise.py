@@ -219,7 +219,12 @@ def _power_dx(power_fn):
     x = 0 where x**(y-1) is infinite), so x**0, and x**1's second derivative, have
     derivative 0 at 0. A zero y times an infinite power is the only case masked: the
     mixed partial in y stays y-dependent wherever x**(y-1) is finite."""
-    return lambda ans, x, y: times(y, power_fn(x, y - 1))
+    def dx(ans, x, y):
+        p = power_fn(x, y - 1)
+        if type(y) is float or type(y) is int:  # a constant exponent: x**2 in scalar code
+            return y * p if y != 0 else (0.0 if type(p) is float else np.zeros_like(primal(p)))
+        return times(y, p)
+    return dx
 
 
 power = binary(np.power, _power_dx(np.power),
