@@ -129,6 +129,9 @@ def check_grads(f: Callable, args: Any, *, order: int = 1,
 
 def _check(f, args, order, modes, argnums, rtol, atol, kink_check, seed) -> GradCheckReport:
     problem = _Problem(f, args, argnums)
+    if problem.x0.size == 0:   # an empty Jacobian: every mode agrees on it
+        return GradCheckReport(order, [], {}, [], ["the differentiated arguments have no "
+                                                   "elements: there is nothing to compare"])
     y0 = problem.F(problem.x0)
     if not np.all(np.isfinite(y0)):
         bad = np.flatnonzero(~np.isfinite(y0))

@@ -155,3 +155,8 @@ def test_infinite_slopes_are_still_named_as_such(f):
     order = 2 if f not in (np.sqrt, np.cbrt) else 1   # |x|^1.5: f' exists, f'' is infinite
     with pytest.raises(PointError, match="derivative does not exist"):
         check_grads(f, (0.0,), order=order)
+
+
+def test_empty_arguments_have_nothing_to_compare():
+    report = check_grads(lambda x: np.sum(np.sin(x)), (np.array([]),), order=2)
+    assert report.ok and report.comparisons == [] and "no elements" in report.notes[0]
