@@ -1,6 +1,11 @@
 """Training losses by Keras name. Each maps (y_true, y_pred) to one value per
 example; the model averages them over the batch.
 
+Targets meet predictions one to one, as in Keras's compiled losses: where their
+ranks differ by one and the longer shape ends in 1, the shorter gains that axis
+((N,) targets against (N, 1) predictions), and a pair that would broadcast to
+anything but the predictions' shape is refused (see matched_targets).
+
 Cross-entropies on probabilities clip them to [eps, 1 - eps] as Keras does. When
 a model ends in softmax (or sigmoid) and uses the matching cross-entropy, the
 model computes the loss from the logits instead (`from_logits`), by
