@@ -125,7 +125,7 @@ class custom_vjp:  # noqa: N801  (a decorator, named like JAX's)
 
     # --- evaluation -----------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        top = _innermost_trace(args)
+        top = _innermost_trace(list(args) + list(kwargs.values()))
         if top is None:
             return self.fun(*args, **kwargs)
         if not top.active:
@@ -135,6 +135,10 @@ class custom_vjp:  # noqa: N801  (a decorator, named like JAX's)
         if self.fwd is None:
             raise TypeError(f"custom_vjp {self.name} is being differentiated but has no "
                             f"rules; give them with {self.name}.defvjp(fwd, bwd)")
+        if kwargs and _innermost_trace(list(kwargs.values())) is top:
+            raise TypeError(f"custom_vjp {self.name}: a differentiated value was passed by "
+                            "keyword; keyword arguments are static (bwd gives them no "
+                            "cotangent), so pass it positionally")
         diff = [i for i in range(len(args)) if i not in self.nondiff_argnums]
         if any(_innermost_trace((args[i],)) is top for i in self.nondiff_argnums):
             raise TypeError(f"custom_vjp {self.name}: argument {self.nondiff_argnums} is in "
@@ -391,7 +395,7 @@ class _Checkpointed(custom_vjp):  # noqa: N801
     """A custom VJP whose forward mode simply runs the function (nothing to save)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(_innermost_trace(args), ForwardTrace):
+        if isinstance(_innermost_trace(list(args) + list(kwargs.values())), ForwardTrace):
             return self.fun(*args, **kwargs)
         return super().__call__(*args, **kwargs)
 

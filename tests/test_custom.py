@@ -127,6 +127,8 @@ def test_bad_rules_are_named():
     h = adkit.custom_vjp(lambda x, y: (x * y, None), lambda r, g: (g,))
     with pytest.raises(TypeError, match="tuple of 2 cotangents"):
         adkit.grad(h)(1.0, 2.0)
+    with pytest.raises(TypeError, match="passed by keyword"):
+        adkit.grad(lambda x: h(1.0, y=x))(2.0)
 
 
 def test_residuals_are_per_call_nested_and_thread_safe():
