@@ -37,7 +37,7 @@ from .layers.core import Embedding, _Activated
 from .layers.nested import MODEL_CLASSES, ModelLayer, call_model
 from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk
-from .outputs import OutputLoss, OutputMetric, Rows, per_example_weights, per_output
+from .outputs import OutputLoss, OutputMetric, Rows, per_output
 from .summary_table import summary_lines
 from .training import Trainer
 
@@ -286,10 +286,8 @@ class Model:
         total = 0.0
         for i, (yi, oi) in enumerate(zip(ys, outs)):
             per_example = (fused.get(i) or self.losses[i])(yi, oi)
-            if sample_weight is not None:
-                per_example = per_example * per_example_weights(sample_weight,
-                                                                np.ndim(per_example))
-            total = total + self.loss_weights[i] * np.mean(per_example)
+            total = total + self.loss_weights[i] * losses_module.weighted_mean(per_example,
+                                                                               sample_weight)
         for layer in self.layers:
             total = total + layer.penalty(params[layer.name])
         return total, (out, new_state)
@@ -344,9 +342,10 @@ class Model:
     # --- compile -------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, device: str | None = None,
-                distribute: Any = None) -> None:
-        """Sequential's compile, with a loss (and metrics, loss weights) per output: one
-        for all, a list in output order, or a dict by output name (`output_names`)."""
+                distribute: Any = None, weighted_metrics: Any = None) -> None:
+        """Sequential's compile, with a loss (and metrics, weighted metrics, loss weights)
+        per output: one for all, a list in output order, or a dict by output name
+        (`output_names`)."""
         names = self.output_names
         several = len(self.inputs) > 1 or len(self.outputs) > 1
         if loss is None:
@@ -365,15 +364,18 @@ class Model:
                                  "finite numbers")
         fns = [losses_module.get(s) for s in specs]
         metric_lists = self._metric_lists(metrics, names)
+        weighted_lists = self._metric_lists(weighted_metrics, names)
         chosen = str(device or os.environ.get("ADKIT_DEVICE", "cpu")).strip().lower()
         if several and (chosen != "cpu" or distribute is not None):
             raise ValueError(f"model {self.name!r} has {len(self.inputs)} inputs and "
                              f"{len(self.outputs)} outputs; device='opencl' and distribute="
                              "'mpi' train models of one input and one output so far; use "
                              "device='cpu' without distribute")
-        single_metrics = metric_lists[0] if len(names) == 1 else None
-        Sequential.compile(self, optimizer, loss=specs[0], metrics=single_metrics,
-                           device=device, distribute=distribute)
+        single = len(names) == 1
+        Sequential.compile(self, optimizer, loss=specs[0],
+                           metrics=metric_lists[0] if single else None,
+                           device=device, distribute=distribute,
+                           weighted_metrics=weighted_lists[0] if single else None)
         self.losses, self.loss_weights = fns, [float(w) for w in weights]
         self.loss = fns[0] if len(fns) == 1 else fns
         self._loss_specs = loss
@@ -388,6 +390,14 @@ class Model:
                     m = metrics_module.get(spec, loss=getattr(fn, "__name__", None))
                     key = spec if isinstance(spec, str) else m.name
                     self.compiled_metrics.append(OutputMetric(m, i, f"{name}_{key}"))
+            for i, (name, fn) in enumerate(zip(names, fns)):
+                for spec in weighted_lists[i]:   # fit's sample weights apply to these
+                    m = metrics_module.get(spec, loss=getattr(fn, "__name__", None))
+                    key = f"{name}_{spec if isinstance(spec, str) else m.name}"
+                    if any(c.name == key for c in self.compiled_metrics):
+                        key = f"{name}_weighted_{spec if isinstance(spec, str) else m.name}"
+                    self.compiled_metrics.append(
+                        metrics_module.WeightedMetric(OutputMetric(m, i, key), key))
             self._metric_keys = [m.name for m in self.compiled_metrics]
 
     def _metric_lists(self, metrics: Any, names: list[str]) -> list[list]:

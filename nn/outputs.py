@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .losses import weighted_mean
+
 
 class Rows:
     """Several arrays with the same number of rows (examples), sliced and indexed
@@ -67,10 +69,9 @@ class OutputLoss:
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         per_example = np.asarray(self.loss(y_true.arrays[self.index], y_pred[self.index]))
-        weighted = per_example if sample_weight is None else \
-            per_example * per_example_weights(np.asarray(sample_weight), per_example.ndim)
-        self.total += float(np.sum(weighted))
-        self.count += int(per_example.shape[0]) if per_example.ndim else 1
+        # the batch's loss as the training loss weighs it, counted over its entries
+        self.total += float(weighted_mean(per_example, sample_weight)) * per_example.size
+        self.count += per_example.size
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
@@ -98,9 +99,3 @@ class OutputMetric:
     def reset_state(self) -> None:
         self.metric.reset_state()
 
-
-def per_example_weights(weights: Any, ndim: int) -> Any:
-    """Weights of shape (n,) (or (n, t)) given trailing axes to broadcast against a
-    per-example loss of `ndim` axes."""
-    extra = ndim - np.ndim(weights)
-    return weights if extra <= 0 else np.reshape(weights, np.shape(weights) + (1,) * extra)

@@ -624,3 +624,22 @@ def test_models_built_from_the_same_layers_share_their_weights():
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, np.tanh(x @ autoencoder.get_layer("code").get_weights()[0]
                                               + autoencoder.get_weights()[1]), rtol=1e-5)
+
+
+def test_evaluate_with_sample_weight_weighs_each_output_and_weighted_metrics():
+    model = two_headed()
+    model.compile(optimizer="sgd", loss=["mse", "categorical_crossentropy"],
+                  loss_weights=[0.5, 1.0], metrics={"label": ["accuracy"]},
+                  weighted_metrics={"label": ["accuracy"]})
+    x, y = two_headed_data(12)
+    w = np.linspace(0.0, 2.0, 12).astype(np.float32)
+    value, label = model.predict(x)
+    mse = np.mean((value - y[0]) ** 2, axis=1)
+    xent = -np.sum(y[1] * np.log(np.clip(label, 1e-7, 1 - 1e-7)), axis=1)
+    hit = (label.argmax(1) == y[1].argmax(1)).astype(float)
+    result = model.evaluate(x, y, sample_weight=w, batch_size=5, return_dict=True)
+    assert result["loss"] == pytest.approx(np.mean(0.5 * mse * w + xent * w), rel=1e-5)
+    assert result["value_loss"] == pytest.approx(np.mean(mse * w), rel=1e-5)
+    assert result["label_loss"] == pytest.approx(np.mean(xent * w), rel=1e-5)
+    assert result["label_accuracy"] == pytest.approx(hit.mean())
+    assert result["label_weighted_accuracy"] == pytest.approx(np.sum(hit * w) / np.sum(w))
