@@ -39,7 +39,8 @@ from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk
 from .outputs import OutputLoss, OutputMetric, Rows, per_output
 from .summary_table import summary_lines
-from .training import Trainer
+from .data_adapters import StreamBatches, is_batch_source
+from .training import Trainer, check_positive_int
 
 __all__ = ["Input", "InputLayer", "Model"]
 
@@ -510,22 +511,32 @@ class Model:
                 for a, name in zip(data, names)]
 
     # --- training and inference: the Trainer's loop ----------------------------------------
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Any:
-        """The model's outputs for x (an array, or a list per output; a dict for dict
-        outputs), computed in batches in inference mode."""
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
+                steps: int | None = None) -> Any:
+        """The model's outputs for x (arrays as fit takes them, or a generator / Sequence
+        of batches): an array, or a list per output (a dict for dict outputs), computed
+        in batches in inference mode."""
         if len(self.outputs) == 1:
-            return self.final_structure(self.trainer.predict(x, batch_size=batch_size,
-                                                             verbose=verbose))
-        from .training import check_positive_int
-        x, _ = self.prepare_data(x, None, "predict")
-        check_positive_int(batch_size, "batch_size")
+            return self.final_structure(self.trainer.predict(
+                x, batch_size=batch_size, verbose=verbose, steps=steps))
+        if is_batch_source(x):
+            if steps is not None:
+                check_positive_int(steps, "steps")
+            stream = StreamBatches(x, steps, self.prepare_data, "predict", needs_y=False)
+            batches = (xb for xb, _, _, _ in stream.epoch_batches(None, lambda n: slice(0, n)))
+        else:
+            batch_size = 32 if batch_size is None else batch_size
+            check_positive_int(batch_size, "batch_size")
+            x, _ = self.prepare_data(x, None, "predict")
+            batches = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
         placement = self.trainer.placement
         parts: list[list] = [[] for _ in self.outputs]
         with placement.weights(write_back=False), placement.kernels():
-            for i in range(0, len(x), batch_size):
-                outs = self.apply(placement.params, x[i:i + batch_size])[0]
-                for part, o in zip(parts, outs):
+            for xb in batches:
+                for part, o in zip(parts, self.apply(placement.params, xb)[0]):
                     part.append(np.asarray(o))
+        if not parts[0]:
+            return self.final_structure(self.empty_output())
         return self.final_structure([np.concatenate(p) for p in parts])
 
     def __call__(self, x: Any, training: bool = False) -> Any:

@@ -643,3 +643,22 @@ def test_evaluate_with_sample_weight_weighs_each_output_and_weighted_metrics():
     assert result["label_loss"] == pytest.approx(np.mean(xent * w), rel=1e-5)
     assert result["label_accuracy"] == pytest.approx(hit.mean())
     assert result["label_weighted_accuracy"] == pytest.approx(np.sum(hit * w) / np.sum(w))
+
+
+def test_a_multi_input_multi_output_model_trains_and_predicts_from_a_generator():
+    model = two_headed()
+    model.compile(optimizer="adam", loss=["mse", "categorical_crossentropy"],
+                  metrics={"label": ["accuracy"]})
+    x, y = two_headed_data(40)
+
+    def batches(with_targets=True):
+        for i in range(0, 40, 10):
+            xb = [a[i:i + 10] for a in x]
+            # x alone comes as (x,): a bare list would read as (x, y), as in Keras
+            yield (xb, [b[i:i + 10] for b in y]) if with_targets else (xb,)
+    history = model.fit(batches(), epochs=1, verbose=0, validation_data=(x, y))
+    assert set(history.history) >= {"loss", "value_loss", "label_accuracy", "val_label_loss"}
+    streamed = model.predict(batches(with_targets=False))
+    for a, b in zip(streamed, model.predict(x, batch_size=7)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert model.evaluate(batches()) == pytest.approx(model.evaluate(x, y), rel=1e-6)
