@@ -35,13 +35,13 @@ Conventions:
   and min (ties split evenly, as for np.max).
 - slogdet's sign carries no derivative for a real matrix (it is piecewise
   constant); for a complex one it is det/|det|, differentiated. det, inv,
-  solve, slogdet, eig, eigh and svd accept complex matrices, arguments or
-  intermediates (autograd's convention, docs/complex.md: the cotangent of a
-  holomorphic f is g * f'(z), a real argument keeps the real part; eigh's and
-  svd's vectors keep LAPACK's phases, see _lapack_gauge); cholesky,
-  qr, pinv and lstsq are differentiated for real matrices only and raise a
-  TypeError for complex traced ones. det, slogdet, inv, solve and qr need a
-  nonsingular (full-rank) matrix: their rules invert it.
+  solve, slogdet, eig, eigh, svd, cholesky, qr, pinv and lstsq accept complex
+  matrices, arguments or intermediates (autograd's convention, docs/complex.md:
+  the cotangent of a holomorphic f is g * f'(z), a real argument keeps the real
+  part; eigh's and svd's vectors keep LAPACK's phases, see _lapack_gauge; the
+  SymPy slots of the decompositions refuse complex matrices by name). det,
+  slogdet, inv, solve and qr need a nonsingular (full-rank) matrix: their rules
+  invert it.
 - svd(full_matrices=True) of a non-square matrix and qr(mode='complete') of a
   tall one raise a TypeError: the extra columns are not unique, so they have no
   derivative; use full_matrices=False / mode='reduced'.
@@ -107,6 +107,11 @@ def _sym_T(c: Any, lower: bool) -> Any:
     return np.triu(c) + np.triu(_mT(c), 1)
 
 
+def _mH(x: Any) -> Any:
+    """The conjugate transpose over the last two axes."""
+    return np.conj(_mT(x))
+
+
 def _herm(x: Any, lower: bool) -> Any:
     """The Hermitian matrix LAPACK sees when it reads one triangle of a complex x (the
     imaginary part of the diagonal is ignored)."""
@@ -119,12 +124,6 @@ def _herm_T(c: Any, lower: bool) -> Any:
     t = c + np.conj(_mT(c))
     t = np.tril(t, -1) if lower else np.triu(t, 1)
     return t + _diag(np.real(np.diagonal(c, axis1=-2, axis2=-1)))
-
-
-def _real_only(name: str, a: Any) -> None:
-    if is_complex(a):
-        raise TypeError(f"np.linalg.{name} of a complex matrix is not supported on traced "
-                        "values: adkit differentiates it for real matrices only")
 
 
 def _result(fn: Any, *example: Any) -> Any:
@@ -233,7 +232,8 @@ def _sym_determinant(sp, at, a):
 
 
 def _sym_slogdet(sp, at, a):
-    """(sign, log|det|): the sign is a constant; log(sign * det) for a real matrix."""
+    """(sign, log|det|): for a real matrix the sign is a constant and log|det| is
+    log(sign * det); for a complex one the sign is det/|det|."""
     a = _sym_matrices("slogdet", a)
     sign = at.ans[..., 0]
     complex_ = np.iscomplexobj(at.values[0])
@@ -243,8 +243,8 @@ def _sym_slogdet(sp, at, a):
     def one(i):
         d = _sym_det(a[i])
         if complex_:
-            return [sp.sympify(complex(sign[i])),
-                    sp.log(sp.re(d) ** 2 + sp.im(d) ** 2) / 2]
+            abs2 = sp.re(d) ** 2 + sp.im(d) ** 2
+            return [d / sp.sqrt(abs2), sp.log(abs2) / 2]
         return [sp.Integer(int(sign[i])), sp.log(int(sign[i]) * d)]
     return _sym_stack(a.shape[:-2], one)
 
@@ -268,6 +268,7 @@ def _sym_triangle(a: np.ndarray, lower: bool) -> np.ndarray:
 
 
 def _sym_cholesky(sp, at, a, upper=False):
+    _sym_real_only("cholesky", at)
     a = _sym_triangle(_sym_matrices("cholesky", a), not upper)
     n = a.shape[-1]
 
@@ -312,11 +313,15 @@ def _sym_null_vector_2x2(m: np.ndarray, m_num: np.ndarray) -> tuple:
     return rows[best], nums[best]
 
 
+def _sym_real_only(name: str, at: Any) -> None:
+    """The exact expressions of these decompositions are written for real matrices."""
+    if any(np.iscomplexobj(v) for v in at.values):
+        raise _sym_refuse(name, "the exact expressions are written for real matrices; a "
+                          "complex one is checked by the numeric referee")
+
+
 def _sym_eigh(sp, at, a, UPLO="L"):
-    if np.iscomplexobj(at.values[0]):
-        raise _sym_refuse("eigh", "the exact expressions are written for real symmetric "
-                          "matrices; a complex Hermitian one is checked by the numeric "
-                          "referee")
+    _sym_real_only("eigh", at)
     a = _sym_triangle(_sym_objects(a), UPLO.upper() == "L")
     n = a.shape[-1]
     _sym_size("eigh", n)
@@ -332,9 +337,7 @@ def _sym_eigh(sp, at, a, UPLO="L"):
 def _sym_svd(sp, at, a):
     """Through the symmetric eigenproblem of the smaller Gram matrix: its eigenvectors
     are V (or U), the other side is A V / s (or A^T U / s)."""
-    if np.iscomplexobj(at.values[0]):
-        raise _sym_refuse("svd", "the exact expressions are written for real matrices; a "
-                          "complex one is checked by the numeric referee")
+    _sym_real_only("svd", at)
     a = _sym_objects(a)
     m, n = a.shape[-2:]
     k = min(m, n)
@@ -477,6 +480,7 @@ def _sym_qr_of(sp, x: np.ndarray, signs: np.ndarray):
 
 
 def _sym_qr(sp, at, a):
+    _sym_real_only("qr", at)
     a = _sym_objects(a)
     m, n = a.shape[-2:]
     _sym_size("qr", min(m, n))
@@ -507,6 +511,7 @@ def _sym_pinv_of(sp, x: np.ndarray) -> np.ndarray:
 
 
 def _sym_pinv(sp, at, a, **kw):
+    _sym_real_only("pinv", at)
     a = _sym_objects(a)
     _sym_size("pinv", min(a.shape[-2:]))
     _sym_full_rank("pinv", at.values[0], np.linalg.matrix_rank(at.ans))
@@ -514,6 +519,7 @@ def _sym_pinv(sp, at, a, **kw):
 
 
 def _sym_lstsq(sp, at, a, b, rcond=None):
+    _sym_real_only("lstsq", at)
     a, b = _sym_objects(a), _sym_objects(b)
     a_num = np.asarray(at.values[0])
     _sym_size("lstsq", min(a.shape))
@@ -659,6 +665,11 @@ def _phi(x: Any) -> Any:
 
 
 def _cholesky_jvp(g, ans, a, upper=False):
+    if is_complex(a):   # A = L L^H from one triangle (real diagonal); L's diagonal is real
+        low = _mH(ans) if upper else ans
+        l_inv = np.linalg.inv(low)
+        d = low @ _phi(l_inv @ _herm(g, not upper) @ _mH(l_inv))
+        return _mH(d) if upper else d
     low = _mT(ans) if upper else ans
     l_inv = np.linalg.inv(low)
     d = low @ _phi(l_inv @ _sym(g, not upper) @ _mT(l_inv))
@@ -666,6 +677,14 @@ def _cholesky_jvp(g, ans, a, upper=False):
 
 
 def _cholesky_vjp(ans, a, upper=False):
+    if is_complex(a):  # the adjoint of the complex JVP under Re sum(c * dA)
+        low = _mH(ans) if upper else ans
+        l_inv = np.linalg.inv(low)
+
+        def vjp_complex(g):
+            g = _mH(g) if upper else g
+            return _herm_T(_mT(l_inv) @ _phi(_mT(low) @ g) @ np.conj(l_inv), not upper)
+        return vjp_complex
     low = _mT(ans) if upper else ans
     l_inv = np.linalg.inv(low)
 
@@ -685,7 +704,6 @@ cholesky = defprim("cholesky", _cholesky_impl, jvp=_cholesky_jvp, vjp=_cholesky_
 
 @handles(np.linalg.cholesky, via=cholesky)
 def _np_cholesky(a, /, *, upper=False):
-    _real_only("cholesky", a)
     return cholesky(a, upper=True) if upper else cholesky(a)
 
 
@@ -1000,6 +1018,8 @@ def _qr_parts(ans, a):
 
 
 def _qr_jvp(g, ans, a):
+    if is_complex(a):
+        return _qr_jvp_complex(g, ans, a)
     m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
     d = g[..., :, :k] @ r1_inv
     c = _mT(q) @ d
@@ -1013,6 +1033,8 @@ def _qr_jvp(g, ans, a):
 
 
 def _qr_vjp(ans, a):
+    if is_complex(a):
+        return _qr_vjp_complex(ans, a)
     m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
 
     def vjp(g):
@@ -1026,13 +1048,51 @@ def _qr_vjp(ans, a):
     return vjp
 
 
+# A complex matrix: LAPACK's R has a real diagonal, which fixes Q's phases. With
+# C = Q^H dA1 R1^-1, Q^H dQ = Omega is anti-Hermitian with diagonal i Im(C_kk), and
+# C - Omega (= dR1 R1^-1) is upper triangular: triu(C, 1) + Re diag(C) + tril(C, -1)^H.
+def _qr_upper(c: Any) -> Any:
+    return (np.triu(c, 1) + _diag(np.real(np.diagonal(c, axis1=-2, axis2=-1))) +
+            _mH(np.tril(c, -1)))
+
+
+def _qr_upper_T(h: Any) -> Any:
+    """The adjoint of _qr_upper under Re sum(c * dx)."""
+    return (np.triu(h, 1) + _diag(np.real(np.diagonal(h, axis1=-2, axis2=-1))) +
+            np.tril(_mH(h), -1))
+
+
+def _qr_jvp_complex(g, ans, a):
+    m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
+    d = g[..., :, :k] @ r1_inv
+    c = _qr_upper(_mH(q) @ d)
+    dq = d - q @ c
+    dr = c @ r1
+    if n > k:
+        dr = np.concatenate([dr, _mH(dq) @ a[..., :, k:] + _mH(q) @ g[..., :, k:]], axis=-1)
+    return np.concatenate([dq, _mT(dr)], axis=-2)
+
+
+def _qr_vjp_complex(ans, a):
+    m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
+
+    def vjp(g):
+        gq, gr = g[..., :m, :], _mT(g[..., m:, :])
+        if n > k:
+            gr2 = gr[..., :, k:]
+            gq = gq + np.conj(a[..., :, k:]) @ _mH(gr2)
+        h = gr[..., :, :k] @ _mT(r1) - _mT(q) @ gq
+        c = (gq + np.conj(q) @ _qr_upper_T(h)) @ _mT(r1_inv)
+        return np.concatenate([c, np.conj(q) @ gr2], axis=-1) if n > k else c
+    return vjp
+
+
 # packed: (..., m+n, k) holding Q and R^T
 qr_p = defprim("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_vjp, sympy=_sym_qr)
 
 
 @handles(np.linalg.qr, via=qr_p)
 def _np_qr(a, mode="reduced"):
-    _real_only("qr", a)
     m, n = shape_of(a)[-2:]
     if mode not in ("reduced", "complete", "r") or mode == "complete" and m > n:
         raise TypeError(
@@ -1053,12 +1113,24 @@ def _pinv_impl(a, **kw):
 
 
 def _pinv_jvp(g, ans, a, **kw):
+    if is_complex(a):  # the same with conjugate transposes
+        p, gh, ph = ans, _mH(g), _mH(ans)
+        return (-(p @ g @ p) + p @ (ph @ (gh - (gh @ a) @ p))
+                + (gh - p @ (a @ gh)) @ (ph @ p))
     p, gt = ans, _mT(g)
     return (-(p @ g @ p) + p @ (_mT(p) @ (gt - (gt @ a) @ p))
             + (gt - p @ (a @ gt)) @ (_mT(p) @ p))
 
 
 def _pinv_vjp(ans, a, **kw):
+    if is_complex(a):  # the adjoint of the complex JVP under Re sum(c * dA)
+        p, pt, pc, ac = ans, _mT(ans), np.conj(ans), np.conj(a)
+
+        def vjp_complex(g):
+            gh = _mH(g)
+            return (-(pt @ g @ pt) + (gh - ac @ (pc @ gh)) @ (pc @ pt)
+                    + (pt @ pc) @ (gh - (gh @ pc) @ ac))
+        return vjp_complex
     p, pt = ans, _mT(ans)
 
     def vjp(g):
@@ -1073,9 +1145,8 @@ pinv = defprim("pinv", _pinv_impl, jvp=_pinv_jvp, vjp=_pinv_vjp, sympy=_sym_pinv
 
 @handles(np.linalg.pinv, via=pinv)
 def _np_pinv(a, rcond=None, hermitian=False, **kw):
-    _real_only("pinv", a)
     if hermitian:  # NumPy's hermitian path reads the lower triangle (via eigh)
-        a = _sym(a, True)
+        a = _herm(a, True) if is_complex(a) else _sym(a, True)
     return pinv(a, rcond=rcond, hermitian=hermitian, **kw)
 
 
@@ -1098,10 +1169,11 @@ def _lstsq_jvp(tangents, ans, a, b, rcond=None):
     vec = ndim_of(b) == 1
     out = None if tb is None else p @ (tb[..., None] if vec else tb)
     if ta is not None:
-        tat = _mT(ta)
+        t = _mH if is_complex(a) else _mT   # conjugate transposes if complex
+        tat, pt = t(ta), t(p)
         r = _column(b) - a @ x
-        z = _mT(p) @ x
-        term = (-(p @ (ta @ x)) + p @ (_mT(p) @ (tat @ r)) + tat @ z - p @ (a @ (tat @ z)))
+        z = pt @ x
+        term = (-(p @ (ta @ x)) + p @ (pt @ (tat @ r)) + tat @ z - p @ (a @ (tat @ z)))
         out = term if out is None else out + term
     return out[..., 0] if vec else out
 
@@ -1116,6 +1188,16 @@ def _lstsq_vjp_a(ans, a, b, rcond=None):
         g = _column(g)
         y = _mT(p) @ g
         return -(y @ _mT(x)) + r @ _mT(p @ y) + z @ _mT(g - _mT(a) @ y)
+
+    if is_complex(a):  # z = P^H x; the adjoint under Re sum(c * dA)
+        z = _mH(p) @ x
+
+        def vjp_complex(g):
+            g = _column(g)
+            y = _mT(p) @ g
+            return (-(y @ _mT(x)) + np.conj(r) @ _mT(p @ np.conj(y)) +
+                    np.conj(z) @ _mH(g - _mT(a) @ y))
+        return vjp_complex
     return vjp
 
 
@@ -1131,14 +1213,12 @@ lstsq_p = defprim("lstsq", lambda a, b, rcond=None: np.linalg.lstsq(a, b, rcond=
 
 @handles(np.linalg.lstsq, via=(lstsq_p, pinv))
 def _np_lstsq(a, b, rcond=None):
-    _real_only("lstsq", a)
-    _real_only("lstsq", b)
     b = b if hasattr(b, "shape") else np.asarray(b)
     _, resid, rank, sv = np.linalg.lstsq(primal(a), primal(b), rcond=rcond)
     x = lstsq_p(a, b, rcond=rcond)
     if np.size(resid):  # full column rank, more rows than columns: differentiable too
         r = _column(b) - a @ _column(x)
-        resid = np.sum(r * r, axis=0)
+        resid = np.sum(np.real(r * np.conj(r)) if is_complex(r) else r * r, axis=0)
     return x, resid, rank, sv
 
 
