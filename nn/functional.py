@@ -32,9 +32,10 @@ from adkit.pytree import tree_flatten
 
 from . import losses as losses_module
 from . import metrics as metrics_module
-from .layers.base import Context, Layer, ShapeError, _as_shape, deserialize, serialize, unique_name
+from .layers.base import Context, Layer, ShapeError, deserialize, serialize, unique_name
 from .layers.core import Embedding, _Activated
 from .layers.nested import MODEL_CLASSES, ModelLayer, call_model
+from .layers.input_layer import Input, InputLayer, input_tensor
 from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk
 from .outputs import OutputLoss, OutputMetric, Rows, per_output
@@ -43,50 +44,6 @@ from .data_adapters import StreamBatches, is_batch_source
 from .training import Trainer, check_positive_int
 
 __all__ = ["Input", "InputLayer", "Model"]
-
-
-class InputLayer(Layer):
-    """The source of a graph's input: what `Input(shape=...)` makes (no weights)."""
-
-    runs_on_device = True
-
-    def __init__(self, shape: Any = None, name: str | None = None, dtype: str = "float32",
-                 **kwargs: Any) -> None:
-        kwargs.pop("input_shape", None)
-        super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
-        if shape is None:
-            raise TypeError("Input needs shape=, the shape of one example without the batch "
-                            "axis, e.g. Input(shape=(28, 28, 1))")
-        self.shape = _as_shape(shape, self.name)
-
-    def compute_output_shape(self, input_shape: Any) -> tuple:
-        return self.shape
-
-    def call(self, params: dict, x: Any, ctx: Any) -> Any:
-        return x
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype.name, "shape": list(self.shape)}
-
-
-def Input(shape: Any = None, name: str | None = None, dtype: str = "float32",
-          batch_size: int | None = None) -> KerasTensor:
-    """A symbolic input of `shape` (one example, batch axis excluded), Keras's Input.
-    batch_size is accepted for Keras's signature; the batch axis stays dynamic.
-
-    >>> from adkit.nn import Input
-    >>> Input(shape=(28, 28, 1), name="image")
-    <KerasTensor shape=(None, 28, 28, 1), dtype=float32, name='image'>
-    """
-    if isinstance(shape, str):
-        raise TypeError(f"Input shape must be a tuple of ints, got {shape!r}")
-    return _input_tensor(InputLayer(shape=shape, name=name, dtype=dtype))
-
-
-def _input_tensor(layer: InputLayer) -> KerasTensor:
-    node = Node(layer, [])
-    node.outputs = [KerasTensor(layer.shape, layer.dtype, node)]
-    return node.outputs[0]
 
 
 class Model:
@@ -617,7 +574,7 @@ def from_config(config: dict, layers: list[Layer] | None = None) -> Model:
     calls: dict[str, int] = {}
     for layer in layers:
         if isinstance(layer, InputLayer):
-            tensors[(layer.name, 0, 0)] = _input_tensor(layer)
+            tensors[(layer.name, 0, 0)] = input_tensor(layer)
             calls[layer.name] = 1
 
     def tensor(ref: Any) -> KerasTensor:

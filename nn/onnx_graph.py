@@ -20,6 +20,7 @@ import numpy as np
 
 from .files import atomic_write
 from .onnx_export import IR_VERSION, OPSET, _dims, _Graph, _onnx, _writer
+from .layers.input_layer import InputLayer
 from .layers.merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                            Subtract, _Merge)
 from .layers.nested import ModelLayer
@@ -48,7 +49,7 @@ def export_graph_onnx(model: Any, path: str | os.PathLike) -> None:
             raise ValueError(f"export_onnx: layer {layer.name!r} is a nested model, which has "
                              "no ONNX export yet; export it on its own, or build the graph "
                              "from its layers")
-        if not isinstance(layer, _Merge) and type(layer).__name__ != "InputLayer":
+        if not isinstance(layer, (_Merge, InputLayer)):
             _writer(layer)
     dtype = np.dtype(model.inputs[0].dtype)
     g = _Graph(onnx, dtype, model.inputs[0].example_shape)

@@ -390,6 +390,7 @@ def test_residual_graph_trains_on_opencl_as_on_the_cpu(merge):
 def test_keras_module_spellings():
     assert keras.models.Sequential is Sequential and keras.models.Model is Model
     assert keras.models.load_model is load_model and keras.Input is Input
+    assert keras.layers.Input is Input   # Keras 2 code imports it from keras.layers
     t = keras.Input(shape=(28, 28, 1), name="img")
     assert t.shape == (None, 28, 28, 1) and t.dtype == np.float32
     with pytest.raises(TypeError, match="symbolic"):

@@ -3,11 +3,12 @@
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
+from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 
-__all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize",
+__all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input", "InputLayer",
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding",
            "Conv2D", "MaxPooling2D", "AveragePooling2D", "BatchNormalization",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional",
