@@ -3,9 +3,12 @@ f(z) = u(x, y) + i v(x, y), grad(f)(z) = du/dx - i du/dy. Every transform, and t
 rules on complex inputs, checked against differences along x and y (complexcheck)."""
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from complexcheck import C, check_complex, numeric_gradient
 
 import adkit
@@ -374,3 +377,52 @@ def test_check_grads_on_complex_linalg(fun, a):
     report = adkit.check_grads(fun, (a,))
     assert report.ok and {"forward", "reverse", "numeric"} <= set(report.modes)
     assert "symbolic" in report.modes or any("complex one" in n for n in report.notes)
+
+
+# --- random complex programs (hypothesis) ----------------------------------------------------------
+# Chains of holomorphic and non-holomorphic steps on two complex vectors z and w; after
+# each step the value is rescaled smoothly (|t| < 2), so chains stay bounded and away from
+# branch cuts. Each drawn chain is checked by check_complex (differences along x and y,
+# forward against reverse, vjp, jvp, both Jacobians, second order).
+
+_M0 = C(3, 3, seed=11)
+PROGRAM_STEPS = {
+    "exp": lambda t, w: np.exp(0.5 * t),
+    "sin": lambda t, w: np.sin(t),
+    "cosh": lambda t, w: np.cosh(0.5 * t),
+    "square": lambda t, w: 0.5 * t * t,
+    "times-w": lambda t, w: t * w,
+    "plus-conj-w": lambda t, w: t + np.conj(w),
+    "conj": lambda t, w: np.conj(t),
+    "real": lambda t, w: np.real(t) * (1 + 0.5j),
+    "imag": lambda t, w: np.imag(t) - 0.5j * np.real(t),
+    "abs2": lambda t, w: np.abs(t) ** 2 + 1j * np.real(w * t),
+    "log": lambda t, w: np.log(4.0 + t / (1.0 + np.abs(t) ** 2)),
+    "divide": lambda t, w: t / (2.0 + np.conj(t) * t),
+    "matvec": lambda t, w: _M0 @ t,
+    "fft": lambda t, w: np.fft.fft(t) / 3,
+    "cumsum": lambda t, w: np.cumsum(t) * 0.5,
+    "reverse": lambda t, w: t[::-1] * 1j,
+    "outer": lambda t, w: np.einsum("ij->j", np.outer(t, w)) * 0.3,
+    "solve": lambda t, w: np.linalg.solve(3 * np.eye(3) + 0.2 * np.outer(t, np.conj(t)), w),
+    "vdot": lambda t, w: t * np.vdot(t, w),
+    "power": lambda t, w: (t + 3.0) ** (0.5 + 0.2j),
+}
+
+
+def _program(steps: list) -> Any:
+    def program(z, w):
+        t = z
+        for name in steps:
+            t = PROGRAM_STEPS[name](t, w)
+            t = 2 * t / np.sqrt(1.0 + np.abs(t) ** 2)
+        return t
+    return program
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(steps=st.lists(st.sampled_from(sorted(PROGRAM_STEPS)), min_size=1, max_size=5),
+       seed=st.integers(0, 2 ** 16))
+def test_random_complex_programs(steps, seed):
+    z, w = C(3, seed=seed), C(3, seed=seed + 1)
+    check_complex(_program(steps), z, w, rtol=1e-5)
