@@ -527,15 +527,20 @@ class Model:
         """Layers, output shapes, parameter counts and the layers each is connected to,
         as Keras prints a functional model; print_fn is called once per line."""
         rows = [("Layer (type)", "Output Shape", "Param #", "Connected to")]
+        index = _tensor_index(self.nodes)
         trainable = non_trainable = 0
         for layer in self.layers:
-            node = next(n for n in self.nodes if n.layer is layer)
+            calls = [n for n in self.nodes if n.layer is layer]
+            node = calls[0]
             n = sum(w.size for _, w in _walk(self.params.get(layer.name, {})))
             n_state = sum(w.size for _, w in _walk(self.state.get(layer.name, {})))
             trainable += n if layer.trainable else 0
             non_trainable += n_state + (0 if layer.trainable else n)
             shapes = [str(t.shape) for t in node.outputs]
-            sources = ", ".join(t.name for t in node.input_tensors) or "-"
+            # Keras's "layer[call][output]" for each tensor a call of the layer reads
+            sources = "; ".join(", ".join("{}[{}][{}]".format(*index[id(t)])
+                                          for t in call.input_tensors)
+                                for call in calls if call.input_tensors) or "-"
             kind = type(layer.model if isinstance(layer, ModelLayer) else layer).__name__
             rows.append((f"{layer.name} ({kind})", ", ".join(shapes),
                          f"{n + n_state:,}", sources))
@@ -668,14 +673,15 @@ def _topological(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[
                         f"{[t.name for t in inputs]}; add it to inputs")
                 reached.add(id(tensor))
                 continue
-            for t in node.input_tensors:
+            for t in reversed(node.input_tensors):   # the first input is visited first
                 if state.get(id(t.node)) != 2:
                     stack.append((t.node, False))
     unused = [t.name for t in inputs if id(t) not in reached]
     if unused:
         raise ValueError(f"the model's inputs {unused} are not used by any of its outputs "
                          f"{[t.name for t in outputs]}; drop them from inputs or connect them")
-    return order
+    # the Inputs first, in the order given (as Keras lists them), then the rest
+    return [t.node for t in inputs] + [n for n in order if not isinstance(n.layer, InputLayer)]
 
 
 def _built_owner(layer: Layer) -> Any:

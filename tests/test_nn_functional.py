@@ -407,6 +407,7 @@ def test_summary_lists_connections_and_get_layer_finds_layers():
     model.summary(print_fn=lines.append)
     text = "\n".join(lines)
     assert "Connected to" in text and "trunk (Dense)" in text
+    assert "concatenate" in text and "a[0][0], b[0][0]" in text
     assert f"Total params: {model.count_params():,}" in text
     assert model.get_layer("trunk").get_weights()[0].shape == (5, 4)
 
