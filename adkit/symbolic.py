@@ -280,6 +280,12 @@ def trace(f: Callable, *args: Any, argnums: Any = None, **kwargs: Any) -> Traced
     symbols, point = [], {}
     for n in nums:
         leaves, td, _ = differentiable_leaves(args[n], f"argument {n}")
+        if any(np.iscomplexobj(leaf) for leaf in leaves):
+            raise TypeError(
+                f"symbolic.trace: argument {n} is complex; its symbols are real. Pass the "
+                "real and imaginary parts as real arguments, e.g. symbolic.grad(lambda x, "
+                "y: f(x + 1j * y), argnums=(0, 1)), whose gradients g_x, g_y give "
+                "autograd's g_x - 1j * g_y (adkit.check_grads does this for you)")
         sym_leaves, boxes = [], []
         for k, leaf in enumerate(leaves):
             name = names[n] if len(leaves) == 1 else f"{names[n]}_{k}"

@@ -109,6 +109,12 @@ def test_jacobian_convention(mode):
     np.testing.assert_allclose(jx, np.diag(Z3))
 
 
+def test_forward_derivative_of_a_complex_scalar_matches_jacobian():
+    from adkit.forward import derivative
+    assert derivative(lambda z: z ** 3)(ZS) == pytest.approx(3 * ZS ** 2)
+    assert derivative(lambda z: np.abs(z) ** 2)(ZS) == pytest.approx(2 * np.conj(ZS))
+
+
 def test_hessian_refuses_complex_arguments_and_hvp_takes_them():
     f = lambda z: np.sum(np.abs(z) ** 4)  # noqa: E731
     with pytest.raises(TypeError, match=r"argument 0 is complex.*2n x 2n.*x \+ 1j \* y"):
@@ -426,3 +432,12 @@ def _program(steps: list) -> Any:
 def test_random_complex_programs(steps, seed):
     z, w = C(3, seed=seed), C(3, seed=seed + 1)
     check_complex(_program(steps), z, w, rtol=1e-5)
+
+
+def test_symbolic_refuses_complex_arguments_and_takes_their_parts():
+    from adkit import symbolic
+    f = lambda z: np.abs(z) ** 2 * np.real(z)  # noqa: E731
+    with pytest.raises(TypeError, match=r"argument 0 is complex.*x \+ 1j \* y"):
+        symbolic.grad(f)(1 + 2j)
+    gx, gy = symbolic.grad(lambda x, y: f(x + 1j * y), argnums=(0, 1))(1.0, 2.0)
+    assert gx - 1j * gy == pytest.approx(adkit.grad(f)(1 + 2j), rel=1e-12)

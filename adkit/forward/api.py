@@ -83,6 +83,8 @@ def derivative(f: Callable) -> Callable:
         if np.ndim(primal(x)) != 0:
             raise ValueError(f"derivative(f) takes a scalar x, got shape {np.shape(primal(x))}; "
                              "use adkit.jacobian(f) or adkit.jvp for arrays")
+        if is_complex(x):  # as jacobian: f'(z) for a holomorphic f (docs/complex.md)
+            return jacobian(lambda x_: f(x_, *args, **kwargs))(x)
         _, t = jvp(lambda x_: f(x_, *args, **kwargs), (x,), (1.0,))
         return t
     return df
