@@ -25,6 +25,9 @@ class Trace:
     #: whether plain-valued decisions on this trace's boxes are reported to
     #: branch() (comparisons, argmax, bool()): the symbolic tracer needs them
     observes_branches = False
+    #: whether this trace's boxes stand for plain values (adkit.staging): primal()
+    #: stops at them, so decisions on them are recorded rather than frozen
+    stages = False
 
     def __init__(self) -> None:
         self.level = _next_level()
@@ -74,6 +77,8 @@ class BoxBase:
 def primal(x: Any) -> Any:
     """The plain value under every box (drops all derivatives)."""
     while isinstance(x, BoxBase):
+        if x._trace.stages:
+            break
         x = x._value
     return x
 
@@ -147,7 +152,11 @@ class NondiffPrimitive(Primitive):
         for a in args:
             if isinstance(a, BoxBase) and a._trace.observes_branches:
                 a._trace.branch(f"np.{self.name}")
-        return self.impl(*[primal(a) for a in args], **kwargs)
+        values = [primal(a) for a in args]
+        for v in values:
+            if isinstance(v, BoxBase):  # a staged value: the staging trace records the call
+                return Primitive.__call__(self, *values, **kwargs)
+        return self.impl(*values, **kwargs)
 
 
 class UserPrimitive(Primitive):
@@ -164,6 +173,16 @@ class UserPrimitive(Primitive):
         self.given_jvps: tuple = ()
         self.given_vjps: tuple = ()
         self.doc = fun.__doc__ or ""
+
+    @property
+    def __name__(self) -> str:  # noqa: A003 - a function's name, for tools that print it
+        """The decorated function's name (error messages and check reports show it)."""
+        return getattr(self.impl, "__name__", self.name)
+
+    @property
+    def __wrapped__(self) -> Callable:
+        """The decorated function, so inspect.signature(prim) shows its parameters."""
+        return self.impl
 
 
 class EveryArgument:

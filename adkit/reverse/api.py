@@ -95,7 +95,9 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
             values, nodes, td = rec.split(out)
             if out is None or len(values) == 1 and td.kind is None:
                 _check_differentiable_output(out if out is None else values[0])
-            if len(values) != 1 or td.kind is not None or shape_of(values[0]) != ():
+            # an array of one element counts as a scalar, as in autograd (x @ w of a
+            # (1, n) row, a (1, 1) quadratic form); the gradient is seeded with ones
+            if len(values) != 1 or td.kind is not None or _size(shape_of(values[0])) != 1:
                 raise ValueError(_not_scalar_message(values, td))
             value, node = values[0], nodes[0]
             if np.iscomplexobj(primal(value)):
@@ -108,7 +110,8 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
             if is_duck_array(v):
                 seed = np.ones_like(v)   # a device array's seed lives on its device
             else:
-                seed = np.ones((), dtype=v.dtype)[()] if hasattr(v, "dtype") else 1.0
+                seed = (np.ones(np.shape(v), dtype=v.dtype)[()] if hasattr(v, "dtype")
+                        else 1.0)
             grads = rec.pull_back([node], [seed], consume=True)
             del rec, nodes, node, out  # the tape goes now, while the collector rests
         g = grads[0] if single else tuple(grads)
@@ -119,6 +122,9 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
 
 def grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
     """The gradient of a scalar function, by reverse mode.
+
+    f returns a real number; an array of one element (shape (1,), (1, 1), ...)
+    counts as one, as in autograd.
 
     >>> grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
     array([2., 4.])
@@ -245,11 +251,16 @@ def _check_differentiable_output(value: Any) -> None:
                         "compares).")
 
 
+def _size(shape: tuple) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
 def _not_scalar_message(values: list, td: Any) -> str:
     if len(values) == 1 and td.kind is None:
         what = f"an output of shape {shape_of(values[0])}"
     else:
         what = f"a {td!r} structure of {len(values)} outputs"
-    return (f"grad needs f to return a scalar, but it returned {what}. For the derivative "
+    return (f"grad needs f to return a scalar (or an array of one element), but it "
+            f"returned {what}. For the derivative "
             "of a non-scalar output use adkit.jacobian(f); for one vector-Jacobian product "
             "use adkit.vjp(f, x); or reduce the output to a scalar (e.g. np.sum).")

@@ -325,11 +325,21 @@ imag = defprim("imag", np.imag, elementwise=True, view=True, numpy=np.imag, symp
 conjugate = defprim("conjugate", np.conjugate, elementwise=True, numpy=np.conjugate,
                     sympy="conjugate", jvp=lambda g, ans, x: np.conjugate(g),
                     vjp=lambda ans, x: np.conjugate)
+def _angle_unit(deg: Any) -> float:
+    """d(angle)/d(radians): np.angle(z, deg) scales by 180/pi when deg is true."""
+    return 180.0 / np.pi if primal(deg) else 1.0
+
+
+# deg is a flag, so its derivative is 0 even when the caller passes a traced value
 angle = defprim("angle", np.angle, elementwise=True, numpy=np.angle, sympy="arg",
-                jvp=lambda g, ans, x: times(np.imag(g * np.conj(x)), 1.0 / np.abs(x) ** 2)
-                if is_complex(x) else 0.0 * g,
-                vjp=lambda ans, x: lambda g: times(g, np.conj(x * 1j) / np.abs(x) ** 2)
-                if is_complex(x) else 0.0 * g)
+                jvp=(lambda g, ans, x, deg=False: times(np.imag(g * np.conj(x)),
+                                                        _angle_unit(deg) / np.abs(x) ** 2)
+                     if is_complex(x) else 0.0 * g,
+                     lambda g, ans, x, deg=False: 0.0 * g),
+                vjp=(lambda ans, x, deg=False: lambda g: times(
+                    g, _angle_unit(deg) * np.conj(x * 1j) / np.abs(x) ** 2)
+                    if is_complex(x) else 0.0 * g,
+                    lambda ans, x, deg=False: lambda g: 0.0 * g))
 
 # --- operations without a derivative (zero almost everywhere, or not real-valued) -----
 for _uf in (np.floor, np.ceil, np.trunc, np.rint, np.floor_divide, np.heaviside,

@@ -410,14 +410,13 @@ def _np_trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
 
 @handles(np.triu, via=where)
 def _np_triu(m, k=0):
-    n, cols = shape_of(m)[-2:]
-    return where(~np.tri(n, cols, k - 1, dtype=bool), m, 0.0)
+    # a 1-D m is a row repeated into a square matrix, as NumPy's tri(*m.shape[-2:])
+    return where(~np.tri(*shape_of(m)[-2:], k=k - 1, dtype=bool), m, 0.0)
 
 
 @handles(np.tril, via=where)
 def _np_tril(m, k=0):
-    n, cols = shape_of(m)[-2:]
-    return where(np.tri(n, cols, k, dtype=bool), m, 0.0)
+    return where(np.tri(*shape_of(m)[-2:], k=k, dtype=bool), m, 0.0)
 
 
 @handles(np.fill_diagonal, via=index_update)

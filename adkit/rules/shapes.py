@@ -320,6 +320,9 @@ def _np_column_stack(tup):
 
 @handles(np.append, via=concatenate)
 def _np_append(arr, values, axis=None):
+    # a list holding traced values reaches here when `values` is traced and np.append
+    # was bound before the differentiation started (so adkit.scope's swap missed it)
+    arr, values = _as_array(arr), _as_array(values)
     if axis is None:
         return _np_concatenate([np.ravel(arr), np.ravel(values)], 0)
     return _np_concatenate([arr, values], axis)

@@ -1,0 +1,79 @@
+"""Regressions found by running autograd 1.9.1's own test suite on adkit (issue 14).
+
+Each rule is checked in every mode to second order against finite differences
+(ruletest.check, complexcheck.check_complex); the API cases against adkit.numeric.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+from complexcheck import C, check_complex
+from numpy import append as append_bound_at_import  # bound before any differentiation
+from ruletest import R, check
+
+import adkit
+from adkit import numeric
+
+V = R(4, seed=21)
+
+
+@pytest.mark.parametrize("fun", [
+    np.tril, np.triu, lambda v: np.tril(v, -1), lambda v: np.triu(v, 2),
+    lambda v: np.tril(v, k=1) * np.triu(v, k=-1),
+], ids=["tril", "triu", "tril-1", "triu2", "band"])
+def test_triangles_of_a_vector_are_of_its_repeated_rows(fun):
+    # NumPy reads a 1-D argument as the row of a square matrix: np.tril(v) is (n, n)
+    check(fun, V)
+
+
+def test_append_bound_before_differentiation_takes_a_list_holding_traced_values():
+    # `from numpy import append` escapes adkit.scope's swap, so the list reaches the rule
+    check(lambda x: append_bound_at_import([x[0], 2.0 * x[1]], x[2] ** 2), R(3, seed=22))
+    check(lambda x: append_bound_at_import([[1.0, 2.0]], x[None, :2] * 3.0, axis=0),
+          R(3, seed=23))
+
+
+@pytest.mark.parametrize("deg", [False, True])
+def test_angle_in_degrees(deg):
+    check_complex(lambda z: np.angle(z, deg), C(3, seed=24))
+    check_complex(lambda z: np.angle(z, deg=deg) * np.abs(z), C(2, 2, seed=25))
+
+
+def test_angle_with_a_traced_flag_is_constant_in_the_flag():
+    # np.angle(x, x): deg is truthy, and a flag has derivative 0 (it used to crash)
+    assert adkit.grad(lambda x: np.angle(x, x))(0.5) == 0.0
+    z = C(3, seed=26)
+    g = adkit.grad(lambda t: np.sum(np.angle(z * t, t)), 0)(1.5)
+    assert abs(g) < 1e-12  # angle(z t) = angle(z) for t > 0
+    np.testing.assert_allclose(adkit.jvp(lambda t: np.angle(z * t, t), (1.5,), (1.0,))[1],
+                               np.zeros(3), atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1,), (1, 1), (1, 1, 1)])
+def test_grad_of_an_output_of_one_element(shape):
+    # autograd's grad takes any one-element output ((1, n) @ (n, 1), np.sum(keepdims=True))
+    f = lambda x: np.reshape(np.sum(np.sin(x) * x), shape)  # noqa: E731
+    x = R(3, seed=27)
+    value, g = adkit.value_and_grad(f)(x)
+    assert np.shape(value) == shape
+    np.testing.assert_allclose(g, numeric.gradient(lambda x: float(np.sum(f(x))), x),
+                               rtol=1e-8)
+    np.testing.assert_allclose(adkit.hessian(f)(x),
+                               numeric.hessian(lambda x: float(np.sum(f(x))), x), rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_grad_still_refuses_an_output_of_two_elements():
+    with pytest.raises(ValueError, match=r"shape \(2,\).*adkit.jacobian"):
+        adkit.grad(lambda x: x * 2.0)(np.array([1.0, 2.0]))
+
+
+def test_a_primitive_keeps_its_function_name_and_signature():
+    # check reports and tools name the function (autograd's check_grads messages do)
+    @adkit.primitive
+    def scaled(x, factor=2.0):
+        return x * factor
+
+    assert scaled.__name__ == "scaled"
+    assert list(inspect.signature(scaled).parameters) == ["x", "factor"]
