@@ -149,7 +149,9 @@ class Model:
         state) (load_model's arrays, or an outer model's for a nested one)."""
         if input_shape is not None:
             self.output_shape_for(input_shape)
-        self.params, self.state = weights if weights is not None else self.fresh_weights()
+        self.params, state = weights if weights is not None else self.fresh_weights()
+        self.state = NestedState(state, {layer.name for layer in self.layers
+                                         if isinstance(layer, ModelLayer)})
         for layer in self.layers:
             if isinstance(layer, ModelLayer):
                 layer.adopt(self._layer_shapes[layer.name], self.params[layer.name],
@@ -564,6 +566,24 @@ class Model:
                 "outputs": [index[id(t)] for t in self.outputs],
                 "input_keys": self.input_names if self._dict_inputs else None,
                 "output_keys": self.output_keys if self._dict_outputs else None}
+
+
+class NestedState(dict):
+    """A model's layer state (layer name -> dict of arrays) in which a nested model's
+    entry stays the nested model's own state dict: `update` (what the training loop
+    calls after a step) writes into that dict instead of replacing it, so the inner
+    model sees the moving averages its BatchNormalization layers gained."""
+
+    def __init__(self, state: dict, nested: set[str]) -> None:
+        super().__init__(state)
+        self.nested = nested
+
+    def update(self, other: Any = (), **more: Any) -> None:
+        for name, value in dict(other, **more).items():
+            if name in self.nested and isinstance(self.get(name), dict):
+                self[name].update(value)
+            else:
+                self[name] = value
 
 
 def from_config(config: dict, layers: list[Layer] | None = None) -> Model:

@@ -664,3 +664,20 @@ def test_a_multi_input_multi_output_model_trains_and_predicts_from_a_generator()
     for a, b in zip(streamed, model.predict(x, batch_size=7)):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     assert model.evaluate(batches()) == pytest.approx(model.evaluate(x, y), rel=1e-6)
+
+
+def test_a_nested_models_batchnorm_averages_move_with_the_outer_training():
+    from adkit.nn.layers import BatchNormalization
+    inner = Sequential([Dense(3, input_shape=(4,), name="bn_dense"),
+                        BatchNormalization(name="bn")], seed=0, name="normed")
+    inp = Input(shape=(4,))
+    model = Model(inp, Dense(1, name="bn_head")(inner(inp)), seed=1)
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    before = inner.state["bn"]["moving_mean"].copy()
+    model.fit(x, np.ones((16, 1)), epochs=2, batch_size=8, verbose=0)
+    after = inner.state["bn"]["moving_mean"]
+    assert not np.allclose(before, after)
+    np.testing.assert_array_equal(after, model.state["normed"]["bn"]["moving_mean"])
+    np.testing.assert_allclose(model.predict(x), model.get_layer("bn_head")(inner.predict(x)),
+                               rtol=1e-5)
