@@ -34,7 +34,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from .layers.base import Context, Layer, ShapeError, deserialize, serialize, unique_name
 from .layers.core import Embedding, _Activated
-from .layers.nested import MODEL_CLASSES, ModelLayer, call_model
+from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
 from .layers.input_layer import Input, InputLayer, input_tensor
 from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk
@@ -566,24 +566,6 @@ class Model:
                 "outputs": [index[id(t)] for t in self.outputs],
                 "input_keys": self.input_names if self._dict_inputs else None,
                 "output_keys": self.output_keys if self._dict_outputs else None}
-
-
-class NestedState(dict):
-    """A model's layer state (layer name -> dict of arrays) in which a nested model's
-    entry stays the nested model's own state dict: `update` (what the training loop
-    calls after a step) writes into that dict instead of replacing it, so the inner
-    model sees the moving averages its BatchNormalization layers gained."""
-
-    def __init__(self, state: dict, nested: set[str]) -> None:
-        super().__init__(state)
-        self.nested = nested
-
-    def update(self, other: Any = (), **more: Any) -> None:
-        for name, value in dict(other, **more).items():
-            if name in self.nested and isinstance(self.get(name), dict):
-                self[name].update(value)
-            else:
-                self[name] = value
 
 
 def from_config(config: dict, layers: list[Layer] | None = None) -> Model:

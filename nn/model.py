@@ -23,7 +23,7 @@ from . import strategies
 from .callbacks import History
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
-from .layers.nested import ModelLayer, as_layer, call_model
+from .layers.nested import ModelLayer, NestedState, as_layer, call_model
 from .placement import HostPlacement, device_placement
 from .saving import save_model
 from .summary_table import summary_lines
@@ -110,8 +110,11 @@ class Sequential:
                 self.params[layer.name] = layer.init_params(rng, in_shape)
                 if layer.has_state:
                     self.state[layer.name] = layer.init_state(in_shape)
+        nested = {layer.name for layer in self.layers if isinstance(layer, ModelLayer)}
+        if nested:   # a nested model holds the same arrays and keeps its own state dict
+            self.state = NestedState(self.state, nested)
         for layer, in_shape in zip(self.layers, shapes):
-            if isinstance(layer, ModelLayer):   # the nested model holds the same arrays
+            if isinstance(layer, ModelLayer):
                 layer.adopt(in_shape, self.params[layer.name], self.state.get(layer.name, {}))
         self.input_shape, self.output_shape = shapes[0], shapes[-1]
         self._layer_shapes = shapes

@@ -681,3 +681,17 @@ def test_a_nested_models_batchnorm_averages_move_with_the_outer_training():
     np.testing.assert_array_equal(after, model.state["normed"]["bn"]["moving_mean"])
     np.testing.assert_allclose(model.predict(x), model.get_layer("bn_head")(inner.predict(x)),
                                rtol=1e-5)
+
+
+def test_batchnorm_averages_of_a_model_inside_a_sequential_move_with_it():
+    from adkit.nn.layers import BatchNormalization
+    inner = Sequential([Dense(3, input_shape=(4,), name="sq_dense"),
+                        BatchNormalization(name="sq_bn")], seed=0, name="sq_normed")
+    model = Sequential([inner, Dense(1, name="sq_head")], seed=1)
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    before = inner.state["sq_bn"]["moving_mean"].copy()
+    model.fit(x, np.ones((16, 1)), epochs=2, batch_size=8, verbose=0)
+    assert not np.allclose(before, inner.state["sq_bn"]["moving_mean"])
+    np.testing.assert_allclose(model.predict(x), model.get_layer("sq_head")(inner.predict(x)),
+                               rtol=1e-5)

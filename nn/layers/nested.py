@@ -108,6 +108,24 @@ class ModelLayer(Layer):
         return cls(build(spec["config"]), **rest)
 
 
+class NestedState(dict):
+    """A model's layer state (layer name -> dict of arrays) in which a nested model's
+    entry stays the nested model's own state dict: `update` (what the training loop
+    calls after a step) writes into that dict instead of replacing it, so the inner
+    model sees the moving averages its BatchNormalization layers gained."""
+
+    def __init__(self, state: dict, nested: set[str]) -> None:
+        super().__init__(state)
+        self.nested = nested
+
+    def update(self, other: Any = (), **more: Any) -> None:
+        for name, value in dict(other, **more).items():
+            if name in self.nested and isinstance(self.get(name), dict):
+                self[name].update(value)
+            else:
+                self[name] = value
+
+
 def _stack_shapes(model: Any, input_shape: Any) -> list:
     """A Sequential's input shape, then each of its layers' output shapes."""
     if isinstance(input_shape, list):
