@@ -1,0 +1,529 @@
+"""adkit.compile: stage a NumPy function once per input signature, replay a generated program.
+
+The first call for a signature runs the function under a staging trace
+(adkit.staging), which records every primitive into a program; the program is
+pruned (dead-code elimination; constants are folded as the trace runs and
+common subexpressions merged as they are recorded), written out as Python
+source, one statement per primitive, and compiled with the built-in
+`compile`. Later calls with the same signature run that program.
+
+Rules (see README "Compiling"):
+- a signature is the arguments' pytree structure, the shapes and dtypes of
+  array leaves, the types of scalar leaves, the values of static arguments,
+  and the same for the values the function captures;
+- every question that steers Python (bool(), comparisons in `if`, int(),
+  float(), len() of a data-dependent shape, .item(), indices from argmax) is
+  a guard: a replay whose guard fails records another program for that path
+  (at most `max_paths` per signature, then the function runs eagerly, with a
+  warning);
+- arrays and numbers the function captures (closure cells and module globals
+  of the function and of the functions it reaches) are read at every call:
+  in-place changes and rebindings are both seen; other captured objects are
+  checked for identity (a rebinding retraces);
+- whatever cannot be replayed soundly (writes into an argument or a captured
+  array, NumPy's or Python's global random generator, conversions to plain
+  arrays, calls adkit has no rule for) makes the function run eagerly for that
+  signature, with a one-time warning that names the reason; an error raised
+  while staging is re-raised by the eager function, with its own message.
+"""
+
+from __future__ import annotations
+
+import functools
+import keyword
+import math
+import random
+import types
+import warnings
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .pytree import tree_flatten, tree_unflatten
+from .scope import tracing
+from .staging import Guard, Instruction, Staged, StagingTrace, Unstageable, check_guard
+from .tracer import BoxBase
+
+__all__ = ["compile", "Compiled", "CompileWarning"]
+
+_builtin_compile = compile
+
+
+class CompileWarning(UserWarning):
+    """adkit.compile runs a function eagerly, or keeps retracing it."""
+
+
+class GuardFailure(Exception):
+    """A guard of a replayed program did not hold: the function takes another path."""
+
+
+class CompileStats:
+    """Counters of one compiled function (compiled.stats)."""
+
+    __slots__ = ("traces", "replays", "guard_failures", "eager_calls", "entries")
+
+    def __init__(self) -> None:
+        self.traces = self.replays = self.guard_failures = self.eager_calls = self.entries = 0
+
+    def as_dict(self) -> dict:
+        """The counters by name."""
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __repr__(self) -> str:
+        return "CompileStats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
+
+
+def compile(f: Callable, static_argnums: Any = (), *, max_paths: int = 8) -> "Compiled":  # noqa: A001
+    """f, staged into a straight-line program per input signature and replayed.
+
+    static_argnums: positions of arguments that are not arrays or numbers to
+    stage (flags, sizes, functions); their values, which must be hashable, are
+    part of the signature.
+
+    >>> import numpy as np, adkit
+    >>> g = adkit.compile(adkit.grad(lambda x: np.sqrt(x[0] ** 2 + x[1] ** 2)))
+    >>> g(np.array([3.0, 4.0]))
+    array([0.6, 0.8])
+    >>> g(np.array([6.0, 8.0])), g.stats.traces
+    (array([0.6, 0.8]), 1)
+    """
+    if not callable(f):
+        raise TypeError(f"adkit.compile expects a function, got {type(f).__name__}")
+    if isinstance(static_argnums, int) and not isinstance(static_argnums, bool):
+        static_argnums = (static_argnums,)
+    try:
+        static = tuple(sorted({int(n) for n in static_argnums}))
+    except TypeError:
+        raise TypeError(f"adkit.compile: static_argnums must be an int or a tuple of ints, "
+                        f"got {static_argnums!r}") from None
+    if not isinstance(max_paths, int) or max_paths < 1:
+        raise ValueError(f"adkit.compile: max_paths must be a positive int, got {max_paths!r}")
+    return Compiled(f, static, max_paths)
+
+
+class _Entry:
+    __slots__ = ("programs", "eager_reason", "keep")
+
+    def __init__(self, keep: tuple) -> None:
+        self.programs: list[Program] = []
+        self.eager_reason: str | None = None
+        self.keep = keep   # the captured objects whose identity is in the key
+
+
+class Compiled:
+    """A compiled function: call it like f; .source(*args) and .stats inspect it."""
+
+    def __init__(self, f: Callable, static_argnums: tuple, max_paths: int) -> None:
+        functools.update_wrapper(self, f)
+        self._f = f
+        self._static = static_argnums
+        self._max_paths = max_paths
+        self._cache: dict = {}
+        self._bindings: list | None = None
+        self._warned: set = set()
+        self.stats = CompileStats()
+
+    # --- calling ------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for n in self._static:
+            if n >= len(args) or n < -len(args):
+                raise ValueError(f"adkit.compile: static_argnums names argument {n}, but "
+                                 f"{len(args)} positional arguments were given")
+        split = self._split(args, kwargs)
+        if split is None:   # traced values of an enclosing transform, or leaves we cannot key
+            self.stats.eager_calls += 1
+            return self._f(*args, **kwargs)
+        leaves, treedef, static_key, leaf_key = split
+        captured, capture_key, keep = self._read_captures()
+        key = (treedef, static_key, leaf_key, capture_key)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = _Entry(keep)
+        if entry.eager_reason is not None:
+            self.stats.eager_calls += 1
+            return self._f(*args, **kwargs)
+        inputs = [v for v in leaves if _stageable(v)] + [v for _, v in captured]
+        for program in reversed(entry.programs):
+            try:
+                out = program.run(inputs)
+            except GuardFailure:
+                self.stats.guard_failures += 1
+                continue
+            except Exception:  # noqa: BLE001 - the eager function gives its own answer or error
+                self.stats.eager_calls += 1
+                return self._f(*args, **kwargs)
+            self.stats.replays += 1
+            return out
+        if len(entry.programs) >= self._max_paths:
+            self._warn(f"{self._name()} took more than {self._max_paths} paths for one input "
+                       "signature (its guards keep failing); it now runs eagerly for that "
+                       "signature. Mark the arguments that steer it static (static_argnums) or "
+                       "raise max_paths")
+            entry.eager_reason = "too many paths"
+            self.stats.eager_calls += 1
+            return self._f(*args, **kwargs)
+        return self._stage(entry, args, kwargs, leaves, captured)
+
+    def _name(self) -> str:
+        return f"adkit.compile({getattr(self._f, '__name__', type(self._f).__name__)})"
+
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            warnings.warn(message, CompileWarning, stacklevel=3)
+
+    # --- signatures ---------------------------------------------------------------------
+    def _split(self, args: tuple, kwargs: dict) -> tuple | None:
+        static_n = {n % len(args) for n in self._static} if args else set()
+        dynamic = tuple(a for i, a in enumerate(args) if i not in static_n)
+        static_vals = tuple(args[i] for i in sorted(static_n))
+        try:
+            static_key = tuple((type(v), v) for v in static_vals)
+            hash(static_key)
+        except TypeError:
+            raise TypeError(f"{self._name()}: static arguments must be hashable (their "
+                            "values are part of the signature); got "
+                            f"{', '.join(type(v).__name__ for v in static_vals)}") from None
+        leaves, treedef = tree_flatten((dynamic, kwargs))
+        leaf_key = []
+        for leaf in leaves:
+            k = _leaf_key(leaf)
+            if k is None:
+                return None
+            leaf_key.append(k)
+        return leaves, treedef, static_key, tuple(leaf_key)
+
+    def _read_captures(self) -> tuple[list, tuple, tuple]:
+        if self._bindings is None:
+            self._bindings = _captured_bindings(self._f)
+        staged, key, keep = [], [], []
+        for binding in self._bindings:
+            value = _read(binding)
+            k = _leaf_key(value) if _stageable(value) else None
+            if k is not None:
+                staged.append((binding, value))
+                key.append(k)
+            else:
+                keep.append(value)
+                key.append(("id", id(value)))
+        return staged, tuple(key), tuple(keep)
+
+    # --- staging ------------------------------------------------------------------------
+    def _stage(self, entry: _Entry, args: tuple, kwargs: dict, leaves: list,
+               captured: list) -> Any:
+        trace = StagingTrace()
+        boxes = [trace.new_input(v) if _stageable(v) else v for v in leaves]
+        capture_boxes = [trace.new_input(v) for _, v in captured]
+        staged_args, staged_kwargs = self._rebuild(args, kwargs, boxes)
+        states = (np.random.get_state(), random.getstate())
+        reason = None
+        try:
+            with tracing(trace):
+                for (binding, _), box in zip(captured, capture_boxes):
+                    _write(binding, box)
+                try:
+                    out = self._f(*staged_args, **staged_kwargs)
+                finally:
+                    for (binding, value), box in zip(captured, capture_boxes):
+                        if _read(binding) is not box:
+                            reason = reason or "it assigns to a variable it captures"
+                        _write(binding, value)
+        except Unstageable as err:
+            reason = str(err)
+        except Exception as err:  # noqa: BLE001 - the eager call below decides
+            reason = f"staging it raised {type(err).__name__}: {err}"
+        if reason is None:
+            reason = _unsound(trace, boxes + capture_boxes, leaves + [v for _, v in captured],
+                              states)
+        if reason is None:
+            try:
+                program = Program(trace, len(capture_boxes) + sum(
+                    isinstance(b, Staged) for b in boxes), out)
+            except Unstageable as err:
+                reason = str(err)
+        if reason is not None:
+            result = self._f(*args, **kwargs)   # raises the eager function's own error
+            entry.eager_reason = reason
+            self.stats.eager_calls += 1
+            self._warn(f"{self._name()} runs eagerly for this input signature: {reason}")
+            return result
+        entry.programs.append(program)
+        self.stats.traces += 1
+        self.stats.entries += 1
+        return program.first_result
+
+    def _rebuild(self, args: tuple, kwargs: dict, boxes: list) -> tuple[tuple, dict]:
+        static_n = {n % len(args) for n in self._static} if args else set()
+        dynamic = tuple(a for i, a in enumerate(args) if i not in static_n)
+        _, treedef = tree_flatten((dynamic, kwargs))
+        new_dynamic, new_kwargs = tree_unflatten(treedef, boxes)
+        it = iter(new_dynamic)
+        new_args = tuple(args[i] if i in static_n else next(it) for i in range(len(args)))
+        return new_args, new_kwargs
+
+    # --- inspection ---------------------------------------------------------------------
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The generated program(s) for these arguments' signature (stages f if needed)."""
+        split = self._split(args, kwargs)
+        if split is None:
+            raise ValueError(f"{self._name()}: these arguments are not staged (they hold "
+                             "traced values of an enclosing transform, or unhashable leaves)")
+        _, treedef, static_key, leaf_key = split
+        _, capture_key, _ = self._read_captures()
+        key = (treedef, static_key, leaf_key, capture_key)
+        if key not in self._cache:
+            self(*args, **kwargs)
+        entry = self._cache[key]
+        if entry.eager_reason is not None:
+            return f"# runs eagerly: {entry.eager_reason}\n"
+        return "\n".join(p.source for p in entry.programs)
+
+    def __repr__(self) -> str:
+        return f"<{self._name()}: {self.stats!r}>"
+
+
+def _leaf_key(leaf: Any) -> Any:
+    if isinstance(leaf, BoxBase):
+        return None
+    t = type(leaf)
+    if t is np.ndarray:
+        if leaf.dtype.kind not in "biufc":
+            return None
+        return ("a", leaf.shape, leaf.dtype.str)
+    if isinstance(leaf, np.generic):
+        return ("g", leaf.dtype.str)
+    if t in (float, int, complex):
+        return ("s", t)
+    try:
+        hash(leaf)
+    except TypeError:
+        return None
+    return ("k", t, leaf)
+
+
+def _stageable(value: Any) -> bool:
+    t = type(value)
+    return (t is np.ndarray and value.dtype.kind in "biufc") or t in (float, int, complex) \
+        or (isinstance(value, np.generic) and value.dtype.kind in "biufc")
+
+
+def _unsound(trace: StagingTrace, boxes: list, originals: list, states: tuple) -> str | None:
+    """Why the recorded program would differ from the function, or None."""
+    for box, original in zip(boxes, originals):
+        if isinstance(box, Staged) and (box._trace is not trace or box._value is not original):
+            return "it writes into an argument or a captured array in place"
+    now = np.random.get_state()
+    if now[2] != states[0][2] or not np.array_equal(now[1], states[0][1]) \
+            or random.getstate() != states[1]:
+        return "it draws from NumPy's or Python's global random generator"
+    return None
+
+
+# --- captured values ----------------------------------------------------------------------
+def _captured_bindings(f: Callable) -> list:
+    """The closure cells and module globals f (and the user functions it reaches) read."""
+    bindings, seen_fns, seen = [], set(), set()
+    todo = [f]
+    while todo and len(seen_fns) < 64:
+        fn = todo.pop()
+        if id(fn) in seen_fns:
+            continue
+        seen_fns.add(id(fn))
+        if isinstance(fn, functools.partial):
+            todo.append(fn.func)
+            continue
+        wrapped = getattr(fn, "__wrapped__", None)
+        if wrapped is not None and not isinstance(fn, type):
+            todo.append(wrapped)
+        if isinstance(fn, Compiled):
+            todo.append(fn._f)
+            continue
+        if not isinstance(fn, types.FunctionType):
+            continue
+        # the defining module (functools.wraps copies __module__ from the wrapped function)
+        library = str(fn.__globals__.get("__name__", "")).split(".")[0] in (
+            "adkit", "numpy", "scipy")
+        code = fn.__code__
+        for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if isinstance(value, (types.FunctionType, functools.partial, Compiled)):
+                todo.append(value)
+            elif not library and id(cell) not in seen:
+                seen.add(id(cell))
+                bindings.append(("cell", cell, name))
+        if library:
+            continue
+        g = fn.__globals__
+        for name in _global_names(code):
+            if name in g and (id(g), name) not in seen:
+                value = g[name]
+                if isinstance(value, types.ModuleType) or isinstance(value, type):
+                    continue
+                seen.add((id(g), name))
+                if isinstance(value, (types.FunctionType, functools.partial, Compiled)):
+                    todo.append(value)
+                bindings.append(("global", g, name))
+    return bindings
+
+
+def _global_names(code: types.CodeType) -> Iterable[str]:
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _global_names(const)
+
+
+def _read(binding: tuple) -> Any:
+    if binding[0] == "cell":
+        try:
+            return binding[1].cell_contents
+        except ValueError:
+            return None
+    return binding[1].get(binding[2])
+
+
+def _write(binding: tuple, value: Any) -> None:
+    if binding[0] == "cell":
+        binding[1].cell_contents = value
+    else:
+        binding[1][binding[2]] = value
+
+
+# --- programs -----------------------------------------------------------------------------
+class Program:
+    """One recorded path: its steps after the passes, its source, and the compiled function."""
+
+    __slots__ = ("steps", "source", "run_flat", "out_treedef", "first_result", "outputs")
+
+    def __init__(self, trace: StagingTrace, n_inputs: int, out: Any) -> None:
+        leaves, self.out_treedef = tree_flatten(out)
+        outputs = []
+        for leaf in leaves:
+            if isinstance(leaf, BoxBase):
+                if not (isinstance(leaf, Staged) and leaf._trace is trace):
+                    raise Unstageable("it returns a traced value of an enclosing transform")
+                outputs.append(("v", leaf._node))
+            else:
+                outputs.append(("c", leaf))
+        self.outputs = outputs
+        self.first_result = tree_unflatten(
+            self.out_treedef, [leaf._value if isinstance(leaf, BoxBase) else leaf
+                               for leaf in leaves])
+        self.steps = eliminate_dead_code(trace.program, outputs)
+        self.source, namespace = generate(self.steps, n_inputs, outputs)
+        code = _builtin_compile(self.source, "<adkit.compile>", "exec")
+        exec(code, namespace)  # noqa: S102 - generated text: generated names and literals only
+        self.run_flat = namespace["program"]
+
+    def run(self, inputs: list) -> Any:
+        """The outputs for new inputs (raises GuardFailure when the path differs)."""
+        return tree_unflatten(self.out_treedef, self.run_flat(*inputs))
+
+
+def eliminate_dead_code(steps: list, outputs: list) -> list:
+    """Drop instructions whose results reach neither an output nor a guard."""
+    live = {s for kind, s in outputs if kind == "v"}
+    kept = []
+    for step in reversed(steps):
+        if isinstance(step, Guard):
+            live.add(step.slot)
+        elif step.out in live:
+            live.update(_slots(step.operands))
+        else:
+            continue
+        kept.append(step)
+    kept.reverse()
+    return kept
+
+
+def _slots(operands: Iterable) -> Iterable[int]:
+    for op in operands:
+        if op[0] == "v":
+            yield op[1]
+        elif op[0] == "t":
+            yield from _slots(op[2])
+
+
+def _literal(value: Any) -> str | None:
+    """Source text for a constant that is exactly a Python literal, else None."""
+    t = type(value)
+    if value is None or t is bool or t is int:
+        return repr(value)
+    if t is float and math.isfinite(value):
+        return repr(value)
+    return None
+
+
+def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
+    """Python source of a program, and the namespace it runs in (implementations, constants).
+
+    Every name in the text is generated (v<slot>, p<k>, c<k>); the only other text
+    is literals of Python numbers and primitive names in comments.
+    """
+    namespace: dict = {"GuardFailure": GuardFailure, "check_guard": check_guard}
+    names: dict = {}
+
+    def const(value: Any) -> str:
+        text = _literal(value)
+        if text is not None:
+            return text
+        key = ("c", id(value))
+        if key not in names:
+            names[key] = f"c{len(namespace)}"
+            namespace[names[key]] = value
+        return names[key]
+
+    def impl(prim: Any) -> str:
+        key = ("p", id(prim))
+        if key not in names:
+            names[key] = f"p{len(namespace)}"
+            namespace[names[key]] = prim.impl
+        return names[key]
+
+    def operand(op: tuple) -> str:
+        if op[0] == "v":
+            return f"v{op[1]}"
+        if op[0] == "t":
+            items = "".join(f"{operand(x)}, " for x in op[2])
+            return f"({items})" if op[1] is tuple else f"[{items}]"
+        return const(op[1])
+
+    params_in = ", ".join(f"v{i}" for i in range(n_inputs))
+    lines = [f"def program({params_in}):"]
+    for step in steps:
+        if isinstance(step, Instruction):
+            args = [operand(op) for op in step.operands]
+            for k, v in step.params.items():
+                if isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k):
+                    args.append(f"{k}={const(v)}")
+                else:
+                    args.append(f"**{const({k: v})}")
+            lines.append(f"    v{step.out} = {impl(step.prim)}({', '.join(args)})"
+                         f"  # {_safe_comment(step.prim.name)}")
+        elif step.kind == "bool":
+            test = "not " if step.expected else ""
+            lines.append(f"    if {test}v{step.slot}: raise GuardFailure")
+        elif step.kind == "int" and type(step.expected) is int:
+            lines.append(f"    if int(v{step.slot}) != {step.expected!r}: raise GuardFailure")
+        elif step.kind == "shape":
+            lines.append(f"    if v{step.slot}.shape != {const(step.expected)}: raise GuardFailure")
+        else:
+            lines.append(f"    if not check_guard({step.kind!r}, v{step.slot}, "
+                         f"{const(step.expected)}): raise GuardFailure")
+    outs = []
+    for kind, x in outputs:
+        if kind == "v":
+            outs.append(f"v{x}")
+        elif isinstance(x, np.ndarray):
+            outs.append(f"{const(x)}.copy()")  # a fresh array per call, as the function makes
+        else:
+            outs.append(const(x))
+    lines.append(f"    return [{', '.join(outs)}]")
+    return "\n".join(lines) + "\n", namespace
+
+
+def _safe_comment(name: str) -> str:
+    return "".join(ch for ch in str(name) if ch.isalnum() or ch in "_.")[:60]

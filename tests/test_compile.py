@@ -1,0 +1,453 @@
+"""adkit.compile: staged programs agree with the eager engines, and never answer stale.
+
+Every check compares a compiled function with the same function run eagerly
+(1e-12 relative), on the first call (the trace) and on later calls (replays)
+at other points, and derivatives also with adkit.numeric where the eager
+engines are the thing under test elsewhere. Guards are exercised by branches
+whose direction flips between calls; captured arrays by in-place writes and
+rebindings between calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import adkit
+from adkit import numeric
+from adkit.compile import CompileWarning
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def assert_same(a, b, rtol=1e-12):
+    """Equal pytrees of numbers, to rtol (NaN equals NaN)."""
+    if isinstance(a, (tuple, list)):
+        assert isinstance(b, (tuple, list)) and len(a) == len(b), (a, b)
+        for x, y in zip(a, b):
+            assert_same(x, y, rtol)
+        return
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_same(a[k], b[k], rtol)
+        return
+    a_, b_ = np.asarray(a), np.asarray(b)
+    assert a_.shape == b_.shape, (a_.shape, b_.shape)
+    assert a_.dtype == b_.dtype, (a_.dtype, b_.dtype)
+    diff = np.abs(a_ - b_)
+    ok = (diff <= rtol * np.maximum(np.abs(a_), np.abs(b_)) + 1e-300) | (
+        np.isnan(a_) & np.isnan(b_)) if a_.dtype.kind in "fc" else a_ == b_
+    assert np.all(ok), f"{a!r}\nvs\n{b!r}"
+
+
+@contextlib.contextmanager
+def no_compile_warnings():
+    """A CompileWarning (an eager fallback) inside is an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        yield
+
+
+# --- the textbook's sqrt example ------------------------------------------------------------
+
+
+def norm(x):
+    return np.sqrt(x[0] ** 2 + x[1] ** 2)
+
+
+def test_sqrt_example_value_and_gradient_match_eager_and_numeric():
+    g = adkit.compile(adkit.grad(norm))
+    for x in ([3.0, 4.0], [1.0, 2.0], [-0.5, 7.0]):
+        x = np.array(x)
+        assert_same(g(x), adkit.grad(norm)(x))
+        np.testing.assert_allclose(g(x), numeric.gradient(norm, x), rtol=1e-7)
+    assert g.stats.traces == 1 and g.stats.replays == 5
+    f = adkit.compile(norm)
+    assert_same(f(np.array([3.0, 4.0])), norm(np.array([3.0, 4.0])))
+
+
+def test_source_is_one_statement_per_primitive_with_generated_names():
+    g = adkit.compile(adkit.grad(norm))
+    src = g.source(np.array([3.0, 4.0]))
+    assert src.startswith("def program(v0):")
+    assert "# sqrt" in src and "# power" in src and "return [v" in src
+    body = [line for line in src.splitlines()[1:-1]]
+    assert all(line.strip().startswith("v") for line in body), src
+    assert g.stats.traces == 1  # source() stages when needed, and only once
+
+
+# --- composition with every transform -------------------------------------------------------
+
+
+def mlp_loss(params, X, Y):
+    w1, b1, w2, b2 = params
+    h = np.tanh(X @ w1 + b1)
+    z = h @ w2 + b2
+    m = np.max(z, axis=1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+    return -np.sum(Y * (z - lse)) / X.shape[0]
+
+
+def mlp_data(seed):
+    rng = np.random.default_rng(seed)
+    params = (rng.standard_normal((5, 7)), rng.standard_normal(7),
+              rng.standard_normal((7, 3)), rng.standard_normal(3))
+    X = rng.standard_normal((4, 5))
+    Y = np.eye(3)[rng.integers(0, 3, 4)]
+    return params, X, Y
+
+
+def test_mlp_loss_gradient_matches_eager_on_replays():
+    g = adkit.compile(adkit.grad(mlp_loss))
+    for seed in range(3):
+        args = mlp_data(seed)
+        assert_same(g(*args), adkit.grad(mlp_loss)(*args))
+    assert g.stats.traces == 1 and g.stats.replays == 2
+    params, X, Y = mlp_data(5)
+    num = numeric.gradient(lambda w: mlp_loss((w,) + params[1:], X, Y), params[0])
+    np.testing.assert_allclose(g(params, X, Y)[0], num, rtol=1e-6, atol=1e-8)
+
+
+def test_value_and_grad_with_aux():
+    def f(x):
+        y = np.sum(np.sin(x) * x)
+        return y, {"sq": x * x}
+    c = adkit.compile(adkit.value_and_grad(f, has_aux=True))
+    for x in (np.linspace(0, 1, 4), np.linspace(-2, 1, 4)):
+        assert_same(c(x), adkit.value_and_grad(f, has_aux=True)(x))
+    assert c.stats.replays == 1
+
+
+@pytest.mark.parametrize("transform", [adkit.jacobian, adkit.hessian])
+def test_jacobian_and_hessian(transform):
+    def f(x):
+        return np.sum(np.exp(x[:-1]) * np.cos(x[1:])) if transform is adkit.hessian \
+            else np.tanh(np.outer(x, x[::-1])).ravel()
+    c = adkit.compile(transform(f))
+    for x in (np.array([0.1, 0.4, -0.3]), np.array([1.0, -2.0, 0.5])):
+        assert_same(c(x), transform(f)(x))
+    assert c.stats.traces == 1
+
+
+def test_jvp_forward_mode():
+    f = lambda x: np.sin(x) * np.exp(-x)  # noqa: E731
+    c = adkit.compile(lambda x, v: adkit.jvp(f, (x,), (v,)))
+    for s in (0.3, 1.7):
+        x, v = np.linspace(0, s, 5), np.ones(5)
+        assert_same(c(x, v), adkit.jvp(f, (x,), (v,)))
+
+
+def test_grad_of_compiled_runs_eagerly_and_is_right():
+    c = adkit.compile(norm)
+    x = np.array([3.0, 4.0])
+    assert_same(adkit.grad(c)(x), adkit.grad(norm)(x))
+    assert_same(adkit.hessian(c)(x), adkit.hessian(norm)(x))
+    assert c.stats.eager_calls >= 2 and c.stats.traces == 0
+
+
+def test_scalar_arguments_and_python_loops():
+    def f(x):
+        for _ in range(20):
+            x = np.sin(x) * np.cos(x) + 0.5 * x * x / (1 + x * x)
+        return x
+    c = adkit.compile(adkit.grad(f))
+    for x0 in (0.3, 0.7, -1.2):
+        assert_same(c(x0), adkit.grad(f)(x0))
+    assert c.stats.traces == 1
+
+
+# --- guards: never the old branch -----------------------------------------------------------
+
+
+def test_branch_flips_retrace_and_never_replay_the_old_branch():
+    def f(x):
+        if np.sum(x) > 0:
+            return np.sum(x ** 2)
+        return np.sum(np.sin(x))
+    c, cg = adkit.compile(f), adkit.compile(adkit.grad(f))
+    points = [np.array([1.0, 2.0]), np.array([-1.0, -2.0]), np.array([3.0, 1.0]),
+              np.array([-0.5, 0.1])]
+    for x in points:
+        assert_same(c(x), f(x))
+        assert_same(cg(x), adkit.grad(f)(x))
+    assert c.stats.traces == 2 and c.stats.guard_failures >= 1
+    assert c.stats.entries == 2
+
+
+def test_data_dependent_loop_bound():
+    def f(x):
+        n = int(np.argmax(x)) + 1   # a loop bound from the data
+        acc = 0.0
+        for i in range(n):
+            acc = acc + x[i] * (i + 1)
+        return acc
+    c = adkit.compile(adkit.grad(f))
+    for x in (np.array([0.0, 3.0, 1.0]), np.array([5.0, 0.0, 1.0]), np.array([0., 1., 2.]),
+              np.array([0.0, 3.0, 2.0])):
+        assert_same(c(x), adkit.grad(f)(x))
+    assert c.stats.traces == 3 and c.stats.replays == 1
+
+
+def test_data_dependent_shapes_and_masks():
+    def f(x):
+        pos = x[x > 0]
+        return np.sum(pos ** 2) + len(pos)
+    c = adkit.compile(f)
+    for x in (np.array([1.0, -1.0, 2.0]), np.array([1.0, 1.0, -2.0]),
+              np.array([-1.0, -1.0, 2.0]), np.array([3.0, 2.0, 1.0])):
+        assert_same(c(x), f(x))
+
+
+def test_float_item_and_argmax_index_are_guarded():
+    def f(x):
+        k = np.argmax(x)
+        scale = float(x[0])
+        return x[k] * scale + x.sum().item()
+    c = adkit.compile(f)
+    for x in (np.array([1.0, 5.0]), np.array([1.0, 5.0]), np.array([2.0, 5.0]),
+              np.array([9.0, 5.0])):
+        assert_same(c(x), f(x))
+    assert c.stats.replays == 1   # only the repeated point replays: float() pins x[0]
+
+
+def test_too_many_paths_warns_and_stays_right():
+    def f(x):
+        return x * float(x)   # every new value is a new path
+    c = adkit.compile(f, max_paths=3)
+    with pytest.warns(CompileWarning, match="more than 3 paths"):
+        for v in range(6):
+            assert_same(c(float(v)), f(float(v)))
+    assert c.stats.traces == 3
+
+
+# --- captured values ------------------------------------------------------------------------
+
+W_GLOBAL = np.array([1.0, 2.0, 3.0])
+
+
+def uses_global(x):
+    return np.sum(W_GLOBAL * 2.0 * x)
+
+
+def test_captured_array_mutated_in_place_between_calls_is_seen():
+    w = np.array([1.0, 2.0])
+    c = adkit.compile(lambda x: np.sum(np.exp(w) * x))
+    x = np.array([0.5, 0.25])
+    assert_same(c(x), np.sum(np.exp(w) * x))
+    w[0] = 10.0
+    assert_same(c(x), np.sum(np.exp(w) * x))
+    assert c.stats.traces == 1 and c.stats.replays == 1
+
+
+def test_captured_global_mutated_and_rebound_is_seen():
+    global W_GLOBAL
+    old = W_GLOBAL
+    try:
+        c = adkit.compile(adkit.grad(uses_global))
+        x = np.ones(3)
+        assert_same(c(x), 2.0 * W_GLOBAL)
+        W_GLOBAL[1] = -4.0
+        assert_same(c(x), 2.0 * W_GLOBAL)
+        W_GLOBAL = np.array([7.0, 8.0, 9.0])
+        assert_same(c(x), 2.0 * W_GLOBAL)
+        W_GLOBAL = np.array([1.0, 1.0])   # another shape: a new signature
+        with pytest.raises(ValueError):
+            c(x)
+    finally:
+        W_GLOBAL = old
+
+
+def test_captured_scalar_rebinding_is_seen():
+    scale = 2.0
+
+    def f(x):
+        return x * scale
+    c = adkit.compile(f)
+    assert c(3.0) == 6.0
+    scale = 5.0
+    assert c(3.0) == 15.0
+
+
+# --- what cannot be staged: eager, with a reason ---------------------------------------------
+
+
+def test_global_random_generator_runs_eagerly_with_a_warning():
+    def f(x):
+        return x + np.random.standard_normal(np.shape(x))
+    c = adkit.compile(f)
+    with pytest.warns(CompileWarning, match="random generator"):
+        c(np.zeros(3))
+    np.random.seed(0)
+    a = c(np.zeros(3))
+    np.random.seed(0)
+    assert_same(a, f(np.zeros(3)))
+
+
+def test_writes_into_an_argument_run_eagerly_and_mutate_it():
+    def f(x):
+        x[0] = 5.0
+        return np.sum(x)
+    c = adkit.compile(f)
+    x = np.array([1.0, 2.0])
+    with pytest.warns(CompileWarning, match="in place"):
+        assert c(x) == 7.0
+    assert x[0] == 5.0   # as the eager function did
+
+
+def test_in_place_writes_on_intermediates_are_staged():
+    def f(x):
+        y = np.zeros_like(x)
+        y = y + x
+        y[1:] += x[:-1] * 2.0
+        y *= 3.0
+        return y
+    c = adkit.compile(f)
+    cg = adkit.compile(adkit.grad(lambda x: np.sum(f(x) ** 2)))
+    with no_compile_warnings():
+        for x in (np.arange(4.0), np.linspace(-1, 1, 4)):
+            assert_same(c(x), f(x))
+            assert_same(cg(x), adkit.grad(lambda x: np.sum(f(x) ** 2))(x))
+
+
+def test_plain_array_write_of_a_staged_value_pins_it_with_a_guard():
+    def f(x):
+        out = np.empty(2)
+        out[0] = x[0]          # float(x[0]): a guard on its value
+        out[1] = x[1] * 2
+        return out
+    c = adkit.compile(f)
+    assert_same(c(np.array([1.0, 2.0])), np.array([1.0, 4.0]))
+    assert_same(c(np.array([3.0, 2.0])), np.array([3.0, 4.0]))
+    first = c(np.array([1.0, 2.0]))
+    first[0] = 99.0   # the returned array is the caller's, not the program's constant
+    assert_same(c(np.array([1.0, 2.0])), np.array([1.0, 4.0]))
+    assert c.stats.traces == 2 and c.stats.replays == 2
+
+
+# --- static arguments and signatures ---------------------------------------------------------
+
+
+def test_static_argnums():
+    def f(x, mode):
+        return np.sum(x ** 2) if mode == "square" else np.sum(np.abs(x))
+    c = adkit.compile(f, static_argnums=1)
+    x = np.array([1.0, -2.0])
+    assert c(x, "square") == 5.0 and c(x, "abs") == 3.0 and c(x * 2, "square") == 20.0
+    assert c.stats.traces == 2 and c.stats.replays == 1
+    with pytest.raises(TypeError, match="hashable"):
+        c(x, ["not", "hashable"])
+
+
+def test_new_shapes_and_dtypes_are_new_signatures():
+    c = adkit.compile(lambda x: np.sum(x * x))
+    assert c(np.ones(3)) == 3.0 and c(np.ones(4)) == 4.0
+    r = c(np.ones(4, dtype=np.float32))
+    assert r == 4.0 and r.dtype == np.float32
+    assert c.stats.traces == 3
+
+
+# --- bad input keeps the eager messages ------------------------------------------------------
+
+
+def test_bad_input_keeps_the_eager_messages():
+    g = adkit.compile(adkit.grad(lambda x: x * x))
+    with pytest.raises(TypeError) as compiled_err:
+        g("a string")
+    with pytest.raises(TypeError) as eager_err:
+        adkit.grad(lambda x: x * x)("a string")
+    assert str(compiled_err.value) == str(eager_err.value)
+    v = adkit.compile(adkit.grad(lambda x: x))   # not scalar
+    with pytest.raises(Exception) as compiled_err:
+        v(np.ones(3))
+    with pytest.raises(type(compiled_err.value)) as eager_err:
+        adkit.grad(lambda x: x)(np.ones(3))
+    assert str(compiled_err.value) == str(eager_err.value)
+    with pytest.raises(TypeError, match="expects a function"):
+        adkit.compile(3)
+    with pytest.raises(ValueError, match="static_argnums names argument 4"):
+        adkit.compile(lambda x: x, static_argnums=4)(1.0)
+
+
+def test_errors_raised_on_replay_come_from_the_eager_function():
+    def f(x):
+        if np.any(x < 0):
+            raise ValueError("negative input")
+        return np.sqrt(x)
+    c = adkit.compile(f)
+    assert_same(c(np.array([4.0])), np.array([2.0]))
+    with pytest.raises(ValueError, match="negative input"):
+        c(np.array([-1.0]))
+
+
+# --- the program generator and the catalogue of rules ----------------------------------------
+
+
+def _compare_program(prog, n_calls=3):
+    """f, grad(L) and jvp(f) compiled, at the program's point and at two others."""
+    xs = prog.inputs
+    nums = tuple(range(len(xs)))
+    w = np.random.RandomState(1).uniform(0.5, 1.5, size=np.shape(prog(*xs)))
+
+    def L(*a):
+        return np.sum(w * prog(*a))
+
+    points = [xs, tuple(x * 1.01 + 0.003 for x in xs), xs][:n_calls]
+    v = tuple(np.ones_like(x) for x in xs)
+    fns = {"f": prog.fn, "grad": adkit.grad(L, nums),
+           "jvp": lambda *a: adkit.jvp(prog.fn, a, v)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for name, fn in fns.items():
+            c = adkit.compile(fn)
+            for args in points:
+                try:
+                    expected = fn(*args)
+                except Exception as err:  # noqa: BLE001 - the compiled one must raise too
+                    with pytest.raises(type(err)):
+                        c(*args)
+                    continue
+                assert_same(c(*args), expected, rtol=1e-12)
+
+
+def _catalogue():
+    P = pytest.importorskip("programs")
+    return sorted(P.CATALOGUE)
+
+
+@pytest.mark.parametrize("name", _catalogue() if "scipy" in sys.modules or True else [])
+def test_every_catalogue_entry_compiled_equals_eager(name):
+    """One program per primitive of the table (tests/programs.py's catalogue): compiled
+    value, gradient and JVP equal to the eager engines', on the trace and on replays."""
+    pytest.importorskip("scipy.special")
+    import programs as P
+    _compare_program(P.one_op_program(name, 0))
+
+
+def test_random_programs_compiled_equal_eager():
+    """Random multi-step programs (branches, loops, in-place writes, non-differentiable
+    indices) from the property tests' generator."""
+    pytest.importorskip("scipy.special")
+    hypothesis = pytest.importorskip("hypothesis")
+    import programs as P
+
+    @hypothesis.settings(max_examples=40, derandomize=True, deadline=None, database=None,
+                         suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.given(prog=P.programs())
+    def check(prog):
+        hypothesis.note(repr(prog))
+        _compare_program(prog)
+    check()
+
+
+def test_math_stays_exact_on_python_floats():
+    c = adkit.compile(lambda x: np.exp(x) + np.log1p(x))
+    assert c(0.5) == math.exp(0.5) + math.log1p(0.5)
+    assert c(0.25) == np.exp(0.25) + np.log1p(0.25)
