@@ -215,3 +215,30 @@ def test_bad_verbose_is_refused():
     x, y = regression(n=8)
     with pytest.raises(ValueError, match="verbose must be 0, 1, 2 or 'auto'"):
         model().fit(x, y, verbose=3)
+
+
+def test_a_functional_model_with_two_inputs_trains_on_dict_batches():
+    import adkit.nn as keras
+    from adkit.nn.layers import Concatenate
+
+    def two_inputs():
+        a, b = keras.Input(shape=(2,), name="a"), keras.Input(shape=(3,), name="b")
+        m = keras.Model([a, b], Dense(1, name="out")(Concatenate()([a, b])), seed=0)
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    rng = np.random.default_rng(0)
+    xa, xb = rng.normal(size=(32, 2)).astype("float32"), rng.normal(size=(32, 3)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+
+    def batches():
+        while True:
+            for i in range(0, 32, 8):
+                yield {"a": xa[i:i + 8], "b": xb[i:i + 8]}, y[i:i + 8]
+
+    streamed, arrays = two_inputs(), two_inputs()
+    streamed.fit(batches(), steps_per_epoch=4, epochs=2, verbose=0)
+    arrays.fit({"a": xa, "b": xb}, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert_same_weights(streamed, arrays)
+    assert streamed.evaluate(batches(), steps=4) == pytest.approx(
+        streamed.evaluate({"a": xa, "b": xb}, y), rel=1e-6)
