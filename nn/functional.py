@@ -32,15 +32,15 @@ from adkit.pytree import tree_flatten
 
 from . import losses as losses_module
 from . import metrics as metrics_module
+from .data_adapters import StreamBatches, is_batch_source
 from .layers.base import Context, Layer, ShapeError, deserialize, serialize, unique_name
 from .layers.core import Embedding, _Activated
-from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
 from .layers.input_layer import Input, InputLayer, input_tensor
+from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
 from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk
 from .outputs import OutputLoss, OutputMetric, Rows, per_output
 from .summary_table import summary_lines
-from .data_adapters import StreamBatches, is_batch_source
 from .training import Trainer, check_positive_int
 
 __all__ = ["Input", "InputLayer", "Model"]
@@ -79,6 +79,7 @@ class Model:
         if len({id(t) for t in self.inputs}) != len(self.inputs):
             raise ValueError("Model inputs list the same Input twice")
         self.nodes = _topological(self.inputs, self.outputs)
+        self._read = {id(t) for node in self.nodes for t in node.input_tensors}
         self.layers: list[Layer] = []
         for node in self.nodes:
             if all(node.layer is not layer for layer in self.layers):
@@ -103,6 +104,16 @@ class Model:
             if not isinstance(node.layer, InputLayer):
                 self._layer_shapes.setdefault(node.layer.name,
                                               _shape_of(node.inputs))
+        self._init_training_attributes()
+        # layers that already have weights in another built model keep them: both models
+        # then hold the same arrays, as Keras models built from the same layers share them
+        self._earlier_weights = {layer.name: owner for layer in self.layers
+                                 if (owner := _built_owner(layer)) is not None}
+        for layer in self.layers:
+            layer._attach(self)
+
+    def _init_training_attributes(self) -> None:
+        """What compile, fit and the Trainer read and set, before any of them ran."""
         self.params: dict | None = None
         self.state: dict = {}
         self.optimizer: Any = None
@@ -118,12 +129,6 @@ class Model:
         self._loss_specs: Any = None
         self._trainable_leaves: list[np.ndarray] = []
         self.trainer = Trainer(self)
-        # layers that already have weights in another built model keep them: both models
-        # then hold the same arrays, as Keras models built from the same layers share them
-        self._earlier_weights = {layer.name: owner for layer in self.layers
-                                 if (owner := _built_owner(layer)) is not None}
-        for layer in self.layers:
-            layer._attach(self)
 
     def fresh_weights(self, input_shape: Any = None) -> tuple[dict, dict]:
         """(params, state) as built from the model's seed (nothing is stored)."""
@@ -150,6 +155,7 @@ class Model:
         if input_shape is not None:
             self.output_shape_for(input_shape)
         self.params, state = weights if weights is not None else self.fresh_weights()
+        self._earlier_weights = {}   # adopted now; keep no other model alive
         self.state = NestedState(state, {layer.name for layer in self.layers
                                          if isinstance(layer, ModelLayer)})
         for layer in self.layers:
@@ -201,7 +207,8 @@ class Model:
                 z = layer.pre_activation(params[layer.name], args, ctx)
                 for i in wanted:
                     pre[i] = z
-                out = layer.activation(z)
+                # the activated value only where another layer reads it
+                out = layer.activation(z) if id(node.outputs[0]) in self._read else z
             else:
                 out = layer.call(params[layer.name], args, ctx)
             results = out if len(node.outputs) > 1 else [out]
@@ -229,9 +236,11 @@ class Model:
     def _input_list(self, x: Any) -> list:
         if isinstance(x, Rows):
             return x.arrays
-        if len(self.inputs) == 1 and not isinstance(x, (list, tuple, dict)):
+        if isinstance(x, dict):
+            return [x[name] for name in self.input_names]
+        if len(self.inputs) == 1 and not isinstance(x, (list, tuple)):
             return [x]
-        return x if isinstance(x, list) else list(x)
+        return list(x)
 
     def loss_fn(self, params: dict, x: Any, y: Any, rng: np.random.Generator | None = None,
                 training: bool = True,

@@ -695,3 +695,23 @@ def test_batchnorm_averages_of_a_model_inside_a_sequential_move_with_it():
     assert not np.allclose(before, inner.state["sq_bn"]["moving_mean"])
     np.testing.assert_allclose(model.predict(x), model.get_layer("sq_head")(inner.predict(x)),
                                rtol=1e-5)
+
+
+def test_apply_takes_inputs_by_name_and_an_output_read_downstream_is_activated():
+    model = two_headed()
+    x, _ = two_headed_data(5)
+    by_name = model.apply(model.params, {"b": x[1], "a": x[0]})[0]
+    for a, b in zip(by_name, model.apply(model.params, x)[0]):
+        np.testing.assert_array_equal(a, b)
+    # an output that another layer also reads: softmax for that layer, logits for the loss
+    inp = Input(shape=(3,))
+    probs = Dense(3, activation="softmax", name="probs")(inp)
+    model = Model(inp, [probs, Dense(1, name="after")(probs)], seed=0)
+    model.compile(optimizer="sgd", loss=["categorical_crossentropy", "mse"])
+    xs = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    logits, after = model.apply(model.params, xs, logits=True)[0]
+    p = model.params
+    softmax = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(after, softmax @ p["after"]["kernel"] + p["after"]["bias"],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(xs)[0], softmax, rtol=1e-5, atol=1e-6)
