@@ -385,7 +385,7 @@ def test_check_grads_on_complex_linalg(fun, a):
     assert "symbolic" in report.modes or any("complex one" in n for n in report.notes)
 
 
-# --- random complex programs (hypothesis) ----------------------------------------------------------
+# --- random complex programs (hypothesis) --------------------------------------------------------
 # Chains of holomorphic and non-holomorphic steps on two complex vectors z and w; after
 # each step the value is rescaled smoothly (|t| < 2), so chains stay bounded and away from
 # branch cuts. Each drawn chain is checked by check_complex (differences along x and y,
