@@ -14,7 +14,8 @@ each global batch and the global batch's size):
   predict) and is checked as arrays are.
 
 `class_weight` turns into per-example weights here (`class_sample_weights`), as
-Keras does: the weight of each example's class, multiplied into any sample weights.
+Keras does: the weight of each example's class. Given with sample weights too, the
+two multiply, as in Keras 2 (Keras 3 refuses the pair for arrays).
 
 >>> import numpy as np
 >>> class_sample_weights(np.array([0, 1, 1]), {0: 1.0, 1: 3.0})
