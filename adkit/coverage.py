@@ -1,6 +1,7 @@
 """docs/coverage.md, generated from the primitive table itself.
 
-Run `python -m adkit coverage` to regenerate; a test fails when the committed
+`python -m adkit coverage` prints it; `python -m adkit coverage --out
+docs/coverage.md` regenerates the file, and a test fails when the committed
 file is out of date, so the document can never drift from the code.
 """
 
