@@ -188,6 +188,11 @@ class Compiled:
         leaf_key = []
         for leaf in leaves:
             k = _leaf_key(leaf)
+            if k is not None and k[0] == "k" and _items(leaf, set()):
+                self._warn(f"{self._name()} runs eagerly when given a {type(leaf).__name__}: "
+                           "the arrays it holds are not arguments a program can read; pass "
+                           "them as arguments (a tuple or dict of arrays) or capture it")
+                k = None
             if k is None:
                 return None
             leaf_key.append(k)
@@ -338,6 +343,10 @@ def _captured_bindings(f: Callable) -> list:
         if isinstance(fn, Compiled):
             todo.append(fn._f)
             continue
+        if isinstance(fn, types.MethodType):   # model.loss: the object's arrays too
+            bindings.extend(_items(fn.__self__, seen))
+            todo.append(fn.__func__)
+            continue
         if not isinstance(fn, types.FunctionType):
             continue
         # the defining module (functools.wraps copies __module__ from the wrapped function)
@@ -354,6 +363,7 @@ def _captured_bindings(f: Callable) -> list:
             elif not library and id(cell) not in seen:
                 seen.add(id(cell))
                 bindings.append(("cell", cell, name))
+                bindings.extend(_items(value, seen))
         if library:
             continue
         g = fn.__globals__
@@ -366,7 +376,34 @@ def _captured_bindings(f: Callable) -> list:
                 if isinstance(value, (types.FunctionType, functools.partial, Compiled)):
                     todo.append(value)
                 bindings.append(("global", g, name))
+                bindings.extend(_items(value, seen))
     return bindings
+
+
+def _items(container: Any, seen: set, depth: int = 2) -> list:
+    """Bindings of the arrays and numbers up to two levels inside a captured container:
+    items of a list or dict, attributes of an object (model.w, model.params[0])."""
+    if isinstance(container, (types.FunctionType, types.ModuleType, type, Compiled)):
+        return []
+    if isinstance(container, list):
+        pairs = list(enumerate(container))
+    elif isinstance(container, dict):
+        pairs = list(container.items())
+    else:
+        d = getattr(container, "__dict__", None)
+        if not isinstance(d, dict):
+            return []
+        container, pairs = d, list(d.items())
+    if id(container) in seen:
+        return []
+    seen.add(id(container))
+    found = []
+    for key, value in pairs[:256]:
+        if _stageable(value):
+            found.append(("item", container, key))
+        elif depth > 1 and isinstance(value, (list, dict)):
+            found.extend(_items(value, seen, depth - 1))
+    return found
 
 
 def _global_names(code: types.CodeType) -> Iterable[str]:
@@ -377,18 +414,21 @@ def _global_names(code: types.CodeType) -> Iterable[str]:
 
 
 def _read(binding: tuple) -> Any:
-    if binding[0] == "cell":
+    kind, holder, name = binding
+    if kind == "cell":
         try:
-            return binding[1].cell_contents
+            return holder.cell_contents
         except ValueError:
             return None
-    return binding[1].get(binding[2])
+    if kind == "item" and isinstance(holder, list):
+        return holder[name] if name < len(holder) else None
+    return holder.get(name)
 
 
 def _write(binding: tuple, value: Any) -> None:
     if binding[0] == "cell":
         binding[1].cell_contents = value
-    else:
+    elif binding[0] != "item" or not isinstance(binding[1], list) or binding[2] < len(binding[1]):
         binding[1][binding[2]] = value
 
 
@@ -460,8 +500,9 @@ def _literal(value: Any) -> str | None:
 def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
     """Python source of a program, and the namespace it runs in (implementations, constants).
 
-    Every name in the text is generated (v<slot>, p<k>, c<k>); the only other text
-    is literals of Python numbers and primitive names in comments.
+    Every name in the text is generated (v<slot>, c<k>, <primitive name>_<k>, the
+    primitive's name reduced to letters, digits and underscores); the only other
+    text is literals of Python numbers.
     """
     namespace: dict = {"GuardFailure": GuardFailure, "check_guard": check_guard}
     names: dict = {}
@@ -479,7 +520,7 @@ def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
     def impl(prim: Any) -> str:
         key = ("p", id(prim))
         if key not in names:
-            names[key] = f"p{len(namespace)}"
+            names[key] = f"{_identifier(prim.name)}_{len(namespace)}"
             namespace[names[key]] = prim.impl
         return names[key]
 
@@ -501,8 +542,7 @@ def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
                     args.append(f"{k}={const(v)}")
                 else:
                     args.append(f"**{const({k: v})}")
-            lines.append(f"    v{step.out} = {impl(step.prim)}({', '.join(args)})"
-                         f"  # {_safe_comment(step.prim.name)}")
+            lines.append(f"    v{step.out} = {impl(step.prim)}({', '.join(args)})")
         elif step.kind == "bool":
             test = "not " if step.expected else ""
             lines.append(f"    if {test}v{step.slot}: raise GuardFailure")
@@ -525,5 +565,8 @@ def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
     return "\n".join(lines) + "\n", namespace
 
 
-def _safe_comment(name: str) -> str:
-    return "".join(ch for ch in str(name) if ch.isalnum() or ch in "_.")[:60]
+def _identifier(name: str) -> str:
+    """A primitive's name reduced to ASCII letters, digits and underscores (never user code)."""
+    text = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_"
+                   for ch in str(name))[:40]
+    return text if text[:1].isalpha() else "p_" + text

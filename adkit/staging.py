@@ -65,6 +65,8 @@ GUARD_KINDS = ("bool", "int", "float", "complex", "value", "shape")
 #: queries whose answer follows from shapes and dtypes alone (fixed by the signature)
 _SHAPE_QUERIES = frozenset({"shape", "ndim", "size", "result_type", "iscomplexobj",
                             "isrealobj", "may_share_memory", "shares_memory"})
+#: primitives whose value follows from the shape and dtype of their first argument
+_SHAPE_ONLY = frozenset({"ones_like", "zeros_like", "full_like"})
 #: primitives whose output shape depends on the values of their inputs
 _DATA_SHAPED = frozenset({"nonzero", "argwhere", "flatnonzero", "unique", "compress",
                           "extract", "trim_zeros"})
@@ -104,6 +106,8 @@ class StagingTrace(Trace):
         ans = prim.impl(*values, **kwargs)
         if prim.name in _SHAPE_QUERIES and isinstance(prim, NondiffPrimitive):
             return ans
+        if prim.name in _SHAPE_ONLY and all(op[0] == "c" for op in operands[1:]):
+            return ans  # folded: its value follows from the shape and dtype of argument 0
         key = _cse_key(prim, operands, kwargs)
         slot = self._cse.get(key) if key is not None else None
         if slot is None:

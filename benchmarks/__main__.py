@@ -17,7 +17,7 @@ from . import THREADS  # noqa: F401  (sets the thread counts before NumPy loads)
 from ._common import (CpuMeter, Section, Settings, configuration, disturbance, render_section,
                       render_summary)
 
-BENCHMARKS = ("scalar", "mlp", "jacobian", "hessian", "checkpoint", "numeric", "symbolic", "nn_ops",
+BENCHMARKS = ("scalar", "mlp", "compile", "jacobian", "hessian", "checkpoint", "numeric", "symbolic", "nn_ops",
               "nn_train", "nn_distributed", "hogwild", "opencl_gemm", "nn_opencl")
 
 

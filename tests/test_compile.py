@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -77,10 +78,26 @@ def test_source_is_one_statement_per_primitive_with_generated_names():
     g = adkit.compile(adkit.grad(norm))
     src = g.source(np.array([3.0, 4.0]))
     assert src.startswith("def program(v0):")
-    assert "# sqrt" in src and "# power" in src and "return [v" in src
+    assert "= sqrt_" in src and "= power_" in src and "return [v" in src
     body = [line for line in src.splitlines()[1:-1]]
     assert all(line.strip().startswith("v") for line in body), src
     assert g.stats.traces == 1  # source() stages when needed, and only once
+
+
+def test_generated_names_never_carry_user_text():
+    @adkit.primitive
+    def evil(x):
+        return x * 2.0
+    evil.name = "x)\nHACKED = globals().setdefault('HACKED', 1); (x"   # a hostile name
+    adkit.defvjp(evil, lambda ans, x: lambda g: 2.0 * g)
+    c = adkit.compile(adkit.grad(lambda x: evil(x) * x))
+    assert c(3.0) == 12.0 and c(2.0) == 8.0
+    src = c.source(3.0)
+    statement = re.compile(r"    v\d+ = [A-Za-z][A-Za-z0-9_]*_\d+\((v\d+|c\d+|None|[-\d.e]+|, |\w+=)*\)")
+    lines = src.splitlines()
+    assert lines[0] == "def program(v0):" and lines[-1].startswith("    return [")
+    assert all(statement.fullmatch(line) for line in lines[1:-1]), src
+    assert "HACKED" not in globals()
 
 
 # --- composition with every transform -------------------------------------------------------
@@ -262,6 +279,40 @@ def test_captured_global_mutated_and_rebound_is_seen():
             c(x)
     finally:
         W_GLOBAL = old
+
+
+class Model:
+    def __init__(self):
+        self.w = np.array([1.0, 2.0])
+        self.params = [np.array([0.5, 0.5]), np.array(3.0)]
+
+    def loss(self, x):
+        return np.sum(np.exp(self.w) * x) * self.params[1] + np.sum(self.params[0] * x)
+
+
+def test_arrays_of_a_captured_object_and_list_are_read_at_each_call():
+    m = Model()
+    c = adkit.compile(m.loss)
+    cl = adkit.compile(lambda x: m.loss(x) * 2.0)
+    x = np.array([1.0, -1.0])
+    for change in (lambda: None, lambda: m.w.__setitem__(0, 5.0),
+                   lambda: setattr(m, "w", np.array([-1.0, 0.0])),
+                   lambda: m.params.__setitem__(1, np.array(-2.0)),
+                   lambda: m.params[0].__setitem__(1, 7.0)):
+        change()
+        assert_same(c(x), m.loss(x))
+        assert_same(cl(x), m.loss(x) * 2.0)
+    assert c.stats.traces == 1 and cl.stats.traces == 1
+
+
+def test_an_object_holding_arrays_as_argument_runs_eagerly_with_a_warning():
+    m = Model()
+    c = adkit.compile(lambda model, x: model.loss(x))
+    x = np.array([1.0, -1.0])
+    with pytest.warns(CompileWarning, match="pass them as arguments"):
+        assert_same(c(m, x), m.loss(x))
+    m.w[0] = 3.0
+    assert_same(c(m, x), m.loss(x))
 
 
 def test_captured_scalar_rebinding_is_seen():
