@@ -353,7 +353,8 @@ class Sequential:
             n_state = sum(w.size for _, w in _walk(self.state.get(layer.name, {})))
             trainable += n if layer.trainable else 0
             non_trainable += n_state + (0 if layer.trainable else n)
-            rows.append((f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(shape)),
+            kind = type(layer.model if isinstance(layer, ModelLayer) else layer).__name__
+            rows.append((f"{layer.name} ({kind})", str((None,) + tuple(shape)),
                          f"{n + n_state:,}"))
         for line in summary_lines(self.name, rows, trainable, non_trainable):
             print_fn(line)

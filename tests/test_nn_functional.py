@@ -564,6 +564,9 @@ def test_summary_names_a_nested_model_by_its_class():
     lines = []
     Model(inp, inner(inp), seed=0).summary(print_fn=lines.append)
     assert any(line.startswith("inner (Sequential)") for line in lines)
+    lines.clear()
+    Sequential([inner, Dense(1)], seed=0).summary(print_fn=lines.append)
+    assert any(line.startswith("inner (Sequential)") for line in lines)
 
 
 def _rewrite_config(path, change):
