@@ -43,6 +43,8 @@ from adkit.extend import is_duck_array
 from adkit.kernels.window import check_fits, padding_mode, window, window_pair
 
 from .numpy_backend import NumpyBackend
+from .backend_compat import (clear_session, epsilon, floatx, image_data_format,  # noqa: F401
+                             set_floatx, set_image_data_format)   # Keras's keras.backend calls
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "softmax", "log_softmax",
            "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_cross_entropy",

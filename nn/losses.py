@@ -21,8 +21,7 @@ import numpy as np
 from adkit.extend import is_duck_array
 
 from . import backend
-
-EPSILON = 1e-7
+from .backend_compat import EPSILON
 
 
 def matched_targets(y_true: Any, y_pred: Any, loss: str) -> tuple[Any, Any]:

@@ -23,7 +23,9 @@ from . import strategies
 from .callbacks import History
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
+from .layers.input_layer import InputLayer
 from .layers.nested import ModelLayer, NestedState, as_layer, call_model
+from .layers.nodes import KerasTensor
 from .placement import HostPlacement, device_placement
 from .saving import save_model
 from .summary_table import summary_lines
@@ -32,6 +34,15 @@ from .training import Trainer
 #: what compile(device=...) accepts; "opencl" may name its device as adkit.kernels.device
 #: does: "opencl:N", "opencl:P:D" or "opencl:<part of the device name>"
 DEVICES = ("cpu", "opencl")
+
+
+def _input_shape_of(item: Any) -> Shape | None:
+    """The example shape an `Input(...)` tensor or an `InputLayer` declares, else None."""
+    if isinstance(item, KerasTensor) and isinstance(item.node.layer, InputLayer):
+        return item.node.layer.shape
+    if isinstance(item, InputLayer):
+        return item.shape
+    return None
 
 
 class Sequential:
@@ -62,6 +73,7 @@ class Sequential:
         self._metric_specs: list = []   # compile's metrics argument (save_model stores it)
         self._metric_keys: list[str] = []
         self._layer_shapes: list[Shape] = []
+        self._declared_input_shape: Shape | None = None   # from an Input added first
         # the trainable leaves of params, in tree order (nn/distributed.py lays its
         # gradient buckets out by them)
         self._trainable_leaves: list[np.ndarray] = []
@@ -73,6 +85,9 @@ class Sequential:
 
     # --- building ------------------------------------------------------------
     def add(self, layer: Layer) -> None:
+        if _input_shape_of(layer) is not None:   # keras.Input(shape=...) starting the stack
+            self._declare_input(_input_shape_of(layer))
+            return
         if not isinstance(layer, Layer) and hasattr(layer, "trainable_part"):
             layer = as_layer(layer, first=not self.layers)   # a model in the stack, shared
         if not isinstance(layer, Layer):
@@ -84,11 +99,21 @@ class Sequential:
         if self.layers and layer.input_shape is not None:
             raise ValueError(f"only the first layer takes input_shape; layer {layer.name!r} "
                              f"has input_shape={layer.input_shape}")
+        if not self.layers and layer.input_shape is None:
+            layer.input_shape = self._declared_input_shape
         self.layers.append(layer)
         layer._attach(self)   # so that layer.get_weights() reads this model's weights
         self.params = None
         if self.layers[0].input_shape is not None:
             self.build(self.layers[0].input_shape)
+
+    def _declare_input(self, shape: Shape) -> None:
+        """Keras 3's `Sequential([keras.Input(shape), ...])`: the shape goes to the first
+        layer as its input_shape (the Input itself is not one of model.layers, as in Keras)."""
+        if self.layers:
+            raise ValueError(f"an Input can only start a Sequential model; {self.name!r} "
+                             f"already has layers {[l.name for l in self.layers]}")
+        self._declared_input_shape = shape
 
     def build(self, input_shape: Shape, weights: tuple[dict, dict] | None = None) -> None:
         """Check every layer's shapes and create parameters (seeded by self.seed), or
