@@ -153,9 +153,27 @@ FUSED: dict[tuple[str, str], Callable] = {
     ("binary_crossentropy", "sigmoid"): _sigmoid_xent_logits,
 }
 
+
+# what Keras's loss classes compute with from_logits=True (the model's output is the logits)
+def categorical_crossentropy_from_logits(y_true: Any, y_pred: Any) -> Any:
+    """categorical_crossentropy of softmax(y_pred), by log-sum-exp: y_pred are logits."""
+    return _softmax_xent_logits(y_true, y_pred)
+
+
+def sparse_categorical_crossentropy_from_logits(y_true: Any, y_pred: Any) -> Any:
+    """sparse_categorical_crossentropy of softmax(y_pred), by log-sum-exp: y_pred are logits."""
+    return _sparse_softmax_xent_logits(y_true, y_pred)
+
+
+def binary_crossentropy_from_logits(y_true: Any, y_pred: Any) -> Any:
+    """binary_crossentropy of sigmoid(y_pred), computed stably: y_pred are logits."""
+    return _sigmoid_xent_logits(y_true, y_pred)
+
+
 ALL: dict[str, Callable] = {f.__name__: f for f in (
     mean_squared_error, mean_absolute_error, binary_crossentropy, categorical_crossentropy,
-    sparse_categorical_crossentropy, hinge)}
+    sparse_categorical_crossentropy, hinge, categorical_crossentropy_from_logits,
+    sparse_categorical_crossentropy_from_logits, binary_crossentropy_from_logits)}
 ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 
 
@@ -188,6 +206,8 @@ def get(identifier: str | Callable) -> Callable:
             return ALL[name]
         raise ValueError(f"unknown loss {identifier!r}; valid names: "
                          f"{', '.join(list(ALL) + list(ALIASES))}")
+    if isinstance(identifier, Loss):   # compile averages per-example losses itself
+        return identifier.compiled()
     if callable(identifier):
         return identifier
     raise TypeError(f"loss must be a name or a function, got {type(identifier).__name__}")
@@ -198,7 +218,7 @@ def check_targets(loss: Callable, y: np.ndarray, output_shape: tuple) -> None:
 
     output_shape excludes the batch axis; y includes it.
     """
-    name = getattr(loss, "__name__", "")
+    name = getattr(loss, "__name__", "").removesuffix("_from_logits")
     n_out = output_shape[-1] if output_shape else 1
     integral = np.issubdtype(y.dtype, np.integer) or (
         y.size > 0 and np.all(np.equal(np.mod(y[:1000], 1), 0)))
@@ -230,3 +250,113 @@ def check_targets(loss: Callable, y: np.ndarray, output_shape: tuple) -> None:
                                            and tuple(y.shape) == expected[:-1]):
         raise ValueError(f"labels have shape {y.shape} but the model outputs {expected} "
                          f"for loss {name or loss!r}; reshape the labels or change the last layer")
+
+
+# --- Keras's loss classes: keras.losses.CategoricalCrossentropy(from_logits=True), ... -----
+
+REDUCTIONS = ("sum_over_batch_size", "sum", "none")
+
+
+class Loss:
+    """A configured loss, as Keras's loss classes: `loss(y_true, y_pred, sample_weight=None)`
+    gives the batch loss, and `compile(loss=...)` takes the object.
+
+    Subclasses name their per-example function; `from_logits=True` (the cross-entropies)
+    picks the form that takes the model's raw outputs. Reductions as Keras's:
+    "sum_over_batch_size" (the default; Keras 2's "auto" means it), "sum", or
+    "none"/None (one loss per example). compile always averages over the batch, as
+    Keras does with the default, so it refuses any other reduction.
+
+    >>> loss = SparseCategoricalCrossentropy(from_logits=True)
+    >>> round(float(loss(np.array([0]), np.array([[2.0, 0.0]]))), 6)   # -log softmax
+    0.126928
+    """
+
+    #: the per-example function by name in ALL: (probabilities form, logits form)
+    functions: tuple[str, str | None] = ("", None)
+
+    def __init__(self, from_logits: bool = False, reduction: str | None = "sum_over_batch_size",
+                 name: str | None = None, label_smoothing: float = 0.0, axis: int = -1,
+                 **kwargs: Any) -> None:
+        who = type(self).__name__
+        if kwargs:
+            raise TypeError(f"{who} got unexpected arguments {sorted(kwargs)}")
+        if from_logits and self.functions[1] is None:
+            raise ValueError(f"{who} has no from_logits form; it compares outputs directly")
+        reduction = "none" if reduction is None else str(reduction).lower()
+        reduction = "sum_over_batch_size" if reduction == "auto" else reduction
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{who}: unknown reduction {reduction!r}; use one of "
+                             f"{', '.join(REDUCTIONS)} (or None)")
+        if label_smoothing:
+            raise NotImplementedError(f"{who}: label_smoothing={label_smoothing} is not "
+                                      "supported; smooth the targets instead, "
+                                      "y * (1 - s) + s / num_classes")
+        if axis != -1:
+            raise ValueError(f"{who}: classes lie on the last axis here; got axis={axis}")
+        self.from_logits = bool(from_logits)
+        self.reduction = reduction
+        self.per_example = ALL[self.functions[1] if self.from_logits else self.functions[0]]
+        self.name = name or self.functions[0]
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        per_example = self.per_example(y_true, y_pred)
+        if sample_weight is not None:
+            per_example = per_example * np.reshape(
+                sample_weight, np.shape(sample_weight) + (1,) * (np.ndim(per_example)
+                                                                 - np.ndim(sample_weight)))
+        if self.reduction == "none":
+            return per_example
+        if self.reduction == "sum":
+            return np.sum(per_example)
+        return np.mean(per_example)
+
+    def compiled(self) -> Callable:
+        """The per-example function compile trains with (it averages over the batch)."""
+        if self.reduction != "sum_over_batch_size":
+            raise ValueError(f"compile averages the loss over the batch; {self.name!r} has "
+                             f"reduction={self.reduction!r}: use the default "
+                             "reduction='sum_over_batch_size' in compile")
+        return self.per_example
+
+    def get_config(self) -> dict:
+        """Keras's config: from_logits (where it applies), reduction and name."""
+        config = {"reduction": self.reduction, "name": self.name}
+        if self.functions[1] is not None:
+            config["from_logits"] = self.from_logits
+        return config
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class CategoricalCrossentropy(Loss):
+    """Keras's CategoricalCrossentropy: one-hot targets; from_logits=True for raw outputs."""
+    functions = ("categorical_crossentropy", "categorical_crossentropy_from_logits")
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Keras's SparseCategoricalCrossentropy: integer class targets; from_logits=True for
+    raw outputs."""
+    functions = ("sparse_categorical_crossentropy", "sparse_categorical_crossentropy_from_logits")
+
+
+class BinaryCrossentropy(Loss):
+    """Keras's BinaryCrossentropy: 0/1 targets; from_logits=True for raw outputs."""
+    functions = ("binary_crossentropy", "binary_crossentropy_from_logits")
+
+
+class MeanSquaredError(Loss):
+    """Keras's MeanSquaredError."""
+    functions = ("mean_squared_error", None)
+
+
+class MeanAbsoluteError(Loss):
+    """Keras's MeanAbsoluteError."""
+    functions = ("mean_absolute_error", None)
+
+
+class Hinge(Loss):
+    """Keras's Hinge (0/1 targets are mapped to -1/1)."""
+    functions = ("hinge", None)

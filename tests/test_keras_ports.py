@@ -234,16 +234,18 @@ def test_functional_guide_first_model(tmp_path):
     dense = layers.Dense(64, activation="relu")
     x = dense(inputs)
     x = layers.Dense(64, activation="relu")(x)
-    outputs = layers.Dense(10, activation="softmax")   # the guide's logits need loss classes
-    outputs = outputs(x)
+    outputs = layers.Dense(10)(x)
     model = keras.Model(inputs=inputs, outputs=outputs, name="mnist_model")
 
     (x_train, y_train), (x_test, y_test) = _tiny()
     x_train = x_train.reshape(256, 784).astype("float32") / 255
     x_test = x_test.reshape(128, 784).astype("float32") / 255
 
-    model.compile(loss="sparse_categorical_crossentropy",
-                  optimizer=keras.optimizers.RMSprop(), metrics=["accuracy"])
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.RMSprop(),
+        metrics=["accuracy"]
+    )
     before = model.evaluate(x_train, y_train, verbose=0)
     history = model.fit(x_train, y_train, batch_size=64, epochs=1, validation_split=0.2,
                         verbose=0)
@@ -261,6 +263,60 @@ def test_functional_guide_first_model(tmp_path):
     reloaded = keras.models.load_model(path)
     np.testing.assert_array_equal(reloaded.predict(x_test, verbose=0),
                                   model.predict(x_test, verbose=0))
+    # the reloaded model still takes its outputs as logits
+    assert reloaded.evaluate(x_test, y_test, verbose=0) == pytest.approx(test_scores)
+
+
+# --- Keras's loss classes ---------------------------------------------------------------
+
+def _log_softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def test_loss_classes_from_logits_equal_the_log_softmax_formula():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 4)) * 3
+    ids = rng.integers(0, 4, 6)
+    weights = rng.uniform(size=6)
+    expected = -_log_softmax(logits)[np.arange(6), ids]
+    sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    assert float(sparse(ids, logits)) == pytest.approx(expected.mean(), rel=1e-6)
+    assert float(sparse(ids, logits, sample_weight=weights)) == \
+        pytest.approx((expected * weights).mean(), rel=1e-6)
+    onehot = keras.utils.to_categorical(ids, 4)
+    categorical = keras.losses.CategoricalCrossentropy(from_logits=True, reduction="sum")
+    assert float(categorical(onehot, logits)) == pytest.approx(expected.sum(), rel=1e-6)
+    none = keras.losses.CategoricalCrossentropy(from_logits=True, reduction=None)
+    np.testing.assert_allclose(none(onehot, logits), expected, rtol=1e-6)
+
+
+def test_loss_classes_on_probabilities_equal_the_named_losses():
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(3), size=5)
+    t = keras.utils.to_categorical(rng.integers(0, 3, 5), 3)
+    assert float(keras.losses.CategoricalCrossentropy()(t, p)) == \
+        pytest.approx(float(np.mean(-np.log(np.sum(t * p, axis=-1)))), rel=1e-6)
+    z = rng.normal(size=(5, 1))
+    y = rng.integers(0, 2, (5, 1)).astype(float)
+    s = 1 / (1 + np.exp(-z))
+    bce = -np.mean(y * np.log(s) + (1 - y) * np.log(1 - s))
+    assert float(keras.losses.BinaryCrossentropy(from_logits=True)(y, z)) == \
+        pytest.approx(bce, rel=1e-6)
+    assert float(keras.losses.BinaryCrossentropy()(y, s)) == pytest.approx(bce, rel=1e-5)
+    assert float(keras.losses.MeanSquaredError()(y, s)) == pytest.approx(np.mean((y - s) ** 2))
+
+
+def test_loss_classes_refuse_what_they_cannot_do():
+    with pytest.raises(ValueError, match="no from_logits form"):
+        keras.losses.MeanSquaredError(from_logits=True)
+    with pytest.raises(ValueError, match="unknown reduction 'mean_of_everything'"):
+        keras.losses.MeanSquaredError(reduction="mean_of_everything")
+    with pytest.raises(NotImplementedError, match="label_smoothing"):
+        keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
+    model = keras.Sequential([layers.Dense(2, input_shape=(3,))])
+    with pytest.raises(ValueError, match="compile averages the loss over the batch"):
+        model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError(reduction="sum"))
 
 
 # --- the names these ports rely on ------------------------------------------------------
