@@ -1,4 +1,5 @@
-"""Smoke tests for the examples rewritten from autograd 1.9.1's (gaussian_process, ica):
+"""Smoke tests for the examples rewritten from autograd 1.9.1's (gaussian_process, ica,
+gaussian_mixture):
 their gradients against adkit.numeric, and their printed numbers against the ones
 autograd itself reaches on the same data from the same start."""
 
@@ -13,6 +14,7 @@ import adkit
 from adkit import numeric
 
 gaussian_process = load_example("gaussian_process")
+gaussian_mixture = load_example("gaussian_mixture")
 ica = load_example("ica")
 
 # autograd 1.9.1's ica.py model and data with CG stopped after 20 iterations
@@ -84,3 +86,27 @@ def test_ica_follows_autograds_path(capsys, tmp_path):
     assert "after 20 iterations" in out
     if result["png"]:
         assert (tmp_path / "ica.png").stat().st_size > 0
+
+
+# --- examples/gaussian_mixture.py -------------------------------------------------------------
+
+def test_mixture_gradient_and_hessian_vector_products_match_differences():
+    data = gaussian_mixture.make_pinwheel(per_arm=4, seed=1)
+    params = gaussian_mixture.init_params(2, seed=1) + 0.1 * np.random.RandomState(6).randn(14)
+    f = lambda p: gaussian_mixture.log_likelihood(p, data, 2)  # noqa: E731
+    np.testing.assert_allclose(adkit.grad(f)(params), numeric.gradient(f, params), rtol=1e-6)
+    v = np.random.RandomState(7).randn(14)
+    np.testing.assert_allclose(adkit.hvp(f, (params,), (v,)),
+                               numeric.hessian(f, params, method="richardson") @ v,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_mixture_takes_autograds_first_newton_steps(capsys, tmp_path):
+    result = gaussian_mixture.main(["--iters", "20", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert result["start"] == pytest.approx(-710.11135921, abs=1e-7)
+    # autograd's numbers are kept to 5 decimals
+    np.testing.assert_allclose(result["history"], gaussian_mixture.AUTOGRAD_FIRST_20, atol=1e-5)
+    assert "20 Newton-CG iterations" in out
+    if result["png"]:
+        assert (tmp_path / "gaussian_mixture.png").stat().st_size > 0
