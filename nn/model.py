@@ -107,6 +107,30 @@ class Sequential:
         if self.layers[0].input_shape is not None:
             self.build(self.layers[0].input_shape)
 
+    def pop(self) -> Layer:
+        """Remove the last layer and return it, as Keras's Sequential.pop. The layers
+        left keep their weights; a compiled model must be compiled again before training.
+
+        >>> from adkit.nn import Sequential
+        >>> from adkit.nn.layers import Dense
+        >>> model = Sequential([Dense(3, input_shape=(2,), name="hidden"), Dense(1, name="out")])
+        >>> model.pop().name, [layer.name for layer in model.layers], model.output_shape
+        ('out', ['hidden'], (3,))
+        """
+        if not self.layers:
+            raise TypeError(f"there are no layers in {self.name!r} to pop")
+        layer = self.layers.pop()
+        layer._owner = None
+        self.optimizer = None   # its slots were sized for the popped layer's weights
+        if self.params is not None and self.layers:
+            kept = [kept_layer.name for kept_layer in self.layers]
+            params = {name: self.params[name] for name in kept}
+            state = {name: self.state[name] for name in kept if name in self.state}
+            self.build(self.input_shape, weights=(params, state))
+        elif not self.layers:
+            self.params, self.state, self.output_shape, self._layer_shapes = None, {}, None, []
+        return layer
+
     def _declare_input(self, shape: Shape) -> None:
         """Keras 3's `Sequential([keras.Input(shape), ...])`: the shape goes to the first
         layer as its input_shape (the Input itself is not one of model.layers, as in Keras)."""
@@ -348,6 +372,12 @@ class Sequential:
             slots += [(f"state/{layer.name}/{k}", w)
                       for k, w in _walk(self.state.get(layer.name, {}))]
         return slots
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Every weight array of the model itself (not copies), in get_weights order:
+        Keras's `model.weights`, as arrays rather than variables."""
+        return [w for _, w in self.weight_slots()]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight, layer by layer (parameters, then state)."""

@@ -361,6 +361,39 @@ def test_sequential_input_after_a_layer_is_refused():
         model.add(keras.Input(shape=(3,)))
 
 
+def test_sequential_pop_keeps_the_other_weights_and_asks_for_compile():
+    # keras-io's Sequential guide: "model.pop() ... print(len(model.layers))  # 2"
+    model = keras.Sequential()
+    model.add(layers.Dense(2, activation="relu", input_shape=(3,)))
+    model.add(layers.Dense(3, activation="relu"))
+    model.add(layers.Dense(4))
+    model.compile(optimizer="adam", loss="mse")
+    kept = [w.copy() for w in model.get_weights()[:4]]
+    popped = model.pop()
+    assert popped.name == "dense_2" and len(model.layers) == 2
+    assert model.output_shape == (3,)
+    for before, after in zip(kept, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    with pytest.raises(ValueError, match="compile the model first"):
+        model.fit(np.ones((4, 3)), np.ones((4, 3)), verbose=0)
+    model.pop()
+    model.pop()
+    with pytest.raises(TypeError, match="no layers .* to pop"):
+        model.pop()
+
+
+def test_model_weights_are_the_live_arrays_in_get_weights_order():
+    # keras-io's Sequential guide: after model(x), len(model.weights) == 6
+    model = keras.Sequential([layers.Dense(2, activation="relu"),
+                              layers.Dense(3, activation="relu"), layers.Dense(4)])
+    with pytest.raises(ValueError, match="not built"):
+        model.weights
+    model(np.ones((1, 4)))
+    assert [w.shape for w in model.weights] == [(4, 2), (2,), (2, 3), (3,), (3, 4), (4,)]
+    model.weights[1][:] = 7.0   # the arrays themselves, as Keras's variables are
+    np.testing.assert_array_equal(model.get_weights()[1], [7.0, 7.0])
+
+
 # --- against Keras itself ---------------------------------------------------------------
 
 _KERAS_COUNTS = textwrap.dedent("""
