@@ -433,3 +433,20 @@ def test_parameter_counts_equal_keras():
     keras_counts = json.loads(done.stdout.strip().splitlines()[-1])
     assert keras_counts == [MNIST_CNN_PARAMS, MNIST_MLP_PARAMS, MNIST_CONVNET_PARAMS,
                             FUNCTIONAL_GUIDE_PARAMS]
+
+
+def test_merge_functions_build_the_merge_layers():
+    # the functional API guide: layers.add, layers.concatenate, layers.average
+    a, b = keras.Input(shape=(3,)), keras.Input(shape=(3,))
+    outputs = [layers.add([a, b]), layers.subtract([a, b]), layers.multiply([a, b]),
+               layers.average([a, b]), layers.maximum([a, b]), layers.minimum([a, b]),
+               layers.concatenate([a, b], name="joined"), layers.dot([a, b], axes=1)]
+    model = keras.Model([a, b], outputs)
+    assert model.get_layer("joined").__class__.__name__ == "Concatenate"
+    x = np.array([[1.0, -2.0, 3.0]], np.float32)
+    y = np.array([[4.0, 5.0, -6.0]], np.float32)
+    got = model.predict([x, y], verbose=0)
+    expected = [x + y, x - y, x * y, (x + y) / 2, np.maximum(x, y), np.minimum(x, y),
+                np.concatenate([x, y], axis=1), np.sum(x * y, axis=1, keepdims=True)]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6)

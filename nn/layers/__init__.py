@@ -5,6 +5,8 @@ from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
 from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from .merge_functions import (add, average, concatenate, dot, maximum, minimum, multiply,
+                              subtract)
 from .normalization import BatchNormalization
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 
@@ -12,4 +14,5 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding",
            "Conv2D", "MaxPooling2D", "AveragePooling2D", "BatchNormalization",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"]
+           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
