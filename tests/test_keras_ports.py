@@ -22,6 +22,7 @@ import pytest
 
 from data_support import needs_data
 
+import adkit
 import adkit.nn as keras
 from adkit.nn import backend as K
 from adkit.nn import layers
@@ -450,3 +451,30 @@ def test_merge_functions_build_the_merge_layers():
                 np.concatenate([x, y], axis=1), np.sum(x * y, axis=1, keepdims=True)]
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-6)
+
+
+# --- global pooling, as the Sequential and functional guides use it ---------------------
+
+@pytest.mark.parametrize("cls, reduce", [(layers.GlobalMaxPooling2D, np.max),
+                                         (layers.GlobalAveragePooling2D, np.mean)])
+def test_global_pooling_values_shapes_and_gradient(cls, reduce):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 5, 4, 3))
+    model = keras.Sequential([keras.Input(shape=(5, 4, 3)), cls(), layers.Dense(2)], seed=0)
+    assert model.layers[0].compute_output_shape((5, 4, 3)) == (3,)
+    assert cls(keepdims=True).compute_output_shape((5, 4, 3)) == (1, 1, 3)
+    inputs = keras.Input(shape=(5, 4, 3))
+    pool_only = keras.Model(inputs, cls()(inputs))
+    np.testing.assert_allclose(pool_only.predict(x, verbose=0), reduce(x, axis=(1, 2)),
+                               rtol=1e-6)
+    params = model.params
+    y = rng.normal(size=(2, 2))
+
+    def loss_of_input(images):
+        return np.sum((model.apply(params, images)[0] - y) ** 2)
+
+    adkit.check_grads(loss_of_input, (x,), modes=("reverse", "numeric"))
+    with pytest.raises(ValueError, match="channels_last"):
+        cls(data_format="channels_first")
+    with pytest.raises(ValueError, match="height, width, channels"):
+        keras.Sequential([cls(input_shape=(7,))])

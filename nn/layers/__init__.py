@@ -3,6 +3,7 @@
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
+from .global_pooling import GlobalAveragePooling2D, GlobalMaxPooling2D
 from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .merge_functions import (add, average, concatenate, dot, maximum, minimum, multiply,
@@ -12,7 +13,8 @@ from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 
 __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input", "InputLayer",
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding",
-           "Conv2D", "MaxPooling2D", "AveragePooling2D", "BatchNormalization",
+           "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
+           "GlobalAveragePooling2D", "BatchNormalization",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]

@@ -1,0 +1,65 @@
+"""GlobalMaxPooling2D and GlobalAveragePooling2D: one value per channel, the maximum or
+mean over each image's whole height and width, as Keras's layers of those names.
+
+Each is the windowed pooling of nn/backend.py with one window the size of the image,
+so it runs on the same kernels (host and OpenCL) and differentiates as they do.
+
+>>> import numpy as np
+>>> from adkit.nn import Sequential
+>>> from adkit.nn.layers import GlobalAveragePooling2D
+>>> model = Sequential([GlobalAveragePooling2D(input_shape=(2, 2, 3))])
+>>> model.predict(np.arange(12, dtype=np.float32).reshape(1, 2, 2, 3))
+array([[4.5, 5.5, 6.5]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import backend
+from .base import Context, Layer, Shape
+
+
+class _GlobalPooling2D(Layer):
+    """The pooling of a whole (height, width) plane per channel; keepdims=True keeps the
+    output (1, 1, channels) instead of (channels,)."""
+
+    runs_on_device = True
+    #: backend.max_pool2d or backend.avg_pool2d
+    pool: Callable[..., Any]
+
+    def __init__(self, data_format: str | None = None, keepdims: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: adkit.nn lays images out channels_last "
+                             f"(batch, height, width, channels) only; got "
+                             f"data_format={data_format!r}")
+        self.keepdims = bool(keepdims)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3 or any(s is None for s in input_shape):
+            raise self.shape_error(input_shape, "(height, width, channels), all known")
+        return (1, 1, input_shape[2]) if self.keepdims else (input_shape[2],)
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        plane = (int(x.shape[1]), int(x.shape[2]))
+        pooled = type(self).pool(x, plane, plane, "valid")   # (batch, 1, 1, channels)
+        return pooled if self.keepdims else np.reshape(pooled, (x.shape[0], x.shape[3]))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """The maximum of each channel over the whole image: (h, w, c) -> (c,)."""
+
+    pool = staticmethod(backend.max_pool2d)
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """The mean of each channel over the whole image: (h, w, c) -> (c,)."""
+
+    pool = staticmethod(backend.avg_pool2d)
