@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from data_support import needs_data
+from opencl_support import needs_opencl
 
 import adkit
 import adkit.nn as keras
@@ -478,3 +479,16 @@ def test_global_pooling_values_shapes_and_gradient(cls, reduce):
         cls(data_format="channels_first")
     with pytest.raises(ValueError, match="height, width, channels"):
         keras.Sequential([cls(input_shape=(7,))])
+
+
+@needs_opencl
+@pytest.mark.parametrize("cls", [layers.GlobalMaxPooling2D, layers.GlobalAveragePooling2D])
+def test_global_pooling_predicts_the_same_on_an_opencl_device(cls):
+    model = keras.Sequential([keras.Input(shape=(6, 6, 2)), layers.Conv2D(3, 3, activation="relu"),
+                              cls(), layers.Dense(2, activation="softmax")], seed=0)
+    x = np.random.default_rng(0).random((8, 6, 6, 2)).astype("float32")
+    on_host = model.predict(x, verbose=0)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", device="opencl")
+    np.testing.assert_allclose(model.predict(x, verbose=0), on_host, atol=1e-6)
+    history = model.fit(x, np.arange(8) % 2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
