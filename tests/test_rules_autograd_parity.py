@@ -77,3 +77,26 @@ def test_a_primitive_keeps_its_function_name_and_signature():
 
     assert scaled.__name__ == "scaled"
     assert list(inspect.signature(scaled).parameters) == ["x", "factor"]
+
+
+@pytest.mark.parametrize("fun,count", [
+    (lambda x, r: np.repeat(x, r), 2),
+    (lambda x, r: np.repeat(x, r), np.array([1, 3, 0, 2])),
+    (lambda x, r: np.repeat(np.reshape(x, (2, 2)), r, axis=1), 3),
+    (lambda x, r: np.tile(x, r), 2),
+    (lambda x, r: np.tile(x, (r, 1)), 3),
+    (lambda x, r: np.roll(x, r), 1),
+], ids=["repeat", "repeat-per-element", "repeat-axis", "tile", "tile-tuple", "roll"])
+def test_a_differentiated_count_picks_positions_and_has_derivative_zero(fun, count):
+    # differentiating with respect to every argument traces the count too (it used to
+    # fail converting it, and np.tile recursed without end)
+    def L(x, r):
+        y = fun(x, r)
+        return np.sum(np.sin(y) * np.arange(1.0, 1.0 + np.size(y)).reshape(np.shape(y)))
+
+    gx, gr = adkit.grad(L, (0, 1))(V, count)
+    np.testing.assert_allclose(gx, numeric.gradient(lambda x: L(x, count), V), rtol=1e-8)
+    np.testing.assert_array_equal(gr, np.zeros(np.shape(count)))
+    out, (jx, jr) = fun(V, count), adkit.jacobian(fun, (0, 1), mode="forward")(V, count)
+    np.testing.assert_allclose(jx, numeric.jacobian(lambda x: fun(x, count), V), atol=1e-9)
+    assert jr.shape == np.shape(out) + np.shape(count) and not np.any(jr)

@@ -433,10 +433,26 @@ def _np_fill_diagonal(a, val, wrap=False):
 def gather_by(numpy_fn: Callable) -> Callable:
     """A handler for a linear map that only moves or repeats elements."""
     def handler(a, *args, **kwargs):
+        args = tuple(_plain_count(v) for v in args)
+        kwargs = {k: _plain_count(v) for k, v in kwargs.items()}
         where_from = numpy_fn(_positions_of(a), *args, **kwargs)
         return getitem(np.ravel(a), where_from)
     handler.__name__ = numpy_fn.__name__
     return handler
+
+
+def _plain_count(v: Any) -> Any:
+    """A traced shift, count or index (np.repeat's repeats, np.tile's reps, ...) as the plain
+    integers it holds: it only picks positions, so its derivative is 0. A differentiated int
+    argument arrives as a float, so whole floats go back to ints."""
+    if isinstance(v, (tuple, list)):
+        return type(v)(_plain_count(x) for x in v)
+    if not isinstance(v, BoxBase):
+        return v
+    value = primal(v)
+    if np.asarray(value).dtype.kind == "f" and np.all(np.mod(value, 1) == 0):
+        return np.asarray(value).astype(np.int64)[()]
+    return value
 
 
 def _positions_of(a: Any) -> np.ndarray:
