@@ -355,6 +355,8 @@ def test_sequential_input_declares_the_shape_and_is_not_a_layer():
     assert model.predict(np.ones((3, 4), np.float32), verbose=0).shape == (3, 2)
     model = keras.Sequential([layers.InputLayer(shape=(3,)), layers.Dense(5)])
     assert _per_layer(model) == [3 * 5 + 5]
+    model = keras.Sequential([layers.InputLayer(input_shape=(3,)), layers.Dense(5)])   # Keras 2
+    assert model.input_shape == (3,)
 
 
 def test_sequential_input_after_a_layer_is_refused():

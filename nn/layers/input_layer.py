@@ -20,7 +20,8 @@ class InputLayer(Layer):
 
     def __init__(self, shape: Any = None, name: str | None = None, dtype: str = "float32",
                  **kwargs: Any) -> None:
-        kwargs.pop("input_shape", None)
+        keras2_shape = kwargs.pop("input_shape", None)   # Keras 2: InputLayer(input_shape=)
+        shape = keras2_shape if shape is None else shape
         super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
         if shape is None:
             raise TypeError("Input needs shape=, the shape of one example without the batch "
