@@ -258,10 +258,13 @@ def get(identifier: Any) -> DataParallel | None:
 
 
 def _caller() -> str:
-    """The name of the nearest function outside this module on the call stack: tells
-    predict's and evaluate's collectives from training's, whose context model.fit sets."""
+    """The name of the nearest public function outside this module on the call stack:
+    tells predict's and evaluate's collectives from training's, whose context model.fit
+    sets. Private helpers (evaluate's _evaluate_arrays, ...) are skipped, so the name is
+    the call the user made."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__") == __name__:
+    while frame is not None and (frame.f_globals.get("__name__") == __name__
+                                 or frame.f_code.co_name.startswith("_")):
         frame = frame.f_back
     return frame.f_code.co_name if frame is not None else "?"
 
