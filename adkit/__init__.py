@@ -17,7 +17,7 @@ from .checks import PointError, check_grads
 from .compile import compile  # noqa: A004 - adkit.compile, as jax.jit (shadows the builtin here only)
 from .custom import checkpoint, custom_vjp, fixed_point
 from .extend import defjvp, defvjp, primitive
-from .reverse.api import holomorphic_grad
+from .reverse.api import elementwise_grad, holomorphic_grad
 from .table import NoRuleError
 
 # The one place the version is written: pyproject.toml reads it from here
@@ -32,7 +32,7 @@ _LAZY_SUBMODULES = ("nn", "kernels", "numeric", "symbolic")
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp",
            "stop_gradient", "holomorphic_grad", "primitive", "defjvp", "defvjp", "NoRuleError",
            "TracedConversionError", "check_grads", "PointError", "custom_vjp", "checkpoint",
-           "fixed_point", "compile"]
+           "fixed_point", "compile", "elementwise_grad"]
 
 
 def __getattr__(name: str) -> Any:

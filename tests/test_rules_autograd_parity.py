@@ -100,3 +100,31 @@ def test_a_differentiated_count_picks_positions_and_has_derivative_zero(fun, cou
     out, (jx, jr) = fun(V, count), adkit.jacobian(fun, (0, 1), mode="forward")(V, count)
     np.testing.assert_allclose(jx, numeric.jacobian(lambda x: fun(x, count), V), atol=1e-9)
     assert jr.shape == np.shape(out) + np.shape(count) and not np.any(jr)
+
+
+# --- adkit.elementwise_grad (autograd's, for code written against it) ----------------------------
+
+def test_elementwise_grad_is_the_derivative_of_an_elementwise_function():
+    x = R(2, 3, seed=28)
+    np.testing.assert_allclose(adkit.elementwise_grad(np.tanh)(x), 1.0 - np.tanh(x) ** 2,
+                               rtol=1e-12)
+    # nested, as autograd's tanh example takes the sixth derivative this way
+    d2 = adkit.elementwise_grad(adkit.elementwise_grad(np.tanh))(x)
+    np.testing.assert_allclose(d2, -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2), rtol=1e-10)
+
+
+def test_elementwise_grad_of_any_function_is_the_vjp_with_ones():
+    f = lambda x, y: (np.outer(x, y), {"s": np.sin(x) * y[0]})  # noqa: E731
+    x, y = R(3, seed=29), R(2, seed=30)
+    gx, gy = adkit.elementwise_grad(f, (0, 1))(x, y)
+    total = lambda x, y: np.sum(np.outer(x, y)) + np.sum(np.sin(x) * y[0])  # noqa: E731
+    np.testing.assert_allclose(gx, numeric.gradient(lambda x: total(x, y), x), rtol=1e-8)
+    np.testing.assert_allclose(gy, numeric.gradient(lambda y: total(x, y), y), rtol=1e-8)
+    assert adkit.elementwise_grad(np.sin)(0.5) == pytest.approx(np.cos(0.5), rel=1e-15)
+
+
+def test_elementwise_grad_refuses_complex_and_non_numeric_outputs():
+    with pytest.raises(TypeError, match="real output"):
+        adkit.elementwise_grad(lambda x: x * 1j)(np.ones(2))
+    with pytest.raises(TypeError, match="bool"):
+        adkit.elementwise_grad(lambda x: x > 0)(np.ones(2))

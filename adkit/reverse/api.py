@@ -139,6 +139,37 @@ def grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
     return grad_f
 
 
+def elementwise_grad(f: Callable, argnums: Any = 0) -> Callable:
+    """The gradient of sum(f(x)) in one reverse pass (autograd's elementwise_grad).
+
+    For f acting element by element (np.tanh, a pointwise loss) it is the derivative
+    of each output with respect to its own input: f' on a whole array at once. For
+    any other f it is the sum of the Jacobian's rows, the vjp with a cotangent of
+    ones. f's output must be real (an array, or a tuple/list/dict of them).
+
+    >>> elementwise_grad(np.tanh)(np.array([0.0, 1.0]))
+    array([1.        , 0.41997434])
+    """
+    @functools.wraps(f)
+    def elementwise_grad_f(*args: Any, **kwargs: Any) -> Any:
+        nums, single = normalize_argnums(argnums, len(args), "elementwise_grad")
+        with collector_paused():
+            rec = _Recorded(f, args, kwargs, nums, "elementwise_grad")
+            values, nodes, _ = rec.split(rec.raw_out)
+            for v in values:
+                _check_differentiable_output(v)
+                if np.iscomplexobj(primal(v)):
+                    raise TypeError("elementwise_grad needs a real output, but f returned a "
+                                    "complex value; differentiate np.real(f(z)) or "
+                                    "np.abs(f(z)) ** 2, or use adkit.vjp (docs/complex.md)")
+            grads = rec.pull_back(nodes, [np.ones_like(primal(v)) for v in values],
+                                  consume=True)
+            del rec, nodes
+        return grads[0] if single else tuple(grads)
+
+    return elementwise_grad_f
+
+
 def holomorphic_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
     """The complex derivative f'(z) of a holomorphic scalar function, as autograd's.
 
