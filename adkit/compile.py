@@ -350,8 +350,7 @@ def _captured_bindings(f: Callable) -> list:
         if not isinstance(fn, types.FunctionType):
             continue
         # the defining module (functools.wraps copies __module__ from the wrapped function)
-        library = str(fn.__globals__.get("__name__", "")).split(".")[0] in (
-            "adkit", "numpy", "scipy")
+        library = _is_library(fn.__globals__.get("__name__", ""))
         code = fn.__code__
         for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
             try:
@@ -380,6 +379,10 @@ def _captured_bindings(f: Callable) -> list:
     return bindings
 
 
+def _is_library(module: Any) -> bool:
+    return str(module).split(".")[0] in ("adkit", "numpy", "scipy")
+
+
 def _items(container: Any, seen: set, depth: int = 2) -> list:
     """Bindings of the arrays and numbers up to two levels inside a captured container:
     items of a list or dict, attributes of an object (model.w, model.params[0])."""
@@ -391,8 +394,8 @@ def _items(container: Any, seen: set, depth: int = 2) -> list:
         pairs = list(container.items())
     else:
         d = getattr(container, "__dict__", None)
-        if not isinstance(d, dict):
-            return []
+        if not isinstance(d, dict) or _is_library(type(container).__module__):
+            return []   # a library's object (scipy.stats.norm) is its own business
         container, pairs = d, list(d.items())
     if id(container) in seen:
         return []

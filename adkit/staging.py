@@ -59,6 +59,8 @@ class Guard(NamedTuple):
     expected: Any
 
 
+#: integer and boolean values up to this size may become plain arrays, pinned by a guard
+_SMALL_INDEX = 64
 #: guard kinds: what a replay recomputes from the slot's value to compare
 GUARD_KINDS = ("bool", "int", "float", "complex", "value", "shape")
 
@@ -260,9 +262,24 @@ class Staged(ArrayBox):
         return format(self._value, spec)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        value = self._value
+        if np.result_type(value).kind in "biu" and np.size(value) <= _SMALL_INDEX:
+            # a small index or mask used by plain NumPy (g[i] for a plain g): pinned by a guard
+            self._trace.guard("value", self, _copy(value))
+            return np.asarray(value, dtype=dtype)
         raise Unstageable(
             "a staged value was converted to a plain NumPy array (written into a plain "
             "array, or passed to a function adkit has no rule for)")
+
+    # bool & mask, 1 | mask: staged masks meet Python numbers on the left too
+    def __rand__(self, o: Any) -> Any:
+        return np.bitwise_and(o, self)
+
+    def __ror__(self, o: Any) -> Any:
+        return np.bitwise_or(o, self)
+
+    def __rxor__(self, o: Any) -> Any:
+        return np.bitwise_xor(o, self)
 
     def __repr__(self) -> str:
         return f"Staged({self._value!r})"
@@ -274,10 +291,6 @@ class StagedArray(Indexable, Staged):
     """A Staged of at least one dimension (indexable)."""
 
     __slots__ = ()
-
-    def __iter__(self):
-        for i in range(self.shape[0]):
-            yield self[i]
 
 
 def _copy(value: Any) -> Any:

@@ -13,7 +13,7 @@ from ..arguments import check_like, complex_argnums, differentiable_leaves, norm
 from ..pytree import tree_flatten, tree_unflatten
 from ..rules.helpers import is_complex, is_duck_array, shape_of
 from ..scope import collector_paused, tracing
-from ..tracer import primal
+from ..tracer import BoxBase, primal
 from .tape import Tape, Var, as_gradient, backward
 
 
@@ -270,6 +270,8 @@ def _check_differentiable_output(value: Any) -> None:
     """grad differentiates a number: a bool, string or other object has no derivative,
     and answering 0 for it would hide a bug in f (JAX and autograd refuse it too)."""
     v = primal(value)
+    if isinstance(v, BoxBase):  # a staged value (adkit.compile): check the value it stands for
+        v = v._value
     if isinstance(v, (bool, np.bool_)) or not (
             isinstance(v, numbers.Number) or is_duck_array(v) or
             isinstance(v, np.ndarray) and v.dtype.kind in "fciu"):

@@ -193,7 +193,8 @@ def _nonzero(y) -> bool:
     y = primal(y)
     if is_duck_array(y):   # a device array: take the masked path rather than ask the host
         return False
-    return bool(y != 0) if type(y) is not np.ndarray else bool(np.all(y))
+    # (an array staged by adkit.compile is not an ndarray, but has its ndim)
+    return bool(np.all(y)) if type(y) is np.ndarray or getattr(y, "ndim", 0) else bool(y != 0)
 
 
 def _div_jvp_x(g, ans, x, y):

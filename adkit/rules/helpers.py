@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tracer import primal
+from ..tracer import BoxBase, primal
 
 
 def shape_of(x: Any) -> tuple:
@@ -38,7 +38,7 @@ def is_duck_array(x: Any) -> bool:
     """Whether x is another library's array that takes NumPy calls itself (NEP 18), such as
     adkit.kernels' DeviceArray: it flows through the engines untouched, never converted
     to a NumPy array (which would move a device array to the host)."""
-    return not isinstance(x, np.ndarray) and hasattr(x, "__array_function__")
+    return not isinstance(x, (np.ndarray, BoxBase)) and hasattr(x, "__array_function__")
 
 
 def is_complex(x: Any) -> bool:
