@@ -41,7 +41,8 @@ import numpy as np
 
 from .pytree import tree_flatten, tree_unflatten
 from .scope import tracing
-from .staging import Guard, Instruction, Staged, StagingTrace, Unstageable, check_guard
+from .staging import (CONSTANT, Guard, Instruction, Staged, StagingTrace, Unstageable,
+                      check_guard)
 from .tracer import BoxBase
 
 __all__ = ["compile", "Compiled", "CompileWarning"]
@@ -538,7 +539,9 @@ def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
     params_in = ", ".join(f"v{i}" for i in range(n_inputs))
     lines = [f"def program({params_in}):"]
     for step in steps:
-        if isinstance(step, Instruction):
+        if isinstance(step, Instruction) and step.prim is CONSTANT:
+            lines.append(f"    v{step.out} = {operand(step.operands[0])}")
+        elif isinstance(step, Instruction):
             args = [operand(op) for op in step.operands]
             for k, v in step.params.items():
                 if isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k):

@@ -30,7 +30,7 @@ from .errors import TracedConversionError
 from .inplace import note_view, shares_memory
 from .tracer import BoxBase, NondiffPrimitive, Primitive, Trace
 
-__all__ = ["StagingTrace", "Staged", "Program", "Instruction", "Guard", "Unstageable"]
+__all__ = ["StagingTrace", "Staged", "Instruction", "Guard", "Unstageable", "CONSTANT"]
 
 
 class Unstageable(TracedConversionError):
@@ -74,6 +74,10 @@ _DATA_SHAPED = frozenset({"nonzero", "argwhere", "flatnonzero", "unique", "compr
                           "extract", "trim_zeros"})
 
 
+#: an instruction that only names a constant (a folded result): `v<out> = c<k>`
+CONSTANT = Primitive("constant", lambda value: value)
+
+
 class StagingTrace(Trace):
     """Records every primitive applied to its boxes into `program` (a list of steps)."""
 
@@ -109,7 +113,9 @@ class StagingTrace(Trace):
         if prim.name in _SHAPE_QUERIES and isinstance(prim, NondiffPrimitive):
             return ans
         if prim.name in _SHAPE_ONLY and all(op[0] == "c" for op in operands[1:]):
-            return ans  # folded: its value follows from the shape and dtype of argument 0
+            # folded: the value follows from argument 0's shape and dtype (fixed by the
+            # signature); still a staged box, as f may write into it in place
+            prim, operands, kwargs = CONSTANT, [("c", ans)], {}
         key = _cse_key(prim, operands, kwargs)
         slot = self._cse.get(key) if key is not None else None
         if slot is None:
