@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import keyword
 import math
+import operator
 import random
 import types
 import warnings
@@ -541,6 +542,12 @@ def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
     for step in steps:
         if isinstance(step, Instruction) and step.prim is CONSTANT:
             lines.append(f"    v{step.out} = {operand(step.operands[0])}")
+        elif isinstance(step, Instruction) and step.prim.impl in _OPERATORS \
+                and len(step.operands) == _OPERATORS[step.prim.impl].count("{}") \
+                and not step.params:
+            # operator.mul(a, b) is a * b for every type: the same call, without the call
+            text = _OPERATORS[step.prim.impl].format(*(operand(op) for op in step.operands))
+            lines.append(f"    v{step.out} = {text}")
         elif isinstance(step, Instruction):
             args = [operand(op) for op in step.operands]
             for k, v in step.params.items():
@@ -569,6 +576,11 @@ def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
             outs.append(const(x))
     lines.append(f"    return [{', '.join(outs)}]")
     return "\n".join(lines) + "\n", namespace
+
+
+#: implementations that are Python's operators, and the expression each one is
+_OPERATORS = {operator.add: "({} + {})", operator.sub: "({} - {})", operator.mul: "({} * {})",
+              operator.truediv: "({} / {})", operator.neg: "(-{})", operator.pos: "(+{})"}
 
 
 def _identifier(name: str) -> str:

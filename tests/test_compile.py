@@ -83,6 +83,7 @@ def test_source_is_one_statement_per_primitive_with_generated_names():
     src = g.source(np.array([3.0, 4.0]))
     assert src.startswith("def program(v0):")
     assert "= sqrt_" in src and "= power_" in src and "return [v" in src
+    assert "= (v2 + v4)" in src   # operator.add, written as the operator
     body = [line for line in src.splitlines()[1:-1]]
     assert all(line.startswith(("    v", "    if ")) for line in body), src
     assert "raise GuardFailure" in src   # sqrt's derivative is finite here: guarded
@@ -98,7 +99,9 @@ def test_generated_names_never_carry_user_text():
     c = adkit.compile(adkit.grad(lambda x: evil(x) * x))
     assert c(3.0) == 12.0 and c(2.0) == 8.0
     src = c.source(3.0)
-    statement = re.compile(r"    v\d+ = [A-Za-z][A-Za-z0-9_]*_\d+\((v\d+|c\d+|None|[-\d.e]+|, |\w+=)*\)"
+    operand = r"(v\d+|c\d+|None|-?[\d.e]+)"
+    statement = re.compile(rf"    v\d+ = [A-Za-z][A-Za-z0-9_]*_\d+\(({operand}|, |\w+=)*\)"
+                           rf"|    v\d+ = \({operand} [-+*/] {operand}\)|    v\d+ = \(-{operand}\)"
                            r"|    if (not )?v\d+: raise GuardFailure")
     lines = src.splitlines()
     assert lines[0] == "def program(v0):" and lines[-1].startswith("    return [")
