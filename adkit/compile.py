@@ -458,7 +458,7 @@ class Program:
             self.out_treedef, [leaf._value if isinstance(leaf, BoxBase) else leaf
                                for leaf in leaves])
         self.steps = eliminate_dead_code(trace.program, outputs)
-        self.source, namespace = generate(self.steps, n_inputs, outputs)
+        self.source, namespace = generate(self.steps, n_inputs, outputs, trace.large)
         code = _builtin_compile(self.source, "<adkit.compile>", "exec")
         exec(code, namespace)  # noqa: S102 - generated text: generated names and literals only
         self.run_flat = namespace["program"]
@@ -502,7 +502,24 @@ def _literal(value: Any) -> str | None:
     return None
 
 
-def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
+def _last_uses(steps: list, large: set, outputs: list) -> dict[int, list[int]]:
+    """step index -> the large slots whose last use is that step (freed right after it)."""
+    last: dict[int, int] = {}
+    for k, step in enumerate(steps):
+        used = _slots(step.operands) if isinstance(step, Instruction) else (step.slot,)
+        for slot in used:
+            if slot in large:
+                last[slot] = k
+    kept = {s for kind, s in outputs if kind == "v"}
+    frees: dict[int, list[int]] = {}
+    for slot, k in last.items():
+        if slot not in kept:
+            frees.setdefault(k, []).append(slot)
+    return frees
+
+
+def generate(steps: list, n_inputs: int, outputs: list,
+             large: set = frozenset()) -> tuple[str, dict]:
     """Python source of a program, and the namespace it runs in (implementations, constants).
 
     Every name in the text is generated (v<slot>, c<k>, <primitive name>_<k>, the
@@ -539,7 +556,10 @@ def generate(steps: list, n_inputs: int, outputs: list) -> tuple[str, dict]:
 
     params_in = ", ".join(f"v{i}" for i in range(n_inputs))
     lines = [f"def program({params_in}):"]
-    for step in steps:
+    frees = _last_uses(steps, large, outputs)
+    for k, step in enumerate(steps):
+        if k - 1 in frees:   # large intermediates go as soon as they are used up
+            lines.append(f"    del {', '.join(f'v{s}' for s in sorted(frees[k - 1]))}")
         if isinstance(step, Instruction) and step.prim is CONSTANT:
             lines.append(f"    v{step.out} = {operand(step.operands[0])}")
         elif isinstance(step, Instruction) and step.prim.impl in _OPERATORS \

@@ -59,6 +59,8 @@ class Guard(NamedTuple):
     expected: Any
 
 
+#: results at least this large are released right after their last use in a program
+_LARGE_BYTES = 1 << 16
 #: integer and boolean values up to this size may become plain arrays, pinned by a guard
 _SMALL_INDEX = 64
 #: guard kinds: what a replay recomputes from the slot's value to compare
@@ -81,7 +83,7 @@ CONSTANT = Primitive("constant", lambda value: value)
 class StagingTrace(Trace):
     """Records every primitive applied to its boxes into `program` (a list of steps)."""
 
-    __slots__ = ("program", "n_slots", "_cse")
+    __slots__ = ("program", "n_slots", "_cse", "large")
 
     stages = True
 
@@ -90,6 +92,7 @@ class StagingTrace(Trace):
         self.program: list = []       # Instructions and Guards, in evaluation order
         self.n_slots = 0
         self._cse: dict = {}
+        self.large: set = set()       # slots holding arrays worth freeing after last use
 
     def new_input(self, value: Any) -> "Staged":
         """A fresh input slot holding `value`."""
@@ -124,6 +127,8 @@ class StagingTrace(Trace):
             self.program.append(Instruction(prim, tuple(operands), dict(kwargs), slot))
             if key is not None:
                 self._cse[key] = slot
+            if getattr(ans, "nbytes", 0) >= _LARGE_BYTES:
+                self.large.add(slot)
         out = _staged(ans, slot, self)
         if _shape_may_depend_on_data(prim, values) and hasattr(ans, "shape"):
             self.program.append(Guard("shape", slot, np.shape(ans)))
