@@ -504,12 +504,16 @@ def _compare_program(prog, n_calls=4):
             assert_same(c(), expected, rtol=1e-12)
 
 
-def _catalogue():
-    P = pytest.importorskip("programs")
+def _catalogue() -> list:
+    """The program generator's catalogue (one entry per primitive); empty without SciPy."""
+    try:
+        import programs as P
+    except ImportError:
+        return []
     return sorted(P.CATALOGUE)
 
 
-@pytest.mark.parametrize("name", _catalogue() if "scipy" in sys.modules or True else [])
+@pytest.mark.parametrize("name", _catalogue())
 def test_every_catalogue_entry_compiled_equals_eager(name):
     """One program per primitive of the table (tests/programs.py's catalogue): compiled
     value, gradient and JVP equal to the eager engines', on the trace and on replays."""
