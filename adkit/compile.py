@@ -34,13 +34,15 @@ import keyword
 import math
 import operator
 import random
+import threading
 import types
 import warnings
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 
 from .pytree import tree_flatten, tree_unflatten
+from .reverse.graphviz import tape_to_dot
 from .scope import tracing
 from .staging import (CONSTANT, Guard, Instruction, Staged, StagingTrace, Unstageable,
                       check_guard)
@@ -49,6 +51,7 @@ from .tracer import BoxBase
 __all__ = ["compile", "Compiled", "CompileWarning"]
 
 _builtin_compile = compile
+_STAGING = threading.RLock()
 
 
 class CompileWarning(UserWarning):
@@ -164,7 +167,8 @@ class Compiled:
             entry.eager_reason = "too many paths"
             self.stats.eager_calls += 1
             return self._f(*args, **kwargs)
-        return self._stage(entry, args, kwargs, leaves, captured)
+        with _STAGING:   # one staging at a time: it swaps captured bindings in and out
+            return self._stage(entry, args, kwargs, leaves, captured)
 
     def _name(self) -> str:
         return f"adkit.compile({getattr(self._f, '__name__', type(self._f).__name__)})"
@@ -271,6 +275,21 @@ class Compiled:
     # --- inspection ---------------------------------------------------------------------
     def source(self, *args: Any, **kwargs: Any) -> str:
         """The generated program(s) for these arguments' signature (stages f if needed)."""
+        entry = self._entry_for(args, kwargs)
+        if entry.eager_reason is not None:
+            return f"# runs eagerly: {entry.eager_reason}\n"
+        return "\n".join(p.source for p in entry.programs)
+
+    def to_dot(self, *args: Any, **kwargs: Any) -> str:
+        """The newest program for these arguments' signature as a Graphviz DOT digraph, drawn
+        as the tape draws its Wengert list (adkit.reverse.graphviz)."""
+        entry = self._entry_for(args, kwargs)
+        if not entry.programs:
+            raise ValueError(f"{self._name()} has no program for these arguments: it runs "
+                             f"eagerly ({entry.eager_reason})")
+        return entry.programs[-1].to_dot()
+
+    def _entry_for(self, args: tuple, kwargs: dict) -> _Entry:
         split = self._split(args, kwargs)
         if split is None:
             raise ValueError(f"{self._name()}: these arguments are not staged (they hold "
@@ -280,10 +299,7 @@ class Compiled:
         key = (treedef, static_key, leaf_key, capture_key)
         if key not in self._cache:
             self(*args, **kwargs)
-        entry = self._cache[key]
-        if entry.eager_reason is not None:
-            return f"# runs eagerly: {entry.eager_reason}\n"
-        return "\n".join(p.source for p in entry.programs)
+        return self._cache[key]
 
     def __repr__(self) -> str:
         return f"<{self._name()}: {self.stats!r}>"
@@ -441,7 +457,8 @@ def _write(binding: tuple, value: Any) -> None:
 class Program:
     """One recorded path: its steps after the passes, its source, and the compiled function."""
 
-    __slots__ = ("steps", "source", "run_flat", "out_treedef", "first_result", "outputs")
+    __slots__ = ("steps", "source", "run_flat", "out_treedef", "first_result", "outputs",
+                 "n_inputs", "shapes")
 
     def __init__(self, trace: StagingTrace, n_inputs: int, out: Any) -> None:
         leaves, self.out_treedef = tree_flatten(out)
@@ -457,15 +474,36 @@ class Program:
         self.first_result = tree_unflatten(
             self.out_treedef, [leaf._value if isinstance(leaf, BoxBase) else leaf
                                for leaf in leaves])
+        self.n_inputs, self.shapes = n_inputs, trace.shapes
         self.steps = eliminate_dead_code(trace.program, outputs)
         self.source, namespace = generate(self.steps, n_inputs, outputs, trace.large)
         code = _builtin_compile(self.source, "<adkit.compile>", "exec")
         exec(code, namespace)  # noqa: S102 - generated text: generated names and literals only
         self.run_flat = namespace["program"]
 
+    def to_dot(self) -> str:
+        """The program as a Graphviz DOT digraph: inputs as boxes, outputs highlighted."""
+        nodes: dict = {i: _DotNode(i, None, (), self.shapes.get(i, ()))
+                       for i in range(self.n_inputs)}
+        for step in self.steps:
+            if isinstance(step, Instruction):
+                parents = tuple(nodes[s] for s in _slots(step.operands) if s in nodes)
+                nodes[step.out] = _DotNode(step.out, step.prim, parents,
+                                           self.shapes.get(step.out, ()))
+        return tape_to_dot(list(nodes.values()), [s for kind, s in self.outputs if kind == "v"])
+
     def run(self, inputs: list) -> Any:
         """The outputs for new inputs (raises GuardFailure when the path differs)."""
         return tree_unflatten(self.out_treedef, self.run_flat(*inputs))
+
+
+class _DotNode(NamedTuple):
+    """What adkit.reverse.graphviz draws of a tape entry."""
+
+    index: int
+    prim: Any
+    parents: tuple
+    shape: tuple
 
 
 def eliminate_dead_code(steps: list, outputs: list) -> list:

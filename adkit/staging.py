@@ -83,7 +83,7 @@ CONSTANT = Primitive("constant", lambda value: value)
 class StagingTrace(Trace):
     """Records every primitive applied to its boxes into `program` (a list of steps)."""
 
-    __slots__ = ("program", "n_slots", "_cse", "large")
+    __slots__ = ("program", "n_slots", "_cse", "large", "shapes")
 
     stages = True
 
@@ -93,10 +93,12 @@ class StagingTrace(Trace):
         self.n_slots = 0
         self._cse: dict = {}
         self.large: set = set()       # slots holding arrays worth freeing after last use
+        self.shapes: dict = {}        # slot -> shape of its value (for DOT drawings)
 
     def new_input(self, value: Any) -> "Staged":
         """A fresh input slot holding `value`."""
         box = _staged(value, self.n_slots, self)
+        self.shapes[self.n_slots] = getattr(value, "shape", ())
         self.n_slots += 1
         return box
 
@@ -129,6 +131,7 @@ class StagingTrace(Trace):
                 self._cse[key] = slot
             if getattr(ans, "nbytes", 0) >= _LARGE_BYTES:
                 self.large.add(slot)
+            self.shapes[slot] = getattr(ans, "shape", ())
         out = _staged(ans, slot, self)
         if _shape_may_depend_on_data(prim, values) and hasattr(ans, "shape"):
             self.program.append(Guard("shape", slot, np.shape(ans)))

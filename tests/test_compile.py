@@ -90,6 +90,14 @@ def test_source_is_one_statement_per_primitive_with_generated_names():
     assert g.stats.traces == 1  # source() stages when needed, and only once
 
 
+def test_programs_draw_as_dot():
+    g = adkit.compile(adkit.grad(norm))
+    dot = g.to_dot(np.array([3.0, 4.0]))
+    assert dot.startswith("digraph wengert {") and dot.rstrip().endswith("}")
+    assert 'v0 [label="v0 = input\\nshape (2,)", shape=box]' in dot
+    assert "= sqrt" in dot and "-> v" in dot and "fillcolor" in dot   # an output highlighted
+
+
 def test_generated_names_never_carry_user_text():
     @adkit.primitive
     def evil(x):
