@@ -173,10 +173,11 @@ class Compiled:
     def _name(self) -> str:
         return f"adkit.compile({getattr(self._f, '__name__', type(self._f).__name__)})"
 
-    def _warn(self, message: str) -> None:
+    def _warn(self, message: str, depth: int = 0) -> None:
+        """Warn once per message, at the caller's line (depth: frames between it and here)."""
         if message not in self._warned:
             self._warned.add(message)
-            warnings.warn(message, CompileWarning, stacklevel=3)
+            warnings.warn(message, CompileWarning, stacklevel=3 + depth)
 
     # --- signatures ---------------------------------------------------------------------
     def _split(self, args: tuple, kwargs: dict) -> tuple | None:
@@ -197,7 +198,7 @@ class Compiled:
             if k is not None and k[0] == "k" and _items(leaf, set()):
                 self._warn(f"{self._name()} runs eagerly when given a {type(leaf).__name__}: "
                            "the arrays it holds are not arguments a program can read; pass "
-                           "them as arguments (a tuple or dict of arrays) or capture it")
+                           "them as arguments (a tuple or dict of arrays) or capture it", 1)
                 k = None
             if k is None:
                 return None
@@ -256,7 +257,7 @@ class Compiled:
             result = self._f(*args, **kwargs)   # raises the eager function's own error
             entry.eager_reason = reason
             self.stats.eager_calls += 1
-            self._warn(f"{self._name()} runs eagerly for this input signature: {reason}")
+            self._warn(f"{self._name()} runs eagerly for this input signature: {reason}", 1)
             return result
         entry.programs.append(program)
         self.stats.traces += 1
