@@ -111,6 +111,14 @@ def markdown() -> str:
         "beta/gamma functions) and poisson's integer k; a SciPy function without an entry "
         "raises an error naming it.",
         "",
+        "Complex inputs follow autograd's convention (grad of u + iv is du/dx - i du/dy; "
+        "a real input gets a real gradient): the elementwise functions, arithmetic, "
+        "products, reductions, norms, every np.linalg rule and the FFTs are checked on "
+        "complex values against differences along the real and imaginary directions "
+        "(tests/test_complex.py). [complex.md](complex.md) says what each transform "
+        "returns; `hessian` refuses complex arguments, and scipy.linalg refuses complex "
+        "matrices.",
+        "",
     ]
     for family in SECTIONS:
         if family not in families:
