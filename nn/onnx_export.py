@@ -265,6 +265,12 @@ def export_onnx(model: Any, path: str | os.PathLike) -> None:
         [onnx.helper.make_tensor_value_info("input", elem, _dims(shape))],
         [onnx.helper.make_tensor_value_info("output", elem, _dims(g.shape))],
         initializer=g.initializers)
+    _write_checked(onnx, graph, path)
+
+
+def _write_checked(onnx: Any, graph: Any, path: str | os.PathLike) -> None:
+    """Wrap a graph in a model of adkit's opset and IR version, check it with onnx's full
+    checker, and write it atomically (nothing is written for a graph the checker refuses)."""
     proto = onnx.helper.make_model(graph, producer_name="adkit.nn",
                                    opset_imports=[onnx.helper.make_opsetid("", OPSET)])
     proto.ir_version = IR_VERSION

@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import atomic_write
-from .onnx_export import IR_VERSION, OPSET, _dims, _Graph, _onnx, _writer
+from .onnx_export import _dims, _Graph, _onnx, _write_checked, _writer
 from .layers.input_layer import InputLayer
 from .layers.merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                            Subtract, _Merge)
@@ -84,12 +83,7 @@ def export_graph_onnx(model: Any, path: str | os.PathLike) -> None:
                                                                 _dims(t.example_shape)))
     graph = onnx.helper.make_graph(g.nodes, str(model.name), graph_inputs, graph_outputs,
                                    initializer=g.initializers)
-    proto = onnx.helper.make_model(graph, producer_name="adkit.nn",
-                                   opset_imports=[onnx.helper.make_opsetid("", OPSET)])
-    proto.ir_version = IR_VERSION
-    onnx.checker.check_model(proto, full_check=True)
-    with atomic_write(path, "wb") as f:
-        f.write(proto.SerializeToString())
+    _write_checked(onnx, graph, path)
 
 
 def _merge(g: _Graph, layer: _Merge, sources: list[tuple[str, tuple, bool]]) -> None:
