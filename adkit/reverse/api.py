@@ -11,7 +11,7 @@ import numpy as np
 
 from ..arguments import check_like, complex_argnums, differentiable_leaves, normalize_argnums
 from ..pytree import tree_flatten, tree_unflatten
-from ..rules.helpers import is_complex, is_duck_array, shape_of
+from ..rules.helpers import is_complex, is_duck_array, shape_of, size_of
 from ..scope import collector_paused, tracing
 from ..tracer import BoxBase, primal
 from .tape import Tape, Var, as_gradient, backward
@@ -97,7 +97,7 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
                 _check_differentiable_output(out if out is None else values[0])
             # an array of one element counts as a scalar, as in autograd (x @ w of a
             # (1, n) row, a (1, 1) quadratic form); the gradient is seeded with ones
-            if len(values) != 1 or td.kind is not None or _size(shape_of(values[0])) != 1:
+            if len(values) != 1 or td.kind is not None or size_of(values[0]) != 1:
                 raise ValueError(_not_scalar_message(values, td))
             value, node = values[0], nodes[0]
             if np.iscomplexobj(primal(value)):
@@ -195,7 +195,8 @@ def holomorphic_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) ->
     @functools.wraps(f)
     def holomorphic_grad_f(*args: Any, **kwargs: Any) -> Any:
         nums, _ = normalize_argnums(argnums, len(args), "holomorphic_grad")
-        real = [n for n in nums if n not in complex_argnums(args, nums)]
+        complex_nums = complex_argnums(args, nums)
+        real = [n for n in nums if n not in complex_nums]
         if real:
             warnings.warn(f"holomorphic_grad: argument {real[0]} is real, so the result is "
                           "the derivative of Re f along the real line (Im f'(x) is dropped); "
@@ -221,15 +222,15 @@ def jacobian(f: Callable, argnums: Any = 0) -> Callable:
 
 def reverse_jacobian(rec: _Recorded, single: bool) -> Any:
     values, nodes, td = rec.split(rec.raw_out)
+    # a complex input's entry is the first seed's alone (docs/complex.md): -1j serves real inputs
+    real_in = any(not is_complex(x) for _, _, _, leaves in rec.inputs for x in leaves)
     out_jacs = []
     for value, node in zip(values, nodes):
         out_shape = shape_of(value)
         plain_value = primal(value)
         dt = plain_value.dtype if hasattr(plain_value, "dtype") else np.dtype(np.float64)
         # a complex output's cotangent is dL/dRe - i dL/dIm: seed 1 pulls back the
-        # derivative of its real part, seed -1j that of its imaginary part. A complex
-        # input's entry is the first alone (docs/complex.md), so -1j serves real inputs.
-        real_in = any(not is_complex(x) for _, _, _, leaves in rec.inputs for x in leaves)
+        # derivative of its real part, seed -1j that of its imaginary part (real inputs only)
         seeds = (1, -1j) if dt.kind == "c" and real_in else (1,)
         rows = [[] for _ in seeds]  # per seed, per output element: list over argnums of pytrees
         for flat in range(int(np.prod(out_shape, dtype=np.int64))):
@@ -282,10 +283,6 @@ def _check_differentiable_output(value: Any) -> None:
                         f"({v!r:.60}), which has no derivative{hint}. Return the float "
                         "quantity to differentiate (for a comparison, the difference it "
                         "compares).")
-
-
-def _size(shape: tuple) -> int:
-    return int(np.prod(shape, dtype=np.int64))
 
 
 def _not_scalar_message(values: list, td: Any) -> str:
