@@ -38,7 +38,7 @@ from .layers.core import Embedding, _Activated
 from .layers.input_layer import Input, InputLayer, input_tensor
 from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
 from .layers.nodes import KerasTensor, Node, call_layer, flat
-from .model import Sequential, _as_array, _compatible, _walk
+from .model import Sequential, _as_array, _compatible, _walk, unbuilt_sequential
 from .outputs import OutputLoss, OutputMetric, Rows, per_output
 from .summary_table import summary_lines
 from .training import Trainer, check_positive_int
@@ -623,15 +623,8 @@ def from_config(config: dict, layers: list[Layer] | None = None) -> Model:
 
 def _sequential_from_config(config: dict) -> Sequential:
     """An unbuilt Sequential from its get_config() (its weights come from outside)."""
-    layers = [deserialize(c) for c in config["layers"]]
-    model = Sequential(name=config.get("name"), seed=config.get("seed"))
-    first, layers[0].input_shape = layers[0].input_shape, None
-    try:
-        for layer in layers:
-            model.add(layer)
-    finally:
-        layers[0].input_shape = first
-    return model
+    return unbuilt_sequential([deserialize(c) for c in config["layers"]],
+                              config.get("name"), config.get("seed"))
 
 
 MODEL_CLASSES["Model"] = from_config

@@ -465,6 +465,20 @@ class Sequential:
                          f"{[layer.name for layer in self.layers]}")
 
 
+def unbuilt_sequential(layers: list[Layer], name: str | None, seed: int | None) -> Sequential:
+    """A Sequential of `layers`, not built: add() builds (and initialises) as soon as the
+    first layer knows its input shape, so that shape is hidden while adding (the weights
+    come from elsewhere, a file or a config's owner)."""
+    model = Sequential(name=name, seed=seed)
+    first, layers[0].input_shape = layers[0].input_shape, None
+    try:
+        for layer in layers:
+            model.add(layer)
+    finally:
+        layers[0].input_shape = first
+    return model
+
+
 def add_weighted_metrics(model: Any, weighted_metrics: list | None, loss_name: Any) -> None:
     """Append compile's weighted_metrics to model's compiled metrics; a name that a plain
     metric has already gets "weighted_" in front (Keras 2's naming)."""

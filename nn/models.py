@@ -27,7 +27,7 @@ from adkit.pytree import tree_flatten
 from . import initializers
 from .layers.base import Layer, deserialize
 from .functional import Model, from_config
-from .model import Sequential
+from .model import Sequential, unbuilt_sequential
 from .saving import ModelFile, ModelFileError, open_model_file
 
 __all__ = ["Sequential", "Model", "load_model", "ModelFileError"]
@@ -156,15 +156,8 @@ def _structure(f: ModelFile) -> tuple[Sequential, list[tuple]]:
         if not isinstance(spec.get("input_shape"), list):
             raise ValueError("it has no input_shape (the saved model was not built)")
         layers, name, seed = _layers_name_seed(spec)
-        model = Sequential(name=name, seed=seed)
-        # add() builds (and initialises) as soon as the first layer knows its input
-        # shape; the weights come from the file instead, so it learns it afterwards.
-        first_shape, layers[0].input_shape = layers[0].input_shape, None
-        try:
-            for layer in layers:
-                model.add(layer)
-        finally:
-            layers[0].input_shape = first_shape
+        model = unbuilt_sequential(layers, name, seed)   # the weights come from the file
+        first_shape = layers[0].input_shape
         shape = tuple(None if s is None else int(s) for s in spec["input_shape"])
         if any(s is not None and s <= 0 for s in shape):
             raise ValueError(f"input_shape {list(shape)} has a dimension <= 0")
