@@ -134,7 +134,8 @@ def _activation_name(layer: Layer) -> str:
 
 
 def _activate(g: _Graph, layer: Layer) -> None:
-    _ACTIVATIONS[_activation_name(layer)](g, f"{layer.name}/{_activation_name(layer)}")
+    name = _activation_name(layer)
+    _ACTIVATIONS[name](g, f"{layer.name}/{name}")
 
 
 # ---------------------------------------------------------------- layers
