@@ -32,16 +32,14 @@ import scipy.linalg as sl
 from ..table import NoRuleError, NoSympy, defprim
 from ..tracer import primal
 from .helpers import ndim_of, shape_of
+from .linalg import _sym
+from .products import _mT
 from .scipy_binding import bind, original
 
 _NO_SYMPY_SYLVESTER = NoSympy("the solution of a Sylvester equation has no closed form")
 _NO_SYMPY_SQRTM = NoSympy("SymPy's matrix square root is not SciPy's principal one in general")
 _NO_SYMPY_EXPM = NoSympy("SymPy's matrix exponential needs a Jordan form, not lambdified")
 _NO_SYMPY_LU = NoSympy("pivoting depends on the values; SymPy's LU does not pivot as LAPACK")
-
-
-def _mT(a: Any) -> Any:
-    return np.swapaxes(a, -1, -2)
 
 
 def _square(name: str, a: Any) -> None:
@@ -79,7 +77,7 @@ def _solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite
             "upper triangular": "upper", "banded": "gen", "tridiagonal": "gen",
             }.get(assume_a, assume_a)
     if kind in ("sym", "her", "pos"):
-        a = _symmetric(a, lower)
+        a = _sym(a, lower)
     elif kind in ("lower", "upper"):
         a = _triangle(a, kind == "lower")
     elif kind == "diagonal":
@@ -99,11 +97,6 @@ def _triangle(a: Any, lower: bool, unit_diagonal: bool = False) -> Any:
         n = shape_of(a)[-1]
         t = t * (1.0 - np.eye(n)) + np.eye(n)
     return t
-
-
-def _symmetric(a: Any, lower: bool) -> Any:
-    """The symmetric matrix whose lower (or upper) triangle a holds."""
-    return np.tril(a) + _mT(np.tril(a, -1)) if lower else np.triu(a) + _mT(np.triu(a, 1))
 
 
 def _trans(trans: Any) -> int:
@@ -164,8 +157,8 @@ def _eigh(a, b=None, *, lower=True, eigvals_only=False, overwrite_a=False, overw
     if b is None:
         w, v = np.linalg.eigh(a, UPLO="L" if lower else "U")
     else:  # A v = w B v as C v' = w v', C = L^-1 A L^-T, B = L L^T, v = L^-T v'
-        l_inv = np.linalg.inv(np.linalg.cholesky(_symmetric(b, lower)))
-        w, v = np.linalg.eigh(l_inv @ _symmetric(a, lower) @ _mT(l_inv))
+        l_inv = np.linalg.inv(np.linalg.cholesky(_sym(b, lower)))
+        w, v = np.linalg.eigh(l_inv @ _sym(a, lower) @ _mT(l_inv))
         v = _mT(l_inv) @ v
     if eigvals_only:
         return w
