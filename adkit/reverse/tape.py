@@ -289,7 +289,8 @@ def backward(nodes: list[Node], seeds: list[tuple[Node, Any]],
             if type(c) not in _SCALARS:
                 if elementwise and getattr(c, "shape", ()) != parent.shape:
                     c = unbroadcast(c, parent.shape, parent.complex)
-                elif not parent.complex and _is_complex_value(c):
+                elif not parent.complex and (getattr(c, "dtype", _REAL).kind == "c"
+                                             or type(c) is complex):
                     c = np.real(c)  # a real value's cotangent is real (the complex convention)
             j = parent.index
             prev = get(j)
@@ -329,9 +330,8 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
         if _is_complex_value(g) and not _is_complex_value(leaf):
             g = np.real(g)  # a real argument's cotangent is the real part
         if isinstance(g, np.ndarray):
-            if dt is not None and g.dtype != dt:
-                # a real argument's cotangent is the real part (see the complex convention)
-                g = (g.real if g.dtype.kind == "c" and dt.kind != "c" else g).astype(dt)
+            if dt is not None and g.dtype != dt:  # (already real for a real argument)
+                g = g.astype(dt)
             elif not g.flags.writeable:  # a broadcast view: hand out a real array
                 g = np.array(g)
         elif dt is not None and (not hasattr(g, "dtype") or g.dtype != dt):
