@@ -62,12 +62,9 @@ def _where(mask: Any, value: Any, other: float) -> Any:
     return np.where(mask, value, other)
 
 
-def _safe(mask: Any, value: Any, fill: float) -> Any:
-    """value with fill where mask is False, so that a formula evaluated there (and its
-    derivative) stays finite; the result is replaced outside mask afterwards."""
-    if np.all(mask):
-        return value
-    return np.where(mask, value, fill)
+#: value with a harmless fill where mask is False, so that a formula evaluated there (and
+#: its derivative) stays finite; the result is replaced outside mask afterwards
+_safe = _where
 
 
 class _LocScale:
