@@ -305,7 +305,7 @@ def _serve(link: BoundedComm, model: Any, layout: _Layout, flat: np.ndarray, x: 
                 history.worker.append(source)
                 history.seconds.append(time.perf_counter() - started)
                 bar.update(int(steps))
-                watch.heard(source, f"a push ({int(steps)} steps, {int(n)} examples)")
+                watch.heard(source, f"a push ({int(steps)} steps, {int(n)} examples)", push=True)
                 if plan.verbose == 1 and len(history.loss) % 10 == 0:
                     bar.set_postfix_str(f"loss: {history.loss[-1]:.4f}", refresh=False)
             elif tag == FETCH:
@@ -314,7 +314,7 @@ def _serve(link: BoundedComm, model: Any, layout: _Layout, flat: np.ndarray, x: 
                 link.wait(comm.Isend(flat, dest=source, tag=PARAMS),
                           f"sending the parameters to {_role(source)}", peers=[source])
                 history.fetches += 1
-                watch.heard(source, f"a fetch before its step {int(token[0]) + 1}")
+                watch.heard(source, f"a fetch before its step {int(token[0]) + 1}", push=False)
             elif tag == DONE:
                 link.wait(comm.Irecv(token, source=source, tag=DONE),
                           f"receiving the end of {_role(source)}", peers=[source])
@@ -351,10 +351,10 @@ class _Silence:
     def working(self) -> bool:
         return bool(self.last)
 
-    def heard(self, rank: int, what: str) -> None:
+    def heard(self, rank: int, what: str, push: bool) -> None:
         self.last[rank] = time.monotonic()
         self.said[rank] = what
-        self.counts[rank][0 if what.startswith("a push") else 1] += 1
+        self.counts[rank][0 if push else 1] += 1
 
     def done(self, rank: int) -> None:
         self.last.pop(rank, None)
