@@ -168,7 +168,7 @@ class Compiled:
             self.stats.eager_calls += 1
             return self._f(*args, **kwargs)
         with _STAGING:   # one staging at a time: it swaps captured bindings in and out
-            return self._stage(entry, args, kwargs, leaves, captured)
+            return self._stage(entry, args, kwargs, leaves, treedef, captured)
 
     def _name(self) -> str:
         return f"adkit.compile({getattr(self._f, '__name__', type(self._f).__name__)})"
@@ -180,8 +180,11 @@ class Compiled:
             warnings.warn(message, CompileWarning, stacklevel=3 + depth)
 
     # --- signatures ---------------------------------------------------------------------
+    def _static_positions(self, args: tuple) -> set:
+        return {n % len(args) for n in self._static} if args else set()
+
     def _split(self, args: tuple, kwargs: dict) -> tuple | None:
-        static_n = {n % len(args) for n in self._static} if args else set()
+        static_n = self._static_positions(args)
         dynamic = tuple(a for i, a in enumerate(args) if i not in static_n)
         static_vals = tuple(args[i] for i in sorted(static_n))
         try:
@@ -221,12 +224,12 @@ class Compiled:
         return staged, tuple(key), tuple(keep)
 
     # --- staging ------------------------------------------------------------------------
-    def _stage(self, entry: _Entry, args: tuple, kwargs: dict, leaves: list,
+    def _stage(self, entry: _Entry, args: tuple, kwargs: dict, leaves: list, treedef: Any,
                captured: list) -> Any:
         trace = StagingTrace()
         boxes = [trace.new_input(v) if _stageable(v) else v for v in leaves]
         capture_boxes = [trace.new_input(v) for _, v in captured]
-        staged_args, staged_kwargs = self._rebuild(args, kwargs, boxes)
+        staged_args, staged_kwargs = self._rebuild(args, treedef, boxes)
         states = (np.random.get_state(), random.getstate())
         reason = None
         try:
@@ -264,10 +267,9 @@ class Compiled:
         self.stats.entries += 1
         return program.first_result
 
-    def _rebuild(self, args: tuple, kwargs: dict, boxes: list) -> tuple[tuple, dict]:
-        static_n = {n % len(args) for n in self._static} if args else set()
-        dynamic = tuple(a for i, a in enumerate(args) if i not in static_n)
-        _, treedef = tree_flatten((dynamic, kwargs))
+    def _rebuild(self, args: tuple, treedef: Any, boxes: list) -> tuple[tuple, dict]:
+        """args and kwargs with their leaves replaced by boxes (treedef: as _split found it)."""
+        static_n = self._static_positions(args)
         new_dynamic, new_kwargs = tree_unflatten(treedef, boxes)
         it = iter(new_dynamic)
         new_args = tuple(args[i] if i in static_n else next(it) for i in range(len(args)))
