@@ -121,12 +121,13 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
     blocks, out_td, values = [], None, None
     for start in range(0, max(total, 1), step):
         stop = min(total, start + step)
-        seeded, offset = {}, 0
+        seeded, offset, widths = {}, 0, iter(sizes)
         for n, td, leaves in inputs:
             tangents = []
             for x in leaves:
-                tangents.append(_basis(x, offset, start, stop))
-                offset += _width(x)
+                width = next(widths)
+                tangents.append(_basis(x, offset, width, start, stop))
+                offset += width
             seeded[n] = (td, leaves, tangents)
         values, tangents, out_td = _push(f, args, kwargs, seeded, (stop - start,))
         blocks.append(tangents)
@@ -135,13 +136,13 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
     for k, value in enumerate(values):
         full = blocks[0][k] if len(blocks) == 1 else np.concatenate([b[k] for b in blocks])
         out_shape = shape_of(value)
-        per_arg, offset = [], 0
+        per_arg, offset, widths = [], 0, iter(sizes)
         for n, td, leaves in inputs:
             jac_leaves = []
             for x in leaves:
-                size = math.prod(shape_of(x))
-                part = full[offset:offset + _width(x)]
-                offset += _width(x)
+                size, width = math.prod(shape_of(x)), next(widths)
+                part = full[offset:offset + width]
+                offset += width
                 if is_complex(x):  # d Re f/dx - i d Re f/dy: f'(z) for a holomorphic f
                     part = np.real(part[:size]) - 1j * np.real(part[size:])
                 part = np.moveaxis(np.reshape(part, (size,) + out_shape), 0, -1)
@@ -156,12 +157,13 @@ def _width(x: Any) -> int:
     return math.prod(shape_of(x)) * (2 if is_complex(x) else 1)
 
 
-def _basis(x: Any, offset: int, start: int, stop: int) -> np.ndarray:
+def _basis(x: Any, offset: int, width: int, start: int, stop: int) -> np.ndarray:
     """Rows start..stop of the identity, restricted to x's columns, shaped like x.
 
-    A complex x has twice as many columns: its elements along 1, then along 1j.
+    A complex x has twice as many columns (width, see _width): its elements along 1,
+    then along 1j.
     """
-    dt, width = dtype_of(x), _width(x)
+    dt = dtype_of(x)
     seeds = np.zeros((stop - start, width), dtype=dt)
     lo, hi = max(start, offset), min(stop, offset + width)
     if lo < hi:
