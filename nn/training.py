@@ -342,7 +342,8 @@ class Trainer:
         try:
             for batch, (xb, yb, wb, n) in enumerate(batches, start=run.skip_batches):
                 run.callbacks.on_train_batch_begin(batch)
-                strategy.context = f"training epoch {epoch + 1}, batch {batch + 1}"
+                if self.distributed:   # DataParallel names its collectives with it
+                    strategy.context = f"training epoch {epoch + 1}, batch {batch + 1}"
                 loss, out = self._step(xb, yb, n, run.nan_guard, epoch, batch, wb)
                 if model.stop_training and not np.isfinite(loss):
                     break
@@ -355,7 +356,8 @@ class Trainer:
                 logs = {"loss": loss_sum / seen, **self._metric_results()}
                 run.batch = batch + 1
                 run.callbacks.on_train_batch_end(batch, logs)
-                bar.set_postfix_str(format_logs(logs), refresh=False)
+                if run.verbose == 1:   # the bar shows them; otherwise it is disabled
+                    bar.set_postfix_str(format_logs(logs), refresh=False)
                 bar.update(1)
                 if model.stop_training:
                     break
