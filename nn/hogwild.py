@@ -484,10 +484,7 @@ def _unlink_by_name(name: str) -> None:
         seg = _attach(name)
     except FileNotFoundError:
         return  # already unlinked: the usual case
-    try:
-        seg.unlink()
-    except FileNotFoundError:
-        pass
+    _unlink([seg])
     _close(seg)
 
 
