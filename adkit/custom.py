@@ -25,7 +25,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from .pytree import tree_flatten, tree_unflatten
+from .pytree import tree_flatten, tree_map, tree_unflatten
 from .reverse.api import vjp
 from .reverse.tape import Tape, _node, _var
 from .forward.dual import ForwardTrace, _dual
@@ -244,7 +244,7 @@ class _Call:
 
     def _jvp(self, tangents: dict) -> list:
         """J t for every output leaf, as the gradient in g of <bwd(residuals, g), t>."""
-        zeros = [np.zeros(shape_of(primal(y)), dtype=_float_dtype(y)) for y in self.out_leaves]
+        zeros = [_zero(y) for y in self.out_leaves]
 
         def pairing(*g_leaves):
             cts = self.cotangents(list(g_leaves))
@@ -279,7 +279,7 @@ class _Pullback:
 
         def pull(g: Any) -> Any:
             if self._cts is None or self._g is not g:
-                leaves = [g if m == self.k else np.zeros(shape_of(primal(y)), _float_dtype(y))
+                leaves = [g if m == self.k else _zero(y)
                           for m, y in enumerate(self.call.out_leaves)]
                 self._g, self._cts = g, self.call.cotangents(leaves)
             c = self._cts.get(key)
@@ -287,8 +287,7 @@ class _Pullback:
                 self._g = self._cts = None
             if c is None:
                 i, j = key
-                c = np.zeros(shape_of(primal(self.call.flat[i][0][j])),
-                             _float_dtype(self.call.flat[i][0][j]))
+                c = _zero(self.call.flat[i][0][j])
             return c
         return pull
 
@@ -330,6 +329,11 @@ def _strip(x: Any, trace: Any) -> Any:
 def _float_dtype(x: Any) -> np.dtype:
     dt = dtype_of(primal(x))
     return dt if dt.kind in "fc" else np.dtype(np.float64)
+
+
+def _zero(x: Any) -> np.ndarray:
+    """A zero cotangent of x's shape (float64 for an integer x)."""
+    return np.zeros(shape_of(primal(x)), _float_dtype(x))
 
 
 def _broadcast_tangent(t: Any, value: Any) -> Any:
@@ -479,6 +483,5 @@ def _add(x: Any, y: Any) -> Any:
 
 
 def _zeros_like(x: Any) -> Any:
-    leaves, td = tree_flatten(x)
-    return tree_unflatten(td, [np.zeros(shape_of(primal(u)), _float_dtype(u)) for u in leaves])
+    return tree_map(_zero, x)
 
