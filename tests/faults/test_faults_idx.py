@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from adkit.nn.datasets.idx import read_idx
+from datasets_support import write as _write
 
 MiB = 1 << 20
 
@@ -16,11 +17,6 @@ MiB = 1 << 20
 def _idx(shape, payload=b"", code=0x08):
     return struct.pack(">HBB", 0, code, len(shape)) + struct.pack(f">{len(shape)}I", *shape) \
         + payload
-
-
-def _write(path, data, gz):
-    path.write_bytes(gzip.compress(data) if gz else data)
-    return path
 
 
 def _refused(path, match):
