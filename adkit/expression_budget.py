@@ -58,7 +58,7 @@ def describe_limits() -> str:
 
 def _shape(value: Any) -> tuple[int, ...]:
     if isinstance(value, (tuple, list)):
-        return (sum(_size(v) for v in value),)
+        return (_size(value),)
     return tuple(getattr(value, "shape", ()))
 
 
