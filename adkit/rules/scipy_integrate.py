@@ -33,12 +33,8 @@ _SHARED = ("rtol", "atol", "h0", "hmax", "hmin", "mxstep", "mxhnil", "mxordn", "
            "ixpr", "ml", "mu")
 
 
-def _solve(rhs: Callable, y0: Any, t: Any, p: Any, options: dict) -> Any:
-    return _sp_odeint(rhs, y0, t, args=(p,), **options)
-
-
 def _odeint_impl(y0, t, p, *, rhs, options, memo):
-    return _solve(rhs, y0, t, p, options)
+    return _sp_odeint(rhs, y0, t, args=(p,), **options)
 
 
 def _augmented_options(options: dict) -> dict:
@@ -53,7 +49,7 @@ def _odeint_vjp_all(ans, y0, t, p, *, rhs, options, memo):
 
     def adjoint_rhs(state, s, p_):
         y, a = state[:d], state[d:2 * d]
-        dy_dt, pull = vjp(lambda y_, s_, p__: rhs(y_, s_, p__), y, s, p_)
+        dy_dt, pull = vjp(rhs, y, s, p_)
         a_y, a_s, a_p = pull(-a)
         return np.concatenate([dy_dt, a_y, np.reshape(a_s, (1,)), a_p])
 
