@@ -611,11 +611,12 @@ def generate(steps: list, n_inputs: int, outputs: list,
             lines.append(f"    v{step.out} = {text}")
         elif isinstance(step, Instruction):
             args = [operand(op) for op in step.operands]
-            for k, v in step.params.items():
-                if isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k):
-                    args.append(f"{k}={const(v)}")
+            for name, value in step.params.items():   # (k is the step's index)
+                if isinstance(name, str) and name.isidentifier() \
+                        and not keyword.iskeyword(name):
+                    args.append(f"{name}={const(value)}")
                 else:
-                    args.append(f"**{const({k: v})}")
+                    args.append(f"**{const({name: value})}")
             lines.append(f"    v{step.out} = {impl(step.prim)}({', '.join(args)})")
         elif step.kind == "bool":
             test = "not " if step.expected else ""
