@@ -24,7 +24,7 @@ from .callbacks import History
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
 from .layers.input_layer import InputLayer
-from .layers.nested import ModelLayer, NestedState, as_layer, call_model
+from .layers.nested import ModelLayer, NestedState, as_layer, call_model, stack_shapes
 from .layers.nodes import KerasTensor
 from .placement import HostPlacement, device_placement
 from .saving import save_model
@@ -150,15 +150,8 @@ class Sequential:
         for layer in self.layers:
             shape = layer.compute_output_shape(shape)
             shapes.append(tuple(shape))
-        if weights is not None:
-            self.params, self.state = weights
-        else:
-            rng = np.random.default_rng(self.seed)
-            self.params, self.state = {}, {}
-            for layer, in_shape in zip(self.layers, shapes):
-                self.params[layer.name] = layer.init_params(rng, in_shape)
-                if layer.has_state:
-                    self.state[layer.name] = layer.init_state(in_shape)
+        self.params, self.state = weights if weights is not None else \
+            self._initial_weights(shapes)
         nested = {layer.name for layer in self.layers if isinstance(layer, ModelLayer)}
         if nested:   # a nested model holds the same arrays and keeps its own state dict
             self.state = NestedState(self.state, nested)
@@ -168,6 +161,25 @@ class Sequential:
         self.input_shape, self.output_shape = shapes[0], shapes[-1]
         self._layer_shapes = shapes
         self._index_parameters()
+
+    def _initial_weights(self, shapes: list[Shape]) -> tuple[dict, dict]:
+        """(params, state) initialised from the model's seed for the layers' input shapes."""
+        rng = np.random.default_rng(self.seed)
+        params, state = {}, {}
+        for layer, in_shape in zip(self.layers, shapes):
+            params[layer.name] = layer.init_params(rng, in_shape)
+            if layer.has_state:
+                state[layer.name] = layer.init_state(in_shape)
+        return params, state
+
+    def fresh_weights(self, input_shape: Shape) -> tuple[dict, dict]:
+        """(params, state) as built from the model's seed for inputs of `input_shape`
+        (nothing is stored): what the model gets as a layer of another (nn/layers/nested.py)."""
+        return self._initial_weights(stack_shapes(self, input_shape))
+
+    def output_shape_for(self, input_shape: Shape) -> Shape:
+        """The output shape for inputs of `input_shape`, which must be the model's."""
+        return stack_shapes(self, input_shape)[-1]
 
     def trainable_part(self, tree: dict) -> dict:
         """The entries of a per-layer tree (params, grads) that belong to trainable layers."""

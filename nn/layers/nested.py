@@ -43,23 +43,13 @@ class ModelLayer(Layer):
         return list(self.model.layers)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
-        if hasattr(self.model, "output_shape_for"):
-            return self.model.output_shape_for(input_shape)
-        return _stack_shapes(self.model, input_shape)[-1]
+        return self.model.output_shape_for(input_shape)
 
     def init_params(self, rng: np.random.Generator, input_shape: Any) -> dict:
         if self.model.params is not None:
             return self.model.params   # shared: the same arrays in both models
-        if hasattr(self.model, "fresh_weights"):
-            params, self._fresh_state = self.model.fresh_weights(input_shape)
-            return params
-        # a layer stack: initialised as the stack itself would be, from its own seed
-        rng = np.random.default_rng(self.model.seed)
-        params, self._fresh_state = {}, {}
-        for layer, shape in zip(self.model.layers, _stack_shapes(self.model, input_shape)):
-            params[layer.name] = layer.init_params(rng, shape)
-            if layer.has_state:
-                self._fresh_state[layer.name] = layer.init_state(shape)
+        # initialised as the model itself would be, from its own seed
+        params, self._fresh_state = self.model.fresh_weights(input_shape)
         return params
 
     def init_state(self, input_shape: Any) -> dict:
@@ -126,7 +116,7 @@ class NestedState(dict):
                 self[name] = value
 
 
-def _stack_shapes(model: Any, input_shape: Any) -> list:
+def stack_shapes(model: Any, input_shape: Any) -> list:
     """A Sequential's input shape, then each of its layers' output shapes."""
     if isinstance(input_shape, list):
         raise ShapeError(f"model {model.name!r} (Sequential) takes one input, got "
