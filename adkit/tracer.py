@@ -149,13 +149,16 @@ class NondiffPrimitive(Primitive):
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        for a in args:
-            if isinstance(a, BoxBase) and a._trace.observes_branches:
-                a._trace.branch(f"np.{self.name}")
-        values = [primal(a) for a in args]
-        for v in values:
-            if isinstance(v, BoxBase):  # a staged value: the staging trace records the call
-                return Primitive.__call__(self, *values, **kwargs)
+        values, staged = [], False
+        for a in args:   # one pass: report the decision, unwrap, look for a staged value
+            if isinstance(a, BoxBase):
+                if a._trace.observes_branches:
+                    a._trace.branch(f"np.{self.name}")
+                a = primal(a)
+                staged = staged or isinstance(a, BoxBase)
+            values.append(a)
+        if staged:  # a staged value: the staging trace records the call
+            return Primitive.__call__(self, *values, **kwargs)
         return self.impl(*values, **kwargs)
 
 
