@@ -239,6 +239,8 @@ def _per_degree_of_freedom(total: Any, dof: Any) -> Any:
     a zero tangent zero, reverse sends an infinite cotangent into the centred values);
     multiplying by the constant 1/dof gives nan in both, as the value is.
     """
+    if type(dof) is int or type(dof) is float:  # np.var's count - ddof: no array test
+        return total / dof if dof > 0 else total * math.inf
     if np.all(dof > 0):
         return total / dof
     if np.ndim(dof) == 0:
