@@ -113,11 +113,12 @@ def defprim(name: str, impl: Callable, *, jvp: Any = None, vjp: Any = None,
 
 
 def defnondiff(name: str, impl: Callable, *, numpy: Iterable[Callable] | Callable | None = None,
-               sympy: Any = None) -> Primitive:
-    """An operation with no derivative: runs on plain values, returns plain values."""
+               sympy: Any = None, cls: type = NondiffPrimitive) -> Primitive:
+    """An operation with no derivative: runs on plain values, returns plain values
+    (cls: a NondiffPrimitive subclass, for one that is differentiable in some cases)."""
     if name in PRIMITIVES:
         raise ValueError(f"primitive {name!r} is registered twice")
-    prim = NondiffPrimitive(name, impl, sympy=sympy)
+    prim = cls(name, impl, sympy=sympy)
     PRIMITIVES[name] = prim
     for fn in _as_tuple(numpy):
         _register(fn, prim, (prim,))

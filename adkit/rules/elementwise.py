@@ -366,8 +366,7 @@ class _Sign(NondiffPrimitive):
         return super().__call__(*args, **kwargs)
 
 
-sign = defnondiff("sign", np.sign, numpy=np.sign)
-sign.__class__ = _Sign   # same slots: a NondiffPrimitive everywhere but on complex values
+sign = defnondiff("sign", np.sign, numpy=np.sign, cls=_Sign)
 
 
 # --- elementwise functions that are not ufuncs ------------------------------------------------
