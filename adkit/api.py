@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .arguments import differentiable_leaves, normalize_argnums, real_arguments_only
+from .arguments import differentiable_leaves, normalize_argnums
 from .forward.api import forward_jacobian, jvp
 from .reverse.api import _Recorded, grad, reverse_jacobian, value_and_grad, vjp
 from .rules.helpers import size_of
@@ -56,14 +56,20 @@ def jacobian(f: Callable, argnums: Any = 0, *, mode: str = "auto") -> Callable:
 
 
 def hessian(f: Callable, argnums: Any = 0) -> Callable:
-    """The Hessian of a scalar function: forward mode over reverse mode.
+    """The Hessian of a scalar function: forward mode over reverse mode, the Jacobian of
+    grad(f) (autograd's hessian, jacobian(jacobian(f))).
+
+    A complex argument follows docs/complex.md: with g = grad(f) = du/dx - i du/dy, entry
+    (i, j) is dRe g_i/dx_j - i dRe g_i/dy_j = d2u/dx_i dx_j - i d2u/dx_i dy_j, which is
+    f''(z) for the real part of a holomorphic f. It holds half of the real 2n x 2n
+    second derivative (the d2u/dy dy block is not in it); for all of it differentiate
+    the real and imaginary parts, hessian(lambda x, y: f(x + 1j * y), argnums=(0, 1)).
 
     >>> hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 3.0]))
     array([[6., 2.],
            [2., 0.]])
     """
-    return real_arguments_only(jacobian(grad(f, argnums), argnums, mode="forward"), f,
-                               argnums, "hessian")
+    return jacobian(grad(f, argnums), argnums, mode="forward")
 
 
 def hvp(f: Callable, primals: Any, tangents: Any) -> Any:

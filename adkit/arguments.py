@@ -3,7 +3,6 @@ leaves, tangents and cotangents. Errors here name the argument and the fix."""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import numbers
 from typing import Any, Callable
@@ -125,24 +124,3 @@ def complex_argnums(args: tuple, argnums: tuple) -> list[int]:
     """The differentiated arguments (of argnums) with a complex leaf."""
     return [n for n in argnums
             if any(dtype_of(x).kind == "c" for x in tree_flatten(args[n])[0])]
-
-
-_HESSIAN_OF_COMPLEX = (
-    "a real function of complex z = x + iy has a real 2n x 2n second derivative, which "
-    "a complex n x n matrix cannot hold. Differentiate with respect to the real and "
-    "imaginary parts, adkit.hessian(lambda x, y: f(x + 1j * y), argnums=(0, 1)); for a "
-    "holomorphic f, adkit.jacobian(adkit.holomorphic_grad(f)) is f''(z); adkit.hvp "
-    "takes complex arguments (docs/complex.md)")
-
-
-def real_arguments_only(transformed: Callable, f: Callable, argnums: Any,
-                        fname: str) -> Callable:
-    """transformed, refusing complex differentiated arguments (the Hessian's case)."""
-    @functools.wraps(f)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        nums, _ = normalize_argnums(argnums, len(args), fname)
-        bad = complex_argnums(args, nums)
-        if bad:
-            raise TypeError(f"{fname}: argument {bad[0]} is complex; {_HESSIAN_OF_COMPLEX}")
-        return transformed(*args, **kwargs)
-    return checked

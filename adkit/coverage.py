@@ -116,8 +116,8 @@ def markdown() -> str:
         "products, reductions, norms, every np.linalg rule and the FFTs are checked on "
         "complex values against differences along the real and imaginary directions "
         "(tests/test_complex.py). [complex.md](complex.md) says what each transform "
-        "returns; `hessian` refuses complex arguments, and scipy.linalg refuses complex "
-        "matrices.",
+        "returns, `hessian` included (the Jacobian of the gradient); scipy.linalg refuses "
+        "complex matrices.",
         "",
     ]
     for family in SECTIONS:

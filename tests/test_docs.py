@@ -163,7 +163,7 @@ def test_adding_a_primitive_runs_and_prints_what_it_says():
 
 def test_complex_document_runs_and_prints_what_it_says():
     ran = run_document(DOCS / "complex.md", only_marked=False, shared=True)
-    assert ran == 3
+    assert ran == 4
 
 
 def test_readme_examples_run_and_print_what_they_say():
