@@ -296,18 +296,6 @@ class Model:
         outs = [np.zeros((0,) + t.example_shape, t.dtype) for t in self.outputs]
         return outs[0] if len(outs) == 1 else outs
 
-    def apply_constraints(self) -> None:
-        """Project trainable parameters onto their layers' constraints (after an update)."""
-        for layer in self.layers:
-            if not layer.trainable:
-                continue
-            if isinstance(layer, ModelLayer):
-                layer.apply_constraints()
-                continue
-            for pname, constraint in layer.constraints.items():
-                if constraint is not None:
-                    constraint(self.params[layer.name][pname])
-
     # --- compile -------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, device: str | None = None,
@@ -517,6 +505,7 @@ class Model:
     evaluate = Sequential.evaluate
     train_on_batch = Sequential.train_on_batch
     weight_slots = Sequential.weight_slots
+    apply_constraints = Sequential.apply_constraints
     get_weights = Sequential.get_weights
     set_weights = Sequential.set_weights
     count_params = Sequential.count_params

@@ -182,8 +182,10 @@ class Sequential:
         return stack_shapes(self, input_shape)[-1]
 
     def trainable_part(self, tree: dict) -> dict:
-        """The entries of a per-layer tree (params, grads) that belong to trainable layers."""
-        return {l.name: tree[l.name] for l in self.layers if l.trainable}
+        """The entries of a per-layer tree (params, grads) that belong to trainable layers;
+        a nested model contributes its own trainable part (its frozen layers stay out)."""
+        return {l.name: l.trainable_part(tree[l.name]) if isinstance(l, ModelLayer)
+                else tree[l.name] for l in self.layers if l.trainable}
 
     def _index_parameters(self) -> None:
         self._trainable_leaves = tree_flatten(self.trainable_part(self.params))[0]
@@ -232,12 +234,17 @@ class Sequential:
         return np.zeros((0,) + tuple(self.output_shape), self.layers[-1].dtype)
 
     def apply_constraints(self) -> None:
-        """Project trainable parameters onto their layers' constraints (after an update)."""
+        """Project trainable parameters onto their layers' constraints (after an update);
+        a nested model projects its own."""
         for layer in self.layers:
-            if layer.trainable:
-                for pname, constraint in layer.constraints.items():
-                    if constraint is not None:
-                        constraint(self.params[layer.name][pname])
+            if not layer.trainable:
+                continue
+            if isinstance(layer, ModelLayer):
+                layer.apply_constraints()
+                continue
+            for pname, constraint in layer.constraints.items():
+                if constraint is not None:
+                    constraint(self.params[layer.name][pname])
 
     # --- compile -------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: list | None = None,
