@@ -523,7 +523,7 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any) -> Any:
         if labels.shape != ls[:-1]:
             raise ValueError(f"{who}: labels of shape {labels.shape} do not match logits of "
                              f"shape {ls}; give one integer class per logits row")
-        return _sparse_softmax_cross_entropy(_floating(logits), labels=labels)
+        return _sparse_softmax_cross_entropy(_floating(logits), labels)
     labels = np.asarray(labels)
     if len(ls) < 1:
         raise ValueError(f"{who}: logits must have a class axis (last), got shape {ls}")
@@ -540,11 +540,12 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any) -> Any:
     if labels.size and (labels.min() < 0 or labels.max() >= ls[-1]):
         raise ValueError(f"{who}: labels must lie in [0, {ls[-1]}) for {ls[-1]} classes, got "
                          f"values from {labels.min()} to {labels.max()}")
-    return _sparse_softmax_cross_entropy(_floating(logits), labels=labels)
+    return _sparse_softmax_cross_entropy(_floating(logits), labels)
 
 
 @primitive
-def _sparse_softmax_cross_entropy(logits, *, labels):
+def _sparse_softmax_cross_entropy(logits, labels):
+    # labels positional, not a keyword parameter: adkit.compile stages them as an input
     return _active.sparse_softmax_cross_entropy(logits, labels)
 
 
@@ -554,10 +555,10 @@ def _sparse_slope(logits, labels):
 
 
 defvjp(_sparse_softmax_cross_entropy,
-       lambda ans, logits, *, labels:
-       lambda g: np.expand_dims(g, -1) * _sparse_slope(logits, labels))
+       lambda ans, logits, labels:
+       lambda g: np.expand_dims(g, -1) * _sparse_slope(logits, labels), None)
 defjvp(_sparse_softmax_cross_entropy,
-       lambda t, ans, logits, *, labels: np.sum(t * _sparse_slope(logits, labels), axis=-1))
+       lambda t, ans, logits, labels: np.sum(t * _sparse_slope(logits, labels), axis=-1), None)
 
 
 def sigmoid_cross_entropy(logits: Any, targets: Any) -> Any:
