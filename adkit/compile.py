@@ -41,6 +41,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 
+from .compile_derivatives import DYNAMIC, call_traced, compiled_primitive, innermost_trace, rebuild
 from .pytree import tree_flatten, tree_unflatten
 from .reverse.graphviz import tape_to_dot
 from .scope import tracing
@@ -126,6 +127,9 @@ class Compiled:
         self._cache: dict = {}
         self._bindings: list | None = None
         self._warned: set = set()
+        self._derived: dict = {}
+        self._primitive: Any = None
+        self._label = getattr(f, "__name__", type(f).__name__)
         self.stats = CompileStats()
 
     # --- calling ------------------------------------------------------------------------
@@ -136,6 +140,9 @@ class Compiled:
                                  f"{len(args)} positional arguments were given")
         split = self._split(args, kwargs)
         if split is None:   # traced values of an enclosing transform, or leaves we cannot key
+            top = innermost_trace(tree_flatten((args, kwargs))[0])
+            if top is not None:
+                return call_traced(self, top, args, kwargs)
             self.stats.eager_calls += 1
             return self._f(*args, **kwargs)
         leaves, treedef, static_key, leaf_key = split
@@ -171,7 +178,33 @@ class Compiled:
             return self._stage(entry, args, kwargs, leaves, treedef, captured)
 
     def _name(self) -> str:
-        return f"adkit.compile({getattr(self._f, '__name__', type(self._f).__name__)})"
+        return f"adkit.compile({self._label})"
+
+    # --- derivatives (adkit.compile_derivatives) ---------------------------------------
+    @property
+    def primitive(self) -> Any:
+        """The operation a tape records for a call of this function."""
+        if self._primitive is None:
+            self._primitive = compiled_primitive(self._label, self)
+        return self._primitive
+
+    def derived(self, key: Any, make: Callable[[], Callable], what: str) -> "Compiled":
+        """The compiled derivative function for `key` (made by make() on first use): it
+        reads f's captured values and counts in f's stats."""
+        d = self._derived.get(key)
+        if d is None:
+            d = Compiled(make(), (), self._max_paths)
+            d._label = f"{self._label}, {what}"
+            d._bindings = self._captured()
+            d.stats = self.stats
+            d._warned = self._warned
+            self._derived[key] = d
+        return d
+
+    def _captured(self) -> list:
+        if self._bindings is None:
+            self._bindings = _captured_bindings(self._f)
+        return self._bindings
 
     def _warn(self, message: str, depth: int = 0) -> None:
         """Warn once per message, at the caller's line (depth: frames between it and here)."""
@@ -209,10 +242,8 @@ class Compiled:
         return leaves, treedef, static_key, tuple(leaf_key)
 
     def _read_captures(self) -> tuple[list, tuple, tuple]:
-        if self._bindings is None:
-            self._bindings = _captured_bindings(self._f)
         staged, key, keep = [], [], []
-        for binding in self._bindings:
+        for binding in self._captured():
             value = _read(binding)
             k = _leaf_key(value) if _stageable(value) else None
             if k is not None:
@@ -270,10 +301,8 @@ class Compiled:
     def _rebuild(self, args: tuple, treedef: Any, boxes: list) -> tuple[tuple, dict]:
         """args and kwargs with their leaves replaced by boxes (treedef: as _split found it)."""
         static_n = self._static_positions(args)
-        new_dynamic, new_kwargs = tree_unflatten(treedef, boxes)
-        it = iter(new_dynamic)
-        new_args = tuple(args[i] if i in static_n else next(it) for i in range(len(args)))
-        return new_args, new_kwargs
+        template = tuple(a if i in static_n else DYNAMIC for i, a in enumerate(args))
+        return rebuild(template, treedef, boxes)
 
     # --- inspection ---------------------------------------------------------------------
     def source(self, *args: Any, **kwargs: Any) -> str:

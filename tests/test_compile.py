@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import adkit
+import adkit.forward
 from adkit import numeric
 from adkit.compile import CompileWarning
 
@@ -178,12 +179,103 @@ def test_jvp_forward_mode():
         assert_same(c(x, v), adkit.jvp(f, (x,), (v,)))
 
 
-def test_grad_of_compiled_runs_eagerly_and_is_right():
-    c = adkit.compile(norm)
+def test_grad_of_compiled_runs_programs_not_f():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return np.sqrt(x[0] ** 2 + x[1] ** 2) * np.sin(x[1])
+    c = adkit.compile(f)
+    with no_compile_warnings():
+        for x in (np.array([3.0, 4.0]), np.array([1.0, -2.0]), np.array([0.5, 7.0])):
+            assert_same(adkit.grad(c)(x), adkit.grad(f)(x))
+            assert_same(adkit.hessian(c)(x), adkit.hessian(f)(x))
+            assert_same(adkit.jvp(c, (x,), (np.ones(2),)), adkit.jvp(f, (x,), (np.ones(2),)))
+            np.testing.assert_allclose(adkit.grad(c)(x), numeric.gradient(f, x), rtol=1e-7)
+            np.testing.assert_allclose(adkit.hessian(c)(x), numeric.hessian(f, x), rtol=1e-5,
+                                       atol=1e-7)
+        staged = len(calls)
+        x = np.array([2.0, 1.5])
+        adkit.grad(c)(x), adkit.hessian(c)(x), adkit.jvp(c, (x,), (np.ones(2),))
+    assert len(calls) == staged   # f's body did not run: c replayed its programs
+    assert c.stats.eager_calls == 0 and c.stats.replays > 0
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_jacobian_of_compiled_with_pytrees_kwargs_and_static_arguments(mode):
+    def f(params, x, kind, *, scale=1.0):
+        w, b = params["w"], params["b"]
+        y = np.tanh(w @ x + b) * scale
+        return (y if kind == "tanh" else y ** 2), np.argmax(x)
+    c = adkit.compile(f, static_argnums=2)
+
+    def first(params, x, scale, kind):
+        return c(params, x, kind, scale=scale)[0]
+
+    def first_eager(params, x, scale, kind):
+        return f(params, x, kind, scale=scale)[0]
+    rng = np.random.default_rng(0)
+    params = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(3)}
+    with no_compile_warnings():
+        for kind in ("tanh", "square", "tanh"):
+            x = rng.standard_normal(4)
+            for argnums in (0, 1, 2, (0, 1)):
+                got = adkit.jacobian(first, argnums, mode=mode)(params, x, 0.5, kind)
+                want = adkit.jacobian(first_eager, argnums, mode=mode)(params, x, 0.5, kind)
+                assert_same(got, want)
+    assert c.stats.eager_calls == 0
+
+
+def test_derivatives_of_compiled_retrace_when_a_branch_flips():
+    def f(x):
+        if np.sum(x) > 0:
+            return np.sum(x ** 3)
+        return np.sum(np.sin(x) * x)
+    c = adkit.compile(f)
+    g, h = adkit.grad(c), adkit.hessian(c)
+    points = [np.array([1.0, 2.0]), np.array([-1.0, -2.0]), np.array([3.0, 1.0]),
+              np.array([-0.5, 0.1]), np.array([0.4, 0.2])]
+    with no_compile_warnings():
+        for x in points:
+            assert_same(g(x), adkit.grad(f)(x))
+            assert_same(h(x), adkit.hessian(f)(x))
+            np.testing.assert_allclose(g(x), numeric.gradient(f, x), rtol=1e-7)
+    assert c.stats.guard_failures >= 4 and c.stats.eager_calls == 0
+
+
+def test_second_order_of_compiled_in_both_nestings():
+    f = lambda x: np.sin(x) * x ** 3 + np.exp(-x * x)  # noqa: E731
+    c = adkit.compile(f)
+    d2 = adkit.grad(adkit.grad(c))
+    fwd = adkit.forward.derivative(adkit.grad(c))
+    with no_compile_warnings():
+        for x0 in (0.7, -1.3, 2.0):
+            want = adkit.grad(adkit.grad(f))(x0)
+            assert_same(d2(x0), want)
+            assert_same(fwd(x0), want)
+            np.testing.assert_allclose(d2(x0), numeric.derivative(adkit.grad(f), x0),
+                                       rtol=1e-6)
+    assert c.stats.eager_calls == 0
+
+
+def test_compiled_under_grad_sees_captured_arrays_change():
+    w = np.array([1.0, 2.0])
+    c = adkit.compile(lambda x: np.sum(np.exp(w * x)))
+    x = np.array([0.3, -0.2])
+    with no_compile_warnings():
+        for change in (lambda: None, lambda: w.__setitem__(0, -3.0)):
+            change()
+            assert_same(adkit.grad(c)(x), w * np.exp(w * x))
+    assert c.stats.eager_calls == 0
+
+
+def test_compiled_inside_compiled_grad_is_inlined():
+    inner = adkit.compile(norm)
+    outer = adkit.compile(adkit.grad(lambda x: inner(x) * 2.0))
     x = np.array([3.0, 4.0])
-    assert_same(adkit.grad(c)(x), adkit.grad(norm)(x))
-    assert_same(adkit.hessian(c)(x), adkit.hessian(norm)(x))
-    assert c.stats.eager_calls >= 2 and c.stats.traces == 0
+    assert_same(outer(x), 2.0 * adkit.grad(norm)(x))
+    assert_same(outer(x * 3), 2.0 * adkit.grad(norm)(x * 3))
+    assert outer.stats.traces == 1
 
 
 def test_scalar_arguments_and_python_loops():
@@ -481,6 +573,10 @@ def _compare_program(prog, n_calls=4):
     v = tuple(np.ones_like(x) for x in xs)
     fns = {"f": prog.fn, "grad": adkit.grad(L, nums),
            "jvp": lambda *a: adkit.jvp(prog.fn, a, v)}
+    # the other order: the engines differentiate a compiled function (one operation)
+    compiled_prog, compiled_L = adkit.compile(prog.fn), adkit.compile(L)
+    of_compiled = {"grad": (adkit.grad(compiled_L, nums), fns["grad"]),
+                   "jvp": (lambda *a: adkit.jvp(compiled_prog, a, v), fns["jvp"])}
     with warnings.catch_warnings():
         if set(prog.entries) & set(KNOWN_EAGER):
             warnings.simplefilter("ignore", CompileWarning)
@@ -497,6 +593,15 @@ def _compare_program(prog, n_calls=4):
                         c(*args)
                     continue
                 assert_same(c(*args), expected, rtol=1e-12)
+        for name, (fn, eager) in of_compiled.items():
+            for args in points:
+                try:
+                    expected = eager(*args)
+                except Exception as err:  # noqa: BLE001 - the compiled one must raise too
+                    with pytest.raises(type(err)):
+                        fn(*args)
+                    continue
+                assert_same(fn(*args), expected, rtol=1e-12)
         # the inputs captured by a closure, changed in place and rebound between calls
         captured = [np.array(x, dtype=float) for x in xs]
         c = adkit.compile(lambda: prog.fn(*captured))
