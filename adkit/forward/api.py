@@ -43,8 +43,9 @@ def _push(f: Callable, args: list, kwargs: dict, seeded: dict[int, tuple],
             if shape_of(t) != batch + shape_of(value):
                 t = np.broadcast_to(t, batch + shape_of(value)).copy()
             dt, t_dt = dtype_of(value), dtype_of(t)
-            if dt != t_dt and dt.kind == t_dt.kind == "f":
-                t = t.astype(dt)  # a tangent has its primal's precision
+            if dt != t_dt and dt.kind in "fc" and t_dt.kind in "fc":
+                # a tangent has its primal's dtype: a real output's is real, a complex one's complex
+                t = (np.real(t) if dt.kind == "f" else t).astype(dt)
         values.append(value)
         tangents.append(t)
     return values, tangents, td

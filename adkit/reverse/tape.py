@@ -340,6 +340,8 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
             g = np.broadcast_to(g, shape_of(leaf)).copy()
         if isinstance(original, np.generic) and isinstance(g, np.ndarray):
             g = g[()]   # a NumPy scalar's gradient is a NumPy scalar
+    elif _is_complex_value(leaf) and not _is_complex_value(g):
+        g = g + 0j  # traced (forward over reverse, compile): a complex argument's type too
     if isinstance(original, (int, float)) and not isinstance(original, (bool, np.generic)) \
             and not isinstance(g, BoxBase):
         return float(g)
