@@ -16,10 +16,14 @@ Rules (see README "Compiling"):
   a guard: a replay whose guard fails records another program for that path
   (at most `max_paths` per signature, then the function runs eagerly, with a
   warning);
-- arrays and numbers the function captures (closure cells and module globals
-  of the function and of the functions it reaches) are read at every call:
-  in-place changes and rebindings are both seen; other captured objects are
-  checked for identity (a rebinding retraces);
+- arrays and numbers the function captures (closure cells, module globals,
+  attributes of user modules, default arguments, and items up to four levels
+  inside captured lists, dicts, tuples and objects, of the function and of the
+  functions it reaches; adkit.captures) are read at every call: in-place
+  changes and rebindings are both seen; other captured objects are checked for
+  identity (a rebinding retraces); a program that would use a captured array
+  no binding reaches (deeper, in a set) as a constant is refused, and the
+  function runs eagerly with a warning naming the variable;
 - whatever cannot be replayed soundly (writes into an argument or a captured
   array, NumPy's or Python's global random generator, conversions to plain
   arrays, calls adkit has no rule for) makes the function run eagerly for that
@@ -35,13 +39,15 @@ import math
 import operator
 import random
 import threading
-import types
 import warnings
 from typing import Any, Callable, Iterable, NamedTuple
 
 import numpy as np
 
-from .compile_derivatives import DYNAMIC, call_traced, compiled_primitive, innermost_trace, rebuild
+from .captures import (DEPTH, find_bindings, holds_arrays, read, stageable, swapped,
+                       unreached_arrays)
+from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
+                                  rebuild)
 from .pytree import tree_flatten, tree_unflatten
 from .reverse.graphviz import tape_to_dot
 from .scope import tracing
@@ -154,7 +160,7 @@ class Compiled:
         if entry.eager_reason is not None:
             self.stats.eager_calls += 1
             return self._f(*args, **kwargs)
-        inputs = [v for v in leaves if _stageable(v)] + [v for _, v in captured]
+        inputs = [v for v in leaves if stageable(v)] + [v for _, v in captured]
         for program in reversed(entry.programs):
             try:
                 out = program.run(inputs)
@@ -203,7 +209,7 @@ class Compiled:
 
     def _captured(self) -> list:
         if self._bindings is None:
-            self._bindings = _captured_bindings(self._f)
+            self._bindings = find_bindings(self._f)
         return self._bindings
 
     def _warn(self, message: str, depth: int = 0) -> None:
@@ -231,7 +237,7 @@ class Compiled:
         leaf_key = []
         for leaf in leaves:
             k = _leaf_key(leaf)
-            if k is not None and k[0] == "k" and _items(leaf, set()):
+            if k is not None and k[0] == "k" and holds_arrays(leaf):
                 self._warn(f"{self._name()} runs eagerly when given a {type(leaf).__name__}: "
                            "the arrays it holds are not arguments a program can read; pass "
                            "them as arguments (a tuple or dict of arrays) or capture it", 1)
@@ -244,8 +250,8 @@ class Compiled:
     def _read_captures(self) -> tuple[list, tuple, tuple]:
         staged, key, keep = [], [], []
         for binding in self._captured():
-            value = _read(binding)
-            k = _leaf_key(value) if _stageable(value) else None
+            value = read(binding)
+            k = _leaf_key(value) if stageable(value) else None
             if k is not None:
                 staged.append((binding, value))
                 key.append(k)
@@ -258,26 +264,27 @@ class Compiled:
     def _stage(self, entry: _Entry, args: tuple, kwargs: dict, leaves: list, treedef: Any,
                captured: list) -> Any:
         trace = StagingTrace()
-        boxes = [trace.new_input(v) if _stageable(v) else v for v in leaves]
+        boxes = [trace.new_input(v) if stageable(v) else v for v in leaves]
         capture_boxes = [trace.new_input(v) for _, v in captured]
         staged_args, staged_kwargs = self._rebuild(args, treedef, boxes)
         states = (np.random.get_state(), random.getstate())
+        # arrays f can reach that no binding covers: a program must not use them as constants
+        unreached = unreached_arrays(self._f, [v for _, v in captured])
         reason = None
         try:
             with tracing(trace):
-                for (binding, _), box in zip(captured, capture_boxes):
-                    _write(binding, box)
-                try:
+                swap = swapped([(binding, value, box)
+                                for (binding, value), box in zip(captured, capture_boxes)])
+                with swap:
                     out = self._f(*staged_args, **staged_kwargs)
-                finally:
-                    for (binding, value), box in zip(captured, capture_boxes):
-                        if _read(binding) is not box:
-                            reason = reason or "it assigns to a variable it captures"
-                        _write(binding, value)
+                if swap.rebound:
+                    reason = "it assigns to a variable it captures"
         except Unstageable as err:
             reason = str(err)
         except Exception as err:  # noqa: BLE001 - the eager call below decides
             reason = f"staging it raised {type(err).__name__}: {err}"
+        if reason is None:
+            reason = _frozen(trace, out, unreached)
         if reason is None:
             reason = _unsound(trace, boxes + capture_boxes, leaves + [v for _, v in captured],
                               states)
@@ -356,10 +363,32 @@ def _leaf_key(leaf: Any) -> Any:
     return ("k", t, leaf)
 
 
-def _stageable(value: Any) -> bool:
-    t = type(value)
-    return (t is np.ndarray and value.dtype.kind in "biufc") or t in (float, int, complex) \
-        or (isinstance(value, np.generic) and value.dtype.kind in "biufc")
+def _frozen(trace: StagingTrace, out: Any, unreached: dict) -> str | None:
+    """Why the program would freeze a captured array (one no binding reads), or None."""
+    if not unreached:
+        return None
+    consts = [leaf for leaf in tree_flatten(out)[0] if not isinstance(leaf, BoxBase)]
+    for step in trace.program:
+        if isinstance(step, Instruction):
+            consts.extend(_constants(step.operands))
+    for c in consts:
+        while isinstance(c, np.ndarray):
+            if id(c) in unreached:
+                return (f"it reads the array {unreached[id(c)][1]}, which adkit.compile "
+                        "cannot read at each call (deeper than "
+                        f"{DEPTH} levels inside a captured value, or in a set or a library "
+                        "object), so a program would keep its current value; pass it as an "
+                        "argument")
+            c = c.base
+    return None
+
+
+def _constants(operands: Iterable) -> Iterable[Any]:
+    for op in operands:
+        if op[0] == "c":
+            yield op[1]
+        elif op[0] == "t":
+            yield from _constants(op[2])
 
 
 def _unsound(trace: StagingTrace, boxes: list, originals: list, states: tuple) -> str | None:
@@ -372,117 +401,6 @@ def _unsound(trace: StagingTrace, boxes: list, originals: list, states: tuple) -
             or random.getstate() != states[1]:
         return "it draws from NumPy's or Python's global random generator"
     return None
-
-
-# --- captured values ----------------------------------------------------------------------
-def _captured_bindings(f: Callable) -> list:
-    """The closure cells and module globals f (and the user functions it reaches) read."""
-    bindings, seen_fns, seen = [], set(), set()
-    todo = [f]
-    while todo and len(seen_fns) < 64:
-        fn = todo.pop()
-        if id(fn) in seen_fns:
-            continue
-        seen_fns.add(id(fn))
-        if isinstance(fn, functools.partial):
-            todo.append(fn.func)
-            continue
-        wrapped = getattr(fn, "__wrapped__", None)
-        if wrapped is not None and not isinstance(fn, type):
-            todo.append(wrapped)
-        if isinstance(fn, Compiled):
-            todo.append(fn._f)
-            continue
-        if isinstance(fn, types.MethodType):   # model.loss: the object's arrays too
-            bindings.extend(_items(fn.__self__, seen))
-            todo.append(fn.__func__)
-            continue
-        if not isinstance(fn, types.FunctionType):
-            continue
-        # the defining module (functools.wraps copies __module__ from the wrapped function)
-        library = _is_library(fn.__globals__.get("__name__", ""))
-        code = fn.__code__
-        for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
-            try:
-                value = cell.cell_contents
-            except ValueError:
-                continue
-            if isinstance(value, (types.FunctionType, functools.partial, Compiled)):
-                todo.append(value)
-            elif not library and id(cell) not in seen:
-                seen.add(id(cell))
-                bindings.append(("cell", cell, name))
-                bindings.extend(_items(value, seen))
-        if library:
-            continue
-        g = fn.__globals__
-        for name in _global_names(code):
-            if name in g and (id(g), name) not in seen:
-                value = g[name]
-                if isinstance(value, types.ModuleType) or isinstance(value, type):
-                    continue
-                seen.add((id(g), name))
-                if isinstance(value, (types.FunctionType, functools.partial, Compiled)):
-                    todo.append(value)
-                bindings.append(("global", g, name))
-                bindings.extend(_items(value, seen))
-    return bindings
-
-
-def _is_library(module: Any) -> bool:
-    return str(module).split(".")[0] in ("adkit", "numpy", "scipy")
-
-
-def _items(container: Any, seen: set, depth: int = 2) -> list:
-    """Bindings of the arrays and numbers up to two levels inside a captured container:
-    items of a list or dict, attributes of an object (model.w, model.params[0])."""
-    if isinstance(container, (types.FunctionType, types.ModuleType, type, Compiled)):
-        return []
-    if isinstance(container, list):
-        pairs = list(enumerate(container))
-    elif isinstance(container, dict):
-        pairs = list(container.items())
-    else:
-        d = getattr(container, "__dict__", None)
-        if not isinstance(d, dict) or _is_library(type(container).__module__):
-            return []   # a library's object (scipy.stats.norm) is its own business
-        container, pairs = d, list(d.items())
-    if id(container) in seen:
-        return []
-    seen.add(id(container))
-    found = []
-    for key, value in pairs[:256]:
-        if _stageable(value):
-            found.append(("item", container, key))
-        elif depth > 1 and isinstance(value, (list, dict)):
-            found.extend(_items(value, seen, depth - 1))
-    return found
-
-
-def _global_names(code: types.CodeType) -> Iterable[str]:
-    yield from code.co_names
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _global_names(const)
-
-
-def _read(binding: tuple) -> Any:
-    kind, holder, name = binding
-    if kind == "cell":
-        try:
-            return holder.cell_contents
-        except ValueError:
-            return None
-    if kind == "item" and isinstance(holder, list):
-        return holder[name] if name < len(holder) else None
-    return holder.get(name)
-
-
-def _write(binding: tuple, value: Any) -> None:
-    if binding[0] == "cell":
-        binding[1].cell_contents = value
-    elif binding[0] != "item" or not isinstance(binding[1], list) or binding[2] < len(binding[1]):
-        binding[1][binding[2]] = value
 
 
 # --- programs -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import contextlib
 import math
 import re
 import sys
+import types
 import warnings
 from pathlib import Path
 
@@ -433,6 +434,113 @@ def test_captured_scalar_rebinding_is_seen():
     assert c(3.0) == 6.0
     scale = 5.0
     assert c(3.0) == 15.0
+
+
+def test_default_arguments_are_read_at_each_call():
+    w0 = np.array([1.0, 2.0])
+
+    def f(x, w=w0, *, scale=np.array(2.0)):
+        return np.sum(np.exp(w) * x) * scale
+    c, cg = adkit.compile(f), adkit.compile(adkit.grad(f))
+    x = np.array([0.5, -0.25])
+    with no_compile_warnings():
+        for change in (lambda: None, lambda: w0.__setitem__(0, -1.0),
+                       lambda: setattr(f, "__defaults__", (np.array([3.0, 0.5]),)),
+                       lambda: f.__kwdefaults__.__setitem__("scale", np.array(-1.5)),
+                       lambda: f.__kwdefaults__["scale"].fill(4.0)):
+            change()
+            assert_same(c(x), f(x))
+            assert_same(cg(x), adkit.grad(f)(x))
+            assert_same(adkit.grad(c)(x), adkit.grad(f)(x))
+            assert_same(c(x, np.ones(2)), f(x, np.ones(2)))   # a default not used
+    assert c.stats.traces == 3 and c.stats.eager_calls == 0   # two signatures, one VJP
+
+
+class Layer:
+    def __init__(self, w):
+        self.w = w
+        self.shape_and_bias = (w.shape, np.zeros(w.shape[0]))
+
+
+class Net:
+    def __init__(self):
+        rng = np.random.default_rng(3)
+        self.layers = [Layer(rng.standard_normal((3, 2))), Layer(rng.standard_normal((1, 3)))]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = np.tanh(layer.w @ x + layer.shape_and_bias[1])
+        return np.sum(x)
+
+
+def test_arrays_deep_in_captured_objects_lists_and_tuples_are_read_at_each_call():
+    net = Net()
+    params = (np.array([1.0, 2.0]), [np.array(0.5)])
+    loss = lambda x: net(x) * params[0] @ x + params[1][0]  # noqa: E731
+    c, cg = adkit.compile(loss), adkit.compile(adkit.grad(loss))
+    c_net = adkit.compile(net)   # a callable object
+    x = np.array([0.3, -0.7])
+    changes = (lambda: None,
+               lambda: net.layers[0].w.__setitem__((0, 0), 5.0),          # 3 levels deep
+               lambda: setattr(net.layers[1], "w", np.ones((1, 3))),       # rebound
+               lambda: net.layers[0].shape_and_bias[1].fill(0.25),         # inside a tuple
+               lambda: setattr(net.layers[0], "shape_and_bias", ((3, 2), np.ones(3))),
+               lambda: params[1].__setitem__(0, np.array(-2.0)))
+    with no_compile_warnings():
+        for change in changes:
+            change()
+            assert_same(c(x), loss(x))
+            assert_same(cg(x), adkit.grad(loss)(x))
+            assert_same(c_net(x), net(x))
+    assert c.stats.traces == 1 and cg.stats.traces == 1 and c_net.stats.traces == 1
+    assert params[0] is loss.__closure__[1].cell_contents[0]   # tuples restored, not copies
+
+
+CONFIG = types.ModuleType("config")   # a user module whose attributes f reads
+CONFIG.W = np.array([2.0, 3.0])
+
+
+def reads_module_attribute(x):
+    return np.sum(CONFIG.W * x)
+
+
+def test_attributes_of_a_user_module_are_read_at_each_call():
+    c = adkit.compile(reads_module_attribute)
+    x = np.array([1.0, 1.0])
+    with no_compile_warnings():
+        assert c(x) == 5.0
+        CONFIG.W = np.array([-1.0, 4.0])
+        assert c(x) == 3.0
+        CONFIG.W[0] = 10.0
+        assert c(x) == 14.0
+
+
+def test_arrays_no_binding_reaches_make_it_run_eagerly_naming_them():
+    deep = {"a": [[{"b": [np.array([1.0, 2.0])]}]]}   # 5 levels down
+    held = {frozenset({1}), }
+    in_set = {np.array(3.0).tobytes()}   # (bytes are not arrays: no warning for these)
+
+    def f(x):
+        return np.sum(deep["a"][0][0]["b"][0] * x) + len(held) + len(in_set)
+    c = adkit.compile(f)
+    x = np.array([1.0, 1.0])
+    with pytest.warns(CompileWarning, match=r"deep\['a'\]\[0\]\[0\]\['b'\]\[0\].*argument"):
+        assert c(x) == 5.0
+    deep["a"][0][0]["b"][0] = np.array([5.0, 5.0])   # rebound: seen, as f runs eagerly
+    assert c(x) == 12.0
+    assert c.stats.traces == 0
+
+    class Slots:
+        __slots__ = ("w",)
+
+        def __init__(self):
+            self.w = np.array([1.0, -1.0])
+    s = Slots()
+    g = adkit.compile(lambda x: np.sum(s.w * x))
+    with pytest.warns(CompileWarning, match=r"s\.w"):
+        assert g(x) == 0.0
+    s.w = np.array([2.0, 2.0])
+    assert g(x) == 4.0
 
 
 # --- what cannot be staged: eager, with a reason ---------------------------------------------
