@@ -128,3 +128,36 @@ def test_elementwise_grad_refuses_complex_and_non_numeric_outputs():
         adkit.elementwise_grad(lambda x: x * 1j)(np.ones(2))
     with pytest.raises(TypeError, match="bool"):
         adkit.elementwise_grad(lambda x: x > 0)(np.ones(2))
+
+
+# --- scipy.integrate.odeint with nested args (autograd's ode_net passes a list of (W, b)) --------
+
+def _net_field(y, t, layers, activation, repeats):
+    # `layers` is a list of (W, b) pairs; `activation` a string and `repeats` an int reach
+    # func exactly as the caller gave them (SciPy passes args through unchanged)
+    assert isinstance(activation, str) and isinstance(repeats, int)
+    for _ in range(repeats):
+        for W, b in layers:
+            y = np.tanh(np.dot(y, W) + b) if activation == "tanh" else np.dot(y, W) + b
+    return y - 0.1 * t
+
+
+def test_odeint_differentiates_args_nested_in_lists_and_tuples():
+    from scipy.integrate import odeint
+    y0, times = np.array([0.4, -0.3]), np.array([0.0, 0.5, 1.0])
+
+    def solve(w1, b1, w2):
+        layers = [(w1, b1), (w2, np.zeros(2))]
+        return odeint(_net_field, y0, times, args=(layers, "tanh", 1), rtol=1e-12, atol=1e-12)
+
+    check(solve, 0.5 * R(2, 3, seed=31), 0.5 * R(3, seed=32), 0.5 * R(3, 2, seed=33), order=1,
+          symbolic=False, rtol=1e-4, h=1e-3)
+    # the gradient with respect to the list itself keeps the list's structure
+    layers = [(0.5 * R(2, 3, seed=31), 0.5 * R(3, seed=32)), (0.5 * R(3, 2, seed=33), np.zeros(2))]
+    loss = lambda ls: np.sum(odeint(_net_field, y0, times, args=(ls, "tanh", 2),  # noqa: E731
+                                    rtol=1e-12, atol=1e-12) ** 2)
+    g = adkit.grad(loss)(layers)
+    assert [tuple(np.shape(a) for a in pair) for pair in g] == [((2, 3), (3,)), ((3, 2), (2,))]
+    w = layers[0][0]
+    num = numeric.gradient(lambda w: float(loss([(w, layers[0][1]), layers[1]])), w)
+    np.testing.assert_allclose(g[0][0], num, rtol=1e-5, atol=1e-8)

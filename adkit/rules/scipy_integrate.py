@@ -16,14 +16,17 @@ tight as the derivatives need (SciPy's defaults, 1.5e-8, give about 7 digits).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
 import scipy.integrate as integrate
 
 from ..forward.api import jvp
+from ..pytree import tree_flatten, tree_unflatten
 from ..reverse.api import vjp
 from ..table import NoRuleError, NoSympy, defprim
+from ..tracer import BoxBase
 from .helpers import ndim_of, shape_of, size_of
 from .scipy_binding import bind, original
 
@@ -113,6 +116,16 @@ odeint_p = defprim(
     sympy=NoSympy("an ODE solution has no closed form in general"))
 
 
+def _is_parameter(leaf: Any) -> bool:
+    """Whether an args leaf rides in p. Plain float leaves too, not only traced ones: the
+    augmented state (and so the solver's steps) must not depend on which leaves a trace
+    happens to hold, or adkit.compile's replay (which stages captured numbers) would differ
+    from the eager derivative by the solver's tolerance."""
+    if isinstance(leaf, (BoxBase, float, np.floating)):
+        return True
+    return isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"
+
+
 def _odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None, mu=None,
             rtol=None, atol=None, tcrit=None, h0=0.0, hmax=0.0, hmin=0.0, ixpr=0, mxstep=0,
             mxhnil=0, mxordn=12, mxords=5, printmessg=0, tfirst=False):
@@ -127,20 +140,26 @@ def _odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None
         raise ValueError("odeint takes a 1-D initial state y0 (or a scalar) and a 1-D "
                          f"array of times t; got shapes {shape_of(y0)} and {shape_of(t)}")
     args = args if isinstance(args, tuple) else (args,)
-    shapes = [shape_of(a) for a in args]
-    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
-    p = np.concatenate([np.ravel(a) * 1.0 for a in args]) if args else np.zeros(0)
+    # args may nest (autograd's ode_net passes a list of (W, b) pairs): the float leaves
+    # travel flattened in p; every other leaf (a flag, a count, a function) reaches func as
+    # the caller gave it, as SciPy passes args
+    leaves, structure = tree_flatten(args)
+    in_p = [i for i, leaf in enumerate(leaves) if _is_parameter(leaf)]
+    shapes = [shape_of(leaves[i]) for i in in_p]
+    sizes = [math.prod(s) for s in shapes]
+    p = np.concatenate([np.ravel(leaves[i]) * 1.0 for i in in_p]) if in_p else np.zeros(0)
     scalar_state = ndim_of(y0) == 0
     y0 = np.reshape(y0, (1,)) * 1.0 if scalar_state else y0 * 1.0
     t = t * 1.0
 
     def rhs(y, s, flat):
-        parts, start = [], 0
-        for shape, size in zip(shapes, sizes):
-            parts.append(np.reshape(flat[start:start + size], shape))
+        parts, start = list(leaves), 0
+        for i, shape, size in zip(in_p, shapes, sizes):
+            parts[i] = np.reshape(flat[start:start + size], shape)
             start += size
+        user_args = tree_unflatten(structure, parts)
         y_user = y[0] if scalar_state else y
-        dy = func(s, y_user, *parts) if tfirst else func(y_user, s, *parts)
+        dy = func(s, y_user, *user_args) if tfirst else func(y_user, s, *user_args)
         return np.reshape(dy, (-1,)) * 1.0
 
     options = {k: v for k, v in dict(rtol=rtol, atol=atol, h0=h0, hmax=hmax, hmin=hmin,
