@@ -116,8 +116,9 @@ def _floating(x: Any, like: Any = None) -> Any:
     as floats: of like's dtype (so integer one-hot targets keep float32 logits float32),
     or float64."""
     v = stop_gradient(x)
-    if getattr(v, "dtype", None) is not None and v.dtype.kind in "fc" and (
-            isinstance(v, np.ndarray) or is_duck_array(v)):
+    # anything with a float dtype stays as it is: arrays, device arrays, and the values
+    # adkit.compile stages (np.asarray would cut them off the tape)
+    if getattr(v, "dtype", None) is not None and v.dtype.kind in "fc":
         return x
     dtype = getattr(stop_gradient(like), "dtype", None) if like is not None else None
     return np.asarray(v, dtype=dtype if dtype is not None and dtype.kind == "f" else np.float64)
@@ -326,13 +327,15 @@ def _max_pool2d(x, *, pool_size, strides, padding):
     return _active.max_pool2d_forward(x, pool_size, strides, padding)
 
 
+# argmax (an array) is a positional, non-differentiable argument, not a keyword parameter:
+# adkit.compile stages it as a program value
 @primitive
-def _scatter_to_argmax(g, *, argmax, x_shape, pool_size, strides, padding):
+def _scatter_to_argmax(g, argmax, *, x_shape, pool_size, strides, padding):
     return _active.max_pool2d_backward(g, argmax, x_shape, pool_size, strides, padding)
 
 
 @primitive
-def _gather_at_argmax(h, *, argmax, pool_size, strides, padding):
+def _gather_at_argmax(h, argmax, *, pool_size, strides, padding):
     return _active.max_pool2d_gather(h, argmax, pool_size, strides, padding)
 
 
@@ -344,25 +347,27 @@ def _argmax(ans, x, geo):
 
 def _max_pool_vjp(ans, x, **geo):
     argmax, x_shape = _argmax(ans, x, geo), _shape(x)
-    return lambda g: _scatter_to_argmax(g, argmax=argmax, x_shape=x_shape, **geo)
+    return lambda g: _scatter_to_argmax(g, argmax, x_shape=x_shape, **geo)
 
 
 defvjp(_max_pool2d, _max_pool_vjp)
 defjvp(_max_pool2d,
-       lambda t, ans, x, **geo: _gather_at_argmax(t, argmax=_argmax(ans, x, geo), **geo))
+       lambda t, ans, x, **geo: _gather_at_argmax(t, _argmax(ans, x, geo), **geo))
 defvjp(_scatter_to_argmax,
-       lambda ans, g, *, argmax, x_shape, **geo:
-       lambda h: _gather_at_argmax(h, argmax=argmax, **geo))
-defjvp(_scatter_to_argmax, lambda t, ans, g, **kw: _scatter_to_argmax(t, **kw))
+       lambda ans, g, argmax, *, x_shape, **geo:
+       lambda h: _gather_at_argmax(h, argmax, **geo), None)
+defjvp(_scatter_to_argmax,
+       lambda t, ans, g, argmax, **kw: _scatter_to_argmax(t, argmax, **kw), None)
 
 
-def _gather_vjp(ans, h, *, argmax, **geo):
+def _gather_vjp(ans, h, argmax, **geo):
     x_shape = _shape(h)
-    return lambda g: _scatter_to_argmax(g, argmax=argmax, x_shape=x_shape, **geo)
+    return lambda g: _scatter_to_argmax(g, argmax, x_shape=x_shape, **geo)
 
 
-defvjp(_gather_at_argmax, _gather_vjp)
-defjvp(_gather_at_argmax, lambda t, ans, h, **kw: _gather_at_argmax(t, **kw))
+defvjp(_gather_at_argmax, _gather_vjp, None)
+defjvp(_gather_at_argmax, lambda t, ans, h, argmax, **kw: _gather_at_argmax(t, argmax, **kw),
+       None)
 
 
 def avg_pool2d(x: Any, pool_size: Any = (2, 2), strides: Any = None,
@@ -411,20 +416,20 @@ def _relu(x):
 
 
 @primitive
-def _relu_backward(g, *, y):
+def _relu_backward(g, y):   # y positional: adkit.compile stages it as a program value
     return _active.relu_backward(g, y)
 
 
 def _relu_vjp(ans, x):
     y = stop_gradient(ans)
-    return lambda g: _relu_backward(g, y=y)
+    return lambda g: _relu_backward(g, y)
 
 
 defvjp(_relu, _relu_vjp)
-defjvp(_relu, lambda t, ans, x: _relu_backward(t, y=stop_gradient(ans)))
+defjvp(_relu, lambda t, ans, x: _relu_backward(t, stop_gradient(ans)))
 # relu'' is 0 almost everywhere: y enters as a constant, so only g is differentiated
-defvjp(_relu_backward, lambda ans, g, *, y: lambda h: _relu_backward(h, y=y))
-defjvp(_relu_backward, lambda t, ans, g, *, y: _relu_backward(t, y=y))
+defvjp(_relu_backward, lambda ans, g, y: lambda h: _relu_backward(h, y), None)
+defjvp(_relu_backward, lambda t, ans, g, y: _relu_backward(t, y), None)
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
