@@ -529,7 +529,8 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any) -> Any:
             raise ValueError(f"{who}: labels of shape {labels.shape} do not match logits of "
                              f"shape {ls}; give one integer class per logits row")
         return _sparse_softmax_cross_entropy(_floating(logits), labels)
-    labels = np.asarray(labels)
+    if getattr(labels, "dtype", None) is None:   # arrays and staged values are kept as they are
+        labels = np.asarray(labels)
     if len(ls) < 1:
         raise ValueError(f"{who}: logits must have a class axis (last), got shape {ls}")
     if labels.shape == ls[:-1] + (1,):  # Keras allows (batch, 1)

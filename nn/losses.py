@@ -126,7 +126,8 @@ def hinge(y_true: Any, y_pred: Any) -> Any:
 def _class_ids(y: Any) -> Any:
     if is_duck_array(y):   # labels already on a device, as integers: they stay there
         return np.reshape(y, y.shape[:-1]) if y.ndim >= 2 and y.shape[-1] == 1 else y
-    y = np.asarray(y)
+    if getattr(y, "dtype", None) is None:   # arrays and adkit.compile's staged values stay
+        y = np.asarray(y)
     if y.ndim >= 2 and y.shape[-1] == 1:   # (N, 1) column of ids; a batch of one stays (1,)
         y = y[..., 0]
     return y.astype(np.int64)
