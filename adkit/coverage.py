@@ -116,8 +116,9 @@ def markdown() -> str:
         "products, reductions, norms, every np.linalg rule and the FFTs are checked on "
         "complex values against differences along the real and imaginary directions "
         "(tests/test_complex.py). [complex.md](complex.md) says what each transform "
-        "returns, `hessian` included (the Jacobian of the gradient); scipy.linalg refuses "
-        "complex matrices.",
+        "returns, `hessian` included (the Jacobian of the gradient). scipy.linalg's sqrtm "
+        "and solve_sylvester take complex matrices; its cholesky, eigh, expm and lu_factor "
+        "refuse them.",
         "",
     ]
     for family in SECTIONS:

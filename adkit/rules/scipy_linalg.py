@@ -11,7 +11,11 @@ Four have rules of their own here, written with differentiable operations:
   the adjoint L of a cotangent G solves A^T L + L B^T = G, giving Q-bar = L,
   A-bar = -L X^T, B-bar = -X^T L.
 - sqrtm(A): X with XX = A, so X dX + dX X = dA: dX = sylv(X, X, dA); A-bar =
-  sylv(X^T, X^T, G). Real matrices with a real square root only.
+  sylv(X^T, X^T, G). A real matrix with negative eigenvalues has a complex root
+  (SciPy returns it), and its gradient is the real part (docs/complex.md).
+Both are holomorphic in their matrices, so for complex matrices autograd's
+convention (docs/complex.md) takes the same formulas with plain transposes: the
+VJP multiplies by the derivative without conjugating.
 - expm(A): the Frechet derivative is the top-right block of expm([[A, E], [0, A]])
   (Higham), and the adjoint is the Frechet derivative at A^T.
 - lu_factor(A) -> (lu, piv): with A = P L U and F = L^-1 P^T dA U^-1,
@@ -172,7 +176,10 @@ def _eigh(a, b=None, *, lower=True, eigvals_only=False, overwrite_a=False, overw
 
 
 def _sylvester_impl(a, b, q):
-    return original(sl.solve_sylvester)(a, b, q)
+    # SciPy 1.17 solves a real A with complex eigenvalues against a complex B wrongly (it
+    # takes A's real Schur form for a complex triangular one): solve in one common dtype
+    dtype = np.result_type(a, b, q)
+    return original(sl.solve_sylvester)(*(np.asarray(m, dtype) for m in (a, b, q)))
 
 
 def _sylvester_jvp(tangents, ans, a, b, q):
@@ -195,18 +202,12 @@ solve_sylvester_p = defprim(
 
 
 def _solve_sylvester(a, b, q):
-    _real_only("solve_sylvester", a, b, q)
     return solve_sylvester_p(a, b, q)
 
 
 def _sqrtm_impl(a):
-    out = original(sl.sqrtm)(a)
-    if np.iscomplexobj(out):
-        if np.allclose(out.imag, 0.0):
-            return out.real
-        raise NoRuleError("scipy.linalg.sqrtm of this matrix is complex (it has negative "
-                          "eigenvalues); adkit differentiates real square roots only")
-    return out
+    # SciPy's principal root: real for a real matrix with one, complex otherwise
+    return original(sl.sqrtm)(a)
 
 
 sqrtm_p = defprim(
@@ -217,7 +218,6 @@ sqrtm_p = defprim(
 
 def _sqrtm(A, disp=None, blocksize=None):
     _square("sqrtm", A)
-    _real_only("sqrtm", A)
     if disp is False:
         return sqrtm_p(A), 0.0  # SciPy's (sqrtm, error estimate) form
     return sqrtm_p(A)
