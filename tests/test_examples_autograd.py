@@ -1,5 +1,5 @@
 """Smoke tests for the examples rewritten from autograd 1.9.1's (gaussian_process, ica,
-gaussian_mixture):
+gaussian_mixture, ode_net):
 their gradients against adkit.numeric, and their printed numbers against the ones
 autograd itself reaches on the same data from the same start."""
 
@@ -16,6 +16,7 @@ from adkit import numeric
 gaussian_process = load_example("gaussian_process")
 gaussian_mixture = load_example("gaussian_mixture")
 ica = load_example("ica")
+ode_net = load_example("ode_net")
 
 # autograd 1.9.1's ica.py model and data with CG stopped after 20 iterations
 AUTOGRAD_ICA_AFTER_20 = -160.12871021047349
@@ -110,3 +111,32 @@ def test_mixture_takes_autograds_first_newton_steps(capsys, tmp_path):
     assert "20 Newton-CG iterations" in out
     if result["png"]:
         assert (tmp_path / "gaussian_mixture.png").stat().st_size > 0
+
+
+# --- examples/ode_net.py ----------------------------------------------------------------------
+
+def test_ode_net_gradient_through_odeint_matches_differences():
+    # a small network, solved tightly: the adjoint's gradient against central differences
+    t, target = ode_net.make_data(8, 0.5)
+    (W1, b1), (W2, b2) = ode_net.init_params(hidden=4, scale=0.5, seed=1)
+
+    def f(W1):
+        pred = ode_net.odeint(ode_net.network_field, ode_net.Y0, t, args=([(W1, b1), (W2, b2)],),
+                              rtol=1e-11, atol=1e-11)
+        return np.mean((pred - target) ** 2)
+
+    # a wide step: the solver's own error (~1e-11) divided by a small h would swamp the check
+    np.testing.assert_allclose(adkit.grad(f)(W1), numeric.gradient(f, W1, h=1e-3), rtol=1e-6,
+                               atol=1e-8)
+
+
+def test_ode_net_follows_autograds_losses(capsys, tmp_path):
+    result = ode_net.main(["--iters", "11", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    for i in (0, 10):
+        assert result["history"][i] == pytest.approx(ode_net.AUTOGRAD_LOSSES[i], abs=1e-9)
+    assert float(_printed(r"iteration   10  train loss (\S+)", out)) == pytest.approx(
+        1.2383466241, abs=1e-10)
+    assert result["loss"] < result["history"][0]
+    if result["png"]:
+        assert (tmp_path / "ode_net.png").stat().st_size > 0
