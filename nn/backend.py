@@ -341,8 +341,14 @@ def _gather_at_argmax(h, argmax, *, pool_size, strides, padding):
 
 def _argmax(ans, x, geo):
     # which entry won is piecewise constant in x: no derivative flows through it
-    return _active.max_pool2d_argmax(stop_gradient(x), stop_gradient(ans), geo["pool_size"],
-                                     geo["strides"], geo["padding"])
+    return _pool_argmax(stop_gradient(x), stop_gradient(ans), **geo)
+
+
+@primitive
+def _pool_argmax(x, ans, *, pool_size, strides, padding):
+    # a primitive (with no rules: its inputs carry no derivative), so adkit.compile records
+    # it as one step instead of tracing its body, which writes into scratch buffers
+    return _active.max_pool2d_argmax(x, ans, pool_size, strides, padding)
 
 
 def _max_pool_vjp(ans, x, **geo):
