@@ -243,12 +243,14 @@ class Model:
         return list(x)
 
     def loss_fn(self, params: dict, x: Any, y: Any, rng: np.random.Generator | None = None,
-                training: bool = True,
-                sample_weight: Any = None) -> tuple[Any, tuple[Any, dict]]:
+                training: bool = True, sample_weight: Any = None,
+                state: dict | None = None) -> tuple[Any, tuple[Any, dict]]:
         """(sum over outputs of loss_weight * mean loss, plus weight penalties,
         (outputs, new_state)) for one batch; sample_weight (one per example) weighs
-        each example's loss in every output's mean."""
-        out, new_state = self.apply(params, x, training=training, rng=rng, logits=True)
+        each example's loss in every output's mean. state: the layers' state to start
+        from (default: the model's)."""
+        out, new_state = self.apply(params, x, training=training, rng=rng, state=state,
+                                    logits=True)
         outs = out if isinstance(out, list) else [out]
         ys = y.arrays if isinstance(y, Rows) else [y]
         fused = self._fused_outputs()
@@ -299,10 +301,11 @@ class Model:
     # --- compile -------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, device: str | None = None,
-                distribute: Any = None, weighted_metrics: Any = None) -> None:
+                distribute: Any = None, weighted_metrics: Any = None,
+                jit_compile: bool | str = "auto") -> None:
         """Sequential's compile, with a loss (and metrics, weighted metrics, loss weights)
         per output: one for all, a list in output order, or a dict by output name
-        (`output_names`)."""
+        (`output_names`). jit_compile as Sequential's: "auto", True or False."""
         names = self.output_names
         several = len(self.inputs) > 1 or len(self.outputs) > 1
         if loss is None:
@@ -332,7 +335,8 @@ class Model:
         Sequential.compile(self, optimizer, loss=specs[0],
                            metrics=metric_lists[0] if single else None,
                            device=device, distribute=distribute,
-                           weighted_metrics=weighted_lists[0] if single else None)
+                           weighted_metrics=weighted_lists[0] if single else None,
+                           jit_compile=jit_compile)
         self.losses, self.loss_weights = fns, [float(w) for w in weights]
         self.loss = fns[0] if len(fns) == 1 else fns
         self._loss_specs = loss
@@ -390,7 +394,8 @@ class Model:
         else:
             metrics = [[x for x in m if isinstance(x, str)] if isinstance(m, (list, tuple))
                        else m for m in specs if isinstance(m, (str, list, tuple))]
-        return {"loss": loss, "metrics": metrics, "loss_weights": list(self.loss_weights)}
+        return {"loss": loss, "metrics": metrics, "loss_weights": list(self.loss_weights),
+                "jit_compile": self.jit_compile}
 
     @property
     def is_chief(self) -> bool:
@@ -506,6 +511,7 @@ class Model:
     train_on_batch = Sequential.train_on_batch
     weight_slots = Sequential.weight_slots
     apply_constraints = Sequential.apply_constraints
+    jit_compile = Sequential.jit_compile
     get_weights = Sequential.get_weights
     set_weights = Sequential.set_weights
     count_params = Sequential.count_params

@@ -21,6 +21,7 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import strategies
 from .callbacks import History
+from .compiled_step import check_jit_compile
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
 from .layers.input_layer import InputLayer
@@ -211,12 +212,14 @@ class Sequential:
         return x, ctx.new_state
 
     def loss_fn(self, params: dict, x: Any, y: Any, rng: np.random.Generator | None = None,
-                training: bool = True,
-                sample_weight: Any = None) -> tuple[Any, tuple[Any, dict]]:
+                training: bool = True, sample_weight: Any = None,
+                state: dict | None = None) -> tuple[Any, tuple[Any, dict]]:
         """(mean loss + weight penalties, (output, new_state)) for one batch; with
-        sample_weight the mean is Keras's weighted "sum_over_batch_size"."""
+        sample_weight the mean is Keras's weighted "sum_over_batch_size". state: the
+        layers' state to start from (default: the model's)."""
         fused = self._fused_loss
-        out, new_state = self.apply(params, x, training=training, rng=rng, logits=fused is not None)
+        out, new_state = self.apply(params, x, training=training, rng=rng, state=state,
+                                    logits=fused is not None)
         per_example = (fused or self.loss)(y, out)
         loss = losses_module.weighted_mean(per_example, sample_weight)
         for layer in self.layers:
@@ -249,13 +252,19 @@ class Sequential:
     # --- compile -------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: list | None = None,
                 device: str | None = None, distribute: Any = None,
-                weighted_metrics: list | None = None) -> None:
+                weighted_metrics: list | None = None, jit_compile: bool | str = "auto") -> None:
         """Choose optimizer, loss and metrics (Keras names or objects). weighted_metrics
         are metrics that fit's and evaluate's sample_weight / class_weight apply to.
 
         device="opencl" trains on an OpenCL device (default: $ADKIT_DEVICE, else "cpu");
         distribute="mpi" trains data-parallel over the MPI ranks this script was
-        launched on (see adkit.nn.distributed)."""
+        launched on (see adkit.nn.distributed).
+
+        jit_compile (Keras's name): "auto" (the default) or True runs each training step
+        as one adkit.compile program (loss, gradient and update; nn/compiled_step.py)
+        where the configuration allows, else eagerly (`model.trainer.eager_reason` says
+        why; with True a CompileWarning does too); False always steps eagerly."""
+        jit_compile = check_jit_compile(jit_compile)
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy'; valid "
                              f"names: {', '.join(list(losses_module.ALL) + list(losses_module.ALIASES))}")
@@ -279,7 +288,18 @@ class Sequential:
         self._metric_keys = [m if isinstance(m, str) else c.name
                              for m, c in zip(self._metric_specs, self.compiled_metrics)]
         add_weighted_metrics(self, weighted_metrics, loss_name)
-        self.trainer = Trainer(self, strategy, placement)
+        self.trainer = Trainer(self, strategy, placement, jit_compile=jit_compile)
+
+    @property
+    def jit_compile(self) -> bool | str:
+        """compile's jit_compile: "auto" (default), True or False."""
+        return self.trainer.jit_compile
+
+    def compile_config(self) -> dict:
+        """What save_model stores to compile the model again on load."""
+        return {"loss": getattr(self.loss, "__name__", None),
+                "metrics": [m for m in self._metric_specs if isinstance(m, str)],
+                "jit_compile": self.jit_compile}
 
     @property
     def is_chief(self) -> bool:

@@ -273,7 +273,7 @@ def _compile(f: ModelFile, model: Sequential | Model, optimizer_state: dict[str,
     with _config_errors(f, "the compile settings are invalid"):
         if not isinstance(c, dict):
             raise ValueError(f"'compile' is {type(c).__name__}, not a dict")
-        extra = {"loss_weights": c["loss_weights"]} if "loss_weights" in c else {}
+        extra = {k: c[k] for k in ("loss_weights", "jit_compile") if k in c}
         model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"], **extra)
     if not optimizer_state:
         return

@@ -280,7 +280,7 @@ class Optimizer:
         consts = self._prepare(params, grads, hvp, self.current_learning_rate())
         for p, g, slots in zip(params, grads, self._slots):
             self._update(p, g, slots, consts)
-        self.iterations += 1
+        self._advance()
 
     # ------------------------------------------------------------ on an OpenCL device
 
@@ -412,6 +412,94 @@ class Optimizer:
     @property
     def _uses_rng(self) -> bool:
         return self.gradient_noise is not None or self.needs_hvp
+
+    def _advance(self) -> None:
+        """Count a completed step (and move any per-step state a subclass keeps)."""
+        self.iterations += 1
+
+    # ------------------------------------------------------------ the step as a pure function
+    # adkit.nn's compiled training step (nn/compiled_step.py) stages the update into one
+    # program with the loss and gradient: begin_step (host) -> pure_step (staged: new
+    # arrays, nothing written) -> finish_step (host: the results copied in place).
+
+    def pure_step_refusal(self) -> str | None:
+        """Why this optimizer's step cannot run as a pure function (so a training step
+        with it runs eagerly), or None when it can.
+
+        >>> Adam().pure_step_refusal() is None, ESGD().pure_step_refusal() is None
+        (True, False)
+        """
+        name = type(self).__name__
+        if self.needs_hvp:
+            return f"{name} asks for Hessian-vector products, a second differentiation per step"
+        if self.gradient_noise is not None:
+            return f"{name}'s gradient_noise draws from the optimizer's own generator every step"
+        owner = next(c for c in type(self).__mro__ if "_update" in c.__dict__)
+        if "_rule" not in owner.__dict__:
+            return (f"{owner.__name__} defines _update (the in-place rule) but no _rule (its "
+                    f"pure form)")
+        return None
+
+    def begin_step(self, params: Sequence[np.ndarray]) -> Any:
+        """Before a pure step on `params` (the arrays it will update, in order): allocate
+        the slots on the first step and return the step's scalars (learning rate, bias
+        corrections) as apply_gradients computes them. Changes nothing else."""
+        params = list(params)
+        if self._slots is None:
+            self._slots = [[self._init_slot(n, p) for n in self._slot_names] for p in params]
+        else:
+            self._match_slots(params)
+        return self._prepare(params, None, None, self.current_learning_rate())
+
+    def pure_step(self, params: Sequence[Any], grads: Sequence[Any], slots: Sequence[Sequence],
+                  consts: Any) -> tuple[list, list]:
+        """(new params, new slots) after one step from `grads`, as new arrays: the update
+        of apply_gradients (same transforms, same rule) without writing into anything.
+        `slots` and `consts` are what this optimizer holds and begin_step returned.
+
+        >>> opt, w = SGD(0.1, momentum=0.9), np.array([1.0])
+        >>> consts = opt.begin_step([w])
+        >>> opt.pure_step([w], [np.array([1.0])], opt._slots, consts)
+        ([array([0.9])], [[array([-0.1])]])
+        """
+        grads = [g if g.dtype == p.dtype else g.astype(p.dtype) for p, g in zip(params, grads)]
+        grads = self._pure_transform(grads)
+        new_params, new_slots = [], []
+        for p, g, s in zip(params, grads, slots):
+            p_new, s_new = self._rule(p, g, list(s), consts)
+            new_params.append(p_new)
+            new_slots.append(s_new)
+        return new_params, new_slots
+
+    def finish_step(self, params: Sequence[np.ndarray], new_params: Sequence[np.ndarray],
+                    new_slots: Sequence[Sequence[np.ndarray]]) -> None:
+        """Copy a pure step's results into the parameters and the slots (in place) and
+        count the step."""
+        for p, value in zip(params, new_params):
+            np.copyto(p, value)
+        for slots, values in zip(self._slots, new_slots):
+            for s, value in zip(slots, values):
+                np.copyto(s, value)
+        self._advance()
+
+    def _rule(self, p: Any, g: Any, slots: list, consts: Any) -> tuple[Any, list]:
+        """(new p, new slots): ``_update`` as a pure function."""
+        raise NotImplementedError
+
+    def _pure_transform(self, grads: list) -> list:
+        """``_transform`` without Python branches on values (clipping as a select)."""
+        if self.clipvalue is not None:
+            c = self.clipvalue
+            grads = [np.clip(g, -c, c) for g in grads]
+        if self.clipnorm is not None:
+            c = self.clipnorm
+            norms = [np.sqrt(np.vdot(g, g)) for g in grads]
+            grads = [np.where(n > c, g * (c / n), g) for g, n in zip(grads, norms)]
+        if self.global_clipnorm is not None:
+            c = self.global_clipnorm
+            n = np.sqrt(sum(np.vdot(g, g) for g in grads))
+            grads = [np.where(n > c, g * (c / n), g) for g in grads]
+        return grads
 
     # ------------------------------------------------------------ state
 
@@ -603,6 +691,15 @@ class SGD(Optimizer):
                     nesterov=self.nesterov)
 
 
+    def _rule(self, p, g, slots, lr):
+        step = g * lr
+        if not slots:
+            return p - step, []
+        mu = self.momentum
+        m = slots[0] * mu - step
+        return ((p - step) + m * mu if self.nesterov else p + m), [m]
+
+
 class Adagrad(Optimizer):
     """Per-parameter rates from the running sum of squared gradients (Duchi et al.
     2011): ``G += g**2``, ``w -= lr * g / sqrt(G + epsilon)``, with G starting at
@@ -634,6 +731,11 @@ class Adagrad(Optimizer):
         np.divide(g, tmp, out=tmp)
         tmp *= lr
         p -= tmp
+
+
+    def _rule(self, p, g, slots, lr):
+        acc = slots[0] + np.square(g)
+        return p - g / np.sqrt(acc + self.epsilon) * lr, [acc]
 
 
 class RMSprop(Optimizer):
@@ -692,6 +794,27 @@ class RMSprop(Optimizer):
                         average_gradient=slots[-1] if self.centered else None)
 
 
+    def _rule(self, p, g, slots, lr):
+        rho = self.rho
+        v = slots[0] * rho + np.square(g) * (1.0 - rho)
+        new = [v]
+        if self.centered:
+            a = slots[-1] * rho + g * (1.0 - rho)
+            denom = (v - np.square(a)) + self.epsilon
+        else:
+            denom = v + self.epsilon
+        step = g / np.sqrt(denom) * lr
+        if self.momentum > 0:
+            m = slots[1] * self.momentum + step
+            new.append(m)
+            p_new = p - m
+        else:
+            p_new = p - step
+        if self.centered:
+            new.append(a)
+        return p_new, new
+
+
 class Adadelta(Optimizer):
     """Units-consistent steps (Zeiler 2012): the step is ``RMS[dx] / RMS[g] * g``,
     with both RMS running averages (decay ``rho``) and ``RMS[x] = sqrt(E[x**2] +
@@ -741,6 +864,14 @@ class Adadelta(Optimizer):
     def _device_update(self, dev, w, g, slots, lr):
         optim().adadelta(dev, w, g, slots[0], slots[1], lr=lr, rho=self.rho,
                          epsilon=self.epsilon)
+
+
+    def _rule(self, p, g, slots, lr):
+        rho, eps = self.rho, self.epsilon
+        eg2 = slots[0] * rho + np.square(g) * (1.0 - rho)
+        step = np.sqrt((slots[1] + eps) / (eg2 + eps)) * g
+        edx2 = slots[1] * rho + np.square(step) * (1.0 - rho)
+        return p - step * lr, [eg2, edx2]
 
 
 class _AdamFamily(Optimizer):
@@ -806,6 +937,17 @@ class Adam(_AdamFamily):
                      v_hat=slots[2] if self.amsgrad else None)
 
 
+    def _rule(self, p, g, slots, alpha):
+        b1, b2 = self.beta_1, self.beta_2
+        m = slots[0] * b1 + g * (1.0 - b1)
+        v = slots[1] * b2 + np.square(g) * (1.0 - b2)
+        new = [m, v]
+        if self.amsgrad:
+            v = np.maximum(slots[2], v)
+            new.append(v)
+        return p - m / (np.sqrt(v) + self.epsilon) * alpha, new
+
+
 class Adamax(_AdamFamily):
     """Adam with the infinity norm (Kingma & Ba 2015, section 7.1):
     ``u = max(beta_2 * u, |g|)``, ``w -= lr / (1 - beta_1**t) * m / (u + epsilon)``.
@@ -837,6 +979,12 @@ class Adamax(_AdamFamily):
         p -= tmp
 
 
+    def _rule(self, p, g, slots, alpha):
+        m = slots[0] * self.beta_1 + g * (1.0 - self.beta_1)
+        u = np.maximum(slots[1] * self.beta_2, np.abs(g))
+        return p - m / (u + self.epsilon) * alpha, [m, u]
+
+
 class Nadam(_AdamFamily):
     """Adam with Nesterov momentum (Dozat 2016), Keras's formulation: a momentum
     schedule ``mu_t = beta_1 * (1 - 0.5 * 0.96 ** (t * schedule_decay))`` and
@@ -866,10 +1014,14 @@ class Nadam(_AdamFamily):
     def _prepare(self, params, grads, hvp, lr):
         t = self.iterations + 1
         mu_t, mu_next = self._mu(t), self._mu(t + 1)
-        self._u_product *= mu_t
-        c_m = lr * mu_next / (1.0 - self._u_product * mu_next)
-        c_g = lr * (1.0 - mu_t) / (1.0 - self._u_product)
+        u_product = self._u_product * mu_t   # stored by _advance, once the step is applied
+        c_m = lr * mu_next / (1.0 - u_product * mu_next)
+        c_g = lr * (1.0 - mu_t) / (1.0 - u_product)
         return c_m, c_g, 1.0 / math.sqrt(1.0 - self.beta_2 ** t)
+
+    def _advance(self):
+        self._u_product *= self._mu(self.iterations + 1)
+        super()._advance()
 
     def _update(self, p, g, slots, consts):
         c_m, c_g, inv_sqrt_bc2 = consts
@@ -898,6 +1050,15 @@ class Nadam(_AdamFamily):
     def _set_extra(self, extra):
         super()._set_extra(extra)
         self._u_product = float(extra["u_product"])
+
+
+    def _rule(self, p, g, slots, consts):
+        c_m, c_g, inv_sqrt_bc2 = consts
+        b1, b2 = self.beta_1, self.beta_2
+        m = slots[0] * b1 + g * (1.0 - b1)
+        v = slots[1] * b2 + np.square(g) * (1.0 - b2)
+        d = np.sqrt(v) * inv_sqrt_bc2 + self.epsilon
+        return (p - m / d * c_m) - g / d * c_g, [m, v]
 
 
 class Rprop(Optimizer):
@@ -949,6 +1110,17 @@ class Rprop(Optimizer):
         np.sign(prev, out=tmp)
         tmp *= step
         p -= tmp
+
+
+    def _rule(self, p, g, slots, lr):
+        prev, step = slots
+        direction = g * prev
+        flipped = direction < 0
+        step = np.where(direction > 0, step * self.etas[1], step)
+        step = np.where(flipped, step * self.etas[0], step)
+        step = np.clip(step, *self.step_sizes)
+        prev = np.where(flipped, np.zeros_like(g), g)
+        return p - np.sign(prev) * step, [prev, step]
 
 
 class ESGD(Optimizer):

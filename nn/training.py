@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
@@ -32,11 +33,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import adkit
+from adkit.compile import CompileWarning
 from adkit.extend import is_duck_array
 from adkit.pytree import tree_flatten, tree_unflatten
 
 from . import allocator, backend
 from .callbacks import CallbackList, History, TerminateOnNaN
+from .compiled_step import CompiledStep, check_jit_compile
+from .compiled_step import refusal as compiled_step_refusal
 from .data_adapters import (ArrayBatches, StreamBatches, check_sample_weight, combined_weights,
                             is_batch_source, stream_or_none)
 from .metrics import WeightedMetric
@@ -59,8 +63,10 @@ class TrainableModel(Protocol):
     history: History | None
 
     def loss_fn(self, params: dict, x: Any, y: Any, rng: np.random.Generator | None = None,
-                training: bool = True) -> tuple[Any, tuple[Any, dict]]:
-        """(mean loss + penalties, (what the loss was computed from, new layer state))."""
+                training: bool = True, sample_weight: Any = None,
+                state: dict | None = None) -> tuple[Any, tuple[Any, dict]]:
+        """(mean loss + penalties, (what the loss was computed from, new layer state));
+        state: the layer state to start from (default: the model's)."""
 
     def apply(self, params: dict, x: Any, *, training: bool = False) -> tuple[Any, dict]:
         """(outputs, new layer state)."""
@@ -112,7 +118,7 @@ class Trainer:
     HostPlacement or DevicePlacement."""
 
     def __init__(self, model: TrainableModel, strategy: Any = None,
-                 placement: HostPlacement | None = None) -> None:
+                 placement: HostPlacement | None = None, jit_compile: bool | str = "auto") -> None:
         self.model = model
         self.strategy = strategy if strategy is not None else SingleProcess()
         self.placement = placement if placement is not None else HostPlacement(model)
@@ -120,8 +126,38 @@ class Trainer:
         # dropout masks: a single process keeps its (seed, step) stream, ranks add their rank
         self._rank_key = (self.strategy.rank,) if self.distributed else ()
         self._value_and_grad = adkit.value_and_grad(model.loss_fn, has_aux=True)
+        #: compile's jit_compile ("auto", True or False)
+        self.jit_compile = check_jit_compile(jit_compile)
+        self._compiled: CompiledStep | None = None
+        self._refusal_warned = False
         #: the fit in progress (callbacks such as BackupAndRestore read where it is)
         self.run: FitRun | None = None
+
+    @property
+    def eager_reason(self) -> str | None:
+        """Why training steps run eagerly (None: each step is one compiled program, see
+        nn/compiled_step.py): jit_compile=False, or what this configuration lacks."""
+        if self.jit_compile is False:
+            return "compile(jit_compile=False)"
+        if self.model.optimizer is None:
+            return "the model is not compiled"
+        return compiled_step_refusal(self.model, self.distributed,
+                                     on_device=self.placement.backend is not None)
+
+    def _compiled_step(self) -> CompiledStep | None:
+        """The compiled step, made on first use; None where steps run eagerly (with
+        jit_compile=True, a warning says why, once)."""
+        if self._compiled is not None:
+            return self._compiled
+        reason = self.eager_reason
+        if reason is not None:
+            if self.jit_compile is True and not self._refusal_warned:
+                self._refusal_warned = True
+                warnings.warn(f"jit_compile=True, but the training steps run eagerly: {reason}",
+                              CompileWarning, stacklevel=4)
+            return None
+        self._compiled = CompiledStep(self.model)
+        return self._compiled
 
     @property
     def is_chief(self) -> bool:
@@ -148,6 +184,19 @@ class Trainer:
         global_size examples. Returns (loss, what the loss was computed from)."""
         model, strategy, placement = self.model, self.strategy, self.placement
         rng = np.random.default_rng((model.seed, model.optimizer.iterations) + self._rank_key)
+        compiled = self._compiled_step() if len(x) else None
+        if compiled is not None:
+            with placement.kernels():
+                step = compiled(placement.params, placement.leaves, x, y, sample_weight, rng)
+            if step is not None:
+                loss, out, apply = step
+                if nan_guard is not None and nan_guard.check(epoch, batch, loss):
+                    return loss, out
+                with interrupts_deferred():
+                    apply()
+                    placement.updated()
+                    model.apply_constraints()
+                return loss, out
         if len(x):
             with placement.kernels():
                 if sample_weight is None:

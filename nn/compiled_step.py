@@ -1,0 +1,232 @@
+"""A training step as one adkit.compile program: the loss, its gradient (reverse mode)
+and the optimizer's update, staged once per batch signature and replayed.
+
+The program is a pure function
+
+    (params, layer state, optimizer slots, step scalars, x, y, random draws[, weights])
+        -> (loss, outputs, new trainable params, new slots, new layer state)
+
+that writes into none of its arguments (adkit.compile would run it eagerly if it
+did). The host then checks the loss (TerminateOnNaN) and copies the results into
+the model's and the optimizer's arrays, in place, with Ctrl-C held, exactly where
+the eager step's in-place update would have left them.
+
+Randomness comes in as an argument. The eager step hands the layers a Generator
+seeded by (model seed, step[, rank]); the first step of a batch signature runs the
+forward pass once with a `RecordingGenerator` to learn which draws the layers make
+(method, shape, dtype), and every step then makes those draws on the host from the
+step's Generator and passes the arrays in, where a `ReplayedDraws` hands them to
+the layers in order. A compiled step therefore drops exactly the units the eager
+step drops.
+
+Whatever cannot run this way falls back to the eager step with a reason
+(`refusal`): an OpenCL device, MPI data parallelism, an optimizer that needs
+Hessian-vector products or draws its own noise (Optimizer.pure_step_refusal),
+or a model adkit.compile cannot stage (its CompileWarning names what).
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import Any
+
+import numpy as np
+
+import adkit
+from adkit.compile import CompileWarning
+from adkit.pytree import tree_flatten
+
+from .outputs import Rows
+
+#: compile's jit_compile values: Keras's "auto" (compiled where it applies), True, False
+JIT_CHOICES = ("auto", True, False)
+
+#: Generator methods a layer may draw from inside a compiled step
+_DRAWS = frozenset({"random", "standard_normal", "normal", "uniform", "binomial", "integers",
+                    "bernoulli", "permutation", "exponential", "poisson", "choice"})
+
+
+def check_jit_compile(value: Any) -> bool | str:
+    """compile's jit_compile, checked: "auto", True or False."""
+    if value is None:
+        return "auto"
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value == "auto":
+        return value
+    raise ValueError(f"jit_compile must be True, False or 'auto', got {value!r}")
+
+
+def refusal(model: Any, strategy_is_distributed: bool, *, on_device: bool) -> str | None:
+    """Why `model`'s training step cannot be one compiled program here, or None."""
+    if on_device:
+        return "the model trains on an OpenCL device, where the step runs the device's kernels"
+    if strategy_is_distributed:
+        return ("distribute='mpi' all-reduces the gradients between the backward pass and "
+                "the update")
+    if model.state and "state" not in inspect.signature(model.loss_fn).parameters:
+        return ("the model's loss_fn takes no state= argument, so its layer state would be "
+                "frozen into the program")
+    return model.optimizer.pure_step_refusal()
+
+
+class RecordingGenerator:
+    """A numpy Generator that notes every draw (method, arguments) it makes: the plan
+    of draws a compiled step makes on the host."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self.plan: list[tuple[str, tuple, tuple]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._rng, name)
+        if name not in _DRAWS:
+            raise _UnplannedDraw(f"a layer called Generator.{name}, which a compiled step "
+                                 "does not replay")
+
+        def draw(*args: Any, **kwargs: Any) -> Any:
+            self.plan.append((name, args, tuple(sorted(kwargs.items()))))
+            return method(*args, **kwargs)
+        return draw
+
+
+class ReplayedDraws:
+    """Stands in for the step's Generator inside the staged step: returns the arrays
+    drawn on the host, in the order of the plan, checking each call matches it."""
+
+    def __init__(self, plan: list, draws: list) -> None:
+        self._plan, self._draws, self._next = plan, draws, 0
+
+    def __getattr__(self, name: str) -> Any:
+        def draw(*args: Any, **kwargs: Any) -> Any:
+            k = self._next
+            if k >= len(self._plan) or self._plan[k] != (name, args,
+                                                         tuple(sorted(kwargs.items()))):
+                raise _UnplannedDraw(f"the layers' draw {k} (Generator.{name}) differs from "
+                                     "the one the plan recorded")
+            self._next += 1
+            return self._draws[k]
+        return draw
+
+
+class _UnplannedDraw(RuntimeError):
+    """A layer drew random numbers in a way the recorded plan does not cover."""
+
+
+def plain_tree(tree: Any) -> Any:
+    """Nested dicts (NestedState, a dict subclass, included) as plain dicts, arrays kept."""
+    if isinstance(tree, dict):
+        return {k: plain_tree(v) for k, v in tree.items()}
+    return tree
+
+
+class CompiledStep:
+    """model's training step as one program (see the module docstring). Called with
+    the placed parameters and one batch, it returns (loss, outputs, apply), or None
+    when this batch's signature runs eagerly (the Trainer then takes its eager step);
+    `apply()` writes the step's results into the model and the optimizer."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self._value_and_grad = adkit.value_and_grad(model.loss_fn, has_aux=True)
+        #: the staged step; its .stats count traces and replays, .source(...) shows it
+        self.program = adkit.compile(self._pure_step, static_argnums=(0,))
+        self._plans: dict = {}      # batch signature -> the draws the layers make
+        #: batch signature -> why it runs eagerly
+        self.eager_reasons: dict = {}
+
+    def __call__(self, params: dict, leaves: list, x: Any, y: Any, sample_weight: Any,
+                 rng: np.random.Generator) -> tuple[float, Any, Any] | None:
+        model, optimizer = self.model, self.model.optimizer
+        key = (_signature(x), _signature(y), np.shape(sample_weight),
+               tuple(id(w) for w in leaves))
+        if key in self.eager_reasons:
+            return None
+        state = plain_tree(model.state)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._draw_plan(params, state, x, y, sample_weight, rng)
+            if plan is None:
+                self.eager_reasons[key] = "a layer draws random numbers in a way a program " \
+                                          "cannot replay"
+                return None
+            self._plans[key] = plan
+        draws = [getattr(rng, name)(*args, **dict(kwargs)) for name, args, kwargs in plan]
+        consts = optimizer.begin_step(leaves)
+        slots = [list(s) for s in optimizer._slots]
+        layout = (key[3], plan, isinstance(x, Rows), isinstance(y, Rows))
+        before = self.program.stats.eager_calls
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CompileWarning)
+            result = self.program(layout, params, state, slots, consts, _unwrapped(x),
+                                  _unwrapped(y), draws, sample_weight)
+        if self.program.stats.eager_calls > before:
+            # not staged (or not replayed): this result is the eager function's, right but
+            # slower; the next steps of this signature take the ordinary eager step
+            reasons = [str(w.message) for w in caught if issubclass(w.category, CompileWarning)]
+            # (adkit.compile warns once per reason: a second signature repeats the first's)
+            self.eager_reasons[key] = reasons[0] if reasons else next(
+                iter(self.eager_reasons.values()), "adkit.compile ran it eagerly")
+            name = getattr(model, "name", type(model).__name__)
+            warnings.warn(f"adkit.nn: the training step of model {name!r} runs eagerly for "
+                          f"this batch shape: {self.eager_reasons[key]}", CompileWarning,
+                          stacklevel=4)
+        loss, out, new_leaves, new_slots, new_state = result
+
+        def apply() -> None:
+            optimizer.finish_step(leaves, new_leaves, new_slots)
+            model.state.update(new_state)
+        return float(loss), out, apply
+
+    def _draw_plan(self, params: dict, state: dict, x: Any, y: Any, sample_weight: Any,
+                   rng: np.random.Generator) -> tuple | None:
+        """The draws the layers make in a training forward pass on this batch (learned by
+        running it once, eagerly, on a copy of rng), or None when a layer draws in a way
+        that cannot be planned."""
+        recorder = RecordingGenerator(np.random.default_rng(rng.bit_generator.seed_seq))
+        kwargs = _loss_kwargs(state, sample_weight)
+        try:
+            self.model.loss_fn(params, x, y, recorder, **kwargs)
+        except _UnplannedDraw:
+            return None
+        plan = tuple(recorder.plan)
+        try:
+            hash(plan)   # it keys the program (an array argument to a draw would not)
+        except TypeError:
+            return None
+        return plan
+
+    def _pure_step(self, layout: tuple, params: dict, state: dict, slots: list, consts: Any,
+                   x: Any, y: Any, draws: list, sample_weight: Any) -> tuple:
+        """The step as a pure function (what adkit.compile stages). layout (static) keys
+        the program by the trained arrays, the plan of draws and the batch containers."""
+        model = self.model
+        _, plan, x_rows, y_rows = layout
+        x, y = (Rows(x) if x_rows else x), (Rows(y) if y_rows else y)
+        (loss, (out, new_state)), grads = self._value_and_grad(
+            params, x, y, ReplayedDraws(plan, draws), **_loss_kwargs(state, sample_weight))
+        leaves = tree_flatten(model.trainable_part(params))[0]
+        grad_leaves = tree_flatten(model.trainable_part(grads))[0]
+        new_leaves, new_slots = model.optimizer.pure_step(leaves, grad_leaves, slots, consts)
+        return loss, out, new_leaves, new_slots, new_state
+
+
+def _loss_kwargs(state: dict, sample_weight: Any) -> dict:
+    """loss_fn's keyword arguments: the layer state (where there is any: a model without
+    state may take no state= argument) and the sample weights (where given)."""
+    kwargs: dict = {"state": state} if state else {}
+    if sample_weight is not None:
+        kwargs["sample_weight"] = sample_weight
+    return kwargs
+
+
+def _unwrapped(batch: Any) -> Any:
+    """A batch as the program takes it: Rows (several inputs or outputs) as their list."""
+    return batch.arrays if isinstance(batch, Rows) else batch
+
+
+def _signature(batch: Any) -> tuple:
+    """The shapes and dtypes of a batch's arrays (one array, Rows, a list or a dict)."""
+    leaves, treedef = tree_flatten(_unwrapped(batch))
+    return treedef, tuple((np.shape(v), getattr(v, "dtype", type(v))) for v in leaves)
