@@ -34,9 +34,6 @@ Rules (see README "Compiling"):
 from __future__ import annotations
 
 import functools
-import keyword
-import math
-import operator
 import random
 import threading
 import warnings
@@ -46,13 +43,13 @@ import numpy as np
 
 from .captures import (DEPTH, find_bindings, holds_arrays, read, stageable, swapped,
                        unreached_arrays)
+from .codegen import GuardFailure, generate, optimise, slots_of
 from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
                                   rebuild)
 from .pytree import tree_flatten, tree_unflatten
 from .reverse.graphviz import tape_to_dot
 from .scope import tracing
-from .staging import (CONSTANT, Guard, Instruction, Staged, StagingTrace, Unstageable,
-                      check_guard)
+from .staging import Instruction, Staged, StagingTrace, Unstageable
 from .tracer import BoxBase
 
 __all__ = ["compile", "Compiled", "CompileWarning"]
@@ -63,10 +60,6 @@ _STAGING = threading.RLock()
 
 class CompileWarning(UserWarning):
     """adkit.compile runs a function eagerly, or keeps retracing it."""
-
-
-class GuardFailure(Exception):
-    """A guard of a replayed program did not hold: the function takes another path."""
 
 
 class CompileStats:
@@ -425,22 +418,27 @@ class Program:
             self.out_treedef, [leaf._value if isinstance(leaf, BoxBase) else leaf
                                for leaf in leaves])
         self.n_inputs, self.shapes = n_inputs, trace.shapes
-        self.steps = eliminate_dead_code(trace.program, outputs)
-        self.source, namespace = generate(self.steps, n_inputs, outputs, trace.large)
+        out_types = [trace.info[x].type if kind == "v" and x in trace.info else None
+                     for kind, x in outputs]
+        self.steps, self.outputs = optimise(trace.program, outputs, trace.info)
+        self.source, namespace = generate(self.steps, n_inputs, self.outputs, trace.info,
+                                          trace.large, out_types)
         code = _builtin_compile(self.source, "<adkit.compile>", "exec")
         exec(code, namespace)  # noqa: S102 - generated text: generated names and literals only
         self.run_flat = namespace["program"]
 
     def to_dot(self) -> str:
-        """The program as a Graphviz DOT digraph: inputs as boxes, outputs highlighted."""
+        """The program as a Graphviz DOT digraph: inputs as boxes, outputs highlighted
+        (entries numbered in evaluation order, as the tape numbers its Wengert list)."""
         nodes: dict = {i: _DotNode(i, None, (), self.shapes.get(i, ()))
                        for i in range(self.n_inputs)}
         for step in self.steps:
             if isinstance(step, Instruction):
-                parents = tuple(nodes[s] for s in _slots(step.operands) if s in nodes)
-                nodes[step.out] = _DotNode(step.out, step.prim, parents,
+                parents = tuple(nodes[s] for s in slots_of(step.operands) if s in nodes)
+                nodes[step.out] = _DotNode(len(nodes), step.prim, parents,
                                            self.shapes.get(step.out, ()))
-        return tape_to_dot(list(nodes.values()), [s for kind, s in self.outputs if kind == "v"])
+        return tape_to_dot(list(nodes.values()),
+                           [nodes[s].index for kind, s in self.outputs if kind == "v"])
 
     def run(self, inputs: list) -> Any:
         """The outputs for new inputs (raises GuardFailure when the path differs)."""
@@ -454,146 +452,3 @@ class _DotNode(NamedTuple):
     prim: Any
     parents: tuple
     shape: tuple
-
-
-def eliminate_dead_code(steps: list, outputs: list) -> list:
-    """Drop instructions whose results reach neither an output nor a guard."""
-    live = {s for kind, s in outputs if kind == "v"}
-    kept = []
-    for step in reversed(steps):
-        if isinstance(step, Guard):
-            live.add(step.slot)
-        elif step.out in live:
-            live.update(_slots(step.operands))
-        else:
-            continue
-        kept.append(step)
-    kept.reverse()
-    return kept
-
-
-def _slots(operands: Iterable) -> Iterable[int]:
-    for op in operands:
-        if op[0] == "v":
-            yield op[1]
-        elif op[0] == "t":
-            yield from _slots(op[2])
-
-
-def _literal(value: Any) -> str | None:
-    """Source text for a constant that is exactly a Python literal, else None."""
-    t = type(value)
-    if value is None or t is bool or t is int:
-        return repr(value)
-    if t is float and math.isfinite(value):
-        return repr(value)
-    return None
-
-
-def _last_uses(steps: list, large: set, outputs: list) -> dict[int, list[int]]:
-    """step index -> the large slots whose last use is that step (freed right after it)."""
-    last: dict[int, int] = {}
-    for k, step in enumerate(steps):
-        used = _slots(step.operands) if isinstance(step, Instruction) else (step.slot,)
-        for slot in used:
-            if slot in large:
-                last[slot] = k
-    kept = {s for kind, s in outputs if kind == "v"}
-    frees: dict[int, list[int]] = {}
-    for slot, k in last.items():
-        if slot not in kept:
-            frees.setdefault(k, []).append(slot)
-    return frees
-
-
-def generate(steps: list, n_inputs: int, outputs: list,
-             large: set = frozenset()) -> tuple[str, dict]:
-    """Python source of a program, and the namespace it runs in (implementations, constants).
-
-    Every name in the text is generated (v<slot>, c<k>, <primitive name>_<k>, the
-    primitive's name reduced to letters, digits and underscores); the only other
-    text is literals of Python numbers.
-    """
-    namespace: dict = {"GuardFailure": GuardFailure, "check_guard": check_guard}
-    names: dict = {}
-
-    def const(value: Any) -> str:
-        text = _literal(value)
-        if text is not None:
-            return text
-        key = ("c", id(value))
-        if key not in names:
-            names[key] = f"c{len(namespace)}"
-            namespace[names[key]] = value
-        return names[key]
-
-    def impl(prim: Any) -> str:
-        key = ("p", id(prim))
-        if key not in names:
-            names[key] = f"{_identifier(prim.name)}_{len(namespace)}"
-            namespace[names[key]] = prim.impl
-        return names[key]
-
-    def operand(op: tuple) -> str:
-        if op[0] == "v":
-            return f"v{op[1]}"
-        if op[0] == "t":
-            items = "".join(f"{operand(x)}, " for x in op[2])
-            return f"({items})" if op[1] is tuple else f"[{items}]"
-        return const(op[1])
-
-    params_in = ", ".join(f"v{i}" for i in range(n_inputs))
-    lines = [f"def program({params_in}):"]
-    frees = _last_uses(steps, large, outputs)
-    for k, step in enumerate(steps):
-        if k - 1 in frees:   # large intermediates go as soon as they are used up
-            lines.append(f"    del {', '.join(f'v{s}' for s in sorted(frees[k - 1]))}")
-        if isinstance(step, Instruction) and step.prim is CONSTANT:
-            lines.append(f"    v{step.out} = {operand(step.operands[0])}")
-        elif isinstance(step, Instruction) and step.prim.impl in _OPERATORS \
-                and len(step.operands) == _OPERATORS[step.prim.impl].count("{}") \
-                and not step.params:
-            # operator.mul(a, b) is a * b for every type: the same call, without the call
-            text = _OPERATORS[step.prim.impl].format(*(operand(op) for op in step.operands))
-            lines.append(f"    v{step.out} = {text}")
-        elif isinstance(step, Instruction):
-            args = [operand(op) for op in step.operands]
-            for name, value in step.params.items():   # (k is the step's index)
-                if isinstance(name, str) and name.isidentifier() \
-                        and not keyword.iskeyword(name):
-                    args.append(f"{name}={const(value)}")
-                else:
-                    args.append(f"**{const({name: value})}")
-            lines.append(f"    v{step.out} = {impl(step.prim)}({', '.join(args)})")
-        elif step.kind == "bool":
-            test = "not " if step.expected else ""
-            lines.append(f"    if {test}v{step.slot}: raise GuardFailure")
-        elif step.kind == "int" and type(step.expected) is int:
-            lines.append(f"    if int(v{step.slot}) != {step.expected!r}: raise GuardFailure")
-        elif step.kind == "shape":
-            lines.append(f"    if v{step.slot}.shape != {const(step.expected)}: raise GuardFailure")
-        else:
-            lines.append(f"    if not check_guard({step.kind!r}, v{step.slot}, "
-                         f"{const(step.expected)}): raise GuardFailure")
-    outs = []
-    for kind, x in outputs:
-        if kind == "v":
-            outs.append(f"v{x}")
-        elif isinstance(x, np.ndarray):
-            outs.append(f"{const(x)}.copy()")  # a fresh array per call, as the function makes
-        else:
-            outs.append(const(x))
-    lines.append(f"    return [{', '.join(outs)}]")
-    return "\n".join(lines) + "\n", namespace
-
-
-#: implementations that are Python's operators, and the expression each one is
-_OPERATORS = {operator.add: "({} + {})", operator.sub: "({} - {})", operator.mul: "({} * {})",
-              operator.truediv: "({} / {})", operator.neg: "(-{})", operator.pos: "(+{})"}
-
-
-def _identifier(name: str) -> str:
-    """A primitive's name reduced to ASCII letters, digits and underscores (never user code)."""
-    text = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_"
-                   for ch in str(name))[:40]
-    return text if text[:1].isalpha() else "p_" + text

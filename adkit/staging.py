@@ -30,7 +30,8 @@ from .errors import TracedConversionError
 from .inplace import note_view, shares_memory
 from .tracer import BoxBase, NondiffPrimitive, Primitive, Trace
 
-__all__ = ["StagingTrace", "Staged", "Instruction", "Guard", "Unstageable", "CONSTANT"]
+__all__ = ["StagingTrace", "Staged", "Instruction", "Guard", "SlotInfo", "Unstageable",
+           "CONSTANT"]
 
 
 class Unstageable(TracedConversionError):
@@ -49,6 +50,17 @@ class Instruction(NamedTuple):
     operands: tuple
     params: dict
     out: int
+
+
+class SlotInfo(NamedTuple):
+    """What staging saw in a slot, for the code generation passes (adkit.codegen)."""
+
+    type: type
+    shape: tuple
+    dtype: Any       # np.dtype, or None for a value without one
+    root: Any        # id of the array owning an array's memory (views share it); a
+                     # frozenset of them for a tuple or list of arrays; None otherwise
+    fresh: bool      # a new array owning its memory, from an operation that always makes one
 
 
 class Guard(NamedTuple):
@@ -71,6 +83,8 @@ _SHAPE_QUERIES = frozenset({"shape", "ndim", "size", "result_type", "iscomplexob
                             "isrealobj", "may_share_memory", "shares_memory"})
 #: primitives whose value follows from the shape and dtype of their first argument
 _SHAPE_ONLY = frozenset({"ones_like", "zeros_like", "full_like"})
+#: non-elementwise primitives whose array results are always new arrays (out= candidates)
+_FRESH = frozenset({"matmul", "dot", "tensordot", "inner", "outer"})
 #: primitives whose output shape depends on the values of their inputs
 _DATA_SHAPED = frozenset({"nonzero", "argwhere", "flatnonzero", "unique", "compress",
                           "extract", "trim_zeros"})
@@ -83,7 +97,7 @@ CONSTANT = Primitive("constant", lambda value: value)
 class StagingTrace(Trace):
     """Records every primitive applied to its boxes into `program` (a list of steps)."""
 
-    __slots__ = ("program", "n_slots", "_cse", "large", "shapes")
+    __slots__ = ("program", "n_slots", "_cse", "large", "shapes", "info")
 
     stages = True
 
@@ -94,11 +108,13 @@ class StagingTrace(Trace):
         self._cse: dict = {}
         self.large: set = set()       # slots holding arrays worth freeing after last use
         self.shapes: dict = {}        # slot -> shape of its value (for DOT drawings)
+        self.info: dict = {}          # slot -> SlotInfo
 
     def new_input(self, value: Any) -> "Staged":
         """A fresh input slot holding `value`."""
         box = _staged(value, self.n_slots, self)
         self.shapes[self.n_slots] = getattr(value, "shape", ())
+        self.info[self.n_slots] = _info(value, False)
         self.n_slots += 1
         return box
 
@@ -132,6 +148,9 @@ class StagingTrace(Trace):
             if getattr(ans, "nbytes", 0) >= _LARGE_BYTES:
                 self.large.add(slot)
             self.shapes[slot] = getattr(ans, "shape", ())
+            fresh = type(ans) is np.ndarray and ans.base is None and not prim.view and (
+                prim.elementwise or prim.name in _FRESH) and all(ans is not v for v in values)
+            self.info[slot] = _info(ans, fresh)
         out = _staged(ans, slot, self)
         if _shape_may_depend_on_data(prim, values) and hasattr(ans, "shape"):
             self.program.append(Guard("shape", slot, np.shape(ans)))
@@ -156,6 +175,23 @@ class StagingTrace(Trace):
             raise Unstageable("a staged value is hidden inside an argument of type "
                               f"{type(a).__name__}")
         return a, ("c", a)
+
+
+def _info(value: Any, fresh: bool) -> SlotInfo:
+    root: Any = None
+    if type(value) is np.ndarray:
+        root = _memory(value)
+    elif type(value) in (tuple, list):   # (split, eigh: views of an input, or new arrays)
+        root = frozenset(_memory(v) for v in value if type(v) is np.ndarray) or None
+    return SlotInfo(type(value), getattr(value, "shape", ()), getattr(value, "dtype", None),
+                    root, fresh)
+
+
+def _memory(a: np.ndarray) -> int:
+    """id of the array that owns a's memory (views share it)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return id(a)
 
 
 def _concrete(v: Any, prim: Primitive) -> Any:

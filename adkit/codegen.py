@@ -1,0 +1,420 @@
+"""From a staged program (adkit.staging) to Python source: the passes and the code generator.
+
+A program is a list of steps in evaluation order, Instructions and Guards, with
+the inputs in slots 0..n-1 and the outputs given as ("v", slot) or ("c", constant).
+The passes take and return such lists (or annotate them), and must keep every
+guard where it is: an instruction that could fail for a value a guard excludes
+must not move above that guard. In the order adkit.compile runs them:
+
+- eliminate_dead_code: keep the instructions whose results reach an output or a guard;
+- simplify: `a + 0`, `0 + a`, `a - 0`, `a * 1`, `1 * a` with an all-zero (all-one)
+  constant and an `a` of the result's shape and dtype become `a` itself. This is the
+  zero-cotangent pruning of a backward pass: a contribution that is a zero constant
+  (the derivative of a constant path, a seed of zeros) is not computed or
+  accumulated, and a seed of ones is not multiplied in. (`0 * a` stays: it is NaN
+  for a NaN a, and a program answers what the eager function answers);
+- dedupe_guards: a guard repeated on the same immutable value is checked once;
+- generate: one statement per instruction, with two choices made from what
+  staging saw (staging.SlotInfo):
+  * Python floats: a `math` function (math.sin for sin) or a Python operator
+    (`a / b`, `a != b`) instead of the implementation's call and type test; a
+    domain error raises at replay, where the eager function then answers;
+  * buffer reuse: an elementwise ufunc writes into an operand's array (`out=`)
+    when that array is a fresh intermediate of the result's shape and dtype whose
+    last use (and that of every view of it) is this instruction: elementwise
+    chains (`tanh(x @ w + b)`) and adjoint accumulation (`g1 + g2`) then allocate
+    nothing;
+  * arrays of 64 KiB or more that are not reused are `del`eted after their last use.
+
+Every name in the generated text is generated (v<slot>, c<k>, <primitive name>_<k>);
+the only other text is literals of Python numbers, so no user text is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import operator
+from typing import Any, Iterable
+
+import numpy as np
+
+from .staging import CONSTANT, Guard, Instruction, SlotInfo, check_guard
+
+__all__ = ["GuardFailure", "eliminate_dead_code", "simplify", "dedupe_guards", "generate",
+           "optimise"]
+
+
+class GuardFailure(Exception):
+    """A guard of a replayed program did not hold: the function takes another path."""
+
+
+def optimise(steps: list, outputs: list, info: dict) -> tuple[list, list]:
+    """All passes before code generation: (steps, outputs) after them."""
+    steps, outputs = simplify(eliminate_dead_code(steps, outputs), outputs, info)
+    return dedupe_guards(eliminate_dead_code(steps, outputs), info), outputs
+
+
+# --- dead code --------------------------------------------------------------------------------
+def eliminate_dead_code(steps: list, outputs: list) -> list:
+    """Drop instructions whose results reach neither an output nor a guard."""
+    live = {s for kind, s in outputs if kind == "v"}
+    kept = []
+    for step in reversed(steps):
+        if isinstance(step, Guard):
+            live.add(step.slot)
+        elif step.out in live:
+            live.update(slots_of(step.operands))
+        else:
+            continue
+        kept.append(step)
+    kept.reverse()
+    return kept
+
+
+def slots_of(operands: Iterable) -> Iterable[int]:
+    """The slots an instruction's operands read."""
+    for op in operands:
+        if op[0] == "v":
+            yield op[1]
+        elif op[0] == "t":
+            yield from slots_of(op[2])
+
+
+# --- algebraic identities: zero cotangents, unit seeds ----------------------------------------
+#: implementation -> (constant that makes it the identity, the positions it may take)
+_IDENTITIES = {operator.add: (0, (0, 1)), operator.sub: (0, (1,)), operator.mul: (1, (0, 1))}
+
+
+def simplify(steps: list, outputs: list, info: dict) -> tuple[list, list]:
+    """Replace `a + 0`, `a - 0`, `a * 1` (and the mirrored forms) by `a`."""
+    alias: dict[int, int] = {}
+    kept = []
+    for step in steps:
+        if isinstance(step, Guard):
+            kept.append(step._replace(slot=alias.get(step.slot, step.slot)))
+            continue
+        step = step._replace(operands=_renamed(step.operands, alias))
+        same = _identity_operand(step, info)
+        if same is None:
+            kept.append(step)
+        else:
+            alias[step.out] = same
+    outputs = [(kind, alias.get(x, x)) if kind == "v" else (kind, x) for kind, x in outputs]
+    return kept, outputs
+
+
+def _renamed(operands: tuple, alias: dict) -> tuple:
+    if not alias:
+        return operands
+    out = []
+    for op in operands:
+        if op[0] == "v":
+            out.append(("v", alias.get(op[1], op[1])))
+        elif op[0] == "t":
+            out.append(("t", op[1], _renamed(op[2], alias)))
+        else:
+            out.append(op)
+    return tuple(out)
+
+
+def _identity_operand(step: Instruction, info: dict) -> int | None:
+    """The slot an instruction merely passes through, or None."""
+    rule = _IDENTITIES.get(getattr(step.prim, "impl", None))
+    if rule is None or step.params or len(step.operands) != 2:
+        return None
+    unit, positions = rule
+    for i in positions:
+        const, other = step.operands[i], step.operands[1 - i]
+        if const[0] != "c" or other[0] != "v" or not _all_equal(const[1], unit):
+            continue
+        a, out = info.get(other[1]), info.get(step.out)
+        if a is not None and out is not None and (
+                a.type is out.type and a.shape == out.shape and a.dtype == out.dtype
+                or {a.type, out.type} == _FLOAT64):
+            return other[1]
+    return None
+
+
+#: a Python float and a NumPy float64 hold the same numbers (outputs keep their type)
+_FLOAT64 = {float, np.float64}
+
+
+def _all_equal(value: Any, unit: int) -> bool:
+    t = type(value)
+    if t is float or t is int:
+        return value == unit
+    if (t is np.ndarray or isinstance(value, np.generic)) and value.dtype.kind in "biuf":
+        return bool(np.all(value == unit))
+    return False
+
+
+# --- guards -----------------------------------------------------------------------------------
+#: values that cannot change once computed: a guard on them holds until they are recomputed
+_IMMUTABLE = (bool, int, float, complex, np.generic)
+
+
+def dedupe_guards(steps: list, info: dict) -> list:
+    """Drop a guard that repeats an earlier one on the same immutable value."""
+    seen = set()
+    kept = []
+    for step in steps:
+        if isinstance(step, Guard):
+            slot_info = info.get(step.slot)
+            immutable = step.kind == "shape" or (
+                slot_info is not None and issubclass(slot_info.type, _IMMUTABLE))
+            try:
+                key = (step.kind, step.slot, step.expected) if immutable else None
+                hash(key)
+            except TypeError:
+                key = None
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
+        kept.append(step)
+    return kept
+
+
+# --- code generation --------------------------------------------------------------------------
+#: implementations that are Python's operators, and the expression each one is
+_OPERATORS = {operator.add: "({} + {})", operator.sub: "({} - {})", operator.mul: "({} * {})",
+              operator.truediv: "({} / {})", operator.neg: "(-{})", operator.pos: "(+{})"}
+#: NumPy ufuncs that are one Python operator on numbers and NumPy arrays
+_FLOAT_OPERATORS = {np.divide: "({} / {})", np.true_divide: "({} / {})",
+                    np.not_equal: "({} != {})", np.equal: "({} == {})",
+                    np.less: "({} < {})", np.less_equal: "({} <= {})",
+                    np.greater: "({} > {})", np.greater_equal: "({} >= {})"}
+
+
+def _ufunc_of() -> dict:
+    """primitive -> the NumPy ufunc it is (for out= and for the float forms)."""
+    from .table import UFUNCS
+    return {prim: uf for uf, prim in UFUNCS.items()}
+
+
+def _math_of() -> dict:
+    """ufunc -> its math-module function for Python floats (as the rules' scalar_fast)."""
+    from .rules.elementwise import _MATH
+    return _MATH
+
+
+def generate(steps: list, n_inputs: int, outputs: list, info: dict | None = None,
+             large: set = frozenset(), out_types: list | None = None) -> tuple[str, dict]:
+    """Python source of a program, and the namespace it runs in (implementations, constants).
+
+    Every name in the text is generated (v<slot>, c<k>, <primitive name>_<k>, the
+    primitive's name reduced to letters, digits and underscores); the only other
+    text is literals of Python numbers. out_types: the type each output had when
+    staged (simplify may hand over a Python float where a NumPy float64 was).
+    """
+    info = info or {}
+    namespace: dict = {"GuardFailure": GuardFailure, "check_guard": check_guard}
+    names: dict = {}
+    ufunc_of = _ufunc_of()
+
+    def const(value: Any) -> str:
+        text = _literal(value)
+        if text is not None:
+            return text
+        key = ("c", id(value))
+        if key not in names:
+            names[key] = f"c{len(namespace)}"
+            namespace[names[key]] = value
+        return names[key]
+
+    def bind(obj: Any, name: str) -> str:
+        key = ("p", id(obj))
+        if key not in names:
+            names[key] = f"{_identifier(name)}_{len(namespace)}"
+            namespace[names[key]] = obj
+        return names[key]
+
+    def operand(op: tuple) -> str:
+        if op[0] == "v":
+            return f"v{op[1]}"
+        if op[0] == "t":
+            items = "".join(f"{operand(x)}, " for x in op[2])
+            return f"({items})" if op[1] is tuple else f"[{items}]"
+        return const(op[1])
+
+    reuse = _reusable_buffers(steps, n_inputs, outputs, info, ufunc_of)
+    frees = _last_uses(steps, large, outputs, reuse)
+    params_in = ", ".join(f"v{i}" for i in range(n_inputs))
+    lines = [f"def program({params_in}):"]
+    for k, step in enumerate(steps):
+        if k - 1 in frees:   # large intermediates go as soon as they are used up
+            lines.append(f"    del {', '.join(f'v{s}' for s in sorted(frees[k - 1]))}")
+        if isinstance(step, Guard):
+            lines.append(_guard(step, const))
+            continue
+        if step.prim is CONSTANT:
+            lines.append(f"    v{step.out} = {operand(step.operands[0])}")
+            continue
+        args = [operand(op) for op in step.operands]
+        impl = step.prim.impl
+        uf = ufunc_of.get(step.prim)
+        floats = not step.params and _all_floats(step.operands, info)
+        if impl in _OPERATORS and len(args) == _OPERATORS[impl].count("{}") and not step.params \
+                and k not in reuse:
+            # operator.mul(a, b) is a * b for every type: the same call, without the call
+            text = _OPERATORS[impl].format(*args)
+        elif uf in _FLOAT_OPERATORS and len(args) == 2 and not step.params \
+                and _all_numbers(step.operands, info):
+            text = _FLOAT_OPERATORS[uf].format(*args)
+        elif floats and len(args) == 1 and uf in _math_of():
+            text = f"{bind(_math_of()[uf], 'math_' + uf.__name__)}({args[0]})"
+        elif k in reuse:
+            text = f"{bind(uf, uf.__name__)}({', '.join(args)}, out=v{reuse[k]})"
+        else:
+            for name, value in step.params.items():
+                if isinstance(name, str) and name.isidentifier() \
+                        and not keyword.iskeyword(name):
+                    args.append(f"{name}={const(value)}")
+                else:
+                    args.append(f"**{const({name: value})}")
+            text = f"{bind(impl, step.prim.name)}({', '.join(args)})"
+        lines.append(f"    v{step.out} = {text}")
+    outs = []
+    for (kind, x), want in zip(outputs, out_types or [None] * len(outputs)):
+        if kind == "v":
+            have = info.get(x)
+            if want is not None and have is not None and have.type is not want:
+                outs.append(f"{bind(want, want.__name__)}(v{x})")   # float -> np.float64
+            else:
+                outs.append(f"v{x}")
+        elif isinstance(x, np.ndarray):
+            outs.append(f"{const(x)}.copy()")  # a fresh array per call, as the function makes
+        else:
+            outs.append(const(x))
+    lines.append(f"    return [{', '.join(outs)}]")
+    return "\n".join(lines) + "\n", namespace
+
+
+def _guard(step: Guard, const: Any) -> str:
+    if step.kind == "bool":
+        test = "not " if step.expected else ""
+        return f"    if {test}v{step.slot}: raise GuardFailure"
+    if step.kind == "int" and type(step.expected) is int:
+        return f"    if int(v{step.slot}) != {step.expected!r}: raise GuardFailure"
+    if step.kind == "shape":
+        return f"    if v{step.slot}.shape != {const(step.expected)}: raise GuardFailure"
+    return (f"    if not check_guard({step.kind!r}, v{step.slot}, {const(step.expected)}): "
+            "raise GuardFailure")
+
+
+def _all_floats(operands: tuple, info: dict) -> bool:
+    """Whether every operand was a Python float (or a constant Python int or float)."""
+    for op in operands:
+        if op[0] == "v":
+            slot_info = info.get(op[1])
+            if slot_info is None or slot_info.type is not float:
+                return False
+        elif op[0] != "c" or type(op[1]) not in (float, int):
+            return False
+    return any(op[0] == "v" for op in operands)
+
+
+def _all_numbers(operands: tuple, info: dict) -> bool:
+    """Whether every operand was a number or an array of numbers: then `a / b` is
+    np.divide(a, b) (a Python float's ZeroDivisionError makes the eager function answer)."""
+    for op in operands:
+        if op[0] == "v":
+            slot_info = info.get(op[1])
+            if slot_info is None or not issubclass(slot_info.type, _NUMBERS):
+                return False
+        elif op[0] != "c" or not isinstance(op[1], _NUMBERS):
+            return False
+    return True
+
+
+_NUMBERS = (float, int, np.ndarray, np.number)
+
+
+def _literal(value: Any) -> str | None:
+    """Source text for a constant that is exactly a Python literal, else None."""
+    t = type(value)
+    if value is None or t is bool or t is int:
+        return repr(value)
+    if t is float and math.isfinite(value):
+        return repr(value)
+    return None
+
+
+# --- liveness: buffer reuse and releasing -----------------------------------------------------
+def _uses(step: Any) -> Iterable[int]:
+    return slots_of(step.operands) if isinstance(step, Instruction) else (step.slot,)
+
+
+def _reusable_buffers(steps: list, n_inputs: int, outputs: list, info: dict,
+                      ufunc_of: dict) -> dict[int, int]:
+    """step index -> the operand slot whose array that elementwise step may write into.
+
+    Memory is tracked by root (the array owning it: views share their base's root);
+    a step writes into an operand's memory when the operand is a fresh array of the
+    result's shape and dtype and no step after it reads that memory (through any
+    slot). The result then lives in that memory, so chains reuse one buffer."""
+    parent: dict = {}
+
+    def find(r: Any) -> Any:
+        while parent.get(r, r) != r:
+            r = parent[r]
+        return r
+
+    def roots(slot: int) -> Iterable[Any]:
+        i = info.get(slot)
+        if i is None or i.root is None:
+            return (("slot", slot),)
+        return i.root if isinstance(i.root, frozenset) else (i.root,)
+
+    last: dict = {}        # memory root -> index of the last step reading it
+    for k, step in enumerate(steps):
+        for slot in _uses(step):
+            for r in roots(slot):
+                last[r] = k
+    reuse: dict[int, int] = {}
+    for k, step in enumerate(steps):
+        if not isinstance(step, Instruction) or step.params:
+            continue
+        uf = ufunc_of.get(step.prim)
+        out = info.get(step.out)
+        if uf is None or uf.nout != 1 or len(step.operands) != uf.nin or out is None \
+                or out.type is not np.ndarray or not step.prim.elementwise:
+            continue
+        for op in step.operands:
+            a: SlotInfo | None = info.get(op[1]) if op[0] == "v" else None
+            if a is None or not a.fresh or a.type is not np.ndarray or a.shape != out.shape \
+                    or a.dtype != out.dtype:
+                continue
+            r = find(a.root)
+            if last.get(r) != k or any(find(x) == r for s in range(n_inputs) for x in roots(s)) \
+                    or any(find(x) == r for kind, s in outputs if kind == "v" for x in roots(s)):
+                continue
+            reuse[k] = op[1]
+            mine = find(out.root)   # the result (and its views) now live in r's memory
+            parent[mine] = r
+            last[r] = max(last.get(mine, k), k)
+            break
+    return reuse
+
+
+def _last_uses(steps: list, large: set, outputs: list, reuse: dict) -> dict[int, list[int]]:
+    """step index -> the large slots whose last use is that step (freed right after it)."""
+    last: dict[int, int] = {}
+    for k, step in enumerate(steps):
+        for slot in _uses(step):
+            if slot in large:
+                last[slot] = k
+    kept = {s for kind, s in outputs if kind == "v"}
+    frees: dict[int, list[int]] = {}
+    for slot, k in last.items():
+        if slot not in kept:
+            frees.setdefault(k, []).append(slot)
+    return frees
+
+
+def _identifier(name: str) -> str:
+    """A primitive's name reduced to ASCII letters, digits and underscores (never user code)."""
+    text = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_"
+                   for ch in str(name))[:40]
+    return text if text[:1].isalpha() else "p_" + text
