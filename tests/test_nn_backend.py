@@ -156,6 +156,47 @@ def test_many_images_go_through_several_chunks(monkeypatch):
             np.vdot(x, B.col2im(c, x.shape, (3, 3), padding=padding)))
 
 
+def _conv_and_adjoints(x, k, g, strides, padding):
+    be = B.get_backend()
+    return (be.conv2d(x, k, strides, padding),
+            be.conv2d_backprop_input(g, k, x.shape, strides, padding),
+            be.conv2d_backprop_kernel(x, g, k.shape, strides, padding))
+
+
+@pytest.mark.parametrize("strides, padding", GEOMETRIES)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_narrow_inputs_take_transposed_patches_with_the_same_answers(monkeypatch, strides,
+                                                                     padding, channels):
+    """Inputs with few channels use (kh*kw*C, rows) patches; every image through either
+    layout, in one chunk or several, gives the naive loops' answer."""
+    r = np.random.default_rng(channels)   # its own draws: the module's rng feeds later tests
+    x, k = r.standard_normal((5, 8, 7, channels)), r.standard_normal((3, 2, channels, 4))
+    y = naive_conv(x, k, strides, padding)
+    g = r.standard_normal(y.shape)
+    answers = []
+    for narrow, chunk in [(99, NB.CHUNK_BYTES), (0, NB.CHUNK_BYTES), (99, 1000)]:
+        monkeypatch.setattr(NB, "NARROW_CHANNELS", narrow)
+        monkeypatch.setattr(NB, "CHUNK_BYTES", chunk)
+        answers.append(_conv_and_adjoints(x, k, g, strides, padding))
+        np.testing.assert_allclose(answers[-1][0], y, rtol=1e-12, atol=1e-12)
+    for got in answers[1:]:
+        for a, b in zip(answers[0], got):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("channels", [1, 8])
+def test_float32_convolutions_agree_with_float64(channels):
+    """The float32 kernels (either patch layout, several chunks) to 1e-5 of float64."""
+    r = np.random.default_rng(channels)
+    x, k = r.standard_normal((9, 12, 11, channels)), r.standard_normal((3, 3, channels, 6))
+    g = r.standard_normal((9, 10, 9, 6))
+    want = _conv_and_adjoints(x, k, g, (1, 1), "valid")
+    got = _conv_and_adjoints(*(a.astype(np.float32) for a in (x, k, g)), (1, 1), "valid")
+    for a, b in zip(got, want):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
+
+
 def test_parts_of_a_batch_in_parallel_threads_give_the_same_answers(monkeypatch):
     """Big convolutions split the batch over threads (when nn/blas.py can hold the
     BLAS to one thread meanwhile); force that on small ones and compare."""
