@@ -161,3 +161,15 @@ def test_odeint_differentiates_args_nested_in_lists_and_tuples():
     w = layers[0][0]
     num = numeric.gradient(lambda w: float(loss([(w, layers[0][1]), layers[1]])), w)
     np.testing.assert_allclose(g[0][0], num, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("fun,v", [(np.real, 0.7), (np.abs, 0.7),
+                                   (lambda z: np.sin(z) * np.conj(z), C(seed=35))],
+                         ids=["real", "abs", "sin-conj"])
+def test_forward_derivative_of_a_pullback_at_a_python_complex_scalar(fun, v):
+    # autograd's test_real, second order: jvp of (z, v) -> vjp(fun)(z)(v) at a Python complex;
+    # the complex tangent was cast with .astype, which a Python number does not have
+    pullback = lambda z, v: adkit.vjp(fun, z)[1](v)[0]  # noqa: E731
+    check_complex(pullback, C(seed=34), v)
+    _, tangent = adkit.jvp(pullback, (0.3 + 0.1j, v), (1j, v))
+    assert np.iscomplexobj(tangent)

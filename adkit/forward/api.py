@@ -45,7 +45,8 @@ def _push(f: Callable, args: list, kwargs: dict, seeded: dict[int, tuple],
             dt, t_dt = dtype_of(value), dtype_of(t)
             if dt != t_dt and dt.kind in "fc" and t_dt.kind in "fc":
                 # a tangent has its primal's dtype: a real output's is real, a complex one's complex
-                t = (np.real(t) if dt.kind == "f" else t).astype(dt)
+                t = np.real(t) if dt.kind == "f" else t
+                t = t.astype(dt) if hasattr(t, "astype") else dt.type(t)  # a Python number
         values.append(value)
         tangents.append(t)
     return values, tangents, td
