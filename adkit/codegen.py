@@ -101,7 +101,26 @@ def simplify(steps: list, outputs: list, info: dict) -> tuple[list, list]:
         else:
             alias[step.out] = same
     outputs = [(kind, alias.get(x, x)) if kind == "v" else (kind, x) for kind, x in outputs]
+    _share_memory(info, {info[out].root: info[a].root for out, a in alias.items()
+                         if isinstance(info[out].root, int) and isinstance(info[a].root, int)})
     return kept, outputs
+
+
+def _share_memory(info: dict, moved: dict) -> None:
+    """Views of a result that simplify replaced by an operand now view the operand's
+    memory: their SlotInfo says so (the buffer reuse pass reads it)."""
+    if not moved:
+        return
+
+    def where(r: int) -> int:
+        while r in moved and moved[r] != r:
+            r = moved[r]
+        return r
+    for slot, i in list(info.items()):
+        if isinstance(i.root, int) and i.root in moved:
+            info[slot] = i._replace(root=where(i.root))
+        elif isinstance(i.root, frozenset) and i.root & moved.keys():
+            info[slot] = i._replace(root=frozenset(where(r) for r in i.root))
 
 
 def _renamed(operands: tuple, alias: dict) -> tuple:
