@@ -46,7 +46,7 @@ from .numpy_backend import NumpyBackend
 from .backend_compat import (clear_session, epsilon, floatx, image_data_format,  # noqa: F401
                              set_floatx, set_image_data_format)   # Keras's keras.backend calls
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "softmax", "log_softmax",
+__all__ = ["conv2d", "bias_add", "max_pool2d", "avg_pool2d", "relu", "softmax", "log_softmax",
            "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_cross_entropy",
            "dropout", "im2col", "col2im", "set_backend", "get_backend", "backends",
            "register_backend", "activate"]
@@ -400,6 +400,47 @@ def _avg_pool2d_transpose(g, *, x_shape, pool_size, strides, padding):
 
 
 _adjoint_pair(_avg_pool2d, _avg_pool2d_transpose)
+
+
+# --- bias ----------------------------------------------------------------------------------
+
+
+def bias_add(y: Any, bias: Any) -> Any:
+    """y + bias, the bias (one entry per channel) added along y's last axis, as Keras's
+    bias_add. One tape node whose bias cotangent, the sum of g over every other axis,
+    is the backend's `bias_grad` (one BLAS product on the NumPy backend).
+
+    >>> bias_add(np.zeros((2, 2, 3)), np.array([1.0, 2.0, 3.0]))[1, 1]
+    array([1., 2., 3.])
+    """
+    ys, bs = _shape(y), _shape(bias)
+    if len(ys) < 1 or bs != ys[-1:]:
+        raise ValueError(f"bias_add: bias must have one entry per channel (the last axis of "
+                         f"y), shape {ys[-1:]} for y of shape {ys}; got shape {bs}")
+    y = _floating(y)
+    return _bias_add(y, _floating(bias, like=y))
+
+
+@primitive
+def _bias_add(y, bias):
+    return _active.bias_add(y, bias)
+
+
+@primitive
+def _bias_grad(g):
+    return _active.bias_grad(g)
+
+
+@primitive
+def _broadcast_bias(h, *, x_shape):
+    return _active.broadcast_bias(h, x_shape)
+
+
+defvjp(_bias_add, lambda ans, y, bias: lambda g: g,
+       lambda ans, y, bias: lambda g: _bias_grad(g))
+defjvp(_bias_add, lambda t, ans, y, bias: t,
+       lambda t, ans, y, bias: _broadcast_bias(t, x_shape=_shape(ans)))
+_adjoint_pair(_bias_grad, _broadcast_bias)
 
 
 # --- activations -----------------------------------------------------------------------

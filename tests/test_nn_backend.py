@@ -330,6 +330,32 @@ def test_pool_second_derivatives(op, strides, padding):
                       order=2, modes=MODES)
 
 
+# --- bias -------------------------------------------------------------------------------
+
+
+def test_bias_add_values_and_derivatives():
+    r = np.random.default_rng(3)
+    y, b = r.standard_normal((2, 2, 3, 4)), r.standard_normal(4)
+    np.testing.assert_array_equal(B.bias_add(y, b), y + b)
+    adkit.check_grads(lambda y, b: np.sin(B.bias_add(y, b)), (y, b), modes=MODES, order=2)
+    adkit.check_grads(lambda b: np.sum(np.sin(B.bias_add(y[0, 0], b)) ** 2), (b,),
+                      modes=MODES, order=2)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_bias_grad_is_the_sum_over_all_but_the_channels(dtype, tol):
+    r = np.random.default_rng(4)
+    g = r.standard_normal((64, 13, 11, 7))
+    be = B.get_backend()
+    for cotangent in (g, g[:, ::2], np.broadcast_to(g[:1], g.shape), g[0, 0, 0]):
+        want = cotangent.reshape(-1, 7).sum(axis=0)
+        got = be.bias_grad(cotangent.astype(dtype))
+        assert got.dtype == dtype and got.shape == (7,)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    assert adkit.grad(lambda b: np.sum(B.bias_add(g.astype(dtype), b)))(
+        np.zeros(7, dtype)).dtype == dtype
+
+
 # --- activations and losses ---------------------------------------------------------
 
 
@@ -471,6 +497,8 @@ def test_dropout():
     (lambda: B.max_pool2d(np.ones((1, 3, 3, 2)), (4, 4)),
      r"4x4 pool does not fit in x of shape \(1, 3, 3, 2\).*at most 3x3"),
     (lambda: B.avg_pool2d(np.ones((3, 3, 2))), r"\(batch, height, width, channels\)"),
+    (lambda: B.bias_add(np.ones((2, 4, 3)), np.ones(4)),
+     r"one entry per channel.*shape \(3,\) for y of shape \(2, 4, 3\); got shape \(4,\)"),
     (lambda: B.max_pool2d(np.ones((1, 3, 3, 2)), 2, padding="SAMEISH"), r"padding must be"),
     (lambda: B.softmax_cross_entropy(np.ones((2, 3)), np.ones((2, 4))),
      r"targets of shape \(2, 4\) do not match logits of shape \(2, 3\)"),

@@ -65,7 +65,7 @@ class Conv2D(_Spatial, _Activated):
 
     def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
         y = backend.conv2d(x, params["kernel"], strides=self.strides, padding=self.padding)
-        return y + params["bias"] if self.use_bias else y
+        return backend.bias_add(y, params["bias"]) if self.use_bias else y
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
