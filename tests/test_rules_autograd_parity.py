@@ -4,6 +4,7 @@ Each rule is checked in every mode to second order against finite differences
 (ruletest.check, complexcheck.check_complex); the API cases against adkit.numeric.
 """
 
+import functools
 import inspect
 
 import numpy as np
@@ -173,3 +174,23 @@ def test_forward_derivative_of_a_pullback_at_a_python_complex_scalar(fun, v):
     check_complex(pullback, C(seed=34), v)
     _, tangent = adkit.jvp(pullback, (0.3 + 0.1j, v), (1j, v))
     assert np.iscomplexobj(tangent)
+
+
+# --- scipy.stats with shape parameters of different shapes -------------------------------------
+
+STATS_BROADCAST = {
+    "beta-a": lambda stats, a, x: stats.beta.logpdf(x, a, 2.0),
+    "beta-b": lambda stats, a, x: stats.beta.pdf(x, 1.5, a),
+    "gamma-a": lambda stats, a, x: stats.gamma.logpdf(x + 1.0, a, scale=1.2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATS_BROADCAST))
+def test_stats_shape_parameters_broadcast_against_each_other(name):
+    # validating a vector a beside a scalar b built a ragged list, and raised
+    stats = pytest.importorskip("scipy.stats", reason="SciPy is not installed")
+    fun = functools.partial(STATS_BROADCAST[name], stats)
+    a, x = 1.0 + R(3, seed=36) ** 2, 0.5 + 0.3 * np.tanh(R(3, seed=37))
+    value, _ = adkit.value_and_grad(lambda a: np.sum(fun(a, x)))(a)
+    assert value == pytest.approx(np.sum(fun(a, x)), rel=1e-12)  # SciPy's own, untraced
+    check(fun, a, x, order=1, symbolic=False)

@@ -158,7 +158,10 @@ def _nonnegative(z: Any) -> Any:
 
 
 def _positive(*shapes: Any) -> Any:
-    return np.all([np.asarray(s) > 0 for s in shapes], axis=0)
+    ok = True  # shape parameters of different shapes broadcast (beta.pdf(x, a_vector, 2.0))
+    for s in shapes:
+        ok = ok & (np.asarray(s) > 0)
+    return ok
 
 
 norm = _LocScale(
