@@ -24,6 +24,8 @@ must not move above that guard. In the order adkit.compile runs them:
     last use (and that of every view of it) is this instruction: elementwise
     chains (`tanh(x @ w + b)`) and adjoint accumulation (`g1 + g2`) then allocate
     nothing;
+  * a product with a constant identity matrix (a Jacobian's basis: `I @ A.T`) is a
+    copy of the other operand where that is finite, the product where it is not;
   * arrays of 64 KiB or more that are not reused are `del`eted after their last use.
 
 Every name in the generated text is generated (v<slot>, c<k>, <primitive name>_<k>);
@@ -283,6 +285,11 @@ def generate(steps: list, n_inputs: int, outputs: list, info: dict | None = None
             text = _FLOAT_OPERATORS[uf].format(*args)
         elif floats and len(args) == 1 and uf in _math_of():
             text = f"{bind(_math_of()[uf], 'math_' + uf.__name__)}({args[0]})"
+        elif step.prim.name == "matmul" and not step.params and len(args) == 2 \
+                and _identity_side(step, info) is not None:
+            side = _identity_side(step, info)
+            other = args[1 - side]
+            text = f"{bind(_times_identity, 'times_identity')}({args[side]}, {other}, {side})"
         elif k in reuse:
             text = f"{bind(uf, uf.__name__)}({', '.join(args)}, out=v{reuse[k]})"
         else:
@@ -332,6 +339,32 @@ def _all_floats(operands: tuple, info: dict) -> bool:
         elif op[0] != "c" or type(op[1]) not in (float, int):
             return False
     return any(op[0] == "v" for op in operands)
+
+
+def _identity_side(step: Instruction, info: dict) -> int | None:
+    """Which operand of a matmul is a constant identity matrix (the basis a forward-mode
+    Jacobian pushes through), when the product has the other operand's shape and dtype."""
+    out = info.get(step.out)
+    for side in (0, 1):
+        const, other = step.operands[side], step.operands[1 - side]
+        if const[0] != "c" or other[0] != "v" or type(const[1]) is not np.ndarray:
+            continue
+        eye, b = const[1], info.get(other[1])
+        if eye.ndim != 2 or eye.shape[0] != eye.shape[1] or b is None or out is None \
+                or b.type is not np.ndarray or len(b.shape) != 2 or b.shape != out.shape \
+                or b.dtype != out.dtype:
+            continue
+        if np.array_equal(eye, np.eye(eye.shape[0], dtype=eye.dtype)):
+            return side
+    return None
+
+
+def _times_identity(eye: np.ndarray, b: np.ndarray, side: int) -> np.ndarray:
+    """eye @ b (side 0) or b @ eye (side 1): b itself, as a new array, where b is finite
+    (1 * b + 0 * ... is exactly b); the product where it is not (0 * inf is NaN)."""
+    if np.isfinite(b).all():
+        return np.array(b, order="C")
+    return np.matmul(eye, b) if side == 0 else np.matmul(b, eye)
 
 
 def _all_numbers(operands: tuple, info: dict) -> bool:
