@@ -98,6 +98,71 @@ def test_multivariate_normal_entropy():
     check(lambda s: MVN.entropy(cov=s), 1.7)
 
 
+# a rank-2 covariance in 3-D: the points x = mean + b c stay in its range (the support), so
+# the differences of SciPy's function that check() takes stay there too. SymPy is left out
+# (symbolic=False): the pseudo-determinant's expression takes SymPy ~15 s to differentiate
+B32, MEAN3 = R(3, 2, seed=21), R(3, seed=22)
+
+
+@pytest.mark.parametrize("method", ["logpdf", "pdf"])
+def test_multivariate_normal_singular(method):
+    f = getattr(MVN, method)
+    check(lambda c, mean, b: f(mean + b @ c, mean, b @ b.T, allow_singular=True),
+          R(2, seed=23), MEAN3, B32, symbolic=False)
+    check(lambda c, mean, b: f(mean + c @ b.T, mean, b @ b.T, allow_singular=True),
+          R(4, 2, seed=24), MEAN3, B32, symbolic=False)                    # four points
+    e0 = np.array([1.0, 0.0])                                              # a zero variance
+    check(lambda x, var: f(x * e0, np.zeros(2), var * e0, allow_singular=True),
+          R(2, seed=25), 1.7, symbolic=False)
+    x = MEAN3 + R(5, 2, seed=26) @ B32.T
+    out, _ = adkit.jvp(lambda x: f(x, MEAN3, B32 @ B32.T, allow_singular=True), (x,),
+                       (np.ones_like(x),))
+    np.testing.assert_allclose(out, f(x, MEAN3, B32 @ B32.T, allow_singular=True), rtol=1e-12)
+
+
+def test_multivariate_normal_singular_gradients_are_the_pseudo_inverse_ones():
+    # d/dx = -pinv(cov) dev; d/dcov = -(pinv - pinv dev dev^T pinv) / 2, as for a regular
+    # cov with the pseudo-inverse in place of the inverse
+    cov = B32 @ B32.T
+    x = MEAN3 + B32 @ R(2, seed=27)
+    gx, gc = adkit.grad(lambda x, c: MVN.logpdf(x, MEAN3, c, allow_singular=True), (0, 1))(x, cov)
+    pinv, dev = np.linalg.pinv(cov), (x - MEAN3)[:, None]
+    np.testing.assert_allclose(gx, -pinv @ dev[:, 0], rtol=1e-9)
+    np.testing.assert_allclose(gc, -0.5 * (pinv - pinv @ dev @ dev.T @ pinv), rtol=1e-8,
+                               atol=1e-12)
+    # a regular cov with allow_singular=True is the ordinary density
+    full = cov + 0.5 * np.eye(3)
+    np.testing.assert_allclose(
+        adkit.grad(lambda c: MVN.logpdf(x, MEAN3, c, allow_singular=True))(full),
+        adkit.grad(lambda c: MVN.logpdf(x, MEAN3, c))(full), rtol=1e-12)
+
+
+def test_multivariate_normal_singular_outside_the_support_is_minus_inf():
+    cov = B32 @ B32.T
+    null = np.linalg.svd(B32)[0][:, 2]
+    x = np.stack([MEAN3 + B32 @ R(2, seed=28), MEAN3 + B32 @ R(2, seed=29) + 0.1 * null])
+    with np.errstate(divide="ignore"):
+        out, t = adkit.jvp(lambda x: MVN.logpdf(x, MEAN3, cov, allow_singular=True), (x,),
+                           (np.ones_like(x),))
+        np.testing.assert_array_equal(out, MVN.logpdf(x, MEAN3, cov, allow_singular=True))
+        assert np.isfinite(out[0]) and out[1] == -np.inf and t[1] == 0.0
+        g = adkit.grad(lambda x: np.sum(MVN.pdf(x, MEAN3, cov, allow_singular=True)))(x)
+    assert np.all(g[1] == 0.0) and np.all(g[0] != 0.0)
+    with pytest.raises(np.linalg.LinAlgError, match="allow_singular"):
+        adkit.grad(lambda m: MVN.logpdf(x[0], m, cov))(MEAN3)
+
+
+def test_multivariate_normal_singular_frozen_and_entropy():
+    check(lambda c, b: MVN(MEAN3, b @ b.T, allow_singular=True).logpdf(MEAN3 + c @ b.T),
+          R(3, 2, seed=30), B32, symbolic=False)
+    check(lambda b: MVN(MEAN3, b @ b.T, allow_singular=True).entropy(), B32, symbolic=False)
+    check(lambda b: MVN.entropy(MEAN3, b @ b.T), B32, symbolic=False)  # singular by default
+    out = adkit.jvp(lambda b: MVN(MEAN3, b @ b.T, allow_singular=True).entropy(), (B32,),
+                    (np.ones_like(B32),))[0]
+    assert out == pytest.approx(MVN(MEAN3, B32 @ B32.T, allow_singular=True).entropy(),
+                                rel=1e-12)
+
+
 ALPHA = np.array([1.5, 2.5, 3.0])
 
 

@@ -15,7 +15,10 @@ What is differentiable:
   derivatives in the shape parameters are not implemented: a traced shape parameter
   there raises NoRuleError naming the method.
 - poisson: pmf, logpmf, cdf, logcdf, sf, logsf in mu (k is a count: a traced k raises).
-- multivariate_normal: pdf, logpdf in x, mean and cov; entropy in cov.
+- multivariate_normal: pdf, logpdf in x, mean and cov; entropy in cov. With
+  allow_singular=True and a rank-deficient cov, SciPy's pseudo-determinant and
+  pseudo-inverse on the support (x - mean in cov's range; -inf outside it),
+  differentiable along everything that keeps the rank (_pseudo_factors).
 - dirichlet: pdf, logpdf in x and alpha.
 Frozen distributions work too: norm(loc, scale).logpdf(x) calls the bound methods, and
 multivariate_normal(mean, cov) or dirichlet(alpha) with traced parameters gives a small
@@ -306,6 +309,14 @@ def _squeeze(out: Any, batch: tuple) -> Any:
 def _mvn_logpdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False) -> Any:
     points, mean, cov, d, batch = _mvn_parameters(x, mean, cov)
     dev = points - mean
+    singular = _singular_range(cov) if allow_singular else None
+    if singular is not None:
+        rank, logdet, inner, w = _pseudo_factors(cov, singular[0])
+        a = dev @ w  # the coordinates of dev's part in the range
+        maha = np.sum(a * np.transpose(np.linalg.solve(inner, np.transpose(a))), axis=-1)
+        out = -0.5 * (rank * _LOG_2PI + logdet + maha)
+        off_range = np.linalg.norm(np.asarray(primal(dev)) @ singular[1], axis=-1)
+        return _squeeze(_where(off_range < singular[2], out, -np.inf), batch)
     # slogdet and solve read the whole matrix: the derivative in cov is the usual
     # -(inv(cov) - inv(cov) dev dev^T inv(cov))/2 for symmetric perturbations
     logdet = np.linalg.slogdet(cov)[1]
@@ -313,8 +324,44 @@ def _mvn_logpdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = F
     return _squeeze(-0.5 * (d * _LOG_2PI + logdet + maha), batch)
 
 
-def _mvn_entropy(mean: Any = None, cov: Any = 1) -> Any:
+def _singular_range(cov: Any) -> tuple | None:
+    """SciPy's view of a rank-deficient PSD cov (scipy.stats._multivariate._PSD: eigenvalues
+    up to 1e6 machine epsilons of the largest count as zero): a plain basis U_r / s_r of
+    its range, a basis of its null space, and the distance from the range beyond which a
+    point is outside the support. None for a nonsingular cov."""
+    s, u = np.linalg.eigh(np.asarray(primal(cov)))
+    factor = 1e3 if s.dtype == np.float32 else 1e6
+    eps = factor * np.finfo(s.dtype).eps * np.max(np.abs(s))
+    keep = s > eps
+    if np.all(keep):
+        return None
+    return u[:, keep] / s[keep], u[:, ~keep], 1e3 * eps
+
+
+def _pseudo_factors(cov: Any, basis: np.ndarray) -> tuple:
+    """(rank, log pseudo-determinant, W^T cov W, W) with W = cov @ basis.
+
+    W spans the range of every cov of the same rank near this one, so on that manifold
+    cov = W K W^T exactly, with pdet(cov) = det(W^T cov W) / det(W^T W) and pinv(cov) =
+    W (W^T cov W)^-1 W^T: smooth formulas whose derivatives, to every order, are those
+    of SciPy's pseudo-determinant and pseudo-inverse (the log pdet's gradient is
+    pinv(cov); a perturbation that raises the rank, leaving the manifold, gets none).
+    cov is symmetrized first, so the gradient is symmetric as SciPy's reading of one
+    triangle implies for symmetric perturbations."""
+    cov = 0.5 * (cov + np.transpose(cov))
+    w = cov @ basis
+    inner = np.transpose(w) @ cov @ w
+    logdet = np.linalg.slogdet(inner)[1] - np.linalg.slogdet(np.transpose(w) @ w)[1]
+    return basis.shape[1], logdet, inner, w
+
+
+def _mvn_entropy(mean: Any = None, cov: Any = 1, allow_singular: bool = True) -> Any:
+    # SciPy's entropy takes a singular cov unless a frozen one was told otherwise
     _, cov, d = _mvn_mean_cov(mean, cov)
+    singular = _singular_range(cov) if allow_singular else None
+    if singular is not None:
+        rank, logdet, _, _ = _pseudo_factors(cov, singular[0])
+        return 0.5 * (rank * (1.0 + _LOG_2PI) + logdet)
     return 0.5 * (d * (1.0 + _LOG_2PI) + np.linalg.slogdet(cov)[1])
 
 
@@ -372,7 +419,8 @@ def _frozen_mvn(self: Any, mean: Any = None, cov: Any = 1, allow_singular: bool 
     mean_, cov_, _ = _mvn_mean_cov(mean, cov)
     return _Frozen("multivariate_normal",
                    {"logpdf": MULTIVARIATE[(MVN, "logpdf")], "pdf": MULTIVARIATE[(MVN, "pdf")],
-                    "entropy": lambda **p: _mvn_entropy(**p)}, mean=mean_, cov=cov_)
+                    "entropy": lambda **p: _mvn_entropy(**p)}, mean=mean_, cov=cov_,
+                   allow_singular=allow_singular)
 
 
 def _frozen_dirichlet(self: Any, alpha: Any, seed: Any = None) -> Any:
