@@ -136,13 +136,17 @@ def _images(x: Any, who: str) -> tuple:
 # --- convolution ---------------------------------------------------------------------------
 
 
-def conv2d(x: Any, kernel: Any, strides: Any = (1, 1), padding: str = "valid") -> Any:
+def conv2d(x: Any, kernel: Any, strides: Any = (1, 1), padding: str = "valid",
+           bias: Any = None) -> Any:
     """2-D cross-correlation of NHWC images with a (kh, kw, c_in, c_out) kernel, as Keras's
-    Conv2D computes it (without the bias): (N, H, W, c_in) -> (N, Ho, Wo, c_out).
+    Conv2D computes it: (N, H, W, c_in) -> (N, Ho, Wo, c_out), plus `bias` (one entry per
+    output channel) if given, added while each chunk of the output is still in cache.
 
     >>> x = np.ones((2, 5, 5, 3), np.float32); k = np.ones((3, 3, 3, 4), np.float32)
     >>> conv2d(x, k, strides=2).shape, conv2d(x, k, padding="same").dtype
     ((2, 2, 2, 4), dtype('float32'))
+    >>> conv2d(x, k, bias=np.arange(4, dtype=np.float32))[0, 0, 0]
+    array([27., 28., 29., 30.], dtype=float32)
     """
     strides = window_pair(strides, "strides", "conv2d")
     padding = padding_mode(padding, "conv2d")
@@ -157,7 +161,14 @@ def conv2d(x: Any, kernel: Any, strides: Any = (1, 1), padding: str = "valid") -
             f"shape {xs} has {xs[3]} (channels are the last axis, NHWC). Make the kernel "
             f"(kh, kw, {xs[3]}, c_out), or transpose x to channels-last if it is NCHW")
     check_fits(xs, ks[:2], padding, "conv2d", "kernel")
-    return _conv2d(_floating(x), _floating(kernel), strides=strides, padding=padding)
+    x, kernel = _floating(x), _floating(kernel)
+    if bias is None:
+        return _conv2d(x, kernel, strides=strides, padding=padding)
+    if _shape(bias) != ks[3:]:
+        raise ValueError(f"conv2d: bias must have one entry per output channel, shape "
+                         f"{ks[3:]} for a kernel of shape {ks}; got shape {_shape(bias)}")
+    return _conv2d_bias(x, kernel, _floating(bias, like=kernel), strides=strides,
+                        padding=padding)
 
 
 @primitive
@@ -194,6 +205,22 @@ defvjp(_conv2d, _conv_vjp_x, _conv_vjp_kernel)
 defjvp(_conv2d,
        lambda t, ans, x, kernel, **geo: _conv2d(t, kernel, **geo),
        lambda t, ans, x, kernel, **geo: _conv2d(x, t, **geo))
+
+
+@primitive
+def _conv2d_bias(x, kernel, bias, *, strides, padding):
+    return _active.conv2d_bias(x, kernel, bias, strides, padding)
+
+
+# conv2d(x, k) + bias: conv2d's rules in x and k, bias_add's in the bias
+defvjp(_conv2d_bias,
+       lambda ans, x, kernel, bias, **geo: _conv_vjp_x(ans, x, kernel, **geo),
+       lambda ans, x, kernel, bias, **geo: _conv_vjp_kernel(ans, x, kernel, **geo),
+       lambda ans, x, kernel, bias, **geo: lambda g: _bias_grad(g))
+defjvp(_conv2d_bias,
+       lambda t, ans, x, kernel, bias, **geo: _conv2d(t, kernel, **geo),
+       lambda t, ans, x, kernel, bias, **geo: _conv2d(x, t, **geo),
+       lambda t, ans, x, kernel, bias, **geo: _broadcast_bias(t, x_shape=_shape(ans)))
 
 
 def _input_vjp_g(ans, g, kernel, *, x_shape, **geo):

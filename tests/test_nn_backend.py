@@ -197,6 +197,53 @@ def test_float32_convolutions_agree_with_float64(channels):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
 
 
+@pytest.mark.parametrize("strides, padding", GEOMETRIES)
+@pytest.mark.parametrize("channels", [1, 5])
+def test_conv2d_with_bias_adds_it_to_every_position(monkeypatch, strides, padding, channels):
+    r = np.random.default_rng(channels)
+    x, k = r.standard_normal((5, 8, 7, channels)), r.standard_normal((3, 2, channels, 4))
+    b = r.standard_normal(4)
+    want = naive_conv(x, k, strides, padding) + b
+    monkeypatch.setattr(NB, "CHUNK_BYTES", 1000)   # several chunks, each gets the bias
+    np.testing.assert_allclose(B.conv2d(x, k, strides, padding, bias=b), want,
+                               rtol=1e-12, atol=1e-12)
+    got = B.conv2d(*(a.astype(np.float32) for a in (x, k)), strides, padding,
+                   bias=b.astype(np.float32))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv2d_with_bias_derivatives(padding):
+    r = np.random.default_rng(5)   # its own draws: the module's rng feeds later tests
+    x, k, b = r.standard_normal((2, 4, 4, 2)), r.standard_normal((3, 2, 2, 3)), r.standard_normal(3)
+    adkit.check_grads(lambda x, k, b: np.sin(B.conv2d(x, k, (2, 1), padding, bias=b)),
+                      (x, k, b), modes=MODES)
+    adkit.check_grads(lambda x, k, b: np.sum(np.sin(B.conv2d(x, k, 1, padding, bias=b)) ** 2),
+                      (x[:1, :3, :3], k[:2], b), modes=MODES, order=2)
+
+
+def test_conv2d_with_bias_is_one_tape_node_and_other_backends_keep_their_conv2d():
+    r = np.random.default_rng(6)
+    x, k, b = r.standard_normal((2, 5, 5, 1)), r.standard_normal((3, 3, 1, 4)), r.standard_normal(4)
+    with adkit.reverse.Tape() as tape:
+        kv, bv = tape.watch(k), tape.watch(b)
+        y = np.sum(B.conv2d(x, kv, bias=bv))
+    assert [n.prim.name for n in tape.entries[2:]] == ["_conv2d_bias", "sum"]
+
+    class OwnConv(NB.NumpyBackend):   # as the OpenCL backend: its own conv2d kernel
+        calls = 0
+
+        def conv2d(self, *args):
+            OwnConv.calls += 1
+            return super().conv2d(*args)
+
+    with B.activate(OwnConv()):
+        got = B.conv2d(x, k, bias=b)
+    assert OwnConv.calls == 1
+    np.testing.assert_allclose(got, naive_conv(x, k) + b, atol=1e-12)
+
+
 def test_parts_of_a_batch_in_parallel_threads_give_the_same_answers(monkeypatch):
     """Big convolutions split the batch over threads (when nn/blas.py can hold the
     BLAS to one thread meanwhile); force that on small ones and compare."""
@@ -497,6 +544,8 @@ def test_dropout():
     (lambda: B.max_pool2d(np.ones((1, 3, 3, 2)), (4, 4)),
      r"4x4 pool does not fit in x of shape \(1, 3, 3, 2\).*at most 3x3"),
     (lambda: B.avg_pool2d(np.ones((3, 3, 2))), r"\(batch, height, width, channels\)"),
+    (lambda: B.conv2d(np.ones((1, 4, 4, 1)), np.ones((3, 3, 1, 2)), bias=np.ones((1, 2))),
+     r"bias must have one entry per output channel, shape \(2,\).*got shape \(1, 2\)"),
     (lambda: B.bias_add(np.ones((2, 4, 3)), np.ones(4)),
      r"one entry per channel.*shape \(3,\) for y of shape \(2, 4, 3\); got shape \(4,\)"),
     (lambda: B.max_pool2d(np.ones((1, 3, 3, 2)), 2, padding="SAMEISH"), r"padding must be"),

@@ -64,8 +64,8 @@ class Conv2D(_Spatial, _Activated):
         return params
 
     def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
-        y = backend.conv2d(x, params["kernel"], strides=self.strides, padding=self.padding)
-        return backend.bias_add(y, params["bias"]) if self.use_bias else y
+        return backend.conv2d(x, params["kernel"], strides=self.strides, padding=self.padding,
+                              bias=params["bias"] if self.use_bias else None)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
