@@ -473,13 +473,21 @@ class Optimizer:
 
     def finish_step(self, params: Sequence[np.ndarray], new_params: Sequence[np.ndarray],
                     new_slots: Sequence[Sequence[np.ndarray]]) -> None:
-        """Copy a pure step's results into the parameters and the slots (in place) and
-        count the step."""
+        """Copy a pure step's new parameters into `params` (in place: the model's arrays
+        stay the same objects), take its new slots as this optimizer's own (they are
+        fresh arrays; no copy) and count the step."""
         for p, value in zip(params, new_params):
             np.copyto(p, value)
-        for slots, values in zip(self._slots, new_slots):
-            for s, value in zip(slots, values):
-                np.copyto(s, value)
+        taken = {id(p) for p in params}   # a slot must never share memory with another array
+
+        def own(old: np.ndarray, value: Any) -> np.ndarray:
+            if not (isinstance(value, np.ndarray) and value.dtype == old.dtype
+                    and value.shape == old.shape and value.flags.owndata) or id(value) in taken:
+                value = np.array(value, dtype=old.dtype)
+            taken.add(id(value))
+            return value
+        self._slots = [[own(old, value) for old, value in zip(slots, values)]
+                       for slots, values in zip(self._slots, new_slots)]
         self._advance()
 
     def _rule(self, p: Any, g: Any, slots: list, consts: Any) -> tuple[Any, list]:
