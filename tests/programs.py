@@ -23,6 +23,18 @@ can look at the values: an operand already inside a domain is used as it is
 (log of an exp), a result larger than BOUND is scaled back by a power of two.
 Every intermediate stays in [-BOUND, BOUND], far from overflow.
 
+Public functions that are compositions of primitives rather than primitives
+(scipy.stats' norm, t, beta, gamma, chi2, poisson, multivariate_normal and
+dirichlet; scipy.linalg's solve_triangular, cholesky/cho_solve; np.r_ / np.c_)
+are COMPOSITES, drawn into programs with the catalogue; np.einsum's sublist form
+and scipy.signal.convolve are spellings and entries of the catalogue.
+
+*Complex programs* (build_complex_program) start from complex inputs (and real
+ones) and draw from COMPLEX_CATALOGUE: holomorphic functions, conj / real / imag
+/ abs / angle, products, reductions, linalg and FFTs, each with a domain map that
+keeps it smooth (off branch cuts, poles and 0), so they need no decisions;
+tests/test_properties.py checks them under docs/complex.md's convention.
+
 Non-smooth steps (abs, maximum, clip, sort, remainder, argmax, branches, ...)
 record their decision in an instrumented copy of the program
 (`Program.decisions`): a finite difference whose points straddle a kink or
@@ -45,15 +57,25 @@ from typing import Any, Callable
 
 import numpy as np
 import scipy.linalg as sl
+import scipy.signal as sg
 import scipy.special as sp
+import scipy.stats as ss
 from hypothesis import strategies as st
 
-# scipy.linalg's rules join the table here (adkit binds them at the first differentiation
-# otherwise), so the catalogue below and the table agree. scipy.signal and
-# scipy.integrate stay out: importing them imports scipy.stats and scipy.integrate, whose
-# odeint is smooth only to the solver's tolerance, which the Richardson referee's error
-# bound cannot allow for (tests/test_rules_scipy_misc.py checks it against RK4).
+# SciPy's rules join the table here (adkit binds them at the first differentiation
+# otherwise), so the catalogue below and the table agree whatever ran first.
+import adkit.rules.scipy_integrate  # noqa: E402,F401
 import adkit.rules.scipy_linalg  # noqa: E402,F401
+import adkit.rules.scipy_misc  # noqa: E402,F401
+import adkit.rules.scipy_stats  # noqa: E402,F401
+
+#: differentiable primitives the generator leaves out, and where they are checked instead
+CHECKED_ELSEWHERE = {
+    "scipy.integrate.odeint": "tests/test_rules_scipy_misc.py, against a differentiated "
+                              "fixed-step RK4: an adaptive solver's result is smooth only to "
+                              "its tolerance, which the Richardson referee's error bound and "
+                              "the engines' 1e-10 agreement cannot allow for",
+}
 
 #: every intermediate value of a program lies in [-BOUND, BOUND]
 BOUND = 3.0
@@ -168,13 +190,14 @@ class Program:
         args = "\n".join(f"x{i} = {_literal(x)}" for i, x in enumerate(self.inputs))
         call = f"f({', '.join(f'x{i}' for i in range(len(self.inputs)))})"
         return (f"# program of {self.n_steps} steps: {', '.join(self.entries)}\n"
-                "import numpy as np, scipy.special as sp, scipy.linalg as sl\n"
+                "import numpy as np, scipy.special as sp, scipy.linalg as sl, "
+                "scipy.signal as sg, scipy.stats as ss\n"
                 f"{self.source}\n{args}\n{call}\n")
 
 
 def _namespace() -> dict:
     """The modules a program's source may name."""
-    return {"np": np, "sp": sp, "sl": sl}
+    return {"np": np, "sp": sp, "sl": sl, "sg": sg, "ss": ss}
 
 
 _compiled: collections.deque = collections.deque()
@@ -195,6 +218,8 @@ def _compile(source: str, name: str) -> Callable:
 
 def _literal(x: Any) -> str:
     if np.ndim(x) == 0:
+        if np.iscomplexobj(x):
+            return f"np.complex128({complex(x)!r})"
         return f"np.float64({float(x)!r})"
     return f"np.array({np.asarray(x).tolist()!r})"
 
@@ -236,9 +261,13 @@ def _broadcast(*shapes: tuple) -> tuple | None:
 class Builder:
     """Writes a program line by line, running each line at the input point as it goes."""
 
+    #: the values a step may produce: real floats (complex ones only in ComplexBuilder)
+    kinds_allowed = "f"
+
     def __init__(self, rnd: Rand, inputs: list, entries: list[str], max_depth: int = 2,
-                 max_dim: int = 4) -> None:
+                 max_dim: int = 4, table: dict | None = None) -> None:
         self.rnd = rnd
+        self.table = BUILDERS if table is None else table
         self.env: dict = _namespace()
         self.pool: list[str] = []
         for i, x in enumerate(inputs):
@@ -379,8 +408,9 @@ class Builder:
 
     def _checked(self, expr: str, value: Any) -> tuple[Any, str]:
         arr = np.asarray(value)
-        if arr.dtype.kind != "f":
-            raise GeneratorError(f"{expr} gave dtype {arr.dtype}, not a real float")
+        if arr.dtype.kind not in self.kinds_allowed:
+            raise GeneratorError(f"{expr} gave dtype {arr.dtype}, not one of the kinds "
+                                 f"{self.kinds_allowed!r}")
         if not np.all(np.isfinite(arr)):
             raise GeneratorError(f"{expr} is not finite at the input point: {arr}")
         if arr.size > MAX_SIZE:
@@ -406,7 +436,7 @@ class Builder:
     def entry_step(self, name: str) -> str:
         self.current = name
         with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-            result = CATALOGUE[name](self)
+            result = self.table[name](self)
         self.used.append(name)
         if isinstance(result, Done):
             self.pool.append(result.name)
@@ -600,7 +630,7 @@ def build_program(rnd: Rand, *, max_steps: int = 40, max_inputs: int = 3,
     at most max_dim elements; entries: the catalogue entries to draw from (default all);
     only=name: the one-entry program of that entry."""
     inputs = _inputs(rnd, max_inputs, max_input_size, max_dim)
-    b = Builder(rnd, inputs, entries or sorted(CATALOGUE), max_dim=max_dim)
+    b = Builder(rnd, inputs, entries or sorted(BUILDERS), max_dim=max_dim)
     if only is not None:
         b.entry_step(only)
     else:
@@ -621,23 +651,123 @@ def programs(**kwargs: Any) -> st.SearchStrategy[Program]:
 
 
 def one_op_program(name: str, seed: int = 0, **kwargs: Any) -> Program:
-    """The deterministic program that applies catalogue entry `name` once."""
+    """The deterministic program that applies catalogue (or composite) entry `name` once."""
     return build_program(Rand(seed=seed), max_steps=1, only=name, **kwargs)
+
+
+# --- complex programs ------------------------------------------------------------------------
+
+#: complex domains: maps taking any z with |z| <= BOUND (real or complex) to where the
+#: function is smooth with a margin. exp(0.3 z) has |arg| <= 0.9 and modulus in [0.4, 2.5],
+#: 1.5 + 0.4 z has real part >= 0.3: both far from 0 and from the branch cut of log, sqrt,
+#: angle and complex powers (the negative real axis). 0.25 z has |Re|, |Im| <= 0.75: off
+#: the cuts of arcsin, arccos, arctanh (|Re| >= 1 on the real axis), arctan, arcsinh
+#: (|Im| >= 1 on the imaginary axis) and the poles of tan and tanh (at |Re| or |Im| = pi/2).
+COMPLEX_DOMAINS: dict[str, tuple[str, ...]] = {
+    "any": (),
+    "cpos": ("np.exp(0.3 * {0})", "1.5 + 0.4 * {0}"),
+    "csmall": ("0.25 * {0}",),
+    "near1": ("1.0 + 0.1 * {0}",),
+}
+
+
+class ComplexBuilder(Builder):
+    """Programs of complex (and real) values: entries of COMPLEX_CATALOGUE only, each smooth
+    on its whole domain map (no kinks, branches or branch cuts), so that every check can
+    run everywhere without decisions."""
+
+    kinds_allowed = "fc"
+
+    def step(self) -> None:
+        self.entry_step(self.rnd.choice(self.entries))
+
+    def arg(self, name: str, domain: str = "any", force: bool = False) -> str:
+        maps = COMPLEX_DOMAINS[domain]
+        return self.rnd.choice(maps).format(name) if maps else name
+
+
+def _complex_inputs(rnd: Rand, max_inputs: int, max_size: int, max_dim: int) -> list:
+    """1..max_inputs inputs, the first complex, each other one complex or real."""
+    n = rnd.integer(1, max_inputs)
+    shapes = _input_shapes(rnd, n, max_size, max_dim)
+    while sum(_size(s) for s in shapes) > max_size and len(shapes) > 1:
+        shapes.pop()
+    rng = np.random.RandomState(rnd.integer(0, 2 ** 31 - 1))
+    out = []
+    for i, s in enumerate(shapes):
+        x = rng.uniform(-2.0, 2.0, size=s)
+        if i == 0 or rnd.chance(0.6):
+            x = x + 1j * rng.uniform(-2.0, 2.0, size=s)
+        out.append(x if s else x[()])
+    return out
+
+
+def build_complex_program(rnd: Rand, *, max_steps: int = 10, max_inputs: int = 2,
+                          max_input_size: int = 8, max_dim: int = 3,
+                          only: str | None = None) -> Program:
+    """A random program of 1..max_steps COMPLEX_CATALOGUE entries on complex (and real)
+    inputs; its output is complex or real. Checked under docs/complex.md's convention."""
+    inputs = _complex_inputs(rnd, max_inputs, max_input_size, max_dim)
+    b = ComplexBuilder(rnd, inputs, sorted(COMPLEX_CATALOGUE), max_dim=max_dim,
+                       table=COMPLEX_CATALOGUE)
+    if only is not None:
+        b.entry_step(only)
+    else:
+        for _ in range(rnd.integer(1, max_steps)):
+            b.step()
+    plain, instrumented = b.finish()
+    return Program(plain, instrumented, tuple(inputs), tuple(b.used), tuple(b.kinds),
+                   tuple(b.notes))
+
+
+def complex_programs(**kwargs: Any) -> st.SearchStrategy[Program]:
+    """Hypothesis strategy of random complex programs (see build_complex_program)."""
+    @st.composite
+    def strategy(draw):
+        return build_complex_program(Rand(draw), **kwargs)
+    return strategy()
+
+
+def one_complex_program(name: str, seed: int = 0, **kwargs: Any) -> Program:
+    """The deterministic complex program that applies COMPLEX_CATALOGUE entry `name` once."""
+    return build_complex_program(Rand(seed=seed), only=name, **kwargs)
 
 
 # --- the catalogue ---------------------------------------------------------------------------
 
 #: primitive name -> builder(b) returning the expression of one application (or Done)
 CATALOGUE: dict[str, Callable[[Builder], Any]] = {}
+#: public functions that are compositions of primitives (scipy.stats' distributions,
+#: scipy.linalg's triangular and Cholesky solves, np.r_ / np.c_): not keyed by a primitive,
+#: drawn into random programs alongside the catalogue
+COMPOSITES: dict[str, Callable[[Builder], Any]] = {}
+#: entries of complex programs (ComplexBuilder), named after the function they apply
+COMPLEX_CATALOGUE: dict[str, Callable[[Builder], Any]] = {}
+#: what real programs draw from: CATALOGUE and COMPOSITES (filled below)
+BUILDERS: dict[str, Callable[[Builder], Any]] = {}
 
 
-def entry(name: str) -> Callable:
+def entry(name: str, table: dict | None = None) -> Callable:
+    table = CATALOGUE if table is None else table
+
     def register(build: Callable) -> Callable:
-        if name in CATALOGUE:
-            raise ValueError(f"catalogue entry {name!r} defined twice")
-        CATALOGUE[name] = build
+        if name in table:
+            raise ValueError(f"entry {name!r} defined twice")
+        table[name] = build
+        if table is not COMPLEX_CATALOGUE:
+            if name in BUILDERS:
+                raise ValueError(f"{name!r} is both a catalogue entry and a composite")
+            BUILDERS[name] = build
         return build
     return register
+
+
+def composite(name: str) -> Callable:
+    return entry(name, COMPOSITES)
+
+
+def complex_entry(name: str) -> Callable:
+    return entry(name, COMPLEX_CATALOGUE)
 
 
 def unary(name: str, spellings: str | list[str], domain: str = "any",
@@ -1044,7 +1174,18 @@ def _einsum(b: Builder) -> str:
     ops = [b.shaped(b.pick(), s) for s in shapes]
     if spec == "ij,jk->ik" and b.rnd.chance(0.3):
         return f"np.tensordot({ops[0]}, {ops[1]}, axes=1)"
+    if b.rnd.chance(0.3):
+        return _einsum_sublists(spec, ops)
     return f"np.einsum('{spec}', {', '.join(ops)})"
+
+
+def _einsum_sublists(spec: str, ops: list[str]) -> str:
+    """np.einsum's sublist form of spec: np.einsum(a, [0, 1], b, [1, 2], [0, 2])."""
+    inputs, output = spec.split("->")
+    letters = sorted(set(spec) - set(",->"))
+    ints = lambda subs: str([letters.index(c) for c in subs])  # noqa: E731
+    parts = [f"{op}, {ints(subs)}" for op, subs in zip(ops, inputs.split(","))]
+    return f"np.einsum({', '.join(parts)}, {ints(output)})"
 
 
 @entry("matvec")
@@ -1363,6 +1504,18 @@ def _convolve(b: Builder) -> str:
     return f"{fn}(np.ravel({a})[:4], np.ravel({v})[:3], mode={mode!r})"
 
 
+@entry("scipy.signal.convolve")
+def _signal_convolve(b: Builder) -> str:
+    # N-D: two vectors, or two matrices (the second at most 2 x 2), in every mode
+    a, v = b.pick(), b.pick()
+    mode = b.rnd.choice(["full", "same", "valid"])
+    if b.rnd.chance(0.5):
+        a, v = b.shaped(a, (b.dim(1, 4),)), b.shaped(v, (b.dim(1, 3),))
+    else:
+        a, v = b.shaped(a, (b.dim(2, 3), b.dim(2, 4))), b.shaped(v, (b.dim(1, 2), b.dim(1, 2)))
+    return f"sg.convolve({a}, {v}, mode={mode!r})"
+
+
 # --- SciPy's bound Python functions ---
 
 
@@ -1468,6 +1621,253 @@ def _softmax(b: Builder) -> str:
 def _log_softmax(b: Builder) -> str:
     a = b.pick()
     return f"sp.log_softmax({a}, axis={_axis(b, a)})"
+
+
+# --- composites: scipy.stats, scipy.linalg's solves, np.r_ / np.c_ ---
+
+
+def _loc_scale(b: Builder, x: str) -> tuple[str, str]:
+    """loc and scale for a distribution at x: constants or program values that broadcast."""
+    shape = np.shape(b.eval(x))
+
+    def traced(domain: str) -> str:
+        v = b.pick()
+        if _broadcast(shape, b.shape(v)) != shape:
+            v = b.shaped(v, shape)
+        return b.arg(v, domain)
+    loc = traced("small") if b.rnd.chance(0.5) else b.constant("small")
+    scale = traced("near1") if b.rnd.chance(0.5) else b.constant("near1")
+    return loc, scale
+
+
+def _parameter(b: Builder, x: str, domain: str) -> str:
+    """A shape parameter: a constant, or a program value (broadcasting with x) in domain."""
+    if b.rnd.chance(0.4):
+        return b.constant(domain)
+    shape = np.shape(b.eval(x))
+    v = b.pick()
+    if _broadcast(shape, b.shape(v)) != shape:
+        v = b.shaped(v, shape)
+    return b.arg(v, domain, force=True)
+
+
+LOG_METHODS = ("logpdf", "pdf")
+DISTRIBUTION_METHODS = ("cdf", "sf", "logcdf", "logsf")
+
+
+@composite("scipy.stats.norm")
+def _stats_norm(b: Builder) -> str:
+    x = b.operand("small")
+    loc, scale = _loc_scale(b, x)
+    method = b.rnd.choice(LOG_METHODS + DISTRIBUTION_METHODS)
+    return f"ss.norm.{method}({x}, {loc}, {scale})"
+
+
+@composite("scipy.stats.t")
+def _stats_t(b: Builder) -> str:
+    x = b.operand("small")
+    loc, scale = _loc_scale(b, x)
+    method = b.rnd.choice(LOG_METHODS + DISTRIBUTION_METHODS)
+    # the distribution functions are differentiable in x, loc and scale, not in df
+    df = _parameter(b, x, "gt1") if method in LOG_METHODS else b.constant("gt1")
+    return f"ss.t.{method}({x}, {df}, {loc}, {scale})"
+
+
+@composite("scipy.stats.beta")
+def _stats_beta(b: Builder) -> str:
+    x = b.operand("prob")
+    method = b.rnd.choice(LOG_METHODS + ("cdf", "sf"))
+    if method in LOG_METHODS:
+        return f"ss.beta.{method}({x}, {_parameter(b, x, 'gt1')}, {_parameter(b, x, 'gt1')})"
+    return f"ss.beta.{method}({x}, {b.constant('gt1')}, {b.constant('gt1')})"
+
+
+@composite("scipy.stats.gamma")
+def _stats_gamma(b: Builder) -> str:
+    x = b.operand("pos")
+    method = b.rnd.choice(LOG_METHODS + ("cdf", "sf"))
+    a = _parameter(b, x, "gt1") if method in LOG_METHODS else b.constant("gt1")
+    return f"ss.gamma.{method}({x}, {a}, scale={_parameter(b, x, 'near1')})"
+
+
+@composite("scipy.stats.chi2")
+def _stats_chi2(b: Builder) -> str:
+    x = b.operand("pos")
+    method = b.rnd.choice(LOG_METHODS + ("cdf", "sf"))
+    df = _parameter(b, x, "gt1") if method in LOG_METHODS else b.constant("gt1")
+    return f"ss.chi2.{method}({x}, {df})"
+
+
+@composite("scipy.stats.poisson")
+def _stats_poisson(b: Builder) -> str:
+    mu = b.operand("pos")  # differentiable in mu; the counts k are integers
+    shape = np.shape(b.eval(mu))
+    k = [b.rnd.integer(0, 4) for _ in range(_size(shape))]
+    k_expr = f"np.reshape(np.array({k}), {shape})"
+    method = b.rnd.choice(("pmf", "logpmf", "cdf", "sf", "logcdf", "logsf"))
+    return f"ss.poisson.{method}({k_expr}, {mu})"
+
+
+def _spd(b: Builder, d: int) -> str:
+    """2 I + 0.1 M M^T: symmetric positive definite, eigenvalues in [2, 2 + 0.9 d^2]."""
+    m = _matrix(b, d, d)
+    return f"2.0 * np.eye({d}) + 0.1 * {m} @ {m}.T"
+
+
+@composite("scipy.stats.multivariate_normal")
+def _stats_mvn(b: Builder) -> str:
+    d = b.dim(1, 3)
+    x = b.shaped(b.pick(), b.rnd.choice([(d,), (b.dim(2, 3), d)]))
+    mean = b.shaped(b.pick(), (d,)) if b.rnd.chance(0.6) else "None"
+    method = b.rnd.choice(LOG_METHODS)
+    return f"ss.multivariate_normal.{method}({x}, {mean}, {_spd(b, d)})"
+
+
+@composite("scipy.stats.dirichlet")
+def _stats_dirichlet(b: Builder) -> str:
+    k = b.dim(2, 4)
+    x = f"sp.softmax({b.shaped(b.pick(), (k,))})"  # on the simplex, off its faces
+    alpha = b.arg(b.shaped(b.pick(), (k,)), "near1", force=True)
+    return f"ss.dirichlet.{b.rnd.choice(LOG_METHODS)}({x}, {alpha})"
+
+
+@composite("scipy.linalg.solve_triangular")
+def _solve_triangular(b: Builder) -> str:
+    a, n = _square(b)
+    lower = b.rnd.chance(0.5)
+    t = f"np.tril({a})" if lower else f"np.triu({a})"
+    rhs = b.shaped(b.pick(), b.rnd.choice([(n,), (n, b.dim(1, 2))]))
+    trans = b.rnd.choice([0, 1])
+    unit = b.rnd.chance(0.25)
+    return f"sl.solve_triangular({t}, {rhs}, trans={trans}, lower={lower}, unit_diagonal={unit})"
+
+
+@composite("scipy.linalg.cho_solve")
+def _cho_solve(b: Builder) -> str:
+    n = b.dim(1, 3)
+    a = _spd(b, n)
+    lower = b.rnd.chance(0.5)
+    if b.rnd.chance(0.4):
+        return f"sl.cholesky({a}, lower={lower})"
+    rhs = b.shaped(b.pick(), b.rnd.choice([(n,), (n, b.dim(1, 2))]))
+    return f"sl.cho_solve(sl.cho_factor({a}, lower={lower}), {rhs})"
+
+
+@composite("np.r_ / np.c_")
+def _r_c(b: Builder) -> str:
+    a = b.shaped(b.pick(), (b.dim(1, 4),))
+    if b.rnd.chance(0.5):
+        c = b.shaped(b.pick(), (b.dim(1, 3),))
+        return b.rnd.choice(["np.r_[{0}, {1}]", "np.r_[{0}, 0.5, {1}]"]).format(a, c)
+    c = b.shaped(b.pick(), b.shape(a))
+    return f"np.c_[{a}, {c}]"
+
+
+# --- complex programs: each entry smooth on its domain map ---
+
+
+def _complex_unary(name: str, spellings: str | list[str], domain: str = "any") -> None:
+    spellings = [spellings] if isinstance(spellings, str) else spellings
+
+    def build(b: Builder) -> str:
+        a = b.operand(domain)
+        spelling = b.rnd.choice(spellings)
+        return spelling.format(a if "({0})" in spelling else par(a))
+    complex_entry(name)(build)
+
+
+for _name, _spell, _dom in [
+        ("exp", "np.exp({0})", "any"), ("log", ["np.log({0})", "np.log10({0})"], "cpos"),
+        ("sqrt", "np.sqrt({0})", "cpos"), ("reciprocal", ["np.reciprocal({0})", "1.0 / {0}"],
+                                           "cpos"),
+        ("square", ["np.square({0})", "{0} ** 2", "{0} ** 3"], "any"),
+        ("sin", "np.sin({0})", "any"), ("cos", "np.cos({0})", "any"),
+        ("tan", "np.tan({0})", "csmall"), ("sinh", "np.sinh({0})", "any"),
+        ("cosh", "np.cosh({0})", "any"), ("tanh", "np.tanh({0})", "csmall"),
+        ("arcsin", "np.arcsin({0})", "csmall"), ("arccos", "np.arccos({0})", "csmall"),
+        ("arctan", "np.arctan({0})", "csmall"), ("arcsinh", "np.arcsinh({0})", "csmall"),
+        ("arctanh", "np.arctanh({0})", "csmall"),
+        ("conjugate", ["np.conj({0})", "np.conjugate({0})", "{0}.conj()"], "any"),
+        ("negative", "-{0}", "any"),
+        # real results of complex values (not holomorphic: the convention's gradient)
+        ("real", ["np.real({0})", "{0}.real"], "any"), ("imag", ["np.imag({0})", "{0}.imag"], "any"),
+        ("absolute", ["np.abs({0})", "abs({0})"], "cpos"), ("angle", "np.angle({0})", "cpos")]:
+    _complex_unary(_name, _spell, _dom)
+
+
+def _complex_binary(name: str, spelling: str, db: str = "any") -> None:
+    def build(b: Builder) -> str:
+        x, y = b.pick(), b.pick()
+        if _broadcast(b.shape(x), b.shape(y)) is None:
+            y = b.shaped(y, b.shape(x))
+        return spelling.format(a=par(x), b=par(b.arg(y, db)))
+    complex_entry(name)(build)
+
+
+_complex_binary("add", "{a} + {b}")
+_complex_binary("subtract", "{a} - {b}")
+_complex_binary("multiply", "{a} * {b}")
+_complex_binary("divide", "{a} / {b}", "cpos")
+_complex_binary("power", "{b} ** (0.25 * {a})", "cpos")
+_complex_binary("complex from parts", "{a} + 1j * {b}")
+_complex_binary("rotate", "{a} * (0.6 + 0.8j) - {b}")
+
+
+@complex_entry("matmul")
+def _c_matmul(b: Builder) -> str:
+    m, k, n = b.dim(), b.dim(), b.dim()
+    x, y = b.shaped(b.pick(), (m, k)), b.shaped(b.pick(), (k, n))
+    return b.rnd.choice(["{0} @ {1}", "np.dot({0}, {1})", "np.einsum('ij,jk->ik', {0}, {1})",
+                         "np.einsum({0}, [0, 1], {1}, [1, 2], [2, 0])"]).format(x, y)
+
+
+@complex_entry("vector products")
+def _c_vector_products(b: Builder) -> str:
+    k = b.dim(1, 4)
+    x, y = b.shaped(b.pick(), (k,)), b.shaped(b.pick(), (k,))
+    return b.rnd.choice(["np.vdot({0}, {1})", "np.inner({0}, {1})", "np.outer({0}, {1})",
+                         "np.kron({0}, {1})"]).format(x, y)
+
+
+@complex_entry("reductions")
+def _c_reductions(b: Builder) -> str:
+    a = b.pick()
+    ax = _axis(b, a)
+    if b.rnd.chance(0.25):
+        return f"np.prod({b.arg(a, 'near1')}, axis={ax})"
+    if b.rnd.chance(0.2) and _size(b.shape(a)) >= 2:
+        return f"np.var({a})"  # real, and positive: at least two distinct elements
+    return b.rnd.choice([f"np.sum({a}, axis={ax})", f"np.mean({a}, axis={ax})",
+                         f"np.cumsum({a})"])
+
+
+def _c_square(b: Builder) -> tuple[str, int]:
+    n = b.dim(1, 3)
+    return f"2.0 * np.eye({n}) + 0.15 * {_matrix(b, n, n)}", n
+
+
+@complex_entry("linalg")
+def _c_linalg(b: Builder) -> str:
+    a, n = _c_square(b)
+    form = b.rnd.integer(0, 5)
+    if form == 0:
+        return f"np.linalg.inv({a})"
+    if form == 1:
+        return f"np.linalg.det({a})"
+    if form == 2:
+        return f"np.linalg.slogdet({a})[1]"
+    if form == 3:
+        return f"np.linalg.solve({a}, {b.shaped(b.pick(), (n,))})"
+    m = _matrix(b, n, n)
+    if form == 4:  # Hermitian, eigenvalues apart
+        return f"np.linalg.eigvalsh({_spread(n)} + 0.05 * ({m} + np.conj({m}).T))"
+    return f"np.linalg.svd(np.diag({[4.5, 3.0, 1.5][:n]}) + 0.05 * {m}, compute_uv=False)"
+
+
+@complex_entry("fft")
+def _c_fft(b: Builder) -> str:
+    a = b.shaped(b.pick(), (b.dim(2, 4),))
+    return b.rnd.choice(["np.fft.fft({0})", "np.fft.ifft({0})", "np.fft.fft({0}, n=5)"]).format(a)
 
 
 #: adkit bugs the generator steps around (its spellings and domains say where), each

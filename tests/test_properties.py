@@ -12,6 +12,12 @@ Per program, with the output reduced to a scalar L by a fixed random weighting:
   (Program.decisions tells), which is counted and reported, never tolerated;
 - the gradient == adkit.symbolic's exact gradient (rel 1e-9), on small programs.
 
+Complex programs (programs.build_complex_program: complex inputs and intermediates)
+go through complexcheck.check_complex, under docs/complex.md's convention: the
+gradient dL/dx - i dL/dy against central differences along the real and imaginary
+direction of every input element, forward mode, vjp, jvp, both Jacobians and
+second order.
+
 Profiles (ADKIT_HYPOTHESIS_PROFILE): "ci" (default) runs in well under a minute,
 derandomized and without a database, so CI sees the same programs every time;
 "thorough" runs 10,000 programs through the engine cross-check. The number of
@@ -39,6 +45,7 @@ import adkit  # noqa: E402
 import adkit.dispatch  # noqa: E402,F401  (fills the table)
 import adkit.rules.special  # noqa: E402,F401  (scipy.special rules, normally loaded on first use)
 import programs as P  # noqa: E402
+from complexcheck import check_complex  # noqa: E402
 from adkit import numeric  # noqa: E402
 from adkit.reverse import Tape  # noqa: E402
 from adkit.table import PRIMITIVES  # noqa: E402
@@ -57,8 +64,8 @@ PROFILE = os.environ.get("ADKIT_HYPOTHESIS_PROFILE", "ci")
 if PROFILE not in ("ci", "thorough"):
     raise ValueError(f"ADKIT_HYPOTHESIS_PROFILE must be 'ci' or 'thorough', got {PROFILE!r}")
 #: programs per test, by profile
-EXAMPLES = {"ci": {"engines": 60, "symbolic": 12},
-            "thorough": {"engines": 10_000, "symbolic": 300}}[PROFILE]
+EXAMPLES = {"ci": {"engines": 60, "symbolic": 12, "complex": 20},
+            "thorough": {"engines": 10_000, "symbolic": 300, "complex": 2_000}}[PROFILE]
 
 
 def profile(test: str) -> settings:
@@ -302,8 +309,10 @@ def _with_listing(prog: P.Program, check, *args):
 
 # built-in primitives only: "user:" ones (adkit.primitive, e.g. adkit.nn's layers) are
 # registered by whatever test module imported them first and are tested there
+# (and not those programs.CHECKED_ELSEWHERE names, with the test file that checks them)
 DIFFERENTIABLE = sorted(n for n, p in PRIMITIVES.items()
-                        if not isinstance(p, NondiffPrimitive) and not n.startswith("user:"))
+                        if not isinstance(p, NondiffPrimitive) and not n.startswith("user:")
+                        and n not in P.CHECKED_ELSEWHERE)
 
 
 def test_every_differentiable_primitive_has_a_catalogue_entry():
@@ -347,15 +356,20 @@ def _reached(prog: P.Program) -> set[str]:
     return seen | {n.prim.name for n in tape.nodes if n.prim is not None}
 
 
-@pytest.mark.parametrize("name", sorted(P.CATALOGUE))
+@pytest.mark.parametrize("name", sorted(P.BUILDERS))
 def test_each_entry_alone_through_every_check(name):
-    """A deterministic one-entry program per catalogue entry reaches its primitive and goes
+    """A deterministic one-entry program per catalogue entry (and per composite: scipy.stats'
+    distributions, scipy.linalg's solves, np.r_ / np.c_) reaches its primitive and goes
     through every check (the first seed whose differences do not straddle a kink)."""
     for seed in range(10):
         prog = P.one_op_program(name, seed)
         assert prog.entries == (name,)
-        assert name in _reached(prog), (
-            f"the catalogue entry {name!r} does not reach the primitive {name!r}:\n{prog!r}")
+        reached = _reached(prog)
+        if name in P.CATALOGUE:
+            assert name in reached, (
+                f"the catalogue entry {name!r} does not reach the primitive {name!r}:\n{prog!r}")
+        else:
+            assert reached, f"the composite {name!r} reaches no primitive:\n{prog!r}"
         done = _with_listing(prog, run_engine_checks, prog)
         COUNTS["one-entry programs"] += 1
         THROUGH[name] |= done
@@ -368,6 +382,47 @@ def test_each_entry_alone_through_every_check(name):
         prog = P.one_op_program(name, seed, max_input_size=HESSIAN_MAX)
         THROUGH[name] |= _with_listing(prog, run_engine_checks, prog)
     assert THROUGH[name] >= ALL_CHECKS, THROUGH[name]
+
+
+# --- complex programs (docs/complex.md's convention) ------------------------------------------
+
+
+def run_complex_checks(prog: P.Program) -> None:
+    """complexcheck.check_complex: for L = Re sum(f conj(w)), the reverse gradient
+    dL/dx - i dL/dy against central differences along the real and the imaginary direction
+    of each input element, against forward mode, vjp and jvp (of L and of f), the batched
+    Jacobians of both modes, and second order (HVP against differences of the gradient,
+    reverse over reverse)."""
+    check_complex(prog.fn, *prog.inputs)
+
+
+@pytest.mark.parametrize("name", sorted(P.COMPLEX_CATALOGUE))
+def test_each_complex_entry_alone(name):
+    """The one-entry complex program of each COMPLEX_CATALOGUE entry (its first input complex)
+    through every complex check."""
+    prog = P.one_complex_program(name, 0)
+    assert prog.entries == (name,) and np.iscomplexobj(prog.inputs[0])
+    _with_listing(prog, run_complex_checks, prog)
+    COUNTS["complex: one-entry programs"] += 1
+
+
+@profile("complex")
+@given(prog=P.complex_programs())
+def test_complex_random_programs(prog):
+    note(repr(prog))
+    run_complex_checks(prog)
+    COUNTS["complex: programs"] += 1
+    COUNTS["complex: primitive applications"] += prog.n_steps
+
+
+def test_random_complex_programs_cover_the_complex_catalogue():
+    used = collections.Counter()
+    for seed in range(200):
+        prog = P.build_complex_program(P.Rand(seed=seed))
+        used.update(prog.entries)
+        assert np.iscomplexobj(prog.inputs[0])
+    missing = sorted(set(P.COMPLEX_CATALOGUE) - set(used))
+    assert not missing, f"200 seeded complex programs never use {missing}"
 
 
 @pytest.mark.parametrize("name", sorted(P.CATALOGUE))
@@ -415,7 +470,7 @@ def test_random_programs_cover_the_catalogue():
         prog = P.build_program(P.Rand(seed=seed))
         used.update(prog.entries)
         kinds.update(prog.kinds)
-    missing = sorted(set(P.CATALOGUE) - set(used))
+    missing = sorted(set(P.BUILDERS) - set(used))
     assert not missing, f"400 seeded programs never use {missing}"
     assert {"if", "loop", "nondiff"} <= set(kinds), kinds
 
@@ -448,9 +503,9 @@ def report(request):
     lines = [f"property tests ({PROFILE} profile), {time.perf_counter() - start:.1f} s:"]
     lines += [f"  {k}: {v}" for k, v in sorted(COUNTS.items())]
     if THROUGH:
-        partial = sorted(n for n in P.CATALOGUE if not ALL_CHECKS <= THROUGH[n])
+        partial = sorted(n for n in P.BUILDERS if not ALL_CHECKS <= THROUGH[n])
         lines.append(f"  one-entry programs through every engine check: "
-                     f"{len(P.CATALOGUE) - len(partial)} of {len(P.CATALOGUE)} entries")
+                     f"{len(P.BUILDERS) - len(partial)} of {len(P.BUILDERS)} entries")
         lines.append(f"  one-entry programs compared with symbolic: "
                      f"{sum('symbolic' in THROUGH[n] for n in P.CATALOGUE)} entries")
     text = "\n".join(lines)
