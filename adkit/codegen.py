@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import keyword
 import math
+from builtins import compile as _builtin_compile
 import operator
 from typing import Any, Iterable
 
@@ -44,7 +45,7 @@ import numpy as np
 from .staging import CONSTANT, Guard, Instruction, SlotInfo, check_guard
 
 __all__ = ["GuardFailure", "eliminate_dead_code", "simplify", "dedupe_guards", "generate",
-           "optimise"]
+           "optimise", "build", "split_at"]
 
 
 class GuardFailure(Exception):
@@ -55,6 +56,45 @@ def optimise(steps: list, outputs: list, info: dict) -> tuple[list, list]:
     """All passes before code generation: (steps, outputs) after them."""
     steps, outputs = simplify(eliminate_dead_code(steps, outputs), outputs, info)
     return dedupe_guards(eliminate_dead_code(steps, outputs), info), outputs
+
+
+def build(steps: list, inputs: int | list, outputs: list, info: dict, large: set = frozenset(),
+          out_types: list | None = None) -> tuple[str, Any]:
+    """(source, function) of a program: generate, then the built-in compile, once."""
+    source, namespace = generate(steps, inputs, outputs, info, large, out_types)
+    code = _builtin_compile(source, "<adkit.compile>", "exec")
+    exec(code, namespace)  # noqa: S102 - generated text: generated names and literals only
+    return source, namespace["program"]
+
+
+def split_at(steps: list, outputs: list, seed: int, n_first: int) -> tuple | None:
+    """Partial evaluation: the steps that do not depend on slot `seed` (a cotangent input)
+    and those that do, as two programs.
+
+    Returns (first steps, first outputs, residual slots, second steps, second outputs):
+    the first program computes outputs[:n_first] and the residuals (its values the
+    second one reads); the second takes the residuals and the seed and computes
+    outputs[n_first:]. None when an output of the first part depends on the seed.
+    """
+    late = {seed}
+    for step in steps:
+        if isinstance(step, Instruction) and any(s in late for s in slots_of(step.operands)):
+            late.add(step.out)
+    if any(kind == "v" and x in late for kind, x in outputs[:n_first]):
+        return None
+    first = [s for s in steps if (s.out if isinstance(s, Instruction) else s.slot) not in late]
+    second = [s for s in steps if (s.out if isinstance(s, Instruction) else s.slot) in late]
+    residuals: list = []
+    for step in second:
+        for slot in (slots_of(step.operands) if isinstance(step, Instruction) else ()):
+            if slot not in late and slot not in residuals:
+                residuals.append(slot)
+    for kind, x in outputs[n_first:]:
+        if kind == "v" and x not in late and x not in residuals:
+            residuals.append(x)
+    first_outputs = list(outputs[:n_first]) + [("v", r) for r in residuals]
+    first = eliminate_dead_code(first, first_outputs)
+    return first, first_outputs, residuals, second, list(outputs[n_first:])
 
 
 # --- dead code --------------------------------------------------------------------------------
@@ -220,16 +260,18 @@ def _math_of() -> dict:
     return _MATH
 
 
-def generate(steps: list, n_inputs: int, outputs: list, info: dict | None = None,
+def generate(steps: list, inputs: int | list, outputs: list, info: dict | None = None,
              large: set = frozenset(), out_types: list | None = None) -> tuple[str, dict]:
     """Python source of a program, and the namespace it runs in (implementations, constants).
 
     Every name in the text is generated (v<slot>, c<k>, <primitive name>_<k>, the
     primitive's name reduced to letters, digits and underscores); the only other
-    text is literals of Python numbers. out_types: the type each output had when
-    staged (simplify may hand over a Python float where a NumPy float64 was).
+    text is literals of Python numbers. inputs: the input slots (n: slots 0..n-1).
+    out_types: the type each output had when staged (simplify may hand over a Python
+    float where a NumPy float64 was).
     """
-    info = info or {}
+    inputs = list(range(inputs)) if isinstance(inputs, int) else list(inputs)
+    info = dict(info or {})   # (the reuse pass notes merged memory in its own copy)
     namespace: dict = {"GuardFailure": GuardFailure, "check_guard": check_guard}
     names: dict = {}
     ufunc_of = _ufunc_of()
@@ -259,9 +301,9 @@ def generate(steps: list, n_inputs: int, outputs: list, info: dict | None = None
             return f"({items})" if op[1] is tuple else f"[{items}]"
         return const(op[1])
 
-    reuse = _reusable_buffers(steps, n_inputs, outputs, info, ufunc_of)
+    reuse = _reusable_buffers(steps, inputs, outputs, info, ufunc_of)
     frees = _last_uses(steps, large, outputs, reuse)
-    params_in = ", ".join(f"v{i}" for i in range(n_inputs))
+    params_in = ", ".join(f"v{i}" for i in inputs)
     lines = [f"def program({params_in}):"]
     for k, step in enumerate(steps):
         if k - 1 in frees:   # large intermediates go as soon as they are used up
@@ -398,7 +440,7 @@ def _uses(step: Any) -> Iterable[int]:
     return slots_of(step.operands) if isinstance(step, Instruction) else (step.slot,)
 
 
-def _reusable_buffers(steps: list, n_inputs: int, outputs: list, info: dict,
+def _reusable_buffers(steps: list, inputs: list, outputs: list, info: dict,
                       ufunc_of: dict) -> dict[int, int]:
     """step index -> the operand slot whose array that elementwise step may write into.
 
@@ -439,7 +481,7 @@ def _reusable_buffers(steps: list, n_inputs: int, outputs: list, info: dict,
                     or a.dtype != out.dtype:
                 continue
             r = find(a.root)
-            if last.get(r) != k or any(find(x) == r for s in range(n_inputs) for x in roots(s)) \
+            if last.get(r) != k or any(find(x) == r for s in inputs for x in roots(s)) \
                     or any(find(x) == r for kind, s in outputs if kind == "v" for x in roots(s)):
                 continue
             reuse[k] = op[1]

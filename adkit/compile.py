@@ -43,7 +43,7 @@ import numpy as np
 
 from .captures import (DEPTH, find_bindings, holds_arrays, read, stageable, swapped,
                        unreached_arrays)
-from .codegen import GuardFailure, generate, optimise, slots_of
+from .codegen import GuardFailure, build, optimise, slots_of, split_at
 from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
                                   rebuild)
 from .pytree import tree_flatten, tree_unflatten
@@ -54,7 +54,6 @@ from .tracer import BoxBase
 
 __all__ = ["compile", "Compiled", "CompileWarning"]
 
-_builtin_compile = compile
 _STAGING = threading.RLock()
 
 
@@ -127,6 +126,7 @@ class Compiled:
         self._bindings: list | None = None
         self._warned: set = set()
         self._derived: dict = {}
+        self.output_shapes: dict = {}   # (adkit.compile_derivatives: a first call's output)
         self._primitive: Any = None
         self._label = getattr(f, "__name__", type(f).__name__)
         self.stats = CompileStats()
@@ -137,23 +137,17 @@ class Compiled:
             if n >= len(args) or n < -len(args):
                 raise ValueError(f"adkit.compile: static_argnums names argument {n}, but "
                                  f"{len(args)} positional arguments were given")
-        split = self._split(args, kwargs)
-        if split is None:   # traced values of an enclosing transform, or leaves we cannot key
+        found = self.lookup(args, kwargs)
+        if found is None:   # traced values of an enclosing transform, or leaves we cannot key
             top = innermost_trace(tree_flatten((args, kwargs))[0])
             if top is not None:
                 return call_traced(self, top, args, kwargs)
             self.stats.eager_calls += 1
             return self._f(*args, **kwargs)
-        leaves, treedef, static_key, leaf_key = split
-        captured, capture_key, keep = self._read_captures()
-        key = (treedef, static_key, leaf_key, capture_key)
-        entry = self._cache.get(key)
-        if entry is None:
-            entry = self._cache[key] = _Entry(keep)
+        entry, inputs, leaves, treedef, captured = found
         if entry.eager_reason is not None:
             self.stats.eager_calls += 1
             return self._f(*args, **kwargs)
-        inputs = [v for v in leaves if stageable(v)] + [v for _, v in captured]
         for program in reversed(entry.programs):
             try:
                 out = program.run(inputs)
@@ -175,6 +169,21 @@ class Compiled:
             return self._f(*args, **kwargs)
         with _STAGING:   # one staging at a time: it swaps captured bindings in and out
             return self._stage(entry, args, kwargs, leaves, treedef, captured)
+
+    def lookup(self, args: tuple, kwargs: dict) -> tuple | None:
+        """(cache entry, program inputs, leaves, treedef, captured bindings and values) for
+        these arguments, or None when they cannot be staged (traced or unkeyable leaves)."""
+        split = self._split(args, kwargs)
+        if split is None:
+            return None
+        leaves, treedef, static_key, leaf_key = split
+        captured, capture_key, keep = self._read_captures()
+        key = (treedef, static_key, leaf_key, capture_key)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = _Entry(keep)
+        inputs = [v for v in leaves if stageable(v)] + [v for _, v in captured]
+        return entry, inputs, leaves, treedef, captured
 
     def _name(self) -> str:
         return f"adkit.compile({self._label})"
@@ -322,16 +331,14 @@ class Compiled:
         return entry.programs[-1].to_dot()
 
     def _entry_for(self, args: tuple, kwargs: dict) -> _Entry:
-        split = self._split(args, kwargs)
-        if split is None:
+        found = self.lookup(args, kwargs)
+        if found is None:
             raise ValueError(f"{self._name()}: these arguments are not staged (they hold "
                              "traced values of an enclosing transform, or unhashable leaves)")
-        _, treedef, static_key, leaf_key = split
-        _, capture_key, _ = self._read_captures()
-        key = (treedef, static_key, leaf_key, capture_key)
-        if key not in self._cache:
+        entry = found[0]
+        if not entry.programs and entry.eager_reason is None:
             self(*args, **kwargs)
-        return self._cache[key]
+        return entry
 
     def __repr__(self) -> str:
         return f"<{self._name()}: {self.stats!r}>"
@@ -401,7 +408,7 @@ class Program:
     """One recorded path: its steps after the passes, its source, and the compiled function."""
 
     __slots__ = ("steps", "source", "run_flat", "out_treedef", "first_result", "outputs",
-                 "n_inputs", "shapes")
+                 "n_inputs", "shapes", "info", "large", "out_types", "_split")
 
     def __init__(self, trace: StagingTrace, n_inputs: int, out: Any) -> None:
         leaves, self.out_treedef = tree_flatten(out)
@@ -421,11 +428,20 @@ class Program:
         out_types = [trace.info[x].type if kind == "v" and x in trace.info else None
                      for kind, x in outputs]
         self.steps, self.outputs = optimise(trace.program, outputs, trace.info)
-        self.source, namespace = generate(self.steps, n_inputs, self.outputs, trace.info,
-                                          trace.large, out_types)
-        code = _builtin_compile(self.source, "<adkit.compile>", "exec")
-        exec(code, namespace)  # noqa: S102 - generated text: generated names and literals only
-        self.run_flat = namespace["program"]
+        self.info, self.large, self.out_types = trace.info, trace.large, out_types
+        self.source, self.run_flat = build(self.steps, n_inputs, self.outputs, trace.info,
+                                           trace.large, out_types)
+        self._split: dict = {}
+
+    def split(self, seed: int, n_first: int) -> "SplitProgram | None":
+        """The program cut in two at input `seed` (a cotangent): the part before it,
+        computing the first n_first outputs and the residuals, and the part after it."""
+        key = (seed, n_first)
+        if key not in self._split:
+            parts = split_at(self.steps, self.outputs, seed, n_first)
+            self._split[key] = None if parts is None else SplitProgram(self, seed, n_first,
+                                                                       parts)
+        return self._split[key]
 
     def to_dot(self) -> str:
         """The program as a Graphviz DOT digraph: inputs as boxes, outputs highlighted
@@ -443,6 +459,25 @@ class Program:
     def run(self, inputs: list) -> Any:
         """The outputs for new inputs (raises GuardFailure when the path differs)."""
         return tree_unflatten(self.out_treedef, self.run_flat(*inputs))
+
+
+class SplitProgram:
+    """A program of (f's outputs, cotangents) cut at its cotangent input: `forward(inputs
+    without the seed)` -> (the first outputs, residuals); `backward(residuals, seed)` ->
+    the other outputs. A tape runs the first part when f is called and the second when
+    the cotangent arrives, as it runs a primitive's value and its VJP."""
+
+    __slots__ = ("forward", "backward", "n_first", "sources")
+
+    def __init__(self, program: Program, seed: int, n_first: int, parts: tuple) -> None:
+        first, first_outputs, residuals, second, second_outputs = parts
+        inputs = [i for i in range(program.n_inputs) if i != seed]
+        types = list(program.out_types)
+        src1, self.forward = build(first, inputs, first_outputs, program.info, program.large,
+                                   types[:n_first] + [None] * len(residuals))
+        src2, self.backward = build(second, residuals + [seed], second_outputs, program.info,
+                                    program.large, types[n_first:])
+        self.n_first, self.sources = n_first, (src1, src2)
 
 
 class _DotNode(NamedTuple):

@@ -24,12 +24,16 @@ adkit.symbolic) run f itself, which they trace inline.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+
+import numpy as np
 
 from .forward.dual import ForwardTrace, _dual
 from .pytree import tree_flatten, tree_unflatten
 from .reverse.tape import Tape, _node, _var, as_gradient, backward, zeros_like_value
-from .rules.helpers import dtype_of
+from .captures import stageable
+from .codegen import GuardFailure
+from .rules.helpers import dtype_of, shape_of
 from .scope import tracing
 from .tracer import BoxBase, Primitive, primal
 
@@ -86,51 +90,150 @@ def call_traced(compiled: "Compiled", top: Any, args: tuple, kwargs: dict) -> An
 # --- reverse mode -----------------------------------------------------------------------------
 def _record(compiled: "Compiled", tape: Tape, leaves: list, lower: list, mask: tuple,
             template: tuple, treedef: Any, static_key: tuple) -> Any:
+    parents = tuple(x._node for x, m in zip(leaves, mask) if m)
+    # first order with one floating output (a loss): the forward part of the joint
+    # program runs now and its backward part when the cotangent arrives
+    plain = not any(isinstance(x, BoxBase) for x in lower)
+    shape = compiled.output_shapes.get((static_key, treedef, mask)) if plain else None
+    if shape is not None:
+        out = _record_split(compiled, tape, parents, lower, mask, template, treedef,
+                            static_key, shape)
+        if out is not None:
+            return out
     a, kw = rebuild(template, treedef, lower)
     out = compiled(*a, **kw)
     out_leaves, out_td = tree_flatten(out)
-    parents = tuple(x._node for x, m in zip(leaves, mask) if m)
-    n_parents = len(parents)
-    boxed = []
-    for k, leaf in enumerate(out_leaves):
-        if dtype_of(primal(leaf)).kind not in "fc":   # integer outputs carry nothing
-            boxed.append(leaf)
-            continue
+    floating = [k for k, leaf in enumerate(out_leaves) if dtype_of(primal(leaf)).kind in "fc"]
+    if plain and len(floating) == 1:
+        compiled.output_shapes[static_key, treedef, mask] = _OutputShape(
+            floating[0], len(out_leaves), out_td, _seed_like(out_leaves[floating[0]]))
+    boxed = list(out_leaves)
+    for k in floating:   # (integer outputs carry nothing)
         pullback = compiled.derived(
             ("vjp", static_key, treedef, mask, k),
-            lambda k=k: _pullback(compiled._f, template, treedef, mask, k), f"VJP of output {k}")
-        pull = _Pullback(pullback, lower)
-        node = _node(len(tape.nodes), compiled.primitive, parents,
-                     tuple(pull.vjp(j) for j in range(n_parents)), leaf)
-        tape.nodes.append(node)
-        boxed.append(_var(leaf, node, tape))
+            lambda k=k: _vjp_of(compiled._f, template, treedef, mask, k, False),
+            f"VJP of output {k}")
+        pull = _Pullback(lambda g, pullback=pullback: pullback(*lower, g))
+        boxed[k] = _box(tape, compiled, parents, pull, out_leaves[k])
     return tree_unflatten(out_td, boxed)
+
+
+def _box(tape: Tape, compiled: "Compiled", parents: tuple, pull: "_Pullback", leaf: Any) -> Any:
+    node = _node(len(tape.nodes), compiled.primitive, parents,
+                 tuple(pull.vjp(j) for j in range(len(parents))), leaf)
+    tape.nodes.append(node)
+    return _var(leaf, node, tape)
+
+
+class _OutputShape(NamedTuple):
+    """What a first call told about f's output: its one floating leaf (index k of n),
+    the structure, and a seed like that leaf (to stage the joint program with)."""
+
+    k: int
+    n: int
+    treedef: Any
+    seed: Any
+
+
+def _seed_like(leaf: Any) -> Any:
+    v = primal(leaf)
+    if type(v) is float:
+        return 1.0
+    return np.ones(shape_of(v), dtype=dtype_of(v))[()] if type(v) is not np.ndarray \
+        else np.ones(v.shape, dtype=v.dtype)
+
+
+def _record_split(compiled: "Compiled", tape: Tape, parents: tuple, lower: list, mask: tuple,
+                  template: tuple, treedef: Any, static_key: tuple, shape: _OutputShape) -> Any:
+    """f's value from the forward part of the joint (value and VJP) program, with a tape
+    entry whose VJP runs its backward part on the saved residuals; None where the
+    joint program cannot be used (the caller then takes the two-program way)."""
+    joint = compiled.derived(
+        ("joint", static_key, treedef, mask, shape.k),
+        lambda: _vjp_of(compiled._f, template, treedef, mask, shape.k, True),
+        f"value and VJP of output {shape.k}")
+    args = (*lower, shape.seed)
+    for attempt in range(2):
+        found = joint.lookup(args, {})
+        if found is None or found[0].eager_reason is not None:
+            return None
+        entry, inputs = found[0], found[1]
+        seed = sum(1 for v in lower if stageable(v))   # the cotangent's input position
+        forward_inputs = inputs[:seed] + inputs[seed + 1:]
+        for program in reversed(entry.programs):
+            part = program.split(seed, shape.n)
+            if part is None:
+                return None
+            try:
+                results = part.forward(*forward_inputs)
+            except GuardFailure:
+                joint.stats.guard_failures += 1
+                continue
+            except Exception:  # noqa: BLE001 - the two-program way answers (or raises)
+                return None
+            joint.stats.replays += 1
+            out_leaves, residuals = results[:shape.n], results[shape.n:]
+            pull = _Pullback(_Backward(compiled, part, residuals, lower, mask, template,
+                                       treedef, static_key, shape.k))
+            out_leaves[shape.k] = _box(tape, compiled, parents, pull, out_leaves[shape.k])
+            return tree_unflatten(shape.treedef, out_leaves)
+        if attempt == 0:
+            joint(*args)   # stage this path (or learn that it runs eagerly)
+    return None
+
+
+class _Backward:
+    """The second part of a split joint program on its residuals; where it cannot answer
+    (a guard on the cotangent fails, it raises) the pullback program does."""
+
+    __slots__ = ("compiled", "part", "residuals", "lower", "mask", "template", "treedef",
+                 "static_key", "k")
+
+    def __init__(self, compiled: "Compiled", part: Any, residuals: list, lower: list,
+                 mask: tuple, template: tuple, treedef: Any, static_key: tuple, k: int) -> None:
+        self.compiled, self.part, self.residuals, self.lower = compiled, part, residuals, lower
+        self.mask, self.template, self.treedef = mask, template, treedef
+        self.static_key, self.k = static_key, k
+
+    def __call__(self, g: Any) -> Any:
+        try:
+            return self.part.backward(*self.residuals, g)
+        except Exception:  # noqa: BLE001 - GuardFailure, or an error the pullback repeats
+            self.compiled.stats.guard_failures += 1
+        k, template, treedef, mask = self.k, self.template, self.treedef, self.mask
+        pullback = self.compiled.derived(
+            ("vjp", self.static_key, treedef, mask, k),
+            lambda: _vjp_of(self.compiled._f, template, treedef, mask, k, False),
+            f"VJP of output {k}")
+        return pullback(*self.lower, g)
 
 
 class _Pullback:
     """The VJP closures of one tape entry: the tape asks once per parent with the same
-    cotangent, and the pullback program answers for all parents in one run."""
+    cotangent, and the program answers for all parents in one run."""
 
-    __slots__ = ("program", "lower", "g", "cotangents")
+    __slots__ = ("run", "g", "cotangents")
 
-    def __init__(self, program: Callable, lower: list) -> None:
-        self.program, self.lower = program, lower
+    def __init__(self, run: Callable) -> None:
+        self.run = run
         self.g = self.cotangents = None
 
     def vjp(self, j: int) -> Callable:
         def pull(g: Any) -> Any:
             if self.cotangents is None or self.g is not g:
-                self.cotangents = self.program(*self.lower, g)
+                self.cotangents = self.run(g)
                 self.g = g
             return self.cotangents[j]
         return pull
 
 
-def _pullback(f: Callable, template: tuple, treedef: Any, mask: tuple, k: int) -> Callable:
-    """(leaves..., g) -> cotangents of the masked leaves, for cotangent g of output leaf k."""
+def _vjp_of(f: Callable, template: tuple, treedef: Any, mask: tuple, k: int,
+            with_value: bool) -> Callable:
+    """(leaves..., g) -> cotangents of the masked leaves for cotangent g of output leaf k
+    (with_value: (f's output leaves, those cotangents), the joint program)."""
     n = len(mask)
 
-    def pullback(*operands: Any) -> tuple:
+    def pullback(*operands: Any) -> Any:
         leaves, g = list(operands[:n]), operands[n]
         tape = Tape()
         watched = []
@@ -141,13 +244,20 @@ def _pullback(f: Callable, template: tuple, treedef: Any, mask: tuple, k: int) -
                 watched.append(box._node)
         with tracing(tape):
             a, kw = rebuild(template, treedef, leaves)
-            y = tree_flatten(f(*a, **kw))[0][k]
+            out_leaves = tree_flatten(f(*a, **kw))[0]
+        y = out_leaves[k]
         originals = [x for x, m in zip(operands[:n], mask) if m]
         if not (isinstance(y, BoxBase) and y._trace is tape and y._node is not None):
-            return tuple(zeros_like_value(x) for x in originals)
-        adj = backward(tape.nodes, [(y._node, g)], watched, consume=True)
-        return tuple(as_gradient(adj.get(node.index), x, x)
-                     for node, x in zip(watched, originals))
+            cts = tuple(zeros_like_value(x) for x in originals)
+        else:
+            adj = backward(tape.nodes, [(y._node, g)], watched, consume=True)
+            cts = tuple(as_gradient(adj.get(node.index), x, x)
+                        for node, x in zip(watched, originals))
+        if not with_value:
+            return cts
+        values = [leaf._value if isinstance(leaf, BoxBase) and leaf._trace is tape else leaf
+                  for leaf in out_leaves]
+        return values, cts
     return pullback
 
 

@@ -244,6 +244,28 @@ def test_derivatives_of_compiled_retrace_when_a_branch_flips():
     assert c.stats.guard_failures >= 4 and c.stats.eager_calls == 0
 
 
+def test_a_guard_on_the_cotangent_falls_back_to_the_pullback_program():
+    @adkit.primitive
+    def twice(x):
+        return x * 2.0
+    # a VJP that branches on the cotangent: a guard in the backward part of the program
+    adkit.defvjp(twice, lambda ans, x: lambda g: 2.0 * g if np.sum(g) > 0 else g * 2.0 + 0.0)
+
+    def f(x):
+        return twice(np.sin(x)) * x
+    c = adkit.compile(f)
+    x = np.array([0.5, -1.0, 2.0])
+    with no_compile_warnings():
+        for g in (np.ones(3), np.array([-1.0, 0.5, -2.0]), np.array([3.0, 1.0, 1.0]),
+                  np.array([-1.0, -1.0, 0.0])):
+            for _ in range(2):   # the first call learns the output, the second splits
+                out, pull = adkit.vjp(c, x)
+                want_out, want_pull = adkit.vjp(f, x)
+                assert_same(out, want_out)
+                assert_same(pull(g), want_pull(g))
+    assert c.stats.eager_calls == 0
+
+
 def test_second_order_of_compiled_in_both_nestings():
     f = lambda x: np.sin(x) * x ** 3 + np.exp(-x * x)  # noqa: E731
     c = adkit.compile(f)
@@ -503,7 +525,7 @@ def test_default_arguments_are_read_at_each_call():
             assert_same(cg(x), adkit.grad(f)(x))
             assert_same(adkit.grad(c)(x), adkit.grad(f)(x))
             assert_same(c(x, np.ones(2)), f(x, np.ones(2)))   # a default not used
-    assert c.stats.traces == 3 and c.stats.eager_calls == 0   # two signatures, one VJP
+    assert c.stats.traces == 4 and c.stats.eager_calls == 0   # 2 signatures, VJP, joint
 
 
 class Layer:
