@@ -14,6 +14,7 @@ from typing import Any
 from .api import grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad, vjp
 from .arraybox import TracedConversionError
 from .checks import PointError, check_grads
+from .compile import CompileWarning
 from .compile import compile  # noqa: A004 - adkit.compile, as jax.jit (shadows the builtin here only)
 from .custom import checkpoint, custom_vjp, fixed_point
 from .extend import defjvp, defvjp, primitive
@@ -32,7 +33,7 @@ _LAZY_SUBMODULES = ("nn", "kernels", "numeric", "symbolic")
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp",
            "stop_gradient", "holomorphic_grad", "primitive", "defjvp", "defvjp", "NoRuleError",
            "TracedConversionError", "check_grads", "PointError", "custom_vjp", "checkpoint",
-           "fixed_point", "compile", "elementwise_grad"]
+           "fixed_point", "compile", "CompileWarning", "elementwise_grad"]
 
 
 def __getattr__(name: str) -> Any:

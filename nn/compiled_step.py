@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 
 import adkit
-from adkit.compile import CompileWarning
 from adkit.pytree import tree_flatten
 
 from .outputs import Rows
@@ -158,19 +157,20 @@ class CompiledStep:
         layout = (key[3], plan, isinstance(x, Rows), isinstance(y, Rows))
         before = self.program.stats.eager_calls
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CompileWarning)
+            warnings.simplefilter("always", adkit.CompileWarning)
             result = self.program(layout, params, state, slots, consts, _unwrapped(x),
                                   _unwrapped(y), draws, sample_weight)
         if self.program.stats.eager_calls > before:
             # not staged (or not replayed): this result is the eager function's, right but
             # slower; the next steps of this signature take the ordinary eager step
-            reasons = [str(w.message) for w in caught if issubclass(w.category, CompileWarning)]
+            reasons = [str(w.message) for w in caught
+                       if issubclass(w.category, adkit.CompileWarning)]
             # (adkit.compile warns once per reason: a second signature repeats the first's)
             self.eager_reasons[key] = reasons[0] if reasons else next(
                 iter(self.eager_reasons.values()), "adkit.compile ran it eagerly")
             name = getattr(model, "name", type(model).__name__)
             warnings.warn(f"adkit.nn: the training step of model {name!r} runs eagerly for "
-                          f"this batch shape: {self.eager_reasons[key]}", CompileWarning,
+                          f"this batch shape: {self.eager_reasons[key]}", adkit.CompileWarning,
                           stacklevel=4)
         loss, out, new_leaves, new_slots, new_state = result
 

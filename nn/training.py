@@ -33,7 +33,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import adkit
-from adkit.compile import CompileWarning
 from adkit.extend import is_duck_array
 from adkit.pytree import tree_flatten, tree_unflatten
 
@@ -154,7 +153,7 @@ class Trainer:
             if self.jit_compile is True and not self._refusal_warned:
                 self._refusal_warned = True
                 warnings.warn(f"jit_compile=True, but the training steps run eagerly: {reason}",
-                              CompileWarning, stacklevel=4)
+                              adkit.CompileWarning, stacklevel=4)
             return None
         self._compiled = CompiledStep(self.model)
         return self._compiled

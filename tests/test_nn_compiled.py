@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import adkit
-from adkit.compile import CompileWarning
+from adkit import CompileWarning
 from adkit.nn import Input, Model, Sequential, load_model, optimizers, schedules
 from adkit.nn.callbacks import LambdaCallback, TerminateOnNaN
 from adkit.nn.layers import (LSTM, BatchNormalization, Concatenate, Conv2D, Dense, Dropout,
