@@ -85,18 +85,29 @@ def _parallel() -> tuple[int, Any]:
     return _pool["threads"], _pool["executor"]
 
 
-def _by_images(n: int, work_bytes: int, part: Callable[[int, int], Any]) -> list:
+def _by_images(n: int, work_bytes: int, part: Callable[[int, int], Any],
+               uses_blas: bool = True) -> list:
     """[part(start, stop)] over consecutive parts of range(n), one part per thread, with
-    the BLAS single-threaded meanwhile (one part, in this thread, when that cannot be)."""
+    the BLAS single-threaded meanwhile (one part, in this thread, when that cannot be).
+    Parts that make no BLAS calls (uses_blas=False: NumPy's elementwise loops, which
+    release the GIL) skip holding the BLAS to one thread."""
     threads, executor = _parallel()
     parts = min(threads, n) if work_bytes >= PARALLEL_BYTES and executor is not None else 1
     if parts <= 1:
         return [part(0, n)]
     bounds = [n * i // parts for i in range(parts + 1)]
-    with blas.limited(1):
+    with blas.limited(1) if uses_blas else nullcontext():
         futures = [executor.submit(part, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
         first = part(bounds[0], bounds[1])
         return [first] + [f.result() for f in futures]
+
+
+def _elementwise(out: np.ndarray, part: Callable[[slice], Any]) -> np.ndarray:
+    """out, after part(rows) has filled out[rows] for parts of its first axis, one per
+    thread when out is large: the relu and pooling passes between a CNN's convolutions
+    would otherwise run on one core while the convolutions use them all."""
+    _by_images(len(out), out.nbytes, lambda a, b: part(slice(a, b)), uses_blas=False)
+    return out
 
 
 class _Padder:
@@ -414,33 +425,40 @@ class NumpyBackend:
                            padding: str) -> np.ndarray:
         """The largest entry of each window (padding never wins: it is -inf)."""
         geo = window(x.shape, pool_size, strides, padding)
-        xp = _Padder(x.shape, geo, x.shape[0], x.dtype, -np.inf)(x)
-        # one strided slice per window position serves every case (overlapping, padded,
-        # cropped); for 2x2 it measured 1.6x faster than the non-overlapping special case
-        # x.reshape(N, Ho, 2, Wo, 2, C).max(axis=(2, 4))
-        offsets = geo.offsets()
-        _, i, j = next(offsets)
-        y = geo.at(xp, i, j).copy()
-        for _, i, j in offsets:
-            np.maximum(y, geo.at(xp, i, j), out=y)
-        return y
+        y = np.empty((x.shape[0], geo.ho, geo.wo, x.shape[3]), x.dtype)
+
+        def part(rows: slice) -> None:
+            xp = _Padder(x.shape, geo, len(y[rows]), x.dtype, -np.inf)(x[rows])
+            # one strided slice per window position serves every case (overlapping, padded,
+            # cropped); for 2x2 it measured 1.6x faster than the non-overlapping special
+            # case x.reshape(N, Ho, 2, Wo, 2, C).max(axis=(2, 4))
+            offsets = geo.offsets()
+            _, i, j = next(offsets)
+            np.copyto(y[rows], geo.at(xp, i, j))
+            for _, i, j in offsets:
+                np.maximum(y[rows], geo.at(xp, i, j), out=y[rows])
+
+        return _elementwise(y, part)
 
     def max_pool2d_argmax(self, x: np.ndarray, y: np.ndarray, pool_size: tuple,
                           strides: tuple, padding: str) -> np.ndarray:
         """Which window position k = i * kw + j holds each maximum y (the first, row-major,
         on ties), as an int8 (int32 for windows over 127) array shaped like y."""
         geo = window(x.shape, pool_size, strides, padding)
-        xp = _Padder(x.shape, geo, x.shape[0], x.dtype, -np.inf)(x)
         offsets = list(geo.offsets())
         idx = np.full(y.shape, len(offsets) - 1, np.int8 if len(offsets) < 128 else np.int32)
-        step = np.empty_like(idx)
-        # last to first, each equal position setting idx = k, so the first one stays;
-        # idx -= (idx - k) * equal: 3x faster than np.copyto(idx, k, where=equal)
-        for k, i, j in reversed(offsets[:-1]):
-            np.subtract(idx, k, out=step)
-            step *= geo.at(xp, i, j) == y
-            idx -= step
-        return idx
+
+        def part(rows: slice) -> None:
+            xp = _Padder(x.shape, geo, len(idx[rows]), x.dtype, -np.inf)(x[rows])
+            into, step = idx[rows], np.empty_like(idx[rows])
+            # last to first, each equal position setting idx = k, so the first one stays;
+            # idx -= (idx - k) * equal: 3x faster than np.copyto(idx, k, where=equal)
+            for k, i, j in reversed(offsets[:-1]):
+                np.subtract(into, k, out=step)
+                step *= geo.at(xp, i, j) == y[rows]
+                into -= step
+
+        return _elementwise(idx, part)
 
     def max_pool2d_backward(self, g: np.ndarray, argmax: np.ndarray, x_shape: tuple,
                             pool_size: tuple, strides: tuple, padding: str) -> np.ndarray:
@@ -448,16 +466,22 @@ class NumpyBackend:
         overlap)."""
         geo = window(x_shape, pool_size, strides, padding)
         n, h, w, c = x_shape
-        dxp = np.zeros((n, h + geo.top + geo.bottom, w + geo.left + geo.right, c), g.dtype)
+        dxp = np.empty((n, h + geo.top + geo.bottom, w + geo.left + geo.right, c), g.dtype)
         disjoint = geo.sh >= geo.kh and geo.sw >= geo.kw
-        for k, i, j in geo.offsets():
-            target = geo.at(dxp, i, j)
-            if disjoint:  # each input entry is in one window at most: write, not add
-                # g * mask straight into the strided target: 3x faster than np.copyto(where=)
-                np.multiply(g, argmax == k, out=target)
-            else:
-                target += g * (argmax == k)
-        return self._unpad(dxp, geo, h, w)
+
+        def part(rows: slice) -> None:
+            into, g_part, argmax_part = dxp[rows], g[rows], argmax[rows]
+            into[...] = 0
+            for k, i, j in geo.offsets():
+                target = geo.at(into, i, j)
+                if disjoint:  # each input entry is in one window at most: write, not add
+                    # g * mask straight into the strided target: 3x faster than
+                    # np.copyto(where=)
+                    np.multiply(g_part, argmax_part == k, out=target)
+                else:
+                    target += g_part * (argmax_part == k)
+
+        return self._unpad(_elementwise(dxp, part), geo, h, w)
 
     def max_pool2d_gather(self, h: np.ndarray, argmax: np.ndarray, pool_size: tuple,
                           strides: tuple, padding: str) -> np.ndarray:
@@ -510,11 +534,19 @@ class NumpyBackend:
     # --- activations ----------------------------------------------------------------
 
     def relu(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, 0)
+        """max(x, 0), in parts of the batch on this backend's threads when x is large."""
+        if not (type(x) is np.ndarray and x.ndim and x.dtype.kind == "f"):
+            return np.maximum(x, 0)
+        out = np.empty_like(x)
+        return _elementwise(out, lambda r: np.maximum(x[r], 0, out=out[r]))
 
     def relu_backward(self, g: np.ndarray, y: np.ndarray) -> np.ndarray:
         """g where relu's output is positive, 0 elsewhere (the derivative at 0 is 0)."""
-        return np.multiply(g, y > 0)
+        if not (type(g) is np.ndarray and type(y) is np.ndarray and g.ndim
+                and g.shape == y.shape and g.dtype.kind == "f"):
+            return np.multiply(g, y > 0)
+        out = np.empty(g.shape, g.dtype)
+        return _elementwise(out, lambda r: np.multiply(g[r], y[r] > 0, out=out[r]))
 
     def one_hot(self, labels: np.ndarray, classes: int, dtype: np.dtype) -> np.ndarray:
         """Rows of the identity picked by integer labels, (..., classes), of dtype."""

@@ -403,6 +403,33 @@ def test_bias_grad_is_the_sum_over_all_but_the_channels(dtype, tol):
         np.zeros(7, dtype)).dtype == dtype
 
 
+def test_pools_and_relu_in_parts_of_the_batch_on_threads_give_the_same_answers(monkeypatch):
+    """Large relu and max-pooling passes split the batch over the backend's threads; force
+    that (three threads, a batch of five) on small ones and compare with one part."""
+    r = np.random.default_rng(7)
+    x = np.round(r.standard_normal((5, 7, 6, 3)), 0)   # ties, so the first maximum counts
+    be = B.get_backend()
+
+    def kernels():
+        out = [be.relu(x), be.relu_backward(x + 0.5, be.relu(x))]
+        for pool, strides, padding in POOLS:
+            strides = strides or pool
+            y = be.max_pool2d_forward(x, pool, strides, padding)
+            argmax = be.max_pool2d_argmax(x, y, pool, strides, padding)
+            out += [y, argmax, be.max_pool2d_backward(y + 1, argmax, x.shape, pool, strides,
+                                                      padding)]
+        return out
+
+    serial = kernels()
+    monkeypatch.setattr(NB, "THREADS", 3)
+    monkeypatch.setattr(NB, "_pool", {})
+    monkeypatch.setattr(NB, "PARALLEL_BYTES", 0)
+    assert NB._parallel()[0] == 3 or NB.blas.threads() is None
+    for a, b in zip(serial, kernels()):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
 # --- activations and losses ---------------------------------------------------------
 
 
