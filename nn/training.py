@@ -7,7 +7,9 @@ an OpenCL device: nn/placement.py) and the differentiated training loss. Each
 fit call is a `FitRun` (its data and settings), which the epoch loop reads. A
 step checks the loss before any update (TerminateOnNaN, on by default) and
 applies the update with Ctrl-C held until it is complete, so an interrupted fit
-never leaves half-updated weights.
+never leaves half-updated weights. With compile's jit_compile ("auto", the
+default) a step is one adkit.compile program (nn/compiled_step.py) wherever the
+configuration allows; `eager_reason` says why it is not.
 
 >>> import numpy as np
 >>> from adkit.nn import Sequential
@@ -142,6 +144,12 @@ class Trainer:
             return "the model is not compiled"
         return compiled_step_refusal(self.model, self.distributed,
                                      on_device=self.placement.backend is not None)
+
+    @property
+    def compiled_step(self) -> CompiledStep | None:
+        """The compiled training step (its `program.stats` count traces and replays), once
+        a step has run with one; None while steps run eagerly."""
+        return self._compiled
 
     def _compiled_step(self) -> CompiledStep | None:
         """The compiled step, made on first use; None where steps run eagerly (with

@@ -59,7 +59,7 @@ def _fit(layers, x, y, jit, optimizer="adam", loss="sparse_categorical_crossentr
 
 
 def _assert_compiled(model):
-    step = model.trainer._compiled
+    step = model.trainer.compiled_step
     assert model.trainer.eager_reason is None
     assert step is not None and not step.eager_reasons, getattr(step, "eager_reasons", None)
     assert step.program.stats.replays > 0 and step.program.stats.eager_calls == 0
@@ -83,10 +83,10 @@ def test_compiled_fit_trains_as_the_eager_fit(net, dtype, tol):
     on = _fit(build(dtype), x, y, jit="auto")
     off = _fit(build(dtype), x, y, jit=False)
     _assert_compiled(on[1])
-    assert off[1].trainer._compiled is None
+    assert off[1].trainer.compiled_step is None
     assert off[1].trainer.eager_reason == "compile(jit_compile=False)"
     _assert_same_training(on, off, tol)
-    assert on[1].trainer._compiled.program.stats.traces == 2   # full batches, the last one
+    assert on[1].trainer.compiled_step.program.stats.traces == 2   # full batches, the last one
 
 
 OPTIMIZERS = {
@@ -253,7 +253,7 @@ def test_optimizers_that_cannot_be_staged_step_eagerly_with_a_reason(make, reaso
     with warnings.catch_warnings():
         warnings.simplefilter("error", CompileWarning)
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    assert reason in model.trainer.eager_reason and model.trainer._compiled is None
+    assert reason in model.trainer.eager_reason and model.trainer.compiled_step is None
     model.compile(optimizer=make(), loss="sparse_categorical_crossentropy", jit_compile=True)
     with pytest.warns(CompileWarning, match=reason):
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
@@ -289,7 +289,7 @@ def test_a_step_adkit_compile_cannot_stage_warns_and_trains_as_eager():
         on = _fit(layers(), x, y, jit=True)
     assert all("out=" in str(w.message) for w in seen if w.category is CompileWarning)
     off = _fit(layers(), x, y, jit=False)
-    assert len(on[1].trainer._compiled.eager_reasons) == 2   # both batch shapes
+    assert len(on[1].trainer.compiled_step.eager_reasons) == 2   # both batch shapes
     _assert_same_training(on, off, 1e-12)
 
 
@@ -324,7 +324,7 @@ def test_jit_compile_is_saved_with_the_model(tmp_path):
     loaded = load_model(tmp_path / "m.adkit")
     assert loaded.jit_compile is False
     loaded.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    assert loaded.trainer._compiled is None
+    assert loaded.trainer.compiled_step is None
 
 
 # --- nested models --------------------------------------------------------------------------
