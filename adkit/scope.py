@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -46,36 +45,61 @@ _original_full = np.full
 COVERAGE.update({"np.array": (), "np.asarray": (), "np.asanyarray": (), "np.full": ()})
 
 
-@contextmanager
-def tracing(trace: Trace) -> Iterator[Trace]:
-    """Run a differentiation: the trace is live inside, finished after."""
-    global _depth
-    with _lock:
-        if _depth == 0:
-            scipy_binding.bind_loaded()
-            np.array, np.asarray, np.asanyarray, np.full = _array, _asarray, _asarray, _full
-            for namespace, name, replacement, _ in LIST_SWAPS:
-                namespace[name] = replacement
-        _depth += 1
-    try:
-        yield trace
-    except Exception as err:
-        raise scipy_binding.explain(err)  # a traced value failed inside SciPy: name the call
-    finally:
-        trace.active = False
+def _namespace_swaps() -> list[tuple[dict, dict, dict]]:
+    """(module namespace, its entries while tracing, NumPy's own entries), one per module.
+
+    Each is written with one dict.update, as setattr on a module would write it: this
+    runs at the start and end of every outermost differentiation.
+    """
+    swaps: dict[int, tuple[dict, dict, dict]] = {}
+    entries = [(vars(np), "array", _array, _original_array),
+               (vars(np), "asarray", _asarray, _original_asarray),
+               (vars(np), "asanyarray", _asarray, _original_asanyarray),
+               (vars(np), "full", _full, _original_full), *LIST_SWAPS]
+    for namespace, name, replacement, numpy_own in entries:
+        _, tracing_entries, own_entries = swaps.setdefault(id(namespace), (namespace, {}, {}))
+        tracing_entries[name] = replacement
+        own_entries[name] = numpy_own
+    return list(swaps.values())
+
+
+class tracing:  # noqa: N801 - used as a function: `with tracing(trace):`
+    """Run a differentiation: the trace is live inside, finished after.
+
+    A class rather than a generator-based context manager: it runs twice per
+    Hessian and once per gradient, and costs a third of one.
+    """
+
+    __slots__ = ("trace",)
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+
+    def __enter__(self) -> Trace:
+        global _depth
+        with _lock:
+            if _depth == 0:
+                scipy_binding.bind_loaded()
+                for namespace, tracing_entries, _ in _SWAPS:
+                    namespace.update(tracing_entries)
+            _depth += 1
+        return self.trace
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        global _depth
+        self.trace.active = False
         with _lock:
             _depth -= 1
             if _depth == 0:
-                np.array = _original_array
-                np.asarray = _original_asarray
-                np.asanyarray = _original_asanyarray
-                np.full = _original_full
-                for namespace, name, _, numpy_own in LIST_SWAPS:
-                    namespace[name] = numpy_own
+                for namespace, _, own_entries in _SWAPS:
+                    namespace.update(own_entries)
+        if isinstance(exc, Exception):
+            explained = scipy_binding.explain(exc)  # a traced value failed inside SciPy
+            if explained is not exc:
+                raise explained
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
+class collector_paused:  # noqa: N801 - used as a function: `with collector_paused():`
     """No cyclic garbage collection while a tape is recorded, run backwards and freed.
 
     A tape holds no reference cycles (nodes point only to earlier nodes), so the
@@ -83,14 +107,17 @@ def collector_paused() -> Iterator[None]:
     fifth of the time of a gradient. The collector runs again right after, so
     cyclic garbage the user's function makes is collected late, not never.
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+
+    __slots__ = ("paused",)
+
+    def __enter__(self) -> None:
+        self.paused = gc.isenabled()
+        if self.paused:
+            gc.disable()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.paused:
+            gc.enable()
 
 
 def _array(obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -144,3 +171,7 @@ def _finish(out: Any, dtype: Any, ndmin: int) -> Any:
     if ndmin and out.ndim < ndmin:
         out = np.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
     return out
+
+
+#: the swaps tracing() makes, per module namespace (built once the wrappers above exist)
+_SWAPS = _namespace_swaps()

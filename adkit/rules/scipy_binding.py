@@ -56,10 +56,11 @@ _GATEWAY_CODES: set = set()
 
 
 def bind_loaded() -> None:
-    """Bind the rules of every SciPy family loaded by now (cheap once all are bound)."""
-    if len(_bound_families) == len(FAMILIES):
-        return
+    """Bind the rules of every SciPy family loaded by now (cheap once all are bound, and
+    while SciPy is not loaded at all: a family is a subpackage of scipy)."""
     modules = sys.modules
+    if "scipy" not in modules or len(_bound_families) == len(FAMILIES):
+        return
     for family, rules in FAMILIES.items():
         if family not in _bound_families and family in modules:
             _bound_families.add(family)  # once, even if it fails: the warning says so
