@@ -106,10 +106,12 @@ def markdown() -> str:
         "scipy.special import logsumexp` at the top of a module included): the SciPy "
         "functions listed below are bound to their rules once, at the first "
         "differentiation after their module is imported (adkit/rules/scipy_binding.py). "
-        "scipy.stats methods are differentiable in the point and every parameter, except "
-        "the shape parameters of the cdf/sf family of t, beta, gamma and chi2 (incomplete "
-        "beta/gamma functions) and poisson's integer k; a SciPy function without an entry "
-        "raises an error naming it.",
+        "scipy.stats methods are differentiable in the point and every parameter except "
+        "poisson's integer k; the shape parameters of the cdf/sf family of t, beta, gamma "
+        "and chi2 (incomplete beta/gamma functions, also scipy.special's gammainc, "
+        "gammaincc, betainc and stdtr) once, by quadrature, and multivariate_normal with "
+        "allow_singular=True on its support. A SciPy function without an entry raises an "
+        "error naming it.",
         "",
         "Complex inputs follow autograd's convention (grad of u + iv is du/dx - i du/dy; "
         "a real input gets a real gradient): the elementwise functions, arithmetic, "

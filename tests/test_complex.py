@@ -216,7 +216,8 @@ def test_the_real_2n_by_2n_hessian_and_hvp_of_complex_arguments():
     x, y = np.real(Z3), np.imag(Z3)
     H = adkit.hessian(lambda x, y: f(x + 1j * y), (0, 1))(x, y)
     assert H[0][0].shape == (3, 3) and H[0][0].dtype == np.float64
-    np.testing.assert_allclose(np.block([list(row) for row in H]), _real_hessian(f, Z3), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.block([list(row) for row in H]), _real_hessian(f, Z3),
+                               rtol=1e-6, atol=1e-6)
     # the complex Hessian holds the x-x and x-y blocks of it
     np.testing.assert_allclose(adkit.hessian(f)(Z3), H[0][0] - 1j * H[0][1], rtol=1e-12)
     v = W3

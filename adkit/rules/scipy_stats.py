@@ -10,10 +10,10 @@ value come here, plain calls run SciPy's code.
 
 What is differentiable:
 - norm, t, beta, gamma, chi2: pdf, logpdf, cdf, logcdf, sf, logsf, in x, loc, scale
-  and, for pdf and logpdf, the shape parameters (df, a, b). The distribution
-  functions of t, beta, gamma and chi2 are incomplete beta/gamma functions, whose
-  derivatives in the shape parameters are not implemented: a traced shape parameter
-  there raises NoRuleError naming the method.
+  and the shape parameters (df, a, b). The distribution functions of t, beta, gamma
+  and chi2 are incomplete beta/gamma functions, differentiable once in their shape
+  parameters (by quadrature, adkit/rules/special.py); a second derivative in a shape
+  parameter there raises NoRuleError.
 - poisson: pmf, logpmf, cdf, logcdf, sf, logsf in mu (k is a count: a traced k raises).
 - multivariate_normal: pdf, logpdf in x, mean and cov; entropy in cov. With
   allow_singular=True and a rank-deficient cov, SciPy's pseudo-determinant and
@@ -50,11 +50,6 @@ def _refuse_traced(where: str, name: str, value: Any, why: str) -> None:
             f"{where} received a traced {name}, but adkit does not differentiate it there: "
             f"{why}. Pass {name} as a plain number or array (or adkit.stop_gradient({name}) "
             "to treat it as a constant on purpose).")
-
-
-def _shape_constant(where: str, name: str, value: Any) -> None:
-    _refuse_traced(where, name, value, "the derivative of the incomplete beta/gamma "
-                   "function with respect to its shape parameter is not implemented")
 
 
 def _where(mask: Any, value: Any, other: float) -> Any:
@@ -127,8 +122,6 @@ class _LocScale:
 
     def _distribution(self, method: str, fn: Callable, args: tuple, kwds: dict) -> Any:
         z, shapes, scale, ok = self._standard(method, args, kwds)
-        for name, value in zip(self.shapes, shapes):
-            _shape_constant(f"scipy.stats.{self.name}.{method}", name, value)
         return _where(ok, fn(z, *shapes), np.nan)
 
     def cdf(self, *args: Any, **kwds: Any) -> Any:

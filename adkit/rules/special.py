@@ -10,13 +10,17 @@ Local derivatives are written with NumPy and scipy.special calls that are
 themselves in the table (digamma' = polygamma(1, .), jv' uses jv), so every
 rule can be differentiated again, to any order.
 
-Parameters that are not differentiated. Orders and shape parameters are
-treated as constants: the order v of jv/jn/yv/iv/ive/kv/kve, the integer n of
-polygamma/yn, the shape a of gammainc/gammaincc, a and b of betainc, the
-exponent s of zeta(s, q). Passing a traced value there raises NoRuleError
-(pass a plain number, or adkit.stop_gradient(v) to treat it as a constant on
-purpose). Derivatives with respect to these parameters exist for some of them
-(the order of a Bessel function) but are not implemented.
+Parameters that are not differentiated. Orders are treated as constants: the
+order v of jv/jn/yv/iv/ive/kv/kve, the integer n of polygamma/yn, the exponent s
+of zeta(s, q). Passing a traced value there raises NoRuleError (pass a plain
+number, or adkit.stop_gradient(v) to treat it as a constant on purpose).
+Derivatives with respect to these parameters exist for some of them (the order
+of a Bessel function) but are not implemented.
+
+Shape parameters of the incomplete gamma and beta functions (gammainc,
+gammaincc: a; betainc: a and b; stdtr: df) are differentiable once, by
+quadrature (adkit/rules/incomplete_shape.py, relative error about 1e-13), and
+again in x; a second derivative in a shape parameter raises NoRuleError.
 
 Conventions:
 - xlogy(x, y) = x log y and xlog1py: d/dx = log(y) (-inf at y = 0, as SciPy's
@@ -50,10 +54,11 @@ from typing import Any, Callable
 import numpy as np
 import scipy.special as sp
 
-from ..table import (COVERAGE, FUNCTIONS, NoRuleError, PerElement, defnondiff, defprim,
-                     handles)
+from ..table import (COVERAGE, FUNCTIONS, NoRuleError, NoSympy, PerElement, defnondiff,
+                     defprim, handles)
 from ..tracer import primal
 from .elementwise import _exp, _sym_cbrt, binary, unary
+from .incomplete_shape import dbetainc_da, dbetainc_db, dgammainc_da
 from .helpers import (batch_axes, batch_ndim, dtype_of, ndim_of, normalize_axes, normalize_axis,
                       quietly, shape_of, times)
 from .reductions import expand_back
@@ -117,7 +122,7 @@ def _sympy_functions(sy) -> dict:
     lowergamma(a, x)/gamma(a) or betainc_regularized, lambdify prints
     gamma(a)*gammainc(a, x) and betainc(a, b, x) - betainc(a, b, 0) unbracketed, so a
     power of them applies to the last factor only."""
-    from sympy.core.function import ArgumentIndexError
+    from ..errors import NoSympyError
 
     def unreflected(base):
         class Unreflected(base):
@@ -129,8 +134,10 @@ def _sympy_functions(sy) -> dict:
 
     def regularized(name, fn, density):
         def fdiff(self, argindex=1):
-            if argindex != len(self.args):  # shape parameters are constants here
-                raise ArgumentIndexError(self, argindex)
+            if argindex != len(self.args):  # the shape's derivative is a quadrature
+                raise NoSympyError(f"scipy.special.{fn.__name__}'s derivative in its shape "
+                                   "parameter has no closed form (adkit integrates it "
+                                   "numerically)")
             return density(*self.args)
         return type(name, (sy.Function,), {
             "nargs": fn.nin, "_imp_": staticmethod(fn), "fdiff": fdiff,
@@ -170,7 +177,6 @@ def _constant(fname: str, arg: str, why: str) -> Callable:
 
 
 _ORDER = "the derivative with respect to the order is not implemented"
-_SHAPE = "the derivative with respect to the shape parameter is not implemented"
 _INTEGER = "it is defined for integer orders only, so it has no derivative there"
 
 
@@ -234,26 +240,76 @@ def _gammainc_density(ans, a, x):
     return _exp(sp.xlogy(a - 1.0, x) - x - sp.gammaln(a))
 
 
-gammainc = _b(sp.gammainc, _constant("scipy.special.gammainc", "a", _SHAPE),
+# d/da of the regularized incomplete gamma and beta functions, by quadrature
+# (adkit/rules/incomplete_shape.py): primitives of their own, differentiable once more in x;
+# a second derivative in a shape parameter is refused
+_NO_SYMPY_SHAPE = NoSympy("the derivative of an incomplete gamma/beta function in its shape "
+                          "parameter has no closed form; adkit integrates it numerically")
+
+
+def _second_in_shape(fname: str, arg: str) -> Callable:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NoRuleError(
+            f"the second derivative of {fname} with respect to {arg} is not implemented "
+            f"(adkit computes the first one by quadrature); differentiate once in {arg}, or "
+            f"pass {arg} as a plain number (adkit.stop_gradient({arg})) for derivatives in x")
+    return refuse
+
+
+def _local_rule(d: Callable) -> tuple:
+    """(jvp, vjp) multiplying by the local derivative d(*args), with the inf * 0 rule."""
+    def jvp(g, ans, *args):
+        return times(g, quietly(d, *args))
+    return jvp, (lambda ans, *args: lambda g: jvp(g, ans, *args))
+
+
+def _dgammainc_da_dx(a, x):
+    return _gammainc_density(None, a, x) * (np.log(x) - sp.digamma(a))
+
+
+def _betainc_density(a, b, x):
+    return _exp(sp.xlogy(a - 1.0, x) + sp.xlog1py(b - 1.0, -x) - sp.betaln(a, b))
+
+
+_refuse_a = _second_in_shape("scipy.special.gammainc", "a")
+_gammainc_da_x = _local_rule(_dgammainc_da_dx)
+gammainc_da = defprim("scipy.special.gammainc (d/da)", dgammainc_da, elementwise=True,
+                      sympy=_NO_SYMPY_SHAPE, jvp=(_refuse_a, _gammainc_da_x[0]),
+                      vjp=(_refuse_a, _gammainc_da_x[1]))
+
+_refuse_ab = (_second_in_shape("scipy.special.betainc", "a"),
+              _second_in_shape("scipy.special.betainc", "b"))
+_betainc_da_x = _local_rule(lambda a, b, x: _betainc_density(a, b, x) * (
+    np.log(x) - sp.digamma(a) + sp.digamma(a + b)))
+_betainc_db_x = _local_rule(lambda a, b, x: _betainc_density(a, b, x) * (
+    np.log1p(-x) - sp.digamma(b) + sp.digamma(a + b)))
+betainc_da = defprim("scipy.special.betainc (d/da)", dbetainc_da, elementwise=True,
+                     sympy=_NO_SYMPY_SHAPE, jvp=(*_refuse_ab, _betainc_da_x[0]),
+                     vjp=(*_refuse_ab, _betainc_da_x[1]))
+betainc_db = defprim("scipy.special.betainc (d/db)", dbetainc_db, elementwise=True,
+                     sympy=_NO_SYMPY_SHAPE, jvp=(*_refuse_ab, _betainc_db_x[0]),
+                     vjp=(*_refuse_ab, _betainc_db_x[1]))
+
+gammainc = _b(sp.gammainc, lambda ans, a, x: gammainc_da(a, x),
               _gammainc_density, _sympy_function("gammainc"), safe=True)
-gammaincc = _b(sp.gammaincc, _constant("scipy.special.gammaincc", "a", _SHAPE),
+gammaincc = _b(sp.gammaincc, lambda ans, a, x: -gammainc_da(a, x),
                lambda ans, a, x: -_gammainc_density(ans, a, x),
                _sympy_function("gammaincc"), safe=True)
 
 
 def _betainc_jvp(g, ans, a, b, x):
     """d/dx of the regularized incomplete beta: x^(a-1) (1-x)^(b-1) / B(a, b)."""
-    return times(g, quietly(lambda: _exp(sp.xlogy(a - 1.0, x) + sp.xlog1py(b - 1.0, -x)
-                                         - sp.betaln(a, b))))
+    return times(g, quietly(_betainc_density, a, b, x))
 
 
-_betainc_a = _constant("scipy.special.betainc", "a", _SHAPE)
-_betainc_b = _constant("scipy.special.betainc", "b", _SHAPE)
+_betainc_a = _local_rule(lambda a, b, x: betainc_da(a, b, x))
+_betainc_b = _local_rule(lambda a, b, x: betainc_db(a, b, x))
 betainc = defprim(
     _name(sp.betainc), sp.betainc, elementwise=True, numpy=sp.betainc,
     sympy=_sympy_function("betainc"),
-    jvp=(_betainc_a, _betainc_b, _betainc_jvp),
-    vjp=(_betainc_a, _betainc_b, lambda ans, a, b, x: lambda g: _betainc_jvp(g, ans, a, b, x)))
+    jvp=(_betainc_a[0], _betainc_b[0], _betainc_jvp),
+    vjp=(_betainc_a[1], _betainc_b[1],
+         lambda ans, a, b, x: lambda g: _betainc_jvp(g, ans, a, b, x)))
 
 # Hurwitz zeta(s, q): scipy.special.zeta(s, q) is a Python function calling this ufunc
 _zeta_ufunc = getattr(getattr(sp, "_ufuncs", None), "_zeta", None)
@@ -349,11 +405,19 @@ def _sym_stdtr(sy, at, df, t):
     return np.frompyfunc(one, 3, 1)(side, df, t)
 
 
-# Student's t CDF (scipy.stats.t.cdf): differentiable in t, degrees of freedom held fixed
-stdtr = _b(sp.stdtr, _constant("scipy.special.stdtr", "df", "the derivative with respect "
-                                                           "to the degrees of freedom is not "
-                                                           "implemented"),
-           _student_t_density, _sym_stdtr, safe=True)
+def _stdtr_ddf(ans, df, t):
+    """d/d df of Student's t CDF. With x = df/(df + t^2), stdtr is 1 - I_x(df/2, 1/2)/2 for
+    t >= 0 and I_x(df/2, 1/2)/2 below, so d/d df = -sign(t) dI/da / 4 - I'(x) t^2 sign(t)
+    / (2 (df + t^2)^2), where t^2 (1-x)^(-1/2) = |t| sqrt(df + t^2) keeps t = 0 exact."""
+    s = df + t * t
+    a = 0.5 * df
+    x = df / s
+    dx_term = _exp(sp.xlogy(a - 1.0, x) - sp.betaln(a, 0.5)) * np.sqrt(s) / (2.0 * s * s)
+    return -np.sign(t) * betainc_da(a, 0.5, x) / 4.0 - t * dx_term
+
+
+# Student's t CDF (scipy.stats.t.cdf), differentiable in df and t
+stdtr = _b(sp.stdtr, _stdtr_ddf, _student_t_density, _sym_stdtr, safe=True)
 
 # --- x log y and entropies ----------------------------------------------------------------------
 
