@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run import adkit_checkout  # noqa: E402
 SECONDS = int(os.environ.get("AG_COMPARE_SECONDS", "25"))
 NUM = re.compile(r"-?\d+\.\d+(?:e[-+]?\d+)?")
 
@@ -27,7 +29,8 @@ def run(name, pythonpath):
 
 for name in sys.argv[1:]:
     ref = run(name, "/tmp/ag/autograd-1.9.1")
-    ours = run(name, os.path.join(HERE, "shim") + os.pathsep + os.path.join(HERE, "tests"))
+    ours = run(name, os.pathsep.join([adkit_checkout(), os.path.join(HERE, "shim"),
+                                      os.path.join(HERE, "tests")]))
     n = min(len(ref), len(ours), 6)
     if n == 0:
         print(f"{name}: nothing to compare (autograd printed {len(ref)}, adkit {len(ours)})")
