@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..table import COVERAGE, FUNCTIONS
+from ..tracer import BoxBase
 from .scipy_binding import holds_traced
 
 #: numpy attributes whose first argument may be a list holding traced values
@@ -36,8 +37,14 @@ def _as_array(a: Any) -> Any:
 def _first_argument_as_array(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def call(a: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(kwargs.get("weights")) in (list, tuple):  # np.average
+        if kwargs and type(kwargs.get("weights")) in (list, tuple):  # np.average
             kwargs["weights"] = np.asarray(kwargs["weights"])
+        if isinstance(a, BoxBase):
+            # where NumPy's dispatch would send it (a box's __array_function__ is called
+            # first, and passes the call to the table), without NumPy's dispatch
+            handler = FUNCTIONS.get(fn)
+            if handler is not None:
+                return handler(a, *args, **kwargs)
         return fn(_as_array(a), *args, **kwargs)
     return call
 
