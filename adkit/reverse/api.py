@@ -93,27 +93,16 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
             rec = _Recorded(f, args, kwargs, nums, "grad")
             out, aux = _split_aux(rec, has_aux, "grad")
             values, nodes, td = rec.split(out)
-            if out is None or len(values) == 1 and td.kind is None:
-                _check_differentiable_output(out if out is None else values[0])
-            # an array of one element counts as a scalar, as in autograd (x @ w of a
-            # (1, n) row, a (1, 1) quadratic form); the gradient is seeded with ones
-            if len(values) != 1 or td.kind is not None or size_of(values[0]) != 1:
-                raise ValueError(_not_scalar_message(values, td))
-            value, node = values[0], nodes[0]
-            if np.iscomplexobj(primal(value)):
-                raise TypeError("grad needs a real scalar output, but f returned a complex "
-                                "value. For the complex derivative of a holomorphic f use "
-                                "adkit.holomorphic_grad(f); otherwise differentiate a real "
-                                "quantity: np.real(f(z)), np.abs(f(z)) ** 2, ... "
-                                "(docs/complex.md)")
-            v = primal(value)
-            if is_duck_array(v):
-                seed = np.ones_like(v)   # a device array's seed lives on its device
+            v = primal(values[0]) if len(values) == 1 and td.kind is None else None
+            if type(v) is float:  # the usual loss: a real scalar, every check passes
+                seed = 1.0
+            elif type(v) is np.float64 or type(v) is np.float32:
+                seed = v.dtype.type(1)
             else:
-                seed = (np.ones(np.shape(v), dtype=v.dtype)[()] if hasattr(v, "dtype")
-                        else 1.0)
-            grads = rec.pull_back([node], [seed], consume=True)
-            del rec, nodes, node, out  # the tape goes now, while the collector rests
+                seed = _seed(out, values, td)
+            grads = rec.pull_back(nodes, [seed], consume=True)
+            value = values[0]
+            del rec, nodes, out  # the tape goes now, while the collector rests
         g = grads[0] if single else tuple(grads)
         return ((value, aux), g) if has_aux else (value, g)
 
@@ -265,6 +254,26 @@ def _split_aux(rec: _Recorded, has_aux: bool, fname: str) -> tuple[Any, Any]:
                          f"(output, aux), got {type(out).__name__}")
     aux_values, _, aux_td = rec.split(out[1])  # auxiliary outputs carry no derivative
     return out[0], tree_unflatten(aux_td, aux_values)
+
+
+def _seed(out: Any, values: list, td: Any) -> Any:
+    """grad's checks of f's output, and the cotangent that starts its reverse pass (ones)."""
+    if out is None or len(values) == 1 and td.kind is None:
+        _check_differentiable_output(out if out is None else values[0])
+    # an array of one element counts as a scalar, as in autograd (x @ w of a
+    # (1, n) row, a (1, 1) quadratic form); the gradient is seeded with ones
+    if len(values) != 1 or td.kind is not None or size_of(values[0]) != 1:
+        raise ValueError(_not_scalar_message(values, td))
+    v = primal(values[0])
+    if np.iscomplexobj(v):
+        raise TypeError("grad needs a real scalar output, but f returned a complex "
+                        "value. For the complex derivative of a holomorphic f use "
+                        "adkit.holomorphic_grad(f); otherwise differentiate a real "
+                        "quantity: np.real(f(z)), np.abs(f(z)) ** 2, ... "
+                        "(docs/complex.md)")
+    if is_duck_array(v):
+        return np.ones_like(v)   # a device array's seed lives on its device
+    return np.ones(np.shape(v), dtype=v.dtype)[()] if hasattr(v, "dtype") else 1.0
 
 
 def _check_differentiable_output(value: Any) -> None:

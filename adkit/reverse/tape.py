@@ -286,12 +286,21 @@ def backward(nodes: list[Node], seeds: list[tuple[Node, Any]],
         elementwise = node.prim.elementwise
         for parent, vjp in zip(node.parents, node.vjps):
             c = vjp(g)
-            if type(c) not in _SCALARS:
-                if elementwise and getattr(c, "shape", ()) != parent.shape:
+            tc = type(c)
+            if tc is np.ndarray:  # the common case first, without getattr
+                if elementwise and c.shape != parent.shape:
                     c = unbroadcast(c, parent.shape, parent.complex)
-                elif not parent.complex and (getattr(c, "dtype", _REAL).kind == "c"
-                                             or type(c) is complex):
-                    c = np.real(c)  # a real value's cotangent is real (the complex convention)
+                elif c.dtype.kind == "c" and not parent.complex:
+                    c = c.real  # a real value's cotangent is real (the complex convention)
+            elif tc not in _SCALARS:
+                v = c  # a box (forward over reverse) has the shape and dtype of its value
+                while isinstance(v, BoxBase):
+                    v = v._value
+                if elementwise and getattr(v, "shape", ()) != parent.shape:
+                    c = unbroadcast(c, parent.shape, parent.complex)
+                elif not parent.complex and (type(v) is complex
+                                             or getattr(v, "dtype", _REAL).kind == "c"):
+                    c = np.real(c)
             j = parent.index
             prev = get(j)
             adjoints[j] = c if prev is None else prev + c
