@@ -174,6 +174,7 @@ def test_hessian_of_a_complex_argument_is_d2u_dx_dx_minus_i_d2u_dx_dy():
         inner_grad = adkit.jacobian(_hessian_f, mode=inner)
         np.testing.assert_allclose(adkit.jacobian(inner_grad, mode=outer)(Z3), H, rtol=1e-12,
                                    err_msg=f"{outer} over {inner}")
+    np.testing.assert_allclose(adkit.compile(adkit.hessian(_hessian_f))(Z3), H, rtol=1e-12)
     # a complex scalar: the real part of a holomorphic f gives f''(z)
     z = 0.7 - 0.4j
     assert adkit.hessian(lambda z: np.real(z ** 3))(z) == pytest.approx(6 * z)

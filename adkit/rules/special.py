@@ -166,14 +166,19 @@ def _normal_cdf(sy, x):
     return sy.erfc(-x / sy.sqrt(2), evaluate=False) / 2
 
 
+def _refusal(message: str) -> Callable:
+    """The 'rule' for a derivative adkit does not take: it raises NoRuleError(message)."""
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NoRuleError(message)
+    return refuse
+
+
 def _constant(fname: str, arg: str, why: str) -> Callable:
     """The 'rule' for a parameter adkit does not differentiate: it explains, then raises."""
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise NoRuleError(
-            f"{fname} received a traced {arg}, but adkit differentiates it only in its "
-            f"other argument(s): {why}. Pass {arg} as a plain number or array (or "
-            f"adkit.stop_gradient({arg}) to treat it as a constant on purpose).")
-    return refuse
+    return _refusal(
+        f"{fname} received a traced {arg}, but adkit differentiates it only in its "
+        f"other argument(s): {why}. Pass {arg} as a plain number or array (or "
+        f"adkit.stop_gradient({arg}) to treat it as a constant on purpose).")
 
 
 _ORDER = "the derivative with respect to the order is not implemented"
@@ -248,12 +253,10 @@ _NO_SYMPY_SHAPE = NoSympy("the derivative of an incomplete gamma/beta function i
 
 
 def _second_in_shape(fname: str, arg: str) -> Callable:
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise NoRuleError(
-            f"the second derivative of {fname} with respect to {arg} is not implemented "
-            f"(adkit computes the first one by quadrature); differentiate once in {arg}, or "
-            f"pass {arg} as a plain number (adkit.stop_gradient({arg})) for derivatives in x")
-    return refuse
+    return _refusal(
+        f"the second derivative of {fname} with respect to {arg} is not implemented "
+        f"(adkit computes the first one by quadrature); differentiate once in {arg}, or "
+        f"pass {arg} as a plain number (adkit.stop_gradient({arg})) for derivatives in x")
 
 
 def _local_rule(d: Callable) -> tuple:
