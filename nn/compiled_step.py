@@ -158,9 +158,13 @@ class CompiledStep:
         before = self.program.stats.eager_calls
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", adkit.CompileWarning)
-            result = self.program(layout, params, state, slots, consts, _unwrapped(x),
-                                  _unwrapped(y), draws, sample_weight)
-        if self.program.stats.eager_calls > before:
+            try:
+                result = self.program(layout, params, state, slots, consts, _unwrapped(x),
+                                      _unwrapped(y), draws, sample_weight)
+            except _UnplannedDraw as error:   # the layers draw differently from step to step
+                caught.append(warnings.WarningMessage(str(error), adkit.CompileWarning, "", 0))
+                result = None
+        if result is None or self.program.stats.eager_calls > before:
             # not staged (or not replayed): this result is the eager function's, right but
             # slower; the next steps of this signature take the ordinary eager step
             reasons = [str(w.message) for w in caught
@@ -172,6 +176,8 @@ class CompiledStep:
             warnings.warn(f"adkit.nn: the training step of model {name!r} runs eagerly for "
                           f"this batch shape: {self.eager_reasons[key]}", adkit.CompileWarning,
                           stacklevel=4)
+            if result is None:
+                return None
         loss, out, new_leaves, new_slots, new_state = result
 
         def apply() -> None:

@@ -293,6 +293,31 @@ def test_a_step_adkit_compile_cannot_stage_warns_and_trains_as_eager():
     _assert_same_training(on, off, 1e-12)
 
 
+class _ChangingDraws(Layer):
+    """Draws one more or one fewer random number on every call (its output ignores them):
+    no plan of draws fits it."""
+
+    calls = 0
+
+    def call(self, params, x, ctx):
+        if ctx.training:
+            _ChangingDraws.calls += 1
+            x = x + 0.0 * np.sum(ctx.random(self.name).random(_ChangingDraws.calls % 2 + 1))
+        return x
+
+
+def test_layers_whose_draws_change_step_eagerly():
+    x, y = _data((6,))
+
+    def layers():
+        return [_ChangingDraws(input_shape=(6,), dtype="float64")] + _mlp("float64")[1:]
+    with pytest.warns(CompileWarning, match="differs from the one the plan recorded"):
+        on = _fit(layers(), x, y, jit=True)
+    off = _fit(layers(), x, y, jit=False)
+    assert on[1].trainer.compiled_step.eager_reasons
+    _assert_same_training(on, off, 1e-12)
+
+
 def test_embedding_steps_compiled():
     x = RNG.integers(0, 50, (80, 4))
     y = RNG.integers(0, 2, 80)
