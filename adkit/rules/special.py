@@ -254,9 +254,11 @@ _NO_SYMPY_SHAPE = NoSympy("the derivative of an incomplete gamma/beta function i
 
 def _second_in_shape(fname: str, arg: str) -> Callable:
     return _refusal(
-        f"the second derivative of {fname} with respect to {arg} is not implemented "
-        f"(adkit computes the first one by quadrature); differentiate once in {arg}, or "
-        f"pass {arg} as a plain number (adkit.stop_gradient({arg})) for derivatives in x")
+        f"the second derivative of {fname} with respect to its shape parameter {arg} is "
+        "not implemented (adkit computes the first one by quadrature; scipy.special.stdtr's "
+        "df and the shape parameters of scipy.stats' t, beta, gamma and chi2 cdf/sf reach "
+        "it too). Differentiate once in the shape parameter, or pass it as a plain number "
+        "(adkit.stop_gradient) for higher derivatives in x")
 
 
 def _local_rule(d: Callable) -> tuple:
