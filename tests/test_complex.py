@@ -184,7 +184,7 @@ def test_hessian_of_a_complex_argument_is_d2u_dx_dx_minus_i_d2u_dx_dy():
 def test_hessian_of_a_complex_argument_gives_autograds_numbers():
     # autograd 1.9.1's hessian raises on complex z (its jacobian cannot reshape the two basis
     # vectors 1, 1j of each complex output); the rows it pulls back for the basis vector 1 are
-    # these (/work/notes/autograd_harness/reference/complex_hessian_ref.py, 16 digits)
+    # these (tools/autograd_suite/reference/complex_hessian_ref.py and .out, 16 digits)
     z = np.array([1 + 0.5j, -0.3 + 0.7j, 0.4 - 1.1j])
     np.testing.assert_allclose(np.diag(adkit.hessian(_hessian_f)(z)),
                                [23.80815705772091 - 4.639544635792573j,
