@@ -133,13 +133,10 @@ def times(g: Any, d: Any) -> Any:
     return np.where(g == 0, 0.0, r)
 
 
-#: calls a function with NumPy's floating-point warnings off: np.errstate used as a
-#: decorator sets the error state for that one call (per thread, undone after),
-#: through NumPy's public API; a `with np.errstate(...)` block per call would cost
-#: a new errstate object each time (an errstate object can be entered only once)
-_quiet_call = np.errstate(all="ignore")(lambda fn, args: fn(*args))
-
-
+# np.errstate used as a decorator sets the error state for each call (per thread, undone
+# after) through NumPy's public API; a `with np.errstate(...)` block per call would cost
+# a new errstate object each time (an errstate object can be entered only once)
+@np.errstate(all="ignore")
 def quietly(fn: Any, *args: Any) -> Any:
     """fn(*args) without NumPy's divide-by-zero/invalid warnings.
 
@@ -147,6 +144,6 @@ def quietly(fn: Any, *args: Any) -> Any:
     infinite; `times` then handles it, so a warning would only be noise.
     """
     try:
-        return _quiet_call(fn, args)
+        return fn(*args)
     except ZeroDivisionError:  # Python floats raise where NumPy gives inf or nan
-        return _quiet_call(fn, [np.float64(a) if type(a) is float else a for a in args])
+        return fn(*[np.float64(a) if type(a) is float else a for a in args])
