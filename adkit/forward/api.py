@@ -116,19 +116,20 @@ def jacobian(f: Callable, argnums: Any = 0, *, chunk_size: int | None = None) ->
 
 def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single: bool,
                      chunk_size: int | None) -> Any:
-    # a complex input takes two directions per element, 1 and 1j (see _basis)
-    sizes = [_width(x) for _, _, leaves in inputs for x in leaves]
-    total = sum(sizes)
+    # per input leaf, worked out once: (elements, directions, complex); a complex leaf
+    # takes two directions per element, 1 and 1j (see _basis)
+    leaf_kinds = [_directions(x) for _, _, leaves in inputs for x in leaves]
+    total = sum(width for _, width, _ in leaf_kinds)
     step = max(1, total if not chunk_size else int(chunk_size))  # total is 0 for empty inputs
     blocks, out_td, values = [], None, None
     for start in range(0, max(total, 1), step):
         stop = min(total, start + step)
-        seeded, offset, widths = {}, 0, iter(sizes)
+        seeded, offset, kinds = {}, 0, iter(leaf_kinds)
         for n, td, leaves in inputs:
             tangents = []
             for x in leaves:
-                width = next(widths)
-                tangents.append(_basis(x, offset, width, start, stop))
+                size, width, cplx = next(kinds)
+                tangents.append(_basis(x, offset, size, cplx, start, stop))
                 offset += width
             seeded[n] = (td, leaves, tangents)
         values, tangents, out_td = _push(f, args, kwargs, seeded, (stop - start,))
@@ -138,14 +139,14 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
     for k, value in enumerate(values):
         full = blocks[0][k] if len(blocks) == 1 else np.concatenate([b[k] for b in blocks])
         out_shape = shape_of(value)
-        per_arg, offset, widths = [], 0, iter(sizes)
+        per_arg, offset, kinds = [], 0, iter(leaf_kinds)
         for n, td, leaves in inputs:
             jac_leaves = []
             for x in leaves:
-                size, width = math.prod(shape_of(x)), next(widths)
+                size, width, cplx = next(kinds)
                 part = full[offset:offset + width]
                 offset += width
-                if is_complex(x):  # d Re f/dx - i d Re f/dy: f'(z) for a holomorphic f
+                if cplx:  # d Re f/dx - i d Re f/dy: f'(z) for a holomorphic f
                     part = np.real(part[:size]) - 1j * np.real(part[size:])
                 part = np.moveaxis(np.reshape(part, (size,) + out_shape), 0, -1)
                 jac_leaves.append(np.reshape(part, out_shape + shape_of(x)))
@@ -154,26 +155,26 @@ def forward_jacobian(f: Callable, args: list, kwargs: dict, inputs: list, single
     return tree_unflatten(out_td, out_jacs)
 
 
-def _width(x: Any) -> int:
-    """How many directions x takes: one per element, two (1 and 1j) if x is complex."""
-    return math.prod(shape_of(x)) * (2 if is_complex(x) else 1)
+def _directions(x: Any) -> tuple[int, int, bool]:
+    """(elements of x, directions it takes, whether it is complex): two per element if so."""
+    size, cplx = math.prod(shape_of(x)), is_complex(x)
+    return size, 2 * size if cplx else size, cplx
 
 
-def _basis(x: Any, offset: int, width: int, start: int, stop: int) -> np.ndarray:
+def _basis(x: Any, offset: int, size: int, cplx: bool, start: int, stop: int) -> np.ndarray:
     """Rows start..stop of the identity, restricted to x's columns, shaped like x.
 
-    A complex x has twice as many columns (width, see _width): its elements along 1,
-    then along 1j.
+    x has `size` elements; a complex x (cplx) has twice as many columns: its elements
+    along 1, then along 1j.
     """
-    dt = dtype_of(x)
-    seeds = np.zeros((stop - start, width), dtype=dt)
+    width = 2 * size if cplx else size
+    seeds = np.zeros((stop - start, width), dtype=dtype_of(x))
     lo, hi = max(start, offset), min(stop, offset + width)
     if lo < hi:
         r = np.arange(lo, hi)
         seeds[r - start, r - offset] = 1
-    if width != math.prod(shape_of(x)):
-        half = width // 2
-        seeds = seeds[:, :half] + 1j * seeds[:, half:]
+    if cplx:
+        seeds = seeds[:, :size] + 1j * seeds[:, size:]
     return seeds.reshape((stop - start,) + shape_of(x))
 
 
