@@ -45,7 +45,7 @@ import numpy as np
 from .staging import CONSTANT, Guard, Instruction, SlotInfo, check_guard
 
 __all__ = ["GuardFailure", "eliminate_dead_code", "simplify", "dedupe_guards", "generate",
-           "optimise", "build", "split_at"]
+           "optimise", "build", "split_at", "slots_of", "operands_of"]
 
 
 class GuardFailure(Exception):
@@ -116,11 +116,16 @@ def eliminate_dead_code(steps: list, outputs: list) -> list:
 
 def slots_of(operands: Iterable) -> Iterable[int]:
     """The slots an instruction's operands read."""
+    return operands_of(operands, "v")
+
+
+def operands_of(operands: Iterable, kind: str) -> Iterable[Any]:
+    """The slots ("v") or constants ("c") among operands, inside tuples and lists too."""
     for op in operands:
-        if op[0] == "v":
+        if op[0] == kind:
             yield op[1]
         elif op[0] == "t":
-            yield from slots_of(op[2])
+            yield from operands_of(op[2], kind)
 
 
 # --- algebraic identities: zero cotangents, unit seeds ----------------------------------------

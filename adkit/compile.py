@@ -37,13 +37,13 @@ import functools
 import random
 import threading
 import warnings
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from .captures import (DEPTH, find_bindings, holds_arrays, read, stageable, swapped,
                        unreached_arrays)
-from .codegen import GuardFailure, build, optimise, slots_of, split_at
+from .codegen import GuardFailure, build, operands_of, optimise, slots_of, split_at
 from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
                                   rebuild)
 from .pytree import tree_flatten, tree_unflatten
@@ -370,7 +370,7 @@ def _frozen(trace: StagingTrace, out: Any, unreached: dict) -> str | None:
     consts = [leaf for leaf in tree_flatten(out)[0] if not isinstance(leaf, BoxBase)]
     for step in trace.program:
         if isinstance(step, Instruction):
-            consts.extend(_constants(step.operands))
+            consts.extend(operands_of(step.operands, "c"))
     for c in consts:
         while isinstance(c, np.ndarray):
             if id(c) in unreached:
@@ -381,14 +381,6 @@ def _frozen(trace: StagingTrace, out: Any, unreached: dict) -> str | None:
                         "argument")
             c = c.base
     return None
-
-
-def _constants(operands: Iterable) -> Iterable[Any]:
-    for op in operands:
-        if op[0] == "c":
-            yield op[1]
-        elif op[0] == "t":
-            yield from _constants(op[2])
 
 
 def _unsound(trace: StagingTrace, boxes: list, originals: list, states: tuple) -> str | None:
