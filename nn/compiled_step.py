@@ -4,12 +4,13 @@ and the optimizer's update, staged once per batch signature and replayed.
 The program is a pure function
 
     (params, layer state, optimizer slots, step scalars, x, y, random draws[, weights])
-        -> (loss, outputs, new trainable params, new slots, new layer state)
+        -> (loss, outputs, parameter updates, new slots, new layer state)
 
 that writes into none of its arguments (adkit.compile would run it eagerly if it
-did). The host then checks the loss (TerminateOnNaN) and copies the results into
-the model's and the optimizer's arrays, in place, with Ctrl-C held, exactly where
-the eager step's in-place update would have left them.
+did). The host then checks the loss (TerminateOnNaN), subtracts the updates from
+the model's arrays in place (the subtractions the eager rule makes, so the
+rounding is the same) and hands the optimizer its new slots, with Ctrl-C held:
+the weights end where the eager step's in-place update would have left them.
 
 Randomness comes in as an argument. The eager step hands the layers a Generator
 seeded by (model seed, step[, rank]); the first step of a batch signature runs the
@@ -178,10 +179,10 @@ class CompiledStep:
                           stacklevel=4)
             if result is None:
                 return None
-        loss, out, new_leaves, new_slots, new_state = result
+        loss, out, updates, new_slots, new_state = result
 
         def apply() -> None:
-            optimizer.finish_step(leaves, new_leaves, new_slots)
+            optimizer.finish_step(leaves, updates, new_slots)
             model.state.update(new_state)
         return float(loss), out, apply
 
@@ -214,8 +215,8 @@ class CompiledStep:
             params, x, y, ReplayedDraws(plan, draws), **_loss_kwargs(state, sample_weight))
         leaves = tree_flatten(model.trainable_part(params))[0]
         grad_leaves = tree_flatten(model.trainable_part(grads))[0]
-        new_leaves, new_slots = model.optimizer.pure_step(leaves, grad_leaves, slots, consts)
-        return loss, out, new_leaves, new_slots, new_state
+        updates, new_slots = model.optimizer.pure_step(leaves, grad_leaves, slots, consts)
+        return loss, out, updates, new_slots, new_state
 
 
 def _loss_kwargs(state: dict, sample_weight: Any) -> dict:

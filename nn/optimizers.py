@@ -453,31 +453,34 @@ class Optimizer:
 
     def pure_step(self, params: Sequence[Any], grads: Sequence[Any], slots: Sequence[Sequence],
                   consts: Any) -> tuple[list, list]:
-        """(new params, new slots) after one step from `grads`, as new arrays: the update
-        of apply_gradients (same transforms, same rule) without writing into anything.
+        """(updates, new slots) for one step from `grads`, as new arrays, writing into
+        nothing: the update of apply_gradients (same transforms, same rule).
+        updates[i] is a tuple of arrays that finish_step subtracts from params[i] in
+        turn, the subtractions the in-place rule makes (so the rounding is the same).
         `slots` and `consts` are what this optimizer holds and begin_step returned.
 
         >>> opt, w = SGD(0.1, momentum=0.9), np.array([1.0])
         >>> consts = opt.begin_step([w])
         >>> opt.pure_step([w], [np.array([1.0])], opt._slots, consts)
-        ([array([0.9])], [[array([-0.1])]])
+        ([(array([0.1]),)], [[array([-0.1])]])
         """
         grads = [g if g.dtype == p.dtype else g.astype(p.dtype) for p, g in zip(params, grads)]
         grads = self._pure_transform(grads)
-        new_params, new_slots = [], []
+        updates, new_slots = [], []
         for p, g, s in zip(params, grads, slots):
-            p_new, s_new = self._rule(p, g, list(s), consts)
-            new_params.append(p_new)
+            update, s_new = self._rule(p, g, list(s), consts)
+            updates.append(update)
             new_slots.append(s_new)
-        return new_params, new_slots
+        return updates, new_slots
 
-    def finish_step(self, params: Sequence[np.ndarray], new_params: Sequence[np.ndarray],
+    def finish_step(self, params: Sequence[np.ndarray], updates: Sequence[Sequence[Any]],
                     new_slots: Sequence[Sequence[np.ndarray]]) -> None:
-        """Copy a pure step's new parameters into `params` (in place: the model's arrays
+        """Subtract a pure step's updates from `params` in place (the model's arrays
         stay the same objects), take its new slots as this optimizer's own (they are
         fresh arrays; no copy) and count the step."""
-        for p, value in zip(params, new_params):
-            np.copyto(p, value)
+        for p, update in zip(params, updates):
+            for u in update:
+                np.subtract(p, u, out=p, casting="same_kind")
         taken = {id(p) for p in params}   # a slot must never share memory with another array
 
         def own(old: np.ndarray, value: Any) -> np.ndarray:
@@ -490,8 +493,9 @@ class Optimizer:
                        for slots, values in zip(self._slots, new_slots)]
         self._advance()
 
-    def _rule(self, p: Any, g: Any, slots: list, consts: Any) -> tuple[Any, list]:
-        """(new p, new slots): ``_update`` as a pure function."""
+    def _rule(self, p: Any, g: Any, slots: list, consts: Any) -> tuple[tuple, list]:
+        """(updates to subtract from p, in order; new slots): ``_update`` as a pure
+        function."""
         raise NotImplementedError
 
     def _pure_transform(self, grads: list) -> list:
@@ -702,10 +706,11 @@ class SGD(Optimizer):
     def _rule(self, p, g, slots, lr):
         step = g * lr
         if not slots:
-            return p - step, []
+            return (step,), []
         mu = self.momentum
         m = slots[0] * mu - step
-        return ((p - step) + m * mu if self.nesterov else p + m), [m]
+        # w += m is w -= -m exactly (negation is exact): the eager rule's rounding
+        return ((step, -(m * mu)) if self.nesterov else (-m,)), [m]
 
 
 class Adagrad(Optimizer):
@@ -743,7 +748,7 @@ class Adagrad(Optimizer):
 
     def _rule(self, p, g, slots, lr):
         acc = slots[0] + np.square(g)
-        return p - g / np.sqrt(acc + self.epsilon) * lr, [acc]
+        return (g / np.sqrt(acc + self.epsilon) * lr,), [acc]
 
 
 class RMSprop(Optimizer):
@@ -815,12 +820,12 @@ class RMSprop(Optimizer):
         if self.momentum > 0:
             m = slots[1] * self.momentum + step
             new.append(m)
-            p_new = p - m
+            update = m
         else:
-            p_new = p - step
+            update = step
         if self.centered:
             new.append(a)
-        return p_new, new
+        return (update,), new
 
 
 class Adadelta(Optimizer):
@@ -879,7 +884,7 @@ class Adadelta(Optimizer):
         eg2 = slots[0] * rho + np.square(g) * (1.0 - rho)
         step = np.sqrt((slots[1] + eps) / (eg2 + eps)) * g
         edx2 = slots[1] * rho + np.square(step) * (1.0 - rho)
-        return p - step * lr, [eg2, edx2]
+        return (step * lr,), [eg2, edx2]
 
 
 class _AdamFamily(Optimizer):
@@ -953,7 +958,7 @@ class Adam(_AdamFamily):
         if self.amsgrad:
             v = np.maximum(slots[2], v)
             new.append(v)
-        return p - m / (np.sqrt(v) + self.epsilon) * alpha, new
+        return (m / (np.sqrt(v) + self.epsilon) * alpha,), new
 
 
 class Adamax(_AdamFamily):
@@ -990,7 +995,7 @@ class Adamax(_AdamFamily):
     def _rule(self, p, g, slots, alpha):
         m = slots[0] * self.beta_1 + g * (1.0 - self.beta_1)
         u = np.maximum(slots[1] * self.beta_2, np.abs(g))
-        return p - m / (u + self.epsilon) * alpha, [m, u]
+        return (m / (u + self.epsilon) * alpha,), [m, u]
 
 
 class Nadam(_AdamFamily):
@@ -1066,7 +1071,7 @@ class Nadam(_AdamFamily):
         m = slots[0] * b1 + g * (1.0 - b1)
         v = slots[1] * b2 + np.square(g) * (1.0 - b2)
         d = np.sqrt(v) * inv_sqrt_bc2 + self.epsilon
-        return (p - m / d * c_m) - g / d * c_g, [m, v]
+        return (m / d * c_m, g / d * c_g), [m, v]
 
 
 class Rprop(Optimizer):
@@ -1128,7 +1133,7 @@ class Rprop(Optimizer):
         step = np.where(flipped, step * self.etas[0], step)
         step = np.clip(step, *self.step_sizes)
         prev = np.where(flipped, np.zeros_like(g), g)
-        return p - np.sign(prev) * step, [prev, step]
+        return (np.sign(prev) * step,), [prev, step]
 
 
 class ESGD(Optimizer):
