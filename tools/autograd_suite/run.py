@@ -118,7 +118,7 @@ KNOWN = {
     "test_pinv": "autograd-internals (np.linalg._dot, np.linalg.T)",
     "test_const_graph": "autograd-internals (misc.const_graph)",
     "test_const_graph_args": "autograd-internals (misc.const_graph)",
-    "test_simple_append_list_2D": "limit (np.append passed as a value and given two plain lists of lists of traced values: NumPy dispatches on its top-level arguments only, a list has no __array_function__, and np.append is a C-level dispatcher adkit cannot rebind as it rebinds SciPy's Python functions; np.append with any traced array argument, or called as np.append inside the function, works)",
+    "test_simple_append_list_2D": "limit (np.append passed as a value and given two plain lists of lists of traced values: NumPy dispatches on its top-level arguments only, a list has no __array_function__, and adkit rebinds SciPy's Python functions, not NumPy's dispatchers, so the call never reaches it; np.append with a traced array among its arguments, or spelled np.append inside the differentiated function, works)",
     "test_cast_to_int": "by-design (np.int64(traced) is refused with TracedConversionError)",
     "test_make_diagonal": "autograd-only-api (np.make_diagonal)",
     "test_diagonal": "autograd-only-api (np.make_diagonal)",
