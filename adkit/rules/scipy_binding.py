@@ -73,9 +73,10 @@ def bind_loaded() -> None:
 
 
 def holds_traced(args: Any) -> bool:
-    """Whether a traced value is among args, or inside a list or tuple among them."""
+    """Whether a traced value is among args, or inside a list, tuple or dict among them."""
     for a in args:
-        if isinstance(a, BoxBase) or (type(a) in (list, tuple) and holds_traced(a)):
+        if isinstance(a, BoxBase) or (type(a) in (list, tuple) and holds_traced(a)) or \
+                (type(a) is dict and holds_traced(a.values())):
             return True
     return False
 
