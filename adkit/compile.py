@@ -185,6 +185,10 @@ class Compiled:
         inputs = [v for v in leaves if stageable(v)] + [v for _, v in captured]
         return entry, inputs, leaves, treedef, captured
 
+    def leaf_keys(self, leaves: list) -> tuple:
+        """The signature of plain leaves (shapes, dtypes, scalar types, hashable values)."""
+        return tuple(_leaf_key(leaf) for leaf in leaves)
+
     def _name(self) -> str:
         return f"adkit.compile({self._label})"
 

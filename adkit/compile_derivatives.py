@@ -94,18 +94,20 @@ def _record(compiled: "Compiled", tape: Tape, leaves: list, lower: list, mask: t
     # first order with one floating output (a loss): the forward part of the joint
     # program runs now and its backward part when the cotangent arrives
     plain = not any(isinstance(x, BoxBase) for x in lower)
-    shape = compiled.output_shapes.get((static_key, treedef, mask)) if plain else None
+    signature = (static_key, treedef, mask, compiled.leaf_keys(lower)) if plain else None
+    shape = compiled.output_shapes.get(signature) if plain else None
     if shape is not None:
         out = _record_split(compiled, tape, parents, lower, mask, template, treedef,
                             static_key, shape)
         if out is not None:
             return out
+        compiled.output_shapes[signature] = None   # this signature takes the two programs
     a, kw = rebuild(template, treedef, lower)
     out = compiled(*a, **kw)
     out_leaves, out_td = tree_flatten(out)
     floating = [k for k, leaf in enumerate(out_leaves) if dtype_of(primal(leaf)).kind in "fc"]
-    if plain and len(floating) == 1:
-        compiled.output_shapes[static_key, treedef, mask] = _OutputShape(
+    if plain and len(floating) == 1 and signature not in compiled.output_shapes:
+        compiled.output_shapes[signature] = _OutputShape(
             floating[0], len(out_leaves), out_td, _seed_like(out_leaves[floating[0]]))
     boxed = list(out_leaves)
     for k in floating:   # (integer outputs carry nothing)
@@ -161,6 +163,8 @@ def _record_split(compiled: "Compiled", tape: Tape, parents: tuple, lower: list,
         seed = sum(1 for v in lower if stageable(v))   # the cotangent's input position
         forward_inputs = inputs[:seed] + inputs[seed + 1:]
         for program in reversed(entry.programs):
+            if program.out_treedef.children[0] != shape.treedef:
+                return None   # this path returns another structure: the two-program way
             part = program.split(seed, shape.n)
             if part is None:
                 return None
@@ -174,11 +178,14 @@ def _record_split(compiled: "Compiled", tape: Tape, parents: tuple, lower: list,
             joint.stats.replays += 1
             out_leaves, residuals = results[:shape.n], results[shape.n:]
             pull = _Pullback(_Backward(compiled, part, residuals, lower, mask, template,
-                                       treedef, static_key, shape.k))
+                                       treedef, static_key, shape))
             out_leaves[shape.k] = _box(tape, compiled, parents, pull, out_leaves[shape.k])
             return tree_unflatten(shape.treedef, out_leaves)
         if attempt == 0:
-            joint(*args)   # stage this path (or learn that it runs eagerly)
+            try:
+                joint(*args)   # stage this path (or learn that it runs eagerly)
+            except Exception:  # noqa: BLE001 - e.g. this path's output is not like the seed
+                return None
     return None
 
 
@@ -187,20 +194,24 @@ class _Backward:
     (a guard on the cotangent fails, it raises) the pullback program does."""
 
     __slots__ = ("compiled", "part", "residuals", "lower", "mask", "template", "treedef",
-                 "static_key", "k")
+                 "static_key", "shape")
 
     def __init__(self, compiled: "Compiled", part: Any, residuals: list, lower: list,
-                 mask: tuple, template: tuple, treedef: Any, static_key: tuple, k: int) -> None:
+                 mask: tuple, template: tuple, treedef: Any, static_key: tuple,
+                 shape: _OutputShape) -> None:
         self.compiled, self.part, self.residuals, self.lower = compiled, part, residuals, lower
         self.mask, self.template, self.treedef = mask, template, treedef
-        self.static_key, self.k = static_key, k
+        self.static_key, self.shape = static_key, shape
 
     def __call__(self, g: Any) -> Any:
-        try:
-            return self.part.backward(*self.residuals, g)
-        except Exception:  # noqa: BLE001 - GuardFailure, or an error the pullback repeats
-            self.compiled.stats.guard_failures += 1
-        k, template, treedef, mask = self.k, self.template, self.treedef, self.mask
+        # the program was staged for a cotangent like the seed: another type, shape or
+        # dtype (a seed of another output shape) goes to the pullback program
+        if self.compiled.leaf_keys([g]) == self.compiled.leaf_keys([self.shape.seed]):
+            try:
+                return self.part.backward(*self.residuals, g)
+            except Exception:  # noqa: BLE001 - GuardFailure, or an error the pullback repeats
+                self.compiled.stats.guard_failures += 1
+        k, template, treedef, mask = self.shape.k, self.template, self.treedef, self.mask
         pullback = self.compiled.derived(
             ("vjp", self.static_key, treedef, mask, k),
             lambda: _vjp_of(self.compiled._f, template, treedef, mask, k, False),
@@ -244,7 +255,7 @@ def _vjp_of(f: Callable, template: tuple, treedef: Any, mask: tuple, k: int,
                 watched.append(box._node)
         with tracing(tape):
             a, kw = rebuild(template, treedef, leaves)
-            out_leaves = tree_flatten(f(*a, **kw))[0]
+            out_leaves, out_td = tree_flatten(f(*a, **kw))
         y = out_leaves[k]
         originals = [x for x, m in zip(operands[:n], mask) if m]
         if not (isinstance(y, BoxBase) and y._trace is tape and y._node is not None):
@@ -257,7 +268,7 @@ def _vjp_of(f: Callable, template: tuple, treedef: Any, mask: tuple, k: int,
             return cts
         values = [leaf._value if isinstance(leaf, BoxBase) and leaf._trace is tape else leaf
                   for leaf in out_leaves]
-        return values, cts
+        return tree_unflatten(out_td, values), cts
     return pullback
 
 

@@ -266,6 +266,33 @@ def test_a_guard_on_the_cotangent_falls_back_to_the_pullback_program():
     assert c.stats.eager_calls == 0
 
 
+def test_split_programs_never_take_a_cotangent_or_structure_they_were_not_made_for():
+    def f(x):
+        return x[x > 0] * np.exp(x[x > 0])   # the output's shape follows the data
+    c = adkit.compile(f)
+    with no_compile_warnings():
+        for x in ([1.0, -1.0, -2.0], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [-1.0, 2.0, 3.0],
+                  [-1.0, 2.0, -3.0], [-1.0, 2.0, -3.0]):
+            x = np.array(x)
+            (out, pull), (want, want_pull) = adkit.vjp(c, x), adkit.vjp(f, x)
+            g = np.arange(1.0, out.size + 1)
+            assert_same(out, want)
+            assert_same(pull(g), want_pull(g))
+
+    def h(x):   # one floating output either way, in two structures
+        if np.sum(x) > 0:
+            return np.sum(x ** 2), 1
+        return (2, 3), np.sum(np.sin(x))
+    ch = adkit.compile(h)
+    loss = lambda x: np.sum(ch(x)[0] if np.sum(x) > 0 else ch(x)[1])  # noqa: E731
+    eager = lambda x: np.sum(h(x)[0] if np.sum(x) > 0 else h(x)[1])  # noqa: E731
+    with no_compile_warnings():
+        for x in ([1.0, 2.0], [1.0, 2.0], [-1.0, -2.0], [-1.0, -2.0], [3.0, 1.0]):
+            x = np.array(x)
+            assert_same(adkit.grad(loss)(x), adkit.grad(eager)(x))
+            assert ch(x) == h(x) or assert_same(ch(x), h(x)) is None
+
+
 def test_second_order_of_compiled_in_both_nestings():
     f = lambda x: np.sin(x) * x ** 3 + np.exp(-x * x)  # noqa: E731
     c = adkit.compile(f)
