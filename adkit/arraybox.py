@@ -17,6 +17,7 @@ import numpy as np
 from . import dispatch
 from .errors import TracedConversionError, traced_conversion
 from .rules.elementwise import add, divide, multiply, negative, positive, power, subtract
+from .rules.helpers import FLOAT32, FLOAT64, NDARRAY
 from .rules.products import matmul as _matmul
 from .table import UFUNCS
 from .tracer import BoxBase, primal
@@ -331,8 +332,8 @@ class Indexable:
 def box_class(value, scalar_class, array_class):
     """The box class for a value: the indexable one unless the value is 0-d."""
     t = type(value)
-    if t is np.ndarray:
+    if t is NDARRAY:
         return array_class if value.ndim else scalar_class
-    if t is float or t is np.float64 or t is np.float32:
+    if t is float or t is FLOAT64 or t is FLOAT32:
         return scalar_class
     return array_class if getattr(value, "ndim", 0) else scalar_class

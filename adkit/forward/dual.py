@@ -15,7 +15,7 @@ import numpy as np
 
 from ..arraybox import ArrayBox, Indexable, box_class
 from ..inplace import note_view, shares_memory
-from ..rules.helpers import lift, ndim_of, shape_of
+from ..rules.helpers import FLOAT64, lift, ndim_of, shape_of
 from ..tracer import BoxBase, Primitive, Trace, unit_jvp
 
 
@@ -62,7 +62,7 @@ class ForwardTrace(Trace):
             t = rule(t, ans, v)
         # _dual(ans, t, self), inlined: this line runs once per scalar operation
         tv = type(ans)
-        d = _new_dual(Dual if tv is float or tv is np.float64 else box_class(ans, Dual, DualArray))
+        d = _new_dual(Dual if tv is float or tv is FLOAT64 else box_class(ans, Dual, DualArray))
         d._value, d._tangent, d._trace = ans, t, self
         return d
 
@@ -84,7 +84,7 @@ class ForwardTrace(Trace):
         if ta is None and tb is None:
             return _dual(ans, None, self)
         t_ans = type(ans)
-        if t_ans is float or t_ans is np.float64 or (
+        if t_ans is float or t_ans is FLOAT64 or (
                 (ta is None or shape_of(va) == shape_of(ans)) and
                 (tb is None or shape_of(vb) == shape_of(ans))):
             # no broadcasting of a traced argument: the rules apply as they are (an
@@ -104,7 +104,7 @@ class ForwardTrace(Trace):
         else:
             tangent = _apply_rules(prim, [ta, tb], ans, [va, vb], {})
         tv = type(ans)  # _dual(ans, tangent, self), inlined as in unary()
-        d = _new_dual(Dual if tv is float or tv is np.float64 else box_class(ans, Dual, DualArray))
+        d = _new_dual(Dual if tv is float or tv is FLOAT64 else box_class(ans, Dual, DualArray))
         d._value, d._tangent, d._trace = ans, tangent, self
         return d
 

@@ -16,7 +16,8 @@ import numpy as np
 from ..arraybox import ArrayBox, Indexable, box_class
 from ..inplace import note_view, shares_memory
 from ..pytree import tree_flatten, tree_unflatten
-from ..rules.helpers import dtype_of, is_duck_array, shape_of, unbroadcast
+from ..rules.helpers import (FLOAT32, FLOAT64, NDARRAY, dtype_of, is_duck_array, shape_of,
+                             unbroadcast)
 from ..scope import tracing
 from ..tracer import BoxBase, Primitive, Trace, primal
 from .graphviz import tape_to_dot
@@ -71,10 +72,10 @@ def _node(index: int, prim: Primitive, parents: tuple, vjps: tuple, value: Any) 
     n.parents = parents
     n.vjps = vjps
     tv = type(value)
-    if tv is np.float64 or tv is float or tv is np.float32:
+    if tv is float or tv is FLOAT64 or tv is FLOAT32:
         n.shape = ()
         n.complex = False
-    elif tv is np.ndarray:
+    elif tv is NDARRAY:
         n.shape = value.shape
         n.complex = value.dtype.kind == "c"
     else:
@@ -88,7 +89,8 @@ _new_var = _new
 
 
 def _var(value: Any, node: Node | None, tape: "Tape") -> Var:
-    v = _new_var(box_class(value, Var, VarArray))
+    tv = type(value)  # box_class's answer for a Python or NumPy float, without the call
+    v = _new_var(Var if tv is float or tv is FLOAT64 else box_class(value, Var, VarArray))
     v._value = value
     v._node = node
     v._trace = tape
@@ -287,7 +289,7 @@ def backward(nodes: list[Node], seeds: list[tuple[Node, Any]],
         for parent, vjp in zip(node.parents, node.vjps):
             c = vjp(g)
             tc = type(c)
-            if tc is np.ndarray:  # the common case first, without getattr
+            if tc is NDARRAY:  # the common case first, without getattr
                 if elementwise and c.shape != parent.shape:
                     c = unbroadcast(c, parent.shape, parent.complex)
                 elif c.dtype.kind == "c" and not parent.complex:
