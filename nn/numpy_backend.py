@@ -131,17 +131,25 @@ class _Padder:
         return self.buf[:len(x)]
 
 
-def _patches_into(xp: np.ndarray, geo: Window, cols: np.ndarray) -> None:
-    """im2col of padded images xp into cols (n*ho*wo, kh*kw*C), in place."""
+def _patch_view(xp: np.ndarray, geo: Window) -> np.ndarray:
+    """Every patch of padded images xp as one read-only strided view (n, ho, wo, kh, kw, C).
+    Slice it per chunk rather than making one per chunk: as_strided costs ~10 us, 4 ms
+    of a training step whose second convolution goes through 128 one-image chunks 3 times."""
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(xp, (xp.shape[0], geo.ho, geo.wo, geo.kh, geo.kw, xp.shape[3]),
+                      (s0, s1 * geo.sh, s2 * geo.sw, s1, s2, s3), writeable=False)
+
+
+def _patches_into(xp: np.ndarray, geo: Window, cols: np.ndarray,
+                  view: np.ndarray | None = None) -> None:
+    """im2col of padded images xp into cols (n*ho*wo, kh*kw*C), in place; `view`, if
+    given, is _patch_view of xp."""
     n, c = xp.shape[0], xp.shape[3]
     out = cols.reshape(n, geo.ho, geo.wo, geo.kh, geo.kw, c)
     if c >= 4:
         # one strided view of every patch, copied once: measured 3x faster than kh*kw
         # slice copies for 32 channels (NumPy merges the contiguous (kw, C) run), 4x for 4
-        s0, s1, s2, s3 = xp.strides
-        view = as_strided(xp, out.shape, (s0, s1 * geo.sh, s2 * geo.sw, s1, s2, s3),
-                          writeable=False)
-        np.copyto(out, view)
+        np.copyto(out, _patch_view(xp, geo) if view is None else view)
     else:
         # one channel: the view's innermost run is 1 entry; slice copies are 1.7x faster
         for _, i, j in geo.offsets():
@@ -186,6 +194,7 @@ def _patch_chunks(x: np.ndarray, geo: Window, f: int
     narrow = _narrow(c)
     buf = np.empty((width, b * rows) if narrow else (b * rows, width), x.dtype)
     pad = _Padder(x.shape, geo, b, x.dtype)
+    view = None if narrow else _patch_view(x if pad.buf is None else pad.buf, geo)
     for s in range(0, n, b):
         e = min(s + b, n)
         if narrow:
@@ -193,7 +202,8 @@ def _patch_chunks(x: np.ndarray, geo: Window, f: int
             _patch_rows_into(pad(x[s:e]), geo, cols)
         else:
             cols = buf[:(e - s) * rows]
-            _patches_into(pad(x[s:e]), geo, cols)
+            # the padder's buffer holds this chunk from its first image on
+            _patches_into(pad(x[s:e]), geo, cols, view[s:e] if pad.buf is None else view[:e - s])
         yield s, e, cols
 
 
