@@ -15,12 +15,16 @@ adkit.kernels.window for this backend, the OpenCL kernels and the layers alike.
            [13., 15.]], dtype=float32)
 
 Convolutions work through im2col, a few images at a time: the patches of a
-chunk of images (a few MB, so they stay in cache) are copied into one reused
-buffer, and one matrix product per chunk does the arithmetic in the BLAS.
+chunk of images (with their product, about 1 MB, so they stay in cache) are
+copied into one reused buffer, and one matrix product per chunk does the
+arithmetic in the BLAS; a bias is added to each chunk's product there and then.
 Materialising the patches of a whole batch at once (85 MB for 128 images of
 26x26x32 under a 3x3 kernel) measured two to four times slower: the copy and
-its page faults, not the products, dominated. Large batches are split between
-threads, one per core, each running its own chunks (see _by_images).
+its page faults, not the products, dominated. Images with few channels (the
+first layer's one) take the patches transposed, one long row per window
+position (see _narrow). Large batches are split between threads, one per core,
+each running its own chunks (see _by_images), and so are the relu and
+max-pooling passes between the convolutions (_elementwise).
 """
 
 from __future__ import annotations
