@@ -89,6 +89,11 @@ def _parallel() -> tuple[int, Any]:
     return _pool["threads"], _pool["executor"]
 
 
+def _threaded(work_bytes: int) -> bool:
+    """Whether work of this many bytes is split over the backend's threads."""
+    return work_bytes >= PARALLEL_BYTES and _parallel()[1] is not None
+
+
 def _by_images(n: int, work_bytes: int, part: Callable[[int, int], Any],
                uses_blas: bool = True) -> list:
     """[part(start, stop)] over consecutive parts of range(n), one part per thread, with
@@ -96,7 +101,7 @@ def _by_images(n: int, work_bytes: int, part: Callable[[int, int], Any],
     Parts that make no BLAS calls (uses_blas=False: NumPy's elementwise loops, which
     release the GIL) skip holding the BLAS to one thread."""
     threads, executor = _parallel()
-    parts = min(threads, n) if work_bytes >= PARALLEL_BYTES and executor is not None else 1
+    parts = min(threads, n) if _threaded(work_bytes) else 1
     if parts <= 1:
         return [part(0, n)]
     bounds = [n * i // parts for i in range(parts + 1)]
@@ -557,7 +562,8 @@ class NumpyBackend:
     def relu_backward(self, g: np.ndarray, y: np.ndarray) -> np.ndarray:
         """g where relu's output is positive, 0 elsewhere (the derivative at 0 is 0)."""
         if not (type(g) is np.ndarray and type(y) is np.ndarray and g.ndim
-                and g.shape == y.shape and g.dtype.kind == "f"):
+                and g.shape == y.shape and g.dtype.kind == "f" and _threaded(g.nbytes)):
+            # in one piece NumPy's own output measured 0.3 ms faster than out= for 11 MB
             return np.multiply(g, y > 0)
         out = np.empty(g.shape, g.dtype)
         return _elementwise(out, lambda r: np.multiply(g[r], y[r] > 0, out=out[r]))
