@@ -135,12 +135,15 @@ class CompiledStep:
         self._plans: dict = {}      # batch signature -> the draws the layers make
         #: batch signature -> why it runs eagerly
         self.eager_reasons: dict = {}
+        self._replayed: set = set()   # signatures whose program has run
+        self._leaf_ids: tuple = (None, ())   # (the leaves list, the ids of its arrays)
 
     def __call__(self, params: dict, leaves: list, x: Any, y: Any, sample_weight: Any,
                  rng: np.random.Generator) -> tuple[float, Any, Any] | None:
         model, optimizer = self.model, self.model.optimizer
-        key = (_signature(x), _signature(y), np.shape(sample_weight),
-               tuple(id(w) for w in leaves))
+        if self._leaf_ids[0] is not leaves:   # a fit's leaves: the same list at every step
+            self._leaf_ids = (leaves, tuple(id(w) for w in leaves))
+        key = (_signature(x), _signature(y), np.shape(sample_weight), self._leaf_ids[1])
         if key in self.eager_reasons:
             return None
         state = plain_tree(model.state)
@@ -154,17 +157,23 @@ class CompiledStep:
             self._plans[key] = plan
         draws = [getattr(rng, name)(*args, **dict(kwargs)) for name, args, kwargs in plan]
         consts = optimizer.begin_step(leaves)
-        slots = [list(s) for s in optimizer._slots]
         layout = (key[3], plan, isinstance(x, Rows), isinstance(y, Rows))
         before = self.program.stats.eager_calls
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", adkit.CompileWarning)
-            try:
-                result = self.program(layout, params, state, slots, consts, _unwrapped(x),
-                                      _unwrapped(y), draws, sample_weight)
-            except _UnplannedDraw as error:   # the layers draw differently from step to step
-                caught.append(warnings.WarningMessage(str(error), adkit.CompileWarning, "", 0))
-                result = None
+        args = (layout, params, state, optimizer._slots, consts, _unwrapped(x), _unwrapped(y), draws,
+                sample_weight)
+        if key in self._replayed:   # staged and replayed before: no warning to catch
+            result, caught = self.program(*args), []
+        else:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", adkit.CompileWarning)
+                try:
+                    result = self.program(*args)
+                except _UnplannedDraw as error:   # the layers' draws change from step to step
+                    caught.append(warnings.WarningMessage(str(error), adkit.CompileWarning,
+                                                          "", 0))
+                    result = None
+            if result is not None and self.program.stats.eager_calls == before:
+                self._replayed.add(key)
         if result is None or self.program.stats.eager_calls > before:
             # not staged (or not replayed): this result is the eager function's, right but
             # slower; the next steps of this signature take the ordinary eager step
@@ -235,5 +244,7 @@ def _unwrapped(batch: Any) -> Any:
 
 def _signature(batch: Any) -> tuple:
     """The shapes and dtypes of a batch's arrays (one array, Rows, a list or a dict)."""
+    if type(batch) is np.ndarray:
+        return batch.shape, batch.dtype
     leaves, treedef = tree_flatten(_unwrapped(batch))
     return treedef, tuple((np.shape(v), getattr(v, "dtype", type(v))) for v in leaves)

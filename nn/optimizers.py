@@ -481,16 +481,15 @@ class Optimizer:
         for p, update in zip(params, updates):
             for u in update:
                 np.subtract(p, u, out=p, casting="same_kind")
-        taken = {id(p) for p in params}   # a slot must never share memory with another array
-
-        def own(old: np.ndarray, value: Any) -> np.ndarray:
-            if not (isinstance(value, np.ndarray) and value.dtype == old.dtype
-                    and value.shape == old.shape and value.flags.owndata) or id(value) in taken:
-                value = np.array(value, dtype=old.dtype)
-            taken.add(id(value))
-            return value
-        self._slots = [[own(old, value) for old, value in zip(slots, values)]
-                       for slots, values in zip(self._slots, new_slots)]
+        taken = {id(p) for p in params}   # a slot must share memory with no other array
+        for slots, values in zip(self._slots, new_slots):
+            for k, (old, value) in enumerate(zip(slots, values)):
+                if not (isinstance(value, np.ndarray) and value.dtype == old.dtype
+                        and value.shape == old.shape and value.flags.owndata) \
+                        or id(value) in taken:
+                    value = np.array(value, dtype=old.dtype)
+                taken.add(id(value))
+                slots[k] = value
         self._advance()
 
     def _rule(self, p: Any, g: Any, slots: list, consts: Any) -> tuple[tuple, list]:
