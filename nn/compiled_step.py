@@ -42,6 +42,9 @@ from .outputs import Rows
 #: compile's jit_compile values: Keras's "auto" (compiled where it applies), True, False
 JIT_CHOICES = ("auto", True, False)
 
+#: stagings of one batch signature after its first that make it step eagerly from then on
+_MAX_RETRACES = 2
+
 #: Generator methods a layer may draw from inside a compiled step
 _DRAWS = frozenset({"random", "standard_normal", "normal", "uniform", "binomial", "integers",
                     "bernoulli", "permutation", "exponential", "poisson", "choice"})
@@ -136,6 +139,8 @@ class CompiledStep:
         #: batch signature -> why it runs eagerly
         self.eager_reasons: dict = {}
         self._replayed: set = set()   # signatures whose program has run
+        self._traced: set = set()     # signatures staged at least once
+        self._retraces: dict = {}     # signature -> stagings after its first
         self._leaf_ids: tuple = (None, ())   # (the leaves list, the ids of its arrays)
 
     def __call__(self, params: dict, leaves: list, x: Any, y: Any, sample_weight: Any,
@@ -158,9 +163,9 @@ class CompiledStep:
         draws = [getattr(rng, name)(*args, **dict(kwargs)) for name, args, kwargs in plan]
         consts = optimizer.begin_step(leaves)
         layout = (key[3], plan, isinstance(x, Rows), isinstance(y, Rows))
-        before = self.program.stats.eager_calls
-        args = (layout, params, state, optimizer._slots, consts, _unwrapped(x), _unwrapped(y), draws,
-                sample_weight)
+        before, traces = self.program.stats.eager_calls, self.program.stats.traces
+        args = (layout, params, state, optimizer._slots, consts, _unwrapped(x), _unwrapped(y),
+                draws, sample_weight)
         if key in self._replayed:   # staged and replayed before: no warning to catch
             result, caught = self.program(*args), []
         else:
@@ -174,14 +179,28 @@ class CompiledStep:
                     result = None
             if result is not None and self.program.stats.eager_calls == before:
                 self._replayed.add(key)
-        if result is None or self.program.stats.eager_calls > before:
+        if self.program.stats.traces > traces and key in self._traced:
+            # a guard failed: a value that changes between steps steers the layers' Python
+            # (a random number made a Python int, a data-dependent branch). Two retraces
+            # say it will keep changing: step eagerly rather than stage every step
+            self._retraces[key] = self._retraces.get(key, 0) + 1
+            if self._retraces[key] >= _MAX_RETRACES:
+                caught.append(warnings.WarningMessage(
+                    "its program was staged again on each of the last steps (a value that "
+                    "changes from step to step steers the layers' Python code)",
+                    adkit.CompileWarning, "", 0))
+                self.eager_reasons[key] = str(caught[-1].message)
+        self._traced.add(key)
+        if result is None or key in self.eager_reasons \
+                or self.program.stats.eager_calls > before:
             # not staged (or not replayed): this result is the eager function's, right but
             # slower; the next steps of this signature take the ordinary eager step
             reasons = [str(w.message) for w in caught
                        if issubclass(w.category, adkit.CompileWarning)]
             # (adkit.compile warns once per reason: a second signature repeats the first's)
-            self.eager_reasons[key] = reasons[0] if reasons else next(
-                iter(self.eager_reasons.values()), "adkit.compile ran it eagerly")
+            self.eager_reasons[key] = self.eager_reasons.get(key) or (
+                reasons[0] if reasons else next(iter(self.eager_reasons.values()),
+                                                 "adkit.compile ran it eagerly"))
             name = getattr(model, "name", type(model).__name__)
             warnings.warn(f"adkit.nn: the training step of model {name!r} runs eagerly for "
                           f"this batch shape: {self.eager_reasons[key]}", adkit.CompileWarning,

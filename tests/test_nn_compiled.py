@@ -318,6 +318,30 @@ def test_layers_whose_draws_change_step_eagerly():
     _assert_same_training(on, off, 1e-12)
 
 
+class _SeededNoise(Layer):
+    """Adds noise from a generator seeded by a number it draws: the seed, a Python int,
+    is a guard that fails on every step."""
+
+    def call(self, params, x, ctx):
+        if not ctx.training:
+            return x
+        seed = int(ctx.random(self.name).integers(0, 2 ** 31))
+        return x + 0.01 * np.random.default_rng(seed).normal(size=np.shape(x))
+
+
+def test_a_step_whose_guards_fail_every_time_stops_staging():
+    x, y = _data((6,))
+
+    def layers():
+        return [_SeededNoise(input_shape=(6,), dtype="float64")] + _mlp("float64")[1:]
+    with pytest.warns(CompileWarning, match="staged again on each of the last steps"):
+        on = _fit(layers(), x, y, jit=True, epochs=3)
+    off = _fit(layers(), x, y, jit=False, epochs=3)
+    step = on[1].trainer.compiled_step
+    assert len(step.eager_reasons) == 2 and step.program.stats.traces == 6   # 3 per shape
+    _assert_same_training(on, off, 1e-10)
+
+
 def test_embedding_steps_compiled():
     x = RNG.integers(0, 50, (80, 4))
     y = RNG.integers(0, 2, 80)
