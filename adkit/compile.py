@@ -229,8 +229,9 @@ class Compiled:
         return {n % len(args) for n in self._static} if args else set()
 
     def _split(self, args: tuple, kwargs: dict) -> tuple | None:
-        static_n = self._static_positions(args)
-        dynamic = tuple(a for i, a in enumerate(args) if i not in static_n)
+        static_n = self._static_positions(args) if self._static else ()
+        dynamic = tuple(a for i, a in enumerate(args) if i not in static_n) if static_n \
+            else args
         static_vals = tuple(args[i] for i in sorted(static_n))
         try:
             static_key = tuple((type(v), v) for v in static_vals)
@@ -349,13 +350,12 @@ class Compiled:
 
 
 def _leaf_key(leaf: Any) -> Any:
+    t = type(leaf)
+    if t is np.ndarray:   # (first: the common case; a dtype compares and hashes by value)
+        dt = leaf.dtype
+        return ("a", leaf.shape, dt) if dt.kind in "biufc" else None
     if isinstance(leaf, BoxBase):
         return None
-    t = type(leaf)
-    if t is np.ndarray:
-        if leaf.dtype.kind not in "biufc":
-            return None
-        return ("a", leaf.shape, leaf.dtype.str)
     if isinstance(leaf, np.generic):
         return ("g", leaf.dtype.str)
     if t in (float, int, complex):
