@@ -161,7 +161,8 @@ class Embedding(Layer):
                                            (self.input_dim, self.output_dim))}
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
-        idx = np.asarray(x)
+        # arrays (and adkit.compile's staged indices, which np.asarray would pin) as they are
+        idx = x if hasattr(x, "dtype") else np.asarray(x)
         if not np.issubdtype(idx.dtype, np.integer):
             if not np.all(np.equal(np.mod(idx, 1), 0)):
                 raise TypeError(f"Embedding {self.name!r} needs integer indices, got {idx.dtype} "
