@@ -148,21 +148,28 @@ def simplify(steps: list, outputs: list, info: dict) -> tuple[list, list]:
         else:
             alias[step.out] = same
     outputs = [(kind, alias.get(x, x)) if kind == "v" else (kind, x) for kind, x in outputs]
-    _share_memory(info, {info[out].root: info[a].root for out, a in alias.items()
-                         if isinstance(info[out].root, int) and isinstance(info[a].root, int)})
+    _share_memory(info, [(info[out].root, info[a].root) for out, a in alias.items()
+                         if isinstance(info[out].root, int) and isinstance(info[a].root, int)])
     return kept, outputs
 
 
-def _share_memory(info: dict, moved: dict) -> None:
+def _share_memory(info: dict, pairs: list) -> None:
     """Views of a result that simplify replaced by an operand now view the operand's
-    memory: their SlotInfo says so (the buffer reuse pass reads it)."""
-    if not moved:
+    memory: their SlotInfo says so (the buffer reuse pass reads it). pairs: (memory of
+    the result, memory of the operand); merged as a union-find, so chains and cycles
+    of replacements end in one memory."""
+    if not pairs:
         return
+    moved: dict = {}
 
     def where(r: int) -> int:
-        while r in moved and moved[r] != r:
+        while r in moved:
             r = moved[r]
         return r
+    for a, b in pairs:
+        ra, rb = where(a), where(b)
+        if ra != rb:
+            moved[ra] = rb
     for slot, i in list(info.items()):
         if isinstance(i.root, int) and i.root in moved:
             info[slot] = i._replace(root=where(i.root))

@@ -359,6 +359,19 @@ def test_buffer_reuse_writes_only_into_dead_intermediates():
     assert src.count("out=") < src.count("\n")
 
 
+def test_memory_merging_ends_on_chains_and_cycles_of_replacements():
+    # staging identifies memory by id(); ids of freed arrays are reused, so the pairs
+    # simplify hands over may chain and even cycle (a sweep program looped forever here)
+    from adkit.codegen import _share_memory
+    from adkit.staging import SlotInfo
+    info = {s: SlotInfo(np.ndarray, (2,), np.dtype(float), root, True)
+            for s, root in enumerate([1, 2, 3, 4, 5, frozenset({1, 5})])}
+    _share_memory(info, [(1, 2), (3, 4), (2, 1), (4, 5)])
+    roots = [info[s].root for s in range(5)]
+    assert roots[0] == roots[1] and roots[2] == roots[3] == roots[4]
+    assert info[5].root == frozenset({roots[0], roots[4]})
+
+
 def test_python_floats_use_math_and_operators():
     def f(x):
         return np.sin(x) / (1.0 + np.cos(x) ** 2) + np.sqrt(x)
