@@ -275,26 +275,55 @@ def _vjp_of(f: Callable, template: tuple, treedef: Any, mask: tuple, k: int,
 # --- forward mode -----------------------------------------------------------------------------
 def _push(compiled: "Compiled", trace: ForwardTrace, leaves: list, lower: list, mask: tuple,
           template: tuple, treedef: Any, static_key: tuple) -> Any:
-    pushforward = compiled.derived(
-        ("jvp", static_key, treedef, mask),
-        lambda: _pushforward(compiled._f, template, treedef, mask), "JVP")
     tangents = [x._tangent for x, m in zip(leaves, mask) if m]
-    out, out_tangents = pushforward(*lower, *tangents)
+    # a Jacobian's basis (the identity, one direction per element) becomes a constant of
+    # the program, so that the code generator sees the identity products it can skip
+    bases = tuple(_basis_dtype(t, x._value) for t, x in zip(tangents, (x for x, m in
+                                                                       zip(leaves, mask) if m)))
+    pushforward = compiled.derived(
+        ("jvp", static_key, treedef, mask, bases),
+        lambda: _pushforward(compiled._f, template, treedef, mask, bases), "JVP")
+    out, out_tangents = pushforward(*lower, *(t for t, b in zip(tangents, bases) if b is None))
     out_leaves, out_td = tree_flatten(out)
     return tree_unflatten(out_td, [v if t is None else _dual(v, t, trace)
                                    for v, t in zip(out_leaves, out_tangents)])
 
 
-def _pushforward(f: Callable, template: tuple, treedef: Any, mask: tuple) -> Callable:
-    """(leaves..., tangents of the masked leaves...) -> (f's output, output leaf tangents)."""
+def _basis_dtype(t: Any, x: Any) -> Any:
+    """t's dtype when t is the identity basis of x (shape (x.size,) + x.shape, ones on
+    the diagonal of its (size, size) reshape, zeros elsewhere), else None."""
+    if type(t) is not np.ndarray or t.dtype.kind != "f" or isinstance(x, BoxBase):
+        return None
+    n = t.shape[0] if t.ndim else 0
+    if n == 0 or t.shape[1:] != shape_of(x) or t.size != n * n:
+        return None
+    flat = t.reshape(n, n)
+    if not np.all(flat.diagonal() == 1) or np.count_nonzero(flat) != n:
+        return None
+    return t.dtype
+
+
+def _pushforward(f: Callable, template: tuple, treedef: Any, mask: tuple,
+                 bases: tuple) -> Callable:
+    """(leaves..., tangents of the masked leaves that are not bases...) -> (f's output,
+    output leaf tangents); bases[j]: the dtype of the identity basis that masked leaf j
+    takes as its tangent (a constant of the program), or None."""
     n = len(mask)
 
     def pushforward(*operands: Any) -> tuple:
         leaves, tangents = list(operands[:n]), iter(operands[n:])
         trace = ForwardTrace()
+        basis = iter(bases)
         for i, m in enumerate(mask):
             if m:
-                leaves[i] = _dual(leaves[i], next(tangents), trace)
+                dt = next(basis)
+                if dt is None:
+                    t = next(tangents)
+                else:
+                    shape = shape_of(leaves[i])
+                    size = int(np.prod(shape, dtype=int))
+                    t = np.eye(size, dtype=dt).reshape((size,) + shape)
+                leaves[i] = _dual(leaves[i], t, trace)
         with tracing(trace):
             a, kw = rebuild(template, treedef, leaves)
             out = f(*a, **kw)

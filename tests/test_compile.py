@@ -392,6 +392,7 @@ def test_products_with_a_jacobian_basis_are_copies_yet_exact_for_non_finite_valu
     A = np.arange(9.0).reshape(3, 3) / 7.0
     f = lambda x: np.tanh(A @ x) * x  # noqa: E731
     c = adkit.compile(adkit.jacobian(f, mode="forward"))
+    other = adkit.jacobian(adkit.compile(f), mode="forward")   # the basis is recognised
     x = np.array([0.1, -0.4, 0.3])
     with no_compile_warnings(), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -399,6 +400,9 @@ def test_products_with_a_jacobian_basis_are_copies_yet_exact_for_non_finite_valu
                        lambda: A.__setitem__((1, 2), -2.0)):
             change()
             assert_same(c(x), adkit.jacobian(f, mode="forward")(x))
+            assert_same(other(x), adkit.jacobian(f, mode="forward")(x))
+            v = np.array([0.0, 1.0, 1.0])   # not a basis: an input of the program
+            assert_same(adkit.jvp(other.__wrapped__, (x,), (v,)), adkit.jvp(f, (x,), (v,)))
     assert "times_identity_" in c.source(x)   # the identity basis is not multiplied in
 
 
