@@ -91,8 +91,9 @@ def call_traced(compiled: "Compiled", top: Any, args: tuple, kwargs: dict) -> An
 def _record(compiled: "Compiled", tape: Tape, leaves: list, lower: list, mask: tuple,
             template: tuple, treedef: Any, static_key: tuple) -> Any:
     parents = tuple(x._node for x, m in zip(leaves, mask) if m)
-    # first order with one floating output (a loss): the forward part of the joint
-    # program runs now and its backward part when the cotangent arrives
+    # first order, with one floating output or a scalar one among them (a loss, with
+    # aux outputs): the forward part of the joint program for that output runs now and
+    # its backward part when the cotangent arrives
     plain = not any(isinstance(x, BoxBase) for x in lower)
     signature = (static_key, treedef, mask, compiled.leaf_keys(lower)) if plain else None
     shape = compiled.output_shapes.get(signature) if plain else None
@@ -105,19 +106,41 @@ def _record(compiled: "Compiled", tape: Tape, leaves: list, lower: list, mask: t
     a, kw = rebuild(template, treedef, lower)
     out = compiled(*a, **kw)
     out_leaves, out_td = tree_flatten(out)
-    floating = [k for k, leaf in enumerate(out_leaves) if dtype_of(primal(leaf)).kind in "fc"]
-    if plain and len(floating) == 1 and signature not in compiled.output_shapes:
+    floating = _floating(out_leaves)
+    loss = _loss_leaf(out_leaves, floating)
+    if plain and loss is not None and signature not in compiled.output_shapes:
         compiled.output_shapes[signature] = _OutputShape(
-            floating[0], len(out_leaves), out_td, _seed_like(out_leaves[floating[0]]))
+            loss, len(out_leaves), out_td, _seed_like(out_leaves[loss]))
     boxed = list(out_leaves)
     for k in floating:   # (integer outputs carry nothing)
-        pullback = compiled.derived(
-            ("vjp", static_key, treedef, mask, k),
-            lambda k=k: _vjp_of(compiled._f, template, treedef, mask, k, False),
-            f"VJP of output {k}")
-        pull = _Pullback(lambda g, pullback=pullback: pullback(*lower, g))
-        boxed[k] = _box(tape, compiled, parents, pull, out_leaves[k])
+        boxed[k] = _box(tape, compiled, parents, _remat(compiled, lower, template, treedef,
+                                                        mask, static_key, k), out_leaves[k])
     return tree_unflatten(out_td, boxed)
+
+
+def _floating(out_leaves: list) -> list[int]:
+    """Indices of the output leaves that carry derivatives (floating or complex)."""
+    return [k for k, leaf in enumerate(out_leaves) if dtype_of(primal(leaf)).kind in "fc"]
+
+
+def _loss_leaf(out_leaves: list, floating: list) -> int | None:
+    """The output most likely differentiated alone: the only floating one, or the first
+    floating scalar (a loss beside aux outputs); None when there is no such leaf."""
+    if len(floating) == 1:
+        return floating[0]
+    for k in floating:
+        if shape_of(primal(out_leaves[k])) == ():
+            return k
+    return None
+
+
+def _remat(compiled: "Compiled", lower: list, template: tuple, treedef: Any, mask: tuple,
+           static_key: tuple, k: int) -> "_Pullback":
+    """The VJP closures of output leaf k by the pullback program (forward recomputed)."""
+    pullback = compiled.derived(
+        ("vjp", static_key, treedef, mask, k),
+        lambda: _vjp_of(compiled._f, template, treedef, mask, k, False), f"VJP of output {k}")
+    return _Pullback(lambda g: pullback(*lower, g))
 
 
 def _box(tape: Tape, compiled: "Compiled", parents: tuple, pull: "_Pullback", leaf: Any) -> Any:
@@ -128,8 +151,8 @@ def _box(tape: Tape, compiled: "Compiled", parents: tuple, pull: "_Pullback", le
 
 
 class _OutputShape(NamedTuple):
-    """What a first call told about f's output: its one floating leaf (index k of n),
-    the structure, and a seed like that leaf (to stage the joint program with)."""
+    """What a first call told about f's output: its loss leaf (index k of n; see
+    _loss_leaf), the structure, and a seed like that leaf (to stage the joint with)."""
 
     k: int
     n: int
@@ -177,9 +200,16 @@ def _record_split(compiled: "Compiled", tape: Tape, parents: tuple, lower: list,
                 return None
             joint.stats.replays += 1
             out_leaves, residuals = results[:shape.n], results[shape.n:]
-            pull = _Pullback(_Backward(compiled, part, residuals, lower, mask, template,
-                                       treedef, static_key, shape))
-            out_leaves[shape.k] = _box(tape, compiled, parents, pull, out_leaves[shape.k])
+            floating = _floating(out_leaves)
+            if _loss_leaf(out_leaves, floating) != shape.k:
+                return None   # (not the output this joint program was made for)
+            for k in floating:
+                if k == shape.k:
+                    pull = _Pullback(_Backward(compiled, part, residuals, lower, mask,
+                                               template, treedef, static_key, shape))
+                else:   # an aux output: differentiable too, by its pullback program
+                    pull = _remat(compiled, lower, template, treedef, mask, static_key, k)
+                out_leaves[k] = _box(tape, compiled, parents, pull, out_leaves[k])
             return tree_unflatten(shape.treedef, out_leaves)
         if attempt == 0:
             try:

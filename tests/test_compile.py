@@ -293,6 +293,32 @@ def test_split_programs_never_take_a_cotangent_or_structure_they_were_not_made_f
             assert ch(x) == h(x) or assert_same(ch(x), h(x)) is None
 
 
+def test_grad_of_compiled_with_aux_outputs():
+    calls = []
+
+    def f(w, x):
+        calls.append(1)
+        h = np.tanh(x @ w)
+        return np.sum(h ** 2), {"h": h, "n": 3}
+    c = adkit.compile(f)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 3))
+    with no_compile_warnings():
+        for _ in range(4):
+            w = rng.standard_normal((3, 2))
+            got = adkit.value_and_grad(c, has_aux=True)(w, x)
+            assert_same(got, adkit.value_and_grad(f, has_aux=True)(w, x))
+            # the aux output is differentiable too (by its own pullback program)
+            v = rng.standard_normal((4, 2))
+            _, pull = adkit.vjp(lambda w: c(w, x)[1]["h"], w)
+            _, want = adkit.vjp(lambda w: f(w, x)[1]["h"], w)
+            assert_same(pull(v), want(v))
+        staged = len(calls)
+        adkit.value_and_grad(c, has_aux=True)(rng.standard_normal((3, 2)), x)
+    assert len(calls) == staged   # programs only
+    assert any(key[0] == "joint" for key in c._derived)   # the loss took the split program
+
+
 def test_second_order_of_compiled_in_both_nestings():
     f = lambda x: np.sin(x) * x ** 3 + np.exp(-x * x)  # noqa: E731
     c = adkit.compile(f)
