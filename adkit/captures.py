@@ -54,9 +54,11 @@ def is_library(module: Any) -> bool:
     return str(module).split(".")[0] in ("adkit", "numpy", "scipy")
 
 
-def _callable_kinds() -> tuple:
-    from .compile import Compiled
-    return (types.FunctionType, functools.partial, Compiled)
+def _is_function(value: Any) -> bool:
+    """Whether a captured value is code to walk rather than data: a function, a partial, or
+    a wrapper that names what it wraps (an adkit.compile'd or functools.wraps'd callable)."""
+    return isinstance(value, (types.FunctionType, functools.partial)) \
+        or (callable(value) and not isinstance(value, type) and hasattr(value, "__wrapped__"))
 
 
 # --- finding bindings -----------------------------------------------------------------------
@@ -64,8 +66,6 @@ def roots(f: Callable) -> list[tuple[Any, Any, str]]:
     """(binding or None, value, path) for every place f and the user functions it reaches
     read a value from: closure cells, globals, attributes of user modules, defaults, the
     object of a bound method or a callable object (binding None: fixed by f itself)."""
-    from .compile import Compiled
-    fn_kinds = _callable_kinds()
     found, seen_fns, seen = [], set(), set()
     todo = [f]
     while todo and len(seen_fns) < 64:
@@ -81,9 +81,6 @@ def roots(f: Callable) -> list[tuple[Any, Any, str]]:
         wrapped = getattr(fn, "__wrapped__", None)
         if wrapped is not None and not isinstance(fn, type):
             todo.append(wrapped)
-        if isinstance(fn, Compiled):
-            todo.append(fn._f)
-            continue
         if isinstance(fn, types.MethodType):   # model.loss: the object's arrays too
             found.append((None, fn.__self__, _name(fn.__self__, "self")))
             todo.append(fn.__func__)
@@ -102,7 +99,7 @@ def roots(f: Callable) -> list[tuple[Any, Any, str]]:
                 value = cell.cell_contents
             except ValueError:
                 continue
-            if isinstance(value, fn_kinds):
+            if _is_function(value):
                 todo.append(value)
             elif not library and id(cell) not in seen:
                 seen.add(id(cell))
@@ -136,7 +133,7 @@ def roots(f: Callable) -> list[tuple[Any, Any, str]]:
             if isinstance(value, type):
                 continue
             seen.add((id(g), name))
-            if isinstance(value, fn_kinds):
+            if _is_function(value):
                 todo.append(value)
             found.append((("global", g, name, name), value, name))
     return found
@@ -157,8 +154,7 @@ def find_bindings(f: Callable) -> list[tuple]:
 
 def _children(container: Any, binding: Any, path: str) -> tuple[list, Any] | None:
     """(key, value, child binding) triples of a container, or None when it is not one."""
-    if isinstance(container, (types.FunctionType, types.ModuleType, type)) \
-            or isinstance(container, _callable_kinds()):
+    if isinstance(container, (types.ModuleType, type)) or _is_function(container):
         return None
     t = type(container)
     if t is list or t is dict:

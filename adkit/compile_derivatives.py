@@ -24,7 +24,7 @@ adkit.symbolic) run f itself, which they trace inline.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -36,9 +36,6 @@ from .codegen import GuardFailure
 from .rules.helpers import dtype_of, shape_of
 from .scope import tracing
 from .tracer import BoxBase, Primitive, primal
-
-if TYPE_CHECKING:
-    from .compile import Compiled
 
 __all__ = ["innermost_trace", "call_traced", "rebuild", "DYNAMIC"]
 
@@ -63,7 +60,7 @@ def rebuild(template: tuple, treedef: Any, leaves: list) -> tuple[tuple, dict]:
     return tuple(next(it) if a is DYNAMIC else a for a in template), kwargs
 
 
-def call_traced(compiled: "Compiled", top: Any, args: tuple, kwargs: dict) -> Any:
+def call_traced(compiled: Any, top: Any, args: tuple, kwargs: dict) -> Any:
     """compiled(*args, **kwargs) where `top` (the innermost trace among the arguments)
     differentiates: one operation on the tape or the forward trace, else f inline."""
     if not top.active or not isinstance(top, (Tape, ForwardTrace)):
@@ -88,7 +85,7 @@ def call_traced(compiled: "Compiled", top: Any, args: tuple, kwargs: dict) -> An
 
 
 # --- reverse mode -----------------------------------------------------------------------------
-def _record(compiled: "Compiled", tape: Tape, leaves: list, lower: list, mask: tuple,
+def _record(compiled: Any, tape: Tape, leaves: list, lower: list, mask: tuple,
             template: tuple, treedef: Any, static_key: tuple) -> Any:
     parents = tuple(x._node for x, m in zip(leaves, mask) if m)
     # first order, with one floating output or a scalar one among them (a loss, with
@@ -134,7 +131,7 @@ def _loss_leaf(out_leaves: list, floating: list) -> int | None:
     return None
 
 
-def _remat(compiled: "Compiled", lower: list, template: tuple, treedef: Any, mask: tuple,
+def _remat(compiled: Any, lower: list, template: tuple, treedef: Any, mask: tuple,
            static_key: tuple, k: int) -> "_Pullback":
     """The VJP closures of output leaf k by the pullback program (forward recomputed)."""
     pullback = compiled.derived(
@@ -143,7 +140,7 @@ def _remat(compiled: "Compiled", lower: list, template: tuple, treedef: Any, mas
     return _Pullback(lambda g: pullback(*lower, g))
 
 
-def _box(tape: Tape, compiled: "Compiled", parents: tuple, pull: "_Pullback", leaf: Any) -> Any:
+def _box(tape: Tape, compiled: Any, parents: tuple, pull: "_Pullback", leaf: Any) -> Any:
     node = _node(len(tape.nodes), compiled.primitive, parents,
                  tuple(pull.vjp(j) for j in range(len(parents))), leaf)
     tape.nodes.append(node)
@@ -168,7 +165,7 @@ def _seed_like(leaf: Any) -> Any:
         else np.ones(v.shape, dtype=v.dtype)
 
 
-def _record_split(compiled: "Compiled", tape: Tape, parents: tuple, lower: list, mask: tuple,
+def _record_split(compiled: Any, tape: Tape, parents: tuple, lower: list, mask: tuple,
                   template: tuple, treedef: Any, static_key: tuple, shape: _OutputShape) -> Any:
     """f's value from the forward part of the joint (value and VJP) program, with a tape
     entry whose VJP runs its backward part on the saved residuals; None where the
@@ -226,7 +223,7 @@ class _Backward:
     __slots__ = ("compiled", "part", "residuals", "lower", "mask", "template", "treedef",
                  "static_key", "shape")
 
-    def __init__(self, compiled: "Compiled", part: Any, residuals: list, lower: list,
+    def __init__(self, compiled: Any, part: Any, residuals: list, lower: list,
                  mask: tuple, template: tuple, treedef: Any, static_key: tuple,
                  shape: _OutputShape) -> None:
         self.compiled, self.part, self.residuals, self.lower = compiled, part, residuals, lower
@@ -303,7 +300,7 @@ def _vjp_of(f: Callable, template: tuple, treedef: Any, mask: tuple, k: int,
 
 
 # --- forward mode -----------------------------------------------------------------------------
-def _push(compiled: "Compiled", trace: ForwardTrace, leaves: list, lower: list, mask: tuple,
+def _push(compiled: Any, trace: ForwardTrace, leaves: list, lower: list, mask: tuple,
           template: tuple, treedef: Any, static_key: tuple) -> Any:
     tangents = [x._tangent for x, m in zip(leaves, mask) if m]
     # a Jacobian's basis (the identity, one direction per element) becomes a constant of
@@ -370,6 +367,6 @@ def _pushforward(f: Callable, template: tuple, treedef: Any, mask: tuple,
     return pushforward
 
 
-def compiled_primitive(name: str, compiled: "Compiled") -> Primitive:
+def compiled_primitive(name: str, compiled: Any) -> Primitive:
     """The tape entries' operation for a compiled function (drawn and named as one)."""
     return Primitive(f"compiled:{name}", compiled)
