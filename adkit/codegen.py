@@ -335,7 +335,7 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
             # operator.mul(a, b) is a * b for every type: the same call, without the call
             text = _OPERATORS[impl].format(*args)
         elif uf in _FLOAT_OPERATORS and len(args) == 2 and not step.params \
-                and _all_numbers(step.operands, info):
+                and k not in reuse and _all_numbers(step.operands, info):
             text = _FLOAT_OPERATORS[uf].format(*args)
         elif floats and len(args) == 1 and uf in _math_of():
             text = f"{bind(_math_of()[uf], 'math_' + uf.__name__)}({args[0]})"

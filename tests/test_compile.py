@@ -385,6 +385,23 @@ def test_buffer_reuse_writes_only_into_dead_intermediates():
     assert src.count("out=") < src.count("\n")
 
 
+def test_a_division_of_dead_arrays_writes_into_one_of_them():
+    # a / b between arrays is written as np.divide(..., out=) when the reuse pass
+    # found a dead operand (Adam's m / (sqrt(v) + eps) in a compiled training step)
+    def f(m, v):
+        return m / (np.sqrt(v) + 1e-7), np.exp(m) / np.cosh(v)
+    c = adkit.compile(f)
+    rng = np.random.default_rng(1)
+    with no_compile_warnings():
+        for _ in range(3):
+            m, v = rng.standard_normal(50), rng.random(50)
+            before = (m.copy(), v.copy())
+            assert_same(c(m, v), f(m, v))
+            assert_same((m, v), before)
+    src = c.source(m, v)
+    assert sum("divide" in line and "out=" in line for line in src.splitlines()) == 2, src
+
+
 def test_memory_merging_ends_on_chains_and_cycles_of_replacements():
     # staging identifies memory by id(); ids of freed arrays are reused, so the pairs
     # simplify hands over may chain and even cycle (a sweep program looped forever here)
