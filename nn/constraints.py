@@ -11,7 +11,8 @@ class Constraint:
     """Projects a weight, in place, back onto an allowed set."""
 
     def __call__(self, w: np.ndarray) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} is a Constraint without __call__: "
+                                  "define __call__(self, w) to project w in place")
 
     def get_config(self) -> dict:
         return {}

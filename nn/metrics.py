@@ -500,7 +500,8 @@ class Metric:
     def update_state(self, y_true: ArrayLike, y_pred: ArrayLike,
                      sample_weight: ArrayLike | None = None) -> None:
         """Fold one batch into the state."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} is a Metric without update_state: "
+                                  "define update_state(y_true, y_pred, sample_weight=None)")
 
     def result(self) -> float:
         """The metric over everything seen since the last reset."""
