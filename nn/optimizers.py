@@ -272,10 +272,7 @@ class Optimizer:
             self._apply_on_device(list(params), list(grads))
             return
         params, grads = self._checked(params, grads)
-        if self._slots is None:
-            self._slots = [[self._init_slot(n, p) for n in self._slot_names] for p in params]
-        else:
-            self._match_slots(params)
+        self._ensure_slots(params)
         grads = self._transform(grads)
         consts = self._prepare(params, grads, hvp, self.current_learning_rate())
         for p, g, slots in zip(params, grads, self._slots):
@@ -366,6 +363,13 @@ class Optimizer:
             out.append(g if g.dtype == p.dtype else g.astype(p.dtype))
         return params, out
 
+    def _ensure_slots(self, params: list) -> None:
+        """Allocate the slots on the first step; later, check they still fit `params`."""
+        if self._slots is None:
+            self._slots = [[self._init_slot(n, p) for n in self._slot_names] for p in params]
+        else:
+            self._match_slots(params)
+
     def _match_slots(self, params: list) -> None:
         where = f"{self.name}.apply_gradients"
         if len(self._slots) != len(params):
@@ -445,10 +449,7 @@ class Optimizer:
         the slots on the first step and return the step's scalars (learning rate, bias
         corrections) as apply_gradients computes them. Changes nothing else."""
         params = list(params)
-        if self._slots is None:
-            self._slots = [[self._init_slot(n, p) for n in self._slot_names] for p in params]
-        else:
-            self._match_slots(params)
+        self._ensure_slots(params)
         return self._prepare(params, None, None, self.current_learning_rate())
 
     def pure_step(self, params: Sequence[Any], grads: Sequence[Any], slots: Sequence[Sequence],
