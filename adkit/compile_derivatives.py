@@ -134,10 +134,16 @@ def _loss_leaf(out_leaves: list, floating: list) -> int | None:
 def _remat(compiled: Any, lower: list, template: tuple, treedef: Any, mask: tuple,
            static_key: tuple, k: int) -> "_Pullback":
     """The VJP closures of output leaf k by the pullback program (forward recomputed)."""
-    pullback = compiled.derived(
+    pullback = _pullback_program(compiled, template, treedef, mask, static_key, k)
+    return _Pullback(lambda g: pullback(*lower, g))
+
+
+def _pullback_program(compiled: Any, template: tuple, treedef: Any, mask: tuple,
+                      static_key: tuple, k: int) -> Any:
+    """The compiled VJP of output leaf k: (leaves..., g) -> the masked leaves' cotangents."""
+    return compiled.derived(
         ("vjp", static_key, treedef, mask, k),
         lambda: _vjp_of(compiled._f, template, treedef, mask, k, False), f"VJP of output {k}")
-    return _Pullback(lambda g: pullback(*lower, g))
 
 
 def _box(tape: Tape, compiled: Any, parents: tuple, pull: "_Pullback", leaf: Any) -> Any:
@@ -238,11 +244,8 @@ class _Backward:
                 return self.part.backward(*self.residuals, g)
             except Exception:  # noqa: BLE001 - GuardFailure, or an error the pullback repeats
                 self.compiled.stats.guard_failures += 1
-        k, template, treedef, mask = self.shape.k, self.template, self.treedef, self.mask
-        pullback = self.compiled.derived(
-            ("vjp", self.static_key, treedef, mask, k),
-            lambda: _vjp_of(self.compiled._f, template, treedef, mask, k, False),
-            f"VJP of output {k}")
+        pullback = _pullback_program(self.compiled, self.template, self.treedef, self.mask,
+                                     self.static_key, self.shape.k)
         return pullback(*self.lower, g)
 
 
