@@ -1017,43 +1017,23 @@ def _qr_parts(ans, a):
     return m, n, k, q, r1, np.linalg.inv(r1)
 
 
-def _qr_jvp(g, ans, a):
-    if is_complex(a):
-        return _qr_jvp_complex(g, ans, a)
-    m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
-    d = g[..., :, :k] @ r1_inv
-    c = _mT(q) @ d
+# With C = Q^T dA1 R1^-1 (Q^H for a complex matrix), dR1 R1^-1 = C - Omega is upper
+# triangular, Omega = Q^T dQ skew-symmetric: triu(C) + tril(C, -1)^T. A complex matrix:
+# LAPACK's R has a real diagonal, which fixes Q's phases, so Q^H dQ = Omega is
+# anti-Hermitian with diagonal i Im(C_kk): triu(C, 1) + Re diag(C) + tril(C, -1)^H.
+def _qr_upper_real(c: Any) -> Any:
     low = np.tril(c, -1)
-    c = c - low + _mT(low)  # C - Omega, Omega = low - low^T skew-symmetric: upper triangular
-    dq = d - q @ c
-    dr = c @ r1
-    if n > k:
-        dr = np.concatenate([dr, _mT(dq) @ a[..., :, k:] + _mT(q) @ g[..., :, k:]], axis=-1)
-    return np.concatenate([dq, _mT(dr)], axis=-2)
+    return c - low + _mT(low)
 
 
-def _qr_vjp(ans, a):
-    if is_complex(a):
-        return _qr_vjp_complex(ans, a)
-    m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
-
-    def vjp(g):
-        gq, gr = g[..., :m, :], _mT(g[..., m:, :])
-        if n > k:
-            gr2 = gr[..., :, k:]
-            gq = gq + a[..., :, k:] @ _mT(gr2)
-        h = gr[..., :, :k] @ _mT(r1) - _mT(q) @ gq
-        c = (gq + q @ (np.triu(h) + np.tril(_mT(h), -1))) @ _mT(r1_inv)
-        return np.concatenate([c, q @ gr2], axis=-1) if n > k else c
-    return vjp
-
-
-# A complex matrix: LAPACK's R has a real diagonal, which fixes Q's phases. With
-# C = Q^H dA1 R1^-1, Q^H dQ = Omega is anti-Hermitian with diagonal i Im(C_kk), and
-# C - Omega (= dR1 R1^-1) is upper triangular: triu(C, 1) + Re diag(C) + tril(C, -1)^H.
 def _qr_upper(c: Any) -> Any:
     return (np.triu(c, 1) + _diag(np.real(np.diagonal(c, axis1=-2, axis2=-1))) +
             _mH(np.tril(c, -1)))
+
+
+def _qr_upper_T_real(h: Any) -> Any:
+    """The adjoint of _qr_upper_real."""
+    return np.triu(h) + np.tril(_mT(h), -1)
 
 
 def _qr_upper_T(h: Any) -> Any:
@@ -1062,28 +1042,36 @@ def _qr_upper_T(h: Any) -> Any:
             np.tril(_mH(h), -1))
 
 
-def _qr_jvp_complex(g, ans, a):
+def _qr_jvp(g, ans, a):
     m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
+    adjoint, upper = (_mH, _qr_upper) if is_complex(a) else (_mT, _qr_upper_real)
     d = g[..., :, :k] @ r1_inv
-    c = _qr_upper(_mH(q) @ d)
+    c = upper(adjoint(q) @ d)
     dq = d - q @ c
     dr = c @ r1
     if n > k:
-        dr = np.concatenate([dr, _mH(dq) @ a[..., :, k:] + _mH(q) @ g[..., :, k:]], axis=-1)
+        dr = np.concatenate([dr, adjoint(dq) @ a[..., :, k:] + adjoint(q) @ g[..., :, k:]],
+                            axis=-1)
     return np.concatenate([dq, _mT(dr)], axis=-2)
 
 
-def _qr_vjp_complex(ans, a):
+def _qr_vjp(ans, a):
     m, n, k, q, r1, r1_inv = _qr_parts(ans, a)
+    a2 = a[..., :, k:] if n > k else None
+    if is_complex(a):  # the adjoint under Re sum(c * dA) conjugates A's and Q's factors
+        adjoint, upper_T, q_bar = _mH, _qr_upper_T, np.conj(q)
+        a2 = None if a2 is None else np.conj(a2)
+    else:
+        adjoint, upper_T, q_bar = _mT, _qr_upper_T_real, q
 
     def vjp(g):
         gq, gr = g[..., :m, :], _mT(g[..., m:, :])
         if n > k:
             gr2 = gr[..., :, k:]
-            gq = gq + np.conj(a[..., :, k:]) @ _mH(gr2)
+            gq = gq + a2 @ adjoint(gr2)
         h = gr[..., :, :k] @ _mT(r1) - _mT(q) @ gq
-        c = (gq + np.conj(q) @ _qr_upper_T(h)) @ _mT(r1_inv)
-        return np.concatenate([c, np.conj(q) @ gr2], axis=-1) if n > k else c
+        c = (gq + q_bar @ upper_T(h)) @ _mT(r1_inv)
+        return np.concatenate([c, q_bar @ gr2], axis=-1) if n > k else c
     return vjp
 
 
