@@ -240,7 +240,10 @@ class Compiled:
             raise TypeError(f"{self._name()}: static arguments must be hashable (their "
                             "values are part of the signature); got "
                             f"{', '.join(type(v).__name__ for v in static_vals)}") from None
-        leaves, treedef = tree_flatten((dynamic, kwargs))
+        if not kwargs and all(type(a) in _PLAIN_LEAVES for a in dynamic):
+            leaves, treedef = list(dynamic), _flat_treedef(len(dynamic))   # (the common call)
+        else:
+            leaves, treedef = tree_flatten((dynamic, kwargs))
         leaf_key = []
         for leaf in leaves:
             k = _leaf_key(leaf)
@@ -347,6 +350,15 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"<{self._name()}: {self.stats!r}>"
+
+
+_PLAIN_LEAVES = frozenset({np.ndarray, float, int, complex})
+
+
+@functools.lru_cache(maxsize=None)
+def _flat_treedef(n: int) -> Any:
+    """The treedef of (n plain leaves, no keyword arguments), as tree_flatten gives it."""
+    return tree_flatten(((0,) * n, {}))[1]
 
 
 def _leaf_key(leaf: Any) -> Any:
