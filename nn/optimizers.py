@@ -908,6 +908,11 @@ class _AdamFamily(Optimizer):
         tmp *= 1.0 - b2
         v += tmp
 
+    def _new_moments(self, g, slots):
+        """``_moments`` as new arrays: (m, v) from the slots' m and v, writing into nothing."""
+        b1, b2 = self.beta_1, self.beta_2
+        return slots[0] * b1 + g * (1.0 - b1), slots[1] * b2 + np.square(g) * (1.0 - b2)
+
 
 class Adam(_AdamFamily):
     """Bias-corrected running moments (Kingma & Ba 2015), Keras's form: at step t,
@@ -951,9 +956,7 @@ class Adam(_AdamFamily):
 
 
     def _rule(self, p, g, slots, alpha):
-        b1, b2 = self.beta_1, self.beta_2
-        m = slots[0] * b1 + g * (1.0 - b1)
-        v = slots[1] * b2 + np.square(g) * (1.0 - b2)
+        m, v = self._new_moments(g, slots)
         new = [m, v]
         if self.amsgrad:
             v = np.maximum(slots[2], v)
@@ -1067,9 +1070,7 @@ class Nadam(_AdamFamily):
 
     def _rule(self, p, g, slots, consts):
         c_m, c_g, inv_sqrt_bc2 = consts
-        b1, b2 = self.beta_1, self.beta_2
-        m = slots[0] * b1 + g * (1.0 - b1)
-        v = slots[1] * b2 + np.square(g) * (1.0 - b2)
+        m, v = self._new_moments(g, slots)
         d = np.sqrt(v) * inv_sqrt_bc2 + self.epsilon
         return (m / d * c_m, g / d * c_g), [m, v]
 
