@@ -620,12 +620,19 @@ def _input_shapes(rnd: Rand, n: int, max_size: int, max_dim: int) -> list[tuple]
     return shapes
 
 
-def _inputs(rnd: Rand, max_inputs: int, max_size: int, max_dim: int) -> list:
+def _shapes_and_rng(rnd: Rand, max_inputs: int, max_size: int,
+                    max_dim: int) -> tuple[list[tuple], np.random.RandomState]:
+    """1..max_inputs input shapes of max_size elements in all, and the RandomState
+    that draws their values."""
     n = rnd.integer(1, max_inputs)
     shapes = _input_shapes(rnd, n, max_size, max_dim)
     while sum(_size(s) for s in shapes) > max_size and len(shapes) > 1:
         shapes.pop()
-    rng = np.random.RandomState(rnd.integer(0, 2 ** 31 - 1))
+    return shapes, np.random.RandomState(rnd.integer(0, 2 ** 31 - 1))
+
+
+def _inputs(rnd: Rand, max_inputs: int, max_size: int, max_dim: int) -> list:
+    shapes, rng = _shapes_and_rng(rnd, max_inputs, max_size, max_dim)
     return [rng.uniform(-2.0, 2.0, size=s) if s else np.float64(rng.uniform(-2.0, 2.0))
             for s in shapes]
 
@@ -645,17 +652,27 @@ def build_program(rnd: Rand, *, max_steps: int = 40, max_inputs: int = 3,
         n = rnd.integer(1, max_steps)
         while len(b.used) < n:  # if-blocks and loops count their entries
             b.step()
+    return _program(b, inputs)
+
+
+def _program(b: Builder, inputs: list) -> Program:
+    """The Program that builder b has built on inputs."""
     plain, instrumented = b.finish()
     return Program(plain, instrumented, tuple(inputs), tuple(b.used), tuple(b.kinds),
                    tuple(b.notes))
 
 
-def programs(**kwargs: Any) -> st.SearchStrategy[Program]:
-    """Hypothesis strategy of random programs (see build_program for the options)."""
+def _strategy(build: Callable[..., Program], kwargs: dict) -> st.SearchStrategy[Program]:
+    """Hypothesis strategy of build(Rand(draw), **kwargs)."""
     @st.composite
     def strategy(draw):
-        return build_program(Rand(draw), **kwargs)
+        return build(Rand(draw), **kwargs)
     return strategy()
+
+
+def programs(**kwargs: Any) -> st.SearchStrategy[Program]:
+    """Hypothesis strategy of random programs (see build_program for the options)."""
+    return _strategy(build_program, kwargs)
 
 
 def one_op_program(name: str, seed: int = 0, **kwargs: Any) -> Program:
@@ -696,11 +713,7 @@ class ComplexBuilder(Builder):
 
 def _complex_inputs(rnd: Rand, max_inputs: int, max_size: int, max_dim: int) -> list:
     """1..max_inputs inputs, the first complex, each other one complex or real."""
-    n = rnd.integer(1, max_inputs)
-    shapes = _input_shapes(rnd, n, max_size, max_dim)
-    while sum(_size(s) for s in shapes) > max_size and len(shapes) > 1:
-        shapes.pop()
-    rng = np.random.RandomState(rnd.integer(0, 2 ** 31 - 1))
+    shapes, rng = _shapes_and_rng(rnd, max_inputs, max_size, max_dim)
     out = []
     for i, s in enumerate(shapes):
         x = rng.uniform(-2.0, 2.0, size=s)
@@ -723,17 +736,12 @@ def build_complex_program(rnd: Rand, *, max_steps: int = 10, max_inputs: int = 2
     else:
         for _ in range(rnd.integer(1, max_steps)):
             b.step()
-    plain, instrumented = b.finish()
-    return Program(plain, instrumented, tuple(inputs), tuple(b.used), tuple(b.kinds),
-                   tuple(b.notes))
+    return _program(b, inputs)
 
 
 def complex_programs(**kwargs: Any) -> st.SearchStrategy[Program]:
     """Hypothesis strategy of random complex programs (see build_complex_program)."""
-    @st.composite
-    def strategy(draw):
-        return build_complex_program(Rand(draw), **kwargs)
-    return strategy()
+    return _strategy(build_complex_program, kwargs)
 
 
 def one_complex_program(name: str, seed: int = 0, **kwargs: Any) -> Program:
