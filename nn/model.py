@@ -86,8 +86,9 @@ class Sequential:
 
     # --- building ------------------------------------------------------------
     def add(self, layer: Layer) -> None:
-        if _input_shape_of(layer) is not None:   # keras.Input(shape=...) starting the stack
-            self._declare_input(_input_shape_of(layer))
+        declared = _input_shape_of(layer)
+        if declared is not None:   # keras.Input(shape=...) starting the stack
+            self._declare_input(declared)
             return
         if not isinstance(layer, Layer) and hasattr(layer, "trainable_part"):
             layer = as_layer(layer, first=not self.layers)   # a model in the stack, shared
