@@ -228,11 +228,7 @@ class Compiled:
     def _static_positions(self, args: tuple) -> set:
         return {n % len(args) for n in self._static} if args else set()
 
-    def _split(self, args: tuple, kwargs: dict) -> tuple | None:
-        static_n = self._static_positions(args) if self._static else ()
-        dynamic = tuple(a for i, a in enumerate(args) if i not in static_n) if static_n \
-            else args
-        static_vals = tuple(args[i] for i in sorted(static_n))
+    def _static_key(self, static_vals: list) -> tuple:
         try:
             static_key = tuple((type(v), v) for v in static_vals)
             hash(static_key)
@@ -240,6 +236,15 @@ class Compiled:
             raise TypeError(f"{self._name()}: static arguments must be hashable (their "
                             "values are part of the signature); got "
                             f"{', '.join(type(v).__name__ for v in static_vals)}") from None
+        return static_key
+
+    def _split(self, args: tuple, kwargs: dict) -> tuple | None:
+        if self._static:
+            static_n = self._static_positions(args)
+            dynamic = tuple(a for i, a in enumerate(args) if i not in static_n)
+            static_key = self._static_key([args[i] for i in sorted(static_n)])
+        else:
+            dynamic, static_key = args, ()
         if not kwargs and all(type(a) in _PLAIN_LEAVES for a in dynamic):
             leaves, treedef = list(dynamic), _flat_treedef(len(dynamic))   # (the common call)
         else:
