@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-from ruletest import EXERCISED
+from ruletest import EXERCISED, _close, _replace
 
 import adkit
 from adkit.forward import jacobian as fwd_jacobian
@@ -43,20 +43,6 @@ def _loss(fun: Callable, out: Any) -> Callable:
         return np.sum(np.real(fun(*args) * np.conj(w)))
     # L's cotangent for fun's output: conj(w), or Re(w) for a real output
     return L, np.conj(w) if np.iscomplexobj(out) else np.real(w)
-
-
-def _close(a: Any, b: Any, rtol: float, atol: float, what: str) -> None:
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape:
-        raise AssertionError(f"{what}: shapes differ, {a.shape} vs {b.shape}")
-    if not np.all(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)):
-        raise AssertionError(f"{what}: max abs error {np.max(np.abs(a - b)):.3g}\n{a}\nvs\n{b}")
-
-
-def _replace(args: list, i: int, a: Any) -> list:
-    new = list(args)
-    new[i] = a
-    return new
 
 
 def _difference(F: Callable, x: Any, v: Any, h: float) -> Any:
