@@ -22,7 +22,7 @@ import numpy as np
 
 from ..table import ON_OBJECTS, PerElement, defnondiff, defprim
 from ..tracer import BoxBase, NondiffPrimitive, primal, unit_jvp
-from .helpers import dtype_of, is_complex, is_duck_array, quietly, times
+from .helpers import NDARRAY, dtype_of, is_complex, is_duck_array, quietly, times
 
 
 _MATH = {np.exp: math.exp, np.expm1: math.expm1, np.exp2: math.exp2, np.log: math.log,
@@ -194,7 +194,7 @@ def _nonzero(y) -> bool:
     if is_duck_array(y):   # a device array: take the masked path rather than ask the host
         return False
     # (an array staged by adkit.compile is not an ndarray, but has its ndim)
-    return bool(np.all(y)) if type(y) is np.ndarray or getattr(y, "ndim", 0) else bool(y != 0)
+    return bool(np.all(y)) if type(y) is NDARRAY or getattr(y, "ndim", 0) else bool(y != 0)
 
 
 def _div_jvp_x(g, ans, x, y):
