@@ -130,11 +130,12 @@ class Concatenate(_Merge):
 
     def _example_axis(self, rank: int) -> int:
         """The axis within an example (the batch axis is 0 in Keras's count)."""
-        if self.axis == 0 or not -rank <= (self.axis - 1 if self.axis > 0 else self.axis) < rank:
+        k = _example_axis(self.axis, rank)
+        if k is None:
             raise ShapeError(f"layer {self.name!r} (Concatenate): axis {self.axis} is not an "
                              f"axis of inputs with {rank} axes per example (the batch axis, "
                              "0, cannot be joined)")
-        return (self.axis - 1) if self.axis > 0 else rank + self.axis
+        return k
 
     def compute_output_shape(self, input_shapes: Any) -> Shape:
         shapes = self._check_inputs(input_shapes)
@@ -184,9 +185,8 @@ class Dot(_Merge):
     def _example_axes(self, shapes: list[Shape]) -> tuple[int, int]:
         found = []
         for i, (axis, s) in enumerate(zip(self.axes, shapes)):
-            rank = len(s)
-            k = axis - 1 if axis > 0 else rank + axis
-            if axis == 0 or not 0 <= k < rank:
+            k = _example_axis(axis, len(s))
+            if k is None:
                 raise ShapeError(f"layer {self.name!r} (Dot): axis {axis} is not an axis of "
                                  f"input {i}, of shape {(None,) + s} (the batch axis, 0, "
                                  "cannot be contracted)")
@@ -222,6 +222,13 @@ class Dot(_Merge):
     @classmethod
     def from_config(cls, config: dict) -> "Dot":
         return cls(**{**config, "axes": tuple(config["axes"])})
+
+
+def _example_axis(axis: int, rank: int) -> int | None:
+    """The axis within an example of `rank` axes that Keras's `axis` (counting the batch
+    axis as 0) names, or None for the batch axis or an axis out of range."""
+    k = axis - 1 if axis > 0 else rank + axis
+    return k if axis != 0 and 0 <= k < rank else None
 
 
 def _l2_normalized(x: Any, axis: int) -> Any:
