@@ -273,6 +273,7 @@ def _dgammainc_da_dx(a, x):
 
 
 def _betainc_density(a, b, x):
+    """d/dx of the regularized incomplete beta: x^(a-1) (1-x)^(b-1) / B(a, b)."""
     return _exp(sp.xlogy(a - 1.0, x) + sp.xlog1py(b - 1.0, -x) - sp.betaln(a, b))
 
 
@@ -302,19 +303,11 @@ gammaincc = _b(sp.gammaincc, lambda ans, a, x: -gammainc_da(a, x),
                _sympy_function("gammaincc"), safe=True)
 
 
-def _betainc_jvp(g, ans, a, b, x):
-    """d/dx of the regularized incomplete beta: x^(a-1) (1-x)^(b-1) / B(a, b)."""
-    return times(g, quietly(_betainc_density, a, b, x))
-
-
-_betainc_a = _local_rule(lambda a, b, x: betainc_da(a, b, x))
-_betainc_b = _local_rule(lambda a, b, x: betainc_db(a, b, x))
-betainc = defprim(
-    _name(sp.betainc), sp.betainc, elementwise=True, numpy=sp.betainc,
-    sympy=_sympy_function("betainc"),
-    jvp=(_betainc_a[0], _betainc_b[0], _betainc_jvp),
-    vjp=(_betainc_a[1], _betainc_b[1],
-         lambda ans, a, b, x: lambda g: _betainc_jvp(g, ans, a, b, x)))
+# in a and b the shape derivatives by quadrature, in x the density
+_betainc_jvps, _betainc_vjps = zip(*(_local_rule(d) for d in (betainc_da, betainc_db,
+                                                             _betainc_density)))
+betainc = defprim(_name(sp.betainc), sp.betainc, elementwise=True, numpy=sp.betainc,
+                  sympy=_sympy_function("betainc"), jvp=_betainc_jvps, vjp=_betainc_vjps)
 
 # Hurwitz zeta(s, q): scipy.special.zeta(s, q) is a Python function calling this ufunc
 _zeta_ufunc = getattr(getattr(sp, "_ufuncs", None), "_zeta", None)
