@@ -194,9 +194,15 @@ def weighted_mean(per_example: Any, sample_weight: Any = None) -> Any:
         raise ValueError(f"sample_weight has shape {np.shape(sample_weight)} but the loss "
                          f"has one value per example of shape {np.shape(per_example)}; give "
                          "one weight per example")
-    if extra:
-        sample_weight = sample_weight.reshape(tuple(np.shape(sample_weight)) + (1,) * extra)
-    return np.mean(per_example * sample_weight)
+    return np.mean(_weighted(per_example, sample_weight))
+
+
+def _weighted(per_example: Any, sample_weight: Any) -> Any:
+    """per_example * sample_weight, the weights given trailing axes to meet the loss's."""
+    extra = np.ndim(per_example) - np.ndim(sample_weight)
+    if extra > 0:
+        sample_weight = np.reshape(sample_weight, np.shape(sample_weight) + (1,) * extra)
+    return per_example * sample_weight
 
 
 def get(identifier: str | Callable) -> Callable:
@@ -303,9 +309,7 @@ class Loss:
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         per_example = self.per_example(y_true, y_pred)
         if sample_weight is not None:
-            per_example = per_example * np.reshape(
-                sample_weight, np.shape(sample_weight) + (1,) * (np.ndim(per_example)
-                                                                 - np.ndim(sample_weight)))
+            per_example = _weighted(per_example, sample_weight)
         if self.reduction == "none":
             return per_example
         if self.reduction == "sum":
