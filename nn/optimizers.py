@@ -697,11 +697,9 @@ class SGD(Optimizer):
         else:
             p += m
 
-
     def _device_update(self, dev, w, g, slots, lr):
         optim().sgd(dev, w, g, slots[0] if slots else None, lr=lr, momentum=self.momentum,
                     nesterov=self.nesterov)
-
 
     def _rule(self, p, g, slots, lr):
         step = g * lr
@@ -744,7 +742,6 @@ class Adagrad(Optimizer):
         np.divide(g, tmp, out=tmp)
         tmp *= lr
         p -= tmp
-
 
     def _rule(self, p, g, slots, lr):
         acc = slots[0] + np.square(g)
@@ -800,12 +797,10 @@ class RMSprop(Optimizer):
         else:
             p -= tmp
 
-
     def _device_update(self, dev, w, g, slots, lr):
         optim().rmsprop(dev, w, g, slots[0], lr=lr, rho=self.rho, epsilon=self.epsilon,
                         momentum=self.momentum, m=slots[1] if self.momentum > 0 else None,
                         average_gradient=slots[-1] if self.centered else None)
-
 
     def _rule(self, p, g, slots, lr):
         rho = self.rho
@@ -873,11 +868,9 @@ class Adadelta(Optimizer):
         tmp *= lr
         p -= tmp
 
-
     def _device_update(self, dev, w, g, slots, lr):
         optim().adadelta(dev, w, g, slots[0], slots[1], lr=lr, rho=self.rho,
                          epsilon=self.epsilon)
-
 
     def _rule(self, p, g, slots, lr):
         rho, eps = self.rho, self.epsilon
@@ -948,12 +941,10 @@ class Adam(_AdamFamily):
         tmp *= alpha
         p -= tmp
 
-
     def _device_update(self, dev, w, g, slots, lr):
         optim().adam(dev, w, g, slots[0], slots[1], lr=lr, beta_1=self.beta_1,
                      beta_2=self.beta_2, epsilon=self.epsilon, step=self.iterations + 1,
                      v_hat=slots[2] if self.amsgrad else None)
-
 
     def _rule(self, p, g, slots, alpha):
         m, v = self._new_moments(g, slots)
@@ -993,7 +984,6 @@ class Adamax(_AdamFamily):
         np.divide(m, tmp, out=tmp)
         tmp *= alpha
         p -= tmp
-
 
     def _rule(self, p, g, slots, alpha):
         m = slots[0] * self.beta_1 + g * (1.0 - self.beta_1)
@@ -1067,7 +1057,6 @@ class Nadam(_AdamFamily):
         super()._set_extra(extra)
         self._u_product = float(extra["u_product"])
 
-
     def _rule(self, p, g, slots, consts):
         c_m, c_g, inv_sqrt_bc2 = consts
         m, v = self._new_moments(g, slots)
@@ -1124,7 +1113,6 @@ class Rprop(Optimizer):
         np.sign(prev, out=tmp)
         tmp *= step
         p -= tmp
-
 
     def _rule(self, p, g, slots, lr):
         prev, step = slots
