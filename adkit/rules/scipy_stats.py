@@ -303,18 +303,21 @@ def _mvn_logpdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = F
     points, mean, cov, d, batch = _mvn_parameters(x, mean, cov)
     dev = points - mean
     singular = _singular_range(cov) if allow_singular else None
-    if singular is not None:
-        rank, logdet, inner, w = _pseudo_factors(cov, singular[0])
-        a = dev @ w  # the coordinates of dev's part in the range
-        maha = np.sum(a * np.transpose(np.linalg.solve(inner, np.transpose(a))), axis=-1)
-        out = -0.5 * (rank * _LOG_2PI + logdet + maha)
-        off_range = np.linalg.norm(np.asarray(primal(dev)) @ singular[1], axis=-1)
-        return _squeeze(_where(off_range < singular[2], out, -np.inf), batch)
-    # slogdet and solve read the whole matrix: the derivative in cov is the usual
-    # -(inv(cov) - inv(cov) dev dev^T inv(cov))/2 for symmetric perturbations
-    logdet = np.linalg.slogdet(cov)[1]
+    if singular is None:
+        # slogdet and solve read the whole matrix: the derivative in cov is the usual
+        # -(inv(cov) - inv(cov) dev dev^T inv(cov))/2 for symmetric perturbations
+        return _squeeze(_gaussian_log_density(dev, cov, d, np.linalg.slogdet(cov)[1]), batch)
+    rank, logdet, inner, w = _pseudo_factors(cov, singular[0])
+    # dev @ w: the coordinates of dev's part in the range
+    out = _gaussian_log_density(dev @ w, inner, rank, logdet)
+    off_range = np.linalg.norm(np.asarray(primal(dev)) @ singular[1], axis=-1)
+    return _squeeze(_where(off_range < singular[2], out, -np.inf), batch)
+
+
+def _gaussian_log_density(dev: Any, cov: Any, d: int, logdet: Any) -> Any:
+    """log N(dev; 0, cov) per row of dev, for a d x d cov whose log determinant is logdet."""
     maha = np.sum(dev * np.transpose(np.linalg.solve(cov, np.transpose(dev))), axis=-1)
-    return _squeeze(-0.5 * (d * _LOG_2PI + logdet + maha), batch)
+    return -0.5 * (d * _LOG_2PI + logdet + maha)
 
 
 def _singular_range(cov: Any) -> tuple | None:
