@@ -503,14 +503,16 @@ class Optimizer:
         if self.clipvalue is not None:
             c = self.clipvalue
             grads = [np.clip(g, -c, c) for g in grads]
+        # the norms in float64 and the factor rounded to g's dtype, as _transform's Python
+        # floats are (a float32 norm and factor would round differently)
         if self.clipnorm is not None:
             c = self.clipnorm
-            norms = [np.sqrt(np.vdot(g, g)) for g in grads]
-            grads = [np.where(n > c, g * (c / n), g) for g, n in zip(grads, norms)]
+            norms = [np.sqrt(np.vdot(g, g).astype(np.float64)) for g in grads]
+            grads = [np.where(n > c, g * (c / n).astype(g.dtype), g) for g, n in zip(grads, norms)]
         if self.global_clipnorm is not None:
             c = self.global_clipnorm
-            n = np.sqrt(sum(np.vdot(g, g) for g in grads))
-            grads = [np.where(n > c, g * (c / n), g) for g in grads]
+            n = np.sqrt(sum(np.vdot(g, g).astype(np.float64) for g in grads))
+            grads = [np.where(n > c, g * (c / n).astype(g.dtype), g) for g in grads]
         return grads
 
     # ------------------------------------------------------------ state

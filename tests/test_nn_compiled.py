@@ -142,6 +142,24 @@ def test_pure_step_is_apply_gradients_without_writes(name):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("clip", [{"clipnorm": 0.05}, {"global_clipnorm": 0.05}])
+def test_pure_clipping_of_float32_gradients_rounds_as_the_eager_one(clip):
+    """The norm is taken in float64 and the factor rounded to float32 in both forms, so
+    the clipped float32 steps are equal to the last bit."""
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        params = [rng.normal(size=(7, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)]
+        grads = [rng.normal(size=p.shape).astype(np.float32) for p in params]
+        eager, pure = optimizers.SGD(0.5, **clip), optimizers.SGD(0.5, **clip)
+        expected, current = [p.copy() for p in params], [p.copy() for p in params]
+        eager.apply_gradients(expected, grads)
+        consts = pure.begin_step(current)
+        new, slots = pure.pure_step(current, grads, pure._slots, consts)
+        pure.finish_step(current, new, slots)
+        for a, b in zip(current, expected):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_compiled_gradient_matches_finite_differences():
     """One compiled SGD step moves each weight by -lr times the loss gradient; the gradient,
     read back from the step, agrees with adkit.numeric's central differences of the loss."""
