@@ -11,7 +11,7 @@ import numpy as np
 
 from ..arguments import check_like, complex_argnums, differentiable_leaves, normalize_argnums
 from ..pytree import tree_flatten, tree_unflatten
-from ..rules.helpers import is_complex, is_duck_array, shape_of, size_of
+from ..rules.helpers import FLOAT32, FLOAT64, is_complex, is_duck_array, shape_of, size_of
 from ..scope import collector_paused, tracing
 from ..tracer import BoxBase, primal
 from .tape import Tape, Var, as_gradient, backward
@@ -94,10 +94,11 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
             out, aux = _split_aux(rec, has_aux, "grad")
             values, nodes, td = rec.split(out)
             v = primal(values[0]) if len(values) == 1 and td.kind is None else None
-            if type(v) is float:  # the usual loss: a real scalar, every check passes
+            tv = type(v)
+            if tv is float:  # the usual loss: a real scalar, every check passes
                 seed = 1.0
-            elif type(v) is np.float64 or type(v) is np.float32:
-                seed = v.dtype.type(1)
+            elif tv is FLOAT64 or tv is FLOAT32:
+                seed = tv(1)
             else:
                 seed = _seed(out, values, td)
             grads = rec.pull_back(nodes, [seed], consume=True)
