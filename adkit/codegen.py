@@ -42,7 +42,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .staging import CONSTANT, Guard, Instruction, SlotInfo, check_guard
+from .fusion import FusedRun, fused_runs
+from .staging import CONSTANT, Guard, Instruction, SlotInfo, check_guard, operands_of, slots_of
 
 __all__ = ["GuardFailure", "eliminate_dead_code", "simplify", "dedupe_guards", "generate",
            "optimise", "build", "split_at", "slots_of", "operands_of"]
@@ -112,20 +113,6 @@ def eliminate_dead_code(steps: list, outputs: list) -> list:
         kept.append(step)
     kept.reverse()
     return kept
-
-
-def slots_of(operands: Iterable) -> Iterable[int]:
-    """The slots an instruction's operands read."""
-    return operands_of(operands, "v")
-
-
-def operands_of(operands: Iterable, kind: str) -> Iterable[Any]:
-    """The slots ("v") or constants ("c") among operands, inside tuples and lists too."""
-    for op in operands:
-        if op[0] == kind:
-            yield op[1]
-        elif op[0] == "t":
-            yield from operands_of(op[2], kind)
 
 
 # --- algebraic identities: zero cotangents, unit seeds ----------------------------------------
@@ -313,13 +300,25 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
             return f"({items})" if op[1] is tuple else f"[{items}]"
         return const(op[1])
 
-    reuse = _reusable_buffers(steps, inputs, outputs, info, ufunc_of)
-    frees = _last_uses(steps, large, outputs, reuse)
+    runs = {run.start: run for run in fused_runs(steps, outputs, info, ufunc_of)}
+    in_run = {k for run in runs.values() for k in range(run.start, run.stop)}
+    chunked = {s for run in runs.values() for s in run.buffers}   # never whole arrays
+    reuse = _reusable_buffers(steps, inputs, outputs, info, ufunc_of, in_run)
+    frees = _last_uses(steps, large - chunked, outputs, reuse)
     params_in = ", ".join(f"v{i}" for i in inputs)
     lines = [f"def program({params_in}):"]
     for k, step in enumerate(steps):
-        if k - 1 in frees:   # large intermediates go as soon as they are used up
+        if k in in_run and k not in runs:
+            continue
+        if k - 1 in frees and k - 1 not in in_run:   # large intermediates go when used up
             lines.append(f"    del {', '.join(f'v{s}' for s in sorted(frees[k - 1]))}")
+        if k in runs:
+            run = runs[k]
+            lines.extend(_fused_loop(run, steps, info, ufunc_of, operand, bind, const))
+            done = sorted(s for j in range(run.start, run.stop) for s in frees.get(j, ()))
+            if done:
+                lines.append(f"    del {', '.join(f'v{s}' for s in done)}")
+            continue
         if isinstance(step, Guard):
             lines.append(_guard(step, const))
             continue
@@ -369,6 +368,47 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
             outs.append(const(x))
     lines.append(f"    return [{', '.join(outs)}]")
     return "\n".join(lines) + "\n", namespace
+
+
+def _fused_loop(run: FusedRun, steps: list, info: dict, ufunc_of: dict, operand: Any,
+                bind: Any, const: Any) -> list[str]:
+    """The statements of a fused run (adkit.fusion): its escaping results allocated whole,
+    then one loop over chunks in which every step is a ufunc writing into a chunk
+    buffer or into its result's slice."""
+    n, c = run.size, run.chunk
+    empty = bind(np.empty, "empty")
+    lines = [f"    # steps {run.start}..{run.stop - 1} fused: {n} elements in chunks of {c}"]
+    for s in run.escaping:
+        lines.append(f"    v{s} = {empty}({const(run.shape)}, {const(info[s].dtype)})")
+    for b, dtype in enumerate(run.buffer_dtypes):
+        lines.append(f"    _b{b} = {empty}({c}, {const(dtype)})")
+    whole: list[int] = []   # slots read or written chunk by chunk
+    for k in range(run.start, run.stop):
+        for s in [op[1] for op in steps[k].operands if op[0] == "v"] + [steps[k].out]:
+            if s not in run.buffers and s not in whole and info[s].type is np.ndarray \
+                    and info[s].shape == run.shape:
+                whole.append(s)
+    ravel = bind(np.ravel, "ravel")
+    lines += [f"    _f{s} = {ravel}(v{s})" for s in whole]
+    tail = "; ".join(f"_b{b} = _b{b}[:{n} - _i]" for b in range(len(run.buffer_dtypes)))
+    lines += [f"    for _i in range(0, {n}, {c}):",
+              f"        _j = _i + {c}"]
+    if n % c:
+        lines.append(f"        if _j > {n}: _j = {n}" + (f"; {tail}" if tail else ""))
+    lines += [f"        _s{s} = _f{s}[_i:_j]" for s in whole]
+
+    def chunk_operand(op: tuple) -> str:
+        if op[0] == "v" and op[1] in run.buffers:
+            return f"_b{run.buffers[op[1]]}"
+        if op[0] == "v" and op[1] in whole:
+            return f"_s{op[1]}"
+        return operand(op)
+    for k in range(run.start, run.stop):
+        step = steps[k]
+        uf = ufunc_of[step.prim]
+        args = ", ".join(chunk_operand(op) for op in step.operands)
+        lines.append(f"        {bind(uf, uf.__name__)}({args}, out={chunk_operand(('v', step.out))})")
+    return lines
 
 
 def _guard(step: Guard, const: Any) -> str:
@@ -453,7 +493,7 @@ def _uses(step: Any) -> Iterable[int]:
 
 
 def _reusable_buffers(steps: list, inputs: list, outputs: list, info: dict,
-                      ufunc_of: dict) -> dict[int, int]:
+                      ufunc_of: dict, fused: set = frozenset()) -> dict[int, int]:
     """step index -> the operand slot whose array that elementwise step may write into.
 
     Memory is tracked by root (the array owning it: views share their base's root);
@@ -480,7 +520,7 @@ def _reusable_buffers(steps: list, inputs: list, outputs: list, info: dict,
                 last[r] = k
     reuse: dict[int, int] = {}
     for k, step in enumerate(steps):
-        if not isinstance(step, Instruction) or step.params:
+        if not isinstance(step, Instruction) or step.params or k in fused:
             continue
         uf = ufunc_of.get(step.prim)
         out = info.get(step.out)

@@ -21,7 +21,7 @@ function eagerly instead.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
@@ -69,6 +69,20 @@ class Guard(NamedTuple):
     kind: str
     slot: int
     expected: Any
+
+
+def slots_of(operands: Iterable) -> Iterable[int]:
+    """The slots an instruction's operands read."""
+    return operands_of(operands, "v")
+
+
+def operands_of(operands: Iterable, kind: str) -> Iterable[Any]:
+    """The slots ("v") or constants ("c") among operands, inside tuples and lists too."""
+    for op in operands:
+        if op[0] == kind:
+            yield op[1]
+        elif op[0] == "t":
+            yield from operands_of(op[2], kind)
 
 
 #: results at least this large are released right after their last use in a program

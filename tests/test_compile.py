@@ -402,6 +402,75 @@ def test_a_division_of_dead_arrays_writes_into_one_of_them():
     assert sum("divide" in line and "out=" in line for line in src.splitlines()) == 2, src
 
 
+def _adam_like(m, v, g, alpha, eps):
+    """An optimizer update: eleven elementwise steps, three results used after them."""
+    m2 = m * 0.9 + g.T * 0.1
+    v2 = v * 0.999 + np.square(g.T) * 0.001
+    update = m2 / (np.sqrt(v2) + eps) * alpha
+    return update, m2, v2, np.sum(update * m2)   # the sum reads two escaping results
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_elementwise_runs_on_large_arrays_are_fused_into_chunked_loops(dtype):
+    # 513 x 257 elements: several chunks of 256 KiB and a shorter last one; g arrives
+    # transposed (its chunks come from a copy in C order), eps as a 0-d array
+    c = adkit.compile(_adam_like)
+    rng = np.random.default_rng(2)
+    with no_compile_warnings():
+        for _ in range(3):
+            m = rng.standard_normal((513, 257)).astype(dtype)
+            v = rng.random((513, 257)).astype(dtype)
+            g = rng.standard_normal((257, 513)).astype(dtype)
+            args = (m, v, g, 1e-3, np.array(1e-7, dtype))
+            before = [a.copy() for a in args[:3]]
+            got, expected = c(*args), _adam_like(*args)
+            for a, b in zip(got, expected):   # the same ufuncs on the same elements: same bits
+                assert a.dtype == b.dtype and a.shape == b.shape
+                np.testing.assert_array_equal(a, b)
+            for a, b in zip(args, before):
+                np.testing.assert_array_equal(a, b)
+    src = c.source(*args)
+    assert src.count("fused:") == 1 and "for _i in range(0, 131841," in src, src
+
+
+def test_small_arrays_and_lone_steps_are_not_fused():
+    c = adkit.compile(_adam_like)
+    rng = np.random.default_rng(3)
+    small = (rng.standard_normal((30, 20)), rng.random((30, 20)), rng.standard_normal((20, 30)),
+             1e-3, 1e-7)
+    assert "fused" not in c.source(*small)
+    lone = adkit.compile(lambda a, b: np.exp(a @ b))   # one elementwise step after a product
+    x = rng.standard_normal((400, 400))
+    assert "fused" not in lone.source(x, x)
+
+
+def test_random_programs_fused_in_tiny_chunks_equal_eager(monkeypatch):
+    """The program generator's programs with every elementwise run fused, in chunks of two
+    float64 elements (so most arrays span several chunks and end in a short one)."""
+    pytest.importorskip("scipy.special")
+    hypothesis = pytest.importorskip("hypothesis")
+    import programs as P
+    import adkit.codegen as codegen
+    import adkit.fusion as fusion
+    monkeypatch.setattr(fusion, "CHUNK_BYTES", 16)
+    fused = []
+
+    def counting(*args, **kwargs):
+        runs = fusion.fused_runs(*args, **kwargs)
+        fused.extend(runs)
+        return runs
+    monkeypatch.setattr(codegen, "fused_runs", counting)
+
+    @hypothesis.settings(max_examples=40, derandomize=True, deadline=None, database=None,
+                         suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.given(prog=P.programs())
+    def check(prog):
+        hypothesis.note(repr(prog))
+        _compare_program(prog)
+    check()
+    assert len(fused) >= 20   # the check above did run fused loops
+
+
 def test_memory_merging_ends_on_chains_and_cycles_of_replacements():
     # staging identifies memory by id(); ids of freed arrays are reused, so the pairs
     # simplify hands over may chain and even cycle (a sweep program looped forever here)
