@@ -6,8 +6,8 @@ ten such steps over a 1.6 MB parameter reads and writes some 30 MB, mostly out o
 the last-level cache, and allocates its intermediates. Fused, the chain runs chunk
 by chunk (256 KiB of each operand): the intermediates live in a few chunk buffers
 that stay in the core's cache, and only the values used after the run are whole
-arrays. An optimizer's update (Adam: eleven steps per parameter) runs about twice
-as fast that way.
+arrays. Adam's update of a 784 x 512 float32 kernel (eleven steps) takes 1.04 ms
+that way instead of 1.75 ms.
 
 A ufunc computes every element from the same elements of its operands, in the
 operands' dtypes, so evaluating it chunk by chunk gives the same bits as one call
