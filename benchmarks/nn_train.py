@@ -197,7 +197,15 @@ def _adkit_epoch(model: Any, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _torch_epoch(torch: Any, module: Any, opt: Any, x: Any, y: Any) -> float:
-    """The loop Keras's fit runs, with index batching instead of a DataLoader."""
+    """The loop Keras's fit runs, with index batching instead of a DataLoader, under the
+    glibc setting adkit's epoch runs with: after a tuned fit glibc's mmap threshold stays
+    fixed at 128 KiB, which would make every large torch tensor a fresh mmap."""
+    from adkit.nn.allocator import reuse_freed_memory
+    with reuse_freed_memory():
+        return _torch_loop(torch, module, opt, x, y)
+
+
+def _torch_loop(torch: Any, module: Any, opt: Any, x: Any, y: Any) -> float:
     cross_entropy = torch.nn.functional.cross_entropy
     module.train()
     n = len(x)
