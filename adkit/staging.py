@@ -108,6 +108,11 @@ _DATA_SHAPED = frozenset({"nonzero", "argwhere", "flatnonzero", "unique", "compr
 CONSTANT = Primitive("constant", lambda value: value)
 
 
+#: float(x) and complex(x) recorded, not guarded: a gradient the eager engines return as a
+#: Python number (that of a Python float argument) is one in the program's output too
+AS_PYTHON = {float: Primitive("float", float), complex: Primitive("complex", complex)}
+
+
 class StagingTrace(Trace):
     """Records every primitive applied to its boxes into `program` (a list of steps)."""
 

@@ -19,6 +19,7 @@ from ..pytree import tree_flatten, tree_unflatten
 from ..rules.helpers import (FLOAT32, FLOAT64, NDARRAY, dtype_of, is_duck_array, shape_of,
                              unbroadcast)
 from ..scope import tracing
+from ..staging import AS_PYTHON
 from ..tracer import BoxBase, Primitive, Trace, primal
 from .graphviz import tape_to_dot
 
@@ -358,6 +359,9 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
         return float(g)
     if type(original) is complex and not isinstance(g, BoxBase):
         return complex(g)
+    if isinstance(original, BoxBase) and isinstance(g, BoxBase) and g._trace.stages \
+            and type(original._value) in AS_PYTHON and np.ndim(g._value) == 0:
+        return AS_PYTHON[type(original._value)](g)   # compile(grad(f)) of a Python float
     return g
 
 
