@@ -394,28 +394,24 @@ class NumpyBackend:
         geo = window(x.shape, (kh, kw), strides, padding)
         dtype = _float_dtype(x, g)
         g2 = _matrix(g.reshape(-1, f), dtype)
-        # (g^T @ patches)^T rather than patches^T @ g: the BLAS packs the wide operand
-        # better this way round, measured 1.25x faster for 26x26x32 -> 32
         x = x.astype(dtype, copy=False)
         rows = geo.ho * geo.wo
         narrow = _narrow(c)
-        # narrow patches are already (kh*kw*C, rows): patches @ g needs no transpose
-        shape = (kh * kw * c, f) if narrow else (f, kh * kw * c)
 
         def part(a: int, b: int) -> np.ndarray:
-            acc = np.zeros(shape, dtype)
+            acc = np.zeros((kh * kw * c, f), dtype)
             product = np.empty_like(acc)
             for s, e, cols in _patch_chunks(x[a:b], geo, f):
                 g_chunk = g2[(a + s) * rows:(a + e) * rows]
-                if narrow:
-                    np.matmul(cols, g_chunk, out=product)
-                else:
-                    np.matmul(g_chunk.T, cols, out=product)
+                # patches^T @ g (narrow patches come transposed already): with OpenBLAS
+                # 0.3.31 on an AVX-512 Xeon, one core, (128, 26, 26, 32) images and 32
+                # 3x3 filters took 18.0-18.9 ms against 20.7-27 for (g^T @ patches)^T
+                np.matmul(cols if narrow else cols.T, g_chunk, out=product)
                 acc += product
             return acc
 
         acc = sum(_by_images(x.shape[0], g2.shape[0] * kh * kw * c * dtype.itemsize, part))
-        return (acc if narrow else np.ascontiguousarray(acc.T)).reshape(kernel_shape)
+        return acc.reshape(kernel_shape)
 
     # --- bias ------------------------------------------------------------------------
 
