@@ -373,29 +373,28 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
 def _fused_loop(run: FusedRun, steps: list, info: dict, ufunc_of: dict, operand: Any,
                 bind: Any, const: Any) -> list[str]:
     """The statements of a fused run (adkit.fusion): its escaping results allocated whole,
-    then one loop over chunks in which every step is a ufunc writing into a chunk
-    buffer or into its result's slice."""
-    n, c = run.size, run.chunk
+    then one loop over chunks of rows in which every step is a ufunc writing into a
+    chunk buffer or into its result's rows."""
+    n, rows = run.shape[0], run.rows
     empty = bind(np.empty, "empty")
-    lines = [f"    # steps {run.start}..{run.stop - 1} fused: {n} elements in chunks of {c}"]
+    lines = [f"    # steps {run.start}..{run.stop - 1} fused: {n} rows in chunks of {rows}"]
     for s in run.escaping:
         lines.append(f"    v{s} = {empty}({const(run.shape)}, {const(info[s].dtype)})")
+    chunk_shape = const((rows,) + run.shape[1:])
     for b, dtype in enumerate(run.buffer_dtypes):
-        lines.append(f"    _b{b} = {empty}({c}, {const(dtype)})")
+        lines.append(f"    _b{b} = {empty}({chunk_shape}, {const(dtype)})")
     whole: list[int] = []   # slots read or written chunk by chunk
     for k in range(run.start, run.stop):
         for s in [op[1] for op in steps[k].operands if op[0] == "v"] + [steps[k].out]:
             if s not in run.buffers and s not in whole and info[s].type is np.ndarray \
                     and info[s].shape == run.shape:
                 whole.append(s)
-    ravel = bind(np.ravel, "ravel")
-    lines += [f"    _f{s} = {ravel}(v{s})" for s in whole]
     tail = "; ".join(f"_b{b} = _b{b}[:{n} - _i]" for b in range(len(run.buffer_dtypes)))
-    lines += [f"    for _i in range(0, {n}, {c}):",
-              f"        _j = _i + {c}"]
-    if n % c:
+    lines += [f"    for _i in range(0, {n}, {rows}):",
+              f"        _j = _i + {rows}"]
+    if n % rows:
         lines.append(f"        if _j > {n}: _j = {n}" + (f"; {tail}" if tail else ""))
-    lines += [f"        _s{s} = _f{s}[_i:_j]" for s in whole]
+    lines += [f"        _s{s} = v{s}[_i:_j]" for s in whole]
 
     def chunk_operand(op: tuple) -> str:
         if op[0] == "v" and op[1] in run.buffers:
