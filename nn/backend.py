@@ -137,17 +137,23 @@ def _images(x: Any, who: str) -> tuple:
 
 
 def conv2d(x: Any, kernel: Any, strides: Any = (1, 1), padding: str = "valid",
-           bias: Any = None) -> Any:
+           bias: Any = None, activation: str | None = None) -> Any:
     """2-D cross-correlation of NHWC images with a (kh, kw, c_in, c_out) kernel, as Keras's
     Conv2D computes it: (N, H, W, c_in) -> (N, Ho, Wo, c_out), plus `bias` (one entry per
-    output channel) if given, added while each chunk of the output is still in cache.
+    output channel) if given, added while each chunk of the output is still in cache;
+    activation="relu" applies max(., 0) in that same pass (None: no activation).
 
     >>> x = np.ones((2, 5, 5, 3), np.float32); k = np.ones((3, 3, 3, 4), np.float32)
     >>> conv2d(x, k, strides=2).shape, conv2d(x, k, padding="same").dtype
     ((2, 2, 2, 4), dtype('float32'))
     >>> conv2d(x, k, bias=np.arange(4, dtype=np.float32))[0, 0, 0]
     array([27., 28., 29., 30.], dtype=float32)
+    >>> conv2d(x, -k, bias=np.array([0, 27, 28, 29], np.float32), activation="relu")[0, 0, 0]
+    array([0., 0., 1., 2.], dtype=float32)
     """
+    if activation not in (None, "relu"):
+        raise ValueError(f"conv2d: activation must be None or 'relu', got {activation!r}; "
+                         "apply any other activation to conv2d's result")
     strides = window_pair(strides, "strides", "conv2d")
     padding = padding_mode(padding, "conv2d")
     xs = _images(x, "conv2d")
@@ -163,12 +169,13 @@ def conv2d(x: Any, kernel: Any, strides: Any = (1, 1), padding: str = "valid",
     check_fits(xs, ks[:2], padding, "conv2d", "kernel")
     x, kernel = _floating(x), _floating(kernel)
     if bias is None:
-        return _conv2d(x, kernel, strides=strides, padding=padding)
+        y = _conv2d(x, kernel, strides=strides, padding=padding)
+        return y if activation is None else _relu(y)
     if _shape(bias) != ks[3:]:
         raise ValueError(f"conv2d: bias must have one entry per output channel, shape "
                          f"{ks[3:]} for a kernel of shape {ks}; got shape {_shape(bias)}")
-    return _conv2d_bias(x, kernel, _floating(bias, like=kernel), strides=strides,
-                        padding=padding)
+    op = _conv2d_bias if activation is None else _conv2d_bias_relu
+    return op(x, kernel, _floating(bias, like=kernel), strides=strides, padding=padding)
 
 
 @primitive
@@ -213,14 +220,40 @@ def _conv2d_bias(x, kernel, bias, *, strides, padding):
 
 
 # conv2d(x, k) + bias: conv2d's rules in x and k, bias_add's in the bias
-defvjp(_conv2d_bias,
-       lambda ans, x, kernel, bias, **geo: _conv_vjp_x(ans, x, kernel, **geo),
-       lambda ans, x, kernel, bias, **geo: _conv_vjp_kernel(ans, x, kernel, **geo),
-       lambda ans, x, kernel, bias, **geo: lambda g: _bias_grad(g))
-defjvp(_conv2d_bias,
-       lambda t, ans, x, kernel, bias, **geo: _conv2d(t, kernel, **geo),
-       lambda t, ans, x, kernel, bias, **geo: _conv2d(x, t, **geo),
-       lambda t, ans, x, kernel, bias, **geo: _broadcast_bias(t, x_shape=_shape(ans)))
+_CONV_BIAS_VJPS = (
+    lambda ans, x, kernel, bias, **geo: _conv_vjp_x(ans, x, kernel, **geo),
+    lambda ans, x, kernel, bias, **geo: _conv_vjp_kernel(ans, x, kernel, **geo),
+    lambda ans, x, kernel, bias, **geo: lambda g: _bias_grad(g))
+_CONV_BIAS_JVPS = (
+    lambda t, ans, x, kernel, bias, **geo: _conv2d(t, kernel, **geo),
+    lambda t, ans, x, kernel, bias, **geo: _conv2d(x, t, **geo),
+    lambda t, ans, x, kernel, bias, **geo: _broadcast_bias(t, x_shape=_shape(ans)))
+defvjp(_conv2d_bias, *_CONV_BIAS_VJPS)
+defjvp(_conv2d_bias, *_CONV_BIAS_JVPS)
+
+
+@primitive
+def _conv2d_bias_relu(x, kernel, bias, *, strides, padding):
+    return _active.conv2d_bias_relu(x, kernel, bias, strides, padding)
+
+
+# relu(conv2d(x, k) + bias): conv2d_bias's rules behind the relu's derivative, which
+# needs only the output (y > 0 where the pre-activation is). Each argument's VJP masks
+# g itself; adkit.compile merges those equal masks into one step.
+def _behind_relu_vjp(maker):
+    def relu_maker(ans, *args, **geo):
+        y, pull = stop_gradient(ans), maker(ans, *args, **geo)
+        return lambda g: pull(_relu_backward(g, y))
+    return relu_maker
+
+
+def _behind_relu_jvp(rule):
+    return lambda t, ans, *args, **geo: _relu_backward(rule(t, ans, *args, **geo),
+                                                       stop_gradient(ans))
+
+
+defvjp(_conv2d_bias_relu, *map(_behind_relu_vjp, _CONV_BIAS_VJPS))
+defjvp(_conv2d_bias_relu, *map(_behind_relu_jvp, _CONV_BIAS_JVPS))
 
 
 def _input_vjp_g(ans, g, kernel, *, x_shape, **geo):

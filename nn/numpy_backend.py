@@ -217,9 +217,10 @@ def _patch_chunks(x: np.ndarray, geo: Window, f: int
 
 
 def _correlate(x: np.ndarray, k2: np.ndarray, geo: Window,
-               bias: np.ndarray | None = None) -> np.ndarray:
+               bias: np.ndarray | None = None, relu: bool = False) -> np.ndarray:
     """x (N, H, W, C) correlated with k2 (kh*kw*C, F) over the windows geo: (N, Ho, Wo, F),
-    plus bias (F,) if given, added to each chunk's product while it is in cache."""
+    plus bias (F,) if given, then max(., 0) if relu, each on a chunk's product while it
+    is in cache."""
     dtype = _float_dtype(x, k2)
     x, k2 = x.astype(dtype, copy=False), _matrix(k2, dtype)
     rows, f = geo.ho * geo.wo, k2.shape[1]
@@ -232,9 +233,21 @@ def _correlate(x: np.ndarray, k2: np.ndarray, geo: Window,
             np.matmul(cols.T if narrow else cols, k2, out=product)
             if bias is not None:
                 product += bias
+            if relu:
+                np.maximum(product, 0, out=product)
 
     _by_images(x.shape[0], out.shape[0] * k2.shape[0] * dtype.itemsize, part)
     return out.reshape(x.shape[0], geo.ho, geo.wo, f)
+
+
+def _conv_bias(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, strides: tuple,
+               padding: str, relu: bool = False) -> np.ndarray:
+    """conv2d(x, kernel) + bias, then max(., 0) if relu, in the product's chunk pass."""
+    kh, kw, c, f = kernel.shape
+    geo = window(x.shape, (kh, kw), strides, padding)
+    dtype = _float_dtype(x, kernel, bias)   # as conv2d + bias would promote
+    return _correlate(x, kernel.reshape(-1, f).astype(dtype, copy=False), geo,
+                      bias.astype(dtype, copy=False), relu)
 
 
 def _transpose_correlate(g: np.ndarray, kernel: np.ndarray, x_shape: tuple,
@@ -364,11 +377,16 @@ class NumpyBackend:
         A backend that brings its own conv2d (a subclass) gets its conv2d, then bias_add."""
         if type(self).conv2d is not NumpyBackend.conv2d:
             return self.bias_add(self.conv2d(x, kernel, strides, padding), bias)
-        kh, kw, c, f = kernel.shape
-        geo = window(x.shape, (kh, kw), strides, padding)
-        dtype = _float_dtype(x, kernel, bias)   # as conv2d + bias would promote
-        return _correlate(x, kernel.reshape(-1, f).astype(dtype, copy=False), geo,
-                          bias.astype(dtype, copy=False))
+        return _conv_bias(x, kernel, bias, strides, padding)
+
+    def conv2d_bias_relu(self, x: np.ndarray, kernel: np.ndarray, bias: np.ndarray,
+                         strides: tuple, padding: str) -> np.ndarray:
+        """max(conv2d(x, kernel) + bias, 0), both in the product's chunk pass (Conv2D with
+        a relu; a separate relu over (128, 26, 26, 32) float32 took 0.7-1.9 ms). A
+        backend that brings its own conv2d (a subclass) gets conv2d_bias, then relu."""
+        if type(self).conv2d is not NumpyBackend.conv2d:
+            return self.relu(self.conv2d_bias(x, kernel, bias, strides, padding))
+        return _conv_bias(x, kernel, bias, strides, padding, relu=True)
 
     def conv2d_backprop_input(self, g: np.ndarray, kernel: np.ndarray, x_shape: tuple,
                               strides: tuple, padding: str) -> np.ndarray:

@@ -244,6 +244,84 @@ def test_conv2d_with_bias_is_one_tape_node_and_other_backends_keep_their_conv2d(
     np.testing.assert_allclose(got, naive_conv(x, k) + b, atol=1e-12)
 
 
+@pytest.mark.parametrize("strides, padding", GEOMETRIES)
+@pytest.mark.parametrize("channels", [1, 5])
+def test_conv2d_with_bias_and_relu_in_one_pass(monkeypatch, strides, padding, channels):
+    r = np.random.default_rng(10 + channels)
+    x, k = r.standard_normal((5, 8, 7, channels)), r.standard_normal((3, 2, channels, 4))
+    b = r.standard_normal(4)
+    want = np.maximum(naive_conv(x, k, strides, padding) + b, 0)
+    assert 0 < np.mean(want == 0) < 1
+    monkeypatch.setattr(NB, "CHUNK_BYTES", 1000)   # several chunks, each gets its relu
+    np.testing.assert_allclose(B.conv2d(x, k, strides, padding, bias=b, activation="relu"),
+                               want, rtol=1e-12, atol=1e-12)
+    x32, k32, b32 = (a.astype(np.float32) for a in (x, k, b))
+    got = B.conv2d(x32, k32, strides, padding, bias=b32, activation="relu")
+    assert got.dtype == np.float32
+    # the same bits as conv2d + bias, then relu
+    np.testing.assert_array_equal(got, B.relu(B.conv2d(x32, k32, strides, padding, bias=b32)))
+    monkeypatch.setattr(NB, "PARALLEL_BYTES", 0)   # parts of the batch on threads
+    np.testing.assert_array_equal(got, B.conv2d(x32, k32, strides, padding, bias=b32,
+                                                activation="relu"))
+    # without a bias, a conv2d node and a relu node
+    np.testing.assert_allclose(B.conv2d(x, k, strides, padding, activation="relu"),
+                               np.maximum(naive_conv(x, k, strides, padding), 0), atol=1e-12)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv2d_with_bias_and_relu_derivatives(padding):
+    def f(x, k, b, strides=(2, 1)):
+        return np.sin(B.conv2d(x, k, strides, padding, bias=b, activation="relu"))
+
+    def away_from_the_kink(seed, shapes, strides):
+        # finite differences across relu's kink would disagree with any exact derivative
+        r = np.random.default_rng(seed)
+        while True:
+            x, k, b = (r.standard_normal(s) for s in shapes)
+            if np.abs(B.conv2d(x, k, strides, padding, bias=b)).min() > 0.05:
+                return x, k, b
+
+    adkit.check_grads(f, away_from_the_kink(7, [(2, 4, 4, 2), (3, 2, 2, 3), 3], (2, 1)),
+                      modes=MODES)
+    adkit.check_grads(lambda x, k, b: np.sum(f(x, k, b, 1) ** 2),
+                      away_from_the_kink(8, [(1, 3, 3, 2), (2, 2, 2, 3), 3], 1),
+                      modes=MODES, order=2)
+
+
+def test_conv2d_with_bias_and_relu_is_one_tape_node_and_one_mask_when_compiled():
+    r = np.random.default_rng(8)
+    x, k, b = r.standard_normal((2, 5, 5, 2)), r.standard_normal((3, 3, 2, 4)), r.standard_normal(4)
+    with adkit.reverse.Tape() as tape:
+        xv, kv, bv = tape.watch(x), tape.watch(k), tape.watch(b)
+        np.sum(B.conv2d(xv, kv, bias=bv, activation="relu"))
+    assert [n.prim.name for n in tape.entries[3:]] == ["_conv2d_bias_relu", "sum"]
+    # each argument's rule masks the cotangent; the compiled program masks it once
+    step = adkit.compile(adkit.grad(
+        lambda x, k, b: np.sum(np.sin(B.conv2d(x, k, bias=b, activation="relu"))),
+        argnums=(0, 1, 2)))
+    got = step(x, k, b)
+    assert step.source(x, k, b).count("_relu_backward") == 1
+    for a, want in zip(got, adkit.grad(lambda x, k, b: np.sum(np.sin(B.relu(
+            B.conv2d(x, k, bias=b)))), argnums=(0, 1, 2))(x, k, b)):
+        np.testing.assert_allclose(a, want, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_with_relu_on_a_backend_with_its_own_conv2d():
+    class OwnConv(NB.NumpyBackend):   # as the OpenCL backend: its own conv2d kernel
+        calls = 0
+
+        def conv2d(self, *args):
+            OwnConv.calls += 1
+            return super().conv2d(*args)
+
+    r = np.random.default_rng(9)
+    x, k, b = r.standard_normal((2, 5, 5, 1)), r.standard_normal((3, 3, 1, 4)), r.standard_normal(4)
+    with B.activate(OwnConv()):
+        got = B.conv2d(x, k, bias=b, activation="relu")
+    assert OwnConv.calls == 1
+    np.testing.assert_allclose(got, np.maximum(naive_conv(x, k) + b, 0), atol=1e-12)
+
+
 def test_parts_of_a_batch_in_parallel_threads_give_the_same_answers(monkeypatch):
     """Big convolutions split the batch over threads (when nn/blas.py can hold the
     BLAS to one thread meanwhile); force that on small ones and compare."""
@@ -573,6 +651,8 @@ def test_dropout():
     (lambda: B.avg_pool2d(np.ones((3, 3, 2))), r"\(batch, height, width, channels\)"),
     (lambda: B.conv2d(np.ones((1, 4, 4, 1)), np.ones((3, 3, 1, 2)), bias=np.ones((1, 2))),
      r"bias must have one entry per output channel, shape \(2,\).*got shape \(1, 2\)"),
+    (lambda: B.conv2d(np.ones((1, 4, 4, 1)), np.ones((3, 3, 1, 2)), activation="tanh"),
+     r"activation must be None or 'relu', got 'tanh'; apply any other"),
     (lambda: B.bias_add(np.ones((2, 4, 3)), np.ones(4)),
      r"one entry per channel.*shape \(3,\) for y of shape \(2, 4, 3\); got shape \(4,\)"),
     (lambda: B.max_pool2d(np.ones((1, 3, 3, 2)), 2, padding="SAMEISH"), r"padding must be"),

@@ -63,9 +63,20 @@ class Conv2D(_Spatial, _Activated):
             params["bias"] = self._weight(rng, self.bias_initializer, (self.filters,))
         return params
 
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        if self.activation is activations.relu:   # relu in the convolution's output pass
+            return self.convolve(params, x, activation="relu")
+        return super().call(params, x, ctx)
+
     def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
+        return self.convolve(params, x)
+
+    def convolve(self, params: dict, x: Any, activation: str | None = None) -> Any:
+        """The convolution plus bias, then `activation` (None or "relu") in the same pass
+        over the output, whatever this layer's own activation is."""
         return backend.conv2d(x, params["kernel"], strides=self.strides, padding=self.padding,
-                              bias=params["bias"] if self.use_bias else None)
+                              bias=params["bias"] if self.use_bias else None,
+                              activation=activation)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
