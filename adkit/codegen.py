@@ -60,9 +60,9 @@ def optimise(steps: list, outputs: list, info: dict) -> tuple[list, list]:
 
 
 def build(steps: list, inputs: int | list, outputs: list, info: dict, large: set = frozenset(),
-          out_types: list | None = None) -> tuple[str, Any]:
+          out_types: list | None = None, donated: frozenset = frozenset()) -> tuple[str, Any]:
     """(source, function) of a program: generate, then the built-in compile, once."""
-    source, namespace = generate(steps, inputs, outputs, info, large, out_types)
+    source, namespace = generate(steps, inputs, outputs, info, large, out_types, donated)
     code = _builtin_compile(source, "<adkit.compile>", "exec")
     exec(code, namespace)  # noqa: S102 - generated text: generated names and literals only
     return source, namespace["program"]
@@ -260,14 +260,16 @@ def _math_of() -> dict:
 
 
 def generate(steps: list, inputs: int | list, outputs: list, info: dict | None = None,
-             large: set = frozenset(), out_types: list | None = None) -> tuple[str, dict]:
+             large: set = frozenset(), out_types: list | None = None,
+             donated: frozenset = frozenset()) -> tuple[str, dict]:
     """Python source of a program, and the namespace it runs in (implementations, constants).
 
     Every name in the text is generated (v<slot>, c<k>, <primitive name>_<k>, the
     primitive's name reduced to letters, digits and underscores); the only other
     text is literals of Python numbers. inputs: the input slots (n: slots 0..n-1).
     out_types: the type each output had when staged (simplify may hand over a Python
-    float where a NumPy float64 was).
+    float where a NumPy float64 was). donated: input slots whose arrays results may be
+    written into, after the program's last guard.
     """
     inputs = list(range(inputs)) if isinstance(inputs, int) else list(inputs)
     info = dict(info or {})   # (the reuse pass notes merged memory in its own copy)
@@ -300,10 +302,16 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
             return f"({items})" if op[1] is tuple else f"[{items}]"
         return const(op[1])
 
-    runs = {run.start: run for run in fused_runs(steps, outputs, info, ufunc_of)}
+    # writes into donated arrays wait for the last guard: a failing guard leaves every
+    # argument as it was, for f to run on
+    writable = donated if donated else frozenset()
+    last_guard = max((k for k, step in enumerate(steps) if isinstance(step, Guard)), default=-1)
+    runs = {run.start: run for run in fused_runs(steps, outputs, info, ufunc_of, writable,
+                                                 last_guard)}
     in_run = {k for run in runs.values() for k in range(run.start, run.stop)}
     chunked = {s for run in runs.values() for s in run.buffers}   # never whole arrays
-    reuse = _reusable_buffers(steps, inputs, outputs, info, ufunc_of, in_run)
+    reuse = _reusable_buffers(steps, inputs, outputs, info, ufunc_of, in_run, writable,
+                              last_guard)
     frees = _last_uses(steps, large - chunked, outputs, reuse)
     params_in = ", ".join(f"v{i}" for i in inputs)
     lines = [f"def program({params_in}):"]
@@ -379,7 +387,9 @@ def _fused_loop(run: FusedRun, steps: list, info: dict, ufunc_of: dict, operand:
     empty = bind(np.empty, "empty")
     lines = [f"    # steps {run.start}..{run.stop - 1} fused: {n} rows in chunks of {rows}"]
     for s in run.escaping:
-        lines.append(f"    v{s} = {empty}({const(run.shape)}, {const(info[s].dtype)})")
+        home = run.homes.get(s)   # a donated input whose memory the result takes over
+        lines.append(f"    v{s} = v{home}" if home is not None else
+                     f"    v{s} = {empty}({const(run.shape)}, {const(info[s].dtype)})")
     chunk_shape = const((rows,) + run.shape[1:])
     for b, dtype in enumerate(run.buffer_dtypes):
         lines.append(f"    _b{b} = {empty}({chunk_shape}, {const(dtype)})")
@@ -492,13 +502,15 @@ def _uses(step: Any) -> Iterable[int]:
 
 
 def _reusable_buffers(steps: list, inputs: list, outputs: list, info: dict,
-                      ufunc_of: dict, fused: set = frozenset()) -> dict[int, int]:
+                      ufunc_of: dict, fused: set = frozenset(),
+                      donated: frozenset = frozenset(), last_guard: int = -1) -> dict[int, int]:
     """step index -> the operand slot whose array that elementwise step may write into.
 
     Memory is tracked by root (the array owning it: views share their base's root);
-    a step writes into an operand's memory when the operand is a fresh array of the
-    result's shape and dtype and no step after it reads that memory (through any
-    slot). The result then lives in that memory, so chains reuse one buffer."""
+    a step writes into an operand's memory when the operand is a fresh array (or a
+    donated input, after the last guard) of the result's shape and dtype and no step
+    after it reads that memory (through any slot). The result then lives in that
+    memory, so chains reuse one buffer."""
     parent: dict = {}
 
     def find(r: Any) -> Any:
@@ -528,11 +540,14 @@ def _reusable_buffers(steps: list, inputs: list, outputs: list, info: dict,
             continue
         for op in step.operands:
             a: SlotInfo | None = info.get(op[1]) if op[0] == "v" else None
-            if a is None or not a.fresh or a.type is not np.ndarray or a.shape != out.shape \
+            if a is None or a.type is not np.ndarray or a.shape != out.shape \
                     or a.dtype != out.dtype:
                 continue
+            if not (a.fresh or op[1] in donated and k > last_guard):
+                continue
             r = find(a.root)
-            if last.get(r) != k or any(find(x) == r for s in inputs for x in roots(s)) \
+            if last.get(r) != k \
+                    or any(find(x) == r for s in inputs if s not in donated for x in roots(s)) \
                     or any(find(x) == r for kind, s in outputs if kind == "v" for x in roots(s)):
                 continue
             reuse[k] = op[1]

@@ -77,12 +77,20 @@ class CompileStats:
         return "CompileStats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
 
 
-def compile(f: Callable, static_argnums: Any = (), *, max_paths: int = 8) -> "Compiled":  # noqa: A001
+def compile(f: Callable, static_argnums: Any = (), *, max_paths: int = 8,  # noqa: A001
+            donate_argnums: Any = ()) -> "Compiled":
     """f, staged into a straight-line program per input signature and replayed.
 
     static_argnums: positions of arguments that are not arrays or numbers to
     stage (flags, sizes, functions); their values, which must be hashable, are
     part of the signature.
+
+    donate_argnums: positions of arguments whose arrays the caller gives up (as
+    JAX's donate_argnums): the program may write its results into them once its
+    last guard has held, so an update such as ``m = 0.9 * m + g`` runs in place.
+    After a call their contents are unspecified (they may hold results). Donated
+    arrays that share memory with another argument are copied first. Under a
+    transform (grad of the compiled function) nothing is donated.
 
     >>> import numpy as np, adkit
     >>> g = adkit.compile(adkit.grad(lambda x: np.sqrt(x[0] ** 2 + x[1] ** 2)))
@@ -93,16 +101,31 @@ def compile(f: Callable, static_argnums: Any = (), *, max_paths: int = 8) -> "Co
     """
     if not callable(f):
         raise TypeError(f"adkit.compile expects a function, got {type(f).__name__}")
-    if isinstance(static_argnums, int) and not isinstance(static_argnums, bool):
-        static_argnums = (static_argnums,)
-    try:
-        static = tuple(sorted({int(n) for n in static_argnums}))
-    except TypeError:
-        raise TypeError(f"adkit.compile: static_argnums must be an int or a tuple of ints, "
-                        f"got {static_argnums!r}") from None
+    static = _positions(static_argnums, "static_argnums")
     if not isinstance(max_paths, int) or max_paths < 1:
         raise ValueError(f"adkit.compile: max_paths must be a positive int, got {max_paths!r}")
-    return Compiled(f, static, max_paths)
+    donate = _positions(donate_argnums, "donate_argnums")
+    if set(donate) & set(static):
+        raise ValueError(f"adkit.compile: arguments {sorted(set(donate) & set(static))} are "
+                         "both static and donated; a static argument is not staged, so it "
+                         "cannot be donated")
+    compiled = Compiled(f, static, max_paths)
+    compiled._donate = donate
+    return compiled
+
+
+def _positions(numbers: Any, name: str) -> tuple:
+    """static_argnums or donate_argnums as a sorted tuple of ints."""
+    if isinstance(numbers, int) and not isinstance(numbers, bool):
+        numbers = (numbers,)
+    try:
+        if isinstance(numbers, (str, bytes)) or any(
+                isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in numbers):
+            raise TypeError
+        return tuple(sorted({int(n) for n in numbers}))
+    except TypeError:
+        raise TypeError(f"adkit.compile: {name} must be an int or a tuple of ints, "
+                        f"got {numbers!r}") from None
 
 
 class _Entry:
@@ -129,13 +152,20 @@ class Compiled:
         self.output_shapes: dict = {}   # (adkit.compile_derivatives: a first call's output)
         self._primitive: Any = None
         self._label = getattr(f, "__name__", type(f).__name__)
+        self._donate: tuple = ()
         self.stats = CompileStats()
 
     # --- calling ------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        for n in self._static:
+        return self.call(args, kwargs, donate=True)
+
+    def call(self, args: tuple, kwargs: dict, donate: bool) -> Any:
+        """f(*args, **kwargs) by a program; donate=False keeps every argument intact (as
+        a transform needs, whose pullbacks read them again)."""
+        for n in self._static + self._donate:
             if n >= len(args) or n < -len(args):
-                raise ValueError(f"adkit.compile: static_argnums names argument {n}, but "
+                kind = "static_argnums" if n in self._static else "donate_argnums"
+                raise ValueError(f"adkit.compile: {kind} names argument {n}, but "
                                  f"{len(args)} positional arguments were given")
         found = self.lookup(args, kwargs)
         if found is None:   # traced values of an enclosing transform, or leaves we cannot key
@@ -149,12 +179,16 @@ class Compiled:
             self.stats.eager_calls += 1
             return self._f(*args, **kwargs)
         for program in reversed(entry.programs):
+            donating = donate and program.donated
             try:
-                out = program.run(inputs)
-            except GuardFailure:
+                out = program.run(_separated(inputs, program.donated) if donating else inputs,
+                                  donating)
+            except GuardFailure:   # (raised before any write into a donated array)
                 self.stats.guard_failures += 1
                 continue
             except Exception:  # noqa: BLE001 - the eager function gives its own answer or error
+                if donating:   # a donated array may hold part of a result: f cannot rerun
+                    raise
                 self.stats.eager_calls += 1
                 return self._f(*args, **kwargs)
             self.stats.replays += 1
@@ -169,6 +203,23 @@ class Compiled:
             return self._f(*args, **kwargs)
         with _STAGING:   # one staging at a time: it swaps captured bindings in and out
             return self._stage(entry, args, kwargs, leaves, treedef, captured)
+
+    def _donated_leaves(self, args: tuple, treedef: Any) -> set:
+        """Indices, among the leaves of (dynamic arguments, keyword arguments), of the
+        leaves of the donated arguments."""
+        if not self._donate:
+            return set()
+        static_n = self._static_positions(args)
+        donate_n = {n % len(args) for n in self._donate}
+        donated, start = set(), 0
+        for i, a in enumerate(args):
+            if i in static_n:
+                continue
+            count = len(tree_flatten(a)[0])
+            if i in donate_n:
+                donated.update(range(start, start + count))
+            start += count
+        return donated
 
     def lookup(self, args: tuple, kwargs: dict) -> tuple | None:
         """(cache entry, program inputs, leaves, treedef, captured bindings and values) for
@@ -304,9 +355,12 @@ class Compiled:
             reason = _unsound(trace, boxes + capture_boxes, leaves + [v for _, v in captured],
                               states)
         if reason is None:
+            donated = frozenset(boxes[i]._node for i in self._donated_leaves(args, treedef)
+                                if isinstance(boxes[i], Staged)
+                                and type(boxes[i]._value) is np.ndarray)
             try:
                 program = Program(trace, len(capture_boxes) + sum(
-                    isinstance(b, Staged) for b in boxes), out)
+                    isinstance(b, Staged) for b in boxes), out, donated)
             except Unstageable as err:
                 reason = str(err)
         if reason is not None:
@@ -421,9 +475,11 @@ class Program:
     """One recorded path: its steps after the passes, its source, and the compiled function."""
 
     __slots__ = ("steps", "source", "run_flat", "out_treedef", "first_result", "outputs",
-                 "n_inputs", "shapes", "info", "large", "out_types", "_split")
+                 "n_inputs", "shapes", "info", "large", "out_types", "_split", "donated",
+                 "run_donating")
 
-    def __init__(self, trace: StagingTrace, n_inputs: int, out: Any) -> None:
+    def __init__(self, trace: StagingTrace, n_inputs: int, out: Any,
+                 donated: frozenset = frozenset()) -> None:
         leaves, self.out_treedef = tree_flatten(out)
         outputs = []
         for leaf in leaves:
@@ -444,6 +500,12 @@ class Program:
         self.info, self.large, self.out_types = trace.info, trace.large, out_types
         self.source, self.run_flat = build(self.steps, n_inputs, self.outputs, trace.info,
                                            trace.large, out_types)
+        #: input slots whose arrays a top-level call gives up, and the program that may
+        #: write into them (its source is the one `source` shows)
+        self.donated, self.run_donating = donated, self.run_flat
+        if donated:
+            self.source, self.run_donating = build(self.steps, n_inputs, self.outputs,
+                                                   trace.info, trace.large, out_types, donated)
         self._split: dict = {}
 
     def split(self, seed: int, n_first: int) -> "SplitProgram | None":
@@ -469,9 +531,37 @@ class Program:
         return tape_to_dot(list(nodes.values()),
                            [nodes[s].index for kind, s in self.outputs if kind == "v"])
 
-    def run(self, inputs: list) -> Any:
-        """The outputs for new inputs (raises GuardFailure when the path differs)."""
-        return tree_unflatten(self.out_treedef, self.run_flat(*inputs))
+    def run(self, inputs: list, donating: bool = False) -> Any:
+        """The outputs for new inputs (raises GuardFailure when the path differs); with
+        donating, results may be written into the donated inputs' arrays."""
+        run = self.run_donating if donating else self.run_flat
+        return tree_unflatten(self.out_treedef, run(*inputs))
+
+
+def _separated(inputs: list, donated: frozenset) -> list:
+    """inputs, with a copy in place of each donated array that shares its memory with
+    another input (or is read-only): a program writes only into memory nothing else
+    it reads lives in."""
+    owners: dict = {}
+    for v in inputs:
+        if type(v) is np.ndarray:
+            owner = v if v.base is None else _owner(v)
+            owners[id(owner)] = owners.get(id(owner), 0) + 1
+    out = inputs
+    for slot in donated:
+        v = inputs[slot]
+        owner = v if v.base is None else _owner(v)
+        if owners[id(owner)] > 1 or not v.flags.writeable:
+            if out is inputs:
+                out = list(inputs)
+            out[slot] = np.array(v)
+    return out
+
+
+def _owner(a: np.ndarray) -> Any:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a.base if a.base is not None else a
 
 
 class SplitProgram:

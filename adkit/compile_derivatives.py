@@ -77,7 +77,7 @@ def call_traced(compiled: Any, top: Any, args: tuple, kwargs: dict) -> Any:
         mask = tuple(mine and x._tangent is not None for x, mine in zip(leaves, ours))
     if not any(mask):
         a, kw = rebuild(template, treedef, lower)
-        return compiled(*a, **kw)
+        return compiled.call(a, kw, donate=False)
     static_key = tuple((i, type(a), a) for i, a in enumerate(template) if a is not DYNAMIC)
     if isinstance(top, Tape):
         return _record(compiled, top, leaves, lower, mask, template, treedef, static_key)
@@ -101,7 +101,7 @@ def _record(compiled: Any, tape: Tape, leaves: list, lower: list, mask: tuple,
             return out
         compiled.output_shapes[signature] = None   # this signature takes the two programs
     a, kw = rebuild(template, treedef, lower)
-    out = compiled(*a, **kw)
+    out = compiled.call(a, kw, donate=False)
     out_leaves, out_td = tree_flatten(out)
     floating = _floating(out_leaves)
     loss = _loss_leaf(out_leaves, floating)

@@ -45,10 +45,14 @@ class FusedRun(NamedTuple):
     escaping: tuple         # result slots used after the run (whole arrays)
     buffers: dict           # result slot used only inside the run -> chunk buffer number
     buffer_dtypes: tuple    # dtype of each chunk buffer
+    homes: dict             # escaping result -> the donated input whose array it takes over
 
 
-def fused_runs(steps: list, outputs: list, info: dict, ufunc_of: dict) -> list[FusedRun]:
-    """The runs of consecutive fusible steps worth a chunked loop, in program order."""
+def fused_runs(steps: list, outputs: list, info: dict, ufunc_of: dict,
+               donated: frozenset = frozenset(), last_guard: int = -1) -> list[FusedRun]:
+    """The runs of consecutive fusible steps worth a chunked loop, in program order.
+    donated: input slots whose arrays results may take over in runs after step
+    last_guard."""
     runs, k = [], 0
     while k < len(steps):
         shape = _fusible_shape(steps[k], info, ufunc_of)
@@ -58,7 +62,8 @@ def fused_runs(steps: list, outputs: list, info: dict, ufunc_of: dict) -> list[F
         stop = k + 1
         while stop < len(steps) and _fusible_shape(steps[stop], info, ufunc_of) == shape:
             stop += 1
-        run = _plan(steps, k, stop, shape, outputs, info)
+        run = _plan(steps, k, stop, shape, outputs, info,
+                    donated if k > last_guard else frozenset())
         if run is not None:
             runs.append(run)
         k = stop
@@ -101,7 +106,7 @@ def _scalar_constant(value: Any) -> bool:
 
 
 def _plan(steps: list, start: int, stop: int, shape: tuple, outputs: list,
-          info: dict) -> FusedRun | None:
+          info: dict, donated: frozenset) -> FusedRun | None:
     """The loop for steps [start, stop), or None when it would not pay."""
     results = [steps[k].out for k in range(start, stop)]
     itemsize = max(np.dtype(info[s].dtype).itemsize for s in results)
@@ -135,7 +140,44 @@ def _plan(steps: list, start: int, stop: int, shape: tuple, outputs: list,
                 dtypes.append(dtype)
     if not escaping:
         return None
-    return FusedRun(start, stop, shape, rows, escaping, buffers, tuple(dtypes))
+    homes = _homes(steps, start, stop, escaping, outputs, info, donated)
+    return FusedRun(start, stop, shape, rows, escaping, buffers, tuple(dtypes), homes)
+
+
+def _homes(steps: list, start: int, stop: int, escaping: tuple, outputs: list, info: dict,
+           donated: frozenset) -> dict:
+    """escaping result -> a donated input it is written into, chunk by chunk. An input
+    qualifies when nothing reads its memory after the run, and inside the run only
+    the input itself (no other view of it) is read, by steps up to the one making the
+    result: each chunk of it is used up before the result's chunk overwrites it."""
+    if not donated:
+        return {}
+    root_of = {s: i.root for s, i in info.items() if isinstance(i.root, int)}
+    read_after = {root_of.get(s) for step in steps[stop:] for s in _read(step)}
+    read_after.update(root_of.get(s) for kind, s in outputs if kind == "v")
+    last_read: dict = {}   # donated slot -> the last step of the run reading it
+    views_read: set = set()   # roots read in the run through a slot that is not the input
+    for k in range(start, stop):
+        for s in _read(steps[k]):
+            if s in donated:
+                last_read[s] = k
+            else:
+                views_read.add(root_of.get(s))
+    homes: dict = {}
+    taken: set = set()
+    for k in range(start, stop):
+        out = steps[k].out
+        if out not in escaping:
+            continue
+        for d in sorted(donated - taken):
+            i, o = info[d], info[out]
+            if i.type is np.ndarray and i.shape == o.shape and i.dtype == o.dtype \
+                    and i.root not in read_after and i.root not in views_read \
+                    and last_read.get(d, -1) <= k:
+                homes[out] = d
+                taken.add(d)
+                break
+    return homes
 
 
 def _read(step: Any) -> list:

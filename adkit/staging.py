@@ -116,7 +116,7 @@ AS_PYTHON = {float: Primitive("float", float), complex: Primitive("complex", com
 class StagingTrace(Trace):
     """Records every primitive applied to its boxes into `program` (a list of steps)."""
 
-    __slots__ = ("program", "n_slots", "_cse", "large", "shapes", "info")
+    __slots__ = ("program", "n_slots", "_cse", "large", "shapes", "info", "_alive")
 
     stages = True
 
@@ -128,6 +128,10 @@ class StagingTrace(Trace):
         self.large: set = set()       # slots holding arrays worth freeing after last use
         self.shapes: dict = {}        # slot -> shape of its value (for DOT drawings)
         self.info: dict = {}          # slot -> SlotInfo
+        # every value staged, kept while staging: SlotInfo names memory by id(), and the
+        # id of an array freed meanwhile would come back for another one (false sharing
+        # that hides reuse from the buffer pass)
+        self._alive: list = []
 
     def new_input(self, value: Any) -> "Staged":
         """A fresh input slot holding `value`."""
@@ -170,6 +174,7 @@ class StagingTrace(Trace):
             fresh = type(ans) is np.ndarray and ans.base is None and not prim.view and (
                 prim.elementwise or prim.name in _FRESH) and all(ans is not v for v in values)
             self.info[slot] = _info(ans, fresh)
+            self._alive.append(ans)
         out = _staged(ans, slot, self)
         if _shape_may_depend_on_data(prim, values) and hasattr(ans, "shape"):
             self.program.append(Guard("shape", slot, np.shape(ans)))

@@ -1019,3 +1019,137 @@ def test_gradients_of_python_numbers_are_python_numbers_as_eager():
                 == [float, np.float64, complex]
             assert_same(got, expected)
     assert c.stats.replays == 1 and c.stats.guard_failures == 0
+
+
+# --- donated arguments ----------------------------------------------------------------------
+
+
+def _moments(p, m, v, g, alpha):
+    m2 = m * 0.9 + g * 0.1
+    v2 = v * 0.999 + np.square(g) * 0.001
+    return p - m2 / (np.sqrt(v2) + 1e-7) * alpha, m2, v2
+
+
+@pytest.mark.parametrize("shape", [(513, 257), (6, 5)])   # a fused loop, and plain steps
+def test_donated_arrays_receive_the_results_in_place(shape):
+    c = adkit.compile(_moments, donate_argnums=(0, 1, 2))
+    rng = np.random.default_rng(4)
+    p, m, v = rng.standard_normal(shape), rng.standard_normal(shape), rng.random(shape)
+    g = rng.standard_normal(shape)
+    g_before = g.copy()
+    with no_compile_warnings():
+        for call in range(3):
+            expected = _moments(p.copy(), m.copy(), v.copy(), g, 1e-3)
+            donated = (p, m, v)
+            out = c(p, m, v, g, 1e-3)
+            for a, b in zip(out, expected):
+                np.testing.assert_array_equal(a, b)
+            if call:   # replays write into the donated arrays (the first call stages f)
+                assert all(o is d for o, d in zip(out, donated))
+            p, m, v = out
+    np.testing.assert_array_equal(g, g_before)   # not donated: never written
+
+
+def test_donated_arrays_are_intact_when_a_guard_fails():
+    def f(m, g):
+        if np.sum(g) > 0:
+            return m * 0.5 + g
+        return m * 2.0 - g
+    c = adkit.compile(f, donate_argnums=0)
+    rng = np.random.default_rng(5)
+    m, g = rng.standard_normal((300, 300)), np.abs(rng.standard_normal((300, 300)))
+    with no_compile_warnings():
+        for sign in (1, 1, -1, -1, 1):   # each flip fails a guard: f reruns on intact m
+            m_copy = m.copy()
+            expected = f(m_copy, sign * g)
+            m = c(m, sign * g)
+            np.testing.assert_array_equal(m, expected)
+    assert c.stats.guard_failures == 2 and c.stats.traces == 2
+
+
+def test_donated_arrays_sharing_memory_with_other_arguments_are_copied_first():
+    c = adkit.compile(_moments, donate_argnums=(0, 1, 2))
+    rng = np.random.default_rng(6)
+    a, g = rng.random((400, 300)), rng.standard_normal((400, 300))
+    with no_compile_warnings():
+        c(a.copy(), a.copy(), a.copy(), g, 1e-3)   # staged
+        for args in [(a, a, a, g, 1e-3),              # one array donated three times
+                     (g, a, a[:, :], g, 1e-3),        # a donated array that is also g
+                     (a.copy(), a.copy(), a.copy(), a, 1e-3)]:
+            before = [x.copy() for x in args[:4]]
+            expected = _moments(*before, 1e-3)
+            got = c(*args)
+            for x, y in zip(got, expected):
+                np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(args[3], before[3])   # g was not donated
+
+
+def test_nothing_is_donated_under_a_transform():
+    def loss(m, g):
+        return np.sum(c(m, g) ** 2)
+    c = adkit.compile(lambda m, g: m * 0.9 + g * 0.1, donate_argnums=0)
+    rng = np.random.default_rng(7)
+    m, g = rng.standard_normal((400, 300)), rng.standard_normal((400, 300))
+    m_before = m.copy()
+    with no_compile_warnings():
+        for _ in range(3):
+            assert_same(adkit.grad(loss)(m, g), 2 * 0.9 * (m_before * 0.9 + g * 0.1))
+    np.testing.assert_array_equal(m, m_before)
+
+
+def test_errors_of_a_donating_program_are_raised_as_they_come():
+    # a replay that fails after its guards may have written into the donated arrays, so
+    # f does not run again on them: the program's own error is raised
+    c = adkit.compile(lambda m, g: np.sqrt(m) * 0.5 + g, donate_argnums=0)
+    m, g = np.ones((400, 300)), np.ones((400, 300))
+    c(m.copy(), g)
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        c(-m, g)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"donate_argnums": "x"}, TypeError, "donate_argnums must be an int"),
+    ({"donate_argnums": 0, "static_argnums": 0}, ValueError, "both static and donated"),
+])
+def test_bad_donate_argnums_are_named(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        adkit.compile(lambda x: x, **kwargs)
+
+
+def test_a_donated_argument_out_of_range_is_named():
+    c = adkit.compile(lambda x: x * 2, donate_argnums=3)
+    with pytest.raises(ValueError, match="donate_argnums names argument 3"):
+        c(np.ones(3))
+
+
+def test_random_programs_with_every_argument_donated_equal_eager(monkeypatch):
+    """The generator's programs with all their arguments donated (results written into
+    them after the last guard), in fused loops of one row per chunk: the same values as
+    the eager function on fresh copies, on the trace and on replays where branches flip."""
+    pytest.importorskip("scipy.special")
+    hypothesis = pytest.importorskip("hypothesis")
+    import programs as P
+    import adkit.fusion as fusion
+    monkeypatch.setattr(fusion, "CHUNK_BYTES", 1)
+
+    @hypothesis.settings(max_examples=40, derandomize=True, deadline=None, database=None,
+                         suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.given(prog=P.programs())
+    def check(prog):
+        hypothesis.note(repr(prog))
+        xs = prog.inputs
+        c = adkit.compile(prog.fn, donate_argnums=tuple(range(len(xs))))
+        points = [xs, tuple(x * 1.01 + 0.003 for x in xs), xs, tuple(-0.8 * x + 0.05 for x in xs)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for args in points:
+                fresh = [np.array(x) if isinstance(x, np.ndarray) else x for x in args]
+                try:
+                    expected = prog.fn(*[np.array(x) if isinstance(x, np.ndarray) else x
+                                         for x in args])
+                except Exception as err:  # noqa: BLE001 - the compiled one must raise too
+                    with pytest.raises(type(err)):
+                        c(*fresh)
+                    continue
+                assert_same(c(*fresh), expected, rtol=1e-12)
+    check()
