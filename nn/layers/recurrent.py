@@ -13,7 +13,9 @@ in one of two ways:
   about 25 per LSTM step, no per-step cotangent bookkeeping, and the input
   projection of every timestep in one matmul. The hand-written derivatives
   assume Keras's default activations (tanh, and the sigmoid for gates); other
-  activations fall back to implementation 1.
+  activations fall back to implementation 1. The default LSTM without
+  peepholes, the common case, has its own forward and backward pass with far
+  fewer operations per step (fused_lstm.py).
 
 Both share `_step`, so the tests can compare the hand-written backward pass
 with adkit's derivative of the very same forward pass. The backward pass is
@@ -35,6 +37,7 @@ import numpy as np
 import adkit
 
 from .. import activations
+from . import fused_lstm
 from .base import Context, Layer, Shape, deserialize, serialize
 
 
@@ -104,7 +107,8 @@ class _Recurrent(Layer):
         args = (x, params["kernel"], params["recurrent_kernel"], params.get("bias"),
                 params.get("peephole"))
         if all(a is None or isinstance(a, np.ndarray) for a in args):
-            return self._scan(*args, per_step=False)[0]  # nothing to differentiate
+            # nothing to differentiate
+            return self._scan(*args, per_step=False, residuals=False)[0]
         if self.implementation == 2 and self._fusable():
             return _recurrence(*args, layer=self)
         return self._scan(*args, per_step=True)[0]
@@ -114,13 +118,14 @@ class _Recurrent(Layer):
         return self.activation is activations.tanh
 
     def _scan(self, x: Any, kernel: Any, recurrent: Any, bias: Any, peephole: Any,
-              per_step: bool) -> tuple[Any, list]:
+              per_step: bool, residuals: bool = True) -> tuple[Any, Any]:
         """Run the recurrence: (output, per step what `_step_back` needs).
 
         per_step projects each timestep's input on its own: on traced values a
         slice of one big projection would cost a full-size zero cotangent per
         step on the way back, while a slice of the (usually constant) input
-        costs nothing.
+        costs nothing. residuals=False says no backward pass will follow, so a
+        layer that computes extra for it (LSTM's fused path) may skip that.
         """
         n, steps = x.shape[0], x.shape[1]
         if not per_step:  # one matmul for every timestep: (N*T, F) @ (F, gates*U)
@@ -269,6 +274,18 @@ class LSTM(_Recurrent):
     def _fusable(self) -> bool:
         return super()._fusable() and self.recurrent_activation is activations.sigmoid
 
+    def _scan(self, x, kernel, recurrent, bias, peephole, per_step, residuals=True):
+        if per_step or peephole is not None or not self._fusable():
+            return super()._scan(x, kernel, recurrent, bias, peephole, per_step)
+        return fused_lstm.forward(x, kernel, recurrent, bias, self.go_backwards,
+                                  self.return_sequences, residuals)
+
+    def _scan_back(self, saved, g, x, kernel, recurrent, bias, peephole, wanted):
+        if not isinstance(saved, fused_lstm.Residuals):
+            return super()._scan_back(saved, g, x, kernel, recurrent, bias, peephole, wanted)
+        return fused_lstm.backward(saved, g, kernel, recurrent, bias, self.go_backwards,
+                                   self.return_sequences, wanted) + [None]  # no peephole
+
     def _step(self, zx_t, state, recurrent, bias, peephole):
         h_prev, c_prev = state
         u = self.units
@@ -407,7 +424,8 @@ class GRU(_Recurrent):
 @adkit.custom_vjp
 def _recurrence(x, kernel, recurrent_kernel, bias, peephole, *, layer):
     """A recurrent layer's whole forward pass as one operation."""
-    return layer._scan(x, kernel, recurrent_kernel, bias, peephole, per_step=False)[0]
+    return layer._scan(x, kernel, recurrent_kernel, bias, peephole, per_step=False,
+                       residuals=False)[0]
 
 
 def _recurrence_fwd(*args, layer):
