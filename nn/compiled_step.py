@@ -3,14 +3,18 @@ and the optimizer's update, staged once per batch signature and replayed.
 
 The program is a pure function
 
-    (params, layer state, optimizer slots, step scalars, x, y, random draws[, weights])
-        -> (loss, outputs, parameter updates, new slots, new layer state)
+    (trainable params, other params, layer state, optimizer slots, step scalars, x, y,
+     random draws[, weights]) -> (loss, outputs, new params, new slots, new layer state)
 
-that writes into none of its arguments (adkit.compile would run it eagerly if it
-did). The host then checks the loss (TerminateOnNaN), subtracts the updates from
-the model's arrays in place (the subtractions the eager rule makes, so the
-rounding is the same) and hands the optimizer its new slots, with Ctrl-C held:
-the weights end where the eager step's in-place update would have left them.
+staged with the trainable parameters and the optimizer slots donated
+(adkit.compile's donate_argnums): once its guards have held, the replayed program
+writes the new parameters and slots into the old arrays, chunk by chunk in its
+fused update loops, as the eager optimizer updates them in place (same operations,
+so the same rounding). It runs with Ctrl-C held, so an interrupted fit never holds
+half an update. Under TerminateOnNaN (on in every fit) the program checks that the
+loss is finite before it writes: a guard, so a step with a nan loss takes another
+path that changes nothing, and the callback stops training on the last good
+weights. The optimizer then adopts its new slots and counts the step.
 
 Randomness comes in as an argument. The eager step hands the layers a Generator
 seeded by (model seed, step[, rank]); the first step of a batch signature runs the
@@ -35,7 +39,7 @@ from typing import Any
 import numpy as np
 
 import adkit
-from adkit.pytree import tree_flatten
+from adkit.pytree import tree_flatten, tree_unflatten
 
 from .outputs import Rows
 
@@ -134,7 +138,11 @@ class CompiledStep:
         self.model = model
         self._value_and_grad = adkit.value_and_grad(model.loss_fn, has_aux=True)
         #: the staged step; its .stats count traces and replays, .source(...) shows it
-        self.program = adkit.compile(self._pure_step, static_argnums=(0,))
+        #: (arguments 1 and 4, the trainable parameters and the optimizer's slots, are
+        #: donated: the program updates them in place)
+        self.program = adkit.compile(self._pure_step, static_argnums=(0,),
+                                     donate_argnums=(1, 4))
+        self._split_params: tuple = (None, None)   # (the params tree, how to split it)
         self._plans: dict = {}      # batch signature -> the draws the layers make
         #: batch signature -> why it runs eagerly
         self.eager_reasons: dict = {}
@@ -144,7 +152,11 @@ class CompiledStep:
         self._leaf_ids: tuple = (None, ())   # (the leaves list, the ids of its arrays)
 
     def __call__(self, params: dict, leaves: list, x: Any, y: Any, sample_weight: Any,
-                 rng: np.random.Generator) -> tuple[float, Any, Any] | None:
+                 rng: np.random.Generator, finite_loss: bool = False
+                 ) -> tuple[float, Any, Any] | None:
+        """One step on (x, y); the program writes the new parameters and slots into the
+        model's and the optimizer's arrays (call it with Ctrl-C held). finite_loss=True
+        (TerminateOnNaN): a loss that is not finite leaves every array as it was."""
         model, optimizer = self.model, self.model.optimizer
         if self._leaf_ids[0] is not leaves:   # a fit's leaves: the same list at every step
             self._leaf_ids = (leaves, tuple(id(w) for w in leaves))
@@ -162,10 +174,12 @@ class CompiledStep:
             self._plans[key] = plan
         draws = [getattr(rng, name)(*args, **dict(kwargs)) for name, args, kwargs in plan]
         consts = optimizer.begin_step(leaves)
-        layout = (key[3], plan, isinstance(x, Rows), isinstance(y, Rows))
+        treedef, where, others = self._split(params, leaves)
+        layout = (key[3], plan, isinstance(x, Rows), isinstance(y, Rows), treedef, where,
+                  finite_loss)
         before, traces = self.program.stats.eager_calls, self.program.stats.traces
-        args = (layout, params, state, optimizer._slots, consts, _unwrapped(x), _unwrapped(y),
-                draws, sample_weight)
+        args = (layout, list(leaves), others, state, optimizer._slots, consts, _unwrapped(x),
+                _unwrapped(y), draws, sample_weight)
         if key in self._replayed:   # staged and replayed before: no warning to catch
             result, caught = self.program(*args), []
         else:
@@ -207,12 +221,27 @@ class CompiledStep:
                           stacklevel=4)
             if result is None:
                 return None
-        loss, out, updates, new_slots, new_state = result
+        loss, out, new_params, new_slots, new_state = result
 
         def apply() -> None:
-            optimizer.finish_step(leaves, updates, new_slots)
+            optimizer.finish_step(leaves, new_params, new_slots)
             model.state.update(new_state)
         return float(loss), out, apply
+
+    def _split(self, params: dict, leaves: list) -> tuple:
+        """(treedef of params, for each of its leaves the index of that array among the
+        trained `leaves` or -1, the other leaves with None where a trained one goes):
+        the trained arrays go into the program as one donated argument."""
+        cached, split = self._split_params
+        if cached is not params or split[0] is not leaves:
+            full, treedef = tree_flatten(params)
+            index = {id(w): i for i, w in enumerate(leaves)}
+            where = tuple(index.get(id(w), -1) for w in full)
+            split = (leaves, treedef, where)
+            self._split_params = (params, split)
+        _, treedef, where = split
+        others = [None if i >= 0 else w for w, i in zip(tree_flatten(params)[0], where)]
+        return treedef, where, others
 
     def _draw_plan(self, params: dict, state: dict, x: Any, y: Any, sample_weight: Any,
                    rng: np.random.Generator) -> tuple | None:
@@ -232,19 +261,27 @@ class CompiledStep:
             return None
         return plan
 
-    def _pure_step(self, layout: tuple, params: dict, state: dict, slots: list, consts: Any,
-                   x: Any, y: Any, draws: list, sample_weight: Any) -> tuple:
+    def _pure_step(self, layout: tuple, trained: list, others: list, state: dict,
+                   slots: list, consts: Any, x: Any, y: Any, draws: list,
+                   sample_weight: Any) -> tuple:
         """The step as a pure function (what adkit.compile stages). layout (static) keys
-        the program by the trained arrays, the plan of draws and the batch containers."""
+        the program by the trained arrays, the plan of draws, the batch containers and
+        where the trained arrays sit in the parameter tree."""
         model = self.model
-        _, plan, x_rows, y_rows = layout
+        _, plan, x_rows, y_rows, treedef, where, finite_loss = layout
+        params = tree_unflatten(treedef, [trained[i] if i >= 0 else w
+                                          for w, i in zip(others, where)])
         x, y = (Rows(x) if x_rows else x), (Rows(y) if y_rows else y)
         (loss, (out, new_state)), grads = self._value_and_grad(
             params, x, y, ReplayedDraws(plan, draws), **_loss_kwargs(state, sample_weight))
+        if finite_loss and not np.isfinite(loss):
+            # (a guard of the program, checked before it writes anything: a step whose
+            # loss is nan or inf takes another path, which keeps every array)
+            return loss, out, trained, slots, state
         leaves = tree_flatten(model.trainable_part(params))[0]
         grad_leaves = tree_flatten(model.trainable_part(grads))[0]
-        updates, new_slots = model.optimizer.pure_step(leaves, grad_leaves, slots, consts)
-        return loss, out, updates, new_slots, new_state
+        new_params, new_slots = model.optimizer.pure_step(leaves, grad_leaves, slots, consts)
+        return loss, out, new_params, new_slots, new_state
 
 
 def _loss_kwargs(state: dict, sample_weight: Any) -> dict:

@@ -162,6 +162,12 @@ def _accepts_keras2_spellings(init: Callable) -> Callable:
 
 # ---------------------------------------------------------------- the base class
 
+def _subtracted(p: Any, u: Any) -> Any:
+    """p - u in p's dtype, as ``np.subtract(p, u, out=p)`` rounds it."""
+    out = p - u
+    return out if out.dtype == p.dtype else out.astype(p.dtype)
+
+
 class Optimizer:
     """The shared machinery; subclasses define ``_prepare`` and ``_update``.
 
@@ -454,34 +460,38 @@ class Optimizer:
 
     def pure_step(self, params: Sequence[Any], grads: Sequence[Any], slots: Sequence[Sequence],
                   consts: Any) -> tuple[list, list]:
-        """(updates, new slots) for one step from `grads`, as new arrays, writing into
-        nothing: the update of apply_gradients (same transforms, same rule).
-        updates[i] is a tuple of arrays that finish_step subtracts from params[i] in
-        turn, the subtractions the in-place rule makes (so the rounding is the same).
-        `slots` and `consts` are what this optimizer holds and begin_step returned.
+        """(new params, new slots) for one step from `grads`, as new arrays, writing into
+        nothing: the update of apply_gradients (same transforms, same rule, the rule's
+        updates subtracted one after the other as the in-place rule subtracts them, so
+        the rounding is the same). `slots` and `consts` are what this optimizer holds
+        and begin_step returned. Staged with its arguments donated (nn/compiled_step.py),
+        the new arrays are written into the old ones.
 
         >>> opt, w = SGD(0.1, momentum=0.9), np.array([1.0])
         >>> consts = opt.begin_step([w])
         >>> opt.pure_step([w], [np.array([1.0])], opt._slots, consts)
-        ([(array([0.1]),)], [[array([-0.1])]])
+        ([array([0.9])], [[array([-0.1])]])
         """
         grads = [g if g.dtype == p.dtype else g.astype(p.dtype) for p, g in zip(params, grads)]
         grads = self._pure_transform(grads)
-        updates, new_slots = [], []
+        new_params, new_slots = [], []
         for p, g, s in zip(params, grads, slots):
-            update, s_new = self._rule(p, g, list(s), consts)
-            updates.append(update)
+            updates, s_new = self._rule(p, g, list(s), consts)
+            for u in updates:
+                p = _subtracted(p, u)
+            new_params.append(p)
             new_slots.append(s_new)
-        return updates, new_slots
+        return new_params, new_slots
 
-    def finish_step(self, params: Sequence[np.ndarray], updates: Sequence[Sequence[Any]],
+    def finish_step(self, params: Sequence[np.ndarray], new_params: Sequence[Any],
                     new_slots: Sequence[Sequence[np.ndarray]]) -> None:
-        """Subtract a pure step's updates from `params` in place (the model's arrays
-        stay the same objects), take its new slots as this optimizer's own (they are
-        fresh arrays; no copy) and count the step."""
-        for p, update in zip(params, updates):
-            for u in update:
-                np.subtract(p, u, out=p, casting="same_kind")
+        """Copy a pure step's new params into `params` (the model's arrays stay the same
+        objects; nothing to copy where a donated step wrote into them), take its new
+        slots as this optimizer's own (fresh arrays, or the old ones written in place;
+        no copy) and count the step."""
+        for p, new in zip(params, new_params):
+            if new is not p:
+                np.copyto(p, new, casting="same_kind")
         taken = {id(p) for p in params}   # a slot must share memory with no other array
         for slots, values in zip(self._slots, new_slots):
             for k, (old, value) in enumerate(zip(slots, values)):

@@ -193,8 +193,11 @@ class Trainer:
         rng = np.random.default_rng((model.seed, model.optimizer.iterations) + self._rank_key)
         compiled = self._compiled_step() if len(x) else None
         if compiled is not None:
-            with placement.kernels():
-                step = compiled(placement.params, placement.leaves, x, y, sample_weight, rng)
+            # the program writes the new weights in place (after checking the loss is
+            # finite, where TerminateOnNaN watches): Ctrl-C waits for it
+            with placement.kernels(), interrupts_deferred():
+                step = compiled(placement.params, placement.leaves, x, y, sample_weight, rng,
+                                finite_loss=nan_guard is not None)
             if step is not None:
                 loss, out, apply = step
                 if nan_guard is not None and nan_guard.check(epoch, batch, loss):

@@ -258,6 +258,26 @@ def test_a_nan_loss_stops_before_the_update_compiled():
             np.testing.assert_array_equal(a, b)   # the NaN batch changed nothing
 
 
+def test_compiled_steps_update_weights_and_slots_in_place():
+    # the program takes the trainable weights and the optimizer's slots as donated
+    # arguments: from its first replay on, it writes the new values into those arrays
+    from adkit.pytree import tree_flatten
+    x, y = _data((6,), n=64)
+    model = Sequential([Dense(300, activation="relu", input_shape=(6,)),
+                        Dense(3, activation="softmax")], seed=5)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    seen: list = []
+    keep = LambdaCallback(on_train_batch_end=lambda b, logs: seen.append((
+        [id(w) for w in tree_flatten(model.params)[0]],
+        [id(s) for slots in model.optimizer._slots for s in slots],
+        [s.copy() for slots in model.optimizer._slots for s in slots])))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False, callbacks=[keep])
+    _assert_compiled(model)
+    assert seen[0][0] == seen[3][0]                    # the model's arrays stay its arrays
+    assert seen[1][1] == seen[2][1] == seen[3][1]      # replays rewrite the same slots
+    assert not np.array_equal(seen[1][2][0], seen[2][2][0])   # with new values
+
+
 # --- where it does not apply ----------------------------------------------------------------
 
 @pytest.mark.parametrize("make,reason", [
