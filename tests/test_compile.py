@@ -448,8 +448,6 @@ def test_random_programs_fused_in_tiny_chunks_equal_eager(monkeypatch):
     """The program generator's programs with every elementwise run over arrays of two or
     more rows fused, one row per chunk."""
     pytest.importorskip("scipy.special")
-    hypothesis = pytest.importorskip("hypothesis")
-    import programs as P
     import adkit.codegen as codegen
     import adkit.fusion as fusion
     monkeypatch.setattr(fusion, "CHUNK_BYTES", 1)   # one row per chunk
@@ -461,13 +459,7 @@ def test_random_programs_fused_in_tiny_chunks_equal_eager(monkeypatch):
         return runs
     monkeypatch.setattr(codegen, "fused_runs", counting)
 
-    @hypothesis.settings(max_examples=40, derandomize=True, deadline=None, database=None,
-                         suppress_health_check=list(hypothesis.HealthCheck))
-    @hypothesis.given(prog=P.programs())
-    def check(prog):
-        hypothesis.note(repr(prog))
-        _compare_program(prog)
-    check()
+    _each_random_program(_compare_program)
     assert len(fused) >= 20   # the check above did run fused loops
 
 
@@ -983,10 +975,8 @@ def test_every_catalogue_entry_compiled_equals_eager(name):
     _compare_program(P.one_op_program(name, 0))
 
 
-def test_random_programs_compiled_equal_eager():
-    """Random multi-step programs (branches, loops, in-place writes, non-differentiable
-    indices) from the property tests' generator."""
-    pytest.importorskip("scipy.special")
+def _each_random_program(check_one) -> None:
+    """check_one(prog) on 40 programs of the property tests' generator (seeded)."""
     hypothesis = pytest.importorskip("hypothesis")
     import programs as P
 
@@ -995,8 +985,15 @@ def test_random_programs_compiled_equal_eager():
     @hypothesis.given(prog=P.programs())
     def check(prog):
         hypothesis.note(repr(prog))
-        _compare_program(prog)
+        check_one(prog)
     check()
+
+
+def test_random_programs_compiled_equal_eager():
+    """Random multi-step programs (branches, loops, in-place writes, non-differentiable
+    indices) from the property tests' generator."""
+    pytest.importorskip("scipy.special")
+    _each_random_program(_compare_program)
 
 
 def test_math_stays_exact_on_python_floats():
@@ -1127,16 +1124,10 @@ def test_random_programs_with_every_argument_donated_equal_eager(monkeypatch):
     them after the last guard), in fused loops of one row per chunk: the same values as
     the eager function on fresh copies, on the trace and on replays where branches flip."""
     pytest.importorskip("scipy.special")
-    hypothesis = pytest.importorskip("hypothesis")
-    import programs as P
     import adkit.fusion as fusion
     monkeypatch.setattr(fusion, "CHUNK_BYTES", 1)
 
-    @hypothesis.settings(max_examples=40, derandomize=True, deadline=None, database=None,
-                         suppress_health_check=list(hypothesis.HealthCheck))
-    @hypothesis.given(prog=P.programs())
     def check(prog):
-        hypothesis.note(repr(prog))
         xs = prog.inputs
         c = adkit.compile(prog.fn, donate_argnums=tuple(range(len(xs))))
         points = [xs, tuple(x * 1.01 + 0.003 for x in xs), xs, tuple(-0.8 * x + 0.05 for x in xs)]
@@ -1152,4 +1143,4 @@ def test_random_programs_with_every_argument_donated_equal_eager(monkeypatch):
                         c(*fresh)
                     continue
                 assert_same(c(*fresh), expected, rtol=1e-12)
-    check()
+    _each_random_program(check)
