@@ -24,6 +24,7 @@ from .callbacks import History
 from .compiled_step import check_jit_compile
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
+from .layers.fusion import apply_layers
 from .layers.input_layer import InputLayer
 from .layers.nested import ModelLayer, NestedState, as_layer, call_model, stack_shapes
 from .layers.nodes import KerasTensor
@@ -204,13 +205,7 @@ class Sequential:
         """(output, new_state): a pure function of params, input, rng and the
         training flag. logits=True stops before the last layer's activation."""
         ctx = Context(training=training, rng=rng, state=self.state if state is None else state)
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            if logits and i == last:
-                x = layer.pre_activation(params[layer.name], x, ctx)
-            else:
-                x = layer.call(params[layer.name], x, ctx)
-        return x, ctx.new_state
+        return apply_layers(self.layers, params, x, ctx, logits=logits), ctx.new_state
 
     def loss_fn(self, params: dict, x: Any, y: Any, rng: np.random.Generator | None = None,
                 training: bool = True, sample_weight: Any = None,
