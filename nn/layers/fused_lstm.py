@@ -19,8 +19,8 @@ a line of the generated program.
   dz = [dc, dc, dc, dh] * slope: two operations. The ¼ of the sigmoid's
   derivative (and 1 for tanh's) is `scale ** 2`, applied to the recurrent kernel
   and to the parameter cotangents once per call instead of to dz at every step.
-* The parameter cotangents are three matmuls over all timesteps at the end
-  (kernel and bias, recurrent kernel, input), not three per step.
+* The parameter cotangents come from one matmul over all timesteps at the end
+  (inputs and previous outputs stacked as rows, times dz), not three per step.
 * Step 0 starts from a zero state, so it has no recurrent matmul and its
   backward step none either.
 
@@ -146,11 +146,21 @@ def backward(saved: Residuals, g: Any, kernel: Any, recurrent: Any, bias: Any,
         if go_backwards:
             dx = dx[:, ::-1]
         grads[0] = np.transpose(dx, (2, 1, 0))
+    # kernel (and bias) and recurrent kernel in one matmul: inputs and previous outputs
+    # stacked as rows, step 0's previous output zero
+    blocks = []
     if 1 in wanted or (bias is not None and 3 in wanted):
-        dkernel = (inputs @ np.transpose(dz)) * scale2  # with the bias's row when it has one
-        grads[1] = dkernel[:kernel.shape[0]] if 1 in wanted else None
-        grads[3] = dkernel[kernel.shape[0]] if bias is not None and 3 in wanted else None
-    if 2 in wanted and steps > 1:  # step 0's previous output is zero
-        previous = np.concatenate(outputs[:-1], axis=1)
-        grads[2] = (previous @ np.transpose(dz[:, n:])) * scale2
+        blocks.append(inputs)
+    if 2 in wanted:
+        blocks.append(np.concatenate([np.zeros_like(outputs[0])] + outputs[:-1], axis=1))
+    if blocks:
+        rows = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+        product = (rows @ np.transpose(dz)) * scale2
+        features = kernel.shape[0]
+        if 1 in wanted:
+            grads[1] = product[:features]
+        if bias is not None and 3 in wanted:
+            grads[3] = product[features]
+        if 2 in wanted:
+            grads[2] = product[-recurrent.shape[0]:]
     return grads
