@@ -8,19 +8,21 @@ as arithmetic at these sizes (batch 128, 128 units), and under adkit.compile eac
 a line of the generated program.
 
 * One tanh gives all four gates: the sigmoid is σ(z) = ½ tanh(½ z) + ½, so the
-  gate columns of the kernels and the bias are halved once per call (`_scales`),
-  and `tanh(z) * scale + shift` is (i, f, block, o). Halving is exact in binary
+  gate columns of the kernels and the bias are halved once per call (`_scale`),
+  and `tanh(z) * ½ + ½` on the gate rows gives i, f and o. Halving is exact in binary
   floating point, so this is the same arithmetic as the sigmoid's.
-* The bias is folded into the input projection, one matmul for every timestep:
-  the input gets a column of ones and the kernel the bias as an extra row. The
-  same matmul then gives the bias's cotangent.
+* The recurrence runs transposed, on (units, batch) arrays, and each step is ONE
+  matmul: z = W^T [h; x_t; 1] with W = [recurrent kernel; kernel; bias], so the
+  input projection and the bias come with the recurrent product (OpenBLAS does
+  that faster than h R alone plus an add), and the gates are contiguous row
+  blocks.
 * The forward pass keeps, per step, the derivative of the four pre-activations
   times their partners in the chain rule (`slope`), so the backward step is
   dz = [dc, dc, dc, dh] * slope: two operations. The ¼ of the sigmoid's
   derivative (and 1 for tanh's) is `scale ** 2`, applied to the recurrent kernel
   and to the parameter cotangents once per call instead of to dz at every step.
-* The parameter cotangents come from one matmul over all timesteps at the end
-  (inputs and previous outputs stacked as rows, times dz), not three per step.
+* The parameter cotangents come from one matmul over all timesteps at the end,
+  the stacked [h; x_t; 1] of every step times dz, not three per step.
 * Step 0 starts from a zero state, so it has no recurrent matmul and its
   backward step none either.
 
@@ -39,31 +41,25 @@ import numpy as np
 class Residuals(NamedTuple):
     """What `backward` needs from `forward`."""
 
-    inputs: Any       # (features [+ 1 row of ones], steps * batch): column k * batch + b
-    outputs: list     # h of each step, transposed (units, batch), in reading order
-    steps: list       # (slope, carry, forget gate) of each step, transposed
-    scale: np.ndarray  # the pre-activation scale (½ on gate rows, 1 on the block's), a column
+    operands: list     # [h_prev; x_t (; 1)] of each step, (units + features (+ 1), batch)
+    steps: list        # (slope, carry, forget gate) of each step, transposed
+    scale: np.ndarray  # the pre-activation scale (½ on gate rows, 1 on the block's)
 
 
 @functools.lru_cache(maxsize=32)
-def _scales(units: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """(scale, shift), columns over the (i, f, block, o) rows: tanh(scale * z) * scale +
-    shift is σ on the gate rows and tanh on the block's."""
-    scale = np.full((4 * units, 1), 0.5, dtype)
+def _scale(units: int, dtype: np.dtype) -> np.ndarray:
+    """The pre-activation scale over the (i, f, block, o) columns: ½ on the gates', 1 on
+    the block's, so that tanh(scale * z) * ½ + ½ is σ(z) on the gates."""
+    scale = np.full(4 * units, 0.5, dtype)
     scale[2 * units:3 * units] = 1
-    shift = np.full((4 * units, 1), 0.5, dtype)
-    shift[2 * units:3 * units] = 0
-    scale.flags.writeable = shift.flags.writeable = False  # shared by every call
-    return scale, shift
+    scale.flags.writeable = False  # shared by every call
+    return scale
 
 
 def forward(x: Any, kernel: Any, recurrent: Any, bias: Any, go_backwards: bool,
             return_sequences: bool, residuals: bool = True) -> tuple[Any, Residuals | None]:
     """(output, residuals for `backward`, or None when residuals=False) of an LSTM over
     x (batch, timesteps, features) with Keras's (i, f, c, o) weight layout.
-
-    The recurrence runs transposed, on (units, batch) arrays: the gates are then
-    contiguous row blocks, and OpenBLAS multiplies R^T h^T faster than h R.
 
     >>> rng = np.random.default_rng(0)
     >>> out, _ = forward(rng.random((2, 5, 3)), rng.random((3, 16)), rng.random((4, 16)),
@@ -74,25 +70,28 @@ def forward(x: Any, kernel: Any, recurrent: Any, bias: Any, go_backwards: bool,
     n, steps = x.shape[0], x.shape[1]
     u = recurrent.shape[0]
     dtype = np.result_type(x.dtype, kernel.dtype)
-    scale, shift = _scales(u, dtype)
-    inputs = np.transpose(x, (2, 1, 0))  # (features, steps, batch)
+    scale = _scale(u, dtype)
+    inputs = np.transpose(x, (1, 2, 0))  # (steps, features, batch)
     if go_backwards:
-        inputs = inputs[:, ::-1]
+        inputs = inputs[::-1]
+    weights = [recurrent, kernel]
     if bias is not None:
-        inputs = np.concatenate([inputs, np.ones((1, steps, n), dtype)])
-        kernel = np.concatenate([kernel, np.reshape(bias, (1, -1))])
-    inputs = np.reshape(inputs, (-1, steps * n))
-    # every step's input projection, (steps, 4 units, batch): one matmul per step, in one call
-    zx = np.matmul(np.transpose(kernel) * scale,
-                   np.transpose(np.reshape(inputs, (-1, steps, n)), (1, 0, 2)))
-    recurrent = np.transpose(recurrent) * scale
+        inputs = np.concatenate([inputs, np.ones((steps, 1, n), dtype)], axis=1)
+        weights.append(np.reshape(bias, (1, -1)))
+    weights = np.transpose(np.concatenate(weights) * scale)  # (4 units, units + features...)
     h = c = None
-    outputs, kept = [], []
+    outputs, operands, kept = [], [], []
     for k in range(steps):
-        z = zx[k] if h is None else zx[k] + recurrent @ h
+        if h is None:  # the state starts at zero
+            z = weights[:, u:] @ inputs[k]
+            operand = np.concatenate([np.zeros((u, n), dtype), inputs[k]]) if residuals else None
+        else:
+            operand = np.concatenate([h, inputs[k]])
+            z = weights @ operand
         th = np.tanh(z)
-        gates = th * scale + shift
-        i, f, block, o = gates[:u], gates[u:2 * u], gates[2 * u:3 * u], gates[3 * u:]
+        # σ on the gate rows by scalars: a (4 units, 1) column would broadcast row by row
+        i_f = th[:2 * u] * 0.5 + 0.5
+        i, f, block, o = i_f[:u], i_f[u:], th[2 * u:3 * u], th[3 * u:] * 0.5 + 0.5
         c_prev = c
         c = i * block if c_prev is None else i * block + f * c_prev
         squashed = np.tanh(c)
@@ -104,9 +103,10 @@ def forward(x: Any, kernel: Any, recurrent: Any, bias: Any, go_backwards: bool,
             # d(tanh(scale z))/d(scale z) times what each pre-activation multiplies in c and h
             slope = np.concatenate([block, c_prev, i, squashed]) * (1 - th * th)
             carry = o - h * squashed  # dc/dc_prev's path through h: o (1 - tanh(c)^2)
+            operands.append(operand)
             kept.append((slope, carry, f))
     out = np.transpose(np.stack(outputs), (2, 0, 1)) if return_sequences else outputs[-1].T
-    return out, (Residuals(inputs, outputs, kept, scale) if residuals else None)
+    return out, (Residuals(operands, kept, scale) if residuals else None)
 
 
 def backward(saved: Residuals, g: Any, kernel: Any, recurrent: Any, bias: Any,
@@ -121,9 +121,9 @@ def backward(saved: Residuals, g: Any, kernel: Any, recurrent: Any, bias: Any,
     >>> dx.shape, dk.shape, dr.shape, db
     ((2, 5, 3), (3, 16), (4, 16), None)
     """
-    inputs, outputs, kept, scale = saved
-    steps, n = len(kept), outputs[0].shape[1]
-    scale2 = np.reshape(scale * scale, (-1,))  # the chain rule's factor for scale * z
+    operands, kept, scale = saved
+    steps, n = len(kept), operands[0].shape[1]
+    scale2 = scale * scale  # the chain rule's factor for scale * z
     recurrent_back = recurrent * scale2
     g = np.transpose(g, (1, 2, 0) if return_sequences else (1, 0))  # (steps,) units, batch
     dh = g[-1] if return_sequences else g
@@ -139,28 +139,20 @@ def backward(saved: Residuals, g: Any, kernel: Any, recurrent: Any, bias: Any,
             if return_sequences:
                 dh = dh + g[k - 1]
             dc = dc * f
-    dz = np.concatenate(dzs, axis=1)  # (4 units, steps * batch), columns like inputs'
+    dz = np.concatenate(dzs, axis=1)  # (4 units, steps * batch)
     grads: list = [None, None, None, None]
     if 0 in wanted:
         dx = np.reshape((kernel * scale2) @ dz, (-1, steps, n))  # (features, steps, batch)
         if go_backwards:
             dx = dx[:, ::-1]
         grads[0] = np.transpose(dx, (2, 1, 0))
-    # kernel (and bias) and recurrent kernel in one matmul: inputs and previous outputs
-    # stacked as rows, step 0's previous output zero
-    blocks = []
-    if 1 in wanted or (bias is not None and 3 in wanted):
-        blocks.append(inputs)
-    if 2 in wanted:
-        blocks.append(np.concatenate([np.zeros_like(outputs[0])] + outputs[:-1], axis=1))
-    if blocks:
-        rows = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-        product = (rows @ np.transpose(dz)) * scale2
-        features = kernel.shape[0]
-        if 1 in wanted:
-            grads[1] = product[:features]
-        if bias is not None and 3 in wanted:
-            grads[3] = product[features]
+    if wanted & {1, 2, 3}:  # the rows of W = [recurrent; kernel; bias], in one matmul
+        product = (np.concatenate(operands, axis=1) @ np.transpose(dz)) * scale2
+        u, features = recurrent.shape[0], kernel.shape[0]
         if 2 in wanted:
-            grads[2] = product[-recurrent.shape[0]:]
+            grads[2] = product[:u]
+        if 1 in wanted:
+            grads[1] = product[u:u + features]
+        if bias is not None and 3 in wanted:
+            grads[3] = product[u + features]
     return grads
