@@ -212,7 +212,7 @@ def test_batch_normalization_weights_come_in_kerass_order():
 
 def test_set_weights_checks_everything_before_changing_anything():
     dense = Dense(2, input_shape=(3,))
-    Sequential([dense], seed=0)
+    model = Sequential([dense], seed=0)   # (kept: a layer holds its model weakly)
     before = dense.get_weights()
     with pytest.raises(ValueError, match=r"got 1 arrays, the layer has 2: kernel \(3, 2\), "
                                          r"bias \(2,\)"):
@@ -227,15 +227,17 @@ def test_set_weights_checks_everything_before_changing_anything():
         dense.set_weights(np.ones((3, 2)))
     for old, now in zip(before, dense.get_weights()):
         np.testing.assert_array_equal(old, now)
+    del model
 
 
 def test_weights_of_a_layer_outside_a_built_model_are_refused_with_the_fix():
     with pytest.raises(ValueError, match="is in no model.*input_shape"):
         Dense(2).get_weights()
     layer = Dense(2)
-    Sequential([layer])
+    model = Sequential([layer])   # (kept: a layer holds its model weakly)
     with pytest.raises(ValueError, match="not built yet"):
         layer.set_weights([])
+    del model
 
 
 # ---------------------------------------------------------------- failing constructors
