@@ -465,11 +465,13 @@ class NumpyBackend:
             # one strided slice per window position serves every case (overlapping, padded,
             # cropped); for 2x2 it measured 1.6x faster than the non-overlapping special
             # case x.reshape(N, Ho, 2, Wo, 2, C).max(axis=(2, 4))
-            offsets = geo.offsets()
-            _, i, j = next(offsets)
-            np.copyto(y[rows], geo.at(xp, i, j))
-            for _, i, j in offsets:
-                np.maximum(y[rows], geo.at(xp, i, j), out=y[rows])
+            views = [geo.at(xp, i, j) for _, i, j in geo.offsets()]
+            if len(views) == 1:
+                np.copyto(y[rows], views[0])
+            else:   # the first two positions straight into y: no copy first
+                np.maximum(views[0], views[1], out=y[rows])
+            for v in views[2:]:
+                np.maximum(y[rows], v, out=y[rows])
 
         return _elementwise(y, part)
 
@@ -479,17 +481,23 @@ class NumpyBackend:
         on ties), as an int8 (int32 for windows over 127) array shaped like y."""
         geo = window(x.shape, pool_size, strides, padding)
         offsets = list(geo.offsets())
-        idx = np.full(y.shape, len(offsets) - 1, np.int8 if len(offsets) < 128 else np.int32)
+        idx = np.zeros(y.shape, np.int8 if len(offsets) < 128 else np.int32)
 
         def part(rows: slice) -> None:
             xp = _Padder(x.shape, geo, len(idx[rows]), x.dtype, -np.inf)(x[rows])
-            into, step = idx[rows], np.empty_like(idx[rows])
-            # last to first, each equal position setting idx = k, so the first one stays;
-            # idx -= (idx - k) * equal: 3x faster than np.copyto(idx, k, where=equal)
+            into, differs = idx[rows], np.empty(idx[rows].shape, bool)
+            # with d_k = (x_k != y), the first equal position is Horner's
+            # d_0 (1 + d_1 (1 + ... d_{K-2})), taken from the inside out (K-1 when none of
+            # the first K-1 equals y): one comparison and two int8 steps per position,
+            # 2x2 over (128, 24, 24, 32) float32 in 1.27 ms against 1.44 for
+            # idx -= (idx - k) * (x_k == y) from the last position to the first
             for k, i, j in reversed(offsets[:-1]):
-                np.subtract(into, k, out=step)
-                step *= geo.at(xp, i, j) == y[rows]
-                into -= step
+                np.not_equal(geo.at(xp, i, j), y[rows], out=differs)
+                if k < len(offsets) - 2:
+                    into += 1
+                    into *= differs
+                else:
+                    np.copyto(into, differs)
 
         return _elementwise(idx, part)
 
