@@ -18,7 +18,6 @@ relu's pass over 9.4 MB and its derivative's over 28 MB, for passes over 2.4 and
 The layers, their parameters and weight files are unchanged; only the order of the
 operations differs.
 
-    >>> from adkit.nn.layers import Activation, Conv2D, MaxPooling2D
     >>> block = [Conv2D(2, 3, name="c"), Activation("relu"), MaxPooling2D()]
     >>> [type(layer).__name__ for layer in runs(block)[0]]
     ['Conv2D', 'Activation', 'MaxPooling2D']
