@@ -21,6 +21,7 @@ function eagerly instead.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, Iterable, NamedTuple
 
 import numpy as np
@@ -116,7 +117,7 @@ AS_PYTHON = {float: Primitive("float", float), complex: Primitive("complex", com
 class StagingTrace(Trace):
     """Records every primitive applied to its boxes into `program` (a list of steps)."""
 
-    __slots__ = ("program", "n_slots", "_cse", "large", "shapes", "info", "_alive")
+    __slots__ = ("program", "n_slots", "_cse", "large", "shapes", "info", "_owners")
 
     stages = True
 
@@ -128,16 +129,16 @@ class StagingTrace(Trace):
         self.large: set = set()       # slots holding arrays worth freeing after last use
         self.shapes: dict = {}        # slot -> shape of its value (for DOT drawings)
         self.info: dict = {}          # slot -> SlotInfo
-        # every value staged, kept while staging: SlotInfo names memory by id(), and the
-        # id of an array freed meanwhile would come back for another one (false sharing
-        # that hides reuse from the buffer pass)
-        self._alive: list = []
+        # SlotInfo names memory by a number per array owning it: id() alone would come
+        # back for a new array once the old one is freed (false sharing that hides
+        # reuse from the buffer pass), so each id keeps a weak reference to its owner
+        self._owners: dict = {}
 
     def new_input(self, value: Any) -> "Staged":
         """A fresh input slot holding `value`."""
         box = _staged(value, self.n_slots, self)
         self.shapes[self.n_slots] = getattr(value, "shape", ())
-        self.info[self.n_slots] = _info(value, False)
+        self.info[self.n_slots] = _info(value, False, self._owners)
         self.n_slots += 1
         return box
 
@@ -173,8 +174,7 @@ class StagingTrace(Trace):
             self.shapes[slot] = getattr(ans, "shape", ())
             fresh = type(ans) is np.ndarray and ans.base is None and not prim.view and (
                 prim.elementwise or prim.name in _FRESH) and all(ans is not v for v in values)
-            self.info[slot] = _info(ans, fresh)
-            self._alive.append(ans)
+            self.info[slot] = _info(ans, fresh, self._owners)
         out = _staged(ans, slot, self)
         if _shape_may_depend_on_data(prim, values) and hasattr(ans, "shape"):
             self.program.append(Guard("shape", slot, np.shape(ans)))
@@ -201,21 +201,35 @@ class StagingTrace(Trace):
         return a, ("c", a)
 
 
-def _info(value: Any, fresh: bool) -> SlotInfo:
+def _info(value: Any, fresh: bool, owners: dict) -> SlotInfo:
     root: Any = None
     if type(value) is np.ndarray:
-        root = _memory(value)
+        root = _memory(value, owners)
     elif type(value) in (tuple, list):   # (split, eigh: views of an input, or new arrays)
-        root = frozenset(_memory(v) for v in value if type(v) is np.ndarray) or None
+        root = frozenset(_memory(v, owners) for v in value if type(v) is np.ndarray) or None
     return SlotInfo(type(value), getattr(value, "shape", ()), getattr(value, "dtype", None),
                     root, fresh)
 
 
-def _memory(a: np.ndarray) -> int:
-    """id of the array that owns a's memory (views share it)."""
+def _memory(a: np.ndarray, owners: dict) -> int:
+    """A number for the array that owns a's memory (views share it): id(owner), unless
+    that id belonged to an array freed since, whose number it keeps (the new owner
+    gets a fresh negative one)."""
     while isinstance(a.base, np.ndarray):
         a = a.base
-    return id(a)
+    key = id(a)
+    known = owners.get(key)
+    if known is None or known[0]() is not a:
+        reused = owners.setdefault(None, [0])   # how many ids came back
+        if known is not None:
+            reused[0] += 1
+        number = key if known is None else -reused[0]
+        try:
+            owners[key] = (weakref.ref(a), number)
+        except TypeError:   # (an array subclass without weak references: keep it alive)
+            owners[key] = ((lambda a=a: a), number)
+        return number
+    return known[1]
 
 
 def _concrete(v: Any, prim: Primitive) -> Any:
