@@ -146,34 +146,36 @@ def _plan(steps: list, start: int, stop: int, shape: tuple, outputs: list,
 
 def _homes(steps: list, start: int, stop: int, escaping: tuple, outputs: list, info: dict,
            donated: frozenset) -> dict:
-    """escaping result -> a donated input it is written into, chunk by chunk. An input
-    qualifies when nothing reads its memory after the run, and inside the run only
-    the input itself (no other view of it) is read, by steps up to the one making the
-    result: each chunk of it is used up before the result's chunk overwrites it."""
-    if not donated:
-        return {}
+    """escaping result -> the array it is written into, chunk by chunk, instead of a new
+    one: a donated input, or a fresh intermediate made before the run, that the run
+    reads for the last time. It qualifies when nothing reads its memory after the run,
+    and inside the run only that slot (no other view of its memory) is read, by steps
+    up to the one making the result: each chunk of it is used up before the result's
+    chunk overwrites it."""
+    results = {steps[k].out for k in range(start, stop)}
     root_of = {s: i.root for s, i in info.items() if isinstance(i.root, int)}
     read_after = {root_of.get(s) for step in steps[stop:] for s in _read(step)}
     read_after.update(root_of.get(s) for kind, s in outputs if kind == "v")
-    last_read: dict = {}   # donated slot -> the last step of the run reading it
-    views_read: set = set()   # roots read in the run through a slot that is not the input
+    last_read: dict = {}   # slot -> the last step of the run reading it
+    readers: dict = {}     # memory root -> the slots the run reads it through
     for k in range(start, stop):
         for s in _read(steps[k]):
-            if s in donated:
-                last_read[s] = k
-            else:
-                views_read.add(root_of.get(s))
+            last_read[s] = k
+            readers.setdefault(root_of.get(s), set()).add(s)
+    candidates = sorted(s for s in last_read if s not in results and (
+        s in donated or info[s].fresh))
     homes: dict = {}
     taken: set = set()
     for k in range(start, stop):
         out = steps[k].out
         if out not in escaping:
             continue
-        for d in sorted(donated - taken):
+        for d in candidates:
             i, o = info[d], info[out]
-            if i.type is np.ndarray and i.shape == o.shape and i.dtype == o.dtype \
-                    and i.root not in read_after and i.root not in views_read \
-                    and last_read.get(d, -1) <= k:
+            if d not in taken and i.type is np.ndarray and i.shape == o.shape \
+                    and i.dtype == o.dtype and isinstance(i.root, int) \
+                    and i.root not in read_after and readers.get(i.root) == {d} \
+                    and last_read[d] <= k:
                 homes[out] = d
                 taken.add(d)
                 break

@@ -433,6 +433,32 @@ def test_elementwise_runs_on_large_arrays_are_fused_into_chunked_loops(dtype):
     assert src.count("fused:") == 1 and "for _i in range(0, 513, " in src, src
 
 
+def test_fused_results_take_over_arrays_the_run_uses_up():
+    # the product p dies in the run, so the run's result is written into p's array; q is
+    # read after its run, so that run's result gets an array of its own
+    def uses_up(x, w):
+        p = x @ w
+        return (np.exp(p) * 2.0 + 1.0) * 0.5
+
+    def keeps(x, w):
+        q = x @ w
+        return np.tanh(q) * 2.0 + q, np.sum(q)
+    rng = np.random.default_rng(8)
+    for f, homes in ((uses_up, 1), (keeps, 0)):
+        c = adkit.compile(f)
+        with no_compile_warnings():
+            for _ in range(3):
+                x, w = rng.standard_normal((600, 3)) * 0.3, rng.standard_normal((3, 200))
+                got, want = c(x, w), f(x, w)
+                for a, b in zip(got if isinstance(got, tuple) else (got,),
+                                want if isinstance(want, tuple) else (want,)):
+                    np.testing.assert_array_equal(a, b)
+        lines = c.source(x, w).splitlines()
+        assert sum("fused" in line for line in lines) == 1
+        assert sum(bool(re.fullmatch(r"    v\d+ = v\d+", line)) for line in lines) == homes, \
+            "\n".join(lines)
+
+
 def test_small_arrays_and_lone_steps_are_not_fused():
     c = adkit.compile(_adam_like)
     rng = np.random.default_rng(3)
