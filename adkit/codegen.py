@@ -387,7 +387,7 @@ def _fused_loop(run: FusedRun, steps: list, info: dict, ufunc_of: dict, operand:
     empty = bind(np.empty, "empty")
     lines = [f"    # steps {run.start}..{run.stop - 1} fused: {n} rows in chunks of {rows}"]
     for s in run.escaping:
-        home = run.homes.get(s)   # a donated input whose memory the result takes over
+        home = run.homes.get(s)   # an array the run uses up: the result takes it over
         lines.append(f"    v{s} = v{home}" if home is not None else
                      f"    v{s} = {empty}({const(run.shape)}, {const(info[s].dtype)})")
     chunk_shape = const((rows,) + run.shape[1:])

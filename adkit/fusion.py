@@ -45,7 +45,7 @@ class FusedRun(NamedTuple):
     escaping: tuple         # result slots used after the run (whole arrays)
     buffers: dict           # result slot used only inside the run -> chunk buffer number
     buffer_dtypes: tuple    # dtype of each chunk buffer
-    homes: dict             # escaping result -> the donated input whose array it takes over
+    homes: dict             # escaping result -> the slot whose array it takes over
 
 
 def fused_runs(steps: list, outputs: list, info: dict, ufunc_of: dict,
