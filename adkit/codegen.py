@@ -304,13 +304,12 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
 
     # writes into donated arrays wait for the last guard: a failing guard leaves every
     # argument as it was, for f to run on
-    writable = donated if donated else frozenset()
     last_guard = max((k for k, step in enumerate(steps) if isinstance(step, Guard)), default=-1)
-    runs = {run.start: run for run in fused_runs(steps, outputs, info, ufunc_of, writable,
+    runs = {run.start: run for run in fused_runs(steps, outputs, info, ufunc_of, donated,
                                                  last_guard)}
     in_run = {k for run in runs.values() for k in range(run.start, run.stop)}
     chunked = {s for run in runs.values() for s in run.buffers}   # never whole arrays
-    reuse = _reusable_buffers(steps, inputs, outputs, info, ufunc_of, in_run, writable,
+    reuse = _reusable_buffers(steps, inputs, outputs, info, ufunc_of, in_run, donated,
                               last_guard)
     frees = _last_uses(steps, large - chunked, outputs, reuse)
     params_in = ", ".join(f"v{i}" for i in inputs)

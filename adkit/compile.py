@@ -204,7 +204,7 @@ class Compiled:
         with _STAGING:   # one staging at a time: it swaps captured bindings in and out
             return self._stage(entry, args, kwargs, leaves, treedef, captured)
 
-    def _donated_leaves(self, args: tuple, treedef: Any) -> set:
+    def _donated_leaves(self, args: tuple) -> set:
         """Indices, among the leaves of (dynamic arguments, keyword arguments), of the
         leaves of the donated arguments."""
         if not self._donate:
@@ -355,7 +355,7 @@ class Compiled:
             reason = _unsound(trace, boxes + capture_boxes, leaves + [v for _, v in captured],
                               states)
         if reason is None:
-            donated = frozenset(boxes[i]._node for i in self._donated_leaves(args, treedef)
+            donated = frozenset(boxes[i]._node for i in self._donated_leaves(args)
                                 if isinstance(boxes[i], Staged)
                                 and type(boxes[i]._value) is np.ndarray)
             try:

@@ -430,7 +430,8 @@ class Optimizer:
     # ------------------------------------------------------------ the step as a pure function
     # adkit.nn's compiled training step (nn/compiled_step.py) stages the update into one
     # program with the loss and gradient: begin_step (host) -> pure_step (staged: new
-    # arrays, nothing written) -> finish_step (host: the results copied in place).
+    # arrays, which the program writes into the old ones, donated) -> finish_step (host:
+    # copies what was not written in place, adopts the slots, counts the step).
 
     def pure_step_refusal(self) -> str | None:
         """Why this optimizer's step cannot run as a pure function (so a training step
