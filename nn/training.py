@@ -194,19 +194,19 @@ class Trainer:
         compiled = self._compiled_step() if len(x) else None
         if compiled is not None:
             # the program writes the new weights in place (after checking the loss is
-            # finite, where TerminateOnNaN watches): Ctrl-C waits for it
-            with placement.kernels(), interrupts_deferred():
-                step = compiled(placement.params, placement.leaves, x, y, sample_weight, rng,
-                                finite_loss=nan_guard is not None)
-            if step is not None:
-                loss, out, apply = step
-                if nan_guard is not None and nan_guard.check(epoch, batch, loss):
+            # finite, where TerminateOnNaN watches): Ctrl-C waits until the rest of the
+            # step (slots, step count, layer state, constraints) has followed
+            with interrupts_deferred():
+                with placement.kernels():
+                    step = compiled(placement.params, placement.leaves, x, y,
+                                    sample_weight, rng, finite_loss=nan_guard is not None)
+                if step is not None:
+                    loss, out, apply = step
+                    if nan_guard is None or not nan_guard.check(epoch, batch, loss):
+                        apply()
+                        placement.updated()
+                        model.apply_constraints()
                     return loss, out
-                with interrupts_deferred():
-                    apply()
-                    placement.updated()
-                    model.apply_constraints()
-                return loss, out
         if len(x):
             with placement.kernels():
                 if sample_weight is None:

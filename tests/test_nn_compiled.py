@@ -436,3 +436,35 @@ def test_a_nested_models_frozen_layers_stay_and_its_constraints_hold(jit):
     kernel = inner.layers[1].get_weights()[0]
     assert (kernel >= 0).all() and not np.array_equal(kernel, np.maximum(held, 0))
     assert list(outer.trainable_part(outer.params)["inner"]) == ["held"]
+
+
+def test_ctrl_c_during_a_compiled_step_leaves_a_whole_step(monkeypatch):
+    # Ctrl-C while the program runs (it writes the weights and slots in place) is held
+    # until the step is whole: the optimizer counts it and the layer state takes it too
+    import os
+    import signal
+    from adkit.nn.compiled_step import CompiledStep
+    x, y = _data((6,), n=64)
+    model = Sequential(_mlp("float64"), seed=3)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=True)
+    calls, before = [], []
+    run = CompiledStep.__call__
+
+    def interrupted(self, *args, **kwargs):
+        before.append((model.get_weights(), {k: {n: v.copy() for n, v in s.items()}
+                                             for k, s in model.state.items()}))
+        result = run(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:    # a replay: the program has written the weights
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(CompiledStep, "__call__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    _assert_compiled(model)
+    weights, state = before[2]
+    assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights))
+    assert model.optimizer.iterations == 3          # the interrupted step was counted
+    assert any(not np.array_equal(v, state[k][n])   # and its BatchNormalization statistics kept
+               for k, s in model.state.items() for n, v in s.items())
