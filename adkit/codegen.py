@@ -43,7 +43,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from .fusion import FusedRun, fused_runs
-from .staging import CONSTANT, Guard, Instruction, SlotInfo, check_guard, operands_of, slots_of
+from .staging import (CONSTANT, Guard, Instruction, SlotInfo, check_guard, operands_of, reads,
+                      slots_of)
 
 __all__ = ["GuardFailure", "eliminate_dead_code", "simplify", "dedupe_guards", "generate",
            "optimise", "build", "split_at", "slots_of", "operands_of"]
@@ -496,10 +497,6 @@ def _literal(value: Any) -> str | None:
 
 
 # --- liveness: buffer reuse and releasing -----------------------------------------------------
-def _uses(step: Any) -> Iterable[int]:
-    return slots_of(step.operands) if isinstance(step, Instruction) else (step.slot,)
-
-
 def _reusable_buffers(steps: list, inputs: list, outputs: list, info: dict,
                       ufunc_of: dict, fused: set = frozenset(),
                       donated: frozenset = frozenset(), last_guard: int = -1) -> dict[int, int]:
@@ -525,7 +522,7 @@ def _reusable_buffers(steps: list, inputs: list, outputs: list, info: dict,
 
     last: dict = {}        # memory root -> index of the last step reading it
     for k, step in enumerate(steps):
-        for slot in _uses(step):
+        for slot in reads(step):
             for r in roots(slot):
                 last[r] = k
     reuse: dict[int, int] = {}
@@ -561,7 +558,7 @@ def _last_uses(steps: list, large: set, outputs: list, reuse: dict) -> dict[int,
     """step index -> the large slots whose last use is that step (freed right after it)."""
     last: dict[int, int] = {}
     for k, step in enumerate(steps):
-        for slot in _uses(step):
+        for slot in reads(step):
             if slot in large:
                 last[slot] = k
     kept = {s for kind, s in outputs if kind == "v"}

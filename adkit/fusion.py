@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .staging import Instruction, SlotInfo, slots_of
+from .staging import Instruction, SlotInfo, reads
 
 __all__ = ["FusedRun", "fused_runs", "CHUNK_BYTES", "MIN_CHUNKS"]
 
@@ -116,10 +116,10 @@ def _plan(steps: list, start: int, stop: int, shape: tuple, outputs: list,
         return None
     used_after = {s for kind, s in outputs if kind == "v"}
     for step in steps[stop:]:
-        used_after.update(_read(step))
+        used_after.update(reads(step))
     last_use = {}
     for k in range(start, stop):
-        for s in _read(steps[k]):
+        for s in reads(steps[k]):
             last_use[s] = k
     escaping = tuple(s for s in results if s in used_after)
     # the chunk buffers: a result used only inside the run takes a free buffer of its
@@ -128,7 +128,7 @@ def _plan(steps: list, start: int, stop: int, shape: tuple, outputs: list,
     dtypes: list = []
     free: dict = {}
     for k in range(start, stop):
-        for s in set(_read(steps[k])):   # operands read for the last time give theirs back
+        for s in set(reads(steps[k])):   # operands read for the last time give theirs back
             if s in buffers and last_use.get(s) == k:   # (a ufunc may write over its input)
                 free.setdefault(np.dtype(info[s].dtype), []).append(buffers[s])
         out = steps[k].out
@@ -154,12 +154,12 @@ def _homes(steps: list, start: int, stop: int, escaping: tuple, outputs: list, i
     chunk overwrites it."""
     results = {steps[k].out for k in range(start, stop)}
     root_of = {s: i.root for s, i in info.items() if isinstance(i.root, int)}
-    read_after = {root_of.get(s) for step in steps[stop:] for s in _read(step)}
+    read_after = {root_of.get(s) for step in steps[stop:] for s in reads(step)}
     read_after.update(root_of.get(s) for kind, s in outputs if kind == "v")
     last_read: dict = {}   # slot -> the last step of the run reading it
     readers: dict = {}     # memory root -> the slots the run reads it through
     for k in range(start, stop):
-        for s in _read(steps[k]):
+        for s in reads(steps[k]):
             last_read[s] = k
             readers.setdefault(root_of.get(s), set()).add(s)
     candidates = sorted(s for s in last_read if s not in results and (
@@ -180,7 +180,3 @@ def _homes(steps: list, start: int, stop: int, escaping: tuple, outputs: list, i
                 taken.add(d)
                 break
     return homes
-
-
-def _read(step: Any) -> list:
-    return list(slots_of(step.operands)) if isinstance(step, Instruction) else [step.slot]

@@ -86,6 +86,11 @@ def operands_of(operands: Iterable, kind: str) -> Iterable[Any]:
             yield from operands_of(op[2], kind)
 
 
+def reads(step: Any) -> Iterable[int]:
+    """The slots a step reads: an instruction's operands, or a guard's slot."""
+    return slots_of(step.operands) if isinstance(step, Instruction) else (step.slot,)
+
+
 #: results at least this large are released right after their last use in a program
 _LARGE_BYTES = 1 << 16
 #: integer and boolean values up to this size may become plain arrays, pinned by a guard
