@@ -160,3 +160,19 @@ def test_a_model_with_fused_runs_trains_as_keras_spells_it():
                       jit_compile=jit)
         losses[jit] = model.fit(x, y, batch_size=16, epochs=1, verbose=0).history["loss"]
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-6)
+
+
+def test_a_subclass_pre_activation_is_kept_under_its_own_relu():
+    # Conv2D(activation="relu") applies the relu in the convolution's pass; a subclass
+    # that changes the pre-activation (the _Activated hook) still gets relu(its own)
+    class Negated(Conv2D):
+        def pre_activation(self, params, x, ctx):
+            return -super().pre_activation(params, x, ctx)
+
+    layer = Negated(3, 3, activation="relu")
+    params = layer.init_params(np.random.default_rng(0), (6, 6, 2))
+    params["bias"] = np.array([0.1, -0.2, 0.3])
+    x = np.random.default_rng(1).standard_normal((2, 6, 6, 2))
+    ctx = Context(training=False, rng=None, state={})
+    np.testing.assert_array_equal(layer.call(params, x, ctx),
+                                  np.maximum(layer.pre_activation(params, x, ctx), 0))

@@ -64,7 +64,10 @@ class Conv2D(_Spatial, _Activated):
         return params
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
-        if self.activation is activations.relu:   # relu in the convolution's output pass
+        # relu in the convolution's output pass (unless a subclass changes the
+        # pre-activation: then relu of its own)
+        if self.activation is activations.relu \
+                and type(self).pre_activation is Conv2D.pre_activation:
             return self.convolve(params, x, activation="relu")
         return super().call(params, x, ctx)
 
