@@ -153,15 +153,18 @@ def _homes(steps: list, start: int, stop: int, escaping: tuple, outputs: list, i
     up to the one making the result: each chunk of it is used up before the result's
     chunk overwrites it."""
     results = {steps[k].out for k in range(start, stop)}
-    root_of = {s: i.root for s, i in info.items() if isinstance(i.root, int)}
-    read_after = {root_of.get(s) for step in steps[stop:] for s in reads(step)}
-    read_after.update(root_of.get(s) for kind, s in outputs if kind == "v")
+    # memory a slot reads: its root, or each of a tuple's or list's (split, eigh)
+    roots_of = {s: tuple(i.root) if isinstance(i.root, frozenset) else (i.root,)
+                for s, i in info.items() if i.root is not None}
+    read_after = {r for step in steps[stop:] for s in reads(step) for r in roots_of.get(s, ())}
+    read_after.update(r for kind, s in outputs if kind == "v" for r in roots_of.get(s, ()))
     last_read: dict = {}   # slot -> the last step of the run reading it
     readers: dict = {}     # memory root -> the slots the run reads it through
     for k in range(start, stop):
         for s in reads(steps[k]):
             last_read[s] = k
-            readers.setdefault(root_of.get(s), set()).add(s)
+            for r in roots_of.get(s, ()):
+                readers.setdefault(r, set()).add(s)
     candidates = sorted(s for s in last_read if s not in results and (
         s in donated or info[s].fresh))
     homes: dict = {}
