@@ -109,9 +109,7 @@ def compile(f: Callable, static_argnums: Any = (), *, max_paths: int = 8,  # noq
         raise ValueError(f"adkit.compile: arguments {sorted(set(donate) & set(static))} are "
                          "both static and donated; a static argument is not staged, so it "
                          "cannot be donated")
-    compiled = Compiled(f, static, max_paths)
-    compiled._donate = donate
-    return compiled
+    return Compiled(f, static, max_paths, donate)
 
 
 def _positions(numbers: Any, name: str) -> tuple:
@@ -140,7 +138,8 @@ class _Entry:
 class Compiled:
     """A compiled function: call it like f; .source(*args) and .stats inspect it."""
 
-    def __init__(self, f: Callable, static_argnums: tuple, max_paths: int) -> None:
+    def __init__(self, f: Callable, static_argnums: tuple, max_paths: int,
+                 donate_argnums: tuple = ()) -> None:
         functools.update_wrapper(self, f)
         self._f = f
         self._static = static_argnums
@@ -152,7 +151,7 @@ class Compiled:
         self.output_shapes: dict = {}   # (adkit.compile_derivatives: a first call's output)
         self._primitive: Any = None
         self._label = getattr(f, "__name__", type(f).__name__)
-        self._donate: tuple = ()
+        self._donate = donate_argnums
         self.stats = CompileStats()
 
     # --- calling ------------------------------------------------------------------------
