@@ -46,12 +46,17 @@ from .fusion import FusedRun, fused_runs
 from .staging import (CONSTANT, Guard, Instruction, SlotInfo, check_guard, operands_of, reads,
                       slots_of)
 
-__all__ = ["GuardFailure", "eliminate_dead_code", "simplify", "dedupe_guards", "generate",
+__all__ = ["GuardFailure", "Overwritten", "eliminate_dead_code", "simplify", "dedupe_guards", "generate",
            "optimise", "build", "split_at", "slots_of", "operands_of"]
 
 
 class GuardFailure(Exception):
     """A guard of a replayed program did not hold: the function takes another path."""
+
+
+class Overwritten(Exception):
+    """A donating program failed after it began writing into donated arrays; the error
+    it raised is the cause. (Before that point f can still answer, as for any program.)"""
 
 
 def optimise(steps: list, outputs: list, info: dict) -> tuple[list, list]:
@@ -274,7 +279,8 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
     """
     inputs = list(range(inputs)) if isinstance(inputs, int) else list(inputs)
     info = dict(info or {})   # (the reuse pass notes merged memory in its own copy)
-    namespace: dict = {"GuardFailure": GuardFailure, "check_guard": check_guard}
+    namespace: dict = {"GuardFailure": GuardFailure, "check_guard": check_guard,
+                       "Overwritten": Overwritten}
     names: dict = {}
     ufunc_of = _ufunc_of()
 
@@ -303,9 +309,11 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
             return f"({items})" if op[1] is tuple else f"[{items}]"
         return const(op[1])
 
-    # writes into donated arrays wait for the last guard: a failing guard leaves every
-    # argument as it was, for f to run on
-    last_guard = max((k for k, step in enumerate(steps) if isinstance(step, Guard)), default=-1)
+    # writes into donated arrays wait for the last guard, and for the last step on Python
+    # numbers (math.sqrt(-1.0) and 1.0 / 0.0 raise where NumPy answers): a failing guard
+    # or such an error leaves every argument as it was, for f to run on
+    last_guard = max((k for k, step in enumerate(steps) if isinstance(step, Guard)
+                      or _on_python_numbers(step, info)), default=-1)
     runs = {run.start: run for run in fused_runs(steps, outputs, info, ufunc_of, donated,
                                                  last_guard)}
     in_run = {k for run in runs.values() for k in range(run.start, run.stop)}
@@ -313,11 +321,18 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
     reuse = _reusable_buffers(steps, inputs, outputs, info, ufunc_of, in_run, donated,
                               last_guard)
     frees = _last_uses(steps, large - chunked, outputs, reuse)
+    # the first step that writes into a donated array: from there on an error is raised
+    # as Overwritten, since f can no longer run on the arguments
+    first_write = min([k for k, slot in reuse.items() if slot in donated]
+                      + [run.start for run in runs.values()
+                         if set(run.homes.values()) & donated], default=None)
     params_in = ", ".join(f"v{i}" for i in inputs)
     lines = [f"def program({params_in}):"]
     for k, step in enumerate(steps):
         if k in in_run and k not in runs:
             continue
+        if k == first_write:
+            guarded_from = len(lines)
         if k - 1 in frees and k - 1 not in in_run:   # large intermediates go when used up
             lines.append(f"    del {', '.join(f'v{s}' for s in sorted(frees[k - 1]))}")
         if k in runs:
@@ -375,6 +390,10 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
         else:
             outs.append(const(x))
     lines.append(f"    return [{', '.join(outs)}]")
+    if first_write is not None:
+        lines[guarded_from:] = (["    try:"] + ["    " + line for line in lines[guarded_from:]]
+                                + ["    except Exception as error:",
+                                   "        raise Overwritten() from error"])
     return "\n".join(lines) + "\n", namespace
 
 
@@ -430,6 +449,22 @@ def _guard(step: Guard, const: Any) -> str:
         return f"    if v{step.slot}.shape != {const(step.expected)}: raise GuardFailure"
     return (f"    if not check_guard({step.kind!r}, v{step.slot}, {const(step.expected)}): "
             "raise GuardFailure")
+
+
+def _on_python_numbers(step: Any, info: dict) -> bool:
+    """Whether an instruction computes on Python numbers alone (slots staged as float,
+    int or complex, and constants): as a math function or a Python operator, it may
+    raise where NumPy would answer."""
+    if not isinstance(step, Instruction) or not any(op[0] == "v" for op in step.operands):
+        return False
+    for op in step.operands:
+        if op[0] == "v":
+            slot_info = info.get(op[1])
+            if slot_info is None or slot_info.type not in (float, int, complex):
+                return False
+        elif op[0] != "c" or type(op[1]) not in (float, int, complex, bool):
+            return False
+    return True
 
 
 def _all_floats(operands: tuple, info: dict) -> bool:

@@ -43,7 +43,7 @@ import numpy as np
 
 from .captures import (DEPTH, find_bindings, holds_arrays, read, stageable, swapped,
                        unreached_arrays)
-from .codegen import GuardFailure, build, operands_of, optimise, slots_of, split_at
+from .codegen import GuardFailure, Overwritten, build, operands_of, optimise, slots_of, split_at
 from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
                                   rebuild)
 from .pytree import tree_flatten, tree_unflatten
@@ -185,9 +185,9 @@ class Compiled:
             except GuardFailure:   # (raised before any write into a donated array)
                 self.stats.guard_failures += 1
                 continue
+            except Overwritten as written:   # donated arrays hold part of a result: f
+                raise written.__cause__ from None   # cannot rerun, its error is the answer
             except Exception:  # noqa: BLE001 - the eager function gives its own answer or error
-                if donating:   # a donated array may hold part of a result: f cannot rerun
-                    raise
                 self.stats.eager_calls += 1
                 return self._f(*args, **kwargs)
             self.stats.replays += 1

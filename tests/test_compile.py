@@ -1120,9 +1120,31 @@ def test_nothing_is_donated_under_a_transform():
     np.testing.assert_array_equal(m, m_before)
 
 
+@pytest.mark.parametrize("order", ["sqrt first", "m first"])
+def test_a_donating_program_never_writes_before_a_step_on_python_numbers(order):
+    # math.sqrt(-1.0) raises in the program where np.sqrt gives nan: the program writes
+    # into m only after it, so the eager function can still answer, as for any program
+    def f(m, x):
+        if order == "sqrt first":
+            s = np.sqrt(x)
+            return (m * 0.5 + s) * 2.0
+        return (m * 0.5 + np.sqrt(x)) * 2.0
+    c = adkit.compile(f, donate_argnums=0)
+    m = np.ones((400, 300))
+    with no_compile_warnings():
+        np.testing.assert_array_equal(c(m.copy(), 4.0), f(m, 4.0))
+        with pytest.warns(RuntimeWarning, match="invalid value"):
+            got = c(m.copy(), -1.0)
+    assert np.isnan(got).all() and c.stats.eager_calls == 1
+    src = c.source(m, 4.0)
+    writes = re.search(r"out=v0\)|= v0$", src, re.M)   # a result written into m
+    assert bool(writes) == (order == "sqrt first"), src   # where m is used up after sqrt
+    assert not writes or src.index("math_sqrt") < src.index("try:") < writes.start(), src
+
+
 def test_errors_of_a_donating_program_are_raised_as_they_come():
-    # a replay that fails after its guards may have written into the donated arrays, so
-    # f does not run again on them: the program's own error is raised
+    # a replay that fails once it has begun writing into the donated arrays cannot hand
+    # them to f again: the program's own error is raised
     c = adkit.compile(lambda m, g: np.sqrt(m) * 0.5 + g, donate_argnums=0)
     m, g = np.ones((400, 300)), np.ones((400, 300))
     c(m.copy(), g)
