@@ -90,7 +90,9 @@ def compile(f: Callable, static_argnums: Any = (), *, max_paths: int = 8,  # noq
     last guard has held, so an update such as ``m = 0.9 * m + g`` runs in place.
     After a call their contents are unspecified (they may hold results). Donated
     arrays that share memory with another argument are copied first. Under a
-    transform (grad of the compiled function) nothing is donated.
+    transform (grad of the compiled function) nothing is donated. An error raised
+    once the program has begun writing into donated arrays is raised as it comes
+    (f cannot run on them again); before that, f answers, as for any program.
 
     >>> import numpy as np, adkit
     >>> g = adkit.compile(adkit.grad(lambda x: np.sqrt(x[0] ** 2 + x[1] ** 2)))
