@@ -67,6 +67,20 @@ def test_the_default_lstm_takes_the_fused_path_and_the_others_do_not():
             assert layer._scan(*args, per_step=False, residuals=False)[1] is None
 
 
+def test_a_subclass_with_its_own_step_keeps_its_step():
+    # fused_lstm computes LSTM._step's equations; a subclass's own _step is not those
+    class LeakyCell(LSTM):
+        def _step(self, zx_t, state, recurrent, bias, peephole):
+            (h, c), keep = super()._step(zx_t, state, recurrent, bias, peephole)
+            return (h, 0.5 * c), keep
+    x = inputs()
+    base, p = make()
+    leaky = LeakyCell(U)
+    args = (x, p["kernel"], p["recurrent_kernel"], p.get("bias"), None)
+    assert not isinstance(leaky._scan(*args, per_step=False)[1], fused_lstm.Residuals)
+    assert not np.allclose(leaky.call(p, x, Context()), base.call(p, x, Context()))
+
+
 @pytest.mark.parametrize("use_bias,return_sequences,go_backwards,steps", SETTINGS)
 def test_forward_matches_the_equations(use_bias, return_sequences, go_backwards, steps):
     layer, p = make(use_bias, return_sequences=return_sequences, go_backwards=go_backwards)

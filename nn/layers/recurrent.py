@@ -275,7 +275,9 @@ class LSTM(_Recurrent):
         return super()._fusable() and self.recurrent_activation is activations.sigmoid
 
     def _scan(self, x, kernel, recurrent, bias, peephole, per_step, residuals=True):
-        if per_step or peephole is not None or not self._fusable():
+        own_steps = type(self)._step is LSTM._step and type(self)._step_back is LSTM._step_back
+        if per_step or peephole is not None or not self._fusable() or not own_steps:
+            # (a subclass with its own _step computes something fused_lstm does not)
             return super()._scan(x, kernel, recurrent, bias, peephole, per_step)
         return fused_lstm.forward(x, kernel, recurrent, bias, self.go_backwards,
                                   self.return_sequences, residuals)
