@@ -279,8 +279,7 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
     """
     inputs = list(range(inputs)) if isinstance(inputs, int) else list(inputs)
     info = dict(info or {})   # (the reuse pass notes merged memory in its own copy)
-    namespace: dict = {"GuardFailure": GuardFailure, "check_guard": check_guard,
-                       "Overwritten": Overwritten}
+    namespace: dict = {"GuardFailure": GuardFailure, "check_guard": check_guard}
     names: dict = {}
     ufunc_of = _ufunc_of()
 
@@ -391,6 +390,7 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
             outs.append(const(x))
     lines.append(f"    return [{', '.join(outs)}]")
     if first_write is not None:
+        namespace["Overwritten"] = Overwritten
         lines[guarded_from:] = (["    try:"] + ["    " + line for line in lines[guarded_from:]]
                                 + ["    except Exception as error:",
                                    "        raise Overwritten() from error"])
