@@ -154,6 +154,7 @@ class Compiled:
         self._primitive: Any = None
         self._label = getattr(f, "__name__", type(f).__name__)
         self._donate = donate_argnums
+        self._positions = static_argnums + donate_argnums   # (checked at every call)
         self.stats = CompileStats()
 
     # --- calling ------------------------------------------------------------------------
@@ -163,7 +164,7 @@ class Compiled:
     def call(self, args: tuple, kwargs: dict, donate: bool) -> Any:
         """f(*args, **kwargs) by a program; donate=False keeps every argument intact (as
         a transform needs, whose pullbacks read them again)."""
-        for n in self._static + self._donate:
+        for n in self._positions:
             if n >= len(args) or n < -len(args):
                 kind = "static_argnums" if n in self._static else "donate_argnums"
                 raise ValueError(f"adkit.compile: {kind} names argument {n}, but "

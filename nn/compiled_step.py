@@ -232,16 +232,14 @@ class CompiledStep:
         """(treedef of params, for each of its leaves the index of that array among the
         trained `leaves` or -1, the other leaves with None where a trained one goes):
         the trained arrays go into the program as one donated argument."""
+        full, treedef = tree_flatten(params)
         cached, split = self._split_params
         if cached is not params or split[0] is not leaves:
-            full, treedef = tree_flatten(params)
             index = {id(w): i for i, w in enumerate(leaves)}
-            where = tuple(index.get(id(w), -1) for w in full)
-            split = (leaves, treedef, where)
+            split = (leaves, tuple(index.get(id(w), -1) for w in full))
             self._split_params = (params, split)
-        _, treedef, where = split
-        others = [None if i >= 0 else w for w, i in zip(tree_flatten(params)[0], where)]
-        return treedef, where, others
+        where = split[1]
+        return treedef, where, [None if i >= 0 else w for w, i in zip(full, where)]
 
     def _draw_plan(self, params: dict, state: dict, x: Any, y: Any, sample_weight: Any,
                    rng: np.random.Generator) -> tuple | None:
@@ -278,9 +276,8 @@ class CompiledStep:
             # (a guard of the program, checked before it writes anything: a step whose
             # loss is nan or inf takes another path, which keeps every array)
             return loss, out, trained, slots, state
-        leaves = tree_flatten(model.trainable_part(params))[0]
-        grad_leaves = tree_flatten(model.trainable_part(grads))[0]
-        new_params, new_slots = model.optimizer.pure_step(leaves, grad_leaves, slots, consts)
+        grad_leaves = tree_flatten(model.trainable_part(grads))[0]   # in trained's order
+        new_params, new_slots = model.optimizer.pure_step(trained, grad_leaves, slots, consts)
         return loss, out, new_params, new_slots, new_state
 
 
