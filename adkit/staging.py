@@ -122,7 +122,7 @@ AS_PYTHON = {float: Primitive("float", float), complex: Primitive("complex", com
 class StagingTrace(Trace):
     """Records every primitive applied to its boxes into `program` (a list of steps)."""
 
-    __slots__ = ("program", "n_slots", "_cse", "large", "shapes", "info", "_owners")
+    __slots__ = ("program", "n_slots", "_cse", "large", "shapes", "info", "_memory")
 
     stages = True
 
@@ -134,16 +134,13 @@ class StagingTrace(Trace):
         self.large: set = set()       # slots holding arrays worth freeing after last use
         self.shapes: dict = {}        # slot -> shape of its value (for DOT drawings)
         self.info: dict = {}          # slot -> SlotInfo
-        # SlotInfo names memory by a number per array owning it: id() alone would come
-        # back for a new array once the old one is freed (false sharing that hides
-        # reuse from the buffer pass), so each id keeps a weak reference to its owner
-        self._owners: dict = {}
+        self._memory = _MemoryNumbers()   # SlotInfo.root: which memory a value lives in
 
     def new_input(self, value: Any) -> "Staged":
         """A fresh input slot holding `value`."""
         box = _staged(value, self.n_slots, self)
         self.shapes[self.n_slots] = getattr(value, "shape", ())
-        self.info[self.n_slots] = _info(value, False, self._owners)
+        self.info[self.n_slots] = _info(value, False, self._memory)
         self.n_slots += 1
         return box
 
@@ -179,7 +176,7 @@ class StagingTrace(Trace):
             self.shapes[slot] = getattr(ans, "shape", ())
             fresh = type(ans) is np.ndarray and ans.base is None and not prim.view and (
                 prim.elementwise or prim.name in _FRESH) and all(ans is not v for v in values)
-            self.info[slot] = _info(ans, fresh, self._owners)
+            self.info[slot] = _info(ans, fresh, self._memory)
         out = _staged(ans, slot, self)
         if _shape_may_depend_on_data(prim, values) and hasattr(ans, "shape"):
             self.program.append(Guard("shape", slot, np.shape(ans)))
@@ -206,35 +203,45 @@ class StagingTrace(Trace):
         return a, ("c", a)
 
 
-def _info(value: Any, fresh: bool, owners: dict) -> SlotInfo:
+def _info(value: Any, fresh: bool, memory: _MemoryNumbers) -> SlotInfo:
     root: Any = None
     if type(value) is np.ndarray:
-        root = _memory(value, owners)
+        root = memory(value)
     elif type(value) in (tuple, list):   # (split, eigh: views of an input, or new arrays)
-        root = frozenset(_memory(v, owners) for v in value if type(v) is np.ndarray) or None
+        root = frozenset(memory(v) for v in value if type(v) is np.ndarray) or None
     return SlotInfo(type(value), getattr(value, "shape", ()), getattr(value, "dtype", None),
                     root, fresh)
 
 
-def _memory(a: np.ndarray, owners: dict) -> int:
-    """A number for the array that owns a's memory (views share it): id(owner), unless
-    that id belonged to an array freed since, whose number it keeps (the new owner
-    gets a fresh negative one)."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    key = id(a)
-    known = owners.get(key)
-    if known is None or known[0]() is not a:
-        reused = owners.setdefault(None, [0])   # how many ids came back
-        if known is not None:
-            reused[0] += 1
-        number = key if known is None else -reused[0]
+class _MemoryNumbers:
+    """A number per array owning memory: its id(), unless that id belonged to an array
+    freed since, when the new owner gets a fresh negative number. (id() alone comes
+    back for new arrays, and two slots would seem to share memory.)"""
+
+    __slots__ = ("_known", "_fresh")
+
+    def __init__(self) -> None:
+        self._known: dict = {}   # id -> (weak reference to the owner, its number)
+        self._fresh = 0
+
+    def __call__(self, a: np.ndarray) -> int:
+        """The number of the array that owns a's memory (views share it)."""
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        key = id(a)
+        known = self._known.get(key)
+        if known is not None and known[0]() is a:
+            return known[1]
+        if known is None:
+            number = key
+        else:
+            self._fresh -= 1
+            number = self._fresh
         try:
-            owners[key] = (weakref.ref(a), number)
+            self._known[key] = (weakref.ref(a), number)
         except TypeError:   # (an array subclass without weak references: keep it alive)
-            owners[key] = ((lambda a=a: a), number)
+            self._known[key] = ((lambda a=a: a), number)
         return number
-    return known[1]
 
 
 def _concrete(v: Any, prim: Primitive) -> Any:
