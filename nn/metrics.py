@@ -505,11 +505,14 @@ class Metric:
 
     def result(self) -> float:
         """The metric over everything seen since the last reset."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} is a Metric without result: "
+                                  "define result() returning the value of the state")
 
     def reset_state(self) -> None:
         """Forget every batch seen so far."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} is a Metric without reset_state: "
+                                  "define reset_state() to set the state it folds batches "
+                                  "into (Metric.__init__ calls it)")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
