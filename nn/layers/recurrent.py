@@ -37,7 +37,7 @@ import numpy as np
 import adkit
 
 from .. import activations
-from . import fused_lstm
+from . import fused_lstm, lstm_kernel
 from .base import Context, Layer, Shape, deserialize, serialize
 
 
@@ -279,14 +279,42 @@ class LSTM(_Recurrent):
         if per_step or peephole is not None or not self._fusable() or not own_steps:
             # (a subclass with its own _step computes something fused_lstm does not)
             return super()._scan(x, kernel, recurrent, bias, peephole, per_step)
-        return fused_lstm.forward(x, kernel, recurrent, bias, self.go_backwards,
-                                  self.return_sequences, residuals)
+        directions = dict(go_backwards=self.go_backwards,
+                          return_sequences=self.return_sequences)
+        if not lstm_kernel.underived(x, kernel, recurrent, bias):
+            # a derivative traced on the values: differentiable NumPy (higher orders)
+            return fused_lstm.forward(x, kernel, recurrent, bias, residuals=residuals,
+                                      **directions)
+        if not residuals:
+            return lstm_kernel.lstm_output(x, kernel, recurrent, bias, **directions), None
+        both = lstm_kernel.lstm_forward(x, kernel, recurrent, bias, **directions)
+        return lstm_kernel.part(both, 0), lstm_kernel.Saved(lstm_kernel.part(both, 1))
 
     def _scan_back(self, saved, g, x, kernel, recurrent, bias, peephole, wanted):
+        directions = dict(go_backwards=self.go_backwards,
+                          return_sequences=self.return_sequences)
+        if isinstance(saved, lstm_kernel.Saved):
+            if lstm_kernel.underived(g, kernel, recurrent, bias):
+                return self._opaque_back(saved, g, kernel, recurrent, bias, wanted)
+            # forward mode transposes this backward pass, tracing it in g: fused_lstm's
+            # differentiable one, on residuals recomputed from the plain values
+            saved = fused_lstm.forward(x, kernel, recurrent, bias, **directions)[1]
         if not isinstance(saved, fused_lstm.Residuals):
             return super()._scan_back(saved, g, x, kernel, recurrent, bias, peephole, wanted)
-        return fused_lstm.backward(saved, g, kernel, recurrent, bias, self.go_backwards,
-                                   self.return_sequences, wanted) + [None]  # no peephole
+        return fused_lstm.backward(saved, g, kernel, recurrent, bias, wanted=wanted,
+                                   **directions) + [None]  # no peephole
+
+    def _opaque_back(self, saved, g, kernel, recurrent, bias, wanted):
+        """lstm_kernel's backward pass: cotangents of (x, kernel, recurrent_kernel, bias,
+        peephole), those of x and of the weights only if wanted."""
+        want_params = bool(wanted & {1, 2, 3})
+        grads = lstm_kernel.lstm_backward(
+            saved.residuals, g, kernel, recurrent, bias, go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences, want_x=0 in wanted,
+            want_params=want_params)
+        present = [0 in wanted, want_params, want_params, want_params and bias is not None]
+        return [lstm_kernel.part(grads, i) if there else None
+                for i, there in enumerate(present)] + [None]  # no peephole
 
     def _step(self, zx_t, state, recurrent, bias, peephole):
         h_prev, c_prev = state
