@@ -49,7 +49,7 @@ from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, inne
 from .pytree import tree_flatten, tree_unflatten
 from .reverse.graphviz import tape_to_dot
 from .scope import tracing
-from .staging import Instruction, Staged, StagingTrace, Unstageable
+from .staging import Guard, Instruction, Staged, StagingTrace, Unstageable
 from .tracer import BoxBase
 
 __all__ = ["compile", "Compiled", "CompileWarning"]
@@ -198,8 +198,8 @@ class Compiled:
         if len(entry.programs) >= self._max_paths:
             self._warn(f"{self._name()} took more than {self._max_paths} paths for one input "
                        "signature (its guards keep failing); it now runs eagerly for that "
-                       "signature. Mark the arguments that steer it static (static_argnums) or "
-                       "raise max_paths")
+                       f"signature.{_steering(entry.programs)} Mark the arguments that steer "
+                       "it static (static_argnums) or raise max_paths")
             entry.eager_reason = "too many paths"
             self.stats.eager_calls += 1
             return self._f(*args, **kwargs)
@@ -470,6 +470,36 @@ def _unsound(trace: StagingTrace, boxes: list, originals: list, states: tuple) -
             or random.getstate() != states[1]:
         return "it draws from NumPy's or Python's global random generator"
     return None
+
+
+#: what each kind of guard stands for in the user's code, for messages
+_ASKED = {"bool": "a truth test (if, while, and, or) on a traced value",
+          "int": "int() of a traced value (an index, a loop bound, range())",
+          "float": "float() of a traced value (math.exp and the other math functions call "
+                   "float(); NumPy's np.exp keeps the value traced)",
+          "complex": "complex() of a traced value",
+          "value": "a traced value used as a constant (an index array, a parameter)"}
+
+
+def _steering(programs: list) -> str:
+    """A sentence naming the first guard whose answer differs between the last two paths
+    recorded, and the user's line that asked it ("" when none can be named)."""
+    if len(programs) < 2:
+        return ""
+    asked = [[step for step in program.steps if isinstance(step, Guard) and step.kind != "shape"]
+             for program in programs[-2:]]
+    for a, b in zip(*asked):
+        if a.kind != b.kind or not _same_answer(a.expected, b.expected):
+            where = f" in {a.where}" if a.where else ""
+            return f" The paths part at {_ASKED.get(a.kind, a.kind + ' guard')}{where}."
+    return ""
+
+
+def _same_answer(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.array_equal(a, b)) if isinstance(a, np.ndarray) else bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 # --- programs -----------------------------------------------------------------------------

@@ -21,13 +21,14 @@ function eagerly instead.
 from __future__ import annotations
 
 import math
+import operator
 import weakref
 from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
 from .arraybox import ArrayBox, Indexable, box_class
-from .errors import TracedConversionError
+from .errors import TracedConversionError, outside_caller
 from .inplace import note_view, shares_memory
 from .tracer import BoxBase, NondiffPrimitive, Primitive, Trace
 
@@ -62,14 +63,19 @@ class SlotInfo(NamedTuple):
     root: Any        # id of the array owning an array's memory (views share it); a
                      # frozenset of them for a tuple or list of arrays; None otherwise
     fresh: bool      # a new array owning its memory, from an operation that always makes one
+    python: bool = False   # a Python number in f's own terms: a Python float or int
+                           # argument, or Python's operators on such (not a NumPy result
+                           # that the math module computed, see rules.scalar_fast)
 
 
 class Guard(NamedTuple):
-    """The program holds only while kind(slot's value) == expected (see GUARD_KINDS)."""
+    """The program holds only while kind(slot's value) == expected (see GUARD_KINDS).
+    where: the user's line that asked (function, file:line), for messages."""
 
     kind: str
     slot: int
     expected: Any
+    where: str = ""
 
 
 def slots_of(operands: Iterable) -> Iterable[int]:
@@ -110,6 +116,16 @@ _DATA_SHAPED = frozenset({"nonzero", "argwhere", "flatnonzero", "unique", "compr
                           "extract", "trim_zeros"})
 
 
+#: primitives that Python numbers meet through an operator of their own (x ** 3, x % 1.0,
+#: x // 2, abs(x)): staged on Python numbers, they keep Python's results (a float, and
+#: Python's pow, whose last bit may differ from np.power's)
+PYTHON_OPERATORS = {"power": operator.pow, "remainder": operator.mod,
+                    "floor_divide": operator.floordiv, "absolute": operator.abs}
+#: primitives whose result on Python numbers is a Python number in f's own terms
+_PYTHON_RESULTS = frozenset(PYTHON_OPERATORS) | {"add", "subtract", "multiply", "divide",
+                                                 "negative", "positive", "float"}
+
+
 #: an instruction that only names a constant (a folded result): `v<out> = c<k>`
 CONSTANT = Primitive("constant", lambda value: value)
 
@@ -140,12 +156,12 @@ class StagingTrace(Trace):
         """A fresh input slot holding `value`."""
         box = _staged(value, self.n_slots, self)
         self.shapes[self.n_slots] = getattr(value, "shape", ())
-        self.info[self.n_slots] = _info(value, False, self._memory)
+        self.info[self.n_slots] = _info(value, False, self._memory, True)
         self.n_slots += 1
         return box
 
     def guard(self, kind: str, box: "Staged", expected: Any) -> Any:
-        self.program.append(Guard(kind, box._node, expected))
+        self.program.append(Guard(kind, box._node, expected, outside_caller()))
         return expected
 
     def process(self, prim: Primitive, args: tuple, kwargs: dict) -> Any:
@@ -156,7 +172,11 @@ class StagingTrace(Trace):
             operands.append(op)
         if any(_holds_box(v) for v in kwargs.values()):
             kwargs = {k: _concrete(v, prim) for k, v in kwargs.items()}
-        ans = prim.impl(*values, **kwargs)
+        python = not kwargs and prim.name in _PYTHON_RESULTS and self._python(operands)
+        if python and prim.name in PYTHON_OPERATORS:
+            ans = PYTHON_OPERATORS[prim.name](*values)   # x ** 3 of a float is a float
+        else:
+            ans = prim.impl(*values, **kwargs)
         if prim.name in _SHAPE_QUERIES and isinstance(prim, NondiffPrimitive):
             return ans
         if prim.name in _SHAPE_ONLY and all(op[0] == "c" for op in operands[1:]):
@@ -176,7 +196,7 @@ class StagingTrace(Trace):
             self.shapes[slot] = getattr(ans, "shape", ())
             fresh = type(ans) is np.ndarray and ans.base is None and not prim.view and (
                 prim.elementwise or prim.name in _FRESH) and all(ans is not v for v in values)
-            self.info[slot] = _info(ans, fresh, self._memory)
+            self.info[slot] = _info(ans, fresh, self._memory, python)
         out = _staged(ans, slot, self)
         if _shape_may_depend_on_data(prim, values) and hasattr(ans, "shape"):
             self.program.append(Guard("shape", slot, np.shape(ans)))
@@ -184,6 +204,16 @@ class StagingTrace(Trace):
             note_view(out, args[0], prim, args[1:], kwargs)
         return out
 
+
+    def _python(self, operands: list) -> bool:
+        """Whether every operand is a Python number in f's own terms (SlotInfo.python)."""
+        for op in operands:
+            if op[0] == "v":
+                if not self.info[op[1]].python:
+                    return False
+            elif op[0] != "c" or type(op[1]) not in (float, int):
+                return False
+        return True
 
     def _operand(self, a: Any) -> tuple[Any, tuple]:
         """(concrete value, operand): ("v", slot), ("c", constant), or ("t", type, operands)
@@ -203,14 +233,14 @@ class StagingTrace(Trace):
         return a, ("c", a)
 
 
-def _info(value: Any, fresh: bool, memory: _MemoryNumbers) -> SlotInfo:
+def _info(value: Any, fresh: bool, memory: _MemoryNumbers, python: bool = False) -> SlotInfo:
     root: Any = None
     if type(value) is np.ndarray:
         root = memory(value)
     elif type(value) in (tuple, list):   # (split, eigh: views of an input, or new arrays)
         root = frozenset(memory(v) for v in value if type(v) is np.ndarray) or None
     return SlotInfo(type(value), getattr(value, "shape", ()), getattr(value, "dtype", None),
-                    root, fresh)
+                    root, fresh, python and type(value) in (float, int))
 
 
 class _MemoryNumbers:

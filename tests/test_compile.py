@@ -600,6 +600,31 @@ def test_too_many_paths_warns_and_stays_right():
     assert c.stats.traces == 3
 
 
+def test_too_many_paths_names_the_question_and_the_line_that_steers():
+    def f(x):
+        y = math.exp(x)   # math functions call float(): every new x is a new path
+        return y * 2.0
+    line = f.__code__.co_firstlineno + 1
+    c = adkit.compile(f, max_paths=2)
+    with pytest.warns(CompileWarning) as caught:
+        for v in range(4):
+            assert_same(c(float(v)), f(float(v)))
+    message = str(caught[0].message)
+    assert "float() of a traced value" in message and "math.exp" in message
+    assert f"in f, {__file__}:{line}" in message
+
+    def g(x):
+        total = np.sum(x)
+        if total > 10:
+            return x * 2
+        return -x if total > 0 else x ** 2
+    c = adkit.compile(g, max_paths=2)
+    with pytest.warns(CompileWarning, match=r"truth test .* in g, "):
+        for scale in (10, 1, -1):   # three paths
+            x = scale * np.arange(1.0, 4.0)
+            assert_same(c(x), g(x))
+
+
 # --- captured values ------------------------------------------------------------------------
 
 W_GLOBAL = np.array([1.0, 2.0, 3.0])
@@ -1042,6 +1067,29 @@ def test_gradients_of_python_numbers_are_python_numbers_as_eager():
                 == [float, np.float64, complex]
             assert_same(got, expected)
     assert c.stats.replays == 1 and c.stats.guard_failures == 0
+
+
+@pytest.mark.parametrize("f", [lambda x: x ** 3, lambda x: x ** 2.5, lambda x: 2.0 ** x,
+                               lambda x: x % 0.3, lambda x: x // 0.3, lambda x: abs(-x) ** 2,
+                               lambda x: 3 * x - 1, lambda x: -x])
+def test_python_operators_on_floats_give_what_f_gives_unstaged(f):
+    # f(0.7) never sees adkit: its x ** 2.5 is Python's pow, a float (np.power's answer
+    # may differ in the last bit); its gradients are floats, constant or not (the eager
+    # gradient's primal goes through np.power: equal to the last bit or so)
+    c, cg = adkit.compile(f), adkit.compile(adkit.grad(f))
+    with no_compile_warnings():
+        for x in (0.7, 0.7, 1.9):
+            assert type(c(x)) is float and c(x) == f(x)
+            assert type(cg(x)) is float
+            assert_same(cg(x), adkit.grad(f)(x))
+    assert c.stats.replays >= 2 and cg.stats.replays >= 2
+
+
+def test_a_python_operator_error_comes_from_f():
+    c = adkit.compile(lambda x, y: (x ** y) * 2.0)
+    assert c(2.0, -1.0) == 1.0
+    with pytest.raises(ZeroDivisionError):   # what f raises; NumPy would answer inf
+        c(0.0, -1.0)
 
 
 # --- donated arguments ----------------------------------------------------------------------
