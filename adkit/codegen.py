@@ -43,8 +43,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from .fusion import FusedRun, fused_runs
-from .staging import (CONSTANT, Guard, Instruction, SlotInfo, check_guard, operands_of, reads,
-                      slots_of)
+from .staging import (CONSTANT, PYTHON_OPERATORS, Guard, Instruction, SlotInfo, check_guard,
+                      operands_of, reads, slots_of)
 
 __all__ = ["GuardFailure", "Overwritten", "eliminate_dead_code", "simplify", "dedupe_guards", "generate",
            "optimise", "build", "split_at", "slots_of", "operands_of"]
@@ -246,6 +246,9 @@ def dedupe_guards(steps: list, info: dict) -> list:
 #: implementations that are Python's operators, and the expression each one is
 _OPERATORS = {operator.add: "({} + {})", operator.sub: "({} - {})", operator.mul: "({} * {})",
               operator.truediv: "({} / {})", operator.neg: "(-{})", operator.pos: "(+{})"}
+#: staging.PYTHON_OPERATORS as text
+_PYTHON_OPERATOR_TEXT = {operator.pow: "({} ** {})", operator.mod: "({} % {})",
+                         operator.floordiv: "({} // {})", operator.abs: "abs({})"}
 #: NumPy ufuncs that are one Python operator on numbers and NumPy arrays
 _FLOAT_OPERATORS = {np.divide: "({} / {})", np.true_divide: "({} / {})",
                     np.not_equal: "({} != {})", np.equal: "({} == {})",
@@ -351,8 +354,11 @@ def generate(steps: list, inputs: int | list, outputs: list, info: dict | None =
         impl = step.prim.impl
         uf = ufunc_of.get(step.prim)
         floats = not step.params and _all_floats(step.operands, info)
-        if impl in _OPERATORS and len(args) == _OPERATORS[impl].count("{}") and not step.params \
-                and k not in reuse:
+        python = PYTHON_OPERATORS.get(step.prim.name)
+        if python is not None and not step.params and getattr(info.get(step.out), "python", False):
+            text = _PYTHON_OPERATOR_TEXT[python].format(*args)   # as staging computed it
+        elif impl in _OPERATORS and len(args) == _OPERATORS[impl].count("{}") \
+                and not step.params and k not in reuse:
             # operator.mul(a, b) is a * b for every type: the same call, without the call
             text = _OPERATORS[impl].format(*args)
         elif uf in _FLOAT_OPERATORS and len(args) == 2 and not step.params \
@@ -519,6 +525,7 @@ def _all_numbers(operands: tuple, info: dict) -> bool:
 
 
 _NUMBERS = (float, int, np.ndarray, np.number)
+
 
 
 def _literal(value: Any) -> str | None:

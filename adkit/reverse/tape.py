@@ -359,9 +359,11 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
         return float(g)
     if type(original) is complex and not isinstance(g, BoxBase):
         return complex(g)
-    if isinstance(original, BoxBase) and isinstance(g, BoxBase) and g._trace.stages \
-            and type(original._value) in AS_PYTHON and np.ndim(g._value) == 0:
-        return AS_PYTHON[type(original._value)](g)   # compile(grad(f)) of a Python float
+    if isinstance(original, BoxBase) and original._trace.stages \
+            and type(original._value) in AS_PYTHON and np.ndim(primal(g)) == 0 \
+            and (not isinstance(g, BoxBase) or g._trace.stages):
+        # compile(grad(f)) of a Python float (g is a constant where f is linear in it)
+        return AS_PYTHON[type(original._value)](g)
     return g
 
 
