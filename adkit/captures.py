@@ -32,7 +32,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-__all__ = ["find_bindings", "read", "write", "swapped", "unreached_arrays", "stageable"]
+__all__ = ["find_bindings", "read", "write", "swapped", "unreached_arrays", "random_generators",
+           "stageable"]
 
 #: how many levels inside captured containers bindings are made
 DEPTH = 4
@@ -288,38 +289,61 @@ def unreached_arrays(f: Callable, bound: Iterable[Any]) -> dict[int, tuple[np.nd
     `bound` (the values of the bindings): deeper than DEPTH, past LIMIT, inside sets or
     other holders no binding reaches."""
     bound_ids = {id(v) for v in bound}
-    found: dict = {}
+    return {id(v): (v, path) for v, path in _reachable(f)
+            if type(v) is np.ndarray and id(v) not in bound_ids}
+
+
+#: NumPy's random generators: drawing from one changes its state
+RANDOM_STATES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator)
+
+
+def random_generators(f: Callable, arguments: Iterable[tuple[Any, str]] = ()
+                      ) -> list[tuple[Any, str]]:
+    """(generator, path) for the NumPy random generators among f's captured values
+    (`rng = np.random.default_rng(0)` that f draws from) and inside `arguments`
+    ((value, name) pairs): a program would replay the draws it made while staged."""
+    return [(v, path) for v, path in _reachable(f, arguments) if isinstance(v, RANDOM_STATES)]
+
+
+def _reachable(f: Callable, extra: Iterable[tuple[Any, str]] = ()
+               ) -> Iterable[tuple[Any, str]]:
+    """(value, path) for the arrays and library objects f's captured values (and the
+    `extra` (value, path) pairs) hold, however deep (up to SEARCH_DEPTH levels and
+    SEARCH_LIMIT values)."""
     seen: set = set()
     budget = [SEARCH_LIMIT]
 
-    def walk(value: Any, path: str, depth: int) -> None:
+    def walk(value: Any, path: str, depth: int) -> Iterable[tuple[Any, str]]:
         if budget[0] <= 0 or id(value) in seen:
             return
         budget[0] -= 1
         seen.add(id(value))
         if type(value) is np.ndarray:
-            if id(value) not in bound_ids:
-                found[id(value)] = (value, path)
+            yield value, path
             return
         if depth <= 0 or stageable(value) or isinstance(value, (str, bytes)):
             return
         if isinstance(value, (set, frozenset)):
             for v in list(value)[:PER_CONTAINER]:
-                walk(v, f"{path} (an item of a set)", depth - 1)
+                yield from walk(v, f"{path} (an item of a set)", depth - 1)
             return
         kids = _children(value, ("root",), path)
         if kids is None:
+            if is_library(type(value).__module__):
+                yield value, path
+                return
+            if isinstance(value, np.ndarray):   # (a subclass: its memory is its own)
+                return
             slots = [s for c in type(value).__mro__ for s in getattr(c, "__slots__", ())
                      if isinstance(s, str)]
-            if is_library(type(value).__module__) or isinstance(value, np.ndarray):
-                return
             for s in slots[:PER_CONTAINER]:
                 if hasattr(value, s):
-                    walk(getattr(value, s), f"{path}.{s}", depth - 1)
+                    yield from walk(getattr(value, s), f"{path}.{s}", depth - 1)
             return
         for _, v, child in kids[0]:
-            walk(v, child[3], depth - 1)
+            yield from walk(v, child[3], depth - 1)
 
     for _, value, path in roots(f):
-        walk(value, path, SEARCH_DEPTH)
-    return found
+        yield from walk(value, path, SEARCH_DEPTH)
+    for value, path in extra:
+        yield from walk(value, path, SEARCH_DEPTH)

@@ -41,8 +41,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .captures import (DEPTH, find_bindings, holds_arrays, read, stageable, swapped,
-                       unreached_arrays)
+from .captures import (DEPTH, find_bindings, holds_arrays, random_generators, read, stageable,
+                       swapped, unreached_arrays)
 from .codegen import GuardFailure, Overwritten, build, operands_of, optimise, slots_of, split_at
 from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
                                   rebuild)
@@ -335,7 +335,9 @@ class Compiled:
         boxes = [trace.new_input(v) if stageable(v) else v for v in leaves]
         capture_boxes = [trace.new_input(v) for _, v in captured]
         staged_args, staged_kwargs = self._rebuild(args, treedef, boxes)
-        states = (np.random.get_state(), random.getstate())
+        states = _RandomStates(self._f, [(v, "in an argument") for v in leaves
+                                         if not stageable(v)]
+                               + [(args[i], f"argument {i}") for i in self._static_positions(args)])
         # arrays f can reach that no binding covers: a program must not use them as constants
         unreached = unreached_arrays(self._f, [v for _, v in captured])
         reason = None
@@ -366,6 +368,7 @@ class Compiled:
             except Unstageable as err:
                 reason = str(err)
         if reason is not None:
+            states.restore()   # the eager call draws what f would have drawn
             result = self._f(*args, **kwargs)   # raises the eager function's own error
             entry.eager_reason = reason
             self.stats.eager_calls += 1
@@ -460,16 +463,65 @@ def _frozen(trace: StagingTrace, out: Any, unreached: dict) -> str | None:
     return None
 
 
-def _unsound(trace: StagingTrace, boxes: list, originals: list, states: tuple) -> str | None:
+def _unsound(trace: StagingTrace, boxes: list, originals: list,
+             states: "_RandomStates") -> str | None:
     """Why the recorded program would differ from the function, or None."""
     for box, original in zip(boxes, originals):
         if isinstance(box, Staged) and (box._trace is not trace or box._value is not original):
             return "it writes into an argument or a captured array in place"
-    now = np.random.get_state()
-    if now[2] != states[0][2] or not np.array_equal(now[1], states[0][1]) \
-            or random.getstate() != states[1]:
-        return "it draws from NumPy's or Python's global random generator"
-    return None
+    return states.drawn()
+
+
+class _RandomStates:
+    """The states of the random generators f may draw from (NumPy's and Python's global
+    ones, and the NumPy generators it captures), taken before f is staged. A program
+    would replay the draws made while staging, so drawing makes f run eagerly, from
+    the states it was staged from."""
+
+    def __init__(self, f: Callable, arguments: list) -> None:
+        self.captured = [(g, path, _state(g)) for g, path in random_generators(f, arguments)]
+        self.numpy, self.python = np.random.get_state(), random.getstate()
+
+    def drawn(self) -> str | None:
+        """Why a program would not draw as f does (the generator drawn from), or None."""
+        if not _same_state(np.random.get_state(), self.numpy) \
+                or random.getstate() != self.python:
+            return "it draws from NumPy's or Python's global random generator"
+        for g, path, before in self.captured:
+            if not _same_state(_state(g), before):
+                return (f"it draws from the random generator {path} (a program would repeat "
+                        "the numbers drawn while staging it); pass the random numbers as an "
+                        "argument to compile the rest")
+        return None
+
+    def restore(self) -> None:
+        np.random.set_state(self.numpy)
+        random.setstate(self.python)
+        for g, _, before in self.captured:
+            if isinstance(g, np.random.RandomState):
+                g.set_state(before)
+            else:
+                (g if isinstance(g, np.random.BitGenerator) else g.bit_generator).state = before
+
+
+def _state(g: Any) -> Any:
+    """A NumPy random generator's state (RandomState, Generator or BitGenerator)."""
+    if isinstance(g, np.random.RandomState):
+        return g.get_state(legacy=False)
+    return (g if isinstance(g, np.random.BitGenerator) else g.bit_generator).state
+
+
+def _same_state(a: Any, b: Any) -> bool:
+    """Equality of generator states: dicts, tuples, numbers and arrays (MT19937's key)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(
+            _same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(
+            _same_state(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    return a == b
 
 
 #: what each kind of guard stands for in the user's code, for messages

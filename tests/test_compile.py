@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import re
 import sys
 import types
@@ -827,6 +828,55 @@ def test_global_random_generator_runs_eagerly_with_a_warning():
     a = c(np.zeros(3))
     np.random.seed(0)
     assert_same(a, f(np.zeros(3)))
+
+
+def test_the_first_call_draws_what_f_draws_from_the_global_generators():
+    def f(x):
+        return x + np.random.standard_normal(np.shape(x)) + random.random()
+    c = adkit.compile(f)
+    np.random.seed(4)
+    random.seed(4)
+    with pytest.warns(CompileWarning, match="global random generator"):
+        got = [c(np.zeros(2)) for _ in range(3)]   # staging's draws are given back
+    np.random.seed(4)
+    random.seed(4)
+    assert_same(got, [f(np.zeros(2)) for _ in range(3)])
+
+
+@pytest.mark.parametrize("make", [lambda: np.random.default_rng(0),
+                                  lambda: np.random.RandomState(0),
+                                  lambda: np.random.Generator(np.random.MT19937(0))],
+                         ids=["Generator", "RandomState", "MT19937"])
+@pytest.mark.parametrize("where", ["captured", "attribute", "argument", "static", "in a dict"])
+def test_a_numpy_generator_f_draws_from_is_never_replayed(make, where):
+    # a program would repeat the numbers drawn while staging: f runs eagerly, from the
+    # generator's state before staging, so every call draws anew as f does
+    rng = make()
+    holder = types.SimpleNamespace(rng=rng)
+    draw = {"captured": lambda p, r: np.sum(rng.standard_normal(3) * p),
+            "attribute": lambda p, r: np.sum(holder.rng.standard_normal(3) * p),
+            "argument": lambda p, r: np.sum(r.standard_normal(3) * p),
+            "static": lambda p, r: np.sum(r.standard_normal(3) * p),
+            "in a dict": lambda p, r: np.sum(r["g"].standard_normal(3) * p)}[where]
+    arg = {"g": rng} if where == "in a dict" else rng
+    c = adkit.compile(draw, static_argnums=(1,) if where == "static" else ())
+    p = np.arange(1.0, 4.0)
+    with pytest.warns(CompileWarning, match="draws from the random generator"):
+        got = [c(p, arg) for _ in range(3)]
+    fresh = make()
+    expected = [np.sum(fresh.standard_normal(3) * p) for _ in range(3)]
+    assert_same(got, expected)
+    assert c.stats.traces == 0 and c.stats.replays == 0
+
+
+def test_a_generator_f_only_holds_keeps_the_program():
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(3)   # drawn once, outside f: a captured array
+    c = adkit.compile(lambda x: np.sum((x + noise) ** 2) if rng is not None else 0.0)
+    with no_compile_warnings():
+        for x in (np.zeros(3), np.ones(3)):
+            assert_same(c(x), np.sum((x + noise) ** 2))
+    assert c.stats.replays == 1
 
 
 def test_writes_into_an_argument_run_eagerly_and_mutate_it():
