@@ -111,7 +111,14 @@ def _run_forward(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray,
 def _forward_part(x: np.ndarray, weights: np.ndarray, u: int, has_bias: bool,
                   go_backwards: bool, out: np.ndarray, keep: bool) -> tuple:
     """Run the recurrence on x (part, steps, features), writing the output into out;
-    (operands, kept) for the backward pass."""
+    (operands, kept) for the backward pass.
+
+    The time loop does only what the recurrence needs (nine NumPy calls a step, on
+    arrays of one step): each call holds the GIL for its dispatch, and on two threads
+    many small calls measured slower than on one. The tanh of every step's
+    pre-activations and of its cell state are written into arrays over all timesteps,
+    from which `_residuals` computes the backward pass's factors in a few calls on
+    whole arrays."""
     n, steps, features = x.shape
     dtype = weights.dtype
     operands = np.empty((u + features + has_bias, steps, n), dtype)
@@ -120,52 +127,65 @@ def _forward_part(x: np.ndarray, weights: np.ndarray, u: int, has_bias: bool,
     if has_bias:
         operands[u + features] = 1
     operands[:u, 0] = 0  # the state starts at zero
-    kept = np.empty((steps, 6 * u, n), dtype) if keep else None
-    sequences = out.ndim == 3
+    th_all = np.empty((steps if keep else 1, 4 * u, n), dtype)   # tanh(scale z)
+    c_all = np.empty((steps if keep else 2, u, n), dtype)        # the cell states
+    squashed_all = np.empty((steps if keep else 1, u, n), dtype)  # tanh(c)
     gates = np.empty((4 * u, n), dtype)   # σ on the gate rows (the block's rows unused)
-    c = np.empty((u, n), dtype)
-    c_next = np.empty((u, n), dtype)
     scratch = np.empty((u, n), dtype)
-    squashed = np.empty((u, n), dtype)
+    h = np.empty((u, n), dtype)
     for k in range(steps):
+        th = th_all[k if keep else 0]
         if k == 0:  # zero state: no recurrent product
-            z = weights[:, u:] @ operands[u:, 0]
+            np.matmul(weights[:, u:], operands[u:, 0], out=th)
         else:
-            z = weights @ operands[:, k]
-        th = np.tanh(z, out=z)
+            np.matmul(weights, operands[:, k], out=th)
+        np.tanh(th, out=th)
         np.multiply(th, 0.5, out=gates)
         gates += 0.5
         i, f, block, o = gates[:u], gates[u:2 * u], th[2 * u:3 * u], gates[3 * u:]
-        np.multiply(i, block, out=c_next)
+        c = c_all[k if keep else k % 2]
+        np.multiply(i, block, out=c)
         if k:
-            np.multiply(f, c, out=scratch)
-            c_next += scratch
-        np.tanh(c_next, out=squashed)
-        h = operands[:u, k + 1] if k + 1 < steps else scratch
-        np.multiply(o, squashed, out=h)
-        if sequences:
-            out[:, k] = h.T
-        elif k + 1 == steps:
-            out[...] = h.T
-        if keep:
-            # d(tanh(scale z))/d(scale z) times what each pre-activation multiplies in c
-            # and h (fused_lstm.forward's slope), the carry o - h tanh(c), and f
-            slope, rest = kept[k, :4 * u], kept[k, 4 * u:]
-            slope[:u] = block
-            if k:
-                slope[u:2 * u] = c
-            else:
-                slope[u:2 * u] = 0
-            slope[2 * u:3 * u] = i
-            slope[3 * u:] = squashed
-            np.multiply(th, th, out=z)   # th is z: its last use
-            np.subtract(1, z, out=z)
-            slope *= z
-            np.multiply(h, squashed, out=rest[:u])
-            np.subtract(o, rest[:u], out=rest[:u])
-            rest[u:] = f
-        c, c_next = c_next, c
+            np.multiply(f, c_all[k - 1 if keep else (k - 1) % 2], out=scratch)
+            c += scratch
+        squashed = squashed_all[k if keep else 0]
+        np.tanh(c, out=squashed)
+        np.multiply(o, squashed, out=operands[:u, k + 1] if k + 1 < steps else h)
+    if out.ndim == 3:   # the sequence: h of each step is in the next step's operand
+        out[:, :steps - 1] = np.transpose(operands[:u, 1:], (2, 1, 0))
+        out[:, -1] = h.T
+    else:
+        out[...] = h.T
+    kept = _residuals(th_all, c_all, squashed_all) if keep else None
     return operands, kept
+
+
+def _residuals(th: np.ndarray, c: np.ndarray, squashed: np.ndarray) -> np.ndarray:
+    """(steps, 6 units, part): per step the slope (fused_lstm.forward's: d tanh(scale z)
+    / d(scale z) times what each pre-activation multiplies in c and h), the carry
+    o (1 - tanh(c)^2) = dc/dc_prev's path through h, and the forget gate f, from the
+    tanh of the pre-activations (th, overwritten), the cell states and their tanh."""
+    steps, u4, n = th.shape
+    u = u4 // 4
+    kept = np.empty((steps, 6 * u, n), th.dtype)
+    slope, carry, forget = kept[:, :4 * u], kept[:, 4 * u:5 * u], kept[:, 5 * u:]
+    slope[:, :u] = th[:, 2 * u:3 * u]            # block input: i's partner
+    slope[0, u:2 * u] = 0                          # c_prev: f's partner
+    slope[1:, u:2 * u] = c[:-1]
+    np.multiply(th[:, :u], 0.5, out=slope[:, 2 * u:3 * u])   # i: the block's partner
+    slope[:, 2 * u:3 * u] += 0.5
+    slope[:, 3 * u:] = squashed                    # tanh(c): o's partner
+    np.multiply(th[:, u:2 * u], 0.5, out=forget)
+    forget += 0.5
+    np.multiply(squashed, squashed, out=carry)
+    np.subtract(1, carry, out=carry)
+    o = th[:, 3 * u:] * 0.5
+    o += 0.5
+    carry *= o
+    np.multiply(th, th, out=th)
+    np.subtract(1, th, out=th)
+    slope *= th
+    return kept
 
 
 def _run_backward(parts: list, g: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray,

@@ -15,7 +15,11 @@ in one of two ways:
   assume Keras's default activations (tanh, and the sigmoid for gates); other
   activations fall back to implementation 1. The default LSTM without
   peepholes, the common case, has its own forward and backward pass with far
-  fewer operations per step (fused_lstm.py).
+  fewer operations per step (fused_lstm.py). When no derivative is traced on
+  its values (eager first-order training, or adkit.compile's staged values),
+  each of the two is one opaque operation on plain arrays that splits the batch
+  over the backend's threads (lstm_kernel.py): one statement each in a compiled
+  training step instead of ~16 per timestep.
 
 Both share `_step`, so the tests can compare the hand-written backward pass
 with adkit's derivative of the very same forward pass. The backward pass is
