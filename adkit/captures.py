@@ -173,8 +173,12 @@ def _children(container: Any, binding: Any, path: str) -> tuple[list, Any] | Non
     return [(k, v, ("item", d, k, f"{path}.{k}")) for k, v in list(d.items())[:PER_CONTAINER]], d
 
 
-def _items(container: Any, binding: Any, path: str, seen: set, depth: int) -> list:
-    """Bindings of the arrays and numbers up to `depth` levels inside a container."""
+def _items(container: Any, binding: Any, path: str, seen: set, depth: int,
+           others: bool = True) -> list:
+    """Bindings of the arrays and numbers up to `depth` levels inside a container, and
+    (others=True) of every other value there that is not a container itself: a flag, a
+    string, None, a function (cfg["training"], layer.activation), which a program's
+    signature holds by identity."""
     found: list = []
     if depth <= 0:
         return found
@@ -188,14 +192,16 @@ def _items(container: Any, binding: Any, path: str, seen: set, depth: int) -> li
     for _, value, child in pairs:
         if stageable(value):
             found.append(child)
+        elif others and _children(value, child, child[3]) is None:
+            found.append(child)
         else:
-            found.extend(_items(value, child, child[3], seen, depth - 1))
+            found.extend(_items(value, child, child[3], seen, depth - 1, others))
     return found
 
 
 def holds_arrays(value: Any) -> bool:
     """Whether a container (list, dict, tuple, object) holds arrays or numbers."""
-    return bool(_items(value, None, "", set(), DEPTH))
+    return bool(_items(value, None, "", set(), DEPTH, others=False))
 
 
 def _global_names(code: types.CodeType) -> Iterable[str]:

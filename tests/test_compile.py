@@ -635,6 +635,28 @@ def uses_global(x):
     return np.sum(W_GLOBAL * 2.0 * x)
 
 
+def test_captured_flags_strings_and_functions_inside_containers_are_never_frozen():
+    # an `if cfg["training"]` or cfg["act"](x) answered while staging: rebinding the item
+    # retraces (the program's signature holds such values by identity)
+    cfg = {"act": np.tanh, "training": True, "mode": "sum"}
+    layer = types.SimpleNamespace(scale=None)
+
+    def f(x):
+        y = cfg["act"](x) * (2.0 if cfg["training"] else 1.0)
+        y = np.sum(y) if cfg["mode"] == "sum" else np.prod(y)
+        return y if layer.scale is None else y * layer.scale
+    c = adkit.compile(f)
+    x = np.array([0.5, 1.5])
+    changes = [lambda: None, lambda: cfg.update(act=np.sin), lambda: cfg.update(training=False),
+               lambda: cfg.update(mode="prod"), lambda: setattr(layer, "scale", 3)]
+    with no_compile_warnings():
+        for change in changes:
+            change()
+            assert_same(c(x), f(x))
+            assert_same(c(x), f(x))
+    assert c.stats.traces == 5 and c.stats.replays == 5
+
+
 def test_captured_array_mutated_in_place_between_calls_is_seen():
     w = np.array([1.0, 2.0])
     c = adkit.compile(lambda x: np.sum(np.exp(w) * x))
