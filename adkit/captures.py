@@ -10,6 +10,8 @@ A *binding* is a place f reads a value from, (kind, holder, key, path):
   calls (`def f(x, w=W0)`); keyword-only defaults are ("item", __kwdefaults__, name);
 - ("item", list | dict | object.__dict__, key): an item of a captured list or dict,
   an attribute of a captured object (model.w, model.layers[2].b), up to DEPTH levels;
+- ("class", cls, name): a data attribute of a captured object's class (`scale = 2.0`
+  in the class body, read as self.scale);
 - ("tuple", parent binding, i): an item of a captured tuple (or namedtuple): read
   through the parent, and swapped by writing a rebuilt tuple into the parent.
 
@@ -170,7 +172,26 @@ def _children(container: Any, binding: Any, path: str) -> tuple[list, Any] | Non
     d = getattr(container, "__dict__", None)
     if not isinstance(d, dict) or is_library(t.__module__) or isinstance(container, np.ndarray):
         return None   # a library's object (scipy.stats.norm) is its own business
-    return [(k, v, ("item", d, k, f"{path}.{k}")) for k, v in list(d.items())[:PER_CONTAINER]], d
+    own = [(k, v, ("item", d, k, f"{path}.{k}")) for k, v in list(d.items())[:PER_CONTAINER]]
+    return own + _class_data(t, d, path), d
+
+
+def _class_data(cls: type, instance_dict: dict, path: str) -> list:
+    """(name, value, binding) for the data attributes an object reads from its user-defined
+    classes (`scale = 2.0` in the class body, read as self.scale): not methods, properties
+    or other descriptors, not names the instance holds itself."""
+    found, named = [], set(instance_dict)
+    for klass in cls.__mro__:
+        if klass is object or is_library(klass.__module__):
+            continue
+        for name, value in list(vars(klass).items())[:PER_CONTAINER]:
+            if name in named or (name.startswith("__") and name.endswith("__")) \
+                    or _is_function(value) or isinstance(value, type) \
+                    or hasattr(type(value), "__get__"):
+                continue
+            named.add(name)
+            found.append((name, value, ("class", klass, name, f"{path}.{name}")))
+    return found
 
 
 def _items(container: Any, binding: Any, path: str, seen: set, depth: int,
@@ -190,6 +211,10 @@ def _items(container: Any, binding: Any, path: str, seen: set, depth: int,
         return found
     seen.add(id(holder))
     for _, value, child in pairs:
+        if child[0] == "class":   # two objects of one class share its attributes
+            if (id(child[1]), child[2]) in seen:
+                continue
+            seen.add((id(child[1]), child[2]))
         if stageable(value):
             found.append(child)
         elif others and _children(value, child, child[3]) is None:
@@ -230,6 +255,8 @@ def read(binding: tuple) -> Any:
     if kind == "tuple":
         t = read(holder)
         return t[key] if isinstance(t, tuple) and key < len(t) else None
+    if kind == "class":
+        return vars(holder).get(key)
     if type(holder) is list:
         return holder[key] if key < len(holder) else None
     return holder.get(key)
@@ -245,6 +272,8 @@ def write(binding: tuple, value: Any) -> None:
         if key < len(d):
             d[key] = value
             holder.__defaults__ = tuple(d)
+    elif kind == "class":
+        setattr(holder, key, value)
     elif kind == "tuple":
         t = read(holder)
         if isinstance(t, tuple) and key < len(t):

@@ -657,6 +657,31 @@ def test_captured_flags_strings_and_functions_inside_containers_are_never_frozen
     assert c.stats.traces == 5 and c.stats.replays == 5
 
 
+def test_class_attributes_read_through_self_are_read_at_every_call():
+    class Scaled:
+        scale = 2.0                 # read as self.scale: the class's binding
+        offset = np.zeros(2)
+        activation = staticmethod(np.tanh)
+
+        def __init__(self):
+            self.w = np.ones(2)
+
+        def loss(self, x):
+            return np.sum(self.activation(self.w * x + self.offset)) * self.scale
+
+    a, b = Scaled(), Scaled()
+    c = adkit.compile(lambda x: a.loss(x) + b.loss(x))
+    x = np.array([0.5, -1.0])
+    expected = lambda: a.loss(x) + b.loss(x)   # noqa: E731
+    with no_compile_warnings():
+        assert_same(c(x), expected())
+        Scaled.scale = 5.0
+        assert_same(c(x), expected())
+        Scaled.offset += 1.0        # in place, through the class
+        assert_same(c(x), expected())
+    assert c.stats.traces == 1 and c.stats.replays == 2
+
+
 def test_captured_array_mutated_in_place_between_calls_is_seen():
     w = np.array([1.0, 2.0])
     c = adkit.compile(lambda x: np.sum(np.exp(w) * x))
