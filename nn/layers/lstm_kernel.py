@@ -240,6 +240,7 @@ def _backward_part(p: _Part, g: np.ndarray, recurrent_back: np.ndarray,
     dz = np.empty((4 * u, steps, n), dtype)
     dz_gates = dz.reshape(4, u, steps, n)   # a view: dz is contiguous
     dh = np.array(gt[-1] if gt is not None else g.T, dtype)
+    dh_next = np.empty_like(dh)
     dc = np.zeros((u, n), dtype)
     scratch = np.empty((u, n), dtype)
     for k in range(steps - 1, -1, -1):
@@ -250,7 +251,7 @@ def _backward_part(p: _Part, g: np.ndarray, recurrent_back: np.ndarray,
         np.multiply(slope[:3 * u].reshape(3, u, n), dc, out=dz_gates[:3, :, k])
         np.multiply(slope[3 * u:], dh, out=dz[3 * u:, k])
         if k:
-            dh = recurrent_back @ dz[:, k]
+            dh, dh_next = np.matmul(recurrent_back, dz[:, k], out=dh_next), dh
             if gt is not None:
                 dh += gt[k - 1]
             dc *= f
