@@ -285,13 +285,6 @@ class LSTM(_Recurrent):
         own_steps = type(self)._step is LSTM._step and type(self)._step_back is LSTM._step_back
         return own_steps and not self.peephole and self._fusable()
 
-    @property
-    def batch_parallel(self) -> bool:  # type: ignore[override]
-        """True on the fused path (implementation=2): lstm_kernel splits the batch over
-        the backend's threads, so a training step keeps the BLAS single-threaded (a
-        multi-threaded product's spinning worker took a core from the split)."""
-        return self.implementation == 2 and self._fused()
-
     def _scan(self, x, kernel, recurrent, bias, peephole, per_step, residuals=True):
         if per_step or peephole is not None or not self._fused():
             return super()._scan(x, kernel, recurrent, bias, peephole, per_step)
@@ -532,11 +525,6 @@ class Bidirectional(Layer):
         for key, inner in (("forward", self.forward_layer), ("backward", self.backward_layer)):
             self.regularizers[key] = inner.penalty
             self.constraints[key] = _Constraints(inner)
-
-    @property
-    def batch_parallel(self) -> bool:  # type: ignore[override]
-        """Whether the wrapped layer splits its batch over the backend's threads."""
-        return self.forward_layer.batch_parallel
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self.forward_layer.compute_output_shape(input_shape)
