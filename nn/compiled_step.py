@@ -41,6 +41,7 @@ import numpy as np
 import adkit
 from adkit.pytree import tree_flatten, tree_unflatten
 
+from .layers.base import Layer
 from .outputs import Rows
 
 #: compile's jit_compile values: Keras's "auto" (compiled where it applies), True, False
@@ -160,7 +161,8 @@ class CompiledStep:
         model, optimizer = self.model, self.model.optimizer
         if self._leaf_ids[0] is not leaves:   # a fit's leaves: the same list at every step
             self._leaf_ids = (leaves, tuple(id(w) for w in leaves))
-        key = (_signature(x), _signature(y), np.shape(sample_weight), self._leaf_ids[1])
+        key = (_signature(x), _signature(y), np.shape(sample_weight), self._leaf_ids[1],
+               configuration(model))
         if key in self.eager_reasons:
             return None
         state = plain_tree(model.state)
@@ -176,7 +178,7 @@ class CompiledStep:
         consts = optimizer.begin_step(leaves)
         treedef, where, others = self._split(params, leaves)
         layout = (key[3], plan, isinstance(x, Rows), isinstance(y, Rows), treedef, where,
-                  finite_loss)
+                  finite_loss, key[4])
         before, traces = self.program.stats.eager_calls, self.program.stats.traces
         args = (layout, list(leaves), others, state, optimizer._slots, consts, _unwrapped(x),
                 _unwrapped(y), draws, sample_weight)
@@ -266,7 +268,7 @@ class CompiledStep:
         the program by the trained arrays, the plan of draws, the batch containers and
         where the trained arrays sit in the parameter tree."""
         model = self.model
-        _, plan, x_rows, y_rows, treedef, where, finite_loss = layout
+        _, plan, x_rows, y_rows, treedef, where, finite_loss, _ = layout
         params = tree_unflatten(treedef, [trained[i] if i >= 0 else w
                                           for w, i in zip(others, where)])
         x, y = (Rows(x) if x_rows else x), (Rows(y) if y_rows else y)
@@ -279,6 +281,41 @@ class CompiledStep:
         grad_leaves = tree_flatten(model.trainable_part(grads))[0]   # in trained's order
         new_params, new_slots = model.optimizer.pure_step(trained, grad_leaves, slots, consts)
         return loss, out, new_params, new_slots, new_state
+
+
+#: attribute types a layer's configuration key holds by value (others by identity)
+_BY_VALUE = (bool, int, float, str, type(None), np.dtype)
+
+
+def configuration(model: Any) -> tuple:
+    """Every layer's attributes, recursively (numbers, flags, strings and tuples of them
+    by value; functions and other objects by identity; arrays left out): part of a
+    compiled step's key. A program bakes in what the layers' Python reads (a custom
+    layer's factor, Dropout's rate, an activation), so changing an attribute between
+    steps stages a new program, as the eager step would see the change."""
+    key: list = []
+    for layer in getattr(model, "layers", ()):
+        _layer_configuration(layer, key, set())
+    return tuple(key)
+
+
+def _layer_configuration(layer: Any, key: list, seen: set) -> None:
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    for name, value in vars(layer).items():
+        if type(value) in _BY_VALUE or (type(value) is tuple and all(
+                type(v) in _BY_VALUE for v in value)):
+            key.append((name, value))
+        elif isinstance(value, Layer):
+            _layer_configuration(value, key, seen)
+        elif type(value) in (list, tuple) and value and isinstance(value[0], Layer):
+            for item in value:
+                _layer_configuration(item, key, seen)
+        elif type(value) is dict:
+            key.append((name, tuple((k, id(v)) for k, v in value.items())))
+        elif type(value) is not np.ndarray:
+            key.append((name, id(value)))
 
 
 def _loss_kwargs(state: dict, sample_weight: Any) -> dict:

@@ -38,6 +38,7 @@ import inspect
 import math
 import numbers
 import warnings
+import weakref
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -227,6 +228,10 @@ class Optimizer:
         self.iterations = 0
         self._slot_names: tuple[str, ...] = ()
         self._slots: list[list[np.ndarray]] | None = None  # [param index][slot index]
+        # weak references to the parameters the slots were made for, and the slots of
+        # parameters left out since (a layer frozen with trainable=False), by id
+        self._owners: list | None = None
+        self._set_aside: dict = {}
         self._scratch: dict = {}
         self._rng = np.random.default_rng(seed)
 
@@ -370,18 +375,46 @@ class Optimizer:
         return params, out
 
     def _ensure_slots(self, params: list) -> None:
-        """Allocate the slots on the first step; later, check they still fit `params`."""
+        """Allocate the slots on the first step; later, check they still fit `params`.
+
+        Slots go with their parameters by position. When the number of parameters
+        changes (a layer's trainable switched between fits), they go by identity: a
+        parameter keeps its state, a new one starts fresh, and the state of one left
+        out is set aside for when it trains again (as Keras keeps an optimizer's
+        variables)."""
         if self._slots is None:
             self._slots = [[self._init_slot(n, p) for n in self._slot_names] for p in params]
+            self._owners = [weakref.ref(p) for p in params]
+        elif len(self._slots) != len(params) and self._realigned(params):
+            pass
         else:
             self._match_slots(params)
+
+    def _realigned(self, params: list) -> bool:
+        """Slots matched to params by identity, when any of them is a parameter this
+        optimizer has stepped (else False: the state belongs to another model)."""
+        known = dict(self._set_aside)
+        for ref, slots in zip(self._owners or (), self._slots or ()):
+            if ref() is not None:
+                known[id(ref())] = (ref, slots)
+        if not any(id(p) in known and known[id(p)][0]() is p for p in params):
+            return False
+        slots = []
+        for p in params:
+            ref, kept = known.pop(id(p), (None, None))
+            slots.append(kept if ref is not None and ref() is p else
+                         [self._init_slot(n, p) for n in self._slot_names])
+        self._slots, self._owners = slots, [weakref.ref(p) for p in params]
+        self._set_aside = {k: v for k, v in known.items() if v[0]() is not None}
+        self._match_slots(params)
+        return True
 
     def _match_slots(self, params: list) -> None:
         where = f"{self.name}.apply_gradients"
         if len(self._slots) != len(params):
             raise ValueError(f"{where}: this optimizer holds state for {len(self._slots)} "
-                             f"parameters but got {len(params)}; use one optimizer per model, "
-                             f"or a fresh one")
+                             f"parameters but got {len(params)}, none of them parameters it "
+                             f"has updated; use one optimizer per model, or a fresh one")
         for i, (p, slots) in enumerate(zip(params, self._slots)):
             for k, s in enumerate(slots):
                 if s.shape != p.shape:
@@ -594,7 +627,8 @@ class Optimizer:
                     raise ValueError(f"{where}: '{name}/{i}' has shape {found[(k, i)].shape} but "
                                      f"the optimizer's state for parameter {i} has shape {shape}")
         self._check_extra(where, extra)
-        # everything checked: commit
+        # everything checked: commit (restored slots go with parameters by position)
+        self._owners, self._set_aside = None, {}
         if n == 0:
             self._slots = None
         else:

@@ -331,6 +331,50 @@ def test_a_step_adkit_compile_cannot_stage_warns_and_trains_as_eager():
     _assert_same_training(on, off, 1e-12)
 
 
+class _Scaled(Layer):
+    """Multiplies by a Python float attribute that the test changes between fits."""
+
+    def __init__(self, factor=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, params, x, ctx):
+        return x * self.factor
+
+
+def test_layer_attributes_and_trainable_changed_between_fits_are_seen():
+    """A program bakes in what the layers' Python reads: changing a layer's attribute
+    (a custom factor, a Dropout rate, an activation) or freezing a layer between fits
+    trains as the eager step does, and the optimizer keeps the state of the weights it
+    still updates (freezing raised: 'holds state for 4 parameters but got 2')."""
+    x, y = _data((6,))
+    changes = [lambda m: None, lambda m: setattr(m.layers[1], "factor", 3.0),
+               lambda m: setattr(m.layers[2], "rate", 0.5),
+               lambda m: setattr(m.layers[0], "activation", np.tanh),
+               lambda m: setattr(m.layers[0], "trainable", False),
+               lambda m: setattr(m.layers[0], "trainable", True)]
+
+    def train(jit):
+        m = Sequential([Dense(8, activation="relu", input_shape=(6,), dtype="float64"),
+                        _Scaled(dtype="float64"), Dropout(0.2, dtype="float64"),
+                        Dense(3, activation="softmax", dtype="float64")], seed=0)
+        m.compile(optimizer=optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                  jit_compile=jit)
+        losses = []
+        for change in changes:
+            change(m)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", CompileWarning)
+                losses.append(m.fit(x, y, batch_size=16, epochs=1, verbose=0,
+                                    shuffle=False).history["loss"][0])
+        return losses, m.get_weights()
+    (losses, weights), (eager_losses, eager_weights) = train(True), train(False)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-12)
+    for a, b in zip(weights, eager_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert len(set(np.round(losses, 6))) == len(losses)   # every change made a difference
+
+
 class _ChangingDraws(Layer):
     """Draws one more or one fewer random number on every call (its output ignores them):
     no plan of draws fits it."""

@@ -599,6 +599,25 @@ def test_apply_gradients_errors():
         opt.apply_gradients([np.zeros(2), np.zeros(3)], [np.zeros(2), np.zeros(3)])
 
 
+def test_a_changed_set_of_parameters_keeps_each_ones_state_by_identity():
+    """Freezing a layer between fits hands the optimizer fewer parameters: each keeps its
+    slots, a left-out one's are set aside until it trains again, a new one starts fresh;
+    parameters it never updated are another model's (an error)."""
+    a, b, c = np.zeros(2), np.zeros(3), np.zeros(1)
+    ga, gb, gc = np.ones(2), np.full(3, -1.0), np.full(1, 2.0)
+    opt = O.Adam(0.1)   # beta_1 = 0.9: momentum m <- 0.9 m + 0.1 g
+    opt.apply_gradients([a, b], [ga, gb])
+    opt.apply_gradients([b], [gb])                 # a frozen
+    np.testing.assert_allclose(opt.variables()["momentum/0"], 0.19 * gb, rtol=1e-12)
+    opt.apply_gradients([a, b, c], [ga, gb, gc])   # a back, c new
+    moments = opt.variables()
+    np.testing.assert_allclose(moments["momentum/0"], 0.19 * ga, rtol=1e-12)
+    np.testing.assert_allclose(moments["momentum/1"], 0.271 * gb, rtol=1e-12)
+    np.testing.assert_allclose(moments["momentum/2"], 0.1 * gc, rtol=1e-12)
+    with pytest.raises(ValueError, match="holds state for 3 parameters but got 1"):
+        opt.apply_gradients([np.zeros(2)], [ga])
+
+
 def test_esgd_needs_hvp():
     opt = O.ESGD()
     x = [np.zeros(3)]
