@@ -34,6 +34,7 @@ Rules (see README "Compiling"):
 from __future__ import annotations
 
 import functools
+import inspect
 import random
 import threading
 import warnings
@@ -78,12 +79,13 @@ class CompileStats:
 
 
 def compile(f: Callable, static_argnums: Any = (), *, max_paths: int = 8,  # noqa: A001
-            donate_argnums: Any = ()) -> "Compiled":
+            donate_argnums: Any = (), static_argnames: Any = ()) -> "Compiled":
     """f, staged into a straight-line program per input signature and replayed.
 
     static_argnums: positions of arguments that are not arrays or numbers to
     stage (flags, sizes, functions); their values, which must be hashable, are
-    part of the signature.
+    part of the signature. static_argnames: the same by parameter name (JAX's
+    spelling), whether the argument comes by keyword or by position.
 
     donate_argnums: positions of arguments whose arrays the caller gives up (as
     JAX's donate_argnums): the program may write its results into them once its
@@ -103,15 +105,52 @@ def compile(f: Callable, static_argnums: Any = (), *, max_paths: int = 8,  # noq
     """
     if not callable(f):
         raise TypeError(f"adkit.compile expects a function, got {type(f).__name__}")
+    names = _names(static_argnames, f)
     static = _positions(static_argnums, "static_argnums")
     if not isinstance(max_paths, int) or max_paths < 1:
         raise ValueError(f"adkit.compile: max_paths must be a positive int, got {max_paths!r}")
     donate = _positions(donate_argnums, "donate_argnums")
-    if set(donate) & set(static):
-        raise ValueError(f"adkit.compile: arguments {sorted(set(donate) & set(static))} are "
-                         "both static and donated; a static argument is not staged, so it "
-                         "cannot be donated")
-    return Compiled(f, static, max_paths, donate)
+    both = set(donate) & (set(static) | set(_positions_of(names, f)))
+    if both:
+        raise ValueError(f"adkit.compile: arguments {sorted(both)} are both static and "
+                         "donated; a static argument is not staged, so it cannot be donated")
+    return Compiled(f, static, max_paths, donate, names)
+
+
+def _names(names: Any, f: Callable) -> tuple:
+    """static_argnames as a tuple of f's parameter names, checked."""
+    names = (names,) if isinstance(names, str) else names
+    try:
+        names = tuple(names)
+    except TypeError:
+        names = (names,)
+    if not all(isinstance(n, str) for n in names):
+        raise TypeError("adkit.compile: static_argnames must be a str or a tuple of str, "
+                        f"got {names!r}")
+    params = _parameters(f)
+    if params is not None and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = [n for n in names if n not in params]
+        if unknown:
+            raise ValueError(f"adkit.compile: static_argnames {unknown} are not parameters of "
+                             f"{getattr(f, '__name__', 'f')}; its parameters are {list(params)}")
+    return names
+
+
+def _positions_of(names: tuple, f: Callable) -> tuple:
+    """The positions of the parameters named that may also be passed by position."""
+    params = _parameters(f)
+    if not names or params is None:
+        return ()
+    positional = [n for n, p in params.items()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return tuple(positional.index(n) for n in names if n in positional)
+
+
+def _parameters(f: Callable) -> dict | None:
+    try:
+        return dict(inspect.signature(f).parameters)
+    except (TypeError, ValueError):   # a builtin without a signature
+        return None
 
 
 def _positions(numbers: Any, name: str) -> tuple:
@@ -141,7 +180,7 @@ class Compiled:
     """A compiled function: call it like f; .source(*args) and .stats inspect it."""
 
     def __init__(self, f: Callable, static_argnums: tuple, max_paths: int,
-                 donate_argnums: tuple = ()) -> None:
+                 donate_argnums: tuple = (), static_argnames: tuple = ()) -> None:
         functools.update_wrapper(self, f)
         self._f = f
         self._static = static_argnums
@@ -155,6 +194,10 @@ class Compiled:
         self._label = getattr(f, "__name__", type(f).__name__)
         self._donate = donate_argnums
         self._positions = static_argnums + donate_argnums   # (checked at every call)
+        self._static_names = frozenset(static_argnames)
+        # positions of the parameters named static, where given by position
+        self._named_positions = _positions_of(tuple(static_argnames), f)
+        self._by_static_keywords: dict = {}   # their values -> f with them bound, compiled
         self.stats = CompileStats()
 
     # --- calling ------------------------------------------------------------------------
@@ -164,6 +207,9 @@ class Compiled:
     def call(self, args: tuple, kwargs: dict, donate: bool) -> Any:
         """f(*args, **kwargs) by a program; donate=False keeps every argument intact (as
         a transform needs, whose pullbacks read them again)."""
+        if self._static_names and not self._static_names.isdisjoint(kwargs):
+            bound, kwargs = self._bound(kwargs)
+            return bound.call(args, kwargs, donate)
         for n in self._positions:
             if n >= len(args) or n < -len(args):
                 kind = "static_argnums" if n in self._static else "donate_argnums"
@@ -223,6 +269,20 @@ class Compiled:
             start += count
         return donated
 
+    def _bound(self, kwargs: dict) -> tuple["Compiled", dict]:
+        """(f with the static keyword arguments bound, compiled; the other keywords): one
+        compiled function per set of static values, counting in these stats."""
+        static = {k: v for k, v in kwargs.items() if k in self._static_names}
+        key = self._static_key([(k, static[k]) for k in sorted(static)])
+        bound = self._by_static_keywords.get(key)
+        if bound is None:
+            bound = Compiled(functools.partial(self._f, **static), self._static,
+                             self._max_paths, self._donate)
+            bound._label, bound.stats, bound._warned = self._label, self.stats, self._warned
+            bound._named_positions = self._named_positions   # (the others, by position)
+            self._by_static_keywords[key] = bound
+        return bound, {k: v for k, v in kwargs.items() if k not in self._static_names}
+
     def lookup(self, args: tuple, kwargs: dict) -> tuple | None:
         """(cache entry, program inputs, leaves, treedef, captured bindings and values) for
         these arguments, or None when they cannot be staged (traced or unkeyable leaves)."""
@@ -279,7 +339,10 @@ class Compiled:
 
     # --- signatures ---------------------------------------------------------------------
     def _static_positions(self, args: tuple) -> set:
-        return {n % len(args) for n in self._static} if args else set()
+        if not args:
+            return set()
+        return {n % len(args) for n in self._static} | {
+            n for n in self._named_positions if n < len(args)}
 
     def _static_key(self, static_vals: list) -> tuple:
         try:
@@ -292,7 +355,7 @@ class Compiled:
         return static_key
 
     def _split(self, args: tuple, kwargs: dict) -> tuple | None:
-        if self._static:
+        if self._static or self._named_positions:
             static_n = self._static_positions(args)
             dynamic = tuple(a for i, a in enumerate(args) if i not in static_n)
             static_key = self._static_key([args[i] for i in sorted(static_n)])
@@ -403,6 +466,9 @@ class Compiled:
         return entry.programs[-1].to_dot()
 
     def _entry_for(self, args: tuple, kwargs: dict) -> _Entry:
+        if self._static_names and not self._static_names.isdisjoint(kwargs):
+            bound, kwargs = self._bound(kwargs)
+            return bound._entry_for(args, kwargs)
         found = self.lookup(args, kwargs)
         if found is None:
             raise ValueError(f"{self._name()}: these arguments are not staged (they hold "

@@ -591,6 +591,32 @@ def test_float_item_and_argmax_index_are_guarded():
     assert c.stats.replays == 1   # only the repeated point replays: float() pins x[0]
 
 
+def test_static_argnames_by_keyword_or_by_position():
+    def f(x, n, mode="sum"):
+        for _ in range(n):
+            x = np.sin(x)
+        return np.sum(x) if mode == "sum" else np.prod(x)
+    c = adkit.compile(f, static_argnames=("n", "mode"))
+    x = np.arange(1.0, 4.0)
+    calls = [((x, 2), {}), ((x,), {"n": 2}), ((x, 3), {"mode": "prod"}),
+             ((x,), {"n": 3, "mode": "prod"}), ((x + 1, 2), {}), ((x + 1,), {"n": 3, "mode": "prod"})]
+    with no_compile_warnings():
+        for args, kwargs in calls:
+            assert_same(c(*args, **kwargs), f(*args, **kwargs))
+            assert_same(adkit.grad(c)(*args, **kwargs), adkit.grad(f)(*args, **kwargs))
+    # n and mode are part of the signature, never staged: no guards in the programs
+    assert "GuardFailure" not in c.source(x, n=2) and "GuardFailure" not in c.source(x, 2)
+    assert c.stats.guard_failures == 0 and c.stats.replays >= 2
+    with pytest.raises(ValueError, match=r"static_argnames \['k'\] are not parameters of f"):
+        adkit.compile(f, static_argnames="k")
+    with pytest.raises(TypeError, match="static_argnames must be a str or a tuple of str"):
+        adkit.compile(f, static_argnames=(1,))
+    with pytest.raises(ValueError, match="both static and donated"):
+        adkit.compile(f, static_argnames="x", donate_argnums=0)
+    with pytest.raises(TypeError, match="static arguments must be hashable"):
+        c(x, n=[2])
+
+
 def test_too_many_paths_warns_and_stays_right():
     def f(x):
         return x * float(x)   # every new value is a new path
