@@ -108,17 +108,21 @@ def _run_forward(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray,
     return out, parts if keep else []
 
 
+#: timesteps whose backward-pass factors are computed together (see _forward_part)
+CHUNK_STEPS = 4
+
+
 def _forward_part(x: np.ndarray, weights: np.ndarray, u: int, has_bias: bool,
                   go_backwards: bool, out: np.ndarray, keep: bool) -> tuple:
     """Run the recurrence on x (part, steps, features), writing the output into out;
     (operands, kept) for the backward pass.
 
-    The time loop does only what the recurrence needs (nine NumPy calls a step, on
-    arrays of one step): each call holds the GIL for its dispatch, and on two threads
-    many small calls measured slower than on one. The tanh of every step's
-    pre-activations and of its cell state are written into arrays over all timesteps,
-    from which `_residuals` computes the backward pass's factors in a few calls on
-    whole arrays."""
+    The time loop does only what the recurrence needs, nine NumPy calls a step: each
+    call holds the GIL for its dispatch, and on two threads many small calls measured
+    slower than on one. The tanh of the pre-activations of CHUNK_STEPS steps at a time
+    stay in a buffer from which `_residuals` computes the backward pass's factors of
+    those steps in a few calls, while they are still in cache (over the whole sequence
+    at once, 4 MB per part, the same calls took twice as long)."""
     n, steps, features = x.shape
     dtype = weights.dtype
     operands = np.empty((u + features + has_bias, steps, n), dtype)
@@ -127,14 +131,16 @@ def _forward_part(x: np.ndarray, weights: np.ndarray, u: int, has_bias: bool,
     if has_bias:
         operands[u + features] = 1
     operands[:u, 0] = 0  # the state starts at zero
-    th_all = np.empty((steps if keep else 1, 4 * u, n), dtype)   # tanh(scale z)
-    c_all = np.empty((steps if keep else 2, u, n), dtype)        # the cell states
-    squashed_all = np.empty((steps if keep else 1, u, n), dtype)  # tanh(c)
+    chunk = CHUNK_STEPS if keep else 1
+    th_chunk = np.empty((chunk, 4 * u, n), dtype)    # tanh(scale z) of the chunk's steps
+    c_all = np.empty((steps, u, n), dtype)           # the cell states
+    squashed_all = np.empty((steps, u, n), dtype)    # tanh(c)
+    kept = np.empty((steps, 6 * u, n), dtype) if keep else None
     gates = np.empty((4 * u, n), dtype)   # σ on the gate rows (the block's rows unused)
     scratch = np.empty((u, n), dtype)
     h = np.empty((u, n), dtype)
     for k in range(steps):
-        th = th_all[k if keep else 0]
+        th = th_chunk[k % chunk]
         if k == 0:  # zero state: no recurrent product
             np.matmul(weights[:, u:], operands[u:, 0], out=th)
         else:
@@ -143,34 +149,39 @@ def _forward_part(x: np.ndarray, weights: np.ndarray, u: int, has_bias: bool,
         np.multiply(th, 0.5, out=gates)
         gates += 0.5
         i, f, block, o = gates[:u], gates[u:2 * u], th[2 * u:3 * u], gates[3 * u:]
-        c = c_all[k if keep else k % 2]
+        c = c_all[k]
         np.multiply(i, block, out=c)
         if k:
-            np.multiply(f, c_all[k - 1 if keep else (k - 1) % 2], out=scratch)
+            np.multiply(f, c_all[k - 1], out=scratch)
             c += scratch
-        squashed = squashed_all[k if keep else 0]
-        np.tanh(c, out=squashed)
-        np.multiply(o, squashed, out=operands[:u, k + 1] if k + 1 < steps else h)
+        np.tanh(c, out=squashed_all[k])
+        np.multiply(o, squashed_all[k], out=operands[:u, k + 1] if k + 1 < steps else h)
+        if keep and (k % chunk == chunk - 1 or k + 1 == steps):
+            first = k - k % chunk
+            _residuals(th_chunk[:k + 1 - first], c_all[first - 1] if first else None,
+                       c_all[first:k + 1], squashed_all[first:k + 1], kept[first:k + 1])
     if out.ndim == 3:   # the sequence: h of each step is in the next step's operand
         out[:, :steps - 1] = np.transpose(operands[:u, 1:], (2, 1, 0))
         out[:, -1] = h.T
     else:
         out[...] = h.T
-    kept = _residuals(th_all, c_all, squashed_all) if keep else None
     return operands, kept
 
 
-def _residuals(th: np.ndarray, c: np.ndarray, squashed: np.ndarray) -> np.ndarray:
-    """(steps, 6 units, part): per step the slope (fused_lstm.forward's: d tanh(scale z)
-    / d(scale z) times what each pre-activation multiplies in c and h), the carry
-    o (1 - tanh(c)^2) = dc/dc_prev's path through h, and the forget gate f, from the
-    tanh of the pre-activations (th, overwritten), the cell states and their tanh."""
-    steps, u4, n = th.shape
-    u = u4 // 4
-    kept = np.empty((steps, 6 * u, n), th.dtype)
+def _residuals(th: np.ndarray, c_before: np.ndarray | None, c: np.ndarray,
+               squashed: np.ndarray, kept: np.ndarray) -> None:
+    """Write into kept (steps, 6 units, part), per step: the slope (fused_lstm.forward's:
+    d tanh(scale z) / d(scale z) times what each pre-activation multiplies in c and h),
+    the carry o (1 - tanh(c)^2) = dc/dc_prev's path through h, and the forget gate f;
+    from the tanh of the pre-activations (th, overwritten), the cell state before the
+    first step (None: zero), the steps' cell states and their tanh."""
+    u = c.shape[1]
     slope, carry, forget = kept[:, :4 * u], kept[:, 4 * u:5 * u], kept[:, 5 * u:]
     slope[:, :u] = th[:, 2 * u:3 * u]            # block input: i's partner
-    slope[0, u:2 * u] = 0                          # c_prev: f's partner
+    if c_before is None:                           # c_prev: f's partner
+        slope[0, u:2 * u] = 0
+    else:
+        slope[0, u:2 * u] = c_before
     slope[1:, u:2 * u] = c[:-1]
     np.multiply(th[:, :u], 0.5, out=slope[:, 2 * u:3 * u])   # i: the block's partner
     slope[:, 2 * u:3 * u] += 0.5
@@ -185,7 +196,6 @@ def _residuals(th: np.ndarray, c: np.ndarray, squashed: np.ndarray) -> np.ndarra
     np.multiply(th, th, out=th)
     np.subtract(1, th, out=th)
     slope *= th
-    return kept
 
 
 def _run_backward(parts: list, g: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray,
