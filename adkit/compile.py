@@ -37,7 +37,9 @@ import functools
 import inspect
 import random
 import threading
+import types
 import warnings
+import weakref
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -198,11 +200,36 @@ class Compiled:
         # positions of the parameters named static, where given by position
         self._named_positions = _positions_of(tuple(static_argnames), f)
         self._by_static_keywords: dict = {}   # their values -> f with them bound, compiled
+        self._methods: Any = weakref.WeakKeyDictionary()   # object -> this method bound to it
         self.stats = CompileStats()
 
     # --- calling ------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.call(args, kwargs, donate=True)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """A compiled method: `@adkit.compile` on `def loss(self, x)` compiles the method
+        bound to each object once (its attributes are captured values, read at every
+        call). Argument positions count `self` as 0, as in JAX; a static self is bound."""
+        if obj is None:
+            return self
+        try:
+            bound = self._methods.get(obj)
+        except TypeError:   # an unhashable object: compiled per access
+            bound = None
+        if bound is None:
+            def shift(positions: tuple) -> tuple:
+                return tuple(n - 1 if n > 0 else n for n in positions if n != 0)
+            bound = Compiled(types.MethodType(self._f, obj), shift(self._static),
+                             self._max_paths, shift(self._donate))
+            bound._static_names = self._static_names
+            bound._named_positions = shift(self._named_positions)
+            bound._label, bound.stats, bound._warned = self._label, self.stats, self._warned
+            try:
+                self._methods[obj] = bound
+            except TypeError:
+                pass
+        return bound
 
     def call(self, args: tuple, kwargs: dict, donate: bool) -> Any:
         """f(*args, **kwargs) by a program; donate=False keeps every argument intact (as
@@ -725,11 +752,11 @@ class SplitProgram:
     def __init__(self, program: Program, seed: int, n_first: int, parts: tuple) -> None:
         first, first_outputs, residuals, second, second_outputs = parts
         inputs = [i for i in range(program.n_inputs) if i != seed]
-        types = list(program.out_types)
+        out_types = list(program.out_types)
         src1, self.forward = build(first, inputs, first_outputs, program.info, program.large,
-                                   types[:n_first] + [None] * len(residuals))
+                                   out_types[:n_first] + [None] * len(residuals))
         src2, self.backward = build(second, residuals + [seed], second_outputs, program.info,
-                                    program.large, types[n_first:])
+                                    program.large, out_types[n_first:])
         self.n_first, self.sources = n_first, (src1, src2)
 
 

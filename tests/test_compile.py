@@ -11,6 +11,7 @@ rebindings between calls.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import random
 import re
@@ -615,6 +616,36 @@ def test_static_argnames_by_keyword_or_by_position():
         adkit.compile(f, static_argnames="x", donate_argnums=0)
     with pytest.raises(TypeError, match="static arguments must be hashable"):
         c(x, n=[2])
+
+
+class _Quadratic:
+    def __init__(self, w):
+        self.w = w
+
+    @adkit.compile
+    def loss(self, x):
+        return np.sum(self.w * x ** 2)
+
+    @functools.partial(adkit.compile, static_argnums=(0, 2))   # JAX's habit: self static
+    def power(self, x, n):
+        return np.sum((self.w * x) ** n)
+
+
+def test_a_compiled_method_binds_each_object_and_reads_its_attributes():
+    a, b = _Quadratic(np.ones(3)), _Quadratic(np.full(3, 2.0))
+    x = np.arange(3.0)
+    with no_compile_warnings():
+        assert_same(a.loss(x), np.sum(x ** 2))
+        assert_same(b.loss(x), 2 * np.sum(x ** 2))
+        a.w[0] = 5.0                      # in place: read at the next call
+        assert_same(a.loss(x), np.sum(a.w * x ** 2))
+        b.w = np.full(3, 3.0)             # rebound
+        assert_same(b.loss(x), 3 * np.sum(x ** 2))
+        assert_same(adkit.grad(a.loss)(x), 2 * a.w * x)
+        assert_same(a.power(x, 3), np.sum((a.w * x) ** 3))
+        assert_same(a.power(x, 2), np.sum((a.w * x) ** 2))
+    assert a.loss is a.loss and _Quadratic.loss.stats.replays >= 2
+    assert "GuardFailure" not in a.power.source(x, 2)   # n static: no guard on it
 
 
 def test_too_many_paths_warns_and_stays_right():
