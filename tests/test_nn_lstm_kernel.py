@@ -236,3 +236,16 @@ def test_second_order_takes_the_traced_path_compiled_too():
     want = adkit.hessian(f)(kernel)
     np.testing.assert_allclose(hessian(kernel), want, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(want, adkit.numeric.hessian(f, kernel), rtol=1e-5, atol=1e-6)
+
+
+def test_an_empty_batch_gives_empty_results():
+    x, kernel, recurrent, bias = arrays(0)
+    out, residuals = lstm_kernel.lstm_forward(x, kernel, recurrent, bias,
+                                              go_backwards=False, return_sequences=True)
+    assert out.shape == (0, T, 4)
+    dx, dk, dr, db = lstm_kernel.lstm_backward(residuals, out, kernel, recurrent, bias,
+                                               go_backwards=False, return_sequences=True,
+                                               want_x=True, want_params=True)
+    assert dx.shape == x.shape
+    for got, like in ((dk, kernel), (dr, recurrent), (db, bias)):
+        np.testing.assert_array_equal(got, np.zeros_like(like))

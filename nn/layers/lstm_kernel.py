@@ -267,7 +267,7 @@ def _backward_part(p: _Part, g: np.ndarray, recurrent_back: np.ndarray,
             dc *= f
     flat = dz.reshape(4 * u, steps * n)
     if dx is not None:
-        dxt = np.reshape(kernel_back @ flat, (-1, steps, n))   # (features, steps, part)
+        dxt = np.reshape(kernel_back @ flat, (kernel_back.shape[0], steps, n))
         dx[...] = np.transpose(dxt[:, ::-1] if go_backwards else dxt, (2, 1, 0))
     if not want_params:
         return None
