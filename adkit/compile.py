@@ -245,8 +245,11 @@ class Compiled:
         found = self.lookup(args, kwargs)
         if found is None:   # traced values of an enclosing transform, or leaves we cannot key
             top = innermost_trace(tree_flatten((args, kwargs))[0])
-            if top is not None:
+            if top is not None and not any(isinstance(read(b), BoxBase)
+                                           for b in self._captured()):
                 return call_traced(self, top, args, kwargs)
+            # (f closing over a traced value depends on more than its arguments: it runs
+            # inline, traced as plain code, as grad of a closure over x[0] needs)
             self.stats.eager_calls += 1
             return self._f(*args, **kwargs)
         entry, inputs, leaves, treedef, captured = found
@@ -318,6 +321,8 @@ class Compiled:
             return None
         leaves, treedef, static_key, leaf_key = split
         captured, capture_key, keep = self._read_captures()
+        if any(isinstance(v, BoxBase) for v in keep):
+            return None   # f closes over a traced value of an enclosing transform
         key = (treedef, static_key, leaf_key, capture_key)
         entry = self._cache.get(key)
         if entry is None:

@@ -648,6 +648,28 @@ def test_a_compiled_method_binds_each_object_and_reads_its_attributes():
     assert "GuardFailure" not in a.power.source(x, 2)   # n static: no guard on it
 
 
+def test_a_compiled_closure_over_a_traced_value_runs_inline_and_differentiates_both():
+    # autograd's test_jacobian_against_stacked_grads with every transform compiled: the
+    # inner function reads x[0] from its closure, a value the outer jacobian traces, so it
+    # is not a function of its argument alone (it ran as one; the tape had finished)
+    made = []
+
+    def inner(x):
+        c = adkit.compile(adkit.grad(lambda y: np.exp(y) * np.tanh(x[0])))
+        made.append(c)
+        return c(x[1])
+    expected = lambda x: np.array([np.exp(x[1]) * np.tanh(x[0]), np.sum(x ** 3)])  # noqa: E731
+    outer = lambda x: np.array([inner(x), np.sum(x ** 3)])  # noqa: E731
+    x = np.array([0.3, 0.7])
+    with no_compile_warnings():
+        for transform in (adkit.jacobian, lambda f: adkit.compile(adkit.jacobian(f))):
+            for point in (x, x + 0.5):
+                assert_same(transform(outer)(point), adkit.jacobian(expected)(point))
+        assert_same(adkit.grad(lambda x: inner(x) * 2.0)(x),
+                    adkit.grad(lambda x: expected(x)[0] * 2.0)(x))
+    assert all(c.stats.entries == 0 for c in made)   # no signature per traced value
+
+
 def test_too_many_paths_warns_and_stays_right():
     def f(x):
         return x * float(x)   # every new value is a new path
