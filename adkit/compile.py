@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import random
 import threading
 import types
 import warnings
@@ -44,12 +43,13 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .captures import (DEPTH, find_bindings, holds_arrays, random_generators, read, stageable,
-                       swapped, unreached_arrays)
+from .captures import (DEPTH, find_bindings, holds_arrays, read, stageable, swapped,
+                       unreached_arrays)
 from .codegen import GuardFailure, Overwritten, build, operands_of, optimise, slots_of, split_at
 from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
                                   rebuild)
 from .pytree import tree_flatten, tree_unflatten
+from .random_states import RandomStates
 from .reverse.graphviz import tape_to_dot
 from .scope import tracing
 from .staging import Guard, Instruction, Staged, StagingTrace, Unstageable
@@ -220,11 +220,10 @@ class Compiled:
         if bound is None:
             def shift(positions: tuple) -> tuple:
                 return tuple(n - 1 if n > 0 else n for n in positions if n != 0)
-            bound = Compiled(types.MethodType(self._f, obj), shift(self._static),
-                             self._max_paths, shift(self._donate))
+            bound = self._sibling(types.MethodType(self._f, obj), shift(self._static),
+                                  shift(self._donate))
             bound._static_names = self._static_names
             bound._named_positions = shift(self._named_positions)
-            bound._label, bound.stats, bound._warned = self._label, self.stats, self._warned
             try:
                 self._methods[obj] = bound
             except TypeError:
@@ -306,12 +305,18 @@ class Compiled:
         key = self._static_key([(k, static[k]) for k in sorted(static)])
         bound = self._by_static_keywords.get(key)
         if bound is None:
-            bound = Compiled(functools.partial(self._f, **static), self._static,
-                             self._max_paths, self._donate)
-            bound._label, bound.stats, bound._warned = self._label, self.stats, self._warned
+            bound = self._sibling(functools.partial(self._f, **static), self._static,
+                                  self._donate)
             bound._named_positions = self._named_positions   # (the others, by position)
             self._by_static_keywords[key] = bound
         return bound, {k: v for k, v in kwargs.items() if k not in self._static_names}
+
+    def _sibling(self, f: Callable, static: tuple, donate: tuple) -> "Compiled":
+        """A compiled function standing in for this one (a method bound to an object, f
+        with static keywords bound): it counts in these stats and warns once with it."""
+        sibling = Compiled(f, static, self._max_paths, donate)
+        sibling._label, sibling.stats, sibling._warned = self._label, self.stats, self._warned
+        return sibling
 
     def lookup(self, args: tuple, kwargs: dict) -> tuple | None:
         """(cache entry, program inputs, leaves, treedef, captured bindings and values) for
@@ -430,9 +435,9 @@ class Compiled:
         boxes = [trace.new_input(v) if stageable(v) else v for v in leaves]
         capture_boxes = [trace.new_input(v) for _, v in captured]
         staged_args, staged_kwargs = self._rebuild(args, treedef, boxes)
-        states = _RandomStates(self._f, [(v, "in an argument") for v in leaves
-                                         if not stageable(v)]
-                               + [(args[i], f"argument {i}") for i in self._static_positions(args)])
+        states = RandomStates(self._f, [(v, "in an argument") for v in leaves
+                                        if not stageable(v)]
+                              + [(args[i], f"argument {i}") for i in self._static_positions(args)])
         # arrays f can reach that no binding covers: a program must not use them as constants
         unreached = unreached_arrays(self._f, [v for _, v in captured])
         reason = None
@@ -562,64 +567,12 @@ def _frozen(trace: StagingTrace, out: Any, unreached: dict) -> str | None:
 
 
 def _unsound(trace: StagingTrace, boxes: list, originals: list,
-             states: "_RandomStates") -> str | None:
+             states: RandomStates) -> str | None:
     """Why the recorded program would differ from the function, or None."""
     for box, original in zip(boxes, originals):
         if isinstance(box, Staged) and (box._trace is not trace or box._value is not original):
             return "it writes into an argument or a captured array in place"
     return states.drawn()
-
-
-class _RandomStates:
-    """The states of the random generators f may draw from (NumPy's and Python's global
-    ones, and the NumPy generators it captures), taken before f is staged. A program
-    would replay the draws made while staging, so drawing makes f run eagerly, from
-    the states it was staged from."""
-
-    def __init__(self, f: Callable, arguments: list) -> None:
-        self.captured = [(g, path, _state(g)) for g, path in random_generators(f, arguments)]
-        self.numpy, self.python = np.random.get_state(), random.getstate()
-
-    def drawn(self) -> str | None:
-        """Why a program would not draw as f does (the generator drawn from), or None."""
-        if not _same_state(np.random.get_state(), self.numpy) \
-                or random.getstate() != self.python:
-            return "it draws from NumPy's or Python's global random generator"
-        for g, path, before in self.captured:
-            if not _same_state(_state(g), before):
-                return (f"it draws from the random generator {path} (a program would repeat "
-                        "the numbers drawn while staging it); pass the random numbers as an "
-                        "argument to compile the rest")
-        return None
-
-    def restore(self) -> None:
-        np.random.set_state(self.numpy)
-        random.setstate(self.python)
-        for g, _, before in self.captured:
-            if isinstance(g, np.random.RandomState):
-                g.set_state(before)
-            else:
-                (g if isinstance(g, np.random.BitGenerator) else g.bit_generator).state = before
-
-
-def _state(g: Any) -> Any:
-    """A NumPy random generator's state (RandomState, Generator or BitGenerator)."""
-    if isinstance(g, np.random.RandomState):
-        return g.get_state(legacy=False)
-    return (g if isinstance(g, np.random.BitGenerator) else g.bit_generator).state
-
-
-def _same_state(a: Any, b: Any) -> bool:
-    """Equality of generator states: dicts, tuples, numbers and arrays (MT19937's key)."""
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(
-            _same_state(a[k], b[k]) for k in a)
-    if isinstance(a, (tuple, list)):
-        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(
-            _same_state(x, y) for x, y in zip(a, b))
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return bool(np.array_equal(a, b))
-    return a == b
 
 
 #: what each kind of guard stands for in the user's code, for messages
