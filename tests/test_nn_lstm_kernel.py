@@ -22,6 +22,7 @@ def split_everything(monkeypatch):
     """Every batch split into up to 3 parts, however small (restored afterwards)."""
     monkeypatch.setattr(numpy_backend, "THREADS", 3)
     monkeypatch.setattr(numpy_backend, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(lstm_kernel, "MIN_PART_ROWS", 1)
     numpy_backend._pool.clear()
     yield
     numpy_backend._pool.clear()
@@ -103,6 +104,7 @@ def test_the_backward_pass_follows_the_forward_passs_parts(monkeypatch):
     want = reference(x, kernel, recurrent, bias, g, False, True)
     monkeypatch.setattr(numpy_backend, "THREADS", 3)
     monkeypatch.setattr(numpy_backend, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(lstm_kernel, "MIN_PART_ROWS", 1)
     numpy_backend._pool.clear()
     out, residuals = lstm_kernel.lstm_forward(x, kernel, recurrent, bias,
                                               go_backwards=False, return_sequences=True)
@@ -249,3 +251,19 @@ def test_an_empty_batch_gives_empty_results():
     assert dx.shape == x.shape
     for got, like in ((dk, kernel), (dr, recurrent), (db, bias)):
         np.testing.assert_array_equal(got, np.zeros_like(like))
+
+
+@pytest.mark.parametrize("n,parts", [(31, 1), (63, 1), (64, 2), (95, 2), (127, 3), (200, 3)])
+def test_a_part_has_at_least_min_part_rows(monkeypatch, n, parts):
+    monkeypatch.setattr(numpy_backend, "THREADS", 3)
+    monkeypatch.setattr(numpy_backend, "PARALLEL_BYTES", 0)
+    numpy_backend._pool.clear()
+    try:
+        x, kernel, recurrent, bias = arrays(n, units=2)
+        _, residuals = lstm_kernel.lstm_forward(x, kernel, recurrent, bias,
+                                                go_backwards=False, return_sequences=False)
+    finally:
+        numpy_backend._pool.clear()
+    assert len(residuals) == parts
+    assert all(p.stop - p.start >= min(n, lstm_kernel.MIN_PART_ROWS) for p in residuals)
+    assert [p.start for p in residuals[1:]] == [p.stop for p in residuals[:-1]]
