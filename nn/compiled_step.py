@@ -288,15 +288,30 @@ _BY_VALUE = (bool, int, float, str, type(None), np.dtype)
 
 
 def configuration(model: Any) -> tuple:
-    """Every layer's attributes, recursively (numbers, flags, strings and tuples of them
-    by value; functions and other objects by identity; arrays left out): part of a
-    compiled step's key. A program bakes in what the layers' Python reads (a custom
-    layer's factor, Dropout's rate, an activation), so changing an attribute between
-    steps stages a new program, as the eager step would see the change."""
+    """Every layer's attributes, recursively, and the optimizer's hyperparameters
+    (numbers, flags, strings and tuples of them by value; functions and other objects
+    by identity; arrays left out): part of a compiled step's key. A program bakes in
+    what the layers' and the optimizer's Python reads (a custom layer's factor,
+    Dropout's rate, an activation, Adam's beta_1, a clipnorm), so changing one between
+    steps stages a new program, as the eager step would see the change. (The learning
+    rate and the step count are arguments of the program.)"""
     key: list = []
     for layer in getattr(model, "layers", ()):
         _layer_configuration(layer, key, set())
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        key.append(tuple((name, _keyed(value)) for name, value in vars(optimizer).items()
+                         if not name.startswith("_") and name != "iterations"))
     return tuple(key)
+
+
+def _keyed(value: Any) -> Any:
+    """A value as a configuration key holds it: by value if a number, flag or string
+    (or a tuple of them), else by identity."""
+    if type(value) in _BY_VALUE or (type(value) is tuple and all(
+            type(v) in _BY_VALUE for v in value)):
+        return value
+    return id(value)
 
 
 def _layer_configuration(layer: Any, key: list, seen: set) -> None:
@@ -304,10 +319,7 @@ def _layer_configuration(layer: Any, key: list, seen: set) -> None:
         return
     seen.add(id(layer))
     for name, value in vars(layer).items():
-        if type(value) in _BY_VALUE or (type(value) is tuple and all(
-                type(v) in _BY_VALUE for v in value)):
-            key.append((name, value))
-        elif isinstance(value, Layer):
+        if isinstance(value, Layer):
             _layer_configuration(value, key, seen)
         elif type(value) in (list, tuple) and value and isinstance(value[0], Layer):
             for item in value:
@@ -315,7 +327,7 @@ def _layer_configuration(layer: Any, key: list, seen: set) -> None:
         elif type(value) is dict:
             key.append((name, tuple((k, id(v)) for k, v in value.items())))
         elif type(value) is not np.ndarray:
-            key.append((name, id(value)))
+            key.append((name, _keyed(value)))
 
 
 def _loss_kwargs(state: dict, sample_weight: Any) -> dict:

@@ -343,16 +343,21 @@ class _Scaled(Layer):
 
 
 def test_layer_attributes_and_trainable_changed_between_fits_are_seen():
-    """A program bakes in what the layers' Python reads: changing a layer's attribute
-    (a custom factor, a Dropout rate, an activation) or freezing a layer between fits
-    trains as the eager step does, and the optimizer keeps the state of the weights it
-    still updates (freezing raised: 'holds state for 4 parameters but got 2')."""
+    """A program bakes in what the layers' and the optimizer's Python reads: changing a
+    layer's attribute (a custom factor, a Dropout rate, an activation), an optimizer's
+    hyperparameter or the learning rate, or freezing a layer between fits trains as the
+    eager step does, and the optimizer keeps the state of the weights it still updates
+    (freezing raised: 'holds state for 4 parameters but got 2')."""
     x, y = _data((6,))
     changes = [lambda m: None, lambda m: setattr(m.layers[1], "factor", 3.0),
                lambda m: setattr(m.layers[2], "rate", 0.5),
                lambda m: setattr(m.layers[0], "activation", np.tanh),
                lambda m: setattr(m.layers[0], "trainable", False),
-               lambda m: setattr(m.layers[0], "trainable", True)]
+               lambda m: setattr(m.layers[0], "trainable", True),
+               lambda m: setattr(m.optimizer, "beta_1", 0.5),
+               lambda m: setattr(m.optimizer, "epsilon", 0.1),
+               lambda m: setattr(m.optimizer, "clipnorm", 0.05),
+               lambda m: setattr(m.optimizer, "learning_rate", 0.05)]
 
     def train(jit):
         m = Sequential([Dense(8, activation="relu", input_shape=(6,), dtype="float64"),
