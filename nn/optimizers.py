@@ -389,6 +389,10 @@ class Optimizer:
             pass
         else:
             self._match_slots(params)
+            owners = self._owners
+            if owners is None or any(r() is not p for r, p in zip(owners, params)):
+                # (restored state, or new arrays in the same places: they own it now)
+                self._owners = [weakref.ref(p) for p in params]
 
     def _realigned(self, params: list) -> bool:
         """Slots matched to params by identity, when any of them is a parameter this

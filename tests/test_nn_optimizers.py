@@ -616,6 +616,13 @@ def test_a_changed_set_of_parameters_keeps_each_ones_state_by_identity():
     np.testing.assert_allclose(moments["momentum/2"], 0.1 * gc, rtol=1e-12)
     with pytest.raises(ValueError, match="holds state for 3 parameters but got 1"):
         opt.apply_gradients([np.zeros(2)], [ga])
+    # restored state (a loaded model's optimizer) goes by position, then by identity
+    restored = O.Adam(0.1)
+    restored.set_variables(opt.variables())
+    restored.apply_gradients([a, b, c], [ga, gb, gc])
+    restored.apply_gradients([b], [gb])
+    np.testing.assert_allclose(restored.variables()["momentum/0"],
+                               (0.271 * 0.9 + 0.1) * 0.9 * gb + 0.1 * gb, rtol=1e-12)
 
 
 def test_esgd_needs_hvp():
