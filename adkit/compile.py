@@ -569,6 +569,9 @@ def _frozen(trace: StagingTrace, out: Any, unreached: dict) -> str | None:
 def _unsound(trace: StagingTrace, boxes: list, originals: list,
              states: RandomStates) -> str | None:
     """Why the recorded program would differ from the function, or None."""
+    if trace.raised:
+        return (f"an operation raised while it was staged and f caught the error "
+                f"({trace.raised[0]}): a program cannot ask whether it raises on other values")
     for box, original in zip(boxes, originals):
         if isinstance(box, Staged) and (box._trace is not trace or box._value is not original):
             return "it writes into an argument or a captured array in place"

@@ -138,7 +138,7 @@ AS_PYTHON = {float: Primitive("float", float), complex: Primitive("complex", com
 class StagingTrace(Trace):
     """Records every primitive applied to its boxes into `program` (a list of steps)."""
 
-    __slots__ = ("program", "n_slots", "_cse", "large", "shapes", "info", "_memory")
+    __slots__ = ("program", "n_slots", "_cse", "large", "shapes", "info", "_memory", "raised")
 
     stages = True
 
@@ -151,6 +151,7 @@ class StagingTrace(Trace):
         self.shapes: dict = {}        # slot -> shape of its value (for DOT drawings)
         self.info: dict = {}          # slot -> SlotInfo
         self._memory = _MemoryNumbers()   # SlotInfo.root: which memory a value lives in
+        self.raised: list = []        # errors primitives raised while staging (f caught them)
 
     def new_input(self, value: Any) -> "Staged":
         """A fresh input slot holding `value`."""
@@ -173,10 +174,16 @@ class StagingTrace(Trace):
         if any(_holds_box(v) for v in kwargs.values()):
             kwargs = {k: _concrete(v, prim) for k, v in kwargs.items()}
         python = not kwargs and prim.name in _PYTHON_RESULTS and self._python(operands)
-        if python and prim.name in PYTHON_OPERATORS:
-            ans = PYTHON_OPERATORS[prim.name](*values)   # x ** 3 of a float is a float
-        else:
-            ans = prim.impl(*values, **kwargs)
+        try:
+            if python and prim.name in PYTHON_OPERATORS:
+                ans = PYTHON_OPERATORS[prim.name](*values)   # x ** 3 of a float is a float
+            else:
+                ans = prim.impl(*values, **kwargs)
+        except Exception as error:
+            # should f catch it (try: cholesky(A) except LinAlgError: ...), a program could
+            # not replay that choice: no guard can ask "does this raise?" (see compile)
+            self.raised.append(f"{type(error).__name__} in {prim.name}")
+            raise
         if prim.name in _SHAPE_QUERIES and isinstance(prim, NondiffPrimitive):
             return ans
         if prim.name in _SHAPE_ONLY and all(op[0] == "c" for op in operands[1:]):

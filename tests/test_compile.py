@@ -1005,6 +1005,22 @@ def test_a_generator_f_only_holds_keeps_the_program():
     assert c.stats.replays == 1
 
 
+def test_an_error_f_catches_while_staged_makes_it_run_eagerly():
+    # the except branch taken while staging would be replayed for a matrix whose
+    # Cholesky factor exists (no guard can ask "does cholesky raise here?")
+    def f(a):
+        try:
+            return np.sum(np.linalg.cholesky(a))
+        except np.linalg.LinAlgError:
+            return -np.sum(a)
+    c = adkit.compile(f)
+    indefinite, definite = np.array([[1.0, 2.0], [2.0, 1.0]]), np.array([[2.0, 0.5], [0.5, 2.0]])
+    with pytest.warns(CompileWarning, match=r"f caught the error \(LinAlgError in cholesky\)"):
+        assert_same(c(indefinite), f(indefinite))
+    assert_same(c(definite), f(definite))
+    assert c.stats.traces == 0 and c.stats.eager_calls == 2
+
+
 def test_writes_into_an_argument_run_eagerly_and_mutate_it():
     def f(x):
         x[0] = 5.0
