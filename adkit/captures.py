@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 __all__ = ["find_bindings", "read", "write", "swapped", "unreached_arrays", "random_generators",
-           "stageable"]
+           "reachable", "stageable"]
 
 #: how many levels inside captured containers bindings are made
 DEPTH = 4
@@ -324,7 +324,7 @@ def unreached_arrays(f: Callable, bound: Iterable[Any]) -> dict[int, tuple[np.nd
     `bound` (the values of the bindings): deeper than DEPTH, past LIMIT, inside sets or
     other holders no binding reaches."""
     bound_ids = {id(v) for v in bound}
-    return {id(v): (v, path) for v, path in _reachable(f)
+    return {id(v): (v, path) for v, path, _ in reachable(f)
             if type(v) is np.ndarray and id(v) not in bound_ids}
 
 
@@ -337,35 +337,37 @@ def random_generators(f: Callable, arguments: Iterable[tuple[Any, str]] = ()
     """(generator, path) for the NumPy random generators among f's captured values
     (`rng = np.random.default_rng(0)` that f draws from) and inside `arguments`
     ((value, name) pairs): a program would replay the draws it made while staged."""
-    return [(v, path) for v, path in _reachable(f, arguments) if isinstance(v, RANDOM_STATES)]
+    return [(v, path) for v, path, _ in reachable(f, arguments) if isinstance(v, RANDOM_STATES)]
 
 
-def _reachable(f: Callable, extra: Iterable[tuple[Any, str]] = ()
-               ) -> Iterable[tuple[Any, str]]:
-    """(value, path) for the arrays and library objects f's captured values (and the
-    `extra` (value, path) pairs) hold, however deep (up to SEARCH_DEPTH levels and
-    SEARCH_LIMIT values)."""
+def reachable(f: Callable, extra: Iterable[tuple[Any, str]] = ()
+              ) -> Iterable[tuple[Any, str, Any]]:
+    """(value, path, binding) for the arrays and library objects f's captured values (and
+    the `extra` (value, path) pairs) hold, however deep (up to SEARCH_DEPTH levels and
+    SEARCH_LIMIT values); binding: where the value sits, to write() something else
+    there (None where it cannot be written: inside a tuple or a set)."""
     seen: set = set()
     budget = [SEARCH_LIMIT]
 
-    def walk(value: Any, path: str, depth: int) -> Iterable[tuple[Any, str]]:
+    def walk(value: Any, path: str, depth: int, binding: Any
+             ) -> Iterable[tuple[Any, str, Any]]:
         if budget[0] <= 0 or id(value) in seen:
             return
         budget[0] -= 1
         seen.add(id(value))
         if type(value) is np.ndarray:
-            yield value, path
+            yield value, path, binding
             return
         if depth <= 0 or stageable(value) or isinstance(value, (str, bytes)):
             return
         if isinstance(value, (set, frozenset)):
             for v in list(value)[:PER_CONTAINER]:
-                yield from walk(v, f"{path} (an item of a set)", depth - 1)
+                yield from walk(v, f"{path} (an item of a set)", depth - 1, None)
             return
         kids = _children(value, ("root",), path)
         if kids is None:
             if is_library(type(value).__module__):
-                yield value, path
+                yield value, path, binding
                 return
             if isinstance(value, np.ndarray):   # (a subclass: its memory is its own)
                 return
@@ -373,12 +375,13 @@ def _reachable(f: Callable, extra: Iterable[tuple[Any, str]] = ()
                      if isinstance(s, str)]
             for s in slots[:PER_CONTAINER]:
                 if hasattr(value, s):
-                    yield from walk(getattr(value, s), f"{path}.{s}", depth - 1)
+                    yield from walk(getattr(value, s), f"{path}.{s}", depth - 1, None)
             return
         for _, v, child in kids[0]:
-            yield from walk(v, child[3], depth - 1)
+            yield from walk(v, child[3], depth - 1,
+                            child if child[0] in ("item", "class") else None)
 
-    for _, value, path in roots(f):
-        yield from walk(value, path, SEARCH_DEPTH)
+    for binding, value, path in roots(f):
+        yield from walk(value, path, SEARCH_DEPTH, binding)
     for value, path in extra:
-        yield from walk(value, path, SEARCH_DEPTH)
+        yield from walk(value, path, SEARCH_DEPTH, None)

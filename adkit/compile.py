@@ -43,8 +43,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .captures import (DEPTH, find_bindings, holds_arrays, read, stageable, swapped,
-                       unreached_arrays)
+from .captures import (DEPTH, find_bindings, holds_arrays, reachable, read, stageable,
+                       swapped, unreached_arrays, write)
 from .codegen import GuardFailure, Overwritten, build, operands_of, optimise, slots_of, split_at
 from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
                                   rebuild)
@@ -453,11 +453,22 @@ class Compiled:
             reason = str(err)
         except Exception as err:  # noqa: BLE001 - the eager call below decides
             reason = f"staging it raised {type(err).__name__}: {err}"
+        stored = _stored(trace, self._f)   # (also where staging stopped half-way)
         if reason is None:
             reason = _frozen(trace, out, unreached)
         if reason is None:
             reason = _unsound(trace, boxes + capture_boxes, leaves + [v for _, v in captured],
                               states)
+        if reason is None and stored is not None:
+            # staging was this call, side effects included (their values put in place):
+            # its answer is f's, and running f again would repeat them
+            entry.eager_reason = stored
+            self.stats.eager_calls += 1
+            self._warn(f"{self._name()} runs eagerly for this input signature: {stored}", 1)
+            leaves, treedef = tree_flatten(out)
+            return tree_unflatten(treedef, [v._value if isinstance(v, Staged) and v._trace is trace
+                                            else v for v in leaves])
+        reason = reason or stored
         if reason is None:
             donated = frozenset(boxes[i]._node for i in self._donated_leaves(args)
                                 if isinstance(boxes[i], Staged)
@@ -564,6 +575,21 @@ def _frozen(trace: StagingTrace, out: Any, unreached: dict) -> str | None:
                         "argument")
             c = c.base
     return None
+
+
+def _stored(trace: StagingTrace, f: Callable) -> str | None:
+    """Why f's side effects make a program wrong: it stored a value it computes in
+    something it captures (a cache, a log, self.last), which a program would not
+    repeat. Each staged box stored is replaced by its value where it can be (staging
+    ran f once: this call's side effects are then done, with values)."""
+    reason = None
+    for value, path, binding in list(reachable(f)):
+        if isinstance(value, BoxBase) and value._trace is trace:
+            if binding is not None:
+                write(binding, value._value)
+            reason = reason or (f"it stores a value it computes in {path} (a side effect, "
+                                "which a program would not repeat); return it instead")
+    return reason
 
 
 def _unsound(trace: StagingTrace, boxes: list, originals: list,

@@ -1005,6 +1005,32 @@ def test_a_generator_f_only_holds_keeps_the_program():
     assert c.stats.replays == 1
 
 
+def test_values_f_stores_in_what_it_captures_are_values_and_stored_once_a_call():
+    # a cache or a log filled as a side effect: a program would not repeat it, and the
+    # staged boxes stored while staging would leak (cache['last'] was Staged(...))
+    cache, log = {}, []
+    holder = types.SimpleNamespace(last=None)
+
+    def f(x):
+        y = x * 2.0
+        cache["last"], holder.last = y, y + 1.0
+        log.append(np.sum(y))
+        return np.sum(y)
+    c = adkit.compile(f)
+    with pytest.warns(CompileWarning, match=r"stores a value it computes in cache\['last'\]"):
+        assert_same(c(np.ones(2)), 4.0)
+    assert type(cache["last"]) is np.ndarray and type(holder.last) is np.ndarray
+    assert len(log) == 1 and type(log[0]) is np.float64   # staging was the call
+    # the next call's signature differs (cache['last'] is an array now); staging it sees
+    # f assign to what it captures and runs f again: a stored box never stays
+    with pytest.warns(CompileWarning, match="assigns to a variable it captures"):
+        assert_same(c(np.full(2, 3.0)), 12.0)
+    assert_same(cache["last"], np.full(2, 6.0))
+    assert_same(holder.last, np.full(2, 7.0))
+    assert all(type(v) is np.float64 for v in log) and log[-1] == 12.0
+    assert c.stats.traces == 0
+
+
 def test_an_error_f_catches_while_staged_makes_it_run_eagerly():
     # the except branch taken while staging would be replayed for a matrix whose
     # Cholesky factor exists (no guard can ask "does cholesky raise here?")
