@@ -1287,6 +1287,19 @@ def test_gradients_of_python_numbers_are_python_numbers_as_eager():
     assert c.stats.replays == 1 and c.stats.guard_failures == 0
 
 
+def test_a_float32_arguments_gradient_is_float32_as_eager_in_float64_arithmetic():
+    # the function computes in float64 (x is float64); eager grad hands the float32
+    # argument a float32 gradient, and so must the program (it returned float64)
+    w, x = np.linspace(0.5, 1.5, 3).astype(np.float32), np.arange(3.0)
+    f = lambda w, x: np.sum(np.tanh(w * x) + (x @ w) ** 2)  # noqa: E731
+    g = adkit.compile(adkit.grad(f))
+    with no_compile_warnings():
+        for _ in range(2):
+            got, expected = g(w, x), adkit.grad(f)(w, x)
+            assert got.dtype == expected.dtype == np.float32
+            assert_same(got, expected)
+
+
 @pytest.mark.parametrize("f", [lambda x: x ** 3, lambda x: x ** 2.5, lambda x: 2.0 ** x,
                                lambda x: x % 0.3, lambda x: x // 0.3, lambda x: abs(-x) ** 2,
                                lambda x: 3 * x - 1, lambda x: -x])

@@ -354,6 +354,14 @@ def as_gradient(g: Any, original: Any, leaf: Any) -> Any:
             g = g[()]   # a NumPy scalar's gradient is a NumPy scalar
     elif _is_complex_value(leaf) and not _is_complex_value(g):
         g = g + 0j  # traced (forward over reverse, compile): a complex argument's type too
+    elif g._trace.stages and type(g._value) is np.ndarray \
+            and getattr(leaf, "dtype", None) not in (None, g._value.dtype):
+        # compile(grad(f)): staged as the eager gradient is converted (a float32
+        # argument's gradient is float32, whatever precision the function computed in)
+        if _is_complex_value(g) and not _is_complex_value(leaf):
+            g = np.real(g)
+        if g._value.dtype != leaf.dtype:
+            g = g.astype(leaf.dtype)
     if isinstance(original, (int, float)) and not isinstance(original, (bool, np.generic)) \
             and not isinstance(g, BoxBase):
         return float(g)
