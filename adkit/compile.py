@@ -635,6 +635,10 @@ def _same_answer(a: Any, b: Any) -> bool:
 
 
 # --- programs -----------------------------------------------------------------------------
+#: what a program may return as a constant (an ndarray: a copy per call)
+_CONSTANT_OUTPUTS = (bool, int, float, complex, str, bytes, np.generic, np.ndarray, np.dtype,
+                     slice, range, type)
+
 class Program:
     """One recorded path: its steps after the passes, its source, and the compiled function."""
 
@@ -651,8 +655,13 @@ class Program:
                 if not (isinstance(leaf, Staged) and leaf._trace is trace):
                     raise Unstageable("it returns a traced value of an enclosing transform")
                 outputs.append(("v", leaf._node))
-            else:
+            elif isinstance(leaf, _CONSTANT_OUTPUTS) or leaf is None or leaf is Ellipsis:
                 outputs.append(("c", leaf))
+            else:
+                raise Unstageable(
+                    f"it returns an object of type {type(leaf).__name__}, which a program "
+                    "would hand back (the same object, holding the first call's values) at "
+                    "every call; return arrays and numbers, in tuples, lists or dicts")
         self.outputs = outputs
         self.first_result = tree_unflatten(
             self.out_treedef, [leaf._value if isinstance(leaf, BoxBase) else leaf

@@ -11,6 +11,7 @@ rebindings between calls.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import random
@@ -1029,6 +1030,36 @@ def test_values_f_stores_in_what_it_captures_are_values_and_stored_once_a_call()
     assert_same(holder.last, np.full(2, 7.0))
     assert all(type(v) is np.float64 for v in log) and log[-1] == 12.0
     assert c.stats.traces == 0
+
+
+@dataclasses.dataclass
+class _Result:
+    loss: object
+    grad: object
+
+
+def _generated(x):
+    yield x * 2.0
+
+
+@pytest.mark.parametrize("f, unpack", [
+    (lambda x: _Result(np.sum(x ** 2), 2 * x), lambda r: (r.loss, r.grad)),
+    (lambda x: types.SimpleNamespace(v=x * 2.0), lambda r: r.v),
+    (_generated, list)], ids=["dataclass", "namespace", "generator"])
+def test_an_object_f_returns_is_a_new_one_with_this_calls_values(f, unpack):
+    # a program handed back the object staging made, with staged boxes inside, at
+    # every call; such a signature runs eagerly
+    c = adkit.compile(f)
+    with pytest.warns(CompileWarning, match="returns an object of type"):
+        first = unpack(c(np.ones(2)))
+    assert_same(first, unpack(f(np.ones(2))))
+    assert_same(unpack(c(np.full(2, 3.0))), unpack(f(np.full(2, 3.0))))
+    # constants that are values come back as they are
+    kept = adkit.compile(lambda x: (x * 2.0, None, "name", 3, np.float32, slice(1, 2)))
+    with no_compile_warnings():
+        assert kept(np.ones(2))[1:] == (None, "name", 3, np.float32, slice(1, 2))
+        assert kept(np.ones(2))[1:] == (None, "name", 3, np.float32, slice(1, 2))
+    assert kept.stats.replays == 1
 
 
 def test_an_error_f_catches_while_staged_makes_it_run_eagerly():
