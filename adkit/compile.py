@@ -445,10 +445,14 @@ class Compiled:
             with tracing(trace):
                 swap = swapped([(binding, value, box)
                                 for (binding, value), box in zip(captured, capture_boxes)])
+                given = tree_flatten((staged_args, staged_kwargs))
                 with swap:
                     out = self._f(*staged_args, **staged_kwargs)
                 if swap.rebound:
                     reason = "it assigns to a variable it captures"
+                elif _changed(given, tree_flatten((staged_args, staged_kwargs))):
+                    # (f got copies of its containers: the caller's would not change)
+                    reason = "it writes into a dict or list it was given"
         except Unstageable as err:
             reason = str(err)
         except Exception as err:  # noqa: BLE001 - the eager call below decides
@@ -575,6 +579,11 @@ def _frozen(trace: StagingTrace, out: Any, unreached: dict) -> str | None:
                         "argument")
             c = c.base
     return None
+
+
+def _changed(before: tuple, after: tuple) -> bool:
+    """Whether arguments' containers changed: (leaves, treedef) pairs of tree_flatten."""
+    return before[1] != after[1] or any(a is not b for a, b in zip(before[0], after[0]))
 
 
 def _stored(trace: StagingTrace, f: Callable) -> str | None:

@@ -1062,6 +1062,23 @@ def test_an_object_f_returns_is_a_new_one_with_this_calls_values(f, unpack):
     assert kept.stats.replays == 1
 
 
+def test_writes_into_a_dict_or_list_argument_reach_the_callers_container():
+    # f is staged on copies of its argument containers (their leaves boxed): what it
+    # writes there would never reach the caller's dict or list
+    def f(x, counts, log):
+        counts["n"] = counts["n"] + 1.0
+        log.append(np.sum(x))
+        return x * counts["n"]
+    c = adkit.compile(f)
+    counts, log = {"n": 0.0}, []
+    with pytest.warns(CompileWarning, match="writes into a dict or list it was given"):
+        assert_same(c(np.ones(2), counts, log), np.ones(2))
+    assert counts == {"n": 1.0} and len(log) == 1
+    with no_compile_warnings():
+        assert_same(c(np.ones(2), counts, log[:0]), np.full(2, 2.0))   # same signature
+    assert counts == {"n": 2.0}
+
+
 def test_an_error_f_catches_while_staged_makes_it_run_eagerly():
     # the except branch taken while staging would be replayed for a matrix whose
     # Cholesky factor exists (no guard can ask "does cholesky raise here?")
