@@ -34,8 +34,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-__all__ = ["find_bindings", "read", "write", "swapped", "unreached_arrays", "random_generators",
-           "reachable", "stageable"]
+__all__ = ["find_bindings", "shapes", "read", "write", "swapped", "unreached_arrays",
+           "random_generators", "reachable", "stageable"]
 
 #: how many levels inside captured containers bindings are made
 DEPTH = 4
@@ -142,17 +142,25 @@ def roots(f: Callable) -> list[tuple[Any, Any, str]]:
     return found
 
 
-def find_bindings(f: Callable) -> list[tuple]:
-    """The bindings adkit.compile reads at every call, in a fixed order."""
+def find_bindings(f: Callable, holders: list | None = None) -> list[tuple]:
+    """The bindings adkit.compile reads at every call, in a fixed order; `holders`, if
+    given, receives the lists, dicts and objects' attribute dicts they were found in
+    (whose `shapes` say when the bindings must be found again: an item appended)."""
     bindings: list = []
     seen: set = set()
     for binding, value, path in roots(f):
         if binding is not None:
             bindings.append(binding)
-        bindings.extend(_items(value, binding, path, seen, DEPTH))
+        bindings.extend(_items(value, binding, path, seen, DEPTH, holders=holders))
         if len(bindings) >= LIMIT:
             return bindings[:LIMIT]
     return bindings
+
+
+def shapes(holders: list) -> tuple:
+    """What bindings depend on in each holder: a list's length, a dict's keys."""
+    return tuple(len(h) if type(h) is list else tuple(h) if len(h) <= PER_CONTAINER
+                 else len(h) for h in holders)
 
 
 def _children(container: Any, binding: Any, path: str) -> tuple[list, Any] | None:
@@ -195,7 +203,7 @@ def _class_data(cls: type, instance_dict: dict, path: str) -> list:
 
 
 def _items(container: Any, binding: Any, path: str, seen: set, depth: int,
-           others: bool = True) -> list:
+           others: bool = True, holders: list | None = None) -> list:
     """Bindings of the arrays and numbers up to `depth` levels inside a container, and
     (others=True) of every other value there that is not a container itself: a flag, a
     string, None, a function (cfg["training"], layer.activation), which a program's
@@ -210,6 +218,8 @@ def _items(container: Any, binding: Any, path: str, seen: set, depth: int,
     if id(holder) in seen:
         return found
     seen.add(id(holder))
+    if holders is not None and type(holder) in (list, dict):
+        holders.append(holder)
     for _, value, child in pairs:
         if child[0] == "class":   # two objects of one class share its attributes
             if (id(child[1]), child[2]) in seen:
@@ -220,7 +230,7 @@ def _items(container: Any, binding: Any, path: str, seen: set, depth: int,
         elif others and _children(value, child, child[3]) is None:
             found.append(child)
         else:
-            found.extend(_items(value, child, child[3], seen, depth - 1, others))
+            found.extend(_items(value, child, child[3], seen, depth - 1, others, holders))
     return found
 
 

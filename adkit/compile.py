@@ -43,7 +43,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .captures import (DEPTH, find_bindings, holds_arrays, reachable, read, stageable,
+from .captures import (DEPTH, find_bindings, holds_arrays, reachable, read, shapes, stageable,
                        swapped, unreached_arrays, write)
 from .codegen import GuardFailure, Overwritten, build, operands_of, optimise, slots_of, split_at
 from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
@@ -189,6 +189,11 @@ class Compiled:
         self._max_paths = max_paths
         self._cache: dict = {}
         self._bindings: list | None = None
+        self._holders: list = []      # where the bindings were found, and their shapes then
+        self._shapes: tuple = ()
+        self._logs: set = set()       # ids of holders f changes itself (not watched)
+        self._found = 0               # how many times the bindings were found
+        self._bindings_of: Compiled | None = None
         self._warned: set = set()
         self._derived: dict = {}
         self.output_shapes: dict = {}   # (adkit.compile_derivatives: a first call's output)
@@ -328,7 +333,8 @@ class Compiled:
         captured, capture_key, keep = self._read_captures()
         if any(isinstance(v, BoxBase) for v in keep):
             return None   # f closes over a traced value of an enclosing transform
-        key = (treedef, static_key, leaf_key, capture_key)
+        found = (self._bindings_of or self)._found   # (bindings found again: a new key)
+        key = (treedef, static_key, leaf_key, capture_key, found)
         entry = self._cache.get(key)
         if entry is None:
             entry = self._cache[key] = _Entry(keep)
@@ -357,16 +363,36 @@ class Compiled:
         if d is None:
             d = Compiled(make(), (), self._max_paths)
             d._label = f"{self._label}, {what}"
-            d._bindings = self._captured()
+            d._bindings_of = self
             d.stats = self.stats
             d._warned = self._warned
             self._derived[key] = d
         return d
 
     def _captured(self) -> list:
-        if self._bindings is None:
-            self._bindings = find_bindings(self._f)
+        """The bindings of f's captured values, found again when a list or dict they were
+        found in has changed its items (an append, a new key)."""
+        if self._bindings_of is not None:   # a derivative function reads f's
+            return self._bindings_of._captured()
+        if self._bindings is None or shapes(self._holders) != self._shapes:
+            holders: list = []
+            self._bindings = find_bindings(self._f, holders)
+            self._track([h for h in holders if id(h) not in self._logs])
+            self._found += 1
         return self._bindings
+
+    def _track(self, holders: list) -> None:
+        self._holders, self._shapes = holders, shapes(holders)
+
+    def _untrack_logs(self, before: tuple) -> None:
+        """Stop watching the holders f itself changed while staged (`calls.append(1)`, a
+        log): their shape changes at every call of f, and says nothing about its path."""
+        owner = self._bindings_of or self
+        after = shapes(owner._holders)
+        if after != before:
+            changed = [h for h, b, a in zip(owner._holders, before, after) if a != b]
+            owner._logs.update(id(h) for h in changed)
+            owner._track([h for h in owner._holders if id(h) not in owner._logs])
 
     def _warn(self, message: str, depth: int = 0) -> None:
         """Warn once per message, at the caller's line (depth: frames between it and here)."""
@@ -446,8 +472,12 @@ class Compiled:
                 swap = swapped([(binding, value, box)
                                 for (binding, value), box in zip(captured, capture_boxes)])
                 given = tree_flatten((staged_args, staged_kwargs))
+                watched = shapes((self._bindings_of or self)._holders)
                 with swap:
-                    out = self._f(*staged_args, **staged_kwargs)
+                    try:
+                        out = self._f(*staged_args, **staged_kwargs)
+                    finally:
+                        self._untrack_logs(watched)
                 if swap.rebound:
                     reason = "it assigns to a variable it captures"
                 elif _changed(given, tree_flatten((staged_args, staged_kwargs))):

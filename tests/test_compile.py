@@ -737,6 +737,43 @@ def test_captured_flags_strings_and_functions_inside_containers_are_never_frozen
     assert c.stats.traces == 5 and c.stats.replays == 5
 
 
+def test_a_captured_list_or_dict_that_grows_or_changes_keys_is_read_anew():
+    # bindings are found at the first call; an append or a new key (a list of layers, a
+    # dict of settings) finds them again, and the signature holds the holders' shapes
+    params, cfg = [np.ones(2)], {"a": 1.0}
+
+    def f(x):
+        return np.sum(params[-1] * x) * len(params) + cfg["a"] * sum(cfg.values())
+    c = adkit.compile(f)
+    x = np.array([0.5, 2.0])
+    with no_compile_warnings():
+        assert_same(c(x), f(x))
+        params.append(np.full(2, 5.0))
+        assert_same(c(x), f(x))
+        cfg["b"] = 2.0
+        assert_same(c(x), f(x))
+        assert_same(adkit.grad(c)(x), adkit.grad(f)(x))   # the derivative reads them too
+        del cfg["a"]
+        with pytest.raises(KeyError):
+            c(x)
+    assert c.stats.traces >= 3
+
+
+def test_a_list_f_appends_to_is_not_watched():
+    # a log f fills (with constants: no staged value is stored) changes its length at every
+    # call of f; that says nothing about f's path, so it must not make f retrace
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return np.sum(x ** 2)
+    c = adkit.compile(f)
+    with no_compile_warnings():
+        for k in range(4):
+            assert_same(c(np.full(3, float(k))), 3.0 * k * k)
+    assert c.stats.traces == 1 and c.stats.replays == 3
+
+
 def test_class_attributes_read_through_self_are_read_at_every_call():
     class Scaled:
         scale = 2.0                 # read as self.scale: the class's binding
