@@ -527,7 +527,6 @@ def _all_numbers(operands: tuple, info: dict) -> bool:
 _NUMBERS = (float, int, np.ndarray, np.number)
 
 
-
 def _literal(value: Any) -> str | None:
     """Source text for a constant that is exactly a Python literal, else None."""
     t = type(value)

@@ -211,7 +211,6 @@ class StagingTrace(Trace):
             note_view(out, args[0], prim, args[1:], kwargs)
         return out
 
-
     def _python(self, operands: list) -> bool:
         """Whether every operand is a Python number in f's own terms (SlotInfo.python)."""
         for op in operands:
