@@ -12,6 +12,7 @@ A *binding* is a place f reads a value from, (kind, holder, key, path):
   an attribute of a captured object (model.w, model.layers[2].b), up to DEPTH levels;
 - ("class", cls, name): a data attribute of a captured object's class (`scale = 2.0`
   in the class body, read as self.scale);
+- ("attr", object, name): an attribute of a captured object whose class has __slots__;
 - ("tuple", parent binding, i): an item of a captured tuple (or namedtuple): read
   through the parent, and swapped by writing a rebuilt tuple into the parent.
 
@@ -177,18 +178,26 @@ def _children(container: Any, binding: Any, path: str) -> tuple[list, Any] | Non
             return None
         return [(i, v, ("tuple", binding, i, f"{path}[{i}]"))
                 for i, v in enumerate(container[:PER_CONTAINER])], container
-    d = getattr(container, "__dict__", None)
-    if not isinstance(d, dict) or is_library(t.__module__) or isinstance(container, np.ndarray):
+    if is_library(t.__module__) or isinstance(container, np.ndarray):
         return None   # a library's object (scipy.stats.norm) is its own business
-    own = [(k, v, ("item", d, k, f"{path}.{k}")) for k, v in list(d.items())[:PER_CONTAINER]]
-    return own + _class_data(t, d, path), d
+    d = getattr(container, "__dict__", None)
+    if isinstance(d, dict):
+        own = [(k, v, ("item", d, k, f"{path}.{k}")) for k, v in list(d.items())[:PER_CONTAINER]]
+        return own + _class_data(t, d, path), d
+    slots = [name for c in t.__mro__ for name in getattr(c, "__slots__", ())
+             if isinstance(name, str) and name not in ("__weakref__", "__dict__")]
+    if not slots:
+        return None
+    own = [(name, getattr(container, name), ("attr", container, name, f"{path}.{name}"))
+           for name in slots[:PER_CONTAINER] if hasattr(container, name)]
+    return own + _class_data(t, {name for name, _, _ in own}, path), container
 
 
-def _class_data(cls: type, instance_dict: dict, path: str) -> list:
+def _class_data(cls: type, own: Iterable[str], path: str) -> list:
     """(name, value, binding) for the data attributes an object reads from its user-defined
     classes (`scale = 2.0` in the class body, read as self.scale): not methods, properties
-    or other descriptors, not names the instance holds itself."""
-    found, named = [], set(instance_dict)
+    or other descriptors, not the names `own` the object holds itself."""
+    found, named = [], set(own)
     for klass in cls.__mro__:
         if klass is object or is_library(klass.__module__):
             continue
@@ -267,6 +276,8 @@ def read(binding: tuple) -> Any:
         return t[key] if isinstance(t, tuple) and key < len(t) else None
     if kind == "class":
         return vars(holder).get(key)
+    if kind == "attr":
+        return getattr(holder, key, None)
     if type(holder) is list:
         return holder[key] if key < len(holder) else None
     return holder.get(key)
@@ -282,7 +293,7 @@ def write(binding: tuple, value: Any) -> None:
         if key < len(d):
             d[key] = value
             holder.__defaults__ = tuple(d)
-    elif kind == "class":
+    elif kind in ("class", "attr"):
         setattr(holder, key, value)
     elif kind == "tuple":
         t = read(holder)
@@ -378,18 +389,10 @@ def reachable(f: Callable, extra: Iterable[tuple[Any, str]] = ()
         if kids is None:
             if is_library(type(value).__module__):
                 yield value, path, binding
-                return
-            if isinstance(value, np.ndarray):   # (a subclass: its memory is its own)
-                return
-            slots = [s for c in type(value).__mro__ for s in getattr(c, "__slots__", ())
-                     if isinstance(s, str)]
-            for s in slots[:PER_CONTAINER]:
-                if hasattr(value, s):
-                    yield from walk(getattr(value, s), f"{path}.{s}", depth - 1, None)
             return
         for _, v, child in kids[0]:
             yield from walk(v, child[3], depth - 1,
-                            child if child[0] in ("item", "class") else None)
+                            child if child[0] in ("item", "class", "attr") else None)
 
     for binding, value, path in roots(f):
         yield from walk(value, path, SEARCH_DEPTH, binding)

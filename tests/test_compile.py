@@ -737,6 +737,25 @@ def test_captured_flags_strings_and_functions_inside_containers_are_never_frozen
     assert c.stats.traces == 5 and c.stats.replays == 5
 
 
+def test_attributes_of_an_object_with_slots_are_read_at_every_call():
+    class Settings:
+        __slots__ = ("scale", "mode", "w")
+
+        def __init__(self):
+            self.scale, self.mode, self.w = 2.0, "a", np.ones(2)
+    o = Settings()
+    f = lambda x: x * o.scale * o.w if o.mode == "a" else -x  # noqa: E731
+    c = adkit.compile(f)
+    x = np.array([0.5, 1.5])
+    changes = [lambda: None, lambda: setattr(o, "scale", 5.0), lambda: setattr(o, "mode", "b"),
+               lambda: setattr(o, "mode", "a"), lambda: o.w.__setitem__(0, 7.0)]
+    with no_compile_warnings():
+        for change in changes:
+            change()
+            assert_same(c(x), f(x))
+    assert c.stats.traces == 2
+
+
 def test_a_captured_list_or_dict_that_grows_or_changes_keys_is_read_anew():
     # bindings are found at the first call; an append or a new key (a list of layers, a
     # dict of settings) finds them again, and the signature holds the holders' shapes
@@ -973,10 +992,11 @@ def test_arrays_no_binding_reaches_make_it_run_eagerly_naming_them():
             self.w = np.array([1.0, -1.0])
     s = Slots()
     g = adkit.compile(lambda x: np.sum(s.w * x))
-    with pytest.warns(CompileWarning, match=r"s\.w"):
+    with no_compile_warnings():   # a __slots__ attribute is a binding, read at every call
         assert g(x) == 0.0
-    s.w = np.array([2.0, 2.0])
-    assert g(x) == 4.0
+        s.w = np.array([2.0, 2.0])
+        assert g(x) == 4.0
+    assert g.stats.traces == 1 and g.stats.replays == 1
 
 
 # --- what cannot be staged: eager, with a reason ---------------------------------------------
