@@ -33,6 +33,7 @@ or a model adkit.compile cannot stage (its CompileWarning names what).
 from __future__ import annotations
 
 import inspect
+import types
 import warnings
 from typing import Any
 
@@ -151,6 +152,7 @@ class CompiledStep:
         self._traced: set = set()     # signatures staged at least once
         self._retraces: dict = {}     # signature -> stagings after its first
         self._leaf_ids: tuple = (None, ())   # (the leaves list, the ids of its arrays)
+        self._configuration: Configuration | None = None   # the layers' and optimizer's
 
     def __call__(self, params: dict, leaves: list, x: Any, y: Any, sample_weight: Any,
                  rng: np.random.Generator, finite_loss: bool = False
@@ -161,8 +163,10 @@ class CompiledStep:
         model, optimizer = self.model, self.model.optimizer
         if self._leaf_ids[0] is not leaves:   # a fit's leaves: the same list at every step
             self._leaf_ids = (leaves, tuple(id(w) for w in leaves))
+        if self._configuration is None or not self._configuration.unchanged():
+            self._configuration = Configuration(model)
         key = (_signature(x), _signature(y), np.shape(sample_weight), self._leaf_ids[1],
-               configuration(model))
+               self._configuration.key)
         if key in self.eager_reasons:
             return None
         state = plain_tree(model.state)
@@ -287,22 +291,79 @@ class CompiledStep:
 _BY_VALUE = (bool, int, float, str, type(None), np.dtype)
 
 
-def configuration(model: Any) -> tuple:
+def configuration(model: Any, watched: list | None = None) -> tuple:
     """Every layer's attributes, recursively, and the optimizer's hyperparameters
     (numbers, flags, strings and tuples of them by value; functions and other objects
     by identity; arrays left out): part of a compiled step's key. A program bakes in
     what the layers' and the optimizer's Python reads (a custom layer's factor,
     Dropout's rate, an activation, Adam's beta_1, a clipnorm), so changing one between
     steps stages a new program, as the eager step would see the change. (The learning
-    rate and the step count are arguments of the program.)"""
+    rate and the step count are arguments of the program.) watched, if given, receives
+    (holder, name, value) for every value read, for `Configuration.unchanged`."""
     key: list = []
+    watched = [] if watched is None else watched
     for layer in getattr(model, "layers", ()):
-        _layer_configuration(layer, key, set())
+        _layer_configuration(layer, key, set(), watched)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
-        key.append(tuple((name, _keyed(value)) for name, value in vars(optimizer).items()
-                         if not name.startswith("_") and name != "iterations"))
+        d = vars(optimizer)
+        public = [(name, value) for name, value in d.items()
+                  if not name.startswith("_") and name != "iterations"]
+        watched.extend((d, name, value) for name, value in public)
+        key.append(tuple((name, _keyed(value)) for name, value in public))
     return tuple(key)
+
+
+class Configuration:
+    """A model's configuration key (see configuration) and what it was read from: while
+    every attribute read is still the same object, the key stands, checked at each step
+    without making a new one (a key made per step kept the allocator's free lists
+    growing: test_memory_stays_flat_across_epochs)."""
+
+    def __init__(self, model: Any) -> None:
+        self.watched: list = []
+        self.key = configuration(model, self.watched)
+
+    def unchanged(self) -> bool:
+        """Whether every attribute read (and every layer's set of attributes) is as it was."""
+        for holder, name, value in self.watched:
+            if name is _CELL:
+                try:
+                    if holder.cell_contents is not value:
+                        return False
+                except ValueError:
+                    return False
+            elif name is _SIZE:
+                if len(holder) != value:
+                    return False
+            elif holder.get(name, _CELL) is not value:
+                return False
+        return True
+
+
+_CELL, _SIZE = object(), object()   # (watched entries that are a closure cell, a dict's size)
+
+
+def _read_by(function: Any, watched: list) -> list:
+    """The values a user function reads from its module's globals and its closure (adkit's
+    own functions: none); where from goes into watched. Not followed: what the functions
+    it calls read."""
+    code = getattr(function, "__code__", None)
+    if code is None or str(getattr(function, "__module__", "")).startswith("adkit"):
+        return []
+    namespace = function.__globals__
+    values = []
+    for name in code.co_names:
+        if name in namespace and not isinstance(namespace[name], (types.ModuleType, type)):
+            values.append(namespace[name])
+            watched.append((namespace, name, namespace[name]))
+    for cell in function.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:   # (a cell not yet assigned)
+            continue
+        watched.append((cell, _CELL, values[-1]))
+    return values
 
 
 def _keyed(value: Any) -> Any:
@@ -314,16 +375,24 @@ def _keyed(value: Any) -> Any:
     return id(value)
 
 
-def _layer_configuration(layer: Any, key: list, seen: set) -> None:
+def _layer_configuration(layer: Any, key: list, seen: set, watched: list) -> None:
     if id(layer) in seen:
         return
     seen.add(id(layer))
-    for name, value in vars(layer).items():
+    # the values its code reads from globals and closures (a Lambda's `t * SCALE`, a
+    # custom layer's call reading a module constant): adkit's own code reads none
+    for code in (type(layer).call, getattr(layer, "function", None)):
+        if callable(code):
+            key.append(tuple(_keyed(v) for v in _read_by(code, watched)))
+    d = vars(layer)
+    watched.append((d, _SIZE, len(d)))
+    watched.extend((d, name, value) for name, value in d.items())
+    for name, value in d.items():
         if isinstance(value, Layer):
-            _layer_configuration(value, key, seen)
+            _layer_configuration(value, key, seen, watched)
         elif type(value) in (list, tuple) and value and isinstance(value[0], Layer):
             for item in value:
-                _layer_configuration(item, key, seen)
+                _layer_configuration(item, key, seen, watched)
         elif type(value) is dict:
             key.append((name, tuple((k, id(v)) for k, v in value.items())))
         elif type(value) is not np.ndarray:

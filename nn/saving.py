@@ -63,6 +63,17 @@ class ModelFileError(ValueError):
     """A file that is not a readable adkit.nn model; the message names the file and why."""
 
 
+def _layers(model: Any) -> list:
+    """Every layer of a model, those of nested models included."""
+    found = []
+    for layer in getattr(model, "layers", ()):
+        found.append(layer)
+        inner = layer if hasattr(layer, "layers") else getattr(layer, "model", None)
+        if inner is not None and inner is not model:
+            found.extend(_layers(inner))
+    return found
+
+
 def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = True) -> None:
     """Write `model` (anything with get_config, weight_slots, optimizer) to `path`.
 
@@ -72,6 +83,13 @@ def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = Tr
     True
     """
     model._require_built("save")
+    unsaved = [layer for layer in _layers(model) if not getattr(layer, "saves_config", True)]
+    if unsaved:
+        raise ValueError(
+            f"model {getattr(model, 'name', '')!r} holds the {type(unsaved[0]).__name__} "
+            f"layer {unsaved[0].name!r}, whose function is code, which adkit's model files "
+            "never hold: save the weights (model.save_weights(path)) and rebuild the model "
+            "in code to load them")
     path = os.fspath(path)
     arrays: dict[str, np.ndarray] = dict(model.weight_slots())
     config: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model": model.get_config()}

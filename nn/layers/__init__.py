@@ -2,7 +2,7 @@
 
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
-from .core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
+from .core import Activation, Dense, Dropout, Embedding, Flatten, Lambda, Reshape
 from .global_pooling import GlobalAveragePooling2D, GlobalMaxPooling2D
 from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
@@ -12,7 +12,7 @@ from .normalization import BatchNormalization
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 
 __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input", "InputLayer",
-           "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding",
+           "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Lambda",
            "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling2D", "BatchNormalization",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional",

@@ -100,6 +100,65 @@ class Dropout(Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
+class Lambda(Layer):
+    """A function of the inputs as a layer, Keras's Lambda: Lambda(lambda t: t / 255.0).
+    No weights; the function is traced like any other code, so it differentiates and
+    compiles. output_shape (a tuple, or a function of the input shape) is needed only
+    where the input shape has unknown dimensions; else one call on zeros finds it.
+    arguments: keyword arguments for the function.
+
+    A model holding a Lambda saves its weights (save_weights) but not itself: the
+    function is code, which adkit's model files never hold (Keras's safe mode refuses to
+    load one too).
+
+    >>> Lambda(lambda t: t[:, :2] * 2.0).compute_output_shape((5,))
+    (2,)
+    """
+
+    saves_config = False
+
+    def __init__(self, function: Any, output_shape: Any = None, arguments: dict | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda layer {self.name!r}: function must be callable, got "
+                            f"{type(function).__name__}")
+        self.function = function
+        self.output_shape = output_shape
+        self.arguments = dict(arguments or {})
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if callable(self.output_shape):
+            return tuple(self.output_shape(input_shape))
+        if self.output_shape is not None:
+            return tuple(self.output_shape)
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        if any(s is None for shape in shapes for s in shape):
+            raise self.shape_error(input_shape, "with every dimension known, or pass "
+                                   "output_shape=")
+        probes = [np.zeros((1,) + tuple(shape), self.dtype) for shape in shapes]
+        out = self.function(probes if isinstance(input_shape, list) else probes[0],
+                            **self.arguments)
+        return tuple(np.shape(out)[1:])
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        return self.function(x, **self.arguments)
+
+    def get_config(self) -> dict:
+        f = self.function
+        return {**super().get_config(),
+                "function": f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', f)}",
+                "output_shape": None if self.output_shape is None or callable(
+                    self.output_shape) else list(self.output_shape)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Lambda":
+        raise ValueError(f"a saved Lambda layer ({config.get('name')!r}, function "
+                         f"{config.get('function')}) cannot be rebuilt from a file: its "
+                         "function is code, which adkit's model files never hold; build the "
+                         "model in code and load_weights into it")
+
+
 class Flatten(Layer):
     """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
 
