@@ -42,7 +42,7 @@ import numpy as np
 import adkit
 from adkit.pytree import tree_flatten, tree_unflatten
 
-from .layers.base import Layer
+from .layers.base import Layer, nested
 from .outputs import Rows
 
 #: compile's jit_compile values: Keras's "auto" (compiled where it applies), True, False
@@ -303,7 +303,8 @@ def configuration(model: Any, watched: list | None = None) -> tuple:
     key: list = []
     watched = [] if watched is None else watched
     for layer in getattr(model, "layers", ()):
-        _layer_configuration(layer, key, set(), watched)
+        for inner in nested(layer):   # (Bidirectional's directions, a nested model's layers)
+            _layer_configuration(inner, key, watched)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
         d = vars(optimizer)
@@ -375,10 +376,7 @@ def _keyed(value: Any) -> Any:
     return id(value)
 
 
-def _layer_configuration(layer: Any, key: list, seen: set, watched: list) -> None:
-    if id(layer) in seen:
-        return
-    seen.add(id(layer))
+def _layer_configuration(layer: Any, key: list, watched: list) -> None:
     # the values its code reads from globals and closures (a Lambda's `t * SCALE`, a
     # custom layer's call reading a module constant): adkit's own code reads none
     for code in (type(layer).call, getattr(layer, "function", None)):
@@ -388,14 +386,9 @@ def _layer_configuration(layer: Any, key: list, seen: set, watched: list) -> Non
     watched.append((d, _SIZE, len(d)))
     watched.extend((d, name, value) for name, value in d.items())
     for name, value in d.items():
-        if isinstance(value, Layer):
-            _layer_configuration(value, key, seen, watched)
-        elif type(value) in (list, tuple) and value and isinstance(value[0], Layer):
-            for item in value:
-                _layer_configuration(item, key, seen, watched)
-        elif type(value) is dict:
+        if type(value) is dict:
             key.append((name, tuple((k, id(v)) for k, v in value.items())))
-        elif type(value) is not np.ndarray:
+        elif type(value) is not np.ndarray and not isinstance(value, Layer):
             key.append((name, _keyed(value)))
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from adkit.pytree import tree_flatten
 
 from . import initializers
-from .layers.base import Layer, deserialize
+from .layers.base import Layer, deserialize, nested
 from .functional import Model, from_config
 from .model import Sequential, unbuilt_sequential
 from .saving import ModelFile, ModelFileError, open_model_file
@@ -135,7 +135,7 @@ def _layers_name_seed(spec: dict) -> tuple[list[Layer], str, int]:
         raise ValueError("it has no list of layers")
     layers = [deserialize(c) for c in spec["layers"]]
     for layer in layers:
-        for inner in _nested(layer):
+        for inner in nested(layer):
             if inner.dtype.kind != "f":
                 raise ValueError(f"layer {inner.name!r} has dtype {inner.dtype}; layers "
                                  "compute in float16, float32 or float64")
@@ -206,7 +206,7 @@ def _check_features(f: ModelFile, layer: Layer, out_shape: tuple) -> None:
 def _probe(layer: Layer, input_shape: tuple) -> tuple[dict, dict]:
     """(params, state) as `layer` would initialise them, with every weight drawn through
     an initialiser replaced by a placeholder: shapes and dtypes exact, no memory used."""
-    layers = list(_nested(layer))
+    layers = list(nested(layer))
     for inner in layers:
         # An instance attribute shadows Layer._weight, the one path every layer's
         # initialisers take, for these freshly built layers only.
@@ -224,16 +224,6 @@ def _placeholder(dtype: np.dtype, rng: Any, initializer: Any, shape: tuple) -> n
     initializers.get(initializer)   # an unknown name is refused as it would be on build
     return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape=tuple(shape),
                                            strides=(0,) * len(shape))
-
-
-def _nested(layer: Layer) -> Iterator[Layer]:
-    """The layer and the layers it wraps (Bidirectional's two directions)."""
-    todo = [layer]
-    while todo:
-        current = todo.pop()
-        yield current
-        todo.extend(v for v in vars(current).values() if isinstance(v, Layer))
-        todo.extend(getattr(current, "inner_layers", ()))   # a nested model's layers
 
 
 def _leaves(tree: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -28,6 +28,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .files import atomic_write
+from .layers.base import nested
 
 FORMAT = "adkit.nn model"
 VERSION = 1
@@ -63,17 +64,6 @@ class ModelFileError(ValueError):
     """A file that is not a readable adkit.nn model; the message names the file and why."""
 
 
-def _layers(model: Any) -> list:
-    """Every layer of a model, those of nested models included."""
-    found = []
-    for layer in getattr(model, "layers", ()):
-        found.append(layer)
-        inner = layer if hasattr(layer, "layers") else getattr(layer, "model", None)
-        if inner is not None and inner is not model:
-            found.extend(_layers(inner))
-    return found
-
-
 def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = True) -> None:
     """Write `model` (anything with get_config, weight_slots, optimizer) to `path`.
 
@@ -83,7 +73,8 @@ def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = Tr
     True
     """
     model._require_built("save")
-    unsaved = [layer for layer in _layers(model) if not getattr(layer, "saves_config", True)]
+    unsaved = [inner for layer in model.layers for inner in nested(layer)
+               if not getattr(inner, "saves_config", True)]
     if unsaved:
         raise ValueError(
             f"model {getattr(model, 'name', '')!r} holds the {type(unsaved[0]).__name__} "

@@ -14,7 +14,7 @@ import re
 import threading
 import weakref
 from collections import Counter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -279,3 +279,14 @@ def deserialize(config: dict) -> Layer:
 def serialize(layer: Layer) -> dict:
     """{"class_name", "config"} of a layer: what a saved model stores to rebuild it."""
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def nested(layer: Layer) -> Iterator[Layer]:
+    """The layer and the layers it wraps (Bidirectional's two directions, a nested model's
+    layers)."""
+    todo = [layer]
+    while todo:
+        current = todo.pop()
+        yield current
+        todo.extend(v for v in vars(current).values() if isinstance(v, Layer))
+        todo.extend(getattr(current, "inner_layers", ()))   # a nested model's layers
