@@ -340,12 +340,13 @@ class swapped:  # noqa: N801 - a context manager, used as `with swapped(...)`
 
 
 # --- what a program would freeze ------------------------------------------------------------
-def unreached_arrays(f: Callable, bound: Iterable[Any]) -> dict[int, tuple[np.ndarray, str]]:
-    """id -> (array, path) for the arrays f's captured values hold that are not among
-    `bound` (the values of the bindings): deeper than DEPTH, past LIMIT, inside sets or
-    other holders no binding reaches."""
+def unreached_arrays(reached: Iterable[tuple], bound: Iterable[Any]
+                     ) -> dict[int, tuple[np.ndarray, str]]:
+    """id -> (array, path) for the arrays among `reached` (what `reachable(f)` found) that
+    are not among `bound` (the values of the bindings): deeper than DEPTH, past LIMIT,
+    inside sets or other holders no binding reaches."""
     bound_ids = {id(v) for v in bound}
-    return {id(v): (v, path) for v, path, _ in reachable(f)
+    return {id(v): (v, path) for v, path, _ in reached
             if type(v) is np.ndarray and id(v) not in bound_ids}
 
 
@@ -353,20 +354,19 @@ def unreached_arrays(f: Callable, bound: Iterable[Any]) -> dict[int, tuple[np.nd
 RANDOM_STATES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator)
 
 
-def random_generators(f: Callable, arguments: Iterable[tuple[Any, str]] = ()
-                      ) -> list[tuple[Any, str]]:
-    """(generator, path) for the NumPy random generators among f's captured values
-    (`rng = np.random.default_rng(0)` that f draws from) and inside `arguments`
-    ((value, name) pairs): a program would replay the draws it made while staged."""
-    return [(v, path) for v, path, _ in reachable(f, arguments) if isinstance(v, RANDOM_STATES)]
+def random_generators(reached: Iterable[tuple]) -> list[tuple[Any, str]]:
+    """(generator, path) for the NumPy random generators among `reached` (what
+    `reachable` found: `rng = np.random.default_rng(0)` that f draws from): a program
+    would replay the draws it made while staged."""
+    return [(v, path) for v, path, _ in reached if isinstance(v, RANDOM_STATES)]
 
 
-def reachable(f: Callable, extra: Iterable[tuple[Any, str]] = ()
+def reachable(f: Callable | None, extra: Iterable[tuple[Any, str]] = ()
               ) -> Iterable[tuple[Any, str, Any]]:
-    """(value, path, binding) for the arrays and library objects f's captured values (and
-    the `extra` (value, path) pairs) hold, however deep (up to SEARCH_DEPTH levels and
-    SEARCH_LIMIT values); binding: where the value sits, to write() something else
-    there (None where it cannot be written: inside a tuple or a set)."""
+    """(value, path, binding) for the arrays and library objects f's captured values (none
+    for f None) and the `extra` (value, path) pairs hold, however deep (up to SEARCH_DEPTH
+    levels and SEARCH_LIMIT values); binding: where the value sits, to write() something
+    else there (None where it cannot be written: inside a tuple or a set)."""
     seen: set = set()
     budget = [SEARCH_LIMIT]
 
@@ -394,7 +394,7 @@ def reachable(f: Callable, extra: Iterable[tuple[Any, str]] = ()
             yield from walk(v, child[3], depth - 1,
                             child if child[0] in ("item", "class", "attr") else None)
 
-    for binding, value, path in roots(f):
+    for binding, value, path in roots(f) if f is not None else ():
         yield from walk(value, path, SEARCH_DEPTH, binding)
     for value, path in extra:
         yield from walk(value, path, SEARCH_DEPTH, None)

@@ -43,8 +43,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .captures import (DEPTH, find_bindings, holds_arrays, reachable, read, shapes, stageable,
-                       swapped, unreached_arrays, write)
+from .captures import (DEPTH, find_bindings, holds_arrays, random_generators, reachable, read,
+                       shapes, stageable, swapped, unreached_arrays, write)
 from .codegen import GuardFailure, Overwritten, build, operands_of, optimise, slots_of, split_at
 from .compile_derivatives import (DYNAMIC, call_traced, compiled_primitive, innermost_trace,
                                   rebuild)
@@ -461,11 +461,13 @@ class Compiled:
         boxes = [trace.new_input(v) if stageable(v) else v for v in leaves]
         capture_boxes = [trace.new_input(v) for _, v in captured]
         staged_args, staged_kwargs = self._rebuild(args, treedef, boxes)
-        states = RandomStates(self._f, [(v, "in an argument") for v in leaves
-                                        if not stageable(v)]
-                              + [(args[i], f"argument {i}") for i in self._static_positions(args)])
-        # arrays f can reach that no binding covers: a program must not use them as constants
-        unreached = unreached_arrays(self._f, [v for _, v in captured])
+        # one walk over what f can reach: arrays no binding covers (a program must not use
+        # them as constants) and random generators (it must not replay their draws)
+        reached = list(reachable(self._f))
+        unreached = unreached_arrays(reached, [v for _, v in captured])
+        given = [(v, "in an argument") for v in leaves if not stageable(v)] + [
+            (args[i], f"argument {i}") for i in self._static_positions(args)]
+        states = RandomStates(random_generators(reached + list(reachable(None, given))))
         reason = None
         try:
             with tracing(trace):

@@ -9,11 +9,10 @@ them before that eager call, so it draws what f alone would have drawn.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .captures import random_generators
 
 __all__ = ["RandomStates"]
 
@@ -24,8 +23,9 @@ class RandomStates:
     would replay the draws made while staging, so drawing makes f run eagerly, from
     the states it was staged from."""
 
-    def __init__(self, f: Callable, arguments: list) -> None:
-        self.captured = [(g, path, _state(g)) for g, path in random_generators(f, arguments)]
+    def __init__(self, generators: list) -> None:
+        """generators: (generator, path) pairs, as captures.random_generators gives them."""
+        self.captured = [(g, path, _state(g)) for g, path in generators]
         self.numpy, self.python = np.random.get_state(), random.getstate()
 
     def drawn(self) -> str | None:
