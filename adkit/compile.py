@@ -374,7 +374,7 @@ class Compiled:
         found in has changed its items (an append, a new key)."""
         if self._bindings_of is not None:   # a derivative function reads f's
             return self._bindings_of._captured()
-        if self._bindings is None or shapes(self._holders) != self._shapes:
+        if self._bindings is None or (self._holders and shapes(self._holders) != self._shapes):
             holders: list = []
             self._bindings = find_bindings(self._f, holders)
             self._track([h for h in holders if id(h) not in self._logs])
