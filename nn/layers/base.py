@@ -290,3 +290,11 @@ def nested(layer: Layer) -> Iterator[Layer]:
         yield current
         todo.extend(v for v in vars(current).values() if isinstance(v, Layer))
         todo.extend(getattr(current, "inner_layers", ()))   # a nested model's layers
+
+
+def check_channels_last(data_format: Any, who: str) -> None:
+    """ValueError unless data_format is Keras's default, channels_last (the only image
+    layout adkit.nn has)."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{who}: adkit.nn lays images out channels_last (batch, height, "
+                         f"width, channels) only; got data_format={data_format!r}")

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import backend
-from .base import Context, Layer, Shape
+from .base import Context, Layer, Shape, check_channels_last
 
 
 class _GlobalPooling2D(Layer):
@@ -33,10 +33,7 @@ class _GlobalPooling2D(Layer):
     def __init__(self, data_format: str | None = None, keepdims: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: adkit.nn lays images out channels_last "
-                             f"(batch, height, width, channels) only; got "
-                             f"data_format={data_format!r}")
+        check_channels_last(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

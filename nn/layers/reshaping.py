@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import Context, Layer, Shape
+from .base import Context, Layer, Shape, check_channels_last
 
 
 def _pairs(value: Any, who: str, what: str) -> tuple:
@@ -39,12 +39,6 @@ def _pairs(value: Any, who: str, what: str) -> tuple:
     return pairs
 
 
-def _channels_last(data_format: Any, who: str) -> None:
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"{who}: adkit.nn lays images out channels_last (batch, height, "
-                         f"width, channels) only; got data_format={data_format!r}")
-
-
 class _Borders2D(Layer):
     """What ZeroPadding2D and Cropping2D share: rows and columns at each image's borders,
     ((top, bottom), (left, right)), added (sign +1) or cut off (sign -1)."""
@@ -55,7 +49,7 @@ class _Borders2D(Layer):
     def __init__(self, borders: Any, data_format: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"{type(self).__name__} {self.name!r}"
-        _channels_last(data_format, who)
+        check_channels_last(data_format, who)
         self.borders = _pairs(borders, who, self.argument)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -107,7 +101,7 @@ class UpSampling2D(Layer):
     def __init__(self, size: Any = (2, 2), data_format: str | None = None,
                  interpolation: str = "nearest", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        _channels_last(data_format, f"UpSampling2D {self.name!r}")
+        check_channels_last(data_format, f"UpSampling2D {self.name!r}")
         if interpolation != "nearest":
             raise ValueError(f"UpSampling2D {self.name!r}: interpolation {interpolation!r} is "
                              "not implemented; use 'nearest'")
