@@ -17,7 +17,8 @@ class _Activated(Layer):
     activation: Any
 
     def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define pre_activation(params, "
+                                  "x, ctx): the layer's output before its activation")
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         return self.activation(self.pre_activation(params, x, ctx))

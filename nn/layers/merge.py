@@ -72,7 +72,8 @@ class _Elementwise(_Merge):
         return self.combine(xs)
 
     def combine(self, xs: list) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define combine(xs): one "
+                                  "tensor from the list of its inputs (all of one shape)")
 
 
 class Add(_Elementwise):
