@@ -6,7 +6,8 @@ named after the layer's class, not its name: `layers/dense`, `layers/dense_1`,
 holds a `vars` group of datasets `0`, `1`, ... in the layer's weight order
 (Dense: kernel, bias; BatchNormalization: gamma, beta, moving_mean,
 moving_variance). Recurrent layers keep theirs one level down, in `cell/vars`;
-Bidirectional in `forward_layer/cell/vars` and `backward_layer/cell/vars`. The
+Bidirectional in `forward_layer/cell/vars` and `backward_layer/cell/vars`;
+TimeDistributed in `layer/vars` (its wrapped layer's groups under `layer/`). The
 file's `optimizer` group (Keras's optimizer state) is not read: these are weights
 only. Gate layouts of LSTM and GRU are Keras's already (nn/layers/recurrent.py).
 
@@ -88,6 +89,8 @@ def _groups(layer: Layer, arrays: list[tuple[str, np.ndarray]]) -> list[tuple[st
             mine = [(p, w) for p, w in arrays if p.startswith(f"params/{side}/")]
             groups += [(f"{side}_layer/{g}", a) for g, a in _groups(inner, mine)]
         return groups
+    if kind == "TimeDistributed":   # Keras's Wrapper keeps the wrapped layer as `layer`
+        return [("vars", [])] + [(f"layer/{g}", a) for g, a in _groups(layer.layer, arrays)]
     return [("vars", arrays)]
 
 
@@ -136,6 +139,8 @@ def _group_name(layer: Layer, group: str) -> str:
     if parts[0] in ("forward_layer", "backward_layer"):
         inner = layer.forward_layer if parts[0] == "forward_layer" else layer.backward_layer
         return _group_name(inner, "/".join(parts[1:]))
+    if parts[0] == "layer" and len(parts) > 1:
+        return _group_name(layer.layer, "/".join(parts[1:]))
     if parts[0] == "cell":
         return f"{snake_case(type(layer).__name__)}_cell"
     return layer.name

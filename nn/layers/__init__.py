@@ -12,12 +12,13 @@ from .normalization import BatchNormalization
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .reshaping import (Cropping2D, Permute, RepeatVector, Rescaling, UpSampling2D,
                         ZeroPadding2D)
+from .wrappers import TimeDistributed
 
 __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input", "InputLayer",
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Lambda",
            "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling2D", "BatchNormalization",
-           "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+           "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "RepeatVector", "Rescaling",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
