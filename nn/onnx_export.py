@@ -29,6 +29,7 @@ from . import activations
 from .files import atomic_write
 from .layers.base import Layer
 from .layers.conv import AveragePooling2D, Conv2D, MaxPooling2D
+from .layers.conv_options import effective_size
 from .layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from .layers.normalization import BatchNormalization
 
@@ -106,10 +107,81 @@ def _softmax(g: _Graph, hint: str) -> None:
     g.op("Softmax", [g.x], hint, axis=-1)
 
 
+def _log_softmax(g: _Graph, hint: str) -> None:
+    g.to_nhwc(hint)
+    g.op("LogSoftmax", [g.x], hint, axis=-1)
+
+
 def _unary(op_type: str, **attrs: Any) -> Callable[[_Graph, str], None]:
     def write(g: _Graph, hint: str) -> None:
         g.op(op_type, [g.x], hint, **attrs)
     return write
+
+
+def _clip(low: float, high: float) -> Callable[[_Graph, str], None]:
+    def write(g: _Graph, hint: str) -> None:
+        g.op("Clip", [g.x, g.constant(f"{hint}/min", low), g.constant(f"{hint}/max", high)],
+             hint)
+    return write
+
+
+def _times_input(*ops: tuple) -> Callable[[_Graph, str], None]:
+    """x * f(x), f a chain of (op_type, attrs) unary nodes: silu, mish."""
+    def write(g: _Graph, hint: str) -> None:
+        x = g.x
+        for op_type, attrs in ops:
+            g.op(op_type, [g.x], f"{hint}/{op_type.lower()}", **attrs)
+        g.op("Mul", [x, g.x], hint)
+    return write
+
+
+def _gelu(g: _Graph, hint: str) -> None:
+    # opset 17 has no Gelu (it came in 20): 0.5 x (1 + erf(x / sqrt 2))
+    x = g.x
+    g.op("Mul", [x, g.constant(f"{hint}/inv_sqrt2", 1.0 / np.sqrt(2.0))], f"{hint}/scale")
+    g.op("Erf", [g.x], f"{hint}/erf")
+    g.op("Add", [g.x, g.constant(f"{hint}/one", 1.0)], f"{hint}/add")
+    g.op("Mul", [g.x, g.constant(f"{hint}/half", 0.5)], f"{hint}/half_mul")
+    g.op("Mul", [x, g.x], hint)
+
+
+def _log_sigmoid(g: _Graph, hint: str) -> None:
+    g.op("Neg", [g.x], f"{hint}/neg")
+    g.op("Softplus", [g.x], f"{hint}/softplus")
+    g.op("Neg", [g.x], hint)
+
+
+def _tanh_shrink(g: _Graph, hint: str) -> None:
+    x = g.x
+    g.op("Tanh", [x], f"{hint}/tanh")
+    g.op("Sub", [x, g.x], hint)
+
+
+def _squareplus(g: _Graph, hint: str) -> None:
+    x = g.x
+    g.op("Mul", [x, x], f"{hint}/square")
+    g.op("Add", [g.x, g.constant(f"{hint}/b", 4.0)], f"{hint}/add_b")
+    g.op("Sqrt", [g.x], f"{hint}/sqrt")
+    g.op("Add", [x, g.x], f"{hint}/add_x")
+    g.op("Mul", [g.x, g.constant(f"{hint}/half", 0.5)], hint)
+
+
+def _sparse_plus(g: _Graph, hint: str) -> None:
+    # (clip(x, -1, 1) + 1)^2 / 4 + relu(x - 1): the three pieces of sparse_plus at once
+    x = g.x
+    _clip(-1.0, 1.0)(g, f"{hint}/clip")
+    g.op("Add", [g.x, g.constant(f"{hint}/one", 1.0)], f"{hint}/shift")
+    g.op("Mul", [g.x, g.x], f"{hint}/square")
+    quadratic = g.op("Mul", [g.x, g.constant(f"{hint}/quarter", 0.25)], f"{hint}/quarter_mul")
+    g.op("Sub", [x, g.constant(f"{hint}/one_again", 1.0)], f"{hint}/minus_one")
+    g.op("Relu", [g.x], f"{hint}/linear_part")
+    g.op("Add", [quadratic, g.x], hint)
+
+
+def _sparse_sigmoid(g: _Graph, hint: str) -> None:
+    _clip(-1.0, 1.0)(g, f"{hint}/clip")
+    g.op("Add", [g.x, g.constant(f"{hint}/one", 1.0)], f"{hint}/shift")
+    g.op("Mul", [g.x, g.constant(f"{hint}/half", 0.5)], hint)
 
 
 _ACTIVATIONS: dict[str, Callable[[_Graph, str], None]] = {
@@ -120,6 +192,25 @@ _ACTIVATIONS: dict[str, Callable[[_Graph, str], None]] = {
     "hard_sigmoid": _unary("HardSigmoid", alpha=0.2, beta=0.5),   # Keras 2's, as here
     "scaled_tanh": _scaled_tanh,
     "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    # (ONNX's Selu defaults are these constants too, rounded to float32 as attributes are)
+    "selu": _unary("Selu", alpha=activations.SELU_ALPHA, gamma=activations.SELU_SCALE),
+    "celu": _unary("Celu", alpha=1.0),
+    "exponential": _unary("Exp"),
+    "leaky_relu": _unary("LeakyRelu", alpha=0.2),
+    "relu6": _clip(0.0, 6.0),
+    "hard_tanh": _clip(-1.0, 1.0),
+    "hard_silu": _unary("HardSwish"),   # x * max(0, min(1, x / 6 + 1 / 2)), Keras 3's
+    "silu": _times_input(("Sigmoid", {})),
+    "mish": _times_input(("Softplus", {}), ("Tanh", {})),
+    "gelu": _gelu,
+    "log_sigmoid": _log_sigmoid,
+    "tanh_shrink": _tanh_shrink,
+    "soft_shrink": _unary("Shrink", lambd=0.5, bias=0.5),
+    "hard_shrink": _unary("Shrink", lambd=0.5, bias=0.0),
+    "squareplus": _squareplus,
+    "sparse_plus": _sparse_plus,
+    "sparse_sigmoid": _sparse_sigmoid,
 }
 
 
@@ -150,13 +241,14 @@ def _dense(g: _Graph, layer: Dense, params: dict, state: dict) -> None:
 
 
 def _conv2d(g: _Graph, layer: Conv2D, params: dict, state: dict) -> None:
-    pads = _spatial_pads(g, layer.kernel_size, layer.strides, layer.padding)
+    pads = _spatial_pads(g, effective_size(layer.kernel_size, layer.dilation_rate),
+                         layer.strides, layer.padding)
     g.to_nchw(layer.name)
     inputs = [g.x, g.constant(f"{layer.name}/kernel", np.transpose(params["kernel"], (3, 2, 0, 1)))]
     if layer.use_bias:
         inputs.append(g.constant(f"{layer.name}/bias", params["bias"]))
     g.op("Conv", inputs, f"{layer.name}/conv", kernel_shape=list(layer.kernel_size),
-         strides=list(layer.strides), pads=pads)
+         strides=list(layer.strides), pads=pads, dilations=list(layer.dilation_rate))
     _activate(g, layer)
 
 
