@@ -2,8 +2,10 @@
 
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
+from .conv1d import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Lambda, Reshape
-from .global_pooling import GlobalAveragePooling2D, GlobalMaxPooling2D
+from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+                             GlobalMaxPooling2D)
 from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .merge_functions import (add, average, concatenate, dot, maximum, minimum, multiply,
@@ -18,6 +20,8 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Lambda",
            "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling2D", "BatchNormalization",
+           "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
+           "GlobalAveragePooling1D",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "RepeatVector", "Rescaling",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",

@@ -9,7 +9,9 @@ import numpy as np
 from adkit.kernels.window import output_length, padding_mode, window_pair
 
 from .. import activations, backend
-from .base import Context, Layer, Shape
+from .base import Context, Layer, Shape, check_channels_last
+from .conv_options import (check_strides_with_dilation, dilate_kernel, effective_size, int_tuple,
+                           refuse_groups)
 from .core import _Activated
 
 
@@ -30,31 +32,59 @@ class _Spatial:
                 output_length(w, window[1], strides[1], self.padding), channels)
 
 
-class Conv2D(_Spatial, _Activated):
+class _ConvOptions:
+    """What Keras's convolution layers share beyond their geometry: the bias's
+    regularizer and constraint, next to the kernel's (Layer._set_kernel_options)."""
+
+    use_bias: bool
+
+    def _set_bias_options(self: Any, bias_regularizer: Any, bias_constraint: Any) -> None:
+        if self.use_bias:   # with no bias there is nothing to regularize or constrain
+            self._set_kernel_options(bias_regularizer, bias_constraint, names=("bias",))
+
+    def _bias_options_config(self: Any) -> dict:
+        options = self._kernel_options_config("bias")
+        return {"bias_regularizer": options["kernel_regularizer"],
+                "bias_constraint": options["kernel_constraint"]}
+
+
+class Conv2D(_ConvOptions, _Spatial, _Activated):
     """2-D convolution (cross-correlation, as in every DL library) with a kernel
-    of shape (kh, kw, c_in, filters)."""
+    of shape (kh, kw, c_in, filters); dilation_rate d spreads its taps d apart."""
 
     runs_on_device = True
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1),
-                 padding: str = "valid", activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
-                 kernel_regularizer: Any = None, kernel_constraint: Any = None,
-                 **kwargs: Any) -> None:
+                 padding: str = "valid", data_format: str | None = None,
+                 dilation_rate: Any = (1, 1), groups: int = 1, activation: Any = None,
+                 use_bias: bool = True, kernel_initializer: str = "glorot_uniform",
+                 bias_initializer: str = "zeros", kernel_regularizer: Any = None,
+                 bias_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"Conv2D filters must be a positive int, got {filters!r}")
+        who = f"Conv2D {self.name!r}"
+        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
+            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
+        check_channels_last(data_format, who)
+        refuse_groups(groups, who)
         self.filters = int(filters)
-        self.kernel_size = window_pair(kernel_size, "kernel_size", f"Conv2D {self.name!r}")
-        self.strides = window_pair(strides, "strides", f"Conv2D {self.name!r}")
-        self.padding = padding_mode(padding, f"Conv2D {self.name!r}")
+        self.kernel_size = window_pair(kernel_size, "kernel_size", who)
+        self.strides = window_pair(strides, "strides", who)
+        self.padding = padding_mode(padding, who)
+        self.dilation_rate = int_tuple(dilation_rate, 2, "dilation_rate", who)
+        check_strides_with_dilation(self.strides, self.dilation_rate, who)
+        if self.dilation_rate != (1, 1):
+            self.runs_on_device = False   # the dilated kernel is built on the host
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self._set_kernel_options(kernel_regularizer, kernel_constraint)
+        self._set_bias_options(bias_regularizer, bias_constraint)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return self._spatial_output(input_shape, self.kernel_size, self.strides, self.filters)
+        return self._spatial_output(input_shape, effective_size(self.kernel_size,
+                                                                self.dilation_rate),
+                                    self.strides, self.filters)
 
     def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
         shape = self.kernel_size + (input_shape[-1], self.filters)
@@ -77,16 +107,19 @@ class Conv2D(_Spatial, _Activated):
     def convolve(self, params: dict, x: Any, activation: str | None = None) -> Any:
         """The convolution plus bias, then `activation` (None or "relu") in the same pass
         over the output, whatever this layer's own activation is."""
-        return backend.conv2d(x, params["kernel"], strides=self.strides, padding=self.padding,
+        kernel = dilate_kernel(params["kernel"], self.dilation_rate)
+        return backend.conv2d(x, kernel, strides=self.strides, padding=self.padding,
                               bias=params["bias"] if self.use_bias else None,
                               activation=activation)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "activation": activations.name_of(self.activation),
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate),
+                "activation": activations.name_of(self.activation),
                 "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, **self._kernel_options_config()}
+                "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
+                **self._bias_options_config()}
 
 
 class _Pooling2D(_Spatial, Layer):
