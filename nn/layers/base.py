@@ -277,8 +277,20 @@ def deserialize(config: dict) -> Layer:
 
 
 def serialize(layer: Layer) -> dict:
-    """{"class_name", "config"} of a layer: what a saved model stores to rebuild it."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """{"class_name", "config"} of a layer: what a saved model stores to rebuild it
+    (initializer, regularizer and constraint objects as their {"class_name", "config"})."""
+    config = {k: _serialized_option(v) for k, v in layer.get_config().items()}
+    return {"class_name": type(layer).__name__, "config": config}
+
+
+def _serialized_option(value: Any) -> Any:
+    if isinstance(value, initializers.Initializer):
+        return initializers.serialize(value)
+    if isinstance(value, regularizers_module.Regularizer):
+        return regularizers_module.serialize(value)
+    if isinstance(value, constraints_module.Constraint):
+        return constraints_module.serialize(value)
+    return value
 
 
 def nested(layer: Layer) -> Iterator[Layer]:
