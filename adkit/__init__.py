@@ -18,6 +18,9 @@ from .compile import CompileWarning
 from .compile import compile  # noqa: A004 - adkit.compile, as jax.jit (shadows the builtin here only)
 from .custom import checkpoint, custom_vjp, fixed_point
 from .extend import defjvp, defvjp, primitive
+from .operators import (deriv, grad_and_aux, grad_named, hessian_tensor_product,
+                        hessian_vector_product, make_ggnvp, make_hvp, make_jvp, make_vjp,
+                        multigrad_dict, tensor_jacobian_product, vector_jacobian_product)
 from .reverse.api import elementwise_grad, holomorphic_grad
 from .table import NoRuleError
 
@@ -28,12 +31,16 @@ __version__ = "0.1.0"
 #: Subpackages reachable as attributes (``adkit.nn.Sequential``), imported on first
 #: access (PEP 562) so that ``import adkit`` does not load adkit.nn, adkit.kernels,
 #: PyOpenCL or SymPy.
-_LAZY_SUBMODULES = ("nn", "kernels", "numeric", "symbolic")
+_LAZY_SUBMODULES = ("nn", "kernels", "numeric", "symbolic", "misc", "test_util", "builtins")
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp",
            "stop_gradient", "holomorphic_grad", "primitive", "defjvp", "defvjp", "NoRuleError",
            "TracedConversionError", "check_grads", "PointError", "custom_vjp", "checkpoint",
-           "fixed_point", "compile", "CompileWarning", "elementwise_grad"]
+           "fixed_point", "compile", "CompileWarning", "elementwise_grad",
+           # autograd's differential operators by autograd's names (adkit/operators.py)
+           "make_vjp", "make_jvp", "make_hvp", "make_ggnvp", "deriv", "grad_and_aux",
+           "grad_named", "multigrad_dict", "tensor_jacobian_product",
+           "vector_jacobian_product", "hessian_tensor_product", "hessian_vector_product"]
 
 
 def __getattr__(name: str) -> Any:

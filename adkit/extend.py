@@ -21,7 +21,8 @@ adkit.kernels' DeviceArray.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -30,9 +31,10 @@ from .reverse.api import grad
 from .reverse.api import vjp as reverse_vjp
 from .rules.helpers import is_duck_array
 from .table import PRIMITIVES
-from .tracer import Primitive, UserPrimitive, primal
+from .tracer import EveryArgument, Primitive, UserPrimitive, primal
 
-__all__ = ["primitive", "defjvp", "defvjp", "UserPrimitive", "is_duck_array"]
+__all__ = ["primitive", "defjvp", "defvjp", "defjvp_argnum", "defvjp_argnum", "notrace_primitive",
+           "UserPrimitive", "is_duck_array"]
 
 # what tracing a rule raises when the rule is not written with NumPy operations
 _UNTRACEABLE = (TracedConversionError, NoRuleError)
@@ -46,20 +48,87 @@ def primitive(fun: Callable) -> UserPrimitive:
     return prim
 
 
-def defjvp(prim: Primitive, *rules: Callable | None) -> Primitive:
-    """Forward rules, one per positional argument: rule(g, ans, *args, **kwargs)."""
+def notrace_primitive(fun: Callable) -> Callable:
+    """fun run on the plain values of its arguments, its answer carrying no derivative
+    (autograd's notrace_primitive): for functions of types, shapes or integer results."""
+    @functools.wraps(fun)
+    def on_values(*args: Any, **kwargs: Any) -> Any:
+        return fun(*(primal(a) for a in args), **{k: primal(v) for k, v in kwargs.items()})
+    return on_values
+
+
+def defjvp(prim: Primitive, *rules: Callable | str | None,
+           argnums: Sequence[int] | None = None) -> Primitive:
+    """Forward rules, one per positional argument: rule(g, ans, *args, **kwargs).
+
+    As in autograd, argnums says which arguments the rules are for (default 0, 1, ...),
+    and the rule "same" says prim is linear in that argument: its JVP is prim itself
+    applied to the tangent in the argument's place. None: no forward rule (one is derived
+    from a VJP rule where given).
+    """
     _check(prim, "defjvp")
-    prim.given_jvps = rules
+    rules = _by_argument(prim, rules, argnums, "defjvp")
+    prim.given_jvps = tuple(_linear(prim, i) if rule == "same" else rule
+                            for i, rule in enumerate(rules))
     _fill(prim)
     return prim
 
 
-def defvjp(prim: Primitive, *makers: Callable | None) -> Primitive:
-    """Reverse rules, one per positional argument: maker(ans, *args, **kwargs) -> g -> ..."""
+def defvjp(prim: Primitive, *makers: Callable | None,
+           argnums: Sequence[int] | None = None) -> Primitive:
+    """Reverse rules, one per positional argument: maker(ans, *args, **kwargs) -> g -> ...
+
+    argnums, as in autograd, says which arguments the makers are for (default 0, 1, ...).
+    None: no reverse rule for that argument (one is derived from a JVP rule where given;
+    differentiating with respect to an argument with neither raises, naming it).
+    """
     _check(prim, "defvjp")
-    prim.given_vjps = makers
+    prim.given_vjps = _by_argument(prim, makers, argnums, "defvjp")
     _fill(prim)
     return prim
+
+
+def defjvp_argnum(prim: Primitive, make_jvp: Callable) -> Primitive:
+    """One forward rule for every argument: make_jvp(argnum, g, ans, args, kwargs) is the
+    JVP for a tangent g of argument argnum (autograd's defjvp_argnum)."""
+    _check(prim, "defjvp_argnum")
+    prim.given_jvps = EveryArgument(
+        lambda i: lambda g, ans, *args, **kwargs: make_jvp(i, g, ans, args, kwargs))
+    _fill(prim)
+    return prim
+
+
+def defvjp_argnum(prim: Primitive, make_vjp: Callable) -> Primitive:
+    """One reverse rule for every argument: make_vjp(argnum, ans, args, kwargs) returns the
+    VJP g -> cotangent of argument argnum (autograd's defvjp_argnum)."""
+    _check(prim, "defvjp_argnum")
+    prim.given_vjps = EveryArgument(
+        lambda i: lambda ans, *args, **kwargs: make_vjp(i, ans, args, kwargs))
+    _fill(prim)
+    return prim
+
+
+def _by_argument(prim: Primitive, rules: tuple, argnums: Sequence[int] | None,
+                 what: str) -> tuple:
+    if argnums is None:
+        return rules
+    argnums = list(argnums)
+    if len(argnums) != len(rules) or any(not isinstance(i, int) or i < 0 for i in argnums):
+        raise ValueError(f"{what}({prim.name}): argnums must be one non-negative int per "
+                         f"rule; got argnums={argnums} for {len(rules)} rule(s)")
+    placed: list = [None] * (max(argnums, default=-1) + 1)
+    for i, rule in zip(argnums, rules):
+        placed[i] = rule
+    return tuple(placed)
+
+
+def _linear(prim: Primitive, i: int) -> Callable:
+    """The JVP of an argument prim is linear in: prim's body with the tangent in its
+    place. (The body, not prim: the VJP is derived by tracing this rule, which through
+    prim would ask for prim's VJP again.)"""
+    def rule(g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        return prim.impl(*args[:i], g, *args[i + 1:], **kwargs)
+    return rule
 
 
 def _check(prim: Any, what: str) -> None:
@@ -69,14 +138,26 @@ def _check(prim: Any, what: str) -> None:
 
 
 def _fill(prim: UserPrimitive) -> None:
-    n = max(len(prim.given_jvps), len(prim.given_vjps))
-    jvps, vjps = list(prim.given_jvps) + [None] * n, list(prim.given_vjps) + [None] * n
-    for i in range(n):
-        if jvps[i] is None and vjps[i] is not None:
-            jvps[i] = _jvp_from_vjp(prim, vjps[i], i)
-        if vjps[i] is None and jvps[i] is not None:
-            vjps[i] = _vjp_from_jvp(prim, jvps[i], i)
-    prim.jvps, prim.vjps = tuple(jvps[:n]), tuple(vjps[:n])
+    """Both modes' rules for every argument: a rule given for one mode, where the other
+    has none, gives the other's by transposition."""
+    given = (prim.given_jvps, prim.given_vjps)
+    if any(isinstance(rules, EveryArgument) for rules in given):
+        prim.jvps = EveryArgument(lambda i: _rules_for(prim, i)[0])
+        prim.vjps = EveryArgument(lambda i: _rules_for(prim, i)[1])
+        return
+    pairs = [_rules_for(prim, i) for i in range(max(map(len, given)))]
+    prim.jvps, prim.vjps = tuple(j for j, _ in pairs), tuple(v for _, v in pairs)
+
+
+def _rules_for(prim: UserPrimitive, i: int) -> tuple[Callable | None, Callable | None]:
+    def given(rules: Any) -> Callable | None:
+        return rules[i] if isinstance(rules, EveryArgument) or i < len(rules) else None
+    jvp, vjp = given(prim.given_jvps), given(prim.given_vjps)
+    if jvp is None and vjp is not None:
+        jvp = _jvp_from_vjp(prim, vjp, i)
+    if vjp is None and jvp is not None:
+        vjp = _vjp_from_jvp(prim, jvp, i)
+    return jvp, vjp
 
 
 def _vjp_from_jvp(prim: Primitive, rule: Callable, i: int) -> Callable:
