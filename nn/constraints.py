@@ -227,6 +227,8 @@ def get(identifier: Any) -> Constraint | None:
 
 def serialize(c: Constraint | None) -> dict | None:
     """{"class_name", "config"} of a constraint, for saving (None stays None)."""
+    if isinstance(c, _Function):
+        c.get_config()   # raises: a function is code
     if c is not None and type(c).__name__ not in CLASSES:
         raise ValueError(f"the constraint {c!r} is not one of adkit.nn.constraints' classes "
                          f"({', '.join(CLASSES)}), so a saved model could not rebuild it; use "
