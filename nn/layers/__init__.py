@@ -10,7 +10,8 @@ from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .merge_functions import (add, average, concatenate, dot, maximum, minimum, multiply,
                               subtract)
-from .normalization import BatchNormalization
+from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
+                            UnitNormalization)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .reshaping import (Cropping2D, Permute, RepeatVector, Rescaling, UpSampling2D,
                         ZeroPadding2D)
@@ -20,6 +21,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Lambda",
            "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling2D", "BatchNormalization",
+           "LayerNormalization", "GroupNormalization", "UnitNormalization",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",

@@ -1,8 +1,15 @@
-"""BatchNormalization (Ioffe & Szegedy 2015), Keras semantics."""
+"""Normalisation layers, Keras 3 semantics: BatchNormalization (Ioffe & Szegedy 2015),
+LayerNormalization (Ba et al. 2016), GroupNormalization (Wu & He 2018) and
+UnitNormalization.
+
+Keras counts `axis` over the whole input, the batch axis included (axis=1 is the first
+axis of an example; -1 the last), and so do these layers, though adkit's shapes leave the
+batch axis out.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -76,3 +83,239 @@ class BatchNormalization(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale}
+
+
+def full_axes(axis: int | Sequence[int], input_shape: Shape, who: str) -> tuple[int, ...]:
+    """Keras's axis (an int or a list, counted over the input with its batch axis) as
+    sorted non-negative axes of that full input; ValueError for the batch axis, an axis
+    out of range or a repeated one.
+
+    >>> full_axes(-1, (4, 5), "layer"), full_axes([1, -1], (4, 5), "layer")
+    ((2,), (1, 2))
+    """
+    rank = len(input_shape) + 1
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    out = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -rank <= a < rank:
+            raise ValueError(f"{who}: axis {a!r} is out of bounds for input shape "
+                             f"{(None, *input_shape)} (batch axis first); use 1..{rank - 1} "
+                             "or -1 for the last")
+        a = int(a) % rank
+        if a == 0:
+            raise ValueError(f"{who}: axis 0 is the batch axis, which this layer does not "
+                             f"normalise over; use axes 1..{rank - 1} (or -1 for the last)")
+        out.append(a)
+    if len(set(out)) != len(out) or not out:
+        raise ValueError(f"{who}: axis {axis!r} names an axis twice, or none")
+    return tuple(sorted(out))
+
+
+def _check_axis_argument(axis: Any, who: str) -> int | list[int]:
+    """axis as Keras keeps it (an int, or a list of ints), TypeError for anything else."""
+    if isinstance(axis, (list, tuple)) and all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis):
+        return [int(a) for a in axis]
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+        return int(axis)
+    raise TypeError(f"{who}: axis must be an int or a list of ints, got {axis!r}")
+
+
+class _ScaleAndShift(Layer):
+    """gamma and beta weights, Keras's options for them, and their config."""
+
+    def _set_scale_and_shift(self, center: bool, scale: bool, beta_initializer: Any,
+                             gamma_initializer: Any, beta_regularizer: Any,
+                             gamma_regularizer: Any, beta_constraint: Any,
+                             gamma_constraint: Any) -> None:
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        if self.scale:
+            self._set_kernel_options(gamma_regularizer, gamma_constraint, names=("gamma",))
+        if self.center:
+            self._set_kernel_options(beta_regularizer, beta_constraint, names=("beta",))
+
+    def _scale_and_shift_params(self, rng: np.random.Generator, shape: tuple) -> dict:
+        params = {}   # Keras's weight order: gamma, then beta
+        if self.scale:
+            params["gamma"] = self._weight(rng, self.gamma_initializer, shape)
+        if self.center:
+            params["beta"] = self._weight(rng, self.beta_initializer, shape)
+        return params
+
+    def _scale_and_shift_config(self) -> dict:
+        config = {"center": self.center, "scale": self.scale,
+                  "beta_initializer": self.beta_initializer,
+                  "gamma_initializer": self.gamma_initializer}
+        for weight in ("beta", "gamma"):
+            options = self._kernel_options_config(weight)
+            config[f"{weight}_regularizer"] = options["kernel_regularizer"]
+            config[f"{weight}_constraint"] = options["kernel_constraint"]
+        return config
+
+
+class LayerNormalization(_ScaleAndShift):
+    """Normalise each example over `axis` (the last by default, or a list of axes):
+    (x - mean) / sqrt(variance + epsilon), then * gamma + beta, gamma and beta of the
+    normalised axes' shape. The same in training and inference (no moving statistics).
+
+    >>> from adkit.nn import Sequential, layers
+    >>> model = Sequential([layers.LayerNormalization(input_shape=(3,))])
+    >>> model.predict(np.array([[1.0, 2.0, 3.0]], np.float32), verbose=0).round(3)
+    array([[-1.224,  0.   ,  1.224]], dtype=float32)
+    """
+
+    runs_on_device = True
+
+    def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
+                 gamma_initializer: Any = "ones", beta_regularizer: Any = None,
+                 gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, rms_scaling: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        who = f"LayerNormalization {self.name!r}"
+        if rms_scaling:
+            raise ValueError(f"{who}: rms_scaling=True is deprecated in Keras 3 (it scales by "
+                             "the variance, not the root mean square) and not supported here")
+        self.axis = _check_axis_argument(axis, who)
+        if not epsilon > 0:
+            raise ValueError(f"{who}: epsilon must be > 0, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+        self._set_scale_and_shift(center, scale, beta_initializer, gamma_initializer,
+                                  beta_regularizer, gamma_regularizer, beta_constraint,
+                                  gamma_constraint)
+
+    def _axes(self, input_shape: Shape) -> tuple[int, ...]:
+        axes = full_axes(self.axis, input_shape, f"LayerNormalization {self.name!r}")
+        if any(input_shape[a - 1] is None for a in axes):
+            raise self.shape_error(input_shape, f"with known lengths on axes {list(axes)}")
+        return axes
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._axes(input_shape)
+        return input_shape
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        shape = tuple(input_shape[a - 1] for a in self._axes(input_shape))
+        return self._scale_and_shift_params(rng, shape)
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        ndim = np.ndim(x)
+        axes = full_axes(self.axis, np.shape(x)[1:], f"LayerNormalization {self.name!r}")
+        mean = np.mean(x, axis=axes, keepdims=True)
+        centred = x - mean
+        var = np.mean(centred * centred, axis=axes, keepdims=True)
+        y = centred / np.sqrt(var + self.epsilon)
+        # gamma and beta have the normalised axes' shape: 1s elsewhere broadcast them
+        where = tuple(np.shape(x)[a] if a in axes else 1 for a in range(ndim))
+        if self.scale:
+            y = y * np.reshape(params["gamma"], where)
+        if self.center:
+            y = y + np.reshape(params["beta"], where)
+        return y
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "rms_scaling": False, **self._scale_and_shift_config()}
+
+
+class GroupNormalization(_ScaleAndShift):
+    """Split the channels (`axis`, the last by default) into `groups` groups and
+    normalise each example's group over its channels and every other axis but the batch
+    (groups=-1: one group per channel, instance normalisation; groups=1: layer
+    normalisation over the whole example); then * gamma + beta per channel.
+
+    >>> GroupNormalization(groups=2).compute_output_shape((5, 5, 4))
+    (5, 5, 4)
+    """
+
+    runs_on_device = True
+
+    def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
+                 gamma_initializer: Any = "ones", beta_regularizer: Any = None,
+                 gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        who = f"GroupNormalization {self.name!r}"
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or (
+                groups <= 0 and groups != -1):
+            raise ValueError(f"{who}: groups must be a positive int (or -1 for instance "
+                             f"normalisation), got {groups!r}")
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{who}: axis must be an int (the channels axis), got {axis!r}")
+        if not epsilon > 0:
+            raise ValueError(f"{who}: epsilon must be > 0, got {epsilon!r}")
+        self.groups, self.axis, self.epsilon = int(groups), int(axis), float(epsilon)
+        self._set_scale_and_shift(center, scale, beta_initializer, gamma_initializer,
+                                  beta_regularizer, gamma_regularizer, beta_constraint,
+                                  gamma_constraint)
+
+    def _geometry(self, input_shape: Shape) -> tuple[int, int, int]:
+        """(channels axis of the full input, channels, groups), checked."""
+        who = f"GroupNormalization {self.name!r}"
+        (axis,) = full_axes(self.axis, input_shape, who)
+        channels = input_shape[axis - 1]
+        if channels is None:
+            raise self.shape_error(input_shape, f"with a known length on axis {self.axis}")
+        groups = channels if self.groups == -1 else self.groups
+        if groups > channels or channels % groups:
+            raise ValueError(f"{who}: {channels} channels (axis {self.axis}) cannot be split "
+                             f"into {groups} equal groups; pick groups dividing {channels}")
+        return axis, channels, groups
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._geometry(input_shape)
+        return input_shape
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        return self._scale_and_shift_params(rng, (self._geometry(input_shape)[1],))
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        shape = tuple(np.shape(x))
+        axis, channels, groups = self._geometry(shape[1:])
+        grouped = np.reshape(x, shape[:axis] + (groups, channels // groups) + shape[axis + 1:])
+        axes = tuple(a for a in range(1, len(shape) + 1) if a != axis)
+        mean = np.mean(grouped, axis=axes, keepdims=True)
+        centred = grouped - mean
+        var = np.mean(centred * centred, axis=axes, keepdims=True)
+        y = np.reshape(centred / np.sqrt(var + self.epsilon), shape)
+        where = tuple(channels if a == axis else 1 for a in range(len(shape)))
+        if self.scale:
+            y = y * np.reshape(params["gamma"], where)
+        if self.center:
+            y = y + np.reshape(params["beta"], where)
+        return y
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
+                "epsilon": self.epsilon, **self._scale_and_shift_config()}
+
+
+class UnitNormalization(Layer):
+    """Scale each example to unit L2 norm over `axis` (the last by default, or a list):
+    x / max(||x||, 1e-12), as Keras (an all-zero slice stays zero). No weights.
+
+    >>> UnitNormalization().call({}, np.array([[3.0, 4.0]]), None)
+    array([[0.6, 0.8]])
+    """
+
+    runs_on_device = True
+
+    def __init__(self, axis: int | Sequence[int] = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = _check_axis_argument(axis, f"UnitNormalization {self.name!r}")
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        full_axes(self.axis, input_shape, f"UnitNormalization {self.name!r}")
+        return input_shape
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        axes = full_axes(self.axis, np.shape(x)[1:], f"UnitNormalization {self.name!r}")
+        squares = np.sum(x * x, axis=axes, keepdims=True)
+        # Keras: x * min(rsqrt(sum x^2), 1e12); through maximum the derivative at 0 stays finite
+        return x / np.sqrt(np.maximum(squares, 1e-24))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis}
