@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .arguments import differentiable_leaves, normalize_argnums
+from .arguments import accepts_argnum, differentiable_leaves, normalize_argnums
 from .forward.api import forward_jacobian, jvp
 from .reverse.api import _Recorded, grad, reverse_jacobian, value_and_grad, vjp
 from .rules.helpers import size_of
@@ -19,6 +19,7 @@ __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp",
 _MODES = ("auto", "forward", "reverse")
 
 
+@accepts_argnum
 def jacobian(f: Callable, argnums: Any = 0, *, mode: str = "auto") -> Callable:
     """The Jacobian of f, shaped out.shape + in.shape.
 
@@ -55,6 +56,7 @@ def jacobian(f: Callable, argnums: Any = 0, *, mode: str = "auto") -> Callable:
     return jacobian_f
 
 
+@accepts_argnum
 def hessian(f: Callable, argnums: Any = 0) -> Callable:
     """The Hessian of a scalar function: forward mode over reverse mode, the Jacobian of
     grad(f) (autograd's hessian, jacobian(jacobian(f))).

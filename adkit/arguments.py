@@ -3,6 +3,7 @@ leaves, tangents and cotangents. Errors here name the argument and the fix."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 from typing import Any, Callable
@@ -12,6 +13,19 @@ import numpy as np
 from .pytree import leaf_paths, tree_flatten
 from .tracer import BoxBase, primal
 from .rules.helpers import dtype_of, is_duck_array
+
+
+def accepts_argnum(transform: Callable) -> Callable:
+    """transform(f, argnum=1), autograd's spelling, as transform(f, argnums=1)."""
+    @functools.wraps(transform)
+    def spelled(f: Callable, *args: Any, **kwargs: Any) -> Callable:
+        if "argnum" in kwargs:
+            if "argnums" in kwargs or args:
+                raise TypeError(f"{transform.__name__}: give argnums, or argnum (autograd's "
+                                "spelling), not both")
+            kwargs["argnums"] = kwargs.pop("argnum")
+        return transform(f, *args, **kwargs)
+    return spelled
 
 
 def normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int, ...], bool]:

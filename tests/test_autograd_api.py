@@ -14,6 +14,7 @@ import adkit
 from adkit import numeric
 from adkit.misc import flatten, flatten_func
 from adkit.misc.optimizers import adam, rmsprop, sgd
+from adkit.pytree import tree_flatten
 from adkit.test_util import check_grads, combo_check
 
 RNG = np.random.default_rng(3)
@@ -368,3 +369,18 @@ def test_same_answers_as_autograd():
             {"a": np.ones(2), "b": np.full(2, 0.5)}, num_iters=30)
         for key in ("a", "b"):
             np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacobian", "hessian",
+                                       "elementwise_grad"])
+def test_transforms_take_autograds_argnum_keyword(transform):
+    by_keyword = getattr(adkit, transform)(f, argnum=1)(X, Y)
+    by_position = getattr(adkit, transform)(f, 1)(X, Y)
+    keyword_leaves, position_leaves = tree_flatten(by_keyword)[0], tree_flatten(by_position)[0]
+    assert len(keyword_leaves) == len(position_leaves)
+    for a, b in zip(keyword_leaves, position_leaves):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(adkit.grad(f, argnum=1)(X, Y), numeric_grad(f, 1, X, Y),
+                               rtol=1e-7)
+    with pytest.raises(TypeError, match="give argnums, or argnum"):
+        getattr(adkit, transform)(f, 0, argnum=1)

@@ -9,7 +9,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..arguments import check_like, complex_argnums, differentiable_leaves, normalize_argnums
+from ..arguments import (accepts_argnum, check_like, complex_argnums, differentiable_leaves,
+                         normalize_argnums)
 from ..pytree import tree_flatten, tree_unflatten
 from ..rules.helpers import FLOAT32, FLOAT64, is_complex, is_duck_array, shape_of, size_of
 from ..scope import collector_paused, tracing
@@ -83,6 +84,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
 
 
+@accepts_argnum
 def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
     """A function returning (f(*args), gradient of f with respect to argnums)."""
 
@@ -110,6 +112,7 @@ def value_and_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> C
     return value_and_grad_f
 
 
+@accepts_argnum
 def grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
     """The gradient of a scalar function, by reverse mode.
 
@@ -129,6 +132,7 @@ def grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
     return grad_f
 
 
+@accepts_argnum
 def elementwise_grad(f: Callable, argnums: Any = 0) -> Callable:
     """The gradient of sum(f(x)) in one reverse pass (autograd's elementwise_grad).
 
@@ -160,6 +164,7 @@ def elementwise_grad(f: Callable, argnums: Any = 0) -> Callable:
     return elementwise_grad_f
 
 
+@accepts_argnum
 def holomorphic_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) -> Callable:
     """The complex derivative f'(z) of a holomorphic scalar function, as autograd's.
 
@@ -196,6 +201,7 @@ def holomorphic_grad(f: Callable, argnums: Any = 0, *, has_aux: bool = False) ->
     return holomorphic_grad_f
 
 
+@accepts_argnum
 def jacobian(f: Callable, argnums: Any = 0) -> Callable:
     """The Jacobian by reverse mode: one recorded pass, one backward pass per output element.
 
