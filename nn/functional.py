@@ -210,7 +210,7 @@ class Model:
                 # the activated value only where another layer reads it
                 out = layer.activation(z) if id(node.outputs[0]) in self._read else z
             else:
-                out = layer.call(params[layer.name], args, ctx)
+                out = layer.call(params[layer.name], args, ctx, **node.options)
             results = out if len(node.outputs) > 1 else [out]
             for t, v in zip(node.outputs, results):
                 values[id(t)] = v
@@ -226,7 +226,8 @@ class Model:
         for node in self.nodes:
             if isinstance(node.layer, InputLayer):
                 continue
-            out = node.layer.call(self.params[node.layer.name], _map(node.inputs, values), ctx)
+            out = node.layer.call(self.params[node.layer.name], _map(node.inputs, values), ctx,
+                                  **node.options)
             results = out if len(node.outputs) > 1 else [out]
             for t, v in zip(node.outputs, results):
                 values[id(t)] = v
@@ -270,10 +271,9 @@ class Model:
         for i, (t, loss) in enumerate(zip(self.outputs, self.losses)):
             layer = t.node.layer
             if isinstance(layer, _Activated) and len(t.node.outputs) == 1:
-                key = (getattr(loss, "__name__", None),
-                       getattr(layer.activation, "__name__", None))
-                if key in losses_module.FUSED:
-                    fused[i] = losses_module.FUSED[key]
+                logits_loss = losses_module.fused(loss, layer.activation)
+                if logits_loss is not None:
+                    fused[i] = logits_loss
         return fused
 
     def final_outputs(self, out: Any) -> Any:
@@ -378,14 +378,14 @@ class Model:
 
     def compile_config(self) -> dict:
         """What save_model stores to compile the model again on load."""
-        def name(fn: Any) -> Any:
-            return getattr(fn, "__name__", None)
+        name = losses_module.serialize
         if isinstance(self._loss_specs, dict):
             loss = {k: name(f) for k, f in zip(self.output_names, self.losses)}
         elif len(self.losses) > 1 and isinstance(self._loss_specs, (list, tuple)):
             loss = [name(f) for f in self.losses]
         else:
-            loss = name(self.losses[0]) if len(set(map(name, self.losses))) == 1 else \
+            loss = name(self.losses[0]) if all(name(f) == name(self.losses[0])
+                                               for f in self.losses) else \
                 [name(f) for f in self.losses]
         specs = self._metric_specs
         if isinstance(specs, dict):
@@ -564,6 +564,8 @@ class Model:
             refs = [index[id(t)] for t in node.input_tensors]
             nodes.append({"layer": node.layer.name, "list": isinstance(node.inputs, list),
                           "inputs": refs})
+            if node.options:
+                nodes[-1]["options"] = dict(node.options)
         return {"class_name": "Model", "name": self.name, "seed": self.seed,
                 "layers": [serialize(layer) for layer in self.layers], "nodes": nodes,
                 "inputs": [index[id(t)] for t in self.inputs],
@@ -601,7 +603,11 @@ def from_config(config: dict, layers: list[Layer] | None = None) -> Model:
             raise ValueError(f"the functional model config has a node of unknown layer "
                              f"{spec!r}")
         args = [tensor(r) for r in spec.get("inputs", [])]
-        out = call_layer(layer, args if spec.get("list") else args[0])
+        options = spec.get("options") or {}
+        if not isinstance(options, dict):
+            raise ValueError(f"the functional model config gives node {spec!r} options that "
+                             "are not a dict")
+        out = call_layer(layer, args if spec.get("list") else args[0], options=options)
         k = calls.get(layer.name, 0)
         calls[layer.name] = k + 1
         for i, t in enumerate(out if isinstance(out, list) else [out]):

@@ -7,7 +7,9 @@ holds a `vars` group of datasets `0`, `1`, ... in the layer's weight order
 (Dense: kernel, bias; BatchNormalization: gamma, beta, moving_mean,
 moving_variance). Recurrent layers keep theirs one level down, in `cell/vars`;
 Bidirectional in `forward_layer/cell/vars` and `backward_layer/cell/vars`;
-TimeDistributed in `layer/vars` (its wrapped layer's groups under `layer/`). The
+TimeDistributed in `layer/vars` (its wrapped layer's groups under `layer/`);
+MultiHeadAttention in `query_dense/vars`, `key_dense/vars`, `value_dense/vars` and
+`output_dense/vars`. The
 file's `optimizer` group (Keras's optimizer state) is not read: these are weights
 only. Gate layouts of LSTM and GRU are Keras's already (nn/layers/recurrent.py).
 
@@ -32,6 +34,7 @@ import numpy as np
 
 from .files import atomic_write
 from .layers.base import Layer, snake_case
+from .layers.attention import PROJECTIONS
 
 SUFFIX = ".weights.h5"
 
@@ -89,6 +92,12 @@ def _groups(layer: Layer, arrays: list[tuple[str, np.ndarray]]) -> list[tuple[st
             mine = [(p, w) for p, w in arrays if p.startswith(f"params/{side}/")]
             groups += [(f"{side}_layer/{g}", a) for g, a in _groups(inner, mine)]
         return groups
+    if kind == "MultiHeadAttention":   # one EinsumDense per projection, then its sublayers
+        groups = [("vars", [])]
+        for part, group in PROJECTIONS.items():
+            groups.append((f"{group}/vars", [(p, w) for p, w in arrays
+                                             if p.startswith(f"params/{part}/")]))
+        return groups + [("_softmax/vars", []), ("_dropout_layer/vars", [])]
     if kind == "TimeDistributed":   # Keras's Wrapper keeps the wrapped layer as `layer`
         return [("vars", [])] + [(f"layer/{g}", a) for g, a in _groups(layer.layer, arrays)]
     return [("vars", arrays)]

@@ -26,6 +26,7 @@ from adkit.pytree import tree_flatten
 
 from . import initializers
 from .layers.base import Layer, deserialize, nested
+from .layers.input_layer import InputLayer
 from .functional import Model, from_config
 from .model import Sequential, unbuilt_sequential
 from .saving import ModelFile, ModelFileError, open_model_file
@@ -136,7 +137,8 @@ def _layers_name_seed(spec: dict) -> tuple[list[Layer], str, int]:
     layers = [deserialize(c) for c in spec["layers"]]
     for layer in layers:
         for inner in nested(layer):
-            if inner.dtype.kind != "f":
+            # an Input may hold integers or booleans (token ids, an attention mask)
+            if inner.dtype.kind != "f" and not isinstance(inner, InputLayer):
                 raise ValueError(f"layer {inner.name!r} has dtype {inner.dtype}; layers "
                                  "compute in float16, float32 or float64")
     name, seed = spec.get("name"), spec.get("seed")

@@ -1,5 +1,6 @@
 """Layers, Keras names: each holds configuration; parameters live in the model."""
 
+from .attention import MultiHeadAttention
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .conv1d import AveragePooling1D, Conv1D, MaxPooling1D
@@ -25,6 +26,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
+           "MultiHeadAttention",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "RepeatVector", "Rescaling",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]

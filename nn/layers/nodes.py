@@ -70,11 +70,14 @@ class KerasTensor:
 
 class Node:
     """One call of a layer in a graph: the layer, the tensors it was called on (one
-    tensor or a list, as passed) and the tensors it gave."""
+    tensor or a list, as passed), the call's options (keyword arguments that are not
+    tensors, e.g. MultiHeadAttention's use_causal_mask; passed to compute_output_shape
+    and call) and the tensors it gave."""
 
-    def __init__(self, layer: Any, inputs: Any) -> None:
+    def __init__(self, layer: Any, inputs: Any, options: dict | None = None) -> None:
         self.layer = layer
         self.inputs = inputs
+        self.options = dict(options or {})
         self.outputs: list[KerasTensor] = []
 
     @property
@@ -98,11 +101,14 @@ def is_symbolic(x: Any) -> bool:
     return any(isinstance(t, KerasTensor) for t in flat(x))
 
 
-def call_layer(layer: Any, inputs: Any, training: bool | None = None) -> Any:
-    """layer(inputs): a node on KerasTensors, a forward pass on arrays (see the module)."""
+def call_layer(layer: Any, inputs: Any, training: bool | None = None,
+               options: dict | None = None) -> Any:
+    """layer(inputs): a node on KerasTensors, a forward pass on arrays (see the module).
+    options: the call's keyword arguments other than tensors, given to the layer's
+    compute_output_shape and call (and kept in the node, so a saved model keeps them)."""
     if is_symbolic(inputs):
-        return _record(layer, inputs)
-    return _compute(layer, inputs, bool(training))
+        return _record(layer, inputs, options or {})
+    return _compute(layer, inputs, bool(training), options or {})
 
 
 def input_shape_of(inputs: Any) -> Any:
@@ -112,7 +118,7 @@ def input_shape_of(inputs: Any) -> Any:
     return inputs.example_shape
 
 
-def _record(layer: Any, inputs: Any) -> Any:
+def _record(layer: Any, inputs: Any, options: dict) -> Any:
     tensors = flat(inputs)
     if isinstance(inputs, dict) or not all(isinstance(t, KerasTensor) for t in tensors):
         kinds = sorted({type(t).__name__ for t in tensors})
@@ -121,10 +127,10 @@ def _record(layer: Any, inputs: Any) -> Any:
                         "layer) or a list of them, not a mix with arrays")
     shape = input_shape_of(inputs)
     _check_built_shape(layer, shape)
-    out_shape = layer.compute_output_shape(shape)
+    out_shape = layer.compute_output_shape(shape, **options)
     if getattr(layer, "_called_shape", None) is None:
         layer._called_shape = shape
-    node = Node(layer, list(inputs) if isinstance(inputs, tuple) else inputs)
+    node = Node(layer, list(inputs) if isinstance(inputs, tuple) else inputs, options)
     multiple = isinstance(out_shape, list)
     shapes = out_shape if multiple else [out_shape]
     dtypes = getattr(layer, "output_dtypes", None) or [layer.dtype] * len(shapes)
@@ -162,7 +168,7 @@ def _show(shape: Any) -> str:
     return str((None,) + tuple(shape))
 
 
-def _compute(layer: Any, inputs: Any, training: bool) -> Any:
+def _compute(layer: Any, inputs: Any, training: bool, options: dict) -> Any:
     """The layer applied to arrays, with the weights of the built model holding it
     (a layer without weights needs none)."""
     x = [np.asarray(a) for a in inputs] if isinstance(inputs, (list, tuple)) \
@@ -181,4 +187,4 @@ def _compute(layer: Any, inputs: Any, training: bool) -> Any:
                              "(Sequential or Model), then call the layer or model(x)")
     ctx = Context(training=training, rng=np.random.default_rng() if training else None,
                   state=state)
-    return layer.call(weights, x, ctx)
+    return layer.call(weights, x, ctx, **options)
