@@ -293,7 +293,7 @@ class Sequential:
 
     def compile_config(self) -> dict:
         """What save_model stores to compile the model again on load."""
-        return {"loss": getattr(self.loss, "__name__", None),
+        return {"loss": losses_module.serialize(self.loss),
                 "metrics": [m for m in self._metric_specs if isinstance(m, str)],
                 "jit_compile": self.jit_compile}
 
@@ -307,8 +307,7 @@ class Sequential:
         last = self.layers[-1] if self.layers else None
         if not isinstance(last, _Activated):
             return None
-        key = (getattr(self.loss, "__name__", None), getattr(last.activation, "__name__", None))
-        return losses_module.FUSED.get(key)
+        return losses_module.fused(self.loss, last.activation)
 
     @property
     def metrics_names(self) -> list[str]:
