@@ -1,6 +1,7 @@
 """Layers, Keras names: each holds configuration; parameters live in the model."""
 
 from .attention import MultiHeadAttention
+from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .conv1d import AveragePooling1D, Conv1D, MaxPooling1D
@@ -22,6 +23,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Lambda",
            "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling2D", "BatchNormalization",
+           "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
            "LayerNormalization", "GroupNormalization", "UnitNormalization",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D",
