@@ -46,7 +46,7 @@ from .numpy_backend import NumpyBackend
 from .backend_compat import (clear_session, epsilon, floatx, image_data_format,  # noqa: F401
                              set_floatx, set_image_data_format)   # Keras's keras.backend calls
 
-__all__ = ["conv2d", "bias_add", "max_pool2d", "avg_pool2d", "relu", "softmax", "log_softmax",
+__all__ = ["conv2d", "conv2d_transpose", "bias_add", "max_pool2d", "avg_pool2d", "relu", "softmax", "log_softmax",
            "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_cross_entropy",
            "dropout", "im2col", "col2im", "set_backend", "get_backend", "backends",
            "register_backend", "activate"]
@@ -284,6 +284,41 @@ defvjp(_conv2d_backprop_kernel, _kernel_vjp_x, _kernel_vjp_g)
 defjvp(_conv2d_backprop_kernel,
        lambda t, ans, x, g, **kw: _conv2d_backprop_kernel(t, g, **kw),
        lambda t, ans, x, g, **kw: _conv2d_backprop_kernel(x, t, **kw))
+
+
+def conv2d_transpose(x: Any, kernel: Any, output_shape: tuple, strides: Any = (1, 1),
+                     padding: str = "valid") -> Any:
+    """The transposed convolution: the adjoint of conv2d(., kernel) for inputs of
+    output_shape, applied to x. Each x[n, i, j] adds x[n, i, j] @ kernel[a, b].T onto the
+    output window at (i * sh + a, j * sw + b), the window placed as conv2d places it on an
+    image of output_shape. The kernel is (kh, kw, c_out, c_in), Keras's Conv2DTranspose
+    layout; the output's rows no window reaches are zero.
+
+    >>> x = np.ones((1, 2, 2, 1), np.float32); k = np.ones((2, 2, 1, 1), np.float32)
+    >>> conv2d_transpose(x, k, (1, 3, 3, 1))[0, :, :, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]], dtype=float32)
+    """
+    strides = window_pair(strides, "strides", "conv2d_transpose")
+    padding = padding_mode(padding, "conv2d_transpose")
+    xs, ks = _images(x, "conv2d_transpose"), _shape(kernel)
+    output_shape = tuple(int(d) for d in output_shape)
+    if len(ks) != 4 or ks[3] != xs[3]:
+        raise ValueError(f"conv2d_transpose: kernel must have shape (kh, kw, c_out, c_in) with "
+                         f"c_in={xs[3]}, the channels of x of shape {xs}; got shape {ks}")
+    if len(output_shape) != 4 or output_shape[0] != xs[0] or output_shape[3] != ks[2]:
+        raise ValueError(f"conv2d_transpose: output_shape must be (batch={xs[0]}, height, "
+                         f"width, c_out={ks[2]}), got {output_shape}")
+    check_fits(output_shape, ks[:2], padding, "conv2d_transpose", "kernel")
+    geo = window(output_shape, ks[:2], strides, padding)
+    if (geo.ho, geo.wo) != xs[1:3]:
+        raise ValueError(f"conv2d_transpose: conv2d of an image of output_shape {output_shape} "
+                         f"with this kernel, strides {strides} and padding {padding!r} gives "
+                         f"{geo.ho}x{geo.wo} positions, but x has {xs[1]}x{xs[2]}; choose an "
+                         "output_shape whose convolution has x's height and width")
+    return _conv2d_backprop_input(_floating(x), _floating(kernel), x_shape=output_shape,
+                                  strides=strides, padding=padding)
 
 
 def im2col(x: Any, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid") -> Any:

@@ -4,6 +4,7 @@ from .attention import MultiHeadAttention
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
+from .conv_transpose import Conv2DTranspose
 from .conv1d import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Lambda, Reshape
 from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
@@ -21,7 +22,7 @@ from .wrappers import TimeDistributed
 
 __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input", "InputLayer",
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Lambda",
-           "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
+           "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling2D", "BatchNormalization",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
            "LayerNormalization", "GroupNormalization", "UnitNormalization",

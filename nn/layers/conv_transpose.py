@@ -1,0 +1,198 @@
+"""Conv2DTranspose: the transposed convolution ("deconvolution") of Keras 3, with its
+kernel layout (kh, kw, filters, channels_in) and its output sizes:
+
+- padding="valid": (in - 1) * s + k + output_padding, or (in - 1) * s + max(k, s)
+  without one;
+- padding="same": in * s without output_padding, else (in - 1) * s + k % 2 + output_padding;
+
+k being the dilated kernel's span. Each input position adds its kernel-weighted copy
+onto the output (nn/backend.py's conv2d_transpose, the adjoint of conv2d), the copies
+placed where JAX's conv_transpose with Keras's padding puts them. When that placement
+is not one a conv2d geometry gives (output_padding, some even kernels), the whole
+transposed convolution is computed and cropped (or zero-extended) to Keras's window.
+
+>>> import numpy as np
+>>> from adkit.nn import Sequential
+>>> model = Sequential([Conv2DTranspose(1, 2, strides=2, kernel_initializer="ones",
+...                                     input_shape=(1, 2, 1))])
+>>> model.predict(np.array([[[[1.0], [2.0]]]]))[0, :, :, 0]
+array([[1., 1., 2., 2.],
+       [1., 1., 2., 2.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from adkit import stop_gradient
+from adkit.kernels.window import padding_mode, window, window_pair
+
+from .. import activations, backend
+from .base import Context, Shape, check_channels_last
+from .conv import _ConvOptions
+from .conv_options import (check_strides_with_dilation, dilate_kernel, effective_size, int_tuple,
+                           refuse_groups)
+from .core import _Activated
+
+__all__ = ["Conv2DTranspose", "transpose_length"]
+
+
+def transpose_length(size: int | None, span: int, stride: int, padding: str,
+                     output_padding: int | None) -> int | None:
+    """Keras's output length of a transposed convolution along one axis.
+
+    >>> transpose_length(5, 3, 2, "valid", None), transpose_length(5, 3, 2, "same", None)
+    (11, 10)
+    >>> transpose_length(5, 3, 2, "same", 1)
+    10
+    """
+    if size is None:
+        return None
+    if padding == "valid":
+        extra = max(span, stride) - span if output_padding is None else output_padding
+        return (size - 1) * stride + span + extra
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + span % 2 + output_padding
+
+
+def _left_padding(span: int, stride: int, padding: str, output_padding: int | None) -> int:
+    """How far left of the full transposed convolution Keras's output starts, as the
+    padding JAX's conv_transpose is given (keras.src.backend.common.backend_utils):
+    the output starts span - 1 - this into the full one."""
+    if padding == "valid":
+        return span - 1
+    total = stride + span - 2 if output_padding is None else span + span % 2 - 2 + output_padding
+    return min(total // 2 + total % 2, span - 1)
+
+
+class Conv2DTranspose(_ConvOptions, _Activated):
+    """Transposed 2-D convolution of (batch, height, width, channels) with a kernel of shape
+    (kh, kw, filters, channels), as Keras's Conv2DTranspose: strides s multiply the
+    height and width by about s."""
+
+    runs_on_device = True
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1),
+                 padding: str = "valid", output_padding: Any = None,
+                 data_format: str | None = None, dilation_rate: Any = (1, 1),
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 kernel_constraint: Any = None, bias_constraint: Any = None,
+                 groups: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        who = f"Conv2DTranspose {self.name!r}"
+        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
+            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
+        check_channels_last(data_format, who)
+        refuse_groups(groups, who)
+        self.filters = int(filters)
+        self.kernel_size = window_pair(kernel_size, "kernel_size", who)
+        self.strides = window_pair(strides, "strides", who)
+        self.padding = padding_mode(padding, who)
+        self.dilation_rate = int_tuple(dilation_rate, 2, "dilation_rate", who)
+        check_strides_with_dilation(self.strides, self.dilation_rate, who)
+        self.output_padding = None if output_padding is None else _output_padding(
+            output_padding, self.strides, who)
+        if self.output_padding is not None or self.dilation_rate != (1, 1):
+            self.runs_on_device = False   # cropping and the dilated kernel run on the host
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._set_kernel_options(kernel_regularizer, kernel_constraint)
+        self._set_bias_options(bias_regularizer, bias_constraint)
+
+    @property
+    def _span(self) -> tuple[int, ...]:
+        return effective_size(self.kernel_size, self.dilation_rate)
+
+    def _lengths(self, height: int | None, width: int | None) -> tuple:
+        ops = self.output_padding or (None, None)
+        return tuple(transpose_length(n, k, s, self.padding, op)
+                     for n, k, s, op in zip((height, width), self._span, self.strides, ops))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3 or input_shape[2] is None:
+            raise self.shape_error(input_shape, "(height, width, channels) with known channels")
+        lengths = self._lengths(input_shape[0], input_shape[1])
+        if any(n is not None and n < 1 for n in lengths):
+            raise self.shape_error(input_shape, "an input whose transposed convolution is not "
+                                   f"empty (it would be {lengths[0]}x{lengths[1]}); give "
+                                   "output_padding or padding='valid'")
+        return lengths + (self.filters,)
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        shape = self.kernel_size + (self.filters, input_shape[-1])
+        params = {"kernel": self._weight(rng, self.kernel_initializer, shape)}
+        if self.use_bias:
+            params["bias"] = self._weight(rng, self.bias_initializer, (self.filters,))
+        return params
+
+    def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
+        shape = np.shape(stop_gradient(x))
+        if len(shape) != 4:
+            raise self.shape_error(shape[1:], "(height, width, channels)")
+        n, h, w, _ = shape
+        out = (n,) + self._lengths(h, w) + (self.filters,)
+        kernel = dilate_kernel(params["kernel"], self.dilation_rate)
+        direct = self._direct_padding(out, (h, w))
+        if direct is not None:
+            y = backend.conv2d_transpose(x, kernel, out, self.strides, direct)
+        else:
+            y = self._cropped(x, kernel, out, (h, w))
+        return backend.bias_add(y, params["bias"]) if self.use_bias else y
+
+    def _direct_padding(self, out: tuple, size: tuple) -> str | None:
+        """The conv2d padding whose adjoint puts the copies where Keras does, if any."""
+        ops = self.output_padding or (None, None)
+        starts = [k - 1 - _left_padding(k, s, self.padding, op)
+                  for k, s, op in zip(self._span, self.strides, ops)]
+        for padding in ("valid", "same"):
+            if padding == "valid" and (out[1] < self._span[0] or out[2] < self._span[1]):
+                continue
+            geo = window(out, self._span, self.strides, padding)
+            if (geo.ho, geo.wo) == size and [geo.top, geo.left] == starts:
+                return padding
+        return None
+
+    def _cropped(self, x: Any, kernel: Any, out: tuple, size: tuple) -> Any:
+        """The full transposed convolution, cut (or zero-extended) to Keras's window."""
+        full = tuple((n - 1) * s + k for n, s, k in zip(size, self.strides, self._span))
+        y = backend.conv2d_transpose(x, kernel, (out[0],) + full + (out[3],), self.strides,
+                                     "valid")
+        ops = self.output_padding or (None, None)
+        starts = [k - 1 - _left_padding(k, s, self.padding, op)
+                  for k, s, op in zip(self._span, self.strides, ops)]
+        extend = [max(start + n - f, 0) for start, n, f in zip(starts, out[1:3], full)]
+        if any(extend):
+            y = np.pad(y, ((0, 0), (0, extend[0]), (0, extend[1]), (0, 0)))
+        return y[:, starts[0]:starts[0] + out[1], starts[1]:starts[1] + out[2], :]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding,
+                "output_padding": None if self.output_padding is None else list(
+                    self.output_padding),
+                "dilation_rate": list(self.dilation_rate),
+                "activation": activations.name_of(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
+                **self._bias_options_config()}
+
+
+def _output_padding(value: Any, strides: tuple, who: str) -> tuple[int, int]:
+    """output_padding as a pair of ints in [0, stride), as Keras requires."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        pair: tuple = (value, value)
+    else:
+        pair = tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                 and 0 <= v < s for v, s in zip(pair, strides)):
+        raise ValueError(f"{who}: output_padding must be None, or an int or pair of ints each "
+                         f"at least 0 and less than the strides {strides} along its axis, "
+                         f"got {value!r}")
+    return int(pair[0]), int(pair[1])
