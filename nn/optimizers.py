@@ -47,11 +47,16 @@ from adkit.extend import is_duck_array
 
 from . import schedules
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "Adamax", "Nadam",
-           "Rprop", "ESGD", "get", "serialize"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
+           "Nadam", "Lion", "Rprop", "ESGD", "get", "serialize", "schedules"]
 
-_BASE_ARGS = ("learning_rate", "clipnorm", "clipvalue", "global_clipnorm", "gradient_noise",
-              "seed", "name")
+_BASE_ARGS = ("learning_rate", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
+              "gradient_noise", "seed", "name")
+#: Keras 3's other base arguments, taken at their defaults (a Keras config holds them) and
+#: refused otherwise: adkit has no moving average of the weights, loss scaling or
+#: gradient accumulation
+_KERAS_ONLY = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+               "loss_scale_factor": None, "gradient_accumulation_steps": None}
 
 
 # ---------------------------------------------------------------- argument checks
@@ -199,12 +204,23 @@ class Optimizer:
         if "__init__" in cls.__dict__:
             cls.__init__ = _accepts_keras2_spellings(cls.__dict__["__init__"])
 
-    def __init__(self, learning_rate: Any = 0.001, *, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+    def __init__(self, learning_rate: Any = 0.001, *, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None,
                  gradient_noise: float | tuple | None = None, seed: int | None = None,
-                 name: str | None = None):
+                 name: str | None = None, **keras_only: Any):
         where = type(self).__name__
+        for key, value in keras_only.items():
+            if key not in _KERAS_ONLY:
+                raise TypeError(f"{where} got an unexpected keyword argument {key!r}; it takes "
+                                f"{', '.join(_BASE_ARGS + tuple(self._hyper))}")
+            if value != _KERAS_ONLY[key]:
+                raise NotImplementedError(
+                    f"{where}: {key}={value!r} is not supported by adkit (Keras's default "
+                    f"{_KERAS_ONLY[key]!r} is); drop it")
         self.learning_rate = learning_rate
+        self.weight_decay = None if weight_decay is None else _real(where, "weight_decay",
+                                                                    weight_decay)
         self.clipnorm = _optional_positive(where, "clipnorm", clipnorm)
         self.clipvalue = _optional_positive(where, "clipvalue", clipvalue)
         self.global_clipnorm = _optional_positive(where, "global_clipnorm", global_clipnorm)
@@ -285,7 +301,12 @@ class Optimizer:
         params, grads = self._checked(params, grads)
         self._ensure_slots(params)
         grads = self._transform(grads)
-        consts = self._prepare(params, grads, hvp, self.current_learning_rate())
+        lr = self.current_learning_rate()
+        if self.weight_decay:
+            decay = self.weight_decay * lr
+            for p in params:
+                p -= p * decay
+        consts = self._prepare(params, grads, hvp, lr)
         for p, g, slots in zip(params, grads, self._slots):
             self._update(p, g, slots, consts)
         self._advance()
@@ -305,8 +326,8 @@ class Optimizer:
             raise NotImplementedError(
                 f"{name} has no OpenCL kernel; on device='opencl' use SGD (with momentum "
                 f"or Nesterov), RMSprop, Adadelta or Adam, or train {name} on device='cpu'")
-        extras = [k for k in ("clipnorm", "clipvalue", "global_clipnorm", "gradient_noise")
-                  if getattr(self, k) is not None]
+        extras = [k for k in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
+                              "gradient_noise") if getattr(self, k)]
         if extras:
             raise NotImplementedError(
                 f"{name}: {', '.join(extras)} run on the host only; drop them for "
@@ -494,7 +515,9 @@ class Optimizer:
         corrections) as apply_gradients computes them. Changes nothing else."""
         params = list(params)
         self._ensure_slots(params)
-        return self._prepare(params, None, None, self.current_learning_rate())
+        lr = self.current_learning_rate()
+        decay = self.weight_decay * lr if self.weight_decay else None
+        return decay, self._prepare(params, None, None, lr)
 
     def pure_step(self, params: Sequence[Any], grads: Sequence[Any], slots: Sequence[Sequence],
                   consts: Any) -> tuple[list, list]:
@@ -510,10 +533,13 @@ class Optimizer:
         >>> opt.pure_step([w], [np.array([1.0])], opt._slots, consts)
         ([array([0.9])], [[array([-0.1])]])
         """
+        decay, consts = consts
         grads = [g if g.dtype == p.dtype else g.astype(p.dtype) for p, g in zip(params, grads)]
         grads = self._pure_transform(grads)
         new_params, new_slots = [], []
         for p, g, s in zip(params, grads, slots):
+            if decay is not None:
+                p = _subtracted(p, p * decay)
             updates, s_new = self._rule(p, g, list(s), consts)
             for u in updates:
                 p = _subtracted(p, u)
@@ -680,7 +706,7 @@ class Optimizer:
         for key in self._hyper:
             value = getattr(self, key)
             config[key] = list(value) if isinstance(value, tuple) else value
-        config.update(clipnorm=self.clipnorm, clipvalue=self.clipvalue,
+        config.update(weight_decay=self.weight_decay, clipnorm=self.clipnorm, clipvalue=self.clipvalue,
                       global_clipnorm=self.global_clipnorm,
                       gradient_noise=None if self.gradient_noise is None else list(self.gradient_noise),
                       seed=self.seed)
@@ -696,7 +722,7 @@ class Optimizer:
         config = dict(config)
         if "lr" in config or "decay" in config:   # a config Keras 2 wrote: no warning
             config = _keras2_arguments(inspect.unwrap(cls.__init__), cls.__name__, (), config)
-        unknown = sorted(set(config) - set(_BASE_ARGS) - set(cls._hyper))
+        unknown = sorted(set(config) - set(_BASE_ARGS) - set(cls._hyper) - set(_KERAS_ONLY))
         if unknown:
             raise ValueError(f"{cls.__name__}.from_config: unknown arguments {unknown}; valid: "
                              f"{sorted(set(_BASE_ARGS) | set(cls._hyper))}")
@@ -1006,6 +1032,61 @@ class Adam(_AdamFamily):
         return (m / (np.sqrt(v) + self.epsilon) * alpha,), new
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), Keras 3's AdamW:
+    before each Adam step ``w -= w * weight_decay * lr`` (every optimizer here takes
+    ``weight_decay=`` and applies it so; AdamW only makes it the default, 0.004).
+
+    >>> w = np.array([1.0]); AdamW(0.1, weight_decay=0.5).apply_gradients([w], [np.array([3.0])])
+    >>> w.round(6)
+    array([0.85])
+    """
+
+    def __init__(self, learning_rate: Any = 0.001, weight_decay: float = 0.004,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 amsgrad: bool = False, **kwargs: Any):
+        if weight_decay is None:
+            raise ValueError("AdamW: weight_decay must be a float >= 0 (Keras's default is "
+                             "0.004), got None; for no decay use Adam")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad,
+                         weight_decay=weight_decay, **kwargs)
+
+
+class Lion(Optimizer):
+    """EvoLved Sign Momentum (Chen et al. 2023), Keras 3's form:
+    ``w -= lr * sign(beta_1 * m + (1 - beta_1) * g)``, then
+    ``m = beta_2 * m + (1 - beta_2) * g``. Every entry moves by exactly lr (or 0), so
+    Lion wants a rate 3-10 times smaller than Adam's (and a larger weight decay).
+
+    >>> w = np.array([1.0, 1.0]); Lion(0.1).apply_gradients([w], [np.array([3.0, -0.5])]); w
+    array([0.9, 1.1])
+    """
+
+    _hyper = ("beta_1", "beta_2")
+
+    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.99,
+                 **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _real("Lion", "beta_1", beta_1, 0.0, 1.0, lo_open=True)
+        self.beta_2 = _unit("Lion", "beta_2", beta_2)
+        self._slot_names = ("momentum",)
+
+    def _update(self, p, g, slots, lr):
+        m, tmp = slots[0], self._tmp(p)
+        np.multiply(m, self.beta_1, out=tmp)
+        tmp += g * (1.0 - self.beta_1)
+        np.sign(tmp, out=tmp)
+        tmp *= lr
+        p -= tmp
+        m *= self.beta_2
+        m += g * (1.0 - self.beta_2)
+
+    def _rule(self, p, g, slots, lr):
+        m = slots[0]
+        step = np.sign(m * self.beta_1 + g * (1.0 - self.beta_1)) * lr
+        return (step,), [m * self.beta_2 + g * (1.0 - self.beta_2)]
+
+
 class Adamax(_AdamFamily):
     """Adam with the infinity norm (Kingma & Ba 2015, section 7.1):
     ``u = max(beta_2 * u, |g|)``, ``w -= lr / (1 - beta_1**t) * m / (u + epsilon)``.
@@ -1250,8 +1331,8 @@ class ESGD(Optimizer):
 # ---------------------------------------------------------------- lookup by name
 
 _REGISTRY: dict[str, type[Optimizer]] = {cls.__name__.lower(): cls for cls in
-                                         (SGD, Adagrad, RMSprop, Adadelta, Adam, Adamax, Nadam,
-                                          Rprop, ESGD)}
+                                         (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax,
+                                          Nadam, Lion, Rprop, ESGD)}
 _ALIASES: dict[str, Callable[[], Optimizer]] = {"nag": lambda: SGD(momentum=0.9, nesterov=True)}
 
 

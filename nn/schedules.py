@@ -15,12 +15,14 @@ through ``get``.
 from __future__ import annotations
 
 import bisect
+import inspect
 import math
 import numbers
 from typing import Any, Mapping
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "StepDecay",
-           "PiecewiseConstantDecay", "get", "serialize"]
+           "PiecewiseConstantDecay", "PolynomialDecay", "CosineDecay", "CosineDecayRestarts",
+           "get", "serialize", "deserialize"]
 
 
 def _rate(name: str, value: Any, where: str) -> float:
@@ -62,11 +64,15 @@ class LearningRateSchedule:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "LearningRateSchedule":
-        """The schedule that ``get_config`` described.
+        """The schedule that ``get_config`` described (a Keras config's ``name`` is
+        accepted and dropped where the schedule keeps none).
 
         >>> StepDecay.from_config(StepDecay(1.0, 5, 0.1).get_config())(5)
         0.1
         """
+        config = dict(config)
+        if "name" not in inspect.signature(cls.__init__).parameters:
+            config.pop("name", None)
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -190,8 +196,144 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return {"boundaries": list(self.boundaries), "values": list(self.values)}
 
 
+def _steps(name: str, value: Any, where: str) -> float:
+    """A positive number of steps (Keras takes ints, floats work the same)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{where}: {name} must be > 0, got {value!r}")
+    return value
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """From ``initial_learning_rate`` to ``end_learning_rate`` in ``decay_steps`` steps:
+    ``(initial - end) * (1 - step / decay_steps) ** power + end``, step capped at
+    ``decay_steps``; with ``cycle=True`` decay_steps grows to the first multiple of itself
+    at or past step (Keras's formula, power 1 a straight line).
+
+    >>> s = PolynomialDecay(1.0, 10, end_learning_rate=0.0)
+    >>> s(0), s(5), s(20)
+    (1.0, 0.5, 0.0)
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int,
+                 end_learning_rate: float = 0.0001, power: float = 1.0, cycle: bool = False,
+                 name: str = "PolynomialDecay"):
+        where = "PolynomialDecay"
+        self.initial_learning_rate = _rate("initial_learning_rate", initial_learning_rate, where)
+        self.decay_steps = _steps("decay_steps", decay_steps, where)
+        self.end_learning_rate = _rate("end_learning_rate", end_learning_rate, where)
+        self.power = _positive("power", power, where)
+        self.cycle, self.name = bool(cycle), str(name)
+
+    def __call__(self, step: int) -> float:
+        t = float(_step(step, "PolynomialDecay"))
+        decay_steps = float(self.decay_steps)
+        if self.cycle:
+            decay_steps *= 1.0 if t == 0 else math.ceil(t / self.decay_steps)
+        else:
+            t = min(t, decay_steps)
+        fraction = 1.0 - t / decay_steps
+        return ((self.initial_learning_rate - self.end_learning_rate) * fraction ** self.power
+                + self.end_learning_rate)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
+                "power": self.power, "cycle": self.cycle, "name": self.name}
+
+
+class CosineDecay(LearningRateSchedule):
+    """Cosine annealing (Loshchilov & Hutter 2017), Keras 3's form, with optional linear
+    warmup: for ``warmup_steps`` steps the rate goes linearly from
+    ``initial_learning_rate`` to ``warmup_target``; then, over ``decay_steps`` steps,
+    ``rate * ((1 - alpha) * 0.5 * (1 + cos(pi * t / decay_steps)) + alpha)`` with rate
+    the warmup target (the initial rate when ``warmup_target`` is None) and t the steps
+    since the warmup, capped at ``decay_steps``.
+
+    >>> s = CosineDecay(0.0, decay_steps=10, warmup_target=1.0, warmup_steps=5)
+    >>> s(0), s(5), round(s(10), 12), s(15)
+    (0.0, 1.0, 0.5, 0.0)
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
+                 name: str = "CosineDecay", warmup_target: float | None = None,
+                 warmup_steps: int = 0):
+        where = "CosineDecay"
+        self.initial_learning_rate = _rate("initial_learning_rate", initial_learning_rate, where)
+        self.decay_steps = _steps("decay_steps", decay_steps, where)
+        self.alpha = _rate("alpha", alpha, where)
+        self.name = str(name)
+        self.warmup_target = None if warmup_target is None else _rate("warmup_target",
+                                                                      warmup_target, where)
+        self.warmup_steps = _rate("warmup_steps", warmup_steps, where)
+        if self.warmup_target is not None and self.warmup_steps == 0:
+            raise ValueError(f"{where}: warmup_target={warmup_target!r} needs warmup_steps > 0 "
+                             f"(the steps of the linear warmup)")
+        if isinstance(warmup_steps, numbers.Integral):
+            self.warmup_steps = int(warmup_steps)
+
+    def _decayed(self, t: float, rate: float) -> float:
+        cosine = 0.5 * (1.0 + math.cos(math.pi * t / self.decay_steps))
+        return rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def __call__(self, step: int) -> float:
+        t = float(_step(step, "CosineDecay"))
+        if self.warmup_target is None:
+            return self._decayed(min(t, self.decay_steps), self.initial_learning_rate)
+        t = min(t, self.decay_steps + self.warmup_steps)
+        if t < self.warmup_steps:
+            return ((self.warmup_target - self.initial_learning_rate) * (t / self.warmup_steps)
+                    + self.initial_learning_rate)
+        return self._decayed(t - self.warmup_steps, self.warmup_target)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
+                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017), Keras's
+    form: the first period lasts ``first_decay_steps``, each next one ``t_mul`` times
+    longer, and restarts at ``m_mul`` times the previous peak; within a period
+    ``rate * m_mul**i * ((1 - alpha) * 0.5 * (1 + cos(pi * fraction)) + alpha)``.
+
+    >>> s = CosineDecayRestarts(1.0, first_decay_steps=4, t_mul=1.0, m_mul=0.5)
+    >>> s(0), s(2), s(4)
+    (1.0, 0.5, 0.5)
+    """
+
+    def __init__(self, initial_learning_rate: float, first_decay_steps: int, t_mul: float = 2.0,
+                 m_mul: float = 1.0, alpha: float = 0.0, name: str = "SGDRDecay"):
+        where = "CosineDecayRestarts"
+        self.initial_learning_rate = _rate("initial_learning_rate", initial_learning_rate, where)
+        self.first_decay_steps = _steps("first_decay_steps", first_decay_steps, where)
+        self.t_mul = _positive("t_mul", t_mul, where)
+        self.m_mul = _rate("m_mul", m_mul, where)
+        self.alpha = _rate("alpha", alpha, where)
+        self.name = str(name)
+
+    def __call__(self, step: int) -> float:
+        fraction = _step(step, "CosineDecayRestarts") / self.first_decay_steps
+        if self.t_mul == 1.0:
+            i = math.floor(fraction)
+            fraction -= i
+        else:
+            i = math.floor(math.log(1.0 - fraction * (1.0 - self.t_mul)) / math.log(self.t_mul))
+            done = (1.0 - self.t_mul ** i) / (1.0 - self.t_mul)
+            fraction = (fraction - done) / self.t_mul ** i
+        cosine = 0.5 * self.m_mul ** i * (1.0 + math.cos(math.pi * fraction))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "first_decay_steps": self.first_decay_steps, "t_mul": self.t_mul,
+                "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name}
+
+
 _REGISTRY = {cls.__name__.lower(): cls for cls in
-             (ExponentialDecay, InverseTimeDecay, StepDecay, PiecewiseConstantDecay)}
+             (ExponentialDecay, InverseTimeDecay, StepDecay, PiecewiseConstantDecay,
+              PolynomialDecay, CosineDecay, CosineDecayRestarts)}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
@@ -226,4 +368,15 @@ def get(identifier: Any) -> LearningRateSchedule:
     cls = _REGISTRY.get(str(name).lower())
     if cls is None:
         raise ValueError(f"schedules.get: unknown schedule {name!r}; valid class names: {valid}")
-    return cls.from_config(dict(identifier.get("config", {})))
+    config = identifier.get("config") or {}
+    try:
+        return cls.from_config(dict(config))
+    except TypeError as e:
+        raise ValueError(f"schedules.get: bad config for {cls.__name__}: {config!r} ({e}); its "
+                         f"arguments are {list(inspect.signature(cls.__init__).parameters)[1:]}"
+                         ) from None
+
+
+def deserialize(config: Any) -> LearningRateSchedule:
+    """The schedule ``serialize`` described (Keras's spelling of ``get``)."""
+    return get(config)

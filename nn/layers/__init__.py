@@ -1,7 +1,7 @@
 """Layers, Keras names: each holds configuration; parameters live in the model."""
 
-from .attention import MultiHeadAttention
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .attention import MultiHeadAttention
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .conv_transpose import Conv2DTranspose
@@ -15,6 +15,8 @@ from .merge_functions import (add, average, concatenate, dot, maximum, minimum, 
                               subtract)
 from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
                             UnitNormalization)
+from .noise import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,
+                    Identity, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .reshaping import (Cropping2D, Permute, RepeatVector, Rescaling, UpSampling2D,
                         ZeroPadding2D)
@@ -24,6 +26,8 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Lambda",
            "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling2D", "BatchNormalization",
+           "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
+           "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization", "Identity",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
            "LayerNormalization", "GroupNormalization", "UnitNormalization",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
