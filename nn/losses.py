@@ -592,8 +592,11 @@ def check_targets(loss: Callable, y: np.ndarray, output_shape: tuple) -> None:
 REDUCTIONS = ("sum_over_batch_size", "sum", "none", "mean", "mean_with_sample_weight")
 
 
-def _reduction(reduction: str | None, who: str) -> str:
-    found = "none" if reduction is None else str(reduction).lower()
+def _reduction(reduction: str | None, who: str) -> str | None:
+    """The reduction as Keras keeps it (None stays None, and means "none")."""
+    if reduction is None:
+        return None
+    found = str(reduction).lower()
     found = "sum_over_batch_size" if found == "auto" else found   # Keras 2's name for it
     if found not in REDUCTIONS:
         raise ValueError(f"{who}: unknown reduction {reduction!r}; use one of "
@@ -602,7 +605,7 @@ def _reduction(reduction: str | None, who: str) -> str:
 
 
 def reduce_weighted(values: Any, sample_weight: Any = None,
-                    reduction: str = "sum_over_batch_size", mask: Any = None) -> Any:
+                    reduction: str | None = "sum_over_batch_size", mask: Any = None) -> Any:
     """Keras's reduction of a loss's values: weighted by sample_weight, then "none" (as
     they are), "sum", "sum_over_batch_size"/"mean" (sum / number of entries) or
     "mean_with_sample_weight" (sum / sum of the weights). A boolean mask of the values'
@@ -619,7 +622,7 @@ def reduce_weighted(values: Any, sample_weight: Any = None,
         sample_weight = masked if sample_weight is None else _weighted(masked, sample_weight)
     if sample_weight is not None:
         values = _weighted(values, sample_weight)
-    if reduction == "none" or np.ndim(values) == 0:
+    if reduction in ("none", None) or np.ndim(values) == 0:
         return values
     total = np.sum(values)
     if reduction == "sum":
