@@ -1546,6 +1546,11 @@ def _sqrtm(b: Builder) -> str:
     return f"sl.sqrtm({_square(b)[0]})"  # eigenvalues near 2: a real square root
 
 
+@entry("scipy.linalg.logm")
+def _logm(b: Builder) -> str:
+    return f"sl.logm({_square(b)[0]})"  # Gershgorin discs right of 0.65: the principal log
+
+
 @entry("scipy.linalg.solve_sylvester")
 def _solve_sylvester(b: Builder) -> str:
     (a, n), (c, k) = _square(b), _square(b)  # spectra near 2 and 2: A X + X C = Q solvable

@@ -57,6 +57,7 @@ CASES = {
     "sqrtm complex root": (lambda a: sl.sqrtm(a), np.array([[1.0, 2.0, 0.3], [3.0, 4.0, 0.1],
                                                             [0.2, -0.5, 2.0]])),
     "expm": (lambda a: sl.expm(a), A),
+    "logm": (lambda a: sl.logm(_spd(a)), A),  # more in test_rules_scipy_linalg_more.py
     "solve_sylvester": (lambda a, b, q: sl.solve_sylvester(_well(a), b, q), A, C, B),
     "lu_factor": (lambda a: sl.lu_factor(a)[0], A),
     "lu_solve": (lambda a, b: sl.lu_solve(sl.lu_factor(a), b), A, B),

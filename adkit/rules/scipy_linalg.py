@@ -6,7 +6,7 @@ np.linalg.solve on the triangle it reads, cho_solve two such solves, solve_bande
 a solve with the dense matrix the bands describe. Their values agree with SciPy's
 to rounding; their derivatives follow from the np.linalg rules, to any order.
 
-Four have rules of their own here, written with differentiable operations:
+Five have rules of their own here, written with differentiable operations:
 - solve_sylvester(A, B, Q): X with AX + XB = Q. dX = sylv(A, B, dQ - dA X - X dB);
   the adjoint L of a cotangent G solves A^T L + L B^T = G, giving Q-bar = L,
   A-bar = -L X^T, B-bar = -X^T L.
@@ -18,6 +18,14 @@ convention (docs/complex.md) takes the same formulas with plain transposes: the
 VJP multiplies by the derivative without conjugating.
 - expm(A): the Frechet derivative is the top-right block of expm([[A, E], [0, A]])
   (Higham), and the adjoint is the Frechet derivative at A^T.
+- logm(A): the Frechet derivative is the top-right block of logm([[A, E], [0, A]]), as
+  for expm, and the adjoint is the one at A^T. Where a real A has a negative eigenvalue
+  SciPy's principal logarithm is complex (the gradient is its real part); there SciPy's
+  logm of the 4n x 4n block a second derivative needs reports itself inaccurate, so only
+  the first derivative is checked (tests/test_rules_scipy_linalg_more.py).
+- solve_continuous_lyapunov(A, Q) is solve_sylvester(A, A^H, Q); solve_discrete_lyapunov
+  follows SciPy's two methods (a Kronecker solve below n = 10, the bilinear map to a
+  continuous equation above), each a composition of entries.
 - lu_factor(A) -> (lu, piv): with A = P L U and F = L^-1 P^T dA U^-1,
   dL = L tril(F, -1) and dU = triu(F) U; the adjoint is
   A-bar = P L^-T (tril(L^T G, -1) + triu(G U^T)) U^-T. piv is an integer array
@@ -28,6 +36,8 @@ and ignored.
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from typing import Any
 
 import numpy as np
@@ -43,6 +53,7 @@ from .scipy_binding import bind, original
 _NO_SYMPY_SYLVESTER = NoSympy("the solution of a Sylvester equation has no closed form")
 _NO_SYMPY_SQRTM = NoSympy("SymPy's matrix square root is not SciPy's principal one in general")
 _NO_SYMPY_EXPM = NoSympy("SymPy's matrix exponential needs a Jordan form, not lambdified")
+_NO_SYMPY_LOGM = NoSympy("SymPy's matrix logarithm needs a Jordan form, not lambdified")
 _NO_SYMPY_LU = NoSympy("pivoting depends on the values; SymPy's LU does not pivot as LAPACK")
 
 
@@ -248,6 +259,71 @@ def _expm(A):
     return expm_p(A)
 
 
+def _logm_frechet(a: Any, e: Any) -> Any:
+    """d logm(a) in direction e: the top-right block of logm([[a, e], [0, a]]), as for expm."""
+    n = shape_of(a)[-1]
+    block = np.concatenate([np.concatenate([a, e], axis=1),
+                            np.concatenate([np.zeros((n, n)), a * 1.0], axis=1)], axis=0)
+    return logm_p(block)[:n, n:]
+
+
+def _logm_impl(a):
+    # SciPy's principal logarithm: real for a real matrix with one, complex otherwise
+    return original(sl.logm)(a)
+
+
+logm_p = defprim(
+    "scipy.linalg.logm", _logm_impl, batch_aware=False, sympy=_NO_SYMPY_LOGM,
+    jvp=lambda g, ans, a: _logm_frechet(a, g),
+    vjp=lambda ans, a: lambda g: _logm_frechet(_mT(a), g))
+
+
+#: SciPy 1.16+ marks an omitted disp with a sentinel (disp is deprecated)
+_UNSET = inspect.signature(sl.logm).parameters["disp"].default
+
+
+def _logm(A, disp=_UNSET):
+    _square("logm", A)
+    if ndim_of(A) != 2:
+        raise ValueError(f"scipy.linalg.logm expects a 2-D square matrix, got shape "
+                         f"{shape_of(A)}")
+    if disp is not _UNSET:
+        warnings.warn("The `disp` argument is deprecated and will be removed in SciPy "
+                      "1.18.0.", DeprecationWarning, stacklevel=2)
+    out = logm_p(A)
+    if disp is False:  # SciPy's (logm, error estimate) form; the estimate has no derivative
+        p = primal(A)
+        err = np.linalg.norm(sl.expm(primal(out)) - p, 1) / np.linalg.norm(p, 1)
+        return out, err
+    return out
+
+
+# --- Lyapunov equations: Sylvester equations ---------------------------------------------------
+
+
+def _solve_continuous_lyapunov(a, q):
+    _square("solve_continuous_lyapunov", a)
+    return solve_sylvester_p(a, np.conj(_mT(a)), q)  # A X + X A^H = Q
+
+
+def _solve_discrete_lyapunov(a, q, method=None):
+    """A X A^H - X + Q = 0, by SciPy's own two methods (and its choice between them)."""
+    _square("solve_discrete_lyapunov", a)
+    n = shape_of(a)[-1]
+    method = ("bilinear" if n >= 10 else "direct") if method is None else method
+    if method.lower() == "direct":
+        lhs = np.eye(n * n) - np.kron(a, np.conj(a))
+        return np.reshape(np.linalg.solve(lhs, np.reshape(q, (-1,))), shape_of(q))
+    if method.lower() != "bilinear":
+        raise ValueError(f"Unknown solver {method}")
+    eye = np.eye(n)
+    a_h = np.conj(_mT(a))
+    a_h_inv = np.linalg.inv(a_h + eye)
+    b = (a_h - eye) @ a_h_inv
+    c = 2.0 * (np.linalg.inv(a + eye) @ q) @ a_h_inv
+    return _solve_continuous_lyapunov(np.conj(_mT(b)), -c)
+
+
 # --- LU --------------------------------------------------------------------------------------
 
 
@@ -307,11 +383,18 @@ def _lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
 
 
 _OWN_RULES = {sl.solve_sylvester: (solve_sylvester_p,), sl.sqrtm: (sqrtm_p, solve_sylvester_p),
-              sl.expm: (expm_p,), sl.lu_factor: (lu_p,)}
+              sl.expm: (expm_p,), sl.lu_factor: (lu_p,), sl.logm: (logm_p,),
+              sl.solve_continuous_lyapunov: (solve_sylvester_p,),
+              sl.solve_discrete_lyapunov: ()}
 for _fn, _handler in ((sl.inv, _inv), (sl.det, _det), (sl.solve, _solve), (sl.norm, _norm), (sl.solve_triangular, _solve_triangular),
                       (sl.cholesky, _cholesky), (sl.cho_factor, _cho_factor),
                       (sl.cho_solve, _cho_solve), (sl.solve_banded, _solve_banded),
                       (sl.eigh, _eigh), (sl.solve_sylvester, _solve_sylvester),
                       (sl.sqrtm, _sqrtm), (sl.expm, _expm), (sl.lu_factor, _lu_factor),
-                      (sl.lu_solve, _lu_solve)):
+                      (sl.lu_solve, _lu_solve), (sl.logm, _logm),
+                      (sl.solve_continuous_lyapunov, _solve_continuous_lyapunov),
+                      (sl.solve_discrete_lyapunov, _solve_discrete_lyapunov)):
     bind(_fn, _handler, "scipy.linalg." + _fn.__name__, via=_OWN_RULES.get(_fn, ()))
+
+# SciPy's other functions with rules: NumPy's under SciPy's names, and matrices built by indexing
+from . import scipy_linalg_build, scipy_linalg_factor  # noqa: E402,F401
