@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -568,7 +569,34 @@ def name_of(init: InitializerFn) -> str:
     return name
 
 
-# Keras's snake_case exports of its classes (keras.initializers.truncated_normal is
-# TruncatedNormal); the functions above keep their names, drawing as the classes do
+def _also_the_class(fn: Callable, cls: type) -> Callable:
+    """fn, which Keras 3 code also calls as its class: ``he_normal(seed=0)`` (no generator
+    first) is ``HeNormal(seed=0)``, as ``keras.initializers.he_normal`` is the class."""
+
+    @functools.wraps(fn)
+    def initializer(*args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], np.random.Generator):
+            return fn(*args, **kwargs)
+        return cls(*args, **kwargs)
+
+    return initializer
+
+
+glorot_uniform, glorot_normal = (_also_the_class(glorot_uniform, GlorotUniform),
+                                 _also_the_class(glorot_normal, GlorotNormal))
+he_uniform, he_normal = _also_the_class(he_uniform, HeUniform), _also_the_class(he_normal, HeNormal)
+lecun_uniform, lecun_normal = (_also_the_class(lecun_uniform, LecunUniform),
+                               _also_the_class(lecun_normal, LecunNormal))
+orthogonal = _also_the_class(orthogonal, Orthogonal)
+zeros, ones = _also_the_class(zeros, Zeros), _also_the_class(ones, Ones)
+random_normal = _also_the_class(random_normal, RandomNormal)
+random_uniform = _also_the_class(random_uniform, RandomUniform)
+ALL.update({f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal,
+                                    lecun_uniform, lecun_normal, orthogonal, zeros, ones,
+                                    random_normal, random_uniform)})
+_BY_NAME.update(ALL)
+
+# Keras's other snake_case exports of its classes (keras.initializers.truncated_normal is
+# TruncatedNormal)
 truncated_normal, variance_scaling, constant, identity = (TruncatedNormal, VarianceScaling,
                                                          Constant, Identity)

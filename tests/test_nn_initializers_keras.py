@@ -272,3 +272,15 @@ def test_keras_config_dicts_are_read(real_keras):
         ours = I.get(config)
         assert type(ours).__name__ == type(init).__name__
         assert ours.get_config() == init.get_config()
+
+
+def test_keras_snake_case_names_called_as_classes():
+    # keras.initializers.he_normal is Keras 3's class: he_normal(seed=0) is HeNormal(seed=0)
+    assert I.he_normal(seed=4) == I.HeNormal(seed=4)
+    assert I.random_uniform(-1.0, 1.0, seed=2) == I.RandomUniform(-1.0, 1.0, 2)
+    assert I.zeros() == I.Zeros() and I.truncated_normal(stddev=0.1) == I.TruncatedNormal(0.0, 0.1)
+    layer = Dense(3, input_shape=(2,), kernel_initializer=keras.initializers.glorot_uniform(seed=42))
+    keras.Sequential([layer])
+    np.testing.assert_array_equal(layer.get_weights()[0], I.GlorotUniform(seed=42)((2, 3)))
+    # called with a generator first they stay adkit's functions
+    assert I.he_normal(np.random.default_rng(0), (2, 2), np.float32).shape == (2, 2)
