@@ -108,7 +108,9 @@ def _load_functional(f: ModelFile, compile: bool) -> Model:
             if shape is None:
                 params[layer.name] = {}
                 continue
-            out = layer.compute_output_shape(shape)
+            # as first called: its call's options (Attention's masks) shape its inputs
+            options = next(n.options for n in model.nodes if n.layer is layer)
+            out = layer.compute_output_shape(shape, **options)
             _check_features(f, layer, out[0] if isinstance(out, list) else out)
             p, st = _probe(layer, shape)
             params[layer.name] = p

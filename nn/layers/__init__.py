@@ -7,6 +7,7 @@ from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .conv_transpose import Conv2DTranspose
 from .conv1d import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Lambda, Reshape
+from .dense_attention import AdditiveAttention, Attention
 from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                              GlobalMaxPooling2D)
 from .input_layer import Input, InputLayer
@@ -33,7 +34,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
-           "MultiHeadAttention",
+           "MultiHeadAttention", "Attention", "AdditiveAttention",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "RepeatVector", "Rescaling",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
