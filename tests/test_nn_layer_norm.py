@@ -261,3 +261,39 @@ def test_same_outputs_as_keras_with_the_same_weights(keras, config):
     theirs.set_weights(ours.get_weights())
     np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(theirs(x)), rtol=1e-5,
                                atol=2e-6)
+
+
+def test_keras_weights_files_cross_both_ways(keras, tmp_path):
+    pytest.importorskip("h5py", reason="Keras's .weights.h5 files need h5py")
+    from adkit.nn.layers import PReLU
+    L = keras.layers
+    theirs = keras.Sequential([keras.Input((4, 6)), L.Dense(6), L.LayerNormalization(axis=[1, 2]),
+                               L.PReLU(shared_axes=[1]), L.GroupNormalization(groups=3),
+                               L.UnitNormalization(), L.Flatten(), L.Dense(2)])
+    rng = np.random.default_rng(9)
+    theirs.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32)
+                        for w in theirs.get_weights()])
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    ours = Sequential([Dense(6, input_shape=(4, 6)), LayerNormalization(axis=[1, 2]),
+                       PReLU(shared_axes=[1]), GroupNormalization(groups=3),
+                       UnitNormalization(), Flatten(), Dense(2)])
+    ours.load_weights(tmp_path / "k.weights.h5")
+    x = rng.standard_normal((5, 4, 6)).astype(np.float32)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), np.asarray(theirs(x)), rtol=1e-5,
+                               atol=1e-6)
+    assert ours.count_params() == theirs.count_params()
+    ours.save_weights(tmp_path / "a.weights.h5")
+    theirs.load_weights(tmp_path / "a.weights.h5")
+    np.testing.assert_allclose(np.asarray(theirs(x)), ours.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", [LayerNormalization(), GroupNormalization(groups=2),
+                                   UnitNormalization()])
+def test_export_onnx_refuses_them_by_name(layer, tmp_path):
+    pytest.importorskip("onnx", reason="export_onnx needs the onnx package")
+    model = Sequential([Dense(4, input_shape=(3,)), layer], seed=0)
+    with pytest.raises(ValueError, match=rf"export_onnx: layer {layer.name!r} "
+                                         rf"\({type(layer).__name__}\) has no ONNX export"):
+        model.export_onnx(tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []

@@ -206,3 +206,28 @@ def test_on_an_opencl_device_spatial_dropout_runs_and_host_noise_is_refused_by_n
     with pytest.raises(ValueError, match=r"layer 'gaussian_noise.*' \(GaussianNoise\) has no "
                                          "OpenCL implementation"):
         noisy.compile(optimizer="sgd", loss="mse", device="opencl")
+
+
+def test_keras_weights_files_of_models_with_these_layers_load(tmp_path):
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras", reason="Keras 3 is not installed: pip install keras jax")
+    pytest.importorskip("h5py", reason="Keras's .weights.h5 files need h5py")
+    from adkit.nn.layers import ELU, PReLU, LeakyReLU, ReLU, Softmax
+    L = keras.layers
+    theirs = keras.Sequential([
+        keras.Input((6,)), L.GaussianNoise(0.1), L.Dense(5), L.PReLU(), L.GaussianDropout(0.1),
+        L.Dense(5), L.LeakyReLU(), L.AlphaDropout(0.1), L.Dense(5), L.ReLU(), L.ELU(),
+        L.ActivityRegularization(0.01), L.Identity(), L.Dense(5), L.PReLU(), L.Softmax()])
+    rng = np.random.default_rng(10)
+    theirs.set_weights([rng.uniform(-1, 1, w.shape).astype(np.float32)
+                        for w in theirs.get_weights()])
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    ours = Sequential([
+        GaussianNoise(0.1, input_shape=(6,)), Dense(5), PReLU(), GaussianDropout(0.1),
+        Dense(5), LeakyReLU(), AlphaDropout(0.1), Dense(5), ReLU(), ELU(),
+        ActivityRegularization(0.01), Identity(), Dense(5), PReLU(), Softmax()])
+    ours.load_weights(tmp_path / "k.weights.h5")
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), np.asarray(theirs(x)), rtol=1e-5,
+                               atol=1e-6)
