@@ -5,6 +5,7 @@ from .attention import MultiHeadAttention
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .conv_transpose import Conv2DTranspose
+from .depthwise import DepthwiseConv2D, SeparableConv2D
 from .conv1d import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Lambda, Reshape
 from .dense_attention import AdditiveAttention, Attention
@@ -25,7 +26,8 @@ from .wrappers import TimeDistributed
 
 __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input", "InputLayer",
            "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Lambda",
-           "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
+           "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
+           "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
            "GlobalAveragePooling2D", "BatchNormalization",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
            "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization", "Identity",

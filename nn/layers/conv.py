@@ -43,9 +43,14 @@ class _ConvOptions:
             self._set_kernel_options(bias_regularizer, bias_constraint, names=("bias",))
 
     def _bias_options_config(self: Any) -> dict:
-        options = self._kernel_options_config("bias")
-        return {"bias_regularizer": options["kernel_regularizer"],
-                "bias_constraint": options["kernel_constraint"]}
+        return self._weight_options_config("bias", "bias")
+
+    def _weight_options_config(self: Any, param: str, prefix: str) -> dict:
+        """{prefix}_regularizer and {prefix}_constraint of parameter `param`, as Keras
+        spells them in a config (depthwise_regularizer for the kernel of DepthwiseConv2D)."""
+        options = self._kernel_options_config(param)
+        return {f"{prefix}_regularizer": options["kernel_regularizer"],
+                f"{prefix}_constraint": options["kernel_constraint"]}
 
 
 class Conv2D(_ConvOptions, _Spatial, _Activated):
