@@ -229,3 +229,35 @@ def test_constraints_match_keras(real_keras, name, args):
     w = W.astype(np.float32)
     np.testing.assert_allclose(ours(w.copy()), np.asarray(theirs(w)), rtol=1e-6)
     assert ours.get_config() == theirs.get_config()
+
+
+# ---------------------------------------------------------------- Dense's bias options
+
+def test_dense_bias_regularizer_and_constraint():
+    x = np.zeros((4, 3))
+    layer = Dense(2, input_shape=(3,), bias_initializer="ones",
+                  bias_regularizer=R.L1L2(l1=0.25, l2=0.5), bias_constraint=C.NonNeg())
+    model = keras.Sequential([layer])
+    model.compile(keras.optimizers.SGD(1.0), "mse")
+    # output = bias = 1 everywhere, target 1: the loss is the penalty alone
+    assert model.evaluate(x, np.ones((4, 2)), verbose=0) == pytest.approx(2 * 0.25 + 2 * 0.5)
+    # a step: mse gradient 0, penalty gradient 0.25 + 2 * 0.5 * 1 = 1.25 per entry; lr 1 would
+    # take the bias to -0.25, the constraint clips it to 0
+    model.fit(x, np.ones((4, 2)), batch_size=4, epochs=1, verbose=0)
+    np.testing.assert_array_equal(layer.get_weights()[1], [0.0, 0.0])
+    config = layer.get_config()
+    assert R.get(config["bias_regularizer"]) == R.L1L2(0.25, 0.5)
+    assert C.get(config["bias_constraint"]) == C.NonNeg()
+    rebuilt = Dense.from_config(config)
+    assert rebuilt.regularizers["bias"] == R.L1L2(0.25, 0.5)
+
+
+def test_dense_without_bias_takes_bias_options_and_ignores_them():
+    layer = Dense(2, input_shape=(3,), use_bias=False, bias_regularizer="l2")
+    keras.Sequential([layer]).compile("sgd", "mse")
+    assert "bias" not in layer.regularizers
+
+
+def test_dense_activity_regularizer_is_refused_with_the_alternative():
+    with pytest.raises(ValueError, match="activity_regularizer is not supported.*ActivityRegularization"):
+        Dense(2, activity_regularizer=R.L1(0.01))

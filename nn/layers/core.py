@@ -31,16 +31,22 @@ class Dense(_Activated):
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
-                 kernel_regularizer: Any = None, kernel_constraint: Any = None,
-                 **kwargs: Any) -> None:
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense units must be a positive int, got {units!r}")
+        if activity_regularizer is not None:
+            raise ValueError(f"Dense {self.name!r}: activity_regularizer is not supported; put "
+                             "adkit.nn.layers.ActivityRegularization(l1, l2) after the layer")
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self._set_kernel_options(kernel_regularizer, kernel_constraint)
+        if use_bias:   # with no bias there is nothing to regularize or constrain
+            self._set_kernel_options(bias_regularizer, bias_constraint, names=("bias",))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) < 1 or input_shape[-1] is None:
@@ -61,7 +67,14 @@ class Dense(_Activated):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.name_of(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, **self._kernel_options_config()}
+                "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
+                **_bias_options_config(self)}
+
+
+def _bias_options_config(layer: Layer) -> dict:
+    options = layer._kernel_options_config("bias")
+    return {"bias_regularizer": options["kernel_regularizer"],
+            "bias_constraint": options["kernel_constraint"]}
 
 
 class Activation(_Activated):
@@ -197,11 +210,15 @@ class Reshape(Layer):
 
 
 class Embedding(Layer):
-    """Integer indices (batch, ...) -> vectors (batch, ..., output_dim)."""
+    """Integer indices (batch, ...) -> vectors (batch, ..., output_dim). mask_zero=True
+    makes index 0 padding: the output carries a mask, False where the index is 0, that
+    the recurrent layers after it skip (nn/layers/masking.py); input_dim then counts
+    index 0 too (vocabulary size + 1), as in Keras."""
 
     def __init__(self, input_dim: int, output_dim: int,
                  embeddings_initializer: str = "random_uniform",
-                 embeddings_regularizer: Any = None, **kwargs: Any) -> None:
+                 embeddings_regularizer: Any = None, mask_zero: bool = False,
+                 **kwargs: Any) -> None:
         input_length = kwargs.pop("input_length", None)
         super().__init__(**kwargs)
         if input_length is not None and self.input_shape is None:
@@ -210,6 +227,7 @@ class Embedding(Layer):
         if input_dim <= 0 or output_dim <= 0:
             raise ValueError(f"Embedding dims must be positive, got {input_dim}, {output_dim}")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.mask_zero = bool(mask_zero)
         self.embeddings_initializer = embeddings_initializer
         self._set_kernel_options(embeddings_regularizer, None, names=("embeddings",))
 
@@ -233,9 +251,14 @@ class Embedding(Layer):
                              f"got range [{idx.min()}, {idx.max()}]; raise input_dim")
         return params["embeddings"][idx]
 
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        """With mask_zero: True where the index is not 0 (else no mask)."""
+        return x != 0 if self.mask_zero else None
+
     def get_config(self) -> dict:
         reg = self.regularizers.get("embeddings")
         return {**super().get_config(), "input_dim": self.input_dim,
                 "output_dim": self.output_dim,
                 "embeddings_initializer": self.embeddings_initializer,
-                "embeddings_regularizer": None if reg is None else reg.get_config()}
+                "embeddings_regularizer": None if reg is None else reg.get_config(),
+                "mask_zero": self.mask_zero}
