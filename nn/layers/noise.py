@@ -66,6 +66,11 @@ class _Noise(Layer):
     def _generator(self, ctx: Context) -> Any:
         return ctx.random(f"{type(self).__name__} {self.name!r}")
 
+    def _standard_normal(self, ctx: Context, x: Any) -> np.ndarray:
+        """Standard normal draws of x's shape and float dtype, from the step's generator."""
+        return self._generator(ctx).standard_normal(np.shape(stop_gradient(x)),
+                                                    dtype=_float_dtype(x))
+
 
 class GaussianNoise(_Noise):
     """x + noise of mean 0 and standard deviation `stddev` in training (Keras takes
@@ -83,9 +88,8 @@ class GaussianNoise(_Noise):
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         if not self.active(ctx):
             return x
-        dtype = _float_dtype(x)
-        noise = self._generator(ctx).standard_normal(np.shape(stop_gradient(x)), dtype=dtype)
-        return x + dtype.type(self.stddev) * noise
+        noise = self._standard_normal(ctx, x)
+        return x + noise.dtype.type(self.stddev) * noise
 
     def get_config(self) -> dict:
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
@@ -108,10 +112,9 @@ class GaussianDropout(_Noise):
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         if not self.active(ctx):
             return x
-        dtype = _float_dtype(x)
-        noise = self._generator(ctx).standard_normal(np.shape(stop_gradient(x)), dtype=dtype)
-        stddev = dtype.type(math.sqrt(self.rate / (1.0 - self.rate)))
-        return x * (noise * stddev + dtype.type(1.0))
+        noise = self._standard_normal(ctx, x)
+        stddev = noise.dtype.type(math.sqrt(self.rate / (1.0 - self.rate)))
+        return x * (noise * stddev + noise.dtype.type(1.0))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

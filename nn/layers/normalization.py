@@ -111,6 +111,17 @@ def full_axes(axis: int | Sequence[int], input_shape: Shape, who: str) -> tuple[
     return tuple(sorted(out))
 
 
+def standardise(x: Any, axes: tuple[int, ...], epsilon: float) -> Any:
+    """(x - mean) / sqrt(variance + epsilon), mean and (biased) variance over `axes`.
+
+    >>> standardise(np.array([[1.0, 3.0]]), (1,), 0.0)
+    array([[-1.,  1.]])
+    """
+    centred = x - np.mean(x, axis=axes, keepdims=True)
+    var = np.mean(centred * centred, axis=axes, keepdims=True)
+    return centred / np.sqrt(var + epsilon)
+
+
 def _check_axis_argument(axis: Any, who: str) -> int | list[int]:
     """axis as Keras keeps it (an int, or a list of ints), TypeError for anything else."""
     if isinstance(axis, (list, tuple)) and all(
@@ -142,6 +153,14 @@ class _ScaleAndShift(Layer):
         if self.center:
             params["beta"] = self._weight(rng, self.beta_initializer, shape)
         return params
+
+    def _scale_and_shift(self, params: dict, y: Any, where: tuple) -> Any:
+        """y * gamma + beta, each reshaped to `where` (1s on the axes it broadcasts over)."""
+        if self.scale:
+            y = y * np.reshape(params["gamma"], where)
+        if self.center:
+            y = y + np.reshape(params["beta"], where)
+        return y
 
     def _scale_and_shift_config(self) -> dict:
         config = {"center": self.center, "scale": self.scale,
@@ -203,17 +222,10 @@ class LayerNormalization(_ScaleAndShift):
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         ndim = np.ndim(x)
         axes = full_axes(self.axis, np.shape(x)[1:], f"LayerNormalization {self.name!r}")
-        mean = np.mean(x, axis=axes, keepdims=True)
-        centred = x - mean
-        var = np.mean(centred * centred, axis=axes, keepdims=True)
-        y = centred / np.sqrt(var + self.epsilon)
+        y = standardise(x, axes, self.epsilon)
         # gamma and beta have the normalised axes' shape: 1s elsewhere broadcast them
-        where = tuple(np.shape(x)[a] if a in axes else 1 for a in range(ndim))
-        if self.scale:
-            y = y * np.reshape(params["gamma"], where)
-        if self.center:
-            y = y + np.reshape(params["beta"], where)
-        return y
+        return self._scale_and_shift(params, y, tuple(np.shape(x)[a] if a in axes else 1
+                                                      for a in range(ndim)))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
@@ -277,16 +289,9 @@ class GroupNormalization(_ScaleAndShift):
         axis, channels, groups = self._geometry(shape[1:])
         grouped = np.reshape(x, shape[:axis] + (groups, channels // groups) + shape[axis + 1:])
         axes = tuple(a for a in range(1, len(shape) + 1) if a != axis)
-        mean = np.mean(grouped, axis=axes, keepdims=True)
-        centred = grouped - mean
-        var = np.mean(centred * centred, axis=axes, keepdims=True)
-        y = np.reshape(centred / np.sqrt(var + self.epsilon), shape)
-        where = tuple(channels if a == axis else 1 for a in range(len(shape)))
-        if self.scale:
-            y = y * np.reshape(params["gamma"], where)
-        if self.center:
-            y = y + np.reshape(params["beta"], where)
-        return y
+        y = np.reshape(standardise(grouped, axes, self.epsilon), shape)
+        return self._scale_and_shift(params, y, tuple(channels if a == axis else 1
+                                                      for a in range(len(shape))))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "groups": self.groups, "axis": self.axis,
