@@ -16,7 +16,7 @@ from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, S
 from .merge_functions import (add, average, concatenate, dot, maximum, minimum, multiply,
                               subtract)
 from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
-                            UnitNormalization)
+                            RMSNormalization, UnitNormalization)
 from .noise import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,
                     Identity, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
@@ -33,6 +33,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization", "Identity",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
            "LayerNormalization", "GroupNormalization", "UnitNormalization",
+           "RMSNormalization",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",

@@ -1,6 +1,6 @@
 """Normalisation layers, Keras 3 semantics: BatchNormalization (Ioffe & Szegedy 2015),
-LayerNormalization (Ba et al. 2016), GroupNormalization (Wu & He 2018) and
-UnitNormalization.
+LayerNormalization (Ba et al. 2016), RMSNormalization (Zhang & Sennrich 2019),
+GroupNormalization (Wu & He 2018) and UnitNormalization.
 
 Keras counts `axis` over the whole input, the batch axis included (axis=1 is the first
 axis of an example; -1 the last), and so do these layers, though adkit's shapes leave the
@@ -173,7 +173,36 @@ class _ScaleAndShift(Layer):
         return config
 
 
-class LayerNormalization(_ScaleAndShift):
+class _OverAxes(Layer):
+    """A layer normalising over Keras's `axis` (an int or a list), with weights of the
+    normalised axes' shape."""
+
+    axis: int | list[int]
+
+    def _known_axes(self, input_shape: Shape) -> tuple[int, ...]:
+        axes = full_axes(self.axis, input_shape, f"{type(self).__name__} {self.name!r}")
+        if any(input_shape[a - 1] is None for a in axes):
+            raise self.shape_error(input_shape, f"with known lengths on axes {list(axes)}")
+        return axes
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._known_axes(input_shape)
+        return input_shape
+
+    def _weight_shape(self, input_shape: Shape) -> tuple:
+        return tuple(input_shape[a - 1] for a in self._known_axes(input_shape))
+
+    def _call_axes(self, x: Any) -> tuple[int, ...]:
+        return full_axes(self.axis, np.shape(x)[1:], f"{type(self).__name__} {self.name!r}")
+
+
+def _broadcast_shape(x: Any, axes: tuple[int, ...]) -> tuple:
+    """x's shape with 1 on every axis but `axes`: how weights of those axes' shape
+    broadcast over x."""
+    return tuple(n if a in axes else 1 for a, n in enumerate(np.shape(x)))
+
+
+class LayerNormalization(_ScaleAndShift, _OverAxes):
     """Normalise each example over `axis` (the last by default, or a list of axes):
     (x - mean) / sqrt(variance + epsilon), then * gamma + beta, gamma and beta of the
     normalised axes' shape. The same in training and inference (no moving statistics).
@@ -205,31 +234,49 @@ class LayerNormalization(_ScaleAndShift):
                                   beta_regularizer, gamma_regularizer, beta_constraint,
                                   gamma_constraint)
 
-    def _axes(self, input_shape: Shape) -> tuple[int, ...]:
-        axes = full_axes(self.axis, input_shape, f"LayerNormalization {self.name!r}")
-        if any(input_shape[a - 1] is None for a in axes):
-            raise self.shape_error(input_shape, f"with known lengths on axes {list(axes)}")
-        return axes
-
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        self._axes(input_shape)
-        return input_shape
-
     def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
-        shape = tuple(input_shape[a - 1] for a in self._axes(input_shape))
-        return self._scale_and_shift_params(rng, shape)
+        return self._scale_and_shift_params(rng, self._weight_shape(input_shape))
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
-        ndim = np.ndim(x)
-        axes = full_axes(self.axis, np.shape(x)[1:], f"LayerNormalization {self.name!r}")
-        y = standardise(x, axes, self.epsilon)
-        # gamma and beta have the normalised axes' shape: 1s elsewhere broadcast them
-        return self._scale_and_shift(params, y, tuple(np.shape(x)[a] if a in axes else 1
-                                                      for a in range(ndim)))
+        axes = self._call_axes(x)
+        return self._scale_and_shift(params, standardise(x, axes, self.epsilon),
+                                     _broadcast_shape(x, axes))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "rms_scaling": False, **self._scale_and_shift_config()}
+
+
+class RMSNormalization(_OverAxes):
+    """x / sqrt(mean(x^2) + epsilon) over `axis` (the last by default, or a list), times
+    a learned `scale` of the normalised axes' shape (initialised to ones): layer
+    normalisation without centring.
+
+    >>> RMSNormalization().compute_output_shape((7, 4))
+    (7, 4)
+    """
+
+    runs_on_device = True
+
+    def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 1e-6,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        who = f"RMSNormalization {self.name!r}"
+        self.axis = _check_axis_argument(axis, who)
+        if not epsilon > 0:
+            raise ValueError(f"{who}: epsilon must be > 0, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        return {"scale": self._weight(rng, "ones", self._weight_shape(input_shape))}
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        axes = self._call_axes(x)
+        y = x / np.sqrt(np.mean(x * x, axis=axes, keepdims=True) + self.epsilon)
+        return y * np.reshape(params["scale"], _broadcast_shape(x, axes))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
 
 
 class GroupNormalization(_ScaleAndShift):
@@ -290,8 +337,7 @@ class GroupNormalization(_ScaleAndShift):
         grouped = np.reshape(x, shape[:axis] + (groups, channels // groups) + shape[axis + 1:])
         axes = tuple(a for a in range(1, len(shape) + 1) if a != axis)
         y = np.reshape(standardise(grouped, axes, self.epsilon), shape)
-        return self._scale_and_shift(params, y, tuple(channels if a == axis else 1
-                                                      for a in range(len(shape))))
+        return self._scale_and_shift(params, y, _broadcast_shape(x, (axis,)))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "groups": self.groups, "axis": self.axis,
