@@ -36,7 +36,9 @@ from .data_adapters import StreamBatches, is_batch_source
 from .layers.base import Context, Layer, ShapeError, deserialize, serialize, unique_name
 from .layers.core import Embedding, _Activated
 from .layers.input_layer import Input, InputLayer, input_tensor
+from .layers.masking import call_masked
 from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
+from . import subclassed_model
 from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk, unbuilt_sequential
 from .outputs import OutputLoss, OutputMetric, Rows, per_output
@@ -58,10 +60,18 @@ class Model:
     6
     """
 
-    def __init__(self, inputs: Any, outputs: Any, name: str | None = None,
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
                  seed: int | None = None) -> None:
+        if inputs is None and outputs is None:   # a subclass with call (subclassed_model.py)
+            subclassed_model.start(self, name, seed)
+            return
         self._setup(inputs, outputs, name, seed)
         self.build()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if subclassed_model.is_subclass_with_call(cls):
+            subclassed_model.adapt_class(cls, Model)
 
     # --- the graph -----------------------------------------------------------------------
     def _setup(self, inputs: Any, outputs: Any, name: str | None, seed: int | None) -> None:

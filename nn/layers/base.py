@@ -22,6 +22,7 @@ from .. import constraints as constraints_module
 from .. import initializers
 from .. import regularizers as regularizers_module
 from .context import Context, ShapeError
+from . import subclassing
 from .nodes import call_layer
 
 Shape = tuple  # of ints or None (unknown length), without the batch axis
@@ -44,6 +45,8 @@ class Layer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         Layer.REGISTRY[cls.__name__] = cls
+        if subclassing.is_keras_style(cls):   # call(self, inputs): Keras's way (subclassing.py)
+            subclassing.adapt(cls)
 
     def __init__(self, *, name: str | None = None, input_shape: Shape | None = None,
                  trainable: bool = True, dtype: str = "float32", input_dim: int | None = None,
@@ -121,6 +124,14 @@ class Layer:
         """On KerasTensors (adkit.nn.Input): record a node of a functional graph; on
         arrays: the layer's output, with the weights of the model holding it."""
         return call_layer(self, inputs, training)
+
+    def add_weight(self, shape: Any = None, initializer: Any = None, dtype: Any = None,
+                   trainable: bool = True, regularizer: Any = None, constraint: Any = None,
+                   name: str | None = None, **ignored: Any) -> Any:
+        """Keras's add_weight, for layers written by subclassing (in build): a Variable
+        whose value the model holds (nn/layers/subclassing.py)."""
+        return subclassing.add_weight(self, shape, initializer, dtype, trainable,
+                                      regularizer, constraint, name, **ignored)
 
     # --- weights, held by the model -----------------------------------------
     def _attach(self, owner: Any) -> None:

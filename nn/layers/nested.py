@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import subclassing
 from .base import Context, Layer, ShapeError
 from .nodes import call_layer, is_symbolic
 
@@ -157,6 +158,9 @@ def call_model(model: Any, x: Any, training: bool = False) -> Any:
     arrays, the model's outputs (inference mode unless training=True)."""
     if is_symbolic(x):
         return call_layer(as_layer(model), x)
+    frame = subclassing.active_frame()
+    if frame is not None:   # a model kept in a subclassed layer, called in its call
+        return frame.run(as_layer(model), x, training, {})
     x, _ = model.prepare_data(x, None, "model(x)")
     rng = np.random.default_rng(model.seed) if training else None
     out, _ = model.apply(model.params, x, training=bool(training), rng=rng)

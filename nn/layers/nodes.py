@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import subclassing
 from .context import Context, ShapeError
 
 Shape = tuple
@@ -108,6 +109,9 @@ def call_layer(layer: Any, inputs: Any, training: bool | None = None,
     compute_output_shape and call (and kept in the node, so a saved model keeps them)."""
     if is_symbolic(inputs):
         return _record(layer, inputs, options or {})
+    frame = subclassing.active_frame()
+    if frame is not None:   # a sublayer called in a subclassed layer's call
+        return frame.run(layer, inputs, training, options or {})
     return _compute(layer, inputs, bool(training), options or {})
 
 

@@ -1,0 +1,435 @@
+"""Layers and models written the Keras way, by subclassing: weights made in `build`
+with `self.add_weight(...)`, the forward pass in `call(self, inputs, training=None)`,
+other layers kept as attributes and called on the way.
+
+>>> import numpy as np
+>>> from adkit.nn import Sequential
+>>> from adkit.nn.layers import Layer
+>>> class Scale(Layer):
+...     def build(self, input_shape):
+...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+...     def call(self, inputs):
+...         return inputs * self.w
+>>> model = Sequential([Scale(input_shape=(3,))])
+>>> model.predict(np.array([[1.0, 2.0, 3.0]]))
+array([[1., 2., 3.]], dtype=float32)
+
+adkit keeps every model's parameters outside its layers (layers/base.py), so such a
+layer is adapted to that contract: `add_weight` returns a `Variable`, a placeholder
+for a weight the model holds; `init_params` runs `build` and one call on zeros (which
+builds the sublayers and finds the output shape), and `call(params, x, ctx)` puts the
+parameters, traced or not, in place of the Variables in the layer's attributes for the
+length of the user's call. Sublayers called inside it compute with their entries of
+the same parameters (`active_frame`). Weights that are not trainable are the layer's
+state; `variable.assign(value)` in a training call updates it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+import adkit
+
+from .. import constraints as constraints_module
+from .. import initializers
+from .. import regularizers as regularizers_module
+from .context import Context, ShapeError
+
+_local = threading.local()
+
+
+# --- Variables ------------------------------------------------------------------------------
+
+
+class Variable:
+    """One weight made by `add_weight`: its value lives in the model holding the layer.
+
+    In the layer's call, the attribute holding it holds the parameter itself (a traced
+    value while differentiating); elsewhere `value`, `numpy()` and NumPy functions read
+    the model's current weight, and `assign` writes it."""
+
+    def __init__(self, layer: Any, key: str, initial: np.ndarray, trainable: bool) -> None:
+        self._layer = layer
+        self.name = key
+        self._initial = initial
+        self.trainable = trainable
+        self._assigned: Any = None   # a value assigned in a call (state variables)
+
+    @property
+    def path(self) -> str:
+        return self.name
+
+    @property
+    def value(self) -> np.ndarray:
+        """The weight's current value (the model's array once the model is built)."""
+        owner = self._layer._owner() if self._layer._owner is not None else None
+        tree = None
+        if owner is not None and getattr(owner, "params", None) is not None:
+            tree = (owner.params if self.trainable else owner.state).get(self._layer.name)
+        if tree is not None and self.name in tree:
+            return tree[self.name]
+        return self._initial
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the current value."""
+        return np.array(self.value)
+
+    def assign(self, value: Any) -> None:
+        """Set the weight: inside a training call (a state variable) it is the layer's new
+        state; elsewhere it is written into the model's array."""
+        frame = active_frame()
+        if frame is not None and frame.binds(self):
+            if self.trainable:
+                raise ValueError(f"variable {self.name!r} of layer {self._layer.name!r} is "
+                                 "trainable: the optimizer sets it; assign in call only to "
+                                 "weights made with trainable=False")
+            frame.assign(self, value)
+            return
+        np.copyto(self.value, np.asarray(value), casting="same_kind")
+
+    def assign_add(self, delta: Any) -> None:
+        """assign(value + delta)."""
+        self.assign(self._current() + delta)
+
+    def assign_sub(self, delta: Any) -> None:
+        """assign(value - delta)."""
+        self.assign(self._current() - delta)
+
+    def _current(self) -> Any:
+        frame = active_frame()
+        return frame.value_of(self) if frame is not None and frame.binds(self) else self.value
+
+    shape = property(lambda self: self._initial.shape, doc="The weight's shape.")
+    dtype = property(lambda self: self._initial.dtype, doc="The weight's dtype.")
+    ndim = property(lambda self: self._initial.ndim, doc="The number of axes.")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.value, dtype=dtype)
+
+    def __len__(self) -> int:
+        return len(self._initial)
+
+    def __repr__(self) -> str:
+        return (f"<Variable {self._layer.name}/{self.name} shape={self.shape} "
+                f"dtype={self.dtype.name} trainable={self.trainable}>")
+
+
+# --- the frame of a subclassed layer's call ---------------------------------------------------
+
+
+def active_frame() -> "Frame | None":
+    """The innermost subclassed layer's call in progress on this thread, if any."""
+    stack = getattr(_local, "frames", None)
+    return stack[-1] if stack else None
+
+
+class StateArray(np.ndarray):
+    """The value of a weight that is not trainable, in the call of its layer: an array
+    whose assign (assign_add, assign_sub) sets the layer's new state."""
+
+    _binding: Any = None
+
+    def assign(self, value: Any) -> None:
+        """Make value the weight's new state (after this step, in training)."""
+        if self._binding is None:
+            raise AttributeError("assign: this array is computed from a weight, not the "
+                                 "weight itself; assign to the layer's attribute")
+        frame, variable = self._binding
+        frame.assign(variable, value)
+
+    def assign_add(self, delta: Any) -> None:
+        """assign(value + delta)."""
+        self.assign(self.view(np.ndarray) + delta)
+
+    def assign_sub(self, delta: Any) -> None:
+        """assign(value - delta)."""
+        self.assign(self.view(np.ndarray) - delta)
+
+
+class Frame:
+    """One call of a subclassed layer: its parameters and state by variable and sublayer,
+    the step's context, and (while building) the generator new weights are drawn from."""
+
+    def __init__(self, layer: Any, params: dict, state: dict, ctx: Context,
+                 rng: np.random.Generator | None) -> None:
+        self.layer = layer
+        self.params = params
+        self.state = state
+        self.new_state: dict = {}
+        self.ctx = ctx
+        self.rng = rng
+
+    def binds(self, variable: Variable) -> bool:
+        return variable._layer is self.layer
+
+    def value_of(self, variable: Variable) -> Any:
+        if variable.name in self.new_state:
+            return self.new_state[variable.name]
+        return (self.params if variable.trainable else self.state)[variable.name]
+
+    def assign(self, variable: Variable, value: Any) -> None:
+        if self.rng is None:   # not while building
+            self.new_state[variable.name] = \
+                np.asarray(adkit.stop_gradient(value)).astype(variable.dtype)
+
+    def state_value(self, variable: Variable) -> "StateArray":
+        """A state weight's value as its attribute holds it in the call: an array with
+        Keras's assign. (A staged value, which is not an array, makes adkit.compile run
+        the step eagerly, so that assign always has arrays to work on.)"""
+        value = self.value_of(variable)
+        if not isinstance(value, np.ndarray):
+            raise NotImplementedError(
+                f"layer {self.layer.name!r} keeps a weight that is not trainable "
+                f"({variable.name!r}, set by assign in call), so its steps run eagerly")
+        held = value.view(StateArray)
+        held._binding = (self, variable)
+        return held
+
+    def run(self, layer: Any, inputs: Any, training: bool | None, options: dict) -> Any:
+        """A sublayer called on values inside this call: its own call with its entry of
+        this frame's parameters (made now, while building)."""
+        key = _attribute_key(getattr(self.layer, "attribute_owner", self.layer), layer)
+        if key not in self.params:
+            if self.rng is None:
+                raise ValueError(
+                    f"layer {layer.name!r} ({type(layer).__name__}) is called inside "
+                    f"{self.layer.name!r} but was not called when {self.layer.name!r} was "
+                    "built; call every sublayer on every call (a branch that calls a layer "
+                    "only for some inputs cannot make its weights)")
+            shape = _example_shape(inputs)
+            self.params[key] = layer.init_params(self.rng, shape)
+            if layer.has_state:
+                self.state[key] = layer.init_state(shape)
+        flag = self.ctx.training if training is None else bool(training)
+        # the sublayer reads and writes its state under its own name
+        sub = Context(training=flag, rng=self.ctx.rng,
+                      state={layer.name: self.state.get(key, {})})
+        out = layer.call(self.params[key], inputs, sub, **options)
+        if layer.name in sub.new_state:
+            self.new_state[key] = sub.new_state[layer.name]
+        return out
+
+
+def _attribute_key(owner: Any, layer: Any) -> str:
+    """The name of the attribute of owner holding layer ("ffn", or "blocks_1" for the
+    second of a list): a sublayer's key in its owner's parameters, the same for every
+    instance of the class, as Keras's weight paths. A layer held nowhere: its name."""
+    keys = owner.__dict__.setdefault("_sublayer_keys", {})
+    key = keys.get(id(layer))
+    if key is None:
+        key = layer.name
+        # a model kept as an attribute is called as its ModelLayer (nested.as_layer)
+        wanted = layer.model if hasattr(layer, "inner_layers") else layer
+        for attr, held in vars(owner).items():
+            if held is wanted:
+                key = attr
+                break
+            if isinstance(held, (list, tuple)) and any(item is wanted for item in held):
+                key = f"{attr}_{next(i for i, item in enumerate(held) if item is wanted)}"
+                break
+        keys[id(layer)] = key
+    return key
+
+
+def _example_shape(inputs: Any) -> Any:
+    if isinstance(inputs, (list, tuple)):
+        return [tuple(np.shape(x))[1:] for x in inputs]
+    return tuple(np.shape(inputs))[1:]
+
+
+# --- the adapter ------------------------------------------------------------------------------
+
+
+def is_keras_style(cls: type) -> bool:
+    """True when cls defines `call` the Keras way: call(self, inputs, ...) rather than
+    adkit's call(self, params, x, ctx)."""
+    call = cls.__dict__.get("call")
+    if call is None or getattr(call, "_adapted", False):
+        return False
+    names = list(inspect.signature(call).parameters)[1:]
+    return not names or names[0] != "params"
+
+
+def adapt(cls: type) -> None:
+    """Give a Keras-style subclass adkit's layer contract (see the module)."""
+    cls._user_call = cls.__dict__["call"]
+    user_shape = cls.__dict__.get("compute_output_shape")
+    if user_shape is not None:
+        cls._user_output_shape = user_shape
+    cls.call = _call
+    cls.compute_output_shape = _compute_output_shape
+    cls.init_params = _init_params
+    cls.init_state = _init_state
+
+
+def add_weight(layer: Any, shape: Any = None, initializer: Any = None, dtype: Any = None,
+               trainable: bool = True, regularizer: Any = None, constraint: Any = None,
+               name: str | None = None, **ignored: Any) -> Variable:
+    """Keras's Layer.add_weight: a weight of the given shape, drawn from initializer
+    (default glorot_uniform for floats, zeros otherwise), held by the model."""
+    if not getattr(_local, "building", None) or _local.building[-1][0] is not layer:
+        raise RuntimeError(f"layer {layer.name!r}: add_weight is called from build(input_"
+                           "shape) (or __init__), which adkit runs when the model is built")
+    rng = _local.building[-1][1]
+    weights = layer.__dict__.setdefault("_variables", {})
+    key = name or ("variable" if "variable" not in weights else f"variable_{len(weights)}")
+    if key in weights:
+        raise ValueError(f"layer {layer.name!r} already has a weight named {key!r}; give "
+                         "each add_weight a different name")
+    shape = tuple(int(n) for n in (() if shape is None else shape))
+    dtype = np.dtype(dtype or layer.dtype)
+    if initializer is None:
+        initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+    value = np.asarray(initializers.get(initializer)(rng, shape, dtype), dtype=dtype)
+    variable = Variable(layer, key, value, bool(trainable))
+    weights[key] = variable
+    if regularizer is not None:
+        layer.regularizers[key] = regularizers_module.get(regularizer)
+    if constraint is not None:
+        layer.constraints[key] = constraints_module.get(constraint)
+    return variable
+
+
+def _build(layer: Any, rng: np.random.Generator, input_shape: Any) -> tuple[dict, dict]:
+    """Run the user's build and one call on zeros with fresh weights from rng; return
+    (params, state) and remember the output shape."""
+    layer.__dict__["_variables"] = {}
+    _local.__dict__.setdefault("building", []).append((layer, rng))
+    try:
+        full = _with_batch(input_shape)
+        build = getattr(layer, "build", None)
+        if build is not None:
+            build(full if not isinstance(full, list) else full)
+        variables = layer.__dict__["_variables"]
+        params = {k: v._initial for k, v in variables.items() if v.trainable}
+        state = {k: v._initial for k, v in variables.items() if not v.trainable}
+        example = _zeros(input_shape, layer.dtype)
+        ctx = Context(training=False, rng=np.random.default_rng(0), state={})
+        out = _run(layer, params, state, ctx, rng, example, {})
+    finally:
+        _local.building.pop()
+    layer.__dict__["_built_for"] = (_freeze(input_shape), _output_shape(out))
+    layer.has_state = bool(state)
+    return params, state
+
+
+def _init_params(self: Any, rng: np.random.Generator, input_shape: Any) -> dict:
+    params, state = _build(self, rng, input_shape)
+    self.__dict__["_initial_state"] = state
+    return params
+
+
+def _init_state(self: Any, input_shape: Any) -> dict:
+    return self.__dict__.get("_initial_state", {})
+
+
+def _compute_output_shape(self: Any, input_shape: Any, **options: Any) -> Any:
+    user = getattr(type(self), "_user_output_shape", None)
+    if user is not None:
+        out = user(self, _with_batch(input_shape))
+        return [tuple(s)[1:] for s in out] if isinstance(out, list) else tuple(out)[1:]
+    built = self.__dict__.get("_built_for")
+    if built is None or built[0] != _freeze(input_shape):
+        _build(self, np.random.default_rng(0), input_shape)
+        built = self.__dict__["_built_for"]
+    return built[1]
+
+
+def _call(self: Any, params: dict, x: Any, ctx: Context, **options: Any) -> Any:
+    state = ctx.state.get(self.name, {})
+    frame_state = dict(state)
+    out, new_state = _run_frame(self, params, frame_state, ctx, None, x, options)
+    if new_state:
+        ctx.new_state[self.name] = {**state, **new_state}
+    return out
+
+
+_call._adapted = True
+
+
+def _run(layer: Any, params: dict, state: dict, ctx: Context, rng: Any, x: Any,
+         options: dict) -> Any:
+    return _run_frame(layer, params, state, ctx, rng, x, options)[0]
+
+
+def _run_frame(layer: Any, params: dict, state: dict, ctx: Context, rng: Any, x: Any,
+               options: dict) -> tuple[Any, dict]:
+    frame = Frame(layer, params, state, ctx, rng)
+    variables = layer.__dict__.get("_variables", {})
+    swapped = _swap_in(layer, variables, frame)
+    stack = _local.__dict__.setdefault("frames", [])
+    stack.append(frame)
+    try:
+        out = _call_user(layer, x, ctx.training, options)
+    finally:
+        stack.pop()
+        for attr, held in swapped.items():
+            object.__setattr__(layer, attr, held)
+    return out, frame.new_state
+
+
+def _swap_in(layer: Any, variables: dict, frame: Frame) -> dict:
+    """Put each Variable's parameter in the attributes holding it (also inside lists and
+    tuples); return what to put back."""
+    if not variables:
+        return {}
+    mine = {id(v) for v in variables.values()}
+    swapped = {}
+    for attr, held in list(vars(layer).items()):
+        if isinstance(held, Variable) and id(held) in mine:
+            swapped[attr] = held
+            object.__setattr__(layer, attr, frame.value_of(held) if held.trainable
+                               else frame.state_value(held))
+        elif isinstance(held, (list, tuple)) and any(isinstance(v, Variable) and id(v) in mine
+                                                     for v in held):
+            swapped[attr] = held
+            object.__setattr__(layer, attr, type(held)(
+                frame.value_of(v) if isinstance(v, Variable) and id(v) in mine else v
+                for v in held))
+    return swapped
+
+
+def _call_user(layer: Any, x: Any, training: bool, options: dict) -> Any:
+    user: Callable = type(layer)._user_call
+    accepted = _parameters(type(layer))
+    kwargs = dict(options)
+    if "training" in accepted:
+        kwargs["training"] = training
+    return user(layer, x, **kwargs)
+
+
+def _parameters(cls: type) -> frozenset:
+    cached = cls.__dict__.get("_user_call_parameters")
+    if cached is None:
+        cached = frozenset(inspect.signature(cls._user_call).parameters)
+        type.__setattr__(cls, "_user_call_parameters", cached)
+    return cached
+
+
+def _with_batch(shape: Any) -> Any:
+    if isinstance(shape, list):
+        return [(None,) + tuple(s) for s in shape]
+    return (None,) + tuple(shape)
+
+
+def _zeros(shape: Any, dtype: np.dtype) -> Any:
+    if isinstance(shape, list):
+        return [_zeros(s, dtype) for s in shape]
+    if any(n is None for n in shape):
+        raise ShapeError(f"a subclassed layer needs every input axis but the batch known to "
+                         f"build its weights; got {shape} (give the Input a full shape)")
+    return np.zeros((1,) + tuple(shape), dtype=dtype)
+
+
+def _output_shape(out: Any) -> Any:
+    if isinstance(out, (list, tuple)):
+        return [tuple(np.shape(o))[1:] for o in out]
+    return tuple(np.shape(out))[1:]
+
+
+def _freeze(shape: Any) -> Any:
+    return tuple(tuple(s) for s in shape) if isinstance(shape, list) else tuple(shape)

@@ -1,0 +1,188 @@
+"""Models written by subclassing Model, the Keras way: layers made in __init__, the
+forward pass in call(self, inputs, training=None).
+
+>>> import numpy as np
+>>> from adkit.nn import Model
+>>> from adkit.nn.layers import Dense
+>>> class TwoLayers(Model):
+...     def __init__(self):
+...         super().__init__(seed=0)
+...         self.hidden = Dense(8, activation="relu")
+...         self.out = Dense(1)
+...     def call(self, inputs):
+...         return self.out(self.hidden(inputs))
+>>> model = TwoLayers()
+>>> model.predict(np.zeros((2, 3))).shape
+(2, 1)
+
+Such a model has no graph until it sees data (or `model.build(input_shape)`), as in
+Keras: then it becomes a functional Model of one layer, `SubclassedCall`, whose call
+is the model's `call` (run as a subclassed layer, nn/layers/subclassing.py, so the
+layers it calls compute with the model's parameters), and a `compile` given before
+that is applied then. Its weights save and load (save_weights / load_weights); the
+model itself is code, so `model.save` refuses it and names those two.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .layers.base import Layer, snake_case, unique_name
+
+#: Model's methods that need the graph: run on a subclassed model, they build it first
+#: from the data they are given
+_DATA_METHODS = ("fit", "evaluate", "predict", "train_on_batch", "__call__")
+
+
+class SubclassedCall(Layer):
+    """A subclassed model's call as the one layer of its graph."""
+
+    def __init__(self, model: Any, dtype: Any = "float32") -> None:
+        super().__init__(name="call", dtype=dtype)
+        self.model = model
+        self.attribute_owner = model   # the sublayers are the model's attributes
+
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        call = type(self.model).call
+        if "training" in _parameter_names(call):
+            return call(self.model, inputs, training=training)
+        return call(self.model, inputs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "model_class": type(self.model).__qualname__}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "SubclassedCall":
+        raise TypeError(f"the file holds a subclassed model ({config.get('model_class')}), "
+                        "whose layers are code: build the model from its class and read "
+                        "the weights with model.load_weights(path)")
+
+
+def _refusing_save(model: Any, *args: Any, **kwargs: Any) -> None:
+    raise TypeError(f"model {model.name!r} is a subclassed model ({type(model).__name__}): "
+                    "its layers are code, which model files never hold. Save its weights "
+                    "with model.save_weights(path), and rebuild it from its class with "
+                    "model.load_weights(path)")
+
+
+def _parameter_names(fn: Callable) -> tuple:
+    code = fn.__code__
+    return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+
+
+def is_subclass_with_call(cls: type) -> bool:
+    """True for a subclass of Model that defines call (Keras's subclassing API)."""
+    return any("call" in vars(base) for base in cls.__mro__ if base.__name__ != "Model")
+
+
+def adapt_class(cls: type, model_class: type) -> None:
+    """Wrap Model's data methods (those cls does not define itself) and compile, build
+    and summary so that an instance waiting for its first data builds itself first."""
+    for name in _DATA_METHODS:
+        if name not in vars(cls):
+            setattr(cls, name, _building_first(getattr(model_class, name)))
+    if "save" not in vars(cls):
+        cls.save = _refusing_save
+    for name, wrapper in (("compile", _compile), ("build", _build), ("summary", _summary)):
+        if name not in vars(cls):
+            setattr(cls, name, wrapper(getattr(model_class, name)))
+
+
+def start(model: Any, name: str | None, seed: int | None) -> None:
+    """Model.__init__ with no inputs and outputs: a subclassed model without its graph."""
+    if not is_subclass_with_call(type(model)):
+        raise TypeError("Model needs inputs and outputs (Model(inputs, outputs), the "
+                        "functional API), or subclass it and define call(self, inputs), "
+                        "as in Keras")
+    model.name = name or unique_name(snake_case(type(model).__name__))
+    model.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+    model._init_training_attributes()
+    model._waiting = {"compile": None}
+
+
+def waiting(model: Any) -> bool:
+    """True while a subclassed model has not built its graph."""
+    return model.__dict__.get("_waiting") is not None
+
+
+def build_for(model: Any, example: Any) -> None:
+    """Build a waiting model for inputs like example (an array or a list of arrays)."""
+    from .functional import Input, Model   # functional imports this module
+    arrays = example if isinstance(example, (list, tuple)) else [example]
+    try:
+        shapes = [np.shape(a)[1:] for a in arrays]
+    except Exception:
+        shapes = None
+    if shapes is None or not all(isinstance(a, np.ndarray) or np.ndim(a) > 0 for a in arrays):
+        raise ValueError(f"model {model.name!r} is subclassed and not built yet; call "
+                         "model.build(input_shape) first, or pass arrays (its input shape "
+                         "comes from the first data it sees)")
+    inputs = [Input(shape=s, dtype=_input_dtype(a)) for s, a in zip(shapes, arrays)]
+    _make_graph(model, Model, inputs if isinstance(example, (list, tuple)) else inputs[0])
+
+
+def _input_dtype(array: Any) -> Any:
+    dtype = np.asarray(array).dtype
+    return dtype if dtype.kind in "iub" else "float32"
+
+
+def _make_graph(model: Any, model_class: type, inputs: Any) -> None:
+    pending = model._waiting["compile"]
+    outputs = SubclassedCall(model)(inputs)
+    model_class._setup(model, inputs, outputs, model.name, model.seed)
+    model._waiting = None
+    model_class.build(model)
+    if pending is not None:
+        model_class.compile(model, *pending[0], **pending[1])
+
+
+def _building_first(method: Callable) -> Callable:
+    def on_data(self: Any, x: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if waiting(self):
+            build_for(self, x)
+        return method(self, x, *args, **kwargs)
+    on_data.__name__, on_data.__doc__ = method.__name__, method.__doc__
+    return on_data
+
+
+def _compile(method: Callable) -> Callable:
+    def compile(self: Any, *args: Any, **kwargs: Any) -> None:
+        if waiting(self):   # applied when the graph exists
+            self._waiting["compile"] = (args, kwargs)
+            self.optimizer = kwargs.get("optimizer", args[0] if args else "rmsprop")
+            return
+        method(self, *args, **kwargs)
+    compile.__doc__ = method.__doc__
+    return compile
+
+
+def _build(method: Callable) -> Callable:
+    def build(self: Any, input_shape: Any = None, weights: Any = None) -> None:
+        if waiting(self):
+            from .functional import Input, Model
+            if input_shape is None:
+                raise ValueError(f"model {model_name(self)}: build needs the input shape")
+            shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+            inputs = [Input(shape=tuple(s)[1:]) for s in shapes]   # Keras: batch first
+            _make_graph(self, Model, inputs if isinstance(input_shape, list) else inputs[0])
+            if weights is None:
+                return
+        method(self, input_shape, weights)
+    build.__doc__ = method.__doc__
+    return build
+
+
+def _summary(method: Callable) -> Callable:
+    def summary(self: Any, *args: Any, **kwargs: Any) -> None:
+        if waiting(self):
+            raise ValueError(f"model {model_name(self)} is subclassed and not built yet: "
+                             "call model.build(input_shape), or fit/predict, first")
+        method(self, *args, **kwargs)
+    summary.__doc__ = method.__doc__
+    return summary
+
+
+def model_name(model: Any) -> str:
+    return repr(getattr(model, "name", type(model).__name__))

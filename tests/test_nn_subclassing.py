@@ -1,0 +1,237 @@
+"""Layers and models written by subclassing, as Keras code writes them
+(nn/layers/subclassing.py, nn/subclassed_model.py): values against NumPy formulas of
+the weights, gradients against finite differences, training, state, saving, errors."""
+
+import os
+
+import numpy as np
+import pytest
+
+import adkit
+import adkit.nn as keras
+from adkit import numeric
+from adkit.nn import layers
+
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(16, 3))
+Y = np.sin(X @ np.array([[1.0], [-2.0], [0.5]]))
+
+
+class Linear(layers.Layer):
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                 initializer="random_normal", name="w")
+        self.b = self.add_weight(shape=(self.units,), initializer="ones", name="b")
+
+    def call(self, inputs):
+        return np.tanh(np.matmul(inputs, self.w) + self.b)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+class Residual(layers.Layer):
+    """Sublayers as attributes, one of them a Sequential, and a training flag."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = layers.Dense(3, activation="relu")
+        self.ffn = keras.Sequential([layers.Dense(5, activation="tanh"), layers.Dense(3)])
+        self.drop = layers.Dropout(0.5)
+
+    def call(self, inputs, training=None):
+        return inputs + self.drop(self.ffn(self.inner(inputs)), training=training)
+
+
+class RunningMean(layers.Layer):
+    """A weight that is not trainable, updated by assign in training calls."""
+
+    def build(self, input_shape):
+        self.mean = self.add_weight(shape=(input_shape[-1],), initializer="zeros",
+                                    trainable=False, name="mean")
+
+    def call(self, inputs, training=None):
+        if training:
+            self.mean.assign(0.9 * self.mean + 0.1 * np.mean(inputs, axis=0))
+        return inputs - self.mean
+
+
+def linear_model(seed=0):
+    return keras.Sequential([Linear(4, input_shape=(3,), name="lin"), layers.Dense(1)],
+                            seed=seed)
+
+
+def test_a_subclassed_layer_computes_its_formula_with_the_models_weights():
+    model = linear_model()
+    w, b = model.get_layer("lin").get_weights()
+    assert w.shape == (3, 4) and np.all(b == 1.0)
+    kernel, bias = model.layers[1].get_weights()
+    expected = np.tanh(X @ w + b) @ kernel + bias
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-5)
+    assert model.count_params() == 3 * 4 + 4 + 4 + 1
+
+
+def test_its_gradient_matches_finite_differences():
+    model = linear_model()
+    params = {k: {n: np.asarray(a, np.float64) for n, a in v.items()}
+              for k, v in model.params.items()}
+
+    def loss_of_w(w):
+        p = {**params, "lin": {**params["lin"], "w": w}}
+        return np.mean((model.apply(p, X)[0] - Y) ** 2)
+
+    g = adkit.grad(loss_of_w)(params["lin"]["w"])
+    np.testing.assert_allclose(g, numeric.gradient(loss_of_w, params["lin"]["w"]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_training_lowers_the_loss_compiled_or_not(jit):
+    model = linear_model(seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse", jit_compile=jit)
+    history = model.fit(X, Y, epochs=30, batch_size=8, verbose=0, shuffle=False)
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
+
+
+def test_compiled_and_eager_steps_agree():
+    losses = []
+    for jit in (True, False):
+        model = linear_model(seed=2)
+        model.compile(optimizer="adam", loss="mse", jit_compile=jit)
+        losses.append(model.fit(X, Y, epochs=3, batch_size=8, verbose=0,
+                                shuffle=False).history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
+def test_sublayers_and_a_nested_sequential_are_built_and_trained():
+    block = Residual(name="res")
+    model = keras.Sequential([keras.Input(shape=(3,)), block], seed=0)
+    # Dense(3) 12, Dense(5) 20, Dense(3) 18
+    assert model.count_params() == 12 + 20 + 18
+    p = model.params["res"]
+    assert sorted(p) == ["drop", "ffn", "inner"]   # keyed by attribute, as Keras's paths
+    inner, ffn = p["inner"], p["ffn"]
+    first, second = (ffn[layer.name] for layer in block.ffn.layers)
+    hidden = np.maximum(X @ inner["kernel"] + inner["bias"], 0)
+    expected = X + np.tanh(hidden @ first["kernel"] + first["bias"]) @ second["kernel"] \
+        + second["bias"]
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-5, atol=1e-6)
+    model.compile(optimizer="adam", loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(X, np.zeros_like(X), epochs=2, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_a_weight_that_is_not_trainable_is_state_updated_in_training_only():
+    model = keras.Sequential([RunningMean(input_shape=(3,), name="rm"), layers.Dense(1)],
+                             seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.count_params() == 4   # adkit counts parameters; the mean is state
+    np.testing.assert_array_equal(model.get_layer("rm").get_weights()[0], np.zeros(3))
+    with pytest.warns(adkit.CompileWarning, match="not trainable .* run eagerly"):
+        model.fit(X, Y, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    mean = model.get_layer("rm").get_weights()[0]
+    np.testing.assert_allclose(mean, 0.1 * X.mean(axis=0), rtol=1e-5)
+    model.predict(X)
+    np.testing.assert_array_equal(model.get_layer("rm").get_weights()[0], mean)
+
+
+def test_a_subclassed_layer_saves_and_loads(tmp_path):
+    model = linear_model()
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X, Y, epochs=2, verbose=0)
+    path = os.fspath(tmp_path / "linear.adkit")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(X), model.predict(X), rtol=1e-6)
+    assert loaded.get_layer("lin").units == 4
+
+
+class TwoLayers(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = layers.Dense(8, activation="relu")
+        self.drop = layers.Dropout(0.2)
+        self.out = layers.Dense(1)
+
+    def call(self, inputs, training=False):
+        return self.out(self.drop(self.hidden(inputs), training=training))
+
+
+def test_a_subclassed_model_builds_from_its_first_data_and_trains():
+    model = TwoLayers(seed=0)
+    with pytest.raises(ValueError, match="subclassed and not built yet"):
+        model.summary()
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")   # before the graph exists
+    history = model.fit(X, Y, epochs=40, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    p = model.params["call"]
+    hidden = np.maximum(X @ p["hidden"]["kernel"] + p["hidden"]["bias"], 0)
+    expected = hidden @ p["out"]["kernel"] + p["out"]["bias"]
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(X), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_subclassed_model_saves_weights_and_refuses_to_save_itself(tmp_path):
+    model = TwoLayers(seed=0)
+    model.build((None, 3))
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X, Y, epochs=2, verbose=0)
+    with pytest.raises(TypeError, match=r"subclassed model .*save_weights"):
+        model.save(os.fspath(tmp_path / "m.adkit"))
+    assert not os.path.exists(tmp_path / "m.adkit")
+    path = os.fspath(tmp_path / "m.weights.npz")
+    model.save_weights(path)
+    again = TwoLayers(seed=5)
+    again.build((None, 3))
+    again.load_weights(path)
+    np.testing.assert_allclose(again.predict(X), model.predict(X), rtol=1e-6)
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(TypeError, match="Model needs inputs and outputs"):
+        keras.Model()
+    layer = Linear(2)
+    with pytest.raises(RuntimeError, match="add_weight is called from build"):
+        layer.add_weight(shape=(2,))
+
+    class Branchy(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.a = layers.Dense(2)
+            self.b = layers.Dense(2)
+
+        def call(self, inputs):
+            return self.a(inputs) if np.all(inputs == 0) else self.b(inputs)
+
+    model = keras.Sequential([Branchy(input_shape=(3,), name="branchy")], seed=0)
+    with pytest.raises(ValueError, match="was not called when 'branchy' was built"):
+        model.predict(X)
+
+
+def test_same_outputs_as_keras_with_the_same_weights():
+    if "KERAS_BACKEND" not in os.environ:
+        os.environ["KERAS_BACKEND"] = "jax"
+    real = pytest.importorskip("keras", reason="the cross-check runs Keras 3: pip install "
+                               "keras jax")
+
+    class KerasLinear(real.layers.Layer):
+        def __init__(self, units=4, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), name="w")
+            self.b = self.add_weight(shape=(self.units,), initializer="ones", name="b")
+
+        def call(self, inputs):
+            return real.ops.tanh(real.ops.matmul(inputs, self.w) + self.b)
+
+    theirs = real.Sequential([real.Input(shape=(3,)), KerasLinear(4), real.layers.Dense(1)])
+    ours = linear_model()
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(X), np.asarray(theirs.predict(X, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
