@@ -48,7 +48,7 @@ from adkit.extend import is_duck_array
 from . import schedules
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
-           "Nadam", "Lion", "Rprop", "ESGD", "get", "serialize", "schedules"]
+           "Nadam", "Lion", "Ftrl", "Rprop", "ESGD", "get", "serialize", "deserialize", "schedules"]
 
 _BASE_ARGS = ("learning_rate", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
               "gradient_noise", "seed", "name")
@@ -164,6 +164,15 @@ def _accepts_keras2_spellings(init: Callable) -> Callable:
         init(self, *args, **kwargs)
 
     return __init__
+
+
+def _unzipped_pairs(pairs: Any, where: str) -> tuple[list, list]:
+    """(params, grads) from Keras's ``zip(grads, variables)``."""
+    pairs = list(pairs)
+    if not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
+        raise TypeError(f"{where}: pass params and grads (two lists), or one iterable of "
+                        f"(gradient, parameter) pairs as Keras does, e.g. zip(grads, params)")
+    return [p for _, p in pairs], [g for g, _ in pairs]
 
 
 # ---------------------------------------------------------------- the base class
@@ -286,15 +295,20 @@ class Optimizer:
 
     # ------------------------------------------------------------ the step
 
-    def apply_gradients(self, params: Sequence[np.ndarray], grads: Sequence[Any],
+    def apply_gradients(self, params: Sequence[np.ndarray], grads: Sequence[Any] | None = None,
                         hvp: Callable | None = None) -> None:
-        """Update every ``params[i]`` in place from ``grads[i]``.
+        """Update every ``params[i]`` in place from ``grads[i]``; or, as Keras code calls
+        it, ``apply_gradients(zip(grads, params))`` (pairs, gradient first).
 
         ``hvp(vectors) -> [H @ v for each]`` is needed only when ``needs_hvp``.
 
         >>> w = np.ones(3, np.float32); Adam(0.1).apply_gradients([w], [w]); w.round(4)
         array([0.9, 0.9, 0.9], dtype=float32)
+        >>> SGD(0.5).apply_gradients(zip([w], [w])); w.round(4)
+        array([0.45, 0.45, 0.45], dtype=float32)
         """
+        if grads is None:
+            params, grads = _unzipped_pairs(params, f"{self.name}.apply_gradients")
         if params and is_duck_array(params[0]):
             self._apply_on_device(list(params), list(grads))
             return
@@ -332,6 +346,11 @@ class Optimizer:
             raise NotImplementedError(
                 f"{name}: {', '.join(extras)} run on the host only; drop them for "
                 f"device='opencl', or train on device='cpu'")
+
+    def apply(self, grads: Sequence[Any], trainable_variables: Sequence[np.ndarray]) -> None:
+        """Keras 3's spelling: ``apply(grads, trainable_variables)``, updating the
+        variables (numpy arrays) in place."""
+        self.apply_gradients(list(trainable_variables), list(grads))
 
     def _apply_on_device(self, params: list, grads: list) -> None:
         self.require_device_support()
@@ -1196,6 +1215,70 @@ class Nadam(_AdamFamily):
         return (m / d * c_m, g / d * c_g), [m, v]
 
 
+class Ftrl(Optimizer):
+    """Follow The Regularized Leader (McMahan et al. 2013), Keras's form: with
+    ``n`` the accumulated squared gradients (from ``initial_accumulator_value``),
+    ``p = -learning_rate_power`` and ``l2' = l2 + beta / (2 lr)``,
+    ``z += g + 2 l2_shrinkage w - (n_new**p - n**p) / lr * w``, then
+    ``w = (clip(z, -l1, l1) - z) / (n_new**p / lr + 2 l2')``: the l1 strength sets
+    weights exactly to zero.
+
+    >>> w = np.array([1.0]); Ftrl(0.1, initial_accumulator_value=0.0).apply_gradients(
+    ...     [w], [np.array([2.0])]); w.round(6)
+    array([0.9])
+    """
+
+    _hyper = ("learning_rate_power", "initial_accumulator_value", "l1_regularization_strength",
+              "l2_regularization_strength", "l2_shrinkage_regularization_strength", "beta")
+
+    def __init__(self, learning_rate: Any = 0.001, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0,
+                 l2_shrinkage_regularization_strength: float = 0.0, beta: float = 0.0,
+                 **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        if not callable(self.learning_rate) and self.learning_rate == 0:
+            raise ValueError("Ftrl: learning_rate must be > 0 (Ftrl divides by it), got 0")
+        self.learning_rate_power = _real("Ftrl", "learning_rate_power", learning_rate_power,
+                                         -math.inf, 0.0)
+        for name, value in (("initial_accumulator_value", initial_accumulator_value),
+                            ("l1_regularization_strength", l1_regularization_strength),
+                            ("l2_regularization_strength", l2_regularization_strength),
+                            ("l2_shrinkage_regularization_strength",
+                             l2_shrinkage_regularization_strength), ("beta", beta)):
+            setattr(self, name, _real("Ftrl", name, value))
+        self._slot_names = ("accumulator", "linear")
+
+    def _init_slot(self, name, p):
+        if name == "accumulator":
+            return np.full(p.shape, self.initial_accumulator_value, p.dtype)
+        return np.zeros(p.shape, p.dtype)
+
+    def _prepare(self, params, grads, hvp, lr):
+        if lr <= 0:
+            raise ValueError(f"Ftrl: the learning rate at step {self.iterations} is {lr!r}; "
+                             f"Ftrl divides by it, so it must stay > 0")
+        return lr, self.l2_regularization_strength + self.beta / (2.0 * lr)
+
+    def _update(self, p, g, slots, consts):
+        (update,), (accum, linear) = self._rule(p, g, slots, consts)
+        np.copyto(slots[0], accum)
+        np.copyto(slots[1], linear)
+        p -= update
+
+    def _rule(self, p, g, slots, consts):
+        lr, l2 = consts
+        accum, linear = slots
+        power = -self.learning_rate_power
+        grad = g + 2 * self.l2_shrinkage_regularization_strength * p
+        new_accum = accum + np.square(g)
+        linear = linear + (grad - (new_accum ** power - accum ** power) / lr * p)
+        quadratic = new_accum ** power / lr + 2 * l2
+        l1 = self.l1_regularization_strength
+        new_p = (np.clip(linear, -l1, l1) - linear) / quadratic
+        return (p - new_p,), [new_accum, linear]
+
+
 class Rprop(Optimizer):
     """Resilient backpropagation, iRprop- (Igel & Huesken 2000) as PyTorch does it:
     each weight has its own step size, multiplied by ``etas[1]`` while its
@@ -1332,7 +1415,7 @@ class ESGD(Optimizer):
 
 _REGISTRY: dict[str, type[Optimizer]] = {cls.__name__.lower(): cls for cls in
                                          (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax,
-                                          Nadam, Lion, Rprop, ESGD)}
+                                          Nadam, Lion, Ftrl, Rprop, ESGD)}
 _ALIASES: dict[str, Callable[[], Optimizer]] = {"nag": lambda: SGD(momentum=0.9, nesterov=True)}
 
 
@@ -1343,6 +1426,11 @@ def serialize(optimizer: Optimizer) -> dict:
     'Adam'
     """
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config: Mapping[str, Any]) -> Optimizer:
+    """The optimizer ``serialize`` (or Keras's ``keras.optimizers.serialize``) described."""
+    return get(config)
 
 
 def get(identifier: Any) -> Optimizer:

@@ -86,6 +86,25 @@ def ref_rmsprop(w, grads, lr, rho=0.9, eps=1e-7, wd=None):
     return out
 
 
+def ref_ftrl(w, grads, lr, power=-0.5, init=0.1, l1=0.0, l2=0.0, shrink=0.0, beta=0.0):
+    """McMahan et al.'s per-coordinate FTRL-Proximal, Keras's variant, one entry at a time."""
+    w = w.copy()
+    n, z, out = np.full_like(w, init), np.zeros_like(w), []
+    for g in grads:
+        for i in np.ndindex(w.shape):
+            gi = g[i] + 2 * shrink * w[i]
+            n_new = n[i] + g[i] ** 2
+            sigma = (n_new ** -power - n[i] ** -power) / lr
+            z[i] += gi - sigma * w[i]
+            n[i] = n_new
+            if abs(z[i]) <= l1:
+                w[i] = 0.0
+            else:
+                w[i] = -(z[i] - np.sign(z[i]) * l1) / (n_new ** -power / lr + 2 * (l2 + beta / (2 * lr)))
+        out.append(w.copy())
+    return out
+
+
 def trajectory(opt, grads, w=W0):
     w = w.copy()
     out = []
@@ -114,6 +133,9 @@ CASES = [
      lambda: ref_sgd(W0, gradients(), 0.1, wd=0.05, clipnorm=0.5)),
     ("RMSprop wd", lambda: O.RMSprop(0.01, weight_decay=0.1),
      lambda: ref_rmsprop(W0, gradients(), 0.01, wd=0.1)),
+    ("Ftrl", lambda: O.Ftrl(0.5), lambda: ref_ftrl(W0, gradients(), 0.5)),
+    ("Ftrl l1 l2", lambda: O.Ftrl(0.5, -0.7, 0.2, 0.3, 0.1, 0.05, 0.2),
+     lambda: ref_ftrl(W0, gradients(), 0.5, -0.7, 0.2, 0.3, 0.1, 0.05, 0.2)),
 ]
 
 
@@ -140,6 +162,28 @@ def test_weight_decay_alone_shrinks_the_weights_geometrically():
     np.testing.assert_allclose(w, np.array([2.0, -4.0]) * 0.95 ** 3, rtol=1e-14)
 
 
+def test_ftrl_l1_strength_makes_weights_exactly_zero():
+    w = W0.copy()
+    opt = O.Ftrl(0.5, l1_regularization_strength=100.0)
+    for g in gradients():
+        opt.apply_gradients([w], [g])
+    assert np.all(w == 0.0)
+
+
+def test_keras_calling_conventions_apply_gradients_with_pairs_and_apply():
+    grads = gradients(steps=3)
+    w1, w2, w3 = W0.copy(), W0.copy(), W0.copy()
+    a, b, c = O.AdamW(0.1), O.AdamW(0.1), O.AdamW(0.1)
+    for g in grads:
+        a.apply_gradients([w1], [g])
+        b.apply_gradients(zip([g], [w2]))
+        c.apply([g], [w3])
+    np.testing.assert_array_equal(w1, w2)
+    np.testing.assert_array_equal(w1, w3)
+    with pytest.raises(TypeError, match=r"or one iterable of \(gradient, parameter\) pairs"):
+        O.SGD().apply_gradients([w1])
+
+
 def test_keras_defaults():
     adamw = O.AdamW()
     assert (adamw.learning_rate, adamw.weight_decay, adamw.beta_1, adamw.beta_2, adamw.epsilon,
@@ -148,6 +192,9 @@ def test_keras_defaults():
     assert (lion.learning_rate, lion.beta_1, lion.beta_2, lion.weight_decay) == (0.001, 0.9, 0.99, None)
     assert O.Adam().weight_decay is None and O.SGD().get_config()["weight_decay"] is None
     assert type(O.get("adamw")) is O.AdamW and type(O.get("Lion")) is O.Lion
+    ftrl = O.Ftrl()
+    assert (ftrl.learning_rate, ftrl.learning_rate_power, ftrl.initial_accumulator_value,
+            ftrl.l1_regularization_strength, ftrl.beta) == (0.001, -0.5, 0.1, 0.0, 0.0)
 
 
 # ---------------------------------------------------------------- configs
@@ -185,13 +232,21 @@ def test_bad_input_is_refused_by_name():
         O.AdamW(weight_decay=None)
     with pytest.raises(ValueError, match=r"Lion: beta_1 must be a finite float in \(0, 1\]"):
         O.Lion(beta_1=0.0)
-    with pytest.raises(ValueError, match=r"unknown optimizer 'lamb'; valid names: .*'adamw'.*'lion'"):
+    with pytest.raises(ValueError, match=r"unknown optimizer 'lamb'; valid names: .*'adamw'.*'ftrl'.*'lion'"):
         O.get("lamb")
+    with pytest.raises(ValueError, match=r"Ftrl: learning_rate_power must be a finite float in \[-inf, 0\]"):
+        O.Ftrl(learning_rate_power=0.5)
+    with pytest.raises(ValueError, match="Ftrl: learning_rate must be > 0"):
+        O.Ftrl(0.0)
+    with pytest.raises(ValueError, match="l1_regularization_strength must be a finite float"):
+        O.Ftrl(l1_regularization_strength=-1.0)
 
 
 def test_new_optimizers_and_weight_decay_are_refused_by_name_on_opencl():
     with pytest.raises(NotImplementedError, match="Lion has no OpenCL kernel.*device='cpu'"):
         O.Lion().require_device_support()
+    with pytest.raises(NotImplementedError, match="Ftrl has no OpenCL kernel"):
+        O.Ftrl().require_device_support()
     with pytest.raises(NotImplementedError, match="AdamW: weight_decay run on the host only"):
         O.AdamW().require_device_support()
     with pytest.raises(NotImplementedError, match="SGD: weight_decay run on the host only"):
@@ -228,10 +283,11 @@ def make_optimizer(name):
             "Adam amsgrad": lambda: O.Adam(0.02, amsgrad=True, weight_decay=0.01),
             "SGD": lambda: O.SGD(S.PolynomialDecay(0.05, 16, power=2.0), momentum=0.9,
                                  weight_decay=0.01, clipnorm=1.0),
-            "RMSprop": lambda: O.RMSprop(S.CosineDecayRestarts(0.01, 4), weight_decay=0.05)}[name]()
+            "RMSprop": lambda: O.RMSprop(S.CosineDecayRestarts(0.01, 4), weight_decay=0.05),
+            "Ftrl": lambda: O.Ftrl(0.2, l1_regularization_strength=0.001, beta=0.1)}[name]()
 
 
-NAMES = ["AdamW", "Lion", "Adam amsgrad", "SGD", "RMSprop"]
+NAMES = ["AdamW", "Lion", "Adam amsgrad", "SGD", "RMSprop", "Ftrl"]
 
 
 def trained(name, jit_compile, epochs=3):
@@ -252,7 +308,7 @@ def test_compiled_and_eager_training_agree_and_lower_the_loss(name):
     assert loss_c[-1] < loss_c[0]
 
 
-@pytest.mark.parametrize("name", ["AdamW", "Lion", "SGD"])
+@pytest.mark.parametrize("name", ["AdamW", "Lion", "SGD", "Ftrl"])
 def test_a_saved_model_resumes_with_its_optimizer_state(tmp_path, name):
     x, y = data()
     straight, _ = trained(name, True, epochs=4)
@@ -360,6 +416,8 @@ KERAS_CASES = [
     ("SGD", dict(learning_rate=0.1, momentum=0.9, nesterov=True, weight_decay=0.05)),
     ("RMSprop", dict(learning_rate=0.01, weight_decay=0.1, global_clipnorm=1.0)),
     ("Adagrad", dict(learning_rate=0.1, weight_decay=0.1)),
+    ("Ftrl", dict(learning_rate=0.5, l1_regularization_strength=0.01, l2_regularization_strength=0.1,
+                  l2_shrinkage_regularization_strength=0.05, beta=0.2, learning_rate_power=-0.7)),
 ]
 
 
