@@ -4,7 +4,10 @@ Each layer becomes a few standard ONNX operators (opset 17) with the model's
 weights as initializers: Dense is MatMul + Add, Conv2D is Conv, the pooling
 layers MaxPool and AveragePool (padding left out of the average, as here),
 BatchNormalization its inference-time scale and shift, Flatten and Reshape
-keep their meaning on channels-last tensors, Dropout vanishes (inference).
+keep their meaning on channels-last tensors, Dropout and the noise layers vanish
+(inference). Keras 3's activation layers become Relu, LeakyRelu, Clip, Elu, PRelu
+and Softmax; LayerNormalization (over trailing axes) ONNX's own LayerNormalization,
+RMSNormalization and UnitNormalization a few reductions.
 ONNX's convolutions and pooling read channels-first images while adkit.nn's are
 channels-last (Keras's layout), so the graph transposes into NCHW before the
 first spatial layer and back only where a layer needs the channels last (Flatten,
@@ -31,7 +34,9 @@ from .layers.base import Layer
 from .layers.conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .layers.conv_options import effective_size
 from .layers.core import Activation, Dense, Dropout, Flatten, Reshape
-from .layers.normalization import BatchNormalization
+from .layers.activation_layers import ELU, PReLU, LeakyReLU, ReLU, Softmax
+from .layers.normalization import (BatchNormalization, LayerNormalization, RMSNormalization,
+                                   UnitNormalization, full_axes)
 
 __all__ = ["export_onnx", "OPSET", "SUPPORTED"]
 
@@ -304,13 +309,104 @@ def _activation(g: _Graph, layer: Activation, params: dict, state: dict) -> None
     _activate(g, layer)
 
 
+def _refuse(layer: Layer, why: str) -> ValueError:
+    return ValueError(f"export_onnx: layer {layer.name!r} ({type(layer).__name__}) {why}")
+
+
+def _relu_layer(g: _Graph, layer: ReLU, params: dict, state: dict) -> None:
+    hint = layer.name
+    if layer.threshold != 0.0 or (layer.negative_slope != 0.0 and layer.max_value is not None):
+        raise _refuse(layer, "has no ONNX form here with a threshold, or with both "
+                      "negative_slope and max_value; export ReLU with one of max_value and "
+                      "negative_slope")
+    if layer.negative_slope != 0.0:
+        g.op("LeakyRelu", [g.x], hint, alpha=layer.negative_slope)
+    elif layer.max_value is not None:
+        _clip(0.0, layer.max_value)(g, hint)
+    else:
+        g.op("Relu", [g.x], hint)
+
+
+def _leaky_relu_layer(g: _Graph, layer: LeakyReLU, params: dict, state: dict) -> None:
+    g.op("LeakyRelu", [g.x], layer.name, alpha=layer.negative_slope)
+
+
+def _elu_layer(g: _Graph, layer: ELU, params: dict, state: dict) -> None:
+    g.op("Elu", [g.x], layer.name, alpha=layer.alpha)
+
+
+def _prelu_layer(g: _Graph, layer: PReLU, params: dict, state: dict) -> None:
+    g.to_nhwc(layer.name)   # alpha has the channels-last shape of one example
+    g.op("PRelu", [g.x, g.constant(f"{layer.name}/alpha", params["alpha"])], layer.name)
+
+
+def _softmax_layer(g: _Graph, layer: Softmax, params: dict, state: dict) -> None:
+    axes = full_axes(layer.axis, g.shape, f"Softmax {layer.name!r}")
+    if len(axes) != 1:
+        raise _refuse(layer, f"normalises over several axes {layer.axis}, which ONNX's "
+                      "Softmax does not; export a Softmax over one axis")
+    g.to_nhwc(layer.name)
+    g.op("Softmax", [g.x], layer.name, axis=axes[0])
+
+
+def _layer_norm(g: _Graph, layer: LayerNormalization, params: dict, state: dict) -> None:
+    axes = full_axes(layer.axis, g.shape, f"LayerNormalization {layer.name!r}")
+    rank = len(g.shape) + 1
+    if axes != tuple(range(axes[0], rank)):
+        raise _refuse(layer, f"normalises over axes {list(axes)}, not the trailing ones "
+                      "ONNX's LayerNormalization takes; export it with trailing axes (-1, ...)")
+    g.to_nhwc(layer.name)
+    shape = tuple(g.shape[a - 1] for a in axes)
+    gamma = params["gamma"] if layer.scale else np.ones(shape)
+    beta = params["beta"] if layer.center else np.zeros(shape)
+    g.op("LayerNormalization", [g.x, g.constant(f"{layer.name}/gamma", gamma),
+                                g.constant(f"{layer.name}/beta", beta)],
+         layer.name, axis=axes[0], epsilon=layer.epsilon)
+
+
+def _reduce_over(g: _Graph, layer: Layer, op_type: str, hint: str) -> tuple[str, tuple]:
+    """op_type (ReduceMean, ReduceSumSquare) of the current tensor over the layer's axes,
+    kept; (its name, the axes)."""
+    axes = full_axes(layer.axis, g.shape, f"{type(layer).__name__} {layer.name!r}")
+    return g.op(op_type, [g.x], hint, axes=list(axes), keepdims=1), axes
+
+
+def _rms_norm(g: _Graph, layer: RMSNormalization, params: dict, state: dict) -> None:
+    g.to_nhwc(layer.name)
+    x = g.x
+    g.op("Mul", [x, x], f"{layer.name}/square")
+    _, axes = _reduce_over(g, layer, "ReduceMean", f"{layer.name}/mean_square")
+    g.op("Add", [g.x, g.constant(f"{layer.name}/epsilon", layer.epsilon)], f"{layer.name}/add")
+    g.op("Sqrt", [g.x], f"{layer.name}/rms")
+    g.op("Div", [x, g.x], f"{layer.name}/normalised")
+    where = [g.shape[a - 1] if a in axes else 1 for a in range(1, len(g.shape) + 1)]
+    scale = np.reshape(params["scale"], where)
+    g.op("Mul", [g.x, g.constant(f"{layer.name}/scale", scale)], layer.name)
+
+
+def _unit_norm(g: _Graph, layer: UnitNormalization, params: dict, state: dict) -> None:
+    g.to_nhwc(layer.name)
+    x = g.x
+    _reduce_over(g, layer, "ReduceSumSquare", f"{layer.name}/sum_square")
+    g.op("Max", [g.x, g.constant(f"{layer.name}/floor", 1e-24)], f"{layer.name}/floor")
+    g.op("Sqrt", [g.x], f"{layer.name}/norm")
+    g.op("Div", [x, g.x], layer.name)
+
+
 #: the layers export_onnx writes, by class name (a subclass may compute something else,
 #: so it is not taken for its base; Keras's own keys are class names too), and how
 SUPPORTED: dict[str, Callable] = {
     "Dense": _dense, "Conv2D": _conv2d, "MaxPooling2D": _max_pool,
     "AveragePooling2D": _average_pool, "BatchNormalization": _batch_norm, "Flatten": _flatten,
     "Reshape": _reshape, "Dropout": _dropout, "Activation": _activation,
+    "ReLU": _relu_layer, "LeakyReLU": _leaky_relu_layer, "ELU": _elu_layer,
+    "PReLU": _prelu_layer, "Softmax": _softmax_layer, "LayerNormalization": _layer_norm,
+    "RMSNormalization": _rms_norm, "UnitNormalization": _unit_norm,
 }
+# what predict does with these in inference: nothing (noise and penalties act in training)
+SUPPORTED.update(dict.fromkeys(
+    ("GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
+     "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization", "Identity"), _dropout))
 
 
 def _writer(layer: Layer) -> Callable:
@@ -319,7 +415,7 @@ def _writer(layer: Layer) -> Callable:
     if writer is None:
         raise ValueError(f"export_onnx: layer {layer.name!r} ({kind}) has no ONNX export "
                          f"yet; exportable layers: {', '.join(sorted(SUPPORTED))}")
-    if hasattr(layer, "activation"):
+    if hasattr(layer, "activation") and not isinstance(layer, Softmax):   # its own axis
         _activation_name(layer)
     return writer
 
