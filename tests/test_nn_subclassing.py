@@ -235,3 +235,20 @@ def test_same_outputs_as_keras_with_the_same_weights():
     theirs.set_weights(ours.get_weights())
     np.testing.assert_allclose(ours.predict(X), np.asarray(theirs.predict(X, verbose=0)),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_adkits_own_call_signature_is_not_taken_for_keras_style():
+    from adkit.nn.layers.subclassing import is_keras_style
+
+    class Doubled(layers.Layer):          # adkit's contract, other argument names
+        def call(self, weights, x, context):
+            return 2.0 * x
+
+    class KerasWay(layers.Layer):
+        def call(self, inputs, training=None, mask=None):
+            return inputs
+
+    assert not hasattr(Doubled, "_user_call")
+    assert KerasWay._user_call is not None and not is_keras_style(KerasWay)   # adapted
+    np.testing.assert_allclose(keras.Sequential([Doubled(input_shape=(3,))]).predict(X),
+                               2.0 * X, rtol=1e-6)

@@ -250,8 +250,14 @@ def is_keras_style(cls: type) -> bool:
     call = cls.__dict__.get("call")
     if call is None or getattr(call, "_adapted", False):
         return False
-    names = list(inspect.signature(call).parameters)[1:]
-    return not names or names[0] != "params"
+    parameters = list(inspect.signature(call).parameters.values())[1:]
+    if parameters and parameters[0].name == "params":
+        return False
+    # adkit's call takes three arguments without defaults (params, x, ctx); Keras's
+    # takes the inputs, then training=None, mask=None, ... with defaults
+    required = [p for p in parameters if p.default is p.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(required) < 3
 
 
 def adapt(cls: type) -> None:
