@@ -1587,6 +1587,18 @@ for _name, _da, _db in [("beta", "pos", "pos"), ("betaln", "pos", "pos"), ("xlog
     binary(f"scipy.special.{_name}", f"sp.{_name}({{a}}, {{b}})", _da, _db)
 
 
+# adkit/rules/scipy_special.py (inv_boxcox: |lmbda y| < 1 keeps 1 + lmbda y positive)
+for _name, _dom in [("exprel", "any"), ("spence", "pos"), ("ellipk", "unit"),
+                    ("ellipe", "unit")]:
+    unary(f"scipy.special.{_name}", f"sp.{_name}({{0}})", _dom)
+for _name, _da, _db in [("boxcox", "pos", "small"), ("boxcox1p", "gtm05", "small"),
+                        ("inv_boxcox", "unit", "unit"), ("binom", "gt1", "prob"),
+                        ("pseudo_huber", "pos", "any")]:
+    binary(f"scipy.special.{_name}", f"sp.{_name}({{a}}, {{b}})", _da, _db)
+binary("scipy.special.huber", "sp.huber({a}, {b})", "pos", "any",
+       notes=("np.abs({b}) <= {a}",))
+
+
 def with_parameter(name: str, spellings: list[str], domain: str) -> None:
     """f(constant parameter(s), x): differentiated in x only."""
     def build(b: Builder) -> str:

@@ -60,6 +60,9 @@ UNARY = [
     (sp.i1e, _in(0.2, 2)), (sp.i1e, _in(-2, -0.2)), (sp.j0, _in(-4, 4)), (sp.j1, _in(-4, 4)),
     (sp.y0, _in(0.5, 4)), (sp.y1, _in(0.5, 4)), (sp.k0, Rpos), (sp.k1, Rpos), (sp.k0e, Rpos),
     (sp.k1e, Rpos),
+    # adkit/rules/scipy_special.py (more in tests/test_rules_scipy_special_more.py)
+    (sp.exprel, _in(-3, 3)), (sp.spence, _in(0.2, 3)), (sp.ellipk, _in(-2, 0.9)),
+    (sp.ellipe, _in(-2, 0.9)),
 ]
 
 
@@ -74,6 +77,9 @@ def test_unary(fn, gen, shape):
 BINARY = [
     (sp.xlogy, R, Rpos), (sp.xlog1py, R, _in(-0.5, 2)), (sp.rel_entr, Rpos, Rpos),
     (sp.kl_div, Rpos, Rpos), (sp.beta, Rpos, Rpos), (sp.betaln, Rpos, Rpos),
+    (sp.boxcox, Rpos, _in(-1, 1.5)), (sp.boxcox1p, _in(-0.5, 2), _in(-1, 1.5)),
+    (sp.inv_boxcox, _in(-0.8, 0.8), _in(-1, 1)), (sp.binom, _in(3, 6), _in(0.2, 2.5)),
+    (sp.pseudo_huber, Rpos, R), (sp.huber, Rpos, R),
 ]
 
 

@@ -685,3 +685,7 @@ PYTHON_FUNCTIONS = {name: getattr(sp, name) for name in
                     if getattr(sp, name, None) in FUNCTIONS}
 for _name_, _fn in PYTHON_FUNCTIONS.items():
     bind(_fn, FUNCTIONS[_fn], "scipy.special." + _name_)
+
+
+# binom, the Box-Cox transforms, huber, pseudo_huber, spence, ellipk, ellipe, exprel
+from . import scipy_special  # noqa: E402,F401
