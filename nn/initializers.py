@@ -157,17 +157,39 @@ def _number(who: str, name: str, value: Any, *, positive: bool = False) -> float
     return float(value)
 
 
+def _keras_call(call: Callable) -> Callable:
+    """A subclass's Keras-style __call__(shape, dtype=None), also callable as adkit's
+    layers call initializers, (rng, shape, dtype): the generator is dropped."""
+
+    @functools.wraps(call)
+    def __call__(self: "Initializer", *args: Any, **kwargs: Any) -> np.ndarray:
+        if args and isinstance(args[0], np.random.Generator):
+            shape, dtype = (list(args[1:]) + [None, None])[:2]
+            shape = kwargs.pop("shape", shape)
+            dtype = np.dtype(kwargs.pop("dtype", dtype) or np.float32)
+            return np.asarray(call(self, shape, dtype=dtype), dtype=dtype)
+        return call(self, *args, **kwargs)
+
+    return __call__
+
+
 class Initializer:
     """Base class of Keras 3's initializer classes. Subclasses define
     ``draw(rng, shape, dtype)`` and ``get_config()``.
 
     An instance is called either as adkit's layers call it, ``init(rng, shape,
     dtype)``, or as Keras code calls it, ``init(shape, dtype=None)`` (float32 by
-    default).
+    default). A subclass written for Keras, defining ``__call__(self, shape,
+    dtype=None)`` instead of ``draw``, works in layers too.
 
     >>> Constant(2.0)((2,))
     array([2., 2.], dtype=float32)
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__call__" in cls.__dict__:   # written for Keras: __call__(self, shape, dtype=None)
+            cls.__call__ = _keras_call(cls.__dict__["__call__"])
 
     def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
         if args and isinstance(args[0], np.random.Generator):

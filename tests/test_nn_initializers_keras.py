@@ -284,3 +284,20 @@ def test_keras_snake_case_names_called_as_classes():
     np.testing.assert_array_equal(layer.get_weights()[0], I.GlorotUniform(seed=42)((2, 3)))
     # called with a generator first they stay adkit's functions
     assert I.he_normal(np.random.default_rng(0), (2, 2), np.float32).shape == (2, 2)
+
+
+def test_a_keras_style_initializer_subclass_works_in_a_layer():
+    class Halves(I.Initializer):
+        def __init__(self, value=0.5):
+            self.value = value
+
+        def __call__(self, shape, dtype=None):
+            return np.full(shape, self.value, dtype=dtype)
+
+        def get_config(self):
+            return {"value": self.value}
+
+    np.testing.assert_array_equal(Halves(2.0)((2,)), [2.0, 2.0])
+    layer = Dense(2, input_shape=(3,), kernel_initializer=Halves(0.25))
+    keras.Sequential([layer])
+    np.testing.assert_array_equal(layer.get_weights()[0], np.full((3, 2), 0.25, np.float32))
