@@ -238,7 +238,7 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     ignore_class: examples with this label (e.g. -1 or 255, a "void" class) lose 0; a
     Loss object's mean then counts only the others, as Keras's mask does."""
     axis = _check_axis(axis, "sparse_categorical_crossentropy")
-    labels = _class_ids(y_true)
+    labels = class_ids(y_true)
     if axis not in (-1, len(_shape(y_pred)) - 1):
         y_pred = np.moveaxis(y_pred, axis, -1)
     valid = None
@@ -334,7 +334,13 @@ def categorical_hinge(y_true: Any, y_pred: Any) -> Any:
     return np.maximum(neg - pos + 1.0, 0.0)
 
 
-def _class_ids(y: Any) -> Any:
+def class_ids(y: Any) -> Any:
+    """Integer class labels: a trailing axis of 1 dropped ((N, 1) -> (N,)), as int64
+    (labels already on a device stay there).
+
+    >>> class_ids(np.array([[2.0], [0.0]]))
+    array([2, 0])
+    """
     if is_duck_array(y):   # labels already on a device, as integers: they stay there
         return np.reshape(y, y.shape[:-1]) if y.ndim >= 2 and y.shape[-1] == 1 else y
     if getattr(y, "dtype", None) is None:   # arrays and adkit.compile's staged values stay
@@ -424,7 +430,7 @@ class CompiledLoss:
         ignore_class = self.options.get("ignore_class")
         if ignore_class is None:
             return values
-        valid = _class_ids(y_true) != ignore_class
+        valid = class_ids(y_true) != ignore_class
         scale = np.size(valid) / np.maximum(np.sum(valid), 1)
         dtype = getattr(values, "dtype", None)
         return values * (scale if dtype is None else scale.astype(dtype))
@@ -563,7 +569,7 @@ def check_targets(loss: Callable, y: np.ndarray, output_shape: tuple) -> None:
         if not integral:
             raise ValueError("sparse_categorical_crossentropy expects integer class ids; the "
                              "labels have fractional values")
-        ids = _class_ids(y)
+        ids = class_ids(y)
         ignored = (getattr(loss, "options", None) or {}).get("ignore_class")
         if ignored is not None:
             ids = ids[ids != ignored]
@@ -915,7 +921,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
     def _mask(self, y_true: Any) -> Any:
         if self.ignore_class is None:
             return None
-        return _class_ids(y_true) != self.ignore_class
+        return class_ids(y_true) != self.ignore_class
 
 
 CLASSES: dict[str, type[Loss]] = {cls.__name__: cls for cls in (

@@ -24,7 +24,7 @@ Conventions shared by both:
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -38,7 +38,11 @@ __all__ = [
     "Metric", "MeanMetric", "MeanMetricWrapper",
     "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
     "Precision", "Recall", "F1Score", "AUC", "MeanSquaredError", "MeanAbsoluteError", "get",
-    "WeightedMetric",
+    "WeightedMetric", "Accuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
+    "RootMeanSquaredError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+    "KLDivergence", "Poisson", "CosineSimilarity", "LogCoshError", "Hinge", "SquaredHinge",
+    "CategoricalHinge", "BinaryCrossentropy", "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy", "Mean", "Sum",
 ]
 
 _AVERAGES = (None, "binary", "macro", "micro", "weighted")
@@ -492,10 +496,20 @@ class Metric:
 
     name = "metric"
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         if name is not None:
             self.name = name
+        self.dtype = dtype
         self.reset_state()
+
+    def get_config(self) -> dict:
+        """Keras's config: name and dtype (and a subclass's options)."""
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Metric:
+        """The metric get_config described."""
+        return cls(**config)
 
     def update_state(self, y_true: ArrayLike, y_pred: ArrayLike,
                      sample_weight: ArrayLike | None = None) -> None:
@@ -518,6 +532,35 @@ class Metric:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
+def _per_sample(values: ArrayLike, sample_weight: ArrayLike | None,
+                where: str) -> tuple[np.ndarray, np.ndarray]:
+    """(weighted values, weights), one per sample, as Keras's Mean reduces a batch: values
+    with more axes than the weights are averaged over the extra ones, so one weight per
+    example weighs that example's mean ((N, T) values with (N,) weights), and a single
+    weight weighs the batch's mean; without weights each example (row) counts once."""
+    v = np.asarray(values, dtype=np.float64)
+    if sample_weight is None:
+        if v.ndim > 1:
+            v = v.reshape(len(v), -1).mean(axis=1)
+        return np.ravel(v), np.ones(v.size)
+    w = np.asarray(sample_weight, dtype=np.float64)
+    shape = v.shape
+    if w.ndim == v.ndim + 1 and w.shape[-1] == 1:
+        w = w[..., 0]
+    if v.ndim > w.ndim:
+        v = v.mean(axis=tuple(range(w.ndim, v.ndim)))
+    try:
+        w = np.broadcast_to(w, v.shape)
+    except ValueError:
+        raise ValueError(f"{where}: values of shape {shape} but sample weights of shape "
+                         f"{np.shape(sample_weight)}; pass one weight per example, or a "
+                         "single weight") from None
+    v = v * w
+    if v.ndim > 1:
+        v, w = v.reshape(len(v), -1).mean(axis=1), w.reshape(len(w), -1).mean(axis=1)
+    return np.ravel(v), np.ravel(w)
+
+
 class MeanMetric(Metric):
     """Weighted running mean of values, e.g. the training loss.
 
@@ -537,17 +580,16 @@ class MeanMetric(Metric):
         self._count = 0.0
 
     def update_state(self, values: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
-        v = np.ravel(np.asarray(values, dtype=np.float64))
-        w = np.ravel(np.asarray(1.0 if sample_weight is None else sample_weight, dtype=np.float64))
-        if v.size != w.size and 1 not in (v.size, w.size):
-            raise ValueError(f"{self.name}: {v.size} values but {w.size} sample weights; "
-                             "pass one weight per value, or a single weight")
-        v, w = np.broadcast_arrays(v, w)
-        self._total += float(np.dot(v, w))
-        self._count += float(w.sum())
+        weighted, weights = _per_sample(values, sample_weight, self.name)
+        self._total += float(weighted.sum())
+        self._count += float(weights.sum())
 
     def result(self) -> float:
         return self._total / self._count if self._count else 0.0
+
+
+#: Keras's name for it
+Mean = MeanMetric
 
 
 class MeanMetricWrapper(MeanMetric):
@@ -561,16 +603,17 @@ class MeanMetricWrapper(MeanMetric):
     1.333...
     """
 
-    def __init__(self, fn: Callable[[ArrayLike, ArrayLike], ArrayLike],
-                 name: str | None = None) -> None:
+    def __init__(self, fn: Callable[..., ArrayLike], name: str | None = None,
+                 dtype: Any = None, **kwargs: Any) -> None:
         self._fn = fn
-        super().__init__(name or getattr(fn, "__name__", "mean"))
+        self._fn_kwargs = kwargs
+        super().__init__(name or getattr(fn, "__name__", "mean"), dtype)
 
     def update_state(self, y_true: ArrayLike, y_pred: ArrayLike,
                      sample_weight: ArrayLike | None = None) -> None:
-        values = np.ravel(np.asarray(self._fn(y_true, y_pred), dtype=np.float64))
+        values = np.asarray(self._fn(y_true, y_pred, **self._fn_kwargs), dtype=np.float64)
         if values.size == 1:
-            values = np.full(len(np.asarray(y_true)), values[0])
+            values = np.full(len(np.asarray(y_true)), values.ravel()[0])
         super().update_state(values, sample_weight)
 
 
@@ -578,36 +621,303 @@ class MeanSquaredError(MeanMetricWrapper):
     """Streaming mean squared error (Keras's "mse" metric): targets (N,) against
     predictions (N, 1) are compared one to one, as the loss compares them."""
 
-    def __init__(self, name: str = "mean_squared_error") -> None:
-        super().__init__(losses.mean_squared_error, name)
+    def __init__(self, name: str = "mean_squared_error", dtype: Any = None) -> None:
+        super().__init__(losses.mean_squared_error, name, dtype)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
     """Streaming mean absolute error (Keras's "mae" metric)."""
 
-    def __init__(self, name: str = "mean_absolute_error") -> None:
-        super().__init__(losses.mean_absolute_error, name)
+    def __init__(self, name: str = "mean_absolute_error", dtype: Any = None) -> None:
+        super().__init__(losses.mean_absolute_error, name, dtype)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
     """Streaming :func:`binary_accuracy`."""
 
-    def __init__(self, name: str = "binary_accuracy", threshold: float = 0.5) -> None:
-        super().__init__(functools.partial(_binary_matches, threshold=threshold), name)
+    def __init__(self, name: str = "binary_accuracy", dtype: Any = None,
+                 threshold: float = 0.5) -> None:
+        super().__init__(functools.partial(_binary_matches, threshold=threshold), name, dtype)
+        self.threshold = threshold
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "threshold": self.threshold}
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
     """Streaming :func:`categorical_accuracy` (one-hot labels)."""
 
-    def __init__(self, name: str = "categorical_accuracy") -> None:
-        super().__init__(_categorical_matches, name)
+    def __init__(self, name: str = "categorical_accuracy", dtype: Any = None) -> None:
+        super().__init__(_categorical_matches, name, dtype)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """Streaming :func:`sparse_categorical_accuracy` (integer labels)."""
 
-    def __init__(self, name: str = "sparse_categorical_accuracy") -> None:
-        super().__init__(_sparse_categorical_matches, name)
+    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None) -> None:
+        super().__init__(_sparse_categorical_matches, name, dtype)
+
+
+# --- Keras 3's other streaming metrics ----------------------------------------------------
+# Each is a running mean of one value per example (Keras's MeanMetricWrapper), from the loss
+# function of the same formula where there is one.
+
+def _equal_matches(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
+    """1.0 where y_true equals y_pred exactly (shapes matched as the losses match them)."""
+    true, pred = losses.matched_targets(np.asarray(y_true), np.asarray(y_pred), "accuracy")
+    return (true == pred).astype(np.float64)
+
+
+def _in_top_k(labels: np.ndarray, scores: np.ndarray, k: int, where: str) -> np.ndarray:
+    """1.0 where the label's score is among the k largest of its row (ties count as in,
+    as Keras's in_top_k: rank = 1 + the number of strictly larger scores)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim < 1 or labels.shape != scores.shape[:-1]:
+        raise ValueError(f"{where}: labels of shape {labels.shape} do not match scores of "
+                         f"shape {scores.shape}; give one label per row of scores")
+    picked = np.take_along_axis(scores, labels[..., None], axis=-1)
+    picked = np.where(np.isnan(picked), -np.inf, picked)
+    return (1 + np.sum(scores > picked, axis=-1) <= k).astype(np.float64)
+
+
+def _top_k_matches(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5) -> np.ndarray:
+    true = np.asarray(y_true)
+    if true.shape != np.shape(y_pred):
+        raise ValueError(f"top_k_categorical_accuracy: one-hot y_true of shape {true.shape} "
+                         f"does not match y_pred of shape {np.shape(y_pred)}; for integer "
+                         "labels use sparse_top_k_categorical_accuracy")
+    return _in_top_k(np.argmax(true, axis=-1), y_pred, k, "top_k_categorical_accuracy")
+
+
+def _sparse_top_k_matches(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5,
+                          from_sorted_ids: bool = False) -> np.ndarray:
+    where = "sparse_top_k_categorical_accuracy"
+    true, pred = np.asarray(y_true), np.asarray(y_pred)
+    if true.ndim == pred.ndim and true.shape[-1:] == (1,):
+        true = true[..., 0]
+    if from_sorted_ids:   # y_pred holds class ids, best first
+        return np.any(true[..., None] == pred[..., :k], axis=-1).astype(np.float64)
+    if not np.all(np.equal(np.mod(true, 1), 0)):
+        raise ValueError(f"{where}: y_true must hold integer class ids; for one-hot labels "
+                         "use top_k_categorical_accuracy")
+    true = true.astype(np.int64)
+    if true.size and (true.min() < 0 or true.max() >= pred.shape[-1]):
+        raise ValueError(f"{where}: y_true has labels outside 0..{pred.shape[-1] - 1}, the "
+                         "columns of y_pred")
+    return _in_top_k(true, pred, k, where)
+
+
+def _cosine(y_true: ArrayLike, y_pred: ArrayLike, axis: int = -1) -> np.ndarray:
+    """The cosine of the angle between y_true and y_pred (1 for the same direction)."""
+    return -losses.cosine_similarity(y_true, y_pred, axis=axis)
+
+
+class Accuracy(MeanMetricWrapper):
+    """Keras's Accuracy: the fraction of predictions that equal their targets exactly (for
+    labels, not probabilities: compile's "accuracy" picks binary/categorical/sparse)."""
+
+    def __init__(self, name: str = "accuracy", dtype: Any = None) -> None:
+        super().__init__(_equal_matches, name, dtype)
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """Keras's TopKCategoricalAccuracy: how often the one-hot target's class is among the
+    k highest scores.
+
+    >>> m = TopKCategoricalAccuracy(k=2)
+    >>> m.update_state([[0, 0, 1], [0, 1, 0]], [[0.1, 0.5, 0.4], [0.7, 0.1, 0.2]]); m.result()
+    0.5
+    """
+
+    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy",
+                 dtype: Any = None) -> None:
+        super().__init__(_top_k_matches, name, dtype, k=k)
+        self.k = k
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "k": self.k}
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """Keras's SparseTopKCategoricalAccuracy: integer targets among the k highest scores;
+    from_sorted_ids=True: y_pred already holds the class ids, best first."""
+
+    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy",
+                 dtype: Any = None, from_sorted_ids: bool = False) -> None:
+        super().__init__(_sparse_top_k_matches, name, dtype, k=k,
+                         from_sorted_ids=from_sorted_ids)
+        self.k, self.from_sorted_ids = k, from_sorted_ids
+
+    def get_config(self) -> dict:
+        config = {**super().get_config(), "k": self.k}
+        if self.from_sorted_ids:
+            config["from_sorted_ids"] = True
+        return config
+
+
+class RootMeanSquaredError(MeanMetric):
+    """Keras's RootMeanSquaredError: sqrt of the running mean of squared errors.
+
+    >>> m = RootMeanSquaredError()
+    >>> m.update_state([0.0, 0.0], [3.0, 4.0]); round(m.result(), 6)
+    3.535534
+    """
+
+    def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None) -> None:
+        super().__init__(name, dtype)
+
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike,
+                     sample_weight: ArrayLike | None = None) -> None:
+        true, pred = losses.matched_targets(np.asarray(y_true, dtype=np.float64),
+                                            np.asarray(y_pred, dtype=np.float64), self.name)
+        super().update_state((pred - true) ** 2, sample_weight)
+
+    def result(self) -> float:
+        return float(np.sqrt(super().result()))
+
+
+class Sum(Metric):
+    """Keras's Sum: the running (weighted) sum of the values given to update_state."""
+
+    name = "sum"
+
+    def reset_state(self) -> None:
+        self._total = 0.0
+
+    def update_state(self, values: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
+        v = np.asarray(values, dtype=np.float64)
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.ndim == v.ndim + 1 and w.shape[-1:] == (1,):
+                w = w[..., 0]
+            try:
+                v = v * np.reshape(w, w.shape + (1,) * max(v.ndim - w.ndim, 0))
+            except ValueError:
+                raise ValueError(f"{self.name}: values of shape {v.shape} but sample weights of "
+                                 f"shape {w.shape}; pass one weight per value") from None
+        self._total += float(np.sum(v))
+
+    def result(self) -> float:
+        return self._total
+
+
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    """Keras's MeanAbsolutePercentageError ("mape"): losses.mean_absolute_percentage_error."""
+
+    def __init__(self, name: str = "mean_absolute_percentage_error", dtype: Any = None) -> None:
+        super().__init__(losses.mean_absolute_percentage_error, name, dtype)
+
+
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    """Keras's MeanSquaredLogarithmicError ("msle"): losses.mean_squared_logarithmic_error."""
+
+    def __init__(self, name: str = "mean_squared_logarithmic_error", dtype: Any = None) -> None:
+        super().__init__(losses.mean_squared_logarithmic_error, name, dtype)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """Keras's KLDivergence metric: losses.kl_divergence."""
+
+    def __init__(self, name: str = "kl_divergence", dtype: Any = None) -> None:
+        super().__init__(losses.kl_divergence, name, dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    """Keras's Poisson metric: losses.poisson."""
+
+    def __init__(self, name: str = "poisson", dtype: Any = None) -> None:
+        super().__init__(losses.poisson, name, dtype)
+
+
+class LogCoshError(MeanMetricWrapper):
+    """Keras's LogCoshError (logged as "logcosh"): losses.log_cosh."""
+
+    def __init__(self, name: str = "logcosh", dtype: Any = None) -> None:
+        super().__init__(losses.log_cosh, name, dtype)
+
+
+class CosineSimilarity(MeanMetricWrapper):
+    """Keras's CosineSimilarity metric: the cosine along axis, 1 for the same direction
+    (the loss of that name is its negative)."""
+
+    def __init__(self, name: str = "cosine_similarity", dtype: Any = None,
+                 axis: int = -1) -> None:
+        super().__init__(_cosine, name, dtype, axis=axis)
+        self.axis = axis
+
+
+class Hinge(MeanMetricWrapper):
+    """Keras's Hinge metric: losses.hinge (0/1 targets mapped to -1/1)."""
+
+    def __init__(self, name: str = "hinge", dtype: Any = None) -> None:
+        super().__init__(losses.hinge, name, dtype)
+
+
+class SquaredHinge(MeanMetricWrapper):
+    """Keras's SquaredHinge metric: losses.squared_hinge."""
+
+    def __init__(self, name: str = "squared_hinge", dtype: Any = None) -> None:
+        super().__init__(losses.squared_hinge, name, dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    """Keras's CategoricalHinge metric: losses.categorical_hinge."""
+
+    def __init__(self, name: str = "categorical_hinge", dtype: Any = None) -> None:
+        super().__init__(losses.categorical_hinge, name, dtype)
+
+
+class BinaryCrossentropy(MeanMetricWrapper):
+    """Keras's BinaryCrossentropy metric: losses.binary_crossentropy, same options."""
+
+    def __init__(self, name: str = "binary_crossentropy", dtype: Any = None,
+                 from_logits: bool = False, label_smoothing: float = 0.0) -> None:
+        super().__init__(losses.binary_crossentropy, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+        self.from_logits, self.label_smoothing = from_logits, label_smoothing
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing}
+
+
+class CategoricalCrossentropy(MeanMetricWrapper):
+    """Keras's CategoricalCrossentropy metric: losses.categorical_crossentropy, same options."""
+
+    def __init__(self, name: str = "categorical_crossentropy", dtype: Any = None,
+                 from_logits: bool = False, label_smoothing: float = 0.0,
+                 axis: int = -1) -> None:
+        super().__init__(losses.categorical_crossentropy, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    """Keras's SparseCategoricalCrossentropy metric; examples labelled ignore_class weigh 0."""
+
+    def __init__(self, name: str = "sparse_categorical_crossentropy", dtype: Any = None,
+                 from_logits: bool = False, ignore_class: int | None = None,
+                 axis: int = -1) -> None:
+        super().__init__(losses.sparse_categorical_crossentropy, name, dtype,
+                         from_logits=from_logits, ignore_class=ignore_class, axis=axis)
+        self.from_logits, self.ignore_class, self.axis = from_logits, ignore_class, axis
+
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike,
+                     sample_weight: ArrayLike | None = None) -> None:
+        if self.ignore_class is not None:
+            kept = (losses.class_ids(y_true) != self.ignore_class).astype(np.float64)
+            sample_weight = kept if sample_weight is None else \
+                kept * np.reshape(sample_weight, np.shape(sample_weight) + (1,) * (
+                    kept.ndim - np.ndim(sample_weight)))
+        super().update_state(y_true, y_pred, sample_weight)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "ignore_class": self.ignore_class, "axis": self.axis}
 
 
 def _accuracy_for_shapes(true_shape: tuple, pred_shape: tuple, name: str) -> Metric:
@@ -652,9 +962,13 @@ class _ConfusionMetric(Metric):
 
     _which = ""
 
-    def __init__(self, name: str | None = None, threshold: float = 0.5) -> None:
+    def __init__(self, name: str | None = None, threshold: float = 0.5,
+                 dtype: Any = None) -> None:
         self.threshold = threshold
-        super().__init__(name)
+        super().__init__(name, dtype)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "threshold": self.threshold}
 
     def reset_state(self) -> None:
         self._average: str | None = None   # "binary" or "macro", fixed by the first batch
@@ -811,6 +1125,8 @@ _BY_NAME: dict[str, type[Metric]] = {
     "binary_accuracy": BinaryAccuracy,
     "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "precision": Precision,
     "recall": Recall,
     "f1": F1Score,
@@ -820,7 +1136,37 @@ _BY_NAME: dict[str, type[Metric]] = {
     "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
+    "rmse": RootMeanSquaredError,
+    "root_mean_squared_error": RootMeanSquaredError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "poisson": Poisson,
+    "cosine_similarity": CosineSimilarity,
+    "logcosh": LogCoshError,
+    "log_cosh": LogCoshError,
+    "log_cosh_error": LogCoshError,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
 }
+
+#: Keras's class names, as keras.metrics.get takes them ("TopKCategoricalAccuracy")
+CLASSES: dict[str, type[Metric]] = {cls.__name__: cls for cls in (
+    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, F1Score, AUC,
+    MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, KLDivergence, Poisson, CosineSimilarity, LogCoshError, Hinge,
+    SquaredHinge, CategoricalHinge, BinaryCrossentropy, CategoricalCrossentropy,
+    SparseCategoricalCrossentropy)}
 
 # Keyed by the loss name without underscores, so "BinaryCrossentropy" matches too.
 _ACCURACY_BY_LOSS: dict[str, type[Metric]] = {
@@ -849,14 +1195,16 @@ def get(identifier: str | Metric | type | Callable, loss: str | None = None) -> 
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, str):
+        if identifier in CLASSES:
+            return CLASSES[identifier](name=identifier)
         key = identifier.lower()
         if key in ("accuracy", "acc"):
             loss_key = loss.lower().replace("_", "") if isinstance(loss, str) else None
             chosen = _ACCURACY_BY_LOSS.get(loss_key, _ShapeChosenAccuracy)
             return chosen(identifier)
         if key in _BY_NAME:
-            return _BY_NAME[key](identifier)
-        valid = ", ".join(repr(n) for n in ("accuracy", "acc", *_BY_NAME))
+            return _BY_NAME[key](name=identifier)
+        valid = ", ".join(repr(n) for n in ("accuracy", "acc", *_BY_NAME, *CLASSES))
         raise ValueError(f"unknown metric {identifier!r}; valid names are {valid}, or pass a Metric "
                          "or a function f(y_true, y_pred) -> float")
     if callable(identifier):

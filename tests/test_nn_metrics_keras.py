@@ -1,0 +1,314 @@
+"""Keras 3's streaming metrics in adkit.nn.metrics: Accuracy, the top-k accuracies,
+RootMeanSquaredError, the regression/probabilistic/hinge metrics, the cross-entropy metrics,
+Mean and Sum. Values against plain NumPy formulas over uneven batches with sample weights,
+Keras's names in compile(metrics=[...]) and History, configs, save/load, and (where Keras
+is installed) the same values as Keras's own metrics."""
+
+import os
+
+import numpy as np
+import pytest
+from keras_referee import KERAS_INSTALL
+from opencl_support import needs_opencl
+
+import adkit.nn as keras
+from adkit.nn import metrics as M
+
+EPS = 1e-7
+rng = np.random.default_rng(0)
+
+
+def stream(metric, y_true, y_pred, sample_weight=None, cuts=(0, 3, 4, 11, 20)):
+    """The metric's result after feeding the data in uneven batches."""
+    metric.reset_state()
+    cuts = tuple(c for c in cuts if c < len(y_true))
+    for a, b in zip(cuts, cuts[1:] + (len(y_true),)):
+        w = None if sample_weight is None else sample_weight[a:b]
+        metric.update_state(y_true[a:b], y_pred[a:b], sample_weight=w)
+    return metric.result()
+
+
+def weighted(per_sample, w):
+    return np.sum(per_sample * w) / np.sum(w)
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _unit(v):
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), EPS)
+
+
+N, K = 25, 6
+IDS = rng.integers(0, K, N)
+ONEHOT = np.eye(K)[IDS]
+SCORES = _softmax(rng.normal(size=(N, K)) * 2)
+REAL_T, REAL_P = rng.normal(size=(N, 3)) * 2, rng.normal(size=(N, 3)) * 2
+W = rng.uniform(0.1, 2.0, N)
+
+
+def _rank(scores, labels):
+    return 1 + np.sum(scores > scores[np.arange(len(labels)), labels][:, None], axis=1)
+
+
+#: metric -> (y_true, y_pred, one value per sample by NumPy)
+CASES = {
+    "TopKCategoricalAccuracy": (ONEHOT, SCORES, (_rank(SCORES, IDS) <= 5).astype(float)),
+    "SparseTopKCategoricalAccuracy": (IDS, SCORES, (_rank(SCORES, IDS) <= 5).astype(float)),
+    "MeanAbsolutePercentageError": (REAL_T, REAL_P, 100 * np.mean(
+        np.abs(REAL_T - REAL_P) / np.maximum(np.abs(REAL_T), EPS), axis=-1)),
+    "MeanSquaredLogarithmicError": (np.abs(REAL_T), np.abs(REAL_P), np.mean(
+        (np.log1p(np.abs(REAL_P)) - np.log1p(np.abs(REAL_T))) ** 2, axis=-1)),
+    "KLDivergence": (_softmax(REAL_T), _softmax(REAL_P), np.sum(
+        _softmax(REAL_T) * np.log(_softmax(REAL_T) / _softmax(REAL_P)), axis=-1)),
+    "Poisson": (np.round(np.abs(REAL_T)), np.abs(REAL_P) + 0.1, np.mean(
+        np.abs(REAL_P) + 0.1 - np.round(np.abs(REAL_T)) * np.log(np.abs(REAL_P) + 0.1 + EPS),
+        axis=-1)),
+    "CosineSimilarity": (REAL_T, REAL_P, np.sum(_unit(REAL_T) * _unit(REAL_P), axis=-1)),
+    "LogCoshError": (REAL_T, REAL_P, np.mean(np.log(np.cosh(REAL_P - REAL_T)), axis=-1)),
+    "Hinge": ((REAL_T > 0).astype(float), REAL_P,
+              np.mean(np.maximum(1 - np.where(REAL_T > 0, 1, -1) * REAL_P, 0), axis=-1)),
+    "SquaredHinge": ((REAL_T > 0).astype(float), REAL_P,
+                     np.mean(np.maximum(1 - np.where(REAL_T > 0, 1, -1) * REAL_P, 0) ** 2,
+                             axis=-1)),
+    "CategoricalHinge": (ONEHOT, REAL_P[:, :1] * SCORES, np.maximum(
+        np.max((1 - ONEHOT) * REAL_P[:, :1] * SCORES, -1)
+        - np.sum(ONEHOT * REAL_P[:, :1] * SCORES, -1) + 1, 0)),
+    "BinaryCrossentropy": ((REAL_T > 0).astype(float), 1 / (1 + np.exp(-REAL_P)), np.mean(
+        -np.where(REAL_T > 0, np.log(1 / (1 + np.exp(-REAL_P))),
+                  np.log(1 - 1 / (1 + np.exp(-REAL_P)))), axis=-1)),
+    "CategoricalCrossentropy": (ONEHOT, SCORES, -np.log(SCORES[np.arange(N), IDS])),
+    "SparseCategoricalCrossentropy": (IDS, SCORES, -np.log(SCORES[np.arange(N), IDS])),
+    "Accuracy": (IDS, np.where(np.arange(N) % 3 == 0, IDS, (IDS + 1) % K),
+                 (np.arange(N) % 3 == 0).astype(float)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_metric_streams_to_the_weighted_numpy_mean(name):
+    t, p, per = CASES[name]
+    metric = getattr(M, name)()
+    assert stream(metric, t, p) == pytest.approx(per.mean(), rel=1e-9, abs=1e-12)
+    assert stream(metric, t, p, W) == pytest.approx(weighted(per, W), rel=1e-9, abs=1e-12)
+    metric.reset_state()
+    assert metric.result() == 0.0
+
+
+def test_top_k_counts_ties_in_and_k_changes_the_answer():
+    scores = np.array([[0.3, 0.3, 0.3, 0.1], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
+    labels = np.array([2, 0, 1])
+    # ranks: 1 (tied for first), 4, 2
+    for k, want in ((1, 1 / 3), (2, 2 / 3), (3, 2 / 3), (4, 1.0)):
+        assert stream(M.SparseTopKCategoricalAccuracy(k=k), labels, scores) == \
+            pytest.approx(want)
+        assert stream(M.TopKCategoricalAccuracy(k=k), np.eye(4)[labels], scores) == \
+            pytest.approx(want)
+    assert stream(M.SparseTopKCategoricalAccuracy(k=2), labels[:, None], scores) == \
+        pytest.approx(2 / 3)                     # a column of labels counts as (N,)
+    sorted_ids = np.argsort(-scores, axis=1, kind="stable")
+    m = M.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True)
+    assert stream(m, labels, sorted_ids) == pytest.approx(np.mean(
+        [labels[i] in sorted_ids[i, :2] for i in range(3)]))
+
+
+def test_root_mean_squared_error_is_the_root_of_the_weighted_mean_square():
+    t, p = REAL_T, REAL_P
+    per = np.mean((p - t) ** 2, axis=-1)
+    assert stream(M.RootMeanSquaredError(), t, p) == pytest.approx(np.sqrt(per.mean()))
+    assert stream(M.RootMeanSquaredError(), t, p, W) == pytest.approx(np.sqrt(weighted(per, W)))
+    m = M.RootMeanSquaredError()
+    m.update_state(np.array([1.0, 2.0]), np.array([[1.5], [2.5]]))   # (N,) against (N, 1)
+    assert m.result() == pytest.approx(0.5)
+
+
+def test_mean_and_sum_reduce_per_sample_as_keras():
+    values = rng.normal(size=(6, 4))
+    w = rng.uniform(size=6)
+    mean = M.Mean()
+    mean.update_state(values[:2], sample_weight=w[:2])
+    mean.update_state(values[2:], sample_weight=w[2:])
+    assert mean.result() == pytest.approx(weighted(values.mean(axis=1), w))
+    total = M.Sum()
+    total.update_state(values[:3], sample_weight=w[:3])
+    total.update_state(values[3:])
+    assert total.result() == pytest.approx(np.sum(values[:3] * w[:3, None]) + values[3:].sum())
+    assert M.Mean().name == "mean" and M.Sum().name == "sum"
+    with pytest.raises(ValueError, match="values of shape \\(6, 4\\) but sample weights of shape"):
+        M.Mean().update_state(values, sample_weight=np.ones(5))
+
+
+def test_sparse_crossentropy_metric_ignores_a_class_as_keras():
+    ids = IDS.copy()
+    ids[::4] = -1
+    per = -np.log(SCORES[np.arange(N), np.where(ids < 0, 0, ids)])
+    keep = ids >= 0
+    metric = M.SparseCategoricalCrossentropy(ignore_class=-1)
+    assert stream(metric, ids, SCORES) == pytest.approx(per[keep].mean())
+    assert stream(metric, ids, SCORES, W) == pytest.approx(weighted(per[keep], W[keep]))
+
+
+def test_keras_defaults_names_and_configs():
+    assert M.TopKCategoricalAccuracy().k == 5
+    assert M.LogCoshError().name == "logcosh"
+    names = {n: getattr(M, n)().name for n in ("Accuracy", "RootMeanSquaredError",
+                                              "SparseTopKCategoricalAccuracy", "KLDivergence")}
+    assert names == {"Accuracy": "accuracy", "RootMeanSquaredError": "root_mean_squared_error",
+                     "SparseTopKCategoricalAccuracy": "sparse_top_k_categorical_accuracy",
+                     "KLDivergence": "kl_divergence"}
+    for metric in (M.TopKCategoricalAccuracy(k=3, name="top3"), M.CosineSimilarity(axis=-1),
+                   M.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+                   M.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True),
+                   M.BinaryAccuracy(threshold=0.7), M.Precision(threshold=0.3),
+                   M.RootMeanSquaredError(name="rmse"), M.Sum(), M.Mean(name="avg")):
+        config = metric.get_config()
+        again = type(metric).from_config(config)
+        assert again.get_config() == config and type(again) is type(metric)
+    assert M.TopKCategoricalAccuracy(k=3).get_config() == {
+        "name": "top_k_categorical_accuracy", "dtype": None, "k": 3}
+
+
+@pytest.mark.parametrize("name, cls", [
+    ("top_k_categorical_accuracy", M.TopKCategoricalAccuracy),
+    ("sparse_top_k_categorical_accuracy", M.SparseTopKCategoricalAccuracy),
+    ("root_mean_squared_error", M.RootMeanSquaredError), ("mape", M.MeanAbsolutePercentageError),
+    ("mean_absolute_percentage_error", M.MeanAbsolutePercentageError),
+    ("msle", M.MeanSquaredLogarithmicError), ("kl_divergence", M.KLDivergence),
+    ("poisson", M.Poisson), ("cosine_similarity", M.CosineSimilarity),
+    ("logcosh", M.LogCoshError), ("log_cosh_error", M.LogCoshError), ("hinge", M.Hinge),
+    ("squared_hinge", M.SquaredHinge), ("categorical_hinge", M.CategoricalHinge),
+    ("binary_crossentropy", M.BinaryCrossentropy), ("bce", M.BinaryCrossentropy),
+    ("categorical_crossentropy", M.CategoricalCrossentropy),
+    ("sparse_categorical_crossentropy", M.SparseCategoricalCrossentropy),
+    ("TopKCategoricalAccuracy", M.TopKCategoricalAccuracy), ("Accuracy", M.Accuracy),
+    ("RootMeanSquaredError", M.RootMeanSquaredError),
+])
+def test_string_names_give_the_metric_named_as_given(name, cls):
+    metric = M.get(name)
+    assert type(metric) is cls and metric.name == name
+
+
+def test_unknown_metric_lists_the_valid_names():
+    with pytest.raises(ValueError, match="unknown metric 'top5'; valid names are .*"
+                                         "'top_k_categorical_accuracy'.*'mape'"):
+        M.get("top5")
+    with pytest.raises(ValueError, match="top_k_categorical_accuracy: one-hot y_true of shape "
+                                         "\\(3,\\) does not match"):
+        M.TopKCategoricalAccuracy().update_state(np.array([0, 1, 2]), np.eye(3))
+    with pytest.raises(ValueError, match="labels outside 0..2"):
+        M.SparseTopKCategoricalAccuracy().update_state(np.array([0, 3]), np.eye(3)[:2])
+
+
+def _classifier():
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(
+        K, activation="softmax", kernel_initializer=keras.initializers.GlorotUniform(3))])
+
+
+def test_compile_logs_each_metric_under_its_keras_name_and_evaluates_it(tmp_path):
+    x = rng.normal(size=(N, 4)).astype("float32")
+    names = ["top_k_categorical_accuracy", "mape", "msle", "kl_divergence", "poisson",
+             "cosine_similarity", "logcosh", "categorical_hinge", "root_mean_squared_error",
+             "categorical_crossentropy"]
+    model = _classifier()
+    model.compile("adam", "categorical_crossentropy",
+                  metrics=names + [M.TopKCategoricalAccuracy(k=2, name="top2")])
+    history = model.fit(x, ONEHOT, epochs=2, batch_size=10, verbose=0, validation_split=0.2)
+    logged = [k for k in history.history if k != "epoch_time"]
+    assert logged == ["loss", *names, "top2", "val_loss", *(f"val_{n}" for n in names),
+                      "val_top2"]
+    result = model.evaluate(x, ONEHOT, batch_size=7, verbose=0, return_dict=True)
+    p = np.asarray(model.predict(x, verbose=0), np.float64)
+    assert result["top2"] == pytest.approx(np.mean(_rank(p, IDS) <= 2))
+    assert result["root_mean_squared_error"] == pytest.approx(np.sqrt(np.mean((p - ONEHOT) ** 2)),
+                                                              rel=1e-5)
+    assert result["cosine_similarity"] == pytest.approx(
+        np.mean(np.sum(ONEHOT * _unit(p), -1)), rel=1e-5)
+    assert result["categorical_crossentropy"] == pytest.approx(result["loss"], rel=1e-5)
+    path = str(tmp_path / "metrics.adkit")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    again = loaded.evaluate(x, ONEHOT, batch_size=7, verbose=0, return_dict=True)
+    assert list(again) == ["loss", *names]            # string metrics are saved, objects not
+    for name in names:
+        assert again[name] == pytest.approx(result[name], rel=1e-6)
+
+
+def test_sparse_top_k_in_fit_with_integer_labels():
+    x = rng.normal(size=(N, 4)).astype("float32")
+    model = _classifier()
+    model.compile("sgd", "sparse_categorical_crossentropy",
+                  metrics=["sparse_top_k_categorical_accuracy",
+                           M.SparseTopKCategoricalAccuracy(k=1, name="top1"), "accuracy"])
+    result = model.evaluate(x, IDS, verbose=0, return_dict=True)
+    p = np.asarray(model.predict(x, verbose=0))
+    assert result["sparse_top_k_categorical_accuracy"] == pytest.approx(
+        np.mean(_rank(p, IDS) <= 5))
+    assert result["top1"] == pytest.approx(result["accuracy"])
+
+
+@needs_opencl
+def test_new_metrics_report_the_same_on_opencl():
+    x = rng.normal(size=(N, 4)).astype("float32")
+    results = []
+    for device in ("cpu", "opencl"):
+        model = _classifier()
+        model.compile("sgd", "categorical_crossentropy", device=device,
+                      metrics=["top_k_categorical_accuracy", "kl_divergence",
+                               "root_mean_squared_error"])
+        results.append(model.evaluate(x, ONEHOT, verbose=0))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
+
+
+# --- against Keras itself ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_keras():
+    """Keras 3 on the JAX backend, or a skip saying how to install it."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    found = pytest.importorskip("keras", reason=KERAS_INSTALL)
+    if not found.__version__.startswith("3."):
+        pytest.skip(f"these tests need Keras 3, found {found.__version__}")
+    return found
+
+
+KERAS_METRICS = sorted(CASES) + ["RootMeanSquaredError", "MeanSquaredError",
+                                 "MeanAbsoluteError", "BinaryAccuracy", "CategoricalAccuracy",
+                                 "SparseCategoricalAccuracy"]
+
+
+def _inputs(name):
+    if name in CASES:
+        return CASES[name][:2]
+    if name == "BinaryAccuracy":
+        return (REAL_T > 0).astype(float), 1 / (1 + np.exp(-REAL_P))
+    if name == "CategoricalAccuracy":
+        return ONEHOT, SCORES
+    if name == "SparseCategoricalAccuracy":
+        return IDS, SCORES
+    return REAL_T, REAL_P
+
+
+@pytest.mark.parametrize("name", KERAS_METRICS)
+def test_metric_values_equal_keras(real_keras, name):
+    t, p = (np.asarray(a, "float32") if a.dtype.kind == "f" else a for a in _inputs(name))
+    for weights in (None, W.astype("float32")):
+        ours, theirs = getattr(M, name)(), getattr(real_keras.metrics, name)()
+        for a, b in ((0, 10), (10, N)):
+            w = None if weights is None else weights[a:b]
+            ours.update_state(t[a:b], p[a:b], sample_weight=w)
+            theirs.update_state(t[a:b], p[a:b], sample_weight=w)
+        assert ours.result() == pytest.approx(float(theirs.result()), rel=2e-6, abs=1e-6)
+    assert ours.name == theirs.name
+
+
+def test_mean_and_sum_equal_keras(real_keras):
+    values = rng.normal(size=(6, 3)).astype("float32")
+    w = rng.uniform(size=6).astype("float32")
+    for cls in ("Mean", "Sum"):
+        ours, theirs = getattr(M, cls)(), getattr(real_keras.metrics, cls)()
+        ours.update_state(values, sample_weight=w)
+        theirs.update_state(values, sample_weight=w)
+        ours.update_state(values[:2])
+        theirs.update_state(values[:2])
+        assert ours.result() == pytest.approx(float(theirs.result()), rel=2e-6)
