@@ -195,8 +195,9 @@ def test_errors_name_the_problem():
     with pytest.raises(TypeError, match="Model needs inputs and outputs"):
         keras.Model()
     layer = Linear(2)
-    with pytest.raises(RuntimeError, match="add_weight is called from build"):
-        layer.add_weight(shape=(2,))
+    layer.add_weight(shape=(2,), name="w")
+    with pytest.raises(ValueError, match="already has a weight named 'w'"):
+        layer.add_weight(shape=(3,), name="w")
 
     class Branchy(layers.Layer):
         def __init__(self, **kwargs):
@@ -252,3 +253,36 @@ def test_adkits_own_call_signature_is_not_taken_for_keras_style():
     assert KerasWay._user_call is not None and not is_keras_style(KerasWay)   # adapted
     np.testing.assert_allclose(keras.Sequential([Doubled(input_shape=(3,))]).predict(X),
                                2.0 * X, rtol=1e-6)
+
+
+class InitLinear(layers.Layer):
+    """Keras's subclassing guide's first layer: weights made in __init__."""
+
+    def __init__(self, units=32, input_dim=32):
+        super().__init__()
+        self.w = self.add_weight(shape=(input_dim, units), initializer="random_normal",
+                                 trainable=True)
+        self.b = self.add_weight(shape=(units,), initializer="zeros", trainable=True)
+
+    def call(self, inputs):
+        return np.matmul(inputs, self.w) + self.b
+
+
+def test_weights_made_in_init_and_a_standalone_call():
+    layer = InitLinear(4, 2)
+    y = layer(np.ones((2, 2)))                    # in no model: its own weights
+    np.testing.assert_allclose(y, np.ones((2, 2)) @ layer.w.numpy() + layer.b.numpy(),
+                               rtol=1e-6)
+    assert layer.w.shape == (2, 4) and np.all(layer.b.numpy() == 0)
+    # in a model the model's seed draws them again, and training changes them
+    model = keras.Sequential([keras.Input(shape=(2,)), InitLinear(4, 2), layers.Dense(1)],
+                             seed=0)
+    again = keras.Sequential([keras.Input(shape=(2,)), InitLinear(4, 2), layers.Dense(1)],
+                             seed=0)
+    np.testing.assert_array_equal(model.get_weights()[0], again.get_weights()[0])
+    inner = model.layers[0]
+    model.compile(optimizer="adam", loss="mse")
+    before = inner.w.numpy()
+    model.fit(X[:, :2], Y, epochs=2, verbose=0)
+    assert not np.array_equal(inner.w.numpy(), before)
+    np.testing.assert_array_equal(inner.w.numpy(), model.get_weights()[0])

@@ -128,8 +128,8 @@ class Layer:
     def add_weight(self, shape: Any = None, initializer: Any = None, dtype: Any = None,
                    trainable: bool = True, regularizer: Any = None, constraint: Any = None,
                    name: str | None = None, **ignored: Any) -> Any:
-        """Keras's add_weight, for layers written by subclassing (in build): a Variable
-        whose value the model holds (nn/layers/subclassing.py)."""
+        """Keras's add_weight, for layers written by subclassing (in build, or in
+        __init__): a Variable whose value the model holds (nn/layers/subclassing.py)."""
         return subclassing.add_weight(self, shape, initializer, dtype, trainable,
                                       regularizer, constraint, name, **ignored)
 

@@ -57,7 +57,8 @@ class Variable:
         self.name = key
         self._initial = initial
         self.trainable = trainable
-        self._assigned: Any = None   # a value assigned in a call (state variables)
+        self._initializer: Any = None
+        self._in_init = False         # made in the layer's __init__, not its build
 
     @property
     def path(self) -> str:
@@ -262,6 +263,8 @@ def is_keras_style(cls: type) -> bool:
 
 def adapt(cls: type) -> None:
     """Give a Keras-style subclass adkit's layer contract (see the module)."""
+    if "__call__" not in cls.__dict__:
+        cls.__call__ = _called
     cls._user_call = cls.__dict__["call"]
     user_shape = cls.__dict__.get("compute_output_shape")
     if user_shape is not None:
@@ -275,12 +278,14 @@ def adapt(cls: type) -> None:
 def add_weight(layer: Any, shape: Any = None, initializer: Any = None, dtype: Any = None,
                trainable: bool = True, regularizer: Any = None, constraint: Any = None,
                name: str | None = None, **ignored: Any) -> Variable:
-    """Keras's Layer.add_weight: a weight of the given shape, drawn from initializer
-    (default glorot_uniform for floats, zeros otherwise), held by the model."""
-    if not getattr(_local, "building", None) or _local.building[-1][0] is not layer:
-        raise RuntimeError(f"layer {layer.name!r}: add_weight is called from build(input_"
-                           "shape) (or __init__), which adkit runs when the model is built")
-    rng = _local.building[-1][1]
+    """Keras's Layer.add_weight, in build or (shapes known) in __init__: a weight of the
+    given shape, drawn from initializer (default glorot_uniform for floats, zeros
+    otherwise), held by the model that holds the layer (or by the layer, called alone)."""
+    building = getattr(_local, "building", None)
+    in_build = bool(building) and building[-1][0] is layer
+    # made in __init__ (shapes known there): drawn now, and again from the model's
+    # generator when the model builds the layer
+    rng = building[-1][1] if in_build else np.random.default_rng()
     weights = layer.__dict__.setdefault("_variables", {})
     key = name or ("variable" if "variable" not in weights else f"variable_{len(weights)}")
     if key in weights:
@@ -292,6 +297,8 @@ def add_weight(layer: Any, shape: Any = None, initializer: Any = None, dtype: An
         initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
     value = np.asarray(initializers.get(initializer)(rng, shape, dtype), dtype=dtype)
     variable = Variable(layer, key, value, bool(trainable))
+    variable._initializer = initializer
+    variable._in_init = not in_build
     weights[key] = variable
     if regularizer is not None:
         layer.regularizers[key] = regularizers_module.get(regularizer)
@@ -303,7 +310,12 @@ def add_weight(layer: Any, shape: Any = None, initializer: Any = None, dtype: An
 def _build(layer: Any, rng: np.random.Generator, input_shape: Any) -> tuple[dict, dict]:
     """Run the user's build and one call on zeros with fresh weights from rng; return
     (params, state) and remember the output shape."""
-    layer.__dict__["_variables"] = {}
+    made_in_init = {k: v for k, v in layer.__dict__.get("_variables", {}).items()
+                    if v._in_init}
+    for v in made_in_init.values():
+        v._initial = np.asarray(initializers.get(v._initializer)(rng, v.shape, v.dtype),
+                                dtype=v.dtype)
+    layer.__dict__["_variables"] = dict(made_in_init)
     _local.__dict__.setdefault("building", []).append((layer, rng))
     try:
         full = _with_batch(input_shape)
@@ -331,6 +343,32 @@ def _init_params(self: Any, rng: np.random.Generator, input_shape: Any) -> dict:
 
 def _init_state(self: Any, input_shape: Any) -> dict:
     return self.__dict__.get("_initial_state", {})
+
+
+def _called(self: Any, inputs: Any, training: bool | None = None, **options: Any) -> Any:
+    """layer(inputs): as any layer's inside a model or a graph; on arrays, for a layer
+    in no model, Keras's standalone call: the layer builds its own weights (the
+    Variables' values) on its first call and computes with them."""
+    owner = self._owner() if self._owner is not None else None
+    if owner is not None or active_frame() is not None or not _are_arrays(inputs):
+        from .nodes import call_layer   # nodes imports this module
+        return call_layer(self, inputs, training, options)
+    shape = _example_shape(inputs)
+    if self.__dict__.get("_built_for", (None,))[0] != _freeze(shape):
+        _build(self, np.random.default_rng(), shape)
+    variables = self.__dict__["_variables"]
+    params = {k: v._initial for k, v in variables.items() if v.trainable}
+    state = {k: v._initial for k, v in variables.items() if not v.trainable}
+    ctx = Context(training=bool(training), rng=np.random.default_rng(), state={})
+    out, new_state = _run_frame(self, params, state, ctx, None, inputs, options)
+    for key, value in new_state.items():
+        variables[key]._initial = np.asarray(value, dtype=variables[key].dtype)
+    return out
+
+
+def _are_arrays(inputs: Any) -> bool:
+    items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    return all(isinstance(x, (np.ndarray, float, int)) for x in items)
 
 
 def _compute_output_shape(self: Any, input_shape: Any, **options: Any) -> Any:
