@@ -205,6 +205,7 @@ class Model:
         activation (softmax + cross-entropy) before that activation."""
         ctx = Context(training=training, rng=rng, state=self.state if state is None else state)
         values: dict[int, Any] = {id(t): v for t, v in zip(self.inputs, self._input_list(x))}
+        masks: dict[int, Any] = {}   # Keras masks (nn/layers/masking.py), where made
         fused = set(self._fused_outputs()) if logits else set()
         pre: dict[int, Any] = {}
         for node in self.nodes:
@@ -220,7 +221,10 @@ class Model:
                 # the activated value only where another layer reads it
                 out = layer.activation(z) if id(node.outputs[0]) in self._read else z
             else:
-                out = layer.call(params[layer.name], args, ctx, **node.options)
+                out, mask = call_masked(layer, params[layer.name], args, ctx,
+                                        _map_masks(node.inputs, masks), node.options)
+                if mask is not None:
+                    masks[id(node.outputs[0])] = mask
             results = out if len(node.outputs) > 1 else [out]
             for t, v in zip(node.outputs, results):
                 values[id(t)] = v
@@ -232,12 +236,16 @@ class Model:
         what TensorBoard's activation histograms read."""
         ctx = Context(training=False, rng=None, state=self.state)
         values: dict[int, Any] = {id(t): v for t, v in zip(self.inputs, self._input_list(x))}
+        masks: dict[int, Any] = {}
         found: dict[str, list] = {}
         for node in self.nodes:
             if isinstance(node.layer, InputLayer):
                 continue
-            out = node.layer.call(self.params[node.layer.name], _map(node.inputs, values), ctx,
-                                  **node.options)
+            out, mask = call_masked(node.layer, self.params[node.layer.name],
+                                    _map(node.inputs, values), ctx,
+                                    _map_masks(node.inputs, masks), node.options)
+            if mask is not None:
+                masks[id(node.outputs[0])] = mask
             results = out if len(node.outputs) > 1 else [out]
             for t, v in zip(node.outputs, results):
                 values[id(t)] = v
@@ -714,6 +722,17 @@ def _map(structure: Any, values: dict[int, Any]) -> Any:
     if isinstance(structure, list):
         return [values[id(t)] for t in structure]
     return values[id(structure)]
+
+
+def _map_masks(structure: Any, masks: dict[int, Any]) -> Any:
+    """The masks of a node's inputs (None where none), shaped as its inputs; None when
+    no input has one."""
+    if not masks:
+        return None
+    if isinstance(structure, list):
+        found = [masks.get(id(t)) for t in structure]
+        return found if any(m is not None for m in found) else None
+    return masks.get(id(structure))
 
 
 def _shape_of(inputs: Any) -> Any:

@@ -12,6 +12,7 @@ from .dense_attention import AdditiveAttention, Attention
 from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                              GlobalMaxPooling2D)
 from .input_layer import Input, InputLayer
+from .masking import Masking
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .merge_functions import (add, average, concatenate, dot, maximum, minimum, multiply,
                               subtract)
@@ -37,7 +38,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
-           "MultiHeadAttention", "Attention", "AdditiveAttention",
+           "MultiHeadAttention", "Attention", "AdditiveAttention", "Masking",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "RepeatVector", "Rescaling",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]

@@ -31,6 +31,7 @@ from .. import activations, backend
 from .base import Context, Layer
 from .conv import Conv2D, MaxPooling2D
 from .core import Activation
+from .masking import call_masked
 
 __all__ = ["apply_layers", "runs"]
 
@@ -77,16 +78,18 @@ def _fused(group: tuple, params: dict, x: Any, ctx: Context) -> Any:
 def apply_layers(layers: Sequence[Layer], params: dict, x: Any, ctx: Context,
                  logits: bool = False) -> Any:
     """x through every layer in order (a Sequential's forward pass), fused runs as one;
-    logits=True stops before the last layer's activation (which no run then takes in)."""
+    logits=True stops before the last layer's activation (which no run then takes in).
+    A Keras mask (Masking, Embedding(mask_zero=True)) goes along (nn/layers/masking.py)."""
     done = 0
+    mask = None
     for group in runs(layers):
         done += len(group)
         if len(group) > 1 and not (logits and done == len(layers)):
-            x = _fused(group, params, x, ctx)
+            x, mask = _fused(group, params, x, ctx), None
             continue
         for i, layer in enumerate(group, done - len(group)):
             if logits and i == len(layers) - 1:
                 x = layer.pre_activation(params[layer.name], x, ctx)
             else:
-                x = layer.call(params[layer.name], x, ctx)
+                x, mask = call_masked(layer, params[layer.name], x, ctx, mask)
     return x

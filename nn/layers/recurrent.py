@@ -29,7 +29,12 @@ again (forward mode and higher orders trace it).
 Gate layouts follow Keras, so weights are interchangeable: LSTM columns are
 (i, f, c, o), GRU columns (z, r, h). Keras's go_backwards reads the sequence
 from the end and, with return_sequences, returns the outputs in that reading
-order. Not supported: masking, initial states, stateful layers, dropout.
+order. A mask (Keras's, from Masking or Embedding(mask_zero=True); see
+masking.py) makes every masked step keep the previous state, and its output the
+previous output (zeros with zero_output_for_mask=True, which Bidirectional sets when
+it returns sequences, as Keras does); a masked call runs the time loop on adkit's
+traced values (implementation 1's path). Not supported: initial states, stateful
+layers, dropout.
 """
 
 from __future__ import annotations
@@ -51,13 +56,15 @@ class _Recurrent(Layer):
     gates: ClassVar[int] = 1      # blocks of `units` columns in the kernels
     state_size: ClassVar[int] = 1  # arrays carried from step to step (h; LSTM adds c)
     sequence_input = True  # input_dim=n, input_length=t mean input_shape=(t, n), as in Keras
+    takes_mask = True      # call(..., mask=) skips the masked steps (nn/layers/masking.py)
 
     def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
                  return_sequences: bool = False, go_backwards: bool = False,
                  kernel_initializer: str = "glorot_uniform",
                  recurrent_initializer: str = "orthogonal", bias_initializer: str = "zeros",
                  kernel_regularizer: Any = None, kernel_constraint: Any = None,
-                 implementation: int = 2, **kwargs: Any) -> None:
+                 implementation: int = 2, zero_output_for_mask: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         kind = type(self).__name__
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
@@ -74,6 +81,7 @@ class _Recurrent(Layer):
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
         self.implementation = int(implementation)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self._set_kernel_options(kernel_regularizer, kernel_constraint)
 
     # --- shapes and weights ------------------------------------------------------------
@@ -99,7 +107,7 @@ class _Recurrent(Layer):
         return self._weight(rng, self.bias_initializer, (self.gates * self.units,))
 
     # --- the forward pass --------------------------------------------------------------
-    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+    def call(self, params: dict, x: Any, ctx: Context, mask: Any = None) -> Any:
         if not hasattr(x, "shape"):
             x = np.asarray(x)
         if x.ndim != 3:
@@ -110,12 +118,45 @@ class _Recurrent(Layer):
                              "0 timesteps; it needs at least one")
         args = (x, params["kernel"], params["recurrent_kernel"], params.get("bias"),
                 params.get("peephole"))
+        if mask is not None:
+            return self._scan_masked(self._checked_mask(mask, x), *args)
         if all(a is None or isinstance(a, np.ndarray) for a in args):
             # nothing to differentiate
             return self._scan(*args, per_step=False, residuals=False)[0]
         if self.implementation == 2 and self._fusable():
             return _recurrence(*args, layer=self)
         return self._scan(*args, per_step=True)[0]
+
+    def _checked_mask(self, mask: Any, x: Any) -> Any:
+        if not hasattr(mask, "shape"):
+            mask = np.asarray(mask)
+        if tuple(mask.shape) != tuple(x.shape[:2]):
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}): the mask must be "
+                             f"(batch, timesteps) = {tuple(x.shape[:2])}, got "
+                             f"{tuple(mask.shape)}")
+        return mask if mask.dtype == bool else mask != 0
+
+    def _scan_masked(self, mask: Any, x: Any, kernel: Any, recurrent: Any, bias: Any,
+                     peephole: Any) -> Any:
+        """The recurrence with masked steps skipped, as Keras's backend rnn does: where
+        mask[:, t] is False the state stays, and the output is the previous one (zeros
+        with zero_output_for_mask). Traced step by step (implementation 1's path)."""
+        n = x.shape[0]
+        dtype = np.result_type(x.dtype, kernel.dtype)
+        state = tuple(np.zeros((n, self.units), dtype) for _ in range(self.state_size))
+        zeros = np.zeros((), dtype)
+        outputs = []
+        for t in self._order(x.shape[1]):
+            new_state, _ = self._step(x[:, t] @ kernel, state, recurrent, bias, peephole)
+            keep = mask[:, t][:, None]
+            state = tuple(np.where(keep, new, old) for new, old in zip(new_state, state))
+            outputs.append(np.where(keep, new_state[0], zeros) if self.zero_output_for_mask
+                           else state[0])
+        return np.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        """The input's mask when returning sequences (one output per step), else none."""
+        return mask if self.return_sequences else None
 
     def _fusable(self) -> bool:
         """Whether `_step_back` knows the derivatives of this layer's activations."""
@@ -195,7 +236,8 @@ class _Recurrent(Layer):
                 "kernel_initializer": self.kernel_initializer,
                 "recurrent_initializer": self.recurrent_initializer,
                 "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
-                "implementation": self.implementation}
+                "implementation": self.implementation,
+                "zero_output_for_mask": self.zero_output_for_mask}
 
 
 def _dtype(x: Any) -> np.dtype:
@@ -503,6 +545,8 @@ class Bidirectional(Layer):
     (10, 8)
     """
 
+    takes_mask = True
+
     def __init__(self, layer: Any, merge_mode: str = "concat", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(layer, dict):
@@ -514,6 +558,8 @@ class Bidirectional(Layer):
             raise ValueError(f"Bidirectional {self.name!r}: merge_mode must be one of "
                              f"{MERGE_MODES}, got {merge_mode!r}")
         self.merge_mode = merge_mode
+        # as Keras: a masked step's output is zeros in each direction's sequence
+        layer.zero_output_for_mask = layer.return_sequences
         self.forward_layer = layer
         if self.input_shape is None:  # Bidirectional(LSTM(8, input_shape=...)), as in Keras
             self.input_shape = layer.input_shape
@@ -536,9 +582,9 @@ class Bidirectional(Layer):
         return {"forward": self.forward_layer.init_params(rng, input_shape),
                 "backward": self.backward_layer.init_params(rng, input_shape)}
 
-    def call(self, params: dict, x: Any, ctx: Context) -> Any:
-        y = self.forward_layer.call(params["forward"], x, ctx)
-        y_back = self.backward_layer.call(params["backward"], x, ctx)
+    def call(self, params: dict, x: Any, ctx: Context, mask: Any = None) -> Any:
+        y = self.forward_layer.call(params["forward"], x, ctx, mask=mask)
+        y_back = self.backward_layer.call(params["backward"], x, ctx, mask=mask)
         if self.forward_layer.return_sequences:
             y_back = y_back[:, ::-1]
         if self.merge_mode == "concat":
@@ -548,6 +594,10 @@ class Bidirectional(Layer):
         if self.merge_mode == "mul":
             return y * y_back
         return (y + y_back) * 0.5
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        """The input's mask when returning sequences, else none."""
+        return self.forward_layer.compute_mask(x, mask)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "layer": serialize(self.forward_layer),

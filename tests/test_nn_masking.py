@@ -1,0 +1,222 @@
+"""Keras's masks: Masking and Embedding(mask_zero=True) make them, Dense and the like pass
+them on, SimpleRNN, LSTM, GRU and Bidirectional skip the masked steps. Values against
+a reference written here (the recurrence run on the unmasked steps alone, in NumPy),
+derivatives with adkit.check_grads against finite differences, save/load, compiled vs
+eager training, and outputs against Keras itself when it is installed."""
+
+import os
+
+import numpy as np
+import pytest
+
+import adkit
+from adkit.nn import Input, Model, Sequential, load_model, optimizers
+from adkit.nn.layers import (GRU, LSTM, Add, Bidirectional, Context, Dense, Embedding,
+                             Masking, Reshape, SimpleRNN, deserialize, serialize)
+
+KERAS_INSTALL = "Keras 3 is not installed: pip install keras jax jaxlib h5py"
+RNNS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
+
+
+def normal(shape, seed=0, dtype=np.float32):
+    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+
+
+def sequences():
+    """(batch 3, 5 steps, 2 features), some steps padded with zeros (masked)."""
+    x = normal((3, 5, 2), 1)
+    x[0, 3:] = 0.0          # padding at the end
+    x[1, :2] = 0.0          # padding at the start
+    x[2, 2] = 0.0           # a hole in the middle
+    return x, np.any(x != 0, axis=-1)
+
+
+@pytest.mark.parametrize("kind", sorted(RNNS))
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_a_masked_recurrence_is_the_recurrence_over_the_kept_steps(kind, go_backwards):
+    """Each example's last output is the layer run on its unmasked steps alone."""
+    layer = RNNS[kind](3, go_backwards=go_backwards)
+    params = layer.init_params(np.random.default_rng(0), (5, 2))
+    x, mask = sequences()
+    got = layer.call(params, x, Context(), mask=mask)
+    for i in range(3):
+        kept = x[i:i + 1, mask[i]]
+        np.testing.assert_allclose(got[i], layer.call(params, kept, Context())[0],
+                                   rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(RNNS))
+def test_returned_sequences_carry_the_last_output_over_masked_steps(kind):
+    layer = RNNS[kind](3, return_sequences=True)
+    params = layer.init_params(np.random.default_rng(0), (5, 2))
+    x, mask = sequences()
+    got = layer.call(params, x, Context(), mask=mask)
+    for i in range(3):
+        previous = np.zeros(3, np.float32)
+        for t in range(5):
+            if mask[i, t]:
+                previous = layer.call(params, x[i:i + 1, :t + 1][:, mask[i, :t + 1]],
+                                      Context())[0, -1]
+            np.testing.assert_allclose(got[i, t], previous, rtol=1e-5, atol=1e-6)
+    zeroed = RNNS[kind](3, return_sequences=True, zero_output_for_mask=True)
+    out = zeroed.call(params, x, Context(), mask=mask)
+    assert np.all(out[~mask] == 0)
+    np.testing.assert_allclose(out[mask], got[mask], rtol=1e-6)
+
+
+MODES = ("forward", "reverse", "numeric")
+
+
+@pytest.mark.parametrize("kind", sorted(RNNS))
+def test_check_grads_of_a_masked_recurrence(kind):
+    layer = RNNS[kind](2, return_sequences=True, dtype="float64")
+    params = layer.init_params(np.random.default_rng(0), (3, 2))
+    x = np.random.default_rng(1).normal(size=(2, 3, 2))
+    mask = np.array([[True, False, True], [False, True, True]])
+    adkit.check_grads(lambda p, x: layer.call(p, x, Context(), mask=mask), (params, x),
+                      modes=MODES)
+
+
+def test_masking_zeroes_the_masked_steps_and_makes_the_mask():
+    layer = Masking(mask_value=-1.0)
+    x = np.array([[[1.0, -1.0], [-1.0, -1.0], [0.0, 2.0]]], np.float32)
+    np.testing.assert_array_equal(layer.call({}, x, Context()),
+                                  [[[1.0, -1.0], [0.0, 0.0], [0.0, 2.0]]])
+    np.testing.assert_array_equal(layer.compute_mask(x, None), [[True, False, True]])
+    assert deserialize(serialize(layer)).mask_value == -1.0
+    with pytest.raises(TypeError, match="mask_value must be a number"):
+        Masking("zero")
+
+
+def tokens():
+    t = np.random.default_rng(2).integers(1, 9, (4, 6))
+    t[0, 4:] = 0
+    t[1, :3] = 0
+    t[3, 1] = 0
+    return t
+
+
+def test_embedding_mask_zero_reaches_the_lstm_through_dense_in_a_sequential():
+    model = Sequential([Embedding(10, 4, mask_zero=True, input_shape=(6,)),
+                        Dense(4, activation="tanh"), LSTM(3)], seed=0)
+    t = tokens()
+    got = model.predict(t)
+    p = model.params
+    emb, dense, lstm = model.layers
+    for i in range(4):
+        kept = t[i:i + 1, t[i] != 0]
+        h = np.tanh(p[emb.name]["embeddings"][kept] @ p[dense.name]["kernel"]
+                    + p[dense.name]["bias"])
+        np.testing.assert_allclose(got[i], lstm.call(p[lstm.name], h, Context())[0],
+                                   rtol=1e-5, atol=1e-6)
+    assert serialize(emb)["config"]["mask_zero"] is True
+
+
+def test_a_merge_keeps_the_mask_for_the_lstm_after_it():
+    inp = Input(shape=(6,), dtype="int32")
+    h = Embedding(10, 4, mask_zero=True)(inp)
+    summed = Add()([h, h])                 # merges keep the mask
+    ends = LSTM(3, return_sequences=False, name="last")(summed)   # no sequence: no mask
+    model = Model(inp, Dense(2)(ends), seed=0)
+    t = tokens()
+    p = model.params
+    x = 2 * p[model.layers[1].name]["embeddings"][t]
+    expected = model.get_layer("last").call(p["last"], x, Context(), mask=t != 0)
+    np.testing.assert_allclose(model.layer_outputs(t)["last"][0], expected, rtol=1e-6)
+
+
+def test_a_layer_that_does_not_pass_masks_ends_them():
+    model = Sequential([Embedding(10, 4, mask_zero=True, input_shape=(6,)),
+                        Reshape((6, 4)), LSTM(3)], seed=0)   # Reshape ends the mask
+    t = tokens()
+    emb, _, lstm = model.layers
+    x = model.params[emb.name]["embeddings"][t]
+    np.testing.assert_allclose(model.predict(t), lstm.call(model.params[lstm.name], x,
+                                                           Context()), rtol=1e-6)
+
+
+def bidirectional_model():
+    inp = Input(shape=(6,), dtype="int32")
+    h = Embedding(10, 4, mask_zero=True, name="emb")(inp)
+    h = Bidirectional(LSTM(3, return_sequences=True), name="bi")(h)
+    out = Dense(1, name="out")(Bidirectional(GRU(2), merge_mode="sum")(h))
+    return Model(inp, out, seed=0)
+
+
+def test_bidirectional_sequences_are_zero_at_masked_steps():
+    model = bidirectional_model()
+    t = tokens()
+    seq = model.layer_outputs(t)["bi"][0]
+    assert seq.shape == (4, 6, 6)
+    assert np.all(seq[t == 0] == 0) and np.all(np.abs(seq[t != 0]).sum(-1) > 0)
+
+
+def test_save_load_and_compiled_training_with_masks(tmp_path):
+    def run(jit):
+        model = bidirectional_model()
+        model.compile(optimizer=optimizers.Adam(0.02), loss="mse", jit_compile=jit)
+        t = np.concatenate([tokens()] * 4)
+        y = (np.sum(t, axis=1, keepdims=True) / 20.0).astype(np.float32)
+        history = model.fit(t, y, epochs=5, batch_size=8, verbose=0, shuffle=False)
+        return history.history["loss"], model
+    (on, m_on), (off, _) = run("auto"), run(False)
+    assert on[-1] < 0.7 * on[0]
+    assert m_on.trainer.eager_reason is None and not m_on.trainer.compiled_step.eager_reasons
+    np.testing.assert_allclose(on, off, rtol=1e-5)
+    m_on.save(tmp_path / "m.adkit")
+    t = tokens()
+    np.testing.assert_array_equal(load_model(tmp_path / "m.adkit").predict(t),
+                                  m_on.predict(t))
+
+
+def test_a_mask_of_the_wrong_shape_is_named():
+    layer = LSTM(2, name="rnn")
+    params = layer.init_params(np.random.default_rng(0), (5, 2))
+    with pytest.raises(ValueError, match=r"'rnn'.*mask must be \(batch, timesteps\)"):
+        layer.call(params, normal((3, 5, 2)), Context(), mask=np.ones((3, 4), bool))
+
+
+def test_opencl_refuses_masking_by_name():
+    model = Sequential([Masking(input_shape=(5, 2)), Dense(1)], seed=0)
+    with pytest.raises(ValueError, match=r"\(Masking\) has no OpenCL"):
+        model.compile(optimizer="sgd", loss="mse", device="opencl")
+
+
+# ---------------------------------------------------------------- against Keras itself
+
+@pytest.fixture(scope="module")
+def keras():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    pytest.importorskip("h5py", reason=KERAS_INSTALL)
+    keras = pytest.importorskip("keras", reason=KERAS_INSTALL)
+    if not keras.__version__.startswith("3."):
+        pytest.skip(f"these tests need Keras 3, found {keras.__version__}")
+    return keras
+
+
+def graph(L, make_input, kind):
+    if kind == "masking":
+        x = make_input((5, 2), "float32")
+        h = L.SimpleRNN(3, return_sequences=True)(L.Masking(0.0)(x))
+        return x, L.GRU(2, return_sequences=True, go_backwards=True)(h)
+    x = make_input((6,), "int32")
+    h = L.Embedding(10, 4, mask_zero=True)(x)
+    if kind == "embedding":
+        h = L.Dense(3)(L.LSTM(3, return_sequences=True)(h))
+        return x, L.SimpleRNN(2)(h)
+    h = L.Bidirectional(L.LSTM(3, return_sequences=True))(h)
+    return x, L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode="ave")(h)
+
+
+@pytest.mark.parametrize("kind", ["masking", "embedding", "bidirectional"])
+def test_keras_weights_give_keras_s_masked_outputs(keras, kind, tmp_path):
+    import adkit.nn.layers as ours_layers
+    kx, ko = graph(keras.layers, lambda s, d: keras.Input(s, dtype=d), kind)
+    twin = keras.Model(kx, ko)
+    twin.save_weights(tmp_path / "k.weights.h5")
+    ax, ao = graph(ours_layers, lambda s, d: Input(shape=s, dtype=d), kind)
+    ours = Model(ax, ao, seed=0)
+    ours.load_weights(tmp_path / "k.weights.h5")
+    data = sequences()[0] if kind == "masking" else tokens()
+    np.testing.assert_allclose(ours.predict(data), np.asarray(twin.predict(data, verbose=0)),
+                               rtol=1e-5, atol=1e-6)
