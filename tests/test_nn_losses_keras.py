@@ -4,11 +4,9 @@ NumPy formula written here, derivatives against finite differences, and training
 each loss (fused logits path, compiled step vs eager, save/load). A last section checks
 every value against Keras itself where Keras is installed."""
 
-import os
-
 import numpy as np
 import pytest
-from keras_referee import KERAS_INSTALL
+from keras_referee import keras as real_keras  # noqa: F401 (the Keras referee fixture)
 from opencl_support import needs_opencl
 
 import adkit
@@ -594,16 +592,6 @@ def test_each_loss_trains_on_opencl_as_on_the_cpu(name):
 
 
 # --- against Keras itself ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def real_keras():
-    """Keras 3 on the JAX backend, or a skip saying how to install it."""
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    found = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not found.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {found.__version__}")
-    return found
-
 
 KERAS_CASES = [
     ("Huber", {}, "real"), ("Huber", {"delta": 0.3}, "real"), ("LogCosh", {}, "real"),

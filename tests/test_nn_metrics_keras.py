@@ -4,11 +4,9 @@ Mean and Sum. Values against plain NumPy formulas over uneven batches with sampl
 Keras's names in compile(metrics=[...]) and History, configs, save/load, and (where Keras
 is installed) the same values as Keras's own metrics."""
 
-import os
-
 import numpy as np
 import pytest
-from keras_referee import KERAS_INSTALL
+from keras_referee import keras as real_keras  # noqa: F401 (the Keras referee fixture)
 from opencl_support import needs_opencl
 
 import adkit.nn as keras
@@ -261,16 +259,6 @@ def test_new_metrics_report_the_same_on_opencl():
 
 
 # --- against Keras itself ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def real_keras():
-    """Keras 3 on the JAX backend, or a skip saying how to install it."""
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    found = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not found.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {found.__version__}")
-    return found
-
 
 KERAS_METRICS = sorted(CASES) + ["RootMeanSquaredError", "MeanSquaredError",
                                  "MeanAbsoluteError", "BinaryAccuracy", "CategoricalAccuracy",
