@@ -25,6 +25,8 @@ from typing import Any, Callable
 import numpy as np
 import scipy.special
 
+from adkit import stop_gradient
+
 from . import backend
 
 
@@ -223,6 +225,32 @@ def squareplus(x: Any, b: float = 4) -> Any:
     return 0.5 * (x + np.sqrt(x * x + b))
 
 
+def sparsemax(x: Any, axis: int = -1) -> Any:
+    """The Euclidean projection of x onto the probability simplex along `axis` (Martins &
+    Astudillo 2016): max(x - tau, 0), tau such that the entries sum to 1; unlike softmax
+    it gives exact zeros. Its derivative is the projection's, diag(s) - s s^T / |s| on
+    the support s. (Keras 3.15's own sparsemax computes tau from the sum of the running
+    sums, so its outputs need not sum to 1 once the support has two entries or more;
+    this is the paper's.)
+
+    >>> sparsemax(np.array([2.0, 1.0, -1.0]))
+    array([1., 0., 0.])
+    """
+    values = np.asarray(stop_gradient(x))
+    # tau from the values sorted in descending order: the support is the largest k
+    # entries with 1 + k z_k > z_1 + ... + z_k
+    z = -np.sort(-values, axis=axis)
+    ranks = np.arange(1, values.shape[axis] + 1, dtype=values.dtype).reshape(
+        [-1 if a == axis % values.ndim else 1 for a in range(values.ndim)])
+    in_support = 1 + ranks * z > np.cumsum(z, axis=axis)
+    k = np.sum(in_support, axis=axis, keepdims=True).astype(values.dtype)
+    tau = (np.sum(np.where(in_support, z, 0.0), axis=axis, keepdims=True) - 1) / k
+    support = values > tau
+    # the same tau, written with x on the support so the derivative flows through it
+    tau_x = (np.sum(np.where(support, x, 0.0), axis=axis, keepdims=True) - 1) / k
+    return np.where(support, x - tau_x, 0.0)
+
+
 def glu(x: Any, axis: int = -1) -> Any:
     """a * sigmoid(b), a and b the two halves of x along `axis` (the gated linear unit;
     it halves that axis, so it is a function here, not a layer activation by name)."""
@@ -246,7 +274,7 @@ ALL: dict[str, Callable] = {f.__name__: f for f in (
     linear, sigmoid, hard_sigmoid, tanh, scaled_tanh, relu, softmax, softplus, softsign, elu,
     selu, celu, exponential, leaky_relu, relu6, log_softmax, silu, gelu, mish, hard_silu,
     hard_tanh, log_sigmoid, tanh_shrink, soft_shrink, hard_shrink, sparse_plus,
-    sparse_sigmoid, squareplus)}
+    sparse_sigmoid, squareplus, sparsemax)}
 ALL["swish"] = silu
 ALL["hard_swish"] = hard_silu
 

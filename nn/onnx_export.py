@@ -189,6 +189,31 @@ def _sparse_sigmoid(g: _Graph, hint: str) -> None:
     g.op("Mul", [g.x, g.constant(f"{hint}/half", 0.5)], hint)
 
 
+def _sparsemax(g: _Graph, hint: str) -> None:
+    # max(x - tau, 0) over the last axis, tau from the descending sort as the paper has it
+    g.to_nhwc(hint)
+    x, n = g.x, int(g.shape[-1])
+    z = g.op("TopK", [x, g.constant(f"{hint}/n", [n], dtype=np.int64)], f"{hint}/sorted",
+             axis=-1, largest=1, sorted=1)
+    g.nodes[-1].output.append(g.name(f"{hint}/sorted_indices"))   # TopK's second output
+    running = g.op("CumSum", [z, g.constant(f"{hint}/axis", -1, dtype=np.int64)],
+                   f"{hint}/running")
+    g.op("Mul", [z, g.constant(f"{hint}/ranks", np.arange(1, n + 1))], f"{hint}/rank_z")
+    g.op("Add", [g.x, g.constant(f"{hint}/one", 1.0)], f"{hint}/one_plus")
+    g.op("Greater", [g.x, running], f"{hint}/in_support")
+    support = g.op("Cast", [g.x], f"{hint}/support", to=g.onnx.helper.np_dtype_to_tensor_dtype(
+        g.dtype))
+    k = g.op("ReduceSum", [support, g.constant(f"{hint}/last", [-1], dtype=np.int64)],
+             f"{hint}/k", keepdims=1)
+    g.op("Mul", [support, z], f"{hint}/support_z")
+    g.op("ReduceSum", [g.x, g.constant(f"{hint}/last_again", [-1], dtype=np.int64)],
+         f"{hint}/support_sum", keepdims=1)
+    g.op("Sub", [g.x, g.constant(f"{hint}/one_again", 1.0)], f"{hint}/minus_one")
+    tau = g.op("Div", [g.x, k], f"{hint}/tau")
+    g.op("Sub", [x, tau], f"{hint}/shifted")
+    g.op("Relu", [g.x], hint)
+
+
 _ACTIVATIONS: dict[str, Callable[[_Graph, str], None]] = {
     "linear": lambda g, hint: None,
     "relu": _unary("Relu"), "sigmoid": _unary("Sigmoid"), "tanh": _unary("Tanh"),
@@ -216,6 +241,7 @@ _ACTIVATIONS: dict[str, Callable[[_Graph, str], None]] = {
     "squareplus": _squareplus,
     "sparse_plus": _sparse_plus,
     "sparse_sigmoid": _sparse_sigmoid,
+    "sparsemax": _sparsemax,
 }
 
 

@@ -139,6 +139,43 @@ def test_softmax_and_log_softmax_take_an_axis():
                       modes=("forward", "reverse", "numeric"))
 
 
+def sparsemax_by_bisection(x):
+    """Each row projected onto the simplex: tau solving sum(max(x - tau, 0)) = 1."""
+    out = np.empty_like(x)
+    for i, row in enumerate(x):
+        low, high = row.min() - 1, row.max()
+        for _ in range(200):
+            tau = (low + high) / 2
+            low, high = (tau, high) if np.maximum(row - tau, 0).sum() > 1 else (low, tau)
+        out[i] = np.maximum(row - (low + high) / 2, 0)
+    return out
+
+
+def test_sparsemax_is_the_projection_onto_the_simplex():
+    x = 2 * np.random.default_rng(3).standard_normal((6, 5))
+    p = activations.sparsemax(x)
+    np.testing.assert_allclose(p, sparsemax_by_bisection(x), atol=1e-12)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert np.all(p >= 0) and np.any(p == 0)
+    np.testing.assert_allclose(activations.sparsemax(x.T, axis=0), p.T, atol=1e-12)
+    np.testing.assert_allclose(activations.sparsemax(np.array([0.5, 0.4, 0.3])),
+                               [0.4333333333333, 0.3333333333333, 0.2333333333333])
+    w = np.random.default_rng(4).standard_normal((6, 5))
+    adkit.check_grads(lambda v: np.sum(activations.sparsemax(v) * w), (x,),
+                      modes=("forward", "reverse", "numeric"))
+    # second order away from any change of support: it is piecewise linear, so 0
+    spread = np.array([[3.0, 1.0, 0.2, -2.0], [0.9, 0.5, 0.0, -3.0]])
+    adkit.check_grads(lambda v: np.sum(activations.sparsemax(v) ** 2 * w[:2, :4]), (spread,),
+                      order=2, modes=("forward", "reverse", "numeric"))
+
+
+def test_sparsemax_agrees_with_keras_where_its_support_is_one_entry(keras):
+    # Keras 3.15 sums the running sums for tau: right only for a support of one entry
+    x = np.array([[2.0, 1.0, -1.0], [0.1, 3.0, 1.5]], np.float32)
+    np.testing.assert_allclose(activations.sparsemax(x),
+                               np.asarray(keras.activations.sparsemax(x)), atol=1e-6)
+
+
 def test_glu_gates_one_half_with_the_other():
     x = np.random.default_rng(2).standard_normal((2, 6))
     np.testing.assert_allclose(activations.glu(x), x[:, :3] * _sig(x[:, 3:]))
@@ -172,7 +209,7 @@ def test_an_unknown_name_lists_the_valid_ones():
 NEW_NAMES = ["selu", "gelu", "swish", "silu", "leaky_relu", "relu6", "exponential",
              "log_softmax", "mish", "hard_silu", "hard_swish", "hard_tanh", "celu",
              "log_sigmoid", "tanh_shrink", "soft_shrink", "hard_shrink", "sparse_plus",
-             "sparse_sigmoid", "squareplus"]
+             "sparse_sigmoid", "squareplus", "sparsemax"]
 
 
 @pytest.mark.parametrize("name", NEW_NAMES)
@@ -197,7 +234,8 @@ def test_a_selu_network_trains_compiled_and_eagerly_alike():
     def run(jit):
         model = Sequential([Dense(16, activation="selu", kernel_initializer="lecun_normal",
                                   input_shape=(4,)), Dense(8, activation="gelu"),
-                            Dense(8, activation="mish"), Dense(1)], seed=3)
+                            Dense(8, activation="mish"), Dense(8, activation="sparsemax"),
+                            Dense(1)], seed=3)
         model.compile(optimizer="adam", loss="mse", jit_compile=jit)
         return model.fit(x, y, batch_size=16, epochs=4, verbose=0).history["loss"]
     compiled, eager = run("auto"), run(False)

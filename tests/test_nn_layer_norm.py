@@ -239,7 +239,7 @@ def test_bad_arguments_are_refused_when_made():
 
 
 @needs_opencl
-def test_layer_normalization_trains_the_same_on_an_opencl_device():
+def test_the_normalisations_train_the_same_on_an_opencl_device():
     from adkit.nn.callbacks import LambdaCallback
     rng = np.random.default_rng(4)
     x = rng.standard_normal((64, 6)).astype(np.float32)
@@ -247,8 +247,8 @@ def test_layer_normalization_trains_the_same_on_an_opencl_device():
 
     def curve(device):
         model = Sequential([Dense(8, input_shape=(6,)), LayerNormalization(),
-                            GroupNormalization(groups=2), UnitNormalization(), Dense(2)],
-                           seed=1)
+                            GroupNormalization(groups=2), RMSNormalization(),
+                            UnitNormalization(), Dense(2)], seed=1)
         model.compile(optimizer="adam", loss="mse", device=device)
         losses = []
         model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[
