@@ -277,7 +277,8 @@ def _compile(f: ModelFile, model: Sequential | Model, optimizer_state: dict[str,
             slot, _, index = key.rpartition("/")
             if slot and index.isdigit():
                 i = int(index)
-                if i >= len(trainable) or value.shape != trainable[i].shape:
+                if i >= len(trainable) or value.shape != model.optimizer.slot_shape(
+                        slot, trainable[i].shape):
                     raise ValueError(f"{key!r} has shape {value.shape}, but the model has "
                                      f"{len(trainable)} trainable weights"
                                      + (f" and weight {i} has shape {trainable[i].shape}"

@@ -48,7 +48,7 @@ from adkit.extend import is_duck_array
 from . import schedules
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
-           "Nadam", "Lion", "Ftrl", "Rprop", "ESGD", "get", "serialize", "deserialize", "schedules"]
+           "Nadam", "Lion", "Ftrl", "Adafactor", "Rprop", "ESGD", "get", "serialize", "deserialize", "schedules"]
 
 _BASE_ARGS = ("learning_rate", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
               "gradient_noise", "seed", "name")
@@ -383,7 +383,20 @@ class Optimizer:
         raise NotImplementedError
 
     def _init_slot(self, name: str, p: np.ndarray) -> np.ndarray:
-        return np.zeros(p.shape, p.dtype)
+        return np.zeros(self.slot_shape(name, p.shape), p.dtype)
+
+    #: the index of a slot shaped like its parameter (set_variables reads the parameter
+    #: shapes from it when it restores state before the first step)
+    _param_shaped_slot: int = 0
+
+    def slot_shape(self, name: str, shape: tuple) -> tuple:
+        """The shape of slot `name` of a parameter of this shape (the parameter's, unless
+        the optimizer keeps less, as Adafactor's factored moments).
+
+        >>> Adafactor().slot_shape("r", (4, 5)), Adam().slot_shape("momentum", (4, 5))
+        ((4,), (4, 5))
+        """
+        return tuple(shape)
 
     def _tmp(self, p: np.ndarray, k: int = 0) -> np.ndarray:
         """Scratch space shaped like p; one flat buffer per (dtype, k) is reused for every
@@ -461,10 +474,11 @@ class Optimizer:
                              f"has updated; use one optimizer per model, or a fresh one")
         for i, (p, slots) in enumerate(zip(params, self._slots)):
             for k, s in enumerate(slots):
-                if s.shape != p.shape:
+                expected = self.slot_shape(self._slot_names[k], p.shape)
+                if s.shape != expected:
                     raise ValueError(f"{where}: slot '{self._slot_names[k]}/{i}' has shape "
-                                     f"{s.shape} but params[{i}] has shape {p.shape}; the state "
-                                     f"belongs to a different model")
+                                     f"{s.shape} but params[{i}] of shape {p.shape} needs "
+                                     f"{expected}; the state belongs to a different model")
                 if s.dtype != p.dtype:  # restored from a checkpoint of another precision
                     slots[k] = s.astype(p.dtype)
 
@@ -671,7 +685,7 @@ class Optimizer:
         for i in range(n):
             for k, name in enumerate(self._slot_names):
                 shape = (self._slots[i][k].shape if n and self._slots is not None
-                         else found[(0, i)].shape)
+                         else self.slot_shape(name, found[(self._param_shaped_slot, i)].shape))
                 if found[(k, i)].shape != shape:
                     raise ValueError(f"{where}: '{name}/{i}' has shape {found[(k, i)].shape} but "
                                      f"the optimizer's state for parameter {i} has shape {shape}")
@@ -1279,6 +1293,72 @@ class Ftrl(Optimizer):
         return (p - new_p,), [new_accum, linear]
 
 
+class Adafactor(Optimizer):
+    """Adafactor (Shazeer & Stern 2018), Keras 3's form: second moments of a weight of
+    rank >= 2 kept factored, as row means ``r`` and column means ``c`` of
+    ``g**2 + epsilon_1`` over its last two axes (memory rows + columns, not rows x
+    columns), decayed with ``beta_2_t = 1 - t**beta_2_decay``; the step
+    ``u = g / sqrt(v)`` (``v = r c / mean(r)``) is clipped to RMS ``clip_threshold`` and
+    scaled by ``max(epsilon_2, RMS(w)) * min(lr, 1 / sqrt(t))``: relative to the
+    weight's own size. Weights of rank < 2 keep the full ``v``.
+
+    >>> w = np.ones((2, 2)); Adafactor(0.1).apply_gradients([w], [np.ones((2, 2))]); w
+    array([[0.9, 0.9],
+           [0.9, 0.9]])
+    """
+
+    _hyper = ("beta_2_decay", "epsilon_1", "epsilon_2", "clip_threshold", "relative_step")
+    _param_shaped_slot = 2
+
+    def __init__(self, learning_rate: Any = 0.001, beta_2_decay: float = -0.8,
+                 epsilon_1: float = 1e-30, epsilon_2: float = 1e-3, clip_threshold: float = 1.0,
+                 relative_step: bool = True, **kwargs: Any):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_2_decay = _real("Adafactor", "beta_2_decay", beta_2_decay, -math.inf, 0.0,
+                                  hi_open=True)
+        self.epsilon_1 = _real("Adafactor", "epsilon_1", epsilon_1)
+        self.epsilon_2 = _real("Adafactor", "epsilon_2", epsilon_2)
+        self.clip_threshold = _real("Adafactor", "clip_threshold", clip_threshold, 0.0,
+                                    lo_open=True)
+        self.relative_step = bool(relative_step)
+        self._slot_names = ("r", "c", "velocity")
+
+    def slot_shape(self, name, shape):
+        shape = tuple(shape)
+        if name == "velocity":
+            return shape
+        if len(shape) < 2:
+            return ()   # unused: a weight of rank < 2 keeps the full velocity
+        return shape[:-1] if name == "r" else shape[:-2] + shape[-1:]
+
+    def _prepare(self, params, grads, hvp, lr):
+        t = self.iterations + 1
+        if not callable(self._learning_rate) and self.relative_step:
+            lr = min(lr, 1.0 / math.sqrt(t))
+        return min(lr, 1.0 / math.sqrt(t)), 1.0 - t ** self.beta_2_decay
+
+    def _update(self, p, g, slots, consts):
+        (update,), new = self._rule(p, g, slots, consts)
+        for old, value in zip(slots, new):
+            np.copyto(old, value)
+        p -= update
+
+    def _rule(self, p, g, slots, consts):
+        rho, beta = consts
+        r, c, v = slots
+        alpha = np.maximum(self.epsilon_2, np.sqrt(np.mean(np.square(p)))) * rho
+        squares = np.square(g) + self.epsilon_1
+        if p.ndim >= 2:
+            r = r * beta + np.mean(squares, axis=-1) * (1.0 - beta)
+            c = c * beta + np.mean(squares, axis=-2) * (1.0 - beta)
+            v = np.expand_dims(r / np.mean(r, axis=-1, keepdims=True), -1) * np.expand_dims(c, -2)
+        else:
+            v = v * beta + squares * (1.0 - beta)
+        u = g / np.sqrt(v)
+        u = u / np.maximum(1.0, np.sqrt(np.mean(np.square(u))) / self.clip_threshold)
+        return (u * alpha,), [r, c, v]
+
+
 class Rprop(Optimizer):
     """Resilient backpropagation, iRprop- (Igel & Huesken 2000) as PyTorch does it:
     each weight has its own step size, multiplied by ``etas[1]`` while its
@@ -1415,7 +1495,7 @@ class ESGD(Optimizer):
 
 _REGISTRY: dict[str, type[Optimizer]] = {cls.__name__.lower(): cls for cls in
                                          (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax,
-                                          Nadam, Lion, Ftrl, Rprop, ESGD)}
+                                          Nadam, Lion, Ftrl, Adafactor, Rprop, ESGD)}
 _ALIASES: dict[str, Callable[[], Optimizer]] = {"nag": lambda: SGD(momentum=0.9, nesterov=True)}
 
 

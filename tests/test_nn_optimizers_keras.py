@@ -105,6 +105,39 @@ def ref_ftrl(w, grads, lr, power=-0.5, init=0.1, l1=0.0, l2=0.0, shrink=0.0, bet
     return out
 
 
+def ref_adafactor(w, grads, lr, decay=-0.8, eps1=1e-30, eps2=1e-3, clip=1.0):
+    """Shazeer & Stern's factored second moment for a matrix: row sums R and column sums
+    C of the squared gradients, V = R C^T / sum(R) (the same as Keras's means)."""
+    w = w.copy()
+    rows, cols = np.zeros(w.shape[0]), np.zeros(w.shape[1])
+    out = []
+    for t, g in enumerate(grads, start=1):
+        beta = 1 - t ** decay
+        sq = g * g + eps1
+        rows = beta * rows + (1 - beta) * sq.sum(axis=1) / w.shape[1]
+        cols = beta * cols + (1 - beta) * sq.sum(axis=0) / w.shape[0]
+        v = np.outer(rows, cols) / rows.mean()
+        u = g / np.sqrt(v)
+        u = u / max(1.0, np.sqrt((u * u).mean()) / clip)
+        step = min(lr, 1 / math.sqrt(t))
+        w = w - max(eps2, np.sqrt((w * w).mean())) * step * u
+        out.append(w.copy())
+    return out
+
+
+def ref_adafactor_vector(w, grads, lr, decay=-0.8, eps1=1e-30, eps2=1e-3, clip=1.0):
+    """A vector keeps the full second moment."""
+    w, v, out = w.copy(), np.zeros_like(w), []
+    for t, g in enumerate(grads, start=1):
+        beta = 1 - t ** decay
+        v = beta * v + (1 - beta) * (g * g + eps1)
+        u = g / np.sqrt(v)
+        u = u / max(1.0, np.sqrt((u * u).mean()) / clip)
+        w = w - max(eps2, np.sqrt((w * w).mean())) * min(lr, 1 / math.sqrt(t)) * u
+        out.append(w.copy())
+    return out
+
+
 def trajectory(opt, grads, w=W0):
     w = w.copy()
     out = []
@@ -134,6 +167,9 @@ CASES = [
     ("RMSprop wd", lambda: O.RMSprop(0.01, weight_decay=0.1),
      lambda: ref_rmsprop(W0, gradients(), 0.01, wd=0.1)),
     ("Ftrl", lambda: O.Ftrl(0.5), lambda: ref_ftrl(W0, gradients(), 0.5)),
+    ("Adafactor", lambda: O.Adafactor(0.3), lambda: ref_adafactor(W0, gradients(), 0.3)),
+    ("Adafactor args", lambda: O.Adafactor(0.05, -0.5, 1e-20, 1e-2, 0.5),
+     lambda: ref_adafactor(W0, gradients(), 0.05, -0.5, 1e-20, 1e-2, 0.5)),
     ("Ftrl l1 l2", lambda: O.Ftrl(0.5, -0.7, 0.2, 0.3, 0.1, 0.05, 0.2),
      lambda: ref_ftrl(W0, gradients(), 0.5, -0.7, 0.2, 0.3, 0.1, 0.05, 0.2)),
 ]
@@ -160,6 +196,21 @@ def test_weight_decay_alone_shrinks_the_weights_geometrically():
     for _ in range(3):
         opt.apply_gradients([w], [np.zeros(2)])
     np.testing.assert_allclose(w, np.array([2.0, -4.0]) * 0.95 ** 3, rtol=1e-14)
+
+
+def test_adafactor_on_a_vector_keeps_the_full_moment_and_factors_a_matrix():
+    w = W0[:, 0].copy()
+    ours = trajectory(O.Adafactor(0.3), gradients(shape=(3,)), w)
+    for a, b in zip(ours, ref_adafactor_vector(w, gradients(shape=(3,)), 0.3)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    opt = O.Adafactor()
+    opt.apply_gradients([np.ones((4, 5)), np.ones(3)], [np.ones((4, 5)), np.ones(3)])
+    shapes = {k: v.shape for k, v in opt.variables().items()}
+    assert shapes == {"iterations": (), "r/0": (4,), "c/0": (5,), "velocity/0": (4, 5),
+                      "r/1": (), "c/1": (), "velocity/1": (3,)}
+    fresh = O.Adafactor()
+    fresh.set_variables(opt.variables())   # restored before any step: shapes from velocity
+    assert fresh.variables()["c/0"].shape == (5,)
 
 
 def test_ftrl_l1_strength_makes_weights_exactly_zero():
@@ -247,6 +298,8 @@ def test_new_optimizers_and_weight_decay_are_refused_by_name_on_opencl():
         O.Lion().require_device_support()
     with pytest.raises(NotImplementedError, match="Ftrl has no OpenCL kernel"):
         O.Ftrl().require_device_support()
+    with pytest.raises(NotImplementedError, match="Adafactor has no OpenCL kernel"):
+        O.Adafactor().require_device_support()
     with pytest.raises(NotImplementedError, match="AdamW: weight_decay run on the host only"):
         O.AdamW().require_device_support()
     with pytest.raises(NotImplementedError, match="SGD: weight_decay run on the host only"):
@@ -284,10 +337,11 @@ def make_optimizer(name):
             "SGD": lambda: O.SGD(S.PolynomialDecay(0.05, 16, power=2.0), momentum=0.9,
                                  weight_decay=0.01, clipnorm=1.0),
             "RMSprop": lambda: O.RMSprop(S.CosineDecayRestarts(0.01, 4), weight_decay=0.05),
-            "Ftrl": lambda: O.Ftrl(0.2, l1_regularization_strength=0.001, beta=0.1)}[name]()
+            "Ftrl": lambda: O.Ftrl(0.2, l1_regularization_strength=0.001, beta=0.1),
+            "Adafactor": lambda: O.Adafactor(0.05, weight_decay=0.01)}[name]()
 
 
-NAMES = ["AdamW", "Lion", "Adam amsgrad", "SGD", "RMSprop", "Ftrl"]
+NAMES = ["AdamW", "Lion", "Adam amsgrad", "SGD", "RMSprop", "Ftrl", "Adafactor"]
 
 
 def trained(name, jit_compile, epochs=3):
@@ -308,7 +362,7 @@ def test_compiled_and_eager_training_agree_and_lower_the_loss(name):
     assert loss_c[-1] < loss_c[0]
 
 
-@pytest.mark.parametrize("name", ["AdamW", "Lion", "SGD", "Ftrl"])
+@pytest.mark.parametrize("name", ["AdamW", "Lion", "SGD", "Ftrl", "Adafactor"])
 def test_a_saved_model_resumes_with_its_optimizer_state(tmp_path, name):
     x, y = data()
     straight, _ = trained(name, True, epochs=4)
@@ -416,6 +470,7 @@ KERAS_CASES = [
     ("SGD", dict(learning_rate=0.1, momentum=0.9, nesterov=True, weight_decay=0.05)),
     ("RMSprop", dict(learning_rate=0.01, weight_decay=0.1, global_clipnorm=1.0)),
     ("Adagrad", dict(learning_rate=0.1, weight_decay=0.1)),
+    ("Adafactor", dict(learning_rate=0.3, weight_decay=0.1, clip_threshold=0.5)),
     ("Ftrl", dict(learning_rate=0.5, l1_regularization_strength=0.01, l2_regularization_strength=0.1,
                   l2_shrinkage_regularization_strength=0.05, beta=0.2, learning_rate_power=-0.7)),
 ]
