@@ -531,6 +531,23 @@ def serialize(loss: Callable) -> str | dict | None:
     return getattr(loss, "__name__", None)
 
 
+def from_saved(spec: Any) -> Any:
+    """compile's loss argument from what compile_config stored: each serialized loss object
+    ({"class_name", "config"}) becomes that Loss again, inside a list or a dict by output
+    name as well; names stay names.
+
+    >>> from_saved({"out": {"class_name": "Huber", "config": {"delta": 2.0}}})["out"].delta
+    2.0
+    """
+    if isinstance(spec, dict) and "class_name" in spec:
+        return deserialize(spec)
+    if isinstance(spec, dict):
+        return {k: from_saved(v) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [from_saved(v) for v in spec]
+    return spec
+
+
 def deserialize(config: dict | str) -> Loss | Callable:
     """The Loss object (or loss function, for a name) that serialize() or Keras's
     keras.losses.serialize described.
@@ -779,6 +796,7 @@ class CosineSimilarity(LossFunctionWrapper):
     def __init__(self, axis: int = -1, reduction: str | None = "sum_over_batch_size",
                  name: str = "cosine_similarity", dtype: Any = None) -> None:
         super().__init__(cosine_similarity, reduction, name, dtype, axis=axis)
+        self.axis = axis
 
 
 class Huber(LossFunctionWrapper):
@@ -787,6 +805,7 @@ class Huber(LossFunctionWrapper):
     def __init__(self, delta: float = 1.0, reduction: str | None = "sum_over_batch_size",
                  name: str = "huber_loss", dtype: Any = None) -> None:
         super().__init__(huber, reduction, name, dtype, delta=delta)
+        self.delta = delta
 
 
 class LogCosh(LossFunctionWrapper):

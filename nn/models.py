@@ -24,7 +24,7 @@ import numpy as np
 
 from adkit.pytree import tree_flatten
 
-from . import initializers
+from . import initializers, losses
 from .layers.base import Layer, deserialize, nested
 from .layers.input_layer import InputLayer
 from .functional import Model, from_config
@@ -268,7 +268,8 @@ def _compile(f: ModelFile, model: Sequential | Model, optimizer_state: dict[str,
         if not isinstance(c, dict):
             raise ValueError(f"'compile' is {type(c).__name__}, not a dict")
         extra = {k: c[k] for k in ("loss_weights", "jit_compile") if k in c}
-        model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"], **extra)
+        model.compile(optimizer=c["optimizer"], loss=losses.from_saved(c["loss"]),
+                      metrics=c["metrics"], **extra)
     if not optimizer_state:
         return
     trainable = tree_flatten(model.trainable_part(model.params))[0]

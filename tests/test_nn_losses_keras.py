@@ -656,3 +656,29 @@ def test_functions_equal_keras(real_keras, name):
     theirs = real_keras.losses.get(name)
     np.testing.assert_allclose(losses.get(name)(t, p), np.asarray(theirs(t, p)),
                                rtol=2e-6, atol=1e-6)
+
+
+def test_functional_models_save_and_load_their_configured_losses(tmp_path):
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(32, 4)).astype("float32")
+    y = rng.normal(size=(32, 2)).astype("float32")
+    onehot = keras.utils.to_categorical(rng.integers(0, 3, 32), 3)
+    inp = keras.Input((4,))
+    single = keras.Model(inp, keras.layers.Dense(2)(inp))
+    single.compile("adam", keras.losses.Huber(delta=0.5))
+    inp = keras.Input((4,))
+    two = keras.Model(inp, [keras.layers.Dense(2, name="a")(inp),
+                            keras.layers.Dense(3, activation="softmax", name="b")(inp)])
+    two.compile("adam", {"a": keras.losses.Huber(delta=0.5),
+                         "b": keras.losses.CategoricalCrossentropy(label_smoothing=0.1)},
+                metrics={"a": ["mape"], "b": ["top_k_categorical_accuracy"]})
+    assert two._fused_outputs()[1].options == {"label_smoothing": 0.1}
+    for model, targets in ((single, y), (two, [y, onehot])):
+        model.fit(x, targets, epochs=1, verbose=0)
+        path = str(tmp_path / f"{len(model.outputs)}.adkit")
+        model.save(path)
+        loaded = keras.models.load_model(path)
+        assert loaded.compile_config()["loss"] == model.compile_config()["loss"]
+        np.testing.assert_allclose(loaded.evaluate(x, targets, verbose=0),
+                                   model.evaluate(x, targets, verbose=0), rtol=1e-6)
+    assert losses.from_saved(two.compile_config()["loss"])["b"].label_smoothing == 0.1
