@@ -1,15 +1,19 @@
-"""Training losses by Keras name. Each maps (y_true, y_pred) to one value per
-example; the model averages them over the batch.
+"""Training losses by Keras 3 name. Each function maps (y_true, y_pred) to one value per
+example; the model averages them over the batch. Keras's loss classes
+(CategoricalCrossentropy(label_smoothing=0.1), Huber(delta=2.0), ...) configure them, reduce
+them ("sum_over_batch_size", "sum", "none", ...) and serialize as Keras's
+{"class_name", "config"}; a Loss subclass defines call(y_true, y_pred) as in Keras.
 
 Targets meet predictions one to one, as in Keras's compiled losses: where their
 ranks differ by one and the longer shape ends in 1, the shorter gains that axis
 ((N,) targets against (N, 1) predictions), and a pair that would broadcast to
 anything but the predictions' shape is refused (see matched_targets).
 
-Cross-entropies on probabilities clip them to [eps, 1 - eps] as Keras does. When
-a model ends in softmax (or sigmoid) and uses the matching cross-entropy, the
-model computes the loss from the logits instead (`from_logits`), by
-log-sum-exp, which stays finite where the clipped form saturates.
+Formulas, clipping and epsilons are Keras's (EPSILON = 1e-7): cross-entropies on
+probabilities clip them to [eps, 1 - eps]; cosine_similarity is the negative cosine. When
+a model ends in softmax (or sigmoid) and uses the matching cross-entropy, the model
+computes the loss from the logits instead (`fused`), by log-sum-exp, which stays finite
+where the clipped form saturates; label_smoothing and ignore_class carry over.
 """
 
 from __future__ import annotations
@@ -563,7 +567,9 @@ def deserialize(config: dict | str) -> Loss | Callable:
     cls = CLASSES.get(config["class_name"])
     if cls is None:
         raise ValueError(f"unknown loss class {config['class_name']!r}; valid classes: "
-                         f"{', '.join(CLASSES)}")
+                         f"{', '.join(CLASSES)}. A Loss subclass of your own is code, which "
+                         "a model file does not hold: load it with load_model(path, "
+                         "compile=False) and compile it with your loss")
     return cls.from_config(dict(config.get("config") or {}))
 
 

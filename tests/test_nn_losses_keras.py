@@ -533,7 +533,7 @@ def test_keras_defaults_and_names():
          "mean_squared_logarithmic_error"]
 
 
-def test_custom_loss_subclass_with_call_trains_and_reduces():
+def test_custom_loss_subclass_with_call_trains_and_reduces(tmp_path):
     class Quartic(keras.losses.Loss):
         def call(self, y_true, y_pred):
             return np.mean((y_pred - y_true) ** 4, axis=-1)
@@ -547,6 +547,12 @@ def test_custom_loss_subclass_with_call_trains_and_reduces():
     model.compile("adam", Quartic())
     history = model.fit(x, 2 * x, epochs=5, verbose=0).history["loss"]
     assert history[-1] < history[0]
+    path = str(tmp_path / "quartic.adkit")
+    model.save(path)
+    with pytest.raises(keras.ModelFileError, match="unknown loss class 'Quartic'.*compile=False"):
+        keras.models.load_model(path)
+    loaded = keras.models.load_model(path, compile=False)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(NotImplementedError, match="define call"):
         keras.losses.Loss()(t, p)
 
