@@ -1532,6 +1532,16 @@ def _signal_convolve(b: Builder) -> str:
     return f"sg.convolve({a}, {v}, mode={mode!r})"
 
 
+@entry("scipy.signal.lfilter")
+def _signal_lfilter(b: Builder) -> str:
+    # a stable IIR filter: numerator in (-0.5, 0.5), one pole inside |z| < 0.3
+    x = b.shaped(b.pick(), (b.dim(1, 5),))
+    num = b.shaped(b.pick(), (b.dim(1, 3),))
+    pole = b.shaped(b.pick(), (1,))
+    return (f"sg.lfilter(0.5 * np.tanh({num}), "
+            f"np.concatenate([np.ones(1), 0.3 * np.tanh({pole})]), {x})")
+
+
 # --- SciPy's bound Python functions ---
 
 

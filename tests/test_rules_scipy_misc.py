@@ -43,6 +43,10 @@ def test_scipy_signal_convolve(mode, s1, s2):
     np.testing.assert_allclose(out, fun(a, v), rtol=1e-10, atol=1e-12)
 
 
+def test_scipy_signal_lfilter():  # more in test_rules_scipy_signal_more.py
+    check(lambda b, a, x: signal.lfilter(b, a, x), R(2), np.array([1.0, -0.3]), R(4))
+
+
 def test_scipy_signal_convolve_refuses_what_scipy_refuses():
     with pytest.raises(ValueError, match="same dimensionality"):
         adkit.grad(lambda a: np.sum(signal.convolve(a, np.ones((2, 2)))))(np.ones(3))
