@@ -1,0 +1,1269 @@
+"""Keras 3's `keras.ops`, for layers written with it: `import adkit.nn as keras` then
+`keras.ops.matmul(x, self.w)`, `keras.ops.softmax(x)`, `keras.ops.top_k(x, 3)`.
+
+adkit differentiates NumPy itself, so an op here is the NumPy function under Keras's
+name, argument names and defaults (max(x, axis=None, keepdims=False, initial=None),
+transpose(x, axes=None), clip(x, x_min, x_max), ...) and return conventions (shape()
+is a tuple, top_k gives (values, int32 indices), argmax is int32, new arrays are float32
+as Keras's floatx), on plain arrays and traced values alike. The ones NumPy lacks
+(top_k, one_hot, segment_sum, moments, normalize, the control flow) are written with
+NumPy operations, so their derivatives come from adkit's rules; the neural-network ops
+are adkit.nn's activations and losses. Control flow (cond, while_loop, fori_loop, scan,
+map, switch) is plain Python: adkit traces Python, so a branch on a value just runs.
+
+An op Keras has and adkit does not (conv_transpose, ctc_loss, stft, ...) is absent:
+`keras.ops.stft` raises AttributeError naming it.
+
+>>> import numpy as np
+>>> from adkit.nn import ops
+>>> values, indices = ops.top_k(np.array([[1.0, 5.0, 3.0]]), 2)
+>>> values, indices, ops.shape(np.zeros((2, 3))), ops.one_hot(np.array([2, 0]), 3)[0]
+(array([[5., 3.]]), array([[1, 2]], dtype=int32), (2, 3), array([0., 0., 1.], dtype=float32))
+"""
+
+from __future__ import annotations
+
+import builtins as _builtins
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import scipy.special
+
+import adkit
+from adkit.pytree import tree_flatten, tree_unflatten
+
+from . import activations as _activations
+from . import backend as _backend
+from . import losses as _losses
+from . import ops_linalg as linalg
+from .ops_linalg import cholesky, cholesky_inverse, det, eig, eigh, inv, logdet, lstsq, \
+    matrix_rank, norm, pinv, qr, slogdet, solve, solve_triangular, svd
+
+#: Keras's default float dtype (keras.config.floatx())
+FLOATX = "float32"
+#: Keras's fuzz factor (keras.config.epsilon())
+EPSILON = 1e-7
+
+
+# --- tensors, dtypes and shapes ---------------------------------------------------------------
+
+
+def _standard_dtype(dtype: Any) -> np.dtype:
+    """A Keras dtype name ("float32", "int32", "bool", ...) or NumPy dtype, checked."""
+    if dtype is None:
+        raise TypeError("dtype must be a dtype name such as 'float32', got None")
+    try:
+        return np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"unknown dtype {dtype!r}: use a name such as 'float32', 'int32' or "
+                        "'bool'") from err
+
+
+def _is_array(x: Any) -> bool:
+    """True for what NumPy functions take as an array without copying it to a plain
+    ndarray: ndarrays, NumPy scalars and adkit's traced values."""
+    return isinstance(x, (np.ndarray, np.generic)) or hasattr(x, "_trace")
+
+
+def _inferred(x: Any) -> np.ndarray:
+    """Python data as Keras converts it: floats to float32, ints to int32, bools to bool."""
+    array = np.asarray(x)
+    if array.dtype == np.float64:
+        return array.astype(FLOATX)
+    if array.dtype.kind in "iu" and array.dtype.itemsize == 8:
+        return array.astype(np.int32)
+    return array
+
+
+def convert_to_tensor(x: Any, dtype: Any = None, sparse: Any = None, ragged: Any = None) -> Any:
+    """x as an array (Keras's tensor): Python floats become float32 and ints int32, as Keras
+    does; arrays and traced values keep their dtype unless `dtype` is given.
+
+    >>> convert_to_tensor([1.0, 2.0]).dtype, convert_to_tensor(3).dtype
+    (dtype('float32'), dtype('int32'))
+    """
+    if sparse or ragged:
+        raise ValueError("convert_to_tensor: adkit has no sparse or ragged tensors; pass "
+                         "sparse=None and ragged=None (dense arrays)")
+    if hasattr(x, "_layer") and hasattr(x, "value"):   # a Variable of a subclassed layer
+        x = x.value
+    if not _is_array(x):
+        x = _inferred(x)
+    return x if dtype is None else cast(x, dtype)
+
+
+def convert_to_numpy(x: Any) -> np.ndarray:
+    """x as a plain NumPy array (the value, outside differentiation)."""
+    if hasattr(x, "_trace"):
+        raise TypeError("convert_to_numpy: x is a traced value (this code is being "
+                        "differentiated or compiled); keep it a tensor with "
+                        "ops.convert_to_tensor, or take ops.stop_gradient(x) first")
+    return np.array(convert_to_tensor(x))
+
+
+def is_tensor(x: Any) -> bool:
+    """True for arrays and traced values (what Keras calls a backend tensor)."""
+    return isinstance(x, np.ndarray) or hasattr(x, "_trace")
+
+
+def cast(x: Any, dtype: Any) -> Any:
+    """x converted to dtype (Keras's name or a NumPy dtype); traced values stay traced.
+
+    >>> cast(np.array([1.7, -1.7]), "int32")
+    array([ 1, -1], dtype=int32)
+    """
+    dtype = _standard_dtype(dtype)
+    if not _is_array(x):
+        x = np.asarray(x)
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+def saturate_cast(x: Any, dtype: Any) -> Any:
+    """cast, with values first clipped to the range dtype can hold."""
+    dtype = _standard_dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        x = np.clip(x, info.min, info.max)
+    return cast(x, dtype)
+
+
+def dtype(x: Any) -> str:
+    """The dtype's name, as Keras's standardized dtype strings ("float32")."""
+    return np.dtype(getattr(x, "dtype", None) or convert_to_tensor(x).dtype).name
+
+
+def shape(x: Any) -> tuple:
+    """The shape as a tuple of ints.
+
+    >>> shape(np.zeros((2, 3)))
+    (2, 3)
+    """
+    return tuple(int(n) for n in np.shape(x))
+
+
+def ndim(x: Any) -> int:
+    """The number of axes."""
+    return len(np.shape(x))
+
+
+def size(x: Any) -> int:
+    """The number of elements."""
+    return int(np.prod(np.shape(x), dtype=np.int64))
+
+
+def stop_gradient(variable: Any) -> Any:
+    """variable, through which no derivative flows (adkit.stop_gradient)."""
+    return adkit.stop_gradient(variable)
+
+
+def copy(x: Any) -> Any:
+    """A copy of x."""
+    return x.copy() if _is_array(x) else np.array(x)
+
+
+def array(x: Any, dtype: Any = None) -> Any:
+    """x as an array (Keras infers dtypes as convert_to_tensor does)."""
+    return convert_to_tensor(x, dtype)
+
+
+def get_item(x: Any, key: Any) -> Any:
+    """x[key]."""
+    return x[key]
+
+
+# --- creation: Keras makes floatx (float32) arrays unless told ------------------------------
+
+
+def _float_default(dtype: Any) -> np.dtype:
+    return np.dtype(FLOATX if dtype is None else _standard_dtype(dtype))
+
+
+def zeros(shape: Any, dtype: Any = None) -> np.ndarray:
+    """An array of zeros, float32 unless dtype is given."""
+    return np.zeros(shape, _float_default(dtype))
+
+
+def ones(shape: Any, dtype: Any = None) -> np.ndarray:
+    """An array of ones, float32 unless dtype is given."""
+    return np.ones(shape, _float_default(dtype))
+
+
+def empty(shape: Any, dtype: Any = None) -> np.ndarray:
+    """An array of the shape (Keras fills it with zeros; so does adkit)."""
+    return np.zeros(shape, _float_default(dtype))
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
+    """An array of fill_value; its dtype is dtype, else fill_value's as Keras infers it."""
+    value = convert_to_tensor(fill_value)
+    return np.full(shape, value, dtype=value.dtype if dtype is None else _standard_dtype(dtype))
+
+
+def zeros_like(x: Any, dtype: Any = None) -> np.ndarray:
+    """Zeros of x's shape and dtype (or dtype)."""
+    return np.zeros(np.shape(x), np.dtype(dtype) if dtype is not None else _dtype_of(x))
+
+
+def ones_like(x: Any, dtype: Any = None) -> np.ndarray:
+    """Ones of x's shape and dtype (or dtype)."""
+    return np.ones(np.shape(x), np.dtype(dtype) if dtype is not None else _dtype_of(x))
+
+
+def empty_like(x: Any, dtype: Any = None) -> np.ndarray:
+    """An array of x's shape and dtype (zeros)."""
+    return zeros_like(x, dtype)
+
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None) -> np.ndarray:
+    """fill_value in x's shape, of x's dtype (or dtype)."""
+    return np.full(np.shape(x), fill_value, np.dtype(dtype) if dtype is not None
+                   else _dtype_of(x))
+
+
+def _dtype_of(x: Any) -> np.dtype:
+    return np.dtype(getattr(x, "dtype", None) or convert_to_tensor(x).dtype)
+
+
+def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) -> np.ndarray:
+    """Evenly spaced values in [start, stop): int32 for int arguments, float32 otherwise."""
+    bounds = [v for v in (start, stop, step) if v is not None]
+    if dtype is None:
+        dtype = FLOATX if _builtins.any(isinstance(v, float) or np.asarray(v).dtype.kind == "f"
+                              for v in bounds) else "int32"
+    return np.arange(start, stop, 1 if step is None else step, dtype=_standard_dtype(dtype))
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+    """num evenly spaced values from start to stop (float32 unless dtype is given)."""
+    out = np.linspace(start, stop, num, endpoint=endpoint, retstep=retstep, axis=axis)
+    if retstep:
+        return out[0].astype(_float_default(dtype)), out[1]
+    return out.astype(_float_default(dtype))
+
+
+def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: float = 10,
+             dtype: Any = None, axis: int = 0) -> np.ndarray:
+    """base ** linspace(start, stop, num) (float32 unless dtype is given)."""
+    return np.logspace(start, stop, num, endpoint=endpoint, base=base,
+                       axis=axis).astype(_float_default(dtype))
+
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:  # noqa: N803
+    """The N x M matrix with ones on diagonal k (float32 unless dtype is given)."""
+    return np.eye(N, M, k, dtype=_float_default(dtype))
+
+
+def identity(n: int, dtype: Any = None) -> np.ndarray:
+    """The n x n identity (float32 unless dtype is given)."""
+    return np.eye(n, dtype=_float_default(dtype))
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> np.ndarray:  # noqa: N803
+    """Ones at and below diagonal k (float32 unless dtype is given)."""
+    return np.tri(N, M, k, dtype=_float_default(dtype))
+
+
+# --- reductions, with Keras's (x, axis=None, keepdims=False) ----------------------------------
+
+
+def _axis(axis: Any) -> Any:
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _float_input(x: Any) -> Any:
+    """x, with integer and bool arrays made float32 (Keras's mean, var, std of ints)."""
+    x = convert_to_tensor(x)
+    return x.astype(FLOATX) if x.dtype.kind in "biu" else x
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """The sum over axis (an int, a tuple, or None for all)."""
+    return np.sum(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
+    """The product over axis."""
+    return np.prod(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims, dtype=dtype)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The mean over axis (of integers: float32, as Keras)."""
+    return np.mean(_float_input(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The (population) variance over axis."""
+    return np.var(_float_input(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The (population) standard deviation over axis."""
+    return np.std(_float_input(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False, initial: Any = None) -> Any:  # noqa: A001
+    """The largest entry over axis; initial: a floor the result never goes below."""
+    out = np.max(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return out if initial is None else np.maximum(out, initial)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False, initial: Any = None) -> Any:  # noqa: A001
+    """The smallest entry over axis; initial: a ceiling the result never goes above."""
+    out = np.min(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return out if initial is None else np.minimum(out, initial)
+
+
+def amax(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The largest entry over axis."""
+    return max(x, axis, keepdims)
+
+
+def amin(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The smallest entry over axis."""
+    return min(x, axis, keepdims)
+
+
+def all(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """True where every entry over axis is nonzero."""
+    return np.all(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def any(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """True where some entry over axis is nonzero."""
+    return np.any(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def median(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The median over axis."""
+    return np.median(_float_input(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """max - min over axis."""
+    return max(x, axis, keepdims) - min(x, axis, keepdims)
+
+
+def count_nonzero(x: Any, axis: Any = None) -> Any:
+    """How many entries over axis are nonzero (int32)."""
+    return np.asarray(np.count_nonzero(convert_to_tensor(x), axis=_axis(axis))).astype(np.int32)
+
+
+def _int32(indices: Any) -> np.ndarray:
+    return np.asarray(indices).astype(np.int32)
+
+
+def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """The index of the largest entry along axis (of the flattened x for None), int32."""
+    return _int32(np.argmax(convert_to_tensor(x), axis=axis, keepdims=keepdims))
+
+
+def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """The index of the smallest entry along axis, int32."""
+    return _int32(np.argmin(convert_to_tensor(x), axis=axis, keepdims=keepdims))
+
+
+def argsort(x: Any, axis: int = -1) -> np.ndarray:
+    """The indices that sort x along axis (a stable sort), int32."""
+    return _int32(np.argsort(convert_to_tensor(x), axis=axis, kind="stable"))
+
+
+def sort(x: Any, axis: int = -1) -> Any:
+    """x sorted along axis."""
+    return np.sort(convert_to_tensor(x), axis=axis)
+
+
+def cumsum(x: Any, axis: Any = None, dtype: Any = None) -> Any:
+    """Running sums along axis (of the flattened x for None)."""
+    return np.cumsum(convert_to_tensor(x), axis=axis, dtype=dtype)
+
+
+def cumprod(x: Any, axis: Any = None, dtype: Any = None) -> Any:
+    """Running products along axis."""
+    return np.cumprod(convert_to_tensor(x), axis=axis, dtype=dtype)
+
+
+def average(x: Any, axis: Any = None, weights: Any = None) -> Any:
+    """The mean along axis, weighted by weights if given."""
+    return np.average(_float_input(x), axis=axis, weights=weights)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """log(sum(exp(x))) over axis, computed without overflow.
+
+    >>> round(float(logsumexp(np.array([1000.0, 1000.0])) - 1000.0), 6)
+    0.693147
+    """
+    return scipy.special.logsumexp(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+
+
+def moments(x: Any, axes: Any, keepdims: bool = False, synchronized: bool = False
+            ) -> tuple[Any, Any]:
+    """(mean, variance) of x over axes, as Keras's ops.moments (float16 is computed in
+    float32 and cast back)."""
+    if synchronized:
+        raise ValueError("moments(synchronized=True) all-reduces across devices, which "
+                         "adkit does not do; pass synchronized=False")
+    x = convert_to_tensor(x)
+    small = x.dtype in (np.float16,)
+    if small:
+        x = x.astype(np.float32)
+    axes = _axis(axes)
+    m = np.mean(x, axis=axes, keepdims=True)
+    v = np.var(x, axis=axes, keepdims=True)
+    if not keepdims:
+        m, v = np.squeeze(m, axis=axes), np.squeeze(v, axis=axes)
+    if small:
+        m, v = m.astype(np.float16), v.astype(np.float16)
+    return m, v
+
+
+# --- shapes and indexing, with Keras's argument names -----------------------------------------
+
+
+def reshape(x: Any, newshape: Any) -> Any:
+    """x with shape newshape (one entry may be -1)."""
+    return np.reshape(convert_to_tensor(x), newshape)
+
+
+def transpose(x: Any, axes: Any = None) -> Any:
+    """x with its axes permuted (reversed for None)."""
+    return np.transpose(convert_to_tensor(x), axes)
+
+
+def expand_dims(x: Any, axis: Any) -> Any:
+    """x with a new axis of length 1 at axis (an int or a tuple)."""
+    return np.expand_dims(convert_to_tensor(x), _axis(axis))
+
+
+def squeeze(x: Any, axis: Any = None) -> Any:
+    """x without its axes of length 1 (or only those in axis)."""
+    return np.squeeze(convert_to_tensor(x), axis=_axis(axis))
+
+
+def ravel(x: Any) -> Any:
+    """x flattened."""
+    return np.ravel(convert_to_tensor(x))
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
+    """x with two axes exchanged."""
+    return np.swapaxes(convert_to_tensor(x), axis1, axis2)
+
+
+def moveaxis(x: Any, source: Any, destination: Any) -> Any:
+    """x with axes moved from source to destination."""
+    return np.moveaxis(convert_to_tensor(x), source, destination)
+
+
+def broadcast_to(x: Any, shape: Any) -> Any:
+    """x broadcast to shape."""
+    return np.broadcast_to(convert_to_tensor(x), shape)
+
+
+def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
+    """The arrays joined along axis."""
+    return np.concatenate([convert_to_tensor(x) for x in xs], axis=axis)
+
+
+def stack(x: Sequence[Any], axis: int = 0) -> Any:
+    """The arrays stacked along a new axis."""
+    return np.stack([convert_to_tensor(v) for v in x], axis=axis)
+
+
+def unstack(x: Any, num: int | None = None, axis: int = 0) -> list:
+    """The slices of x along axis, as a list (num, if given, must be their number)."""
+    x = convert_to_tensor(x)
+    n = np.shape(x)[axis]
+    if num is not None and num != n:
+        raise ValueError(f"unstack: num={num} but x has {n} entries along axis {axis}")
+    return [np.take(x, i, axis=axis) for i in range(n)]
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    """x split along axis into equal sections (an int) or at the indices (a list)."""
+    return list(np.split(convert_to_tensor(x), indices_or_sections, axis=axis))
+
+
+def array_split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    """split, allowing sections of unequal size."""
+    return list(np.array_split(convert_to_tensor(x), indices_or_sections, axis=axis))
+
+
+def hstack(xs: Sequence[Any]) -> Any:
+    """The arrays joined along their second axis (the first for 1-D)."""
+    return np.hstack([convert_to_tensor(x) for x in xs])
+
+
+def vstack(xs: Sequence[Any]) -> Any:
+    """The arrays joined along their first axis."""
+    return np.vstack([convert_to_tensor(x) for x in xs])
+
+
+def dstack(xs: Sequence[Any]) -> Any:
+    """The arrays joined along their third axis."""
+    return np.dstack([convert_to_tensor(x) for x in xs])
+
+
+def tile(x: Any, repeats: Any) -> Any:
+    """x repeated repeats times along each axis."""
+    return np.tile(convert_to_tensor(x), repeats)
+
+
+def repeat(x: Any, repeats: Any, axis: Any = None) -> Any:
+    """Each entry of x repeated repeats times along axis (flattened for None)."""
+    return np.repeat(convert_to_tensor(x), repeats, axis=axis)
+
+
+def flip(x: Any, axis: Any = None) -> Any:
+    """x reversed along axis (all axes for None)."""
+    return np.flip(convert_to_tensor(x), axis=_axis(axis))
+
+
+def roll(x: Any, shift: Any, axis: Any = None) -> Any:
+    """x rotated by shift along axis."""
+    return np.roll(convert_to_tensor(x), shift, axis=_axis(axis))
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = None) -> Any:
+    """x padded by pad_width ((before, after) per axis)."""
+    if constant_values is not None and mode != "constant":
+        raise ValueError(f"pad: constant_values goes with mode='constant', not mode={mode!r}")
+    if mode == "constant":
+        return np.pad(convert_to_tensor(x), pad_width, mode="constant",
+                      constant_values=0 if constant_values is None else constant_values)
+    return np.pad(convert_to_tensor(x), pad_width, mode=mode)
+
+
+def take(x: Any, indices: Any, axis: Any = None) -> Any:
+    """The entries of x at indices along axis (of the flattened x for None)."""
+    return np.take(convert_to_tensor(x), np.asarray(indices), axis=axis)
+
+
+def take_along_axis(x: Any, indices: Any, axis: Any = None) -> Any:
+    """The entries of x at indices, matched along every axis but axis."""
+    x = convert_to_tensor(x)
+    if axis is None:
+        x, axis = np.ravel(x), 0
+    return np.take_along_axis(x, np.asarray(indices), axis=axis)
+
+
+def where(condition: Any, x1: Any = None, x2: Any = None) -> Any:
+    """x1 where condition holds, else x2; with neither, the indices where it holds."""
+    if x1 is None and x2 is None:
+        return tuple(_int32(i) for i in np.nonzero(np.asarray(condition)))
+    if x1 is None or x2 is None:
+        raise ValueError("where: give both x1 and x2, or neither (for the indices where "
+                         "condition holds)")
+    return np.where(condition, convert_to_tensor(x1), convert_to_tensor(x2))
+
+
+def nonzero(x: Any) -> tuple:
+    """The indices of the nonzero entries, one int32 array per axis."""
+    return tuple(_int32(i) for i in np.nonzero(np.asarray(x)))
+
+
+def clip(x: Any, x_min: Any, x_max: Any) -> Any:
+    """x limited to [x_min, x_max]."""
+    return np.clip(convert_to_tensor(x), x_min, x_max)
+
+
+def slice(inputs: Any, start_indices: Any, shape: Any) -> Any:  # noqa: A001
+    """The block of inputs of the given shape starting at start_indices.
+
+    >>> slice(np.arange(12).reshape(3, 4), (1, 1), (2, 2))
+    array([[ 5,  6],
+           [ 9, 10]])
+    """
+    index = _block(np.shape(inputs), start_indices, shape, "slice")
+    return convert_to_tensor(inputs)[index]
+
+
+def _block(full: tuple, start: Any, extent: Any, who: str) -> tuple:
+    start = [int(s) for s in np.ravel(np.asarray(start))]
+    extent = [int(s) for s in extent]
+    if not len(start) == len(extent) == len(full):
+        raise ValueError(f"{who}: start_indices ({len(start)}) and shape ({len(extent)}) "
+                         f"need one entry per axis of the input (shape {full})")
+    for s, n, m in zip(start, extent, full):
+        if s < 0 or n < 0 or s + n > m:
+            raise ValueError(f"{who}: the block starting at {tuple(start)} of shape "
+                             f"{tuple(extent)} does not fit in an input of shape {full}")
+    return tuple(_builtins.slice(s, s + n) for s, n in zip(start, extent))
+
+
+def slice_update(inputs: Any, start_indices: Any, updates: Any) -> Any:
+    """inputs with the block at start_indices replaced by updates (a new array).
+
+    >>> slice_update(np.zeros((2, 3)), (1, 1), np.ones((1, 2)))
+    array([[0., 0., 0.],
+           [0., 1., 1.]])
+    """
+    full = np.shape(inputs)
+    index = _block(full, start_indices, np.shape(updates), "slice_update")
+    widths = [(b.start, m - b.stop) for b, m in zip(index, full)]
+    inside = np.zeros(full, bool)
+    inside[index] = True
+    updates = convert_to_tensor(updates)
+    placed = np.pad(updates.astype(_dtype_of(inputs)), widths)
+    return np.where(inside, placed, convert_to_tensor(inputs))
+
+
+def scatter(indices: Any, values: Any, shape: Any) -> Any:
+    """An array of zeros of the given shape with values added at indices (each row of
+    indices addresses the leading axes; repeated indices add up).
+
+    >>> scatter(np.array([[0, 1], [0, 1], [1, 0]]), np.array([1.0, 2.0, 5.0]), (2, 2))
+    array([[0., 3.],
+           [5., 0.]])
+    """
+    indices = np.asarray(indices)
+    shape = tuple(int(n) for n in shape)
+    depth = indices.shape[-1]
+    flat = np.ravel_multi_index(tuple(np.moveaxis(indices.reshape(-1, depth), -1, 0)),
+                                shape[:depth])
+    values = convert_to_tensor(values)
+    rows = np.reshape(values, (len(flat), -1))
+    total = _segment_sum(rows, flat, int(np.prod(shape[:depth], dtype=np.int64)))
+    return np.reshape(total, shape)
+
+
+# --- segments, top-k, one-hot ---------------------------------------------------------------
+
+
+def _segment_matrix(segment_ids: np.ndarray, num_segments: int, dtype: Any) -> np.ndarray:
+    """(num_segments, n): 1 where example j is in segment i (ids out of range: nowhere)."""
+    return (np.arange(num_segments)[:, None] == segment_ids[None, :]).astype(dtype)
+
+
+def _segment_sum(rows: Any, segment_ids: np.ndarray, num_segments: int) -> Any:
+    return _segment_matrix(segment_ids, num_segments, _dtype_of(rows)) @ rows
+
+
+def _segments(data: Any, segment_ids: Any, num_segments: Any, who: str) -> tuple:
+    ids = np.asarray(segment_ids)
+    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+        raise ValueError(f"{who}: segment_ids must be a 1-D array of integers, got "
+                         f"{ids.dtype} of shape {ids.shape}")
+    data = convert_to_tensor(data)
+    if np.shape(data)[:1] != ids.shape:
+        raise ValueError(f"{who}: data has {np.shape(data)[:1]} rows but segment_ids has "
+                         f"{len(ids)} entries; give one segment id per row of data")
+    n = int(ids.max()) + 1 if num_segments is None and len(ids) else int(num_segments or 0)
+    return data, ids, n
+
+
+def segment_sum(data: Any, segment_ids: Any, num_segments: int | None = None,
+                sorted: bool = False) -> Any:  # noqa: A002
+    """The sum of the rows of data in each segment: out[i] = sum of data[j] with
+    segment_ids[j] == i (num_segments rows, default max(segment_ids) + 1; ids outside
+    [0, num_segments) are dropped, as Keras's JAX backend does).
+
+    >>> segment_sum(np.array([1.0, 2.0, 3.0]), np.array([0, 0, 2]))
+    array([3., 0., 3.])
+    """
+    data, ids, n = _segments(data, segment_ids, num_segments, "segment_sum")
+    rows = np.reshape(data, (len(ids), -1))
+    return np.reshape(_segment_sum(rows, ids, n), (n,) + np.shape(data)[1:])
+
+
+def segment_max(data: Any, segment_ids: Any, num_segments: int | None = None,
+                sorted: bool = False) -> Any:  # noqa: A002
+    """The largest row of data in each segment (entrywise); an empty segment gives the
+    dtype's lowest value (-inf for floats), as Keras's JAX backend does."""
+    data, ids, n = _segments(data, segment_ids, num_segments, "segment_max")
+    dtype = _dtype_of(data)
+    lowest = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    member = _segment_matrix(ids, n, bool).reshape((n, len(ids)) + (1,) * (np.ndim(data) - 1))
+    return np.max(np.where(member, data[None], np.asarray(lowest, dtype)), axis=1) \
+        if len(ids) else np.full((n,) + np.shape(data)[1:], lowest, dtype)
+
+
+def top_k(x: Any, k: int, sorted: bool = True) -> tuple[Any, np.ndarray]:  # noqa: A002
+    """(values, indices) of the k largest entries along the last axis, largest first
+    (ties: the lower index first); indices are int32. Derivatives flow to the values.
+
+    >>> top_k(np.array([3.0, 1.0, 3.0, 2.0]), 2)
+    (array([3., 3.]), array([0, 2], dtype=int32))
+    """
+    x = convert_to_tensor(x)
+    if not isinstance(k, (int, np.integer)) or not 0 <= k <= np.shape(x)[-1]:
+        raise ValueError(f"top_k: k must be an int from 0 to the last axis's length "
+                         f"{np.shape(x)[-1]}, got {k!r}")
+    order = np.argsort(-adkit.stop_gradient(x), axis=-1, kind="stable")[..., :k]
+    return np.take_along_axis(x, order, axis=-1), _int32(order)
+
+
+def in_top_k(targets: Any, predictions: Any, k: int) -> np.ndarray:
+    """True for each row whose target's prediction is among the k largest (ties with the
+    k-th count as in; a nan prediction never does), as Keras's ops.in_top_k."""
+    predictions = adkit.stop_gradient(convert_to_tensor(predictions))
+    at_label = np.take_along_axis(predictions, np.asarray(targets)[..., None].astype(np.int64),
+                                  axis=-1)
+    at_label = np.where(np.isnan(at_label), -np.inf, at_label)
+    rank = 1 + np.sum(predictions > at_label, axis=-1)
+    return np.asarray(rank <= k)
+
+
+def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = None,
+            sparse: bool = False) -> np.ndarray:
+    """Integer labels as one-hot vectors along a new axis (float32 unless dtype is given;
+    a label outside [0, num_classes) gives a row of zeros).
+
+    >>> one_hot(np.array([1, -1]), 3)
+    array([[0., 1., 0.],
+           [0., 0., 0.]], dtype=float32)
+    """
+    if sparse:
+        raise ValueError("one_hot(sparse=True): adkit has no sparse tensors; pass sparse=False")
+    labels = np.asarray(x)
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        else:
+            raise TypeError(f"one_hot: x must hold integer class labels, got dtype "
+                            f"{labels.dtype}")
+    out = (labels[..., None] == np.arange(int(num_classes))).astype(_float_default(dtype))
+    return np.moveaxis(out, -1, axis) if axis not in (-1, labels.ndim) else out
+
+
+def multi_hot(inputs: Any, num_classes: int | None = None, axis: int = -1, dtype: Any = None,
+              sparse: bool = False, **kwargs: Any) -> np.ndarray:
+    """The labels of each row as one vector with ones at every label (for 1-D input, one
+    vector for all of it)."""
+    if num_classes is None:
+        num_classes = kwargs.pop("num_tokens", None)
+    if num_classes is None or kwargs:
+        raise TypeError("multi_hot needs num_classes (the length of each vector)"
+                        + (f"; unexpected arguments {sorted(kwargs)}" if kwargs else ""))
+    labels = np.asarray(inputs)
+    hot = one_hot(labels.astype(np.int64), num_classes, axis=axis, dtype=dtype, sparse=sparse)
+    return np.max(hot, axis=1 if labels.ndim > 1 else 0)
+
+
+# --- elementwise math that NumPy spells differently -------------------------------------------
+
+
+def rsqrt(x: Any) -> Any:
+    """1 / sqrt(x)."""
+    return 1.0 / np.sqrt(_float_input(x))
+
+
+def erf(x: Any) -> Any:
+    """The error function."""
+    return scipy.special.erf(_float_input(x))
+
+
+def erfinv(x: Any) -> Any:
+    """The inverse error function."""
+    return scipy.special.erfinv(_float_input(x))
+
+
+def erfc(x: Any) -> Any:
+    """1 - erf(x), accurate for large x."""
+    return scipy.special.erfc(_float_input(x))
+
+
+def divide_no_nan(x1: Any, x2: Any) -> Any:
+    """x1 / x2, and 0 where x2 is 0."""
+    zero = np.asarray(x2) == 0 if not hasattr(x2, "_trace") else adkit.stop_gradient(x2) == 0
+    safe = np.where(zero, 1.0, x2)
+    return np.where(zero, 0.0, x1 / safe)
+
+
+def power(x1: Any, x2: Any) -> Any:
+    """x1 ** x2."""
+    return np.power(convert_to_tensor(x1), x2)
+
+
+def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001
+    """x rounded to decimals places (halves to even)."""
+    return np.round(convert_to_tensor(x), decimals)
+
+
+def normalize(x: Any, axis: Any = -1, order: int = 2, epsilon: float | None = None) -> Any:
+    """x divided by its order-norm along axis, the norm floored at epsilon (for order 2,
+    x * min(rsqrt(sum(x**2)), 1/epsilon), as Keras).
+
+    >>> normalize(np.array([3.0, 4.0]))
+    array([0.6, 0.8])
+    """
+    if not isinstance(order, int) or order < 1:
+        raise ValueError(f"normalize: order must be an int >= 1, got {order!r}")
+    x = convert_to_tensor(x)
+    if np.ndim(x) == 0:
+        x = np.expand_dims(x, 0)
+    epsilon = EPSILON if epsilon is None else epsilon
+    axis = _axis(axis)
+    if order == 2:
+        inverse = 1.0 / np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+        return x * np.minimum(inverse, 1.0 / epsilon)
+    return x / np.maximum(norm(x, ord=order, axis=axis, keepdims=True), epsilon)
+
+
+def cdist(x: Any, y: Any) -> Any:
+    """The Euclidean distances between the rows of x and of y."""
+    diff = convert_to_tensor(x)[..., :, None, :] - convert_to_tensor(y)[..., None, :, :]
+    return np.sqrt(np.sum(diff * diff, axis=-1))
+
+
+def psnr(x1: Any, x2: Any, max_val: float) -> Any:
+    """Peak signal-to-noise ratio of x2 against x1, in dB."""
+    mse = np.mean(np.square(convert_to_tensor(x1) - convert_to_tensor(x2)))
+    return 20.0 * np.log10(max_val) - 10.0 * np.log10(mse)
+
+
+# --- control flow: plain Python, which adkit traces -------------------------------------------
+
+
+def cond(pred: Any, true_fn: Callable, false_fn: Callable) -> Any:
+    """true_fn() if pred else false_fn()."""
+    return true_fn() if pred else false_fn()
+
+
+def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
+    """branches[index](*operands), index clamped to the branches (as Keras)."""
+    i = int(np.clip(int(index), 0, len(branches) - 1))
+    return branches[i](*operands)
+
+
+def while_loop(cond: Callable, body: Callable, loop_vars: Any,  # noqa: F811
+               maximum_iterations: int | None = None) -> Any:
+    """Run body(*loop_vars) while cond(*loop_vars) (at most maximum_iterations times);
+    loop_vars a tuple or list (returned as a tuple) or a single value (returned as is)."""
+    many = isinstance(loop_vars, (tuple, list))
+    state = tuple(loop_vars) if many else (loop_vars,)
+    steps = 0
+    while (maximum_iterations is None or steps < maximum_iterations) and cond(*state):
+        out = body(*state)
+        state = tuple(out) if many else (out,)
+        if len(state) != (len(loop_vars) if many else 1):
+            raise ValueError(f"while_loop: body returned {len(state)} values for "
+                             f"{len(loop_vars) if many else 1} loop variables")
+        steps += 1
+    return state if many else state[0]
+
+
+def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any) -> Any:
+    """val = body_fun(i, val) for i in range(lower, upper); the final val."""
+    value = init_val
+    for i in range(int(lower), int(upper)):
+        value = body_fun(i, value)
+    return value
+
+
+def _stacked(outputs: list) -> Any:
+    """A list of equally structured pytrees as one pytree of stacked leaves."""
+    if not outputs:
+        return None
+    leaves, treedef = tree_flatten(outputs[0])
+    columns = [tree_flatten(o)[0] for o in outputs]
+    return tree_unflatten(treedef, [np.stack([c[i] for c in columns])
+                                    for i in range(len(leaves))])
+
+
+def _leading(xs: Any, length: int | None, who: str) -> tuple[list, int]:
+    """The slices of every leaf of xs along the first axis, one pytree per step."""
+    if xs is None:
+        if length is None:
+            raise ValueError(f"{who}: give xs or length")
+        return [None] * int(length), int(length)
+    leaves, treedef = tree_flatten(xs)
+    n = np.shape(leaves[0])[0] if leaves else int(length or 0)
+    if _builtins.any(np.shape(v)[0] != n for v in leaves) or (length is not None and length != n):
+        raise ValueError(f"{who}: every array of xs needs the same first axis "
+                         f"(and length, if given)")
+    return [tree_unflatten(treedef, [v[i] for v in leaves]) for i in range(n)], n
+
+
+def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
+         reverse: bool = False, unroll: Any = 1) -> tuple[Any, Any]:
+    """(carry, ys): carry, y = f(carry, x) for each x of xs along its first axis (in
+    reverse order if reverse), the ys stacked, as jax.lax.scan.
+
+    >>> carry, ys = scan(lambda c, x: (c + x, c * x), 0.0, np.array([1.0, 2.0, 3.0]))
+    >>> float(carry), ys
+    (6.0, array([0., 2., 9.]))
+    """
+    steps, n = _leading(xs, length, "scan")
+    carry, ys = init, [None] * n
+    for i in (reversed(range(n)) if reverse else range(n)):
+        carry, ys[i] = f(carry, steps[i])
+    return carry, (_stacked(ys) if n and ys[0] is not None else None)
+
+
+def map(f: Callable, xs: Any) -> Any:  # noqa: A001
+    """f applied to each slice of xs along its first axis, the results stacked."""
+    steps, _ = _leading(xs, None, "map")
+    return _stacked([f(x) for x in steps])
+
+
+def vectorized_map(function: Callable, elements: Any) -> Any:
+    """function of each slice of elements along its first axis, the results stacked."""
+    return map(function, elements)
+
+
+def associative_scan(f: Callable, elems: Any, reverse: bool = False, axis: int = 0) -> Any:
+    """Running f over elems along axis: out[i] = f(out[i-1], elems[i]), as a prefix scan."""
+    leaves, treedef = tree_flatten(elems)
+    moved = [np.moveaxis(v, axis, 0) for v in leaves]
+    n = np.shape(moved[0])[0]
+    order = list(reversed(range(n))) if reverse else list(range(n))
+    outs, carry = [None] * n, None
+    for i in order:
+        item = tree_unflatten(treedef, [v[i] for v in moved])
+        carry = item if carry is None else f(carry, item)
+        outs[i] = carry
+    stacked = _stacked(outs)
+    out_leaves, out_def = tree_flatten(stacked)
+    return tree_unflatten(out_def, [np.moveaxis(v, 0, axis) for v in out_leaves])
+
+
+def custom_gradient(f: Callable) -> Callable:
+    """f(*args) returning (y, grad_fn): y, whose cotangent g reaches the arguments as
+    grad_fn(g) (Keras's and TensorFlow's custom_gradient)."""
+    def fwd(*args: Any) -> tuple:
+        y, grad_fn = f(*args)
+        return y, grad_fn
+
+    def bwd(grad_fn: Callable, g: Any) -> tuple:
+        out = grad_fn(g)
+        return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    return adkit.custom_vjp(fwd, bwd)
+
+
+# --- neural-network ops: adkit.nn's activations and losses ------------------------------------
+
+
+def relu(x: Any) -> Any:
+    """max(x, 0)."""
+    return _activations.relu(convert_to_tensor(x))
+
+
+def relu6(x: Any) -> Any:
+    """min(max(x, 0), 6)."""
+    return _activations.relu6(convert_to_tensor(x))
+
+
+def sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x))."""
+    return _activations.sigmoid(convert_to_tensor(x))
+
+
+def hard_sigmoid(x: Any) -> Any:
+    """Keras 3's piecewise-linear sigmoid: clip(x / 6 + 1/2, 0, 1)."""
+    return np.clip(convert_to_tensor(x) * (1.0 / 6.0) + 0.5, 0.0, 1.0)
+
+
+def hard_silu(x: Any) -> Any:
+    """x * hard_sigmoid(x)."""
+    return _activations.hard_silu(convert_to_tensor(x))
+
+
+hard_swish = hard_silu
+
+
+def softplus(x: Any) -> Any:
+    """log(1 + exp(x))."""
+    return _activations.softplus(convert_to_tensor(x))
+
+
+def softsign(x: Any) -> Any:
+    """x / (1 + |x|)."""
+    return _activations.softsign(convert_to_tensor(x))
+
+
+def silu(x: Any) -> Any:
+    """x * sigmoid(x)."""
+    return _activations.silu(convert_to_tensor(x))
+
+
+swish = silu
+
+
+def log_sigmoid(x: Any) -> Any:
+    """log(sigmoid(x)), computed stably."""
+    return _activations.log_sigmoid(convert_to_tensor(x))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.2) -> Any:
+    """x for x >= 0, negative_slope * x below."""
+    return _activations.leaky_relu(convert_to_tensor(x), negative_slope)
+
+
+def gelu(x: Any, approximate: bool = True) -> Any:
+    """The Gaussian error linear unit; Keras's ops default is the tanh approximation
+    (keras.activations.gelu's is the exact one)."""
+    return _activations.gelu(convert_to_tensor(x), approximate)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """x for x > 0, alpha * (exp(x) - 1) below."""
+    return _activations.elu(convert_to_tensor(x), alpha)
+
+
+def selu(x: Any) -> Any:
+    """The scaled ELU of self-normalising networks."""
+    return _activations.selu(convert_to_tensor(x))
+
+
+def celu(x: Any, alpha: float = 1.0) -> Any:
+    """max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)."""
+    return _activations.celu(convert_to_tensor(x), alpha)
+
+
+def glu(x: Any, axis: int = -1) -> Any:
+    """a * sigmoid(b) for the two halves a, b of x along axis."""
+    return _activations.glu(convert_to_tensor(x), axis)
+
+
+def hard_tanh(x: Any) -> Any:
+    """clip(x, -1, 1)."""
+    return _activations.hard_tanh(convert_to_tensor(x))
+
+
+def tanh_shrink(x: Any) -> Any:
+    """x - tanh(x)."""
+    return _activations.tanh_shrink(convert_to_tensor(x))
+
+
+def soft_shrink(x: Any, threshold: float = 0.5) -> Any:
+    """x moved threshold towards 0, and 0 within threshold of it."""
+    return _activations.soft_shrink(convert_to_tensor(x), threshold)
+
+
+def hard_shrink(x: Any, threshold: float = 0.5) -> Any:
+    """x where |x| > threshold, else 0."""
+    return _activations.hard_shrink(convert_to_tensor(x), threshold)
+
+
+def threshold(x: Any, threshold: float, default_value: float) -> Any:
+    """x where x > threshold, else default_value."""
+    return _activations.threshold(convert_to_tensor(x), threshold, default_value)
+
+
+def sparse_plus(x: Any) -> Any:
+    """0 below -1, x above 1, (x + 1)^2 / 4 between."""
+    return _activations.sparse_plus(convert_to_tensor(x))
+
+
+def sparse_sigmoid(x: Any) -> Any:
+    """clip((x + 1) / 2, 0, 1)."""
+    return _activations.sparse_sigmoid(convert_to_tensor(x))
+
+
+def squareplus(x: Any, b: float = 4) -> Any:
+    """(x + sqrt(x^2 + b)) / 2."""
+    return _activations.squareplus(convert_to_tensor(x), b)
+
+
+def sparsemax(x: Any, axis: int = -1) -> Any:
+    """The Euclidean projection of x onto the probability simplex along axis."""
+    return _activations.sparsemax(convert_to_tensor(x), axis)
+
+
+def softmax(x: Any, axis: Any = -1) -> Any:
+    """exp(x) / sum(exp(x)) along axis (an int or a tuple of axes)."""
+    x = convert_to_tensor(x)
+    if isinstance(axis, (tuple, list)):
+        return np.exp(x - scipy.special.logsumexp(x, axis=tuple(axis), keepdims=True))
+    return _activations.softmax(x, axis)
+
+
+def log_softmax(x: Any, axis: Any = -1) -> Any:
+    """x - logsumexp(x) along axis."""
+    x = convert_to_tensor(x)
+    if isinstance(axis, (tuple, list)):
+        return x - scipy.special.logsumexp(x, axis=tuple(axis), keepdims=True)
+    return _activations.log_softmax(x, axis)
+
+
+def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> Any:
+    """-(t log p + (1 - t) log(1 - p)) for each entry (no mean: Keras's op is
+    elementwise), p clipped to [1e-7, 1 - 1e-7]; from_logits: output are logits."""
+    target, output = convert_to_tensor(target), convert_to_tensor(output)
+    _same_shapes(target, output, "binary_crossentropy")
+    if from_logits:
+        return _backend.sigmoid_cross_entropy(output, target)
+    p = np.clip(output, EPSILON, 1.0 - EPSILON)
+    return -(target * np.log(p) + (1.0 - target) * np.log(1.0 - p))
+
+
+def categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
+                             axis: int = -1) -> Any:
+    """-sum(t log p) along axis, for one-hot (or soft) targets; output are probabilities
+    (renormalised, clipped) or, with from_logits, logits."""
+    target, output = convert_to_tensor(target), convert_to_tensor(output)
+    _same_shapes(target, output, "categorical_crossentropy")
+    return _losses.categorical_crossentropy(target, output, from_logits=from_logits, axis=axis)
+
+
+def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
+                                    axis: int = -1) -> Any:
+    """categorical_crossentropy with integer class labels as targets."""
+    return _losses.sparse_categorical_crossentropy(target, convert_to_tensor(output),
+                                                   from_logits=from_logits, axis=axis)
+
+
+def _same_shapes(target: Any, output: Any, who: str) -> None:
+    if np.shape(target) != np.shape(output):
+        raise ValueError(f"{who}: target and output must have the same shape, got "
+                         f"{np.shape(target)} and {np.shape(output)}")
+
+
+def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any = None,
+                        scale: Any = None, epsilon: float = 1e-3) -> Any:
+    """(x - mean) / sqrt(variance + epsilon) * scale + offset, the statistics given per
+    entry of axis."""
+    x = convert_to_tensor(x)
+    shaped = [1] * np.ndim(x)
+    shaped[axis] = np.shape(mean)[0]
+
+    def along(v: Any) -> Any:
+        return np.reshape(convert_to_tensor(v), shaped)
+    inverse = 1.0 / np.sqrt(along(variance) + epsilon)
+    if scale is not None:
+        inverse = inverse * along(scale)
+    out = (x - along(mean)) * inverse
+    return out if offset is None else out + along(offset)
+
+
+def layer_normalization(x: Any, gamma: Any = None, beta: Any = None, axis: int = -1,
+                        epsilon: float | None = None, **kwargs: Any) -> Any:
+    """x standardised over axis (mean 0, variance 1), then * gamma + beta."""
+    x = convert_to_tensor(x)
+    m, v = moments(x, axes=axis, keepdims=True)
+    out = (x - m) / np.sqrt(v + (1e-3 if epsilon is None else epsilon))
+    out = out if gamma is None else out * gamma
+    return out if beta is None else out + beta
+
+
+def rms_normalization(x: Any, scale: Any = None, axis: int = -1,
+                      epsilon: float | None = None) -> Any:
+    """x / sqrt(mean(x^2) + epsilon) over axis, times scale."""
+    x = convert_to_tensor(x)
+    eps = EPSILON if epsilon is None else epsilon
+    out = x / np.sqrt(np.mean(x * x, axis=_axis(axis), keepdims=True) + eps)
+    return out if scale is None else out * scale
+
+
+def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, mask: Any = None,
+                          scale: float | None = None, is_causal: bool = False,
+                          flash_attention: Any = None, attn_logits_soft_cap: Any = None
+                          ) -> Any:
+    """softmax(q k^T * scale + bias, masked) v for (batch, steps, heads, depth) arrays, as
+    Keras's ops.dot_product_attention (scale default 1/sqrt(depth))."""
+    if flash_attention or attn_logits_soft_cap is not None:
+        raise ValueError("dot_product_attention: flash_attention and attn_logits_soft_cap "
+                         "are not supported; leave them at None")
+    q, k, v = (convert_to_tensor(t) for t in (query, key, value))
+    if np.ndim(q) != 4:
+        raise ValueError(f"dot_product_attention: query, key and value must be 4-D "
+                         f"(batch, steps, heads, depth), got query of shape {np.shape(q)}")
+    scale = 1.0 / np.sqrt(np.shape(q)[-1]) if scale is None else scale
+    logits = np.einsum("bthd,bshd->bhts", q, k) * scale
+    if bias is not None:
+        logits = logits + bias
+    keep = None if mask is None else np.asarray(mask, bool)
+    if is_causal:
+        t, s = np.shape(logits)[-2:]
+        causal = np.tril(np.ones((t, s), bool))
+        keep = causal if keep is None else keep & causal
+    if keep is not None:
+        logits = np.where(keep, logits, np.finfo(np.float32).min * 0.7)
+    weights = softmax(logits, axis=-1)
+    return np.einsum("bhts,bshd->bthd", weights, v)
+
+
+# --- convolution and pooling: channels-last 2-D on adkit.nn's backend -------------------------
+
+
+def _images(inputs: Any, data_format: str | None, who: str) -> tuple[Any, bool]:
+    data_format = data_format or "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    if np.ndim(inputs) != 4:
+        raise ValueError(f"{who}: adkit's keras.ops.{who} takes 2-D images (a 4-D input, "
+                         f"batch, height, width, channels); got shape {np.shape(inputs)}. "
+                         "For 1-D or 3-D data use the layers (Conv1D, MaxPooling1D, ...)")
+    first = data_format == "channels_first"
+    return (np.transpose(convert_to_tensor(inputs), (0, 2, 3, 1)) if first
+            else convert_to_tensor(inputs)), first
+
+
+def _back(y: Any, first: bool) -> Any:
+    return np.transpose(y, (0, 3, 1, 2)) if first else y
+
+
+def conv(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "valid",
+         data_format: str | None = None, dilation_rate: Any = 1) -> Any:
+    """2-D convolution (cross-correlation) with a (kh, kw, c_in, c_out) kernel, as
+    Keras's ops.conv on 4-D inputs (dilation_rate 1 only)."""
+    if dilation_rate not in (1, (1, 1), [1, 1]):
+        raise ValueError("conv: adkit's keras.ops.conv takes dilation_rate=1 only; use the "
+                         "Conv2D layer for dilated convolutions")
+    x, first = _images(inputs, data_format, "conv")
+    return _back(_backend.conv2d(x, convert_to_tensor(kernel), strides=strides,
+                                 padding=padding), first)
+
+
+def max_pool(inputs: Any, pool_size: Any, strides: Any = None, padding: str = "valid",
+             data_format: str | None = None) -> Any:
+    """The largest entry of each pool_size window of 4-D images (strides: pool_size)."""
+    x, first = _images(inputs, data_format, "max_pool")
+    return _back(_backend.max_pool2d(x, pool_size, strides, padding), first)
+
+
+def average_pool(inputs: Any, pool_size: Any, strides: Any = None, padding: str = "valid",
+                 data_format: str | None = None) -> Any:
+    """The mean of each pool_size window of 4-D images (strides: pool_size)."""
+    x, first = _images(inputs, data_format, "average_pool")
+    return _back(_backend.avg_pool2d(x, pool_size, strides, padding), first)
+
+
+# --- NumPy's own functions, under the names Keras gives them ----------------------------------
+
+abs = absolute = np.absolute  # noqa: A001
+fabs = np.fabs
+negative, sign, signbit = np.negative, np.sign, np.signbit
+add, subtract, multiply = np.add, np.subtract, np.multiply
+divide = true_divide = np.true_divide
+floor_divide, mod, fmod = np.floor_divide, np.mod, np.fmod
+maximum, minimum, fmax, fmin = np.maximum, np.minimum, np.fmax, np.fmin
+square, sqrt, cbrt, reciprocal = np.square, np.sqrt, np.cbrt, np.reciprocal
+exp, exp2, expm1 = np.exp, np.exp2, np.expm1
+log, log2, log10, log1p = np.log, np.log2, np.log10, np.log1p
+logaddexp, logaddexp2 = np.logaddexp, np.logaddexp2
+sin, cos, tan, arcsin, arccos, arctan, arctan2 = (np.sin, np.cos, np.tan, np.arcsin,
+                                                  np.arccos, np.arctan, np.arctan2)
+sinh, cosh, tanh, arcsinh, arccosh, arctanh = (np.sinh, np.cosh, np.tanh, np.arcsinh,
+                                               np.arccosh, np.arctanh)
+hypot, deg2rad, rad2deg, sinc, i0 = np.hypot, np.deg2rad, np.rad2deg, np.sinc, np.i0
+floor, ceil, trunc = np.floor, np.ceil, np.trunc
+real, imag, conj, conjugate, angle = np.real, np.imag, np.conj, np.conjugate, np.angle
+equal, not_equal, less, less_equal, greater, greater_equal = (
+    np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal)
+logical_and, logical_or, logical_xor, logical_not = (np.logical_and, np.logical_or,
+                                                     np.logical_xor, np.logical_not)
+isfinite, isinf, isnan, isneginf, isposinf, isreal = (np.isfinite, np.isinf, np.isnan,
+                                                      np.isneginf, np.isposinf, np.isreal)
+isclose, allclose, isin = np.isclose, np.allclose, np.isin
+nan_to_num, heaviside, ldexp, nextafter = np.nan_to_num, np.heaviside, np.ldexp, np.nextafter
+gcd, lcm = np.gcd, np.lcm
+bitwise_and, bitwise_or, bitwise_xor = np.bitwise_and, np.bitwise_or, np.bitwise_xor
+bitwise_not = bitwise_invert = np.invert
+bitwise_left_shift = left_shift = np.left_shift
+bitwise_right_shift = right_shift = np.right_shift
+matmul, dot, tensordot, einsum = np.matmul, np.dot, np.tensordot, np.einsum
+inner, outer, vdot, kron, cross = np.inner, np.outer, np.vdot, np.kron, np.cross
+trace, diagonal, diag, diagflat = np.trace, np.diagonal, np.diag, np.diagflat
+tril, triu, diff, trapezoid = np.tril, np.triu, np.diff, np.trapezoid
+fliplr, flipud, rot90 = np.fliplr, np.flipud, np.rot90
+hsplit, vsplit, dsplit = np.hsplit, np.vsplit, np.dsplit
+meshgrid, vander, digitize, searchsorted, bincount = (np.meshgrid, np.vander, np.digitize,
+                                                      np.searchsorted, np.bincount)
+nansum, nanmean, nanmax, nanmin, nanprod, nanstd, nanvar = (
+    np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanprod, np.nanstd, np.nanvar)
+quantile, percentile, correlate = np.quantile, np.percentile, np.correlate
+unravel_index, select, append = np.unravel_index, np.select, np.append
