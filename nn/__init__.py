@@ -12,7 +12,7 @@
 """
 
 from . import (activations, callbacks, constraints, datasets, initializers, layers, losses,
-               metrics, optimizers, regularizers, schedules, utils, zoo)
+               metrics, ops, optimizers, random, regularizers, schedules, utils, zoo)
 from .allocator import tune
 from .functional import Input, Model
 from . import models
@@ -21,4 +21,4 @@ from .models import ModelFileError, load_model
 
 __all__ = ["Sequential", "Model", "Input", "models", "load_model", "ModelFileError", "tune",
            "layers", "losses", "optimizers", "callbacks", "metrics", "regularizers", "constraints", "initializers",
-           "activations", "schedules", "datasets", "utils", "zoo"]
+           "activations", "schedules", "datasets", "utils", "zoo", "ops", "random"]
