@@ -219,7 +219,7 @@ class Sequential:
         per_example = (fused or self.loss)(y, out)
         loss = losses_module.weighted_mean(per_example, sample_weight)
         for layer in self.layers:
-            if layer.regularizers:
+            if layer.regularizers or hasattr(layer, "add_loss"):   # add_loss: subclassing.py
                 loss = loss + layer.penalty(params[layer.name])
         return loss, (out, new_state)
 

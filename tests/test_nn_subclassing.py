@@ -286,3 +286,55 @@ def test_weights_made_in_init_and_a_standalone_call():
     model.fit(X[:, :2], Y, epochs=2, verbose=0)
     assert not np.array_equal(inner.w.numpy(), before)
     np.testing.assert_array_equal(inner.w.numpy(), model.get_weights()[0])
+
+
+class ComputeSum(layers.Layer):
+    """Keras's guide: a weight that is not trainable, returned after assign_add."""
+
+    def __init__(self, input_dim):
+        super().__init__()
+        self.total = self.add_weight(initializer="zeros", shape=(input_dim,), trainable=False)
+
+    def call(self, inputs):
+        self.total.assign_add(np.sum(inputs, axis=0))
+        return self.total
+
+
+def test_reads_after_assign_see_the_new_value():
+    my_sum = ComputeSum(2)
+    x = np.ones((2, 2))
+    np.testing.assert_array_equal(my_sum(x), [2.0, 2.0])
+    np.testing.assert_array_equal(my_sum(x), [4.0, 4.0])
+    np.testing.assert_array_equal(my_sum.total.numpy(), [4.0, 4.0])
+
+
+class ActivityRegularization(layers.Layer):
+    def __init__(self, rate=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.dense = layers.Dense(2, kernel_regularizer=keras.regularizers.l2(0.5))
+
+    def call(self, inputs):
+        h = self.dense(inputs)
+        self.add_loss(self.rate * np.sum(h ** 2) / inputs.shape[0])
+        return h
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_add_loss_and_sublayer_regularizers_enter_the_training_loss(functional):
+    if functional:
+        inputs = keras.Input(shape=(3,))
+        model = keras.Model(inputs, ActivityRegularization(name="act")(inputs), seed=0)
+    else:
+        model = keras.Sequential([ActivityRegularization(input_shape=(3,), name="act")],
+                                 seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    y = np.zeros((16, 2))
+    params = model.params
+    kernel, bias = params["act"]["dense"]["kernel"], params["act"]["dense"]["bias"]
+    h = X @ kernel + bias
+    expected = np.mean(h ** 2) + 0.1 * np.sum(h ** 2) / 16 + 0.5 * np.sum(kernel ** 2)
+    loss, _ = model.loss_fn(params, X.astype(np.float32), y.astype(np.float32),
+                            training=False)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert len(model.layers[-1].losses) == 1

@@ -173,9 +173,15 @@ class Frame:
         return (self.params if variable.trainable else self.state)[variable.name]
 
     def assign(self, variable: Variable, value: Any) -> None:
-        if self.rng is None:   # not while building
-            self.new_state[variable.name] = \
-                np.asarray(adkit.stop_gradient(value)).astype(variable.dtype)
+        if self.rng is not None:   # not while building
+            return
+        self.new_state[variable.name] = \
+            np.asarray(adkit.stop_gradient(value)).astype(variable.dtype)
+        # later reads in this call see the new value, as a Keras variable's do
+        for attr, held in list(vars(self.layer).items()):
+            if isinstance(held, StateArray) and held._binding is not None \
+                    and held._binding[1] is variable:
+                object.__setattr__(self.layer, attr, self.state_value(variable))
 
     def state_value(self, variable: Variable) -> "StateArray":
         """A state weight's value as its attribute holds it in the call: an array with
@@ -201,6 +207,7 @@ class Frame:
                     f"{self.layer.name!r} but was not called when {self.layer.name!r} was "
                     "built; call every sublayer on every call (a branch that calls a layer "
                     "only for some inputs cannot make its weights)")
+            self.layer.__dict__.setdefault("_sublayers", {})[key] = layer
             shape = _example_shape(inputs)
             self.params[key] = layer.init_params(self.rng, shape)
             if layer.has_state:
@@ -270,6 +277,9 @@ def adapt(cls: type) -> None:
     if user_shape is not None:
         cls._user_output_shape = user_shape
     cls.call = _call
+    cls.penalty = _penalty
+    cls.add_loss = _add_loss
+    cls.losses = property(_losses, doc="The losses add_loss gave in the last call.")
     cls.compute_output_shape = _compute_output_shape
     cls.init_params = _init_params
     cls.init_state = _init_state
@@ -316,6 +326,7 @@ def _build(layer: Any, rng: np.random.Generator, input_shape: Any) -> tuple[dict
         v._initial = np.asarray(initializers.get(v._initializer)(rng, v.shape, v.dtype),
                                 dtype=v.dtype)
     layer.__dict__["_variables"] = dict(made_in_init)
+    layer.__dict__["_sublayers"] = {}
     _local.__dict__.setdefault("building", []).append((layer, rng))
     try:
         full = _with_batch(input_shape)
@@ -383,6 +394,30 @@ def _compute_output_shape(self: Any, input_shape: Any, **options: Any) -> Any:
     return built[1]
 
 
+def _add_loss(self: Any, loss: Any) -> None:
+    """Keras's add_loss in call: a term added to the training loss of this step (an
+    activity regularizer, a KL divergence)."""
+    self.__dict__.setdefault("_call_losses", []).append(loss)
+
+
+def _losses(self: Any) -> list:
+    return list(self.__dict__.get("_call_losses", []))
+
+
+def _penalty(self: Any, params: dict) -> Any:
+    """The layer's regularizers on its own weights and its sublayers', plus what its
+    last call gave add_loss (the model adds this to the loss after the forward pass)."""
+    total = 0.0
+    for key, regularizer in self.regularizers.items():
+        if regularizer is not None:
+            total = total + regularizer(params[key])
+    for key, sublayer in self.__dict__.get("_sublayers", {}).items():
+        total = total + sublayer.penalty(params[key])
+    for loss in self.__dict__.get("_call_losses", []):
+        total = total + loss
+    return total
+
+
 def _call(self: Any, params: dict, x: Any, ctx: Context, **options: Any) -> Any:
     state = ctx.state.get(self.name, {})
     frame_state = dict(state)
@@ -403,6 +438,7 @@ def _run(layer: Any, params: dict, state: dict, ctx: Context, rng: Any, x: Any,
 def _run_frame(layer: Any, params: dict, state: dict, ctx: Context, rng: Any, x: Any,
                options: dict) -> tuple[Any, dict]:
     frame = Frame(layer, params, state, ctx, rng)
+    layer.__dict__["_call_losses"] = []   # add_loss's, for this call's penalty
     variables = layer.__dict__.get("_variables", {})
     swapped = _swap_in(layer, variables, frame)
     stack = _local.__dict__.setdefault("frames", [])
