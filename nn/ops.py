@@ -391,7 +391,7 @@ def average(x: Any, axis: Any = None, weights: Any = None) -> Any:
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """log(sum(exp(x))) over axis, computed without overflow.
 
-    >>> round(float(logsumexp(np.array([1000.0, 1000.0])) - 1000.0), 6)
+    >>> float(logsumexp(np.array([1000.0, 1000.0])) - 1000.0)
     0.693147
     """
     return scipy.special.logsumexp(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
