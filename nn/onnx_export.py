@@ -310,7 +310,12 @@ def _batch_norm(g: _Graph, layer: BatchNormalization, params: dict, state: dict)
     if layer.scale:
         scale = scale * params["gamma"]
     shift = -mean * scale + (params["beta"] if layer.center else 0.0)
-    if g.channels_first:   # (C,) broadcast over NCHW needs (C, 1, 1)
+    (axis,) = full_axes(layer.axis, g.shape, f"BatchNormalization {layer.name!r}")
+    if axis != len(g.shape):   # not the channels: in adkit's layout, 1s elsewhere
+        g.to_nhwc(layer.name)
+        where = [n if a == axis else 1 for a, n in enumerate(g.shape, start=1)]
+        scale, shift = scale.reshape(where), shift.reshape(where)
+    elif g.channels_first:   # (C,) broadcast over NCHW needs (C, 1, 1)
         scale, shift = scale[:, None, None], shift[:, None, None]
     g.op("Mul", [g.x, g.constant(f"{layer.name}/scale", scale)], f"{layer.name}/mul")
     g.op("Add", [g.x, g.constant(f"{layer.name}/shift", shift)], f"{layer.name}/add")

@@ -18,73 +18,6 @@ import adkit
 from .base import Context, Layer, Shape
 
 
-class BatchNormalization(Layer):
-    """Normalise over the batch (and spatial axes) per feature on the last axis.
-
-    Training uses the batch statistics and updates the moving averages with
-    `momentum`; inference uses the moving averages.
-    """
-
-    has_state = True
-
-    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
-                 scale: bool = True, axis: int = -1, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if axis != -1:
-            raise ValueError("BatchNormalization normalises the last (channels) axis only; "
-                             f"got axis={axis!r}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"BatchNormalization momentum must be in [0, 1), got {momentum!r}")
-        if not epsilon > 0:
-            raise ValueError(f"BatchNormalization epsilon must be > 0, got {epsilon!r}")
-        self.momentum, self.epsilon = float(momentum), float(epsilon)
-        self.center, self.scale = center, scale
-
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        if not input_shape or input_shape[-1] is None:
-            raise self.shape_error(input_shape, "(..., features) with known features")
-        return input_shape
-
-    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
-        n = input_shape[-1]
-        params = {}
-        if self.scale:
-            params["gamma"] = np.ones(n, self.dtype)
-        if self.center:
-            params["beta"] = np.zeros(n, self.dtype)
-        return params
-
-    def init_state(self, input_shape: Shape) -> dict:
-        n = input_shape[-1]
-        return {"moving_mean": np.zeros(n, self.dtype), "moving_variance": np.ones(n, self.dtype)}
-
-    def call(self, params: dict, x: Any, ctx: Context) -> Any:
-        state = ctx.state[self.name]
-        if ctx.training:
-            axes = tuple(range(np.ndim(x) - 1))
-            mean = np.mean(x, axis=axes)
-            centred = x - mean
-            var = np.mean(centred * centred, axis=axes)
-            m = self.momentum
-            ctx.new_state[self.name] = {
-                "moving_mean": (m * state["moving_mean"]
-                                + (1 - m) * adkit.stop_gradient(mean)).astype(self.dtype),
-                "moving_variance": (m * state["moving_variance"]
-                                    + (1 - m) * adkit.stop_gradient(var)).astype(self.dtype)}
-            y = centred / np.sqrt(var + self.epsilon)
-        else:
-            y = (x - state["moving_mean"]) / np.sqrt(state["moving_variance"] + self.epsilon)
-        if self.scale:
-            y = y * params["gamma"]
-        if self.center:
-            y = y + params["beta"]
-        return y
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
-
-
 def full_axes(axis: int | Sequence[int], input_shape: Shape, who: str) -> tuple[int, ...]:
     """Keras's axis (an int or a list, counted over the input with its batch axis) as
     sorted non-negative axes of that full input; ValueError for the batch axis, an axis
@@ -171,6 +104,100 @@ class _ScaleAndShift(Layer):
             config[f"{weight}_regularizer"] = options["kernel_regularizer"]
             config[f"{weight}_constraint"] = options["kernel_constraint"]
         return config
+
+
+class BatchNormalization(_ScaleAndShift):
+    """Normalise each feature of `axis` (the last, channels, by default; counted with the
+    batch axis, as in Keras) over the batch and every other axis.
+
+    Training uses the batch statistics and moves the moving averages towards them by
+    1 - `momentum`; inference uses the moving averages. Weights in Keras's order:
+    gamma, beta (trainable), moving_mean, moving_variance (state).
+
+    >>> BatchNormalization(axis=1).compute_output_shape((3, 8, 8))
+    (3, 8, 8)
+    """
+
+    has_state = True
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
+                 gamma_initializer: Any = "ones", moving_mean_initializer: Any = "zeros",
+                 moving_variance_initializer: Any = "ones", beta_regularizer: Any = None,
+                 gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, synchronized: bool = False,
+                 renorm: bool = False, renorm_clipping: Any = None,
+                 renorm_momentum: float = 0.99, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        who = f"BatchNormalization {self.name!r}"
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{who}: axis must be an int (the features axis), got {axis!r}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"{who}: momentum must be in [0, 1), got {momentum!r}")
+        if not epsilon > 0:
+            raise ValueError(f"{who}: epsilon must be > 0, got {epsilon!r}")
+        if synchronized:
+            raise ValueError(f"{who}: synchronized=True (Keras: TensorFlow's distributed "
+                             "batch statistics) is not supported; each batch is normalised "
+                             "by its own statistics")
+        if renorm or renorm_clipping is not None:
+            raise ValueError(f"{who}: batch renormalisation (renorm=True, renorm_clipping) "
+                             "is not supported")
+        self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
+        self.moving_mean_initializer = moving_mean_initializer
+        self.moving_variance_initializer = moving_variance_initializer
+        self._set_scale_and_shift(center, scale, beta_initializer, gamma_initializer,
+                                  beta_regularizer, gamma_regularizer, beta_constraint,
+                                  gamma_constraint)
+
+    def _features_axis(self, input_shape: Shape) -> int:
+        """The normalised axis of the full input (batch first), its length known."""
+        (axis,) = full_axes(self.axis, input_shape, f"BatchNormalization {self.name!r}")
+        if input_shape[axis - 1] is None:
+            raise self.shape_error(input_shape, f"with a known length on axis {self.axis}")
+        return axis
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._features_axis(input_shape)
+        return input_shape
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        n = input_shape[self._features_axis(input_shape) - 1]
+        return self._scale_and_shift_params(rng, (n,))
+
+    def init_state(self, input_shape: Shape) -> dict:
+        n = input_shape[self._features_axis(input_shape) - 1]
+        rng = np.random.default_rng(0)   # (the usual zeros and ones draw nothing)
+        return {"moving_mean": self._weight(rng, self.moving_mean_initializer, (n,)),
+                "moving_variance": self._weight(rng, self.moving_variance_initializer, (n,))}
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        state = ctx.state[self.name]
+        axis = self._features_axis(np.shape(x)[1:])
+        where = _broadcast_shape(x, (axis,))
+        if ctx.training:
+            axes = tuple(a for a in range(np.ndim(x)) if a != axis)
+            mean = np.mean(x, axis=axes, keepdims=True)
+            centred = x - mean
+            var = np.mean(centred * centred, axis=axes, keepdims=True)
+            m = self.momentum
+            ctx.new_state[self.name] = {
+                "moving_mean": (m * state["moving_mean"] + (1 - m) * np.reshape(
+                    adkit.stop_gradient(mean), (-1,))).astype(self.dtype),
+                "moving_variance": (m * state["moving_variance"] + (1 - m) * np.reshape(
+                    adkit.stop_gradient(var), (-1,))).astype(self.dtype)}
+            y = centred / np.sqrt(var + self.epsilon)
+        else:
+            y = (x - np.reshape(state["moving_mean"], where)) / np.sqrt(
+                np.reshape(state["moving_variance"], where) + self.epsilon)
+        return self._scale_and_shift(params, y, where)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, **self._scale_and_shift_config(),
+                "moving_mean_initializer": self.moving_mean_initializer,
+                "moving_variance_initializer": self.moving_variance_initializer,
+                "synchronized": False}
 
 
 class _OverAxes(Layer):
