@@ -232,3 +232,25 @@ def test_callbacks_get_validation_data_and_tensorboard_uses_it(tmp_path):
     counts = np.histogram(grads[layer]["kernel"].astype(np.float64), 10)[0]
     assert hists[f"gradients/{layer}/kernel"]["counts"] == counts.tolist()
     assert hists[f"activations/{layer}"]["size"] == 16 * 8
+
+
+def test_keras_2_batch_hooks_are_called_for_training_batches():
+    from adkit.nn.callbacks import LambdaCallback
+
+    class LossHistory(Callback):
+        def on_train_begin(self, logs=None):
+            self.per_batch_losses = []
+
+        def on_batch_end(self, batch, logs=None):
+            self.per_batch_losses.append(logs.get("loss"))
+
+    began = []
+    x, y = regression(40)
+    model = Sequential([Dense(1, input_shape=(3,))], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    history_cb = LossHistory()
+    model.fit(x, y, batch_size=10, epochs=2, verbose=0, shuffle=False,
+              callbacks=[history_cb,
+                         LambdaCallback(on_batch_begin=lambda b, logs: began.append(b))])
+    assert len(history_cb.per_batch_losses) == 8 and began == [0, 1, 2, 3] * 2
+    assert all(np.isfinite(history_cb.per_batch_losses))
