@@ -94,12 +94,13 @@ class ExponentialDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 staircase: bool = False):
+                 staircase: bool = False, name: str | None = None):
         where = "ExponentialDecay"
         self.initial_learning_rate = _rate("initial_learning_rate", initial_learning_rate, where)
         self.decay_steps = _positive("decay_steps", decay_steps, where)
         self.decay_rate = _positive("decay_rate", decay_rate, where)
         self.staircase = bool(staircase)
+        self.name = type(self).__name__ if name is None else str(name)
 
     def __call__(self, step: int) -> float:
         p = _step(step, "ExponentialDecay") / self.decay_steps
@@ -110,7 +111,7 @@ class ExponentialDecay(LearningRateSchedule):
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase}
+                "staircase": self.staircase, "name": self.name}
 
 
 class InverseTimeDecay(LearningRateSchedule):
@@ -122,12 +123,13 @@ class InverseTimeDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 staircase: bool = False):
+                 staircase: bool = False, name: str | None = None):
         where = "InverseTimeDecay"
         self.initial_learning_rate = _rate("initial_learning_rate", initial_learning_rate, where)
         self.decay_steps = _positive("decay_steps", decay_steps, where)
         self.decay_rate = _rate("decay_rate", decay_rate, where)
         self.staircase = bool(staircase)
+        self.name = type(self).__name__ if name is None else str(name)
 
     def __call__(self, step: int) -> float:
         p = _step(step, "InverseTimeDecay") / self.decay_steps
@@ -138,7 +140,7 @@ class InverseTimeDecay(LearningRateSchedule):
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase}
+                "staircase": self.staircase, "name": self.name}
 
 
 class StepDecay(LearningRateSchedule):
@@ -176,7 +178,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     (1.0, 0.5, 0.1)
     """
 
-    def __init__(self, boundaries: list, values: list):
+    def __init__(self, boundaries: list, values: list, name: str | None = None):
         where = "PiecewiseConstantDecay"
         boundaries, values = list(boundaries), list(values)
         if len(values) != len(boundaries) + 1:
@@ -188,12 +190,14 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             raise ValueError(f"{where}: boundaries must be strictly increasing, got {boundaries}")
         self.boundaries = [int(b) for b in boundaries]
         self.values = [_rate(f"values[{i}]", v, where) for i, v in enumerate(values)]
+        self.name = "PiecewiseConstant" if name is None else str(name)
 
     def __call__(self, step: int) -> float:
         return self.values[bisect.bisect_left(self.boundaries, _step(step, "PiecewiseConstantDecay"))]
 
     def get_config(self) -> dict:
-        return {"boundaries": list(self.boundaries), "values": list(self.values)}
+        return {"boundaries": list(self.boundaries), "values": list(self.values),
+                "name": self.name}
 
 
 def _steps(name: str, value: Any, where: str) -> float:

@@ -517,3 +517,21 @@ def test_schedules_match_keras(real_keras, make):
         assert ours(step) == pytest.approx(float(theirs(step)), rel=1e-6, abs=1e-7)
     back = S.get(real_keras.optimizers.schedules.serialize(theirs))
     assert back == ours
+
+
+@pytest.mark.parametrize("make", [
+    lambda k: k.ExponentialDecay(0.1, 10, 0.5, staircase=True, name="exp"),
+    lambda k: k.InverseTimeDecay(0.1, 10, 0.5),
+    lambda k: k.PiecewiseConstantDecay([5, 20], [0.1, 0.05, 0.01]),
+], ids=["exponential", "inverse time", "piecewise"])
+def test_keras_configs_of_the_older_schedules_are_read(real_keras, make):
+    theirs = make(real_keras.optimizers.schedules)
+    ours = S.get(real_keras.optimizers.schedules.serialize(theirs))
+    assert ours == make(S)
+    for step in range(0, 40, 3):
+        assert ours(step) == pytest.approx(float(theirs(step)), rel=1e-6)
+
+
+def test_schedules_take_keras_name_argument():
+    assert S.ExponentialDecay(0.1, 10, 0.5, name="decay").get_config()["name"] == "decay"
+    assert S.PiecewiseConstantDecay([1], [1.0, 0.5]).name == "PiecewiseConstant"
