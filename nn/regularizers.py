@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
-           "orthogonal_regularizer", "get", "serialize", "deserialize"]
+           "orthogonal_regularizer", "get", "serialize", "deserialize", "config_of"]
 
 
 def _factor(who: str, name: str, value: Any) -> float:
@@ -217,11 +217,26 @@ def serialize(regularizer: Any) -> dict | None:
     """
     if regularizer is None:
         return None
+    config_of(regularizer)   # a function: refused as code
     if not isinstance(regularizer, Regularizer) or type(regularizer).__name__ not in CLASSES:
         raise ValueError(f"the regularizer {regularizer!r} is not one of adkit.nn.regularizers' "
                          f"classes ({', '.join(CLASSES)}), so a saved model could not rebuild "
                          "it; use one of them, or save the weights alone")
     return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+def config_of(regularizer: Any) -> dict:
+    """The config a layer saves for its regularizer (``get_config()``); a plain function
+    has none and is refused by name.
+
+    >>> config_of(L2(0.5))
+    {'l2': 0.5}
+    """
+    if not callable(getattr(regularizer, "get_config", None)):
+        raise ValueError(f"the regularizer {regularizer!r} is code, which a saved model never "
+                         "holds; use one of adkit.nn.regularizers' classes (L1, L2, L1L2, "
+                         "OrthogonalRegularizer) or save the weights alone")
+    return regularizer.get_config()
 
 
 def deserialize(config: Any) -> Any:

@@ -261,3 +261,17 @@ def test_dense_without_bias_takes_bias_options_and_ignores_them():
 def test_dense_activity_regularizer_is_refused_with_the_alternative():
     with pytest.raises(ValueError, match="activity_regularizer is not supported.*ActivityRegularization"):
         Dense(2, activity_regularizer=R.L1(0.01))
+
+
+def test_a_function_regularizer_trains_and_is_refused_by_name_when_saving(tmp_path):
+    def tiny_l2(w):
+        return 0.5 * np.sum(w * w)
+
+    model = keras.Sequential([Dense(1, input_shape=(2,), kernel_regularizer=tiny_l2)], seed=0)
+    model.compile("sgd", "mse")
+    x = np.zeros((4, 2))
+    kernel = model.get_weights()[0].astype(np.float64)
+    assert model.evaluate(x, np.zeros((4, 1)), verbose=0) == pytest.approx(
+        0.5 * float((kernel ** 2).sum()), rel=1e-5)
+    with pytest.raises(ValueError, match="regularizer .*tiny_l2.* is code"):
+        model.save(tmp_path / "m.adkit")

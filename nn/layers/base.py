@@ -113,7 +113,7 @@ class Layer:
 
     def _kernel_options_config(self, name: str = "kernel") -> dict:
         reg = self.regularizers.get(name)
-        return {"kernel_regularizer": None if reg is None else reg.get_config(),
+        return {"kernel_regularizer": None if reg is None else regularizers_module.config_of(reg),
                 "kernel_constraint": constraints_module.serialize(self.constraints.get(name))}
 
     def shape_error(self, input_shape: Shape, expected: str) -> ShapeError:
