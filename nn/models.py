@@ -24,7 +24,7 @@ import numpy as np
 
 from adkit.pytree import tree_flatten
 
-from . import initializers, losses
+from . import initializers, keras_weights, losses
 from .layers.base import Layer, deserialize, nested
 from .layers.input_layer import InputLayer
 from .functional import Model, from_config
@@ -73,6 +73,11 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential | Mo
     >>> load_model(path).count_params()
     8
     """
+    if keras_weights.is_keras_archive(path):
+        raise ModelFileError(
+            f"{os.fspath(path)!r} is Keras 3's model archive, whose architecture is Keras's "
+            "own code and config: build the same model with adkit.nn and read its weights "
+            "with model.load_weights(path)")
     with open_model_file(path) as f:
         if f.config["model"].get("class_name") == "Model":
             return _load_functional(f, compile)

@@ -8,9 +8,10 @@
 `load_weights` tells the formats apart by content, and also reads the weights of
 a full `model.save` file and of a Keras 3 `.keras` archive (its model.weights.h5).
 
-Other Keras suffixes are refused with the call that does what was meant: `.keras`
-is Keras's full-model archive, and a bare `.h5` is Keras 2's HDF5 layout; adkit
-writes neither. Files are matched to the model layer by layer, in order (layer
+`model.save("x.keras")`, as Keras 3 code writes it, gets adkit's own model file under
+that name (load_model reads it back; Keras cannot: weights for Keras go through
+`*.weights.h5`). save_weights refuses `.keras`, as Keras 3's does, and a bare `.h5`
+(Keras 2's HDF5 layout) is refused by both with the call that does what was meant. Files are matched to the model layer by layer, in order (layer
 names may differ: they are numbered per process), and every count and shape is
 checked before any weight changes.
 """
@@ -36,8 +37,9 @@ def _name(path: str | os.PathLike) -> str:
 
 
 def check_model_path(path: str | os.PathLike) -> None:
-    """Refuse, for `model.save`, the names of Keras's own model files, which adkit does
-    not write: the message names the call that does what was meant.
+    """Refuse, for `model.save`, the names of Keras 2's HDF5 model files, which adkit does
+    not write: the message names the call that does what was meant. (A name ending in
+    .keras, as Keras 3 code saves to, gets adkit's model file, which load_model reads.)
 
     >>> check_model_path("cnn.adkit")
     >>> check_model_path("cnn.h5")
@@ -47,11 +49,6 @@ def check_model_path(path: str | os.PathLike) -> None:
     """
     name = _name(path)
     where = f"model.save({os.fspath(path)!r})"
-    if name.endswith(".keras"):
-        raise ValueError(f"{where}: .keras is Keras's own model archive, which adkit does not "
-                         "write; use model.save_weights('x.weights.h5') for weights Keras can "
-                         "load into the same architecture, or model.save('x.adkit') for "
-                         "adkit's model file")
     if name.endswith((".h5", ".hdf5")):
         raise ValueError(f"{where}: model.save writes adkit's zip format, not HDF5; use "
                          "model.save('x.adkit'), or model.save_weights('x.weights.h5') for "

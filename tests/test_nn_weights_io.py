@@ -5,6 +5,7 @@ Keras 3 writes, see nn/keras_weights.py); the cross-checks with Keras itself bui
 train and save a CNN, an MLP and a recurrent model in Keras (JAX backend) and
 compare predictions to 1e-5 in both directions, and skip when Keras is absent."""
 
+import importlib.util
 import os
 import zipfile
 
@@ -106,13 +107,10 @@ def test_a_file_of_other_layers_is_refused_and_nothing_changes(tmp_path):
         mlp().load_weights(tmp_path / "missing.adkit")
 
 
-def test_keras_file_names_are_refused_with_the_right_call(tmp_path):
+def test_keras_2_file_names_are_refused_with_the_right_call(tmp_path):
     model = mlp()
     with pytest.raises(ValueError, match=r"model.save\('x.h5'\).*save_weights\('x.weights.h5'\)"):
         model.save("x.h5")
-    with pytest.raises(ValueError, match=r"\.keras is Keras's own model archive.*"
-                                         r"save_weights\('x.weights.h5'\)"):
-        model.save(tmp_path / "m.keras")
     with pytest.raises(ValueError, match="model.save.*HDF5"):
         model.save(tmp_path / "m.hdf5")
     with pytest.raises(ValueError, match=r"only from files named \*.weights.h5"):
@@ -340,3 +338,35 @@ def test_adkit_loads_weights_of_a_keras_functional_model(keras, tmp_path):
     model.load_weights(path)
     x, _ = data("mlp")
     np.testing.assert_allclose(model.predict(x), twin.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_a_keras_3_model_name_saves_adkits_file_and_loads_back(tmp_path):
+    from adkit.nn.callbacks import ModelCheckpoint
+    from adkit.nn.models import load_model
+    from adkit.nn.saving import ModelFileError
+
+    x = np.random.default_rng(0).normal(size=(32, 20)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[np.argmax(x[:, :4], axis=1)]
+    model = mlp()
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    best = tmp_path / "best_model.keras"
+    weights = tmp_path / "last.weights.h5"
+    callbacks = [ModelCheckpoint(best, save_best_only=True, monitor="val_loss")]
+    if importlib.util.find_spec("h5py") is not None:
+        callbacks.append(ModelCheckpoint(weights, save_weights_only=True))
+    model.fit(x, y, epochs=3, validation_split=0.25, verbose=0, callbacks=callbacks)
+    loaded = load_model(best)
+    assert loaded.count_params() == model.count_params()
+    model.save(tmp_path / "final.keras")
+    np.testing.assert_array_equal(load_model(tmp_path / "final.keras").predict(x),
+                                  model.predict(x))
+    if weights.exists():
+        twin = mlp()
+        twin.load_weights(weights)
+        np.testing.assert_array_equal(twin.predict(x), model.predict(x))
+    # a Keras 3 archive (config plus model.weights.h5) is not taken for adkit's file
+    with zipfile.ZipFile(tmp_path / "theirs.keras", "w") as z:
+        z.writestr("config.json", "{}")
+        z.writestr("model.weights.h5", b"")
+    with pytest.raises(ModelFileError, match="Keras 3's model archive.*load_weights"):
+        load_model(tmp_path / "theirs.keras")
