@@ -6,8 +6,9 @@ layers MaxPool and AveragePool (padding left out of the average, as here),
 BatchNormalization its inference-time scale and shift, Flatten and Reshape
 keep their meaning on channels-last tensors, Dropout and the noise layers vanish
 (inference). Keras 3's activation layers become Relu, LeakyRelu, Clip, Elu, PRelu
-and Softmax; LayerNormalization (over trailing axes) ONNX's own LayerNormalization,
-RMSNormalization and UnitNormalization a few reductions.
+and Softmax; LayerNormalization ONNX's own op over trailing axes and a few
+reductions over others, as RMSNormalization, UnitNormalization and
+GroupNormalization (channels last) are.
 ONNX's convolutions and pooling read channels-first images while adkit.nn's are
 channels-last (Keras's layout), so the graph transposes into NCHW before the
 first spatial layer and back only where a layer needs the channels last (Flatten,
@@ -35,8 +36,8 @@ from .layers.conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .layers.conv_options import effective_size
 from .layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from .layers.activation_layers import ELU, PReLU, LeakyReLU, ReLU, Softmax
-from .layers.normalization import (BatchNormalization, LayerNormalization, RMSNormalization,
-                                   UnitNormalization, full_axes)
+from .layers.normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
+                                   RMSNormalization, UnitNormalization, full_axes)
 
 __all__ = ["export_onnx", "OPSET", "SUPPORTED"]
 
@@ -382,17 +383,55 @@ def _softmax_layer(g: _Graph, layer: Softmax, params: dict, state: dict) -> None
 
 def _layer_norm(g: _Graph, layer: LayerNormalization, params: dict, state: dict) -> None:
     axes = full_axes(layer.axis, g.shape, f"LayerNormalization {layer.name!r}")
-    rank = len(g.shape) + 1
-    if axes != tuple(range(axes[0], rank)):
-        raise _refuse(layer, f"normalises over axes {list(axes)}, not the trailing ones "
-                      "ONNX's LayerNormalization takes; export it with trailing axes (-1, ...)")
     g.to_nhwc(layer.name)
     shape = tuple(g.shape[a - 1] for a in axes)
     gamma = params["gamma"] if layer.scale else np.ones(shape)
     beta = params["beta"] if layer.center else np.zeros(shape)
-    g.op("LayerNormalization", [g.x, g.constant(f"{layer.name}/gamma", gamma),
-                                g.constant(f"{layer.name}/beta", beta)],
-         layer.name, axis=axes[0], epsilon=layer.epsilon)
+    if axes == tuple(range(axes[0], len(g.shape) + 1)):   # trailing axes: ONNX's own op
+        g.op("LayerNormalization", [g.x, g.constant(f"{layer.name}/gamma", gamma),
+                                    g.constant(f"{layer.name}/beta", beta)],
+             layer.name, axis=axes[0], epsilon=layer.epsilon)
+        return
+    _standardise(g, axes, layer.epsilon, layer.name)
+    where = [g.shape[a - 1] if a in axes else 1 for a in range(1, len(g.shape) + 1)]
+    g.op("Mul", [g.x, g.constant(f"{layer.name}/gamma", gamma.reshape(where))],
+         f"{layer.name}/scale")
+    g.op("Add", [g.x, g.constant(f"{layer.name}/beta", beta.reshape(where))], layer.name)
+
+
+def _standardise(g: _Graph, axes: tuple, epsilon: float, hint: str) -> None:
+    """(x - mean) / sqrt(var + epsilon) of the current tensor over `axes` (batch first)."""
+    x = g.x
+    mean = g.op("ReduceMean", [x], f"{hint}/mean", axes=list(axes), keepdims=1)
+    centred = g.op("Sub", [x, mean], f"{hint}/centred")
+    g.op("Mul", [centred, centred], f"{hint}/square")
+    g.op("ReduceMean", [g.x], f"{hint}/variance", axes=list(axes), keepdims=1)
+    g.op("Add", [g.x, g.constant(f"{hint}/epsilon", epsilon)], f"{hint}/add_epsilon")
+    g.op("Sqrt", [g.x], f"{hint}/std")
+    g.op("Div", [centred, g.x], f"{hint}/standardised")
+
+
+def _group_norm(g: _Graph, layer: GroupNormalization, params: dict, state: dict) -> None:
+    (axis,) = full_axes(layer.axis, g.shape, f"GroupNormalization {layer.name!r}")
+    if axis != len(g.shape):
+        raise _refuse(layer, f"groups axis {layer.axis}, not the channels (last) one, which "
+                      "is the one exported here")
+    g.to_nhwc(layer.name)
+    channels = int(g.shape[-1])
+    groups = channels if layer.groups == -1 else layer.groups
+    # (batch, everything else, groups, channels per group), standardised over axes 1 and 3
+    grouped = g.constant(f"{layer.name}/grouped_shape", [0, -1, groups, channels // groups],
+                         dtype=np.int64)
+    g.op("Reshape", [g.x, grouped], f"{layer.name}/grouped")
+    _standardise(g, (1, 3), layer.epsilon, layer.name)
+    back = g.constant(f"{layer.name}/shape", [0, *g.shape], dtype=np.int64)
+    g.op("Reshape", [g.x, back], f"{layer.name}/ungrouped")
+    if layer.scale:
+        g.op("Mul", [g.x, g.constant(f"{layer.name}/gamma", params["gamma"])],
+             f"{layer.name}/scale")
+    if layer.center:
+        g.op("Add", [g.x, g.constant(f"{layer.name}/beta", params["beta"])],
+             f"{layer.name}/shift")
 
 
 def _reduce_over(g: _Graph, layer: Layer, op_type: str, hint: str) -> tuple[str, tuple]:
@@ -433,6 +472,7 @@ SUPPORTED: dict[str, Callable] = {
     "ReLU": _relu_layer, "LeakyReLU": _leaky_relu_layer, "ELU": _elu_layer,
     "PReLU": _prelu_layer, "Softmax": _softmax_layer, "LayerNormalization": _layer_norm,
     "RMSNormalization": _rms_norm, "UnitNormalization": _unit_norm,
+    "GroupNormalization": _group_norm,
 }
 # what predict does with these in inference: nothing (noise and penalties act in training)
 SUPPORTED.update(dict.fromkeys(

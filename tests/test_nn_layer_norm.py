@@ -303,13 +303,3 @@ def test_keras_weights_files_cross_both_ways(keras, tmp_path):
     theirs.load_weights(tmp_path / "a.weights.h5")
     np.testing.assert_allclose(np.asarray(theirs(x)), ours.predict(x, verbose=0), rtol=1e-5,
                                atol=1e-6)
-
-
-@pytest.mark.parametrize("layer", [GroupNormalization(groups=2)])
-def test_export_onnx_refuses_group_normalization_by_name(layer, tmp_path):
-    pytest.importorskip("onnx", reason="export_onnx needs the onnx package")
-    model = Sequential([Dense(4, input_shape=(3,)), layer], seed=0)
-    with pytest.raises(ValueError, match=rf"export_onnx: layer {layer.name!r} "
-                                         rf"\({type(layer).__name__}\) has no ONNX export"):
-        model.export_onnx(tmp_path / "m.onnx")
-    assert list(tmp_path.iterdir()) == []

@@ -41,10 +41,11 @@ def assert_exported_like_predict(model, x, tmp_path):
     lambda: [LeakyReLU()], lambda: [ELU(alpha=0.5)], lambda: [PReLU()],
     lambda: [Softmax()], lambda: [LayerNormalization()], lambda: [RMSNormalization()],
     lambda: [UnitNormalization()], lambda: [LayerNormalization(scale=False, center=False)],
+    lambda: [GroupNormalization(groups=3)], lambda: [GroupNormalization(groups=-1, center=False)],
     lambda: [GaussianNoise(0.2), GaussianDropout(0.2), AlphaDropout(0.2),
              ActivityRegularization(0.1), Identity()],
 ], ids=["relu", "relu-max", "relu-slope", "leaky", "elu", "prelu", "softmax", "layer-norm",
-        "rms-norm", "unit-norm", "layer-norm-bare", "noise"])
+        "rms-norm", "unit-norm", "layer-norm-bare", "group-norm", "instance-norm", "noise"])
 def test_vector_models_export(middle, tmp_path):
     model = randomised(Sequential([Dense(6, input_shape=(4,)), *middle(), Dense(3)], seed=0))
     x = 2 * np.random.default_rng(2).standard_normal((5, 4)).astype(np.float32)
@@ -56,8 +57,11 @@ def test_vector_models_export(middle, tmp_path):
     lambda: [Softmax()], lambda: [LayerNormalization(axis=[1, 2, 3])],
     lambda: [LayerNormalization()], lambda: [RMSNormalization(axis=[2, 3])],
     lambda: [UnitNormalization(axis=[1, 2])], lambda: [SpatialDropout2D(0.3), ELU()],
+    lambda: [LayerNormalization(axis=[1, 2])], lambda: [LayerNormalization(axis=1)],
+    lambda: [GroupNormalization(groups=3)],
 ], ids=["prelu-shared", "prelu", "softmax-rows", "softmax", "layer-norm-all",
-        "layer-norm", "rms-norm", "unit-norm", "spatial-dropout"])
+        "layer-norm", "rms-norm", "unit-norm", "spatial-dropout", "layer-norm-spatial",
+        "layer-norm-rows", "group-norm"])
 def test_image_models_export(middle, tmp_path):
     # the convolution leaves the graph channels-first: each layer must see its own layout
     model = randomised(Sequential([Conv2D(3, 2, input_shape=(5, 5, 2)), *middle(),
@@ -70,9 +74,8 @@ def test_image_models_export(middle, tmp_path):
     (ReLU(threshold=0.5), "threshold"),
     (ReLU(negative_slope=0.1, max_value=3.0), "both negative_slope and max_value"),
     (Softmax(axis=[1, 2]), "several axes"),
-    (LayerNormalization(axis=1), "not the trailing ones"),
-    (GroupNormalization(groups=2), "has no ONNX export"),
-], ids=["relu-threshold", "relu-both", "softmax-axes", "layer-norm-axis", "group-norm"])
+    (GroupNormalization(groups=2, axis=1), "not the channels"),
+], ids=["relu-threshold", "relu-both", "softmax-axes", "group-norm-axis"])
 def test_what_has_no_onnx_form_is_refused_by_name(layer, message, tmp_path):
     model = Sequential([Dense(4, input_shape=(2, 3)), layer], seed=0)
     with pytest.raises(ValueError, match=rf"export_onnx: layer {layer.name!r} "
