@@ -5,6 +5,9 @@ The functions take whole arrays and return a float (an array for curves and
 ``average=None``). The streaming metrics keep sufficient statistics from batch
 to batch (weighted sums, a confusion matrix, or for AUC the scores themselves),
 so their result over batches of any sizes equals the function on the whole set.
+Keras 3's other streaming metrics (top-k accuracy, RootMeanSquaredError, MAPE, KL
+divergence, the hinges, Mean, Sum, ...) live in nn/mean_metrics.py and nn/metric_base.py;
+this module gives every one of them by class and by Keras's string name (``get``).
 
 Conventions shared by both:
 
