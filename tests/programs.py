@@ -64,7 +64,7 @@ from hypothesis import strategies as st
 
 # SciPy's rules join the table here (adkit binds them at the first differentiation
 # otherwise), so the catalogue below and the table agree whatever ran first.
-import adkit.rules.scipy_integrate  # noqa: E402,F401
+import adkit.rules.scipy_integrate  # noqa: E402,F401  (odeint, solve_ivp, quad)
 import adkit.rules.scipy_linalg  # noqa: E402,F401
 import adkit.rules.scipy_misc  # noqa: E402,F401
 import adkit.rules.scipy_stats  # noqa: E402,F401
@@ -75,6 +75,11 @@ CHECKED_ELSEWHERE = {
                               "fixed-step RK4: an adaptive solver's result is smooth only to "
                               "its tolerance, which the Richardson referee's error bound and "
                               "the engines' 1e-10 agreement cannot allow for",
+    "scipy.integrate.solve_ivp": "tests/test_rules_scipy_integrate_more.py, against a "
+                                 "differentiated fixed-step RK4 (an adaptive solver, as odeint)",
+    "scipy.integrate.quad": "tests/test_rules_scipy_integrate_more.py, against closed forms "
+                            "and differences: adaptive quadrature is smooth only to its "
+                            "tolerance, as odeint",
 }
 # the shape-parameter derivatives of the incomplete gamma / beta functions: computed by
 # quadrature, differentiable once more in x only (a second derivative in the shape parameter

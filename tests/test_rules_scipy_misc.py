@@ -173,6 +173,16 @@ def test_odeint_against_the_numeric_referee():
           rtol=1e-4, h=1e-3)
 
 
+def test_solve_ivp_and_quad_against_the_numeric_referee():
+    # more in test_rules_scipy_integrate_more.py
+    check(lambda y0, a: integrate.solve_ivp(lambda t, y, a: _pendulum(y, t, a, B), (0.0, 1.5),
+                                            y0, t_eval=TIMES, args=(a,), rtol=1e-12,
+                                            atol=1e-12).y, Y0, A, order=1, symbolic=False,
+          rtol=1e-4, h=1e-3)
+    check(lambda k, b: integrate.quad(lambda x, k: np.exp(-k * x * x), 0.0, b, args=(k,))[0],
+          0.8, 1.2, order=1, symbolic=False, rtol=1e-5, h=1e-3)
+
+
 def test_odeint_scalar_state_tfirst_and_closed_form():
     # y' = -k y: y(1) = y0 e^-k
     g = adkit.grad(lambda k: integrate.odeint(lambda t, y, k: -k * y, 2.0, np.array([0.0, 1.0]),

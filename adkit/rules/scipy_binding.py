@@ -212,7 +212,15 @@ _HIDDEN_DEFAULT = ("a traced value reached it through a closure or an object, wh
 _HIDDEN = {"scipy.integrate.odeint": (
     "func uses a traced value from its closure (or a global). Pass the parameters it "
     "depends on through args=(...), as in odeint(func, y0, t, args=(k,)) with "
-    "func(y, t, k), so adkit differentiates the solution in them.")}
+    "func(y, t, k), so adkit differentiates the solution in them."),
+    "scipy.integrate.quad": (
+    "func uses a traced value from its closure (or a global). Pass the parameters it "
+    "depends on through args=(...), as in quad(func, a, b, args=(k,)) with func(x, k), so "
+    "adkit differentiates the integral in them (and in the limits)."),
+    "scipy.integrate.solve_ivp": (
+    "fun uses a traced value from its closure (or a global). Pass the parameters it "
+    "depends on through args=(...), as in solve_ivp(fun, t_span, y0, t_eval=t, args=(k,)) "
+    "with fun(t, y, k), so adkit differentiates the solution in them.")}
 
 
 def _about_traced(err: BaseException) -> bool:
@@ -223,7 +231,10 @@ def _about_traced(err: BaseException) -> bool:
     if not isinstance(err, (AttributeError, TypeError)):
         return False
     message = str(err.args[0])
-    return any(f"'{cls.__name__}'" in message for cls in _box_classes())
+    # array-api-compat's refusal ("VarArray is not a supported array type") names no quotes
+    return any(f"'{cls.__name__}'" in message or
+               message.startswith(f"{cls.__name__} is not a supported array type")
+               for cls in _box_classes())
 
 
 def _box_classes() -> list:
