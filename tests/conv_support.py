@@ -50,3 +50,21 @@ def fit_losses(build, x, y, jit, loss="sparse_categorical_crossentropy", epochs=
     record = LambdaCallback(on_train_batch_end=lambda b, logs: losses.append(logs["loss"]))
     model.fit(x, y, batch_size=8, epochs=epochs, verbose=0, callbacks=[record])
     return np.array(losses), model
+
+
+def weights_files_cross(twin, build, x, y, loss, tmp_path):
+    """Keras's model `twin`, trained a little, saves .weights.h5 that adkit's build(seed)
+    loads to the same predictions; and the reverse, from a fresh adkit model to Keras."""
+    pytest.importorskip("h5py", reason="Keras's .weights.h5 files need h5py")
+    twin.compile(optimizer="adam", loss=loss)
+    twin.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    twin.save_weights(tmp_path / "keras.weights.h5")
+    model = build(seed=5)
+    model.load_weights(tmp_path / "keras.weights.h5")
+    np.testing.assert_allclose(model.predict(x, verbose=0), twin.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    model = build(seed=6)
+    model.save_weights(tmp_path / "adkit.weights.h5")
+    twin.load_weights(os.fspath(tmp_path / "adkit.weights.h5"))
+    np.testing.assert_allclose(twin.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)

@@ -5,11 +5,10 @@ configs and saved models that load, a text classifier that trains (compiled and 
 alike), bad input named; and, where Keras is installed, the same outputs as Keras's layers
 given the same weights, and .weights.h5 files each side reads."""
 
-import os
-
 import numpy as np
 import pytest
-from conv_support import fit_losses, keras, one_layer, same_as_keras  # noqa: F401
+from conv_support import (fit_losses, keras, one_layer, same_as_keras,  # noqa: F401
+                          weights_files_cross)
 from opencl_support import needs_opencl
 
 import adkit
@@ -303,18 +302,6 @@ def keras_text_classifier(keras, steps=12):
 
 
 def test_weights_files_cross_between_keras_and_adkit(keras, tmp_path):
-    pytest.importorskip("h5py", reason="Keras's .weights.h5 files need h5py")
     x, y = text_data()
-    twin = keras_text_classifier(keras)
-    twin.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    twin.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    twin.save_weights(tmp_path / "keras.weights.h5")
-    model = text_classifier(seed=5)
-    model.load_weights(tmp_path / "keras.weights.h5")
-    np.testing.assert_allclose(model.predict(x, verbose=0), twin.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-5)
-    model = text_classifier(seed=6)
-    model.save_weights(tmp_path / "adkit.weights.h5")
-    twin.load_weights(os.fspath(tmp_path / "adkit.weights.h5"))
-    np.testing.assert_allclose(twin.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-5)
+    weights_files_cross(keras_text_classifier(keras), text_classifier, x, y,
+                        "sparse_categorical_crossentropy", tmp_path)

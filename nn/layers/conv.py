@@ -53,7 +53,69 @@ class _ConvOptions:
                 f"{prefix}_constraint": options["kernel_constraint"]}
 
 
-class Conv2D(_ConvOptions, _Spatial, _Activated):
+class _Convolution(_ConvOptions, _Activated):
+    """What Conv1D, Conv2D and Conv2DTranspose share: `filters`, a kernel and a bias with
+    their initializers, regularizers and constraints, an activation (relu applied in the
+    convolution's own pass over its output), and their config. A subclass sets
+    kernel_size, strides, padding and dilation_rate, and defines convolve()."""
+
+    kernel_size: tuple
+    strides: tuple
+    padding: str
+    dilation_rate: tuple
+
+    def _set_filters_and_weights(self, filters: Any, activation: Any, use_bias: bool,
+                                 kernel_initializer: Any, bias_initializer: Any,
+                                 kernel_regularizer: Any, bias_regularizer: Any,
+                                 kernel_constraint: Any, bias_constraint: Any) -> None:
+        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: filters must be a positive "
+                             f"int, got {filters!r}")
+        self.filters = int(filters)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._set_kernel_options(kernel_regularizer, kernel_constraint)
+        self._set_bias_options(bias_regularizer, bias_constraint)
+
+    def _kernel_shape(self, channels: int) -> tuple:
+        return self.kernel_size + (channels, self.filters)
+
+    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+        params = {"kernel": self._weight(rng, self.kernel_initializer,
+                                         self._kernel_shape(input_shape[-1]))}
+        if self.use_bias:
+            params["bias"] = self._weight(rng, self.bias_initializer, (self.filters,))
+        return params
+
+    def call(self, params: dict, x: Any, ctx: Context) -> Any:
+        # relu in the convolution's output pass (unless a subclass changes the
+        # pre-activation: then relu of its own)
+        if self.activation is activations.relu \
+                and type(self).pre_activation is _Convolution.pre_activation:
+            return self.convolve(params, x, activation="relu")
+        return super().call(params, x, ctx)
+
+    def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
+        return self.convolve(params, x)
+
+    def convolve(self, params: dict, x: Any, activation: str | None = None) -> Any:
+        """The convolution plus bias, then `activation` (None or "relu") in the same pass
+        over the output, whatever this layer's own activation is."""
+        raise NotImplementedError(f"{type(self).__name__} must define convolve(params, x, "
+                                  "activation)")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate),
+                "activation": activations.name_of(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
+                **self._bias_options_config()}
+
+
+class Conv2D(_Spatial, _Convolution):
     """2-D convolution (cross-correlation, as in every DL library) with a kernel
     of shape (kh, kw, c_in, filters); dilation_rate d spreads its taps d apart."""
 
@@ -68,11 +130,8 @@ class Conv2D(_ConvOptions, _Spatial, _Activated):
                  bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"Conv2D {self.name!r}"
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
         check_channels_last(data_format, who)
         refuse_groups(groups, who)
-        self.filters = int(filters)
         self.kernel_size = window_pair(kernel_size, "kernel_size", who)
         self.strides = window_pair(strides, "strides", who)
         self.padding = padding_mode(padding, who)
@@ -80,34 +139,14 @@ class Conv2D(_ConvOptions, _Spatial, _Activated):
         check_strides_with_dilation(self.strides, self.dilation_rate, who)
         if self.dilation_rate != (1, 1):
             self.runs_on_device = False   # the dilated kernel is built on the host
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self._set_kernel_options(kernel_regularizer, kernel_constraint)
-        self._set_bias_options(bias_regularizer, bias_constraint)
+        self._set_filters_and_weights(filters, activation, use_bias, kernel_initializer,
+                                      bias_initializer, kernel_regularizer, bias_regularizer,
+                                      kernel_constraint, bias_constraint)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._spatial_output(input_shape, effective_size(self.kernel_size,
                                                                 self.dilation_rate),
                                     self.strides, self.filters)
-
-    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
-        shape = self.kernel_size + (input_shape[-1], self.filters)
-        params = {"kernel": self._weight(rng, self.kernel_initializer, shape)}
-        if self.use_bias:
-            params["bias"] = self._weight(rng, self.bias_initializer, (self.filters,))
-        return params
-
-    def call(self, params: dict, x: Any, ctx: Context) -> Any:
-        # relu in the convolution's output pass (unless a subclass changes the
-        # pre-activation: then relu of its own)
-        if self.activation is activations.relu \
-                and type(self).pre_activation is Conv2D.pre_activation:
-            return self.convolve(params, x, activation="relu")
-        return super().call(params, x, ctx)
-
-    def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
-        return self.convolve(params, x)
 
     def convolve(self, params: dict, x: Any, activation: str | None = None) -> Any:
         """The convolution plus bias, then `activation` (None or "relu") in the same pass
@@ -116,15 +155,6 @@ class Conv2D(_ConvOptions, _Spatial, _Activated):
         return backend.conv2d(x, kernel, strides=self.strides, padding=self.padding,
                               bias=params["bias"] if self.use_bias else None,
                               activation=activation)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "filters": self.filters,
-                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "dilation_rate": list(self.dilation_rate),
-                "activation": activations.name_of(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
-                **self._bias_options_config()}
 
 
 class _Pooling2D(_Spatial, Layer):

@@ -22,12 +22,11 @@ import numpy as np
 from adkit import stop_gradient
 from adkit.kernels.window import output_length, padding_mode
 
-from .. import activations, backend
+from .. import backend
 from .base import Context, Layer, Shape, check_channels_last
-from .conv import _ConvOptions
+from .conv import _Convolution
 from .conv_options import (check_strides_with_dilation, dilate_kernel, effective_size, int_tuple,
                            refuse_groups)
-from .core import _Activated
 
 __all__ = ["Conv1D", "MaxPooling1D", "AveragePooling1D"]
 
@@ -76,7 +75,7 @@ def _from_rows(y: Any) -> Any:
     return np.reshape(y, (shape[0], shape[2], shape[3]))
 
 
-class Conv1D(_ConvOptions, _Sequence, _Activated):
+class Conv1D(_Sequence, _Convolution):
     """1-D convolution (cross-correlation) over the steps of (batch, steps, channels), with
     a kernel of shape (kernel_size, channels, filters), as Keras's Conv1D; padding is
     "valid", "same" or "causal"."""
@@ -92,11 +91,8 @@ class Conv1D(_ConvOptions, _Sequence, _Activated):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"Conv1D {self.name!r}"
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
         check_channels_last(data_format, who)
         refuse_groups(groups, who)
-        self.filters = int(filters)
         self.kernel_size = int_tuple(kernel_size, 1, "kernel_size", who)
         self.strides = int_tuple(strides, 1, "strides", who)
         self.padding = _sequence_padding(padding, who, causal=True)
@@ -104,11 +100,9 @@ class Conv1D(_ConvOptions, _Sequence, _Activated):
         check_strides_with_dilation(self.strides, self.dilation_rate, who)
         if self.padding == "causal" or self.dilation_rate != (1,):
             self.runs_on_device = False   # np.pad and the dilated kernel run on the host
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self._set_kernel_options(kernel_regularizer, kernel_constraint)
-        self._set_bias_options(bias_regularizer, bias_constraint)
+        self._set_filters_and_weights(filters, activation, use_bias, kernel_initializer,
+                                      bias_initializer, kernel_regularizer, bias_regularizer,
+                                      kernel_constraint, bias_constraint)
 
     @property
     def _span(self) -> int:
@@ -116,23 +110,6 @@ class Conv1D(_ConvOptions, _Sequence, _Activated):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._sequence_output(input_shape, self._span, self.strides[0], self.filters)
-
-    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
-        shape = self.kernel_size + (input_shape[-1], self.filters)
-        params = {"kernel": self._weight(rng, self.kernel_initializer, shape)}
-        if self.use_bias:
-            params["bias"] = self._weight(rng, self.bias_initializer, (self.filters,))
-        return params
-
-    def call(self, params: dict, x: Any, ctx: Context) -> Any:
-        # relu in the convolution's own pass over its output, as Conv2D does
-        if self.activation is activations.relu \
-                and type(self).pre_activation is Conv1D.pre_activation:
-            return self.convolve(params, x, activation="relu")
-        return super().call(params, x, ctx)
-
-    def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
-        return self.convolve(params, x)
 
     def convolve(self, params: dict, x: Any, activation: str | None = None) -> Any:
         """The convolution plus bias, then `activation` (None or "relu") in the same pass."""
@@ -147,15 +124,6 @@ class Conv1D(_ConvOptions, _Sequence, _Activated):
                                          padding=padding,
                                          bias=params["bias"] if self.use_bias else None,
                                          activation=activation))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "filters": self.filters,
-                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "dilation_rate": list(self.dilation_rate),
-                "activation": activations.name_of(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
-                **self._bias_options_config()}
 
 
 class _Pooling1D(_Sequence, Layer):

@@ -29,12 +29,11 @@ import numpy as np
 from adkit import stop_gradient
 from adkit.kernels.window import padding_mode, window, window_pair
 
-from .. import activations, backend
-from .base import Context, Shape, check_channels_last
-from .conv import _ConvOptions
+from .. import backend
+from .base import Shape, check_channels_last
+from .conv import _Convolution
 from .conv_options import (check_strides_with_dilation, dilate_kernel, effective_size, int_tuple,
                            refuse_groups)
-from .core import _Activated
 
 __all__ = ["Conv2DTranspose", "transpose_length"]
 
@@ -68,7 +67,7 @@ def _left_padding(span: int, stride: int, padding: str, output_padding: int | No
     return min(total // 2 + total % 2, span - 1)
 
 
-class Conv2DTranspose(_ConvOptions, _Activated):
+class Conv2DTranspose(_Convolution):
     """Transposed 2-D convolution of (batch, height, width, channels) with a kernel of shape
     (kh, kw, filters, channels), as Keras's Conv2DTranspose: strides s multiply the
     height and width by about s."""
@@ -85,11 +84,8 @@ class Conv2DTranspose(_ConvOptions, _Activated):
                  groups: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"Conv2DTranspose {self.name!r}"
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
         check_channels_last(data_format, who)
         refuse_groups(groups, who)
-        self.filters = int(filters)
         self.kernel_size = window_pair(kernel_size, "kernel_size", who)
         self.strides = window_pair(strides, "strides", who)
         self.padding = padding_mode(padding, who)
@@ -99,11 +95,9 @@ class Conv2DTranspose(_ConvOptions, _Activated):
             output_padding, self.strides, who)
         if self.output_padding is not None or self.dilation_rate != (1, 1):
             self.runs_on_device = False   # cropping and the dilated kernel run on the host
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self._set_kernel_options(kernel_regularizer, kernel_constraint)
-        self._set_bias_options(bias_regularizer, bias_constraint)
+        self._set_filters_and_weights(filters, activation, use_bias, kernel_initializer,
+                                      bias_initializer, kernel_regularizer, bias_regularizer,
+                                      kernel_constraint, bias_constraint)
 
     @property
     def _span(self) -> tuple[int, ...]:
@@ -113,6 +107,12 @@ class Conv2DTranspose(_ConvOptions, _Activated):
         ops = self.output_padding or (None, None)
         return tuple(transpose_length(n, k, s, self.padding, op)
                      for n, k, s, op in zip((height, width), self._span, self.strides, ops))
+
+    def _starts(self) -> list[int]:
+        """Where Keras's output starts inside the full transposed convolution, per axis."""
+        ops = self.output_padding or (None, None)
+        return [k - 1 - _left_padding(k, s, self.padding, op)
+                for k, s, op in zip(self._span, self.strides, ops)]
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3 or input_shape[2] is None:
@@ -124,14 +124,11 @@ class Conv2DTranspose(_ConvOptions, _Activated):
                                    "output_padding or padding='valid'")
         return lengths + (self.filters,)
 
-    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
-        shape = self.kernel_size + (self.filters, input_shape[-1])
-        params = {"kernel": self._weight(rng, self.kernel_initializer, shape)}
-        if self.use_bias:
-            params["bias"] = self._weight(rng, self.bias_initializer, (self.filters,))
-        return params
+    def _kernel_shape(self, channels: int) -> tuple:
+        return self.kernel_size + (self.filters, channels)   # Keras's transposed layout
 
-    def pre_activation(self, params: dict, x: Any, ctx: Context) -> Any:
+    def convolve(self, params: dict, x: Any, activation: str | None = None) -> Any:
+        """The transposed convolution plus bias, then `activation` (None or "relu")."""
         shape = np.shape(stop_gradient(x))
         if len(shape) != 4:
             raise self.shape_error(shape[1:], "(height, width, channels)")
@@ -143,18 +140,17 @@ class Conv2DTranspose(_ConvOptions, _Activated):
             y = backend.conv2d_transpose(x, kernel, out, self.strides, direct)
         else:
             y = self._cropped(x, kernel, out, (h, w))
-        return backend.bias_add(y, params["bias"]) if self.use_bias else y
+        if self.use_bias:
+            y = backend.bias_add(y, params["bias"])
+        return y if activation is None else backend.relu(y)
 
     def _direct_padding(self, out: tuple, size: tuple) -> str | None:
         """The conv2d padding whose adjoint puts the copies where Keras does, if any."""
-        ops = self.output_padding or (None, None)
-        starts = [k - 1 - _left_padding(k, s, self.padding, op)
-                  for k, s, op in zip(self._span, self.strides, ops)]
         for padding in ("valid", "same"):
             if padding == "valid" and (out[1] < self._span[0] or out[2] < self._span[1]):
                 continue
             geo = window(out, self._span, self.strides, padding)
-            if (geo.ho, geo.wo) == size and [geo.top, geo.left] == starts:
+            if (geo.ho, geo.wo) == size and [geo.top, geo.left] == self._starts():
                 return padding
         return None
 
@@ -163,25 +159,15 @@ class Conv2DTranspose(_ConvOptions, _Activated):
         full = tuple((n - 1) * s + k for n, s, k in zip(size, self.strides, self._span))
         y = backend.conv2d_transpose(x, kernel, (out[0],) + full + (out[3],), self.strides,
                                      "valid")
-        ops = self.output_padding or (None, None)
-        starts = [k - 1 - _left_padding(k, s, self.padding, op)
-                  for k, s, op in zip(self._span, self.strides, ops)]
+        starts = self._starts()
         extend = [max(start + n - f, 0) for start, n, f in zip(starts, out[1:3], full)]
         if any(extend):
             y = np.pad(y, ((0, 0), (0, extend[0]), (0, extend[1]), (0, 0)))
         return y[:, starts[0]:starts[0] + out[1], starts[1]:starts[1] + out[2], :]
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "filters": self.filters,
-                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding,
-                "output_padding": None if self.output_padding is None else list(
-                    self.output_padding),
-                "dilation_rate": list(self.dilation_rate),
-                "activation": activations.name_of(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
-                **self._bias_options_config()}
+        return {**super().get_config(), "output_padding": None if self.output_padding is None
+                else list(self.output_padding)}
 
 
 def _output_padding(value: Any, strides: tuple, who: str) -> tuple[int, int]:

@@ -26,9 +26,9 @@ from .. import backend
 from .base import Context, Layer, Shape, check_channels_last
 
 
-class _GlobalPooling2D(Layer):
-    """The pooling of a whole (height, width) plane per channel; keepdims=True keeps the
-    output (1, 1, channels) instead of (channels,)."""
+class _GlobalPooling(Layer):
+    """The options of every global pooling: channels last, and keepdims (keep the pooled
+    axes, each of length 1)."""
 
     runs_on_device = True
     #: backend.max_pool2d or backend.avg_pool2d
@@ -40,6 +40,14 @@ class _GlobalPooling2D(Layer):
         check_channels_last(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class _GlobalPooling2D(_GlobalPooling):
+    """The pooling of a whole (height, width) plane per channel; keepdims=True keeps the
+    output (1, 1, channels) instead of (channels,)."""
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3 or any(s is None for s in input_shape):
             raise self.shape_error(input_shape, "(height, width, channels), all known")
@@ -49,9 +57,6 @@ class _GlobalPooling2D(Layer):
         plane = (int(x.shape[1]), int(x.shape[2]))
         pooled = type(self).pool(x, plane, plane, "valid")   # (batch, 1, 1, channels)
         return pooled if self.keepdims else np.reshape(pooled, (x.shape[0], x.shape[3]))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "keepdims": self.keepdims}
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
@@ -66,20 +71,10 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     pool = staticmethod(backend.avg_pool2d)
 
 
-class _GlobalPooling1D(Layer):
+class _GlobalPooling1D(_GlobalPooling):
     """The pooling of all steps of (batch, steps, channels) per channel; keepdims=True
     keeps the output (1, channels) instead of (channels,). The steps may be unknown
     (None) when the model is built: each batch is pooled over its own length."""
-
-    runs_on_device = True
-    #: backend.max_pool2d or backend.avg_pool2d
-    pool: Callable[..., Any]
-
-    def __init__(self, data_format: str | None = None, keepdims: bool = False,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        check_channels_last(data_format, type(self).__name__)
-        self.keepdims = bool(keepdims)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 2 or input_shape[1] is None:
@@ -94,9 +89,6 @@ class _GlobalPooling1D(Layer):
         rows = np.reshape(x, (n, 1, steps, channels))
         pooled = type(self).pool(rows, (1, steps), (1, steps), "valid")   # (n, 1, 1, channels)
         return np.reshape(pooled, (n, 1, channels) if self.keepdims else (n, channels))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "keepdims": self.keepdims}
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
