@@ -404,8 +404,10 @@ class LossFunctionWrapper(Loss):
         names it, as it names a loss given by name), else the function with the options."""
         self._require_mean()
         fn, options = self.fn, dict(self._fn_kwargs)
-        if options.pop("from_logits", False):
-            fn = ALL[fn.__name__ + "_from_logits"]
+        twin = ALL.get(getattr(fn, "__name__", "") + "_from_logits")
+        if ALL.get(getattr(fn, "__name__", "")) is fn and twin is not None:
+            if options.pop("from_logits", False):   # the name a saved model then holds
+                fn = twin
         defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()}
         options = {k: v for k, v in options.items()
                    if k not in defaults or not _same(v, defaults[k])}

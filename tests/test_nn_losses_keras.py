@@ -557,6 +557,21 @@ def test_custom_loss_subclass_with_call_trains_and_reduces(tmp_path):
         keras.losses.Loss()(t, p)
 
 
+def test_loss_function_wrapper_takes_any_function_and_its_options():
+    def scaled_mse(y_true, y_pred, scale=1.0, from_logits=False):
+        return scale * np.mean((y_pred - y_true) ** 2, axis=-1)
+
+    rng = np.random.default_rng(15)
+    t, p = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    loss = keras.losses.LossFunctionWrapper(scaled_mse, scale=3.0, from_logits=True)
+    assert loss.name == "scaled_mse"
+    assert float(loss(t, p)) == pytest.approx(3 * np.mean((p - t) ** 2))
+    compiled = loss.compiled()
+    np.testing.assert_allclose(compiled(t, p), 3 * np.mean((p - t) ** 2, axis=-1))
+    wrapped = keras.losses.LossFunctionWrapper(losses.categorical_crossentropy, from_logits=True)
+    assert wrapped.compiled() is losses.categorical_crossentropy_from_logits
+
+
 def test_bad_input_gets_a_clear_error():
     with pytest.raises(ValueError, match="unknown loss 'hubber'; valid names: .*huber.*log_cosh"):
         losses.get("hubber")
