@@ -382,6 +382,9 @@ def _softmax_layer(g: _Graph, layer: Softmax, params: dict, state: dict) -> None
 
 
 def _layer_norm(g: _Graph, layer: LayerNormalization, params: dict, state: dict) -> None:
+    if layer.rms_scaling:
+        raise _refuse(layer, "uses Keras's deprecated rms_scaling=True, which has no ONNX "
+                      "form here; use RMSNormalization")
     axes = full_axes(layer.axis, g.shape, f"LayerNormalization {layer.name!r}")
     g.to_nhwc(layer.name)
     shape = tuple(g.shape[a - 1] for a in axes)

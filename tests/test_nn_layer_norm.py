@@ -70,6 +70,20 @@ def test_layer_normalization_defaults_and_summary_counts_are_keras_s():
     assert built(LayerNormalization(scale=False, center=False), (10,)).count_params() == 0
 
 
+def test_keras_s_deprecated_rms_scaling_divides_by_the_uncentred_std():
+    with pytest.warns(DeprecationWarning, match="rms_scaling=True is deprecated.*"
+                                                "RMSNormalization"):
+        layer = LayerNormalization(rms_scaling=True, epsilon=1e-4)
+    model = randomised(built(layer, (6,)))
+    (gamma,) = layer.get_weights()              # gamma only, as Keras
+    x = X3[:, 0, 0].astype(float)
+    np.testing.assert_allclose(model.predict(X3[:, 0, 0], verbose=0),
+                               x / np.sqrt(x.var(axis=1, keepdims=True) + 1e-4) * gamma,
+                               rtol=1e-5, atol=1e-6)
+    with pytest.warns(DeprecationWarning):
+        assert deserialize(serialize(layer)).get_config() == layer.get_config()
+
+
 def test_layer_normalization_without_scale_or_center():
     layer = LayerNormalization(scale=False, center=False, epsilon=1e-5)
     model = built(layer, (6,))
@@ -232,8 +246,6 @@ def test_bad_arguments_are_refused_when_made():
         GroupNormalization(groups=0)
     with pytest.raises(TypeError, match="axis must be an int"):
         GroupNormalization(axis=[1, 2])
-    with pytest.raises(ValueError, match="rms_scaling"):
-        LayerNormalization(rms_scaling=True)
     with pytest.raises(TypeError, match="unknown keyword arguments"):
         LayerNormalization(momentum=0.9)
 
@@ -262,6 +274,7 @@ def test_the_normalisations_train_the_same_on_an_opencl_device():
 @pytest.mark.parametrize("config", [
     dict(cls="LayerNormalization"), dict(cls="LayerNormalization", axis=[1, 2], epsilon=1e-5),
     dict(cls="LayerNormalization", axis=2, center=False),
+    dict(cls="LayerNormalization", rms_scaling=True),
     dict(cls="GroupNormalization", groups=3), dict(cls="GroupNormalization", groups=-1),
     dict(cls="GroupNormalization", groups=2, axis=2),
     dict(cls="UnitNormalization"), dict(cls="UnitNormalization", axis=[1, 3]),

@@ -75,7 +75,8 @@ def test_image_models_export(middle, tmp_path):
     (ReLU(negative_slope=0.1, max_value=3.0), "both negative_slope and max_value"),
     (Softmax(axis=[1, 2]), "several axes"),
     (GroupNormalization(groups=2, axis=1), "not the channels"),
-], ids=["relu-threshold", "relu-both", "softmax-axes", "group-norm-axis"])
+    (LayerNormalization(rms_scaling=True), "rms_scaling"),
+], ids=["relu-threshold", "relu-both", "softmax-axes", "group-norm-axis", "rms-scaling"])
 def test_what_has_no_onnx_form_is_refused_by_name(layer, message, tmp_path):
     model = Sequential([Dense(4, input_shape=(2, 3)), layer], seed=0)
     with pytest.raises(ValueError, match=rf"export_onnx: layer {layer.name!r} "

@@ -9,6 +9,7 @@ batch axis out.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -250,9 +251,12 @@ class LayerNormalization(_ScaleAndShift, _OverAxes):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"LayerNormalization {self.name!r}"
-        if rms_scaling:
-            raise ValueError(f"{who}: rms_scaling=True is deprecated in Keras 3 (it scales by "
-                             "the variance, not the root mean square) and not supported here")
+        self.rms_scaling = bool(rms_scaling)
+        if self.rms_scaling:
+            warnings.warn(f"{who}: rms_scaling=True is deprecated in Keras 3 (it divides by "
+                          "the standard deviation without centring, not by the root mean "
+                          "square); use RMSNormalization", DeprecationWarning, stacklevel=2)
+            center, scale = False, True   # Keras: gamma only, and no centring
         self.axis = _check_axis_argument(axis, who)
         if not epsilon > 0:
             raise ValueError(f"{who}: epsilon must be > 0, got {epsilon!r}")
@@ -266,12 +270,15 @@ class LayerNormalization(_ScaleAndShift, _OverAxes):
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         axes = self._call_axes(x)
-        return self._scale_and_shift(params, standardise(x, axes, self.epsilon),
-                                     _broadcast_shape(x, axes))
+        if self.rms_scaling:   # Keras's deprecated form: x / sqrt(var + epsilon), uncentred
+            y = x / np.sqrt(np.var(x, axis=axes, keepdims=True) + self.epsilon)
+        else:
+            y = standardise(x, axes, self.epsilon)
+        return self._scale_and_shift(params, y, _broadcast_shape(x, axes))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "rms_scaling": False, **self._scale_and_shift_config()}
+                "rms_scaling": self.rms_scaling, **self._scale_and_shift_config()}
 
 
 class RMSNormalization(_OverAxes):
