@@ -14,7 +14,10 @@ A layer called on several tensors and keyword arguments records them as one node
 of a functional graph: its tensor inputs as the list [query, value, key,
 attention_mask] (key repeated as value when only a mask is given), the flags
 (use_causal_mask, return_attention_scores) as the node's call options, which a
-saved model keeps (nn/layers/nodes.py).
+saved model keeps (nn/layers/nodes.py). Keras masks on the inputs (from
+Embedding(mask_zero=True) or Masking, nn/layers/masking.py) join attention_mask as in
+Keras: a padded query or key step attends to nothing / is attended by nothing, and
+the output carries the query's mask.
 
 >>> import numpy as np
 >>> from adkit.nn import Input, Model
@@ -54,20 +57,36 @@ def large_negative(dtype: Any) -> float:
     return -3e4 if np.dtype(dtype) == np.float16 else -1e9
 
 
-def masked_softmax(scores: Any, mask: Any) -> Any:
-    """softmax over the last axis with the entries where mask is False left out, as
-    Keras's Softmax layer does: masked scores become a large negative number, and their
-    weights are zeroed afterwards (a row masked entirely is all zeros)."""
+def masked_softmax(scores: Any, mask: Any, zero_masked: bool = True) -> Any:
+    """softmax over the last axis with the entries where mask is False left out:
+    masked scores become a large negative number. zero_masked: their weights are zeroed
+    afterwards, as Keras's Softmax layer does (a row masked entirely is all zeros);
+    else a row masked entirely spreads its weight evenly, as the fused dot-product
+    attention Keras's MultiHeadAttention calls when it returns no scores."""
     if mask is None:
         return activations.softmax(scores, axis=-1)
     weights = activations.softmax(np.where(mask, scores, large_negative(scores.dtype)),
                                   axis=-1)
-    return np.where(mask, weights, np.zeros((), weights.dtype))
+    return np.where(mask, weights, np.zeros((), weights.dtype)) if zero_masked else weights
 
 
 def causal_mask(t: int, s: int) -> np.ndarray:
     """(1, t, s) boolean, True where query step i may see key step j <= i."""
     return (np.arange(t)[:, None] >= np.arange(s)[None, :])[None]
+
+
+def _padding_mask(masks: Any) -> Any:
+    """(batch, T, S) from the Keras masks [query, value, key, ...] of the inputs (padding
+    from Embedding(mask_zero=True) or Masking), as Keras's MultiHeadAttention combines
+    them; None when there are none."""
+    if not isinstance(masks, list):
+        return None
+    combined = None
+    for m, axis in zip(masks[:3], (-1, -2, -2)):
+        if m is not None:
+            part = np.expand_dims(m, axis)
+            combined = part if combined is None else combined & part
+    return combined
 
 
 class _Projection:
@@ -224,8 +243,10 @@ class MultiHeadAttention(Layer):
         return params
 
     # --- the forward pass ----------------------------------------------------------------
+    takes_mask = True   # the Keras masks of query, value and key (nn/layers/masking.py)
+
     def call(self, params: dict, x: Any, ctx: Context, use_causal_mask: bool = False,
-             return_attention_scores: bool = False) -> Any:
+             return_attention_scores: bool = False, mask: Any = None) -> Any:
         if not isinstance(x, (list, tuple)):
             raise ShapeError(f"layer {self.name!r} (MultiHeadAttention) takes query and value: "
                              "call it as mha(query, value) in a functional model (it cannot "
@@ -234,9 +255,11 @@ class MultiHeadAttention(Layer):
         self._shapes([tuple(a.shape[1:]) for a in xs])
         query, value = xs[0], xs[1]
         key = xs[2] if len(xs) > 2 else value
-        mask = None
+        allowed = _padding_mask(mask)
         if len(xs) > 3:
-            mask = xs[3] != 0   # Keras casts the mask to bool
+            given = xs[3] != 0   # Keras casts the mask to bool
+            allowed = given if allowed is None else allowed & given
+        mask = allowed
         if use_causal_mask:
             causal = causal_mask(query.shape[1], value.shape[1])
             mask = causal if mask is None else mask & causal
@@ -245,7 +268,11 @@ class MultiHeadAttention(Layer):
         v = self._project(params["value"], value)
         q = q * np.asarray(1.0 / np.sqrt(self.key_dim), q.dtype)
         scores = np.einsum("bsnk,btnk->bnts", k, q)
-        weights = masked_softmax(scores, None if mask is None else mask[:, None])
+        # Keras computes the weights with its Softmax layer only when it returns them or
+        # has dropout; else with ops.dot_product_attention: a query step that may see no
+        # key step gets zero weights in the first case, even weights in the second
+        weights = masked_softmax(scores, None if mask is None else mask[:, None],
+                                 zero_masked=return_attention_scores or self.dropout > 0)
         attended = weights
         if ctx.training and self.dropout > 0.0:
             attended = backend.dropout(weights, self.dropout,
@@ -259,6 +286,10 @@ class MultiHeadAttention(Layer):
         if self.output_shape is not None and len(self.output_shape) > 1:
             y = np.reshape(y, tuple(y.shape[:2]) + self.output_shape)
         return [y, weights] if return_attention_scores else y
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        """The query's Keras mask, as Keras hands it on."""
+        return mask[0] if isinstance(mask, list) else None
 
     def _project(self, params: dict, x: Any) -> Any:
         """(batch, seq, features) -> (batch, seq, heads, dim)."""

@@ -11,7 +11,9 @@ value), query (batch, Tq, dim), value (batch, Tv, dv), key (batch, Tv, dim):
     output  = weights @ value                        (batch, Tq, dv)
 
 mask=[query_mask, value_mask] (each (batch, T) booleans, either may be None): value
-steps that are masked get no weight; query steps that are masked give zeros.
+steps that are masked get no weight; query steps that are masked give zeros. Without
+mask=, the Keras masks of query and value (Embedding(mask_zero=True), Masking; see
+masking.py) serve, as in Keras.
 use_causal_mask=True lets query step i see key steps j <= i only. As in Keras, a
 query step whose every key step is masked spreads its weight as if none were.
 
@@ -120,9 +122,11 @@ class _ScoreAttention(Layer):
         return [out, (query[0], key[0])] if return_attention_scores else out
 
     # --- the forward pass ----------------------------------------------------------------
+    takes_mask = True   # the Keras masks of query and value (nn/layers/masking.py)
+
     def call(self, params: dict, x: Any, ctx: Context, query_mask: bool = False,
              value_mask: bool = False, use_causal_mask: bool = False,
-             return_attention_scores: bool = False) -> Any:
+             return_attention_scores: bool = False, mask: Any = None) -> Any:
         if not isinstance(x, (list, tuple)):
             raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) is called on a list "
                              "[query, value] or [query, value, key] (it cannot be a layer of "
@@ -133,8 +137,10 @@ class _ScoreAttention(Layer):
         query, value = xs[0], xs[1]
         key = xs[2] if len(xs) - masks == 3 else value
         rest = iter(xs[len(xs) - masks:])
-        q_mask = (next(rest) != 0) if query_mask else None
-        v_mask = (next(rest) != 0)[:, None, :] if value_mask else None
+        q_mask = (next(rest) != 0) if query_mask else _keras_mask(mask, 0)
+        v_mask = (next(rest) != 0) if value_mask else _keras_mask(mask, 1)
+        if v_mask is not None:
+            v_mask = v_mask[:, None, :]
         scores = self.scores(params, query, key)
         allowed = v_mask
         if use_causal_mask:
@@ -152,6 +158,10 @@ class _ScoreAttention(Layer):
             output = np.where(q_mask[:, :, None], output, np.zeros((), output.dtype))
         return [output, weights] if return_attention_scores else output
 
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        """The query's Keras mask, as Keras hands it on."""
+        return _keras_mask(mask, 0)
+
     def scores(self, params: dict, query: Any, key: Any) -> Any:
         """(batch, Tq, Tv) scores of every query step against every key step."""
         raise NotImplementedError(f"{type(self).__name__} must define scores(params, query, "
@@ -160,6 +170,11 @@ class _ScoreAttention(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "use_scale": self.use_scale, "dropout": self.dropout,
                 "seed": self.seed}
+
+
+def _keras_mask(masks: Any, i: int) -> Any:
+    """The Keras mask (from Embedding(mask_zero=True) or Masking) of input i, or None."""
+    return masks[i] if isinstance(masks, list) and len(masks) > i else None
 
 
 def _agree(a: Any, b: Any) -> bool:
