@@ -273,6 +273,7 @@ class Sequential:
         if metrics is not None and not isinstance(metrics, (list, tuple)):
             raise TypeError(f"metrics must be a list, e.g. ['accuracy'], got {metrics!r}")
         self.optimizer = optimizers_module.get(optimizer)
+        self.optimizer.track_weight_names(self)   # for exclude_from_weight_decay(var_names=)
         placement = HostPlacement(self) if device.lower() == "cpu" else \
             device_placement(self, device, where, distribute)
         strategy = strategies.get(distribute)

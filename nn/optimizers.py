@@ -37,6 +37,7 @@ import functools
 import inspect
 import math
 import numbers
+import re
 import warnings
 import weakref
 from typing import Any, Callable, Mapping, Sequence
@@ -316,9 +317,8 @@ class Optimizer:
         self._ensure_slots(params)
         grads = self._transform(grads)
         lr = self.current_learning_rate()
-        if self.weight_decay:
-            decay = self.weight_decay * lr
-            for p in params:
+        for p, decay in zip(params, self._decays(params, lr)):
+            if decay is not None:
                 p -= p * decay
         consts = self._prepare(params, grads, hvp, lr)
         for p, g, slots in zip(params, grads, self._slots):
@@ -482,6 +482,51 @@ class Optimizer:
                 if s.dtype != p.dtype:  # restored from a checkpoint of another precision
                     slots[k] = s.astype(p.dtype)
 
+    # ------------------------------------------------------------ weight decay
+
+    def exclude_from_weight_decay(self, var_list: Sequence[Any] | None = None,
+                                  var_names: Sequence[str] | None = None) -> None:
+        """Keras's: no weight decay for the arrays in `var_list` (the model's own weight
+        arrays, e.g. from ``model.weights``) nor for weights whose name
+        (``"<layer>/<weight>"``, e.g. ``"dense/bias"``) contains a match of one of the
+        regular expressions `var_names`. Call it before the first step.
+
+        >>> opt = AdamW(); opt.exclude_from_weight_decay(var_names=["bias", "norm"])
+        """
+        if self._slots is not None:
+            raise ValueError(f"{type(self).__name__}.exclude_from_weight_decay must be called "
+                             f"before the first step (as in Keras): the optimizer has stepped")
+        names = [var_names] if isinstance(var_names, str) else list(var_names or ())
+        if not all(isinstance(n, str) for n in names):
+            raise TypeError(f"exclude_from_weight_decay: var_names must be strings, got {names!r}")
+        self._decay_excluded = list(var_list or ())
+        self._decay_pattern = re.compile("|".join(sorted(set(names)))) if names else None
+
+    def track_weight_names(self, model: Any) -> None:
+        """Remember `model` (weakly), whose ``weight_slots()`` name the weights that
+        exclude_from_weight_decay's var_names match; ``Model.compile`` calls it."""
+        self._named_by = weakref.ref(model)
+
+    def _decays(self, params: list, lr: float) -> list:
+        """Each parameter's decay factor ``weight_decay * lr`` for this step, or None."""
+        if not self.weight_decay:
+            return [None] * len(params)
+        decay = self.weight_decay * lr
+        excluded = {id(v) for v in getattr(self, "_decay_excluded", ())}
+        pattern = getattr(self, "_decay_pattern", None)
+        names = self._weight_names() if pattern is not None else {}
+        return [None if id(p) in excluded
+                or (pattern is not None and pattern.search(names.get(id(p), "")))
+                else decay for p in params]
+
+    def _weight_names(self) -> dict[int, str]:
+        model = getattr(self, "_named_by", lambda: None)()
+        if model is None:
+            raise ValueError(f"{type(self).__name__}: exclude_from_weight_decay(var_names=...) "
+                             "matches the weight names of the model it is compiled into; "
+                             "compile a model with this optimizer first, or pass var_list")
+        return {id(w): path.split("/", 1)[1] for path, w in model.weight_slots()}
+
     # ------------------------------------------------------------ gradient transforms
 
     def _transform(self, grads: list) -> list:
@@ -549,8 +594,7 @@ class Optimizer:
         params = list(params)
         self._ensure_slots(params)
         lr = self.current_learning_rate()
-        decay = self.weight_decay * lr if self.weight_decay else None
-        return decay, self._prepare(params, None, None, lr)
+        return self._decays(params, lr), self._prepare(params, None, None, lr)
 
     def pure_step(self, params: Sequence[Any], grads: Sequence[Any], slots: Sequence[Sequence],
                   consts: Any) -> tuple[list, list]:
@@ -566,11 +610,11 @@ class Optimizer:
         >>> opt.pure_step([w], [np.array([1.0])], opt._slots, consts)
         ([array([0.9])], [[array([-0.1])]])
         """
-        decay, consts = consts
+        decays, consts = consts
         grads = [g if g.dtype == p.dtype else g.astype(p.dtype) for p, g in zip(params, grads)]
         grads = self._pure_transform(grads)
         new_params, new_slots = [], []
-        for p, g, s in zip(params, grads, slots):
+        for p, g, s, decay in zip(params, grads, slots, decays):
             if decay is not None:
                 p = _subtracted(p, p * decay)
             updates, s_new = self._rule(p, g, list(s), consts)

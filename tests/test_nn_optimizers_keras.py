@@ -535,3 +535,44 @@ def test_keras_configs_of_the_older_schedules_are_read(real_keras, make):
 def test_schedules_take_keras_name_argument():
     assert S.ExponentialDecay(0.1, 10, 0.5, name="decay").get_config()["name"] == "decay"
     assert S.PiecewiseConstantDecay([1], [1.0, 0.5]).name == "PiecewiseConstant"
+
+
+# ---------------------------------------------------------------- exclude_from_weight_decay
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_excluded_weights_get_no_decay_by_name_and_by_array(jit):
+    # zero inputs and a hidden layer without bias: both kernels get zero gradients, so
+    # they change by the decay alone; the output bias learns (its gradient is not 0)
+    x, y = np.zeros((8, 5), np.float32), np.full((8, 2), 3.0, np.float32)
+
+    def run(decay, exclude):
+        model = keras.Sequential([Dense(3, input_shape=(5,), name="hidden", use_bias=False),
+                                  Dense(2, name="out", bias_initializer="ones")], seed=0)
+        opt = O.AdamW(0.1, weight_decay=decay)
+        if exclude:
+            opt.exclude_from_weight_decay(var_names=["bias"],
+                                          var_list=[model.params["out"]["kernel"]])
+        model.compile(opt, "mse", jit_compile=jit)
+        before = {k: v.copy() for k, v in model.weight_slots()}
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        return before, {k: v.copy() for k, v in model.weight_slots()}
+
+    before, after = run(0.5, exclude=True)
+    np.testing.assert_allclose(after["params/hidden/kernel"],
+                               before["params/hidden/kernel"] * 0.95 ** 2, rtol=1e-6)
+    np.testing.assert_array_equal(after["params/out/kernel"], before["params/out/kernel"])
+    _, undecayed = run(0.0, exclude=False)
+    np.testing.assert_allclose(after["params/out/bias"], undecayed["params/out/bias"], rtol=1e-6)
+    _, decayed = run(0.5, exclude=False)
+    assert not np.allclose(decayed["params/out/bias"], undecayed["params/out/bias"], rtol=1e-6)
+
+
+def test_exclude_from_weight_decay_errors():
+    opt = O.AdamW()
+    opt.apply_gradients([np.ones(2)], [np.ones(2)])
+    with pytest.raises(ValueError, match="before the first step"):
+        opt.exclude_from_weight_decay(var_names=["bias"])
+    lone = O.AdamW()
+    lone.exclude_from_weight_decay(var_names=["bias"])
+    with pytest.raises(ValueError, match="compile a model with this optimizer first, or pass var_list"):
+        lone.apply_gradients([np.ones(2)], [np.ones(2)])
