@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import scipy.special
@@ -279,14 +279,23 @@ ALL["swish"] = silu
 ALL["hard_swish"] = hard_silu
 
 
-def get(identifier: str | Callable | None) -> Callable:
-    """An activation from its Keras name (None means linear), or a function as it is.
+def get(identifier: str | Mapping | Callable | None) -> Callable:
+    """An activation from its Keras name (None means linear), Keras's serialized form of
+    one ({"class_name": "function", "config": name, ...}), or a function as it is.
 
     >>> get("gelu") is gelu, get(None) is linear
     (True, True)
+    >>> get({"module": "keras.activations", "class_name": "function", "config": "relu6"})
+    <function relu6 at 0x...>
     """
     if identifier is None:
         return linear
+    if isinstance(identifier, Mapping):
+        if identifier.get("class_name") != "function" or not isinstance(
+                identifier.get("config"), str):
+            raise ValueError(f"activation config {dict(identifier)!r} is not Keras's form of a "
+                             "built-in activation, {'class_name': 'function', 'config': name}")
+        return get(identifier["config"])
     if isinstance(identifier, str):
         if identifier.lower() in ALL:
             return ALL[identifier.lower()]

@@ -194,6 +194,22 @@ def test_aliases_name_the_same_function_and_save_under_keras_s_name():
     assert Activation("swish").get_config()["activation"] == "silu"
 
 
+def test_keras_s_serialized_form_of_an_activation_is_read():
+    config = {"module": "keras.activations", "class_name": "function", "config": "silu",
+              "registered_name": "function"}
+    assert activations.get(config) is activations.silu
+    assert Dense(2, activation=config).activation is activations.silu
+    with pytest.raises(ValueError, match="not Keras's form of a built-in activation"):
+        activations.get({"class_name": "MyActivation", "config": {}})
+
+
+def test_keras_serializes_its_activations_in_the_form_read_here(keras):
+    from keras.saving import serialize_keras_object
+    for name in ("relu", "gelu", "hard_silu", "log_softmax"):
+        assert activations.get(serialize_keras_object(keras.activations.get(name))) \
+            is activations.ALL[name]
+
+
 def test_an_unknown_name_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown activation 'gelux' \(did you mean 'gelu'") as e:
         Dense(3, activation="gelux")
