@@ -11,12 +11,82 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import initializers
+
+
+class MetricVariable(np.lib.mixins.NDArrayOperatorsMixin):
+    """A metric's state variable, as Keras's ``add_variable`` returns: an array that
+    ``assign``, ``assign_add`` and ``assign_sub`` update in place and that NumPy
+    arithmetic reads (``self.total + 1``, ``np.sum(v)``, ``float(v)``).
+
+    >>> v = MetricVariable(np.zeros(()), "total"); v.assign_add(2.5); float(v * 2)
+    5.0
+    """
+
+    def __init__(self, initial: np.ndarray, name: str | None = None) -> None:
+        self.initial = np.array(initial)
+        self.value = self.initial.copy()
+        self.name = name
+
+    def assign(self, value: ArrayLike) -> None:
+        """Replace the value (broadcast to the variable's shape)."""
+        self.value = np.array(np.broadcast_to(np.asarray(value, self.value.dtype),
+                                              self.value.shape))
+
+    def assign_add(self, delta: ArrayLike) -> None:
+        """Add delta to the value."""
+        self.assign(self.value + np.asarray(delta))
+
+    def assign_sub(self, delta: ArrayLike) -> None:
+        """Subtract delta from the value."""
+        self.assign(self.value - np.asarray(delta))
+
+    def numpy(self) -> np.ndarray:
+        """The value as an array (Keras's variable.numpy())."""
+        return self.value.copy()
+
+    @property
+    def shape(self) -> tuple:
+        """The value's shape."""
+        return self.value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The value's dtype."""
+        return self.value.dtype
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self.value if dtype is None else self.value.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        inputs = tuple(x.value if isinstance(x, MetricVariable) else x for x in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __repr__(self) -> str:
+        return f"<MetricVariable {self.name!r} {self.value!r}>"
+
 
 class Metric:
     """A value accumulated over batches: ``update_state`` per batch, then ``result``.
 
     Subclasses keep sufficient statistics, so the result over batches of any
-    sizes equals the value on all the samples at once.
+    sizes equals the value on all the samples at once. A Keras-style subclass creates its
+    state with ``add_variable`` (or Keras 2's ``add_weight``) in ``__init__``; the default
+    ``reset_state`` sets every such variable back to its initial value.
+
+    >>> class Count(Metric):
+    ...     def __init__(self, name="count", **kwargs):
+    ...         super().__init__(name=name, **kwargs)
+    ...         self.seen = self.add_variable(shape=(), initializer="zeros", name="seen")
+    ...     def update_state(self, y_true, y_pred, sample_weight=None):
+    ...         self.seen.assign_add(len(y_true))
+    ...     def result(self):
+    ...         return self.seen
+    >>> m = Count(); m.update_state([1, 2], [1, 2]); float(m.result())
+    2.0
     """
 
     name = "metric"
@@ -25,7 +95,42 @@ class Metric:
         if name is not None:
             self.name = name
         self.dtype = dtype
-        self.reset_state()
+        self._metric_variables: list[MetricVariable] = []
+        try:
+            self.reset_state()
+        except AttributeError:
+            # Keras never calls reset_state from __init__: a Keras-style subclass's
+            # reset_state assigns variables its own __init__ creates after this call.
+            if type(self).reset_state.__module__.startswith(__package__ + "."):
+                raise
+
+    def add_variable(self, shape: tuple | int = (), initializer: Any = "zeros",
+                     dtype: Any = None, name: str | None = None,
+                     aggregation: str | None = None) -> MetricVariable:
+        """A state variable (Keras's Metric.add_variable): an array of `shape`, initialised
+        by a name ("zeros", "ones"), a number or an initializer; reset_state restores it.
+        aggregation (how distributed Keras combines replicas) is accepted and unused."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        dtype = np.dtype(dtype or self.dtype or np.float64)
+        if isinstance(initializer, (int, float)):
+            initial = np.full(shape, initializer, dtype)
+        else:
+            initial = np.asarray(initializers.get(initializer)(np.random.default_rng(0),
+                                                               shape, dtype), dtype)
+        variable = MetricVariable(initial, name)
+        self._metric_variables.append(variable)
+        return variable
+
+    def add_weight(self, name: str | None = None, shape: tuple | int = (),
+                   initializer: Any = "zeros", dtype: Any = None,
+                   aggregation: str | None = None) -> MetricVariable:
+        """Keras 2's name for add_variable (name first)."""
+        return self.add_variable(shape, initializer, dtype, name, aggregation)
+
+    @property
+    def variables(self) -> list[MetricVariable]:
+        """The state variables add_variable created."""
+        return list(getattr(self, "_metric_variables", []))
 
     def get_config(self) -> dict:
         """Keras's config: name and dtype (and a subclass's options)."""
@@ -48,10 +153,10 @@ class Metric:
                                   "define result() returning the value of the state")
 
     def reset_state(self) -> None:
-        """Forget every batch seen so far."""
-        raise NotImplementedError(f"{type(self).__name__} is a Metric without reset_state: "
-                                  "define reset_state() to set the state it folds batches "
-                                  "into (Metric.__init__ calls it)")
+        """Forget every batch seen so far: by default, every add_variable variable goes
+        back to its initial value."""
+        for variable in getattr(self, "_metric_variables", []):
+            variable.assign(variable.initial)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

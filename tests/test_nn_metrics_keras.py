@@ -245,6 +245,64 @@ def test_sparse_top_k_in_fit_with_integer_labels():
     assert result["top1"] == pytest.approx(result["accuracy"])
 
 
+class BinaryTruePositives(keras.metrics.Metric):
+    """The custom metric of Keras's guide, written against keras.metrics.Metric."""
+
+    def __init__(self, name="binary_true_positives", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.true_positives = self.add_variable(shape=(), initializer="zeros",
+                                                name="true_positives")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = np.logical_and(np.asarray(y_true, bool), np.asarray(y_pred) > 0.5)
+        values = values.astype("float32")
+        if sample_weight is not None:
+            values = values * np.reshape(sample_weight, (-1,) + (1,) * (values.ndim - 1))
+        self.true_positives.assign(self.true_positives + np.sum(values))
+
+    def result(self):
+        return self.true_positives
+
+    def reset_state(self):
+        self.true_positives.assign(0)
+
+
+class MeanAbsoluteLogits(keras.metrics.Metric):
+    """Keras 2's spelling: add_weight, and the default reset_state."""
+
+    def __init__(self, name="mal", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_weight(name="total", initializer="zeros")
+        self.count = self.add_weight(name="count", shape=(), initializer=0)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.total.assign_add(np.sum(np.abs(y_pred)))
+        self.count.assign_add(np.size(y_pred))
+
+    def result(self):
+        return self.total / self.count
+
+
+def test_keras_style_custom_metrics_with_state_variables():
+    x = rng.normal(size=(N, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=[BinaryTruePositives(),
+                                                          MeanAbsoluteLogits()])
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0).history
+    assert history["binary_true_positives"][0] <= np.sum(y)   # reset each epoch, not summed
+    result = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    assert result["binary_true_positives"] == np.sum((p > 0.5) & (y > 0))
+    assert result["mal"] == pytest.approx(np.mean(np.abs(p)), rel=1e-6)
+    metric = MeanAbsoluteLogits()
+    metric.update_state(None, np.array([1.0, -3.0]))
+    assert float(metric.result()) == 2.0 and [v.name for v in metric.variables] == ["total",
+                                                                                   "count"]
+    metric.reset_state()
+    assert float(metric.total) == 0.0 and float(metric.count) == 0.0
+
+
 @needs_opencl
 def test_new_metrics_report_the_same_on_opencl():
     x = rng.normal(size=(N, 4)).astype("float32")
