@@ -356,6 +356,10 @@ def trained(name, jit_compile, epochs=3):
 def test_compiled_and_eager_training_agree_and_lower_the_loss(name):
     compiled, loss_c = trained(name, True)
     eager, loss_e = trained(name, False)
+    # the compiled model's steps were one staged program, replayed (schedules included)
+    stats = compiled.trainer.compiled_step.program.stats
+    assert (stats.traces, stats.eager_calls) == (1, 0) and stats.replays == 11
+    assert eager.trainer.compiled_step is None
     for a, b in zip(compiled.get_weights(), eager.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(loss_c, loss_e, rtol=1e-6)
