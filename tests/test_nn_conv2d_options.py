@@ -10,7 +10,8 @@ from conv_support import keras, one_layer, same_as_keras  # noqa: F401
 
 import adkit
 from adkit.nn import Input, Sequential, load_model
-from adkit.nn.layers import Conv2D, Dense, Flatten, MaxPooling2D, deserialize, serialize
+from adkit.nn.layers import (Conv1D, Conv2D, Conv2DTranspose, Dense, DepthwiseConv2D, Flatten,
+                             MaxPooling2D, SeparableConv2D, deserialize, serialize)
 
 RNG = np.random.default_rng(3)
 
@@ -96,6 +97,18 @@ def test_bad_arguments_are_named():
         Conv2D(8, 3, groups=4)
     with pytest.raises(ValueError, match="channels_last"):
         Conv2D(8, 3, data_format="channels_first")
+    with pytest.raises(ValueError, match="channels_last"):
+        MaxPooling2D(data_format="channels_first")
+    MaxPooling2D(data_format="channels_last")   # Keras's default, spelled out
+    for make in (lambda r: Conv2D(2, 3, activity_regularizer=r),
+                 lambda r: Conv1D(2, 3, activity_regularizer=r),
+                 lambda r: Conv2DTranspose(2, 3, activity_regularizer=r),
+                 lambda r: DepthwiseConv2D(3, activity_regularizer=r),
+                 lambda r: SeparableConv2D(2, 3, activity_regularizer=r)):
+        make(None)   # Keras's default, as its configs hold it
+        with pytest.raises(ValueError, match="activity_regularizer is not supported; put "
+                                             "adkit.nn.layers.ActivityRegularization"):
+            make("l2")
     with pytest.raises(ValueError, match=r"'dil' \(Conv2D\).*at least 5x5"):
         Sequential([Input((4, 6, 1)), Conv2D(2, 3, dilation_rate=2, name="dil")])
     model = Sequential([Input((6, 6, 1)), Conv2D(2, 3, dilation_rate=2, name="dil"), Flatten(),

@@ -11,7 +11,7 @@ from adkit.kernels.window import output_length, padding_mode, window_pair
 from .. import activations, backend
 from .base import Context, Layer, Shape, check_channels_last
 from .conv_options import (check_strides_with_dilation, dilate_kernel, effective_size, int_tuple,
-                           refuse_groups)
+                           refuse_activity_regularizer, refuse_groups)
 from .core import _Activated
 
 
@@ -126,12 +126,14 @@ class Conv2D(_Spatial, _Convolution):
                  dilation_rate: Any = (1, 1), groups: int = 1, activation: Any = None,
                  use_bias: bool = True, kernel_initializer: str = "glorot_uniform",
                  bias_initializer: str = "zeros", kernel_regularizer: Any = None,
-                 bias_regularizer: Any = None, kernel_constraint: Any = None,
-                 bias_constraint: Any = None, **kwargs: Any) -> None:
+                 bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 kernel_constraint: Any = None, bias_constraint: Any = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"Conv2D {self.name!r}"
         check_channels_last(data_format, who)
         refuse_groups(groups, who)
+        refuse_activity_regularizer(activity_regularizer, who)
         self.kernel_size = window_pair(kernel_size, "kernel_size", who)
         self.strides = window_pair(strides, "strides", who)
         self.padding = padding_mode(padding, who)
@@ -161,9 +163,10 @@ class _Pooling2D(_Spatial, Layer):
     op: Any = None
 
     def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
-                 **kwargs: Any) -> None:
+                 data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"{type(self).__name__} {self.name!r}"
+        check_channels_last(data_format, who)
         self.pool_size = window_pair(pool_size, "pool_size", who)
         self.strides = self.pool_size if strides is None else window_pair(strides, "strides", who)
         self.padding = padding_mode(padding, who)

@@ -26,7 +26,7 @@ from .. import backend
 from .base import Context, Layer, Shape, check_channels_last
 from .conv import _Convolution
 from .conv_options import (check_strides_with_dilation, dilate_kernel, effective_size, int_tuple,
-                           refuse_groups)
+                           refuse_activity_regularizer, refuse_groups)
 
 __all__ = ["Conv1D", "MaxPooling1D", "AveragePooling1D"]
 
@@ -87,12 +87,13 @@ class Conv1D(_Sequence, _Convolution):
                  activation: Any = None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
-                 kernel_constraint: Any = None, bias_constraint: Any = None,
-                 **kwargs: Any) -> None:
+                 activity_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"Conv1D {self.name!r}"
         check_channels_last(data_format, who)
         refuse_groups(groups, who)
+        refuse_activity_regularizer(activity_regularizer, who)
         self.kernel_size = int_tuple(kernel_size, 1, "kernel_size", who)
         self.strides = int_tuple(strides, 1, "strides", who)
         self.padding = _sequence_padding(padding, who, causal=True)

@@ -22,7 +22,7 @@ import numpy as np
 from adkit import stop_gradient
 
 __all__ = ["int_tuple", "effective_size", "dilate_kernel", "check_strides_with_dilation",
-           "refuse_groups"]
+           "refuse_groups", "refuse_activity_regularizer"]
 
 
 def int_tuple(value: Any, rank: int, what: str, who: str) -> tuple[int, ...]:
@@ -66,6 +66,13 @@ def refuse_groups(groups: Any, who: str) -> None:
         raise ValueError(f"{who}: groups={groups!r} (grouped convolution) is not implemented "
                          "in adkit.nn; use groups=1, or DepthwiseConv2D for one group per "
                          "channel")
+
+
+def refuse_activity_regularizer(value: Any, who: str) -> None:
+    """A penalty on a layer's outputs is a layer of its own in adkit (as Dense says)."""
+    if value is not None:
+        raise ValueError(f"{who}: activity_regularizer is not supported; put "
+                         "adkit.nn.layers.ActivityRegularization(l1, l2) after the layer")
 
 
 def _spread(size: int, rate: int, dtype: Any) -> np.ndarray:

@@ -33,7 +33,7 @@ from .. import backend
 from .base import Shape, check_channels_last
 from .conv import _Convolution
 from .conv_options import (check_strides_with_dilation, dilate_kernel, effective_size, int_tuple,
-                           refuse_groups)
+                           refuse_activity_regularizer, refuse_groups)
 
 __all__ = ["Conv2DTranspose", "transpose_length"]
 
@@ -80,12 +80,13 @@ class Conv2DTranspose(_Convolution):
                  activation: Any = None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
-                 kernel_constraint: Any = None, bias_constraint: Any = None,
-                 groups: int = 1, **kwargs: Any) -> None:
+                 activity_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, groups: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"Conv2DTranspose {self.name!r}"
         check_channels_last(data_format, who)
         refuse_groups(groups, who)
+        refuse_activity_regularizer(activity_regularizer, who)
         self.kernel_size = window_pair(kernel_size, "kernel_size", who)
         self.strides = window_pair(strides, "strides", who)
         self.padding = padding_mode(padding, who)

@@ -27,7 +27,7 @@ from adkit.kernels.window import padding_mode, window, window_pair
 from .. import activations, backend
 from .base import Context, Shape, check_channels_last
 from .conv import _ConvOptions, _Spatial
-from .conv_options import effective_size, int_tuple
+from .conv_options import effective_size, int_tuple, refuse_activity_regularizer
 from .core import _Activated
 
 __all__ = ["DepthwiseConv2D", "SeparableConv2D", "depthwise_conv2d"]
@@ -69,9 +69,11 @@ class _Depthwise(_ConvOptions, _Spatial, _Activated):
     """The geometry and depthwise kernel DepthwiseConv2D and SeparableConv2D share."""
 
     def _set_geometry(self, kernel_size: Any, strides: Any, padding: str, data_format: Any,
-                      dilation_rate: Any, depth_multiplier: Any) -> None:
+                      dilation_rate: Any, depth_multiplier: Any,
+                      activity_regularizer: Any) -> None:
         who = f"{type(self).__name__} {self.name!r}"
         check_channels_last(data_format, who)
+        refuse_activity_regularizer(activity_regularizer, who)
         self.kernel_size = window_pair(kernel_size, "kernel_size", who)
         self.strides = window_pair(strides, "strides", who)
         self.padding = padding_mode(padding, who)
@@ -104,11 +106,11 @@ class DepthwiseConv2D(_Depthwise):
                  dilation_rate: Any = (1, 1), activation: Any = None, use_bias: bool = True,
                  depthwise_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  depthwise_regularizer: Any = None, bias_regularizer: Any = None,
-                 depthwise_constraint: Any = None, bias_constraint: Any = None,
-                 **kwargs: Any) -> None:
+                 activity_regularizer: Any = None, depthwise_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._set_geometry(kernel_size, strides, padding, data_format, dilation_rate,
-                           depth_multiplier)
+                           depth_multiplier, activity_regularizer)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.depthwise_initializer, self.bias_initializer = depthwise_initializer, bias_initializer
@@ -151,16 +153,16 @@ class SeparableConv2D(_Depthwise):
                  use_bias: bool = True, depthwise_initializer: str = "glorot_uniform",
                  pointwise_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  depthwise_regularizer: Any = None, pointwise_regularizer: Any = None,
-                 bias_regularizer: Any = None, depthwise_constraint: Any = None,
-                 pointwise_constraint: Any = None, bias_constraint: Any = None,
-                 **kwargs: Any) -> None:
+                 bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 depthwise_constraint: Any = None, pointwise_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"SeparableConv2D {self.name!r}"
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
         self.filters = int(filters)
         self._set_geometry(kernel_size, strides, padding, data_format, dilation_rate,
-                           depth_multiplier)
+                           depth_multiplier, activity_regularizer)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.depthwise_initializer = depthwise_initializer
