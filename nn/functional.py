@@ -525,6 +525,7 @@ class Model:
         return call_model(self, x, training)
 
     # --- what Sequential does the same way ---------------------------------------------------
+    trainable = Sequential.trainable
     fit = Sequential.fit
     evaluate = Sequential.evaluate
     train_on_batch = Sequential.train_on_batch

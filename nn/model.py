@@ -184,6 +184,18 @@ class Sequential:
         """The output shape for inputs of `input_shape`, which must be the model's."""
         return stack_shapes(self, input_shape)[-1]
 
+    @property
+    def trainable(self) -> bool:
+        """Whether fit trains the model; setting it sets every layer's, as Keras's (so
+        `base.trainable = False` freezes a model used inside another, before compile)."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.__dict__["_trainable"] = bool(value)
+        for layer in self.layers:
+            layer.trainable = bool(value)
+
     def trainable_part(self, tree: dict) -> dict:
         """The entries of a per-layer tree (params, grads) that belong to trainable layers;
         a nested model contributes its own trainable part (its frozen layers stay out)."""

@@ -32,11 +32,25 @@ class ModelLayer(Layer):
         super().__init__(name=name or model.name, trainable=trainable,
                          dtype=dtype or _first_dtype(model))
         self.model = model
+        if not trainable:
+            self.trainable = False
         inner = list(model.layers)
         self.has_state = any(layer.has_state for layer in inner)
         self.runs_on_device = all(layer.runs_on_device for layer in inner)
         self.batch_parallel = any(layer.batch_parallel for layer in inner)
         self._fresh_state: dict = {}
+
+    @property
+    def trainable(self) -> bool:
+        """The wrapped model's trainable flag: `model.trainable = False` freezes it here."""
+        model = self.__dict__.get("model")
+        return True if model is None else getattr(model, "trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        # Layer.__init__ sets it before the model is here: __init__ applies it then
+        if "model" in self.__dict__ and bool(value) != self.trainable:
+            self.model.trainable = bool(value)
 
     @property
     def inner_layers(self) -> list[Layer]:
