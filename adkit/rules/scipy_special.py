@@ -1,5 +1,5 @@
 """scipy.special: binom, the Box-Cox transforms, huber, pseudo_huber, spence, ellipk,
-ellipe and exprel, each one ufunc entry with its local derivatives (loaded with
+ellipe and exprel, each one ufunc entry with its local derivatives (imported by
 adkit/rules/special.py, whose conventions apply).
 
 Derivatives that cancel where a parameter is near 0 are written with two stable helpers,
@@ -36,7 +36,7 @@ import scipy.special as sp
 
 from ..errors import NoSympyError
 from ..table import PerElement
-from .special import _b, _u
+from .elementwise import binary, unary
 
 _SERIES_TERMS = 24  # |z| < 1: the first omitted term of exprel' is below 1e-25
 _LOG1P_TERMS = 40   # |u| < 1/4: the first omitted term of r' is below 1e-24
@@ -80,6 +80,14 @@ def log1p_ratio_prime(u: Any) -> Any:
     small, safe = _near_zero(u, 0.25)
     closed = (safe / (1.0 + safe) - np.log1p(safe)) / (safe * safe)
     return np.where(small, _series(np.where(small, u, 0.0), _LOG1P_RATIO_D), closed)
+
+
+def _u(ufunc: np.ufunc, d: Callable, sympy: Any) -> Any:
+    return unary(ufunc, d, sympy, name="scipy.special." + ufunc.__name__)
+
+
+def _b(ufunc: np.ufunc, dx: Callable, dy: Callable, sympy: Any) -> Any:
+    return binary(ufunc, dx, dy, sympy, name="scipy.special." + ufunc.__name__)
 
 
 # --- SymPy counterparts ---------------------------------------------------------------------
