@@ -19,6 +19,7 @@ the tie's average, as NumPy's maximum does here.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from typing import Any, Callable, Mapping
 
@@ -30,32 +31,50 @@ from adkit import stop_gradient
 from . import backend
 
 
+def _takes_sequences(fn: Callable) -> Callable:
+    """fn with Python numbers, lists and integer arrays taken as float64 arrays, as Keras
+    converts its inputs to tensors; arrays of floats, traced values and device arrays pass
+    as they are."""
+    @functools.wraps(fn)
+    def wrapper(x: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, (list, tuple, int, float)) or (
+                isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind not in "fc"):
+            x = np.asarray(x, dtype=np.float64)
+        return fn(x, *args, **kwargs)
+    return wrapper
+
+
 def linear(x: Any) -> Any:
     """x unchanged (the identity; the default of Dense)."""
     return x
 
 
+@_takes_sequences
 def sigmoid(x: Any) -> Any:
     """1 / (1 + e^-x), written through tanh so it never overflows."""
     return 0.5 * np.tanh(0.5 * x) + 0.5
 
 
+@_takes_sequences
 def hard_sigmoid(x: Any) -> Any:
     """clip(0.2 x + 0.5, 0, 1): the piecewise-linear sigmoid of Keras 2 (Keras 3's is
     relu6(x + 3) / 6; see hard_silu)."""
     return np.clip(0.2 * x + 0.5, 0.0, 1.0)
 
 
+@_takes_sequences
 def tanh(x: Any) -> Any:
     """The hyperbolic tangent, (e^x - e^-x) / (e^x + e^-x), in (-1, 1)."""
     return np.tanh(x)
 
 
+@_takes_sequences
 def scaled_tanh(x: Any) -> Any:
     """1.7159 tanh(2x/3): LeCun's recommended symmetric sigmoid, f(±1) ≈ ±1."""
     return 1.7159 * np.tanh(x * (2.0 / 3.0))
 
 
+@_takes_sequences
 def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None,
          threshold: float = 0.0) -> Any:
     """max(x, 0) by default, one backend primitive (its derivative at 0 is 0, as in
@@ -87,38 +106,45 @@ def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None,
     return y
 
 
+@_takes_sequences
 def leaky_relu(x: Any, negative_slope: float = 0.2) -> Any:
     """x for x >= 0, negative_slope * x below (Keras 3's default slope 0.2; the
     LeakyReLU layer's is 0.3)."""
     return np.where(x >= 0, x, negative_slope * x)
 
 
+@_takes_sequences
 def relu6(x: Any) -> Any:
     """min(max(x, 0), 6); derivative 0 at both corners."""
     return np.clip(x, 0.0, 6.0)
 
 
+@_takes_sequences
 def softmax(x: Any, axis: int = -1) -> Any:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the maximum: one primitive of the
     backend (nn/backend.py), so it also runs on a device."""
     return backend.softmax(x, axis=axis)
 
 
+@_takes_sequences
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """x - logsumexp(x) along `axis`, without overflow: one backend primitive."""
     return backend.log_softmax(x, axis=axis)
 
 
+@_takes_sequences
 def softplus(x: Any) -> Any:
     """log(1 + e^x), stable for large |x|."""
     return np.logaddexp(0.0, x)
 
 
+@_takes_sequences
 def softsign(x: Any) -> Any:
     """x / (1 + |x|), in (-1, 1)."""
     return x / (1.0 + np.abs(x))
 
 
+@_takes_sequences
 def elu(x: Any, alpha: float = 1.0) -> Any:
     """x for x > 0, alpha (e^x - 1) otherwise (Clevert et al. 2016)."""
     negative = np.expm1(np.where(x > 0, 0.0, x))
@@ -130,22 +156,26 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@_takes_sequences
 def selu(x: Any) -> Any:
     """scale * elu(x, alpha) with Klambauer et al.'s alpha ≈ 1.6733, scale ≈ 1.0507:
     self-normalising with lecun_normal weights (and AlphaDropout)."""
     return SELU_SCALE * elu(x, SELU_ALPHA)
 
 
+@_takes_sequences
 def celu(x: Any, alpha: float = 1.0) -> Any:
     """max(x, 0) + alpha (e^(min(x, 0) / alpha) - 1): ELU made continuously differentiable."""
     return np.maximum(x, 0.0) + alpha * np.expm1(np.minimum(x, 0.0) / alpha)
 
 
+@_takes_sequences
 def exponential(x: Any) -> Any:
     """e^x."""
     return np.exp(x)
 
 
+@_takes_sequences
 def silu(x: Any) -> Any:
     """x * sigmoid(x) (also called swish)."""
     return x * sigmoid(x)
@@ -154,6 +184,7 @@ def silu(x: Any) -> Any:
 swish = silu
 
 
+@_takes_sequences
 def gelu(x: Any, approximate: bool = False) -> Any:
     """x * Phi(x), Phi the standard normal CDF: 0.5 x (1 + erf(x / sqrt 2)), Keras 3's
     default; approximate=True is the tanh form
@@ -170,11 +201,13 @@ def gelu(x: Any, approximate: bool = False) -> Any:
     return 0.5 * x * (1.0 + cdf)
 
 
+@_takes_sequences
 def mish(x: Any) -> Any:
     """x * tanh(softplus(x)) (Misra 2019)."""
     return x * np.tanh(softplus(x))
 
 
+@_takes_sequences
 def hard_silu(x: Any) -> Any:
     """x * relu6(x + 3) / 6, the piecewise form of silu (also called hard_swish)."""
     return x * (np.clip(x + 3.0, 0.0, 6.0) * (1.0 / 6.0))
@@ -183,41 +216,49 @@ def hard_silu(x: Any) -> Any:
 hard_swish = hard_silu
 
 
+@_takes_sequences
 def hard_tanh(x: Any) -> Any:
     """clip(x, -1, 1); derivative 1 at both corners (as Keras's)."""
     return np.where(x > 1.0, 1.0, np.where(x < -1.0, -1.0, x))
 
 
+@_takes_sequences
 def log_sigmoid(x: Any) -> Any:
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
     return -softplus(-x)
 
 
+@_takes_sequences
 def tanh_shrink(x: Any) -> Any:
     """x - tanh(x)."""
     return x - np.tanh(x)
 
 
+@_takes_sequences
 def soft_shrink(x: Any, threshold: float = 0.5) -> Any:
     """x - threshold above threshold, x + threshold below -threshold, 0 between."""
     return np.where(x > threshold, x - threshold, np.where(x < -threshold, x + threshold, 0.0))
 
 
+@_takes_sequences
 def hard_shrink(x: Any, threshold: float = 0.5) -> Any:
     """x where |x| > threshold, else 0."""
     return np.where(np.abs(x) > threshold, x, 0.0)
 
 
+@_takes_sequences
 def sparse_plus(x: Any) -> Any:
     """0 for x <= -1, (x + 1)^2 / 4 between, x for x >= 1: a softplus with flat pieces."""
     return np.where(x <= -1.0, 0.0, np.where(x >= 1.0, x, 0.25 * (x + 1.0) * (x + 1.0)))
 
 
+@_takes_sequences
 def sparse_sigmoid(x: Any) -> Any:
     """0 for x <= -1, (x + 1) / 2 between, 1 for x >= 1."""
     return 0.5 * np.minimum(np.maximum(x + 1.0, 0.0), 2.0)
 
 
+@_takes_sequences
 def squareplus(x: Any, b: float = 4) -> Any:
     """(x + sqrt(x^2 + b)) / 2, a smooth relu (So & Le 2021); b >= 0."""
     if b < 0:
@@ -225,6 +266,7 @@ def squareplus(x: Any, b: float = 4) -> Any:
     return 0.5 * (x + np.sqrt(x * x + b))
 
 
+@_takes_sequences
 def sparsemax(x: Any, axis: int = -1) -> Any:
     """The Euclidean projection of x onto the probability simplex along `axis` (Martins &
     Astudillo 2016): max(x - tau, 0), tau such that the entries sum to 1; unlike softmax
@@ -251,6 +293,7 @@ def sparsemax(x: Any, axis: int = -1) -> Any:
     return np.where(support, x - tau_x, 0.0)
 
 
+@_takes_sequences
 def glu(x: Any, axis: int = -1) -> Any:
     """a * sigmoid(b), a and b the two halves of x along `axis` (the gated linear unit;
     it halves that axis, so it is a function here, not a layer activation by name)."""
@@ -262,6 +305,7 @@ def glu(x: Any, axis: int = -1) -> Any:
     return a * sigmoid(b)
 
 
+@_takes_sequences
 def threshold(x: Any, threshold: float, default_value: float) -> Any:
     """x where x > threshold, else default_value (it needs both arguments, so it is a
     function here, not a layer activation by name)."""

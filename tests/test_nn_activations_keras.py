@@ -210,6 +210,14 @@ def test_keras_serializes_its_activations_in_the_form_read_here(keras):
             is activations.ALL[name]
 
 
+@pytest.mark.parametrize("name", sorted(set(activations.ALL) - {"linear"}))
+def test_python_lists_and_integers_are_taken_as_floats(name):
+    fn = activations.get(name)
+    expected = fn(np.array([[-2.0, 0.0, 1.0, 3.0]]))
+    np.testing.assert_array_equal(fn([[-2, 0, 1, 3]]), expected)
+    np.testing.assert_array_equal(fn(np.array([[-2, 0, 1, 3]])), expected)
+
+
 def test_an_unknown_name_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown activation 'gelux' \(did you mean 'gelu'") as e:
         Dense(3, activation="gelux")
