@@ -12,7 +12,7 @@ import pytest
 import adkit
 from adkit.nn import Input, Model, Sequential, load_model, optimizers
 from adkit.nn.layers import (GRU, LSTM, Add, Attention, Bidirectional, Context, Dense,
-                             Embedding, Masking, MultiHeadAttention, Reshape, SimpleRNN,
+                             Embedding, GlobalAveragePooling1D, Masking, MultiHeadAttention, Reshape, SimpleRNN,
                              deserialize, serialize)
 
 KERAS_INSTALL = "Keras 3 is not installed: pip install keras jax jaxlib h5py"
@@ -198,6 +198,26 @@ def test_attention_layers_use_the_keras_masks_of_their_inputs():
         rtol=1e-6)
 
 
+def test_global_average_pooling_averages_the_unmasked_steps_and_trains_compiled():
+    def run(jit):
+        inp = Input(shape=(6,), dtype="int32")
+        pooled = GlobalAveragePooling1D(name="pool")(Embedding(10, 4, mask_zero=True,
+                                                               name="emb")(inp))
+        model = Model(inp, Dense(1, name="out")(pooled), seed=0)
+        model.compile(optimizer=optimizers.Adam(0.05), loss="mse", jit_compile=jit)
+        t = np.concatenate([tokens()] * 4)
+        y = (t[:, :1] > 4).astype(np.float32)
+        return model.fit(t, y, epochs=5, batch_size=8, verbose=0,
+                         shuffle=False).history["loss"], model
+    (on, model), (off, _) = run("auto"), run(False)
+    assert on[-1] < on[0] and model.trainer.eager_reason is None
+    np.testing.assert_allclose(on, off, rtol=1e-5)
+    t = tokens()
+    vectors = model.params["emb"]["embeddings"][t]
+    expected = np.stack([vectors[i, t[i] != 0].mean(axis=0) for i in range(len(t))])
+    np.testing.assert_allclose(model.layer_outputs(t)["pool"][0], expected, rtol=1e-6)
+
+
 def test_a_mask_of_the_wrong_shape_is_named():
     layer = LSTM(2, name="rnn")
     params = layer.init_params(np.random.default_rng(0), (5, 2))
@@ -233,6 +253,8 @@ def graph(L, make_input, kind):
     if kind == "embedding":
         h = L.Dense(3)(L.LSTM(3, return_sequences=True)(h))
         return x, L.SimpleRNN(2)(h)
+    if kind == "pooling":
+        return x, L.Dense(2)(L.GlobalAveragePooling1D()(L.Dense(3)(h)))
     if kind == "multi_head_attention":
         h = L.Add()([h, L.MultiHeadAttention(2, 3)(h, h, use_causal_mask=True)])
         return x, L.LSTM(2, return_sequences=True)(h)
@@ -246,7 +268,7 @@ def graph(L, make_input, kind):
 
 
 @pytest.mark.parametrize("kind", ["masking", "embedding", "bidirectional",
-                                  "multi_head_attention", "attention"])
+                                  "multi_head_attention", "attention", "pooling"])
 def test_keras_weights_give_keras_s_masked_outputs(keras, kind, tmp_path):
     import adkit.nn.layers as ours_layers
     kx, ko = graph(keras.layers, lambda s, d: keras.Input(s, dtype=d), kind)

@@ -98,6 +98,16 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
-    """The mean of each channel over all steps: (steps, c) -> (c,)."""
+    """The mean of each channel over all steps: (steps, c) -> (c,). With a Keras mask
+    (Embedding(mask_zero=True), Masking; nn/layers/masking.py) the mean of the unmasked
+    steps, as Keras computes it."""
 
     pool = staticmethod(backend.avg_pool2d)
+    takes_mask = True
+
+    def call(self, params: dict, x: Any, ctx: Context, mask: Any = None) -> Any:
+        if mask is None:
+            return super().call(params, x, ctx)
+        weights = np.expand_dims(mask, -1).astype(x.dtype)
+        total = np.sum(x * weights, axis=1, keepdims=self.keepdims)
+        return total / np.sum(weights, axis=1, keepdims=self.keepdims)
