@@ -379,7 +379,9 @@ def _keyed(value: Any) -> Any:
 def _layer_configuration(layer: Any, key: list, watched: list) -> None:
     # the values its code reads from globals and closures (a Lambda's `t * SCALE`, a
     # custom layer's call reading a module constant): adkit's own code reads none
-    for code in (type(layer).call, getattr(layer, "function", None)):
+    # (a subclassed layer's own call is _user_call: nn/layers/subclassing.py)
+    for code in (getattr(type(layer), "_user_call", type(layer).call),
+                 getattr(layer, "function", None)):
         if callable(code):
             key.append(tuple(_keyed(v) for v in _read_by(code, watched)))
     d = vars(layer)

@@ -338,3 +338,13 @@ def test_add_loss_and_sublayer_regularizers_enter_the_training_loss(functional):
                             training=False)
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     assert len(model.layers[-1].losses) == 1
+
+
+def test_the_compiled_step_is_staged_once_and_replayed():
+    model = keras.Sequential([keras.Input(shape=(3,)), Residual(name="res"),
+                              Linear(4, name="lin"), ActivityRegularization(name="act"),
+                              layers.Dense(1)], seed=0)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X, Y, epochs=3, batch_size=4, verbose=0)      # 12 steps of one shape
+    stats = model.trainer.compiled_step.program.stats
+    assert (stats.traces, stats.replays, stats.eager_calls) == (1, 11, 0)

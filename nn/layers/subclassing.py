@@ -438,7 +438,9 @@ def _run(layer: Any, params: dict, state: dict, ctx: Context, rng: Any, x: Any,
 def _run_frame(layer: Any, params: dict, state: dict, ctx: Context, rng: Any, x: Any,
                options: dict) -> tuple[Any, dict]:
     frame = Frame(layer, params, state, ctx, rng)
-    layer.__dict__["_call_losses"] = []   # add_loss's, for this call's penalty
+    # add_loss's, for this call's penalty: the same list each call (the compiled step's
+    # key watches the layer's attributes by identity)
+    layer.__dict__.setdefault("_call_losses", []).clear()
     variables = layer.__dict__.get("_variables", {})
     swapped = _swap_in(layer, variables, frame)
     stack = _local.__dict__.setdefault("frames", [])
