@@ -323,7 +323,8 @@ def reduce_weighted(values: Any, sample_weight: Any = None,
     return total / max(np.size(values), 1)
 
 
-def _snake_case(name: str) -> str:
+def snake_case(name: str) -> str:
+    """A class name in Keras's snake case: "KLDivergence" -> "kl_divergence"."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
@@ -344,7 +345,7 @@ class Loss:
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
                  dtype: Any = None) -> None:
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.reduction = _reduction(reduction, type(self).__name__)
         self.dtype = dtype
 

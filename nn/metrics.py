@@ -38,6 +38,7 @@ from .mean_metrics import (
     Hinge, KLDivergence, LogCoshError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
     Poisson, RootMeanSquaredError, SparseCategoricalCrossentropy, SparseTopKCategoricalAccuracy,
     SquaredHinge, TopKCategoricalAccuracy)
+from .count_metrics import FalseNegatives, FalsePositives, TrueNegatives, TruePositives
 from .metric_base import Mean, MeanMetric, MeanMetricWrapper, Metric, Sum
 
 __all__ = [
@@ -51,7 +52,8 @@ __all__ = [
     "RootMeanSquaredError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
     "KLDivergence", "Poisson", "CosineSimilarity", "LogCoshError", "Hinge", "SquaredHinge",
     "CategoricalHinge", "BinaryCrossentropy", "CategoricalCrossentropy",
-    "SparseCategoricalCrossentropy", "Mean", "Sum",
+    "SparseCategoricalCrossentropy", "Mean", "Sum", "TruePositives", "FalsePositives",
+    "TrueNegatives", "FalseNegatives",
 ]
 
 _AVERAGES = (None, "binary", "macro", "micro", "weighted")
@@ -581,7 +583,18 @@ class _ConfusionMetric(Metric):
     _which = ""
 
     def __init__(self, name: str | None = None, threshold: float = 0.5,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, *, thresholds: float | None = None,
+                 top_k: int | None = None, class_id: int | None = None) -> None:
+        who = type(self).__name__
+        if top_k is not None or class_id is not None:
+            raise NotImplementedError(f"{who}: top_k= and class_id= (Keras's) are not "
+                                      "supported; score one class with y_true == k and its "
+                                      "column of y_pred")
+        if thresholds is not None:   # Keras's spelling; one threshold here
+            if np.ndim(thresholds) != 0:
+                raise ValueError(f"{who}: thresholds={thresholds!r}; give one threshold "
+                                 "(a number), or one metric per threshold")
+            threshold = float(thresholds)
         self.threshold = threshold
         super().__init__(name, dtype)
 
@@ -775,6 +788,10 @@ _BY_NAME: dict[str, type[Metric]] = {
     "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
 }
 
 #: Keras's class names, as keras.metrics.get takes them ("TopKCategoricalAccuracy")
@@ -784,7 +801,8 @@ CLASSES: dict[str, type[Metric]] = {cls.__name__: cls for cls in (
     MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, KLDivergence, Poisson, CosineSimilarity, LogCoshError, Hinge,
     SquaredHinge, CategoricalHinge, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy)}
+    SparseCategoricalCrossentropy, TruePositives, FalsePositives, TrueNegatives,
+    FalseNegatives)}
 
 # Keyed by the loss name without underscores, so "BinaryCrossentropy" matches too.
 _ACCURACY_BY_LOSS: dict[str, type[Metric]] = {
