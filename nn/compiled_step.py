@@ -50,6 +50,10 @@ JIT_CHOICES = ("auto", True, False)
 
 #: stagings of one batch signature after its first that make it step eagerly from then on
 _MAX_RETRACES = 2
+#: distinct configurations (see `configuration`) one batch signature may stage before
+#: its steps run eagerly: a configuration that changes at every step (a counter a layer
+#: keeps in an attribute) would otherwise stage and keep a program per step
+_MAX_CONFIGURATIONS = 8
 
 #: Generator methods a layer may draw from inside a compiled step
 _DRAWS = frozenset({"random", "standard_normal", "normal", "uniform", "binomial", "integers",
@@ -151,6 +155,8 @@ class CompiledStep:
         self._replayed: set = set()   # signatures whose program has run
         self._traced: set = set()     # signatures staged at least once
         self._retraces: dict = {}     # signature -> stagings after its first
+        self._configurations: dict = {}   # batch signature -> configuration keys staged
+        self._eager_signatures: dict = {}   # batch signature -> why it now runs eagerly
         self._leaf_ids: tuple = (None, ())   # (the leaves list, the ids of its arrays)
         self._configuration: Configuration | None = None   # the layers' and optimizer's
 
@@ -167,7 +173,9 @@ class CompiledStep:
             self._configuration = Configuration(model)
         key = (_signature(x), _signature(y), np.shape(sample_weight), self._leaf_ids[1],
                self._configuration.key)
-        if key in self.eager_reasons:
+        if key in self.eager_reasons or key[:4] in self._eager_signatures:
+            return None
+        if self._too_many_configurations(key):
             return None
         state = plain_tree(model.state)
         plan = self._plans.get(key)
@@ -246,6 +254,28 @@ class CompiledStep:
             self._split_params = (params, split)
         where = split[1]
         return treedef, where, [None if i >= 0 else w for w, i in zip(full, where)]
+
+    def _too_many_configurations(self, key: tuple) -> bool:
+        """Whether this batch signature has now seen more configurations than it may stage
+        (then it runs eagerly from here on, and says which attribute keeps changing)."""
+        seen = self._configurations.setdefault(key[:4], [])
+        if key[4] in seen:
+            return False
+        seen.append(key[4])
+        if len(seen) <= _MAX_CONFIGURATIONS:
+            return False
+        changed = _changed_attribute(seen[-2], seen[-1])
+        reason = (f"the layers' or the optimizer's configuration changed at each of the last "
+                  f"{_MAX_CONFIGURATIONS} steps{changed}, so a program staged for one step "
+                  "would not serve the next (keep values that change per step out of layer "
+                  "attributes, e.g. as layer state)")
+        self._eager_signatures[key[:4]] = reason
+        for stale in [k for k in self._plans if k[:4] == key[:4]]:
+            del self._plans[stale]
+        name = getattr(self.model, "name", type(self.model).__name__)
+        warnings.warn(f"adkit.nn: the training step of model {name!r} runs eagerly for this "
+                      f"batch shape: {reason}", adkit.CompileWarning, stacklevel=4)
+        return True
 
     def _draw_plan(self, params: dict, state: dict, x: Any, y: Any, sample_weight: Any,
                    rng: np.random.Generator) -> tuple | None:
@@ -365,6 +395,15 @@ def _read_by(function: Any, watched: list) -> list:
             continue
         watched.append((cell, _CELL, values[-1]))
     return values
+
+
+def _changed_attribute(before: tuple, after: tuple) -> str:
+    """' (attribute NAME)' for the first (name, value) entry two configuration keys
+    differ in, '' when none is found."""
+    for old, new in zip(before, after):
+        if old != new and type(old) is tuple and len(old) == 2 and type(old[0]) is str:
+            return f" (attribute {old[0]!r})"
+    return ""
 
 
 def _keyed(value: Any) -> Any:

@@ -517,3 +517,25 @@ def test_ctrl_c_during_a_compiled_step_leaves_a_whole_step(monkeypatch):
     assert model.optimizer.iterations == 3          # the interrupted step was counted
     assert any(not np.array_equal(v, state[k][n])   # and its BatchNormalization statistics kept
                for k, s in model.state.items() for n, v in s.items())
+
+
+def test_a_configuration_that_changes_every_step_runs_eagerly_after_a_few():
+    # a layer counting its calls in an attribute: each step's configuration is new, so
+    # each would stage (and keep) a program of its own
+    class Counting(Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.calls = 0
+
+        def call(self, params, x, ctx):
+            self.calls += 1
+            return x * 2.0
+
+    x = np.random.default_rng(0).random((256, 4)).astype(np.float32)
+    model = Sequential([Counting(input_shape=(4,)), Dense(1)], seed=0)
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.warns(adkit.CompileWarning, match="configuration changed .*attribute 'calls'"):
+        history = model.fit(x, x.sum(1, keepdims=True), epochs=2, batch_size=16, verbose=0)
+    stats = model.trainer.compiled_step.program.stats
+    assert stats.traces <= 9 and stats.entries <= 9
+    assert np.all(np.isfinite(history.history["loss"]))
