@@ -671,9 +671,36 @@ class AUC(Metric):
     uses column 1; (N, K > 2) gives the macro average of one-vs-rest AUCs
     (scikit-learn's ``multi_class="ovr"``) against integer or one-hot labels.
     The result is nan while a class has no positive or no negative yet.
+
+    Keras's arguments: ``curve="PR"`` gives the area under the precision-recall curve,
+    exact as :func:`average_precision_score` (step-wise; nan until there is a positive);
+    ``from_logits=True`` reads y_pred through a sigmoid. Both areas are exact, so
+    ``num_thresholds`` and ``summation_method`` (Keras's bucketed approximation) change
+    nothing; multi_label and label_weights are refused.
     """
 
     name = "auc"
+
+    def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
+                 summation_method: str = "interpolation", name: str | None = None,
+                 dtype: Any = None, thresholds: Any = None, multi_label: bool = False,
+                 num_labels: int | None = None, label_weights: Any = None,
+                 from_logits: bool = False) -> None:
+        self.curve = str(curve).upper()
+        if self.curve not in ("ROC", "PR"):
+            raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
+        if multi_label or label_weights is not None:
+            raise NotImplementedError("AUC: multi_label=True and label_weights are not "
+                                      "supported; use one AUC per label column")
+        self.num_thresholds, self.summation_method = num_thresholds, summation_method
+        self.thresholds, self.num_labels = thresholds, num_labels
+        self.from_logits = bool(from_logits)
+        super().__init__(name, dtype)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_thresholds": self.num_thresholds,
+                "curve": self.curve, "summation_method": self.summation_method,
+                "multi_label": False, "from_logits": self.from_logits}
 
     def reset_state(self) -> None:
         self._labels: list[np.ndarray] = []
@@ -684,6 +711,8 @@ class AUC(Metric):
                      sample_weight: ArrayLike | None = None) -> None:
         where = self.name
         scores = np.asarray(y_pred, dtype=np.float64)
+        if self.from_logits:
+            scores = 0.5 * np.tanh(0.5 * scores) + 0.5
         if scores.ndim == 2 and scores.shape[1] == 1:
             scores = scores[:, 0]
         if scores.ndim not in (1, 2):
@@ -708,17 +737,23 @@ class AUC(Metric):
         labels, scores, weights = (np.concatenate(a)
                                    for a in (self._labels, self._scores, self._weights))
         if scores.ndim == 1:
-            return _auc_or_nan(labels, scores, weights)
+            return _auc_or_nan(labels, scores, weights, self.curve)
         if scores.shape[1] == 2:
-            return _auc_or_nan(labels, scores[:, 1], weights)
-        return float(np.mean([_auc_or_nan(labels == k, scores[:, k], weights)
+            return _auc_or_nan(labels, scores[:, 1], weights, self.curve)
+        return float(np.mean([_auc_or_nan((labels == k).astype(np.int64), scores[:, k],
+                                          weights, self.curve)
                               for k in range(scores.shape[1])]))
 
 
-def _auc_or_nan(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> float:
-    """roc_auc_score, or nan (as scikit-learn) while one class has no weight yet."""
+def _auc_or_nan(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray,
+                curve: str = "ROC") -> float:
+    """roc_auc_score (or for curve "PR" average_precision_score), or nan (as scikit-learn)
+    while a class the area needs has no weight yet."""
     positive = weights[labels == 1].sum()
     negative = weights[labels != 1].sum()
+    if curve == "PR":
+        return average_precision_score(labels, scores, sample_weight=weights) \
+            if positive > 0 else float("nan")
     if positive <= 0 or negative <= 0:
         return float("nan")
     return roc_auc_score(labels, scores, sample_weight=weights)

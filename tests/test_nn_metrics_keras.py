@@ -279,6 +279,24 @@ def test_precision_and_recall_take_keras_thresholds_spelling():
         M.Recall(thresholds=[0.3, 0.5])
 
 
+def test_auc_takes_keras_arguments_curve_pr_and_from_logits():
+    skm = pytest.importorskip("sklearn.metrics", reason="scikit-learn is the referee here")
+    t = rng.integers(0, 2, N)
+    z = rng.normal(size=N) + t
+    p = 1 / (1 + np.exp(-z))
+    assert stream(M.AUC(curve="PR", name="prc"), t, p, W) == pytest.approx(
+        skm.average_precision_score(t, p, sample_weight=W))
+    assert stream(M.AUC(from_logits=True), t, z) == pytest.approx(skm.roc_auc_score(t, p))
+    assert stream(M.AUC(num_thresholds=50, summation_method="minoring"), t, p) == \
+        pytest.approx(skm.roc_auc_score(t, p))   # exact whatever the buckets
+    config = M.AUC(curve="pr", name="prc").get_config()
+    assert config["curve"] == "PR" and M.AUC.from_config(config).name == "prc"
+    with pytest.raises(ValueError, match="curve must be 'ROC' or 'PR'"):
+        M.AUC(curve="DET")
+    with pytest.raises(NotImplementedError, match="multi_label"):
+        M.AUC(multi_label=True)
+
+
 class BinaryTruePositives(keras.metrics.Metric):
     """The custom metric of Keras's guide, written against keras.metrics.Metric."""
 
