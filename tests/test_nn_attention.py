@@ -4,8 +4,6 @@ differences; Keras's shapes, parameter counts and weight order; a transformer bl
 that builds, trains, saves and loads; outputs and weight files against Keras itself
 when it is installed."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -14,8 +12,8 @@ import adkit.nn.layers as layers
 from adkit.nn import Input, Model, Sequential, load_model, optimizers
 from adkit.nn.layers import (Add, Context, Dense, MultiHeadAttention, ShapeError, deserialize,
                              serialize)
+from keras_referee import keras  # noqa: F401  (a fixture)
 
-KERAS_INSTALL = "Keras 3 is not installed: pip install keras jax jaxlib h5py"
 B, T, S, DQ, DV, H, K = 2, 4, 3, 5, 3, 2, 3   # batch, lengths, features, heads, key_dim
 
 
@@ -269,16 +267,6 @@ def test_opencl_and_onnx_refuse_it_by_name(tmp_path):
 
 
 # ---------------------------------------------------------------- against Keras itself
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("h5py", reason=KERAS_INSTALL)
-    keras = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not keras.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {keras.__version__}")
-    return keras
-
 
 @pytest.mark.parametrize("kwargs", [{}, {"value_dim": 2, "output_shape": 7},
                                     {"use_bias": False}])

@@ -3,8 +3,6 @@ NumPy (with Keras's masks), derivatives with adkit.check_grads against finite
 differences, shapes and weights as Keras's, save/load with masks, and outputs against
 Keras itself when it is installed."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -12,8 +10,8 @@ import adkit
 from adkit.nn import Input, Model, Sequential, load_model, optimizers
 from adkit.nn.layers import (AdditiveAttention, Attention, Context, Dense, Flatten,
                              ShapeError, deserialize, serialize)
+from keras_referee import keras  # noqa: F401  (a fixture)
 
-KERAS_INSTALL = "Keras 3 is not installed: pip install keras jax jaxlib h5py"
 B, TQ, TV, D, DV = 2, 4, 3, 3, 2
 
 
@@ -190,16 +188,6 @@ def test_opencl_and_onnx_refuse_them_by_name(tmp_path):
 
 
 # ---------------------------------------------------------------- against Keras itself
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("h5py", reason=KERAS_INSTALL)
-    keras = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not keras.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {keras.__version__}")
-    return keras
-
 
 CASES = [("Attention", {}), ("Attention", {"use_scale": True}),
          ("Attention", {"score_mode": "concat", "use_scale": True}),

@@ -4,8 +4,6 @@ a reference written here (the recurrence run on the unmasked steps alone, in Num
 derivatives with adkit.check_grads against finite differences, save/load, compiled vs
 eager training, and outputs against Keras itself when it is installed."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -14,8 +12,8 @@ from adkit.nn import Input, Model, Sequential, load_model, optimizers
 from adkit.nn.layers import (GRU, LSTM, Add, Attention, Bidirectional, Context, Dense,
                              Embedding, GlobalAveragePooling1D, Masking, MultiHeadAttention, Reshape, SimpleRNN,
                              deserialize, serialize)
+from keras_referee import keras  # noqa: F401  (a fixture)
 
-KERAS_INSTALL = "Keras 3 is not installed: pip install keras jax jaxlib h5py"
 RNNS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
 
 
@@ -232,16 +230,6 @@ def test_opencl_refuses_masking_by_name():
 
 
 # ---------------------------------------------------------------- against Keras itself
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("h5py", reason=KERAS_INSTALL)
-    keras = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not keras.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {keras.__version__}")
-    return keras
-
 
 def graph(L, make_input, kind):
     if kind == "masking":

@@ -6,18 +6,16 @@ adkit.check_grads against finite differences, shapes and parameter counts agains
 Keras's, and outputs and weight files against Keras itself when it is installed.
 """
 
-import os
-
 import numpy as np
 import pytest
 
 import adkit
-from adkit.nn import Input, Model, Sequential, load_model
-from adkit.nn.layers import (BatchNormalization, Context, Conv2D, Dense, Flatten, LSTM,
+from adkit.nn import Input, Model, Sequential, load_model, optimizers, regularizers
+from adkit.nn.layers import (LSTM, BatchNormalization, Context, Conv2D, Dense, Flatten,
                              ShapeError, TimeDistributed, deserialize, serialize)
-from adkit.nn import optimizers, regularizers
 
-KERAS_INSTALL = "Keras 3 is not installed: pip install keras jax jaxlib h5py"
+
+from keras_referee import keras  # noqa: F401  (a fixture)
 
 
 def rng_normal(shape, seed=0):
@@ -174,16 +172,6 @@ def test_keras_weights_file_keeps_them_in_the_layer_group(tmp_path):
 
 
 # ---------------------------------------------------------------- against Keras itself
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    pytest.importorskip("h5py", reason=KERAS_INSTALL)
-    keras = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not keras.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {keras.__version__}")
-    return keras
-
 
 def test_keras_reads_our_weights_and_we_read_keras_s(keras, tmp_path):
     L = keras.layers
