@@ -571,6 +571,8 @@ def serialize(init: Any) -> Any:
     """
     if isinstance(init, (str, Mapping)):
         return init
+    if isinstance(init, type) and issubclass(init, Initializer):
+        init = init()   # a class given for an instance: its defaults
     if isinstance(init, Initializer):
         return {"class_name": type(init).__name__, "config": init.get_config()}
     return name_of(init)

@@ -301,3 +301,23 @@ def test_a_keras_style_initializer_subclass_works_in_a_layer():
     layer = Dense(2, input_shape=(3,), kernel_initializer=Halves(0.25))
     keras.Sequential([layer])
     np.testing.assert_array_equal(layer.get_weights()[0], np.full((3, 2), 0.25, np.float32))
+
+
+def test_saving_a_model_with_a_function_initializer_names_it_as_code(tmp_path):
+    def halves(shape, dtype=None):
+        return np.full(shape, 0.5, dtype=dtype)
+
+    model = keras.Sequential([Dense(2, input_shape=(3,), kernel_initializer=halves)])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="initializer .*halves.* is not one of adkit.nn.initializers.*could not name it"):
+        model.save(tmp_path / "m.adkit")
+
+
+def test_functions_and_classes_given_as_initializers_save_by_name(tmp_path):
+    model = keras.Sequential([Dense(2, input_shape=(3,), kernel_initializer=I.he_normal,
+                                    bias_initializer=I.Constant)], seed=0)
+    model.compile("sgd", "mse")
+    model.save(tmp_path / "m.adkit")
+    loaded = keras.models.load_model(tmp_path / "m.adkit")
+    assert loaded.layers[0].kernel_initializer == "he_normal"
+    assert I.get(loaded.layers[0].bias_initializer) == I.Constant()

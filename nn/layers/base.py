@@ -23,7 +23,7 @@ from .. import initializers
 from .. import regularizers as regularizers_module
 from .context import Context, ShapeError
 from . import subclassing
-from .nodes import call_layer
+from .nodes import call_layer, first_call_tensors
 
 Shape = tuple  # of ints or None (unknown length), without the batch axis
 
@@ -132,6 +132,17 @@ class Layer:
         __init__): a Variable whose value the model holds (nn/layers/subclassing.py)."""
         return subclassing.add_weight(self, shape, initializer, dtype, trainable,
                                       regularizer, constraint, name, **ignored)
+
+    @property
+    def input(self) -> Any:
+        """The KerasTensor(s) the layer was first called on (Keras's layer.input)."""
+        return first_call_tensors(self, "input")
+
+    @property
+    def output(self) -> Any:
+        """The KerasTensor(s) the layer's first call gave (Keras's layer.output), e.g. for
+        a feature extractor: Model(model.inputs, model.layers[-2].output)."""
+        return first_call_tensors(self, "output")
 
     # --- weights, held by the model -----------------------------------------
     def _attach(self, owner: Any) -> None:
@@ -290,12 +301,13 @@ def deserialize(config: dict) -> Layer:
 def serialize(layer: Layer) -> dict:
     """{"class_name", "config"} of a layer: what a saved model stores to rebuild it
     (initializer, regularizer and constraint objects as their {"class_name", "config"})."""
-    config = {k: _serialized_option(v) for k, v in layer.get_config().items()}
+    config = {k: _serialized_option(k, v) for k, v in layer.get_config().items()}
     return {"class_name": type(layer).__name__, "config": config}
 
 
-def _serialized_option(value: Any) -> Any:
-    if isinstance(value, initializers.Initializer):
+def _serialized_option(key: str, value: Any) -> Any:
+    if isinstance(value, initializers.Initializer) or (key.endswith("_initializer")
+                                                       and callable(value)):
         return initializers.serialize(value)
     if isinstance(value, regularizers_module.Regularizer):
         return regularizers_module.serialize(value)
