@@ -137,3 +137,30 @@ def test_dilated_conv2d_matches_keras(keras, padding, dilation):
     same_as_keras(keras, Conv2D(3, (3, 2), padding=padding, dilation_rate=dilation,
                                 bias_initializer="random_normal"),
                   keras.layers.Conv2D(3, (3, 2), padding=padding, dilation_rate=dilation), x)
+
+
+ALIASES = {"Convolution1D": "Conv1D", "Convolution2D": "Conv2D",
+           "Convolution1DTranspose": "Conv1DTranspose",
+           "Convolution2DTranspose": "Conv2DTranspose",
+           "SeparableConvolution2D": "SeparableConv2D", "MaxPool1D": "MaxPooling1D",
+           "MaxPool2D": "MaxPooling2D", "AvgPool1D": "AveragePooling1D",
+           "AvgPool2D": "AveragePooling2D", "GlobalMaxPool1D": "GlobalMaxPooling1D",
+           "GlobalMaxPool2D": "GlobalMaxPooling2D", "GlobalAvgPool1D": "GlobalAveragePooling1D",
+           "GlobalAvgPool2D": "GlobalAveragePooling2D"}
+
+
+def test_keras_aliases_are_the_same_classes(tmp_path):
+    from adkit.nn import layers
+    for alias, name in ALIASES.items():
+        assert getattr(layers, alias) is getattr(layers, name), alias
+    model = Sequential([Input((6, 6, 1)), layers.Convolution2D(2, 3), layers.MaxPool2D(),
+                        layers.GlobalAvgPool2D()])
+    model.save(tmp_path / "m.adkit")
+    assert [type(layer).__name__ for layer in load_model(tmp_path / "m.adkit").layers] == \
+        ["Conv2D", "MaxPooling2D", "GlobalAveragePooling2D"]
+    assert model.layers[0].name.startswith("conv2d")   # named after the class, as in Keras
+
+
+def test_keras_has_the_same_aliases(keras):
+    for alias, name in ALIASES.items():
+        assert getattr(keras.layers, alias) is getattr(keras.layers, name), alias

@@ -13,7 +13,7 @@ from opencl_support import needs_opencl
 
 import adkit
 from adkit.nn import Input, Sequential, backend, load_model, optimizers
-from adkit.nn.layers import (Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, ShapeError,
+from adkit.nn.layers import (Conv1DTranspose, Conv2D, Conv2DTranspose, Dense, Flatten, ShapeError,
                              deserialize, serialize)
 
 RNG = np.random.default_rng(17)
@@ -189,7 +189,8 @@ def test_bad_input_is_named():
     with pytest.raises(ShapeError, match=r"'up' \(Conv2DTranspose\) expects input of shape "
                                          r"\(height, width, channels\)"):
         Sequential([Input((5, 3)), Conv2DTranspose(2, 3, name="up")])
-    with pytest.raises(ShapeError, match=r"'up' \(Conv2DTranspose\).*would be 0x0"):
+    with pytest.raises(ShapeError, match=r"'up' \(Conv2DTranspose\): input of shape "
+                                         r"\(1, 1, 3\) gives an empty output"):
         Sequential([Input((1, 1, 3)), Conv2DTranspose(2, 2, padding="same", output_padding=0,
                                                       strides=2, name="up")])
 
@@ -237,3 +238,56 @@ def test_weights_files_cross_between_keras_and_adkit(keras, tmp_path):
                              L.Conv2DTranspose(1, 3, padding="same")])
     x = images()
     weights_files_cross(twin, autoencoder, x, x, "mse", tmp_path)
+
+
+# --- Conv1DTranspose ---------------------------------------------------------------------------
+
+CASES_1D = [  # kernel_size, strides, padding, output_padding, dilation_rate
+    (3, 2, "same", None, 1), (3, 2, "valid", None, 1), (4, 2, "same", 1, 1),
+    (2, 3, "valid", 2, 1), (1, 3, "same", None, 1), (3, 1, "same", None, 2),
+]
+
+
+@pytest.mark.parametrize("k,s,padding,op,d", CASES_1D)
+def test_conv1d_transpose_values_shapes_and_derivatives(k, s, padding, op, d):
+    layer = Conv1DTranspose(2, k, strides=s, padding=padding, output_padding=op,
+                            dilation_rate=d, dtype="float64", bias_initializer="random_normal")
+    one_layer(layer, (5, 3))
+    kernel, bias = layer.get_weights()
+    assert kernel.shape == (k, 2, 3)   # Keras's layout: (k, filters, channels_in)
+    x = RNG.standard_normal((2, 5, 3))
+    out = layer(x)
+    # the 1-D transposed convolution is the 2-D one on images one row high
+    expected = conv_transpose_loop(x[:, None], kernel[None], (1, s), padding,
+                                   None if op is None else (0, op), (1, d))[:, 0] + bias
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    assert out.shape[1:] == layer.compute_output_shape((5, 3))
+    adkit.check_grads(lambda v, w: np.sum(np.sin(layer.call({"kernel": w, "bias": bias}, v,
+                                                            None))),
+                      (x, kernel), modes=("reverse", "numeric"))
+
+
+def test_conv1d_transpose_shapes_config_and_errors():
+    assert Conv1DTranspose(4, 3, strides=2, padding="same").compute_output_shape((7, 2)) == (14, 4)
+    assert Conv1DTranspose(4, 3, strides=2).compute_output_shape((None, 2)) == (None, 4)
+    model = one_layer(Conv1DTranspose(4, 3, strides=2, output_padding=1), (7, 2))
+    assert model.layers[-1].compute_output_shape((7, 2)) == (16, 4)
+    assert model.count_params() == 3 * 4 * 2 + 4
+    layer = Conv1DTranspose(4, 5, strides=3, padding="same", output_padding=2, activation="relu",
+                            bias_regularizer="l2")
+    again = deserialize(serialize(layer))
+    assert type(again) is Conv1DTranspose and again.get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="output_padding must be None, or an int or 1 ints"):
+        Conv1DTranspose(2, 3, strides=2, output_padding=(1, 1))
+    with pytest.raises(ShapeError, match=r"'u1' \(Conv1DTranspose\) expects input of shape "
+                                         r"\(steps, channels\)"):
+        Sequential([Input((4, 4, 2)), Conv1DTranspose(2, 3, name="u1")])
+
+
+@pytest.mark.parametrize("k,s,padding,op,d", CASES_1D)
+def test_conv1d_transpose_matches_keras(keras, k, s, padding, op, d):
+    x = RNG.standard_normal((2, 5, 3)).astype(np.float32)
+    same_as_keras(keras, Conv1DTranspose(2, k, s, padding, output_padding=op, dilation_rate=d,
+                                         activation="relu", bias_initializer="random_normal"),
+                  keras.layers.Conv1DTranspose(2, k, s, padding, output_padding=op,
+                                               dilation_rate=d, activation="relu"), x)

@@ -4,7 +4,11 @@ from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import MultiHeadAttention
 from .base import Context, Layer, ShapeError, deserialize, serialize
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
-from .conv_transpose import Conv2DTranspose
+from .conv_aliases import (AvgPool1D, AvgPool2D, Convolution1D, Convolution1DTranspose,
+                           Convolution2D, Convolution2DTranspose, GlobalAvgPool1D, GlobalAvgPool2D,
+                           GlobalMaxPool1D, GlobalMaxPool2D, MaxPool1D, MaxPool2D,
+                           SeparableConvolution2D)
+from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .depthwise import DepthwiseConv2D, SeparableConv2D
 from .conv1d import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Lambda, Reshape
@@ -36,7 +40,10 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "LayerNormalization", "GroupNormalization", "UnitNormalization",
            "RMSNormalization",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
-           "GlobalAveragePooling1D",
+           "GlobalAveragePooling1D", "Conv1DTranspose",
+           "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose",
+           "SeparableConvolution2D", "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D",
+           "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "MultiHeadAttention", "Attention", "AdditiveAttention", "Masking",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "RepeatVector", "Rescaling",
