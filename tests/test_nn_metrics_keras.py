@@ -297,6 +297,33 @@ def test_auc_takes_keras_arguments_curve_pr_and_from_logits():
         M.AUC(multi_label=True)
 
 
+def test_the_keras_imbalanced_data_tutorial_metrics_run():
+    """keras.io's "Classification on imbalanced data" compiles with these, as written."""
+    metrics = [
+        keras.metrics.BinaryCrossentropy(name="cross entropy"),
+        keras.metrics.MeanSquaredError(name="Brier score"),
+        keras.metrics.TruePositives(name="tp"), keras.metrics.FalsePositives(name="fp"),
+        keras.metrics.TrueNegatives(name="tn"), keras.metrics.FalseNegatives(name="fn"),
+        keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.Precision(name="precision"),
+        keras.metrics.Recall(name="recall"), keras.metrics.AUC(name="auc"),
+        keras.metrics.AUC(name="prc", curve="PR"),
+    ]
+    x = rng.normal(size=(200, 3)).astype("float32")
+    y = (x[:, 0] + 0.3 * rng.normal(size=200) > 1.0).astype("float32")[:, None]
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2),
+                  loss=keras.losses.BinaryCrossentropy(), metrics=metrics)
+    history = model.fit(x, y, batch_size=32, epochs=3, verbose=0,
+                        class_weight={0: 0.6, 1: 3.0}).history
+    assert [k for k in history if k not in ("epoch_time",)] == ["loss"] + [m.name for m in metrics]
+    result = model.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    assert result["tp"] + result["fp"] + result["tn"] + result["fn"] == len(x)
+    assert result["tp"] == np.sum((p > 0.5) & (y > 0))
+    assert result["cross entropy"] == pytest.approx(result["loss"], rel=1e-5)
+    assert result["prc"] == pytest.approx(M.average_precision_score(y[:, 0], p[:, 0]))
+
+
 class BinaryTruePositives(keras.metrics.Metric):
     """The custom metric of Keras's guide, written against keras.metrics.Metric."""
 
