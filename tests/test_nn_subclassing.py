@@ -348,3 +348,23 @@ def test_the_compiled_step_is_staged_once_and_replayed():
     model.fit(X, Y, epochs=3, batch_size=4, verbose=0)      # 12 steps of one shape
     stats = model.trainer.compiled_step.program.stats
     assert (stats.traces, stats.replays, stats.eager_calls) == (1, 11, 0)
+
+
+class MeanOverTime(layers.Layer):
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="s")
+
+    def call(self, inputs):
+        return inputs * self.scale, np.mean(inputs, axis=1) * self.scale
+
+
+def test_inputs_of_unknown_length():
+    inputs = keras.Input(shape=(None, 3))
+    steps, pooled = MeanOverTime(name="mot")(inputs)
+    assert steps.shape == (None, None, 3) and pooled.shape == (None, 3)
+    model = keras.Model(inputs, [steps, pooled], seed=0)
+    for length in (2, 5):
+        x = RNG.normal(size=(4, length, 3))
+        out_steps, out_pooled = model.predict(x)
+        np.testing.assert_allclose(out_steps, x, rtol=1e-6, atol=1e-6)     # float32
+        np.testing.assert_allclose(out_pooled, x.mean(axis=1), rtol=1e-6, atol=1e-6)

@@ -336,12 +336,19 @@ def _build(layer: Any, rng: np.random.Generator, input_shape: Any) -> tuple[dict
         variables = layer.__dict__["_variables"]
         params = {k: v._initial for k, v in variables.items() if v.trainable}
         state = {k: v._initial for k, v in variables.items() if not v.trainable}
-        example = _zeros(input_shape, layer.dtype)
         ctx = Context(training=False, rng=np.random.default_rng(0), state={})
-        out = _run(layer, params, state, ctx, rng, example, {})
+        out_shape = _output_shape(_run(layer, params, state, ctx, rng,
+                                       _zeros(input_shape, layer.dtype, 2), {}))
+        if _has_unknown(input_shape):
+            # an axis of unknown length (Input(shape=(None,))) was probed at length 2: a
+            # second call at length 3, with the same weights, tells which output axes
+            # follow it
+            again = _output_shape(_run(layer, params, state, ctx, None,
+                                       _zeros(input_shape, layer.dtype, 3), {}))
+            out_shape = _unknown_where_different(out_shape, again)
     finally:
         _local.building.pop()
-    layer.__dict__["_built_for"] = (_freeze(input_shape), _output_shape(out))
+    layer.__dict__["_built_for"] = (_freeze(input_shape), out_shape)
     layer.has_state = bool(state)
     return params, state
 
@@ -498,13 +505,27 @@ def _with_batch(shape: Any) -> Any:
     return (None,) + tuple(shape)
 
 
-def _zeros(shape: Any, dtype: np.dtype) -> Any:
+def _zeros(shape: Any, dtype: np.dtype, unknown: int) -> Any:
+    """One example of zeros, axes of unknown length given length `unknown`."""
     if isinstance(shape, list):
-        return [_zeros(s, dtype) for s in shape]
-    if any(n is None for n in shape):
-        raise ShapeError(f"a subclassed layer needs every input axis but the batch known to "
-                         f"build its weights; got {shape} (give the Input a full shape)")
-    return np.zeros((1,) + tuple(shape), dtype=dtype)
+        return [_zeros(s, dtype, unknown) for s in shape]
+    return np.zeros((1,) + tuple(unknown if n is None else n for n in shape), dtype=dtype)
+
+
+def _has_unknown(shape: Any) -> bool:
+    if isinstance(shape, list):
+        return any(_has_unknown(s) for s in shape)
+    return any(n is None for n in shape)
+
+
+def _unknown_where_different(first: Any, second: Any) -> Any:
+    if isinstance(first, list):
+        return [_unknown_where_different(a, b) for a, b in zip(first, second)]
+    if len(first) != len(second):
+        raise ShapeError(f"a subclassed layer gave outputs of rank {len(first)} and "
+                         f"{len(second)} for inputs of different lengths; give it "
+                         "compute_output_shape")
+    return tuple(a if a == b else None for a, b in zip(first, second))
 
 
 def _output_shape(out: Any) -> Any:
