@@ -13,8 +13,8 @@ from opencl_support import needs_opencl
 
 import adkit
 from adkit.nn import Input, Sequential, backend, load_model, optimizers
-from adkit.nn.layers import (Conv1DTranspose, Conv2D, Conv2DTranspose, Dense, Flatten, ShapeError,
-                             deserialize, serialize)
+from adkit.nn.layers import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Dense, Flatten,
+                             ShapeError, deserialize, serialize)
 
 RNG = np.random.default_rng(17)
 
@@ -195,12 +195,20 @@ def test_bad_input_is_named():
                                                       strides=2, name="up")])
 
 
+def sequence_autoencoder(seed=1):
+    return Sequential([Input((8, 2)), Conv1D(4, 3, strides=2, padding="same", activation="relu"),
+                       Conv1DTranspose(3, 3, strides=2, padding="same", activation="relu"),
+                       Conv1DTranspose(2, 2), Conv1D(2, 2)], seed=seed)
+
+
 @needs_opencl
-def test_trains_on_opencl_as_on_the_cpu():
-    x = images(16)
+@pytest.mark.parametrize("build,x", [(autoencoder, images(16)),
+                                     (sequence_autoencoder,
+                                      RNG.standard_normal((16, 8, 2)).astype(np.float32))])
+def test_trains_on_opencl_as_on_the_cpu(build, x):
     predictions = []
     for device in ("cpu", "opencl"):
-        model = autoencoder(seed=1)
+        model = build(seed=1)
         model.compile(optimizer="sgd", loss="mse", device=device)
         model.fit(x, x, batch_size=8, epochs=2, verbose=0)
         predictions.append(model.predict(x, verbose=0))
