@@ -24,6 +24,7 @@ An op Keras has and adkit does not (conv_transpose, ctc_loss, stft, ...) is abse
 from __future__ import annotations
 
 import builtins as _builtins
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -194,9 +195,8 @@ def empty(shape: Any, dtype: Any = None) -> np.ndarray:
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
-    """An array of fill_value; its dtype is dtype, else fill_value's as Keras infers it."""
-    value = convert_to_tensor(fill_value)
-    return np.full(shape, value, dtype=value.dtype if dtype is None else _standard_dtype(dtype))
+    """An array of fill_value (float32 unless dtype is given, as Keras)."""
+    return np.full(shape, convert_to_tensor(fill_value), dtype=_float_default(dtype))
 
 
 def zeros_like(x: Any, dtype: Any = None) -> np.ndarray:
@@ -358,6 +358,25 @@ def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     return _int32(np.argmax(convert_to_tensor(x), axis=axis, keepdims=keepdims))
 
 
+def nanargmax(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """argmax ignoring nans (all nan: -1), int32."""
+    return _nan_arg(np.nanargmax, x, axis, keepdims)
+
+
+def nanargmin(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """argmin ignoring nans (all nan: -1), int32."""
+    return _nan_arg(np.nanargmin, x, axis, keepdims)
+
+
+def _nan_arg(fn: Callable, x: Any, axis: Any, keepdims: bool) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        return _int32(fn(x, axis=axis, keepdims=keepdims))
+    empty = np.all(np.isnan(x), axis=axis, keepdims=keepdims)
+    safe = np.where(np.all(np.isnan(x), axis=axis, keepdims=True), 0.0, x)
+    return _int32(np.where(empty, -1, fn(safe, axis=axis, keepdims=keepdims)))
+
+
 def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     """The index of the smallest entry along axis, int32."""
     return _int32(np.argmin(convert_to_tensor(x), axis=axis, keepdims=keepdims))
@@ -384,8 +403,12 @@ def cumprod(x: Any, axis: Any = None, dtype: Any = None) -> Any:
 
 
 def average(x: Any, axis: Any = None, weights: Any = None) -> Any:
-    """The mean along axis, weighted by weights if given."""
-    return np.average(_float_input(x), axis=axis, weights=weights)
+    """The mean along axis, weighted by weights if given (in x's float dtype)."""
+    x = _float_input(x)
+    if weights is not None:
+        weights = convert_to_tensor(weights)
+        weights = weights.astype(x.dtype) if weights.dtype.kind in "biuf" else weights
+    return np.average(x, axis=axis, weights=weights)
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -628,6 +651,32 @@ def scatter(indices: Any, values: Any, shape: Any) -> Any:
     return np.reshape(total, shape)
 
 
+def scatter_update(inputs: Any, indices: Any, updates: Any, reduction: str | None = None) -> Any:
+    """inputs with the entries (or slices) at indices replaced by updates (a new array;
+    where an index repeats, its last update wins, as in NumPy assignment); reduction
+    "add" adds the updates instead, repeats summed.
+
+    >>> scatter_update(np.zeros((2, 2)), np.array([[0, 1], [0, 1]]), np.array([1.0, 2.0]))
+    array([[0., 2.],
+           [0., 0.]])
+    """
+    if reduction not in (None, "add"):
+        raise ValueError(f"scatter_update: reduction must be None or 'add', got {reduction!r}")
+    indices = np.asarray(indices)
+    full = np.shape(inputs)
+    depth = indices.shape[-1]
+    inputs, updates = convert_to_tensor(inputs), convert_to_tensor(updates)
+    rows = np.reshape(updates, (-1,) + full[depth:]).astype(_dtype_of(inputs))
+    if reduction == "add":
+        return inputs + scatter(indices, rows, full)
+    flat = np.ravel_multi_index(tuple(indices.reshape(-1, depth).T), full[:depth])
+    last = len(flat) - 1 - np.unique(flat[::-1], return_index=True)[1]
+    hit = scatter(indices.reshape(-1, depth)[last], np.ones(len(last)), full[:depth]) > 0
+    hit = np.reshape(hit, full[:depth] + (1,) * (len(full) - depth))
+    placed = scatter(indices.reshape(-1, depth)[last], rows[last], full)
+    return np.where(hit, placed, inputs)
+
+
 # --- segments, top-k, one-hot ---------------------------------------------------------------
 
 
@@ -671,12 +720,34 @@ def segment_max(data: Any, segment_ids: Any, num_segments: int | None = None,
                 sorted: bool = False) -> Any:  # noqa: A002
     """The largest row of data in each segment (entrywise); an empty segment gives the
     dtype's lowest value (-inf for floats), as Keras's JAX backend does."""
-    data, ids, n = _segments(data, segment_ids, num_segments, "segment_max")
     dtype = _dtype_of(data)
     lowest = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    return _segment_reduce(data, segment_ids, num_segments, "segment_max", np.max, lowest)
+
+
+def _segment_reduce(data: Any, segment_ids: Any, num_segments: Any, who: str, reduce: Callable,
+                    identity: Any) -> Any:
+    data, ids, n = _segments(data, segment_ids, num_segments, who)
+    dtype = _dtype_of(data)
     member = _segment_matrix(ids, n, bool).reshape((n, len(ids)) + (1,) * (np.ndim(data) - 1))
-    return np.max(np.where(member, data[None], np.asarray(lowest, dtype)), axis=1) \
-        if len(ids) else np.full((n,) + np.shape(data)[1:], lowest, dtype)
+    if not len(ids):
+        return np.full((n,) + np.shape(data)[1:], identity, dtype)
+    return reduce(np.where(member, data[None], np.asarray(identity, dtype)), axis=1)
+
+
+def segment_min(data: Any, segment_ids: Any, num_segments: int | None = None,
+                sorted: bool = False) -> Any:  # noqa: A002
+    """The smallest row of data in each segment (entrywise); an empty segment gives the
+    dtype's largest value (inf for floats)."""
+    dtype = _dtype_of(data)
+    highest = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+    return _segment_reduce(data, segment_ids, num_segments, "segment_min", np.min, highest)
+
+
+def segment_prod(data: Any, segment_ids: Any, num_segments: int | None = None,
+                 sorted: bool = False) -> Any:  # noqa: A002
+    """The product of the rows of data in each segment; an empty segment gives 1."""
+    return _segment_reduce(data, segment_ids, num_segments, "segment_prod", np.prod, 1)
 
 
 def top_k(x: Any, k: int, sorted: bool = True) -> tuple[Any, np.ndarray]:  # noqa: A002
@@ -810,7 +881,141 @@ def cdist(x: Any, y: Any) -> Any:
 def psnr(x1: Any, x2: Any, max_val: float) -> Any:
     """Peak signal-to-noise ratio of x2 against x1, in dB."""
     mse = np.mean(np.square(convert_to_tensor(x1) - convert_to_tensor(x2)))
-    return 20.0 * np.log10(max_val) - 10.0 * np.log10(mse)
+    return float(20.0 * np.log10(max_val)) - 10.0 * np.log10(mse)
+
+
+def depth_to_space(x: Any, block_size: int, data_format: str = "channels_last") -> Any:
+    """Channels of 4-D images moved into block_size x block_size spatial blocks (pixel
+    shuffle): (n, h, w, c * b * b) -> (n, h * b, w * b, c), the block offset outermost
+    in the channels; channels_first (n, c * b * b, h, w) -> (n, c, h * b, w * b), the
+    channel outermost, as Keras."""
+    b = _block_size(block_size, "depth_to_space")
+    x, first = _four_d(x, data_format, "depth_to_space")
+    n, c, h, w = (np.shape(x)[i] for i in ((0, 1, 2, 3) if first else (0, 3, 1, 2)))
+    if c % (b * b):
+        raise ValueError(f"depth_to_space: the channels ({c}) must be a multiple of "
+                         f"block_size**2 ({b * b})")
+    if first:
+        y = np.transpose(np.reshape(x, (n, c // (b * b), b, b, h, w)), (0, 1, 4, 2, 5, 3))
+        return np.reshape(y, (n, c // (b * b), h * b, w * b))
+    y = np.transpose(np.reshape(x, (n, h, w, b, b, c // (b * b))), (0, 1, 3, 2, 4, 5))
+    return np.reshape(y, (n, h * b, w * b, c // (b * b)))
+
+
+def space_to_depth(x: Any, block_size: int, data_format: str = "channels_last") -> Any:
+    """The inverse of depth_to_space: (n, h * b, w * b, c) -> (n, h, w, c * b * b)."""
+    b = _block_size(block_size, "space_to_depth")
+    x, first = _four_d(x, data_format, "space_to_depth")
+    n, c, h, w = (np.shape(x)[i] for i in ((0, 1, 2, 3) if first else (0, 3, 1, 2)))
+    if h % b or w % b:
+        raise ValueError(f"space_to_depth: height {h} and width {w} must be multiples of "
+                         f"block_size {b}")
+    if first:
+        y = np.transpose(np.reshape(x, (n, c, h // b, b, w // b, b)), (0, 1, 3, 5, 2, 4))
+        return np.reshape(y, (n, c * b * b, h // b, w // b))
+    y = np.transpose(np.reshape(x, (n, h // b, b, w // b, b, c)), (0, 1, 3, 2, 4, 5))
+    return np.reshape(y, (n, h // b, w // b, c * b * b))
+
+
+def _four_d(x: Any, data_format: str, who: str) -> tuple[Any, bool]:
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    if np.ndim(x) != 4:
+        raise ValueError(f"{who}: x must be 4-D images, got shape {np.shape(x)}")
+    return convert_to_tensor(x), data_format == "channels_first"
+
+
+def _block_size(block_size: Any, who: str) -> int:
+    if not isinstance(block_size, (int, np.integer)) or block_size < 2:
+        raise ValueError(f"{who}: block_size must be an int >= 2, got {block_size!r}")
+    return int(block_size)
+
+
+def histogram(x: Any, bins: int = 10, range: Any = None) -> tuple:  # noqa: A002
+    """(counts, bin_edges) of the values of a 1-D x (NumPy's histogram; both in x's float
+    dtype, float32 for integers, as Keras)."""
+    if np.ndim(x) != 1:
+        raise ValueError(f"histogram: x must be 1-D, got shape {np.shape(x)}; flatten it "
+                         "with ops.ravel")
+    x = np.asarray(x)
+    counts, edges = np.histogram(x, bins=bins, range=range)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(FLOATX)   # as Keras's JAX backend
+    return counts.astype(dtype), edges.astype(dtype)
+
+
+def argpartition(x: Any, kth: int, axis: int = -1) -> np.ndarray:
+    """Indices that put the kth entry in its sorted place along axis, int32."""
+    return _int32(np.argpartition(np.asarray(x), kth, axis))
+
+
+def unique(x: Any, sorted: bool = True, return_index: bool = False,  # noqa: A002
+           return_inverse: bool = False, return_counts: bool = False, axis: Any = None,
+           size: Any = None, fill_value: Any = None) -> Any:
+    """The distinct values of x, sorted (NumPy's unique; size pads or cuts to that many,
+    with fill_value, default the smallest value)."""
+    out = np.unique(np.asarray(x), return_index=return_index, return_inverse=return_inverse,
+                    return_counts=return_counts, axis=axis)
+    if size is None:
+        return out
+    values = out[0] if isinstance(out, tuple) else out
+    fill = values.min() if fill_value is None and len(values) else fill_value
+    padded = np.concatenate([values[:size], np.full(_builtins.max(size - len(values), 0),
+                                                    fill, values.dtype)])
+    return (padded,) + tuple(out[1:]) if isinstance(out, tuple) else padded
+
+
+def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None,
+              axis: int = 0) -> np.ndarray:
+    """num values spaced evenly on a log scale from start to stop (float32 unless dtype)."""
+    return np.geomspace(start, stop, num, endpoint=endpoint, axis=axis).astype(
+        _float_default(dtype))
+
+
+def _window(fn: Callable, name: str) -> Callable:
+    def window(x: int) -> np.ndarray:
+        return fn(int(x)).astype(FLOATX)
+    window.__name__ = window.__qualname__ = name
+    window.__doc__ = f"NumPy's {name} window of x points, float32."
+    return window
+
+
+bartlett, blackman = _window(np.bartlett, "bartlett"), _window(np.blackman, "blackman")
+hamming, hanning = _window(np.hamming, "hamming"), _window(np.hanning, "hanning")
+
+
+def kaiser(x: int, beta: float) -> np.ndarray:
+    """NumPy's Kaiser window of x points with shape parameter beta, float32."""
+    return np.kaiser(int(x), beta).astype(FLOATX)
+
+
+def polar(abs_: Any, angle: Any) -> Any:
+    """abs_ * exp(i angle), the complex number of that magnitude and angle."""
+    return abs_ * np.cos(angle) + 1j * (abs_ * np.sin(angle))
+
+
+def corrcoef(x: Any) -> Any:
+    """The correlation coefficients of the rows of x."""
+    x = _float_input(x)
+    centred = x - np.mean(x, axis=-1, keepdims=True)
+    cov = centred @ np.swapaxes(centred, -1, -2)
+    d = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
+    return cov / (d[..., :, None] * d[..., None, :])
+
+
+def jvp(fun: Callable, primals: Any, tangents: Any, has_aux: bool = False) -> tuple:
+    """(fun(*primals), its derivative along tangents) by forward mode (adkit.jvp), with
+    the auxiliary output third when has_aux (fun then returns (out, aux))."""
+    if not has_aux:
+        return adkit.jvp(fun, tuple(primals), tuple(tangents))
+    aux_box: list = []
+
+    def main(*args: Any) -> Any:
+        out, aux = fun(*args)
+        aux_box.append(aux)
+        return out
+    out, tangent = adkit.jvp(main, tuple(primals), tuple(tangents))
+    return out, tangent, adkit.stop_gradient(aux_box[-1])
 
 
 # --- control flow: plain Python, which adkit traces -------------------------------------------
@@ -836,8 +1041,8 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any,  # noqa: F811
     steps = 0
     while (maximum_iterations is None or steps < maximum_iterations) and cond(*state):
         out = body(*state)
-        state = tuple(out) if many else (out,)
-        if len(state) != (len(loop_vars) if many else 1):
+        state = tuple(out) if many and isinstance(out, (tuple, list)) else (out,)
+        if len(state) != len(loop_vars if many else (loop_vars,)):
             raise ValueError(f"while_loop: body returned {len(state)} values for "
                              f"{len(loop_vars) if many else 1} loop variables")
         steps += 1
@@ -1128,13 +1333,27 @@ def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any
     return out if offset is None else out + along(offset)
 
 
-def layer_normalization(x: Any, gamma: Any = None, beta: Any = None, axis: int = -1,
-                        epsilon: float | None = None, **kwargs: Any) -> Any:
-    """x standardised over axis (mean 0, variance 1), then * gamma + beta."""
-    x = convert_to_tensor(x)
-    m, v = moments(x, axes=axis, keepdims=True)
-    out = (x - m) / np.sqrt(v + (1e-3 if epsilon is None else epsilon))
-    out = out if gamma is None else out * gamma
+def layer_normalization(x: Any, gamma: Any = None, beta: Any = None, axis: Any = -1,
+                        epsilon: float | None = None, rms_scaling: bool = False) -> Any:
+    """x standardised over axis (an int or a list: mean 0, variance 1, epsilon 1e-7 by
+    default), then * gamma + beta (shaped as the axes, as Keras's ops.layer_normalization);
+    rms_scaling: x / sqrt(var + epsilon) * gamma, without centring."""
+    x = _float_input(x)
+    axes = sorted(a % np.ndim(x) for a in ([axis] if isinstance(axis, int) else axis))
+    placed = [np.shape(x)[a] if a in axes else 1 for a in range(np.ndim(x))]
+
+    def along(v: Any) -> Any:
+        return None if v is None else np.reshape(cast(convert_to_tensor(v), x.dtype), placed)
+    gamma, beta = along(gamma), along(beta)
+    eps = EPSILON if epsilon is None else epsilon
+    if rms_scaling:
+        out = x / np.sqrt(np.var(x, axis=tuple(axes), keepdims=True) + eps)
+        return out if gamma is None else out * gamma
+    m, v = moments(x, axes=tuple(axes), keepdims=True)
+    inverse = 1.0 / np.sqrt(v + eps)
+    if gamma is not None:
+        inverse = inverse * gamma
+    out = (x - m) * inverse
     return out if beta is None else out + beta
 
 
@@ -1160,7 +1379,7 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     if np.ndim(q) != 4:
         raise ValueError(f"dot_product_attention: query, key and value must be 4-D "
                          f"(batch, steps, heads, depth), got query of shape {np.shape(q)}")
-    scale = 1.0 / np.sqrt(np.shape(q)[-1]) if scale is None else scale
+    scale = 1.0 / math.sqrt(np.shape(q)[-1]) if scale is None else float(scale)
     logits = np.einsum("bthd,bshd->bhts", q, k) * scale
     if bias is not None:
         logits = logits + bias
@@ -1266,4 +1485,6 @@ meshgrid, vander, digitize, searchsorted, bincount = (np.meshgrid, np.vander, np
 nansum, nanmean, nanmax, nanmin, nanprod, nanstd, nanvar = (
     np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanprod, np.nanstd, np.nanvar)
 quantile, percentile, correlate = np.quantile, np.percentile, np.correlate
+nanmedian, nanquantile, nanpercentile = np.nanmedian, np.nanquantile, np.nanpercentile
+nancumsum, nancumprod = np.nancumsum, np.nancumprod
 unravel_index, select, append = np.unravel_index, np.select, np.append
