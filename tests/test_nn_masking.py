@@ -10,8 +10,9 @@ import pytest
 import adkit
 from adkit.nn import Input, Model, Sequential, load_model, optimizers
 from adkit.nn.layers import (GRU, LSTM, Add, Attention, Bidirectional, Context, Dense,
-                             Embedding, GlobalAveragePooling1D, Masking, MultiHeadAttention, Reshape, SimpleRNN,
-                             deserialize, serialize)
+                             Embedding, GlobalAveragePooling1D, Layer, Masking,
+                             MultiHeadAttention, Reshape, SimpleRNN, deserialize, serialize)
+
 from keras_referee import keras  # noqa: F401  (a fixture)
 
 RNNS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
@@ -132,6 +133,22 @@ def test_a_layer_that_does_not_pass_masks_ends_them():
     x = model.params[emb.name]["embeddings"][t]
     np.testing.assert_allclose(model.predict(t), lstm.call(model.params[lstm.name], x,
                                                            Context()), rtol=1e-6)
+
+
+def test_a_custom_layer_that_supports_masking_passes_the_mask_on():
+    class Doubled(Layer):
+        supports_masking = True
+
+        def call(self, params, x, ctx):
+            return 2.0 * x
+
+    model = Sequential([Embedding(10, 4, mask_zero=True, input_shape=(6,)), Doubled(),
+                        LSTM(3)], seed=0)
+    t = tokens()
+    emb, _, lstm = model.layers
+    x = 2.0 * model.params[emb.name]["embeddings"][t]
+    np.testing.assert_allclose(model.predict(t), lstm.call(model.params[lstm.name], x,
+                                                           Context(), mask=t != 0), rtol=1e-6)
 
 
 def bidirectional_model():

@@ -83,7 +83,8 @@ def output_mask(layer: Layer, x: Any, mask: Any) -> Any:
     if compute is not None:
         return compute(x, mask)
     kind = type(layer).__name__
-    if kind in PASS_MASK:
+    # a layer written as Keras code says so itself (self.supports_masking = True)
+    if kind in PASS_MASK or getattr(layer, "supports_masking", False) is True:
         return mask
     if kind in MERGE_MASK and isinstance(mask, list):
         present = [m for m in mask if m is not None]
