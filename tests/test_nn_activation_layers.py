@@ -13,7 +13,7 @@ from opencl_support import needs_opencl
 
 import adkit
 from adkit.nn import Sequential, load_model
-from adkit.nn.layers import (ELU, PReLU, Conv2D, Dense, Flatten, LeakyReLU, ReLU, Softmax,
+from adkit.nn.layers import (ELU, PReLU, Conv2D, Dense, LeakyReLU, ReLU, Softmax,
                              deserialize, serialize)
 from adkit.nn.layers.base import Context
 
