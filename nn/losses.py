@@ -77,9 +77,10 @@ class CompiledLoss:
     fused logits path, the target checks, the choice of "accuracy") treats it as that loss;
     `loss_object` is the configured Loss, which save_model stores.
 
-    Where the labels of `ignore_class` are masked out, each value is scaled by
-    entries / valid entries, so compile's mean over the batch is the mean over the valid
-    entries, as Keras's mask makes it.
+    compile averages what it returns over the batch, so for Keras's reduction="sum" each
+    value is scaled by the number of entries (the mean is then the sum); where the labels
+    of `ignore_class` are masked out, each value is scaled by entries / valid entries, so
+    the mean is the mean over the valid entries, as Keras's mask makes it.
     """
 
     def __init__(self, function: Callable, options: dict, loss_object: Loss,
@@ -91,6 +92,8 @@ class CompiledLoss:
 
     def __call__(self, y_true: Any, y_pred: Any) -> Any:
         values = self.function(y_true, y_pred, **self.options)
+        if getattr(self.loss_object, "reduction", None) == "sum":
+            return values * int(np.prod(np.shape(values)))
         ignore_class = self.options.get("ignore_class")
         if ignore_class is None:
             return values
@@ -335,8 +338,8 @@ class Loss:
 
     Reductions as Keras's: "sum_over_batch_size" (the default; "mean" and Keras 2's
     "auto" mean it), "sum", "mean_with_sample_weight", or "none"/None (one loss per
-    example). compile averages over the batch, as Keras does with the default, so it
-    refuses the others.
+    example). compile takes "sum_over_batch_size" and "sum", as Keras does, and refuses
+    the others, which give no single batch loss or need the weights' sum.
 
     >>> loss = SparseCategoricalCrossentropy(from_logits=True)
     >>> round(float(loss(np.array([0]), np.array([[2.0, 0.0]]))), 6)   # -log softmax
@@ -363,10 +366,10 @@ class Loss:
         return None
 
     def _require_mean(self) -> None:
-        if self.reduction not in ("sum_over_batch_size", "mean"):
-            raise ValueError(f"compile averages the loss over the batch; {self.name!r} has "
+        if self.reduction not in ("sum_over_batch_size", "mean", "sum"):
+            raise ValueError(f"compile needs one loss per batch; {self.name!r} has "
                              f"reduction={self.reduction!r}: use the default "
-                             "reduction='sum_over_batch_size' in compile")
+                             "reduction='sum_over_batch_size' (or 'sum') in compile")
 
     def compiled(self) -> Callable:
         """The per-example function compile trains with (it averages over the batch)."""
@@ -412,7 +415,8 @@ class LossFunctionWrapper(Loss):
         defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()}
         options = {k: v for k, v in options.items()
                    if k not in defaults or not _same(v, defaults[k])}
-        if not options and ALL.get(getattr(fn, "__name__", "")) is fn:
+        if not options and ALL.get(getattr(fn, "__name__", "")) is fn and \
+                self.reduction != "sum":
             return fn
         return CompiledLoss(fn, options, self)
 

@@ -317,8 +317,8 @@ def test_loss_classes_refuse_what_they_cannot_do():
     with pytest.raises(ValueError, match="label_smoothing must lie in"):
         keras.losses.CategoricalCrossentropy(label_smoothing=1.5)
     model = keras.Sequential([layers.Dense(2, input_shape=(3,))])
-    with pytest.raises(ValueError, match="compile averages the loss over the batch"):
-        model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError(reduction="sum"))
+    with pytest.raises(ValueError, match="compile needs one loss per batch"):
+        model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError(reduction=None))
 
 
 # --- the names these ports rely on ------------------------------------------------------

@@ -207,6 +207,35 @@ def test_fit_with_options_lowers_the_loss_compiled_and_eager_alike(loss, activat
     np.testing.assert_allclose(compiled, eager, rtol=1e-5)
 
 
+@pytest.mark.parametrize("loss", [
+    keras.losses.MeanSquaredError(reduction="sum"), keras.losses.Huber(reduction="sum"),
+    keras.losses.CategoricalCrossentropy(label_smoothing=0.1, reduction="sum"),
+    keras.losses.SparseCategoricalCrossentropy(ignore_class=-1, reduction="sum"),
+], ids=lambda loss: type(loss).__name__)
+def test_compile_with_reduction_sum_trains_on_the_batch_sum(loss, tmp_path):
+    x, ids = _data(seed=6, n=24)
+    y = {"SparseCategoricalCrossentropy": np.where(np.arange(24) % 5 == 0, -1, ids)}.get(
+        type(loss).__name__, keras.utils.to_categorical(ids, 3))
+    model = _classifier()
+    model.compile("sgd", loss)
+    p = np.asarray(model.predict(x, verbose=0), np.float64)
+    w = np.random.default_rng(6).uniform(size=24)
+    want = float(loss(y, p, sample_weight=w))     # the object's own "sum" reduction
+    assert model.evaluate(x, y, batch_size=24, sample_weight=w, verbose=0) == \
+        pytest.approx(want, rel=1e-5)
+    histories = []
+    for jit in ("auto", False):
+        model = _classifier()
+        model.compile(keras.optimizers.SGD(0.01), loss, jit_compile=jit)
+        histories.append(model.fit(x, y, batch_size=8, epochs=3, verbose=0,
+                                   shuffle=False).history["loss"])
+    assert histories[0][-1] < histories[0][0]
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
+    path = str(tmp_path / "summed.adkit")
+    model.save(path)
+    assert keras.models.load_model(path).loss.loss_object.reduction == "sum"
+
+
 def test_ignore_class_fit_loss_is_the_mean_over_valid_labels():
     x, ids = _data(seed=2, n=20)
     y = np.where(np.arange(20) % 4 == 0, -1, ids)
@@ -590,8 +619,9 @@ def test_bad_input_gets_a_clear_error():
         model.fit(np.zeros((8, 3)), np.zeros(8), verbose=0)
     with pytest.raises(ValueError, match="unknown loss class 'Hubber'"):
         losses.deserialize({"class_name": "Hubber", "config": {}})
-    with pytest.raises(ValueError, match="compile averages the loss over the batch"):
-        model.compile("sgd", keras.losses.Huber(reduction="sum"))
+    with pytest.raises(ValueError, match="compile needs one loss per batch; 'huber_loss' "
+                                         "has reduction='mean_with_sample_weight'"):
+        model.compile("sgd", keras.losses.Huber(reduction="mean_with_sample_weight"))
 
 
 @needs_opencl
