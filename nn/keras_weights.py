@@ -164,7 +164,7 @@ def is_keras_archive(path: str | os.PathLike) -> bool:
     try:
         with zipfile.ZipFile(path) as z:
             return ARCHIVE_MEMBER in z.namelist()
-    except (zipfile.BadZipFile, OSError):
+    except Exception:   # a damaged file of any kind (zipfile raises several types) is not
         return False
 
 

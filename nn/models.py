@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import json
 import math
 import os
 from typing import Any, Iterator
@@ -25,13 +27,16 @@ import numpy as np
 from adkit.pytree import tree_flatten
 
 from . import initializers, keras_weights, losses
-from .layers.base import Layer, deserialize, nested
+from .layers.base import Layer, deserialize, nested, serialize
 from .layers.input_layer import InputLayer
 from .functional import Model, from_config
 from .model import Sequential, unbuilt_sequential
 from .saving import ModelFile, ModelFileError, open_model_file
+from .seeding import fresh_seed
+from .subclassed_model import is_subclass_with_call
 
-__all__ = ["Sequential", "Model", "load_model", "ModelFileError"]
+__all__ = ["Sequential", "Model", "load_model", "ModelFileError", "model_from_json",
+           "clone_model"]
 
 #: a layer with weights may output more features than the file stores values for
 #: it only up to this many (see _check_features)
@@ -73,11 +78,18 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential | Mo
     >>> load_model(path).count_params()
     8
     """
-    if keras_weights.is_keras_archive(path):
-        raise ModelFileError(
-            f"{os.fspath(path)!r} is Keras 3's model archive, whose architecture is Keras's "
-            "own code and config: build the same model with adkit.nn and read its weights "
-            "with model.load_weights(path)")
+    try:
+        return _load(path, compile)
+    except ModelFileError:
+        if keras_weights.is_keras_archive(path):
+            raise ModelFileError(
+                f"{os.fspath(path)!r} is Keras 3's model archive, whose architecture is "
+                "Keras's own code and config: build the same model with adkit.nn and read "
+                "its weights with model.load_weights(path)") from None
+        raise
+
+
+def _load(path: str | os.PathLike, compile: bool) -> Sequential | Model:
     with open_model_file(path) as f:
         if f.config["model"].get("class_name") == "Model":
             return _load_functional(f, compile)
@@ -308,3 +320,115 @@ class _config_errors:
             return False
         raise self.f.error(f"{self.what} ({type(error).__name__}: {error})") from None
 
+
+
+def model_from_json(json_string: str, custom_objects: dict | None = None) -> Sequential | Model:
+    """The model `model.to_json()` describes, built with fresh weights (from the config's
+    seed), as Keras's keras.models.model_from_json; give it trained weights with
+    set_weights or load_weights. Only adkit.nn's layers are known (custom_objects is
+    accepted for Keras's signature and must be empty).
+
+    >>> from adkit.nn import Sequential
+    >>> from adkit.nn.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,), name="d")], seed=0)
+    >>> model_from_json(model.to_json()).layers[0].name
+    'd'
+    """
+    if custom_objects:
+        raise ValueError(f"model_from_json: custom_objects {sorted(custom_objects)} are not "
+                         "supported; adkit.nn builds models of its own layers only")
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise TypeError(f"model_from_json takes the string model.to_json() returns, got "
+                        f"{type(json_string).__name__}")
+    try:
+        spec = json.loads(json_string)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"model_from_json: the string is not JSON ({e})") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        raise ValueError("model_from_json: expected {'class_name': ..., 'config': {...}} as "
+                         "model.to_json() writes it")
+    class_name, config = spec.get("class_name"), spec["config"]
+    if class_name not in ("Sequential", "Functional", "Model"):
+        raise ValueError(f"model_from_json: unknown model class {class_name!r}; known: "
+                         "'Sequential', 'Functional'")
+    try:
+        if class_name == "Sequential":
+            layers = [deserialize(c) for c in config.get("layers") or []]
+            return _built_sequential(layers, config)
+        model = from_config(config)
+        model.build()
+        return model
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        keras = " (a JSON written by Keras holds Keras's own layer configs; build the model " \
+                "with adkit.nn and read Keras's weights with model.load_weights)" \
+            if "module" in json.dumps(config.get("layers", ""))[:2000] else ""
+        raise ValueError(f"model_from_json: the {class_name} config is invalid "
+                         f"({type(e).__name__}: {e}){keras}") from None
+
+
+def _built_sequential(layers: list[Layer], config: dict) -> Sequential:
+    """A Sequential of `layers` with the config's name and seed, built (initialised from
+    that seed) when the config or its first layer gives the input shape."""
+    if not layers:
+        raise ValueError("it has no layers")
+    model = unbuilt_sequential(layers, config.get("name"), config.get("seed"))
+    shape = config.get("input_shape") or layers[0].input_shape
+    if shape is not None:
+        model.build(tuple(shape))
+    return model
+
+
+def clone_model(model: Sequential | Model, input_tensors: Any = None,
+                clone_function: Any = None, call_function: Any = None,
+                recursive: bool = False, **kwargs: Any) -> Sequential | Model:
+    """A new model with `model`'s architecture (the same layer configs and names) and
+    fresh weights drawn from a new seed, not compiled: Keras's keras.models.clone_model.
+    clone_function(layer) -> layer replaces how each layer is copied (default: a new
+    layer from its config); a Model or Sequential inside is copied with new weights too.
+    Subclassed models are code and are refused, as are input_tensors and call_function.
+
+    >>> from adkit.nn import Sequential
+    >>> from adkit.nn.layers import Dense
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> twin = clone_model(model)
+    >>> twin.count_params() == model.count_params(), twin.seed != model.seed
+    (True, True)
+    """
+    if kwargs:
+        raise TypeError(f"clone_model got unexpected arguments {sorted(kwargs)}")
+    if is_subclass_with_call(type(model)) or not isinstance(model, (Sequential, Model)):
+        raise TypeError(f"clone_model copies Sequential and functional models; "
+                        f"{type(model).__name__} is a subclassed model (its layers are code): "
+                        "make a new instance of its class instead")
+    for name, given in (("input_tensors", input_tensors), ("call_function", call_function)):
+        if given is not None:
+            raise NotImplementedError(f"clone_model: {name} is not supported; clone the model, "
+                                      "then call the clone on new inputs (clone(inputs))")
+    seeds = np.random.default_rng(fresh_seed())
+    config = _reseeded(copy.deepcopy(model.get_config()), seeds)
+
+    def copy_layer(layer: Layer) -> Layer:
+        if clone_function is None or isinstance(layer, InputLayer):
+            return deserialize(_reseeded(serialize(layer), seeds))
+        return clone_function(layer)
+
+    layers = [copy_layer(layer) for layer in model.layers]
+    if isinstance(model, Sequential):
+        if model.params is None and model.__dict__.get("_declared_input_shape") is not None:
+            config["input_shape"] = list(model._declared_input_shape)
+        return _built_sequential(layers, config)
+    clone = from_config(config, layers)
+    clone.build()
+    return clone
+
+
+def _reseeded(config: Any, seeds: np.random.Generator) -> Any:
+    """config with every model seed in it (the model's own, nested models') drawn anew."""
+    if isinstance(config, dict):
+        out = {k: _reseeded(v, seeds) for k, v in config.items()}
+        if "seed" in out and ("layers" in out):
+            out["seed"] = int(seeds.integers(2**32))
+        return out
+    if isinstance(config, list):
+        return [_reseeded(v, seeds) for v in config]
+    return config
