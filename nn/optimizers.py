@@ -10,10 +10,13 @@ the choice is stated in the class docstring. The shared machinery in
 1. check ``params``/``grads`` and cast each gradient to its parameter's dtype;
 2. transform the gradients: ``clipvalue`` (elementwise), ``clipnorm`` (per
    tensor), ``global_clipnorm`` (jointly), then ``gradient_noise``;
-3. allocate the slots lazily on the first call (same shape and dtype as the
-   parameter), evaluate the learning rate (a float or a schedule of
-   ``iterations``), and apply the rule;
-4. ``iterations += 1``.
+3. allocate the slots lazily on the first call (the parameter's dtype, and its
+   shape unless ``slot_shape`` says otherwise), evaluate the learning rate (a
+   float or a schedule of ``iterations``);
+4. with ``weight_decay``, Keras 3's decoupled decay ``w -= w * weight_decay * lr``
+   (every optimizer takes it; AdamW defaults it to 0.004), skipping what
+   ``exclude_from_weight_decay`` named; then apply the rule;
+5. ``iterations += 1``.
 
 The rules are the published ones the textbook's SGD chapter summarises. Where
 its typesetting is terse the code follows the papers: Adagrad's "G^2" divisor is
@@ -47,6 +50,7 @@ import numpy as np
 from adkit.extend import is_duck_array
 
 from . import schedules
+from .backend_compat import ScalarVariable
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
            "Nadam", "Lion", "Ftrl", "Adafactor", "Rprop", "ESGD", "get", "serialize", "deserialize", "schedules"]
@@ -265,8 +269,14 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> Any:
-        """The float or schedule given; ``current_learning_rate()`` evaluates it."""
-        return self._learning_rate
+        """The schedule given, or the float as a ScalarVariable (nn/backend_compat.py), so
+        Keras's ``learning_rate.assign(v)`` and ``keras.backend.set_value`` set it;
+        ``current_learning_rate()`` evaluates either."""
+        lr = self._learning_rate
+        if callable(lr):
+            return lr
+        return ScalarVariable(lr, lambda: self._learning_rate,
+                              lambda value: setattr(self, "learning_rate", value))
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
