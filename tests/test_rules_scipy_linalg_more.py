@@ -59,6 +59,17 @@ CASES = {
     "solve_discrete_lyapunov bilinear": (
         lambda a, q: sl.solve_discrete_lyapunov(0.3 * a, q, method="bilinear"),
         A, R(3, 3, seed=37)),
+    "lu P L U": (lambda a: np.stack(sl.lu(a)[1:]), A),
+    "lu permute_l": (lambda a: sl.lu(a, permute_l=True)[0], A),
+    "eig values": (lambda a: sl.eig(a)[0], A),
+    "eigvals": (lambda a: sl.eigvals(a), R(3, 3, seed=50)),
+    "eig vectors": (lambda a: _signed(sl.eig(_spd(a))[1]), A),
+    "orth": (lambda a: _signed(sl.orth(a)), TALL),
+    "expm_frechet": (lambda a, e: np.stack(sl.expm_frechet(a, e)), A, R(3, 3, seed=51)),
+    "solve_toeplitz": (lambda c, r, b: sl.solve_toeplitz((c + np.array([4.0, 0, 0]), r), b),
+                       R(3, seed=52), R(3, seed=53), R(3, 2, seed=54)),
+    "solve_toeplitz symmetric": (lambda c, b: sl.solve_toeplitz(c + np.array([4.0, 0, 0]), b),
+                                 R(3, seed=55), R(3, seed=56)),
     "block_diag": (lambda a, v: sl.block_diag(a, v[:2], 2.0, a[:1, :2]), A, R(3, seed=38)),
     "toeplitz": (lambda c, r: sl.toeplitz(c, r), R(3, seed=39), R(4, seed=40)),
     "toeplitz c only": (lambda c: sl.toeplitz(c), R(4, seed=41)),
@@ -98,8 +109,12 @@ def _traced_values(fun, *args):
     lambda a: sl.qr(a), lambda a: sl.qr(a, mode="economic"), lambda a: sl.qr(a, mode="r"),
     lambda a: sl.qr(a, pivoting=True), lambda a: sl.pinv(a, return_rank=True),
     lambda a: sl.lstsq(a, np.arange(3.0)), lambda a: sl.lstsq(a[:, :2], np.ones((3, 2))),
+    lambda a: sl.lu(a), lambda a: sl.lu(a, permute_l=True), lambda a: sl.lu(a, p_indices=True),
+    lambda a: sl.eig(a), lambda a: sl.eig(a + a.T), lambda a: (sl.eigvals(a),),
+    lambda a: (sl.orth(a[:, :2] @ a[:2]),), lambda a: sl.expm_frechet(a, a.T),
 ], ids=["svd", "svd economic", "qr", "qr economic", "qr r", "qr pivoting", "pinv rank",
-        "lstsq", "lstsq tall"])
+        "lstsq", "lstsq tall", "lu", "lu permute_l", "lu p_indices", "eig", "eig real",
+        "eigvals", "orth rank 2", "expm_frechet"])
 def test_values_and_return_conventions_are_scipys(call):
     want = call(A)
     got = _traced_values(call, A)
@@ -108,7 +123,7 @@ def test_values_and_return_conventions_are_scipys(call):
         if w is None or np.ndim(w) == 0 and not isinstance(w, np.ndarray):
             assert g == w
             continue
-        assert np.shape(g) == np.shape(w)
+        assert np.shape(g) == np.shape(w) and np.result_type(g) == np.result_type(w)
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
 
 
@@ -152,6 +167,17 @@ def test_refusals_name_the_argument_and_the_fix():
         adkit.grad(lambda a: np.sum(sl.solve_discrete_lyapunov(a, I3, method="schur")))(A)
     with pytest.raises(ValueError, match="square"):
         adkit.grad(lambda a: np.sum(sl.logm(a)))(TALL)
+    with pytest.raises(NoRuleError, match="non-square.*qr"):
+        adkit.grad(lambda a: np.sum(sl.lu(a)[2]))(TALL)
+    with pytest.raises(NoRuleError, match="left=True"):
+        adkit.grad(lambda a: np.sum(np.real(sl.eig(a, left=True)[0])))(A)
+
+
+def test_functions_without_rules_are_named_publicly():
+    # scipy.linalg's batch decorator hides the function's own code: the error names the
+    # public function, not scipy.linalg._decomp_schur.schur
+    with pytest.raises(adkit.TracedConversionError, match=r"^scipy\.linalg\.schur "):
+        adkit.grad(lambda a: np.sum(sl.schur(a)[0]))(A)
 
 
 def test_plain_calls_stay_scipys():

@@ -278,10 +278,18 @@ def _public_name(frame: Any, module: str) -> str:
         return f"scipy.stats.{dist}.{code.co_name}"
     public = ".".join(part for part in module.split(".") if not part.startswith("_"))
     free = [frame.f_locals.get(n) for n in code.co_freevars]
-    for package in dict.fromkeys((public, *FAMILIES)):
-        for name, obj in getattr(sys.modules.get(package), "__dict__", {}).items():
-            if getattr(obj, "__code__", None) is code and all(
-                    cell.cell_contents is value
-                    for cell, value in zip(obj.__closure__ or (), free)):
-                return f"{package}.{name}"  # a decorated function: its wrapper's closure
+    packages = dict.fromkeys((public, *FAMILIES))
+    # the function itself (a decorated one: its wrapper, told apart by its closure), then a
+    # function behind a functools.wraps decorator (scipy.linalg's batch wrapper)
+    for unwrap in (lambda obj: obj, lambda obj: getattr(obj, "__wrapped__", None)):
+        for package in packages:
+            for name, obj in getattr(sys.modules.get(package), "__dict__", {}).items():
+                if _runs(unwrap(obj), code, free):
+                    return f"{package}.{name}"
     return f"{module}.{qualname}"
+
+
+def _runs(fn: Any, code: Any, free: list) -> bool:
+    """Whether the frame of `code` with free-variable values `free` is a call of fn."""
+    return getattr(fn, "__code__", None) is code and all(
+        cell.cell_contents is value for cell, value in zip(fn.__closure__ or (), free))

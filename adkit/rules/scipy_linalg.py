@@ -17,7 +17,8 @@ Both are holomorphic in their matrices, so for complex matrices autograd's
 convention (docs/complex.md) takes the same formulas with plain transposes: the
 VJP multiplies by the derivative without conjugating.
 - expm(A): the Frechet derivative is the top-right block of expm([[A, E], [0, A]])
-  (Higham), and the adjoint is the Frechet derivative at A^T.
+  (Higham), and the adjoint is the Frechet derivative at A^T; scipy.linalg.expm_frechet
+  returns that block (differentiable in A and E).
 - logm(A): the Frechet derivative is the top-right block of logm([[A, E], [0, A]]), as
   for expm, and the adjoint is the one at A^T. Where a real A has a negative eigenvalue
   SciPy's principal logarithm is complex (the gradient is its real part); there SciPy's
@@ -29,7 +30,8 @@ VJP multiplies by the derivative without conjugating.
 - lu_factor(A) -> (lu, piv): with A = P L U and F = L^-1 P^T dA U^-1,
   dL = L tril(F, -1) and dU = triu(F) U; the adjoint is
   A-bar = P L^-T (tril(L^T G, -1) + triu(G U^T)) U^-T. piv is an integer array
-  (no derivative); lu_solve unpacks L, U and the row swaps and solves.
+  (no derivative); lu_solve unpacks L, U and the row swaps and solves, and lu returns
+  SciPy's (P, L, U) (or (PL, U), or the row indices) of a square matrix from the same.
 Parameters SciPy uses for speed only (overwrite_*, check_finite) are accepted
 and ignored.
 """
@@ -250,6 +252,17 @@ expm_p = defprim(
     vjp=lambda ans, a: lambda g: _expm_frechet(_mT(a), g))
 
 
+def _expm_frechet_public(A, E, method=None, compute_expm=True, check_finite=True):
+    if method not in (None, "SPS", "blockEnlarge"):
+        raise ValueError(f"Unknown implementation {method}")
+    _square("expm_frechet", A)
+    _real_only("expm_frechet", A, E)
+    if shape_of(E) != shape_of(A):
+        raise ValueError("expected A and E to be the same shape")
+    frechet = _expm_frechet(A, E)
+    return (expm_p(A), frechet) if compute_expm else frechet
+
+
 def _expm(A):
     _square("expm", A)
     _real_only("expm", A)
@@ -382,8 +395,25 @@ def _lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     return w[np.argsort(perm)]
 
 
+def _lu(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
+    if ndim_of(a) != 2:
+        raise ValueError(f"scipy.linalg.lu expects a 2-D array, got shape {shape_of(a)}")
+    m, n = shape_of(a)
+    if m != n:
+        raise NoRuleError(f"scipy.linalg.lu of a non-square ({m} x {n}) traced matrix is not "
+                          "differentiable in adkit; factor a square matrix (or use qr)")
+    packed, piv = sl.lu_factor(a)  # adkit's rule for LAPACK's getrf, as SciPy's lu uses
+    lower, upper = np.tril(packed, -1) + np.eye(n), np.triu(packed)
+    perm = _permutation(primal(piv))  # P^T A = A[perm] = L U
+    if permute_l:
+        return lower[np.argsort(perm)], upper
+    if p_indices:
+        return np.argsort(perm).astype(np.int32), lower, upper
+    return np.eye(n)[:, perm], lower, upper
+
+
 _OWN_RULES = {sl.solve_sylvester: (solve_sylvester_p,), sl.sqrtm: (sqrtm_p, solve_sylvester_p),
-              sl.expm: (expm_p,), sl.lu_factor: (lu_p,), sl.logm: (logm_p,),
+              sl.expm: (expm_p,), sl.expm_frechet: (expm_p,), sl.lu_factor: (lu_p,), sl.lu: (lu_p,), sl.logm: (logm_p,),
               sl.solve_continuous_lyapunov: (solve_sylvester_p,),
               sl.solve_discrete_lyapunov: ()}
 for _fn, _handler in ((sl.inv, _inv), (sl.det, _det), (sl.solve, _solve), (sl.norm, _norm), (sl.solve_triangular, _solve_triangular),
@@ -391,7 +421,8 @@ for _fn, _handler in ((sl.inv, _inv), (sl.det, _det), (sl.solve, _solve), (sl.no
                       (sl.cho_solve, _cho_solve), (sl.solve_banded, _solve_banded),
                       (sl.eigh, _eigh), (sl.solve_sylvester, _solve_sylvester),
                       (sl.sqrtm, _sqrtm), (sl.expm, _expm), (sl.lu_factor, _lu_factor),
-                      (sl.lu_solve, _lu_solve), (sl.logm, _logm),
+                      (sl.lu_solve, _lu_solve), (sl.lu, _lu), (sl.logm, _logm),
+                      (sl.expm_frechet, _expm_frechet_public),
                       (sl.solve_continuous_lyapunov, _solve_continuous_lyapunov),
                       (sl.solve_discrete_lyapunov, _solve_discrete_lyapunov)):
     bind(_fn, _handler, "scipy.linalg." + _fn.__name__, via=_OWN_RULES.get(_fn, ()))

@@ -1,4 +1,6 @@
-"""scipy.linalg.block_diag, toeplitz, circulant and hankel on traced values.
+"""scipy.linalg.block_diag, toeplitz, circulant and hankel on traced values, and
+solve_toeplitz as np.linalg.solve of the Toeplitz matrix (O(n^3) where SciPy's Levinson
+recursion is O(n^2); the same solution, and derivatives from solve's rule).
 
 Each matrix is its inputs rearranged: an index gather (toeplitz, circulant, hankel) or
 blocks joined with zeros (block_diag), so the derivatives come from the indexing and
@@ -74,6 +76,16 @@ def _hankel(c, r=None):
     return values[np.arange(n)[:, None] + np.arange(m)[None, :]]
 
 
+def _solve_toeplitz(c_or_cr, b, check_finite=True):
+    c, r = c_or_cr if isinstance(c_or_cr, tuple) else (c_or_cr, None)
+    c = _as_array(c)
+    if ndim_of(c) > 1 or (r is not None and ndim_of(r) > 1):
+        raise ValueError("scipy.linalg.solve_toeplitz on traced values takes a 1-D c (and r)")
+    matrix = _toeplitz(c, None if r is None else r)
+    return np.linalg.solve(matrix, _as_array(b))
+
+
 for _fn, _handler in ((sl.block_diag, _block_diag), (sl.toeplitz, _toeplitz),
-                      (sl.circulant, _circulant), (sl.hankel, _hankel)):
+                      (sl.circulant, _circulant), (sl.hankel, _hankel),
+                      (sl.solve_toeplitz, _solve_toeplitz)):
     bind(_fn, _handler, "scipy.linalg." + _fn.__name__, via=())

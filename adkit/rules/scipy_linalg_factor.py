@@ -1,4 +1,5 @@
-"""scipy.linalg.svd, svdvals, qr, pinv and lstsq: NumPy's rules under SciPy's names.
+"""scipy.linalg.svd, svdvals, qr, pinv, lstsq, orth, eig and eigvals: NumPy's rules
+under SciPy's names.
 
 Each is the np.linalg function adkit already differentiates (adkit/rules/linalg.py),
 called with SciPy's arguments and returning SciPy's conventions:
@@ -10,7 +11,9 @@ called with SciPy's arguments and returning SciPy's conventions:
   then factors A[:, P];
 - pinv's cutoff is atol + rtol * max(s) (SciPy's defaults), return_rank gives (B, rank);
 - lstsq returns (x, residues, rank, s) with SciPy's residues (empty unless M > N and the
-  rank is N) and cond as the relative cutoff.
+  rank is N) and cond as the relative cutoff;
+- orth is SciPy's: the first rank columns of svd's U; eig and eigvals are np.linalg.eig
+  for A v = w v (right eigenvectors; b=, left= and homogeneous_eigvals= are refused).
 Singular vectors and Q's columns are fixed up to sign; the signs are taken from SciPy's
 own factorization at the point, so values equal SciPy's (the eigh handler does the same).
 """
@@ -25,7 +28,7 @@ import scipy.linalg as sl
 from ..table import NoRuleError
 from ..tracer import primal
 from .helpers import is_complex, ndim_of, shape_of
-from .linalg import lstsq_p, pinv, qr_p, svd_p
+from .linalg import eig_p, lstsq_p, pinv, qr_p, svd_p
 from .products import _mT
 from .scipy_binding import bind, original
 
@@ -133,7 +136,41 @@ def _lstsq(a, b, cond=None, overwrite_a=False, overwrite_b=False, check_finite=T
     return x, residues, rank, s
 
 
+def _orth(A, rcond=None):
+    _matrix("orth", A)
+    u, s, _ = _svd(A, full_matrices=False)
+    s = primal(s)
+    if rcond is None:
+        rcond = np.finfo(s.dtype).eps * max(shape_of(A))
+    rank = int(np.sum(s > np.max(s, initial=0.0) * rcond))
+    return u[:, :rank]
+
+
+def _eig(a, b=None, left=False, right=True, overwrite_a=False, overwrite_b=False,
+         check_finite=True, homogeneous_eigvals=False):
+    if b is not None or left or homogeneous_eigvals:
+        raise NoRuleError("scipy.linalg.eig is differentiable for A v = w v with right "
+                          "eigenvectors only; drop b=, left=True and homogeneous_eigvals=True "
+                          "(for a symmetric generalized problem use scipy.linalg.eigh(a, b))")
+    _matrix("eig", a)
+    w, v = np.linalg.eig(a)
+    w = w if is_complex(w) else w + 0j  # SciPy's eigenvalues are complex, real or not
+    if not right:
+        return w
+    # each eigenvector is fixed up to a factor: LAPACK's unit norm and real largest
+    # component leave a sign for a real one, taken from SciPy's own at the point
+    ref = original(sl.eig)(primal(a))[1]
+    real = ~np.iscomplexobj(primal(v)) or np.all(np.imag(ref) == 0, axis=0)
+    sign = np.where(real & (np.real(np.sum(np.conj(ref) * primal(v), axis=0)) < 0), -1.0, 1.0)
+    return w, v * sign
+
+
+def _eigvals(a, b=None, overwrite_a=False, check_finite=True, homogeneous_eigvals=False):
+    return _eig(a, b, right=False, homogeneous_eigvals=homogeneous_eigvals)
+
+
 for _fn, _handler, _via in ((sl.svd, _svd, (svd_p,)), (sl.svdvals, _svdvals, (svd_p,)),
                             (sl.qr, _qr, (qr_p,)), (sl.pinv, _pinv, (pinv,)),
-                            (sl.lstsq, _lstsq, (lstsq_p,))):
+                            (sl.lstsq, _lstsq, (lstsq_p,)), (sl.orth, _orth, (svd_p,)),
+                            (sl.eig, _eig, (eig_p,)), (sl.eigvals, _eigvals, (eig_p,))):
     bind(_fn, _handler, "scipy.linalg." + _fn.__name__, via=_via)
