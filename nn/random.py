@@ -5,7 +5,7 @@ defaults (float32 unless dtype is given).
 Where the numbers come from, by `seed`:
 - an int: a generator seeded with it, so the same call gives the same numbers every
   time (as Keras);
-- a `SeedGenerator`: its own generator, advanced by every draw;
+- a `SeedGenerator`: itself (a NumPy Generator), advanced by every draw;
 - None: NumPy's global random state (np.random.seed makes it reproducible; adkit.compile
   sees the draw and runs the function eagerly instead of freezing the numbers).
 
@@ -33,6 +33,7 @@ import scipy.special
 import adkit
 
 from .layers.subclassing import active_frame
+from .seeding import fresh_seed
 
 __all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "dropout",
            "shuffle", "categorical", "gamma", "beta", "binomial"]
@@ -41,10 +42,13 @@ __all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", 
 FLOATX = "float32"
 
 
-class SeedGenerator:
+class SeedGenerator(np.random.Generator):
     """A stateful source of random numbers, Keras's keras.random.SeedGenerator: give it
     as `seed=` to the functions here; each draw advances it, so successive draws differ
     and a generator made with the same seed repeats the sequence.
+
+    It is a NumPy Generator (PCG64, seeded with `seed`), so adkit.compile sees a function
+    draw from it and runs that function eagerly rather than replaying frozen numbers.
 
     >>> g = SeedGenerator(42)
     >>> first = normal((2,), seed=g)
@@ -60,7 +64,7 @@ class SeedGenerator:
             raise TypeError(f"SeedGenerator got unexpected arguments {sorted(unknown)}")
         self.seed = int(np.random.SeedSequence().entropy % 2**31) if seed is None else int(seed)
         self.name = name or "seed_generator"
-        self.generator = np.random.default_rng(self.seed)
+        super().__init__(np.random.PCG64(self.seed))
 
     def get_config(self) -> dict:
         """{"seed": ...}, as Keras saves it."""
@@ -71,8 +75,18 @@ class SeedGenerator:
         """A SeedGenerator from get_config's dict."""
         return cls(**config)
 
+    def __reduce__(self) -> tuple:
+        # NumPy's Generator pickles (and deep-copies) as a plain Generator: keep the class,
+        # the seed and the position in the sequence
+        return (type(self), (self.seed, self.name), self.bit_generator.state)
+
+    def __setstate__(self, state: dict) -> None:
+        self.bit_generator.state = state
+
     def __repr__(self) -> str:
         return f"<SeedGenerator name={self.name!r} seed={self.seed}>"
+
+    __str__ = __repr__
 
 
 def _step_generator() -> Any:
@@ -88,7 +102,7 @@ def _generator(seed: Any, who: str) -> Any:
         if step is not None:
             return step
         if seed is not None:
-            return seed.generator
+            return seed
         # seeded from NumPy's global state: np.random.seed governs it, compile sees it
         return np.random.default_rng(np.random.randint(0, 2**31 - 1))
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
