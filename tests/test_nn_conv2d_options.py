@@ -142,6 +142,7 @@ def test_dilated_conv2d_matches_keras(keras, padding, dilation):
 ALIASES = {"Convolution1D": "Conv1D", "Convolution2D": "Conv2D",
            "Convolution1DTranspose": "Conv1DTranspose",
            "Convolution2DTranspose": "Conv2DTranspose",
+           "SeparableConvolution1D": "SeparableConv1D",
            "SeparableConvolution2D": "SeparableConv2D", "MaxPool1D": "MaxPooling1D",
            "MaxPool2D": "MaxPooling2D", "AvgPool1D": "AveragePooling1D",
            "AvgPool2D": "AveragePooling2D", "GlobalMaxPool1D": "GlobalMaxPooling1D",

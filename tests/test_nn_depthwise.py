@@ -1,8 +1,8 @@
-"""DepthwiseConv2D and SeparableConv2D (nn/layers/depthwise.py): values against plain NumPy
-loops, derivatives against finite differences, output shapes, parameter counts and weight
-order as Keras's, configs and saved models, a small MobileNet-style model that trains
-(compiled and eager alike), bad input named; with Keras installed, Keras's outputs and
-.weights.h5 files."""
+"""DepthwiseConv2D, SeparableConv2D and their 1-D forms (nn/layers/depthwise.py): values
+against plain NumPy loops, derivatives against finite differences, output shapes,
+parameter counts and weight order as Keras's, configs and saved models, a small
+MobileNet-style model that trains (compiled and eager alike), bad input named; with Keras
+installed, Keras's outputs and .weights.h5 files."""
 
 import numpy as np
 import pytest
@@ -11,8 +11,9 @@ from conv_support import (fit_losses, keras, one_layer, same_as_keras,  # noqa: 
 
 import adkit
 from adkit.nn import Input, Sequential, load_model, optimizers
-from adkit.nn.layers import (BatchNormalization, DepthwiseConv2D, GlobalAveragePooling2D, Dense,
-                             SeparableConv2D, ShapeError, deserialize, serialize)
+from adkit.nn.layers import (BatchNormalization, Dense, DepthwiseConv1D, DepthwiseConv2D,
+                             GlobalAveragePooling2D, SeparableConv1D, SeparableConv2D, ShapeError,
+                             deserialize, serialize)
 
 RNG = np.random.default_rng(23)
 
@@ -215,3 +216,65 @@ def test_weights_files_cross_between_keras_and_adkit(keras, tmp_path):
                              L.GlobalAveragePooling2D(), L.Dense(2, activation="softmax")])
     x, y = images()
     weights_files_cross(twin, mobilenet_block, x, y, "sparse_categorical_crossentropy", tmp_path)
+
+
+# --- the 1-D forms -------------------------------------------------------------------------------
+
+CASES_1D = [(3, 1, "valid", 1, 1), (3, 2, "same", 2, 1), (2, 1, "same", 3, 2),
+            (1, 2, "valid", 1, 1)]
+
+
+@pytest.mark.parametrize("k,s,padding,mult,d", CASES_1D)
+def test_1d_values_shapes_and_derivatives(k, s, padding, mult, d):
+    depthwise = DepthwiseConv1D(k, s, padding, depth_multiplier=mult, dilation_rate=d,
+                                dtype="float64", bias_initializer="random_normal")
+    separable = SeparableConv1D(4, k, s, padding, depth_multiplier=mult, dilation_rate=d,
+                                dtype="float64", bias_initializer="random_normal")
+    x = RNG.standard_normal((2, 9, 3))
+    for layer in (depthwise, separable):
+        one_layer(layer, (9, 3))
+    kernel, bias = depthwise.get_weights()
+    assert kernel.shape == (k, 3, mult)
+    # the 1-D forms are the 2-D ones on images one row high
+    rows = depthwise_loop(x[:, None], kernel[None], (1, s), padding, (1, d))[:, 0]
+    np.testing.assert_allclose(depthwise(x), rows + bias, rtol=1e-12, atol=1e-12)
+    dk, pk, pb = separable.get_weights()
+    assert pk.shape == (1, 3 * mult, 4)
+    expected = depthwise_loop(x[:, None], dk[None], (1, s), padding, (1, d))[:, 0] @ pk[0] + pb
+    np.testing.assert_allclose(separable(x), expected, rtol=1e-12, atol=1e-12)
+    for layer, out in ((depthwise, rows), (separable, expected)):
+        assert out.shape[1:] == layer.compute_output_shape((9, 3))
+    adkit.check_grads(lambda v, w: np.sum(np.sin(depthwise.call({"kernel": w, "bias": bias}, v,
+                                                                None))),
+                      (x, kernel), modes=("reverse", "numeric"))
+    adkit.check_grads(lambda w: np.sum(np.sin(separable.call(
+        {"depthwise_kernel": dk, "pointwise_kernel": w, "bias": pb}, x, None))), (pk,),
+        modes=("reverse", "numeric"))
+
+
+def test_1d_config_counts_and_errors():
+    layer = SeparableConv1D(8, 3, padding="same", depth_multiplier=2, pointwise_regularizer="l2")
+    again = deserialize(serialize(layer))
+    assert type(again) is SeparableConv1D and again.get_config() == layer.get_config()
+    model = one_layer(SeparableConv1D(8, 3, depth_multiplier=2), (10, 4))
+    assert model.count_params() == 3 * 4 * 2 + 8 * 8 + 8   # Keras 3.15's summary
+    assert DepthwiseConv1D(3).compute_output_shape((None, 4)) == (None, 4)
+    with pytest.raises(ShapeError, match=r"'d1' \(DepthwiseConv1D\) expects input of shape "
+                                         r"\(steps, channels\)"):
+        Sequential([Input((4, 4, 2)), DepthwiseConv1D(3, name="d1")])
+    with pytest.raises(ValueError, match="kernel_size must be a positive int, got"):
+        SeparableConv1D(2, (3, 3))
+
+
+@pytest.mark.parametrize("k,s,padding,mult,d", CASES_1D)
+def test_1d_matches_keras(keras, k, s, padding, mult, d):
+    x = RNG.standard_normal((2, 9, 3)).astype(np.float32)
+    same_as_keras(keras, DepthwiseConv1D(k, s, padding, depth_multiplier=mult, dilation_rate=d,
+                                         bias_initializer="random_normal"),
+                  keras.layers.DepthwiseConv1D(k, s, padding, depth_multiplier=mult,
+                                               dilation_rate=d), x)
+    same_as_keras(keras, SeparableConv1D(5, k, s, padding, depth_multiplier=mult,
+                                         dilation_rate=d, bias_initializer="random_normal",
+                                         activation="relu"),
+                  keras.layers.SeparableConv1D(5, k, s, padding, depth_multiplier=mult,
+                                               dilation_rate=d, activation="relu"), x)

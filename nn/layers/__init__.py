@@ -7,9 +7,9 @@ from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .conv_aliases import (AvgPool1D, AvgPool2D, Convolution1D, Convolution1DTranspose,
                            Convolution2D, Convolution2DTranspose, GlobalAvgPool1D, GlobalAvgPool2D,
                            GlobalMaxPool1D, GlobalMaxPool2D, MaxPool1D, MaxPool2D,
-                           SeparableConvolution2D)
+                           SeparableConvolution1D, SeparableConvolution2D)
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
-from .depthwise import DepthwiseConv2D, SeparableConv2D
+from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D
 from .conv1d import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import Activation, Dense, Dropout, Embedding, Flatten, Lambda, Reshape
 from .dense_attention import AdditiveAttention, Attention
@@ -40,9 +40,10 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "LayerNormalization", "GroupNormalization", "UnitNormalization",
            "RMSNormalization",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
-           "GlobalAveragePooling1D", "Conv1DTranspose",
+           "GlobalAveragePooling1D", "Conv1DTranspose", "DepthwiseConv1D", "SeparableConv1D",
            "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose",
-           "SeparableConvolution2D", "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D",
+           "SeparableConvolution1D", "SeparableConvolution2D", "MaxPool1D", "MaxPool2D",
+           "AvgPool1D", "AvgPool2D",
            "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "MultiHeadAttention", "Attention", "AdditiveAttention", "Masking",

@@ -9,18 +9,20 @@ name saves, loads and names itself as the class (MaxPool2D() is a MaxPooling2D).
 from .conv import AveragePooling2D, Conv2D, MaxPooling2D
 from .conv1d import AveragePooling1D, Conv1D, MaxPooling1D
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
-from .depthwise import SeparableConv2D
+from .depthwise import SeparableConv1D, SeparableConv2D
 from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                              GlobalMaxPooling2D)
 
 __all__ = ["Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose",
-           "SeparableConvolution2D", "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D",
+           "SeparableConvolution1D", "SeparableConvolution2D", "MaxPool1D", "MaxPool2D",
+           "AvgPool1D", "AvgPool2D",
            "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D"]
 
 Convolution1D = Conv1D
 Convolution2D = Conv2D
 Convolution1DTranspose = Conv1DTranspose
 Convolution2DTranspose = Conv2DTranspose
+SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 MaxPool1D = MaxPooling1D
 MaxPool2D = MaxPooling2D
