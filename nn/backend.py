@@ -43,8 +43,9 @@ from adkit.extend import is_duck_array
 from adkit.kernels.window import check_fits, padding_mode, window, window_pair
 
 from .numpy_backend import NumpyBackend
-from .backend_compat import (clear_session, epsilon, floatx, image_data_format,  # noqa: F401
-                             set_floatx, set_image_data_format)   # Keras's keras.backend calls
+from .backend_compat import (backend, clear_session, epsilon, floatx, get_value,  # noqa: F401
+                             image_data_format, set_epsilon, set_floatx,
+                             set_image_data_format, set_value)   # Keras's keras.backend calls
 
 __all__ = ["conv2d", "conv2d_transpose", "bias_add", "max_pool2d", "avg_pool2d", "relu", "softmax", "log_softmax",
            "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_cross_entropy",

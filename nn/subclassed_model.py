@@ -30,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .layers.base import Layer, snake_case, unique_name
+from .seeding import fresh_seed
 
 #: Model's methods that need the graph: run on a subclassed model, they build it first
 #: from the data they are given
@@ -97,7 +98,7 @@ def start(model: Any, name: str | None, seed: int | None) -> None:
                         "functional API), or subclass it and define call(self, inputs), "
                         "as in Keras")
     model.name = name or unique_name(snake_case(type(model).__name__))
-    model.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+    model.seed = fresh_seed() if seed is None else int(seed)
     model._init_training_attributes()
     model._waiting = {"compile": None}
 
