@@ -11,7 +11,7 @@
 2
 """
 
-from . import (activations, callbacks, constraints, datasets, initializers, layers, losses,
+from . import (activations, callbacks, config, constraints, datasets, initializers, layers, losses,
                metrics, ops, optimizers, random, regularizers, schedules, utils, zoo)
 from .allocator import tune
 from .functional import Input, Model
@@ -21,4 +21,4 @@ from .models import ModelFileError, load_model
 
 __all__ = ["Sequential", "Model", "Input", "models", "load_model", "ModelFileError", "tune",
            "layers", "losses", "optimizers", "callbacks", "metrics", "regularizers", "constraints", "initializers",
-           "activations", "schedules", "datasets", "utils", "zoo", "ops", "random"]
+           "activations", "schedules", "datasets", "utils", "zoo", "ops", "random", "config"]
