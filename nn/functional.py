@@ -41,6 +41,7 @@ from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
 from . import subclassed_model
 from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk, unbuilt_sequential
+from .seeding import fresh_seed
 from .outputs import OutputLoss, OutputMetric, Rows, per_output
 from .summary_table import summary_lines
 from .training import Trainer, check_positive_int
@@ -76,7 +77,7 @@ class Model:
     # --- the graph -----------------------------------------------------------------------
     def _setup(self, inputs: Any, outputs: Any, name: str | None, seed: int | None) -> None:
         self.name = name or unique_name("functional")
-        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+        self.seed = fresh_seed() if seed is None else int(seed)
         self.inputs, self.input_names = _tensors(inputs, "inputs")
         self.outputs, self.output_keys = _tensors(outputs, "outputs")
         self._dict_inputs = isinstance(inputs, dict)
@@ -524,8 +525,34 @@ class Model:
         weights shared); on arrays, its outputs (inference unless training=True)."""
         return call_model(self, x, training)
 
+    @property
+    def input(self) -> Any:
+        """The model's input KerasTensor, or a list (a dict) of them, as given to Model."""
+        return self._given_structure(self.inputs, self._dict_inputs, self.input_names)
+
+    @property
+    def output(self) -> Any:
+        """The model's output KerasTensor, or a list (a dict) of them, as given to Model."""
+        return self._given_structure(self.outputs, self._dict_outputs, self.output_keys)
+
+    @staticmethod
+    def _given_structure(tensors: list, as_dict: bool, keys: list[str]) -> Any:
+        if as_dict:
+            return dict(zip(keys, tensors))
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
     # --- what Sequential does the same way ---------------------------------------------------
+    _json_class_name = "Functional"   # Keras's class_name for a functional model in to_json
     trainable = Sequential.trainable
+    weights = Sequential.weights
+    trainable_weights = Sequential.trainable_weights
+    non_trainable_weights = Sequential.non_trainable_weights
+    variables = Sequential.variables
+    trainable_variables = Sequential.trainable_variables
+    non_trainable_variables = Sequential.non_trainable_variables
+    predict_on_batch = Sequential.predict_on_batch
+    test_on_batch = Sequential.test_on_batch
+    to_json = Sequential.to_json
     fit = Sequential.fit
     evaluate = Sequential.evaluate
     train_on_batch = Sequential.train_on_batch
@@ -649,6 +676,7 @@ def _sequential_from_config(config: dict) -> Sequential:
 
 
 MODEL_CLASSES["Model"] = from_config
+MODEL_CLASSES["Functional"] = from_config   # Keras's name for it (to_json writes it)
 MODEL_CLASSES["Sequential"] = _sequential_from_config
 
 

@@ -9,6 +9,7 @@ device) is the Trainer's business (nn/training.py), which compile sets up.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Callable, Iterator
 
@@ -25,11 +26,13 @@ from .compiled_step import check_jit_compile
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
 from .layers.fusion import apply_layers
-from .layers.input_layer import InputLayer
+from .layers.input_layer import Input, InputLayer, input_tensor
 from .layers.nested import ModelLayer, NestedState, as_layer, call_model, stack_shapes
-from .layers.nodes import KerasTensor
+from .layers.nodes import KerasTensor, call_layer
 from .placement import HostPlacement, device_placement
 from .saving import save_model
+from .seeding import fresh_seed
+from .subclassed_model import is_subclass_with_call
 from .summary_table import summary_lines
 from .training import Trainer
 
@@ -57,10 +60,13 @@ class Sequential:
     (2, 1)
     """
 
+    #: the class_name to_json writes (Keras's)
+    _json_class_name = "Sequential"
+
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None,
                  seed: int | None = None) -> None:
         self.name = name or "sequential"
-        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+        self.seed = fresh_seed() if seed is None else int(seed)
         self.layers: list[Layer] = []
         self.params: dict[str, dict] | None = None
         self.state: dict[str, dict] = {}
@@ -90,6 +96,7 @@ class Sequential:
         declared = _input_shape_of(layer)
         if declared is not None:   # keras.Input(shape=...) starting the stack
             self._declare_input(declared)
+            self._declared_input = layer   # model.inputs is that tensor, as in Keras
             return
         if not isinstance(layer, Layer) and hasattr(layer, "trainable_part"):
             layer = as_layer(layer, first=not self.layers)   # a model in the stack, shared
@@ -109,6 +116,49 @@ class Sequential:
         self.params = None
         if self.layers[0].input_shape is not None:
             self.build(self.layers[0].input_shape)
+
+    # --- the symbolic graph (Keras 3's Sequential builds a functional one) ---------
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        """[the model's input KerasTensor]: the Input it started with, or one made for its
+        input shape; with `layer.output` it builds functional models from this one,
+        e.g. `Model(model.inputs, model.layers[-2].output)` (a feature extractor)."""
+        return self._symbolic_graph()[:1]
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        """[the last layer's output KerasTensor] in the model's symbolic graph."""
+        return self._symbolic_graph()[-1:]
+
+    @property
+    def input(self) -> KerasTensor:
+        """The model's input KerasTensor (see `inputs`)."""
+        return self._symbolic_graph()[0]
+
+    @property
+    def output(self) -> KerasTensor:
+        """The model's output KerasTensor (see `outputs`)."""
+        return self._symbolic_graph()[-1]
+
+    def _symbolic_graph(self) -> list[KerasTensor]:
+        """The input KerasTensor, then each layer's output on it: the layers called on
+        KerasTensors once (again after add / pop), which records each layer's `input`
+        and `output` (nn/layers/nodes.py)."""
+        self._require_built("the model's symbolic inputs and outputs")
+        key = (tuple(id(layer) for layer in self.layers), tuple(self.input_shape))
+        built = self.__dict__.get("_graph")
+        if built is not None and built[0] == key:
+            return built[1]
+        start = self.__dict__.get("_declared_input")
+        if isinstance(start, InputLayer):
+            start = self._declared_input = input_tensor(start)
+        if start is None or tuple(start.example_shape) != tuple(self.input_shape):
+            start = Input(shape=self.input_shape, dtype=self.layers[0].dtype.name)
+        tensors = [start]
+        for layer in self.layers:
+            tensors.append(call_layer(layer, tensors[-1], first_call=True))
+        self._graph = (key, tensors)
+        return tensors
 
     def pop(self) -> Layer:
         """Remove the last layer and return it, as Keras's Sequential.pop. The layers
@@ -442,7 +492,64 @@ class Sequential:
             np.copyto(w, new, casting="same_kind")
 
     def count_params(self) -> int:
-        return sum(w.size for name, w in self.weight_slots() if name.startswith("params/"))
+        """The number of values in all weights, state included (BatchNormalization's
+        moving statistics), as Keras counts them: summary()'s "Total params"."""
+        return sum(w.size for _, w in self.weight_slots())
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights fit updates, in `weights` order: those of trainable layers (a frozen
+        layer's and a frozen model's are not), without state (BatchNormalization's moving
+        statistics). Keras's `model.trainable_weights`, as arrays rather than variables."""
+        trained = {id(w) for w in tree_flatten(self.trainable_part(self.params))[0]}
+        return [w for w in self.weights if id(w) in trained]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The weights fit leaves alone, in `weights` order: a frozen layer's, and state."""
+        trained = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trained]
+
+    @property
+    def variables(self) -> list[np.ndarray]:
+        """Keras's `model.variables`: here the same arrays as `weights` (adkit.nn keeps no
+        metric or random-generator variables in the model)."""
+        return self.weights
+
+    @property
+    def trainable_variables(self) -> list[np.ndarray]:
+        """Keras's name for `trainable_weights`."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list[np.ndarray]:
+        """Keras's name for `non_trainable_weights`."""
+        return self.non_trainable_weights
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The model's outputs for one batch, all at once (Keras's predict_on_batch):
+        what `predict(x)` gives, without splitting x into batches."""
+        return self.predict(x, batch_size=_batch_length(x, "predict_on_batch"))
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> Any:
+        """The loss (and metrics) on one batch, as Keras's test_on_batch: what
+        `evaluate(x, y)` returns on that batch alone (the metrics start afresh)."""
+        self._require_compiled("test_on_batch")
+        return self.evaluate(x, y, batch_size=_batch_length(x, "test_on_batch"),
+                             sample_weight=sample_weight, return_dict=return_dict)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON, Keras's {"class_name", "config"}, without weights:
+        `adkit.nn.models.model_from_json` builds the model again (fresh weights, from
+        the config's seed). kwargs go to json.dumps (indent=2, say)."""
+        class_name = getattr(type(self), "_json_class_name", None)
+        if class_name is None or is_subclass_with_call(type(self)):
+            raise TypeError(f"to_json: model {self.name!r} is a subclassed model "
+                            f"({type(self).__name__}); its layers are code, which JSON does not "
+                            "hold. Rebuild it from its class and use save_weights/load_weights")
+        return json.dumps({"module": "adkit.nn", "class_name": class_name,
+                           "config": self.get_config()}, **kwargs)
 
     def summary(self, print_fn: Callable[[str], None] = print) -> None:
         """Layers, output shapes and parameter counts, as a table; print_fn is called once
@@ -541,6 +648,25 @@ def add_weighted_metrics(model: Any, weighted_metrics: list | None, loss_name: A
             key = "weighted_" + key
         model.compiled_metrics.append(metrics_module.WeightedMetric(metric, key))
         model._metric_keys.append(key)
+
+
+def _batch_length(x: Any, what: str) -> int:
+    """How many examples one batch x holds: an array, a list of arrays (one per input)
+    or a dict of them by input name."""
+    if isinstance(x, dict):
+        first = next(iter(x.values()), None)
+    elif isinstance(x, (list, tuple)) and x and all(isinstance(a, np.ndarray) for a in x):
+        first = x[0]
+    else:
+        first = x
+    if first is None or hasattr(first, "__next__") or hasattr(first, "on_epoch_end"):
+        raise TypeError(f"{what} takes one batch of arrays (an array, a list of arrays per "
+                        f"input, or a dict by input name), got {type(x).__name__}; for a "
+                        "generator or Sequence of batches use predict / evaluate")
+    shape = np.shape(first)
+    if not shape or shape[0] == 0:
+        raise ValueError(f"{what}: x has no examples (shape {shape})")
+    return int(shape[0])
 
 
 def _walk(tree: dict, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:

@@ -52,6 +52,27 @@ class ModelLayer(Layer):
         if "model" in self.__dict__ and bool(value) != self.trainable:
             self.model.trainable = bool(value)
 
+    # Keras's outer.get_layer("base") is the base model itself: its input, output and
+    # layers are the base's own graph's (what Grad-CAM and feature extractors read)
+    @property
+    def input(self) -> Any:
+        """The wrapped model's input KerasTensor(s), as Keras's nested model gives."""
+        return self.model.input
+
+    @property
+    def output(self) -> Any:
+        """The wrapped model's output KerasTensor(s), as Keras's nested model gives."""
+        return self.model.output
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The wrapped model's layers."""
+        return self.model.layers
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The wrapped model's layer called `name` (or at `index`)."""
+        return self.model.get_layer(name, index)
+
     @property
     def inner_layers(self) -> list[Layer]:
         """The wrapped model's layers (load_model's weight probe reaches them here)."""

@@ -103,12 +103,14 @@ def is_symbolic(x: Any) -> bool:
 
 
 def call_layer(layer: Any, inputs: Any, training: bool | None = None,
-               options: dict | None = None) -> Any:
+               options: dict | None = None, first_call: bool = False) -> Any:
     """layer(inputs): a node on KerasTensors, a forward pass on arrays (see the module).
     options: the call's keyword arguments other than tensors, given to the layer's
-    compute_output_shape and call (and kept in the node, so a saved model keeps them)."""
+    compute_output_shape and call (and kept in the node, so a saved model keeps them).
+    first_call=True: this node becomes the layer's `input` / `output` even if the layer
+    was called before (a Sequential's graph, traced again after add or pop)."""
     if is_symbolic(inputs):
-        return _record(layer, inputs, options or {})
+        return _record(layer, inputs, options or {}, first_call)
     frame = subclassing.active_frame()
     if frame is not None:   # a sublayer called in a subclassed layer's call
         return frame.run(layer, inputs, training, options or {})
@@ -122,7 +124,7 @@ def input_shape_of(inputs: Any) -> Any:
     return inputs.example_shape
 
 
-def _record(layer: Any, inputs: Any, options: dict) -> Any:
+def _record(layer: Any, inputs: Any, options: dict, first_call: bool = False) -> Any:
     tensors = flat(inputs)
     if isinstance(inputs, dict) or not all(isinstance(t, KerasTensor) for t in tensors):
         kinds = sorted({type(t).__name__ for t in tensors})
@@ -139,7 +141,35 @@ def _record(layer: Any, inputs: Any, options: dict) -> Any:
     shapes = out_shape if multiple else [out_shape]
     dtypes = getattr(layer, "output_dtypes", None) or [layer.dtype] * len(shapes)
     node.outputs = [KerasTensor(s, d, node, i) for i, (s, d) in enumerate(zip(shapes, dtypes))]
+    if first_call or "_first_node" not in vars(layer):   # Keras's layer.input / layer.output
+        layer._first_node = node
     return list(node.outputs) if multiple else node.outputs[0]
+
+
+class NeverCalledError(AttributeError, ValueError):
+    """layer.input / layer.output of a layer never called on KerasTensors: a ValueError
+    as in Keras, and an AttributeError so that hasattr(layer, "output") is False."""
+
+
+def first_call_tensors(layer: Any, what: str) -> Any:
+    """Keras's `layer.input` (what="input") or `layer.output` (what="output"): the
+    KerasTensor(s) of the layer's first call on KerasTensors (a list for several). A
+    layer of a built Sequential has them from the Sequential's graph, traced here on
+    first use."""
+    node = vars(layer).get("_first_node")
+    owner = None if getattr(layer, "_owner", None) is None else layer._owner()
+    if node is None and getattr(owner, "params", None) is not None \
+            and hasattr(owner, "_symbolic_graph"):
+        owner._symbolic_graph()
+        node = vars(layer).get("_first_node")
+    if node is None:
+        raise NeverCalledError(f"layer {layer.name!r} ({type(layer).__name__}) has never been "
+                               f"called on KerasTensors and thus has no defined {what}; call it "
+                               "on an adkit.nn.Input (the functional API), or build the "
+                               "Sequential model holding it")
+    if what == "input":
+        return list(node.inputs) if isinstance(node.inputs, (list, tuple)) else node.inputs
+    return list(node.outputs) if len(node.outputs) > 1 else node.outputs[0]
 
 
 def _check_built_shape(layer: Any, shape: Any) -> None:
