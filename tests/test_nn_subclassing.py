@@ -368,3 +368,58 @@ def test_inputs_of_unknown_length():
         out_steps, out_pooled = model.predict(x)
         np.testing.assert_allclose(out_steps, x, rtol=1e-6, atol=1e-6)     # float32
         np.testing.assert_allclose(out_pooled, x.mean(axis=1), rtol=1e-6, atol=1e-6)
+
+
+class TransformerBlock(layers.Layer):
+    """keras.io's text classification with a transformer, its block as written there."""
+
+    def __init__(self, embed_dim, num_heads, ff_dim, rate=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.att = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
+        self.ffn = keras.Sequential([layers.Dense(ff_dim, activation="relu"),
+                                     layers.Dense(embed_dim)])
+        self.layernorm1 = layers.LayerNormalization(epsilon=1e-6)
+        self.layernorm2 = layers.LayerNormalization(epsilon=1e-6)
+        self.dropout1 = layers.Dropout(rate)
+        self.dropout2 = layers.Dropout(rate)
+
+    def call(self, inputs, training=False):
+        attn_output = self.dropout1(self.att(inputs, inputs), training=training)
+        out1 = self.layernorm1(inputs + attn_output)
+        ffn_output = self.dropout2(self.ffn(out1), training=training)
+        return self.layernorm2(out1 + ffn_output)
+
+
+class TokenAndPositionEmbedding(layers.Layer):
+    def __init__(self, maxlen, vocab_size, embed_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.token_emb = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+        self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed_dim)
+
+    def call(self, x):
+        positions = self.pos_emb(np.arange(0, x.shape[-1], 1))
+        return self.token_emb(x) + positions
+
+
+def test_the_keras_io_transformer_example_builds_as_keras_and_learns():
+    inputs = layers.Input(shape=(20,), dtype="int32")
+    x = TokenAndPositionEmbedding(20, 50, 16, name="embed")(inputs)
+    x = TransformerBlock(16, 2, 32, name="block")(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Dense(20, activation="relu", name="hidden")(x)
+    model = keras.Model(inputs, layers.Dense(2, activation="softmax", name="out")(x), seed=0)
+
+    def count(tree):
+        return sum(np.size(a) for a in adkit.pytree.tree_flatten(tree)[0])
+    # Keras 3.15's count_params for the same layers: 50*16 + 20*16; attention
+    # 3*(16*2*16 + 2*16) + 2*16*16 + 16, feed-forward 16*32+32 + 32*16+16, norms 4*16
+    assert [count(model.params[n]) for n in ("embed", "block", "hidden", "out")] == \
+        [1120, 3296, 340, 42]
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 50, size=(256, 20))
+    labels = (np.mean(tokens < 25, axis=1) > 0.5).astype(int)   # mostly low tokens?
+    model.compile(optimizer=keras.optimizers.Adam(0.003),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(tokens, labels, batch_size=32, epochs=10, verbose=0)
+    assert history.history["accuracy"][-1] > 0.8
+    assert model.trainer.compiled_step.program.stats.traces == 1
