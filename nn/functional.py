@@ -290,10 +290,9 @@ class Model:
         for i, (t, loss) in enumerate(zip(self.outputs, self.losses)):
             layer = t.node.layer
             if isinstance(layer, _Activated) and len(t.node.outputs) == 1:
-                key = (getattr(loss, "__name__", None),
-                       getattr(layer.activation, "__name__", None))
-                if key in losses_module.FUSED:
-                    fused[i] = losses_module.FUSED[key]
+                logits_loss = losses_module.fused(loss, layer.activation)
+                if logits_loss is not None:
+                    fused[i] = logits_loss
         return fused
 
     def final_outputs(self, out: Any) -> Any:
@@ -398,14 +397,14 @@ class Model:
 
     def compile_config(self) -> dict:
         """What save_model stores to compile the model again on load."""
-        def name(fn: Any) -> Any:
-            return getattr(fn, "__name__", None)
+        name = losses_module.serialize
         if isinstance(self._loss_specs, dict):
             loss = {k: name(f) for k, f in zip(self.output_names, self.losses)}
         elif len(self.losses) > 1 and isinstance(self._loss_specs, (list, tuple)):
             loss = [name(f) for f in self.losses]
         else:
-            loss = name(self.losses[0]) if len(set(map(name, self.losses))) == 1 else \
+            loss = name(self.losses[0]) if all(name(f) == name(self.losses[0])
+                                               for f in self.losses) else \
                 [name(f) for f in self.losses]
         specs = self._metric_specs
         if isinstance(specs, dict):
