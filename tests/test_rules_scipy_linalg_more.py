@@ -74,6 +74,8 @@ CASES = {
     "toeplitz": (lambda c, r: sl.toeplitz(c, r), R(3, seed=39), R(4, seed=40)),
     "toeplitz c only": (lambda c: sl.toeplitz(c), R(4, seed=41)),
     "toeplitz batch": (lambda c, r: sl.toeplitz(c, r), R(2, 3, seed=42), R(2, 2, seed=43)),
+    "companion": (lambda a: sl.companion(a), R(4, seed=57) + np.array([3.0, 0, 0, 0])),
+    "companion batch": (lambda a: sl.companion(a), R(2, 3, seed=58) + np.array([3.0, 0, 0])),
     "circulant": (lambda c: sl.circulant(c), R(4, seed=44)),
     "circulant batch": (lambda c: sl.circulant(c), R(2, 3, seed=45)),
     "hankel": (lambda c, r: sl.hankel(c, r), R(3, seed=46), R(4, seed=47)),

@@ -104,9 +104,32 @@ def test_lfilter_gradient_in_x_is_the_time_reversed_filter():
     np.testing.assert_allclose(pull(g)[0], matrix.T @ g, rtol=1e-12)
 
 
-def test_lfilter_refuses_initial_conditions_and_bad_coefficients():
-    x = R(5)
-    with pytest.raises(NoRuleError, match="zi="):
-        adkit.grad(lambda x: np.sum(signal.lfilter(B, A, x, zi=np.zeros(2))[0]))(x)
+@pytest.mark.parametrize("fun,args", [
+    (lambda b, a, x, zi: np.concatenate(signal.lfilter(b, a, x, zi=zi)),
+     (B, A, R(5, seed=86), R(2, seed=87))),
+    (lambda b, a, x, zi: np.concatenate(signal.lfilter(b, a, x, zi=zi)),
+     (B, A[:2], R(1, seed=88), R(2, seed=89))),  # fewer samples than delays
+    (lambda a, x, zi: np.concatenate(signal.lfilter(B[:2], a, x, axis=0, zi=zi), axis=0),
+     (A, R(4, 2, seed=90), R(2, 2, seed=91))),
+    (lambda b, a: signal.lfilter_zi(b, a), (B, A)),
+    (lambda b, a, x: signal.filtfilt(b, a, x), (B, A, R(12, seed=92))),
+], ids=["zi", "zi short x", "zi axis 0", "lfilter_zi", "filtfilt"])
+def test_lfilter_initial_state_and_filtfilt(fun, args):
+    check(fun, *args)
+    np.testing.assert_allclose(adkit.jvp(fun, args, args)[0], fun(*args), rtol=1e-12,
+                               atol=1e-14)
+
+
+def test_lfilter_with_zi_returns_scipys_pair():
+    x, zi = R(2, 6, seed=93), R(2, 2, seed=94)
+    want = signal.lfilter(B, A, x, zi=zi)
+    got = adkit.jvp(lambda x, zi: list(signal.lfilter(B, A, x, zi=zi)), (x, zi), (x, zi))[0]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+    with pytest.raises(ValueError, match="Unexpected shape for zi"):
+        adkit.grad(lambda x: np.sum(signal.lfilter(B, A, x, zi=np.zeros(3))[0]))(R(5))
+
+
+def test_lfilter_refuses_bad_coefficients():
     with pytest.raises(ValueError, match="1-D"):
-        adkit.grad(lambda x: np.sum(signal.lfilter(np.ones((2, 2)), A, x)))(x)
+        adkit.grad(lambda x: np.sum(signal.lfilter(np.ones((2, 2)), A, x)))(R(5))

@@ -1,4 +1,4 @@
-"""scipy.linalg.block_diag, toeplitz, circulant and hankel on traced values, and
+"""scipy.linalg.block_diag, toeplitz, circulant, hankel and companion on traced values, and
 solve_toeplitz as np.linalg.solve of the Toeplitz matrix (O(n^3) where SciPy's Levinson
 recursion is O(n^2); the same solution, and derivatives from solve's rule).
 
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sl
 
+from ..tracer import primal
 from .helpers import ndim_of, shape_of
 from .scipy_binding import bind
 
@@ -76,6 +77,19 @@ def _hankel(c, r=None):
     return values[np.arange(n)[:, None] + np.arange(m)[None, :]]
 
 
+def _companion(a):
+    a = _at_least_1d(a)
+    n = shape_of(a)[-1]
+    if n < 2:
+        raise ValueError("The length of `a` along the last axis must be at least 2.")
+    if np.any(primal(a)[..., 0] == 0):
+        raise ValueError("The first coefficient(s) of `a` (i.e. elements of `a[..., 0]`) "
+                         "must not be zero.")
+    first_row = -a[..., 1:] / (1.0 * a[..., 0:1])
+    below = np.broadcast_to(np.eye(n - 2, n - 1), shape_of(a)[:-1] + (n - 2, n - 1))
+    return np.concatenate([first_row[..., None, :], below], axis=-2)
+
+
 def _solve_toeplitz(c_or_cr, b, check_finite=True):
     c, r = c_or_cr if isinstance(c_or_cr, tuple) else (c_or_cr, None)
     c = _as_array(c)
@@ -87,5 +101,5 @@ def _solve_toeplitz(c_or_cr, b, check_finite=True):
 
 for _fn, _handler in ((sl.block_diag, _block_diag), (sl.toeplitz, _toeplitz),
                       (sl.circulant, _circulant), (sl.hankel, _hankel),
-                      (sl.solve_toeplitz, _solve_toeplitz)):
+                      (sl.solve_toeplitz, _solve_toeplitz), (sl.companion, _companion)):
     bind(_fn, _handler, "scipy.linalg." + _fn.__name__, via=())

@@ -12,8 +12,12 @@ the coefficients are shared by every signal). Each rule is made of this primitiv
 NumPy operations, so derivatives of any order nest. The SymPy counterpart runs the
 difference equation itself on expressions.
 
-Initial conditions (zi=) are refused by name: the filter's response to them is not
-implemented.
+With initial delays zi (SciPy's transposed direct form II) the output gains the free
+response to them, the all-pole filter 1/A applied to zi padded with zeros, and the final
+delays zf are sums of the last samples of x and y (see _with_initial_state): both are
+differentiable in b, a, x and zi, so scipy.signal.filtfilt (which calls lfilter with
+zi = lfilter_zi(b, a) * x[0]) differentiates too, in b and a through lfilter_zi (a
+linear solve with the companion matrix of a).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 import scipy.signal as signal
 
 from ..table import NoRuleError, defprim
+from ..tracer import primal
 from .helpers import ndim_of, normalize_axis, shape_of
 from .scipy_binding import bind, original
 
@@ -90,15 +95,78 @@ def _coefficients(name: str, c: Any) -> Any:
 
 
 def _lfilter(b, a, x, axis=-1, zi=None):
-    if zi is not None:
-        raise NoRuleError("scipy.signal.lfilter(..., zi=...) is not differentiable in adkit "
-                          "(the response to initial conditions is not implemented); filter "
-                          "without zi, e.g. after prepending the samples the state stands for")
     x = x if hasattr(x, "shape") else np.asarray(x)
     if ndim_of(x) == 0:
         raise ValueError("scipy.signal.lfilter: x must be an array with at least one axis")
     b, a = _coefficients("b", b), _coefficients("a", a)
-    return lfilter_p(b, a, x * 1.0, axis=normalize_axis(axis, ndim_of(x)))
+    axis = normalize_axis(axis, ndim_of(x))
+    y = lfilter_p(b, a, x * 1.0, axis=axis)
+    if zi is None:
+        return y
+    return _with_initial_state(b, a, x, y, zi, axis)
+
+
+def _with_initial_state(b: Any, a: Any, x: Any, y: Any, zi: Any, axis: int) -> tuple:
+    """(y, zf) for SciPy's initial delays zi (transposed direct form II, with b and a
+    normalised by a[0]). By linearity y gains the free response to zi, which is the all-pole
+    filter 1/A applied to zi padded with zeros; the final delays are
+    zf[i] = sum_m (b[i+1+m] x[N-1-m] - a[i+1+m] y[N-1-m]) (+ zi[i+N] while N < K)."""
+    order = max(shape_of(a)[0], shape_of(b)[0]) - 1
+    expected = shape_of(x)[:axis] + (order,) + shape_of(x)[axis + 1:]
+    zi = zi if hasattr(zi, "shape") else np.asarray(zi)
+    if shape_of(zi) != expected:
+        try:
+            zi = np.broadcast_to(zi, expected)
+        except ValueError:
+            raise ValueError(f"Unexpected shape for zi: expected {expected}, found "
+                             f"{shape_of(zi)}.") from None
+    zi = np.moveaxis(zi * 1.0, axis, -1)
+    n = shape_of(x)[axis]
+    kept = min(n, order)
+    padded = np.concatenate([zi[..., :kept], np.zeros(shape_of(zi)[:-1] + (n - kept,))],
+                            axis=-1)
+    y = y + np.moveaxis(lfilter_p(a[:1], a, padded, axis=ndim_of(padded) - 1), -1, axis)
+    bn = np.concatenate([b, np.zeros(order + 1 - shape_of(b)[0])]) / a[0]
+    an = np.concatenate([a, np.zeros(order + 1 - shape_of(a)[0])]) / a[0]
+    xs, ys = np.moveaxis(x * 1.0, axis, -1), np.moveaxis(y, axis, -1)
+    delays = []
+    for i in range(order):
+        terms = [bn[i + 1 + m] * xs[..., n - 1 - m] - an[i + 1 + m] * ys[..., n - 1 - m]
+                 for m in range(order - i) if n - 1 - m >= 0]
+        if i + n < order:
+            terms.append(zi[..., i + n])
+        delays.append(sum(terms[1:], terms[0]))
+    zf = np.stack(delays, axis=-1) if delays else zi
+    return y, np.moveaxis(zf, -1, axis)
+
+
+def _lfilter_zi(b, a):
+    """SciPy's steady-state delays for a unit step: zi = (I - companion(a)^T)^-1 (b[1:] -
+    a[1:] b[0]), with a's leading zeros dropped and both normalised by a[0]."""
+    b = _coefficients("b", b)
+    a = a if hasattr(a, "shape") else np.asarray(a)
+    a = np.reshape(a, (1,)) if ndim_of(a) == 0 else a
+    if ndim_of(a) != 1:
+        raise ValueError("Denominator a must be 1-D.")
+    leading = 0
+    while shape_of(a)[0] - leading > 1 and primal(a)[leading] == 0.0:
+        leading += 1
+    a = a[leading:] * 1.0
+    if shape_of(a)[0] < 1:
+        raise ValueError("There must be at least one nonzero `a` coefficient.")
+    b, a = b / a[0], a / a[0]
+    n = max(shape_of(a)[0], shape_of(b)[0])
+    a = np.concatenate([a, np.zeros(n - shape_of(a)[0])])
+    b = np.concatenate([b, np.zeros(n - shape_of(b)[0])])
+    i_minus_a = np.eye(n - 1) - np.transpose(_companion(a))
+    return np.linalg.solve(i_minus_a, b[1:] - a[1:] * b[0])
+
+
+def _companion(a: Any) -> Any:
+    """scipy.linalg.companion of a normalised 1-D a (a[0] = 1)."""
+    n = shape_of(a)[0]
+    return np.concatenate([-a[None, 1:], np.eye(n - 2, n - 1)], axis=0)
 
 
 bind(signal.lfilter, _lfilter, "scipy.signal.lfilter", via=(lfilter_p,))
+bind(signal.lfilter_zi, _lfilter_zi, "scipy.signal.lfilter_zi", via=())
