@@ -24,6 +24,7 @@ An op Keras has and adkit does not (conv_transpose, ctc_loss, stft, ...) is abse
 from __future__ import annotations
 
 import builtins as _builtins
+import functools
 import math
 from typing import Any, Callable, Sequence
 
@@ -37,6 +38,7 @@ from . import activations as _activations
 from . import backend as _backend
 from . import losses as _losses
 from . import ops_linalg as linalg
+from .layers.subclassing import Variable
 from .ops_linalg import cholesky, cholesky_inverse, det, eig, eigh, inv, logdet, lstsq, \
     matrix_rank, norm, pinv, qr, slogdet, solve, solve_triangular, svd
 
@@ -86,7 +88,7 @@ def convert_to_tensor(x: Any, dtype: Any = None, sparse: Any = None, ragged: Any
     if sparse or ragged:
         raise ValueError("convert_to_tensor: adkit has no sparse or ragged tensors; pass "
                          "sparse=None and ragged=None (dense arrays)")
-    if hasattr(x, "_layer") and hasattr(x, "value"):   # a Variable of a subclassed layer
+    if isinstance(x, Variable):   # a weight of a subclassed layer, outside its call
         x = x.value
     if not _is_array(x):
         x = _inferred(x)
@@ -1140,19 +1142,29 @@ def custom_gradient(f: Callable) -> Callable:
 # --- neural-network ops: adkit.nn's activations and losses ------------------------------------
 
 
-def relu(x: Any) -> Any:
-    """max(x, 0)."""
-    return _activations.relu(convert_to_tensor(x))
+def _activation_op(fn: Callable) -> Callable:
+    """keras.activations' function as Keras's op of the same name: Python data first
+    converted as Keras converts it (floats to float32)."""
+    @functools.wraps(fn)
+    def op(x: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(convert_to_tensor(x), *args, **kwargs)
+    return op
 
 
-def relu6(x: Any) -> Any:
-    """min(max(x, 0), 6)."""
-    return _activations.relu6(convert_to_tensor(x))
-
-
-def sigmoid(x: Any) -> Any:
-    """1 / (1 + exp(-x))."""
-    return _activations.sigmoid(convert_to_tensor(x))
+relu, relu6, sigmoid, softplus, softsign, silu, log_sigmoid = (_activation_op(f) for f in (
+    _activations.relu, _activations.relu6, _activations.sigmoid, _activations.softplus,
+    _activations.softsign, _activations.silu, _activations.log_sigmoid))
+swish = silu
+hard_silu = hard_swish = _activation_op(_activations.hard_silu)
+leaky_relu, elu, selu, celu, glu = (_activation_op(f) for f in (
+    _activations.leaky_relu, _activations.elu, _activations.selu, _activations.celu,
+    _activations.glu))
+hard_tanh, tanh_shrink, soft_shrink, hard_shrink, threshold = (_activation_op(f) for f in (
+    _activations.hard_tanh, _activations.tanh_shrink, _activations.soft_shrink,
+    _activations.hard_shrink, _activations.threshold))
+sparse_plus, sparse_sigmoid, squareplus, sparsemax = (_activation_op(f) for f in (
+    _activations.sparse_plus, _activations.sparse_sigmoid, _activations.squareplus,
+    _activations.sparsemax))
 
 
 def hard_sigmoid(x: Any) -> Any:
@@ -1160,111 +1172,10 @@ def hard_sigmoid(x: Any) -> Any:
     return np.clip(convert_to_tensor(x) * (1.0 / 6.0) + 0.5, 0.0, 1.0)
 
 
-def hard_silu(x: Any) -> Any:
-    """x * hard_sigmoid(x)."""
-    return _activations.hard_silu(convert_to_tensor(x))
-
-
-hard_swish = hard_silu
-
-
-def softplus(x: Any) -> Any:
-    """log(1 + exp(x))."""
-    return _activations.softplus(convert_to_tensor(x))
-
-
-def softsign(x: Any) -> Any:
-    """x / (1 + |x|)."""
-    return _activations.softsign(convert_to_tensor(x))
-
-
-def silu(x: Any) -> Any:
-    """x * sigmoid(x)."""
-    return _activations.silu(convert_to_tensor(x))
-
-
-swish = silu
-
-
-def log_sigmoid(x: Any) -> Any:
-    """log(sigmoid(x)), computed stably."""
-    return _activations.log_sigmoid(convert_to_tensor(x))
-
-
-def leaky_relu(x: Any, negative_slope: float = 0.2) -> Any:
-    """x for x >= 0, negative_slope * x below."""
-    return _activations.leaky_relu(convert_to_tensor(x), negative_slope)
-
-
 def gelu(x: Any, approximate: bool = True) -> Any:
     """The Gaussian error linear unit; Keras's ops default is the tanh approximation
     (keras.activations.gelu's is the exact one)."""
     return _activations.gelu(convert_to_tensor(x), approximate)
-
-
-def elu(x: Any, alpha: float = 1.0) -> Any:
-    """x for x > 0, alpha * (exp(x) - 1) below."""
-    return _activations.elu(convert_to_tensor(x), alpha)
-
-
-def selu(x: Any) -> Any:
-    """The scaled ELU of self-normalising networks."""
-    return _activations.selu(convert_to_tensor(x))
-
-
-def celu(x: Any, alpha: float = 1.0) -> Any:
-    """max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)."""
-    return _activations.celu(convert_to_tensor(x), alpha)
-
-
-def glu(x: Any, axis: int = -1) -> Any:
-    """a * sigmoid(b) for the two halves a, b of x along axis."""
-    return _activations.glu(convert_to_tensor(x), axis)
-
-
-def hard_tanh(x: Any) -> Any:
-    """clip(x, -1, 1)."""
-    return _activations.hard_tanh(convert_to_tensor(x))
-
-
-def tanh_shrink(x: Any) -> Any:
-    """x - tanh(x)."""
-    return _activations.tanh_shrink(convert_to_tensor(x))
-
-
-def soft_shrink(x: Any, threshold: float = 0.5) -> Any:
-    """x moved threshold towards 0, and 0 within threshold of it."""
-    return _activations.soft_shrink(convert_to_tensor(x), threshold)
-
-
-def hard_shrink(x: Any, threshold: float = 0.5) -> Any:
-    """x where |x| > threshold, else 0."""
-    return _activations.hard_shrink(convert_to_tensor(x), threshold)
-
-
-def threshold(x: Any, threshold: float, default_value: float) -> Any:
-    """x where x > threshold, else default_value."""
-    return _activations.threshold(convert_to_tensor(x), threshold, default_value)
-
-
-def sparse_plus(x: Any) -> Any:
-    """0 below -1, x above 1, (x + 1)^2 / 4 between."""
-    return _activations.sparse_plus(convert_to_tensor(x))
-
-
-def sparse_sigmoid(x: Any) -> Any:
-    """clip((x + 1) / 2, 0, 1)."""
-    return _activations.sparse_sigmoid(convert_to_tensor(x))
-
-
-def squareplus(x: Any, b: float = 4) -> Any:
-    """(x + sqrt(x^2 + b)) / 2."""
-    return _activations.squareplus(convert_to_tensor(x), b)
-
-
-def sparsemax(x: Any, axis: int = -1) -> Any:
-    """The Euclidean projection of x onto the probability simplex along axis."""
-    return _activations.sparsemax(convert_to_tensor(x), axis)
 
 
 def softmax(x: Any, axis: Any = -1) -> Any:
