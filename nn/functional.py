@@ -72,7 +72,7 @@ class Model:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if subclassed_model.is_subclass_with_call(cls):
-            subclassed_model.adapt_class(cls, Model)
+            subclassed_model.adapt_class(cls)
 
     # --- the graph -----------------------------------------------------------------------
     def _setup(self, inputs: Any, outputs: Any, name: str | None, seed: int | None) -> None:
@@ -788,3 +788,6 @@ def _feeds_embedding(model: Model, tensor: KerasTensor) -> bool:
 
 def _is_array_list(data: Any) -> bool:
     return all(isinstance(a, np.ndarray) for a in data)
+
+
+subclassed_model.register(Model, Input)   # a subclassed model's graph is one of these

@@ -31,6 +31,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .seeding import fresh_seed
+
 InitializerFn = Callable[[np.random.Generator, tuple, np.dtype], np.ndarray]
 
 #: the standard deviation of a standard normal cut at +-2 (Keras's truncation)
@@ -207,7 +209,7 @@ class Initializer:
         return np.asarray(self.draw(self._generator(rng), shape, dtype), dtype=dtype)
 
     def _generator(self, rng: np.random.Generator | None) -> np.random.Generator:
-        return rng if rng is not None else np.random.default_rng()
+        return rng if rng is not None else np.random.default_rng(fresh_seed())
 
     def draw(self, rng: np.random.Generator, shape: tuple, dtype: np.dtype) -> np.ndarray:
         """The initial values of a weight of this shape and dtype."""

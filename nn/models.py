@@ -396,7 +396,11 @@ def clone_model(model: Sequential | Model, input_tensors: Any = None,
     """
     if kwargs:
         raise TypeError(f"clone_model got unexpected arguments {sorted(kwargs)}")
-    if is_subclass_with_call(type(model)) or not isinstance(model, (Sequential, Model)):
+    kind = getattr(type(model), "_json_class_name", None)   # "Sequential" or "Functional"
+    if kind is None:
+        raise TypeError(f"clone_model takes a Sequential or functional Model, got "
+                        f"{type(model).__name__}")
+    if is_subclass_with_call(type(model)):
         raise TypeError(f"clone_model copies Sequential and functional models; "
                         f"{type(model).__name__} is a subclassed model (its layers are code): "
                         "make a new instance of its class instead")
@@ -413,7 +417,7 @@ def clone_model(model: Sequential | Model, input_tensors: Any = None,
         return clone_function(layer)
 
     layers = [copy_layer(layer) for layer in model.layers]
-    if isinstance(model, Sequential):
+    if kind == "Sequential":
         if model.params is None and model.__dict__.get("_declared_input_shape") is not None:
             config["input_shape"] = list(model._declared_input_shape)
         return _built_sequential(layers, config)

@@ -36,6 +36,15 @@ from .seeding import fresh_seed
 #: from the data they are given
 _DATA_METHODS = ("fit", "evaluate", "predict", "train_on_batch", "__call__")
 
+#: the functional API's Model class and Input function, registered by nn/functional.py
+#: (which imports this module, so this one does not import it)
+FUNCTIONAL: dict[str, Any] = {}
+
+
+def register(model_class: type, input_function: Callable) -> None:
+    """Called by nn/functional.py: the Model class and Input a graph is built from."""
+    FUNCTIONAL.update(Model=model_class, Input=input_function)
+
 
 class SubclassedCall(Layer):
     """A subclassed model's call as the one layer of its graph."""
@@ -78,9 +87,10 @@ def is_subclass_with_call(cls: type) -> bool:
     return any("call" in vars(base) for base in cls.__mro__ if base.__name__ != "Model")
 
 
-def adapt_class(cls: type, model_class: type) -> None:
+def adapt_class(cls: type) -> None:
     """Wrap Model's data methods (those cls does not define itself) and compile, build
     and summary so that an instance waiting for its first data builds itself first."""
+    model_class = FUNCTIONAL["Model"]
     for name in _DATA_METHODS:
         if name not in vars(cls):
             setattr(cls, name, _building_first(getattr(model_class, name)))
@@ -110,7 +120,7 @@ def waiting(model: Any) -> bool:
 
 def build_for(model: Any, example: Any) -> None:
     """Build a waiting model for inputs like example (an array or a list of arrays)."""
-    from .functional import Input, Model   # functional imports this module
+    Input, Model = FUNCTIONAL["Input"], FUNCTIONAL["Model"]
     arrays = example if isinstance(example, (list, tuple)) else [example]
     try:
         shapes = [np.shape(a)[1:] for a in arrays]
@@ -162,7 +172,7 @@ def _compile(method: Callable) -> Callable:
 def _build(method: Callable) -> Callable:
     def build(self: Any, input_shape: Any = None, weights: Any = None) -> None:
         if waiting(self):
-            from .functional import Input, Model
+            Input, Model = FUNCTIONAL["Input"], FUNCTIONAL["Model"]
             if input_shape is None:
                 raise ValueError(f"model {model_name(self)}: build needs the input shape")
             shapes = input_shape if isinstance(input_shape, list) else [input_shape]

@@ -20,12 +20,13 @@ def set_random_seed(seed: int) -> None:
     models, layers and SeedGenerators built without `seed=`, as Keras's
     keras.utils.set_random_seed: the same script then builds and trains the same models.
 
-    >>> from adkit.nn import Sequential
+    >>> from adkit.nn import Sequential, utils
     >>> from adkit.nn.layers import Dense
-    >>> set_random_seed(7); a = Sequential([Dense(2, input_shape=(3,))])
-    >>> set_random_seed(7); b = Sequential([Dense(2, input_shape=(3,))])
+    >>> utils.set_random_seed(7); a = Sequential([Dense(2, input_shape=(3,))])
+    >>> utils.set_random_seed(7); b = Sequential([Dense(2, input_shape=(3,))])
     >>> bool(np.all(a.get_weights()[0] == b.get_weights()[0]))
     True
+    >>> from adkit.nn.seeding import set_global_seed; set_global_seed(None)  # unseeded again
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"set_random_seed: expected seed to be an integer, got {seed!r} "
@@ -95,7 +96,7 @@ def pad_sequences(sequences: SequenceType, maxlen: int | None = None, dtype: Any
 
 def normalize(x: Any, axis: int = -1, order: int = 2) -> np.ndarray:
     """x divided by its `order`-norm along `axis` (zero vectors stay zero), as Keras's
-    keras.utils.normalize.
+    keras.utils.normalize (whose NumPy branch reads axis=0 as -1; here 0 is axis 0).
 
     >>> normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
     array([[0.6, 0.8],

@@ -264,6 +264,8 @@ def test_clone_model_gives_a_nested_model_new_weights_and_takes_clone_function()
         clone_model(model, input_tensors=[Input(shape=(4,))])
     with pytest.raises(TypeError, match="unexpected arguments"):
         clone_model(model, colour="red")
+    with pytest.raises(TypeError, match="takes a Sequential or functional Model, got Dense"):
+        clone_model(Dense(2))
 
 
 def test_count_params_counts_state_as_keras():
@@ -390,6 +392,19 @@ def test_set_random_seed_makes_unseeded_builds_identical():
     for bad in (1.5, "7", None, True, -1):
         with pytest.raises(ValueError, match="seed"):
             set_random_seed(bad)
+
+
+def test_set_random_seed_repeats_unseeded_initializers_and_standalone_layer_calls():
+    def draws():
+        kernel = keras.initializers.GlorotUniform()((3, 4))
+        dropped = Dropout(0.5)(np.ones((4, 6), np.float32), training=True)
+        return kernel, dropped
+
+    set_random_seed(3)
+    first = draws()
+    set_random_seed(3)
+    for a, b in zip(first, draws()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_unseeded_builds_differ_without_set_random_seed():

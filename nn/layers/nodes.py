@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import subclassing
+from ..seeding import fresh_seed
 from .context import Context, ShapeError
 
 Shape = tuple
@@ -114,6 +115,9 @@ def call_layer(layer: Any, inputs: Any, training: bool | None = None,
     frame = subclassing.active_frame()
     if frame is not None:   # a sublayer called in a subclassed layer's call
         return frame.run(layer, inputs, training, options or {})
+    alone = getattr(layer, "call_alone", None)
+    if alone is not None and (layer._owner is None or layer._owner() is None):
+        return alone(inputs, training, options or {})   # a subclassed layer in no model
     return _compute(layer, inputs, bool(training), options or {})
 
 
@@ -219,6 +223,6 @@ def _compute(layer: Any, inputs: Any, training: bool, options: dict) -> Any:
             raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has weights, "
                              "which live in the model that holds it; build a model with it "
                              "(Sequential or Model), then call the layer or model(x)")
-    ctx = Context(training=training, rng=np.random.default_rng() if training else None,
+    ctx = Context(training=training, rng=np.random.default_rng(fresh_seed()) if training else None,
                   state=state)
     return layer.call(weights, x, ctx, **options)

@@ -37,6 +37,7 @@ import adkit
 from .. import constraints as constraints_module
 from .. import initializers
 from .. import regularizers as regularizers_module
+from ..seeding import fresh_seed
 from .context import Context, ShapeError
 
 _local = threading.local()
@@ -270,8 +271,7 @@ def is_keras_style(cls: type) -> bool:
 
 def adapt(cls: type) -> None:
     """Give a Keras-style subclass adkit's layer contract (see the module)."""
-    if "__call__" not in cls.__dict__:
-        cls.__call__ = _called
+    cls.call_alone = _call_alone
     cls._user_call = cls.__dict__["call"]
     user_shape = cls.__dict__.get("compute_output_shape")
     if user_shape is not None:
@@ -295,7 +295,7 @@ def add_weight(layer: Any, shape: Any = None, initializer: Any = None, dtype: An
     in_build = bool(building) and building[-1][0] is layer
     # made in __init__ (shapes known there): drawn now, and again from the model's
     # generator when the model builds the layer
-    rng = building[-1][1] if in_build else np.random.default_rng()
+    rng = building[-1][1] if in_build else np.random.default_rng(fresh_seed())
     weights = layer.__dict__.setdefault("_variables", {})
     key = name or ("variable" if "variable" not in weights else f"variable_{len(weights)}")
     if key in weights:
@@ -363,14 +363,10 @@ def _init_state(self: Any, input_shape: Any) -> dict:
     return self.__dict__.get("_initial_state", {})
 
 
-def _called(self: Any, inputs: Any, training: bool | None = None, **options: Any) -> Any:
-    """layer(inputs): as any layer's inside a model or a graph; on arrays, for a layer
-    in no model, Keras's standalone call: the layer builds its own weights (the
-    Variables' values) on its first call and computes with them."""
-    owner = self._owner() if self._owner is not None else None
-    if owner is not None or active_frame() is not None or not _are_arrays(inputs):
-        from .nodes import call_layer   # nodes imports this module
-        return call_layer(self, inputs, training, options)
+def _call_alone(self: Any, inputs: Any, training: bool | None, options: dict) -> Any:
+    """layer(arrays) for a layer in no model (nodes.call_layer asks): Keras's standalone
+    call, which builds the layer's own weights (its Variables' values) on the first call
+    and computes with them."""
     shape = _example_shape(inputs)
     if self.__dict__.get("_built_for", (None,))[0] != _freeze(shape):
         _build(self, np.random.default_rng(), shape)
@@ -382,11 +378,6 @@ def _called(self: Any, inputs: Any, training: bool | None = None, **options: Any
     for key, value in new_state.items():
         variables[key]._initial = np.asarray(value, dtype=variables[key].dtype)
     return out
-
-
-def _are_arrays(inputs: Any) -> bool:
-    items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    return all(isinstance(x, (np.ndarray, float, int)) for x in items)
 
 
 def _compute_output_shape(self: Any, input_shape: Any, **options: Any) -> Any:
