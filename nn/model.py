@@ -28,7 +28,7 @@ from .layers.core import Embedding, _Activated
 from .layers.fusion import apply_layers
 from .layers.input_layer import Input, InputLayer, input_tensor
 from .layers.nested import ModelLayer, NestedState, as_layer, call_model, stack_shapes
-from .layers.nodes import KerasTensor, call_layer
+from .layers.nodes import KerasTensor, NoSymbolicTensorError, call_layer
 from .placement import HostPlacement, device_placement
 from .saving import save_model
 from .seeding import fresh_seed
@@ -144,7 +144,11 @@ class Sequential:
         """The input KerasTensor, then each layer's output on it: the layers called on
         KerasTensors once (again after add / pop), which records each layer's `input`
         and `output` (nn/layers/nodes.py)."""
-        self._require_built("the model's symbolic inputs and outputs")
+        if self.params is None:
+            raise NoSymbolicTensorError(
+                f"Sequential model {self.name!r} has no defined inputs or outputs yet: it is "
+                "not built; start it with keras.Input(shape=...), give the first layer "
+                "input_shape=..., or call model.build(shape)")
         key = (tuple(id(layer) for layer in self.layers), tuple(self.input_shape))
         built = self.__dict__.get("_graph")
         if built is not None and built[0] == key:

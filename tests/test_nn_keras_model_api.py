@@ -348,8 +348,10 @@ def test_an_uncalled_layer_has_no_output():
     assert not hasattr(layer, "output")
     with pytest.raises(ValueError, match="'lonely'.*never been called"):
         layer.input
-    with pytest.raises(ValueError, match="not built"):
-        Sequential([Dense(2)]).inputs
+    unbuilt = Sequential([Dense(2)], name="waiting")
+    with pytest.raises(ValueError, match="'waiting' has no defined inputs.*not built"):
+        unbuilt.inputs
+    assert not hasattr(unbuilt, "outputs") and not hasattr(unbuilt.layers[0], "output")
 
 
 def test_feature_extractor_matches_keras(real_keras):

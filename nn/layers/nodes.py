@@ -150,9 +150,10 @@ def _record(layer: Any, inputs: Any, options: dict, first_call: bool = False) ->
     return list(node.outputs) if multiple else node.outputs[0]
 
 
-class NeverCalledError(AttributeError, ValueError):
-    """layer.input / layer.output of a layer never called on KerasTensors: a ValueError
-    as in Keras, and an AttributeError so that hasattr(layer, "output") is False."""
+class NoSymbolicTensorError(AttributeError, ValueError):
+    """layer.input / layer.output of a layer never called on KerasTensors (or the inputs
+    of a Sequential not built yet): a ValueError as in Keras, and an AttributeError so
+    that hasattr(layer, "output") is False."""
 
 
 def first_call_tensors(layer: Any, what: str) -> Any:
@@ -167,7 +168,7 @@ def first_call_tensors(layer: Any, what: str) -> Any:
         owner._symbolic_graph()
         node = vars(layer).get("_first_node")
     if node is None:
-        raise NeverCalledError(f"layer {layer.name!r} ({type(layer).__name__}) has never been "
+        raise NoSymbolicTensorError(f"layer {layer.name!r} ({type(layer).__name__}) has never been "
                                f"called on KerasTensors and thus has no defined {what}; call it "
                                "on an adkit.nn.Input (the functional API), or build the "
                                "Sequential model holding it")
