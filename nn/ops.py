@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import builtins as _builtins
 import functools
+import collections
+import inspect
 import math
 from typing import Any, Callable, Sequence
 
@@ -38,6 +40,8 @@ from . import activations as _activations
 from . import backend as _backend
 from . import losses as _losses
 from . import ops_linalg as linalg
+from .layers.core import Lambda as _Lambda
+from .layers.nodes import KerasTensor
 from .layers.subclassing import Variable
 from .ops_linalg import cholesky, cholesky_inverse, det, eig, eigh, inv, logdet, lstsq, \
     matrix_rank, norm, pinv, qr, slogdet, solve, solve_triangular, svd
@@ -133,15 +137,6 @@ def saturate_cast(x: Any, dtype: Any) -> Any:
 def dtype(x: Any) -> str:
     """The dtype's name, as Keras's standardized dtype strings ("float32")."""
     return np.dtype(getattr(x, "dtype", None) or convert_to_tensor(x).dtype).name
-
-
-def shape(x: Any) -> tuple:
-    """The shape as a tuple of ints.
-
-    >>> shape(np.zeros((2, 3)))
-    (2, 3)
-    """
-    return tuple(int(n) for n in np.shape(x))
 
 
 def ndim(x: Any) -> int:
@@ -1399,3 +1394,82 @@ quantile, percentile, correlate = np.quantile, np.percentile, np.correlate
 nanmedian, nanquantile, nanpercentile = np.nanmedian, np.nanquantile, np.nanpercentile
 nancumsum, nancumprod = np.nancumsum, np.nancumprod
 unravel_index, select, append = np.unravel_index, np.select, np.append
+
+
+# --- ops on a functional model's symbolic tensors ---------------------------------------------
+
+#: ops that are not functions of tensors (control flow, creation, conversion, namespaces)
+_NOT_SYMBOLIC = frozenset({
+    "cond", "switch", "while_loop", "fori_loop", "scan", "map", "vectorized_map",
+    "associative_scan", "custom_gradient", "jvp", "convert_to_numpy", "is_tensor", "shape",
+    "ndim", "dtype", "size", "zeros", "ones", "empty", "full", "arange", "linspace", "logspace",
+    "geomspace", "eye", "identity", "tri", "bartlett", "blackman", "hamming", "hanning",
+    "kaiser", "histogram", "unique", "nonzero", "Variable", "KerasTensor"})
+
+
+def _symbolic_leaves(value: Any) -> list:
+    if isinstance(value, KerasTensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _symbolic_leaves(v)]
+    return []
+
+
+def _put_back(value: Any, values: Any) -> Any:
+    """value with each KerasTensor replaced by the next of values (an iterator)."""
+    if isinstance(value, KerasTensor):
+        return next(values)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_put_back(v, values) for v in value)
+    return value
+
+
+def _on_symbolic(op: Callable, name: str) -> Callable:
+    """op, which called with a functional model's KerasTensors (keras.Input and the
+    layers' outputs) adds itself to the model as a Lambda layer, as Keras 3 records an
+    op on symbolic tensors."""
+    @functools.wraps(op)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        tensors = _symbolic_leaves(args) + _symbolic_leaves(list(kwargs.values()))
+        if not tensors:
+            return op(*args, **kwargs)
+
+        def function(inputs: Any) -> Any:
+            values = iter(inputs if len(tensors) > 1 else [inputs])
+            given = _put_back(args, values)
+            out = op(*given, **{k: _put_back(v, values) for k, v in kwargs.items()})
+            if isinstance(out, (tuple, list)):
+                raise TypeError(f"keras.ops.{name} gives several arrays, which adkit cannot "
+                                "record in a functional model; apply it inside a layer "
+                                "(a Lambda or a subclassed Layer's call)")
+            return out
+        made = _op_layers[name]
+        _op_layers[name] += 1
+        layer = _Lambda(function, name=name if made == 0 else f"{name}_{made}")
+        return layer(tensors if len(tensors) > 1 else tensors[0])
+    return run
+
+
+#: how many layers each op has made, for Keras's names: relu, relu_1, relu_2, ...
+_op_layers: collections.Counter = collections.Counter()
+
+
+def shape(x: Any) -> tuple:
+    """The shape as a tuple of ints (for a functional model's symbolic tensor, with None
+    for the batch axis, as Keras).
+
+    >>> shape(np.zeros((2, 3)))
+    (2, 3)
+    """
+    if isinstance(x, KerasTensor):
+        return x.shape
+    return tuple(int(n) for n in np.shape(x))
+
+
+for _name, _value in list(globals().items()):
+    if not _name.startswith("_") and _name not in _NOT_SYMBOLIC \
+            and (inspect.isfunction(_value) or isinstance(_value, np.ufunc)
+                 or type(_value).__name__ == "_ArrayFunctionDispatcher") \
+            and _value.__module__ != "typing":
+        globals()[_name] = _on_symbolic(_value, _name)
+del _name, _value

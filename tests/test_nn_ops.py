@@ -554,3 +554,46 @@ def test_the_layers_gradient_matches_finite_differences():
     score = params[name]["score"]
     np.testing.assert_allclose(adkit.grad(loss_of_score)(score),
                                numeric.gradient(loss_of_score, score), rtol=1e-6)
+
+
+# --- ops on a functional model's symbolic tensors ----------------------------------------------
+
+
+def _functional_with_ops(seed=0):
+    inputs = ak.Input((4,))
+    x = ops.expand_dims(inputs, -1)                     # (None, 4, 1)
+    x = ops.squeeze(ops.relu(x), -1)
+    both = ops.concatenate([x, ops.sqrt(ops.abs(inputs))], axis=-1)
+    return ak.Model(inputs, layers.Dense(1, name="out")(both), seed=seed)
+
+
+def test_ops_on_symbolic_tensors_become_layers_of_the_model():
+    model = _functional_with_ops()
+    names = [layer.name for layer in model.layers]   # Keras's op names, numbered if repeated
+    assert names[1].startswith("expand_dims") and names[2].startswith("relu")
+    assert model.count_params() == 9 and ops.shape(ak.Input((4, 2))) == (None, 4, 2)
+    x = RNG.normal(size=(6, 4)).astype(np.float32)
+    kernel, bias = model.get_layer("out").get_weights()
+    expected = np.concatenate([np.maximum(x, 0), np.sqrt(np.abs(x))], -1) @ kernel + bias
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_functional_model_with_ops_trains_compiled_and_eager_alike():
+    x = RNG.normal(size=(32, 4)).astype(np.float32)
+    y = (np.abs(x).sum(1, keepdims=True)).astype(np.float32)
+    histories = []
+    for jit in (True, False):
+        model = _functional_with_ops(seed=1)
+        model.compile(optimizer=ak.optimizers.Adam(0.05), loss="mse", jit_compile=jit)
+        histories.append(model.fit(x, y, epochs=20, batch_size=8, verbose=0,
+                                   shuffle=False).history["loss"])
+    assert histories[0][-1] < 0.5 * histories[0][0]
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
+
+
+def test_symbolic_ops_that_cannot_be_recorded_say_so(tmp_path):
+    with pytest.raises(TypeError, match="top_k gives several arrays"):
+        ops.top_k(ak.Input((4,)), 2)
+    with pytest.raises(ValueError, match="Lambda layer 'relu.*save the weights"):
+        model = ak.Model(inp := ak.Input((3,)), layers.Dense(1)(ops.relu(inp)))
+        model.save(tmp_path / "m.keras")
