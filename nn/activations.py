@@ -335,11 +335,14 @@ def get(identifier: str | Mapping | Callable | None) -> Callable:
     if identifier is None:
         return linear
     if isinstance(identifier, Mapping):
-        if identifier.get("class_name") != "function" or not isinstance(
-                identifier.get("config"), str):
-            raise ValueError(f"activation config {dict(identifier)!r} is not Keras's form of a "
-                             "built-in activation, {'class_name': 'function', 'config': name}")
-        return get(identifier["config"])
+        if identifier.get("class_name") == "function" and isinstance(identifier.get("config"),
+                                                                     str):
+            return get(identifier["config"])
+        if _layers is not None and isinstance(identifier.get("config"), Mapping):
+            return _layers.deserialize(identifier)   # a layer as the activation
+        raise ValueError(f"activation config {dict(identifier)!r} is not Keras's form of a "
+                         "built-in activation, {'class_name': 'function', 'config': name}, "
+                         "nor a layer's {'class_name', 'config'}")
     if isinstance(identifier, str):
         if identifier.lower() in ALL:
             return ALL[identifier.lower()]
@@ -352,16 +355,45 @@ def get(identifier: str | Mapping | Callable | None) -> Callable:
     raise TypeError(f"activation must be a name or a function, got {type(identifier).__name__}")
 
 
-def name_of(fn: Callable) -> str:
-    """The name under which an activation is saved in a model config."""
+class LayerCodec:
+    """How activations given as layers (Dense(activation=LeakyReLU(0.2)), as Keras
+    allows) are saved and rebuilt; adkit.nn.layers installs one with `use_layers`, so
+    this module needs no import of the layers (which import it)."""
+
+    def serialize(self, layer: Any) -> dict | None:
+        """{"class_name", "config"} of a weightless layer, None for anything else."""
+        raise NotImplementedError
+
+    def deserialize(self, config: Mapping) -> Callable:
+        """The layer a serialize() dict describes (ValueError for anything else)."""
+        raise NotImplementedError
+
+
+_layers: LayerCodec | None = None
+
+
+def use_layers(codec: LayerCodec) -> None:
+    """Save and rebuild activations that are layers with `codec` (adkit.nn.layers calls
+    this once, when it is imported)."""
+    global _layers
+    _layers = codec
+
+
+def name_of(fn: Callable) -> str | dict:
+    """What a model config stores for an activation: its name, or for a weightless
+    layer used as one (Dense(activation=LeakyReLU(0.2))) its {"class_name", "config"}."""
     name = getattr(fn, "__name__", None)
-    if ALL.get(name) is not fn:
-        raise ValueError(f"activation {fn!r} is not one of adkit.nn.activations "
-                         f"({', '.join(ALL)}), so a saved model could not name it")
-    return name
+    if ALL.get(name) is fn:
+        return name
+    config = None if _layers is None else _layers.serialize(fn)
+    if config is not None:
+        return config
+    raise ValueError(f"activation {fn!r} is not one of adkit.nn.activations "
+                     f"({', '.join(ALL)}) nor a layer without weights, so a saved model "
+                     "could not name it")
 
 
-def serialize(fn: Callable) -> str:
+def serialize(fn: Callable) -> str | dict:
     """keras.activations.serialize: an activation's name (swish saves as silu).
 
     >>> serialize(get("swish"))
@@ -370,12 +402,12 @@ def serialize(fn: Callable) -> str:
     return name_of(fn)
 
 
-def deserialize(name: str) -> Callable:
-    """keras.activations.deserialize: the activation of that name.
+def deserialize(name: str | Mapping) -> Callable:
+    """keras.activations.deserialize: the activation of that name (or serialized form).
 
     >>> deserialize("relu6") is relu6
     True
     """
-    if not isinstance(name, str):
+    if not isinstance(name, (str, Mapping)):
         raise TypeError(f"deserialize takes an activation's name, got {type(name).__name__}")
     return get(name)

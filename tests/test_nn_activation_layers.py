@@ -214,3 +214,37 @@ def test_they_train_the_same_on_an_opencl_device():
             LambdaCallback(on_train_batch_end=lambda b, logs: losses.append(logs["loss"]))])
         return np.array(losses)
     np.testing.assert_allclose(curve("opencl"), curve("cpu"), rtol=1e-5)
+
+
+def test_weightless_layers_serve_as_activations_and_are_saved_as_layers(tmp_path):
+    # Keras allows Dense(64, activation=keras.layers.LeakyReLU(0.2)); the config holds the
+    # layer's {"class_name", "config"}
+    from adkit.nn import activations
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((8, 3)).astype(np.float32)
+    model = Sequential([Dense(4, activation=LeakyReLU(negative_slope=0.1), input_shape=(3,)),
+                        Dense(4, activation=ELU(0.5)), Dense(2, activation=Softmax())], seed=0)
+    k, b = model.layers[0].get_weights()
+    z = x @ k + b
+    np.testing.assert_allclose(model.layers[0](x), np.where(z > 0, z, 0.1 * z), rtol=1e-6)
+    config = model.layers[0].get_config()["activation"]
+    assert config["class_name"] == "LeakyReLU" and config["config"]["negative_slope"] == 0.1
+    assert activations.deserialize(config).negative_slope == 0.1
+    model.save(tmp_path / "m.adkit")
+    again = load_model(tmp_path / "m.adkit")
+    assert isinstance(again.layers[1].activation, ELU) and again.layers[1].activation.alpha == 0.5
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 8)]
+    history = model.fit(x, y, epochs=5, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+
+
+def test_a_layer_with_weights_is_no_activation_a_model_can_save():
+    with pytest.raises(ValueError, match="nor a layer without weights"):
+        Dense(2, activation=PReLU()).get_config()
+    from adkit.nn import activations
+    with pytest.raises(ValueError, match="must have no weights; add it as a layer"):
+        activations.get({"class_name": "PReLU", "config": {}})
+    with pytest.raises(ValueError, match="unknown layer class 'Nope'"):
+        activations.get({"class_name": "Nope", "config": {}})

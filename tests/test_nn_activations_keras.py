@@ -200,6 +200,8 @@ def test_keras_s_serialized_form_of_an_activation_is_read():
     assert activations.get(config) is activations.silu
     assert Dense(2, activation=config).activation is activations.silu
     with pytest.raises(ValueError, match="not Keras's form of a built-in activation"):
+        activations.get({"class_name": "function", "config": 3})
+    with pytest.raises(ValueError, match="unknown layer class 'MyActivation'"):
         activations.get({"class_name": "MyActivation", "config": {}})
 
 

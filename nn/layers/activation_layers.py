@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import activations, backend
-from .base import Context, Layer, Shape
+from .base import Context, Layer, Shape, deserialize, serialize
 from .core import _Activated
 from .normalization import full_axes
 
@@ -192,3 +192,28 @@ class Softmax(_Activated):
 def _softmax_over(x: Any, axis: int | list, who: str) -> Any:
     axes = full_axes(axis, np.shape(x)[1:], who)
     return backend.softmax(x, axis=axes[0] if len(axes) == 1 else axes)
+
+
+class _LayersAsActivations(activations.LayerCodec):
+    """Weightless layers as activations (Keras: Dense(activation=LeakyReLU(0.2))), saved
+    as their {"class_name", "config"}; a layer with weights (PReLU) is refused, since
+    the weights of an activation would belong to no model."""
+
+    def serialize(self, layer: Any) -> dict | None:
+        if not isinstance(layer, Layer) or not _weightless(layer):
+            return None
+        return serialize(layer)
+
+    def deserialize(self, config: Any) -> Layer:
+        layer = deserialize(dict(config))
+        if not _weightless(layer):
+            raise ValueError(f"activation {config.get('class_name')!r}: a layer used as an "
+                             "activation must have no weights; add it as a layer instead")
+        return layer
+
+
+def _weightless(layer: Layer) -> bool:
+    return type(layer).init_params is Layer.init_params and not layer.has_state
+
+
+activations.use_layers(_LayersAsActivations())
