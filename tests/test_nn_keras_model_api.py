@@ -1,7 +1,7 @@
 """Keras's model and utility API on adkit.nn: predict_on_batch, test_on_batch, the
 weight lists, to_json / model_from_json, clone_model, layer.input / layer.output
 (feature extractors), keras.utils (set_random_seed, pad_sequences, normalize),
-keras.config and keras.backend's set_value / get_value.
+nn.config and nn.backend's set_value / get_value.
 
 Each method is checked against what it must equal (predict, evaluate, get_weights,
 a NumPy formula, hand-written arrays), and against Keras 3 itself where it is
@@ -9,28 +9,18 @@ installed (skipped with the reason otherwise)."""
 
 import copy
 import json
-import os
 import random
 
 import numpy as np
 import pytest
 
-import adkit.nn as keras
+import adkit.nn as nn
 from adkit.nn import Input, Model, Sequential
 from adkit.nn.layers import BatchNormalization, Concatenate, Dense, Dropout
 from adkit.nn.models import clone_model, model_from_json
 from adkit.nn.utils import normalize, pad_sequences, set_random_seed
+from keras_referee import keras  # noqa: F401 -- the Keras 3 referee fixture, or a skip
 
-KERAS_INSTALL = "Keras 3 is not installed: pip install keras jax jaxlib"
-
-
-@pytest.fixture(scope="module")
-def real_keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    k = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not k.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {k.__version__}")
-    return k
 
 
 @pytest.fixture(autouse=True)
@@ -149,9 +139,9 @@ def test_frozen_model_has_no_trainable_weights_and_functional_has_the_lists():
     assert model.trainable_weights == [] and len(model.non_trainable_weights) == 4
 
 
-def test_weight_lists_match_keras(real_keras):
-    L = real_keras.layers
-    twin = real_keras.Sequential([real_keras.Input((4,)), L.Dense(5, activation="relu"),
+def test_weight_lists_match_keras(keras):
+    L = keras.layers
+    twin = keras.Sequential([keras.Input((4,)), L.Dense(5, activation="relu"),
                                   L.BatchNormalization(), L.Dense(2)])
     twin.layers[0].trainable = False
     model = mlp()
@@ -274,11 +264,11 @@ def test_count_params_counts_state_as_keras():
     assert model.count_params() == sum(w.size for w in model.weights)
 
 
-def test_clone_model_matches_keras_parameter_count(real_keras):
-    L = real_keras.layers
-    twin = real_keras.Sequential([real_keras.Input((4,)), L.Dense(5, activation="relu"),
+def test_clone_model_matches_keras_parameter_count(keras):
+    L = keras.layers
+    twin = keras.Sequential([keras.Input((4,)), L.Dense(5, activation="relu"),
                                   L.BatchNormalization(), L.Dense(2)])
-    assert clone_model(mlp()).count_params() == real_keras.models.clone_model(twin).count_params()
+    assert clone_model(mlp()).count_params() == keras.models.clone_model(twin).count_params()
 
 
 # ---------------------------------------------------------------- layer.input / layer.output
@@ -354,14 +344,14 @@ def test_an_uncalled_layer_has_no_output():
     assert not hasattr(unbuilt, "outputs") and not hasattr(unbuilt.layers[0], "output")
 
 
-def test_feature_extractor_matches_keras(real_keras):
-    L = real_keras.layers
-    twin = real_keras.Sequential([real_keras.Input((4,)), L.Dense(5, activation="relu"),
+def test_feature_extractor_matches_keras(keras):
+    L = keras.layers
+    twin = keras.Sequential([keras.Input((4,)), L.Dense(5, activation="relu"),
                                   L.BatchNormalization(), L.Dense(2)])
     model, (x, _) = mlp(), data()
     twin.set_weights(model.get_weights())
     ours = Model(model.inputs, model.layers[-2].output).predict(x)
-    theirs = real_keras.Model(twin.inputs, twin.layers[-2].output).predict(x, verbose=0)
+    theirs = keras.Model(twin.inputs, twin.layers[-2].output).predict(x, verbose=0)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(model.predict_on_batch(x), twin.predict_on_batch(x), rtol=1e-5,
                                atol=1e-5)
@@ -398,7 +388,7 @@ def test_set_random_seed_makes_unseeded_builds_identical():
 
 def test_set_random_seed_repeats_unseeded_initializers_and_standalone_layer_calls():
     def draws():
-        kernel = keras.initializers.GlorotUniform()((3, 4))
+        kernel = nn.initializers.GlorotUniform()((3, 4))
         dropped = Dropout(0.5)(np.ones((4, 6), np.float32), training=True)
         return kernel, dropped
 
@@ -458,7 +448,7 @@ def test_pad_sequences_refuses_bad_input():
         pad_sequences([np.ones((2, 2)), np.ones((2, 3))])
 
 
-def test_pad_sequences_matches_keras(real_keras):
+def test_pad_sequences_matches_keras(keras):
     rng = np.random.default_rng(3)
     seqs = [list(rng.integers(1, 9, size=n)) for n in (0, 1, 4, 7, 3)]
     for maxlen in (None, 2, 5, 9):
@@ -467,7 +457,7 @@ def test_pad_sequences_matches_keras(real_keras):
                 kwargs = dict(maxlen=maxlen, padding=padding, truncating=truncating, value=-2)
                 np.testing.assert_array_equal(
                     pad_sequences(seqs, **kwargs),
-                    real_keras.utils.pad_sequences(seqs, **kwargs))
+                    keras.utils.pad_sequences(seqs, **kwargs))
 
 
 def test_normalize_is_x_over_its_norm():
@@ -479,19 +469,19 @@ def test_normalize_is_x_over_its_norm():
         normalize(np.array(["a"]))
 
 
-def test_normalize_matches_keras(real_keras):
+def test_normalize_matches_keras(keras):
     x = np.random.default_rng(1).normal(size=(3, 4, 5))
     # not axis=0: Keras's NumPy branch takes `axis or -1`, so it normalises the last axis
     for axis, order in ((-1, 2), (1, 1), (2, np.inf)):
         np.testing.assert_allclose(normalize(x, axis, order),
-                                   real_keras.utils.normalize(x, axis, order), rtol=1e-12)
+                                   keras.utils.normalize(x, axis, order), rtol=1e-12)
 
 
-# ---------------------------------------------------------------- keras.config, keras.backend
+# ---------------------------------------------------------------- nn.config, nn.backend
 
 def test_config_reports_keras_defaults_and_refuses_others():
-    config = keras.config
-    assert config.backend() == "numpy" == keras.backend.backend()
+    config = nn.config
+    assert config.backend() == "numpy" == nn.backend.backend()
     assert (config.floatx(), config.image_data_format(), config.epsilon()) == \
         ("float32", "channels_last", 1e-7)
     config.set_floatx("float32")
@@ -508,10 +498,10 @@ def test_config_reports_keras_defaults_and_refuses_others():
 
 def test_set_value_on_the_learning_rate_changes_training():
     model, (x, y) = mlp(), data()
-    model.compile(keras.optimizers.SGD(0.1), "mse")
-    keras.backend.set_value(model.optimizer.learning_rate, 1e-4)
+    model.compile(nn.optimizers.SGD(0.1), "mse")
+    nn.backend.set_value(model.optimizer.learning_rate, 1e-4)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
-    assert keras.backend.get_value(model.optimizer.learning_rate) == pytest.approx(1e-4)
+    assert nn.backend.get_value(model.optimizer.learning_rate) == pytest.approx(1e-4)
     model.optimizer.learning_rate.assign(0.0)
     before = model.get_weights()
     model.fit(x, y, epochs=1, verbose=0)   # rate 0: the trainable weights stay
@@ -526,9 +516,9 @@ def test_set_value_on_the_learning_rate_changes_training():
 def test_set_value_on_arrays_and_refusals():
     model = mlp()
     kernel = model.get_layer("out").get_weights()[0]
-    keras.backend.set_value(model.trainable_weights[-2], np.ones_like(kernel))
+    nn.backend.set_value(model.trainable_weights[-2], np.ones_like(kernel))
     np.testing.assert_array_equal(model.get_layer("out").get_weights()[0], 1.0)
     with pytest.raises(ValueError, match="shape"):
-        keras.backend.set_value(model.trainable_weights[-2], np.ones(3))
+        nn.backend.set_value(model.trainable_weights[-2], np.ones(3))
     with pytest.raises(TypeError, match="cannot change"):
-        keras.backend.set_value(0.1, 0.2)
+        nn.backend.set_value(0.1, 0.2)
