@@ -25,6 +25,7 @@ from .normalization import (BatchNormalization, GroupNormalization, LayerNormali
 from .noise import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,
                     Identity, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from .sequence_reshaping import Cropping1D, UpSampling1D, ZeroPadding1D
 from .reshaping import (Cropping2D, Permute, RepeatVector, Rescaling, UpSampling2D,
                         ZeroPadding2D)
 from .wrappers import TimeDistributed
@@ -47,6 +48,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "MultiHeadAttention", "Attention", "AdditiveAttention", "Masking",
+           "ZeroPadding1D", "Cropping1D", "UpSampling1D",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "RepeatVector", "Rescaling",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
