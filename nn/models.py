@@ -325,8 +325,9 @@ class _config_errors:
 def model_from_json(json_string: str, custom_objects: dict | None = None) -> Sequential | Model:
     """The model `model.to_json()` describes, built with fresh weights (from the config's
     seed), as Keras's keras.models.model_from_json; give it trained weights with
-    set_weights or load_weights. Only adkit.nn's layers are known (custom_objects is
-    accepted for Keras's signature and must be empty).
+    set_weights or load_weights. Layers are found by class name among adkit.nn's and
+    the Layer subclasses defined in the program (so custom_objects, Keras's way of
+    naming them, may list such classes and nothing else).
 
     >>> from adkit.nn import Sequential
     >>> from adkit.nn.layers import Dense
@@ -334,9 +335,11 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Seq
     >>> model_from_json(model.to_json()).layers[0].name
     'd'
     """
-    if custom_objects:
-        raise ValueError(f"model_from_json: custom_objects {sorted(custom_objects)} are not "
-                         "supported; adkit.nn builds models of its own layers only")
+    for name, obj in (custom_objects or {}).items():
+        if Layer.REGISTRY.get(name) is not obj:
+            raise ValueError(f"model_from_json: custom object {name!r} ({obj!r}) is not a "
+                             "Layer subclass of that class name; a config names layers by "
+                             "class, and Layer subclasses are known once defined")
     if not isinstance(json_string, (str, bytes, bytearray)):
         raise TypeError(f"model_from_json takes the string model.to_json() returns, got "
                         f"{type(json_string).__name__}")

@@ -179,6 +179,21 @@ def test_to_json_of_a_nested_model_round_trips():
     np.testing.assert_allclose(rebuilt.predict(x), outer.predict(x), rtol=1e-6, atol=1e-6)
 
 
+def test_model_from_json_reads_custom_layers_and_custom_objects():
+    class Doubling(nn.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    model = Sequential([Input(shape=(3,)), Dense(2, name="d"), Doubling(name="twice")], seed=0)
+    x, _ = data(d=3)
+    rebuilt = model_from_json(model.to_json(), custom_objects={"Doubling": Doubling})
+    rebuilt.set_weights(model.get_weights())
+    assert type(rebuilt.get_layer("twice")) is Doubling
+    np.testing.assert_allclose(rebuilt.predict(x), model.predict(x), rtol=1e-6)
+    with pytest.raises(ValueError, match="custom object 'relu2'"):
+        model_from_json(model.to_json(), custom_objects={"relu2": lambda v: v})
+
+
 def test_model_from_json_refuses_what_it_cannot_build():
     with pytest.raises(ValueError, match="not JSON"):
         model_from_json("{nope")
