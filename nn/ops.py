@@ -40,16 +40,14 @@ from . import activations as _activations
 from . import backend as _backend
 from . import losses as _losses
 from . import ops_linalg as linalg
+from .backend_compat import epsilon as _epsilon
+from .backend_compat import floatx as _floatx
 from .layers.core import Lambda as _Lambda
 from .layers.nodes import KerasTensor
 from .layers.subclassing import Variable
 from .ops_linalg import cholesky, cholesky_inverse, det, eig, eigh, inv, logdet, lstsq, \
     matrix_rank, norm, pinv, qr, slogdet, solve, solve_triangular, svd
 
-#: Keras's default float dtype (keras.config.floatx())
-FLOATX = "float32"
-#: Keras's fuzz factor (keras.config.epsilon())
-EPSILON = 1e-7
 
 
 # --- tensors, dtypes and shapes ---------------------------------------------------------------
@@ -76,7 +74,7 @@ def _inferred(x: Any) -> np.ndarray:
     """Python data as Keras converts it: floats to float32, ints to int32, bools to bool."""
     array = np.asarray(x)
     if array.dtype == np.float64:
-        return array.astype(FLOATX)
+        return array.astype(_floatx())
     if array.dtype.kind in "iu" and array.dtype.itemsize == 8:
         return array.astype(np.int32)
     return array
@@ -173,7 +171,7 @@ def get_item(x: Any, key: Any) -> Any:
 
 
 def _float_default(dtype: Any) -> np.dtype:
-    return np.dtype(FLOATX if dtype is None else _standard_dtype(dtype))
+    return np.dtype(_floatx() if dtype is None else _standard_dtype(dtype))
 
 
 def zeros(shape: Any, dtype: Any = None) -> np.ndarray:
@@ -192,7 +190,7 @@ def empty(shape: Any, dtype: Any = None) -> np.ndarray:
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
-    """An array of fill_value (float32 unless dtype is given, as Keras)."""
+    """An array of fill_value (keras.config.floatx(), float32, unless dtype is given, as Keras)."""
     return np.full(shape, convert_to_tensor(fill_value), dtype=_float_default(dtype))
 
 
@@ -225,7 +223,7 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
     """Evenly spaced values in [start, stop): int32 for int arguments, float32 otherwise."""
     bounds = [v for v in (start, stop, step) if v is not None]
     if dtype is None:
-        dtype = FLOATX if _builtins.any(isinstance(v, float) or np.asarray(v).dtype.kind == "f"
+        dtype = _floatx() if _builtins.any(isinstance(v, float) or np.asarray(v).dtype.kind == "f"
                               for v in bounds) else "int32"
     return np.arange(start, stop, 1 if step is None else step, dtype=_standard_dtype(dtype))
 
@@ -271,7 +269,7 @@ def _axis(axis: Any) -> Any:
 def _float_input(x: Any) -> Any:
     """x, with integer and bool arrays made float32 (Keras's mean, var, std of ints)."""
     x = convert_to_tensor(x)
-    return x.astype(FLOATX) if x.dtype.kind in "biu" else x
+    return x.astype(_floatx()) if x.dtype.kind in "biu" else x
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
@@ -861,7 +859,7 @@ def normalize(x: Any, axis: Any = -1, order: int = 2, epsilon: float | None = No
     x = convert_to_tensor(x)
     if np.ndim(x) == 0:
         x = np.expand_dims(x, 0)
-    epsilon = EPSILON if epsilon is None else epsilon
+    epsilon = _epsilon() if epsilon is None else epsilon
     axis = _axis(axis)
     if order == 2:
         inverse = 1.0 / np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
@@ -937,7 +935,7 @@ def histogram(x: Any, bins: int = 10, range: Any = None) -> tuple:  # noqa: A002
                          "with ops.ravel")
     x = np.asarray(x)
     counts, edges = np.histogram(x, bins=bins, range=range)
-    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(FLOATX)   # as Keras's JAX backend
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(_floatx())   # as Keras's JAX backend
     return counts.astype(dtype), edges.astype(dtype)
 
 
@@ -971,7 +969,7 @@ def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype
 
 def _window(fn: Callable, name: str) -> Callable:
     def window(x: int) -> np.ndarray:
-        return fn(int(x)).astype(FLOATX)
+        return fn(int(x)).astype(_floatx())
     window.__name__ = window.__qualname__ = name
     window.__doc__ = f"NumPy's {name} window of x points, float32."
     return window
@@ -983,7 +981,7 @@ hamming, hanning = _window(np.hamming, "hamming"), _window(np.hanning, "hanning"
 
 def kaiser(x: int, beta: float) -> np.ndarray:
     """NumPy's Kaiser window of x points with shape parameter beta, float32."""
-    return np.kaiser(int(x), beta).astype(FLOATX)
+    return np.kaiser(int(x), beta).astype(_floatx())
 
 
 def polar(abs_: Any, angle: Any) -> Any:
@@ -1196,7 +1194,7 @@ def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> 
     _same_shapes(target, output, "binary_crossentropy")
     if from_logits:
         return _backend.sigmoid_cross_entropy(output, target)
-    p = np.clip(output, EPSILON, 1.0 - EPSILON)
+    p = np.clip(output, _epsilon(), 1.0 - _epsilon())
     return -(target * np.log(p) + (1.0 - target) * np.log(1.0 - p))
 
 
@@ -1251,7 +1249,7 @@ def layer_normalization(x: Any, gamma: Any = None, beta: Any = None, axis: Any =
     def along(v: Any) -> Any:
         return None if v is None else np.reshape(cast(convert_to_tensor(v), x.dtype), placed)
     gamma, beta = along(gamma), along(beta)
-    eps = EPSILON if epsilon is None else epsilon
+    eps = _epsilon() if epsilon is None else epsilon
     if rms_scaling:
         out = x / np.sqrt(np.var(x, axis=tuple(axes), keepdims=True) + eps)
         return out if gamma is None else out * gamma
@@ -1267,7 +1265,7 @@ def rms_normalization(x: Any, scale: Any = None, axis: int = -1,
                       epsilon: float | None = None) -> Any:
     """x / sqrt(mean(x^2) + epsilon) over axis, times scale."""
     x = convert_to_tensor(x)
-    eps = EPSILON if epsilon is None else epsilon
+    eps = _epsilon() if epsilon is None else epsilon
     out = x / np.sqrt(np.mean(x * x, axis=_axis(axis), keepdims=True) + eps)
     return out if scale is None else out * scale
 

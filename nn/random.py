@@ -1,6 +1,6 @@
 """Keras 3's `keras.random`: random arrays for layers and code written with it
 (`keras.random.normal(shape, seed=self.seed_generator)`), with Keras's arguments and
-defaults (float32 unless dtype is given).
+defaults (keras.config.floatx(), float32, unless dtype is given).
 
 Where the numbers come from, by `seed`:
 - an int: a generator seeded with it, so the same call gives the same numbers every
@@ -32,14 +32,12 @@ import scipy.special
 
 import adkit
 
+from .backend_compat import floatx
 from .layers.subclassing import active_frame
 from .seeding import fresh_seed
 
 __all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "dropout",
            "shuffle", "categorical", "gamma", "beta", "binomial"]
-
-#: Keras's default float dtype
-FLOATX = "float32"
 
 
 class SeedGenerator(np.random.Generator):
@@ -62,7 +60,8 @@ class SeedGenerator(np.random.Generator):
         unknown = set(kwargs) - {"backend", "dtype"}
         if unknown:
             raise TypeError(f"SeedGenerator got unexpected arguments {sorted(unknown)}")
-        self.seed = int(np.random.SeedSequence().entropy % 2**31) if seed is None else int(seed)
+        # unseeded: keras.utils.set_random_seed makes the seed reproducible
+        self.seed = fresh_seed(31) if seed is None else int(seed)
         self.name = name or "seed_generator"
         super().__init__(np.random.PCG64(self.seed))
 
@@ -125,7 +124,7 @@ def _shape(shape: Any, who: str) -> tuple:
 
 
 def _float_dtype(dtype: Any, who: str) -> np.dtype:
-    out = np.dtype(FLOATX if dtype is None else dtype)
+    out = np.dtype(floatx() if dtype is None else dtype)
     if out.kind != "f":
         raise ValueError(f"keras.random.{who}: dtype must be a float dtype, got {out.name}")
     return out
