@@ -249,3 +249,19 @@ def test_a_sampling_layer_trains_and_draws_at_inference_from_its_seed_generator(
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     first, second = model.predict(inputs[:4]), model.predict(inputs[:4])
     assert first.shape == (4, 2) and not np.array_equal(first, second)
+
+
+def test_set_random_seed_makes_unseeded_seed_generators_and_draws_repeat():
+    from adkit.nn.seeding import set_global_seed
+    runs, state = [], np.random.get_state()
+    try:
+        for _ in range(2):
+            ak.utils.set_random_seed(21)
+            g = krandom.SeedGenerator()
+            runs.append((g.seed, krandom.normal((3,), seed=g), krandom.normal((3,))))
+    finally:
+        set_global_seed(None)
+        np.random.set_state(state)
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
