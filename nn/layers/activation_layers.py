@@ -20,7 +20,7 @@ import numpy as np
 from .. import activations, backend
 from .base import Context, Layer, Shape, deserialize, serialize
 from .core import _Activated
-from .normalization import full_axes
+from .normalization import axis_argument, full_axes
 
 
 def _non_negative(value: Any, name: str, who: str, *, optional: bool = False) -> Any:
@@ -117,12 +117,8 @@ class PReLU(Layer):
         if shared_axes is None:
             self.shared_axes = None
         else:
-            axes = [shared_axes] if not isinstance(shared_axes, (list, tuple)) else shared_axes
-            if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool)
-                       for a in axes):
-                raise TypeError(f"{who}: shared_axes must be an int or a list of ints, got "
-                                f"{shared_axes!r}")
-            self.shared_axes = [int(a) for a in axes]
+            axes = axis_argument(shared_axes, who, "shared_axes")
+            self.shared_axes = axes if isinstance(axes, list) else [axes]
         self.alpha_initializer = alpha_initializer
         self._set_kernel_options(alpha_regularizer, alpha_constraint, names=("alpha",))
 
@@ -163,17 +159,7 @@ class Softmax(_Activated):
 
     def __init__(self, axis: int | Sequence[int] = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(axis, (list, tuple)):
-            ok = all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis)
-            axis = [int(a) for a in axis] if ok else axis
-        elif isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
-            ok, axis = True, int(axis)
-        else:
-            ok = False
-        if not ok:
-            raise TypeError(f"Softmax {self.name!r}: axis must be an int or a list of ints, "
-                            f"got {axis!r}")
-        self.axis = axis
+        self.axis = axis = axis_argument(axis, f"Softmax {self.name!r}")
         last = axis == -1 or axis == [-1]
         self.activation = activations.softmax if last else functools.partial(
             _softmax_over, axis=axis, who=f"Softmax {self.name!r}")

@@ -56,14 +56,19 @@ def standardise(x: Any, axes: tuple[int, ...], epsilon: float) -> Any:
     return centred / np.sqrt(var + epsilon)
 
 
-def _check_axis_argument(axis: Any, who: str) -> int | list[int]:
-    """axis as Keras keeps it (an int, or a list of ints), TypeError for anything else."""
+def axis_argument(axis: Any, who: str, name: str = "axis") -> int | list[int]:
+    """axis as Keras keeps it (an int, or a list of ints), TypeError naming the argument
+    (`name`) for anything else.
+
+    >>> axis_argument((1, 2), "layer"), axis_argument(-1, "layer")
+    ([1, 2], -1)
+    """
     if isinstance(axis, (list, tuple)) and all(
             isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis):
         return [int(a) for a in axis]
     if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
         return int(axis)
-    raise TypeError(f"{who}: axis must be an int or a list of ints, got {axis!r}")
+    raise TypeError(f"{who}: {name} must be an int or a list of ints, got {axis!r}")
 
 
 class _ScaleAndShift(Layer):
@@ -257,7 +262,7 @@ class LayerNormalization(_ScaleAndShift, _OverAxes):
                           "the standard deviation without centring, not by the root mean "
                           "square); use RMSNormalization", DeprecationWarning, stacklevel=2)
             center, scale = False, True   # Keras: gamma only, and no centring
-        self.axis = _check_axis_argument(axis, who)
+        self.axis = axis_argument(axis, who)
         if not epsilon > 0:
             raise ValueError(f"{who}: epsilon must be > 0, got {epsilon!r}")
         self.epsilon = float(epsilon)
@@ -296,7 +301,7 @@ class RMSNormalization(_OverAxes):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         who = f"RMSNormalization {self.name!r}"
-        self.axis = _check_axis_argument(axis, who)
+        self.axis = axis_argument(axis, who)
         if not epsilon > 0:
             raise ValueError(f"{who}: epsilon must be > 0, got {epsilon!r}")
         self.epsilon = float(epsilon)
@@ -390,7 +395,7 @@ class UnitNormalization(Layer):
 
     def __init__(self, axis: int | Sequence[int] = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.axis = _check_axis_argument(axis, f"UnitNormalization {self.name!r}")
+        self.axis = axis_argument(axis, f"UnitNormalization {self.name!r}")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         full_axes(self.axis, input_shape, f"UnitNormalization {self.name!r}")
