@@ -206,8 +206,9 @@ class Frame:
                 raise ValueError(
                     f"layer {layer.name!r} ({type(layer).__name__}) is called inside "
                     f"{self.layer.name!r} but was not called when {self.layer.name!r} was "
-                    "built; call every sublayer on every call (a branch that calls a layer "
-                    "only for some inputs cannot make its weights)")
+                    "built; make sublayers in __init__ or build, not in call (a layer made "
+                    "in call is a new one at each call), and call each on every call (a "
+                    "branch that calls a layer only for some inputs cannot make its weights)")
             self.layer.__dict__.setdefault("_sublayers", {})[key] = layer
             shape = _example_shape(inputs)
             self.params[key] = layer.init_params(self.rng, shape)
