@@ -413,7 +413,8 @@ def _lu(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=Fals
 
 
 _OWN_RULES = {sl.solve_sylvester: (solve_sylvester_p,), sl.sqrtm: (sqrtm_p, solve_sylvester_p),
-              sl.expm: (expm_p,), sl.expm_frechet: (expm_p,), sl.lu_factor: (lu_p,), sl.lu: (lu_p,), sl.logm: (logm_p,),
+              sl.expm: (expm_p,), sl.expm_frechet: (expm_p,), sl.lu_factor: (lu_p,),
+              sl.lu: (lu_p,), sl.logm: (logm_p,),
               sl.solve_continuous_lyapunov: (solve_sylvester_p,),
               sl.solve_discrete_lyapunov: ()}
 for _fn, _handler in ((sl.inv, _inv), (sl.det, _det), (sl.solve, _solve), (sl.norm, _norm), (sl.solve_triangular, _solve_triangular),

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.signal as signal
 
-from ..table import NoRuleError, defprim
+from ..table import defprim
 from ..tracer import primal
 from .helpers import ndim_of, normalize_axis, shape_of
 from .scipy_binding import bind, original
