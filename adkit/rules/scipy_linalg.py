@@ -398,6 +398,7 @@ def _lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
 def _lu(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
     if ndim_of(a) != 2:
         raise ValueError(f"scipy.linalg.lu expects a 2-D array, got shape {shape_of(a)}")
+    _real_only("lu", a)
     m, n = shape_of(a)
     if m != n:
         raise NoRuleError(f"scipy.linalg.lu of a non-square ({m} x {n}) traced matrix is not "
