@@ -330,8 +330,21 @@ def any(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
 
 
 def median(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    """The median over axis."""
-    return np.median(_float_input(x), axis=_axis(axis), keepdims=keepdims)
+    """The median over axis (an int, a tuple, or None for all): the middle of the sorted
+    values, or the mean of the two middle ones (written with sort, so it differentiates)."""
+    x = _float_input(x)
+    ndim = np.ndim(x)
+    axes = tuple(range(ndim)) if axis is None else tuple(
+        a % ndim for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    kept = [a for a in range(ndim) if a not in axes]
+    flat = np.reshape(np.transpose(x, kept + list(axes)),
+                      tuple(np.shape(x)[a] for a in kept) + (-1,))
+    ordered = np.sort(flat, axis=-1)
+    n = np.shape(ordered)[-1]
+    middle = ordered[..., n // 2] if n % 2 else 0.5 * (ordered[..., n // 2 - 1] + ordered[..., n // 2])
+    if keepdims:
+        middle = np.reshape(middle, tuple(1 if a in axes else np.shape(x)[a] for a in range(ndim)))
+    return middle
 
 
 def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:

@@ -200,6 +200,8 @@ CASES = [
     ("cumsum", (X,), dict(axis=1), lambda: np.stack([X[:, :i + 1].sum(1) for i in range(4)], 1)),
     ("count_nonzero", (X > 0,), dict(axis=1), lambda: (X > 0).sum(1).astype(np.int32)),
     ("median", (X,), dict(axis=1), lambda: np.sort(X, 1)[:, 1:3].mean(1)),
+    ("median", (X3,), dict(axis=(0, 2), keepdims=True), lambda: np.median(X3, (0, 2), keepdims=True)),
+    ("median", (X3[:, :, :3],), {}, lambda: np.float32(np.median(X3[:, :, :3]))),
     ("ptp", (X,), dict(axis=0), lambda: X.max(0) - X.min(0)),
     ("average", (X,), dict(axis=1, weights=np.arange(1.0, 5.0)), lambda: (X @ np.arange(1.0, 5.0)) / 10),
     ("swapaxes", (X3, 0, 2), {}, lambda: X3.transpose(2, 1, 0)),
@@ -397,6 +399,17 @@ DERIVATIVES = {
     "take, where, clip": lambda x: np.sum(ops.take(x, np.array([2, 0]), axis=1) ** 2)
     + np.sum(ops.where(x > 0, x, 2 * x) * WEIGHTS) + np.sum(ops.clip(x, -0.5, 0.5) ** 2),
     "max with initial": lambda x: np.sum(ops.max(x, axis=1, initial=0.1) * WEIGHTS[:, 0]),
+    "sort, median, cumsum, prod, std": lambda x: np.sum(ops.sort(x, axis=0) * WEIGHTS)
+    + np.sum(ops.median(x, axis=1) * WEIGHTS[:, 0]) + np.sum(ops.median(x, axis=0) * WEIGHTS[0])
+    + np.sum(ops.cumsum(x, axis=1) * WEIGHTS) + np.sum(ops.prod(x, axis=0) * WEIGHTS[0])
+    + np.sum(ops.std(x, axis=1) * WEIGHTS[:, 1]),
+    "segment_min, scatter_update": lambda x: np.sum(ops.segment_min(
+        x, np.array([0, 0, 1]), 2) * WEIGHTS[:2]) + np.sum(ops.scatter_update(
+            x, np.array([[0], [2], [0]]), x[::-1] ** 2) * WEIGHTS),
+    "depth_to_space, pad reflect": lambda x: np.sum(ops.depth_to_space(
+        x.reshape(1, 1, 3, 4), 2) ** 3) + np.sum(ops.pad(x, ((1, 1), (1, 1)), mode="reflect") ** 2),
+    "divide_no_nan, corrcoef, cdist": lambda x: np.sum(ops.divide_no_nan(WEIGHTS, x))
+    + np.sum(ops.corrcoef(x) * WEIGHTS[:, :3]) + np.sum(ops.cdist(x, x[:2] + 1)),
     "dot_product_attention": lambda x: np.sum(ops.dot_product_attention(
         x.reshape(1, 3, 1, 4), x.reshape(1, 3, 1, 4), x.reshape(1, 3, 1, 4)) * WEIGHTS[None, :, None]),
 }
