@@ -448,6 +448,11 @@ def test_pad_sequences_defaults_value_dtype_and_items():
     assert words.tolist() == [["", "a"], ["b", "c"]]
 
 
+def test_pad_sequences_is_also_where_keras_2_scripts_find_it():
+    assert nn.preprocessing.sequence.pad_sequences is pad_sequences
+    assert nn.utils.pad_sequences is pad_sequences
+
+
 def test_pad_sequences_refuses_bad_input():
     with pytest.raises(ValueError, match="padding must be 'pre' or 'post'"):
         pad_sequences([[1]], padding="middle")

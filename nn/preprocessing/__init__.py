@@ -1,0 +1,13 @@
+"""Keras's `keras.preprocessing` namespace, where Keras 2 scripts find
+`keras.preprocessing.sequence.pad_sequences` (Keras 3 keeps it there too; the same
+function is `adkit.nn.utils.pad_sequences`).
+
+>>> from adkit.nn import preprocessing
+>>> preprocessing.sequence.pad_sequences([[1, 2], [3]])
+array([[1, 2],
+       [0, 3]], dtype=int32)
+"""
+
+from . import sequence
+
+__all__ = ["sequence"]
