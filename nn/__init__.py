@@ -12,7 +12,8 @@
 """
 
 from . import (activations, callbacks, config, constraints, datasets, initializers, layers, losses,
-               metrics, ops, optimizers, random, regularizers, schedules, utils, zoo)
+               metrics, ops, optimizers, preprocessing, random, regularizers, schedules,
+               utils, zoo)
 from .allocator import tune
 from .functional import Input, Model
 from . import models
@@ -21,4 +22,5 @@ from .models import ModelFileError, load_model
 
 __all__ = ["Sequential", "Model", "Input", "models", "load_model", "ModelFileError", "tune",
            "layers", "losses", "optimizers", "callbacks", "metrics", "regularizers", "constraints", "initializers",
-           "activations", "schedules", "datasets", "utils", "zoo", "ops", "random", "config"]
+           "activations", "schedules", "datasets", "utils", "zoo", "ops", "random", "config",
+           "preprocessing"]
