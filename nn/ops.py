@@ -332,7 +332,20 @@ def any(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
 def median(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The median over axis (an int, a tuple, or None for all): the middle of the sorted
     values, or the mean of the two middle ones (written with sort, so it differentiates)."""
+    return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear",
+             keepdims: bool = False) -> Any:
+    """The q-th quantiles (q in [0, 1], a number or an array: its axes come first) over
+    axis. method "linear" interpolates between the sorted values and differentiates
+    (written with sort); NumPy's other methods give values only."""
     x = _float_input(x)
+    q_array = np.asarray(q, dtype=np.float64)
+    if np.any((q_array < 0) | (q_array > 1)):
+        raise ValueError(f"quantile: q must be in [0, 1], got {q!r}")
+    if method != "linear":
+        return np.quantile(x, q_array, axis=_axis(axis), method=method, keepdims=keepdims)
     ndim = np.ndim(x)
     axes = tuple(range(ndim)) if axis is None else tuple(
         a % ndim for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
@@ -340,11 +353,36 @@ def median(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     flat = np.reshape(np.transpose(x, kept + list(axes)),
                       tuple(np.shape(x)[a] for a in kept) + (-1,))
     ordered = np.sort(flat, axis=-1)
-    n = np.shape(ordered)[-1]
-    middle = ordered[..., n // 2] if n % 2 else 0.5 * (ordered[..., n // 2 - 1] + ordered[..., n // 2])
+    position = q_array * (np.shape(ordered)[-1] - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.ceil(position).astype(np.int64)
+    frac = (position - low).astype(x.dtype)
+    out = np.take(ordered, low, axis=-1) * (1 - frac) + np.take(ordered, high, axis=-1) * frac
+    out = np.moveaxis(out, tuple(range(out.ndim - q_array.ndim, out.ndim)),
+                      tuple(range(q_array.ndim))) if q_array.ndim else out
     if keepdims:
-        middle = np.reshape(middle, tuple(1 if a in axes else np.shape(x)[a] for a in range(ndim)))
-    return middle
+        out = np.reshape(out, q_array.shape + tuple(
+            1 if a in axes else np.shape(x)[a] for a in range(ndim)))
+    return out
+
+
+def percentile(x: Any, q: Any, axis: Any = None, method: str = "linear",
+               keepdims: bool = False) -> Any:
+    """quantile(x, q / 100, ...): q in [0, 100]."""
+    return quantile(x, np.asarray(q, dtype=np.float64) / 100.0, axis, method, keepdims)
+
+
+def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:
+    """The integral of y along axis by the trapezoidal rule (samples at x, or dx apart)."""
+    y = _float_input(y)
+    first = np.take(y, np.arange(np.shape(y)[axis] - 1), axis=axis)
+    rest = np.take(y, np.arange(1, np.shape(y)[axis]), axis=axis)
+    if x is None:
+        return np.sum((first + rest) * (0.5 * dx), axis=axis)
+    steps = np.diff(cast(convert_to_tensor(x), y.dtype), axis=-1 if np.ndim(x) == 1 else axis)
+    if np.ndim(x) == 1 and np.ndim(y) > 1:
+        steps = np.reshape(steps, [-1 if a == axis % np.ndim(y) else 1 for a in range(np.ndim(y))])
+    return np.sum((first + rest) * steps * 0.5, axis=axis)
 
 
 def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1394,14 +1432,14 @@ bitwise_right_shift = right_shift = np.right_shift
 matmul, dot, tensordot, einsum = np.matmul, np.dot, np.tensordot, np.einsum
 inner, outer, vdot, kron, cross = np.inner, np.outer, np.vdot, np.kron, np.cross
 trace, diagonal, diag, diagflat = np.trace, np.diagonal, np.diag, np.diagflat
-tril, triu, diff, trapezoid = np.tril, np.triu, np.diff, np.trapezoid
+tril, triu, diff = np.tril, np.triu, np.diff
 fliplr, flipud, rot90 = np.fliplr, np.flipud, np.rot90
 hsplit, vsplit, dsplit = np.hsplit, np.vsplit, np.dsplit
 meshgrid, vander, digitize, searchsorted, bincount = (np.meshgrid, np.vander, np.digitize,
                                                       np.searchsorted, np.bincount)
 nansum, nanmean, nanmax, nanmin, nanprod, nanstd, nanvar = (
     np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanprod, np.nanstd, np.nanvar)
-quantile, percentile, correlate = np.quantile, np.percentile, np.correlate
+correlate = np.correlate
 nanmedian, nanquantile, nanpercentile = np.nanmedian, np.nanquantile, np.nanpercentile
 nancumsum, nancumprod = np.nancumsum, np.nancumprod
 unravel_index, select, append = np.unravel_index, np.select, np.append

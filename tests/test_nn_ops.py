@@ -202,6 +202,14 @@ CASES = [
     ("median", (X,), dict(axis=1), lambda: np.sort(X, 1)[:, 1:3].mean(1)),
     ("median", (X3,), dict(axis=(0, 2), keepdims=True), lambda: np.median(X3, (0, 2), keepdims=True)),
     ("median", (X3[:, :, :3],), {}, lambda: np.float32(np.median(X3[:, :, :3]))),
+    ("quantile", (X3, 0.3), dict(axis=1), lambda: np.quantile(X3, 0.3, axis=1)),
+    ("quantile", (X3, np.array([0.1, 0.9])), dict(axis=(0, 2), keepdims=True),
+     lambda: np.quantile(X3, [0.1, 0.9], axis=(0, 2), keepdims=True)),
+    ("percentile", (X, 75), {}, lambda: np.float32(np.percentile(X, 75))),
+    ("quantile", (X, 0.3), dict(axis=0, method="nearest"), lambda: np.quantile(X, 0.3, axis=0, method="nearest")),
+    ("trapezoid", (X,), {}, lambda: (X[:, 1:] + X[:, :-1]).sum(1) / 2),
+    ("trapezoid", (X,), dict(x=np.array([0.0, 1.0, 3.0]), axis=0),
+     lambda: (X[1] + X[0]) / 2 + (X[2] + X[1])),
     ("ptp", (X,), dict(axis=0), lambda: X.max(0) - X.min(0)),
     ("average", (X,), dict(axis=1, weights=np.arange(1.0, 5.0)), lambda: (X @ np.arange(1.0, 5.0)) / 10),
     ("swapaxes", (X3, 0, 2), {}, lambda: X3.transpose(2, 1, 0)),
@@ -408,6 +416,9 @@ DERIVATIVES = {
             x, np.array([[0], [2], [0]]), x[::-1] ** 2) * WEIGHTS),
     "depth_to_space, pad reflect": lambda x: np.sum(ops.depth_to_space(
         x.reshape(1, 1, 3, 4), 2) ** 3) + np.sum(ops.pad(x, ((1, 1), (1, 1)), mode="reflect") ** 2),
+    "quantile, percentile, trapezoid": lambda x: np.sum(ops.quantile(x, np.array([0.2, 0.7]), axis=1)
+                                                        * WEIGHTS[:2, :3])
+    + ops.percentile(x, 40) + np.sum(ops.trapezoid(x, x=np.array([0.0, 0.5, 2.0]), axis=0) * WEIGHTS[0]),
     "divide_no_nan, corrcoef, cdist": lambda x: np.sum(ops.divide_no_nan(WEIGHTS, x))
     + np.sum(ops.corrcoef(x) * WEIGHTS[:, :3]) + np.sum(ops.cdist(x, x[:2] + 1)),
     "dot_product_attention": lambda x: np.sum(ops.dot_product_attention(
