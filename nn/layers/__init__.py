@@ -15,6 +15,9 @@ from .core import Activation, Dense, Dropout, Embedding, Flatten, Lambda, Reshap
 from .dense_attention import AdditiveAttention, Attention
 from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                              GlobalMaxPooling2D)
+from .image_preprocessing import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+                                  RandomRotation, RandomTranslation, RandomZoom)
+from .image_resizing import CenterCrop, Resizing
 from .input_layer import Input, InputLayer
 from .masking import Masking
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
@@ -22,6 +25,7 @@ from .merge_functions import (add, average, concatenate, dot, maximum, minimum, 
                               subtract)
 from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
                             RMSNormalization, UnitNormalization)
+from .preprocessing import Normalization
 from .noise import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,
                     Identity, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
@@ -39,7 +43,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization", "Identity",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
            "LayerNormalization", "GroupNormalization", "UnitNormalization",
-           "RMSNormalization",
+           "RMSNormalization", "Normalization",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "Conv1DTranspose", "DepthwiseConv1D", "SeparableConv1D",
            "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose",
@@ -50,5 +54,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "MultiHeadAttention", "Attention", "AdditiveAttention", "Masking",
            "ZeroPadding1D", "Cropping1D", "UpSampling1D",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Permute", "RepeatVector", "Rescaling",
+           "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast",
+           "RandomBrightness", "RandomCrop", "Resizing", "CenterCrop",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
