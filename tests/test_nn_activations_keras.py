@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from keras_referee import keras  # noqa: F401  (a fixture)
+from layer_fit_support import batch_losses
 from opencl_support import needs_opencl
 
 import adkit
@@ -312,13 +313,8 @@ def test_derivatives_at_kinks_agree_with_jax(keras):
 # ---------------------------------------------------------------- on an OpenCL device
 
 def train_curve(name, device, x, y):
-    from adkit.nn.callbacks import LambdaCallback
-    model = Sequential([Dense(8, activation=name, input_shape=(5,)), Dense(2)], seed=1)
-    model.compile(optimizer="adam", loss="mse", device=device)
-    losses = []
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[
-        LambdaCallback(on_train_batch_end=lambda b, logs: losses.append(logs["loss"]))])
-    return np.array(losses)
+    return batch_losses([Dense(8, activation=name, input_shape=(5,)), Dense(2)], x, y,
+                        device=device)[0]
 
 
 @needs_opencl

@@ -9,12 +9,12 @@ import pytest
 
 import adkit
 from adkit.nn import Sequential, load_model
-from adkit.nn.callbacks import LambdaCallback
 from adkit.nn.optimizers import Adam
 from adkit.nn.layers import (ActivityRegularization, AlphaDropout, Conv2D, Dense, Flatten,
                              GaussianDropout, GaussianNoise, Identity, SpatialDropout1D,
                              SpatialDropout2D, SpatialDropout3D, deserialize, serialize)
 from adkit.nn.layers.base import Context
+from layer_fit_support import batch_losses
 from opencl_support import needs_opencl
 
 SELU_A, SELU_S = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -119,12 +119,8 @@ def test_activity_regularization_adds_keras_s_penalty_gradient():
 
 
 def losses_per_step(make, jit, x, y, epochs=4):
-    model = Sequential(make(), seed=5)
-    model.compile(optimizer="sgd", loss="mse", jit_compile=jit)
-    losses = []
-    model.fit(x, y, batch_size=len(x), epochs=epochs, verbose=0, shuffle=False, callbacks=[
-        LambdaCallback(on_train_batch_end=lambda b, logs: losses.append(logs["loss"]))])
-    return np.array(losses), model
+    return batch_losses(make(), x, y, jit=jit, optimizer="sgd", batch_size=len(x),
+                        epochs=epochs, seed=5, shuffle=False)
 
 
 @pytest.mark.parametrize("make", [
