@@ -8,6 +8,7 @@ sequence by (k - 1) * dilation_rate, so that output t sees inputs up to t only.
 
 >>> import numpy as np
 >>> from adkit.nn import Sequential
+>>> from adkit.nn.layers import Conv1D
 >>> model = Sequential([Conv1D(1, 2, kernel_initializer="ones", input_shape=(4, 1))])
 >>> model.predict(np.arange(4.0).reshape(1, 4, 1))[0, :, 0]
 array([1., 3., 5.], dtype=float32)

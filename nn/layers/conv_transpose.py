@@ -13,6 +13,7 @@ transposed convolution is computed and cropped (or zero-extended) to Keras's win
 
 >>> import numpy as np
 >>> from adkit.nn import Sequential
+>>> from adkit.nn.layers import Conv2DTranspose
 >>> model = Sequential([Conv2DTranspose(1, 2, strides=2, kernel_initializer="ones",
 ...                                     input_shape=(1, 2, 1))])
 >>> model.predict(np.array([[[[1.0], [2.0]]]]))[0, :, :, 0]

@@ -12,6 +12,7 @@ layers run the same on a sequence seen as images one row high.
 
 >>> import numpy as np
 >>> from adkit.nn import Sequential
+>>> from adkit.nn.layers import DepthwiseConv2D
 >>> model = Sequential([DepthwiseConv2D(2, depthwise_initializer="ones", input_shape=(3, 3, 2))])
 >>> model.predict(np.arange(18.0).reshape(1, 3, 3, 2))[0, 0, 0]
 array([16., 20.], dtype=float32)
