@@ -87,6 +87,8 @@ def convert_to_tensor(x: Any, dtype: Any = None, sparse: Any = None, ragged: Any
     >>> convert_to_tensor([1.0, 2.0]).dtype, convert_to_tensor(3).dtype
     (dtype('float32'), dtype('int32'))
     """
+    if type(x) is np.ndarray and dtype is None and not (sparse or ragged):
+        return x   # the common case, first
     if sparse or ragged:
         raise ValueError("convert_to_tensor: adkit has no sparse or ragged tensors; pass "
                          "sparse=None and ragged=None (dense arrays)")
@@ -94,7 +96,12 @@ def convert_to_tensor(x: Any, dtype: Any = None, sparse: Any = None, ragged: Any
         x = x.value
     if not _is_array(x):
         x = _inferred(x)
-    return x if dtype is None else cast(x, dtype)
+    return x if dtype is None else _cast(x, dtype)
+
+
+#: the unwrapped function, for this module's own calls (the public name also takes
+#: KerasTensors, see the end of the module)
+_tensor = convert_to_tensor
 
 
 def convert_to_numpy(x: Any) -> np.ndarray:
@@ -103,7 +110,7 @@ def convert_to_numpy(x: Any) -> np.ndarray:
         raise TypeError("convert_to_numpy: x is a traced value (this code is being "
                         "differentiated or compiled); keep it a tensor with "
                         "ops.convert_to_tensor, or take ops.stop_gradient(x) first")
-    return np.array(convert_to_tensor(x))
+    return np.array(_tensor(x))
 
 
 def is_tensor(x: Any) -> bool:
@@ -123,18 +130,21 @@ def cast(x: Any, dtype: Any) -> Any:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
+_cast = cast
+
+
 def saturate_cast(x: Any, dtype: Any) -> Any:
     """cast, with values first clipped to the range dtype can hold."""
     dtype = _standard_dtype(dtype)
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         x = np.clip(x, info.min, info.max)
-    return cast(x, dtype)
+    return _cast(x, dtype)
 
 
 def dtype(x: Any) -> str:
     """The dtype's name, as Keras's standardized dtype strings ("float32")."""
-    return np.dtype(getattr(x, "dtype", None) or convert_to_tensor(x).dtype).name
+    return np.dtype(getattr(x, "dtype", None) or _tensor(x).dtype).name
 
 
 def ndim(x: Any) -> int:
@@ -159,7 +169,7 @@ def copy(x: Any) -> Any:
 
 def array(x: Any, dtype: Any = None) -> Any:
     """x as an array (Keras infers dtypes as convert_to_tensor does)."""
-    return convert_to_tensor(x, dtype)
+    return _tensor(x, dtype)
 
 
 def get_item(x: Any, key: Any) -> Any:
@@ -191,7 +201,7 @@ def empty(shape: Any, dtype: Any = None) -> np.ndarray:
 
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
     """An array of fill_value (keras.config.floatx(), float32, unless dtype is given, as Keras)."""
-    return np.full(shape, convert_to_tensor(fill_value), dtype=_float_default(dtype))
+    return np.full(shape, _tensor(fill_value), dtype=_float_default(dtype))
 
 
 def zeros_like(x: Any, dtype: Any = None) -> np.ndarray:
@@ -216,7 +226,7 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None) -> np.ndarray:
 
 
 def _dtype_of(x: Any) -> np.dtype:
-    return np.dtype(getattr(x, "dtype", None) or convert_to_tensor(x).dtype)
+    return np.dtype(getattr(x, "dtype", None) or _tensor(x).dtype)
 
 
 def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) -> np.ndarray:
@@ -268,18 +278,18 @@ def _axis(axis: Any) -> Any:
 
 def _float_input(x: Any) -> Any:
     """x, with integer and bool arrays made float32 (Keras's mean, var, std of ints)."""
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     return x.astype(_floatx()) if x.dtype.kind in "biu" else x
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """The sum over axis (an int, a tuple, or None for all)."""
-    return np.sum(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return np.sum(_tensor(x), axis=_axis(axis), keepdims=keepdims)
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
     """The product over axis."""
-    return np.prod(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims, dtype=dtype)
+    return np.prod(_tensor(x), axis=_axis(axis), keepdims=keepdims, dtype=dtype)
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -299,13 +309,13 @@ def std(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def max(x: Any, axis: Any = None, keepdims: bool = False, initial: Any = None) -> Any:  # noqa: A001
     """The largest entry over axis; initial: a floor the result never goes below."""
-    out = np.max(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    out = np.max(_tensor(x), axis=_axis(axis), keepdims=keepdims)
     return out if initial is None else np.maximum(out, initial)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False, initial: Any = None) -> Any:  # noqa: A001
     """The smallest entry over axis; initial: a ceiling the result never goes above."""
-    out = np.min(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    out = np.min(_tensor(x), axis=_axis(axis), keepdims=keepdims)
     return out if initial is None else np.minimum(out, initial)
 
 
@@ -321,12 +331,12 @@ def amin(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def all(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """True where every entry over axis is nonzero."""
-    return np.all(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return np.all(_tensor(x), axis=_axis(axis), keepdims=keepdims)
 
 
 def any(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """True where some entry over axis is nonzero."""
-    return np.any(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return np.any(_tensor(x), axis=_axis(axis), keepdims=keepdims)
 
 
 def median(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -379,7 +389,7 @@ def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:
     rest = np.take(y, np.arange(1, np.shape(y)[axis]), axis=axis)
     if x is None:
         return np.sum((first + rest) * (0.5 * dx), axis=axis)
-    steps = np.diff(cast(convert_to_tensor(x), y.dtype), axis=-1 if np.ndim(x) == 1 else axis)
+    steps = np.diff(_cast(_tensor(x), y.dtype), axis=-1 if np.ndim(x) == 1 else axis)
     if np.ndim(x) == 1 and np.ndim(y) > 1:
         steps = np.reshape(steps, [-1 if a == axis % np.ndim(y) else 1 for a in range(np.ndim(y))])
     return np.sum((first + rest) * steps * 0.5, axis=axis)
@@ -392,7 +402,7 @@ def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def count_nonzero(x: Any, axis: Any = None) -> Any:
     """How many entries over axis are nonzero (int32)."""
-    return np.asarray(np.count_nonzero(convert_to_tensor(x), axis=_axis(axis))).astype(np.int32)
+    return np.asarray(np.count_nonzero(_tensor(x), axis=_axis(axis))).astype(np.int32)
 
 
 def _int32(indices: Any) -> np.ndarray:
@@ -401,7 +411,7 @@ def _int32(indices: Any) -> np.ndarray:
 
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     """The index of the largest entry along axis (of the flattened x for None), int32."""
-    return _int32(np.argmax(convert_to_tensor(x), axis=axis, keepdims=keepdims))
+    return _int32(np.argmax(_tensor(x), axis=axis, keepdims=keepdims))
 
 
 def nanargmax(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -425,34 +435,34 @@ def _nan_arg(fn: Callable, x: Any, axis: Any, keepdims: bool) -> np.ndarray:
 
 def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     """The index of the smallest entry along axis, int32."""
-    return _int32(np.argmin(convert_to_tensor(x), axis=axis, keepdims=keepdims))
+    return _int32(np.argmin(_tensor(x), axis=axis, keepdims=keepdims))
 
 
 def argsort(x: Any, axis: int = -1) -> np.ndarray:
     """The indices that sort x along axis (a stable sort), int32."""
-    return _int32(np.argsort(convert_to_tensor(x), axis=axis, kind="stable"))
+    return _int32(np.argsort(_tensor(x), axis=axis, kind="stable"))
 
 
 def sort(x: Any, axis: int = -1) -> Any:
     """x sorted along axis."""
-    return np.sort(convert_to_tensor(x), axis=axis)
+    return np.sort(_tensor(x), axis=axis)
 
 
 def cumsum(x: Any, axis: Any = None, dtype: Any = None) -> Any:
     """Running sums along axis (of the flattened x for None)."""
-    return np.cumsum(convert_to_tensor(x), axis=axis, dtype=dtype)
+    return np.cumsum(_tensor(x), axis=axis, dtype=dtype)
 
 
 def cumprod(x: Any, axis: Any = None, dtype: Any = None) -> Any:
     """Running products along axis."""
-    return np.cumprod(convert_to_tensor(x), axis=axis, dtype=dtype)
+    return np.cumprod(_tensor(x), axis=axis, dtype=dtype)
 
 
 def average(x: Any, axis: Any = None, weights: Any = None) -> Any:
     """The mean along axis, weighted by weights if given (in x's float dtype)."""
     x = _float_input(x)
     if weights is not None:
-        weights = convert_to_tensor(weights)
+        weights = _tensor(weights)
         weights = weights.astype(x.dtype) if weights.dtype.kind in "biuf" else weights
     return np.average(x, axis=axis, weights=weights)
 
@@ -463,7 +473,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     >>> float(logsumexp(np.array([1000.0, 1000.0])) - 1000.0)
     0.693147
     """
-    return scipy.special.logsumexp(convert_to_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return scipy.special.logsumexp(_tensor(x), axis=_axis(axis), keepdims=keepdims)
 
 
 def moments(x: Any, axes: Any, keepdims: bool = False, synchronized: bool = False
@@ -473,7 +483,7 @@ def moments(x: Any, axes: Any, keepdims: bool = False, synchronized: bool = Fals
     if synchronized:
         raise ValueError("moments(synchronized=True) all-reduces across devices, which "
                          "adkit does not do; pass synchronized=False")
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     small = x.dtype in (np.float16,)
     if small:
         x = x.astype(np.float32)
@@ -492,57 +502,57 @@ def moments(x: Any, axes: Any, keepdims: bool = False, synchronized: bool = Fals
 
 def reshape(x: Any, newshape: Any) -> Any:
     """x with shape newshape (one entry may be -1)."""
-    return np.reshape(convert_to_tensor(x), newshape)
+    return np.reshape(_tensor(x), newshape)
 
 
 def transpose(x: Any, axes: Any = None) -> Any:
     """x with its axes permuted (reversed for None)."""
-    return np.transpose(convert_to_tensor(x), axes)
+    return np.transpose(_tensor(x), axes)
 
 
 def expand_dims(x: Any, axis: Any) -> Any:
     """x with a new axis of length 1 at axis (an int or a tuple)."""
-    return np.expand_dims(convert_to_tensor(x), _axis(axis))
+    return np.expand_dims(_tensor(x), _axis(axis))
 
 
 def squeeze(x: Any, axis: Any = None) -> Any:
     """x without its axes of length 1 (or only those in axis)."""
-    return np.squeeze(convert_to_tensor(x), axis=_axis(axis))
+    return np.squeeze(_tensor(x), axis=_axis(axis))
 
 
 def ravel(x: Any) -> Any:
     """x flattened."""
-    return np.ravel(convert_to_tensor(x))
+    return np.ravel(_tensor(x))
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
     """x with two axes exchanged."""
-    return np.swapaxes(convert_to_tensor(x), axis1, axis2)
+    return np.swapaxes(_tensor(x), axis1, axis2)
 
 
 def moveaxis(x: Any, source: Any, destination: Any) -> Any:
     """x with axes moved from source to destination."""
-    return np.moveaxis(convert_to_tensor(x), source, destination)
+    return np.moveaxis(_tensor(x), source, destination)
 
 
 def broadcast_to(x: Any, shape: Any) -> Any:
     """x broadcast to shape."""
-    return np.broadcast_to(convert_to_tensor(x), shape)
+    return np.broadcast_to(_tensor(x), shape)
 
 
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
     """The arrays joined along axis."""
-    return np.concatenate([convert_to_tensor(x) for x in xs], axis=axis)
+    return np.concatenate([_tensor(x) for x in xs], axis=axis)
 
 
 def stack(x: Sequence[Any], axis: int = 0) -> Any:
     """The arrays stacked along a new axis."""
-    return np.stack([convert_to_tensor(v) for v in x], axis=axis)
+    return np.stack([_tensor(v) for v in x], axis=axis)
 
 
 def unstack(x: Any, num: int | None = None, axis: int = 0) -> list:
     """The slices of x along axis, as a list (num, if given, must be their number)."""
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     n = np.shape(x)[axis]
     if num is not None and num != n:
         raise ValueError(f"unstack: num={num} but x has {n} entries along axis {axis}")
@@ -551,47 +561,47 @@ def unstack(x: Any, num: int | None = None, axis: int = 0) -> list:
 
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
     """x split along axis into equal sections (an int) or at the indices (a list)."""
-    return list(np.split(convert_to_tensor(x), indices_or_sections, axis=axis))
+    return list(np.split(_tensor(x), indices_or_sections, axis=axis))
 
 
 def array_split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
     """split, allowing sections of unequal size."""
-    return list(np.array_split(convert_to_tensor(x), indices_or_sections, axis=axis))
+    return list(np.array_split(_tensor(x), indices_or_sections, axis=axis))
 
 
 def hstack(xs: Sequence[Any]) -> Any:
     """The arrays joined along their second axis (the first for 1-D)."""
-    return np.hstack([convert_to_tensor(x) for x in xs])
+    return np.hstack([_tensor(x) for x in xs])
 
 
 def vstack(xs: Sequence[Any]) -> Any:
     """The arrays joined along their first axis."""
-    return np.vstack([convert_to_tensor(x) for x in xs])
+    return np.vstack([_tensor(x) for x in xs])
 
 
 def dstack(xs: Sequence[Any]) -> Any:
     """The arrays joined along their third axis."""
-    return np.dstack([convert_to_tensor(x) for x in xs])
+    return np.dstack([_tensor(x) for x in xs])
 
 
 def tile(x: Any, repeats: Any) -> Any:
     """x repeated repeats times along each axis."""
-    return np.tile(convert_to_tensor(x), repeats)
+    return np.tile(_tensor(x), repeats)
 
 
 def repeat(x: Any, repeats: Any, axis: Any = None) -> Any:
     """Each entry of x repeated repeats times along axis (flattened for None)."""
-    return np.repeat(convert_to_tensor(x), repeats, axis=axis)
+    return np.repeat(_tensor(x), repeats, axis=axis)
 
 
 def flip(x: Any, axis: Any = None) -> Any:
     """x reversed along axis (all axes for None)."""
-    return np.flip(convert_to_tensor(x), axis=_axis(axis))
+    return np.flip(_tensor(x), axis=_axis(axis))
 
 
 def roll(x: Any, shift: Any, axis: Any = None) -> Any:
     """x rotated by shift along axis."""
-    return np.roll(convert_to_tensor(x), shift, axis=_axis(axis))
+    return np.roll(_tensor(x), shift, axis=_axis(axis))
 
 
 def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = None) -> Any:
@@ -599,19 +609,19 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = N
     if constant_values is not None and mode != "constant":
         raise ValueError(f"pad: constant_values goes with mode='constant', not mode={mode!r}")
     if mode == "constant":
-        return np.pad(convert_to_tensor(x), pad_width, mode="constant",
+        return np.pad(_tensor(x), pad_width, mode="constant",
                       constant_values=0 if constant_values is None else constant_values)
-    return np.pad(convert_to_tensor(x), pad_width, mode=mode)
+    return np.pad(_tensor(x), pad_width, mode=mode)
 
 
 def take(x: Any, indices: Any, axis: Any = None) -> Any:
     """The entries of x at indices along axis (of the flattened x for None)."""
-    return np.take(convert_to_tensor(x), np.asarray(indices), axis=axis)
+    return np.take(_tensor(x), np.asarray(indices), axis=axis)
 
 
 def take_along_axis(x: Any, indices: Any, axis: Any = None) -> Any:
     """The entries of x at indices, matched along every axis but axis."""
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     if axis is None:
         x, axis = np.ravel(x), 0
     return np.take_along_axis(x, np.asarray(indices), axis=axis)
@@ -624,7 +634,7 @@ def where(condition: Any, x1: Any = None, x2: Any = None) -> Any:
     if x1 is None or x2 is None:
         raise ValueError("where: give both x1 and x2, or neither (for the indices where "
                          "condition holds)")
-    return np.where(condition, convert_to_tensor(x1), convert_to_tensor(x2))
+    return np.where(condition, _tensor(x1), _tensor(x2))
 
 
 def nonzero(x: Any) -> tuple:
@@ -634,7 +644,7 @@ def nonzero(x: Any) -> tuple:
 
 def clip(x: Any, x_min: Any, x_max: Any) -> Any:
     """x limited to [x_min, x_max]."""
-    return np.clip(convert_to_tensor(x), x_min, x_max)
+    return np.clip(_tensor(x), x_min, x_max)
 
 
 def slice(inputs: Any, start_indices: Any, shape: Any) -> Any:  # noqa: A001
@@ -645,7 +655,7 @@ def slice(inputs: Any, start_indices: Any, shape: Any) -> Any:  # noqa: A001
            [ 9, 10]])
     """
     index = _block(np.shape(inputs), start_indices, shape, "slice")
-    return convert_to_tensor(inputs)[index]
+    return _tensor(inputs)[index]
 
 
 def _block(full: tuple, start: Any, extent: Any, who: str) -> tuple:
@@ -673,9 +683,9 @@ def slice_update(inputs: Any, start_indices: Any, updates: Any) -> Any:
     widths = [(b.start, m - b.stop) for b, m in zip(index, full)]
     inside = np.zeros(full, bool)
     inside[index] = True
-    updates = convert_to_tensor(updates)
+    updates = _tensor(updates)
     placed = np.pad(updates.astype(_dtype_of(inputs)), widths)
-    return np.where(inside, placed, convert_to_tensor(inputs))
+    return np.where(inside, placed, _tensor(inputs))
 
 
 def scatter(indices: Any, values: Any, shape: Any) -> Any:
@@ -691,7 +701,7 @@ def scatter(indices: Any, values: Any, shape: Any) -> Any:
     depth = indices.shape[-1]
     flat = np.ravel_multi_index(tuple(np.moveaxis(indices.reshape(-1, depth), -1, 0)),
                                 shape[:depth])
-    values = convert_to_tensor(values)
+    values = _tensor(values)
     rows = np.reshape(values, (len(flat), -1))
     total = _segment_sum(rows, flat, int(np.prod(shape[:depth], dtype=np.int64)))
     return np.reshape(total, shape)
@@ -711,7 +721,7 @@ def scatter_update(inputs: Any, indices: Any, updates: Any, reduction: str | Non
     indices = np.asarray(indices)
     full = np.shape(inputs)
     depth = indices.shape[-1]
-    inputs, updates = convert_to_tensor(inputs), convert_to_tensor(updates)
+    inputs, updates = _tensor(inputs), _tensor(updates)
     rows = np.reshape(updates, (-1,) + full[depth:]).astype(_dtype_of(inputs))
     if reduction == "add":
         return inputs + scatter(indices, rows, full)
@@ -740,7 +750,7 @@ def _segments(data: Any, segment_ids: Any, num_segments: Any, who: str) -> tuple
     if ids.ndim != 1 or ids.dtype.kind not in "iu":
         raise ValueError(f"{who}: segment_ids must be a 1-D array of integers, got "
                          f"{ids.dtype} of shape {ids.shape}")
-    data = convert_to_tensor(data)
+    data = _tensor(data)
     if np.shape(data)[:1] != ids.shape:
         raise ValueError(f"{who}: data has {np.shape(data)[:1]} rows but segment_ids has "
                          f"{len(ids)} entries; give one segment id per row of data")
@@ -803,7 +813,7 @@ def top_k(x: Any, k: int, sorted: bool = True) -> tuple[Any, np.ndarray]:  # noq
     >>> top_k(np.array([3.0, 1.0, 3.0, 2.0]), 2)
     (array([3., 3.]), array([0, 2], dtype=int32))
     """
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     if not isinstance(k, (int, np.integer)) or not 0 <= k <= np.shape(x)[-1]:
         raise ValueError(f"top_k: k must be an int from 0 to the last axis's length "
                          f"{np.shape(x)[-1]}, got {k!r}")
@@ -814,7 +824,7 @@ def top_k(x: Any, k: int, sorted: bool = True) -> tuple[Any, np.ndarray]:  # noq
 def in_top_k(targets: Any, predictions: Any, k: int) -> np.ndarray:
     """True for each row whose target's prediction is among the k largest (ties with the
     k-th count as in; a nan prediction never does), as Keras's ops.in_top_k."""
-    predictions = adkit.stop_gradient(convert_to_tensor(predictions))
+    predictions = adkit.stop_gradient(_tensor(predictions))
     at_label = np.take_along_axis(predictions, np.asarray(targets)[..., None].astype(np.int64),
                                   axis=-1)
     at_label = np.where(np.isnan(at_label), -np.inf, at_label)
@@ -890,12 +900,12 @@ def divide_no_nan(x1: Any, x2: Any) -> Any:
 
 def power(x1: Any, x2: Any) -> Any:
     """x1 ** x2."""
-    return np.power(convert_to_tensor(x1), x2)
+    return np.power(_tensor(x1), x2)
 
 
 def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001
     """x rounded to decimals places (halves to even)."""
-    return np.round(convert_to_tensor(x), decimals)
+    return np.round(_tensor(x), decimals)
 
 
 def normalize(x: Any, axis: Any = -1, order: int = 2, epsilon: float | None = None) -> Any:
@@ -907,7 +917,7 @@ def normalize(x: Any, axis: Any = -1, order: int = 2, epsilon: float | None = No
     """
     if not isinstance(order, int) or order < 1:
         raise ValueError(f"normalize: order must be an int >= 1, got {order!r}")
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     if np.ndim(x) == 0:
         x = np.expand_dims(x, 0)
     epsilon = _epsilon() if epsilon is None else epsilon
@@ -920,13 +930,13 @@ def normalize(x: Any, axis: Any = -1, order: int = 2, epsilon: float | None = No
 
 def cdist(x: Any, y: Any) -> Any:
     """The Euclidean distances between the rows of x and of y."""
-    diff = convert_to_tensor(x)[..., :, None, :] - convert_to_tensor(y)[..., None, :, :]
+    diff = _tensor(x)[..., :, None, :] - _tensor(y)[..., None, :, :]
     return np.sqrt(np.sum(diff * diff, axis=-1))
 
 
 def psnr(x1: Any, x2: Any, max_val: float) -> Any:
     """Peak signal-to-noise ratio of x2 against x1, in dB."""
-    mse = np.mean(np.square(convert_to_tensor(x1) - convert_to_tensor(x2)))
+    mse = np.mean(np.square(_tensor(x1) - _tensor(x2)))
     return float(20.0 * np.log10(max_val)) - 10.0 * np.log10(mse)
 
 
@@ -969,7 +979,7 @@ def _four_d(x: Any, data_format: str, who: str) -> tuple[Any, bool]:
                          f"got {data_format!r}")
     if np.ndim(x) != 4:
         raise ValueError(f"{who}: x must be 4-D images, got shape {np.shape(x)}")
-    return convert_to_tensor(x), data_format == "channels_first"
+    return _tensor(x), data_format == "channels_first"
 
 
 def _block_size(block_size: Any, who: str) -> int:
@@ -1191,7 +1201,7 @@ def _activation_op(fn: Callable) -> Callable:
     converted as Keras converts it (floats to float32)."""
     @functools.wraps(fn)
     def op(x: Any, *args: Any, **kwargs: Any) -> Any:
-        return fn(convert_to_tensor(x), *args, **kwargs)
+        return fn(_tensor(x), *args, **kwargs)
     return op
 
 
@@ -1213,18 +1223,18 @@ sparse_plus, sparse_sigmoid, squareplus, sparsemax = (_activation_op(f) for f in
 
 def hard_sigmoid(x: Any) -> Any:
     """Keras 3's piecewise-linear sigmoid: clip(x / 6 + 1/2, 0, 1)."""
-    return np.clip(convert_to_tensor(x) * (1.0 / 6.0) + 0.5, 0.0, 1.0)
+    return np.clip(_tensor(x) * (1.0 / 6.0) + 0.5, 0.0, 1.0)
 
 
 def gelu(x: Any, approximate: bool = True) -> Any:
     """The Gaussian error linear unit; Keras's ops default is the tanh approximation
     (keras.activations.gelu's is the exact one)."""
-    return _activations.gelu(convert_to_tensor(x), approximate)
+    return _activations.gelu(_tensor(x), approximate)
 
 
 def softmax(x: Any, axis: Any = -1) -> Any:
     """exp(x) / sum(exp(x)) along axis (an int or a tuple of axes)."""
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     if isinstance(axis, (tuple, list)):
         return np.exp(x - scipy.special.logsumexp(x, axis=tuple(axis), keepdims=True))
     return _activations.softmax(x, axis)
@@ -1232,7 +1242,7 @@ def softmax(x: Any, axis: Any = -1) -> Any:
 
 def log_softmax(x: Any, axis: Any = -1) -> Any:
     """x - logsumexp(x) along axis."""
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     if isinstance(axis, (tuple, list)):
         return x - scipy.special.logsumexp(x, axis=tuple(axis), keepdims=True)
     return _activations.log_softmax(x, axis)
@@ -1241,7 +1251,7 @@ def log_softmax(x: Any, axis: Any = -1) -> Any:
 def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> Any:
     """-(t log p + (1 - t) log(1 - p)) for each entry (no mean: Keras's op is
     elementwise), p clipped to [1e-7, 1 - 1e-7]; from_logits: output are logits."""
-    target, output = convert_to_tensor(target), convert_to_tensor(output)
+    target, output = _tensor(target), _tensor(output)
     _same_shapes(target, output, "binary_crossentropy")
     if from_logits:
         return _backend.sigmoid_cross_entropy(output, target)
@@ -1253,7 +1263,7 @@ def categorical_crossentropy(target: Any, output: Any, from_logits: bool = False
                              axis: int = -1) -> Any:
     """-sum(t log p) along axis, for one-hot (or soft) targets; output are probabilities
     (renormalised, clipped) or, with from_logits, logits."""
-    target, output = convert_to_tensor(target), convert_to_tensor(output)
+    target, output = _tensor(target), _tensor(output)
     _same_shapes(target, output, "categorical_crossentropy")
     return _losses.categorical_crossentropy(target, output, from_logits=from_logits, axis=axis)
 
@@ -1261,7 +1271,7 @@ def categorical_crossentropy(target: Any, output: Any, from_logits: bool = False
 def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
                                     axis: int = -1) -> Any:
     """categorical_crossentropy with integer class labels as targets."""
-    return _losses.sparse_categorical_crossentropy(target, convert_to_tensor(output),
+    return _losses.sparse_categorical_crossentropy(target, _tensor(output),
                                                    from_logits=from_logits, axis=axis)
 
 
@@ -1275,12 +1285,12 @@ def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any
                         scale: Any = None, epsilon: float = 1e-3) -> Any:
     """(x - mean) / sqrt(variance + epsilon) * scale + offset, the statistics given per
     entry of axis."""
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     shaped = [1] * np.ndim(x)
     shaped[axis] = np.shape(mean)[0]
 
     def along(v: Any) -> Any:
-        return np.reshape(convert_to_tensor(v), shaped)
+        return np.reshape(_tensor(v), shaped)
     inverse = 1.0 / np.sqrt(along(variance) + epsilon)
     if scale is not None:
         inverse = inverse * along(scale)
@@ -1298,7 +1308,7 @@ def layer_normalization(x: Any, gamma: Any = None, beta: Any = None, axis: Any =
     placed = [np.shape(x)[a] if a in axes else 1 for a in range(np.ndim(x))]
 
     def along(v: Any) -> Any:
-        return None if v is None else np.reshape(cast(convert_to_tensor(v), x.dtype), placed)
+        return None if v is None else np.reshape(_cast(_tensor(v), x.dtype), placed)
     gamma, beta = along(gamma), along(beta)
     eps = _epsilon() if epsilon is None else epsilon
     if rms_scaling:
@@ -1315,7 +1325,7 @@ def layer_normalization(x: Any, gamma: Any = None, beta: Any = None, axis: Any =
 def rms_normalization(x: Any, scale: Any = None, axis: int = -1,
                       epsilon: float | None = None) -> Any:
     """x / sqrt(mean(x^2) + epsilon) over axis, times scale."""
-    x = convert_to_tensor(x)
+    x = _tensor(x)
     eps = _epsilon() if epsilon is None else epsilon
     out = x / np.sqrt(np.mean(x * x, axis=_axis(axis), keepdims=True) + eps)
     return out if scale is None else out * scale
@@ -1330,7 +1340,7 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     if flash_attention or attn_logits_soft_cap is not None:
         raise ValueError("dot_product_attention: flash_attention and attn_logits_soft_cap "
                          "are not supported; leave them at None")
-    q, k, v = (convert_to_tensor(t) for t in (query, key, value))
+    q, k, v = (_tensor(t) for t in (query, key, value))
     if np.ndim(q) != 4:
         raise ValueError(f"dot_product_attention: query, key and value must be 4-D "
                          f"(batch, steps, heads, depth), got query of shape {np.shape(q)}")
@@ -1362,8 +1372,8 @@ def _images(inputs: Any, data_format: str | None, who: str) -> tuple[Any, bool]:
                          f"batch, height, width, channels); got shape {np.shape(inputs)}. "
                          "For 1-D or 3-D data use the layers (Conv1D, MaxPooling1D, ...)")
     first = data_format == "channels_first"
-    return (np.transpose(convert_to_tensor(inputs), (0, 2, 3, 1)) if first
-            else convert_to_tensor(inputs)), first
+    return (np.transpose(_tensor(inputs), (0, 2, 3, 1)) if first
+            else _tensor(inputs)), first
 
 
 def _back(y: Any, first: bool) -> Any:
@@ -1378,7 +1388,7 @@ def conv(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "valid",
         raise ValueError("conv: adkit's keras.ops.conv takes dilation_rate=1 only; use the "
                          "Conv2D layer for dilated convolutions")
     x, first = _images(inputs, data_format, "conv")
-    return _back(_backend.conv2d(x, convert_to_tensor(kernel), strides=strides,
+    return _back(_backend.conv2d(x, _tensor(kernel), strides=strides,
                                  padding=padding), first)
 
 
@@ -1456,6 +1466,14 @@ _NOT_SYMBOLIC = frozenset({
     "kaiser", "histogram", "unique", "nonzero", "Variable", "KerasTensor"})
 
 
+def _any_symbolic(values: Any) -> bool:
+    """Whether a KerasTensor is among values (or in the lists and tuples among them)."""
+    for v in values:
+        if isinstance(v, KerasTensor) or (type(v) in (list, tuple) and _any_symbolic(v)):
+            return True
+    return False
+
+
 def _symbolic_leaves(value: Any) -> list:
     if isinstance(value, KerasTensor):
         return [value]
@@ -1479,9 +1497,9 @@ def _on_symbolic(op: Callable, name: str) -> Callable:
     op on symbolic tensors."""
     @functools.wraps(op)
     def run(*args: Any, **kwargs: Any) -> Any:
-        tensors = _symbolic_leaves(args) + _symbolic_leaves(list(kwargs.values()))
-        if not tensors:
+        if not _any_symbolic(args) and not (kwargs and _any_symbolic(kwargs.values())):
             return op(*args, **kwargs)
+        tensors = _symbolic_leaves(args) + _symbolic_leaves(list(kwargs.values()))
 
         def function(inputs: Any) -> Any:
             values = iter(inputs if len(tensors) > 1 else [inputs])
