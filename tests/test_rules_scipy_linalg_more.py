@@ -145,6 +145,13 @@ def test_logm_is_the_inverse_of_expm():
     np.testing.assert_allclose(d, m, rtol=1e-8, atol=1e-10)
 
 
+def test_logm_leaves_the_global_random_stream_alone():
+    # SciPy's logm draws from np.random to estimate norms; its derivatives call it many times
+    np.random.seed(5)
+    adkit.hessian(lambda a: np.sum(sl.logm(_spd(a))))(A)
+    assert np.random.random() == np.random.RandomState(5).random_sample()
+
+
 def test_lyapunov_solutions_satisfy_their_equations():
     a, q = A - 3.0 * I3, _spd(A)
     x = adkit.jvp(lambda a: sl.solve_continuous_lyapunov(a, q), (a,), (a,))[0]

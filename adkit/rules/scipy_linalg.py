@@ -281,8 +281,15 @@ def _logm_frechet(a: Any, e: Any) -> Any:
 
 
 def _logm_impl(a):
-    # SciPy's principal logarithm: real for a real matrix with one, complex otherwise
-    return original(sl.logm)(a)
+    # SciPy's principal logarithm: real for a real matrix with one, complex otherwise.
+    # SciPy estimates 1-norms with draws from NumPy's global generator; the derivatives call
+    # logm again and again, which must not move the caller's random stream (nor make
+    # adkit.compile see a draw): the generator is put back as it was
+    state = np.random.get_state()
+    try:
+        return original(sl.logm)(a)
+    finally:
+        np.random.set_state(state)
 
 
 logm_p = defprim(
