@@ -189,19 +189,28 @@ def test_training_without_a_generator_says_how_to_get_one():
 
 
 @needs_opencl
-def test_on_an_opencl_device_spatial_dropout_runs_and_host_noise_is_refused_by_name():
+def test_on_an_opencl_device_they_draw_what_the_cpu_draws():
     rng = np.random.default_rng(8)
     x = rng.random((16, 6, 6, 2), dtype=np.float32)
     y = rng.standard_normal((16, 1)).astype(np.float32)
-    model = Sequential([Conv2D(3, 3, input_shape=(6, 6, 2)), SpatialDropout2D(0.3), Flatten(),
-                        Dense(1)], seed=0)
-    model.compile(optimizer="sgd", loss="mse", device="opencl")
-    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0).history["loss"]
-    assert np.all(np.isfinite(history))
-    noisy = Sequential([GaussianNoise(0.1, input_shape=(4,)), Dense(1)])
-    with pytest.raises(ValueError, match=r"layer 'gaussian_noise.*' \(GaussianNoise\) has no "
-                                         "OpenCL implementation"):
-        noisy.compile(optimizer="sgd", loss="mse", device="opencl")
+
+    def layers():
+        return [Conv2D(3, 3, input_shape=(6, 6, 2)), GaussianNoise(0.2), SpatialDropout2D(0.3),
+                GaussianDropout(0.2), AlphaDropout(0.1), Identity(), Flatten(), Dense(1)]
+    # the host draws the gaussian noise and AlphaDropout's mask either way; SpatialDropout's
+    # mask comes from the device's Philox kernel, so only its statistics can match
+    device, _ = batch_losses(layers(), x, y, device="opencl", batch_size=8, epochs=2)
+    assert np.all(np.isfinite(device))
+    without_spatial = [layer for layer in layers() if not isinstance(layer, SpatialDropout2D)]
+    on_cpu, _ = batch_losses(without_spatial, x, y, batch_size=8, epochs=2)
+    on_device, _ = batch_losses([layer for layer in layers()
+                                 if not isinstance(layer, SpatialDropout2D)],
+                                x, y, device="opencl", batch_size=8, epochs=2)
+    np.testing.assert_allclose(on_device, on_cpu, rtol=1e-4)
+    regularized = Sequential([ActivityRegularization(0.1, input_shape=(4,)), Dense(1)])
+    with pytest.raises(ValueError, match=r"layer 'activity_regularization.*' "
+                                         r"\(ActivityRegularization\) has no OpenCL"):
+        regularized.compile(optimizer="sgd", loss="mse", device="opencl")
 
 
 def test_keras_weights_files_of_models_with_these_layers_load(tmp_path):

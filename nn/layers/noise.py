@@ -7,7 +7,10 @@ seeded by the model's seed and the step. A compiled training step learns which
 draws the layers make and makes them afresh on the host every step
 (nn/compiled_step.py), so it draws the same numbers as the eager step, and new
 ones each step. A layer's `seed=` is Keras's argument, kept in its config; the
-numbers come from the model's generator (Sequential(seed=...)).
+numbers come from the model's generator (Sequential(seed=...)). On an OpenCL device
+the Gaussian noise and AlphaDropout's mask are drawn on the host, as on the CPU, and
+go up in one counted transfer each; SpatialDropout's mask is the device's own dropout
+kernel, as Dropout's.
 
     >>> from adkit.nn.layers import Context
     >>> x = np.ones((2, 3), np.float32)
@@ -71,10 +74,19 @@ class _Noise(Layer):
         return self._generator(ctx).standard_normal(np.shape(stop_gradient(x)),
                                                     dtype=_float_dtype(x))
 
+    @staticmethod
+    def _where_x_is(noise: np.ndarray) -> Any:
+        """noise drawn on the host, on the device the step runs on (a counted transfer;
+        the numbers are the host's, so a device step draws what a CPU step draws)."""
+        to_device = getattr(backend.get_backend(), "to_device", None)
+        return noise if to_device is None else to_device(noise)
+
 
 class GaussianNoise(_Noise):
     """x + noise of mean 0 and standard deviation `stddev` in training (Keras takes
     stddev in [0, 1]); x unchanged in inference."""
+
+    runs_on_device = True
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -89,7 +101,7 @@ class GaussianNoise(_Noise):
         if not self.active(ctx):
             return x
         noise = self._standard_normal(ctx, x)
-        return x + noise.dtype.type(self.stddev) * noise
+        return x + self._where_x_is(noise.dtype.type(self.stddev) * noise)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
@@ -99,6 +111,8 @@ class GaussianDropout(_Noise):
     """x times noise of mean 1 and standard deviation sqrt(rate / (1 - rate)) in
     training (multiplicative Gaussian dropout, Srivastava et al. 2014); x unchanged in
     inference."""
+
+    runs_on_device = True
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -114,7 +128,7 @@ class GaussianDropout(_Noise):
             return x
         noise = self._standard_normal(ctx, x)
         stddev = noise.dtype.type(math.sqrt(self.rate / (1.0 - self.rate)))
-        return x * (noise * stddev + noise.dtype.type(1.0))
+        return x * self._where_x_is(noise * stddev + noise.dtype.type(1.0))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -141,6 +155,8 @@ class AlphaDropout(_Noise):
     a x + b keeps the mean and variance of unit-Gaussian inputs. Identity in inference.
     noise_shape (batch axis first, None for the input's length) shares the mask along
     axes of length 1."""
+
+    runs_on_device = True
 
     def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
                  seed: int | None = None, **kwargs: Any) -> None:
@@ -184,8 +200,9 @@ class AlphaDropout(_Noise):
         a = ((1 - self.rate) * (1 + self.rate * alpha_p ** 2)) ** -0.5
         b = -a * alpha_p * self.rate
         # a (x kept + alpha_p dropped) + b, with the constants folded per entry
-        return x * (kept * dtype.type(a)) + ((1 - kept) * dtype.type(a * alpha_p + b)
-                                            + kept * dtype.type(b))
+        scale = self._where_x_is(kept * dtype.type(a))
+        shift = self._where_x_is((1 - kept) * dtype.type(a * alpha_p + b) + kept * dtype.type(b))
+        return x * scale + shift
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
