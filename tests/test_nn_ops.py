@@ -314,6 +314,7 @@ def test_values_follow_numpy_formulas(name, args, kwargs, formula):
     _same(out, formula(), 2e-5, name)
 
 
+@pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")   # Keras's own
 @pytest.mark.parametrize("name, args, kwargs, formula", CASES, ids=IDS_OF)
 def test_values_and_dtypes_match_keras(keras, name, args, kwargs, formula):
     ours = getattr(ops, name)(*args, **kwargs)
