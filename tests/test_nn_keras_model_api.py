@@ -414,6 +414,21 @@ def test_set_random_seed_repeats_unseeded_initializers_and_standalone_layer_call
         np.testing.assert_array_equal(a, b)
 
 
+def test_set_random_seed_repeats_a_subclassed_layer_called_alone():
+    class Noisy(nn.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 2))
+
+        def call(self, inputs):
+            return inputs @ self.w
+
+    x = np.ones((2, 3), np.float32)
+    set_random_seed(4)
+    first = Noisy()(x)
+    set_random_seed(4)
+    np.testing.assert_array_equal(Noisy()(x), first)
+
+
 def test_unseeded_builds_differ_without_set_random_seed():
     a = Sequential([Dense(4, input_shape=(3,))])
     b = Sequential([Dense(4, input_shape=(3,))])

@@ -370,11 +370,11 @@ def _call_alone(self: Any, inputs: Any, training: bool | None, options: dict) ->
     and computes with them."""
     shape = _example_shape(inputs)
     if self.__dict__.get("_built_for", (None,))[0] != _freeze(shape):
-        _build(self, np.random.default_rng(), shape)
+        _build(self, np.random.default_rng(fresh_seed()), shape)
     variables = self.__dict__["_variables"]
     params = {k: v._initial for k, v in variables.items() if v.trainable}
     state = {k: v._initial for k, v in variables.items() if not v.trainable}
-    ctx = Context(training=bool(training), rng=np.random.default_rng(), state={})
+    ctx = Context(training=bool(training), rng=np.random.default_rng(fresh_seed()), state={})
     out, new_state = _run_frame(self, params, state, ctx, None, inputs, options)
     for key, value in new_state.items():
         variables[key]._initial = np.asarray(value, dtype=variables[key].dtype)
