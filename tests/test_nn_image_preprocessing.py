@@ -274,11 +274,16 @@ def test_the_input_gradient_matches_finite_differences(make):
                                rtol=1e-6, atol=1e-7)
 
 
-def augmented_cnn():
-    return Sequential([RandomFlip("horizontal", input_shape=(8, 8, 1)), RandomRotation(0.1),
-                       RandomZoom(0.1), RandomTranslation(0.1, 0.1),
-                       Conv2D(4, 3, activation="relu"), MaxPooling2D(), Flatten(),
-                       Dense(2, activation="softmax")], seed=3)
+def augmented_cnn(front="geometric"):
+    augmentation = {
+        "geometric": [RandomFlip("horizontal", input_shape=(8, 8, 1)), RandomRotation(0.1),
+                      RandomZoom(0.1), RandomTranslation(0.1, 0.1)],
+        "photometric": [RandomCrop(7, 7, input_shape=(8, 8, 1)),
+                        RandomContrast(0.3, value_range=(0, 1)),
+                        RandomBrightness(0.1, value_range=(0, 1))],
+    }[front]
+    return Sequential(augmentation + [Conv2D(4, 3, activation="relu"), MaxPooling2D(),
+                                      Flatten(), Dense(2, activation="softmax")], seed=3)
 
 
 def toy_images(n=64, seed=0):
@@ -291,12 +296,12 @@ def toy_images(n=64, seed=0):
     return x, np.eye(2, dtype=np.float32)[y]
 
 
-@pytest.mark.parametrize("jit", ["auto", False])
-def test_training_steps_draw_afresh_and_compiled_equals_eager(jit):
+@pytest.mark.parametrize("front", ["geometric", "photometric"])
+def test_training_steps_draw_afresh_and_compiled_equals_eager(front):
     x, y = toy_images(16)
     losses = {}
     for mode in ("auto", False):
-        model = augmented_cnn()
+        model = augmented_cnn(front)
         model.compile(optimizer="sgd", loss="categorical_crossentropy", jit_compile=mode)
         losses[mode] = model.fit(x, y, batch_size=16, epochs=4, shuffle=False,
                                  verbose=0).history["loss"]
@@ -305,11 +310,25 @@ def test_training_steps_draw_afresh_and_compiled_equals_eager(jit):
             assert step is not None and not step.eager_reasons
     np.testing.assert_allclose(losses["auto"], losses[False], rtol=1e-5)
     # the same batch every step, a new augmentation every step: no two losses alike
-    assert len(set(np.round(losses[jit], 7))) == len(losses[jit])
-    model = augmented_cnn()
+    for jit in losses:
+        assert len(set(np.round(losses[jit], 7))) == len(losses[jit])
+    model = augmented_cnn(front)
     model.build((8, 8, 1))
     first = model.predict(x, verbose=0)
     np.testing.assert_array_equal(model.predict(x, verbose=0), first)   # inference: fixed
+
+
+def test_called_alone_a_layer_augments_unless_told_not_to_as_keras():
+    x = images((4, 6, 6, 1)).astype(np.float32)
+    flip, rotate = RandomFlip("vertical"), RandomRotation(0.2)
+    assert not np.allclose(rotate(x), x)            # Keras 3: training defaults to True
+    assert not np.array_equal(rotate(x), rotate(x))  # a fresh draw per call
+    np.testing.assert_array_equal(rotate(x, training=False), x)
+    model = Sequential([flip, rotate])
+    model.build((6, 6, 1))
+    np.testing.assert_array_equal(model(x), x)       # a model's call is inference
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+    assert Resizing(3, 3)(x).shape == (4, 3, 3, 1)
 
 
 def test_a_cnn_with_an_augmentation_front_end_learns():

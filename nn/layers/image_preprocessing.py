@@ -24,7 +24,7 @@ bilinear or nearest sampling, the outside filled by "reflect", "wrap", "constant
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -105,9 +105,13 @@ class _ImageLayer(Layer):
 
 class _RandomImageLayer(_ImageLayer):
     """An augmentation: changes the images only in training, with numbers drawn from
-    the step's generator."""
+    the step's generator. Called alone on arrays with no training argument, it
+    augments, as Keras 3's (its call's default is training=True): layer(images) in a
+    data pipeline; model.predict and model(x) do not."""
 
     seed: int | None
+    #: layer(x) on arrays without training=... trains (nodes.call_layer reads it)
+    training_by_default: ClassVar[bool] = True
 
     def transform(self, images: Any, ctx: Context) -> Any:
         return self.augment(images, ctx) if ctx.training else images

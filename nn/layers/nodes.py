@@ -118,6 +118,8 @@ def call_layer(layer: Any, inputs: Any, training: bool | None = None,
     alone = getattr(layer, "call_alone", None)
     if alone is not None and (layer._owner is None or layer._owner() is None):
         return alone(inputs, training, options or {})   # a subclassed layer in no model
+    if training is None:   # Keras's default of the layer's call (True for augmentations)
+        training = getattr(layer, "training_by_default", False)
     return _compute(layer, inputs, bool(training), options or {})
 
 
