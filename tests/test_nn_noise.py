@@ -103,19 +103,32 @@ def test_spatial_dropout_drops_whole_channels(layer, shape):
     assert set(np.unique(y)) <= {0.0, 2.0} and 0 < np.mean(y == 0) < 1
 
 
-def test_activity_regularization_adds_keras_s_penalty_gradient():
-    layer = ActivityRegularization(l1=0.1, l2=0.2)
+def activity_model(l1=0.1, l2=0.2, dtype="float64"):
+    return Sequential([Dense(3, input_shape=(4,), dtype=dtype),
+                       ActivityRegularization(l1, l2, dtype=dtype), Dense(1, dtype=dtype)],
+                      seed=0)
+
+
+def test_activity_regularization_adds_keras_s_penalty_to_the_loss_and_its_gradient():
     rng = np.random.default_rng(3)
-    x, w = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    x, y = rng.standard_normal((5, 4)), rng.standard_normal((5, 1))
+    model = activity_model()
+    model.compile(optimizer="sgd", loss="mse")
+    (k1, b1), (k2, b2) = model.layers[0].get_weights(), model.layers[2].get_weights()
 
-    def with_layer(v):
-        return np.sum(layer.call({}, v, training()) * w)
-
-    def penalised(v):   # Keras: the penalty of the activations over the batch size
-        return np.sum(v * w) + (0.1 * np.sum(np.abs(v)) + 0.2 * np.sum(v * v)) / 4
-    np.testing.assert_allclose(adkit.grad(with_layer)(x), adkit.numeric.gradient(penalised, x),
-                               rtol=1e-7)
-    assert with_layer(x) == pytest.approx(np.sum(x * w))   # its value is the input's
+    def keras_loss(flat):   # Keras: the mean loss plus the penalty of h over the batch size
+        k = flat.reshape(4, 3)
+        h = x @ k + b1
+        mse = np.mean((h @ k2 + b2 - y) ** 2)
+        return mse + (0.1 * np.sum(np.abs(h)) + 0.2 * np.sum(h * h)) / 5
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(keras_loss(k1.ravel()), rel=1e-12)
+    grads = adkit.grad(lambda p: model.loss_fn(p, x, y)[0])(model.params)
+    np.testing.assert_allclose(grads[model.layers[0].name]["kernel"].ravel(),
+                               adkit.numeric.gradient(keras_loss, k1.ravel()), rtol=1e-7)
+    layer = model.layers[1]
+    assert np.array_equal(layer.call({}, x, training()), x)        # its output is its input
+    assert len(layer.losses) == 1
+    assert layer.penalty({}) == pytest.approx((0.1 * np.abs(x).sum() + 0.2 * (x * x).sum()) / 5)
 
 
 def losses_per_step(make, jit, x, y, epochs=4):
@@ -236,3 +249,24 @@ def test_keras_weights_files_of_models_with_these_layers_load(tmp_path):
     x = rng.standard_normal((4, 6)).astype(np.float32)
     np.testing.assert_allclose(ours.predict(x, verbose=0), np.asarray(theirs(x)), rtol=1e-5,
                                atol=1e-6)
+
+
+def test_activity_regularization_reports_keras_s_loss(tmp_path):
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras", reason="Keras 3 is not installed: pip install keras jax")
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((16, 4)).astype(np.float32)
+    y = rng.standard_normal((16, 1)).astype(np.float32)
+    ours = activity_model(0.05, 0.1, dtype="float32")
+    ours.compile(optimizer="sgd", loss="mse")
+    L = keras.layers
+    theirs = keras.Sequential([keras.Input((4,)), L.Dense(3), L.ActivityRegularization(0.05, 0.1),
+                               L.Dense(1)])
+    theirs.set_weights(ours.get_weights())
+    theirs.compile(optimizer="sgd", loss="mse")
+    assert ours.evaluate(x, y, verbose=0) == pytest.approx(
+        theirs.evaluate(x, y, verbose=0), rel=1e-5)
+    h_ours = ours.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False).history["loss"]
+    h_theirs = theirs.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False).history["loss"]
+    np.testing.assert_allclose(h_ours, h_theirs, rtol=1e-4)

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from adkit import custom_vjp, stop_gradient
+from adkit import stop_gradient
 
 from .. import activations, backend
 from .base import Context, Layer, Shape, check_channels_last
@@ -277,36 +277,17 @@ class SpatialDropout3D(_SpatialDropout):
         return {**super().get_config(), "data_format": "channels_last"}
 
 
-@custom_vjp
-def _penalised(x: Any, l1: float, l2: float) -> Any:
-    return x
-
-
-def _penalised_fwd(x: Any, l1: float, l2: float) -> tuple:
-    return x, (x, l1, l2)
-
-
-def _penalised_bwd(residuals: tuple, g: Any) -> tuple:
-    x, l1, l2 = residuals
-    batch = np.shape(stop_gradient(x))[0] if np.ndim(stop_gradient(x)) else 1
-    slope = (l1 * np.sign(x) + (2.0 * l2) * x) * (1.0 / batch)
-    return g + slope, None, None
-
-
-_penalised.defvjp(_penalised_fwd, _penalised_bwd)
-
-
 class ActivityRegularization(Layer):
-    """Its input unchanged, with Keras's activity penalty
-    (l1 sum|x| + l2 sum x^2) / batch size on it in training: a training step's
-    gradients are those of the loss plus that penalty, as in Keras.
+    """Its input unchanged, adding Keras's activity penalty
+    (l1 sum|x| + l2 sum x^2) / batch size to the loss of the pass (fit's and evaluate's,
+    as in Keras), through the add_loss protocol the models read (Layer.penalty).
 
-    Unlike Keras, the loss that fit and evaluate report leaves the penalty's value out
-    (adkit's models add weight penalties to the loss, not penalties on activations):
-    the gradient carries it, the reported number does not.
+    >>> from adkit.nn.layers import Context
+    >>> layer = ActivityRegularization(l1=0.5)
+    >>> y = layer.call({}, np.array([[1.0, -3.0], [0.0, 2.0]]), Context())
+    >>> float(layer.penalty({}))       # 0.5 * (1 + 3 + 0 + 2) / 2
+    1.5
     """
-
-    runs_on_device = False
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -315,9 +296,36 @@ class ActivityRegularization(Layer):
         self.l2 = _rate(l2, "l2", who, high=math.inf, closed=True)
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
-        if not ctx.training or (self.l1 == 0.0 and self.l2 == 0.0):
-            return x
-        return _penalised(x, self.l1, self.l2)
+        # this pass's penalty, read by penalty() when the model adds up the loss (the
+        # list itself is kept: a compiled step's key watches attributes by identity)
+        self.__dict__.setdefault("_call_losses", []).clear()
+        if self.l1 or self.l2:
+            self.add_loss(self._activity_penalty(x))
+        return x
+
+    def _activity_penalty(self, x: Any) -> Any:
+        total = 0.0
+        if self.l1:
+            total = total + self.l1 * np.sum(np.abs(x))
+        if self.l2:
+            total = total + self.l2 * np.sum(x * x)
+        return total / np.shape(stop_gradient(x))[0]
+
+    def add_loss(self, loss: Any) -> None:
+        """Keras's add_loss: a term for the loss of this pass."""
+        self.__dict__.setdefault("_call_losses", []).append(loss)
+
+    @property
+    def losses(self) -> list:
+        """The terms the last pass added (Keras's layer.losses)."""
+        return list(self.__dict__.get("_call_losses", []))
+
+    def penalty(self, params: dict) -> Any:
+        """The weight penalties (none) plus the last pass's activity penalty."""
+        total = super().penalty(params)
+        for loss in self.__dict__.get("_call_losses", []):
+            total = total + loss
+        return total
 
     def get_config(self) -> dict:
         return {**super().get_config(), "l1": self.l1, "l2": self.l2}
