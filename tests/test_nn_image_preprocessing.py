@@ -356,6 +356,7 @@ def test_a_cnn_with_an_augmentation_front_end_learns():
     (lambda: Resizing(3, 3, pad_to_aspect_ratio=True), "pad_to_aspect_ratio"),
     (lambda: Resizing(3, 3, interpolation="area"), "unknown interpolation 'area'"),
     (lambda: CenterCrop(3, 3, data_format="channels_first"), "channels_last"),
+    (lambda: RandomContrast(0.1, data_format="channels_first"), "channels_last"),
 ])
 def test_bad_arguments_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):
@@ -422,3 +423,22 @@ def test_resizing_and_center_crop_match_keras(keras, make):  # noqa: F811
     expected = np.asarray(make(keras.layers)(x))
     got = make(ours.layers).call({}, x, Context())
     np.testing.assert_allclose(got, expected, atol=2e-5)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("RandomFlip", ("vertical",)), ("RandomTranslation", (0.1, (-0.2, 0.3))),
+    ("RandomRotation", (0.1,)), ("RandomZoom", (0.1, 0.2)), ("RandomContrast", (0.1,)),
+    ("RandomBrightness", (0.1,)), ("RandomCrop", (3, 3)), ("Resizing", (3, 4)),
+    ("CenterCrop", (3, 3)),
+])
+def test_configs_have_keras_s_keys_and_values(keras, name, args):  # noqa: F811
+    import adkit.nn as ours
+    theirs = getattr(keras.layers, name)(*args, seed=5) if "Random" in name else \
+        getattr(keras.layers, name)(*args)
+    config = getattr(ours.layers, name)(*args, **({"seed": 5} if "Random" in name
+                                                  else {})).get_config()
+    expected = theirs.get_config()
+    assert set(config) == set(expected)
+    for key in set(config) - {"name", "dtype"}:
+        value = expected[key]
+        assert config[key] == (list(value) if isinstance(value, tuple) else value), key

@@ -299,8 +299,8 @@ class RandomContrast(_RandomImageLayer):
     (lower, upper) from [1 - lower, 1 + upper]."""
 
     def __init__(self, factor: Any, value_range: Any = (0, 255), seed: int | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(None, **kwargs)
+                 data_format: str | None = None, **kwargs: Any) -> None:
+        super().__init__(data_format, **kwargs)
         self.factor = factor_range(factor, "factor", self.who, bounds=(0.0, 1.0))
         self.value_range = _value_range(value_range, self.who)
         self.seed = _seed(seed, self.who)
@@ -315,8 +315,8 @@ class RandomContrast(_RandomImageLayer):
         return np.clip((images - mean) * contrast + mean, low, high)
 
     def get_config(self) -> dict:
-        config = {k: v for k, v in super().get_config().items() if k != "data_format"}
-        return {**config, "factor": list(self.factor), "value_range": list(self.value_range)}
+        return {**super().get_config(), "factor": list(self.factor),
+                "value_range": list(self.value_range)}
 
 
 class RandomBrightness(_RandomImageLayer):
@@ -325,8 +325,8 @@ class RandomBrightness(_RandomImageLayer):
     factors in [-1, 1]."""
 
     def __init__(self, factor: Any, value_range: Any = (0, 255), seed: int | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(None, **kwargs)
+                 data_format: str | None = None, **kwargs: Any) -> None:
+        super().__init__(data_format, **kwargs)
         self.factor = factor_range(factor, "factor", self.who)
         self.value_range = _value_range(value_range, self.who)
         self.seed = _seed(seed, self.who)
@@ -340,8 +340,8 @@ class RandomBrightness(_RandomImageLayer):
         return np.clip(images + delta, dtype.type(low), dtype.type(high))
 
     def get_config(self) -> dict:
-        config = {k: v for k, v in super().get_config().items() if k != "data_format"}
-        return {**config, "factor": list(self.factor), "value_range": list(self.value_range)}
+        return {**super().get_config(), "factor": list(self.factor),
+                "value_range": list(self.value_range)}
 
 
 class _FixedSize(_ImageLayer):
