@@ -78,6 +78,10 @@ def refusal(model: Any, strategy_is_distributed: bool, *, on_device: bool) -> st
     if strategy_is_distributed:
         return ("distribute='mpi' all-reduces the gradients between the backward pass and "
                 "the update")
+    host = [layer for layer in model.layers if getattr(layer, "preprocesses_on_host", False)]
+    if host:
+        return (f"layer {host[0].name!r} ({type(host[0]).__name__}) preprocesses its inputs "
+                "with NumPy on the host (lookups, bins), outside a staged program")
     if model.state and "state" not in inspect.signature(model.loss_fn).parameters:
         return ("the model's loss_fn takes no state= argument, so its layer state would be "
                 "frozen into the program")

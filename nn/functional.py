@@ -487,8 +487,9 @@ class Model:
         if len(data) != n:
             raise ValueError(f"{where}: the model has {n} {'inputs' if what == 'x' else 'outputs'}"
                              f" {names}, but {what} holds {len(data)} arrays")
-        return [_as_array(a, f"{what} for {name!r}" if n > 1 else what, where)
-                for a, name in zip(data, names)]
+        return [_as_array(a, f"{what} for {name!r}" if n > 1 else what, where,
+                          strings=getattr(t, "dtype", None) == object)
+                for a, name, t in zip(data, names, tensors)]
 
     # --- training and inference: the Trainer's loop ----------------------------------------
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,

@@ -390,7 +390,7 @@ class Sequential:
     def prepare_data(self, x: Any, y: Any | None, what: str) -> tuple[np.ndarray, np.ndarray | None]:
         """(x, y) as arrays of the dtypes the model takes, checked against its input shape
         and loss (errors name `what`); builds the model from x's shape if it is not built."""
-        x = _as_array(x, "x", what)
+        x = _as_array(x, "x", what, strings=self.layers[0].dtype == object)
         if x.ndim < 1 or x.shape[0] == 0:
             raise ValueError(f"{what}: x has no examples (shape {x.shape})")
         if not np.issubdtype(x.dtype, np.integer) or not isinstance(self.layers[0], Embedding):
@@ -686,11 +686,13 @@ def _compatible(given: tuple, expected: tuple) -> bool:
     return len(given) == len(expected) and all(e is None or g == e for g, e in zip(given, expected))
 
 
-def _as_array(a: Any, what: str, where: str) -> np.ndarray:
+def _as_array(a: Any, what: str, where: str, strings: bool = False) -> np.ndarray:
     try:
         arr = np.asarray(a)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{where}: {what} must be array-like ({e})") from None
+    if strings and arr.dtype.kind in "USO":   # an Input(dtype="string") (StringLookup)
+        return arr
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{where}: {what} must hold numbers, got dtype {arr.dtype}")
     return arr

@@ -157,7 +157,8 @@ def _layers_name_seed(spec: dict) -> tuple[list[Layer], str, int]:
     for layer in layers:
         for inner in nested(layer):
             # an Input may hold integers or booleans (token ids, an attention mask)
-            if inner.dtype.kind != "f" and not isinstance(inner, InputLayer):
+            if inner.dtype.kind != "f" and not isinstance(inner, InputLayer) \
+                    and not getattr(inner, "preprocesses_on_host", False):   # StringLookup
                 raise ValueError(f"layer {inner.name!r} has dtype {inner.dtype}; layers "
                                  "compute in float16, float32 or float64")
     name, seed = spec.get("name"), spec.get("seed")

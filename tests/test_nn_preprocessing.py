@@ -209,3 +209,250 @@ def test_normalization_against_keras(keras3, tmp_path):
     kmodel.load_weights(tmp_path / "a.weights.h5")
     np.testing.assert_allclose(model.predict(x, verbose=0), kmodel.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-5)
+
+
+# --- Discretization and CategoryEncoding -----------------------------------------------
+from adkit.nn.layers.category_encoding import CategoryEncoding  # noqa: E402
+from adkit.nn.layers.discretization import Discretization  # noqa: E402
+from adkit.nn.layers.lookup import IntegerLookup, StringLookup  # noqa: E402
+
+
+def _one_hot(indices, depth):
+    return np.eye(depth, dtype=np.float32)[indices]
+
+
+def test_discretization_bins_match_np_digitize_in_every_mode():
+    x = np.random.default_rng(4).normal(size=(6, 3)).astype(np.float32)
+    bounds = [-0.5, 0.0, 0.5]
+    expected = np.digitize(x, bounds)
+    out = Discretization(bin_boundaries=bounds)(x)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, expected)
+    hot = _one_hot(expected, 4)
+    np.testing.assert_array_equal(Discretization(bin_boundaries=bounds,
+                                                 output_mode="one_hot")(x), hot)
+    np.testing.assert_array_equal(Discretization(bin_boundaries=bounds,
+                                                 output_mode="count")(x), hot.sum(1))
+    np.testing.assert_array_equal(Discretization(bin_boundaries=bounds,
+                                                 output_mode="multi_hot")(x),
+                                  (hot.sum(1) > 0).astype(np.float32))
+
+
+def test_discretization_adapt_places_quantiles():
+    x = np.random.default_rng(5).uniform(0.0, 1.0, (20, 5))   # 100 values: exact summary
+    layer = Discretization(num_bins=4)
+    layer.adapt(x)
+    values = np.sort(x.ravel())
+    # Keras's quantile: the value where the cumulative share of the data first reaches q
+    # (linear interpolation in the cumulative shares 1/n, 2/n, ..., 1)
+    shares = np.arange(1, values.size + 1) / values.size
+    np.testing.assert_allclose(layer.bin_boundaries, np.interp([0.25, 0.5, 0.75], shares,
+                                                               values), rtol=1e-5)  # float32
+    # each boundary is the 25th, 50th, 75th value, which opens the next bin (np.digitize)
+    assert list(np.bincount(layer(x).ravel(), minlength=4)) == [24, 25, 25, 26]
+
+
+def test_category_encoding_matches_numpy():
+    ids = np.array([[0, 1], [0, 0], [1, 2], [3, 1]])
+    np.testing.assert_array_equal(CategoryEncoding(4)(ids),
+                                  (_one_hot(ids, 4).sum(1) > 0).astype(np.float32))
+    np.testing.assert_array_equal(CategoryEncoding(4, output_mode="count")(ids),
+                                  _one_hot(ids, 4).sum(1))
+    np.testing.assert_array_equal(CategoryEncoding(4, output_mode="one_hot")(ids[:, :1]),
+                                  _one_hot(ids[:, 0], 4))
+    weights = np.array([[0.5, 2.0], [1.0, 1.0], [3.0, 0.0], [1.0, 1.0]], np.float32)
+    layer = CategoryEncoding(4, output_mode="count")
+    np.testing.assert_allclose(layer.call({}, ids, None, count_weights=weights),
+                               np.einsum("bk,bkd->bd", weights, _one_hot(ids, 4)))
+    with pytest.raises(ValueError, match=r"CategoryEncoding.*\[0, 4\).*num_tokens"):
+        CategoryEncoding(4)(np.array([[5]]))
+    with pytest.raises(ValueError, match="unknown output_mode 'bogus'.*one_hot"):
+        CategoryEncoding(4, output_mode="bogus")
+    with pytest.raises(ValueError, match="num_tokens must be an int"):
+        CategoryEncoding()
+
+
+def test_discretization_errors_name_the_fix():
+    with pytest.raises(ValueError, match="adapt"):
+        Discretization(num_bins=3)(np.ones((2, 1)))
+    with pytest.raises(ValueError, match="either bin_boundaries .* or num_bins"):
+        Discretization()
+    with pytest.raises(ValueError, match="num_bins=... instead"):
+        Discretization(bin_boundaries=[0.0]).adapt(np.ones(3))
+    with pytest.raises(ValueError, match="unknown output_mode 'tf_idf'"):
+        Discretization(num_bins=2, output_mode="tf_idf")
+
+
+def test_discretization_and_encoding_train_in_a_model_and_reload(tmp_path):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(64, 2)).astype(np.float32)
+    y = (x[:, :1] > 0).astype(np.float32)
+    bins = Discretization(num_bins=4, output_mode="multi_hot")
+    bins.adapt(x)
+    model = keras.Sequential([keras.Input((2,)), bins,
+                              keras.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    history = model.fit(x, y, epochs=15, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.trainer.eager_reason is not None and "Discretization" in \
+        model.trainer.eager_reason
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.layers[0].bin_boundaries == bins.bin_boundaries
+
+
+def test_discretization_and_encoding_against_keras(keras3):
+    from keras.src.layers.preprocessing import discretization as keras_bins
+    rng = np.random.default_rng(7)
+    for data in (np.arange(8.0), rng.normal(size=(1000, 3)), rng.exponential(size=(50,))):
+        for num_bins in (2, 4, 7):
+            summary = keras_bins.summarize(data.astype(np.float32), 0.01)
+            summary = keras_bins.merge_summaries(summary, np.zeros((2, 0), np.float32), 0.01)
+            ours = Discretization(num_bins=num_bins)
+            ours.adapt(data)   # (Keras's adapt needs TensorFlow: its summary functions here)
+            np.testing.assert_allclose(ours.bin_boundaries, keras_bins.get_bin_boundaries(
+                summary, num_bins), rtol=1e-6)
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+    for mode in ("int", "one_hot", "multi_hot", "count"):
+        theirs = np.asarray(keras3.layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.5],
+                                                         output_mode=mode)(x))
+        ours = Discretization(bin_boundaries=[-0.5, 0.0, 0.5], output_mode=mode)(x)
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
+    for mode in ("one_hot", "multi_hot", "count"):
+        for ids in (np.array([3, 2, 0, 1]), np.array([[0, 1], [0, 0], [1, 2]]),
+                    np.array([[1], [3]])):
+            theirs = np.asarray(keras3.layers.CategoryEncoding(4, output_mode=mode)(ids))
+            np.testing.assert_array_equal(CategoryEncoding(4, output_mode=mode)(ids), theirs)
+
+
+# --- StringLookup and IntegerLookup ------------------------------------------------------
+CORPUS = np.array([["a", "b", "c", "c"], ["b", "c", "d", "e"], ["e", "e", "e", "b"]])
+
+
+def _expected_vocabulary(tokens):
+    """Keras's order, written out: count descending, ties the larger token first."""
+    counts = {}
+    for t in tokens:
+        counts[t] = counts.get(t, 0) + 1
+    return sorted(counts, key=lambda t: (counts[t], t), reverse=True)
+
+
+def test_string_lookup_adapt_orders_by_frequency_then_token():
+    layer = StringLookup()
+    layer.adapt(CORPUS)
+    learned = _expected_vocabulary(CORPUS.ravel().tolist())
+    assert learned == ["e", "c", "b", "d", "a"]   # e 4, c 3, b 3, d 1, a 1
+    assert layer.get_vocabulary() == ["[UNK]"] + learned
+    assert layer.get_vocabulary(include_special_tokens=False) == learned
+    assert layer.vocabulary_size() == 6
+    index = {t: i + 1 for i, t in enumerate(learned)}
+    query = np.array([["a", "zzz"], ["e", "b"]])
+    np.testing.assert_array_equal(layer(query), [[index.get(t, 0) for t in row]
+                                                 for row in query.tolist()])
+    small = StringLookup(max_tokens=3)
+    small.adapt(CORPUS)
+    assert small.get_vocabulary() == ["[UNK]", "e", "c"]
+
+
+def test_string_lookup_modes_mask_and_invert():
+    vocabulary = ["x", "y", "z"]
+    layer = StringLookup(vocabulary=vocabulary, mask_token="")
+    assert layer.get_vocabulary() == ["", "[UNK]", "x", "y", "z"]
+    np.testing.assert_array_equal(layer(np.array([["x", "", "q"]])), [[2, 0, 1]])
+    query = np.array([["x", "y", "y"], ["q", "", "z"]])
+    ids = np.array([[1, 2, 2], [0, -1, 3]])   # without the mask slot; mask counts for nothing
+    hot = np.stack([np.eye(4, dtype=np.int64)[[i for i in row if i >= 0]].sum(0)
+                    for row in ids])
+    np.testing.assert_array_equal(
+        StringLookup(vocabulary=vocabulary, mask_token="", output_mode="count")(query), hot)
+    np.testing.assert_array_equal(
+        StringLookup(vocabulary=vocabulary, mask_token="", output_mode="multi_hot")(query),
+        (hot > 0).astype(np.int64))
+    np.testing.assert_array_equal(
+        StringLookup(vocabulary=vocabulary, output_mode="one_hot")(np.array(["z", "q"])),
+        np.eye(4, dtype=np.int64)[[3, 0]])
+    inverse = StringLookup(vocabulary=vocabulary, mask_token="[M]", invert=True)
+    np.testing.assert_array_equal(inverse(np.array([0, 1, 2, 4, 9])),
+                                  ["[M]", "[UNK]", "x", "z", "[UNK]"])
+
+
+def test_string_lookup_tf_idf_matches_hand_formula():
+    layer = StringLookup(output_mode="tf_idf")
+    layer.adapt(CORPUS)
+    vocabulary = layer.get_vocabulary()
+    docs = [set(row) for row in CORPUS.tolist()]
+    weights = [np.log(1 + 3 / (1 + sum(t in d for d in docs))) for t in vocabulary[1:]]
+    weights = [np.mean(weights)] + weights   # the OOV slot: the mean idf, as Keras
+    query = np.array([["e", "e", "a", "q"]])
+    counts = np.array([[sum(t == v for t in query[0]) if v != "[UNK]" else 1
+                        for v in vocabulary]])
+    np.testing.assert_allclose(layer(query), counts * np.array(weights), rtol=1e-6)
+
+
+def test_integer_lookup_matches_a_dict_and_floormod_oov():
+    data = np.array([5, 5, 7, 7, 7, 9, 0, 0, 0, 0])
+    layer = IntegerLookup(num_oov_indices=2, mask_token=0)
+    layer.adapt(data)
+    assert layer.get_vocabulary() == [0, -1, -1, 7, 5, 9]
+    index = {7: 3, 5: 4, 9: 5, 0: 0}
+    query = np.array([5, 7, 9, 11, 12, 0])
+    np.testing.assert_array_equal(layer(query), [index.get(v, 1 + v % 2) for v in query])
+    np.testing.assert_array_equal(IntegerLookup(vocabulary=[12, 36], invert=True)(
+        np.array([0, 1, 2, 3])), [-1, 12, 36, -1])
+
+
+def test_lookup_errors_name_the_fix():
+    with pytest.raises(ValueError, match=r"StringLookup 'string_lookup.*adapt\(data\)"):
+        StringLookup(name="string_lookup_x")(np.array(["a"]))
+    with pytest.raises(ValueError, match="num_oov_indices=0.*set num_oov_indices=1"):
+        StringLookup(vocabulary=["a"], num_oov_indices=0)(np.array(["b"]))
+    with pytest.raises(ValueError, match="FarmHash"):
+        StringLookup(num_oov_indices=2)
+    with pytest.raises(ValueError, match="repeats"):
+        StringLookup(vocabulary=["a", "a"])
+    with pytest.raises(TypeError, match="must be strings.*IntegerLookup"):
+        StringLookup(vocabulary=["a"])(np.array([1, 2]))
+    with pytest.raises(ValueError, match="invert=True .* output_mode='int'"):
+        IntegerLookup(invert=True, output_mode="count")
+    with pytest.raises(ValueError, match="unknown output_mode 'hot'"):
+        IntegerLookup(output_mode="hot")
+
+
+def test_string_lookup_model_with_string_input_trains_and_reloads(tmp_path):
+    rng = np.random.default_rng(8)
+    words = np.array(["red", "green", "blue", "cyan"])
+    x = words[rng.integers(0, 4, (64, 2))]
+    y = (x[:, :1] == "red").astype(np.float32)
+    lookup = StringLookup(output_mode="multi_hot")
+    lookup.adapt(x)
+    inp = keras.Input((2,), dtype="string")
+    model = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(lookup(inp)))
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    history = model.fit(x, y, epochs=15, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.layers[1].get_vocabulary() == lookup.get_vocabulary()
+    sequential = keras.Sequential([keras.Input((2,), dtype="string"),
+                                   StringLookup(vocabulary=list(words), output_mode="count"),
+                                   keras.layers.Dense(1)], seed=0)
+    sequential.compile(optimizer="sgd", loss="mse")
+    sequential.fit(x, y, epochs=1, verbose=0)
+    ids = IntegerLookup(output_mode="one_hot")
+    ids.adapt(np.arange(5))
+    counted = keras.Sequential([keras.Input((1,), dtype="int64"), ids, keras.layers.Dense(1)])
+    assert counted.predict(np.array([[1], [4]]), verbose=0).shape == (2, 1)
+
+
+def test_host_preprocessing_layers_refused_on_opencl_and_onnx(tmp_path):
+    from adkit.nn.onnx_export import export_onnx
+    for layer in (Discretization(bin_boundaries=[0.0]), CategoryEncoding(3),
+                  IntegerLookup(vocabulary=[1, 2])):
+        model = keras.Sequential([keras.Input((1,)), layer, keras.layers.Dense(1)])
+        with pytest.raises(ValueError, match=type(layer).__name__):
+            model.compile(optimizer="sgd", loss="mse", device="opencl")
+        with pytest.raises(ValueError, match=type(layer).__name__):
+            export_onnx(model, tmp_path / "m.onnx")

@@ -26,6 +26,9 @@ from .merge_functions import (add, average, concatenate, dot, maximum, minimum, 
 from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
                             RMSNormalization, UnitNormalization)
 from .preprocessing import Normalization
+from .category_encoding import CategoryEncoding
+from .discretization import Discretization
+from .lookup import IntegerLookup, StringLookup
 from .noise import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,
                     Identity, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
@@ -43,7 +46,8 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization", "Identity",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
            "LayerNormalization", "GroupNormalization", "UnitNormalization",
-           "RMSNormalization", "Normalization",
+           "RMSNormalization", "Normalization", "Discretization", "CategoryEncoding",
+           "IntegerLookup", "StringLookup",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "Conv1DTranspose", "DepthwiseConv1D", "SeparableConv1D",
            "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose",

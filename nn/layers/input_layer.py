@@ -22,6 +22,8 @@ class InputLayer(Layer):
                  **kwargs: Any) -> None:
         keras2_shape = kwargs.pop("input_shape", None)   # Keras 2: InputLayer(input_shape=)
         shape = keras2_shape if shape is None else shape
+        if isinstance(dtype, str) and dtype == "string":   # Keras's strings: Python objects
+            dtype = "object"
         super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
         if shape is None:
             raise TypeError("Input needs shape=, the shape of one example without the batch "
