@@ -80,8 +80,12 @@ class _ImageLayer(Layer):
 
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.who = f"{type(self).__name__} {self.name!r}"
         check_channels_last(data_format, self.who)
+
+    @property
+    def who(self) -> str:
+        """How errors name this layer: its class and name."""
+        return f"{type(self).__name__} {self.name!r}"
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3:
