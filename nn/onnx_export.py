@@ -481,6 +481,10 @@ SUPPORTED: dict[str, Callable] = {
 SUPPORTED.update(dict.fromkeys(
     ("GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
      "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization", "Identity"), _dropout))
+# likewise the image augmentations (RandomCrop resizes in inference: not among them)
+SUPPORTED.update(dict.fromkeys(
+    ("RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast",
+     "RandomBrightness"), _dropout))
 
 
 def _writer(layer: Layer) -> Callable:

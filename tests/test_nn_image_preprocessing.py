@@ -373,13 +373,27 @@ def test_errors_name_the_layer():
         RandomZoom(0.1, name="z").call({}, images(), Context(training=True))
 
 
-def test_export_onnx_refuses_the_layers_by_name(tmp_path):
-    pytest.importorskip("onnx", reason="export_onnx needs onnx: pip install onnx")
-    from adkit.nn.onnx_export import export_onnx
-    model = Sequential([RandomFlip(input_shape=(4, 4, 1)), Flatten(), Dense(2)])
-    model.build((4, 4, 1))
-    with pytest.raises(ValueError, match=r"\(RandomFlip\) has no ONNX export"):
-        export_onnx(model, tmp_path / "m.onnx")
+def test_export_onnx_writes_augmentations_as_identity_and_refuses_resizing(tmp_path):
+    pytest.importorskip("onnx", reason="onnx is not installed: pip install 'adkit[onnx]'")
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed: "
+                                                    "pip install onnxruntime")
+    model = Sequential([RANDOM_LAYERS[name]() for name in sorted(RANDOM_LAYERS)]
+                       + [Conv2D(2, 3), Flatten(), Dense(2)], seed=0)
+    model.build((8, 8, 1))
+    x = toy_images(4)[0]
+    model.export_onnx(tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": x})[0],
+                               model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    for sized in (RandomCrop(4, 4, input_shape=(6, 6, 1)), Resizing(4, 4, input_shape=(6, 6, 1)),
+                  CenterCrop(4, 4, input_shape=(6, 6, 1))):
+        refused = Sequential([sized, Flatten(), Dense(2)])
+        refused.build((6, 6, 1))
+        kind = type(sized).__name__
+        with pytest.raises(ValueError, match=rf"\({kind}\) has no ONNX export"):
+            refused.export_onnx(tmp_path / f"{kind}.onnx")
+        assert not (tmp_path / f"{kind}.onnx").exists()
 
 
 @needs_opencl
