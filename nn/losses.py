@@ -265,7 +265,9 @@ def check_targets(loss: Callable, y: np.ndarray, output_shape: tuple) -> None:
                              f"[0, {n_out}) for a {n_out}-unit output, got range "
                              f"[{ids.min()}, {ids.max()}]")
         return
-    expected = (y.shape[0],) + tuple(output_shape)
+    # an axis the model leaves unknown (timesteps=None) takes the labels' length
+    expected = (y.shape[0],) + tuple(y.shape[i + 1] if s is None and i + 1 < y.ndim else s
+                                     for i, s in enumerate(output_shape))
     if name in ("categorical_crossentropy", "categorical_focal_crossentropy") and \
             tuple(y.shape) != expected:
         if y.ndim == len(output_shape) or (y.ndim == len(output_shape) + 1 and y.shape[-1] == 1):

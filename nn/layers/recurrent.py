@@ -47,7 +47,10 @@ import adkit
 
 from .. import activations
 from . import fused_lstm, lstm_kernel
-from .base import Context, Layer, Shape, deserialize, serialize
+from . import recurrent_options as options
+from .base import Context, Layer, Shape, ShapeError, deserialize, serialize
+from .conv_options import refuse_activity_regularizer
+from .nodes import call_layer, is_symbolic
 
 
 class _Recurrent(Layer):
@@ -60,40 +63,106 @@ class _Recurrent(Layer):
 
     def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
                  return_sequences: bool = False, go_backwards: bool = False,
-                 kernel_initializer: str = "glorot_uniform",
-                 recurrent_initializer: str = "orthogonal", bias_initializer: str = "zeros",
-                 kernel_regularizer: Any = None, kernel_constraint: Any = None,
+                 kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, recurrent_regularizer: Any = None,
+                 bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 kernel_constraint: Any = None, recurrent_constraint: Any = None,
+                 bias_constraint: Any = None, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, seed: int | None = None,
+                 return_state: bool = False, stateful: bool = False, unroll: bool = False,
                  implementation: int = 2, zero_output_for_mask: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         kind = type(self).__name__
+        who = f"{kind} {self.name!r}"
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{kind} units must be a positive int, got {units!r}")
         if implementation not in (1, 2):
             raise ValueError(f"{kind} implementation must be 1 (traced step by step) or 2 "
                              f"(one fused operation), got {implementation!r}")
+        refuse_activity_regularizer(activity_regularizer, who)
+        options.check_stateful(stateful, who)
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
-        self.implementation = int(implementation)
+        self.dropout = options.rate(dropout, "dropout", who)
+        self.recurrent_dropout = options.rate(recurrent_dropout, "recurrent_dropout", who)
+        self.seed = options.seed(seed, who)
+        self.stateful = False
+        self.unroll = bool(unroll)
+        # as Keras: recurrent dropout runs the gates apart (one mask per gate)
+        self.implementation = 1 if self.recurrent_dropout else int(implementation)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self._set_kernel_options(kernel_regularizer, kernel_constraint)
+        self._set_kernel_options(recurrent_regularizer, recurrent_constraint,
+                                 names=("recurrent_kernel",))
+        if self.use_bias:   # with no bias there is nothing to regularize or constrain
+            self._set_kernel_options(bias_regularizer, bias_constraint, names=("bias",))
+
+    # --- the functional API: the sequence, and the initial state ------------------------
+    def __call__(self, inputs: Any, initial_state: Any = None, training: bool | None = None,
+                 mask: Any = None) -> Any:
+        """layer(sequence, initial_state=None): on KerasTensors a node of a functional
+        graph (the initial state's tensors join its inputs: [sequence, *initial_state]),
+        on arrays the layer's output. initial_state is a list of the states the loop
+        starts from, (batch, units) each: [h] for SimpleRNN and GRU, [h, c] for LSTM,
+        e.g. the states an encoder returned with return_state=True."""
+        if initial_state is not None:
+            if isinstance(inputs, (list, tuple)):
+                raise TypeError(f"layer {self.name!r} ({type(self).__name__}): pass the "
+                                "sequence alone when giving initial_state=, not a list")
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) \
+                else [initial_state]
+            inputs = [inputs, *states]
+        call_options = {}
+        if mask is not None:
+            if is_symbolic(mask):
+                raise TypeError(f"layer {self.name!r} ({type(self).__name__}): a mask= "
+                                "KerasTensor is not recorded; make the mask with "
+                                "Masking or Embedding(mask_zero=True) before the layer")
+            call_options["mask"] = mask
+        return call_layer(self, inputs, training, call_options)
 
     # --- shapes and weights ------------------------------------------------------------
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        input_shape = self._sequence_shape(input_shape)
         if len(input_shape) != 2 or input_shape[-1] is None:
             raise self.shape_error(input_shape, "(timesteps, features) with known features; "
                                    "a sequence of vectors, timesteps may be None")
-        if self.return_sequences:
-            return (input_shape[0], self.units)
-        return (self.units,)
+        out = (input_shape[0], self.units) if self.return_sequences else (self.units,)
+        if self.return_state:
+            return [out] + [(self.units,)] * self.state_size
+        return out
 
-    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+    def _sequence_shape(self, input_shape: Any) -> Shape:
+        """The sequence's shape from the input shape(s): [sequence, *initial states]
+        when an initial state is given, whose shapes are checked here."""
+        if not isinstance(input_shape, list):
+            return tuple(input_shape)
+        self._check_state_count(len(input_shape) - 1)
+        for i, shape in enumerate(input_shape[1:]):
+            if tuple(shape) != (self.units,):
+                raise ShapeError(f"layer {self.name!r} ({type(self).__name__}): initial "
+                                 f"state {i} must have shape (batch, {self.units}), got "
+                                 f"{(None,) + tuple(shape)}")
+        return tuple(input_shape[0])
+
+    def _check_state_count(self, count: int) -> None:
+        if count != self.state_size:
+            names = "[h, c]" if self.state_size == 2 else "[h]"
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) takes "
+                             f"{self.state_size} initial state(s), {names}, each (batch, "
+                             f"{self.units}); got {count}")
+
+    def init_params(self, rng: np.random.Generator, input_shape: Any) -> dict:
+        input_shape = self._sequence_shape(input_shape)
         width = self.gates * self.units
         params = {
             "kernel": self._weight(rng, self.kernel_initializer, (input_shape[-1], width)),
@@ -108,6 +177,13 @@ class _Recurrent(Layer):
 
     # --- the forward pass --------------------------------------------------------------
     def call(self, params: dict, x: Any, ctx: Context, mask: Any = None) -> Any:
+        initial_state = None
+        if isinstance(x, (list, tuple)):   # [sequence, *initial states]
+            self._check_state_count(len(x) - 1)
+            x, initial_state = x[0], [s if hasattr(s, "shape") else np.asarray(s)
+                                      for s in x[1:]]
+            if isinstance(mask, list):   # each input's Keras mask: the sequence's counts
+                mask = mask[0]
         if not hasattr(x, "shape"):
             x = np.asarray(x)
         if x.ndim != 3:
@@ -116,10 +192,26 @@ class _Recurrent(Layer):
         if x.shape[1] == 0:
             raise ValueError(f"layer {self.name!r} ({type(self).__name__}) got a sequence of "
                              "0 timesteps; it needs at least one")
+        if initial_state is not None:
+            for i, s in enumerate(initial_state):
+                if tuple(s.shape) != (x.shape[0], self.units):
+                    raise ValueError(f"layer {self.name!r} ({type(self).__name__}): initial "
+                                     f"state {i} must be (batch, units) = "
+                                     f"{(x.shape[0], self.units)}, got {tuple(s.shape)}")
         args = (x, params["kernel"], params["recurrent_kernel"], params.get("bias"),
                 params.get("peephole"))
-        if mask is not None:
-            return self._scan_masked(self._checked_mask(mask, x), *args)
+        dropped = options.dropout_masks(
+            self.dropout, self.recurrent_dropout,
+            self.gates if self.gates > 1 and self.implementation == 1 else None,
+            (x.shape[0], x.shape[2]), self.units, _float_dtype(x), ctx,
+            f"{type(self).__name__} {self.name!r}")
+        if mask is not None or initial_state is not None or dropped is not None \
+                or self.return_state:
+            if mask is not None:
+                mask = self._checked_mask(mask, x)
+            out, state = self._scan_traced(*args, mask=mask, initial_state=initial_state,
+                                           dropped=dropped)
+            return [out, *state] if self.return_state else out
         if all(a is None or isinstance(a, np.ndarray) for a in args):
             # nothing to differentiate
             return self._scan(*args, per_step=False, residuals=False)[0]
@@ -136,26 +228,41 @@ class _Recurrent(Layer):
                              f"{tuple(mask.shape)}")
         return mask if mask.dtype == bool else mask != 0
 
-    def _scan_masked(self, mask: Any, x: Any, kernel: Any, recurrent: Any, bias: Any,
-                     peephole: Any) -> Any:
-        """The recurrence with masked steps skipped, as Keras's backend rnn does: where
+    def _scan_traced(self, x: Any, kernel: Any, recurrent: Any, bias: Any, peephole: Any,
+                     mask: Any = None, initial_state: list | None = None,
+                     dropped: options.DropoutMasks | None = None) -> tuple[Any, tuple]:
+        """(output, final state): the recurrence traced step by step (implementation 1's
+        path), from initial_state (zeros by default), with the dropout masks of a
+        training step, and with masked steps skipped as Keras's backend rnn does: where
         mask[:, t] is False the state stays, and the output is the previous one (zeros
-        with zero_output_for_mask). Traced step by step (implementation 1's path)."""
+        with zero_output_for_mask)."""
         n = x.shape[0]
         dtype = np.result_type(x.dtype, kernel.dtype)
-        state = tuple(np.zeros((n, self.units), dtype) for _ in range(self.state_size))
+        if initial_state is None:
+            state = tuple(np.zeros((n, self.units), dtype) for _ in range(self.state_size))
+        else:
+            state = tuple(initial_state)
+        in_mask, state_mask = dropped if dropped is not None else (None, None)
         zeros = np.zeros((), dtype)
         outputs = []
         for t in self._order(x.shape[1]):
-            new_state, _ = self._step(x[:, t] @ kernel, state, recurrent, bias, peephole)
+            zx_t = options.project(x[:, t], kernel, in_mask, self.units)
+            new_state, _ = self._step(zx_t, state, recurrent, bias, peephole, state_mask)
+            if mask is None:
+                state = new_state
+                outputs.append(state[0])
+                continue
             keep = mask[:, t][:, None]
             state = tuple(np.where(keep, new, old) for new, old in zip(new_state, state))
             outputs.append(np.where(keep, new_state[0], zeros) if self.zero_output_for_mask
                            else state[0])
-        return np.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+        out = np.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+        return out, state
 
     def compute_mask(self, x: Any, mask: Any) -> Any:
         """The input's mask when returning sequences (one output per step), else none."""
+        if isinstance(mask, list):   # [sequence, *initial states]
+            mask = mask[0]
         return mask if self.return_sequences else None
 
     def _fusable(self) -> bool:
@@ -214,10 +321,11 @@ class _Recurrent(Layer):
     def _order(self, steps: int) -> list:
         return list(range(steps - 1, -1, -1)) if self.go_backwards else list(range(steps))
 
-    def _step(self, zx_t: Any, state: tuple, recurrent: Any, bias: Any,
-              peephole: Any) -> tuple[tuple, tuple]:
+    def _step(self, zx_t: Any, state: tuple, recurrent: Any, bias: Any, peephole: Any,
+              state_mask: Any = None) -> tuple[tuple, tuple]:
         """One timestep: (new state, whose first entry is the output; what
-        `_step_back` needs). zx_t is the input projection x_t @ kernel."""
+        `_step_back` needs). zx_t is the input projection x_t @ kernel; state_mask the
+        recurrent dropout mask of a training step (recurrent_options.py), if any."""
         raise NotImplementedError
 
     def _step_back(self, dstate: tuple, keep: tuple, recurrent: Any, bias: Any,
@@ -235,13 +343,32 @@ class _Recurrent(Layer):
                 "go_backwards": self.go_backwards,
                 "kernel_initializer": self.kernel_initializer,
                 "recurrent_initializer": self.recurrent_initializer,
-                "bias_initializer": self.bias_initializer, **self._kernel_options_config(),
+                "bias_initializer": self.bias_initializer, **self._weight_options_config(),
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "seed": self.seed, "return_state": self.return_state,
+                "stateful": self.stateful, "unroll": self.unroll,
                 "implementation": self.implementation,
                 "zero_output_for_mask": self.zero_output_for_mask}
+
+    def _weight_options_config(self) -> dict:
+        """Keras's kernel_/recurrent_/bias_ regularizer and constraint entries."""
+        config = {"activity_regularizer": None}
+        for prefix, pname in (("kernel", "kernel"), ("recurrent", "recurrent_kernel"),
+                              ("bias", "bias")):
+            entries = self._kernel_options_config(pname)
+            config[f"{prefix}_regularizer"] = entries["kernel_regularizer"]
+            config[f"{prefix}_constraint"] = entries["kernel_constraint"]
+        return config
 
 
 def _dtype(x: Any) -> np.dtype:
     return getattr(x, "dtype", np.dtype(np.float64))
+
+
+def _float_dtype(x: Any) -> np.dtype:
+    """The float dtype of x's values (what a dropout mask on it is made of)."""
+    dtype = np.dtype(_dtype(adkit.stop_gradient(x)))
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
 class SimpleRNN(_Recurrent):
@@ -253,9 +380,9 @@ class SimpleRNN(_Recurrent):
     (2, 5, 4)
     """
 
-    def _step(self, zx_t, state, recurrent, bias, peephole):
+    def _step(self, zx_t, state, recurrent, bias, peephole, state_mask=None):
         (h_prev,) = state
-        z = zx_t + h_prev @ recurrent
+        z = zx_t + options.project(h_prev, recurrent, state_mask, self.units)
         if bias is not None:
             z = z + bias
         h = self.activation(z)
@@ -296,10 +423,11 @@ class LSTM(_Recurrent):
                  recurrent_activation: Any = "sigmoid", use_bias: bool = True,
                  unit_forget_bias: bool = True, peephole: bool = False,
                  return_sequences: bool = False, go_backwards: bool = False,
-                 **kwargs: Any) -> None:
+                 use_cudnn: str | bool = "auto", **kwargs: Any) -> None:
         super().__init__(units, activation=activation, use_bias=use_bias,
                          return_sequences=return_sequences, go_backwards=go_backwards,
                          **kwargs)
+        self.use_cudnn = options.use_cudnn(use_cudnn, f"LSTM {self.name!r}")
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
         self.peephole = bool(peephole)
@@ -367,10 +495,10 @@ class LSTM(_Recurrent):
         return [lstm_kernel.part(grads, i) if there else None
                 for i, there in enumerate(present)] + [None]  # no peephole
 
-    def _step(self, zx_t, state, recurrent, bias, peephole):
+    def _step(self, zx_t, state, recurrent, bias, peephole, state_mask=None):
         h_prev, c_prev = state
         u = self.units
-        z = zx_t + h_prev @ recurrent
+        z = zx_t + options.project(h_prev, recurrent, state_mask, u)
         if bias is not None:
             z = z + bias
         gate, act = self.recurrent_activation, self.activation
@@ -412,7 +540,8 @@ class LSTM(_Recurrent):
     def get_config(self) -> dict:
         return {**super().get_config(),
                 "recurrent_activation": activations.name_of(self.recurrent_activation),
-                "unit_forget_bias": self.unit_forget_bias, "peephole": self.peephole}
+                "unit_forget_bias": self.unit_forget_bias, "peephole": self.peephole,
+                "use_cudnn": self.use_cudnn}
 
 
 class GRU(_Recurrent):
@@ -438,10 +567,12 @@ class GRU(_Recurrent):
     def __init__(self, units: int, activation: Any = "tanh",
                  recurrent_activation: Any = "sigmoid", use_bias: bool = True,
                  reset_after: bool = True, return_sequences: bool = False,
-                 go_backwards: bool = False, **kwargs: Any) -> None:
+                 go_backwards: bool = False, use_cudnn: str | bool = "auto",
+                 **kwargs: Any) -> None:
         super().__init__(units, activation=activation, use_bias=use_bias,
                          return_sequences=return_sequences, go_backwards=go_backwards,
                          **kwargs)
+        self.use_cudnn = options.use_cudnn(use_cudnn, f"GRU {self.name!r}")
         self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = bool(reset_after)
 
@@ -453,12 +584,12 @@ class GRU(_Recurrent):
     def _fusable(self) -> bool:
         return super()._fusable() and self.recurrent_activation is activations.sigmoid
 
-    def _step(self, zx_t, state, recurrent, bias, peephole):
+    def _step(self, zx_t, state, recurrent, bias, peephole, state_mask=None):
         (h_prev,) = state
         u = self.units
         gate, act = self.recurrent_activation, self.activation
         if self.reset_after:
-            rec = h_prev @ recurrent
+            rec = options.project(h_prev, recurrent, state_mask, u)
             if bias is not None:
                 zx_t, rec = zx_t + bias[0], rec + bias[1]
             zr = gate(zx_t[:, :2 * u] + rec[:, :2 * u])
@@ -468,9 +599,11 @@ class GRU(_Recurrent):
         else:
             if bias is not None:
                 zx_t = zx_t + bias
-            zr = gate(zx_t[:, :2 * u] + h_prev @ recurrent[:, :2 * u])
+            zr = gate(zx_t[:, :2 * u] + options.project(h_prev, recurrent[:, :2 * u],
+                                                        state_mask, u))
             z, r = zr[:, :u], zr[:, u:]
-            rec_h = r * h_prev  # the reset state, before its projection
+            # the reset state, before its projection
+            rec_h = r * options.gate_input(h_prev, state_mask, 2)
             cand = act(zx_t[:, 2 * u:] + rec_h @ recurrent[:, 2 * u:])
         h = z * h_prev + (1 - z) * cand
         return (h,), (h_prev, z, r, rec_h, cand)
@@ -497,7 +630,7 @@ class GRU(_Recurrent):
     def get_config(self) -> dict:
         return {**super().get_config(),
                 "recurrent_activation": activations.name_of(self.recurrent_activation),
-                "reset_after": self.reset_after}
+                "reset_after": self.reset_after, "use_cudnn": self.use_cudnn}
 
 
 # --- the fused recurrence: one table entry, backpropagation through time by hand --------
@@ -539,6 +672,10 @@ class Bidirectional(Layer):
     sequence, and merges the two outputs (concatenated on the last axis, summed,
     multiplied or averaged). With return_sequences the backward copy's outputs
     are put back in input order first, so step t of each sees the whole sequence.
+    backward_layer: the backward direction's own layer (go_backwards=True, and the
+    same return_sequences and return_state), instead of a copy of `layer`. With
+    return_state the outputs are [merged output, *forward states, *backward
+    states]; initial_state takes the forward states, then the backward ones.
 
     >>> layer = Bidirectional(LSTM(4, return_sequences=True))
     >>> layer.compute_output_shape((10, 3))
@@ -547,61 +684,146 @@ class Bidirectional(Layer):
 
     takes_mask = True
 
-    def __init__(self, layer: Any, merge_mode: str = "concat", **kwargs: Any) -> None:
+    def __init__(self, layer: Any, merge_mode: str = "concat", weights: Any = None,
+                 backward_layer: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(layer, dict):
             layer = deserialize(layer)
+        if isinstance(backward_layer, dict):
+            backward_layer = deserialize(backward_layer)
+        who = f"Bidirectional {self.name!r}"
         if not isinstance(layer, _Recurrent):
-            raise TypeError(f"Bidirectional {self.name!r} wraps a recurrent layer (SimpleRNN, "
-                            f"LSTM or GRU), got {layer!r}")
+            raise TypeError(f"{who} wraps a recurrent layer (SimpleRNN, LSTM or GRU), got "
+                            f"{layer!r}")
         if merge_mode not in MERGE_MODES:
-            raise ValueError(f"Bidirectional {self.name!r}: merge_mode must be one of "
-                             f"{MERGE_MODES}, got {merge_mode!r}")
+            raise ValueError(f"{who}: merge_mode must be one of {MERGE_MODES}, got "
+                             f"{merge_mode!r}")
+        if weights is not None:
+            raise ValueError(f"{who}: weights= is not supported; call set_weights on the "
+                             "layer once its model is built")
         self.merge_mode = merge_mode
-        # as Keras: a masked step's output is zeros in each direction's sequence
-        layer.zero_output_for_mask = layer.return_sequences
         self.forward_layer = layer
         if self.input_shape is None:  # Bidirectional(LSTM(8, input_shape=...)), as in Keras
             self.input_shape = layer.input_shape
-        config = layer.get_config()
-        config.update(name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
-        self.backward_layer = type(layer).from_config(config)
+        self._own_backward = backward_layer is None   # a copy of layer, made here
+        if backward_layer is None:
+            config = layer.get_config()
+            config.update(name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
+            backward_layer = type(layer).from_config(config)
+        else:
+            _check_backward_layer(who, layer, backward_layer)
+        self.backward_layer = backward_layer
+        # as Keras: a masked step's output is zeros in each direction's sequence
+        for inner in (self.forward_layer, self.backward_layer):
+            inner.zero_output_for_mask = inner.return_sequences
         # each direction's penalty and constraints, under the key its parameters have
         # here, so that a model treats this layer like any other
         for key, inner in (("forward", self.forward_layer), ("backward", self.backward_layer)):
             self.regularizers[key] = inner.penalty
             self.constraints[key] = _Constraints(inner)
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        shape = self.forward_layer.compute_output_shape(input_shape)
-        if self.merge_mode == "concat":
-            return tuple(shape[:-1]) + (2 * shape[-1],)
-        return shape
+    @property
+    def return_state(self) -> bool:
+        """Whether the outputs include each direction's final states (the wrapped layer's
+        return_state)."""
+        return self.forward_layer.return_state
 
-    def init_params(self, rng: np.random.Generator, input_shape: Shape) -> dict:
+    def __call__(self, inputs: Any, initial_state: Any = None, training: bool | None = None,
+                 mask: Any = None) -> Any:
+        """layer(sequence, initial_state=None): initial_state lists the forward
+        direction's states, then the backward one's."""
+        return _Recurrent.__call__(self, inputs, initial_state, training, mask)
+
+    def _state_count(self) -> int:
+        return self.forward_layer.state_size + self.backward_layer.state_size
+
+    def _check_state_count(self, count: int) -> None:
+        if count != self._state_count():
+            raise ValueError(f"layer {self.name!r} (Bidirectional) takes "
+                             f"{self._state_count()} initial states (the forward "
+                             f"direction's, then the backward one's), got {count}")
+
+    def _split(self, items: list) -> tuple[list, list]:
+        """Inputs [sequence, *forward states, *backward states] (or their shapes) as each
+        direction's [sequence, *its states]."""
+        self._check_state_count(len(items) - 1)
+        k = 1 + self.forward_layer.state_size
+        return items[:k], [items[0]] + items[k:]
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if isinstance(input_shape, list):
+            forward_shape, backward_shape = self._split(input_shape)
+            shape = self.forward_layer.compute_output_shape(forward_shape)
+            self.backward_layer.compute_output_shape(backward_shape)
+        else:
+            shape = self.forward_layer.compute_output_shape(input_shape)
+        states = []
+        if self.return_state:
+            shape, states = shape[0], shape[1:] + [(self.backward_layer.units,)] * \
+                self.backward_layer.state_size
+        if self.merge_mode == "concat":
+            shape = tuple(shape[:-1]) + (shape[-1] + self.backward_layer.units,)
+        return [shape] + states if self.return_state else shape
+
+    def init_params(self, rng: np.random.Generator, input_shape: Any) -> dict:
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
         return {"forward": self.forward_layer.init_params(rng, input_shape),
                 "backward": self.backward_layer.init_params(rng, input_shape)}
 
     def call(self, params: dict, x: Any, ctx: Context, mask: Any = None) -> Any:
-        y = self.forward_layer.call(params["forward"], x, ctx, mask=mask)
-        y_back = self.backward_layer.call(params["backward"], x, ctx, mask=mask)
+        if isinstance(mask, list):
+            mask = mask[0]
+        x_forward = x_backward = x
+        if isinstance(x, (list, tuple)):
+            x_forward, x_backward = self._split(list(x))
+        y = self.forward_layer.call(params["forward"], x_forward, ctx, mask=mask)
+        y_back = self.backward_layer.call(params["backward"], x_backward, ctx, mask=mask)
+        states: list = []
+        if self.return_state:
+            states = list(y[1:]) + list(y_back[1:])
+            y, y_back = y[0], y_back[0]
         if self.forward_layer.return_sequences:
             y_back = y_back[:, ::-1]
         if self.merge_mode == "concat":
-            return np.concatenate([y, y_back], axis=-1)
-        if self.merge_mode == "sum":
-            return y + y_back
-        if self.merge_mode == "mul":
-            return y * y_back
-        return (y + y_back) * 0.5
+            out = np.concatenate([y, y_back], axis=-1)
+        elif self.merge_mode == "sum":
+            out = y + y_back
+        elif self.merge_mode == "mul":
+            out = y * y_back
+        else:
+            out = (y + y_back) * 0.5
+        return [out] + states if self.return_state else out
 
     def compute_mask(self, x: Any, mask: Any) -> Any:
         """The input's mask when returning sequences, else none."""
         return self.forward_layer.compute_mask(x, mask)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "layer": serialize(self.forward_layer),
-                "merge_mode": self.merge_mode}
+        config = {**super().get_config(), "layer": serialize(self.forward_layer),
+                  "merge_mode": self.merge_mode}
+        if not self._own_backward:
+            config["backward_layer"] = serialize(self.backward_layer)
+        return config
+
+
+def _check_backward_layer(who: str, layer: Layer, backward: Any) -> None:
+    """Keras's checks of Bidirectional(backward_layer=): a recurrent layer reading the
+    other way, returning what the forward layer returns."""
+    if not isinstance(backward, _Recurrent):
+        raise TypeError(f"{who}: backward_layer must be a recurrent layer (SimpleRNN, LSTM "
+                        f"or GRU), got {backward!r}")
+    if backward.go_backwards == layer.go_backwards:
+        raise ValueError(f"{who}: backward_layer must read the sequence the other way from "
+                         f"layer: give it go_backwards={not layer.go_backwards}")
+    for attribute in ("return_sequences", "return_state"):
+        if getattr(backward, attribute) != getattr(layer, attribute):
+            raise ValueError(f"{who}: backward_layer has {attribute}="
+                             f"{getattr(backward, attribute)} and layer "
+                             f"{getattr(layer, attribute)}; they must be equal")
+    if backward.name == layer.name:
+        raise ValueError(f"{who}: backward_layer and layer are both named {layer.name!r}; "
+                         "give them different names")
 
 
 class _Constraints:

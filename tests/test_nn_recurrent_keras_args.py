@@ -1,0 +1,296 @@
+"""Keras's arguments of SimpleRNN, LSTM, GRU and Bidirectional: return_state and
+initial_state, dropout and recurrent_dropout, the recurrent/bias regularizers and
+constraints, and the accepted-or-refused ones (seed, unroll, use_cudnn, stateful).
+
+Values are refereed by a plain NumPy recurrence written here (Keras's gate layout,
+one gate at a time, from any initial state, returning the final states);
+derivatives by adkit.numeric finite differences; Keras 3 itself when installed.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+import adkit
+from adkit import numeric
+from adkit.nn import Input, Model, Sequential, constraints, load_model, regularizers
+from adkit.nn.callbacks import LambdaCallback
+from adkit.nn.layers import (GRU, LSTM, Bidirectional, Context, Dense, Dropout, SimpleRNN,
+                             deserialize, serialize)
+
+N, T, F, U = 3, 4, 2, 3
+KERAS_INSTALL = "the Keras cross-check needs Keras 3 with JAX (pip install keras jax)"
+
+
+# --- the referee: the recurrence, one gate at a time -----------------------------------
+
+def sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def loop(kind, p, x, state, go_backwards=False, return_sequences=False, reset_after=True,
+         in_masks=None, state_masks=None):
+    """(output, final state list) of Keras's recurrence from `state`. in_masks /
+    state_masks: one dropout mask per gate (or None), applied at every step."""
+    u = p["recurrent_kernel"].shape[0]
+    gates = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}[kind]
+    W = np.split(p["kernel"], gates, axis=1)
+    R = np.split(p["recurrent_kernel"], gates, axis=1)
+    bias = p.get("bias")
+    if kind == "GRU" and reset_after:
+        b_in, b_rec = (np.zeros(3 * u), np.zeros(3 * u)) if bias is None else bias
+    else:
+        b_in, b_rec = (np.zeros(gates * u) if bias is None else bias), np.zeros(gates * u)
+    b, rb = np.split(b_in, gates), np.split(b_rec, gates)
+    in_masks = in_masks if in_masks is not None else [1.0] * gates
+    state_masks = state_masks if state_masks is not None else [1.0] * gates
+    state = [np.asarray(s, np.float64) for s in state]
+    outputs = []
+    for t in (range(x.shape[1] - 1, -1, -1) if go_backwards else range(x.shape[1])):
+        xs = [x[:, t] * m for m in in_masks]
+        h = state[0]
+        hs = [h * m for m in state_masks]
+        if kind == "SimpleRNN":
+            h = np.tanh(xs[0] @ W[0] + hs[0] @ R[0] + b[0])
+            state = [h]
+        elif kind == "LSTM":
+            c_prev = state[1]
+            i = sigmoid(xs[0] @ W[0] + hs[0] @ R[0] + b[0])
+            f = sigmoid(xs[1] @ W[1] + hs[1] @ R[1] + b[1])
+            cand = np.tanh(xs[2] @ W[2] + hs[2] @ R[2] + b[2])
+            o = sigmoid(xs[3] @ W[3] + hs[3] @ R[3] + b[3])
+            c = f * c_prev + i * cand
+            h = o * np.tanh(c)
+            state = [h, c]
+        else:
+            z = sigmoid(xs[0] @ W[0] + b[0] + hs[0] @ R[0] + rb[0])
+            r = sigmoid(xs[1] @ W[1] + b[1] + hs[1] @ R[1] + rb[1])
+            if reset_after:
+                cand = np.tanh(xs[2] @ W[2] + b[2] + r * (hs[2] @ R[2] + rb[2]))
+            else:
+                cand = np.tanh(xs[2] @ W[2] + b[2] + (r * hs[2]) @ R[2])
+            h = z * state[0] + (1 - z) * cand
+            state = [h]
+        outputs.append(h)
+    out = np.stack(outputs, axis=1) if return_sequences else outputs[-1]
+    return out, state
+
+
+LAYERS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
+STATES = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}
+
+
+def make(kind, seed=0, **kw):
+    """A layer and float64 parameters with no zero entries."""
+    layer = LAYERS[kind](U, **kw)
+    rng = np.random.default_rng(seed)
+    params = {k: v.astype(np.float64) + 0.3 * rng.standard_normal(v.shape)
+              for k, v in layer.init_params(rng, (T, F)).items()}
+    return layer, params
+
+
+def data(seed=1, n=N):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, T, F))
+    states = [0.5 * rng.standard_normal((n, U)) for _ in range(2)]
+    return x, states
+
+
+CASES = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
+
+
+# --- 1. return_state and initial_state -------------------------------------------------
+
+@pytest.mark.parametrize("kind,kw", CASES)
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_return_state_matches_the_loop(kind, kw, return_sequences, go_backwards):
+    layer, p = make(kind, return_state=True, return_sequences=return_sequences,
+                    go_backwards=go_backwards, **kw)
+    x, _ = data()
+    got = layer.call(p, x, Context())
+    zeros = [np.zeros((N, U))] * STATES[kind]
+    out, state = loop(kind, p, x, zeros, go_backwards, return_sequences,
+                      kw.get("reset_after", True))
+    assert isinstance(got, list) and len(got) == 1 + STATES[kind]
+    np.testing.assert_allclose(got[0], out, rtol=1e-10, atol=1e-12)
+    for g, s in zip(got[1:], state):
+        np.testing.assert_allclose(g, s, rtol=1e-10, atol=1e-12)
+    assert layer.compute_output_shape((T, F)) == \
+        [(T, U) if return_sequences else (U,)] + [(U,)] * STATES[kind]
+
+
+@pytest.mark.parametrize("kind,kw", CASES)
+@pytest.mark.parametrize("return_state", [False, True])
+def test_initial_state_starts_the_loop(kind, kw, return_state):
+    layer, p = make(kind, return_state=return_state, return_sequences=True, **kw)
+    x, states = data()
+    states = states[:STATES[kind]]
+    got = layer.call(p, [x, *states], Context())
+    out, final = loop(kind, p, x, states, return_sequences=True,
+                      reset_after=kw.get("reset_after", True))
+    np.testing.assert_allclose(got[0] if return_state else got, out, rtol=1e-10, atol=1e-12)
+    if return_state:
+        for g, s in zip(got[1:], final):
+            np.testing.assert_allclose(g, s, rtol=1e-10, atol=1e-12)
+    # and it changes the output: a zero start gives another one
+    assert not np.allclose(out, loop(kind, p, x, [np.zeros((N, U))] * len(states),
+                                     return_sequences=True,
+                                     reset_after=kw.get("reset_after", True))[0])
+
+
+def test_initial_state_with_a_mask_keeps_the_state_over_masked_steps():
+    layer, p = make("LSTM", return_state=True)
+    x, (h0, c0) = data()
+    mask = np.ones((N, T), bool)
+    mask[0, 2:] = False   # example 0 ends after 2 steps: its state is the loop's over 2
+    out, h, c = layer.call(p, [x, h0, c0], Context(), mask=mask)
+    ref_out, (ref_h, ref_c) = loop("LSTM", p, x[:1, :2], [h0[:1], c0[:1]])
+    np.testing.assert_allclose(h[0], ref_h[0], rtol=1e-10)
+    np.testing.assert_allclose(c[0], ref_c[0], rtol=1e-10)
+    np.testing.assert_allclose(out[0], ref_out[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind,kw", CASES)
+def test_gradients_of_states_and_initial_state_match_finite_differences(kind, kw):
+    layer, p = make(kind, return_state=True, return_sequences=True, **kw)
+    x, states = data(n=2)
+    states = [s[:2] for s in states[:STATES[kind]]]
+    rng = np.random.default_rng(5)
+    weights = [rng.standard_normal(s) for s in [(2, T, U)] + [(2, U)] * STATES[kind]]
+
+    def loss(args):
+        params, start = args
+        outs = layer.call(params, [x, *start], Context())
+        return sum(np.sum(w * o) for w, o in zip(weights, outs))
+
+    args = (p, states)
+    got = adkit.grad(loss)(args)
+    expected = numeric.gradient(loss, args)
+    for name in p:
+        np.testing.assert_allclose(got[0][name], expected[0][name], rtol=1e-6, atol=1e-8)
+    for g, e in zip(got[1], expected[1]):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum"])
+def test_bidirectional_return_state_and_initial_state(merge_mode):
+    layer = Bidirectional(LSTM(U, return_state=True), merge_mode=merge_mode)
+    rng = np.random.default_rng(0)
+    p = {d: {k: v.astype(np.float64) + 0.3 * rng.standard_normal(v.shape)
+             for k, v in ps.items()} for d, ps in layer.init_params(rng, (T, F)).items()}
+    x, (h, c) = data()
+    h_b, c_b = 0.5 * h[::-1], 0.5 * c
+    got = layer.call(p, [x, h, c, h_b, c_b], Context())
+    out_f, state_f = loop("LSTM", p["forward"], x, [h, c])
+    out_b, state_b = loop("LSTM", p["backward"], x, [h_b, c_b], go_backwards=True)
+    merged = np.concatenate([out_f, out_b], -1) if merge_mode == "concat" else out_f + out_b
+    assert len(got) == 5
+    np.testing.assert_allclose(got[0], merged, rtol=1e-10)
+    for g, s in zip(got[1:], state_f + state_b):
+        np.testing.assert_allclose(g, s, rtol=1e-10)
+    width = 2 * U if merge_mode == "concat" else U
+    assert layer.compute_output_shape((T, F)) == [(width,)] + [(U,)] * 4
+
+
+def seq2seq(latent=8, enc_features=5, dec_features=6):
+    """keras.io's lstm_seq2seq training model, small."""
+    enc_in = Input(shape=(None, enc_features))
+    _, h, c = LSTM(latent, return_state=True)(enc_in)
+    dec_in = Input(shape=(None, dec_features))
+    dec_out, _, _ = LSTM(latent, return_sequences=True, return_state=True)(
+        dec_in, initial_state=[h, c])
+    out = Dense(dec_features, activation="softmax")(dec_out)
+    return Model([enc_in, dec_in], out, seed=3)
+
+
+def seq2seq_data():
+    rng = np.random.default_rng(0)
+    xe = rng.random((48, 7, 5)).astype("float32")
+    xd = rng.random((48, 4, 6)).astype("float32")
+    # a target the decoder can learn from its own input
+    y = np.eye(6, dtype="float32")[np.argmax(xd, axis=-1)]
+    return xe, xd, y
+
+
+def fit_losses(model, xe, xd, y, jit="auto", epochs=4):
+    model.compile(optimizer="adam", loss="categorical_crossentropy", jit_compile=jit)
+    losses = []
+    model.fit([xe, xd], y, batch_size=16, epochs=epochs, verbose=0, callbacks=[
+        LambdaCallback(on_train_batch_end=lambda b, logs: losses.append(logs["loss"]))])
+    return np.array(losses)
+
+
+def test_seq2seq_encoder_decoder_builds_trains_saves_and_loads(tmp_path):
+    model = seq2seq()
+    assert model.count_params() == 4 * (5 + 8 + 1) * 8 + 4 * (6 + 8 + 1) * 8 + 9 * 6
+    xe, xd, y = seq2seq_data()
+    losses = fit_losses(model, xe, xd, y, epochs=6)
+    assert losses[-3:].mean() < losses[:3].mean()
+    path = tmp_path / "s2s.keras"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict([xe, xd], verbose=0),
+                                  model.predict([xe, xd], verbose=0))
+
+
+def test_seq2seq_compiled_and_eager_steps_agree():
+    xe, xd, y = seq2seq_data()
+    compiled = fit_losses(seq2seq(), xe, xd, y, epochs=1)
+    eager = fit_losses(seq2seq(), xe, xd, y, jit=False, epochs=1)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+
+
+def test_encoder_states_feed_an_inference_decoder():
+    """The inference half of keras.io's seq2seq: the decoder called again with states
+    given as Inputs, its states returned as outputs."""
+    dec_in, h_in, c_in = Input(shape=(None, 6)), Input(shape=(8,)), Input(shape=(8,))
+    lstm = LSTM(8, return_sequences=True, return_state=True)
+    out, h, c = lstm(dec_in, initial_state=[h_in, c_in])
+    model = Model([dec_in, h_in, c_in], [out, h, c], seed=0)
+    rng = np.random.default_rng(0)
+    x, h0, c0 = rng.random((2, 3, 6)), rng.random((2, 8)), rng.random((2, 8))
+    got = model.predict([x, h0, c0], verbose=0)
+    p = {k: v.astype(np.float64) for k, v in model.params[lstm.name].items()}
+    ref, (ref_h, ref_c) = loop("LSTM", p, x, [h0, c0], return_sequences=True)
+    for g, r in zip(got, [ref, ref_h, ref_c]):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_initial_state_names_the_layer():
+    layer, p = make("LSTM")
+    x, (h, c) = data()
+    with pytest.raises(ValueError, match=r"'lstm.*takes 2 initial state"):
+        layer.call(p, [x, h], Context())
+    with pytest.raises(ValueError, match=r"initial state 1 must be \(batch, units\)"):
+        layer.call(p, [x, h, c[:, :2]], Context())
+    with pytest.raises(ValueError, match="takes 2 initial state"):
+        layer(Input(shape=(T, F)), initial_state=[Input(shape=(U,))])
+    with pytest.raises(ValueError, match=r"initial state 0 must have shape \(batch, 3\)"):
+        layer(Input(shape=(T, F)), initial_state=[Input(shape=(4,)), Input(shape=(U,))])
+
+
+# --- against Keras itself --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def keras():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras", reason=KERAS_INSTALL)
+    if not keras.__version__.startswith("3."):
+        pytest.skip(f"these tests need Keras 3, found {keras.__version__}")
+    return keras
+
+
+@pytest.mark.parametrize("kind,kw", CASES)
+def test_return_state_and_initial_state_match_keras(keras, kind, kw):
+    layer, p = make(kind, return_state=True, return_sequences=True, **kw)
+    x, states = data()
+    states = states[:STATES[kind]]
+    twin = getattr(keras.layers, kind)(U, return_state=True, return_sequences=True, **kw)
+    twin.build((None, T, F))
+    twin.set_weights([p[k] for k in ("kernel", "recurrent_kernel", "bias")])
+    expected = twin(x.astype("float32"), initial_state=[s.astype("float32") for s in states])
+    got = layer.call(p, [x, *states], Context())
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, np.asarray(e), rtol=1e-4, atol=1e-5)
