@@ -20,7 +20,7 @@ from adkit.nn.layers import (CenterCrop, Conv2D, Dense, Flatten, MaxPooling2D,
                              RandomRotation, RandomTranslation, RandomZoom, Resizing,
                              deserialize, serialize)
 from adkit.nn.layers.base import Context
-from adkit.nn.layers.image_warp import affine_warp, resize
+from adkit.nn.layers.image_warp import affine_warp
 from keras_referee import keras  # noqa: F401  (a fixture)
 from opencl_support import needs_opencl
 
@@ -342,7 +342,8 @@ def test_a_cnn_with_an_augmentation_front_end_learns():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: RandomRotation(1.5), r"RandomRotation 'random_rotation.*': factor must be .* in \[-1, 1\]"),
+    (lambda: RandomRotation(1.5),
+     r"RandomRotation 'random_rotation.*': factor must be .* in \[-1, 1\]"),
     (lambda: RandomRotation("big"), "factor must be a number"),
     (lambda: RandomTranslation(0.1, (0.1, 0.2, 0.3)), "width_factor must be"),
     (lambda: RandomZoom(-1.0), r"height_factor must be .* in \(-1, 1\]"),
