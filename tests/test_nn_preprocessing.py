@@ -456,3 +456,120 @@ def test_host_preprocessing_layers_refused_on_opencl_and_onnx(tmp_path):
             model.compile(optimizer="sgd", loss="mse", device="opencl")
         with pytest.raises(ValueError, match=type(layer).__name__):
             export_onnx(model, tmp_path / "m.onnx")
+
+
+# --- TextVectorization -------------------------------------------------------------------
+from adkit.nn.layers.text_vectorization import TextVectorization  # noqa: E402
+
+TEXTS = ["The cat sat on the mat.", "The dog ate my homework!", "Cat, dog; MAT? the end",
+         "a  tab\tand\nnewline"]
+
+
+def _hand_tokens(text, lower=True, strip=True):
+    if lower:
+        text = text.lower()
+    if strip:
+        text = "".join(c for c in text if c not in '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\'')
+    return text.split()
+
+
+def test_text_vectorization_vocabulary_and_int_sequences():
+    layer = TextVectorization()
+    layer.adapt(TEXTS)
+    docs = [_hand_tokens(t) for t in TEXTS]
+    learned = _expected_vocabulary([w for d in docs for w in d])
+    assert learned[:3] == ["the", "mat", "dog"]   # the 4, then ties at 2: larger first
+    assert layer.get_vocabulary() == ["", "[UNK]"] + learned
+    index = {w: i + 2 for i, w in enumerate(learned)}
+    longest = max(len(d) for d in docs)
+    expected = np.zeros((len(docs), longest), np.int64)
+    for row, d in zip(expected, docs):
+        row[:len(d)] = [index[w] for w in d]
+    np.testing.assert_array_equal(layer(TEXTS), expected)
+    short, long = TextVectorization(output_sequence_length=3), \
+        TextVectorization(output_sequence_length=8, vocabulary=learned)
+    short.adapt(TEXTS)
+    np.testing.assert_array_equal(short(TEXTS), expected[:, :3])
+    padded = np.zeros((len(docs), 8), np.int64)
+    padded[:, :longest] = expected
+    np.testing.assert_array_equal(long(np.array(TEXTS)[:, None]), padded)
+    np.testing.assert_array_equal(layer(["zebra the"]), [[1, index["the"]]])
+    assert layer.vocabulary_size() == len(learned) + 2
+
+
+def test_text_vectorization_max_tokens_standardize_split_and_ngrams():
+    capped = TextVectorization(max_tokens=5)
+    capped.adapt(TEXTS)
+    docs = [_hand_tokens(t) for t in TEXTS]
+    assert capped.get_vocabulary() == ["", "[UNK]"] + _expected_vocabulary(
+        [w for d in docs for w in d])[:3]
+    lower = TextVectorization(standardize="lower")
+    lower.adapt(["Hi, there! hi"])
+    assert lower.get_vocabulary(include_special_tokens=False) == ["there!", "hi,", "hi"]
+    chars = TextVectorization(split="character", standardize=None)
+    chars.adapt(["abca"])
+    assert chars.get_vocabulary() == ["", "[UNK]", "a", "c", "b"]
+    bigrams = TextVectorization(ngrams=2, standardize=None)
+    assert bigrams.tokenize(["a b c"]) == [["a", "b", "c", "a b", "b c"]]
+    assert TextVectorization(ngrams=(2, 3)).tokenize(["A b c"]) == [["a b", "b c", "a b c"]]
+    whole = TextVectorization(split=None, output_mode="one_hot", vocabulary=["x y", "z"])
+    np.testing.assert_array_equal(whole(["x y", "q", "z"]), np.eye(3, dtype=np.float32)[
+        [1, 0, 2]])   # (no padding slot in encodings: [UNK], "x y", "z")
+
+
+def test_text_vectorization_multi_hot_count_and_tf_idf_match_hand_counts():
+    docs = [_hand_tokens(t) for t in TEXTS]
+    learned = _expected_vocabulary([w for d in docs for w in d])
+    vocabulary = ["[UNK]"] + learned
+    query = ["the cat the unicorn"]
+    counts = np.array([[sum(w == v for w in _hand_tokens(query[0])) for v in learned]])
+    counts = np.concatenate([[[1]], counts], axis=1).astype(np.float32)   # one OOV word
+    for mode, expected in (("count", counts), ("multi_hot", (counts > 0).astype(np.float32))):
+        layer = TextVectorization(output_mode=mode)
+        layer.adapt(TEXTS)
+        assert layer.get_vocabulary() == vocabulary
+        np.testing.assert_array_equal(layer(query), expected)
+    layer = TextVectorization(output_mode="tf_idf")
+    layer.adapt(TEXTS)
+    idf = np.array([np.log(1 + len(docs) / (1 + sum(w in d for d in docs))) for w in learned])
+    weights = np.concatenate([[idf.mean()], idf])
+    np.testing.assert_allclose(layer(query), counts * weights, rtol=1e-6)
+
+
+def test_text_vectorization_as_a_models_first_layer_trains_and_reloads(tmp_path):
+    texts = np.array(["good movie", "bad movie", "good good film", "awful film", "great"] * 4)
+    y = np.array([1, 0, 1, 0, 1] * 4, np.float32)
+    vectorize = TextVectorization(output_sequence_length=4)
+    vectorize.adapt(texts)
+    model = keras.Sequential([keras.Input((), dtype="string"), vectorize,
+                              keras.layers.Embedding(vectorize.vocabulary_size(), 4),
+                              keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    history = model.fit(texts, y, epochs=20, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict(texts, verbose=0),
+                                  model.predict(texts, verbose=0))
+    assert loaded.layers[0].get_vocabulary() == vectorize.get_vocabulary()
+    multi = TextVectorization(output_mode="multi_hot")
+    multi.adapt(texts)
+    inp = keras.Input((1,), dtype="string")
+    functional = keras.Model(inp, keras.layers.Dense(1)(multi(inp)))
+    assert functional.predict(texts[:, None], verbose=0).shape == (20, 1)
+
+
+def test_text_vectorization_errors_name_the_fix():
+    with pytest.raises(ValueError, match=r"TextVectorization.*adapt\(data\)"):
+        TextVectorization()(["a b"])
+    with pytest.raises(ValueError, match="unknown output_mode 'bag'"):
+        TextVectorization(output_mode="bag")
+    with pytest.raises(ValueError, match="output_sequence_length .* output_mode='int'"):
+        TextVectorization(output_mode="count", output_sequence_length=3)
+    with pytest.raises(ValueError, match="unknown standardize"):
+        TextVectorization(standardize="upper")
+    with pytest.raises(TypeError, match="must be strings"):
+        TextVectorization(vocabulary=["a"])(np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"shape \(batch,\) or \(batch, 1\)"):
+        TextVectorization(vocabulary=["a"])(np.array([["a", "b"]]))

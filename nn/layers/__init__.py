@@ -29,6 +29,7 @@ from .preprocessing import Normalization
 from .category_encoding import CategoryEncoding
 from .discretization import Discretization
 from .lookup import IntegerLookup, StringLookup
+from .text_vectorization import TextVectorization
 from .noise import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,
                     Identity, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
@@ -47,7 +48,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
            "LayerNormalization", "GroupNormalization", "UnitNormalization",
            "RMSNormalization", "Normalization", "Discretization", "CategoryEncoding",
-           "IntegerLookup", "StringLookup",
+           "IntegerLookup", "StringLookup", "TextVectorization",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "Conv1DTranspose", "DepthwiseConv1D", "SeparableConv1D",
            "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose",
