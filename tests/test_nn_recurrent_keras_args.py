@@ -294,3 +294,108 @@ def test_return_state_and_initial_state_match_keras(keras, kind, kw):
     got = layer.call(p, [x, *states], Context())
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, np.asarray(e), rtol=1e-4, atol=1e-5)
+
+
+# --- 2. dropout and recurrent_dropout ---------------------------------------------------
+
+def keras_masks(seed, rate, recurrent_rate, gates, n=N):
+    """The masks a training call draws from default_rng(seed): inputs, then state, each
+    `gates` masks (Keras's per-gate ones) or one; uniform draws >= rate kept, scaled."""
+    rng = np.random.default_rng(seed)
+    lead = (gates,) if gates else ()
+
+    def draw(shape, r):
+        return (rng.random(lead + shape, dtype=np.float32) >= r) / (1 - r)
+    in_mask = draw((n, F), rate) if rate else None
+    state_mask = draw((n, U), recurrent_rate) if recurrent_rate else None
+    as_list = (lambda m: None if m is None else list(m)) if gates else \
+        (lambda m: None if m is None else [m] * 4)
+    return as_list(in_mask), as_list(state_mask)
+
+
+DROPOUT_CASES = [("SimpleRNN", {}, None), ("LSTM", {}, None),
+                 ("LSTM", {"implementation": 1}, 4), ("GRU", {}, None),
+                 ("GRU", {"reset_after": False, "implementation": 1}, 3)]
+
+
+@pytest.mark.parametrize("kind,kw,gates", DROPOUT_CASES)
+def test_dropout_changes_nothing_in_inference(kind, kw, gates):
+    layer, p = make(kind, dropout=0.4, recurrent_dropout=0.3, return_sequences=True, **kw)
+    x, _ = data()
+    expected, _ = loop(kind, p, x, [np.zeros((N, U))] * STATES[kind], return_sequences=True,
+                       reset_after=kw.get("reset_after", True))
+    np.testing.assert_allclose(layer.call(p, x, Context(training=False)), expected,
+                               rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,kw,gates", DROPOUT_CASES)
+@pytest.mark.parametrize("rates", [(0.4, 0.0), (0.0, 0.3), (0.4, 0.3)])
+def test_training_uses_one_mask_per_sequence_as_keras(kind, kw, gates, rates):
+    """Keras: recurrent_dropout > 0 draws one mask per gate (implementation 1); else the
+    gates share one input mask (implementation 2's fused projection)."""
+    layer, p = make(kind, dropout=rates[0], recurrent_dropout=rates[1],
+                    return_sequences=True, **kw)
+    per_gate = gates if gates else ({"LSTM": 4, "GRU": 3}.get(kind) if rates[1] else None)
+    assert layer.implementation == (1 if per_gate else kw.get("implementation", 2))
+    x, _ = data()
+    got = layer.call(p, x, Context(training=True, rng=np.random.default_rng(7)))
+    in_masks, state_masks = keras_masks(7, *rates, per_gate)
+    expected, _ = loop(kind, p, x, [np.zeros((N, U))] * STATES[kind], return_sequences=True,
+                       reset_after=kw.get("reset_after", True), in_masks=in_masks,
+                       state_masks=state_masks)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_an_input_mask_is_the_same_at_every_step():
+    """A linear SimpleRNN with an identity kernel and no recurrence outputs x_t * mask:
+    on a constant sequence every step shows the same mask, 0 or 1 / (1 - rate)."""
+    layer = SimpleRNN(4, activation="linear", dropout=0.5, return_sequences=True,
+                      use_bias=False)
+    p = {"kernel": np.eye(4), "recurrent_kernel": np.zeros((4, 4))}
+    out = layer.call(p, np.ones((64, 6, 4)), Context(training=True,
+                                                     rng=np.random.default_rng(0)))
+    assert set(np.unique(out)) == {0.0, 2.0}
+    np.testing.assert_array_equal(out, np.repeat(out[:, :1], 6, axis=1))
+    assert 0.3 < np.mean(out == 0) < 0.7
+
+
+def test_each_call_draws_new_masks():
+    layer, p = make("LSTM", dropout=0.5, recurrent_dropout=0.5)
+    x, _ = data()
+    ctx = Context(training=True, rng=np.random.default_rng(0))
+    first, second = layer.call(p, x, ctx), layer.call(p, x, ctx)
+    assert not np.allclose(first, second)
+
+
+@pytest.mark.parametrize("kind,kw,gates", DROPOUT_CASES)
+def test_gradients_with_dropout_match_finite_differences(kind, kw, gates):
+    layer, p = make(kind, dropout=0.3, recurrent_dropout=0.3, return_sequences=True, **kw)
+    x, _ = data(n=2)
+    w = np.random.default_rng(3).standard_normal((2, T, U))
+
+    def loss(params):   # the same masks every evaluation: a fresh generator of one seed
+        ctx = Context(training=True, rng=np.random.default_rng(11))
+        return np.sum(w * layer.call(params, x, ctx))
+
+    got, expected = adkit.grad(loss)(p), numeric.gradient(loss, p)
+    for name in p:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
+def test_dropout_trains_compiled_and_eager_alike(kind):
+    from layer_fit_support import batch_losses
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 5, 3)).astype("float32")
+    y = np.sum(x[:, :, :1], axis=1)
+
+    def layers():
+        return [LAYERS[kind](8, dropout=0.2, recurrent_dropout=0.2, input_shape=(5, 3)),
+                Dense(1)]
+    compiled, model = batch_losses(layers(), x, y, epochs=4)
+    eager, _ = batch_losses(layers(), x, y, jit=False, epochs=4)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-4)
+    assert compiled[-4:].mean() < compiled[:4].mean()
+    step = model.trainer.compiled_step   # really compiled, with its draws replanned
+    assert model.trainer.eager_reason is None and step is not None
+    assert not step.eager_reasons, step.eager_reasons

@@ -32,9 +32,20 @@ from the end and, with return_sequences, returns the outputs in that reading
 order. A mask (Keras's, from Masking or Embedding(mask_zero=True); see
 masking.py) makes every masked step keep the previous state, and its output the
 previous output (zeros with zero_output_for_mask=True, which Bidirectional sets when
-it returns sequences, as Keras does); a masked call runs the time loop on adkit's
-traced values (implementation 1's path). Not supported: initial states, stateful
-layers, dropout.
+it returns sequences, as Keras does).
+
+Keras's other arguments: return_state=True returns [output, *final states] (LSTM
+[output, h, c], GRU and SimpleRNN [output, h]); `layer(x, initial_state=[...])`
+starts the loop from given states (in a functional graph they join the node's
+inputs); dropout / recurrent_dropout draw one mask per sequence for the inputs and
+one for the state in training (per gate, as Keras, when recurrent_dropout > 0:
+recurrent_options.py); kernel_/recurrent_/bias_ initializer, regularizer and
+constraint are Keras's. A call with a mask, an initial state, return_state or
+dropout masks runs the time loop on adkit's traced values (implementation 1's
+path; the fused and opaque paths compute the output alone from a zero state).
+unroll is accepted and changes nothing (the loop is Python's either way);
+use_cudnn takes "auto" or False (there is no cuDNN); stateful=True is refused:
+pass the state on with return_state and initial_state instead.
 """
 
 from __future__ import annotations
@@ -98,7 +109,8 @@ class _Recurrent(Layer):
         self.stateful = False
         self.unroll = bool(unroll)
         # as Keras: recurrent dropout runs the gates apart (one mask per gate)
-        self.implementation = 1 if self.recurrent_dropout else int(implementation)
+        self.implementation = 1 if self.recurrent_dropout and self.gates > 1 \
+            else int(implementation)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self._set_kernel_options(kernel_regularizer, kernel_constraint)
         self._set_kernel_options(recurrent_regularizer, recurrent_constraint,
