@@ -362,7 +362,7 @@ def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear",
     kept = [a for a in range(ndim) if a not in axes]
     flat = np.reshape(np.transpose(x, kept + list(axes)),
                       tuple(np.shape(x)[a] for a in kept) + (-1,))
-    ordered = np.sort(flat, axis=-1)
+    ordered = sort(flat, axis=-1)
     position = q_array * (np.shape(ordered)[-1] - 1)
     low = np.floor(position).astype(np.int64)
     high = np.ceil(position).astype(np.int64)
@@ -402,11 +402,17 @@ def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def count_nonzero(x: Any, axis: Any = None) -> Any:
     """How many entries over axis are nonzero (int32)."""
-    return np.asarray(np.count_nonzero(_tensor(x), axis=_axis(axis))).astype(np.int32)
+    return _int32(np.sum(_tensor(x) != 0, axis=_axis(axis)))
 
 
 def _int32(indices: Any) -> np.ndarray:
-    return np.asarray(indices).astype(np.int32)
+    return indices.astype(np.int32) if _is_array(indices) else np.asarray(indices, np.int32)
+
+
+def _index_array(values: Any) -> Any:
+    """values as an array, staged values kept staged: np.asarray would make adkit.compile
+    freeze them into the program as constants (guarded, so staged again at every step)."""
+    return values if _is_array(values) else np.asarray(values)
 
 
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -444,8 +450,12 @@ def argsort(x: Any, axis: int = -1) -> np.ndarray:
 
 
 def sort(x: Any, axis: int = -1) -> Any:
-    """x sorted along axis."""
-    return np.sort(_tensor(x), axis=axis)
+    """x sorted along axis (its derivative flows through the gather of argsort)."""
+    x = _tensor(x)
+    last = np.moveaxis(x, axis, -1)   # (gathering along the last axis stages best)
+    ordered = _gather_along(last, np.argsort(adkit.stop_gradient(last), axis=-1,
+                                             kind="stable"), -1)
+    return np.moveaxis(ordered, -1, axis)
 
 
 def cumsum(x: Any, axis: Any = None, dtype: Any = None) -> Any:
@@ -616,7 +626,10 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = N
 
 def take(x: Any, indices: Any, axis: Any = None) -> Any:
     """The entries of x at indices along axis (of the flattened x for None)."""
-    return np.take(_tensor(x), np.asarray(indices), axis=axis)
+    x, indices = _tensor(x), _index_array(indices)
+    if axis is None:
+        return np.ravel(x)[indices]
+    return x[(_builtins.slice(None),) * (axis % np.ndim(x)) + (indices,)]
 
 
 def take_along_axis(x: Any, indices: Any, axis: Any = None) -> Any:
@@ -624,7 +637,24 @@ def take_along_axis(x: Any, indices: Any, axis: Any = None) -> Any:
     x = _tensor(x)
     if axis is None:
         x, axis = np.ravel(x), 0
-    return np.take_along_axis(x, np.asarray(indices), axis=axis)
+    return _gather_along(x, _index_array(indices), axis)
+
+
+def _gather_along(x: Any, indices: Any, axis: int) -> Any:
+    """take_along_axis written as indexing: adkit.compile keeps indices that change with
+    the data as program values there (np.take's and np.sort's derivatives would freeze
+    them into the program, staging it again at every step)."""
+    ndim = np.ndim(x)
+    axis %= ndim
+    if np.ndim(indices) != ndim:
+        raise ValueError(f"take_along_axis: indices need as many axes as x ({ndim}), got "
+                         f"shape {np.shape(indices)}")
+    shape = np.broadcast_shapes(tuple(1 if d == axis else n for d, n in enumerate(np.shape(x))),
+                                tuple(1 if d == axis else n for d, n in enumerate(np.shape(indices))))
+    index = tuple(indices if d == axis else
+                  np.arange(shape[d]).reshape([-1 if e == d else 1 for e in range(ndim)])
+                  for d in range(ndim))
+    return x[index]
 
 
 def where(condition: Any, x1: Any = None, x2: Any = None) -> Any:
@@ -746,7 +776,7 @@ def _segment_sum(rows: Any, segment_ids: np.ndarray, num_segments: int) -> Any:
 
 
 def _segments(data: Any, segment_ids: Any, num_segments: Any, who: str) -> tuple:
-    ids = np.asarray(segment_ids)
+    ids = _index_array(segment_ids)
     if ids.ndim != 1 or ids.dtype.kind not in "iu":
         raise ValueError(f"{who}: segment_ids must be a 1-D array of integers, got "
                          f"{ids.dtype} of shape {ids.shape}")
@@ -754,7 +784,7 @@ def _segments(data: Any, segment_ids: Any, num_segments: Any, who: str) -> tuple
     if np.shape(data)[:1] != ids.shape:
         raise ValueError(f"{who}: data has {np.shape(data)[:1]} rows but segment_ids has "
                          f"{len(ids)} entries; give one segment id per row of data")
-    n = int(ids.max()) + 1 if num_segments is None and len(ids) else int(num_segments or 0)
+    n = int(ids.max()) + 1 if num_segments is None and np.shape(ids)[0] else int(num_segments or 0)
     return data, ids, n
 
 
@@ -818,18 +848,17 @@ def top_k(x: Any, k: int, sorted: bool = True) -> tuple[Any, np.ndarray]:  # noq
         raise ValueError(f"top_k: k must be an int from 0 to the last axis's length "
                          f"{np.shape(x)[-1]}, got {k!r}")
     order = np.argsort(-adkit.stop_gradient(x), axis=-1, kind="stable")[..., :k]
-    return np.take_along_axis(x, order, axis=-1), _int32(order)
+    return _gather_along(x, order, -1), _int32(order)
 
 
 def in_top_k(targets: Any, predictions: Any, k: int) -> np.ndarray:
     """True for each row whose target's prediction is among the k largest (ties with the
     k-th count as in; a nan prediction never does), as Keras's ops.in_top_k."""
     predictions = adkit.stop_gradient(_tensor(predictions))
-    at_label = np.take_along_axis(predictions, np.asarray(targets)[..., None].astype(np.int64),
-                                  axis=-1)
+    at_label = _gather_along(predictions, _index_array(targets)[..., None].astype(np.int64), -1)
     at_label = np.where(np.isnan(at_label), -np.inf, at_label)
     rank = 1 + np.sum(predictions > at_label, axis=-1)
-    return np.asarray(rank <= k)
+    return rank <= k
 
 
 def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = None,
@@ -843,7 +872,7 @@ def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = None,
     """
     if sparse:
         raise ValueError("one_hot(sparse=True): adkit has no sparse tensors; pass sparse=False")
-    labels = np.asarray(x)
+    labels = _index_array(x)
     if labels.dtype.kind not in "iu":
         if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
             labels = labels.astype(np.int64)
@@ -863,7 +892,7 @@ def multi_hot(inputs: Any, num_classes: int | None = None, axis: int = -1, dtype
     if num_classes is None or kwargs:
         raise TypeError("multi_hot needs num_classes (the length of each vector)"
                         + (f"; unexpected arguments {sorted(kwargs)}" if kwargs else ""))
-    labels = np.asarray(inputs)
+    labels = _index_array(inputs)
     hot = one_hot(labels.astype(np.int64), num_classes, axis=axis, dtype=dtype, sparse=sparse)
     return np.max(hot, axis=1 if labels.ndim > 1 else 0)
 
@@ -1348,7 +1377,7 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     logits = np.einsum("bthd,bshd->bhts", q, k) * scale
     if bias is not None:
         logits = logits + bias
-    keep = None if mask is None else np.asarray(mask, bool)
+    keep = None if mask is None else _index_array(mask).astype(bool)
     if is_causal:
         t, s = np.shape(logits)[-2:]
         causal = np.tril(np.ones((t, s), bool))
