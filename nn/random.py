@@ -203,7 +203,8 @@ def shuffle(x: Any, axis: int = 0, seed: Any = None) -> Any:
     """x with its slices along axis in a random order."""
     n = np.shape(x)[axis]
     order = _generator(seed, "shuffle").permutation(n)
-    return np.take(x, order, axis=axis)
+    # indexing, not np.take: a compiled step keeps the per-step order a program value
+    return x[(slice(None),) * (axis % np.ndim(x)) + (order,)]
 
 
 def categorical(logits: Any, num_samples: int, dtype: Any = "int32", seed: Any = None) -> Any:

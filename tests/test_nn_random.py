@@ -265,3 +265,29 @@ def test_set_random_seed_makes_unseeded_seed_generators_and_draws_repeat():
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     np.testing.assert_array_equal(runs[0][2], runs[1][2])
+
+
+class ShuffledSteps(layers.Layer):
+    """Shuffles the batch's rows in training: the loss of a row-dependent weighting
+    changes with the order."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def call(self, inputs, training=None):
+        out = inputs * self.w
+        return krandom.shuffle(out) if training else out
+
+
+def test_shuffle_inside_a_compiled_step_gives_a_new_order_every_step():
+    x = np.random.default_rng(8).normal(size=(16, 4)).astype(np.float32)
+    losses = []
+    for jit in (True, False):
+        model = ak.Sequential([ShuffledSteps(input_shape=(4,))], seed=3)
+        model.compile(optimizer=ak.optimizers.SGD(0.0), loss="mse", jit_compile=jit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", adkit.CompileWarning)
+            losses.append(model.fit(x, x, batch_size=16, epochs=4, verbose=0,
+                                    shuffle=False).history["loss"])
+    assert len(set(losses[0])) == 4
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
