@@ -408,8 +408,8 @@ def test_lookup_errors_name_the_fix():
         StringLookup(name="string_lookup_x")(np.array(["a"]))
     with pytest.raises(ValueError, match="num_oov_indices=0.*set num_oov_indices=1"):
         StringLookup(vocabulary=["a"], num_oov_indices=0)(np.array(["b"]))
-    with pytest.raises(ValueError, match="FarmHash"):
-        StringLookup(num_oov_indices=2)
+    with pytest.raises(ValueError, match="salt=.*SipHash"):
+        StringLookup(salt=3)
     with pytest.raises(ValueError, match="repeats"):
         StringLookup(vocabulary=["a", "a"])
     with pytest.raises(TypeError, match="must be strings.*IntegerLookup"):
@@ -573,3 +573,53 @@ def test_text_vectorization_errors_name_the_fix():
         TextVectorization(vocabulary=["a"])(np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match=r"shape \(batch,\) or \(batch, 1\)"):
         TextVectorization(vocabulary=["a"])(np.array([["a", "b"]]))
+
+
+# --- Hashing ------------------------------------------------------------------------------
+from adkit.nn.layers.hashing import Hashing, fingerprint64  # noqa: E402
+
+# Keras 3's own expected bins (keras/src/layers/preprocessing/hashing_test.py), which
+# TensorFlow's FarmHash gives on every platform
+NAMES = np.array([["omar"], ["stringer"], ["marlo"], ["wire"], ["skywalker"]])
+LETTERS = np.array([["A"], ["B"], ["C"], ["D"], ["E"]])
+
+
+def test_hashing_matches_keras_published_bins():
+    np.testing.assert_array_equal(Hashing(num_bins=3)(LETTERS).ravel(), [1, 0, 1, 1, 2])
+    np.testing.assert_array_equal(Hashing(num_bins=2)(NAMES).ravel(), [0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(Hashing(num_bins=2)(NAMES.ravel().tolist()),
+                                  [0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(Hashing(num_bins=3, mask_value="")(NAMES).ravel(),
+                                  [1, 1, 2, 1, 1])
+    np.testing.assert_array_equal(Hashing(num_bins=3, mask_value="omar")(NAMES).ravel(),
+                                  [0, 1, 2, 1, 1])
+    np.testing.assert_array_equal(Hashing(num_bins=3, mask_value="")(
+        np.array([["A"], ["B"], [""], ["C"], ["D"]])).ravel(), [1, 1, 0, 2, 2])
+    np.testing.assert_array_equal(Hashing(num_bins=3)(np.arange(5)[:, None]).ravel(),
+                                  [1, 0, 1, 0, 2])
+    np.testing.assert_array_equal(Hashing(num_bins=1)(LETTERS).ravel(), [0] * 5)
+    # StringLookup hashes OOV strings into its OOV indices the same way
+    np.testing.assert_array_equal(StringLookup(vocabulary=["zzz"], num_oov_indices=3)(
+        LETTERS.ravel()), [1, 0, 1, 1, 2])
+
+
+def test_fingerprint64_is_a_64_bit_hash_of_every_length():
+    # lengths across every branch of farmhashna::Hash64 (0-16, 17-32, 33-64, longer)
+    values = [fingerprint64(bytes(range(n))) for n in (0, 1, 3, 4, 8, 16, 17, 32, 33, 64,
+                                                       65, 128, 200)]
+    assert all(0 <= v < 2**64 for v in values) and len(set(values)) == len(values)
+    assert fingerprint64(b"") == 0x9AE16A3B2F90404F   # k2, farmhash's empty-string value
+
+
+def test_hashing_encodings_config_and_errors():
+    bins = Hashing(num_bins=4)(NAMES)
+    np.testing.assert_array_equal(Hashing(num_bins=4, output_mode="one_hot")(NAMES),
+                                  _one_hot(bins[:, 0], 4))
+    np.testing.assert_array_equal(Hashing(num_bins=4, output_mode="count")(NAMES.reshape(1, 5)),
+                                  _one_hot(bins[:, 0], 4).sum(0, keepdims=True))
+    layer = Hashing(num_bins=5, mask_value="", output_mode="multi_hot", name="h")
+    assert Hashing.from_config(layer.get_config()).get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="salt=.*SipHash"):
+        Hashing(num_bins=3, salt=133)
+    with pytest.raises(ValueError, match="num_bins must be an int >= 1"):
+        Hashing(num_bins=0)

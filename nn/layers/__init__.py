@@ -30,6 +30,7 @@ from .category_encoding import CategoryEncoding
 from .discretization import Discretization
 from .lookup import IntegerLookup, StringLookup
 from .text_vectorization import TextVectorization
+from .hashing import Hashing
 from .noise import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,
                     Identity, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
@@ -48,7 +49,7 @@ __all__ = ["Layer", "Context", "ShapeError", "deserialize", "serialize", "Input"
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
            "LayerNormalization", "GroupNormalization", "UnitNormalization",
            "RMSNormalization", "Normalization", "Discretization", "CategoryEncoding",
-           "IntegerLookup", "StringLookup", "TextVectorization",
+           "IntegerLookup", "StringLookup", "TextVectorization", "Hashing",
            "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "Conv1DTranspose", "DepthwiseConv1D", "SeparableConv1D",
            "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose",

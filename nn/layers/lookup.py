@@ -26,6 +26,7 @@ import numpy as np
 
 from .base import Context, Layer, Shape
 from .category_encoding import check_output_mode, encode_categorical, encoded_shape
+from .hashing import fingerprint64
 from .nodes import call_layer, is_symbolic
 from .preprocessing import adapt_batches
 
@@ -324,8 +325,8 @@ class StringLookup(IndexLookup):
     vocabulary=[...], or learned by adapt(data). OOV strings map to index 0 (with
     num_oov_indices=1, the default); invert=True maps indices back to strings.
 
-    Keras hashes OOV strings into num_oov_indices > 1 buckets with TensorFlow's FarmHash,
-    which adkit does not reproduce: such layers are refused.
+    With num_oov_indices > 1, an OOV string goes to OOV index FarmHash(string) mod
+    num_oov_indices, as Keras's (nn/layers/hashing.py).
 
     >>> StringLookup(vocabulary=["a", "b"], invert=True)(np.array([1, 2, 0]))
     array(['a', 'b', '[UNK]'], dtype=object)
@@ -339,13 +340,12 @@ class StringLookup(IndexLookup):
                  output_mode: str = "int", pad_to_max_tokens: bool = False,
                  sparse: bool = False, encoding: str = "utf-8", **kwargs: Any) -> None:
         self.encoding = encoding
-        if num_oov_indices is not None and not isinstance(num_oov_indices, bool) and \
-                isinstance(num_oov_indices, (int, np.integer)) and num_oov_indices > 1:
-            raise ValueError(f"StringLookup: num_oov_indices={num_oov_indices} hashes OOV "
-                             "strings with TensorFlow's FarmHash, which adkit does not "
-                             "reproduce; use num_oov_indices=1 (or 0)")
-        for ignored in ("vocabulary_dtype", "oov_method", "salt"):
-            kwargs.pop(ignored, None)
+        kwargs.pop("vocabulary_dtype", None)
+        kwargs.pop("oov_method", None)   # strings always hash with FarmHash in Keras
+        if kwargs.pop("salt", None) is not None:
+            raise ValueError("StringLookup: salt= makes Keras hash OOV strings with "
+                             "TensorFlow's keyed SipHash, which adkit does not reproduce; "
+                             "leave salt=None (FarmHash, as Keras's default)")
         kwargs.setdefault("dtype", "object")
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary,
                          idf_weights, invert, output_mode, sparse, pad_to_max_tokens,
@@ -366,6 +366,11 @@ class StringLookup(IndexLookup):
                             dtype=object).reshape(data.shape)
         raise TypeError(f"{self._who()}: inputs must be strings, got dtype {data.dtype}; "
                         "for integer categories use IntegerLookup")
+
+    def _oov_bucket(self, token: Any) -> int:
+        if self.num_oov_indices <= 1:
+            return 0
+        return fingerprint64(token.encode("utf-8")) % self.num_oov_indices
 
     def get_config(self) -> dict:
         config = {**super().get_config(), "encoding": self.encoding,
