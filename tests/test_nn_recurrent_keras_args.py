@@ -399,3 +399,216 @@ def test_dropout_trains_compiled_and_eager_alike(kind):
     step = model.trainer.compiled_step   # really compiled, with its draws replanned
     assert model.trainer.eager_reason is None and step is not None
     assert not step.eager_reasons, step.eager_reasons
+
+
+# --- 3. weight options, and the arguments accepted or refused by name ------------------
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_recurrent_and_bias_regularizers_reach_the_loss(kind):
+    layer = LAYERS[kind](U, kernel_regularizer=regularizers.l2(0.1),
+                         recurrent_regularizer=regularizers.l1(0.2),
+                         bias_regularizer=regularizers.l2(0.3), input_shape=(T, F))
+    model = Sequential([layer], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    p = model.params[layer.name]
+    p["bias"][...] = np.random.default_rng(0).standard_normal(p["bias"].shape)  # not zeros
+    x, y = np.ones((2, T, F), np.float32), np.zeros((2, U), np.float32)
+    penalty = (0.1 * np.sum(p["kernel"].astype(np.float64) ** 2)
+               + 0.2 * np.sum(np.abs(p["recurrent_kernel"].astype(np.float64)))
+               + 0.3 * np.sum(p["bias"].astype(np.float64) ** 2))
+    assert layer.penalty(p) == pytest.approx(penalty, rel=1e-5)
+    total, (out, _) = model.loss_fn(model.params, x, y, training=False)
+    data_loss = np.mean(np.mean((np.asarray(out, np.float64) - y) ** 2, axis=-1))
+    assert float(total) == pytest.approx(data_loss + penalty, rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("jit", ["auto", False])
+def test_constraints_hold_after_every_step(kind, jit):
+    layer = LAYERS[kind](U, kernel_constraint=constraints.MaxNorm(0.1),
+                         recurrent_constraint=constraints.NonNeg(),
+                         bias_constraint=constraints.MinMaxNorm(0.0, 0.05, axis=0),
+                         input_shape=(T, F))
+    model = Sequential([layer, Dense(1)], seed=0)
+    model.compile(optimizer="adam", loss="mse", jit_compile=jit)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, T, F)), rng.standard_normal((32, 1))
+    seen = []
+
+    def check(batch, logs):
+        p = model.params[layer.name]
+        seen.append((np.max(np.sqrt(np.sum(p["kernel"] ** 2, axis=0))),
+                     np.min(p["recurrent_kernel"]),
+                     np.max(np.sqrt(np.sum(p["bias"] ** 2, axis=0)))))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0,
+              callbacks=[LambdaCallback(on_train_batch_end=check)])
+    assert len(seen) == 4
+    for kernel_norm, recurrent_min, bias_norm in seen:
+        assert kernel_norm <= 0.1 + 1e-6 and recurrent_min >= 0 and bias_norm <= 0.05 + 1e-6
+
+
+def test_initializers_reach_the_weights():
+    layer = LSTM(U, kernel_initializer="ones", recurrent_initializer="zeros",
+                 bias_initializer="ones", unit_forget_bias=False)
+    p = layer.init_params(np.random.default_rng(0), (T, F))
+    assert np.all(p["kernel"] == 1) and np.all(p["recurrent_kernel"] == 0)
+    assert np.all(p["bias"] == 1)
+
+
+KERAS_ARGS = ["units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer",
+              "bias_initializer", "kernel_regularizer", "recurrent_regularizer",
+              "bias_regularizer", "activity_regularizer", "kernel_constraint",
+              "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout",
+              "seed", "return_sequences", "return_state", "go_backwards", "stateful",
+              "unroll"]
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_every_keras_argument_is_taken_and_kept_in_the_config(kind):
+    extra = {} if kind == "SimpleRNN" else {"use_cudnn": False}
+    layer = LAYERS[kind](U, dropout=0.1, recurrent_dropout=0.2, seed=4, unroll=True,
+                         return_state=True, stateful=False,
+                         recurrent_regularizer=regularizers.l2(0.01),
+                         bias_constraint=constraints.NonNeg(), **extra)
+    config = layer.get_config()
+    assert set(KERAS_ARGS) <= set(config)
+    assert (config["dropout"], config["recurrent_dropout"], config["seed"]) == (0.1, 0.2, 4)
+    assert config["unroll"] is True and config["return_state"] is True
+    if extra:
+        assert config["use_cudnn"] is False
+    again = deserialize(serialize(layer))
+    assert again.get_config() == config
+    assert type(again.constraints["bias"]).__name__ == "NonNeg"
+    assert again.regularizers["recurrent_kernel"] is not None
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_unroll_and_use_cudnn_auto_compute_the_same(kind):
+    x, _ = data()
+    a, p = make(kind)
+    b, _ = make(kind, unroll=True, use_cudnn=False)
+    np.testing.assert_array_equal(a.call(p, x, Context()), b.call(p, x, Context()))
+
+
+def test_arguments_refused_by_name():
+    with pytest.raises(ValueError, match=r"LSTM 'l': stateful=True is not supported.*"
+                                         r"initial_state"):
+        LSTM(2, stateful=True, name="l")
+    with pytest.raises(ValueError, match=r"GRU 'g': use_cudnn=True.*cuDNN"):
+        GRU(2, use_cudnn=True, name="g")
+    with pytest.raises(ValueError, match="use_cudnn must be 'auto' or False"):
+        LSTM(2, use_cudnn="yes")
+    with pytest.raises(TypeError, match="unknown keyword arguments.*use_cudnn"):
+        SimpleRNN(2, use_cudnn="auto")   # as Keras: SimpleRNN has no such argument
+    with pytest.raises(ValueError, match=r"SimpleRNN 's': dropout must be a number in \[0, 1\)"):
+        SimpleRNN(2, dropout=1.5, name="s")
+    with pytest.raises(ValueError, match="recurrent_dropout must be"):
+        LSTM(2, recurrent_dropout=-0.1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        GRU(2, seed="x")
+    with pytest.raises(ValueError, match="activity_regularizer is not supported"):
+        LSTM(2, activity_regularizer="l2")
+
+
+def test_keras_config_keys_match(keras):
+    for kind in ("SimpleRNN", "LSTM", "GRU"):
+        theirs = set(getattr(keras.layers, kind)(U).get_config())
+        ours = set(LAYERS[kind](U).get_config())
+        # ours adds its own: input_shape-free, implementation, peephole, zero_output_for_mask
+        missing = theirs - ours - {"dtype", "trainable", "name"}
+        assert not missing, (kind, missing)
+
+
+# --- Bidirectional(backward_layer=) -------------------------------------------------------
+
+def test_bidirectional_takes_a_backward_layer():
+    forward = LSTM(U, return_sequences=True)
+    backward = GRU(2, return_sequences=True, go_backwards=True, name="back")
+    layer = Bidirectional(forward, backward_layer=backward)
+    assert layer.backward_layer is backward
+    assert layer.compute_output_shape((T, F)) == (T, U + 2)
+    rng = np.random.default_rng(0)
+    p = layer.init_params(rng, (T, F))
+    p = {d: {k: v.astype(np.float64) for k, v in ps.items()} for d, ps in p.items()}
+    x, _ = data()
+    out_f, _ = loop("LSTM", p["forward"], x, [np.zeros((N, U))] * 2, return_sequences=True)
+    out_b, _ = loop("GRU", p["backward"], x, [np.zeros((N, 2))], go_backwards=True,
+                    return_sequences=True)
+    np.testing.assert_allclose(layer.call(p, x, Context()),
+                               np.concatenate([out_f, out_b[:, ::-1]], -1), rtol=1e-10)
+    again = deserialize(serialize(layer))
+    assert isinstance(again.backward_layer, GRU) and again.backward_layer.name == "back"
+    plain = Bidirectional(LSTM(U))
+    assert "backward_layer" not in plain.get_config()
+
+
+def test_bidirectional_refuses_a_backward_layer_that_does_not_fit():
+    with pytest.raises(ValueError, match="go_backwards=True"):
+        Bidirectional(LSTM(2), backward_layer=LSTM(2))
+    with pytest.raises(ValueError, match="return_sequences"):
+        Bidirectional(LSTM(2), backward_layer=LSTM(2, go_backwards=True, return_sequences=True))
+    with pytest.raises(TypeError, match="backward_layer must be a recurrent layer"):
+        Bidirectional(LSTM(2), backward_layer=Dense(2))
+
+
+def test_bidirectional_with_return_state_in_a_functional_model(tmp_path):
+    inp = Input(shape=(T, F))
+    out, h_f, c_f, h_b, c_b = Bidirectional(LSTM(U, return_state=True))(inp)
+    model = Model(inp, [out, h_f, c_b], seed=0)
+    x, _ = data()
+    got = model.predict(x, verbose=0)
+    assert [g.shape for g in got] == [(N, 2 * U), (N, U), (N, U)]
+    np.testing.assert_allclose(got[1], got[0][:, :U], rtol=1e-6)   # h_f is the last output
+    model.save(tmp_path / "bi.keras")
+    for g, e in zip(load_model(tmp_path / "bi.keras").predict(x, verbose=0), got):
+        np.testing.assert_array_equal(g, e)
+
+
+# --- Dropout(noise_shape=, seed=) ----------------------------------------------------------
+
+def test_dropout_noise_shape_shares_the_mask_over_broadcast_axes():
+    layer = Dropout(0.5, noise_shape=(None, 1, 6), seed=3)
+    out = layer.call({}, np.ones((40, 5, 6), np.float32),
+                     Context(training=True, rng=np.random.default_rng(0)))
+    np.testing.assert_array_equal(out, np.repeat(out[:, :1], 5, axis=1))
+    assert set(np.unique(out)) == {0.0, 2.0}
+    assert layer.get_config()["noise_shape"] == [None, 1, 6]
+    assert layer.get_config()["seed"] == 3
+    again = deserialize(serialize(layer))
+    assert again.noise_shape == (None, 1, 6) and again.seed == 3
+    x = np.ones((2, 5, 6), np.float32)
+    assert layer.call({}, x, Context(training=False)) is x
+
+
+def test_dropout_noise_shape_errors_name_the_layer():
+    with pytest.raises(ValueError, match="noise_shape is a tuple of positive ints"):
+        Dropout(0.5, noise_shape=(None, 0))
+    layer = Dropout(0.5, noise_shape=(None, 3), name="d")
+    with pytest.raises(ValueError, match=r"Dropout 'd': noise_shape \(None, 3\) must have 1 "
+                                         "or the input's length"):
+        layer.call({}, np.ones((2, 4)), Context(training=True, rng=np.random.default_rng(0)))
+
+
+def test_dropout_noise_shape_trains_compiled_and_eager_alike():
+    from layer_fit_support import batch_losses
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 5, 3)).astype("float32")
+    y = np.sum(x[:, :, :1], axis=1)
+
+    def layers():
+        return [Dropout(0.3, noise_shape=(None, 1, 3), input_shape=(5, 3)), LSTM(6), Dense(1)]
+    compiled, _ = batch_losses(layers(), x, y, epochs=2)
+    eager, _ = batch_losses(layers(), x, y, jit=False, epochs=2)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-4)
+
+
+def test_dropout_gradient_with_noise_shape_matches_finite_differences():
+    layer = Dropout(0.5, noise_shape=(None, 1, 3))
+    x = np.random.default_rng(1).standard_normal((2, 4, 3))
+    w = np.random.default_rng(2).standard_normal((2, 4, 3))
+
+    def f(v):
+        return np.sum(w * layer.call({}, v, Context(training=True,
+                                                    rng=np.random.default_rng(5))) ** 2)
+    np.testing.assert_allclose(adkit.grad(f)(x), numeric.gradient(f, x), rtol=1e-6,
+                               atol=1e-8)

@@ -6,8 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from adkit import stop_gradient
+
 from .. import activations, backend
 from .base import Context, Layer, Shape, _as_shape
+from .noise import _float_dtype, _noise_shape, _seed
 
 
 class _Activated(Layer):
@@ -95,23 +98,53 @@ class Activation(_Activated):
 
 class Dropout(Layer):
     """Zeroes a fraction `rate` of the inputs in training and scales the rest by
-    1 / (1 - rate), so inference needs no rescaling (inverted dropout)."""
+    1 / (1 - rate), so inference needs no rescaling (inverted dropout).
+
+    noise_shape (Keras's): the shape of the keep-or-drop mask, batch axis included,
+    broadcast over the input; None entries take the input's size. (batch, 1,
+    features) on a sequence drops the same features at every step. seed is kept in
+    the config; the mask comes from the model's generator (Sequential(seed=...)),
+    as for every random layer.
+
+    >>> Dropout(0.5, noise_shape=(None, 1, 4)).call(
+    ...     {}, np.ones((1, 2, 4), np.float32), Context(training=False)).shape
+    (1, 2, 4)
+    """
 
     runs_on_device = True
 
-    def __init__(self, rate: float, **kwargs: Any) -> None:
+    def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
+        who = f"Dropout {self.name!r}"
+        if noise_shape is not None:
+            if isinstance(noise_shape, (int, str)) or not all(
+                    d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                                  and d > 0) for d in noise_shape):
+                raise ValueError(f"{who}: noise_shape is a tuple of positive ints or None "
+                                 f"(batch axis included), e.g. (None, 1, 8); got "
+                                 f"{noise_shape!r}")
+            noise_shape = tuple(None if d is None else int(d) for d in noise_shape)
         self.rate = float(rate)
+        self.noise_shape = noise_shape
+        self.seed = _seed(seed, who)
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         if not ctx.training or self.rate == 0.0:
             return x
-        return backend.dropout(x, self.rate, ctx.random(f"Dropout {self.name!r}"))
+        rng = ctx.random(f"Dropout {self.name!r}")
+        if self.noise_shape is None:
+            return backend.dropout(x, self.rate, rng)
+        shape = _noise_shape(self.noise_shape, np.shape(stop_gradient(x)),
+                             f"Dropout {self.name!r}")
+        return x * backend.get_backend().dropout_mask(shape, self.rate, rng, _float_dtype(x))
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+                "seed": self.seed}
 
 
 class Lambda(Layer):
