@@ -60,6 +60,19 @@ _DRAWS = frozenset({"random", "standard_normal", "normal", "uniform", "binomial"
                     "bernoulli", "permutation", "exponential", "poisson", "choice"})
 
 
+def keras_compile_options(jit_compile: Any, run_eagerly: Any,
+                          steps_per_execution: Any) -> bool | str:
+    """compile's jit_compile, with Keras 3's run_eagerly (True: False) and
+    steps_per_execution (a positive int; a step is one program already) checked."""
+    if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) \
+            or steps_per_execution < 1:
+        raise ValueError(f"compile: steps_per_execution must be a positive int, got "
+                         f"{steps_per_execution!r}")
+    if not isinstance(run_eagerly, (bool, np.bool_)):
+        raise ValueError(f"compile: run_eagerly must be True or False, got {run_eagerly!r}")
+    return False if run_eagerly else check_jit_compile(jit_compile)
+
+
 def check_jit_compile(value: Any) -> bool | str:
     """compile's jit_compile, checked: "auto", True or False."""
     if value is None:

@@ -39,6 +39,7 @@ from .layers.input_layer import Input, InputLayer, input_tensor
 from .layers.masking import call_masked
 from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
 from . import subclassed_model
+from .callbacks.base import around_inference
 from .layers.nodes import KerasTensor, Node, call_layer, flat
 from .model import Sequential, _as_array, _compatible, _walk, unbuilt_sequential
 from .seeding import fresh_seed
@@ -321,10 +322,12 @@ class Model:
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, device: str | None = None,
                 distribute: Any = None, weighted_metrics: Any = None,
-                jit_compile: bool | str = "auto") -> None:
+                jit_compile: bool | str = "auto", run_eagerly: bool = False,
+                steps_per_execution: int = 1, auto_scale_loss: bool = True) -> None:
         """Sequential's compile, with a loss (and metrics, weighted metrics, loss weights)
         per output: one for all, a list in output order, or a dict by output name
-        (`output_names`). jit_compile as Sequential's: "auto", True or False."""
+        (`output_names`). jit_compile, run_eagerly, steps_per_execution and
+        auto_scale_loss as Sequential's."""
         names = self.output_names
         several = len(self.inputs) > 1 or len(self.outputs) > 1
         if loss is None:
@@ -355,7 +358,8 @@ class Model:
                            metrics=metric_lists[0] if single else None,
                            device=device, distribute=distribute,
                            weighted_metrics=weighted_lists[0] if single else None,
-                           jit_compile=jit_compile)
+                           jit_compile=jit_compile, run_eagerly=run_eagerly,
+                           steps_per_execution=steps_per_execution)
         self.losses, self.loss_weights = fns, [float(w) for w in weights]
         self.loss = fns[0] if len(fns) == 1 else fns
         self._loss_specs = loss
@@ -493,10 +497,15 @@ class Model:
 
     # --- training and inference: the Trainer's loop ----------------------------------------
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
-                steps: int | None = None) -> Any:
+                steps: int | None = None, callbacks: list | None = None) -> Any:
         """The model's outputs for x (arrays as fit takes them, or a generator / Sequence
         of batches): an array, or a list per output (a dict for dict outputs), computed
-        in batches in inference mode."""
+        in batches in inference mode. callbacks get on_predict_begin/end."""
+        return around_inference(callbacks, self, "predict",
+                                lambda: self._predict(x, batch_size, verbose, steps))
+
+    def _predict(self, x: Any, batch_size: int | None, verbose: int | str,
+                 steps: int | None) -> Any:
         if len(self.outputs) == 1:
             return self.final_structure(self.trainer.predict(
                 x, batch_size=batch_size, verbose=verbose, steps=steps))
@@ -576,9 +585,13 @@ class Model:
         export_graph_onnx(self, path)
 
     # --- summary and saving --------------------------------------------------------------
-    def summary(self, print_fn: Callable[[str], None] = print) -> None:
+    def summary(self, line_length: int | None = None, positions: Any = None,
+                print_fn: Callable[[str], None] | None = None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range: Any = None) -> None:
         """Layers, output shapes, parameter counts and the layers each is connected to,
-        as Keras prints a functional model; print_fn is called once per line."""
+        as Keras prints a functional model; print_fn is called once per line. Keras's
+        layout options are taken and change nothing (Sequential.summary)."""
+        print_fn = print if print_fn is None else print_fn
         rows = [("Layer (type)", "Output Shape", "Param #", "Connected to")]
         index = _tensor_index(self.nodes)
         trainable = non_trainable = 0

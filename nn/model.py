@@ -22,7 +22,8 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import strategies
 from .callbacks import History
-from .compiled_step import check_jit_compile
+from .callbacks.base import around_inference
+from .compiled_step import keras_compile_options
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
 from .layers.fusion import apply_layers
@@ -314,9 +315,15 @@ class Sequential:
     # --- compile -------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: list | None = None,
                 device: str | None = None, distribute: Any = None,
-                weighted_metrics: list | None = None, jit_compile: bool | str = "auto") -> None:
+                weighted_metrics: list | None = None, jit_compile: bool | str = "auto",
+                run_eagerly: bool = False, steps_per_execution: int = 1,
+                auto_scale_loss: bool = True) -> None:
         """Choose optimizer, loss and metrics (Keras names or objects). weighted_metrics
         are metrics that fit's and evaluate's sample_weight / class_weight apply to.
+
+        Keras 3's run_eagerly=True is jit_compile=False. steps_per_execution (a positive
+        int) and auto_scale_loss (mixed precision's) are taken and change nothing: a
+        step is one program already, and adkit trains in float32.
 
         device="opencl" trains on an OpenCL device (default: $ADKIT_DEVICE, else "cpu");
         distribute="mpi" trains data-parallel over the MPI ranks this script was
@@ -326,7 +333,7 @@ class Sequential:
         as one adkit.compile program (loss, gradient and update; nn/compiled_step.py)
         where the configuration allows, else eagerly (`model.trainer.eager_reason` says
         why; with True a CompileWarning does too); False always steps eagerly."""
-        jit_compile = check_jit_compile(jit_compile)
+        jit_compile = keras_compile_options(jit_compile, run_eagerly, steps_per_execution)
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='categorical_crossentropy'; valid "
                              f"names: {', '.join(list(losses_module.ALL) + list(losses_module.ALIASES))}")
@@ -416,18 +423,21 @@ class Sequential:
 
     # --- training and inference: the Trainer's loop --------------------------
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
-                       class_weight: dict | None = None) -> float:
-        """One optimizer step on one batch; returns the batch loss."""
+                       class_weight: dict | None = None, return_dict: bool = False) -> Any:
+        """One optimizer step on one batch; returns the batch loss (return_dict=True:
+        {"loss": loss}, Keras's form)."""
         self._require_compiled("train_on_batch")
-        return self.trainer.train_on_batch(x, y, sample_weight=sample_weight,
+        loss = self.trainer.train_on_batch(x, y, sample_weight=sample_weight,
                                            class_weight=class_weight)
+        return {"loss": loss} if return_dict else loss
 
     def fit(self, x: Any, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: int | str = "auto", callbacks: list | None = None,
             validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
             class_weight: dict | None = None, sample_weight: Any = None,
             initial_epoch: int = 0, steps_per_epoch: int | None = None,
-            validation_steps: int | None = None) -> History:
+            validation_steps: int | None = None, validation_batch_size: int | None = None,
+            validation_freq: Any = 1) -> History:
         """Train for `epochs` passes over (x, y), or over the batches of a generator,
         iterable or adkit.nn.utils.Sequence passed as x; returns a History. Arguments
         as Keras's (see adkit.nn.training.Trainer.fit and adkit.nn.data_adapters)."""
@@ -437,25 +447,39 @@ class Sequential:
                                 validation_data=validation_data, shuffle=shuffle,
                                 class_weight=class_weight, sample_weight=sample_weight,
                                 initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                                validation_steps=validation_steps)
+                                validation_steps=validation_steps,
+                                validation_batch_size=validation_batch_size,
+                                validation_freq=validation_freq)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
-                steps: int | None = None) -> np.ndarray:
+                steps: int | None = None, callbacks: list | None = None) -> np.ndarray:
         """The model's outputs for x (arrays, or a generator / Sequence of batches),
-        computed in batches (inference mode)."""
+        computed in batches (inference mode). callbacks get on_predict_begin/end."""
         self._require_built("predict")
-        return self.trainer.predict(x, batch_size=batch_size, verbose=verbose, steps=steps)
+        return around_inference(callbacks, self, "predict", lambda: self.trainer.predict(
+            x, batch_size=batch_size, verbose=verbose, steps=steps))
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int | None = None,
                  verbose: int | str = 0, sample_weight: Any = None,
                  class_weight: dict | None = None, steps: int | None = None,
-                 return_dict: bool = False) -> Any:
+                 return_dict: bool = False, callbacks: list | None = None) -> Any:
         """[loss, *metrics] on (x, y) (or a generator / Sequence of batches) in inference
-        mode (just the loss without metrics), averaged over examples, like Keras."""
+        mode (just the loss without metrics), averaged over examples, like Keras.
+        callbacks get on_test_begin/end (the end with the results as a dict)."""
         self._require_compiled("evaluate")
-        return self.trainer.evaluate(x, y, batch_size=batch_size, verbose=verbose,
-                                     sample_weight=sample_weight, class_weight=class_weight,
-                                     steps=steps, return_dict=return_dict)
+
+        def results(as_dict: bool) -> Any:
+            return self.trainer.evaluate(x, y, batch_size=batch_size, verbose=verbose,
+                                         sample_weight=sample_weight,
+                                         class_weight=class_weight, steps=steps,
+                                         return_dict=as_dict)
+        if not callbacks:
+            return results(return_dict)
+        logs = around_inference(callbacks, self, "test", lambda: results(True))
+        if return_dict:
+            return logs
+        values = list(logs.values())   # Keras's form: the loss alone, or [loss, *metrics]
+        return values if len(values) > 1 else values[0]
 
     def __call__(self, x: Any, training: bool = False) -> Any:
         """model(x): on KerasTensors, the model as one layer of a functional graph (its
@@ -555,9 +579,14 @@ class Sequential:
         return json.dumps({"module": "adkit.nn", "class_name": class_name,
                            "config": self.get_config()}, **kwargs)
 
-    def summary(self, print_fn: Callable[[str], None] = print) -> None:
+    def summary(self, line_length: int | None = None, positions: Any = None,
+                print_fn: Callable[[str], None] | None = None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range: Any = None) -> None:
         """Layers, output shapes and parameter counts, as a table; print_fn is called once
-        per line, as Keras calls it (so a logger gets one record a line)."""
+        per line, as Keras calls it (so a logger gets one record a line). Keras's layout
+        options (line_length, positions, expand_nested, show_trainable, layer_range) are
+        taken and change nothing: the table is sized to its content."""
+        print_fn = print if print_fn is None else print_fn
         self._require_built("summary")
         rows = [("Layer (type)", "Output Shape", "Param #")]
         trainable = non_trainable = 0
@@ -578,12 +607,17 @@ class Sequential:
                 "input_shape": None if self.input_shape is None else list(self.input_shape),
                 "layers": [serialize(layer) for layer in self.layers]}
 
-    def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
+    def save(self, path: str | os.PathLike, include_optimizer: bool = True,
+             overwrite: bool = True) -> None:
         """Write config, weights (and optimizer state) to one file, atomically. Under
         distribute="mpi" only rank 0 writes (every rank holds the same weights).
-        Keras's names (.h5, .keras) are refused: adkit writes neither of those formats."""
+        Keras 2's .h5 is refused (adkit writes no HDF5 model file); a .keras name gets
+        adkit's file. overwrite=False refuses an existing file."""
         from .weights_io import check_model_path
         check_model_path(path)
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"model.save: {os.fspath(path)!r} exists and "
+                                  "overwrite=False; pass overwrite=True to replace it")
         if not self.is_chief:
             return
         save_model(self, path, include_optimizer=include_optimizer)

@@ -106,6 +106,16 @@ class FitRun:
     batch: int = 0
     epoch_order_state: dict | None = None
     skip_batches: int = 0   # batches of the first epoch a resumed fit has done already
+    #: Keras's validation_freq (validate every N epochs, or after the epochs listed,
+    #: counted from 1) and validation_batch_size (default: max(batch_size, 256))
+    validation_freq: Any = 1
+    validation_batch_size: int | None = None
+
+    def validates_after(self, epoch: int) -> bool:
+        """Whether validation runs after epoch (counted from 0)."""
+        if isinstance(self.validation_freq, int):
+            return (epoch + 1) % self.validation_freq == 0
+        return epoch + 1 in self.validation_freq
 
     @property
     def steps(self) -> int | None:
@@ -248,7 +258,8 @@ class Trainer:
             validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
             class_weight: dict | None = None, sample_weight: Any = None,
             initial_epoch: int = 0, steps_per_epoch: int | None = None,
-            validation_steps: int | None = None) -> History:
+            validation_steps: int | None = None, validation_batch_size: int | None = None,
+            validation_freq: Any = 1) -> History:
         """Train for `epochs` passes over the data (Keras's fit); returns a History.
 
         x and y are arrays, or x is a generator, iterable or Sequence of (x, y) or
@@ -258,9 +269,11 @@ class Trainer:
         check_positive_int(batch_size, "batch_size")
         check_positive_int(epochs, "epochs")
         for value, name in ((steps_per_epoch, "steps_per_epoch"),
-                            (validation_steps, "validation_steps")):
+                            (validation_steps, "validation_steps"),
+                            (validation_batch_size, "validation_batch_size")):
             if value is not None:
                 check_positive_int(value, name)
+        _check_validation_freq(validation_freq)
         verbose = resolve_verbose(verbose)
         if stream_or_none(x, y, sample_weight, None, "fit"):
             if validation_split:
@@ -298,7 +311,8 @@ class Trainer:
                                             {"epochs": epochs, "steps": data.steps,
                                              "batch_size": batch_size, "verbose": verbose}),
                      nan_guard=nan_guard, validation=validation, verbose=verbose,
-                     epoch=initial_epoch)
+                     epoch=initial_epoch, validation_freq=validation_freq,
+                     validation_batch_size=validation_batch_size)
         for c in run.callbacks.callbacks:   # Keras 2's callback.validation_data
             c.validation_data = validation
         model.stop_training = False
@@ -420,7 +434,8 @@ class Trainer:
                 bar.update(1)
                 if model.stop_training:
                     break
-            if run.validation is not None and not (model.stop_training and not logs):
+            if run.validation is not None and run.validates_after(epoch) \
+                    and not (model.stop_training and not logs):
                 val = self._evaluate_validation(run)
                 logs.update({f"val_{k}": v for k, v in val.items()})
                 bar.set_postfix_str(format_logs(logs), refresh=False)
@@ -434,7 +449,8 @@ class Trainer:
         if isinstance(run.validation, StreamBatches):
             return self._evaluate_batches(run.validation)
         xv, yv, wv = run.validation
-        return self.evaluate(xv, yv, batch_size=max(run.batch_size, 256), verbose=0,
+        return self.evaluate(xv, yv, batch_size=run.validation_batch_size
+                             or max(run.batch_size, 256), verbose=0,
                              sample_weight=wv, return_dict=True)
 
     # --- metrics -------------------------------------------------------------------------
@@ -634,6 +650,16 @@ def hessian_vector_products(model: TrainableModel, x: np.ndarray, y: np.ndarray,
 def _zero_products(vectors: list) -> list:
     """An empty shard's share of the Hessian-vector products."""
     return [np.zeros_like(v) for v in vectors]
+
+
+def _check_validation_freq(value: Any) -> None:
+    """Keras's validation_freq: a positive int, or a collection of positive epoch numbers."""
+    if isinstance(value, bool) or not (
+            isinstance(value, int) and value > 0 or
+            isinstance(value, (list, tuple, set, range)) and all(
+                isinstance(e, int) and not isinstance(e, bool) and e > 0 for e in value)):
+        raise ValueError(f"fit: validation_freq must be a positive int (validate every N "
+                         f"epochs) or a list of epoch numbers counted from 1, got {value!r}")
 
 
 def check_positive_int(value: Any, name: str) -> None:

@@ -44,3 +44,78 @@ def test_model_trainable_sets_every_layers_flag():
     assert not model.trainable and not any(layer.trainable for layer in model.layers)
     model.trainable = True
     assert all(layer.trainable for layer in model.layers)
+
+
+def compiled_mlp(**compile_options):
+    model = keras.Sequential([keras.Input(shape=(8,)), layers.Dense(8, activation="relu"),
+                              layers.Dropout(0.5), layers.Dense(3, activation="softmax")],
+                             seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], **compile_options)
+    return model
+
+
+def test_keras_3_compile_options():
+    eager = compiled_mlp(run_eagerly=True, steps_per_execution=4)
+    assert eager.jit_compile is False
+    eager.fit(X, Y, epochs=1, verbose=0)
+    assert eager.trainer.compiled_step is None or \
+        eager.trainer.compiled_step.program.stats.traces == 0
+    with pytest.raises(ValueError, match="steps_per_execution must be a positive int"):
+        compiled_mlp(steps_per_execution=0)
+
+
+def test_validation_freq_and_batch_size():
+    model = compiled_mlp()
+    every_other = model.fit(X, Y, epochs=4, verbose=0, validation_split=0.25,
+                            validation_freq=2, validation_batch_size=5).history
+    assert len(every_other["loss"]) == 4 and len(every_other["val_loss"]) == 2
+    listed = model.fit(X, Y, epochs=3, verbose=0, validation_data=(X, Y),
+                       validation_freq=[1, 3]).history
+    assert len(listed["val_loss"]) == 2
+    with pytest.raises(ValueError, match="validation_freq must be a positive int"):
+        model.fit(X, Y, epochs=1, verbose=0, validation_freq=0)
+
+
+def test_evaluate_and_predict_take_callbacks():
+    model = compiled_mlp()
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_test_begin(self, logs=None):
+            seen.append(("test_begin", self.model is model))
+
+        def on_test_end(self, logs=None):
+            seen.append(("test_end", sorted(logs)))
+
+        def on_predict_begin(self, logs=None):
+            seen.append(("predict_begin", None))
+
+        def on_predict_end(self, logs=None):
+            seen.append(("predict_end", None))
+
+    plain = model.evaluate(X, Y, verbose=0)
+    assert model.evaluate(X, Y, verbose=0, callbacks=[Watch()]) == plain
+    np.testing.assert_array_equal(model.predict(X, callbacks=[Watch()]), model.predict(X))
+    assert seen == [("test_begin", True), ("test_end", ["accuracy", "loss"]),
+                    ("predict_begin", None), ("predict_end", None)]
+
+
+def test_train_on_batch_return_dict_summary_options_and_save_overwrite(tmp_path):
+    model = compiled_mlp()
+    out = model.train_on_batch(X[:8], Y[:8], return_dict=True)
+    assert list(out) == ["loss"] and np.isfinite(out["loss"])
+    lines = []
+    model.summary(line_length=120, show_trainable=True, print_fn=lines.append)
+    assert any("Total params" in line for line in lines)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    with pytest.raises(FileExistsError, match="overwrite=False"):
+        model.save(path, overwrite=False)
+
+
+def test_calling_a_model_in_training_mode_draws_afresh():
+    model = compiled_mlp()
+    first, second = model(X, training=True), model(X, training=True)
+    assert not np.array_equal(first, second)          # Dropout's masks differ
+    np.testing.assert_array_equal(model(X), model(X))  # inference: no draws

@@ -34,6 +34,16 @@ class Callback:
     def on_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
     def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
 
+    # evaluate's and predict's (called with their callbacks=; per-batch hooks are not)
+    def on_test_begin(self, logs: dict | None = None) -> None: ...
+    def on_test_end(self, logs: dict | None = None) -> None: ...
+    def on_predict_begin(self, logs: dict | None = None) -> None: ...
+    def on_predict_end(self, logs: dict | None = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         """Before each training batch; by default on_batch_begin (Keras 2's name, which
         Keras 3 still calls)."""
@@ -61,3 +71,17 @@ class CallbackList:
             for c in self.callbacks:
                 getattr(c, hook)(*args)
         return call_all
+
+
+def around_inference(callbacks: list | None, model: Any, phase: str,
+                     run: Callable[[], Any]) -> Any:
+    """run() for evaluate (phase "test") or predict ("predict"), between the callbacks'
+    on_<phase>_begin and on_<phase>_end (evaluate's end gets its logs, as in Keras)."""
+    if not callbacks:
+        return run()
+    hooks = CallbackList(list(callbacks), model, {})
+    getattr(hooks, f"on_{phase}_begin")()
+    result = run()
+    logs = result if isinstance(result, dict) else None
+    getattr(hooks, f"on_{phase}_end")(logs)
+    return result

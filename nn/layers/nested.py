@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..seeding import fresh_seed
 from . import subclassing
 from .base import Context, Layer, ShapeError
 from .nodes import call_layer, is_symbolic
@@ -197,7 +198,8 @@ def call_model(model: Any, x: Any, training: bool = False) -> Any:
     if frame is not None:   # a model kept in a subclassed layer, called in its call
         return frame.run(as_layer(model), x, training, {})
     x, _ = model.prepare_data(x, None, "model(x)")
-    rng = np.random.default_rng(model.seed) if training else None
+    # fresh draws at each call, as Keras's (set_random_seed makes them repeat)
+    rng = np.random.default_rng(fresh_seed()) if training else None
     out, _ = model.apply(model.params, x, training=bool(training), rng=rng)
     return model.final_structure(out) if hasattr(model, "final_structure") else out
 
