@@ -19,6 +19,7 @@ import numpy as np
 from adkit.pytree import tree_flatten, tree_map
 
 from . import backend
+from .layers.base import Layer
 
 
 class HostPlacement:
@@ -111,6 +112,13 @@ class DevicePlacement(HostPlacement):
             yield
 
 
+def device_layers() -> list[str]:
+    """The layer classes that run on an OpenCL device (runs_on_device), by name."""
+    return sorted(name for name, cls in Layer.REGISTRY.items()
+                  if getattr(cls, "runs_on_device", False) is True
+                  and not name.startswith("_") and name != "InputLayer")
+
+
 def device_placement(model: Any, device: str, where: str, distribute: Any) -> DevicePlacement:
     """The placement on OpenCL `device`, after checking that `model` (compiled with its
     optimizer) can train there. `where` says where the device name came from."""
@@ -119,9 +127,7 @@ def device_placement(model: Any, device: str, where: str, distribute: Any) -> De
         if not layer.runs_on_device:
             raise ValueError(
                 f"{who}: layer {layer.name!r} ({type(layer).__name__}) has no OpenCL "
-                "implementation yet; on an OpenCL device use Dense, Activation, Conv2D, "
-                "MaxPooling2D, AveragePooling2D, Dropout, Flatten, Reshape and the "
-                "elementwise merges (Add, Subtract, Multiply, Average, Maximum, Minimum), "
+                f"implementation yet; on an OpenCL device use {', '.join(device_layers())}, "
                 "or train this model on device='cpu'")
         if any(c is not None for c in layer.constraints.values()):
             raise ValueError(f"{who}: layer {layer.name!r} has weight constraints, which "
