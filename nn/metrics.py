@@ -188,11 +188,14 @@ def _categorical_matches(y_true: ArrayLike, y_pred: ArrayLike,
                          where: str = "categorical_accuracy") -> np.ndarray:
     true = np.asarray(y_true)
     pred = np.asarray(y_pred)
-    if true.ndim != 2 or true.shape != pred.shape:
+    if true.ndim < 2 or true.shape != pred.shape:
         raise ValueError(f"{where}: y_true has shape {true.shape} and y_pred has shape "
-                         f"{pred.shape}, but both must be (N, K) with one-hot y_true; "
+                         f"{pred.shape}, but both must be (N, ..., K) with one-hot y_true; "
                          "for integer labels use sparse_categorical_accuracy")
-    return (np.argmax(true, axis=1) == np.argmax(pred, axis=1)).astype(np.float64)
+    matches = (np.argmax(true, axis=-1) == np.argmax(pred, axis=-1)).astype(np.float64)
+    # a sequence's steps (N, T, K) score as Keras's mean over every step: each example
+    # has T of them, so its mean over them weighs alike
+    return matches.reshape(len(matches), -1).mean(axis=1)
 
 
 def _sparse_categorical_matches(y_true: ArrayLike, y_pred: ArrayLike,

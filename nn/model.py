@@ -207,6 +207,11 @@ class Sequential:
         shapes = [shape]
         for layer in self.layers:
             shape = layer.compute_output_shape(shape)
+            if isinstance(shape, list):   # e.g. LSTM(return_state=True), as Keras says
+                raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) gives "
+                                 f"{len(shape)} outputs; every layer of a Sequential model "
+                                 "must give one tensor: use the functional API (Model) for "
+                                 "layers with several outputs")
             shapes.append(tuple(shape))
         self.params, self.state = weights if weights is not None else \
             self._initial_weights(shapes)

@@ -215,7 +215,8 @@ def seq2seq_data():
 
 
 def fit_losses(model, xe, xd, y, jit="auto", epochs=4):
-    model.compile(optimizer="adam", loss="categorical_crossentropy", jit_compile=jit)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=jit)
     losses = []
     model.fit([xe, xd], y, batch_size=16, epochs=epochs, verbose=0, callbacks=[
         LambdaCallback(on_train_batch_end=lambda b, logs: losses.append(logs["loss"]))])
@@ -256,6 +257,21 @@ def test_encoder_states_feed_an_inference_decoder():
     ref, (ref_h, ref_c) = loop("LSTM", p, x, [h0, c0], return_sequences=True)
     for g, r in zip(got, [ref, ref_h, ref_c]):
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+
+
+def test_seq2seq_accuracy_is_the_mean_over_every_step():
+    model = seq2seq()
+    xe, xd, y = seq2seq_data()
+    fit_losses(model, xe, xd, y, epochs=1)
+    pred = model.predict([xe, xd], verbose=0)
+    expected = np.mean(np.argmax(pred, -1) == np.argmax(y, -1))
+    _, accuracy = model.evaluate([xe, xd], y, verbose=0)
+    assert accuracy == pytest.approx(expected)
+
+
+def test_a_sequential_model_refuses_a_layer_with_several_outputs():
+    with pytest.raises(ValueError, match=r"'enc' \(LSTM\) gives 3 outputs.*functional API"):
+        Sequential([Input((T, F)), LSTM(U, return_state=True, name="enc"), Dense(1)])
 
 
 def test_bad_initial_state_names_the_layer():
