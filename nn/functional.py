@@ -41,7 +41,8 @@ from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
 from . import subclassed_model
 from .callbacks.base import around_inference
 from .layers.nodes import KerasTensor, Node, call_layer, flat
-from .model import Sequential, _as_array, _compatible, _walk, unbuilt_sequential
+from .model import (Sequential, _as_array, _compatible, _walk, unbuilt_sequential,
+                    with_unit_axis)
 from .seeding import fresh_seed
 from .outputs import OutputLoss, OutputMetric, Rows, per_output
 from .summary_table import summary_lines
@@ -434,7 +435,8 @@ class Model:
     def prepare_data(self, x: Any, y: Any | None, what: str) -> tuple[Any, Any]:
         """(x, y) checked against the model's inputs and outputs and cast to their
         dtypes: arrays for one input / output, Rows for several."""
-        xs = self._arrays(x, self.inputs, self.input_names, "x", what)
+        xs = [with_unit_axis(a, t.example_shape) for a, t in
+              zip(self._arrays(x, self.inputs, self.input_names, "x", what), self.inputs)]
         n = xs[0].shape[0]
         for t, a, name in zip(self.inputs, xs, self.input_names):
             if not _compatible(a.shape[1:], t.example_shape):

@@ -407,6 +407,8 @@ class Sequential:
             raise ValueError(f"{what}: x has no examples (shape {x.shape})")
         if not np.issubdtype(x.dtype, np.integer) or not isinstance(self.layers[0], Embedding):
             x = x.astype(self.layers[0].dtype, copy=False)
+        if self.params is not None:
+            x = with_unit_axis(x, self.input_shape)
         if self.params is None:
             self.build(x.shape[1:])
         elif not _compatible(x.shape[1:], self.input_shape):
@@ -723,6 +725,20 @@ def _walk(tree: dict, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
 
 def _compatible(given: tuple, expected: tuple) -> bool:
     return len(given) == len(expected) and all(e is None or g == e for g, e in zip(given, expected))
+
+
+def with_unit_axis(x: np.ndarray, expected: tuple) -> np.ndarray:
+    """x with the trailing axis of length 1 that the model's input has and x lacks (a
+    column of values given as a vector, shape (n,) for inputs (None, 1)), as Keras 3 adds it.
+
+    >>> with_unit_axis(np.zeros(3), (1,)).shape
+    (3, 1)
+    """
+    expected = tuple(expected)
+    if expected and expected[-1] == 1 and x.ndim == len(expected) \
+            and _compatible(x.shape[1:] + (1,), expected):
+        return x[..., None]
+    return x
 
 
 def _as_array(a: Any, what: str, where: str, strings: bool = False) -> np.ndarray:

@@ -623,3 +623,24 @@ def test_hashing_encodings_config_and_errors():
         Hashing(num_bins=3, salt=133)
     with pytest.raises(ValueError, match="num_bins must be an int >= 1"):
         Hashing(num_bins=0)
+
+
+def test_a_column_given_as_a_vector_feeds_a_unit_input_axis():
+    # TensorFlow's regression tutorial: Normalization(input_shape=[1,], axis=None) adapted
+    # on a vector, then fit on that vector (Keras 3 adds the last axis of 1)
+    rng = np.random.default_rng(9)
+    horsepower = rng.normal(100.0, 30.0, 80).astype(np.float32)
+    mpg = (40.0 - 0.15 * horsepower).astype(np.float32)
+    normalizer = Normalization(input_shape=[1], axis=None)
+    normalizer.adapt(horsepower)
+    model = keras.Sequential([normalizer, keras.layers.Dense(1)], seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mean_absolute_error")
+    history = model.fit(horsepower, mpg, epochs=10, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    np.testing.assert_array_equal(model.predict(horsepower, verbose=0),
+                                  model.predict(horsepower[:, None], verbose=0))
+    inp = keras.Input((1,), dtype="string")
+    vectorize = TextVectorization(output_mode="count", vocabulary=["a", "b"])
+    functional = keras.Model(inp, vectorize(inp))
+    np.testing.assert_array_equal(functional.predict(np.array(["a b b", "c"]), verbose=0),
+                                  [[0, 1, 2], [1, 0, 0]])
