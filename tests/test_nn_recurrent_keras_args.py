@@ -554,8 +554,8 @@ def test_bidirectional_takes_a_backward_layer():
                                np.concatenate([out_f, out_b[:, ::-1]], -1), rtol=1e-10)
     again = deserialize(serialize(layer))
     assert isinstance(again.backward_layer, GRU) and again.backward_layer.name == "back"
-    plain = Bidirectional(LSTM(U))
-    assert "backward_layer" not in plain.get_config()
+    plain = deserialize(serialize(Bidirectional(LSTM(U, name="f"))))   # Keras's config
+    assert plain.backward_layer.name == "backward_f" and plain.backward_layer.go_backwards
 
 
 def test_bidirectional_refuses_a_backward_layer_that_does_not_fit():
@@ -628,3 +628,32 @@ def test_dropout_gradient_with_noise_shape_matches_finite_differences():
                                                     rng=np.random.default_rng(5))) ** 2)
     np.testing.assert_allclose(adkit.grad(f)(x), numeric.gradient(f, x), rtol=1e-6,
                                atol=1e-8)
+
+
+def test_bidirectional_return_state_matches_keras(keras):
+    layer = Bidirectional(GRU(U, return_state=True, return_sequences=True))
+    rng = np.random.default_rng(0)
+    p = {d: {k: v.astype(np.float64) + 0.3 * rng.standard_normal(v.shape)
+             for k, v in ps.items()} for d, ps in layer.init_params(rng, (T, F)).items()}
+    twin = keras.layers.Bidirectional(keras.layers.GRU(U, return_state=True,
+                                                       return_sequences=True))
+    twin.build((None, T, F))
+    twin.set_weights([p[d][k] for d in ("forward", "backward")
+                      for k in ("kernel", "recurrent_kernel", "bias")])
+    x, (h, _) = data()
+    h_b = 0.5 * h[::-1]
+    expected = twin(x.astype("float32"), initial_state=[h.astype("float32"),
+                                                        h_b.astype("float32")])
+    got = layer.call(p, [x, h, h_b], Context())
+    assert len(got) == len(expected) == 3
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, np.asarray(e), rtol=1e-4, atol=1e-5)
+    assert set(twin.get_config()) - set(layer.get_config()) <= {"dtype", "trainable", "name"}
+
+
+def test_dropout_config_matches_keras(keras):
+    theirs = keras.layers.Dropout(0.3, noise_shape=(None, 1, 4), seed=2).get_config()
+    ours = Dropout(0.3, noise_shape=(None, 1, 4), seed=2).get_config()
+    for key in ("rate", "noise_shape", "seed"):
+        assert list(ours[key]) == list(theirs[key]) if key == "noise_shape" \
+            else ours[key] == theirs[key]

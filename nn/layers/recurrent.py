@@ -717,7 +717,6 @@ class Bidirectional(Layer):
         self.forward_layer = layer
         if self.input_shape is None:  # Bidirectional(LSTM(8, input_shape=...)), as in Keras
             self.input_shape = layer.input_shape
-        self._own_backward = backward_layer is None   # a copy of layer, made here
         if backward_layer is None:
             config = layer.get_config()
             config.update(name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
@@ -812,11 +811,9 @@ class Bidirectional(Layer):
         return self.forward_layer.compute_mask(x, mask)
 
     def get_config(self) -> dict:
-        config = {**super().get_config(), "layer": serialize(self.forward_layer),
-                  "merge_mode": self.merge_mode}
-        if not self._own_backward:
-            config["backward_layer"] = serialize(self.backward_layer)
-        return config
+        return {**super().get_config(), "layer": serialize(self.forward_layer),
+                "merge_mode": self.merge_mode,
+                "backward_layer": serialize(self.backward_layer)}
 
 
 def _check_backward_layer(who: str, layer: Layer, backward: Any) -> None:
