@@ -43,6 +43,7 @@ from . import ops_linalg as linalg
 from .backend_compat import epsilon as _epsilon
 from .backend_compat import floatx as _floatx
 from .layers.core import Lambda as _Lambda
+from .layers import nodes as _nodes
 from .layers.nodes import KerasTensor
 from .layers.subclassing import Variable
 from .ops_linalg import cholesky, cholesky_inverse, det, eig, eigh, inv, logdet, lstsq, \
@@ -1562,6 +1563,11 @@ def shape(x: Any) -> tuple:
     return tuple(int(n) for n in np.shape(x))
 
 
+def get_item(x: Any, key: Any) -> Any:
+    """x[key] (what indexing a functional model's symbolic tensor records)."""
+    return x[key]
+
+
 for _name, _value in list(globals().items()):
     if not _name.startswith("_") and _name not in _NOT_SYMBOLIC \
             and (inspect.isfunction(_value) or isinstance(_value, np.ufunc)
@@ -1569,3 +1575,8 @@ for _name, _value in list(globals().items()):
             and _value.__module__ != "typing":
         globals()[_name] = _on_symbolic(_value, _name)
 del _name, _value
+
+# Python's operators on KerasTensors record these ops (nn/layers/nodes.py)
+_nodes.SYMBOLIC_OPERATORS.update(add=add, subtract=subtract, multiply=multiply, divide=divide,
+                                 matmul=matmul, power=power, negative=negative,
+                                 get_item=get_item)

@@ -395,10 +395,9 @@ def test_keras_module_spellings():
     assert t.shape == (None, 28, 28, 1) and t.dtype == np.float32
     with pytest.raises(TypeError, match="symbolic"):
         np.asarray(t)
-    with pytest.raises(TypeError, match=r"Add\(\)\(\[a, b\]\)"):
-        t + t
-    with pytest.raises(TypeError, match="symbolic"):
-        t[:, 0]
+    # Keras 3 records operators and indexing on symbolic tensors as layers
+    assert (t + t).node.layer.name.startswith("add") and (t + t).shape == t.shape
+    assert t[:, 0].shape == (None, 28, 1)
 
 
 def test_summary_lists_connections_and_get_layer_finds_layers():

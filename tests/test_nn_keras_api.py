@@ -119,3 +119,17 @@ def test_calling_a_model_in_training_mode_draws_afresh():
     first, second = model(X, training=True), model(X, training=True)
     assert not np.array_equal(first, second)          # Dropout's masks differ
     np.testing.assert_array_equal(model(X), model(X))  # inference: no draws
+
+
+def test_operators_and_indexing_on_keras_tensors_record_layers():
+    inputs = keras.Input(shape=(4,))
+    x = 3.0 * (inputs / 2.0 + 1.0) - inputs
+    head = layers.Dense(1, name="head")
+    outputs = head(-x[:, :2]) ** 2
+    model = keras.Model(inputs, outputs, seed=0)
+    assert [layer.name for layer in model.layers][1:] == [
+        "divide", "add", "multiply", "subtract", "get_item", "negative", "head", "power"]
+    x_np = RNG.random((5, 4)).astype(np.float32)
+    kernel, bias = head.get_weights()
+    expected = (-(3.0 * (x_np / 2.0 + 1.0) - x_np)[:, :2] @ kernel + bias) ** 2
+    np.testing.assert_allclose(model.predict(x_np), expected, rtol=1e-5, atol=1e-6)

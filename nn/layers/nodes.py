@@ -56,18 +56,38 @@ class KerasTensor:
         return (f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, "
                 f"name={self.name!r}>")
 
-    def _no_arithmetic(self, *args: Any) -> Any:
-        raise TypeError(f"{self!r} is symbolic: combine KerasTensors with layers, e.g. "
-                        "Add()([a, b]), Subtract, Multiply, Concatenate, Dot, Reshape, or an "
-                        "Activation; arithmetic and indexing on them are not recorded")
-
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _no_arithmetic
-    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = _no_arithmetic
-    __getitem__ = _no_arithmetic
+    # Python's operators and indexing, as Keras 3 records them: each becomes a layer of
+    # the graph, through adkit.nn.ops (which fills SYMBOLIC_OPERATORS when imported)
+    __add__ = lambda self, other: _operator("add")(self, other)              # noqa: E731
+    __radd__ = lambda self, other: _operator("add")(other, self)             # noqa: E731
+    __sub__ = lambda self, other: _operator("subtract")(self, other)         # noqa: E731
+    __rsub__ = lambda self, other: _operator("subtract")(other, self)        # noqa: E731
+    __mul__ = lambda self, other: _operator("multiply")(self, other)         # noqa: E731
+    __rmul__ = lambda self, other: _operator("multiply")(other, self)        # noqa: E731
+    __truediv__ = lambda self, other: _operator("divide")(self, other)       # noqa: E731
+    __rtruediv__ = lambda self, other: _operator("divide")(other, self)      # noqa: E731
+    __matmul__ = lambda self, other: _operator("matmul")(self, other)        # noqa: E731
+    __rmatmul__ = lambda self, other: _operator("matmul")(other, self)       # noqa: E731
+    __pow__ = lambda self, other: _operator("power")(self, other)            # noqa: E731
+    __neg__ = lambda self: _operator("negative")(self)                       # noqa: E731
+    __getitem__ = lambda self, key: _operator("get_item")(self, key)         # noqa: E731
 
     def __array__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"{self!r} is symbolic (it has no values): build a Model from it, "
                         "e.g. Model(inputs, outputs), and call model.predict(x)")
+
+
+#: name -> the op that records an operator on KerasTensors as a layer (adkit.nn.ops
+#: registers them; nodes cannot import ops, which builds on the layers)
+SYMBOLIC_OPERATORS: dict[str, Any] = {}
+
+
+def _operator(name: str) -> Any:
+    op = SYMBOLIC_OPERATORS.get(name)
+    if op is None:
+        raise TypeError("arithmetic on KerasTensors needs adkit.nn.ops (import adkit.nn); "
+                        "or combine them with layers, e.g. Add()([a, b])")
+    return op
 
 
 class Node:
