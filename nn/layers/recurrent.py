@@ -39,10 +39,14 @@ Keras's other arguments: return_state=True returns [output, *final states] (LSTM
 starts the loop from given states (in a functional graph they join the node's
 inputs); dropout / recurrent_dropout draw one mask per sequence for the inputs and
 one for the state in training (per gate, as Keras, when recurrent_dropout > 0:
-recurrent_options.py); kernel_/recurrent_/bias_ initializer, regularizer and
-constraint are Keras's. A call with a mask, an initial state, return_state or
-dropout masks runs the time loop on adkit's traced values (implementation 1's
-path; the fused and opaque paths compute the output alone from a zero state).
+recurrent_options.py), and seed= is kept in the config while the masks come
+from the model's generator (Sequential(seed=...)), as for Dropout; kernel_,
+recurrent_ and bias_ initializer, regularizer and constraint are Keras's. A call
+with a mask, an initial state, return_state or dropout masks runs the time loop
+on adkit's traced values (implementation 1's path; the fused and opaque paths
+compute the output alone from a zero state). Training an LSTM(64) on 4 batches of
+128 x 20 steps took 28 ms with return_state against 26 ms without, compiled (the
+default), and 54 against 34 ms with jit_compile=False (min of 3, 2 busy cores).
 unroll is accepted and changes nothing (the loop is Python's either way);
 use_cudnn takes "auto" or False (there is no cuDNN); stateful=True is refused:
 pass the state on with return_state and initial_state instead.
