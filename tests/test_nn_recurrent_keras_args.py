@@ -657,3 +657,29 @@ def test_dropout_config_matches_keras(keras):
     for key in ("rate", "noise_shape", "seed"):
         assert list(ours[key]) == list(theirs[key]) if key == "noise_shape" \
             else ours[key] == theirs[key]
+
+
+def test_keras_weights_file_with_the_new_arguments_interchanges(keras, tmp_path):
+    """A Keras model using the arguments (backward_layer of another kind, dropout,
+    recurrent_dropout, noise_shape, string regularizers and constraints) and its adkit
+    twin read each other's .weights.h5 and predict alike."""
+    def build(lib):
+        L = lib.layers
+        return [lib.Input((T, F)),
+                L.Bidirectional(L.LSTM(4, dropout=0.2, recurrent_dropout=0.1,
+                                       return_sequences=True),
+                                backward_layer=L.GRU(4, go_backwards=True,
+                                                     return_sequences=True)),
+                L.Dropout(0.3, noise_shape=(None, 1, 8), seed=1),
+                L.SimpleRNN(2, recurrent_regularizer="l2", bias_constraint="non_neg"),
+                L.Dense(1)]
+    import adkit.nn as adkit_nn
+    theirs = keras.Sequential(build(keras))
+    ours = adkit_nn.Sequential(build(adkit_nn))
+    assert ours.count_params() == theirs.count_params()
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    ours.load_weights(tmp_path / "k.weights.h5")
+    x, _ = data()
+    x = x.astype("float32")
+    np.testing.assert_allclose(ours.predict(x, verbose=0),
+                               np.asarray(theirs.predict(x, verbose=0)), rtol=1e-4, atol=1e-5)
