@@ -207,6 +207,10 @@ class Model:
         or a list; logits=True stops the outputs whose loss is fused to their
         activation (softmax + cross-entropy) before that activation."""
         ctx = Context(training=training, rng=rng, state=self.state if state is None else state)
+        return self._forward(params, x, ctx, logits), ctx.new_state
+
+    def _forward(self, params: dict, x: Any, ctx: Context, logits: bool) -> Any:
+        """apply's outputs, computed in ctx (which also gets the outputs' masks)."""
         values: dict[int, Any] = {id(t): v for t, v in zip(self.inputs, self._input_list(x))}
         masks: dict[int, Any] = {}   # Keras masks (nn/layers/masking.py), where made
         fused = set(self._fused_outputs()) if logits else set()
@@ -232,7 +236,8 @@ class Model:
             for t, v in zip(node.outputs, results):
                 values[id(t)] = v
         outs = [pre[i] if i in pre else values[id(t)] for i, t in enumerate(self.outputs)]
-        return (outs[0] if len(outs) == 1 else outs), ctx.new_state
+        ctx.output_masks = [masks.get(id(t)) for t in self.outputs]
+        return outs[0] if len(outs) == 1 else outs
 
     def layer_outputs(self, x: Any) -> dict[str, list]:
         """layer name -> its outputs on x (one per call of the layer), in inference mode:
@@ -271,16 +276,19 @@ class Model:
         (outputs, new_state)) for one batch; sample_weight (one per example) weighs
         each example's loss in every output's mean. state: the layers' state to start
         from (default: the model's)."""
-        out, new_state = self.apply(params, x, training=training, rng=rng, state=state,
-                                    logits=True)
+        ctx = Context(training=training, rng=rng, state=self.state if state is None else state)
+        out = self._forward(params, x, ctx, logits=True)
+        new_state = ctx.new_state
         outs = out if isinstance(out, list) else [out]
         ys = y.arrays if isinstance(y, Rows) else [y]
         fused = self._fused_outputs()
         total = 0.0
         for i, (yi, oi) in enumerate(zip(ys, outs)):
             per_example = (fused.get(i) or self.losses[i])(yi, oi)
+            weights = losses_module.masked_weights(ctx.output_masks[i], per_example,
+                                                   sample_weight)
             total = total + self.loss_weights[i] * losses_module.weighted_mean(per_example,
-                                                                               sample_weight)
+                                                                               weights)
         for layer in self.layers:
             total = total + layer.penalty(params[layer.name])
         return total, (out, new_state)

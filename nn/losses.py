@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .backend_compat import EPSILON
 from .loss_functions import (
     binary_crossentropy, binary_crossentropy_from_logits, binary_focal_crossentropy,
     categorical_crossentropy, categorical_crossentropy_from_logits,
@@ -145,6 +146,24 @@ def weighted_mean(per_example: Any, sample_weight: Any = None) -> Any:
                          f"has one value per example of shape {np.shape(per_example)}; give "
                          "one weight per example")
     return np.mean(_weighted(per_example, sample_weight))
+
+
+def masked_weights(mask: Any, per_example: Any, sample_weight: Any = None) -> Any:
+    """The weights weighted_mean takes for a loss whose output carries a Keras mask (a
+    sequence output after Embedding(mask_zero=True) or Masking), as Keras's loss
+    applies it: masked entries weigh 0, the others total / valid, so the batch loss is
+    the mean over the valid entries (times sample_weight where given). Without a mask,
+    or with one not shaped like the loss's entries, sample_weight as it is.
+
+    >>> float(weighted_mean(np.array([[1.0, 3.0]]), masked_weights(
+    ...     np.array([[True, False]]), np.array([[1.0, 3.0]]))))
+    1.0
+    """
+    if mask is None or np.shape(mask) != np.shape(per_example):
+        return sample_weight
+    valid = np.asarray(mask, dtype=np.result_type(per_example, np.float32))
+    weights = valid * (valid.size / (np.sum(valid) + EPSILON))
+    return weights if sample_weight is None else _weighted(weights, sample_weight)
 
 
 def _weighted(per_example: Any, sample_weight: Any) -> Any:

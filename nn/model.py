@@ -286,10 +286,12 @@ class Sequential:
         sample_weight the mean is Keras's weighted "sum_over_batch_size". state: the
         layers' state to start from (default: the model's)."""
         fused = self._fused_loss
-        out, new_state = self.apply(params, x, training=training, rng=rng, state=state,
-                                    logits=fused is not None)
+        ctx = Context(training=training, rng=rng, state=self.state if state is None else state)
+        out = apply_layers(self.layers, params, x, ctx, logits=fused is not None)
+        new_state = ctx.new_state
         per_example = (fused or self.loss)(y, out)
-        loss = losses_module.weighted_mean(per_example, sample_weight)
+        weights = losses_module.masked_weights(ctx.output_masks[0], per_example, sample_weight)
+        loss = losses_module.weighted_mean(per_example, weights)
         for layer in self.layers:
             if layer.regularizers or hasattr(layer, "add_loss"):   # add_loss: subclassing.py
                 loss = loss + layer.penalty(params[layer.name])

@@ -11,7 +11,8 @@ import adkit
 from adkit.nn import Input, Model, Sequential, load_model, optimizers
 from adkit.nn.layers import (GRU, LSTM, Add, Attention, Bidirectional, Context, Dense,
                              Embedding, GlobalAveragePooling1D, Layer, Masking,
-                             MultiHeadAttention, Reshape, SimpleRNN, deserialize, serialize)
+                             MultiHeadAttention, Reshape, SimpleRNN, TimeDistributed,
+                             deserialize, serialize)
 
 from keras_referee import keras  # noqa: F401  (a fixture)
 
@@ -285,3 +286,58 @@ def test_keras_weights_give_keras_s_masked_outputs(keras, kind, tmp_path):
     data = sequences()[0] if kind == "masking" else tokens()
     np.testing.assert_allclose(ours.predict(data), np.asarray(twin.predict(data, verbose=0)),
                                rtol=1e-5, atol=1e-6)
+
+
+def tagger(functional):
+    """A sequence tagger whose output carries the Embedding's mask to the loss."""
+    if functional:
+        inp = Input(shape=(6,), dtype="int32")
+        h = LSTM(7, return_sequences=True, name="lstm")(Embedding(20, 5, mask_zero=True,
+                                                                  name="emb")(inp))
+        return Model(inp, TimeDistributed(Dense(3, activation="softmax"), name="tags")(h),
+                     seed=0)
+    return Sequential([Input(shape=(6,), dtype="int32"), Embedding(20, 5, mask_zero=True,
+                                                                   name="emb"),
+                       LSTM(7, return_sequences=True, name="lstm"),
+                       TimeDistributed(Dense(3, activation="softmax"), name="tags")], seed=0)
+
+
+def tagged_tokens():
+    rng = np.random.default_rng(4)
+    t = rng.integers(1, 20, size=(8, 6))
+    t[:, 4:] = 0
+    t[0, 2:] = 0
+    return t, rng.integers(0, 3, size=(8, 6))
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_the_loss_leaves_masked_steps_out_as_keras(functional):
+    model = tagger(functional)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    t, labels = tagged_tokens()
+    probabilities = model.predict(t).astype(np.float64)
+    per_step = -np.log(np.take_along_axis(probabilities, labels[..., None], -1)[..., 0])
+    valid = t != 0
+    assert model.evaluate(t, labels, verbose=0) == pytest.approx(per_step[valid].mean(),
+                                                                 rel=1e-5)
+    assert not np.isclose(per_step[valid].mean(), per_step.mean(), rtol=1e-4)
+    weights = np.linspace(0.5, 2.0, 8)
+    expected = (per_step * weights[:, None])[valid].sum() / valid.sum()
+    loss, _ = model.loss_fn(model.params, t, labels.astype(np.float32), training=False,
+                            sample_weight=weights)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_masked_loss_equals_keras(keras):  # noqa: F811
+    t, labels = tagged_tokens()
+    ours = tagger(functional=True)
+    ours.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    inp = keras.Input(shape=(6,), dtype="int32")
+    h = keras.layers.LSTM(7, return_sequences=True)(keras.layers.Embedding(
+        20, 5, mask_zero=True)(inp))
+    theirs = keras.Model(inp, keras.layers.TimeDistributed(
+        keras.layers.Dense(3, activation="softmax"))(h))
+    theirs.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    theirs.set_weights(ours.get_weights())
+    assert ours.evaluate(t, labels, verbose=0) == pytest.approx(
+        float(theirs.evaluate(t, labels, verbose=0)), rel=1e-5)

@@ -21,6 +21,9 @@ class Context:
     rng: np.random.Generator | None = None
     state: dict = field(default_factory=dict)       # layer name -> current state
     new_state: dict = field(default_factory=dict)   # layer name -> state after this pass
+    #: the Keras masks of the model's outputs (None where an output has none), set by
+    #: the forward pass: the training loss leaves masked steps out, as Keras's does
+    output_masks: list = field(default_factory=list)
 
     def random(self, who: str) -> np.random.Generator:
         if self.rng is None:

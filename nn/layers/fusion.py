@@ -92,4 +92,5 @@ def apply_layers(layers: Sequence[Layer], params: dict, x: Any, ctx: Context,
                 x = layer.pre_activation(params[layer.name], x, ctx)
             else:
                 x, mask = call_masked(layer, params[layer.name], x, ctx, mask)
+    ctx.output_masks = [mask]
     return x
