@@ -341,3 +341,19 @@ def test_the_masked_loss_equals_keras(keras):  # noqa: F811
     theirs.set_weights(ours.get_weights())
     assert ours.evaluate(t, labels, verbose=0) == pytest.approx(
         float(theirs.evaluate(t, labels, verbose=0)), rel=1e-5)
+
+
+def test_the_masked_loss_trains_compiled_as_eagerly():
+    t, labels = tagged_tokens()
+    histories = []
+    for jit in ("auto", False):
+        model = tagger(functional=True)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      jit_compile=jit)
+        histories.append(model.fit(np.concatenate([t] * 4), np.concatenate([labels] * 4),
+                                   epochs=3, batch_size=8, verbose=0,
+                                   shuffle=False).history["loss"])
+        if jit == "auto":
+            assert model.trainer.compiled_step.program.stats.traces == 1
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
+    assert histories[0][-1] < histories[0][0]
