@@ -42,7 +42,7 @@ __all__ = ["make_vjp", "make_jvp", "make_hvp", "make_ggnvp", "deriv", "grad_and_
            "vector_jacobian_product", "hessian_tensor_product", "hessian_vector_product"]
 
 
-def _at(fun: Callable, argnum: Any, args: tuple, kwargs: dict, who: str) -> tuple:
+def of_argnum(fun: Callable, argnum: Any, args: tuple, kwargs: dict, who: str) -> tuple:
     """fun as a function of its argnum'th argument(s) alone, and their values in args."""
     nums, single = normalize_argnums(argnum, len(args), who)
 
@@ -62,7 +62,7 @@ def _operator(build: Callable) -> Callable:
     def operator(fun: Callable, argnum: Any = 0, *options: Any, **option_kwargs: Any) -> Callable:
         @functools.wraps(fun)
         def at_args(*args: Any, **kwargs: Any) -> Any:
-            unary, x = _at(fun, argnum, args, kwargs, build.__name__)
+            unary, x = of_argnum(fun, argnum, args, kwargs, build.__name__)
             return build(unary, x, *options, **option_kwargs)
         return at_args
     return operator

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import numeric
 from .api import jvp, vjp
-from .operators import _at
+from .operators import of_argnum
 from .pytree import tree_flatten, tree_unflatten
 
 __all__ = ["check_grads", "combo_check", "check_jvp", "check_vjp", "scalar_close"]
@@ -54,7 +54,7 @@ def check_grads(fun: Callable, argnum: Any = 0, modes: Sequence[str] = _MODES,
         raise ValueError(f"check_grads: order must be a positive int, got {order!r}")
 
     def checked(*args: Any, **kwargs: Any) -> None:
-        unary, x = _at(fun, argnum, args, kwargs, "check_grads")
+        unary, x = of_argnum(fun, argnum, args, kwargs, "check_grads")
         unary.__name__ = getattr(fun, "__name__", "fun")
         _check(unary, x, modes, order)
 

@@ -308,7 +308,7 @@ def test_reads_after_assign_see_the_new_value():
     np.testing.assert_array_equal(my_sum.total.numpy(), [4.0, 4.0])
 
 
-class ActivityRegularization(layers.Layer):
+class PenalizedDense(layers.Layer):
     def __init__(self, rate=0.1, **kwargs):
         super().__init__(**kwargs)
         self.rate = rate
@@ -324,9 +324,9 @@ class ActivityRegularization(layers.Layer):
 def test_add_loss_and_sublayer_regularizers_enter_the_training_loss(functional):
     if functional:
         inputs = keras.Input(shape=(3,))
-        model = keras.Model(inputs, ActivityRegularization(name="act")(inputs), seed=0)
+        model = keras.Model(inputs, PenalizedDense(name="act")(inputs), seed=0)
     else:
-        model = keras.Sequential([ActivityRegularization(input_shape=(3,), name="act")],
+        model = keras.Sequential([PenalizedDense(input_shape=(3,), name="act")],
                                  seed=0)
     model.compile(optimizer="sgd", loss="mse")
     y = np.zeros((16, 2))
@@ -342,7 +342,7 @@ def test_add_loss_and_sublayer_regularizers_enter_the_training_loss(functional):
 
 def test_the_compiled_step_is_staged_once_and_replayed():
     model = keras.Sequential([keras.Input(shape=(3,)), Residual(name="res"),
-                              Linear(4, name="lin"), ActivityRegularization(name="act"),
+                              Linear(4, name="lin"), PenalizedDense(name="act"),
                               layers.Dense(1)], seed=0)
     model.compile(optimizer="adam", loss="mse")
     model.fit(X, Y, epochs=3, batch_size=4, verbose=0)      # 12 steps of one shape

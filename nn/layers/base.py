@@ -44,7 +44,11 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        Layer.REGISTRY[cls.__name__] = cls
+        # a user's class named like one of adkit's (a test's ActivityRegularization) must
+        # not take over deserialize for every model in the process
+        earlier = Layer.REGISTRY.get(cls.__name__)
+        if earlier is None or not _is_adkits(earlier) or _is_adkits(cls):
+            Layer.REGISTRY[cls.__name__] = cls
         if subclassing.is_keras_style(cls):   # call(self, inputs): Keras's way (subclassing.py)
             subclassing.adapt(cls)
 
@@ -212,6 +216,11 @@ class Layer:
 
 _names_lock = threading.Lock()
 _name_counts: Counter = Counter()
+
+
+def _is_adkits(cls: type) -> bool:
+    """Whether cls is one of adkit.nn's own layer classes."""
+    return cls.__module__.startswith(("adkit.nn.", "nn."))
 
 
 def unique_name(prefix: str) -> str:
