@@ -423,3 +423,23 @@ def test_the_keras_io_transformer_example_builds_as_keras_and_learns():
     history = model.fit(tokens, labels, batch_size=32, epochs=10, verbose=0)
     assert history.history["accuracy"][-1] > 0.8
     assert model.trainer.compiled_step.program.stats.traces == 1
+
+
+def test_a_variable_outside_the_call_reads_the_current_value():
+    layer = InitLinear(3, 2)
+    model = keras.Sequential([keras.Input(shape=(2,)), layer], seed=0)
+    current = model.get_weights()[0]
+    np.testing.assert_array_equal(layer.w + 1.0, current + 1.0)
+    np.testing.assert_array_equal(2.0 * layer.w @ np.ones(3), 2.0 * current @ np.ones(3))
+    np.testing.assert_array_equal(layer.w[0], current[0])
+    layer.w.assign(np.zeros((2, 3)))
+    np.testing.assert_array_equal(model.get_weights()[0], np.zeros((2, 3)))
+    assert ComputeSum(4).total.shape == (4,)
+
+    class IntShape(layers.Layer):
+        def build(self, input_shape):
+            self.v = self.add_weight(shape=input_shape[-1], initializer="ones")
+
+        def call(self, inputs):
+            return inputs * self.v
+    np.testing.assert_array_equal(IntShape()(np.ones((1, 3))), np.ones((1, 3)))

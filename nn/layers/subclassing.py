@@ -120,6 +120,23 @@ class Variable:
                 f"dtype={self.dtype.name} trainable={self.trainable}>")
 
 
+def _on_value(name: str) -> Callable:
+    """Variable's operator `name`: the ndarray's, on the current value."""
+    def operator(self: Variable, *others: Any) -> Any:
+        return getattr(np.asarray(self.value), name)(*others)
+    operator.__name__ = name
+    return operator
+
+
+# arithmetic outside the layer's call reads the current value, as a Keras variable's
+# (inside the call the attribute holds the parameter itself)
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+              "__truediv__", "__rtruediv__", "__matmul__", "__rmatmul__", "__pow__",
+              "__neg__", "__getitem__", "__lt__", "__le__", "__gt__", "__ge__"):
+    setattr(Variable, _name, _on_value(_name))
+del _name
+
+
 # --- the frame of a subclassed layer's call ---------------------------------------------------
 
 
@@ -302,7 +319,9 @@ def add_weight(layer: Any, shape: Any = None, initializer: Any = None, dtype: An
     if key in weights:
         raise ValueError(f"layer {layer.name!r} already has a weight named {key!r}; give "
                          "each add_weight a different name")
-    shape = tuple(int(n) for n in (() if shape is None else shape))
+    shape = () if shape is None else (shape,) if isinstance(shape, (int, np.integer)) \
+        else shape
+    shape = tuple(int(n) for n in shape)
     dtype = np.dtype(dtype or layer.dtype)
     if initializer is None:
         initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
