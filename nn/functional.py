@@ -195,7 +195,7 @@ class Model:
             if not layer.trainable or layer.name not in tree:
                 continue
             part[layer.name] = layer.trainable_part(tree[layer.name]) \
-                if isinstance(layer, ModelLayer) else tree[layer.name]
+                if hasattr(layer, "trainable_part") else tree[layer.name]
         return part
 
     # --- the functional core -------------------------------------------------------------

@@ -258,8 +258,9 @@ class Sequential:
 
     def trainable_part(self, tree: dict) -> dict:
         """The entries of a per-layer tree (params, grads) that belong to trainable layers;
-        a nested model contributes its own trainable part (its frozen layers stay out)."""
-        return {l.name: l.trainable_part(tree[l.name]) if isinstance(l, ModelLayer)
+        a nested model or a subclassed layer contributes its own trainable part (its
+        frozen layers stay out)."""
+        return {l.name: l.trainable_part(tree[l.name]) if hasattr(l, "trainable_part")
                 else tree[l.name] for l in self.layers if l.trainable}
 
     def _index_parameters(self) -> None:

@@ -443,3 +443,17 @@ def test_a_variable_outside_the_call_reads_the_current_value():
         def call(self, inputs):
             return inputs * self.v
     np.testing.assert_array_equal(IntShape()(np.ones((1, 3))), np.ones((1, 3)))
+
+
+def test_a_frozen_sublayer_does_not_train():
+    model = TwoLayers(seed=0)
+    model.build((None, 3))
+    model.hidden.trainable = False                 # Keras: freezes that sublayer only
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    params = model.params["call"]
+    hidden = {k: v.copy() for k, v in params["hidden"].items()}
+    out = {k: v.copy() for k, v in params["out"].items()}
+    model.fit(X, Y, epochs=2, verbose=0)
+    for k in hidden:
+        np.testing.assert_array_equal(params["hidden"][k], hidden[k])
+    assert not np.array_equal(params["out"]["kernel"], out["kernel"])

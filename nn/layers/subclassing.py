@@ -296,6 +296,7 @@ def adapt(cls: type) -> None:
         cls._user_output_shape = user_shape
     cls.call = _call
     cls.penalty = _penalty
+    cls.trainable_part = _trainable_part
     cls.add_loss = _add_loss
     cls.losses = property(_losses, doc="The losses add_loss gave in the last call.")
     cls.compute_output_shape = _compute_output_shape
@@ -420,6 +421,19 @@ def _add_loss(self: Any, loss: Any) -> None:
 
 def _losses(self: Any) -> list:
     return list(self.__dict__.get("_call_losses", []))
+
+
+def _trainable_part(self: Any, tree: dict) -> dict:
+    """The entries of this layer's part of a params or grads tree that the optimizer
+    updates: its trainable weights and its trainable sublayers' parts (a sublayer set
+    trainable = False stays out, as in Keras)."""
+    variables = self.__dict__.get("_variables", {})
+    part = {k: tree[k] for k, v in variables.items() if v.trainable and k in tree}
+    for key, sublayer in self.__dict__.get("_sublayers", {}).items():
+        if sublayer.trainable and key in tree:
+            part[key] = sublayer.trainable_part(tree[key]) \
+                if hasattr(sublayer, "trainable_part") else tree[key]
+    return part
 
 
 def _penalty(self: Any, params: dict) -> Any:
