@@ -337,7 +337,9 @@ def test_add_loss_and_sublayer_regularizers_enter_the_training_loss(functional):
     loss, _ = model.loss_fn(params, X.astype(np.float32), y.astype(np.float32),
                             training=False)
     assert float(loss) == pytest.approx(expected, rel=1e-5)
-    assert len(model.layers[-1].losses) == 1
+    assert model.layers[-1].losses == []             # the loss took them (no traced leak)
+    model.predict(X)
+    assert len(model.layers[-1].losses) == 1         # the last call's, as in Keras
 
 
 def test_the_compiled_step_is_staged_once_and_replayed():

@@ -298,7 +298,8 @@ def adapt(cls: type) -> None:
     cls.penalty = _penalty
     cls.trainable_part = _trainable_part
     cls.add_loss = _add_loss
-    cls.losses = property(_losses, doc="The losses add_loss gave in the last call.")
+    cls.losses = property(_losses, doc="The losses add_loss gave in the last call, until "
+                                       "the training loss takes them.")
     cls.compute_output_shape = _compute_output_shape
     cls.init_params = _init_params
     cls.init_state = _init_state
@@ -445,8 +446,11 @@ def _penalty(self: Any, params: dict) -> Any:
             total = total + regularizer(params[key])
     for key, sublayer in self.__dict__.get("_sublayers", {}).items():
         total = total + sublayer.penalty(params[key])
-    for loss in self.__dict__.get("_call_losses", []):
+    call_losses = self.__dict__.get("_call_losses", [])
+    for loss in call_losses:
         total = total + loss
+    # taken: the list would otherwise keep the step's traced (or staged) values alive
+    call_losses.clear()
     return total
 
 
