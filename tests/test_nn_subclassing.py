@@ -459,3 +459,16 @@ def test_a_frozen_sublayer_does_not_train():
     for k in hidden:
         np.testing.assert_array_equal(params["hidden"][k], hidden[k])
     assert not np.array_equal(params["out"]["kernel"], out["kernel"])
+
+
+def test_add_weight_names_a_shape_it_cannot_make():
+    class Unsized(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[1], 2), name="w")
+
+        def call(self, inputs):
+            return inputs @ self.w
+    inputs = keras.Input(shape=(None, 3))
+    with pytest.raises(ValueError, match=r"add_weight\(name='w'\) needs a shape of "
+                                         r"non-negative ints"):
+        Unsized(name="unsized")(inputs)

@@ -323,7 +323,14 @@ def add_weight(layer: Any, shape: Any = None, initializer: Any = None, dtype: An
                          "each add_weight a different name")
     shape = () if shape is None else (shape,) if isinstance(shape, (int, np.integer)) \
         else shape
-    shape = tuple(int(n) for n in shape)
+    try:
+        shape = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        shape = None
+    if shape is None or any(n < 0 for n in shape):
+        raise ValueError(f"layer {layer.name!r}: add_weight(name={name!r}) needs a shape of "
+                         "non-negative ints, e.g. (input_shape[-1], units); an unknown "
+                         "(None) axis cannot size a weight")
     dtype = np.dtype(dtype or layer.dtype)
     if initializer is None:
         initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
