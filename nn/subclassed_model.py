@@ -30,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .layers.base import Layer, snake_case, unique_name
+from .summary_table import summary_lines
 from .seeding import fresh_seed
 
 #: Model's methods that need the graph: run on a subclassed model, they build it first
@@ -186,13 +187,38 @@ def _build(method: Callable) -> Callable:
 
 
 def _summary(method: Callable) -> Callable:
-    def summary(self: Any, *args: Any, **kwargs: Any) -> None:
+    def summary(self: Any, *args: Any, print_fn: Callable | None = None,
+                **kwargs: Any) -> None:
+        """Keras's summary of a subclassed model: one row per layer it keeps (by
+        attribute name), with its parameter count; the output shapes are the call's
+        business, so they show as "?" (as Keras shows them for such a model)."""
         if waiting(self):
             raise ValueError(f"model {model_name(self)} is subclassed and not built yet: "
                              "call model.build(input_shape), or fit/predict, first")
-        method(self, *args, **kwargs)
-    summary.__doc__ = method.__doc__
+        print_fn = print if print_fn is None else print_fn
+        call = self.layers[-1]
+        params, state = self.params[call.name], self.state.get(call.name, {})
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        trainable = non_trainable = 0
+        for key, layer in call.__dict__.get("_sublayers", {}).items():
+            n = _size(params.get(key, {}))
+            n_state = _size(state.get(key, {}))
+            trainable += n if layer.trainable else 0
+            non_trainable += n_state + (0 if layer.trainable else n)
+            kind = type(getattr(layer, "model", layer)).__name__
+            rows.append((f"{key} ({kind})", "?", f"{n + n_state:,}"))
+        own = {k: v for k, v in params.items() if k not in call.__dict__.get("_sublayers", {})}
+        trainable += _size(own)
+        for line in summary_lines(self.name, rows, trainable, non_trainable):
+            print_fn(line)
     return summary
+
+
+def _size(tree: Any) -> int:
+    """The number of entries of the arrays in a nest of dicts."""
+    if isinstance(tree, dict):
+        return sum(_size(v) for v in tree.values())
+    return int(np.size(tree))
 
 
 def model_name(model: Any) -> str:

@@ -472,3 +472,17 @@ def test_add_weight_names_a_shape_it_cannot_make():
     with pytest.raises(ValueError, match=r"add_weight\(name='w'\) needs a shape of "
                                          r"non-negative ints"):
         Unsized(name="unsized")(inputs)
+
+
+def test_a_subclassed_models_summary_lists_the_layers_it_keeps():
+    model = TwoLayers(seed=0)
+    model.build((None, 3))
+    model.out.trainable = False
+    lines = []
+    model.summary(print_fn=lines.append)
+    rows = [line.split() for line in lines if "(" in line and not line.startswith("Layer")]
+    assert [row[:2] for row in rows] == [["hidden", "(Dense)"], ["drop", "(Dropout)"],
+                                         ["out", "(Dense)"]]
+    assert [row[-1] for row in rows] == ["32", "0", "9"]      # 3*8+8, 8*1+1
+    assert f"Total params: {model.count_params()}" in lines
+    assert "Non-trainable params: 9" in lines
