@@ -342,3 +342,11 @@ def check_channels_last(data_format: Any, who: str) -> None:
     if data_format not in (None, "channels_last"):
         raise ValueError(f"{who}: adkit.nn lays images out channels_last (batch, height, "
                          f"width, channels) only; got data_format={data_format!r}")
+
+
+def check_seed(value: Any, who: str) -> int | None:
+    """Keras's seed= of a layer that draws random numbers: an int, or None."""
+    if value is not None and (isinstance(value, bool) or
+                              not isinstance(value, (int, np.integer))):
+        raise TypeError(f"{who}: seed must be an int or None, got {value!r}")
+    return None if value is None else int(value)

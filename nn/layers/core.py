@@ -9,8 +9,8 @@ import numpy as np
 from adkit import stop_gradient
 
 from .. import activations, backend
-from .base import Context, Layer, Shape, _as_shape
-from .noise import _float_dtype, _noise_shape, _seed
+from .base import Context, Layer, Shape, _as_shape, check_seed
+from .noise import _float_dtype, _noise_shape
 
 
 class _Activated(Layer):
@@ -129,7 +129,7 @@ class Dropout(Layer):
             noise_shape = tuple(None if d is None else int(d) for d in noise_shape)
         self.rate = float(rate)
         self.noise_shape = noise_shape
-        self.seed = _seed(seed, who)
+        self.seed = check_seed(seed, who)
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         if not ctx.training or self.rate == 0.0:

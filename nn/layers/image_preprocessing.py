@@ -30,7 +30,7 @@ import numpy as np
 
 from adkit import stop_gradient
 
-from .base import Context, Layer, Shape, check_channels_last
+from .base import Context, Layer, Shape, check_channels_last, check_seed
 from .image_warp import (affine_warp, check_fill_mode, check_interpolation, sample,
                          smart_resize)
 
@@ -66,13 +66,6 @@ def factor_range(value: Any, name: str, who: str, bounds: tuple = (-1.0, 1.0),
 def _config_factor(value: Any) -> Any:
     """A factor as JSON keeps it: a number, or a pair as a list."""
     return [float(v) for v in value] if isinstance(value, (tuple, list)) else float(value)
-
-
-def _seed(value: Any, who: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value,
-                                                                         (int, np.integer))):
-        raise TypeError(f"{who}: seed must be an int or None, got {value!r}")
-    return None if value is None else int(value)
 
 
 class _ImageLayer(Layer):
@@ -143,7 +136,7 @@ class RandomFlip(_RandomImageLayer):
             raise ValueError(f"{self.who}: unknown mode {mode!r}; use one of "
                              f"{', '.join(map(repr, _MODES))}")
         self.mode = mode
-        self.seed = _seed(seed, self.who)
+        self.seed = check_seed(seed, self.who)
 
     def augment(self, images: Any, ctx: Context) -> Any:
         flips = (self.uniform(ctx, 0.0, 1.0, np.shape(stop_gradient(images))[0])
@@ -202,7 +195,7 @@ class RandomTranslation(_RandomWarp):
         self.height_range = factor_range(height_factor, "height_factor", self.who)
         self.width_range = factor_range(width_factor, "width_factor", self.who)
         self._set_sampling(fill_mode, interpolation, fill_value)
-        self.seed = _seed(seed, self.who)
+        self.seed = check_seed(seed, self.who)
 
     def transforms(self, ctx: Context, batch: int, height: int, width: int) -> Any:
         down = self.uniform(ctx, *self.height_range, batch) * height
@@ -227,7 +220,7 @@ class RandomRotation(_RandomWarp):
         super().__init__(data_format, **kwargs)
         self.factor = factor_range(factor, "factor", self.who)
         self._set_sampling(fill_mode, interpolation, fill_value)
-        self.seed = _seed(seed, self.who)
+        self.seed = check_seed(seed, self.who)
 
     def transforms(self, ctx: Context, batch: int, height: int, width: int) -> Any:
         lower, upper = self.factor
@@ -263,7 +256,7 @@ class RandomZoom(_RandomWarp):
         self.width_range = None if width_factor is None else factor_range(
             width_factor, "width_factor", self.who, open_below=True)
         self._set_sampling(fill_mode, interpolation, fill_value)
-        self.seed = _seed(seed, self.who)
+        self.seed = check_seed(seed, self.who)
 
     def transforms(self, ctx: Context, batch: int, height: int, width: int) -> Any:
         lower, upper = self.height_range
@@ -307,7 +300,7 @@ class RandomContrast(_RandomImageLayer):
         super().__init__(data_format, **kwargs)
         self.factor = factor_range(factor, "factor", self.who, bounds=(0.0, 1.0))
         self.value_range = _value_range(value_range, self.who)
-        self.seed = _seed(seed, self.who)
+        self.seed = check_seed(seed, self.who)
 
     def augment(self, images: Any, ctx: Context) -> Any:
         dtype = _dtype_of(images)
@@ -333,7 +326,7 @@ class RandomBrightness(_RandomImageLayer):
         super().__init__(data_format, **kwargs)
         self.factor = factor_range(factor, "factor", self.who)
         self.value_range = _value_range(value_range, self.who)
-        self.seed = _seed(seed, self.who)
+        self.seed = check_seed(seed, self.who)
 
     def augment(self, images: Any, ctx: Context) -> Any:
         dtype = _dtype_of(images)
@@ -376,7 +369,7 @@ class RandomCrop(_FixedSize, _RandomImageLayer):
                  data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(data_format, **kwargs)
         self._set_size(height, width)
-        self.seed = _seed(seed, self.who)
+        self.seed = check_seed(seed, self.who)
 
     def transform(self, images: Any, ctx: Context) -> Any:
         batch, height, width, _ = np.shape(stop_gradient(images))

@@ -28,7 +28,7 @@ import numpy as np
 from adkit import stop_gradient
 
 from .. import activations, backend
-from .base import Context, Layer, Shape, check_channels_last
+from .base import Context, Layer, Shape, check_channels_last, check_seed
 
 
 def _rate(value: Any, name: str, who: str, high: float = 1.0, closed: bool = False) -> float:
@@ -38,13 +38,6 @@ def _rate(value: Any, name: str, who: str, high: float = 1.0, closed: bool = Fal
         interval = f"[0, {high:g}]" if closed else f"[0, {high:g})"
         raise ValueError(f"{who}: {name} must be a number in {interval}, got {value!r}")
     return float(value)
-
-
-def _seed(value: Any, who: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int,
-                                                                                 np.integer))):
-        raise TypeError(f"{who}: seed must be an int or None, got {value!r}")
-    return None if value is None else int(value)
 
 
 def _float_dtype(x: Any) -> np.dtype:
@@ -92,7 +85,7 @@ class GaussianNoise(_Noise):
         super().__init__(**kwargs)
         who = f"GaussianNoise {self.name!r}"
         self.stddev = _rate(stddev, "stddev", who, closed=True)
-        self.seed = _seed(seed, who)
+        self.seed = check_seed(seed, who)
 
     def _strength(self) -> float:
         return self.stddev
@@ -118,7 +111,7 @@ class GaussianDropout(_Noise):
         super().__init__(**kwargs)
         who = f"GaussianDropout {self.name!r}"
         self.rate = _rate(rate, "rate", who)
-        self.seed = _seed(seed, who)
+        self.seed = check_seed(seed, who)
 
     def _strength(self) -> float:
         return self.rate
@@ -163,7 +156,7 @@ class AlphaDropout(_Noise):
         super().__init__(**kwargs)
         who = f"AlphaDropout {self.name!r}"
         self.rate = _rate(rate, "rate", who)
-        self.seed = _seed(seed, who)
+        self.seed = check_seed(seed, who)
         if noise_shape is not None and (isinstance(noise_shape, (str, int)) or not all(
                 n is None or (isinstance(n, (int, np.integer)) and n > 0) for n in noise_shape)):
             raise TypeError(f"{who}: noise_shape must be a tuple of positive ints or None, "
@@ -222,7 +215,7 @@ class _SpatialDropout(_Noise):
         super().__init__(**kwargs)
         who = f"{type(self).__name__} {self.name!r}"
         self.rate = _rate(rate, "rate", who)
-        self.seed = _seed(seed, who)
+        self.seed = check_seed(seed, who)
         check_channels_last(data_format, who)
 
     def _strength(self) -> float:

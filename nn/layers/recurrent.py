@@ -63,7 +63,7 @@ import adkit
 from .. import activations
 from . import fused_lstm, lstm_kernel
 from . import recurrent_options as options
-from .base import Context, Layer, Shape, ShapeError, deserialize, serialize
+from .base import Context, Layer, Shape, ShapeError, check_seed, deserialize, serialize
 from .conv_options import refuse_activity_regularizer
 from .nodes import call_layer, is_symbolic
 
@@ -109,7 +109,7 @@ class _Recurrent(Layer):
         self.bias_initializer = bias_initializer
         self.dropout = options.rate(dropout, "dropout", who)
         self.recurrent_dropout = options.rate(recurrent_dropout, "recurrent_dropout", who)
-        self.seed = options.seed(seed, who)
+        self.seed = check_seed(seed, who)
         self.stateful = False
         self.unroll = bool(unroll)
         # as Keras: recurrent dropout runs the gates apart (one mask per gate)

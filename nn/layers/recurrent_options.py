@@ -43,14 +43,6 @@ def rate(value: Any, name: str, who: str) -> float:
     return float(value)
 
 
-def seed(value: Any, who: str) -> int | None:
-    """Keras's seed= for the dropout masks: an int or None."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int,
-                                                                                np.integer))):
-        raise TypeError(f"{who}: seed must be an int or None, got {value!r}")
-    return None if value is None else int(value)
-
-
 def check_stateful(stateful: Any, who: str) -> None:
     """stateful=True (the last state of batch i starts batch i + 1) is not supported."""
     if stateful:
