@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .configured import Configured
+
 EPSILON = 1e-7  # Keras's backend.epsilon()
 
 
@@ -57,7 +59,7 @@ def _norms(w: np.ndarray, axis: Any) -> np.ndarray:
     return np.sqrt(np.sum(w * w, axis=axis, keepdims=True))
 
 
-class Constraint:
+class Constraint(Configured):
     """Projects a weight, in place, back onto an allowed set; subclasses define
     ``__call__(w)`` (in place, or returning the projected array, as in Keras) and
     ``get_config``."""
@@ -70,22 +72,7 @@ class Constraint:
     def __call__(self, w: np.ndarray) -> np.ndarray:
         return w
 
-    def get_config(self) -> dict:
-        """The constructor arguments, JSON-able."""
-        return {}
 
-    @classmethod
-    def from_config(cls, config: dict) -> "Constraint":
-        """The constraint ``get_config`` described."""
-        return cls(**dict(config))
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
 
 class MaxNorm(Constraint):

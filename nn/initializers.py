@@ -31,6 +31,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .configured import Configured
 from .seeding import fresh_seed
 
 InitializerFn = Callable[[np.random.Generator, tuple, np.dtype], np.ndarray]
@@ -175,7 +176,7 @@ def _keras_call(call: Callable) -> Callable:
     return __call__
 
 
-class Initializer:
+class Initializer(Configured):
     """Base class of Keras 3's initializer classes. Subclasses define
     ``draw(rng, shape, dtype)`` and ``get_config()``.
 
@@ -216,31 +217,13 @@ class Initializer:
         raise NotImplementedError(f"{type(self).__name__} is an Initializer without draw: define "
                                   "draw(self, rng, shape, dtype)")
 
-    def get_config(self) -> dict:
-        """The constructor arguments, JSON-able."""
-        return {}
+    def clone(self) -> "Initializer":
+        """A new initializer with the same configuration (Keras's clone).
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "Initializer":
-        """The initializer get_config described.
-
-        >>> Orthogonal.from_config(Orthogonal(gain=2.0).get_config()).gain
+        >>> Orthogonal(gain=2.0).clone().gain
         2.0
         """
-        return cls(**dict(config))
-
-    def clone(self) -> "Initializer":
-        """A new initializer with the same configuration (Keras's clone)."""
         return type(self).from_config(self.get_config())
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class RandomInitializer(Initializer):

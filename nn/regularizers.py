@@ -21,6 +21,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .configured import Configured
+
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
            "orthogonal_regularizer", "get", "serialize", "deserialize", "config_of"]
 
@@ -32,7 +34,7 @@ def _factor(who: str, name: str, value: Any) -> float:
     return float(value)
 
 
-class Regularizer:
+class Regularizer(Configured):
     """A penalty a layer adds to the loss for one of its weights: ``l1 * sum|w| +
     l2 * sum w^2``. Subclass it and define ``__call__(w)`` (and ``get_config``) for
     another penalty, as in Keras."""
@@ -53,22 +55,6 @@ class Regularizer:
         """The constructor arguments, JSON-able."""
         return {"l1": self.l1, "l2": self.l2}
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "Regularizer":
-        """The regularizer ``get_config`` described.
-
-        >>> L2.from_config(L2(0.5).get_config()).l2
-        0.5
-        """
-        return cls(**dict(config))
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
 
 class L1L2(Regularizer):

@@ -20,6 +20,8 @@ import math
 import numbers
 from typing import Any, Mapping
 
+from .configured import Configured
+
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "StepDecay",
            "PiecewiseConstantDecay", "PolynomialDecay", "CosineDecay", "CosineDecayRestarts",
            "get", "serialize", "deserialize"]
@@ -53,7 +55,7 @@ def _step(step: Any, where: str) -> int:
     return out
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(Configured):
     """Base class: subclasses implement ``__call__(step)`` and ``get_config``."""
 
     def __call__(self, step: int) -> float:
@@ -74,13 +76,6 @@ class LearningRateSchedule:
         if "name" not in inspect.signature(cls.__init__).parameters:
             config.pop("name", None)
         return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
 
     __hash__ = None  # mutable-looking value objects: compare by config, do not hash
 
