@@ -3,7 +3,6 @@ against the formulas (tolerances from the sampling error), orthogonality, seeds,
 names and configs, layers taking them, and saved models that rebuild them."""
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -12,7 +11,8 @@ import adkit.nn as keras
 from adkit.nn import initializers as I
 from adkit.nn.layers import Conv2D, Dense, deserialize
 
-KERAS_INSTALL = "Keras 3 is an optional cross-check referee: pip install keras jax"
+from keras_referee import real_keras  # noqa: F401  (a fixture)
+
 N = 400 * 300  # entries in the big Dense-shaped draw
 TRUNC = 0.87962566103423978  # std of a standard normal cut at +-2 (an independent constant)
 
@@ -232,14 +232,6 @@ def test_a_model_with_initializer_objects_saves_and_loads(tmp_path):
 
 
 # ---------------------------------------------------------------- against Keras itself
-
-@pytest.fixture(scope="module")
-def real_keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    k = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not k.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {k.__version__}")
-    return k
 
 
 @pytest.mark.parametrize("name", sorted(I.CLASSES))

@@ -7,7 +7,6 @@ the same gradients and schedule values are compared with Keras itself."""
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -18,7 +17,8 @@ from adkit.nn import optimizers as O
 from adkit.nn import schedules as S
 from adkit.nn.layers import Dense
 
-KERAS_INSTALL = "Keras 3 is an optional cross-check referee: pip install keras jax"
+from keras_referee import real_keras  # noqa: F401  (a fixture)
+
 STEPS = 6
 
 
@@ -452,14 +452,6 @@ def test_schedule_errors_and_configs():
 
 
 # ---------------------------------------------------------------- against Keras itself
-
-@pytest.fixture(scope="module")
-def real_keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    k = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not k.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {k.__version__}")
-    return k
 
 
 KERAS_CASES = [

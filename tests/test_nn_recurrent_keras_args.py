@@ -7,7 +7,6 @@ one gate at a time, from any initial state, returning the final states);
 derivatives by adkit.numeric finite differences; Keras 3 itself when installed.
 """
 
-import os
 
 import numpy as np
 import pytest
@@ -19,8 +18,9 @@ from adkit.nn.callbacks import LambdaCallback
 from adkit.nn.layers import (GRU, LSTM, Bidirectional, Context, Dense, Dropout, SimpleRNN,
                              deserialize, serialize)
 
+from keras_referee import keras  # noqa: F401  (a fixture)
+
 N, T, F, U = 3, 4, 2, 3
-KERAS_INSTALL = "the Keras cross-check needs Keras 3 with JAX (pip install keras jax)"
 
 
 # --- the referee: the recurrence, one gate at a time -----------------------------------
@@ -288,14 +288,6 @@ def test_bad_initial_state_names_the_layer():
 
 
 # --- against Keras itself --------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    keras = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not keras.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {keras.__version__}")
-    return keras
 
 
 @pytest.mark.parametrize("kind,kw", CASES)

@@ -2,7 +2,6 @@
 gradients against finite differences, penalties reaching the training loss,
 constraints holding after every step (eager and compiled), configs and saved models."""
 
-import os
 
 import numpy as np
 import pytest
@@ -14,7 +13,8 @@ from adkit.nn import constraints as C
 from adkit.nn import regularizers as R
 from adkit.nn.layers import Dense
 
-KERAS_INSTALL = "Keras 3 is an optional cross-check referee: pip install keras jax"
+from keras_referee import real_keras  # noqa: F401  (a fixture)
+
 W = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
 
 
@@ -199,14 +199,6 @@ def test_an_unsavable_function_is_refused_when_saving(tmp_path):
 
 
 # ---------------------------------------------------------------- against Keras itself
-
-@pytest.fixture(scope="module")
-def real_keras():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    k = pytest.importorskip("keras", reason=KERAS_INSTALL)
-    if not k.__version__.startswith("3."):
-        pytest.skip(f"these tests need Keras 3, found {k.__version__}")
-    return k
 
 
 @pytest.mark.parametrize("name,args", [("L1", (0.3,)), ("L2", (0.3,)), ("L1L2", (0.2, 0.1)),
