@@ -101,7 +101,8 @@ class IndexLookup(Layer):
     # --- tokens --------------------------------------------------------------------
     def _tokens(self, data: Any) -> np.ndarray:
         """`data` as an array of this layer's tokens (TypeError naming the layer)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define _tokens(data), the "
+                                  "tokens it looks up (StringLookup and IntegerLookup do)")
 
     def _oov_start(self) -> int:
         return 1 if self.mask_token is not None and self.output_mode == "int" else 0
