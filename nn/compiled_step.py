@@ -186,13 +186,16 @@ class CompiledStep:
         model, optimizer = self.model, self.model.optimizer
         if self._leaf_ids[0] is not leaves:   # a fit's leaves: the same list at every step
             self._leaf_ids = (leaves, tuple(id(w) for w in leaves))
-        if self._configuration is None or not self._configuration.unchanged():
+        reconfigured = self._configuration is None or not self._configuration.unchanged()
+        if reconfigured:
             self._configuration = Configuration(model)
         key = (_signature(x), _signature(y), np.shape(sample_weight), self._leaf_ids[1],
                self._configuration.key)
-        if key in self.eager_reasons or key[:4] in self._eager_signatures:
+        if key in self.eager_reasons or \
+                (self._eager_signatures and key[:4] in self._eager_signatures):
             return None
-        if self._too_many_configurations(key):
+        # (counted only when the configuration changed: a steady one costs no step a look)
+        if reconfigured and self._too_many_configurations(key):
             return None
         state = plain_tree(model.state)
         plan = self._plans.get(key)
