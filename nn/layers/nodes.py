@@ -56,22 +56,6 @@ class KerasTensor:
         return (f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, "
                 f"name={self.name!r}>")
 
-    # Python's operators and indexing, as Keras 3 records them: each becomes a layer of
-    # the graph, through adkit.nn.ops (which fills SYMBOLIC_OPERATORS when imported)
-    __add__ = lambda self, other: _operator("add")(self, other)              # noqa: E731
-    __radd__ = lambda self, other: _operator("add")(other, self)             # noqa: E731
-    __sub__ = lambda self, other: _operator("subtract")(self, other)         # noqa: E731
-    __rsub__ = lambda self, other: _operator("subtract")(other, self)        # noqa: E731
-    __mul__ = lambda self, other: _operator("multiply")(self, other)         # noqa: E731
-    __rmul__ = lambda self, other: _operator("multiply")(other, self)        # noqa: E731
-    __truediv__ = lambda self, other: _operator("divide")(self, other)       # noqa: E731
-    __rtruediv__ = lambda self, other: _operator("divide")(other, self)      # noqa: E731
-    __matmul__ = lambda self, other: _operator("matmul")(self, other)        # noqa: E731
-    __rmatmul__ = lambda self, other: _operator("matmul")(other, self)       # noqa: E731
-    __pow__ = lambda self, other: _operator("power")(self, other)            # noqa: E731
-    __neg__ = lambda self: _operator("negative")(self)                       # noqa: E731
-    __getitem__ = lambda self, key: _operator("get_item")(self, key)         # noqa: E731
-
     def __array__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"{self!r} is symbolic (it has no values): build a Model from it, "
                         "e.g. Model(inputs, outputs), and call model.predict(x)")
@@ -82,12 +66,28 @@ class KerasTensor:
 SYMBOLIC_OPERATORS: dict[str, Any] = {}
 
 
-def _operator(name: str) -> Any:
-    op = SYMBOLIC_OPERATORS.get(name)
-    if op is None:
-        raise TypeError("arithmetic on KerasTensors needs adkit.nn.ops (import adkit.nn); "
-                        "or combine them with layers, e.g. Add()([a, b])")
-    return op
+def _recorded(op_name: str, reflected: bool = False) -> Any:
+    """A KerasTensor operator that records op_name as a layer, as Keras 3 records
+    Python's operators and indexing on symbolic tensors (reflected: other op self)."""
+    def operator(self: KerasTensor, *other: Any) -> Any:
+        op = SYMBOLIC_OPERATORS.get(op_name)
+        if op is None:
+            raise TypeError("arithmetic on KerasTensors needs adkit.nn.ops (import "
+                            "adkit.nn); or combine them with layers, e.g. Add()([a, b])")
+        return op(*other, self) if reflected else op(self, *other)
+    return operator
+
+
+for _method, _op, _reflected in (
+        ("__add__", "add", False), ("__radd__", "add", True),
+        ("__sub__", "subtract", False), ("__rsub__", "subtract", True),
+        ("__mul__", "multiply", False), ("__rmul__", "multiply", True),
+        ("__truediv__", "divide", False), ("__rtruediv__", "divide", True),
+        ("__matmul__", "matmul", False), ("__rmatmul__", "matmul", True),
+        ("__pow__", "power", False), ("__neg__", "negative", False),
+        ("__getitem__", "get_item", False)):
+    setattr(KerasTensor, _method, _recorded(_op, _reflected))
+del _method, _op, _reflected
 
 
 class Node:
