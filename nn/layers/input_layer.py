@@ -19,9 +19,15 @@ class InputLayer(Layer):
     runs_on_device = True
 
     def __init__(self, shape: Any = None, name: str | None = None, dtype: str = "float32",
+                 batch_size: int | None = None, batch_shape: Any = None,
                  **kwargs: Any) -> None:
         keras2_shape = kwargs.pop("input_shape", None)   # Keras 2: InputLayer(input_shape=)
         shape = keras2_shape if shape is None else shape
+        if batch_shape is not None:   # Keras 3: (batch, *shape); a stateful RNN needs the batch
+            if shape is not None or isinstance(batch_shape, (int, str)) or not batch_shape:
+                raise TypeError(f"Input takes shape= or batch_shape=(batch, *shape), not both; "
+                                f"got shape={shape!r}, batch_shape={batch_shape!r}")
+            batch_size, shape = batch_shape[0], tuple(batch_shape)[1:]
         if isinstance(dtype, str) and dtype == "string":   # Keras's strings: Python objects
             dtype = "object"
         super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
@@ -29,6 +35,13 @@ class InputLayer(Layer):
             raise TypeError("Input needs shape=, the shape of one example without the batch "
                             "axis, e.g. Input(shape=(28, 28, 1))")
         self.shape = _as_shape(shape, self.name)
+        if batch_size is not None and (isinstance(batch_size, bool) or
+                                       not isinstance(batch_size, int) or batch_size <= 0):
+            raise ValueError(f"Input batch_size must be a positive int or None, got "
+                             f"{batch_size!r}")
+        #: the fixed batch size Input(batch_size=) / batch_shape= declares (None: any);
+        #: stateful recurrent layers need one (nn/layers/stateful_rnn.py)
+        self.batch_size = batch_size
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return self.shape
@@ -37,13 +50,17 @@ class InputLayer(Layer):
         return x
 
     def get_config(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype.name, "shape": list(self.shape)}
+        config = {"name": self.name, "dtype": self.dtype.name, "shape": list(self.shape)}
+        if self.batch_size is not None:
+            config["batch_size"] = self.batch_size
+        return config
 
 
 def Input(shape: Any = None, name: str | None = None, dtype: str = "float32",
-          batch_size: int | None = None) -> KerasTensor:
+          batch_size: int | None = None, batch_shape: Any = None) -> KerasTensor:
     """A symbolic input of `shape` (one example, batch axis excluded), Keras's Input.
-    batch_size is accepted for Keras's signature; the batch axis stays dynamic.
+    batch_size (or batch_shape=(batch, *shape)) fixes the batch size a stateful
+    recurrent layer downstream keeps its states for; the tensors' batch axis stays None.
 
     >>> from adkit.nn import Input
     >>> Input(shape=(28, 28, 1), name="image")
@@ -51,7 +68,8 @@ def Input(shape: Any = None, name: str | None = None, dtype: str = "float32",
     """
     if isinstance(shape, str):
         raise TypeError(f"Input shape must be a tuple of ints, got {shape!r}")
-    return input_tensor(InputLayer(shape=shape, name=name, dtype=dtype))
+    return input_tensor(InputLayer(shape=shape, name=name, dtype=dtype, batch_size=batch_size,
+                                   batch_shape=batch_shape))
 
 
 def input_tensor(layer: InputLayer) -> KerasTensor:
