@@ -60,6 +60,12 @@ def _where(mask: Any, value: Any, other: float) -> Any:
     return np.where(mask, value, other)
 
 
+def _array_like(value: Any) -> Any:
+    """A list or tuple argument (`norm.pdf([x0, x1])`, `cov=[[2.0, 0.3], [0.3, 1.0]]`) as an
+    array: traced items make a traced array, as SciPy's own np.asarray would a plain one."""
+    return np.asarray(value) if type(value) in (list, tuple) else value
+
+
 #: value with a harmless fill where mask is False, so that a formula evaluated there (and
 #: its derivative) stays finite; the result is replaced outside mask afterwards
 _safe = _where
@@ -91,6 +97,7 @@ class _LocScale:
                                 f"repeated argument {key!r}; its arguments are "
                                 f"{', '.join(names)}")
             values[key] = value
+        values = {key: _array_like(value) for key, value in values.items()}
         missing = [n for n in names if n not in values and n not in defaults]
         if missing:
             raise TypeError(f"scipy.stats.{self.name}.{method} is missing "
@@ -219,6 +226,7 @@ class _Poisson:
         _refuse_traced(f"scipy.stats.poisson.{method}", "loc", loc, "loc shifts the "
                        "integer support, so it has no derivative")
         k = np.asarray(k, dtype=float) - np.asarray(loc, dtype=float)
+        mu = _array_like(mu)
         ok = np.asarray(primal(mu)) >= 0
         return k, mu, ok
 
@@ -374,8 +382,9 @@ def _validated(method: Callable, formula: Callable) -> Callable:
     """formula, after SciPy's own method has checked the plain values (its errors for
     bad shapes, a non-positive-definite cov, x off the simplex are SciPy's)."""
     def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        original(method)(self, *(primal(a) if not isinstance(a, (list, tuple)) else
-                                 np.asarray(a) for a in args),
+        args = tuple(_array_like(a) for a in args)
+        kwargs = {k: _array_like(v) for k, v in kwargs.items()}
+        original(method)(self, *(primal(a) for a in args),
                          **{k: primal(v) for k, v in kwargs.items()})
         return formula(*args, **kwargs)
     return run
@@ -407,12 +416,12 @@ class _Frozen:
                 f"scipy.stats.{self._name}(...) frozen with traced parameters offers "
                 f"{', '.join(sorted(self._methods))}, not {method!r}")
         formula = self._methods[method]
-        return lambda *args: formula(*args, **self._params)
+        return lambda *args: formula(*(_array_like(a) for a in args), **self._params)
 
 
 def _frozen_mvn(self: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False,
                 seed: Any = None, **kwargs: Any) -> Any:
-    mean_, cov_, _ = _mvn_mean_cov(mean, cov)
+    mean_, cov_, _ = _mvn_mean_cov(_array_like(mean), _array_like(cov))
     return _Frozen("multivariate_normal",
                    {"logpdf": MULTIVARIATE[(MVN, "logpdf")], "pdf": MULTIVARIATE[(MVN, "pdf")],
                     "entropy": lambda **p: _mvn_entropy(**p)}, mean=mean_, cov=cov_,
@@ -421,7 +430,8 @@ def _frozen_mvn(self: Any, mean: Any = None, cov: Any = 1, allow_singular: bool 
 
 def _frozen_dirichlet(self: Any, alpha: Any, seed: Any = None) -> Any:
     return _Frozen("dirichlet", {"logpdf": _dirichlet_logpdf,
-                                 "pdf": MULTIVARIATE[(DIRICHLET, "pdf")]}, alpha=alpha)
+                                 "pdf": MULTIVARIATE[(DIRICHLET, "pdf")]},
+                   alpha=_array_like(alpha))
 
 
 # --- binding SciPy's methods ------------------------------------------------------------------
@@ -458,4 +468,19 @@ for (_cls, _m), _formula in MULTIVARIATE.items():
     _fn = getattr(_cls, _m)
     bind(_fn, _validated(_fn, _formula), f"scipy.stats.{_cls.__name__[:-4]}.{_m}", via=())
 bind(MVN.__call__, _frozen_mvn, "scipy.stats.multivariate_normal.__call__")
+
+
+def _plain_frozen_mvn(formula: Callable) -> Callable:
+    """multivariate_normal(mean, cov) frozen with plain parameters, at a traced x (SciPy's
+    frozen logpdf uses its precomputed factorization, which has no derivative in x)."""
+    def run(self: Any, x: Any) -> Any:
+        return formula(_array_like(x), self.mean, self.cov_object.covariance,
+                       allow_singular=self.allow_singular)
+    return run
+
+
+_MVN_FROZEN = type(st.multivariate_normal(np.zeros(1), np.ones((1, 1))))
+for _m in ("logpdf", "pdf"):
+    bind(getattr(_MVN_FROZEN, _m), _plain_frozen_mvn(MULTIVARIATE[(MVN, _m)]),
+         f"scipy.stats.multivariate_normal(...).{_m}")
 bind(DIRICHLET.__call__, _frozen_dirichlet, "scipy.stats.dirichlet.__call__")
