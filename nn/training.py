@@ -388,13 +388,16 @@ class Trainer:
             run.order_rng.bit_generator.state = run.epoch_order_state
         while run.epoch < run.epochs:
             epoch = run.epoch
+            started = time.perf_counter()
             logs = self._epoch(run, epoch)
+            seconds = time.perf_counter() - started
             self.placement.to_host()   # callbacks (checkpoints) read model.params
             run.data.finish_epoch()
             run.epoch, run.batch, run.skip_batches = epoch + 1, 0, 0
             run.callbacks.on_epoch_end(epoch, logs)
             if run.verbose == 2:
-                print(f"Epoch {epoch + 1}/{run.epochs} - " + format_logs(logs), flush=True)
+                print(f"Epoch {epoch + 1}/{run.epochs} - {seconds:.0f}s - " + format_logs(logs),
+                      flush=True)
             model.stop_training = self.strategy.any(model.stop_training)
             if model.stop_training:
                 break
@@ -406,7 +409,6 @@ class Trainer:
         run.callbacks.on_epoch_begin(epoch)
         loss_sum, seen = 0.0, 0
         self._reset_metrics()
-        started = time.perf_counter()
         bar = tqdm(total=run.steps, initial=run.skip_batches, unit="batch",
                    desc=f"Epoch {epoch + 1}/{run.epochs}", disable=run.verbose != 1,
                    leave=True, dynamic_ncols=True)
@@ -439,7 +441,6 @@ class Trainer:
                 val = self._evaluate_validation(run)
                 logs.update({f"val_{k}": v for k, v in val.items()})
                 bar.set_postfix_str(format_logs(logs), refresh=False)
-            logs["epoch_time"] = time.perf_counter() - started
         finally:
             batches.close()
             bar.close()
@@ -670,7 +671,7 @@ def check_positive_int(value: Any, name: str) -> None:
 
 def format_logs(logs: dict) -> str:
     """"loss: 0.1234 - accuracy: 0.9500", the logs as the progress bar shows them."""
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k != "epoch_time")
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
 
 @contextmanager

@@ -79,6 +79,17 @@ def test_validation_freq_and_batch_size():
         model.fit(X, Y, epochs=1, verbose=0, validation_freq=0)
 
 
+def test_history_holds_kerass_keys_and_verbose_2_prints_kerass_line(capsys):
+    model = compiled_mlp()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(X, Y, epochs=2, verbose=2, validation_split=0.25)
+    assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert len(history.epoch_seconds) == 2 and all(s > 0 for s in history.epoch_seconds)
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"Epoch 2/2 - \d+s - loss: [0-9.]+ - accuracy: [0-9.]+ - "
+                        r"val_loss: [0-9.]+ - val_accuracy: [0-9.]+", lines[-1])
+
+
 def test_evaluate_and_predict_take_callbacks():
     model = compiled_mlp()
     seen = []

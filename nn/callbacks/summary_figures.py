@@ -13,7 +13,7 @@ from ..figures import new_figure
 def learning_curves(records: list[dict]) -> Any:
     """One panel per quantity (loss, each metric, the learning rate), val_ beside it."""
     from matplotlib.ticker import MaxNLocator
-    names = [k for k in records[-1]["scalars"] if not k.startswith("val_") and k != "epoch_time"]
+    names = [k for k in records[-1]["scalars"] if not k.startswith("val_")]
     fig = new_figure(figsize=(4.2 * len(names), 3.4), layout="constrained")
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     epochs = np.array([r["epoch"] + 1 for r in records])
