@@ -19,6 +19,7 @@ def accepts_argnum(transform: Callable) -> Callable:
     """transform(f, argnum=1), autograd's spelling, as transform(f, argnums=1)."""
     @functools.wraps(transform)
     def spelled(f: Callable, *args: Any, **kwargs: Any) -> Callable:
+        check_callable(f, transform.__name__)
         if "argnum" in kwargs:
             if "argnums" in kwargs or args:
                 raise TypeError(f"{transform.__name__}: give argnums, or argnum (autograd's "
@@ -28,14 +29,31 @@ def accepts_argnum(transform: Callable) -> Callable:
     return spelled
 
 
+def check_callable(f: Any, fname: str) -> None:
+    """TypeError, when a transform is made, unless f can be called (else the mistake
+    would surface later as "'int' object is not callable" from inside adkit)."""
+    if not callable(f):
+        raise TypeError(f"{fname} takes the function to differentiate first, got "
+                        f"{type(f).__name__} {f!r:.60}; e.g. {fname}(lambda x: np.sum(x ** 2))")
+
+
+def _is_index(a: Any) -> bool:
+    return isinstance(a, numbers.Integral) and not isinstance(a, (bool, np.bool_))
+
+
 def normalize_argnums(argnums: Any, nargs: int, fname: str) -> tuple[tuple[int, ...], bool]:
     """(argnums as a tuple of non-negative ints, whether an int was given)."""
-    single = isinstance(argnums, numbers.Integral)
+    single = _is_index(argnums)
     nums = (argnums,) if single else argnums
-    if not isinstance(nums, (tuple, list)) or not nums or \
-            not all(isinstance(a, numbers.Integral) for a in nums):
+    if not isinstance(nums, (tuple, list)) or not nums or not all(_is_index(a) for a in nums):
         raise TypeError(f"{fname}: argnums must be an int or a non-empty tuple of ints, "
                         f"got {argnums!r}")
+    if nargs == 0:
+        raise ValueError(f"{fname}: f was called with no positional arguments, but {fname} "
+                         f"differentiates with respect to positional ones (argnums="
+                         f"{argnums!r}); pass the value to differentiate positionally, e.g. "
+                         f"{fname}(f)(x) rather than {fname}(f)(x=x) (keyword arguments "
+                         "are passed through, not differentiated)")
     out = []
     for a in nums:
         if not -nargs <= a < nargs:
@@ -63,6 +81,16 @@ def differentiable(x: Any, where: str) -> Any:
         return x   # differentiated under autograd's convention (docs/complex.md)
     if isinstance(x, np.generic):
         x = np.asarray(x)
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{where} is a masked array; adkit does not carry masks through "
+                        "derivatives, so masked entries would count as present and the "
+                        "gradient would be wrong. Pass plain data: x.filled(0.0) (masked "
+                        "entries as 0), x.compressed() (the unmasked entries), or x.data with "
+                        "the mask as another argument (np.where(mask, 0.0, x) inside f)")
+    if isinstance(x, np.matrix):
+        raise TypeError(f"{where} is a np.matrix, whose * is a matrix product and whose "
+                        "reductions keep two axes; adkit's rules follow ndarray semantics. "
+                        "Pass np.asarray(x) and write matrix products with @")
     if isinstance(x, np.ndarray):
         kind = x.dtype.kind
         if kind in "fc":
@@ -79,6 +107,36 @@ def differentiable(x: Any, where: str) -> Any:
         return x   # another library's float array that handles NumPy calls (a device array)
     raise TypeError(f"{where} is a {type(x).__name__}; adkit differentiates Python numbers, "
                     "NumPy arrays and tuples/lists/dicts of them")
+
+
+def non_number(value: Any) -> str | None:
+    """What an output leaf is, when it has no derivative (a bool, string, None, object
+    array, ...); None for a number or an array of numbers. Answering 0 for such an
+    output would hide a bug in f (JAX and autograd refuse it too)."""
+    v = primal(value)
+    if isinstance(v, BoxBase):  # a staged value (adkit.compile): check the value it stands for
+        v = v._value
+    if isinstance(v, (bool, np.bool_)) or not (
+            isinstance(v, numbers.Number) or is_duck_array(v) or
+            isinstance(v, np.ndarray) and v.dtype.kind in "fciu"):
+        return f"a value of type {type(v).__name__}" + (
+            f" with dtype {v.dtype}" if isinstance(v, np.ndarray) else "") + f" ({v!r:.60})"
+    return None
+
+
+def check_outputs(out: Any, values: list, td: Any, fname: str) -> None:
+    """TypeError naming the output leaf of f that has no derivative (see non_number);
+    f returning None (a missing return statement) is refused too."""
+    if out is None:
+        raise TypeError(f"{fname} needs f to return numbers or arrays of them, but it "
+                        "returned None (does f end without a return statement?)")
+    for i, value in enumerate(values):
+        what = non_number(value)
+        if what is not None:
+            path = leaf_paths(td, "f's output")[i]
+            raise TypeError(f"{fname} needs f to return numbers or arrays of them (or "
+                            f"tuples/lists/dicts of them), but {path} is {what}, which has "
+                            "no derivative. Return the float quantities to differentiate.")
 
 
 def differentiable_leaves(arg: Any, where: str) -> tuple[list, Any, list]:

@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..arguments import check_like, differentiable_leaves, normalize_argnums
+from ..arguments import (check_callable, check_like, check_outputs, differentiable_leaves,
+                         normalize_argnums)
 from ..pytree import tree_flatten, tree_unflatten
 from ..rules.helpers import dtype_of, is_complex, shape_of
 from ..scope import tracing
@@ -31,6 +32,7 @@ def _push(f: Callable, args: list, kwargs: dict, seeded: dict[int, tuple],
     with tracing(trace):
         out = f(*args, **kwargs)
     leaves, td = tree_flatten(out)
+    check_outputs(out, leaves, td, "jvp" if not batch else "jacobian")
     values, tangents = [], []
     for leaf in leaves:
         if isinstance(leaf, BoxBase) and leaf._trace is trace:
@@ -58,6 +60,7 @@ def jvp(f: Callable, primals: Any, tangents: Any) -> tuple[Any, Any]:
     >>> jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
     (6.0, 3.0)
     """
+    check_callable(f, "jvp")
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp(f, primals, tangents): primals and tangents must be tuples "
                         "(one entry per positional argument of f)")
@@ -80,6 +83,8 @@ def derivative(f: Callable) -> Callable:
     >>> derivative(np.sin)(0.0)
     1.0
     """
+    check_callable(f, "derivative")
+
     @functools.wraps(f)
     def df(x: Any, *args: Any, **kwargs: Any) -> Any:
         if np.ndim(primal(x)) != 0:
@@ -103,6 +108,8 @@ def jacobian(f: Callable, argnums: Any = 0, *, chunk_size: int | None = None) ->
     array([[2., 0.],
            [0., 4.]])
     """
+    check_callable(f, "jacobian")
+
     @functools.wraps(f)
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         nums, single = normalize_argnums(argnums, len(args), "jacobian")

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import functools
-import numbers
 import warnings
 from typing import Any, Callable
 
 import numpy as np
 
-from ..arguments import (accepts_argnum, check_like, complex_argnums, differentiable_leaves,
-                         normalize_argnums)
+from ..arguments import (accepts_argnum, check_callable, check_like, check_outputs,
+                         complex_argnums, differentiable_leaves, non_number, normalize_argnums)
 from ..pytree import tree_flatten, tree_unflatten
 from ..rules.helpers import FLOAT32, FLOAT64, is_complex, is_duck_array, shape_of, size_of
 from ..scope import collector_paused, tracing
-from ..tracer import BoxBase, primal
+from ..tracer import primal
 from .tape import Tape, Var, as_gradient, backward
 
 
@@ -71,9 +70,11 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     >>> pull(np.ones(2))
     (array([2.        , 1.08060461]),)
     """
+    check_callable(f, "vjp")
     rec = _Recorded(f, primals, {}, tuple(range(len(primals))), "vjp")
     out, aux = _split_aux(rec, has_aux, "vjp")
     values, nodes, td = rec.split(out)
+    check_outputs(out, values, td, "vjp")
 
     def vjp_fn(cotangent: Any) -> tuple:
         cts, ct_td = tree_flatten(cotangent)
@@ -149,9 +150,9 @@ def elementwise_grad(f: Callable, argnums: Any = 0) -> Callable:
         nums, single = normalize_argnums(argnums, len(args), "elementwise_grad")
         with collector_paused():
             rec = _Recorded(f, args, kwargs, nums, "elementwise_grad")
-            values, nodes, _ = rec.split(rec.raw_out)
+            values, nodes, td = rec.split(rec.raw_out)
+            check_outputs(rec.raw_out, values, td, "elementwise_grad")
             for v in values:
-                _check_differentiable_output(v)
                 if np.iscomplexobj(primal(v)):
                     raise TypeError("elementwise_grad needs a real output, but f returned a "
                                     "complex value; differentiate np.real(f(z)) or "
@@ -218,6 +219,7 @@ def jacobian(f: Callable, argnums: Any = 0) -> Callable:
 
 def reverse_jacobian(rec: _Recorded, single: bool) -> Any:
     values, nodes, td = rec.split(rec.raw_out)
+    check_outputs(rec.raw_out, values, td, "jacobian")
     # a complex input's entry is the first seed's alone (docs/complex.md): -1j serves real inputs
     real_in = any(not is_complex(x) for _, _, _, leaves in rec.inputs for x in leaves)
     out_jacs = []
@@ -284,19 +286,13 @@ def _seed(out: Any, values: list, td: Any) -> Any:
 
 
 def _check_differentiable_output(value: Any) -> None:
-    """grad differentiates a number: a bool, string or other object has no derivative,
-    and answering 0 for it would hide a bug in f (JAX and autograd refuse it too)."""
-    v = primal(value)
-    if isinstance(v, BoxBase):  # a staged value (adkit.compile): check the value it stands for
-        v = v._value
-    if isinstance(v, (bool, np.bool_)) or not (
-            isinstance(v, numbers.Number) or is_duck_array(v) or
-            isinstance(v, np.ndarray) and v.dtype.kind in "fciu"):
-        what = f"a value of type {type(v).__name__}" + (
-            f" with dtype {v.dtype}" if isinstance(v, np.ndarray) else "")
-        hint = " (does f end without a return statement?)" if v is None else ""
-        raise TypeError(f"grad needs f to return a real number, but it returned {what} "
-                        f"({v!r:.60}), which has no derivative{hint}. Return the float "
+    """grad differentiates a number: a bool, string or other object has no derivative
+    (arguments.non_number)."""
+    what = non_number(value)
+    if what is not None:
+        hint = " (does f end without a return statement?)" if primal(value) is None else ""
+        raise TypeError(f"grad needs f to return a real number, but it returned {what}, "
+                        f"which has no derivative{hint}. Return the float "
                         "quantity to differentiate (for a comparison, the difference it "
                         "compares).")
 
