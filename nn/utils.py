@@ -8,11 +8,17 @@ from typing import Any, Sequence as SequenceType
 import numpy as np
 
 from . import np_utils  # Keras 2's keras.utils.np_utils
+from .dataset import Dataset
+from .dataset_utils import split_dataset, timeseries_dataset_from_array
+from .directory_datasets import image_dataset_from_directory, text_dataset_from_directory
+from .image_utils import array_to_img, img_to_array, load_img, save_img
 from .np_utils import to_categorical
 from .seeding import set_global_seed
 
 __all__ = ["to_categorical", "normalize", "pad_sequences", "set_random_seed", "Sequence",
-           "PyDataset", "np_utils"]
+           "PyDataset", "np_utils", "Dataset", "timeseries_dataset_from_array",
+           "image_dataset_from_directory", "text_dataset_from_directory", "split_dataset",
+           "load_img", "img_to_array", "array_to_img", "save_img"]
 
 
 def set_random_seed(seed: int) -> None:

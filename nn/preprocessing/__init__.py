@@ -8,6 +8,9 @@ array([[1, 2],
        [0, 3]], dtype=int32)
 """
 
-from . import sequence
+from ..dataset_utils import timeseries_dataset_from_array
+from ..directory_datasets import image_dataset_from_directory, text_dataset_from_directory
+from . import image, sequence
 
-__all__ = ["sequence"]
+__all__ = ["sequence", "image", "image_dataset_from_directory", "text_dataset_from_directory",
+           "timeseries_dataset_from_array"]
