@@ -507,3 +507,87 @@ def test_mixture_log_posterior_with_logsumexp_and_dirichlet_prior():
     _agree(ours, theirs)
     hess = adkit.hessian(f)(params)
     numpy.testing.assert_allclose(hess, numeric.hessian(f, params), rtol=1e-5, atol=1e-5)
+
+
+# --- 14. A tangent field fitted by its Fourier coefficients (nannos' _get_tangent_field_min
+# pattern: complex coefficients built from a real vector, placed by a plain complex array,
+# np.fft.ifft2 over two axes, the real part's squared error; Newton-CG with grad and
+# hessian_vector_product)
+
+HARMONICS = numpy.array([[0, 1, 0, 2, 1], [0, 0, 1, 1, 3]])
+FIELD_TARGET = numpy.stack([numpy.cos(numpy.linspace(0, 3, 64)).reshape(8, 8),
+                            numpy.sin(numpy.linspace(0, 2, 64)).reshape(8, 8)])
+
+
+def _tangent_field_misfit(k):
+    np = k.np
+    nh = HARMONICS.shape[1]
+    placement = numpy.zeros((8, 8, 1, nh), dtype=complex)
+    placement[HARMONICS[0], HARMONICS[1], 0] = numpy.eye(nh)
+
+    def amplitudes(coefficients):
+        s = np.sum(np.array([coefficients]) * placement, axis=-1)
+        return (np.fft.ifft2(s, axes=(0, 1)) * 64)[:, :, 0]
+
+    def misfit(x):
+        coef_x = x[:nh] + 1j * x[nh:2 * nh]
+        coef_y = x[2 * nh:3 * nh] + 1j * x[3 * nh:]
+        field = np.real(np.array([amplitudes(coef_x), amplitudes(coef_y)]))
+        return np.mean(np.abs(field - FIELD_TARGET) ** 2)
+    return misfit
+
+
+def test_complex_fourier_coefficients_fitted_by_newton_cg():
+    start = numpy.linspace(-0.2, 0.3, 20)
+
+    def run(k):
+        f = _tangent_field_misfit(k)
+        fit = scipy.optimize.minimize(f, numpy.zeros(20), method="Newton-CG", jac=k.ad.grad(f),
+                                      hessp=k.ad.hessian_vector_product(f), tol=1e-8)
+        return k.ad.grad(f)(start), fit.x
+    (g, x), theirs = _both(run)
+    f = _tangent_field_misfit(ADKIT)
+    numpy.testing.assert_allclose(g, numeric.gradient(f, start), rtol=1e-6, atol=1e-10)
+    # a quadratic: the fit solves the normal equations, H x = -grad(0). H is taken away from
+    # 0, where a zero residual meets |u|'s kink (|u|' = 0 there, autograd's convention too)
+    hess = adkit.hessian(f)(start)
+    numpy.testing.assert_allclose(hess @ x, -adkit.grad(f)(numpy.zeros(20)), atol=1e-7)
+    _agree((g, x), theirs, rtol=1e-8, atol=1e-10)
+
+
+# --- 15. Polya-gamma-free logistic regression weights by Newton-CG with jac=True and hessp
+# (pyglm / pybasicbayes pattern: minimize(value_and_grad(nll), x0, jac=True,
+# hessp=hessian_vector_product(nll), method="Newton-CG", tol=1e-3))
+
+LOGIT_X = numpy.random.RandomState(21).randn(50, 3)
+LOGIT_Y = (LOGIT_X @ numpy.array([1.0, -1.0, 0.5]) + 0.2
+           + numpy.random.RandomState(22).randn(50) > 0).astype(float)
+
+
+def _logistic_nll(k):
+    np = k.np
+
+    def log_logistic(z):
+        return -np.logaddexp(0.0, -z)
+
+    def nll(ab):
+        psi = LOGIT_X @ ab[:-1] + ab[-1]
+        ll = np.sum(LOGIT_Y * log_logistic(psi)) + np.sum((1 - LOGIT_Y) * log_logistic(-psi))
+        ll = ll - 0.1 * 50 * np.sum(ab[:-1] ** 2) - 0.1 * 50 * ab[-1] ** 2
+        return -ll / 50
+    return nll
+
+
+def test_logistic_weights_by_newton_cg_with_jac_true_and_hessp():
+    def run(k):
+        nll = _logistic_nll(k)
+        fit = scipy.optimize.minimize(k.ad.value_and_grad(nll), numpy.zeros(4), tol=1e-3,
+                                      method="Newton-CG", jac=True,
+                                      hessp=k.ad.hessian_vector_product(nll))
+        assert fit.success
+        return fit.x
+    ours, theirs = _both(run)
+    nll = _logistic_nll(ADKIT)
+    numpy.testing.assert_allclose(adkit.grad(nll)(ours), numeric.gradient(nll, ours), atol=1e-8)
+    assert numpy.linalg.norm(adkit.grad(nll)(ours)) < 1e-3
+    _agree(ours, theirs, rtol=1e-9)
