@@ -44,7 +44,8 @@ from .compiled_step import CompiledStep, check_jit_compile
 from .compiled_step import refusal as compiled_step_refusal
 from .data_adapters import (ArrayBatches, StreamBatches, check_sample_weight, combined_weights,
                             is_batch_source, stream_or_none)
-from .metrics import WeightedMetric
+from .metric_masks import makes_masks, output_masks
+from .metrics import WeightedMetric, update_compiled
 from .outputs import OutputLoss
 from .placement import HostPlacement
 from .strategies import SingleProcess
@@ -188,6 +189,7 @@ class Trainer:
         if self.distributed:
             raise ValueError("train_on_batch does not split a batch over MPI ranks; under "
                              "distribute='mpi' train with fit (or compile without distribute)")
+        require_targets(y, "train_on_batch")
         x, y = self.model.prepare_data(x, y, "train_on_batch")
         weights = combined_weights(y, sample_weight, class_weight, len(x), "train_on_batch")
         with self.placement.weights(write_back=True):
@@ -285,6 +287,7 @@ class Trainer:
                 class_weight=class_weight)
             validation = self._validation(validation_data, validation_steps)
         else:
+            require_targets(y, "fit")
             x, y = model.prepare_data(x, y, "fit")
             weights = combined_weights(y, sample_weight, class_weight, len(x), "fit")
             x, y, weights, validation = self._split_validation(
@@ -300,6 +303,9 @@ class Trainer:
         if not strategy.is_chief:
             verbose = 0
         model.history = History()
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"fit: callbacks must be a list of Callback instances, e.g. "
+                            f"callbacks=[EarlyStopping()], got {callbacks!r:.80}")
         given = list(callbacks or [])
         nan_guard = next((c for c in given if isinstance(c, TerminateOnNaN)), None)
         if nan_guard is None:
@@ -328,7 +334,8 @@ class Trainer:
             raise
         finally:
             try:
-                run.callbacks.on_train_end()
+                # Keras's on_train_end gets the last epoch's logs
+                run.callbacks.on_train_end({k: v[-1] for k, v in model.history.history.items()})
             finally:
                 self.run = None
         return model.history
@@ -350,6 +357,7 @@ class Trainer:
             raise ValueError("validation_data must be a pair (x_val, y_val), a triple "
                              "(x_val, y_val, sample_weight_val), or a generator or Sequence "
                              "of such batches")
+        require_targets(validation_data[1], "fit validation_data")
         xv, yv = self.model.prepare_data(*validation_data[:2], "fit validation_data")
         wv = check_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
                                  len(xv), "fit validation_data")
@@ -360,8 +368,10 @@ class Trainer:
                           validation_steps: int | None) -> tuple:
         """(x, y, weights, validation): the last validation_split of the examples held
         out, or validation_data checked."""
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if not isinstance(validation_split, (int, float, np.integer, np.floating)) or \
+                not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be a number in [0, 1), e.g. 0.2, got "
+                             f"{validation_split!r}")
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if validation_split:
@@ -427,7 +437,7 @@ class Trainer:
                 if model.compiled_metrics:
                     pred = self._host_outputs(out)
                     self._update_metrics(strategy.gather_rows(yb), strategy.gather_rows(pred),
-                                         None if wb is None else strategy.gather_rows(wb))
+                                         None if wb is None else strategy.gather_rows(wb), xb)
                 logs = {"loss": loss_sum / seen, **self._metric_results()}
                 run.batch = batch + 1
                 run.callbacks.on_train_batch_end(batch, logs)
@@ -465,18 +475,29 @@ class Trainer:
             out = self.model.final_outputs(out)
         return np.asarray(out) if is_duck_array(out) else out
 
-    def _update_metrics(self, y: np.ndarray, pred: Any,
-                        sample_weight: np.ndarray | None = None) -> None:
-        """Fold a batch into the metrics; compile's weighted_metrics get the sample weights."""
+    def _update_metrics(self, y: np.ndarray, pred: Any, sample_weight: np.ndarray | None = None,
+                        x: Any = None) -> None:
+        """Fold a batch into the metrics; compile's weighted_metrics get the sample weights,
+        and the output's Keras mask (from the batch's inputs x) weighs those that take it."""
+        mask = self._output_mask(x)
         for m in self.model.compiled_metrics:
-            if isinstance(m, (WeightedMetric, OutputLoss)):   # an output's loss is weighted
-                m.update_state(y, pred, sample_weight=sample_weight)
-            else:
-                m.update_state(y, pred)
+            weighted = isinstance(m, (WeightedMetric, OutputLoss))   # an output's loss is too
+            update_compiled(m, y, pred, sample_weight if weighted else None, mask)
+
+    def _output_mask(self, x: Any) -> np.ndarray | None:
+        """The Keras mask of a single-output model's output for the batch x, or None."""
+        if x is None or not makes_masks(self.model):
+            return None
+        with self.placement.kernels():
+            masks = output_masks(self.model, self.placement.params,
+                                 *self.placement.to_backend(x))
+        if masks is None or len(masks) != 1 or masks[0] is None:
+            return None
+        return self.strategy.gather_rows(masks[0])
 
     def _metric_results(self) -> dict:
         keys = self.model.metrics_names[1:]
-        return {k: float(m.result()) for k, m in zip(keys, self.model.compiled_metrics)}
+        return {k: _log_value(m.result()) for k, m in zip(keys, self.model.compiled_metrics)}
 
     # --- inference -----------------------------------------------------------------------
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
@@ -528,6 +549,7 @@ class Trainer:
                 x, steps, model.prepare_data, "evaluate", class_weight=class_weight),
                 verbose)
         else:
+            require_targets(y, "evaluate")
             result = self._evaluate_arrays(x, y, 32 if batch_size is None else batch_size,
                                            verbose, sample_weight, class_weight)
         if return_dict:
@@ -547,7 +569,7 @@ class Trainer:
                 total += loss * n
                 n_all += n
                 if model.compiled_metrics:
-                    self._update_metrics(yb, self._host_outputs(out), wb)
+                    self._update_metrics(yb, self._host_outputs(out), wb, xb)
         stream.finish_epoch()
         return {"loss": total / n_all, **self._metric_results()}
 
@@ -589,7 +611,7 @@ class Trainer:
                     continue
                 pred = self._host_outputs(out)
                 if gathered is None:
-                    self._update_metrics(yb, pred, wb)
+                    self._update_metrics(yb, pred, wb, xb)
                 else:
                     gathered[0].append(yb)
                     gathered[1].append(pred)
@@ -663,15 +685,32 @@ def _check_validation_freq(value: Any) -> None:
                          f"epochs) or a list of epoch numbers counted from 1, got {value!r}")
 
 
+def require_targets(y: Any, what: str) -> None:
+    """ValueError when array data comes without its targets (y), before it fails deep
+    inside the loss."""
+    if y is None:
+        raise ValueError(f"{what}: y (the targets) is missing; pass them as {what}(x, y), or "
+                         "pass x as a generator, iterable or Sequence of (x, y) batches")
+
+
 def check_positive_int(value: Any, name: str) -> None:
     """ValueError naming `name` unless value is a positive int (bool refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
+def _log_value(result: Any) -> float | np.ndarray:
+    """A metric's result as the logs hold it: a float, or an array for a metric with one
+    value per class or threshold (F1Score(average=None), Precision(thresholds=[...]))."""
+    values = np.asarray(result, dtype=np.float64)
+    return float(values) if values.ndim == 0 else values
+
+
 def format_logs(logs: dict) -> str:
     """"loss: 0.1234 - accuracy: 0.9500", the logs as the progress bar shows them."""
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+    return " - ".join(f"{k}: {v:.4f}" if np.ndim(v) == 0 else
+                      f"{k}: {np.array2string(np.asarray(v), precision=4)}"
+                      for k, v in logs.items())
 
 
 @contextmanager

@@ -67,10 +67,21 @@ class CallbackList:
             c.set_params(params)
 
     def __getattr__(self, hook: str) -> Callable:
+        # Keras hands every hook a logs dict, {} where it has none: user callbacks do
+        # logs.keys() / logs.get(...) in on_train_begin or on_*_batch_begin
+        arity = 2 if hook.endswith(_INDEXED_HOOKS) else 1
+
         def call_all(*args: Any) -> None:
+            filled = list(args) + [None] * (arity - len(args))
+            if filled[-1] is None:
+                filled[-1] = {}
             for c in self.callbacks:
-                getattr(c, hook)(*args)
+                getattr(c, hook)(*filled)
         return call_all
+
+
+#: the hooks whose first argument is an epoch or batch index (then the logs)
+_INDEXED_HOOKS = ("epoch_begin", "epoch_end", "batch_begin", "batch_end")
 
 
 def around_inference(callbacks: list | None, model: Any, phase: str,
