@@ -124,8 +124,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {path!r}: folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path!r}: it is a folder; give the name of a "
+                                "file to write, inside it or beside it")
     remove_leftovers(path)
-    fd, tmp = _locked_temporary(folder, path)
+    try:
+        fd, tmp = _locked_temporary(folder, path)
+    except PermissionError as e:   # else the message names our temporary, not the folder
+        raise PermissionError(e.errno, f"cannot write {path!r}: no permission to create "
+                              f"files in folder {folder!r}; choose a folder you can write "
+                              "to") from None
     # A second descriptor keeps the lock (and a handle to fsync) even if the caller
     # closes the file object inside the block.
     keeper = os.dup(fd)

@@ -132,7 +132,10 @@ def save_keras_weights(model: Any, path: str | os.PathLike) -> None:
     """
     h5py = _h5py()
     plan = list(_plan(model))
-    with atomic_write(path, "wb") as f, h5py.File(f, "w") as h5:
+    # built in memory, then written: h5py turns an exception raised in a Python file's
+    # write (Ctrl-C, a full disk) into its own "File close failed" OSError
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
         h5.create_group("layers")
         for layer, key, group, arrays in plan:
             g = h5.require_group(f"layers/{key}/{group}")
@@ -140,6 +143,8 @@ def save_keras_weights(model: Any, path: str | os.PathLike) -> None:
             for i, (_, w) in enumerate(arrays):
                 g.create_dataset(str(i), data=np.asarray(w))
         h5.create_group("vars").attrs["name"] = str(getattr(model, "name", "sequential"))
+    with atomic_write(path, "wb") as f:
+        f.write(buffer.getbuffer())
 
 
 def _group_name(layer: Layer, group: str) -> str:

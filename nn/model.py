@@ -9,6 +9,7 @@ device) is the Trainer's business (nn/training.py), which compile sets up.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any, Callable, Iterator
@@ -49,6 +50,22 @@ def _input_shape_of(item: Any) -> Shape | None:
     if isinstance(item, InputLayer):
         return item.shape
     return None
+
+
+def _all_or_nothing(method: Callable) -> Callable:
+    """method changes the model's attributes fully or, when it raises (an unknown metric,
+    an OpenCL device that is missing), not at all: a failed compile leaves the model as
+    it was, not with the new optimizer beside the old loss."""
+    @functools.wraps(method)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        before = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+    return guarded
 
 
 class Sequential:
@@ -321,6 +338,7 @@ class Sequential:
                     constraint(self.params[layer.name][pname])
 
     # --- compile -------------------------------------------------------------
+    @_all_or_nothing
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: list | None = None,
                 device: str | None = None, distribute: Any = None,
                 weighted_metrics: list | None = None, jit_compile: bool | str = "auto",

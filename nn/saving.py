@@ -183,6 +183,9 @@ def open_model_file(path: str | os.PathLike) -> Iterator[ModelFile]:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a folder, not a model file; give the file "
+                                "model.save wrote (e.g. 'model.adkit')")
     with _zip_errors(path, "is not an adkit.nn model file (not a readable zip archive)",
                      hint="; save models with model.save(path)"):
         archive = zipfile.ZipFile(path)

@@ -90,11 +90,19 @@ def load_weights(model: Any, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no weights file at {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"load_weights: {path!r} is a folder; give the weights file "
+                                "inside it (e.g. 'model.weights.h5')")
     with open(path, "rb") as f:
         head = f.read(len(_HDF5_SIGNATURE))
     if head == _HDF5_SIGNATURE or keras_weights.is_keras_archive(path):
         keras_weights.load_keras_weights(model, path)
         return
+    if _name(path).endswith((keras_weights.SUFFIX, ".h5", ".hdf5")):
+        state = "is empty (0 bytes)" if not head else "is not an HDF5 file (no HDF5 signature)"
+        raise WeightsFileError(f"load_weights: {path!r} {state}, so it holds no Keras "
+                               "weights: an interrupted copy or download, or another kind of "
+                               "file under this name; write it again with save_weights")
     _load_model_file_weights(model, path)
 
 
