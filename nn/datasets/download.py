@@ -25,6 +25,8 @@ __all__ = ["fetch", "cache_dir", "source_url", "DownloadError", "CACHE_ENV", "UR
 
 CACHE_ENV = "ADKIT_CACHE"
 URL_ENV = "ADKIT_DATA_URL"
+#: seconds to wait for a connection, and for the next bytes of a download
+TIMEOUT = (20, 60)
 
 
 class DownloadError(OSError):
@@ -79,8 +81,10 @@ def fetch(dataset: str, filename: str, sha256: str, default_base: str) -> str:
 
     directory = os.path.join(cache_dir(), dataset)
     try:
-        # pooch's default 1 KiB chunks, each written and flushed, cost more than the transfer
-        downloader = pooch.HTTPDownloader(progressbar=sys.stderr.isatty(), chunk_size=1 << 16)
+        # pooch's default 1 KiB chunks, each written and flushed, cost more than the transfer;
+        # the timeout (connect, between bytes) makes a silent network fail instead of hang
+        downloader = pooch.HTTPDownloader(progressbar=sys.stderr.isatty(), chunk_size=1 << 16,
+                                          timeout=TIMEOUT)
         return pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=filename,
                               path=directory, downloader=downloader)
     except ValueError as e:  # pooch's hash mismatch; it has deleted the file
