@@ -24,10 +24,10 @@ import math
 from typing import Any, Callable, Mapping
 
 import numpy as np
-import scipy.special
 
 from adkit import stop_gradient
 
+from . import scipy_lazy
 from . import backend
 
 
@@ -193,7 +193,7 @@ def gelu(x: Any, approximate: bool = False) -> Any:
         inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
         return 0.5 * x * (1.0 + np.tanh(inner))
     try:
-        cdf = scipy.special.erf(x * (1.0 / math.sqrt(2.0)))
+        cdf = scipy_lazy.special().erf(x * (1.0 / math.sqrt(2.0)))
     except NotImplementedError as e:   # an OpenCL DeviceArray, which has no erf kernel
         raise NotImplementedError(
             "gelu: the exact form needs erf, which the OpenCL device does not compute; use "

@@ -31,11 +31,11 @@ import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import scipy.special
 
 import adkit
 from adkit.pytree import tree_flatten, tree_unflatten
 
+from . import scipy_lazy
 from . import activations as _activations
 from . import backend as _backend
 from . import losses as _losses
@@ -484,7 +484,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     >>> float(logsumexp(np.array([1000.0, 1000.0])) - 1000.0)
     0.693147
     """
-    return scipy.special.logsumexp(_tensor(x), axis=_axis(axis), keepdims=keepdims)
+    return scipy_lazy.special().logsumexp(_tensor(x), axis=_axis(axis), keepdims=keepdims)
 
 
 def moments(x: Any, axes: Any, keepdims: bool = False, synchronized: bool = False
@@ -908,17 +908,17 @@ def rsqrt(x: Any) -> Any:
 
 def erf(x: Any) -> Any:
     """The error function."""
-    return scipy.special.erf(_float_input(x))
+    return scipy_lazy.special().erf(_float_input(x))
 
 
 def erfinv(x: Any) -> Any:
     """The inverse error function."""
-    return scipy.special.erfinv(_float_input(x))
+    return scipy_lazy.special().erfinv(_float_input(x))
 
 
 def erfc(x: Any) -> Any:
     """1 - erf(x), accurate for large x."""
-    return scipy.special.erfc(_float_input(x))
+    return scipy_lazy.special().erfc(_float_input(x))
 
 
 def divide_no_nan(x1: Any, x2: Any) -> Any:
@@ -1266,7 +1266,7 @@ def softmax(x: Any, axis: Any = -1) -> Any:
     """exp(x) / sum(exp(x)) along axis (an int or a tuple of axes)."""
     x = _tensor(x)
     if isinstance(axis, (tuple, list)):
-        return np.exp(x - scipy.special.logsumexp(x, axis=tuple(axis), keepdims=True))
+        return np.exp(x - scipy_lazy.special().logsumexp(x, axis=tuple(axis), keepdims=True))
     return _activations.softmax(x, axis)
 
 
@@ -1274,7 +1274,7 @@ def log_softmax(x: Any, axis: Any = -1) -> Any:
     """x - logsumexp(x) along axis."""
     x = _tensor(x)
     if isinstance(axis, (tuple, list)):
-        return x - scipy.special.logsumexp(x, axis=tuple(axis), keepdims=True)
+        return x - scipy_lazy.special().logsumexp(x, axis=tuple(axis), keepdims=True)
     return _activations.log_softmax(x, axis)
 
 

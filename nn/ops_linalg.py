@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.linalg
+
+from . import scipy_lazy
 
 
 def _float(x: Any) -> Any:
@@ -80,7 +81,7 @@ def solve(a: Any, b: Any) -> Any:
 
 def solve_triangular(a: Any, b: Any, lower: bool = False) -> Any:
     """x with a @ x = b for a triangular a (upper unless lower)."""
-    return scipy.linalg.solve_triangular(_square(a, "solve_triangular"), _float(b),
+    return scipy_lazy.linalg().solve_triangular(_square(a, "solve_triangular"), _float(b),
                                          lower=lower)
 
 

@@ -28,9 +28,10 @@ import math
 from typing import Any
 
 import numpy as np
-import scipy.special
 
 import adkit
+
+from . import scipy_lazy
 
 from .backend_compat import floatx
 from .layers.subclassing import active_frame
@@ -156,7 +157,7 @@ def truncated_normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: 
     inverse CDF on that interval, so one uniform number each)."""
     out_dtype = _float_dtype(dtype, "truncated_normal")
     u = _generator(seed, "truncated_normal").random(_shape(shape, "truncated_normal"))
-    z = math.sqrt(2.0) * scipy.special.erfinv(_TWO_SIGMA * (1.0 - 2.0 * u))
+    z = math.sqrt(2.0) * scipy_lazy.special().erfinv(_TWO_SIGMA * (1.0 - 2.0 * u))
     return (mean + stddev * np.clip(z, -2.0, 2.0)).astype(out_dtype)
 
 
