@@ -32,13 +32,17 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import losses
+from . import custom_objects, losses
 from .mean_metrics import (
     Accuracy, BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity,
     Hinge, KLDivergence, LogCoshError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
     Poisson, RootMeanSquaredError, SparseCategoricalCrossentropy, SparseTopKCategoricalAccuracy,
     SquaredHinge, TopKCategoricalAccuracy)
-from .count_metrics import FalseNegatives, FalsePositives, TrueNegatives, TruePositives
+from .confusion_metrics import (
+    AUC, FalseNegatives, FalsePositives, Precision, PrecisionAtRecall, Recall,
+    RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives,
+    TruePositives)
+from .fscore_metrics import F1Score, FBetaScore
 from .metric_base import Mean, MeanMetric, MeanMetricWrapper, Metric, Sum
 
 __all__ = [
@@ -53,7 +57,9 @@ __all__ = [
     "KLDivergence", "Poisson", "CosineSimilarity", "LogCoshError", "Hinge", "SquaredHinge",
     "CategoricalHinge", "BinaryCrossentropy", "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy", "Mean", "Sum", "TruePositives", "FalsePositives",
-    "TrueNegatives", "FalseNegatives",
+    "TrueNegatives", "FalseNegatives", "FBetaScore", "PrecisionAtRecall", "RecallAtPrecision",
+    "SensitivityAtSpecificity", "SpecificityAtSensitivity", "MacroPrecision", "MacroRecall",
+    "MacroF1Score", "ExactAUC",
 ]
 
 _AVERAGES = (None, "binary", "macro", "micro", "weighted")
@@ -171,6 +177,13 @@ def _weighted_mean(values: np.ndarray, sample_weight: ArrayLike | None, where: s
 
 def _binary_matches(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5,
                     where: str = "binary_accuracy") -> np.ndarray:
+    if np.ndim(y_true) > 2 or np.ndim(y_pred) > 2:
+        # sequences (N, T, L): one value per step, the mean over its L labels, as Keras's
+        true, pred = losses.matched_targets(np.asarray(y_true),
+                                            np.asarray(y_pred, dtype=np.float64), where)
+        _require_binary(np.asarray(true), "y_true", where,
+                        "for integer class labels use sparse_categorical_accuracy")
+        return np.mean(true == (pred > threshold), axis=-1)
     true = _rows(y_true, "y_true", where)
     pred = _rows(np.asarray(y_pred, dtype=np.float64), "y_pred", where)
     _same_length(where, y_true=true, y_pred=pred)
@@ -192,16 +205,20 @@ def _categorical_matches(y_true: ArrayLike, y_pred: ArrayLike,
         raise ValueError(f"{where}: y_true has shape {true.shape} and y_pred has shape "
                          f"{pred.shape}, but both must be (N, ..., K) with one-hot y_true; "
                          "for integer labels use sparse_categorical_accuracy")
-    matches = (np.argmax(true, axis=-1) == np.argmax(pred, axis=-1)).astype(np.float64)
-    # a sequence's steps (N, T, K) score as Keras's mean over every step: each example
-    # has T of them, so its mean over them weighs alike
-    return matches.reshape(len(matches), -1).mean(axis=1)
+    # one value per step of a sequence (N, T, K), as Keras's: a mask or per-step weights
+    # weigh them; the mean over them is the example's
+    return (np.argmax(true, axis=-1) == np.argmax(pred, axis=-1)).astype(np.float64)
 
 
 def _sparse_categorical_matches(y_true: ArrayLike, y_pred: ArrayLike,
                                 where: str = "sparse_categorical_accuracy") -> np.ndarray:
     true = np.asarray(y_true)
     pred = np.asarray(y_pred)
+    if pred.ndim > 2 and true.shape in (pred.shape[:-1], pred.shape[:-1] + (1,)):
+        # a sequence's integer labels (N, T) against scores (N, T, K): one value per step
+        steps = _sparse_categorical_matches(true.reshape(-1), pred.reshape(-1, pred.shape[-1]),
+                                            where)
+        return steps.reshape(pred.shape[:-1])
     if pred.ndim != 2 or (true.ndim == 2 and true.shape[1] > 1):
         raise ValueError(f"{where}: needs integer labels y_true of shape (N,) and scores y_pred "
                          f"of shape (N, K), got {true.shape} and {pred.shape}; for one-hot "
@@ -237,6 +254,7 @@ def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *,
     0.5
     """
     matches = _categorical_matches(y_true, y_pred)
+    matches = matches.reshape(len(matches), -1).mean(axis=1)   # each example's mean
     return _weighted_mean(matches, sample_weight, "categorical_accuracy")
 
 
@@ -247,7 +265,8 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *,
     >>> sparse_categorical_accuracy([1, 0, 2], [[0.1, 0.9, 0.0], [0.8, 0.1, 0.1], [0.5, 0.2, 0.3]])
     0.666...
     """
-    return _weighted_mean(_sparse_categorical_matches(y_true, y_pred), sample_weight,
+    matches = _sparse_categorical_matches(y_true, y_pred)
+    return _weighted_mean(matches.reshape(len(matches), -1).mean(axis=1), sample_weight,
                           "sparse_categorical_accuracy")
 
 
@@ -574,7 +593,8 @@ class _ShapeChosenAccuracy(Metric):
 
 
 class _ConfusionMetric(Metric):
-    """Precision, recall or F1 from a confusion matrix summed over batches.
+    """scikit-learn's precision, recall or F1 from a confusion matrix summed over batches
+    (not Keras's: Keras's Precision/Recall score every entry, see confusion_metrics.py).
 
     ``y_pred`` of shape (N,) or (N, 1) is binary: 0/1 labels or probabilities of
     class 1 (positive when ``> threshold``), scored for class 1. ``y_pred`` of
@@ -586,18 +606,7 @@ class _ConfusionMetric(Metric):
     _which = ""
 
     def __init__(self, name: str | None = None, threshold: float = 0.5,
-                 dtype: Any = None, *, thresholds: float | None = None,
-                 top_k: int | None = None, class_id: int | None = None) -> None:
-        who = type(self).__name__
-        if top_k is not None or class_id is not None:
-            raise NotImplementedError(f"{who}: top_k= and class_id= (Keras's) are not "
-                                      "supported; score one class with y_true == k and its "
-                                      "column of y_pred")
-        if thresholds is not None:   # Keras's spelling; one threshold here
-            if np.ndim(thresholds) != 0:
-                raise ValueError(f"{who}: thresholds={thresholds!r}; give one threshold "
-                                 "(a number), or one metric per threshold")
-            threshold = float(thresholds)
+                 dtype: Any = None) -> None:
         self.threshold = threshold
         super().__init__(name, dtype)
 
@@ -646,64 +655,62 @@ class _ConfusionMetric(Metric):
         return _score_from_confusion(self._cm[np.ix_(seen, seen)], self._which, "macro")
 
 
-class Precision(_ConfusionMetric):
-    """Streaming :func:`precision`: binary for y_pred (N,) or (N, 1), macro over classes for (N, K)."""
+class MacroPrecision(_ConfusionMetric):
+    """Streaming :func:`precision` (scikit-learn's): binary for y_pred (N,) or (N, 1),
+    the macro average over the argmax classes for (N, K) against integer or one-hot
+    labels. Keras's Precision scores every entry instead; this is adkit's own.
 
-    name = "precision"
+    >>> m = MacroPrecision(); m.update_state([0, 1, 2, 2], np.eye(3)[[0, 2, 2, 2]]); m.result()
+    0.555...
+    """
+
+    name = "macro_precision"
     _which = "precision"
 
 
-class Recall(_ConfusionMetric):
-    """Streaming :func:`recall`: binary for y_pred (N,) or (N, 1), macro over classes for (N, K)."""
+class MacroRecall(_ConfusionMetric):
+    """Streaming :func:`recall` (scikit-learn's), binary or macro as MacroPrecision."""
 
-    name = "recall"
+    name = "macro_recall"
     _which = "recall"
 
 
-class F1Score(_ConfusionMetric):
-    """Streaming :func:`f1_score`: binary for y_pred (N,) or (N, 1), macro over classes for (N, K)."""
+class MacroF1Score(_ConfusionMetric):
+    """Streaming :func:`f1_score` (scikit-learn's), binary or macro as MacroPrecision
+    (Keras's F1Score keeps per-class counts of one-hot outputs instead)."""
 
-    name = "f1_score"
+    name = "macro_f1_score"
     _which = "f1"
 
 
-class AUC(Metric):
-    """Streaming :func:`roc_auc_score`, exact: it keeps every score and ranks them at ``result()``.
+class ExactAUC(Metric):
+    """Streaming :func:`roc_auc_score`, exact: it keeps every score and ranks them at
+    ``result()`` (Keras's AUC counts at num_thresholds thresholds instead: an
+    approximation, see confusion_metrics.AUC). adkit's own.
 
     ``y_pred`` of shape (N,) or (N, 1) scores class 1 of 0/1 labels; (N, 2)
     uses column 1; (N, K > 2) gives the macro average of one-vs-rest AUCs
     (scikit-learn's ``multi_class="ovr"``) against integer or one-hot labels.
     The result is nan while a class has no positive or no negative yet.
 
-    Keras's arguments: ``curve="PR"`` gives the area under the precision-recall curve,
-    exact as :func:`average_precision_score` (step-wise; nan until there is a positive);
-    ``from_logits=True`` reads y_pred through a sigmoid. Both areas are exact, so
-    ``num_thresholds`` and ``summation_method`` (Keras's bucketed approximation) change
-    nothing; multi_label and label_weights are refused.
+    ``curve="PR"`` gives the area under the precision-recall curve, exact as
+    :func:`average_precision_score` (step-wise; nan until there is a positive);
+    ``from_logits=True`` reads y_pred through a sigmoid.
     """
 
-    name = "auc"
+    name = "exact_auc"
 
-    def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
-                 summation_method: str = "interpolation", name: str | None = None,
-                 dtype: Any = None, thresholds: Any = None, multi_label: bool = False,
-                 num_labels: int | None = None, label_weights: Any = None,
+    def __init__(self, curve: str = "ROC", name: str | None = None, dtype: Any = None,
                  from_logits: bool = False) -> None:
         self.curve = str(curve).upper()
         if self.curve not in ("ROC", "PR"):
-            raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
-        if multi_label or label_weights is not None:
-            raise NotImplementedError("AUC: multi_label=True and label_weights are not "
-                                      "supported; use one AUC per label column")
-        self.num_thresholds, self.summation_method = num_thresholds, summation_method
-        self.thresholds, self.num_labels = thresholds, num_labels
+            raise ValueError(f"ExactAUC: curve must be 'ROC' or 'PR', got {curve!r}")
         self.from_logits = bool(from_logits)
         super().__init__(name, dtype)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "num_thresholds": self.num_thresholds,
-                "curve": self.curve, "summation_method": self.summation_method,
-                "multi_label": False, "from_logits": self.from_logits}
+        return {**super().get_config(), "curve": self.curve,
+                "from_logits": self.from_logits}
 
     def reset_state(self) -> None:
         self._labels: list[np.ndarray] = []
@@ -788,6 +795,45 @@ class WeightedMetric(Metric):
         return self.metric.result()
 
 
+# --- compiled metrics and masks -------------------------------------------------
+
+def applies_mask(metric: Any) -> bool:
+    """Whether Keras weighs this metric's values by its output's mask: the metrics that
+    average one value per example or step (MeanMetricWrapper's) do; the threshold
+    metrics (Precision, AUC, ...) and custom Metric subclasses do not."""
+    if isinstance(metric, WeightedMetric):
+        return applies_mask(metric.metric)
+    return isinstance(metric, (MeanMetricWrapper, _ShapeChosenAccuracy))
+
+
+def masked_sample_weight(mask: ArrayLike, sample_weight: ArrayLike | None = None) -> np.ndarray:
+    """Keras's apply_mask for metrics (reduction "sum"): the mask as 0/1 weights, times
+    the sample weights (one per example weighs each of its steps).
+
+    >>> masked_sample_weight(np.array([[True, False]]), [3.0])
+    array([[3., 0.]])
+    """
+    weights = np.asarray(mask, dtype=np.float64)
+    if sample_weight is None:
+        return weights
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim == weights.ndim + 1 and w.shape[-1] == 1:
+        w = w[..., 0]
+    return weights * w.reshape(w.shape + (1,) * max(weights.ndim - w.ndim, 0))
+
+
+def update_compiled(metric: Any, y_true: Any, y_pred: Any, sample_weight: Any = None,
+                    mask: Any = None) -> None:
+    """Fold one batch into a compiled metric as Keras's fit/evaluate do: the output's
+    mask (if any) weighs the metrics that take it, times sample_weight where given."""
+    if mask is not None and applies_mask(metric):
+        sample_weight = masked_sample_weight(mask, sample_weight)
+    if sample_weight is None:
+        metric.update_state(y_true, y_pred)
+    else:
+        metric.update_state(y_true, y_pred, sample_weight=sample_weight)
+
+
 # --- resolving names ----------------------------------------------------------
 
 _BY_NAME: dict[str, type[Metric]] = {
@@ -798,9 +844,14 @@ _BY_NAME: dict[str, type[Metric]] = {
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "precision": Precision,
     "recall": Recall,
-    "f1": F1Score,
+    "f1": MacroF1Score,          # adkit's older name: scikit-learn's F1 (Keras has no "f1")
     "f1_score": F1Score,
+    "fbeta_score": FBetaScore,
     "auc": AUC,
+    "macro_precision": MacroPrecision,
+    "macro_recall": MacroRecall,
+    "macro_f1_score": MacroF1Score,
+    "exact_auc": ExactAUC,
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError,
@@ -840,7 +891,9 @@ CLASSES: dict[str, type[Metric]] = {cls.__name__: cls for cls in (
     MeanSquaredLogarithmicError, KLDivergence, Poisson, CosineSimilarity, LogCoshError, Hinge,
     SquaredHinge, CategoricalHinge, BinaryCrossentropy, CategoricalCrossentropy,
     SparseCategoricalCrossentropy, TruePositives, FalsePositives, TrueNegatives,
-    FalseNegatives)}
+    FalseNegatives, FBetaScore, PrecisionAtRecall, RecallAtPrecision,
+    SensitivityAtSpecificity, SpecificityAtSensitivity, MacroPrecision, MacroRecall,
+    MacroF1Score, ExactAUC)}
 
 # Keyed by the loss name without underscores, so "BinaryCrossentropy" matches too.
 _ACCURACY_BY_LOSS: dict[str, type[Metric]] = {
@@ -878,6 +931,9 @@ def get(identifier: str | Metric | type | Callable, loss: str | None = None) -> 
             return chosen(identifier)
         if key in _BY_NAME:
             return _BY_NAME[key](name=identifier)
+        custom = custom_objects.lookup(identifier)
+        if custom is not None:
+            return get(custom, loss)
         valid = ", ".join(repr(n) for n in ("accuracy", "acc", *_BY_NAME, *CLASSES))
         raise ValueError(f"unknown metric {identifier!r}; valid names are {valid}, or pass a Metric "
                          "or a function f(y_true, y_pred) -> float")

@@ -221,8 +221,8 @@ def test_streaming_accuracies_over_uneven_batches_equal_the_whole_set(weighted):
         M.categorical_accuracy(np.eye(4)[yk], scores, sample_weight=w))
 
 
-@pytest.mark.parametrize("cls, fn", [(M.Precision, M.precision), (M.Recall, M.recall),
-                                     (M.F1Score, M.f1_score)])
+@pytest.mark.parametrize("cls, fn", [(M.MacroPrecision, M.precision), (M.MacroRecall, M.recall),
+                                     (M.MacroF1Score, M.f1_score)])
 def test_streaming_precision_recall_f1_equal_the_whole_set(cls, fn):
     y, p = binary_data(n=301, positive_rate=0.2)
     w = rng.random(301)
@@ -238,7 +238,8 @@ def test_streaming_macro_averages_over_classes_seen_in_either_array_as_sklearn()
     y = np.array([0, 0, 1, 1, 3, 3])
     pred = np.array([0, 1, 1, 4, 3, 3])    # class 2 never appears, class 4 only predicted
     scores = np.eye(5)[pred]
-    for cls, name in [(M.Precision, "precision"), (M.Recall, "recall"), (M.F1Score, "f1_score")]:
+    for cls, name in [(M.MacroPrecision, "precision"), (M.MacroRecall, "recall"),
+                      (M.MacroF1Score, "f1_score")]:
         metric = cls()
         metric.update_state(y[:4], scores[:4])
         metric.update_state(y[4:], scores[4:])
@@ -248,17 +249,17 @@ def test_streaming_macro_averages_over_classes_seen_in_either_array_as_sklearn()
 def test_streaming_auc_is_exact_for_binary_two_column_and_one_vs_rest():
     y, p = binary_data(n=301, positive_rate=0.1, tie_decimals=2)
     w = rng.random(301)
-    assert stream(M.AUC(), y, p) == pytest.approx(skm.roc_auc_score(y, p))
-    assert stream(M.AUC(), y, p, w) == pytest.approx(skm.roc_auc_score(y, p, sample_weight=w))
-    assert stream(M.AUC(), y, np.c_[1 - p, p]) == pytest.approx(skm.roc_auc_score(y, p))
+    assert stream(M.ExactAUC(), y, p) == pytest.approx(skm.roc_auc_score(y, p))
+    assert stream(M.ExactAUC(), y, p, w) == pytest.approx(skm.roc_auc_score(y, p, sample_weight=w))
+    assert stream(M.ExactAUC(), y, np.c_[1 - p, p]) == pytest.approx(skm.roc_auc_score(y, p))
     yk, scores = multiclass_data(n=301, k=4)
     expected = skm.roc_auc_score(yk, scores, multi_class="ovr", average="macro")
-    assert stream(M.AUC(), yk, scores) == pytest.approx(expected)
-    assert stream(M.AUC(), np.eye(4)[yk], scores) == pytest.approx(expected)
+    assert stream(M.ExactAUC(), yk, scores) == pytest.approx(expected)
+    assert stream(M.ExactAUC(), np.eye(4)[yk], scores) == pytest.approx(expected)
 
 
 def test_streaming_auc_is_nan_until_both_classes_are_seen():
-    auc = M.AUC()
+    auc = M.ExactAUC()
     assert np.isnan(auc.result())
     auc.update_state([0, 0], [0.1, 0.7])
     assert np.isnan(auc.result())
@@ -312,8 +313,9 @@ def test_accuracy_without_a_deciding_loss_follows_the_shapes_as_keras(y_true, y_
 def test_get_resolves_names_instances_and_classes():
     for name, cls in [("binary_accuracy", M.BinaryAccuracy), ("categorical_accuracy", M.CategoricalAccuracy),
                       ("sparse_categorical_accuracy", M.SparseCategoricalAccuracy),
-                      ("precision", M.Precision), ("recall", M.Recall), ("f1", M.F1Score),
-                      ("f1_score", M.F1Score), ("auc", M.AUC)]:
+                      ("precision", M.Precision), ("recall", M.Recall), ("f1", M.MacroF1Score),
+                      ("f1_score", M.F1Score), ("auc", M.AUC), ("macro_precision", M.MacroPrecision),
+                      ("macro_recall", M.MacroRecall), ("exact_auc", M.ExactAUC)]:
         assert type(M.get(name)) is cls and M.get(name).name == name
     metric = M.Recall(name="r")
     assert M.get(metric) is metric
@@ -363,7 +365,7 @@ def test_binary_metrics_reject_multiclass_labels_and_name_the_fix():
     with pytest.raises(ValueError, match="sparse_categorical_accuracy"):
         M.binary_accuracy([0, 3], [0.1, 0.9])
     with pytest.raises(ValueError, match=r"labels \{0, 1, 2\}.*\(N, K\) scores"):
-        M.Precision().update_state([0, 1, 2], [0, 1, 1])
+        M.MacroPrecision().update_state([0, 1, 2], [0, 1, 1])
 
 
 def test_labels_that_are_not_labels_are_rejected():
@@ -389,7 +391,7 @@ def test_auc_needs_monotonic_x_and_two_points():
 
 
 def test_streaming_metric_refuses_a_change_of_task_until_reset():
-    metric = M.Precision()
+    metric = M.MacroPrecision()
     metric.update_state([0, 1], [0.2, 0.8])
     with pytest.raises(ValueError, match="reset_state"):
         metric.update_state([0, 2], np.eye(3)[:2])
