@@ -339,10 +339,11 @@ class Precision(_PrecisionOrRecall):
 
 
 class Recall(_PrecisionOrRecall):
-    """Keras 3's Recall: TP / (TP + FN) over every entry; arguments as Precision's.
+    """Keras 3's Recall: TP / (TP + FN) over every entry; arguments as Precision's. A
+    score equal to the threshold is not above it:
 
     >>> m = Recall(); m.update_state([0, 1, 1], [0.4, 0.9, 0.5]); m.result()
-    1.0
+    0.5
     """
 
     name = "recall"

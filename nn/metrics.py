@@ -3,11 +3,15 @@ and streaming objects with Keras's names for ``model.compile(metrics=[...])``.
 
 The functions take whole arrays and return a float (an array for curves and
 ``average=None``). The streaming metrics keep sufficient statistics from batch
-to batch (weighted sums, a confusion matrix, or for AUC the scores themselves),
+to batch (weighted sums, a confusion matrix, or for ExactAUC the scores themselves),
 so their result over batches of any sizes equals the function on the whole set.
-Keras 3's other streaming metrics (top-k accuracy, RootMeanSquaredError, MAPE, KL
-divergence, the hinges, Mean, Sum, ...) live in nn/mean_metrics.py and nn/metric_base.py;
-this module gives every one of them by class and by Keras's string name (``get``).
+Keras 3's streaming metrics live in nn/mean_metrics.py and nn/metric_base.py (top-k
+accuracy, RootMeanSquaredError, MAPE, KL divergence, the hinges, Mean, Sum, ...),
+nn/confusion_metrics.py (Precision, Recall, AUC, the confusion counts and the
+*At* metrics, which score every entry of y_pred as Keras's do) and nn/fscore_metrics.py
+(F1Score, FBetaScore); this module gives every one of them by class and by Keras's
+string name (``get``). scikit-learn's streaming precision, recall and F1 (the macro
+average over argmax classes) are MacroPrecision, MacroRecall and MacroF1Score here.
 
 Conventions shared by both:
 
