@@ -39,7 +39,7 @@ import numpy as np
 
 from .seeding import fresh_seed
 
-__all__ = ["Dataset", "Cardinality", "INFINITE", "UNKNOWN"]
+__all__ = ["Dataset", "Cardinality", "EagerArray", "INFINITE", "UNKNOWN"]
 
 #: tf.data's cardinality codes: the dataset never ends / its length cannot be told
 INFINITE = -1
@@ -63,6 +63,27 @@ class Cardinality(int):
     def numpy(self) -> np.int64:
         """The value as a NumPy int64."""
         return np.int64(self)
+
+
+class EagerArray(np.ndarray):
+    """A NumPy array that also answers `.numpy()`, as the eager tensors a tf.data
+    dataset yields do, so `images[0].numpy().astype("uint8")` from Keras's tutorials
+    runs; anything else treats it as the plain array it is (np.asarray gives that)."""
+
+    def numpy(self) -> np.ndarray:
+        """The plain NumPy array."""
+        return np.asarray(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        item = super().__getitem__(key)
+        # a single item is a 0-d EagerArray (tf's scalar tensor), not a NumPy scalar
+        return np.asarray(item).view(EagerArray) if isinstance(item, np.generic) else item
+
+
+def _eager(leaf: Any) -> Any:
+    if isinstance(leaf, (np.ndarray, np.generic)) and not isinstance(leaf, EagerArray):
+        return np.asarray(leaf).view(EagerArray)
+    return leaf
 
 
 def map_structure(fn: Callable, *elements: Any) -> Any:
@@ -145,7 +166,7 @@ class Dataset:
 
     # --- iteration -----------------------------------------------------------------
     def __iter__(self) -> Iterator:
-        return iter(self._make_iterator())
+        return (map_structure(_eager, e) for e in self._make_iterator())
 
     def as_numpy_iterator(self) -> Iterator:
         """The elements as NumPy arrays (they already are)."""

@@ -60,6 +60,17 @@ def test_original_size_images_are_the_files_pixels(image_dir):
     assert same.class_names == ["cats"] and len(same.file_paths) == 6
 
 
+def test_keras_tutorial_loop_with_numpy_calls(image_dir):
+    root, _ = image_dir
+    ds = keras.utils.image_dataset_from_directory(root, image_size=(6, 6), batch_size=9, seed=1,
+                                                  verbose=False)
+    for images, labels in ds.take(1):
+        first = images[0].numpy().astype("uint8")
+        assert type(first) is np.ndarray and first.shape == (6, 6, 3)
+        assert ds.class_names[labels[0]] in ds.class_names
+        assert labels.numpy().shape == (9,) and int(labels[0].numpy()) == int(labels[0])
+
+
 def test_unresized_pixels_and_nearest_downscale(tmp_path):
     a = np.random.default_rng(1).integers(0, 256, size=(8, 12, 3), dtype=np.uint8)
     (tmp_path / "only").mkdir()
