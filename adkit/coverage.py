@@ -107,8 +107,9 @@ def markdown() -> str:
         "functions listed below are bound to their rules once, at the first "
         "differentiation after their module is imported (adkit/rules/scipy_binding.py). "
         "scipy.stats methods are differentiable in the point and every parameter except "
-        "poisson's integer k; the shape parameters of the cdf/sf family of t, beta, gamma "
-        "and chi2 (incomplete beta/gamma functions, also scipy.special's gammainc, "
+        "the counts of the discrete families (k, loc, binom's n); the shape parameters of "
+        "the cdf/sf family of t, beta, gamma, chi2, invgamma and nbinom's n (incomplete "
+        "beta/gamma functions, also scipy.special's gammainc, "
         "gammaincc, betainc and stdtr) once, by quadrature, and multivariate_normal with "
         "allow_singular=True on its support. A SciPy function without an entry raises an "
         "error naming it.",

@@ -20,6 +20,8 @@ What is differentiable:
   pseudo-inverse on the support (x - mean in cov's range; -inf outside it),
   differentiable along everything that keeps the rank (_pseudo_factors).
 - dirichlet: pdf, logpdf in x and alpha.
+- expon, laplace, logistic, cauchy, uniform, halfnorm, halfcauchy, gumbel_r, rayleigh,
+  lognorm, invgamma, pareto, bernoulli, binom, geom, nbinom: adkit/rules/scipy_stats_more.py.
 Frozen distributions work too: norm(loc, scale).logpdf(x) calls the bound methods, and
 multivariate_normal(mean, cov) or dirichlet(alpha) with traced parameters gives a small
 frozen object offering the methods above (SciPy's precomputes plain factorizations).
@@ -445,7 +447,7 @@ def _method(table: dict, method: str) -> Callable:
             raise NoRuleError(
                 f"scipy.stats.{getattr(self, 'name', type(self).__name__)}.{method} received "
                 "a traced value, but adkit differentiates scipy.stats only for "
-                f"{', '.join(sorted(d.name for d in (*UNIVARIATE.values(), poisson)))}, "
+                f"{', '.join(sorted(d.name for d in (*UNIVARIATE.values(), *DISCRETE.values())))}, "
                 "multivariate_normal and dirichlet. Write the density with NumPy and "
                 "scipy.special (which adkit differentiates), or pass "
                 "adkit.stop_gradient(x) if no derivative should flow through it.")
@@ -484,3 +486,6 @@ for _m in ("logpdf", "pdf"):
     bind(getattr(_MVN_FROZEN, _m), _plain_frozen_mvn(MULTIVARIATE[(MVN, _m)]),
          f"scipy.stats.multivariate_normal(...).{_m}")
 bind(DIRICHLET.__call__, _frozen_dirichlet, "scipy.stats.dirichlet.__call__")
+
+# the further families (expon, laplace, ..., binom, nbinom) register themselves in the tables
+from . import scipy_stats_more  # noqa: E402,F401
