@@ -15,6 +15,7 @@ Files are read when a batch is asked for; images are decoded by Pillow
 from __future__ import annotations
 
 import os
+import wave
 from typing import Any, Callable
 
 import numpy as np
@@ -24,8 +25,8 @@ from .image_utils import (RESIZE_METHODS, require_pillow, resize_image, resize_w
                           smart_crop_box)
 from .seeding import fresh_seed
 
-__all__ = ["image_dataset_from_directory", "text_dataset_from_directory", "index_directory",
-           "IMAGE_FORMATS"]
+__all__ = ["image_dataset_from_directory", "text_dataset_from_directory",
+           "audio_dataset_from_directory", "index_directory", "read_wav", "IMAGE_FORMATS"]
 
 #: the file suffixes image_dataset_from_directory lists (Keras's ALLOWLIST_FORMATS)
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -165,7 +166,7 @@ def _encode_labels(labels: np.ndarray, label_mode: str, num_classes: int) -> np.
 
 def _files_dataset(paths: list[str], labels: Any, label_mode: Any, num_classes: int,
                    read: Callable[[str], np.ndarray], batch_size: int | None, shuffle: bool,
-                   seed: int | None) -> Dataset:
+                   seed: int | None, stack: Callable[[list], np.ndarray]) -> Dataset:
     """The Dataset of (contents, label) batches (contents alone without labels)."""
     rows = np.arange(len(paths))
     encoded = None if label_mode is None else _encode_labels(labels, label_mode, num_classes)
@@ -179,7 +180,7 @@ def _files_dataset(paths: list[str], labels: Any, label_mode: Any, num_classes: 
         if np.ndim(index) == 0:
             contents = read(paths[int(index)])
         else:
-            contents = np.stack([read(paths[int(i)]) for i in index]) if len(index) else None
+            contents = stack([read(paths[int(i)]) for i in index])
         return contents if encoded is None else (contents, encoded[index])
     out = ds.map(load)
     if batch_size is not None:
@@ -191,7 +192,8 @@ def _files_dataset(paths: list[str], labels: Any, label_mode: Any, num_classes: 
 def _subsets(directory: str, labels: Any, label_mode: Any, class_names: Any,
              formats: tuple[str, ...], batch_size: int | None, shuffle: bool, seed: int | None,
              validation_split: float | None, subset: str | None, follow_links: bool,
-             verbose: bool, read: Callable[[str], Any], what: str) -> Any:
+             verbose: bool, read: Callable[[str], Any], what: str,
+             stack: Callable[[list], np.ndarray] = np.stack) -> Any:
     """The Dataset (or [training, validation] for subset="both") of the files."""
     _check_split(validation_split, subset, shuffle, seed)
     if seed is None:
@@ -213,7 +215,7 @@ def _subsets(directory: str, labels: Any, label_mode: Any, class_names: Any,
                              f"formats: {formats}")
         ds = _files_dataset(part_paths, part_labels, label_mode, num_classes, read, batch_size,
                             shuffle and part != "validation" if subset == "both" else shuffle,
-                            seed)
+                            seed, stack)
         ds.class_names = class_names
         out.append(ds)
     return out if subset == "both" else out[0]
@@ -331,3 +333,79 @@ def text_dataset_from_directory(directory: str, labels: Any = "inferred",
 
     return _subsets(directory, labels, label_mode, class_names, (".txt",), batch_size, shuffle,
                     seed, validation_split, subset, follow_links, verbose, read, "text files")
+
+
+def read_wav(path: str, samples: int | None = None) -> np.ndarray:
+    """A 16-bit PCM WAV file as float32 (samples, channels) in [-1, 1), cut or padded
+    with zeros to `samples` if given, as tf.audio.decode_wav."""
+    try:
+        with wave.open(path, "rb") as f:
+            width, channels, frames = f.getsampwidth(), f.getnchannels(), f.getnframes()
+            raw = f.readframes(frames)
+    except (wave.Error, EOFError) as e:
+        raise ValueError(f"{path}: not a PCM WAV file ({e}); audio_dataset_from_directory "
+                         "reads 16-bit PCM .wav files, as Keras (tf.audio.decode_wav)") from e
+    if width != 2:
+        raise ValueError(f"{path}: {8 * width}-bit samples; audio_dataset_from_directory reads "
+                         "16-bit PCM .wav files, as Keras (tf.audio.decode_wav): convert it")
+    audio = np.frombuffer(raw, "<i2").reshape(-1, channels).astype(np.float32) / 32768.0
+    if samples is not None and samples >= 0:
+        fitted = np.zeros((samples, channels), np.float32)
+        fitted[:min(samples, len(audio))] = audio[:samples]
+        audio = fitted
+    return audio
+
+
+def _pad_stack(items: list) -> np.ndarray:
+    """Arrays of different lengths stacked, zero-padded at the end to the longest (as
+    tf.data's padded_batch)."""
+    longest = max(len(a) for a in items)
+    out = np.zeros((len(items), longest) + items[0].shape[1:], items[0].dtype)
+    for row, a in zip(out, items):
+        row[:len(a)] = a
+    return out
+
+
+def audio_dataset_from_directory(directory: str, labels: Any = "inferred",
+                                 label_mode: str | None = "int",
+                                 class_names: list[str] | None = None,
+                                 batch_size: int | None = 32, sampling_rate: int | None = None,
+                                 output_sequence_length: int | None = None,
+                                 ragged: bool = False, shuffle: bool = True,
+                                 seed: int | None = None, validation_split: float | None = None,
+                                 subset: str | None = None, follow_links: bool = False,
+                                 verbose: bool = True) -> Any:
+    """A Dataset of (audio, labels) batches from the .wav files under directory, one
+    subdirectory per class, as Keras's keras.utils.audio_dataset_from_directory.
+
+    Audio is float32 (batch, samples, channels) in [-1, 1) from 16-bit PCM files (what
+    tf.audio.decode_wav reads), cut or zero-padded to output_sequence_length, else
+    zero-padded to the longest clip of each batch (Keras's padded_batch). Labels,
+    subsets, class_names and file_paths as image_dataset_from_directory. Not
+    supported, each refused by name: sampling_rate (Keras resamples with
+    tensorflow-io) and ragged=True.
+    """
+    labels, label_mode = _check_labels(labels, label_mode, class_names)
+    if ragged and output_sequence_length is not None:
+        raise ValueError("Cannot set both `ragged` and `output_sequence_length`")
+    if ragged:
+        raise ValueError("ragged=True is not supported: adkit.nn has no ragged tensors; leave it "
+                         "False (clips are zero-padded to the longest of each batch) or pass "
+                         "output_sequence_length")
+    if sampling_rate is not None:
+        raise ValueError("sampling_rate is not supported: Keras resamples with tensorflow-io, "
+                         "adkit.nn does not resample; resample the files beforehand and leave "
+                         "sampling_rate=None")
+    if output_sequence_length is not None and (
+            isinstance(output_sequence_length, bool) or
+            not isinstance(output_sequence_length, (int, np.integer)) or
+            output_sequence_length < 1):
+        raise ValueError(f"output_sequence_length must be a positive integer or None, got "
+                         f"{output_sequence_length!r}")
+
+    def read(path: str) -> np.ndarray:
+        return read_wav(path, output_sequence_length)
+
+    return _subsets(directory, labels, label_mode, class_names, (".wav",), batch_size, shuffle,
+                    seed, validation_split, subset, follow_links, verbose, read, "audio files",
+                    _pad_stack)

@@ -333,3 +333,82 @@ def test_plot_model_png_with_graphviz(tmp_path):
         pytest.skip("Graphviz's dot program is not installed (apt install graphviz)")
     keras.utils.plot_model(functional_model(), to_file=tmp_path / "m.png")
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# ------------------------------------------------------------------------ audio --
+
+def write_wav(path, samples, rate=8000):
+    import wave
+    samples = np.asarray(samples, np.int16)
+    samples = samples[:, None] if samples.ndim == 1 else samples
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(samples.shape[1])
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(samples.astype("<i2").tobytes())
+
+
+@pytest.fixture
+def audio_dir(tmp_path):
+    rng = np.random.default_rng(6)
+    clips = {}
+    for name, freq in (("low", 0.05), ("high", 0.6)):
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            n = 40 + 5 * i
+            clip = (12000 * np.sin(freq * np.arange(n)) + rng.normal(0, 200, n)).astype(np.int16)
+            write_wav(tmp_path / name / f"{i}.wav", clip)
+            clips[f"{name}/{i}.wav"] = clip
+    return tmp_path, clips
+
+
+def test_audio_samples_are_pcm_over_32768_padded_per_batch(audio_dir):
+    scipy_wavfile = pytest.importorskip("scipy.io.wavfile", reason="SciPy reads the WAV files")
+    root, clips = audio_dir
+    ds = keras.utils.audio_dataset_from_directory(root, batch_size=4, shuffle=False,
+                                                  verbose=False)
+    assert ds.class_names == ["high", "low"]
+    audio, labels = next(iter(ds))   # unshuffled: the first four files
+    paths = ds.file_paths[:4]
+    assert audio.dtype == np.float32 and audio.shape[2] == 1
+    assert audio.shape[1] == max(len(clips[relative(root, p)]) for p in paths)
+    for row, path in zip(audio, paths):
+        _, pcm = scipy_wavfile.read(path)
+        np.testing.assert_array_equal(row[:len(pcm), 0], pcm.astype(np.float32) / 32768)
+        assert np.all(row[len(pcm):] == 0)
+    fixed = keras.utils.audio_dataset_from_directory(root, output_sequence_length=50,
+                                                     batch_size=None, shuffle=False,
+                                                     verbose=False)
+    for (clip, _), path in zip(fixed, fixed.file_paths):
+        pcm = clips[relative(root, path)]
+        assert clip.shape == (50, 1)
+        np.testing.assert_array_equal(clip[:min(50, len(pcm)), 0],
+                                      pcm[:50].astype(np.float32) / 32768)
+
+
+def test_audio_refusals(audio_dir, tmp_path):
+    root, _ = audio_dir
+    with pytest.raises(ValueError, match="sampling_rate is not supported.*tensorflow-io"):
+        keras.utils.audio_dataset_from_directory(root, sampling_rate=16000)
+    with pytest.raises(ValueError, match="ragged=True is not supported"):
+        keras.utils.audio_dataset_from_directory(root, ragged=True)
+    (tmp_path / "eight" / "a").mkdir(parents=True)
+    import wave
+    with wave.open(str(tmp_path / "eight" / "a" / "x.wav"), "wb") as f:
+        f.setnchannels(1), f.setsampwidth(1), f.setframerate(8000)
+        f.writeframes(bytes(10))
+    ds = keras.utils.audio_dataset_from_directory(tmp_path / "eight", verbose=False)
+    with pytest.raises(ValueError, match="8-bit samples.*16-bit PCM"):
+        list(ds)
+
+
+def test_fit_on_audio_dataset(audio_dir):
+    root, _ = audio_dir
+    train = keras.utils.audio_dataset_from_directory(root, batch_size=4, seed=0,
+                                                     output_sequence_length=40, verbose=False)
+    model = keras.Sequential([keras.Input((40, 1)), keras.layers.Conv1D(4, 3),
+                              keras.layers.GlobalMaxPooling1D(),
+                              keras.layers.Dense(2, activation="softmax")], seed=0)
+    model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+    history = model.fit(train, epochs=20, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0] / 2
