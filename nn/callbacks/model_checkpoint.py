@@ -43,6 +43,9 @@ class ModelCheckpoint(Monitoring):
         except (KeyError, IndexError, ValueError) as e:
             raise ValueError(f"ModelCheckpoint filepath {self.filepath!r} names {e}, which is "
                              f"not among epoch and the logs ({', '.join(logs)})") from None
+        folder = os.path.dirname(path)
+        if folder:   # as Keras 3: a checkpoint folder that is missing is made, not an
+            os.makedirs(folder, exist_ok=True)   # error after the first epoch's training
         if self.save_weights_only:
             self.model.save_weights(path)
         else:

@@ -266,3 +266,14 @@ def test_a_weights_h5_file_that_is_not_hdf5_says_so(tmp_path, content, said):
         model.load_weights(str(path))
     for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_model_checkpoint_makes_its_missing_folder_as_keras_does(tmp_path):
+    # before: FileNotFoundError at the end of the first epoch, its training lost
+    x, y = _data()
+    path = tmp_path / "runs" / "a" / "ckpt-{epoch:02d}.adkit"
+    model = _model()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[keras.callbacks.ModelCheckpoint(str(path))])
+    assert sorted(os.listdir(tmp_path / "runs" / "a")) == ["ckpt-01.adkit", "ckpt-02.adkit"]
+    np.testing.assert_allclose(load_model(str(tmp_path / "runs" / "a" / "ckpt-02.adkit"))
+                               .predict(x, verbose=0), model.predict(x, verbose=0))
