@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .arguments import accepts_argnum, differentiable_leaves, normalize_argnums
+from .arguments import accepts_argnum, check_callable, differentiable_leaves, normalize_argnums
 from .forward.api import forward_jacobian, jvp
 from .reverse.api import _Recorded, grad, reverse_jacobian, value_and_grad, vjp
 from .rules.helpers import size_of
@@ -81,6 +81,7 @@ def hvp(f: Callable, primals: Any, tangents: Any) -> Any:
     >>> hvp(lambda x: np.sum(x ** 3), (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
     array([6., 0.])
     """
+    check_callable(f, "hvp")
     return jvp(grad(f), primals, tangents)[1]
 
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .arguments import argument_names
+from .arguments import argument_names, check_callable
 from .errors import PointError
 from .pytree import leaf_paths, tree_flatten, tree_unflatten
 
@@ -121,6 +121,7 @@ def check_grads(f: Callable, args: Any, *, order: int = 1,
     >>> report.ok, len(report.comparisons)
     (True, 6)
     """
+    check_callable(f, "check_grads")
     if order not in (1, 2):
         raise ValueError(f"check_grads: order must be 1 or 2, got {order!r}")
     with np.errstate(all="ignore"):  # points outside the domain are reported below
@@ -210,6 +211,10 @@ class _Problem:
         self.x0 = np.concatenate(flat) if flat else np.zeros(0)
         self.complex_in = any(c for *_, cplx in self.parts for c in cplx)
         out = f(*self.args)
+        if out is None or np.asarray(out).dtype.kind not in "iufc":
+            raise TypeError(f"check_grads: f returned {type(out).__name__} {out!r:.60}; it "
+                            "must return a number or an array of numbers"
+                            + (" (does f end without a return statement?)" if out is None else ""))
         self.out_shape = np.shape(out)
         self.complex_out = np.iscomplexobj(out)
 

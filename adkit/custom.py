@@ -372,6 +372,9 @@ def checkpoint(fun: Callable) -> Callable:
     ...     functools.reduce(lambda v, _: step(v), range(20), x)))(np.ones(3))))
     True
     """
+    if not callable(fun):
+        raise TypeError(f"checkpoint takes a function, got {type(fun).__name__}")
+
     def fwd(*args: Any, **kwargs: Any) -> tuple:
         return fun(*args, **kwargs), (args, kwargs)
 

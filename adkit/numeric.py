@@ -320,6 +320,9 @@ def _float_leaf(leaf: Any, path: str, fname: str) -> np.ndarray:
     """One leaf of x as a real floating-point array; ints become float64."""
     if isinstance(leaf, (bool, np.bool_)):
         raise TypeError(f"{fname}: {path} is a boolean; booleans have no derivative")
+    if isinstance(leaf, np.ma.MaskedArray):   # the steps would move masked entries too
+        raise TypeError(f"{fname}: {path} is a masked array, whose masked entries f ignores "
+                        "but the differences would step; pass x.filled(0.0) or x.compressed()")
     try:
         a = np.asarray(leaf)
     except Exception as e:  # noqa: BLE001  (anything NumPy cannot take is the user's type)
@@ -344,6 +347,9 @@ class _Counted:
     """f on flat vectors: counts calls, checks that every output has one numeric shape."""
 
     def __init__(self, f: Callable, point: _Point, scalar: bool = False) -> None:
+        if not callable(f):
+            raise TypeError(f"{point.fname}: f must be a function, got {type(f).__name__} "
+                            f"{f!r:.60}")
         self.f, self.point, self.fname, self.scalar = f, point, point.fname, scalar
         self.nfev = 0
         self.shape: tuple | None = None

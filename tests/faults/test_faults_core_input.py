@@ -190,3 +190,35 @@ def test_an_arbitrary_python_object_argument_names_its_type():
     with pytest.raises(TypeError, match=r"dtype datetime64"):
         grad(lambda x: 1.0)(np.array(["2020-01-01"], dtype="datetime64[D]"))
     assert adkit.grad(lambda x: x * x)(2 ** 40) == 2.0 ** 41
+
+
+def test_the_other_entry_points_refuse_a_non_callable_by_their_own_name():
+    # before: checkpoint said "custom_vjp takes a function", hvp "grad takes ...", and
+    # check_grads and the numeric referee failed with "'int' object is not callable"
+    from adkit import numeric
+    for make, name in ((lambda: adkit.checkpoint(3), "checkpoint"),
+                       (lambda: adkit.hvp(3, (1.0,), (1.0,)), "hvp"),
+                       (lambda: adkit.check_grads(3, (1.0,)), "check_grads"),
+                       (lambda: numeric.gradient(3, np.ones(2)), "gradient"),
+                       (lambda: numeric.jacobian(3, np.ones(2)), "jacobian")):
+        with pytest.raises(TypeError, match=rf"^{name}"):
+            make()
+
+
+def test_check_grads_refuses_an_output_that_is_not_a_number():
+    # before: NumPy's "ufunc 'isfinite' not supported for the input types"
+    def no_return(x):
+        np.sum(x)
+    with pytest.raises(TypeError, match=r"check_grads: f returned NoneType.*return statement"):
+        adkit.check_grads(no_return, (np.ones(2),))
+    with pytest.raises(TypeError, match=r"check_grads: f returned str"):
+        adkit.check_grads(lambda x: "s", (np.ones(2),))
+
+
+def test_the_numeric_referee_refuses_a_masked_array():
+    # before: numeric.gradient(np.sum, masked) answered [1, 1]: the masked entry's step
+    # changed nothing in f, yet a derivative of 1 came back for it... and for the rest the
+    # mask was dropped by the steps; a referee must not be silently wrong
+    from adkit import numeric
+    with pytest.raises(TypeError, match=r"gradient: x is a masked array.*x\.filled\(0\.0\)"):
+        numeric.gradient(lambda v: np.sum(v), _masked())
