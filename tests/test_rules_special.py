@@ -116,6 +116,11 @@ def _shape_derivative(f, a):
     lambda x: sp.multigammaln(x + 1.0, 3), lambda x: sp.multigammaln(x, 1),
     lambda x: sp.softplus(x), lambda x: sp.stdtr(3.0, x - 1.5),
     lambda x: sp.stdtr(np.array([1.0, 2.5, 4.0, 30.0]), 1.0 - x),
+    # adkit/rules/scipy_special_inverse.py (more in tests/test_scipy_special_inverse.py)
+    lambda x: sp.gammaincinv(1.5, x / 4.0), lambda x: sp.gammainccinv(1.5, x / 4.0),
+    lambda x: sp.betaincinv(2.0, 3.0, x / 4.0), lambda x: sp.stdtrit(3.0, x / 4.0),
+    lambda x: sp.poch(x, 1.5), lambda x: sp.owens_t(x - 1.5, 0.7), lambda x: sp.powm1(x, 1.3),
+    lambda x: sp.inv_boxcox1p(x - 1.0, 0.4), lambda x: sp.expn(ORDERS, x),
     # the shape derivatives (quadrature; tests/test_rules_incomplete_shape.py) as functions of x
     lambda x: _shape_derivative(lambda a: sp.gammainc(a, x), 1.7),
     lambda x: _shape_derivative(lambda a: sp.betainc(a, 2.0, x / 4.0), 0.6),

@@ -128,3 +128,50 @@ def test_a_bernoulli_likelihood_fitted_by_scipy_with_adkit_gradients():
 def test_the_unsupported_distribution_error_lists_the_new_families():
     with pytest.raises(NoRuleError, match="expon.*nbinom|nbinom.*expon"):
         adkit.grad(lambda x: st.weibull_min.logpdf(x, 1.5))(1.0)
+
+
+# --- quantiles: ppf and isf of every continuous family -------------------------------------------
+
+QUANTILE_SHAPES = {**CONTINUOUS, "norm": (), "t": (3.5,), "beta": (2.5, 1.7), "gamma": (2.2,),
+                   "chi2": (3.3,)}
+Q_EVERYWHERE = np.array([-0.1, 0.0, 0.05, 0.3, 0.5, 0.7, 0.95, 1.0, 1.2])
+# shapes entering an inverse incomplete gamma/beta/t function: once in the shape (quadrature)
+QUADRATURE_SHAPES = {"t", "beta", "gamma", "chi2", "invgamma"}
+
+
+@pytest.mark.parametrize("name", sorted(QUANTILE_SHAPES))
+def test_quantile_values_are_scipys(name):
+    dist, shapes = getattr(st, name), QUANTILE_SHAPES[name]
+    for method in ("ppf", "isf"):
+        fn = getattr(dist, method)
+        for loc, scale in [(0.0, 1.0), (0.3, 1.7), (0.0, -1.0)]:
+            with np.errstate(all="ignore"):
+                want = fn(Q_EVERYWHERE, *shapes, loc=loc, scale=scale)
+                got, _ = adkit.jvp(lambda q: fn(q, *shapes, loc=loc, scale=scale),
+                                   (Q_EVERYWHERE,), (np.ones(9),))
+            # SciPy's own formulas differ in rounding (chi2: chdtri(df, 1 - q))
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-300, equal_nan=True,
+                                       err_msg=f"{name}.{method}")
+
+
+@pytest.mark.parametrize("name", sorted(QUANTILE_SHAPES))
+@pytest.mark.parametrize("method", ["ppf", "isf"])
+def test_quantile_derivatives(name, method):
+    fn, shapes = getattr(getattr(st, name), method), QUANTILE_SHAPES[name]
+    q = np.array([0.1, 0.45, 0.8])
+    check(lambda q, loc, scale: fn(q, *shapes, loc=loc, scale=scale), q, 0.2, 1.3)
+    if shapes:
+        order = 1 if name in QUADRATURE_SHAPES else 2
+        for i in range(len(shapes)):
+            def in_shape(s, i=i):
+                return fn(q, *shapes[:i], s, *shapes[i + 1:], loc=0.2, scale=1.3)
+            check(in_shape, shapes[i], order=order)
+
+
+def test_quantile_inverts_the_distribution_function_with_its_derivative():
+    q = np.array([0.1, 0.45, 0.8])
+    slope = adkit.elementwise_grad(lambda q: st.gamma.ppf(q, 2.2, scale=1.5))(q)
+    x = st.gamma.ppf(q, 2.2, scale=1.5)
+    np.testing.assert_allclose(slope * st.gamma.pdf(x, 2.2, scale=1.5), 1.0, rtol=1e-11)
+    # SciPy's keyword for the point of ppf, and a frozen distribution
+    check(lambda q, m: st.norm(m, 2.0).ppf(q=q), q, 0.4)

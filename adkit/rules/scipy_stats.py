@@ -79,10 +79,14 @@ class _LocScale:
 
     def __init__(self, name: str, shapes: tuple[str, ...], logpdf: Callable, cdf: Callable,
                  sf: Callable, support: Callable, logcdf: Callable | None = None,
-                 logsf: Callable | None = None, valid: Callable | None = None) -> None:
+                 logsf: Callable | None = None, valid: Callable | None = None,
+                 ppf: Callable | None = None, isf: Callable | None = None,
+                 bounds: tuple[float, float] = (-np.inf, np.inf)) -> None:
         self.name, self.shapes = name, shapes
         self._logpdf, self._cdf, self._sf = logpdf, cdf, sf
         self._logcdf, self._logsf = logcdf, logsf
+        self._ppf, self._isf = ppf, isf  # the standard form's quantiles, at q in (0, 1)
+        self.bounds = bounds  # the standard form's support: ppf at q = 0 and 1
         self.support = support  # plain z, shapes -> mask where the density's formula holds
         self.valid = valid or (lambda *shapes: True)
 
@@ -149,6 +153,31 @@ class _LocScale:
         with np.errstate(divide="ignore"):
             return self._distribution("logsf", fn, args, kwds)
 
+    def ppf(self, *args: Any, **kwds: Any) -> Any:
+        return self._quantile("ppf", self._ppf, args, kwds)
+
+    def isf(self, *args: Any, **kwds: Any) -> Any:
+        return self._quantile("isf", self._isf, args, kwds)
+
+    def _quantile(self, method: str, fn: Callable | None, args: tuple, kwds: dict) -> Any:
+        if fn is None:
+            raise NoRuleError(f"scipy.stats.{self.name}.{method} received a traced value, but "
+                              f"adkit has no rule for {self.name}'s quantile function")
+        if "q" in kwds:  # SciPy's name for the point of ppf and isf
+            kwds = {("x" if k == "q" else k): v for k, v in kwds.items()}
+        q, shapes, loc, scale = self._args(method, args, kwds)
+        plain_q = np.asarray(primal(q), dtype=float)
+        interior = (plain_q > 0) & (plain_q < 1)
+        ok = (plain_q >= 0) & (plain_q <= 1) & (np.asarray(primal(scale)) > 0) & np.asarray(
+            self.valid(*(primal(s) for s in shapes)))
+        z = fn(_safe(interior, q, 0.5), *shapes)
+        if not np.all(interior):  # q = 0 and 1 give the support's ends, as SciPy's do
+            first, last = self.bounds if method == "ppf" else self.bounds[::-1]
+            z = _where(interior, z, 0.0) + np.where(
+                plain_q == 0, first, np.where(plain_q == 1, last, 0.0))
+        with np.errstate(invalid="ignore"):
+            return _where(ok, loc + scale * z, np.nan)
+
 
 def _everywhere(z: Any, *shapes: Any) -> Any:
     return np.ones(np.shape(z), dtype=bool)
@@ -172,7 +201,8 @@ def _positive(*shapes: Any) -> Any:
 norm = _LocScale(
     "norm", (), lambda z: -0.5 * z * z - 0.5 * _LOG_2PI,
     cdf=lambda z: sp.ndtr(z), sf=lambda z: sp.ndtr(-z), support=_everywhere,
-    logcdf=lambda z: sp.log_ndtr(z), logsf=lambda z: sp.log_ndtr(-z))
+    logcdf=lambda z: sp.log_ndtr(z), logsf=lambda z: sp.log_ndtr(-z),
+    ppf=sp.ndtri, isf=lambda q: -sp.ndtri(q))
 
 
 def _t_logpdf(z: Any, df: Any) -> Any:
@@ -181,7 +211,8 @@ def _t_logpdf(z: Any, df: Any) -> Any:
 
 
 t = _LocScale("t", ("df",), _t_logpdf, cdf=lambda z, df: sp.stdtr(df, z),
-              sf=lambda z, df: sp.stdtr(df, -z), support=_everywhere, valid=_positive)
+              sf=lambda z, df: sp.stdtr(df, -z), support=_everywhere, valid=_positive,
+              ppf=lambda q, df: sp.stdtrit(df, q), isf=lambda q, df: -sp.stdtrit(df, q))
 
 
 def _beta_logpdf(z: Any, a: Any, b: Any) -> Any:
@@ -193,7 +224,8 @@ beta = _LocScale(
     cdf=lambda z, a, b: sp.betainc(a, b, _clip01(z)),
     sf=lambda z, a, b: sp.betainc(b, a, 1.0 - _clip01(z)),
     support=lambda z, a, b: (z >= 0) & (z <= 1),
-    valid=_positive)
+    valid=_positive, bounds=(0.0, 1.0), ppf=lambda q, a, b: sp.betaincinv(a, b, q),
+    isf=lambda q, a, b: 1.0 - sp.betaincinv(b, a, q))
 
 
 def _gamma_logpdf(z: Any, a: Any) -> Any:
@@ -204,13 +236,16 @@ gamma = _LocScale(
     "gamma", ("a",), _gamma_logpdf,
     cdf=lambda z, a: sp.gammainc(a, _nonnegative(z)),
     sf=lambda z, a: sp.gammaincc(a, _nonnegative(z)),
-    support=lambda z, a: z >= 0, valid=_positive)
+    support=lambda z, a: z >= 0, valid=_positive, bounds=(0.0, np.inf),
+    ppf=lambda q, a: sp.gammaincinv(a, q), isf=lambda q, a: sp.gammainccinv(a, q))
 
 chi2 = _LocScale(
     "chi2", ("df",), lambda z, df: _gamma_logpdf(0.5 * z, 0.5 * df) - math.log(2.0),
     cdf=lambda z, df: sp.gammainc(0.5 * df, _nonnegative(0.5 * z)),
     sf=lambda z, df: sp.gammaincc(0.5 * df, _nonnegative(0.5 * z)),
-    support=lambda z, df: z >= 0, valid=_positive)
+    support=lambda z, df: z >= 0, valid=_positive, bounds=(0.0, np.inf),
+    ppf=lambda q, df: 2.0 * sp.gammaincinv(0.5 * df, q),
+    isf=lambda q, df: 2.0 * sp.gammainccinv(0.5 * df, q))
 
 UNIVARIATE = {type(st.norm): norm, type(st.t): t, type(st.beta): beta, type(st.gamma): gamma,
               type(st.chi2): chi2}
@@ -456,7 +491,8 @@ def _method(table: dict, method: str) -> Callable:
 
 
 for _cls, _table, _methods in (
-        (st.rv_continuous, UNIVARIATE, ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf")),
+        (st.rv_continuous, UNIVARIATE, ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "ppf",
+                                        "isf")),
         (st.rv_discrete, DISCRETE, ("pmf", "logpmf", "cdf", "logcdf", "sf", "logsf"))):
     for _m in _methods:
         bind(getattr(_cls, _m), _method(_table, _m),

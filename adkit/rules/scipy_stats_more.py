@@ -1,7 +1,8 @@
 """More scipy.stats families, in the form of adkit/rules/scipy_stats.py: each method is plain
 NumPy and scipy.special math the table differentiates, so every order follows.
 
-Continuous (pdf, logpdf, cdf, logcdf, sf, logsf in x, loc, scale and the shape parameter):
+Continuous (pdf, logpdf, cdf, logcdf, sf, logsf, and the quantiles ppf and isf, in the point,
+loc, scale and the shape parameter):
 expon, laplace, logistic, cauchy, uniform, halfnorm, halfcauchy, gumbel_r, rayleigh,
 lognorm (s), invgamma (a), pareto (b).
 Discrete (pmf, logpmf, cdf, logcdf, sf, logsf in the probability and real-valued parameters;
@@ -63,7 +64,14 @@ def _nonnegative_support(z: Any, *shapes: Any) -> Any:
 expon = _LocScale(
     "expon", (), lambda z: -z,
     cdf=lambda z: -np.expm1(-_nonnegative(z)), sf=lambda z: np.exp(-_nonnegative(z)),
-    logsf=lambda z: -_nonnegative(z), support=_nonnegative_support)
+    logsf=lambda z: -_nonnegative(z), support=_nonnegative_support,
+    bounds=(0.0, np.inf), ppf=lambda q: -np.log1p(-q), isf=lambda q: -np.log(q))
+
+
+def _laplace_ppf(q: Any) -> Any:
+    lower = _mask(q, lambda v: v <= 0.5)
+    return _where(lower, np.log(2.0 * _safe(lower, q, 0.25)), 0.0) + _where(
+        ~lower, -np.log(2.0 - 2.0 * _safe(~lower, q, 0.75)), 0.0)
 
 
 def _laplace_cdf(z: Any) -> Any:
@@ -75,45 +83,54 @@ def _laplace_cdf(z: Any) -> Any:
 
 laplace = _LocScale(
     "laplace", (), lambda z: -np.abs(z) - _LOG_2,
-    cdf=_laplace_cdf, sf=lambda z: _laplace_cdf(-z), support=_everywhere)
+    cdf=_laplace_cdf, sf=lambda z: _laplace_cdf(-z), support=_everywhere,
+    ppf=_laplace_ppf, isf=lambda q: -_laplace_ppf(q))
 
 logistic = _LocScale(
     "logistic", (), lambda z: sp.log_expit(z) + sp.log_expit(-z),
     cdf=sp.expit, sf=lambda z: sp.expit(-z), logcdf=sp.log_expit,
-    logsf=lambda z: sp.log_expit(-z), support=_everywhere)
+    logsf=lambda z: sp.log_expit(-z), support=_everywhere,
+    ppf=sp.logit, isf=lambda q: -sp.logit(q))
 
 cauchy = _LocScale(
     "cauchy", (), lambda z: -math.log(math.pi) - np.log1p(z * z),
     cdf=lambda z: 0.5 + np.arctan(z) / math.pi, sf=lambda z: 0.5 - np.arctan(z) / math.pi,
-    support=_everywhere)
+    support=_everywhere, ppf=lambda q: np.tan(math.pi * (q - 0.5)),
+    isf=lambda q: -np.tan(math.pi * (q - 0.5)))
 
 uniform = _LocScale(
     "uniform", (), lambda z: z * 0.0,
     cdf=lambda z: np.clip(z, 0.0, 1.0), sf=lambda z: 1.0 - np.clip(z, 0.0, 1.0),
-    support=lambda z: (z >= 0) & (z <= 1))
+    support=lambda z: (z >= 0) & (z <= 1), bounds=(0.0, 1.0),
+    ppf=lambda q: q * 1.0, isf=lambda q: 1.0 - q)
 
 halfnorm = _LocScale(
     "halfnorm", (), lambda z: 0.5 * math.log(2.0 / math.pi) - 0.5 * z * z,
     cdf=lambda z: sp.erf(_nonnegative(z) / math.sqrt(2.0)),
     sf=lambda z: 2.0 * sp.ndtr(-_nonnegative(z)),
-    logsf=lambda z: _LOG_2 + sp.log_ndtr(-_nonnegative(z)), support=_nonnegative_support)
+    logsf=lambda z: _LOG_2 + sp.log_ndtr(-_nonnegative(z)), support=_nonnegative_support,
+    bounds=(0.0, np.inf), ppf=lambda q: sp.ndtri(0.5 + 0.5 * q), isf=lambda q: -sp.ndtri(0.5 * q))
 
 halfcauchy = _LocScale(
     "halfcauchy", (), lambda z: math.log(2.0 / math.pi) - np.log1p(z * z),
     cdf=lambda z: 2.0 / math.pi * np.arctan(_nonnegative(z)),
     sf=lambda z: 1.0 - 2.0 / math.pi * np.arctan(_nonnegative(z)),
-    support=_nonnegative_support)
+    support=_nonnegative_support, bounds=(0.0, np.inf), ppf=lambda q: np.tan(0.5 * math.pi * q),
+    isf=lambda q: np.tan(0.5 * math.pi * (1.0 - q)))
 
 gumbel_r = _LocScale(
     "gumbel_r", (), lambda z: -z - np.exp(-z),
     cdf=lambda z: np.exp(-np.exp(-z)), sf=lambda z: -np.expm1(-np.exp(-z)),
-    logcdf=lambda z: -np.exp(-z), support=_everywhere)
+    logcdf=lambda z: -np.exp(-z), support=_everywhere,
+    ppf=lambda q: -np.log(-np.log(q)), isf=lambda q: -np.log(-np.log1p(-q)))
 
 rayleigh = _LocScale(
     "rayleigh", (), lambda z: np.log(z) - 0.5 * z * z,
     cdf=lambda z: -np.expm1(-0.5 * _nonnegative(z) ** 2),
     sf=lambda z: np.exp(-0.5 * _nonnegative(z) ** 2),
-    logsf=lambda z: -0.5 * _nonnegative(z) ** 2, support=_positive_support)
+    logsf=lambda z: -0.5 * _nonnegative(z) ** 2, support=_positive_support,
+    bounds=(0.0, np.inf), ppf=lambda q: np.sqrt(-2.0 * np.log1p(-q)),
+    isf=lambda q: np.sqrt(-2.0 * np.log(q)))
 
 
 def _lognorm_logpdf(z: Any, s: Any) -> Any:
@@ -125,7 +142,9 @@ lognorm = _LocScale(
     "lognorm", ("s",), _lognorm_logpdf,
     cdf=lambda z, s: _on_positive(z, lambda w: sp.ndtr(np.log(w) / s), 0.0),
     sf=lambda z, s: _on_positive(z, lambda w: sp.ndtr(-np.log(w) / s), 1.0),
-    support=_positive_support, valid=_positive)
+    support=_positive_support, valid=_positive,
+    bounds=(0.0, np.inf), ppf=lambda q, s: np.exp(s * sp.ndtri(q)),
+    isf=lambda q, s: np.exp(-s * sp.ndtri(q)))
 
 
 def _invgamma_logpdf(z: Any, a: Any) -> Any:
@@ -136,13 +155,17 @@ invgamma = _LocScale(
     "invgamma", ("a",), _invgamma_logpdf,
     cdf=lambda z, a: _on_positive(z, lambda w: sp.gammaincc(a, 1.0 / w), 0.0),
     sf=lambda z, a: _on_positive(z, lambda w: sp.gammainc(a, 1.0 / w), 1.0),
-    support=_positive_support, valid=_positive)
+    support=_positive_support, valid=_positive,
+    bounds=(0.0, np.inf), ppf=lambda q, a: 1.0 / sp.gammainccinv(a, q),
+    isf=lambda q, a: 1.0 / sp.gammaincinv(a, q))
 
 pareto = _LocScale(
     "pareto", ("b",), lambda z, b: np.log(b) - (b + 1.0) * np.log(z),
     cdf=lambda z, b: _zero_below(z, 1.0, lambda w: -np.expm1(-b * np.log(w)), 0.0),
     sf=lambda z, b: _zero_below(z, 1.0, lambda w: np.exp(-b * np.log(w)), 1.0),
-    support=lambda z, b: z >= 1, valid=_positive)
+    support=lambda z, b: z >= 1, valid=_positive,
+    bounds=(1.0, np.inf), ppf=lambda q, b: np.exp(-np.log1p(-q) / b),
+    isf=lambda q, b: np.exp(-np.log(q) / b))
 
 
 # --- discrete ---------------------------------------------------------------------------------
@@ -271,7 +294,7 @@ MORE_DISCRETE = (bernoulli, binom, geom, nbinom)
 
 for _dist in MORE_UNIVARIATE:
     UNIVARIATE[type(getattr(st, _dist.name))] = _dist
-    for _m in ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf"):
+    for _m in ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf"):
         COVERAGE[f"scipy.stats.{_dist.name}.{_m}"] = ()
 for _dist in MORE_DISCRETE:
     DISCRETE[type(getattr(st, _dist.name))] = _dist
