@@ -544,6 +544,9 @@ class Sequential:
         for (name, w), new in zip(slots, weights):
             if np.shape(new) != w.shape:
                 raise ValueError(f"set_weights: {name} has shape {w.shape}, got {np.shape(new)}")
+            if not np.can_cast(np.asarray(new).dtype, w.dtype, "same_kind"):   # before any copy
+                raise TypeError(f"set_weights: {name} holds {w.dtype}, got an array of "
+                                f"{np.asarray(new).dtype}; pass numbers")
         for (_, w), new in zip(slots, weights):
             np.copyto(w, new, casting="same_kind")
 

@@ -277,3 +277,16 @@ def test_model_checkpoint_makes_its_missing_folder_as_keras_does(tmp_path):
     assert sorted(os.listdir(tmp_path / "runs" / "a")) == ["ckpt-01.adkit", "ckpt-02.adkit"]
     np.testing.assert_allclose(load_model(str(tmp_path / "runs" / "a" / "ckpt-02.adkit"))
                                .predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_set_weights_with_a_bad_array_last_changes_no_weight():
+    # before: the first arrays were copied in, then NumPy's "Cannot cast array data from
+    # dtype('<U32')" stopped it: a model half old, half new
+    model = _model()
+    model.build((None, 4))
+    weights = model.get_weights()
+    new = [w + 1 for w in weights[:-1]] + [weights[-1].astype(str)]
+    with pytest.raises(TypeError, match=r"set_weights: .*bias holds float32, got an array of <U"):
+        model.set_weights(new)
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
