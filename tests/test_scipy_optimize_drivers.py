@@ -343,3 +343,31 @@ def test_clear_errors_for_common_mistakes():
     with pytest.raises(adkit.TracedConversionError, match="float"):
         so.minimize(lambda x: float(np.sum(x ** 2)), np.ones(2),
                     jac=adkit.grad(lambda x: float(np.sum(x ** 2))))
+
+
+def test_legacy_fmin_interfaces():
+    # older code (autograd's era) calls the fmin_* functions with fprime=, fhess=, fhess_p=
+    g, h, hvp = (adkit.grad(rosenbrock), adkit.hessian(rosenbrock),
+                 adkit.hessian_vector_product(rosenbrock))
+    pairs = [
+        (lambda: so.fmin_bfgs(rosenbrock, X0, fprime=g, disp=0),
+         lambda: so.fmin_bfgs(so.rosen, X0, fprime=so.rosen_der, disp=0)),
+        (lambda: so.fmin_l_bfgs_b(rosenbrock, X0, fprime=g)[0],
+         lambda: so.fmin_l_bfgs_b(so.rosen, X0, fprime=so.rosen_der)[0]),
+        (lambda: so.fmin_ncg(rosenbrock, X0, fprime=g, fhess=h, disp=0),
+         lambda: so.fmin_ncg(so.rosen, X0, fprime=so.rosen_der, fhess=so.rosen_hess, disp=0)),
+        (lambda: so.fmin_ncg(rosenbrock, X0, fprime=g, fhess_p=hvp, disp=0),
+         lambda: so.fmin_ncg(so.rosen, X0, fprime=so.rosen_der, fhess_p=so.rosen_hess_prod,
+                             disp=0)),
+        (lambda: so.fmin_slsqp(rosenbrock, X0, fprime=g, iprint=0),
+         lambda: so.fmin_slsqp(so.rosen, X0, fprime=so.rosen_der, iprint=0)),
+        (lambda: so.basinhopping(rosenbrock, X0, niter=3, seed=1,
+                                 minimizer_kwargs={"method": "BFGS", "jac": g}).x,
+         lambda: so.basinhopping(so.rosen, X0, niter=3, seed=1,
+                                 minimizer_kwargs={"method": "BFGS", "jac": so.rosen_der}).x),
+    ]
+    for ours, exact in pairs:
+        np.testing.assert_allclose(ours(), exact(), rtol=1e-8)
+    ours = so.leastsq(_system, [0.0, 0.0], Dfun=adkit.jacobian(_system))[0]
+    exact = so.leastsq(_system, [0.0, 0.0], Dfun=_system_jac)[0]
+    np.testing.assert_allclose(ours, exact, rtol=1e-12)
