@@ -164,6 +164,11 @@ class StreamBatches:
                                  f"of the Sequence; pass at most {length} (or none: one "
                                  "epoch is the whole Sequence)")
             steps = length if steps is None else steps
+        elif steps is None and _endless(source):
+            raise ValueError(f"{what}: the dataset repeats forever (its cardinality is "
+                             "infinite), so an epoch would never end; pass steps_per_epoch "
+                             "(validation_steps for validation data, steps for evaluate and "
+                             "predict), or repeat it a finite number of times")
         self.steps = steps
 
     def epoch_batches(self, order_rng: np.random.Generator, shard: Callable[[int], slice],
@@ -232,6 +237,16 @@ class StreamBatches:
                 f"batches of epoch {epoch}"
                 + (f" ({self.batches_done + got} batches in all)" if self.one_shot else "")
                 + f"; it must yield steps_per_epoch * epochs batches: {fix}")
+
+
+def _endless(source: Any) -> bool:
+    """Whether source says it never ends, as an adkit.nn Dataset (or tf.data dataset)
+    that was repeated forever does: cardinality() == -1."""
+    cardinality = getattr(source, "cardinality", None)
+    try:
+        return callable(cardinality) and int(cardinality()) == -1
+    except (TypeError, ValueError):
+        return False
 
 
 def unpack_batch(batch: Any, where: str, needs_y: bool) -> tuple[Any, Any, Any]:

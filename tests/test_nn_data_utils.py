@@ -143,6 +143,19 @@ def test_fit_evaluate_predict_take_a_dataset():
                                model.predict(x, verbose=0), rtol=1e-6)
 
 
+def test_an_endless_dataset_needs_steps():
+    x, y = regression_data(32)
+    ds = Dataset.from_tensor_slices((x, y)).batch(8).repeat()
+    model = dense_model()
+    with pytest.raises(ValueError, match="repeats forever.*pass steps_per_epoch"):
+        model.fit(ds, epochs=1, verbose=0)
+    history = model.fit(ds, steps_per_epoch=3, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    with pytest.raises(ValueError, match="repeats forever"):
+        model.predict(ds.map(lambda a, b: a), verbose=0)
+    assert model.predict(ds.map(lambda a, b: a), steps=2, verbose=0).shape == (16, 1)
+
+
 # ---------------------------------------------------- timeseries_dataset_from_array --
 
 def windows_by_hand(n, length, stride, rate, start, end, n_targets=None):
