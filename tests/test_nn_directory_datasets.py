@@ -292,6 +292,17 @@ def test_image_helpers_round_trip_and_equal_keras(tmp_path, real_keras):  # noqa
         keras.utils.array_to_img(np.zeros((2, 2)))
 
 
+def test_keras_preprocessing_spellings_are_the_same_functions():
+    assert keras.preprocessing.image.load_img is keras.utils.load_img
+    assert keras.preprocessing.image.img_to_array is keras.utils.img_to_array
+    assert keras.preprocessing.image_dataset_from_directory is \
+        keras.utils.image_dataset_from_directory
+    assert keras.preprocessing.text_dataset_from_directory is \
+        keras.utils.text_dataset_from_directory
+    assert keras.preprocessing.timeseries_dataset_from_array is \
+        keras.utils.timeseries_dataset_from_array
+
+
 # -------------------------------------------------------------------- plot_model --
 
 def functional_model():

@@ -1,6 +1,7 @@
 """Keras's `keras.preprocessing` namespace, where Keras 2 scripts find
 `keras.preprocessing.sequence.pad_sequences` (Keras 3 keeps it there too; the same
-function is `adkit.nn.utils.pad_sequences`).
+function is `adkit.nn.utils.pad_sequences`), `keras.preprocessing.image.load_img` and
+friends, and the `*_dataset_from_*` functions of `adkit.nn.utils`.
 
 >>> from adkit.nn import preprocessing
 >>> preprocessing.sequence.pad_sequences([[1, 2], [3]])
