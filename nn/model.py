@@ -526,15 +526,23 @@ class Sequential:
                       for k, w in _walk(self.state.get(layer.name, {}))]
         return slots
 
+    def current_weight_slots(self) -> list[tuple[str, np.ndarray]]:
+        """weight_slots, once the host copies have caught up with an OpenCL device
+        mid-fit (a batch callback's get_weights would read stale values otherwise)."""
+        trainer = self.__dict__.get("trainer")
+        if trainer is not None:
+            trainer.placement.to_host()
+        return self.weight_slots()
+
     @property
     def weights(self) -> list[np.ndarray]:
         """Every weight array of the model itself (not copies), in get_weights order:
         Keras's `model.weights`, as arrays rather than variables."""
-        return [w for _, w in self.weight_slots()]
+        return [w for _, w in self.current_weight_slots()]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight, layer by layer (parameters, then state)."""
-        return [w.copy() for _, w in self.weight_slots()]
+        return [w.copy() for _, w in self.current_weight_slots()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Copy weights (in get_weights order) into the model, checking every shape first."""

@@ -163,7 +163,8 @@ class Layer:
                              "(give the first layer input_shape=..., call model.build(shape), "
                              "or fit)")
         mine = (f"params/{self.name}/", f"state/{self.name}/")
-        return [(path, w) for path, w in owner.weight_slots() if path.startswith(mine)]
+        slots = getattr(owner, "current_weight_slots", owner.weight_slots)()
+        return [(path, w) for path, w in slots if path.startswith(mine)]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of this layer's weights in Keras's order: parameters (Dense: kernel,

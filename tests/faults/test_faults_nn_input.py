@@ -4,8 +4,10 @@ leaves the model and the files as they were."""
 
 import os
 import signal
+import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 
 import numpy as np
@@ -92,18 +94,29 @@ def test_a_failed_recompile_keeps_the_working_compile(bad):
     assert np.all(np.isfinite(history["loss"])) and "accuracy" in history
 
 
-def test_a_compile_where_pyopencl_cannot_be_imported_leaves_the_model_uncompiled(monkeypatch):
-    from adkit.kernels import runtime
-    runtime.clear_cache()
-    monkeypatch.setitem(sys.modules, "pyopencl", None)
-    model = keras.Sequential([keras.layers.Dense(3, input_shape=(4,))])
-    with pytest.raises(Exception, match="pyopencl cannot be imported"):
-        model.compile("adam", "mse", device="opencl")
-    assert model.optimizer is None
-    model.compile("adam", "mse")   # the CPU still works
-    x, _ = _data()
-    assert np.isfinite(model.fit(x, np.zeros((64, 3)), verbose=0).history["loss"][0])
-    runtime.clear_cache()
+def test_a_compile_where_pyopencl_cannot_be_imported_leaves_the_model_uncompiled():
+    # in a child process: modules imported while pyopencl is missing would keep that
+    script = textwrap.dedent("""
+        import sys
+        sys.modules["pyopencl"] = None
+        import numpy as np
+        import adkit.nn as keras
+        model = keras.Sequential([keras.layers.Dense(3, input_shape=(4,))])
+        try:
+            model.compile("adam", "mse", device="opencl")
+        except Exception as e:
+            assert "pyopencl cannot be imported" in str(e), e
+        else:
+            raise AssertionError("compile(device='opencl') worked without pyopencl")
+        assert model.optimizer is None and model.loss is None
+        model.compile("adam", "mse")   # the CPU still works
+        x = np.ones((8, 4), "float32")
+        assert np.isfinite(model.fit(x, np.zeros((8, 3)), verbose=0).history["loss"][0])
+        print("ok")
+        """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
 # --- interrupted fits ----------------------------------------------------------------------
@@ -290,3 +303,35 @@ def test_set_weights_with_a_bad_array_last_changes_no_weight():
         model.set_weights(new)
     for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_batch_callback_reads_the_current_weights_while_training_on_an_opencl_device():
+    # before: the host copies were brought up to date only at epoch ends, so a callback's
+    # get_weights() mid-epoch on device="opencl" silently returned stale weights
+    from opencl_support import NO_OPENCL
+    if NO_OPENCL:
+        pytest.skip(NO_OPENCL)
+    x, y = _data(256)
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((int(self.model.optimizer.iterations), self.model.get_weights()))
+            if batch == 5:
+                raise KeyboardInterrupt
+
+    model = keras.Sequential([keras.layers.Dense(8, activation="relu", input_shape=(4,)),
+                              keras.layers.Dense(3, activation="softmax")], seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", device="opencl")
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=16, shuffle=False, verbose=0, callbacks=[Record()])
+    assert [n for n, _ in seen] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(seen[-1][1], model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(seen[0][1], seen[1][1]))
+    host = keras.Sequential([keras.layers.Dense(8, activation="relu", input_shape=(4,)),
+                             keras.layers.Dense(3, activation="softmax")], seed=0)
+    host.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    host.fit(x[:16 * 6], y[:16 * 6], batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(host.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
