@@ -37,6 +37,7 @@ from ..table import NoRuleError, NoSympy, defprim
 from ..tracer import BoxBase, primal
 from .helpers import ndim_of, normalize_axis, shape_of, size_of
 from .scipy_binding import bind, original
+from .shapes import trapezoid_parts
 
 _sp_quad = original(integrate.quad)
 _sp_quad_vec = original(integrate.quad_vec)
@@ -167,25 +168,9 @@ def _quad(func, a, b, args=(), full_output=0, epsabs=1.49e-08, epsrel=1.49e-08, 
 def _cumulative_trapezoid(y, x=None, dx=1.0, axis=-1, initial=None):
     y = y if hasattr(y, "shape") else np.asarray(y)
     axis = normalize_axis(axis, ndim_of(y))
-    n = shape_of(y)[axis]
-    if n == 0:
+    if shape_of(y)[axis] == 0:
         raise ValueError("At least one point is required along `axis`.")
-    if x is None:
-        d = dx
-    else:
-        x = x if hasattr(x, "shape") else np.asarray(x)
-        if ndim_of(x) == 1:
-            shape = [1] * ndim_of(y)
-            shape[axis] = -1
-            d = np.reshape(np.diff(x), tuple(shape))
-        elif ndim_of(x) != ndim_of(y):
-            raise ValueError("If given, shape of x must be 1-D or the same as y.")
-        else:
-            d = np.diff(x, axis=axis)
-        if shape_of(d)[axis] != n - 1:
-            raise ValueError("If given, length of x along axis must be the same as y.")
-    later = np.take(y, np.arange(1, n), axis=axis)
-    earlier = np.take(y, np.arange(n - 1), axis=axis)
+    d, later, earlier = trapezoid_parts(y, x, dx, axis)
     res = np.cumsum(d * (later + earlier) / 2.0, axis=axis)
     if initial is not None:
         if primal(initial) != 0:

@@ -477,6 +477,35 @@ def _np_ediff1d(ary, to_end=None, to_begin=None):
     return np.concatenate(pieces) if len(pieces) > 1 else out
 
 
+def trapezoid_parts(y: Any, x: Any, dx: Any, axis: int) -> tuple:
+    """(spacing, later, earlier) of the trapezoid rule along axis, from x (1-D, or y's shape)
+    or the constant dx, with NumPy's and SciPy's checks: sum or cumsum d * (later + earlier)/2."""
+    y = _as_array(y)
+    axis = normalize_axis(axis, ndim_of(y))
+    n = shape_of(y)[axis]
+    if x is None:
+        d = dx
+    else:
+        x = _as_array(x)
+        if ndim_of(x) == 1:
+            shape = [1] * ndim_of(y)
+            shape[axis] = -1
+            d = np.reshape(np.diff(x), tuple(shape))
+        elif ndim_of(x) != ndim_of(y):
+            raise ValueError("If given, shape of x must be 1-D or the same as y.")
+        else:
+            d = np.diff(x, axis=axis)
+        if shape_of(d)[axis] != max(n - 1, 0):
+            raise ValueError("If given, length of x along axis must be the same as y.")
+    return d, _along(y, axis, slice(1, None)), _along(y, axis, slice(None, -1))
+
+
+@handles(np.trapezoid, via=())
+def _np_trapezoid(y, x=None, dx=1.0, axis=-1):
+    d, later, earlier = trapezoid_parts(y, x, dx, axis)
+    return np.sum(d * (later + earlier) / 2.0, axis=normalize_axis(axis, ndim_of(later)))
+
+
 @handles(np.gradient, via=())
 def _np_gradient(f, *varargs, axis=None, edge_order=1):
     """np.gradient: second-order central differences inside, one-sided at the edges."""
