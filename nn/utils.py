@@ -12,6 +12,7 @@ from .dataset import Dataset
 from .dataset_utils import split_dataset, timeseries_dataset_from_array
 from .directory_datasets import (audio_dataset_from_directory, image_dataset_from_directory,
                                  text_dataset_from_directory)
+from .file_utils import get_file
 from .image_utils import array_to_img, img_to_array, load_img, save_img
 from .model_plot import model_to_dot, plot_model
 from .np_utils import to_categorical
@@ -21,7 +22,8 @@ __all__ = ["to_categorical", "normalize", "pad_sequences", "set_random_seed", "S
            "PyDataset", "np_utils", "Dataset", "timeseries_dataset_from_array",
            "image_dataset_from_directory", "text_dataset_from_directory",
            "audio_dataset_from_directory", "split_dataset",
-           "load_img", "img_to_array", "array_to_img", "save_img", "plot_model", "model_to_dot"]
+           "load_img", "img_to_array", "array_to_img", "save_img", "plot_model", "model_to_dot",
+           "get_file"]
 
 
 def set_random_seed(seed: int) -> None:
