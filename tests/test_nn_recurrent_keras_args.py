@@ -499,9 +499,6 @@ def test_unroll_and_use_cudnn_auto_compute_the_same(kind):
 
 
 def test_arguments_refused_by_name():
-    with pytest.raises(ValueError, match=r"LSTM 'l': stateful=True is not supported.*"
-                                         r"initial_state"):
-        LSTM(2, stateful=True, name="l")
     with pytest.raises(ValueError, match=r"GRU 'g': use_cudnn=True.*cuDNN"):
         GRU(2, use_cudnn=True, name="g")
     with pytest.raises(ValueError, match="use_cudnn must be 'auto' or False"):

@@ -48,8 +48,10 @@ compute the output alone from a zero state). Training an LSTM(64) on 4 batches o
 128 x 20 steps took 28 ms with return_state against 26 ms without, compiled (the
 default), and 54 against 34 ms with jit_compile=False (min of 3, 2 busy cores).
 unroll is accepted and changes nothing (the loop is Python's either way);
-use_cudnn takes "auto" or False (there is no cuDNN); stateful=True is refused:
-pass the state on with return_state and initial_state instead.
+use_cudnn takes "auto" or False (there is no cuDNN). stateful=True carries each
+batch's final states to the next batch (and the next predict call) until
+reset_state(), for a batch size fixed by Input(batch_shape=...) (stateful_rnn.py);
+such calls run the traced loop from the carried states.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ import adkit
 from .. import activations
 from . import fused_lstm, lstm_kernel
 from . import recurrent_options as options
+from . import stateful_rnn
 from .base import Context, Layer, Shape, ShapeError, check_seed, deserialize, serialize
 from .conv_options import refuse_activity_regularizer
 from .nodes import call_layer, is_symbolic
@@ -88,16 +91,19 @@ class _Recurrent(Layer):
                  return_state: bool = False, stateful: bool = False, unroll: bool = False,
                  implementation: int = 2, zero_output_for_mask: bool = False,
                  **kwargs: Any) -> None:
+        batch_input_shape = kwargs.get("batch_input_shape")
         super().__init__(**kwargs)
         kind = type(self).__name__
         who = f"{kind} {self.name!r}"
+        #: the batch size batch_input_shape= fixes (a stateful layer's; stateful_rnn.py)
+        self.declared_batch_size = None if batch_input_shape is None \
+            else batch_input_shape[0]
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{kind} units must be a positive int, got {units!r}")
         if implementation not in (1, 2):
             raise ValueError(f"{kind} implementation must be 1 (traced step by step) or 2 "
                              f"(one fused operation), got {implementation!r}")
         refuse_activity_regularizer(activity_regularizer, who)
-        options.check_stateful(stateful, who)
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -110,7 +116,7 @@ class _Recurrent(Layer):
         self.dropout = options.rate(dropout, "dropout", who)
         self.recurrent_dropout = options.rate(recurrent_dropout, "recurrent_dropout", who)
         self.seed = check_seed(seed, who)
-        self.stateful = False
+        self.stateful = bool(stateful)
         self.unroll = bool(unroll)
         # as Keras: recurrent dropout runs the gates apart (one mask per gate)
         self.implementation = 1 if self.recurrent_dropout and self.gates > 1 \
@@ -221,12 +227,17 @@ class _Recurrent(Layer):
             self.gates if self.gates > 1 and self.implementation == 1 else None,
             (x.shape[0], x.shape[2]), self.units, _float_dtype(x), ctx,
             f"{type(self).__name__} {self.name!r}")
+        if self.stateful and initial_state is None:
+            initial_state = stateful_rnn.carried_states(
+                self, ctx, x.shape[0], np.result_type(_dtype(x), _dtype(args[1])))
         if mask is not None or initial_state is not None or dropped is not None \
                 or self.return_state:
             if mask is not None:
                 mask = self._checked_mask(mask, x)
             out, state = self._scan_traced(*args, mask=mask, initial_state=initial_state,
                                            dropped=dropped)
+            if self.stateful:
+                stateful_rnn.keep_states(self, ctx, state)
             return [out, *state] if self.return_state else out
         if all(a is None or isinstance(a, np.ndarray) for a in args):
             # nothing to differentiate
@@ -351,9 +362,29 @@ class _Recurrent(Layer):
         cotangents)."""
         raise NotImplementedError
 
+    # --- stateful=True: the states carried from batch to batch ----------------------------
+    def reset_state(self, states: Any = None) -> None:
+        """Keras's reset_state (stateful layers): the next call starts from zeros, or from
+        `states` ([h], or [h, c] for an LSTM, each (batch, units))."""
+        stateful_rnn.reset(self, states)
+
+    def reset_states(self, states: Any = None) -> None:
+        """Keras 2's name for reset_state (Keras 3 keeps it as an alias)."""
+        stateful_rnn.reset(self, states)
+
+    @property
+    def states(self) -> list[np.ndarray] | None:
+        """A stateful layer's carried states ([h], LSTM [h, c]; copies), None before its
+        first call or when it is not stateful, as Keras's `layer.states`."""
+        return stateful_rnn.current(self) if self.stateful else None
+
     # --- configuration -----------------------------------------------------------------
     def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units,
+        config = super().get_config()
+        if self.declared_batch_size is not None and "input_shape" in config:
+            config["batch_input_shape"] = [self.declared_batch_size,
+                                           *config.pop("input_shape")]
+        return {**config, "units": self.units,
                 "activation": activations.name_of(self.activation),
                 "use_bias": self.use_bias, "return_sequences": self.return_sequences,
                 "go_backwards": self.go_backwards,
@@ -702,6 +733,7 @@ class Bidirectional(Layer):
 
     def __init__(self, layer: Any, merge_mode: str = "concat", weights: Any = None,
                  backward_layer: Any = None, **kwargs: Any) -> None:
+        batch_input_shape = kwargs.get("batch_input_shape")
         super().__init__(**kwargs)
         if isinstance(layer, dict):
             layer = deserialize(layer)
@@ -719,6 +751,9 @@ class Bidirectional(Layer):
                              "layer once its model is built")
         self.merge_mode = merge_mode
         self.forward_layer = layer
+        #: the batch size batch_input_shape= fixes, here or on `layer` (stateful_rnn.py)
+        self.declared_batch_size = layer.declared_batch_size if batch_input_shape is None \
+            else batch_input_shape[0]
         if self.input_shape is None:  # Bidirectional(LSTM(8, input_shape=...)), as in Keras
             self.input_shape = layer.input_shape
         if backward_layer is None:
@@ -731,6 +766,7 @@ class Bidirectional(Layer):
         # as Keras: a masked step's output is zeros in each direction's sequence
         for inner in (self.forward_layer, self.backward_layer):
             inner.zero_output_for_mask = inner.return_sequences
+            inner._stateful_parent = self   # its states live in the model holding this layer
         # each direction's penalty and constraints, under the key its parameters have
         # here, so that a model treats this layer like any other
         for key, inner in (("forward", self.forward_layer), ("backward", self.backward_layer)):
@@ -742,6 +778,24 @@ class Bidirectional(Layer):
         """Whether the outputs include each direction's final states (the wrapped layer's
         return_state)."""
         return self.forward_layer.return_state
+
+    @property
+    def stateful(self) -> bool:
+        """Whether each direction carries its final states to the next batch (the wrapped
+        layer's stateful)."""
+        return self.forward_layer.stateful
+
+    def reset_state(self) -> None:
+        """Keras's reset_state: both directions' carried states back to zeros."""
+        if not self.stateful:
+            raise AttributeError(f"layer {self.name!r} (Bidirectional) is not stateful: wrap "
+                                 "a layer made with stateful=True to keep states")
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    def reset_states(self) -> None:
+        """Keras 2's name for reset_state."""
+        self.reset_state()
 
     def __call__(self, inputs: Any, initial_state: Any = None, training: bool | None = None,
                  mask: Any = None) -> Any:
@@ -815,7 +869,11 @@ class Bidirectional(Layer):
         return self.forward_layer.compute_mask(x, mask)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "layer": serialize(self.forward_layer),
+        config = super().get_config()
+        if self.declared_batch_size is not None and "input_shape" in config:
+            config["batch_input_shape"] = [self.declared_batch_size,
+                                           *config.pop("input_shape")]
+        return {**config, "layer": serialize(self.forward_layer),
                 "merge_mode": self.merge_mode,
                 "backward_layer": serialize(self.backward_layer)}
 
@@ -829,7 +887,7 @@ def _check_backward_layer(who: str, layer: Layer, backward: Any) -> None:
     if backward.go_backwards == layer.go_backwards:
         raise ValueError(f"{who}: backward_layer must read the sequence the other way from "
                          f"layer: give it go_backwards={not layer.go_backwards}")
-    for attribute in ("return_sequences", "return_state"):
+    for attribute in ("stateful", "return_sequences", "return_state"):
         if getattr(backward, attribute) != getattr(layer, attribute):
             raise ValueError(f"{who}: backward_layer has {attribute}="
                              f"{getattr(backward, attribute)} and layer "

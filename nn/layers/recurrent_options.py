@@ -43,14 +43,6 @@ def rate(value: Any, name: str, who: str) -> float:
     return float(value)
 
 
-def check_stateful(stateful: Any, who: str) -> None:
-    """stateful=True (the last state of batch i starts batch i + 1) is not supported."""
-    if stateful:
-        raise ValueError(f"{who}: stateful=True is not supported by adkit.nn (each batch "
-                         "starts from a zero state); leave stateful=False and pass the "
-                         "state on yourself with return_state=True and initial_state=")
-
-
 def use_cudnn(value: Any, who: str) -> str | bool:
     """Keras's use_cudnn: "auto" or False run the same code here; True is refused."""
     if value is True:
