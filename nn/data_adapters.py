@@ -158,7 +158,7 @@ class StreamBatches:
         self.epochs_done = 0
         self.batches_done = 0   # over all epochs, for the "ran out" message
         if is_sequence(source):
-            length = len(source)
+            length = _sequence_length(source, what)
             if steps is not None and steps > length:
                 raise ValueError(f"{what}: steps {steps} is more than the {length} batches "
                                  f"of the Sequence; pass at most {length} (or none: one "
@@ -267,6 +267,20 @@ def unpack_batch(batch: Any, where: str, needs_y: bool) -> tuple[Any, Any, Any]:
         raise ValueError(f"{where}: the batch has no targets; yield (x, y) or "
                          "(x, y, sample_weight) tuples")
     return x, y, w
+
+
+def _sequence_length(source: Any, what: str) -> int:
+    """len(source), refused unless a positive number of batches (Python's own message for
+    a negative or non-int __len__ names neither the Sequence nor the fix)."""
+    try:
+        length = len(source)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what}: the {type(source).__name__}'s __len__ must return its "
+                        f"number of batches, an int >= 1 ({e})") from None
+    if length == 0:
+        raise ValueError(f"{what}: the {type(source).__name__} is empty (its __len__ is 0); "
+                         "it must hold at least one batch")
+    return length
 
 
 def stream_or_none(data: Any, y: Any, sample_weight: Any, class_weight: Any,

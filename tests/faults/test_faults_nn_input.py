@@ -335,3 +335,27 @@ def test_a_batch_callback_reads_the_current_weights_while_training_on_an_opencl_
     host.fit(x[:16 * 6], y[:16 * 6], batch_size=16, shuffle=False, verbose=0)
     for a, b in zip(host.get_weights(), model.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("length, error, said", [
+    (0, ValueError, r"the Empty is empty \(its __len__ is 0\)"),
+    (-1, TypeError, r"__len__ must return its number of batches, an int >= 1"),
+    ("4", TypeError, r"__len__ must return its number of batches, an int >= 1"),
+])
+def test_a_sequence_whose_length_is_no_count_of_batches_is_named(length, error, said):
+    # before: "ran out of data after 0 of the 0 batches", Python's "__len__() should
+    # return >= 0" and "'str' object cannot be interpreted as an integer"
+    x, y = _data()
+
+    class Empty(keras.utils.Sequence):
+        def __len__(self):
+            return length
+
+        def __getitem__(self, i):
+            return x[:8], y[:8]
+
+    model = _model()
+    for call in (lambda: model.fit(Empty(), verbose=0), lambda: model.predict(Empty(), verbose=0),
+                 lambda: model.evaluate(Empty(), verbose=0)):
+        with pytest.raises(error, match=said):
+            call()
