@@ -8,6 +8,7 @@ from typing import Any, Sequence as SequenceType
 import numpy as np
 
 from . import np_utils  # Keras 2's keras.utils.np_utils
+from .data_adapters import unpack_batch
 from .dataset import Dataset
 from .dataset_utils import split_dataset, timeseries_dataset_from_array
 from .directory_datasets import (audio_dataset_from_directory, image_dataset_from_directory,
@@ -23,7 +24,31 @@ __all__ = ["to_categorical", "normalize", "pad_sequences", "set_random_seed", "S
            "image_dataset_from_directory", "text_dataset_from_directory",
            "audio_dataset_from_directory", "split_dataset",
            "load_img", "img_to_array", "array_to_img", "save_img", "plot_model", "model_to_dot",
-           "get_file"]
+           "get_file", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
+
+
+def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
+    """(x, y, sample_weight) from a batch `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`
+    (a list counts as a tuple), missing parts None, as Keras's
+    keras.utils.unpack_x_y_sample_weight (for a custom train_step).
+
+    >>> unpack_x_y_sample_weight((1, 2))
+    (1, 2, None)
+    """
+    return unpack_batch(data, "unpack_x_y_sample_weight", needs_y=False)
+
+
+def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> Any:
+    """The batch tuple of x, y and sample_weight, shortest first: x alone (wrapped as
+    (x,) when it is itself a tuple or list), (x, y) or (x, y, sample_weight), as Keras's
+    keras.utils.pack_x_y_sample_weight.
+
+    >>> pack_x_y_sample_weight(1), pack_x_y_sample_weight([1]), pack_x_y_sample_weight(1, 2)
+    (1, ([1],), (1, 2))
+    """
+    if y is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
 def set_random_seed(seed: int) -> None:

@@ -306,3 +306,21 @@ def test_fit_on_split_dataset():
     history = model.fit(train.batch(16), epochs=5, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0] / 2
     assert model.evaluate(test.batch(8), verbose=0) < history.history["loss"][0]
+
+
+def test_pack_and_unpack_x_y_sample_weight(real_keras):  # noqa: F811
+    from keras.src.trainers.data_adapters import data_adapter_utils as theirs
+    for data in (1, (1,), [1, 2], (1, 2, 3), ([1], 2)):
+        assert keras.utils.unpack_x_y_sample_weight(data) == \
+            theirs.unpack_x_y_sample_weight(data)
+    for args in ((1,), ([1, 2],), ((1,), 2), (1, 2, 3), (1, None, 3)):
+        assert keras.utils.pack_x_y_sample_weight(*args) == theirs.pack_x_y_sample_weight(*args)
+    with pytest.raises(ValueError, match="a tuple of 4 items"):
+        keras.utils.unpack_x_y_sample_weight((1, 2, 3, 4))
+
+
+def test_pack_and_unpack_by_hand():
+    assert keras.utils.unpack_x_y_sample_weight("x") == ("x", None, None)
+    assert keras.utils.unpack_x_y_sample_weight(["x", "y"]) == ("x", "y", None)
+    assert keras.utils.pack_x_y_sample_weight(("a", "b")) == (("a", "b"),)
+    assert keras.utils.pack_x_y_sample_weight("x", "y", "w") == ("x", "y", "w")
