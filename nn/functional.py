@@ -576,6 +576,7 @@ class Model:
     evaluate = Sequential.evaluate
     train_on_batch = Sequential.train_on_batch
     weight_slots = Sequential.weight_slots
+    current_weight_slots = Sequential.current_weight_slots
     apply_constraints = Sequential.apply_constraints
     jit_compile = Sequential.jit_compile
     get_weights = Sequential.get_weights
