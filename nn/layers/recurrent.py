@@ -69,6 +69,7 @@ from . import stateful_rnn
 from .base import Context, Layer, Shape, ShapeError, check_seed, deserialize, serialize
 from .conv_options import refuse_activity_regularizer
 from .nodes import call_layer, is_symbolic
+from .subclassing import SublayerConstraints
 
 
 class _Recurrent(Layer):
@@ -771,7 +772,7 @@ class Bidirectional(Layer):
         # here, so that a model treats this layer like any other
         for key, inner in (("forward", self.forward_layer), ("backward", self.backward_layer)):
             self.regularizers[key] = inner.penalty
-            self.constraints[key] = _Constraints(inner)
+            self.constraints[key] = SublayerConstraints(inner)
 
     @property
     def return_state(self) -> bool:
@@ -895,15 +896,3 @@ def _check_backward_layer(who: str, layer: Layer, backward: Any) -> None:
     if backward.name == layer.name:
         raise ValueError(f"{who}: backward_layer and layer are both named {layer.name!r}; "
                          "give them different names")
-
-
-class _Constraints:
-    """A recurrent layer's weight constraints, applied (in place) to its parameter dict."""
-
-    def __init__(self, layer: Layer) -> None:
-        self.layer = layer
-
-    def __call__(self, params: dict) -> None:
-        for pname, constraint in self.layer.constraints.items():
-            if constraint is not None:
-                constraint(params[pname])

@@ -356,6 +356,8 @@ def _build(layer: Any, rng: np.random.Generator, input_shape: Any) -> tuple[dict
                                 dtype=v.dtype)
     layer.__dict__["_variables"] = dict(made_in_init)
     layer.__dict__["_sublayers"] = {}
+    for key in [k for k, c in layer.constraints.items() if isinstance(c, SublayerConstraints)]:
+        del layer.constraints[key]
     _local.__dict__.setdefault("building", []).append((layer, rng))
     try:
         full = _with_batch(input_shape)
@@ -379,7 +381,28 @@ def _build(layer: Any, rng: np.random.Generator, input_shape: Any) -> tuple[dict
         _local.building.pop()
     layer.__dict__["_built_for"] = (_freeze(input_shape), out_shape)
     layer.has_state = bool(state)
+    # the sublayers' constraints hold after every update, as Keras's optimizer applies
+    # every trainable variable's: under the sublayer's key in this layer's parameters
+    for key, sublayer in layer.__dict__["_sublayers"].items():
+        if any(c is not None for c in getattr(sublayer, "constraints", {}).values()):
+            layer.constraints[key] = SublayerConstraints(sublayer)
     return params, state
+
+
+class SublayerConstraints:
+    """A layer's weight constraints, applied (in place) to its entry of the parameters of
+    the layer holding it (a subclassed layer's sublayer, a Bidirectional's direction);
+    nothing while the sublayer is frozen, whose weights the optimizer leaves alone."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+
+    def __call__(self, params: dict) -> None:
+        if not self.layer.trainable:
+            return
+        for pname, constraint in self.layer.constraints.items():
+            if constraint is not None and pname in params:
+                constraint(params[pname])
 
 
 def _init_params(self: Any, rng: np.random.Generator, input_shape: Any) -> dict:
