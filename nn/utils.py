@@ -17,6 +17,7 @@ from .file_utils import get_file
 from .image_utils import array_to_img, img_to_array, load_img, save_img
 from .model_plot import model_to_dot, plot_model
 from .np_utils import to_categorical
+from .progbar import Progbar
 from .seeding import set_global_seed
 
 __all__ = ["to_categorical", "normalize", "pad_sequences", "set_random_seed", "Sequence",
@@ -24,7 +25,7 @@ __all__ = ["to_categorical", "normalize", "pad_sequences", "set_random_seed", "S
            "image_dataset_from_directory", "text_dataset_from_directory",
            "audio_dataset_from_directory", "split_dataset",
            "load_img", "img_to_array", "array_to_img", "save_img", "plot_model", "model_to_dot",
-           "get_file", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
+           "get_file", "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "Progbar"]
 
 
 def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:

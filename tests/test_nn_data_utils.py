@@ -324,3 +324,35 @@ def test_pack_and_unpack_by_hand():
     assert keras.utils.unpack_x_y_sample_weight(["x", "y"]) == ("x", "y", None)
     assert keras.utils.pack_x_y_sample_weight(("a", "b")) == (("a", "b"),)
     assert keras.utils.pack_x_y_sample_weight("x", "y", "w") == ("x", "y", "w")
+
+
+def progbar_updates(bar):
+    bar.update(1, [("loss", 4.0), ("acc", 0.5)])
+    bar.update(3, [("loss", 1.0), ("acc", 0.7)])
+    bar.add(2, [("loss", 2.0)])
+    bar.update(8, [("acc", 0.9)], finalize=False)
+
+
+def test_progbar_averages_values_per_step(capsys):
+    bar = keras.utils.Progbar(10, verbose=0)
+    progbar_updates(bar)
+    # loss: 4 for 1 step, 1 for 2 steps, 2 for 2 steps; acc: 0.5 x1, 0.7 x2, 0.9 x3
+    assert bar._values["loss"][0] / bar._values["loss"][1] == pytest.approx(10 / 5)
+    assert bar._values["acc"][0] / bar._values["acc"][1] == pytest.approx(4.6 / 6)
+    shown = keras.utils.Progbar(4, verbose=2, stateful_metrics=["acc"])
+    shown.update(2, [("loss", 1.0), ("acc", 0.25)])
+    shown.update(3, [("acc", 0.75)])
+    shown.update(4, [("loss", 3.0)])
+    out = capsys.readouterr().out
+    assert out.startswith("4/4 - ") and out.endswith(" - loss: 3.0000 - acc: 0.7500\n")
+    with pytest.raises(ValueError, match="Only one of"):
+        keras.utils.Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])
+
+
+def test_progbar_values_equal_keras(real_keras):  # noqa: F811
+    for kwargs in ({}, {"stateful_metrics": ["acc"]}, {"stateless_metrics": ["loss"]}):
+        ours, theirs = keras.utils.Progbar(10, verbose=0, **kwargs), \
+            real_keras.utils.Progbar(10, verbose=0, **kwargs)
+        progbar_updates(ours)
+        progbar_updates(theirs)
+        assert ours._values == theirs._values and ours._seen_so_far == theirs._seen_so_far
