@@ -168,5 +168,25 @@ def _companion(a: Any) -> Any:
     return np.concatenate([-a[None, 1:], np.eye(n - 2, n - 1)], axis=0)
 
 
+def _sosfilt(sos, x, axis=-1, zi=None):
+    """SciPy's cascade of second-order sections: lfilter of each row (b0 b1 b2 1 a1 a2) in
+    turn, each with its own delays zi[i] (the final ones stacked, as SciPy's)."""
+    sos = sos if hasattr(sos, "shape") else np.asarray(sos)
+    plain = np.asarray(primal(sos))
+    if plain.ndim != 2 or plain.shape[1] != 6:
+        raise ValueError("sos array must be shape (n_sections, 6)")
+    if not np.all(plain[:, 3] == 1):
+        raise ValueError("sos[:, 3] should be all ones")
+    y, final = x, []
+    for i in range(plain.shape[0]):
+        if zi is None:
+            y = signal.lfilter(sos[i, :3], sos[i, 3:], y, axis=axis)
+        else:
+            y, zf = signal.lfilter(sos[i, :3], sos[i, 3:], y, axis=axis, zi=zi[i])
+            final.append(zf)
+    return y if zi is None else (y, np.stack(final))
+
+
 bind(signal.lfilter, _lfilter, "scipy.signal.lfilter", via=(lfilter_p,))
+bind(signal.sosfilt, _sosfilt, "scipy.signal.sosfilt", via=())
 bind(signal.lfilter_zi, _lfilter_zi, "scipy.signal.lfilter_zi", via=())
