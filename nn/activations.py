@@ -27,7 +27,7 @@ import numpy as np
 
 from adkit import stop_gradient
 
-from . import scipy_lazy
+from . import custom_objects, scipy_lazy
 from . import backend
 
 
@@ -346,6 +346,9 @@ def get(identifier: str | Mapping | Callable | None) -> Callable:
     if isinstance(identifier, str):
         if identifier.lower() in ALL:
             return ALL[identifier.lower()]
+        custom = custom_objects.lookup(identifier)
+        if custom is not None:
+            return get(custom)
         close = difflib.get_close_matches(identifier.lower(), ALL, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"unknown activation {identifier!r}{hint}; valid names: "

@@ -421,11 +421,10 @@ class Model:
                 [name(f) for f in self.losses]
         specs = self._metric_specs
         if isinstance(specs, dict):
-            metrics: Any = {k: [m for m in (v if isinstance(v, (list, tuple)) else [v])
-                                if isinstance(m, str)] for k, v in specs.items()}
+            metrics: Any = {k: metrics_module.saved_metrics(
+                v if isinstance(v, (list, tuple)) else [v]) for k, v in specs.items()}
         else:
-            metrics = [[x for x in m if isinstance(x, str)] if isinstance(m, (list, tuple))
-                       else m for m in specs if isinstance(m, (str, list, tuple))]
+            metrics = metrics_module.saved_metrics(specs)
         return {"loss": loss, "metrics": metrics, "loss_weights": list(self.loss_weights),
                 "jit_compile": self.jit_compile}
 

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import custom_objects
 from .backend_compat import EPSILON
 from .loss_functions import (
     binary_crossentropy, binary_crossentropy_from_logits, binary_focal_crossentropy,
@@ -193,8 +194,14 @@ def get(identifier: str | dict | Callable) -> Callable:
         name = ALIASES.get(identifier.lower(), identifier.lower())
         if name in ALL:
             return ALL[name]
+        custom = custom_objects.lookup(identifier)
+        if custom is not None:
+            return get(custom)
         raise ValueError(f"unknown loss {identifier!r}; valid names: "
-                         f"{', '.join(list(ALL) + list(ALIASES) + list(CLASSES))}")
+                         f"{', '.join(list(ALL) + list(ALIASES) + list(CLASSES))}; a loss of "
+                         "your own is found by name when registered with "
+                         "@keras.saving.register_keras_serializable() or given in "
+                         "load_model(..., custom_objects={name: function})")
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier().compiled()
     if isinstance(identifier, Loss):   # compile averages per-example losses itself
@@ -247,12 +254,13 @@ def deserialize(config: dict | str) -> Loss | Callable:
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"a serialized loss is a name or a dict with 'class_name' and "
                          f"'config', got {config!r}")
-    cls = CLASSES.get(config["class_name"])
-    if cls is None:
+    cls = CLASSES.get(config["class_name"]) or custom_objects.lookup(config["class_name"])
+    if not (isinstance(cls, type) and issubclass(cls, Loss)):
         raise ValueError(f"unknown loss class {config['class_name']!r}; valid classes: "
-                         f"{', '.join(CLASSES)}. A Loss subclass of your own is code, which "
-                         "a model file does not hold: load it with load_model(path, "
-                         "compile=False) and compile it with your loss")
+                         f"{', '.join(CLASSES)}. A Loss subclass of your own is found by name "
+                         "when registered with @keras.saving.register_keras_serializable() or "
+                         "given in load_model(path, custom_objects={name: class}); or load "
+                         "with compile=False and compile it with your loss")
     return cls.from_config(dict(config.get("config") or {}))
 
 

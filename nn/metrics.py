@@ -33,6 +33,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+import json
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -923,6 +925,8 @@ def get(identifier: str | Metric | type | Callable, loss: str | None = None) -> 
     """
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, str):
@@ -945,3 +949,51 @@ def get(identifier: str | Metric | type | Callable, loss: str | None = None) -> 
         return MeanMetricWrapper(identifier)
     raise TypeError(f"a metric must be a name, a Metric or a function f(y_true, y_pred) -> float, "
                     f"got {type(identifier).__name__}")
+
+
+def serialize(spec: Any) -> str | dict | None:
+    """What a saved model stores for one of compile's metrics: a name stays a name, a
+    function is stored by its (registered) name, a Metric by {"class_name", "config"}
+    (Keras's layout); None for a metric whose config is not JSON (it is left out).
+
+    >>> serialize("mae"), serialize(AUC(num_thresholds=50))["config"]["num_thresholds"]
+    ('mae', 50)
+    """
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Metric):
+        return {"class_name": spec.__name__, "config": {}}
+    if isinstance(spec, Metric):
+        config = {"class_name": type(spec).__name__, "config": spec.get_config()}
+        try:
+            json.dumps(config)
+        except (TypeError, ValueError):
+            return None
+        return config
+    if callable(spec):
+        return custom_objects.get_registered_name(spec)
+    return None
+
+
+def saved_metrics(specs: Any) -> list:
+    """serialize() of each metric of compile's metrics list, the inner lists of a list
+    per output kept as lists; metrics that cannot be stored are left out."""
+    saved = [saved_metrics(m) if isinstance(m, (list, tuple)) else serialize(m) for m in specs]
+    return [m for m in saved if m is not None]
+
+
+def deserialize(config: str | dict) -> Metric:
+    """The Metric serialize() described; a class of your own is found through
+    custom_objects (load_model's argument, or @register_keras_serializable)."""
+    if isinstance(config, str):
+        return get(config)
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(f"a serialized metric is a name or a dict with 'class_name' and "
+                         f"'config', got {config!r}")
+    name = config["class_name"]
+    cls = CLASSES.get(name) or custom_objects.lookup(name)
+    if not (isinstance(cls, type) and issubclass(cls, Metric)):
+        raise ValueError(f"unknown metric class {name!r}: a Metric of your own is found by "
+                         "name when registered with @keras.saving.register_keras_serializable() "
+                         "or given in load_model(..., custom_objects={name: class})")
+    return cls.from_config(dict(config.get("config") or {}))

@@ -394,7 +394,7 @@ class Sequential:
     def compile_config(self) -> dict:
         """What save_model stores to compile the model again on load."""
         return {"loss": losses_module.serialize(self.loss),
-                "metrics": [m for m in self._metric_specs if isinstance(m, str)],
+                "metrics": metrics_module.saved_metrics(self._metric_specs),
                 "jit_compile": self.jit_compile}
 
     @property
@@ -650,10 +650,9 @@ class Sequential:
              overwrite: bool = True) -> None:
         """Write config, weights (and optimizer state) to one file, atomically. Under
         distribute="mpi" only rank 0 writes (every rank holds the same weights).
-        Keras 2's .h5 is refused (adkit writes no HDF5 model file); a .keras name gets
-        adkit's file. overwrite=False refuses an existing file."""
-        from .weights_io import check_model_path
-        check_model_path(path)
+        A name ending in .h5 or .hdf5 gets the legacy HDF5 layout Keras writes there
+        (nn/legacy_h5.py); any other name, .keras included, adkit's file.
+        overwrite=False refuses an existing file."""
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"model.save: {os.fspath(path)!r} exists and "
                                   "overwrite=False; pass overwrite=True to replace it")

@@ -26,7 +26,8 @@ import numpy as np
 
 from adkit.pytree import tree_flatten
 
-from . import initializers, keras_weights, losses
+from . import initializers, keras_weights, legacy_h5, losses
+from .custom_objects import custom_object_scope
 from .layers.base import Layer, deserialize, nested, serialize
 from .layers.input_layer import InputLayer
 from .functional import Model, from_config
@@ -48,10 +49,15 @@ _CONFIG_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError,
                   ArithmeticError, RecursionError, MemoryError)
 
 
-def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential | Model:
+def load_model(path: str | os.PathLike, custom_objects: dict | None = None,
+               compile: bool = True, safe_mode: bool = True) -> Sequential | Model:
     """A model saved by `model.save`, recompiled (with its optimizer state) when it was
     compiled. Anything that is not such a file is refused with `ModelFileError`
     naming the file and the reason (`FileNotFoundError` when there is no file).
+    A legacy HDF5 model file (`model.save("x.h5")`, adkit's or Keras's) is read by
+    nn/legacy_h5.py. `custom_objects` maps the names of your own losses, metrics and
+    activations the file uses to them, as in Keras (see nn/custom_objects.py);
+    `safe_mode` is Keras's, and always on: nothing in a file is ever executed.
 
     Limits, all checked before any array is allocated:
 
@@ -78,6 +84,13 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential | Mo
     >>> load_model(path).count_params()
     8
     """
+    with custom_object_scope(custom_objects):
+        if legacy_h5.is_hdf5(path):
+            return legacy_h5.load_model_h5(path, compile)
+        return _load_or_explain(path, compile)
+
+
+def _load_or_explain(path: str | os.PathLike, compile: bool) -> Sequential | Model:
     try:
         return _load(path, compile)
     except ModelFileError:

@@ -65,22 +65,20 @@ class ModelFileError(ValueError):
 
 
 def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = True) -> None:
-    """Write `model` (anything with get_config, weight_slots, optimizer) to `path`.
+    """Write `model` (anything with get_config, weight_slots, optimizer) to `path`; a
+    name ending in .h5 or .hdf5 gets the legacy HDF5 layout (nn/legacy_h5.py), as in
+    Keras, any other name adkit's file.
 
     >>> import tempfile, os; from adkit.nn import Sequential; from adkit.nn.layers import Dense
     >>> path = os.path.join(tempfile.mkdtemp(), "m.adkit")
     >>> save_model(Sequential([Dense(2, input_shape=(3,))], seed=0), path); os.path.exists(path)
     True
     """
-    model._require_built("save")
-    unsaved = [inner for layer in model.layers for inner in nested(layer)
-               if not getattr(inner, "saves_config", True)]
-    if unsaved:
-        raise ValueError(
-            f"model {getattr(model, 'name', '')!r} holds the {type(unsaved[0]).__name__} "
-            f"layer {unsaved[0].name!r}, whose function is code, which adkit's model files "
-            "never hold: save the weights (model.save_weights(path)) and rebuild the model "
-            "in code to load them")
+    if os.fspath(path).lower().endswith((".h5", ".hdf5")):
+        from .legacy_h5 import save_model_h5
+        save_model_h5(model, path, include_optimizer)
+        return
+    check_savable(model)
     path = os.fspath(path)
     arrays: dict[str, np.ndarray] = dict(model.weight_slots())
     config: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model": model.get_config()}
@@ -101,6 +99,20 @@ def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = Tr
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.require(a, requirements="C"), allow_pickle=False)
             z.writestr(name + ".npy", buf.getvalue())
+
+
+def check_savable(model: Any) -> None:
+    """Refuse a model that is not built, or that holds a layer whose function is code
+    (Lambda), which no model file holds."""
+    model._require_built("save")
+    unsaved = [inner for layer in model.layers for inner in nested(layer)
+               if not getattr(inner, "saves_config", True)]
+    if unsaved:
+        raise ValueError(
+            f"model {getattr(model, 'name', '')!r} holds the {type(unsaved[0]).__name__} "
+            f"layer {unsaved[0].name!r}, whose function is code, which adkit's model files "
+            "never hold: save the weights (model.save_weights(path)) and rebuild the model "
+            "in code to load them")
 
 
 def _optimizer_config(optimizer: Any) -> dict:
@@ -359,3 +371,17 @@ def _count(shape: tuple[int, ...]) -> int:
     for s in shape:
         n *= s
     return n
+
+
+def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
+               compile: bool = True, safe_mode: bool = True) -> Any:
+    """keras.saving.load_model: nn.models.load_model (this module only writes and reads
+    the file format, and knows no model class)."""
+    from .models import load_model as load
+    return load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+# keras.saving's registry of the user's own objects (nn/custom_objects.py)
+from .custom_objects import (  # noqa: E402
+    CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+    get_registered_object, register_keras_serializable)

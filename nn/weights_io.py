@@ -23,36 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from . import keras_weights
+from . import keras_weights, legacy_h5
 from .keras_weights import WeightsFileError, layer_keys, layer_weights
 from .saving import ModelFileError, open_model_file, save_model
 
-__all__ = ["save_weights", "load_weights", "check_model_path", "WeightsFileError"]
+__all__ = ["save_weights", "load_weights", "WeightsFileError"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _name(path: str | os.PathLike) -> str:
     return os.path.basename(os.fspath(path)).lower()
-
-
-def check_model_path(path: str | os.PathLike) -> None:
-    """Refuse, for `model.save`, the names of Keras 2's HDF5 model files, which adkit does
-    not write: the message names the call that does what was meant. (A name ending in
-    .keras, as Keras 3 code saves to, gets adkit's model file, which load_model reads.)
-
-    >>> check_model_path("cnn.adkit")
-    >>> check_model_path("cnn.h5")
-    Traceback (most recent call last):
-    ...
-    ValueError: model.save('cnn.h5'): ...
-    """
-    name = _name(path)
-    where = f"model.save({os.fspath(path)!r})"
-    if name.endswith((".h5", ".hdf5")):
-        raise ValueError(f"{where}: model.save writes adkit's zip format, not HDF5; use "
-                         "model.save('x.adkit'), or model.save_weights('x.weights.h5') for "
-                         "weights in Keras 3's HDF5 layout")
 
 
 def save_weights(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
@@ -95,6 +76,9 @@ def load_weights(model: Any, path: str | os.PathLike) -> None:
                                 "inside it (e.g. 'model.weights.h5')")
     with open(path, "rb") as f:
         head = f.read(len(_HDF5_SIGNATURE))
+    if head == _HDF5_SIGNATURE and (group := legacy_h5.weights_group_name(path)):
+        legacy_h5.load_weights_file(model, path, group)
+        return
     if head == _HDF5_SIGNATURE or keras_weights.is_keras_archive(path):
         keras_weights.load_keras_weights(model, path)
         return

@@ -17,7 +17,11 @@ from adkit.nn.directory_datasets import index_directory
 from adkit.nn.image_utils import resize_image
 from keras_referee import real_keras  # noqa: F401  (Keras 3 fixture; skips without it)
 
-Image = pytest.importorskip("PIL.Image", reason="Pillow is not installed: pip install pillow")
+
+
+def pil():
+    """PIL.Image, or a skip: these tests write image files with Pillow."""
+    return pytest.importorskip("PIL.Image", reason="Pillow is not installed: pip install pillow")
 
 
 @pytest.fixture
@@ -32,7 +36,7 @@ def image_dir(tmp_path):
             rel = f"{name}/{i}.png" if i else f"{name}/more/{i}.png"
             a = rng.integers(0, 256, size=(rng.integers(6, 14), rng.integers(6, 14), 3),
                              dtype=np.uint8)
-            Image.fromarray(a).save(tmp_path / rel)
+            pil().fromarray(a).save(tmp_path / rel)
             pixels[rel] = a
     (tmp_path / "ants" / "readme.txt").write_text("not an image")
     return tmp_path, pixels
@@ -74,7 +78,7 @@ def test_keras_tutorial_loop_with_numpy_calls(image_dir):
 def test_unresized_pixels_and_nearest_downscale(tmp_path):
     a = np.random.default_rng(1).integers(0, 256, size=(8, 12, 3), dtype=np.uint8)
     (tmp_path / "only").mkdir()
-    Image.fromarray(a).save(tmp_path / "only" / "x.png")
+    pil().fromarray(a).save(tmp_path / "only" / "x.png")
     (x, _), = keras.utils.image_dataset_from_directory(tmp_path, image_size=(8, 12),
                                                        verbose=False)
     np.testing.assert_array_equal(x[0], a.astype(np.float32))
@@ -92,7 +96,7 @@ def test_unresized_pixels_and_nearest_downscale(tmp_path):
 def test_crop_and_pad_to_aspect_ratio(tmp_path):
     a = np.random.default_rng(2).integers(0, 256, size=(6, 12, 3), dtype=np.uint8)
     (tmp_path / "k").mkdir()
-    Image.fromarray(a).save(tmp_path / "k" / "x.png")
+    pil().fromarray(a).save(tmp_path / "k" / "x.png")
     (x, _), = keras.utils.image_dataset_from_directory(
         tmp_path, image_size=(6, 6), crop_to_aspect_ratio=True, verbose=False)
     np.testing.assert_array_equal(x[0], a[:, 3:9].astype(np.float32))   # the centred square
@@ -203,7 +207,7 @@ def test_fit_on_image_dataset(tmp_path):
         (tmp_path / name).mkdir()
         for i in range(12):
             a = np.clip(rng.normal(level, 20, size=(10, 10, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(a).save(tmp_path / name / f"{i}.png")
+            pil().fromarray(a).save(tmp_path / name / f"{i}.png")
     train, val = keras.utils.image_dataset_from_directory(
         tmp_path, image_size=(8, 8), batch_size=6, validation_split=0.25, subset="both",
         seed=1, verbose=False)
@@ -270,6 +274,7 @@ def dense_classifier(width):
 # ---------------------------------------------------------------- image helpers --
 
 def test_image_helpers_round_trip_and_equal_keras(tmp_path, real_keras):  # noqa: F811
+    pil()
     from keras.src.utils import image_utils as theirs
     a = np.random.default_rng(5).integers(0, 256, size=(9, 14, 3)).astype(np.float32)
     path = tmp_path / "a.png"

@@ -107,17 +107,17 @@ def test_a_file_of_other_layers_is_refused_and_nothing_changes(tmp_path):
         mlp().load_weights(tmp_path / "missing.adkit")
 
 
-def test_keras_2_file_names_are_refused_with_the_right_call(tmp_path):
+def test_h5_model_names_get_the_legacy_layout_and_weights_names_are_checked(tmp_path):
+    h5py_or_skip()
     model = mlp()
-    with pytest.raises(ValueError, match=r"model.save\('x.h5'\).*save_weights\('x.weights.h5'\)"):
-        model.save("x.h5")
-    with pytest.raises(ValueError, match="model.save.*HDF5"):
-        model.save(tmp_path / "m.hdf5")
+    model.save(tmp_path / "m.h5")       # Keras's legacy whole-model file (nn/legacy_h5.py)
+    with open(tmp_path / "m.h5", "rb") as f:
+        assert f.read(8) == b"\x89HDF\r\n\x1a\n"
     with pytest.raises(ValueError, match=r"only from files named \*.weights.h5"):
-        model.save_weights(tmp_path / "m.h5")
+        model.save_weights(tmp_path / "w.h5")
     with pytest.raises(ValueError, match="full-model archive"):
-        model.save_weights(tmp_path / "m.keras")
-    assert list(tmp_path.iterdir()) == []
+        model.save_weights(tmp_path / "w.keras")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.h5"]
 
 
 def test_overwrite_false_keeps_an_existing_file(tmp_path):
@@ -200,11 +200,12 @@ def test_bad_h5_files_are_refused_clearly_and_nothing_changes(tmp_path):
     with pytest.raises(WeightsFileError, match=r"layers/dense_1/vars .*holds 1 entries "
                                                r"\['0'\].*the layer has 2"):
         model.load_weights(path)
-    keras2 = tmp_path / "old.weights.h5"
+    keras2 = tmp_path / "old.weights.h5"   # Keras 2's layout, with one empty layer group
     with h5py.File(keras2, "w") as f:
         f.attrs["layer_names"] = [b"dense"]
         f.create_group("dense")
-    with pytest.raises(WeightsFileError, match="Keras 2's layout"):
+    with pytest.raises(WeightsFileError, match=r"holds weights for 0 layers \[\], the model "
+                                               r"has 3 layers with weights"):
         model.load_weights(keras2)
     cnn().save_weights(tmp_path / "cnn.weights.h5")
     with pytest.raises(WeightsFileError, match=r"missing in the file: \['dense_2'\].*not in the "
