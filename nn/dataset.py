@@ -86,6 +86,13 @@ def _eager(leaf: Any) -> Any:
     return leaf
 
 
+def _plain(leaf: Any) -> Any:
+    if isinstance(leaf, np.ndarray):
+        leaf = np.asarray(leaf)
+        return leaf[()] if leaf.ndim == 0 else leaf
+    return leaf
+
+
 def map_structure(fn: Callable, *elements: Any) -> Any:
     """fn applied leaf by leaf to elements of the same structure (tuples, lists and
     dicts of arrays), the structure kept."""
@@ -169,8 +176,9 @@ class Dataset:
         return (map_structure(_eager, e) for e in self._make_iterator())
 
     def as_numpy_iterator(self) -> Iterator:
-        """The elements as NumPy arrays (they already are)."""
-        return iter(self)
+        """The elements as plain NumPy arrays, a scalar as a NumPy scalar (hashable), as
+        tf.data's as_numpy_iterator gives them."""
+        return (map_structure(_plain, e) for e in self._make_iterator())
 
     def cardinality(self) -> Cardinality:
         """How many elements: a count, INFINITE (-1) or UNKNOWN (-2)."""

@@ -69,6 +69,16 @@ def test_map_filter_take_skip_repeat_unbatch_concatenate_enumerate_zip():
     assert ds.prefetch(2) is ds and ds.apply(lambda d: d.take(1)).cardinality() == 1
 
 
+def test_as_numpy_iterator_gives_plain_arrays_and_hashable_scalars():
+    x, y = rows(4)
+    ds = Dataset.from_tensor_slices((x, y)).batch(2).unbatch()
+    elements = list(ds.as_numpy_iterator())
+    assert type(elements[0][0]) is np.ndarray and isinstance(elements[0][1], np.integer)
+    assert {label for _, label in elements} == {0, 1, 2, 3}
+    wrapped = next(iter(ds))   # iterating gives tf-like arrays that answer .numpy()
+    assert type(wrapped[0].numpy()) is np.ndarray and int(wrapped[1].numpy()) == 0
+
+
 def test_len_of_infinite_or_unknown_dataset_is_a_type_error():
     ds = Dataset.from_tensor_slices(np.arange(3))
     with pytest.raises(TypeError, match="infinite"):
