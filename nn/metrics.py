@@ -807,8 +807,9 @@ def applies_mask(metric: Any) -> bool:
     """Whether Keras weighs this metric's values by its output's mask: the metrics that
     average one value per example or step (MeanMetricWrapper's) do; the threshold
     metrics (Precision, AUC, ...) and custom Metric subclasses do not."""
-    if isinstance(metric, WeightedMetric):
-        return applies_mask(metric.metric)
+    inner = getattr(metric, "metric", None)   # WeightedMetric, or one output's metric
+    if isinstance(inner, Metric) or hasattr(inner, "update_state"):
+        return applies_mask(inner)
     return isinstance(metric, (MeanMetricWrapper, _ShapeChosenAccuracy))
 
 
@@ -832,6 +833,9 @@ def update_compiled(metric: Any, y_true: Any, y_pred: Any, sample_weight: Any = 
                     mask: Any = None) -> None:
     """Fold one batch into a compiled metric as Keras's fit/evaluate do: the output's
     mask (if any) weighs the metrics that take it, times sample_weight where given."""
+    if mask is not None and getattr(metric, "takes_mask", False):   # an output's loss
+        metric.update_state(y_true, y_pred, sample_weight=sample_weight, mask=mask)
+        return
     if mask is not None and applies_mask(metric):
         sample_weight = masked_sample_weight(mask, sample_weight)
     if sample_weight is None:

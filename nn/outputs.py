@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .losses import weighted_mean
+from .losses import masked_weights, weighted_mean
 
 
 class Rows:
@@ -67,10 +67,16 @@ class OutputLoss:
         self.loss, self.index, self.name = loss, index, name
         self.reset_state()
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+    #: compiled-metric updates hand it its output's Keras mask (metrics.update_compiled)
+    takes_mask = True
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None,
+                     mask: Any = None) -> None:
         per_example = np.asarray(self.loss(y_true.arrays[self.index], y_pred[self.index]))
-        # the batch's loss as the training loss weighs it, counted over its entries
-        self.total += float(weighted_mean(per_example, sample_weight)) * per_example.size
+        # the batch's loss as the training loss weighs it (masked steps out), counted over
+        # its entries
+        weights = masked_weights(mask, per_example, sample_weight)
+        self.total += float(weighted_mean(per_example, weights)) * per_example.size
         self.count += per_example.size
 
     def result(self) -> float:

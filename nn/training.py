@@ -479,21 +479,24 @@ class Trainer:
                         x: Any = None) -> None:
         """Fold a batch into the metrics; compile's weighted_metrics get the sample weights,
         and the output's Keras mask (from the batch's inputs x) weighs those that take it."""
-        mask = self._output_mask(x)
+        masks = self._output_masks(x)
         for m in self.model.compiled_metrics:
             weighted = isinstance(m, (WeightedMetric, OutputLoss))   # an output's loss is too
+            mask = None if masks is None else masks[m.index] if hasattr(m, "index") \
+                else masks[0] if len(masks) == 1 else None
             update_compiled(m, y, pred, sample_weight if weighted else None, mask)
 
-    def _output_mask(self, x: Any) -> np.ndarray | None:
-        """The Keras mask of a single-output model's output for the batch x, or None."""
+    def _output_masks(self, x: Any) -> list | None:
+        """The Keras mask of each model output for the batch x (None where it has none),
+        or None when no output has one."""
         if x is None or not makes_masks(self.model):
             return None
         with self.placement.kernels():
             masks = output_masks(self.model, self.placement.params,
                                  *self.placement.to_backend(x))
-        if masks is None or len(masks) != 1 or masks[0] is None:
+        if masks is None:
             return None
-        return self.strategy.gather_rows(masks[0])
+        return [None if m is None else self.strategy.gather_rows(m) for m in masks]
 
     def _metric_results(self) -> dict:
         keys = self.model.metrics_names[1:]

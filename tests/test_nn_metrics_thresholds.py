@@ -389,3 +389,47 @@ def test_masked_metrics_equal_keras_evaluate(real_keras):
     expected = theirs.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
     for name in MASK_METRICS:   # (the loss is the losses' business, not checked here)
         assert got[name] == pytest.approx(float(expected[name]), rel=2e-5), name
+
+
+def _two_output_model(layers):
+    inp = layers.Input((5, 3))
+    h = layers.layers.Masking()(inp)
+    seq = layers.layers.SimpleRNN(4, return_sequences=True, name="r1")(h)
+    o1 = layers.layers.Dense(1, activation="sigmoid", name="seq")(seq)
+    o2 = layers.layers.Dense(2, name="vec")(layers.layers.SimpleRNN(3, name="r2")(h))
+    return layers.Model(inp, [o1, o2])
+
+
+def _two_output_data():
+    x, y1, mask = _masked_data()
+    return x, [y1, rng.normal(size=(6, 2)).astype("float32")], mask
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_each_output_gets_its_own_mask(jit):
+    x, (y1, y2), mask = _two_output_data()
+    model = _two_output_model(keras)
+    model.compile("sgd", ["mse", "mse"], metrics=[["mae", "accuracy"], ["mae"]], jit_compile=jit)
+    model.fit(x, [y1, y2], batch_size=4, epochs=1, verbose=0)
+    result = model.evaluate(x, [y1, y2], batch_size=4, verbose=0, return_dict=True)
+    p1, p2 = model.predict(x, verbose=0)
+    assert result["seq_mae"] == pytest.approx(np.abs(p1 - y1)[..., 0][mask].mean(), rel=1e-5)
+    assert result["seq_accuracy"] == pytest.approx(((p1 > 0.5) == (y1 > 0))[..., 0][mask].mean())
+    assert result["vec_mae"] == pytest.approx(np.abs(p2 - y2).mean(), rel=1e-5)
+    # the output's loss in the logs leaves masked steps out too (batch means, by batch size)
+    batch_losses = [((p1[a:a + 4] - y1[a:a + 4]) ** 2)[..., 0][mask[a:a + 4]].mean() * len(p1[a:a + 4])
+                    for a in (0, 4)]
+    assert result["seq_loss"] == pytest.approx(sum(batch_losses) / len(p1), rel=1e-5)
+
+
+def test_two_output_masked_metrics_equal_keras_evaluate(real_keras):
+    x, ys, _ = _two_output_data()
+    ours, theirs = _two_output_model(keras), _two_output_model(real_keras)
+    for name in ("r1", "r2", "seq", "vec"):
+        theirs.get_layer(name).set_weights(ours.get_layer(name).get_weights())
+    for model in (ours, theirs):
+        model.compile("sgd", ["mse", "mse"], metrics=[["mae", "accuracy"], ["mae"]])
+    got = ours.evaluate(x, ys, batch_size=4, verbose=0, return_dict=True)
+    expected = theirs.evaluate(x, ys, batch_size=4, verbose=0, return_dict=True)
+    for name in ("loss", "seq_loss", "vec_loss", "seq_mae", "seq_accuracy", "vec_mae"):
+        assert got[name] == pytest.approx(float(expected[name]), rel=2e-5), name
