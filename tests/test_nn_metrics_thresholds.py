@@ -292,7 +292,8 @@ def test_compiled_and_eager_metrics_agree_and_survive_save_load(tmp_path):
     model.save(path)
     again = keras.models.load_model(path).evaluate(x, ONEHOT, batch_size=7, verbose=0,
                                                    return_dict=True)
-    for name in names:
+    assert list(again) == list(result)          # the metric objects are saved with their configs
+    for name in result:
         np.testing.assert_allclose(again[name], result[name], rtol=1e-6)
 
 
