@@ -44,7 +44,7 @@ def residual_cnn(filters: int = 16, seed: int = 0) -> Model:
     """The residual CNN above, for 28x28 grey images and ten classes.
 
     >>> residual_cnn(filters=4).output_shape
-    (10,)
+    (None, 10)
     """
     image = Input(shape=(28, 28, 1), name="image")
     x = Conv2D(filters, (3, 3), padding="same", activation="relu", name="stem")(image)

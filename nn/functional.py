@@ -41,8 +41,8 @@ from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
 from . import subclassed_model
 from .callbacks.base import around_inference
 from .layers.nodes import KerasTensor, Node, call_layer, flat
-from .model import (Sequential, _as_array, _compatible, _walk, unbuilt_sequential,
-                    with_unit_axis)
+from .model import (Sequential, _as_array, _compatible, _walk, example_shape_of,
+                    unbuilt_sequential, with_unit_axis)
 from .seeding import fresh_seed
 from .outputs import OutputLoss, OutputMetric, Rows, per_output
 from .summary_table import summary_lines
@@ -107,9 +107,10 @@ class Model:
         if len(set(self.output_names)) != len(self.output_names):
             self.output_names = [f"{n}_{i}" if self.output_names.count(n) > 1 else n
                                  for i, n in enumerate(self.output_names)]
-        self.input_shape = self.inputs[0].example_shape if len(self.inputs) == 1 else \
+        # batch axis excluded; input_shape / output_shape are Keras's (batch axis first)
+        self.example_input_shape = self.inputs[0].example_shape if len(self.inputs) == 1 else \
             [t.example_shape for t in self.inputs]
-        self.output_shape = self.outputs[0].example_shape if len(self.outputs) == 1 else \
+        self.example_output_shape = self.outputs[0].example_shape if len(self.outputs) == 1 else \
             [t.example_shape for t in self.outputs]
         # every layer's first call's input shape: what its weights are built for
         self._layer_shapes: dict[str, Any] = {}
@@ -164,9 +165,13 @@ class Model:
 
     def build(self, input_shape: Any = None, weights: tuple[dict, dict] | None = None) -> None:
         """Create the parameters from the model's seed, or adopt `weights` = (params,
-        state) (load_model's arrays, or an outer model's for a nested one)."""
+        state) (load_model's arrays, or an outer model's for a nested one). input_shape,
+        if given, must be the model's: Keras's form (None, *shape), or one example's."""
         if input_shape is not None:
-            self.output_shape_for(input_shape)
+            try:
+                self.output_shape_for(input_shape)
+            except ShapeError:
+                self.output_shape_for(example_shape_of(input_shape))
         self.params, state = weights if weights is not None else self.fresh_weights()
         self._earlier_weights = {}   # adopted now; keep no other model alive
         self.state = NestedState(state, {layer.name for layer in self.layers
@@ -186,7 +191,7 @@ class Model:
             raise ShapeError(f"model {self.name!r} takes inputs of shapes "
                              f"{[(None,) + e for e in expected]}, got "
                              f"{[(None,) + tuple(g) for g in given]}")
-        return self.output_shape
+        return self.example_output_shape
 
     def trainable_part(self, tree: dict) -> dict:
         """The entries of a per-layer tree (params, grads) that the optimizer updates."""
@@ -562,6 +567,8 @@ class Model:
     # --- what Sequential does the same way ---------------------------------------------------
     _json_class_name = "Functional"   # Keras's class_name for a functional model in to_json
     trainable = Sequential.trainable
+    input_shape = Sequential.input_shape
+    output_shape = Sequential.output_shape
     weights = Sequential.weights
     trainable_weights = Sequential.trainable_weights
     non_trainable_weights = Sequential.non_trainable_weights
@@ -622,6 +629,18 @@ class Model:
                          f"{n + n_state:,}", sources))
         for line in summary_lines(self.name, rows, trainable, non_trainable):
             print_fn(line)
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Any:
+        """Keras's Model.from_config: the model, built with fresh weights, from
+        get_config() - adkit's, or Keras 3's own (a real Keras model's get_config()).
+        A subclass of Model gets `cls(**config)`, its constructor's arguments, as Keras
+        does for a subclassed model without a graph config."""
+        if cls is not Model and not (isinstance(config, dict) and "layers" in config):
+            return cls(**config)
+        from .models import check_custom_objects, model_from_config
+        check_custom_objects(custom_objects, f"{cls.__name__}.from_config")
+        return model_from_config("Functional", config, f"{cls.__name__}.from_config")
 
     def get_config(self) -> dict:
         """The graph: its layers, each call (node) in topological order with the

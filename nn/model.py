@@ -88,8 +88,10 @@ class Sequential:
         self.layers: list[Layer] = []
         self.params: dict[str, dict] | None = None
         self.state: dict[str, dict] = {}
-        self.input_shape: Shape | None = None
-        self.output_shape: Shape | None = None
+        #: the shape of one example in and out, batch axis excluded (None until built);
+        #: the public input_shape / output_shape are Keras's, batch axis first
+        self.example_input_shape: Shape | None = None
+        self.example_output_shape: Shape | None = None
         self.optimizer: Any = None
         self.loss: Callable | None = None
         self.compiled_metrics: list = []
@@ -133,7 +135,7 @@ class Sequential:
         layer._attach(self)   # so that layer.get_weights() reads this model's weights
         self.params = None
         if self.layers[0].input_shape is not None:
-            self.build(self.layers[0].input_shape)
+            self.build_for_example(self.layers[0].input_shape)
 
     # --- the symbolic graph (Keras 3's Sequential builds a functional one) ---------
     @property
@@ -158,6 +160,18 @@ class Sequential:
         """The model's output KerasTensor (see `outputs`)."""
         return self._symbolic_graph()[-1]
 
+    @property
+    def input_shape(self) -> tuple:
+        """Keras's input shape: the batch axis first, as None, e.g. (None, 28, 28, 1);
+        `example_input_shape` is the same without the batch axis. AttributeError (as in
+        Keras) until the model is built."""
+        return batch_shapes(self, getattr(self, "example_input_shape", None), "input")
+
+    @property
+    def output_shape(self) -> tuple:
+        """Keras's output shape, batch axis first: (None, 10) for Dense(10) last."""
+        return batch_shapes(self, getattr(self, "example_output_shape", None), "output")
+
     def _symbolic_graph(self) -> list[KerasTensor]:
         """The input KerasTensor, then each layer's output on it: the layers called on
         KerasTensors once (again after add / pop), which records each layer's `input`
@@ -167,15 +181,15 @@ class Sequential:
                 f"Sequential model {self.name!r} has no defined inputs or outputs yet: it is "
                 "not built; start it with keras.Input(shape=...), give the first layer "
                 "input_shape=..., or call model.build(shape)")
-        key = (tuple(id(layer) for layer in self.layers), tuple(self.input_shape))
+        key = (tuple(id(layer) for layer in self.layers), tuple(self.example_input_shape))
         built = self.__dict__.get("_graph")
         if built is not None and built[0] == key:
             return built[1]
         start = self.__dict__.get("_declared_input")
         if isinstance(start, InputLayer):
             start = self._declared_input = input_tensor(start)
-        if start is None or tuple(start.example_shape) != tuple(self.input_shape):
-            start = Input(shape=self.input_shape, dtype=self.layers[0].dtype.name)
+        if start is None or tuple(start.example_shape) != tuple(self.example_input_shape):
+            start = Input(shape=self.example_input_shape, dtype=self.layers[0].dtype.name)
         tensors = [start]
         for layer in self.layers:
             tensors.append(call_layer(layer, tensors[-1], first_call=True))
@@ -190,7 +204,7 @@ class Sequential:
         >>> from adkit.nn.layers import Dense
         >>> model = Sequential([Dense(3, input_shape=(2,), name="hidden"), Dense(1, name="out")])
         >>> model.pop().name, [layer.name for layer in model.layers], model.output_shape
-        ('out', ['hidden'], (3,))
+        ('out', ['hidden'], (None, 3))
         """
         if not self.layers:
             raise TypeError(f"there are no layers in {self.name!r} to pop")
@@ -201,9 +215,10 @@ class Sequential:
             kept = [kept_layer.name for kept_layer in self.layers]
             params = {name: self.params[name] for name in kept}
             state = {name: self.state[name] for name in kept if name in self.state}
-            self.build(self.input_shape, weights=(params, state))
+            self.build_for_example(self.example_input_shape, weights=(params, state))
         elif not self.layers:
-            self.params, self.state, self.output_shape, self._layer_shapes = None, {}, None, []
+            self.params, self.state, self._layer_shapes = None, {}, []
+            self.example_output_shape = None
         return layer
 
     def _declare_input(self, shape: Shape) -> None:
@@ -215,9 +230,18 @@ class Sequential:
         self._declared_input_shape = shape
 
     def build(self, input_shape: Shape, weights: tuple[dict, dict] | None = None) -> None:
-        """Check every layer's shapes and create parameters (seeded by self.seed), or
-        adopt `weights` = (params, state) without initialising any (load_model passes
-        the file's arrays, checked against the shapes the layers imply)."""
+        """Keras's model.build(input_shape): the batch axis first, e.g.
+        `model.build((None, 28, 28, 1))`; a shape starting with an int is one example's
+        shape (adkit's form, `model.build((28, 28, 1))`). Creates the parameters, seeded
+        by self.seed (see build_for_example for `weights`)."""
+        self.build_for_example(example_shape_of(input_shape), weights)
+
+    def build_for_example(self, input_shape: Shape,
+                          weights: tuple[dict, dict] | None = None) -> None:
+        """Check every layer's shapes for inputs of one example's `input_shape` (batch
+        axis excluded) and create parameters (seeded by self.seed), or adopt `weights` =
+        (params, state) without initialising any (load_model passes the file's arrays,
+        checked against the shapes the layers imply)."""
         if not self.layers:
             raise ValueError("the model has no layers; add some before building it")
         shape = _as_shape(input_shape, self.layers[0].name)
@@ -238,7 +262,7 @@ class Sequential:
         for layer, in_shape in zip(self.layers, shapes):
             if isinstance(layer, ModelLayer):
                 layer.adopt(in_shape, self.params[layer.name], self.state.get(layer.name, {}))
-        self.input_shape, self.output_shape = shapes[0], shapes[-1]
+        self.example_input_shape, self.example_output_shape = shapes[0], shapes[-1]
         self._layer_shapes = shapes
         self._index_parameters()
 
@@ -322,7 +346,7 @@ class Sequential:
 
     def empty_output(self) -> np.ndarray:
         """The outputs of zero examples (an empty shard's)."""
-        return np.zeros((0,) + tuple(self.output_shape), self.layers[-1].dtype)
+        return np.zeros((0,) + tuple(self.example_output_shape), self.layers[-1].dtype)
 
     def apply_constraints(self) -> None:
         """Project trainable parameters onto their layers' constraints (after an update);
@@ -429,20 +453,20 @@ class Sequential:
         if not np.issubdtype(x.dtype, np.integer) or not isinstance(self.layers[0], Embedding):
             x = x.astype(self.layers[0].dtype, copy=False)
         if self.params is not None:
-            x = with_unit_axis(x, self.input_shape)
+            x = with_unit_axis(x, self.example_input_shape)
         if self.params is None:
-            self.build(x.shape[1:])
-        elif not _compatible(x.shape[1:], self.input_shape):
+            self.build_for_example(x.shape[1:])
+        elif not _compatible(x.shape[1:], self.example_input_shape):
             first = self.layers[0]
             raise ShapeError(f"{what}: layer {first.name!r} ({type(first).__name__}) expects "
-                             f"input of shape {tuple(self.input_shape)} per example, but x has "
+                             f"input of shape {tuple(self.example_input_shape)} per example, but x has "
                              f"shape {x.shape} (per example {x.shape[1:]})")
         if y is None:
             return x, None
         y = _as_array(y, "y", what)
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{what}: x has {x.shape[0]} examples but y has {y.shape[0]}")
-        losses_module.check_targets(self.loss, y, self.output_shape)
+        losses_module.check_targets(self.loss, y, self.example_output_shape)
         if getattr(self.loss, "__name__", "") != "sparse_categorical_crossentropy":
             y = y.astype(self.layers[-1].dtype, copy=False)
         return x, y
@@ -643,8 +667,17 @@ class Sequential:
     # --- saving --------------------------------------------------------------
     def get_config(self) -> dict:
         return {"name": self.name, "seed": self.seed,
-                "input_shape": None if self.input_shape is None else list(self.input_shape),
+                "input_shape": None if self.example_input_shape is None
+                else list(self.example_input_shape),
                 "layers": [serialize(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Any:
+        """Keras's Sequential.from_config: the model, built with fresh weights, from
+        get_config() - adkit's, or Keras 3's own (a real Keras model's get_config())."""
+        from .models import check_custom_objects, model_from_config
+        check_custom_objects(custom_objects, f"{cls.__name__}.from_config")
+        return model_from_config("Sequential", config, f"{cls.__name__}.from_config")
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = True,
              overwrite: bool = True) -> None:
@@ -707,6 +740,40 @@ def unbuilt_sequential(layers: list[Layer], name: str | None, seed: int | None) 
     finally:
         layers[0].input_shape = first
     return model
+
+
+def example_shape_of(input_shape: Any) -> Any:
+    """One example's shape from what Keras's model.build takes: (None, *shape) loses its
+    batch axis; a shape starting with an int (adkit's form) is kept; a list is one per input.
+
+    >>> example_shape_of((None, 28, 28, 1)), example_shape_of((3,)), example_shape_of([(None, 2)])
+    ((28, 28, 1), (3,), [(2,)])
+    """
+    if isinstance(input_shape, list) and input_shape and all(
+            isinstance(shape, (tuple, list)) for shape in input_shape):
+        return [example_shape_of(shape) for shape in input_shape]
+    if isinstance(input_shape, (tuple, list)) and len(input_shape) >= 2 \
+            and input_shape[0] is None:
+        return tuple(input_shape[1:])
+    return input_shape
+
+
+def batch_shapes(model: Any, shapes: Any, which: str) -> Any:
+    """Keras's model.input_shape / output_shape from example shapes (batch axis excluded):
+    (None, *shape), or a list of them for several inputs or outputs.
+
+    >>> class Built: name = "m"
+    >>> batch_shapes(Built(), (28, 28, 1), "input"), batch_shapes(Built(), [(3,), (2,)], "output")
+    ((None, 28, 28, 1), [(None, 3), (None, 2)])
+    """
+    if shapes is None:
+        raise AttributeError(
+            f"{type(model).__name__} model {model.name!r} has no defined {which} shape yet: it "
+            "is not built; start it with keras.Input(shape=...), give the first layer "
+            "input_shape=..., or call model.build(...) or fit first")
+    if isinstance(shapes, list):
+        return [(None,) + tuple(shape) for shape in shapes]
+    return (None,) + tuple(shapes)
 
 
 def add_weighted_metrics(model: Any, weighted_metrics: list | None, loss_name: Any) -> None:

@@ -31,6 +31,7 @@ from .custom_objects import custom_object_scope
 from .layers.base import Layer, deserialize, nested, serialize
 from .layers.input_layer import InputLayer
 from .functional import Model, from_config
+from .keras_config import is_keras_config, model_from_keras
 from .model import Sequential, unbuilt_sequential
 from .saving import ModelFile, ModelFileError, open_model_file
 from .seeding import fresh_seed
@@ -115,7 +116,7 @@ def _load(path: str | os.PathLike, compile: bool) -> Sequential | Model:
         state = {layer.name: _replaced(s, f"state/{layer.name}/", arrays)
                  for layer, (_, s) in zip(model.layers, probes) if layer.has_state}
         with _config_errors(f, "the model config is invalid"):
-            model.build(shapes[0], weights=(params, state))
+            model.build_for_example(shapes[0], weights=(params, state))
         if compile and "compile" in f.config:
             optimizer_state = {name[len("optimizer/"):]: f.read(name)
                                for name in f.arrays if name.startswith("optimizer/")}
@@ -349,11 +350,7 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Seq
     >>> model_from_json(model.to_json()).layers[0].name
     'd'
     """
-    for name, obj in (custom_objects or {}).items():
-        if Layer.REGISTRY.get(name) is not obj:
-            raise ValueError(f"model_from_json: custom object {name!r} ({obj!r}) is not a "
-                             "Layer subclass of that class name; a config names layers by "
-                             "class, and Layer subclasses are known once defined")
+    check_custom_objects(custom_objects, "model_from_json")
     if not isinstance(json_string, (str, bytes, bytearray)):
         raise TypeError(f"model_from_json takes the string model.to_json() returns, got "
                         f"{type(json_string).__name__}")
@@ -368,7 +365,26 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Seq
     if class_name not in ("Sequential", "Functional", "Model"):
         raise ValueError(f"model_from_json: unknown model class {class_name!r}; known: "
                          "'Sequential', 'Functional'")
+    return model_from_config(class_name, config, "model_from_json")
+
+
+def check_custom_objects(custom_objects: dict | None, who: str) -> None:
+    """Keras's custom_objects: here only the program's Layer subclasses, each under its
+    class name (a config names layers by class; they are known once defined)."""
+    for name, obj in (custom_objects or {}).items():
+        if Layer.REGISTRY.get(name) is not obj:
+            raise ValueError(f"{who}: custom object {name!r} ({obj!r}) is not a "
+                             "Layer subclass of that class name; a config names layers by "
+                             "class, and Layer subclasses are known once defined")
+
+
+def model_from_config(class_name: str, config: dict, who: str) -> Sequential | Model:
+    """A built model (fresh weights) from a model's config: adkit's own get_config() or
+    Keras 3's (nn/keras_config.py). Errors name `who` and what is wrong."""
+    keras = is_keras_config(config)
     try:
+        if keras:
+            return model_from_keras(class_name, config)
         if class_name == "Sequential":
             layers = [deserialize(c) for c in config.get("layers") or []]
             return _built_sequential(layers, config)
@@ -376,11 +392,9 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Seq
         model.build()
         return model
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        keras = " (a JSON written by Keras holds Keras's own layer configs; build the model " \
-                "with adkit.nn and read Keras's weights with model.load_weights)" \
-            if "module" in json.dumps(config.get("layers", ""))[:2000] else ""
-        raise ValueError(f"model_from_json: the {class_name} config is invalid "
-                         f"({type(e).__name__}: {e}){keras}") from None
+        whose = "Keras " if keras else ""
+        raise ValueError(f"{who}: the {whose}{class_name} config is invalid "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def _built_sequential(layers: list[Layer], config: dict) -> Sequential:
@@ -391,7 +405,7 @@ def _built_sequential(layers: list[Layer], config: dict) -> Sequential:
     model = unbuilt_sequential(layers, config.get("name"), config.get("seed"))
     shape = config.get("input_shape") or layers[0].input_shape
     if shape is not None:
-        model.build(tuple(shape))
+        model.build_for_example(tuple(shape))
     return model
 
 

@@ -505,7 +505,7 @@ def _dims(shape: tuple) -> list:
 
 def export_onnx(model: Any, path: str | os.PathLike) -> None:
     """Write `model` (a built Sequential of the SUPPORTED layers) as an ONNX file at
-    `path`, atomically; the graph takes "input" of shape (batch, *model.input_shape)
+    `path`, atomically; the graph takes "input" of shape model.input_shape (batch axis first)
     and gives "output", what model.predict gives.
 
     >>> import tempfile, os; from adkit.nn import Sequential; from adkit.nn.layers import Dense
@@ -518,7 +518,7 @@ def export_onnx(model: Any, path: str | os.PathLike) -> None:
     model._require_built("export_onnx")
     writers = [_writer(layer) for layer in model.layers]   # refuse before writing anything
     dtype = np.dtype(model.layers[0].dtype)
-    shape = tuple(model.input_shape)
+    shape = tuple(model.example_input_shape)
     g = _Graph(onnx, dtype, shape)
     g.names.add("input")
     for layer, write in zip(model.layers, writers):

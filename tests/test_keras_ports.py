@@ -219,7 +219,7 @@ def test_keras3_mnist_convnet():
     score = model.evaluate(x_test, y_test, verbose=0)
 
     # The Input is not one of model.layers, as in Keras 3; its shape reached the first layer.
-    assert len(model.layers) == 7 and model.input_shape == (28, 28, 1)
+    assert len(model.layers) == 7 and model.input_shape == (None, 28, 28, 1)
     assert _per_layer(model) == MNIST_CONVNET_PARAMS
     assert "max_pooling2d_1 (MaxPooling2D)" in summary and "(None, 5, 5, 64)" in summary
     assert "Total params: 34,826" in summary
@@ -351,12 +351,12 @@ def test_sequential_input_declares_the_shape_and_is_not_a_layer():
     model.add(keras.Input(shape=(4,)))
     model.add(layers.Dense(2, activation="relu"))
     assert [type(layer).__name__ for layer in model.layers] == ["Dense"]
-    assert model.input_shape == (4,) and model.output_shape == (2,)
+    assert model.input_shape == (None, 4) and model.output_shape == (None, 2)
     assert model.predict(np.ones((3, 4), np.float32), verbose=0).shape == (3, 2)
     model = keras.Sequential([layers.InputLayer(shape=(3,)), layers.Dense(5)])
     assert _per_layer(model) == [3 * 5 + 5]
     model = keras.Sequential([layers.InputLayer(input_shape=(3,)), layers.Dense(5)])   # Keras 2
-    assert model.input_shape == (3,)
+    assert model.input_shape == (None, 3)
 
 
 def test_sequential_input_after_a_layer_is_refused():
@@ -375,7 +375,7 @@ def test_sequential_pop_keeps_the_other_weights_and_asks_for_compile():
     kept = [w.copy() for w in model.get_weights()[:4]]
     popped = model.pop()
     assert popped.name == "dense_2" and len(model.layers) == 2
-    assert model.output_shape == (3,)
+    assert model.output_shape == (None, 3)
     for before, after in zip(kept, model.get_weights()):
         np.testing.assert_array_equal(before, after)
     with pytest.raises(ValueError, match="compile the model first"):

@@ -125,7 +125,7 @@ def test_a_decayed_optimizer_survives_its_config_and_keras2_configs_load_quietly
 
 def test_input_dim_is_input_shape_of_one_axis():
     model = Sequential([Dense(4, input_dim=3, activation="relu"), Dense(1)], seed=0)
-    assert model.input_shape == (3,)
+    assert model.input_shape == (None, 3)
     assert Activation("relu", input_dim=5).input_shape == (5,)
     assert Dropout(0.5, input_dim=2).input_shape == (2,)
 

@@ -278,7 +278,7 @@ def test_merge_layer_values_and_gradients(cls, kwargs, reference, n):
     np.testing.assert_allclose(layer(xs), reference(*xs), rtol=1e-12)
     inputs = [Input(shape=(3, 4), dtype=F64) for _ in range(n)]
     model = Model(inputs, layer(inputs), seed=0)
-    assert model.output_shape == reference(*xs).shape[1:]
+    assert model.output_shape == (None,) + reference(*xs).shape[1:]
     np.testing.assert_allclose(model.predict(xs), reference(*xs), rtol=1e-12)
     weights = rng.normal(size=reference(*xs).shape)
     f = lambda args: np.sum(weights * layer.call({}, list(args), None) ** 2)  # noqa: E731

@@ -23,6 +23,14 @@ class InputLayer(Layer):
                  **kwargs: Any) -> None:
         keras2_shape = kwargs.pop("input_shape", None)   # Keras 2: InputLayer(input_shape=)
         shape = keras2_shape if shape is None else shape
+        keras2_batch_shape = kwargs.pop("batch_input_shape", None)   # Keras 2's configs
+        batch_shape = keras2_batch_shape if batch_shape is None else batch_shape
+        for option, off in (("sparse", False), ("ragged", False), ("optional", False),
+                            ("input_tensor", None)):
+            value = kwargs.pop(option, off)
+            if value not in (off, None):
+                raise ValueError(f"Input {option}={value!r} is not supported: adkit.nn's "
+                                 "inputs are dense arrays, always given")
         if batch_shape is not None:   # Keras 3: (batch, *shape); a stateful RNN needs the batch
             if shape is not None or isinstance(batch_shape, (int, str)) or not batch_shape:
                 raise TypeError(f"Input takes shape= or batch_shape=(batch, *shape), not both; "
@@ -42,6 +50,11 @@ class InputLayer(Layer):
         #: the fixed batch size Input(batch_size=) / batch_shape= declares (None: any);
         #: stateful recurrent layers need one (nn/layers/stateful_rnn.py)
         self.batch_size = batch_size
+
+    @property
+    def batch_shape(self) -> tuple:
+        """Keras's InputLayer.batch_shape: (batch size or None, *shape)."""
+        return (self.batch_size,) + tuple(self.shape)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return self.shape

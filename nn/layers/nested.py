@@ -94,7 +94,8 @@ class ModelLayer(Layer):
 
     def adopt(self, input_shape: Any, params: dict, state: dict) -> None:
         """Make the inner model hold the outer model's arrays for it (after a build)."""
-        self.model.build(input_shape, weights=(params, state))
+        build = getattr(self.model, "build_for_example", self.model.build)   # Sequential's
+        build(input_shape, weights=(params, state))
 
     def call(self, params: dict, x: Any, ctx: Context) -> Any:
         before = ctx.state.get(self.name, {})
@@ -158,7 +159,7 @@ def stack_shapes(model: Any, input_shape: Any) -> list:
     if isinstance(input_shape, list):
         raise ShapeError(f"model {model.name!r} (Sequential) takes one input, got "
                          f"{len(input_shape)}")
-    expected = model.input_shape or model.layers[0].input_shape
+    expected = model.example_input_shape or model.layers[0].input_shape
     if expected is not None and (len(expected) != len(input_shape) or any(
             e is not None and g is not None and e != g for e, g in zip(expected, input_shape))):
         raise ShapeError(f"model {model.name!r} (Sequential) takes input of shape "
@@ -183,7 +184,8 @@ def as_layer(model: Any, first: bool = False) -> ModelLayer:
         layer = model._layer = ModelLayer(model)
     shape = None
     if first:
-        shape = model.input_shape if model.input_shape is not None or not model.layers \
+        declared = getattr(model, "example_input_shape", None)
+        shape = declared if declared is not None or not model.layers \
             else model.layers[0].input_shape
     layer.input_shape = None if isinstance(shape, list) else shape
     return layer
