@@ -43,6 +43,7 @@ FAMILIES = {
     "scipy.linalg": "adkit.rules.scipy_linalg",
     "scipy.signal": "adkit.rules.scipy_misc",
     "scipy.integrate": "adkit.rules.scipy_integrate",
+    "scipy.fft": "adkit.rules.scipy_fft",
 }
 _bound_families: set[str] = set()
 

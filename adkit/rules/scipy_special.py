@@ -201,6 +201,3 @@ def _ellipe_d(ans, m):
 
 ellipk = _u(sp.ellipk, _ellipk_d, _sympy_function("ellipk"))
 ellipe = _u(sp.ellipe, _ellipe_d, _sympy_function("ellipe"))
-
-# inverse distribution functions and a few more ufuncs
-from . import scipy_special_inverse  # noqa: E402,F401

@@ -1,14 +1,13 @@
 """scipy.special: inverse distribution functions and a few more ufuncs, each one entry with
-its local derivatives (imported by adkit/rules/scipy_special.py; the conventions of
-adkit/rules/special.py apply).
+its local derivatives (imported by adkit/rules/special.py, whose conventions apply).
 
-Inverses, by the inverse function rule at the answer x (F(x) = y):
-- gammaincinv(a, y): dx/dy = 1 / f(x), f = x^(a-1) e^-x / Gamma(a) the density;
-  dx/da = -(dP/da)(a, x) / f(x), with dP/da by quadrature (once, as gammainc's).
-- gammainccinv(a, y): dx/dy = -1 / f(x), dx/da = -(dP/da)(a, x) / f(x).
-- betaincinv(a, b, y): dx/dy = 1 / f(x), f the beta density; dx/da, dx/db likewise from
-  betainc's shape derivatives (once).
-- stdtrit(df, p): dt/dp = 1 / f(t), f Student's density; dt/ddf = -(dF/ddf)(df, t) / f(t).
+Inverses, by the inverse function rule at the answer x of F(params, x) = y: dx/dy = 1 / F_x
+and dx/dp = -F_p / F_x, where F_x and F_p are F's own local derivatives, taken from F's
+table entry (so they are exactly F's rules, differentiable as far as F is; a shape parameter
+of the incomplete gamma/beta functions, once):
+- gammaincinv(a, y) inverts gammainc(a, x), gammainccinv(a, y) gammaincc(a, x);
+- betaincinv(a, b, y) inverts betainc(a, b, x);
+- stdtrit(df, p) inverts stdtr(df, t).
 Others:
 - poch(z, m) = Gamma(z + m) / Gamma(z): d/dz = poch (psi(z + m) - psi(z)), d/dm = poch
   psi(z + m).
@@ -27,11 +26,9 @@ from typing import Any, Callable
 import numpy as np
 import scipy.special as sp
 
-from ..table import NoSympy, PerElement, defprim
+from ..table import PRIMITIVES, NoRuleError, NoSympy, PerElement, defprim
 from .elementwise import _exp, binary
 from .scipy_special import _off_zero_lmbda, log1p_ratio_prime
-from .special import (_betainc_density, _constant, _stdtr_ddf, _student_t_density, betainc_da,
-                      betainc_db, gammainc_da)
 
 _INVERSE = NoSympy("an inverse distribution function has no SymPy closed form; adkit "
                    "differentiates it by the inverse function rule")
@@ -41,38 +38,39 @@ def _b(ufunc: np.ufunc, dx: Callable, dy: Callable, sympy: Any) -> Any:
     return binary(ufunc, dx, dy, sympy, safe=True, name="scipy.special." + ufunc.__name__)
 
 
-def _inverse_gamma_slope(a: Any, x: Any) -> Any:
-    """1 / f(x) for the gamma density f, in logs (no overflow where f underflows)."""
-    return _exp(sp.gammaln(a) + x - sp.xlogy(a - 1.0, x))
+def _inverse(fn: np.ufunc, i: int) -> Callable:
+    """d/d(argument i) of the inverse of y = fn(*params, x) in its last argument, at the
+    answer x: 1 / F_x for y (the last argument), -F_i / F_x for a parameter. F's local
+    derivatives are its own rules (registered by adkit/rules/special.py, loaded first)."""
+    def d(ans: Any, *args: Any) -> Any:
+        rules = PRIMITIVES["scipy.special." + fn.__name__].jvps
+        y, at = args[-1], args[:-1] + (ans,)
+        slope = rules[-1](1.0, y, *at)
+        if i == len(args) - 1:
+            return 1.0 / slope
+        return -rules[i](1.0, y, *at) / slope
+    return d
 
 
-gammaincinv = _b(sp.gammaincinv,
-                 lambda ans, a, y: -gammainc_da(a, ans) * _inverse_gamma_slope(a, ans),
-                 lambda ans, a, y: _inverse_gamma_slope(a, ans), _INVERSE)
-gammainccinv = _b(sp.gammainccinv,
-                  lambda ans, a, y: -gammainc_da(a, ans) * _inverse_gamma_slope(a, ans),
-                  lambda ans, a, y: -_inverse_gamma_slope(a, ans), _INVERSE)
+gammaincinv = _b(sp.gammaincinv, _inverse(sp.gammainc, 0), _inverse(sp.gammainc, 1), _INVERSE)
+gammainccinv = _b(sp.gammainccinv, _inverse(sp.gammaincc, 0), _inverse(sp.gammaincc, 1),
+                  _INVERSE)
 
 
-def _betaincinv_rule(d: Callable) -> tuple:
-    """(jvp, vjp) of betaincinv in one argument, from d(a, b, x) at the answer x."""
-    def jvp(g, ans, a, b, y):
-        return g * d(a, b, ans)
-    return jvp, (lambda ans, a, b, y: lambda g: jvp(g, ans, a, b, y))
+def _ternary_rule(d: Callable) -> tuple:
+    """(jvp, vjp) multiplying by the local derivative d(ans, *args)."""
+    def jvp_rule(g, ans, *args):
+        return g * d(ans, *args)
+    return jvp_rule, (lambda ans, *args: lambda g: jvp_rule(g, ans, *args))
 
 
-_betaincinv_rules = [_betaincinv_rule(d) for d in (
-    lambda a, b, x: -betainc_da(a, b, x) / _betainc_density(a, b, x),
-    lambda a, b, x: -betainc_db(a, b, x) / _betainc_density(a, b, x),
-    lambda a, b, x: 1.0 / _betainc_density(a, b, x))]
+_betaincinv_rules = [_ternary_rule(_inverse(sp.betainc, i)) for i in range(3)]
 betaincinv = defprim("scipy.special.betaincinv", sp.betaincinv, elementwise=True,
                      numpy=sp.betaincinv, sympy=_INVERSE,
                      jvp=tuple(r[0] for r in _betaincinv_rules),
                      vjp=tuple(r[1] for r in _betaincinv_rules))
 
-stdtrit = _b(sp.stdtrit,
-             lambda ans, df, p: -_stdtr_ddf(p, df, ans) / _student_t_density(None, df, ans),
-             lambda ans, df, p: 1.0 / _student_t_density(None, df, ans), _INVERSE)
+stdtrit = _b(sp.stdtrit, _inverse(sp.stdtr, 0), _inverse(sp.stdtr, 1), _INVERSE)
 
 poch = _b(sp.poch, lambda ans, z, m: ans * (sp.digamma(z + m) - sp.digamma(z)),
           lambda ans, z, m: ans * sp.digamma(z + m),
@@ -100,6 +98,12 @@ def _expn_dx(ans: Any, n: Any, x: Any) -> Any:
     return np.where(np.asarray(n) >= 1, -lower, -ans * (1.0 + 1.0 / x))
 
 
-expn = _b(sp.expn, _constant("scipy.special.expn", "n", "n is an integer order, so it has "
-                             "no derivative"), _expn_dx,
+def _integer_order(*args: Any) -> Any:
+    raise NoRuleError("scipy.special.expn received a traced n, but adkit differentiates it only "
+                      "in x: n is an integer order, so it has no derivative. Pass n as a plain "
+                      "number or array (or adkit.stop_gradient(n) to treat it as a constant on "
+                      "purpose).")
+
+
+expn = _b(sp.expn, _integer_order, _expn_dx,
           NoSympy("SymPy's expint has no numeric printer in lambdify"))

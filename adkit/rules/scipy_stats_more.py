@@ -18,12 +18,10 @@ from typing import Any, Callable
 
 import numpy as np
 import scipy.special as sp
-import scipy.stats as st
 
-from ..table import COVERAGE
 from ..tracer import primal
-from .scipy_stats import (DISCRETE, UNIVARIATE, _array_like, _everywhere, _LocScale,
-                          _nonnegative, _positive, _refuse_traced, _safe, _where)
+from .scipy_stats_base import (_array_like, _everywhere, _LocScale, _nonnegative, _positive,
+                               _refuse_traced, _safe, _where)
 
 _LOG_2 = math.log(2.0)
 
@@ -291,12 +289,3 @@ nbinom = _Discrete(
 MORE_UNIVARIATE = (expon, laplace, logistic, cauchy, uniform, halfnorm, halfcauchy, gumbel_r,
                    rayleigh, lognorm, invgamma, pareto)
 MORE_DISCRETE = (bernoulli, binom, geom, nbinom)
-
-for _dist in MORE_UNIVARIATE:
-    UNIVARIATE[type(getattr(st, _dist.name))] = _dist
-    for _m in ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf"):
-        COVERAGE[f"scipy.stats.{_dist.name}.{_m}"] = ()
-for _dist in MORE_DISCRETE:
-    DISCRETE[type(getattr(st, _dist.name))] = _dist
-    for _m in ("pmf", "logpmf", "cdf", "logcdf", "sf", "logsf"):
-        COVERAGE[f"scipy.stats.{_dist.name}.{_m}"] = ()

@@ -689,3 +689,5 @@ for _name_, _fn in PYTHON_FUNCTIONS.items():
 
 # binom, the Box-Cox transforms, huber, pseudo_huber, spence, ellipk, ellipe, exprel
 from . import scipy_special  # noqa: E402,F401
+# inverse distribution functions (gammaincinv, betaincinv, stdtrit, ...), poch, owens_t, ...
+from . import scipy_special_inverse  # noqa: E402,F401
