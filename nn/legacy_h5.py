@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from .files import atomic_write
 from .keras_weights import WeightsFileError, _h5py, layer_weights
-from .saving import ModelFileError, check_savable
+from .model_file import ModelFileError, check_savable
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 SUFFIXES = (".h5", ".hdf5")
@@ -121,10 +121,11 @@ def _training_config(model: Any) -> dict | None:
     return config
 
 
-def load_model_h5(path: str | os.PathLike, compile: bool = True) -> Any:
+def load_model_h5(path: str | os.PathLike, model_from_json: Callable[[str], Any],
+                  compile: bool = True) -> Any:
     """The model in a legacy HDF5 model file (adkit's or Keras's `model.save("x.h5")`),
-    with its weights, compiled when the file says how and `compile` is true."""
-    from .models import model_from_json
+    built by `model_from_json` (nn/models.py's) from its config, with its weights, and
+    compiled when the file says how and `compile` is true."""
     h5py = _h5py()
     path = os.fspath(path)
     if not os.path.exists(path):

@@ -32,7 +32,8 @@ from .layers.input_layer import Input, InputLayer, input_tensor
 from .layers.nested import ModelLayer, NestedState, as_layer, call_model, stack_shapes
 from .layers.nodes import KerasTensor, NoSymbolicTensorError, call_layer
 from .placement import HostPlacement, device_placement
-from .saving import save_model
+from .legacy_h5 import save_model_h5
+from .model_file import save_model
 from .seeding import fresh_seed
 from .subclassed_model import is_subclass_with_call
 from .summary_table import summary_lines
@@ -691,7 +692,10 @@ class Sequential:
                                   "overwrite=False; pass overwrite=True to replace it")
         if not self.is_chief:
             return
-        save_model(self, path, include_optimizer=include_optimizer)
+        if os.fspath(path).lower().endswith((".h5", ".hdf5")):
+            save_model_h5(self, path, include_optimizer=include_optimizer)
+        else:
+            save_model(self, path, include_optimizer=include_optimizer)
 
     # --- weights in and out as Keras does it (nn/weights_io.py, nn/onnx_export.py) ---
     def save_weights(self, path: str | os.PathLike, overwrite: bool = True) -> None:

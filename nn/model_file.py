@@ -1,4 +1,4 @@
-"""Model files: one zip archive holding a JSON config and .npy arrays.
+"""adkit's model files: one zip archive holding a JSON config and .npy arrays.
 
 This module reads and writes the file and nothing else: it knows no model class.
 `adkit.nn.models.load_model` builds the model from what `open_model_file` returns.
@@ -65,19 +65,14 @@ class ModelFileError(ValueError):
 
 
 def save_model(model: Any, path: str | os.PathLike, include_optimizer: bool = True) -> None:
-    """Write `model` (anything with get_config, weight_slots, optimizer) to `path`; a
-    name ending in .h5 or .hdf5 gets the legacy HDF5 layout (nn/legacy_h5.py), as in
-    Keras, any other name adkit's file.
+    """Write `model` (anything with get_config, weight_slots, optimizer) to `path` in
+    adkit's format (model.save picks nn/legacy_h5.py's layout for .h5 names instead).
 
     >>> import tempfile, os; from adkit.nn import Sequential; from adkit.nn.layers import Dense
     >>> path = os.path.join(tempfile.mkdtemp(), "m.adkit")
     >>> save_model(Sequential([Dense(2, input_shape=(3,))], seed=0), path); os.path.exists(path)
     True
     """
-    if os.fspath(path).lower().endswith((".h5", ".hdf5")):
-        from .legacy_h5 import save_model_h5
-        save_model_h5(model, path, include_optimizer)
-        return
     check_savable(model)
     path = os.fspath(path)
     arrays: dict[str, np.ndarray] = dict(model.weight_slots())
@@ -371,17 +366,3 @@ def _count(shape: tuple[int, ...]) -> int:
     for s in shape:
         n *= s
     return n
-
-
-def load_model(filepath: str | os.PathLike, custom_objects: dict | None = None,
-               compile: bool = True, safe_mode: bool = True) -> Any:
-    """keras.saving.load_model: nn.models.load_model (this module only writes and reads
-    the file format, and knows no model class)."""
-    from .models import load_model as load
-    return load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
-
-
-# keras.saving's registry of the user's own objects (nn/custom_objects.py)
-from .custom_objects import (  # noqa: E402
-    CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
-    get_registered_object, register_keras_serializable)

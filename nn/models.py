@@ -2,7 +2,7 @@
 
 `load_model` turns a model file into a model without trusting the file's sizes:
 
-1. `saving.open_model_file` checks the archive, the config and every array's .npy
+1. `model_file.open_model_file` checks the archive, the config and every array's .npy
    header against the member that holds it; no array data is read yet.
 2. The model's structure is built from the config (layers, shapes), and the
    weights the config implies are computed as shapes only: each layer's
@@ -33,7 +33,7 @@ from .layers.input_layer import InputLayer
 from .functional import Model, from_config
 from .keras_config import is_keras_config, model_from_keras
 from .model import Sequential, unbuilt_sequential
-from .saving import ModelFile, ModelFileError, open_model_file
+from .model_file import ModelFile, ModelFileError, open_model_file
 from .seeding import fresh_seed
 from .subclassed_model import is_subclass_with_call
 
@@ -87,7 +87,7 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None,
     """
     with custom_object_scope(custom_objects):
         if legacy_h5.is_hdf5(path):
-            return legacy_h5.load_model_h5(path, compile)
+            return legacy_h5.load_model_h5(path, model_from_json, compile)
         return _load_or_explain(path, compile)
 
 

@@ -8,6 +8,10 @@ from typing import Any, Sequence as SequenceType
 import numpy as np
 
 from . import np_utils  # Keras 2's keras.utils.np_utils
+from .backend_compat import clear_session
+from .custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                             get_registered_name, get_registered_object,
+                             register_keras_serializable)
 from .data_adapters import unpack_batch
 from .dataset import Dataset
 from .dataset_utils import split_dataset, timeseries_dataset_from_array
@@ -25,7 +29,9 @@ __all__ = ["to_categorical", "normalize", "pad_sequences", "set_random_seed", "S
            "image_dataset_from_directory", "text_dataset_from_directory",
            "audio_dataset_from_directory", "split_dataset",
            "load_img", "img_to_array", "array_to_img", "save_img", "plot_model", "model_to_dot",
-           "get_file", "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "Progbar"]
+           "get_file", "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "Progbar",
+           "register_keras_serializable", "get_custom_objects", "custom_object_scope",
+           "CustomObjectScope", "get_registered_name", "get_registered_object", "clear_session"]
 
 
 def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:

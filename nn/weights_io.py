@@ -25,7 +25,7 @@ import numpy as np
 
 from . import keras_weights, legacy_h5
 from .keras_weights import WeightsFileError, layer_keys, layer_weights
-from .saving import ModelFileError, open_model_file, save_model
+from .model_file import ModelFileError, open_model_file, save_model
 
 __all__ = ["save_weights", "load_weights", "WeightsFileError"]
 

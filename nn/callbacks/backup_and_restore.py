@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from ..files import atomic_write
-from ..saving import open_model_file, save_model
+from ..model_file import open_model_file, save_model
 from .base import Callback
 
 STATE_FILE = "training_state.json"

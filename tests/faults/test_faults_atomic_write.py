@@ -120,13 +120,13 @@ def test_model_save_after_a_killed_save_cleans_up(tmp_path):
     after 40); at most the last killed save's temporary remains, and the next save removes it."""
     code = textwrap.dedent("""
         import sys, time
-        from adkit.nn import Sequential, saving
+        from adkit.nn import Sequential, model_file
         from adkit.nn.layers import Dense
         model = Sequential([Dense(512, input_shape=(512,))], seed=0)
-        real = saving.np.lib.format.write_array
+        real = model_file.np.lib.format.write_array
         def slow(*a, **k):
             print("saving", flush=True); time.sleep(60); real(*a, **k)
-        saving.np.lib.format.write_array = slow
+        model_file.np.lib.format.write_array = slow
         model.save(sys.argv[1])
     """)
     path = tmp_path / "m.adkit"

@@ -328,10 +328,11 @@ def test_the_limits_are_documented_with_their_numbers():
     doc = nn.load_model.__doc__
     for number in ("1032", "16 MiB", "64 deep", "10,000 bytes", "65,536"):
         assert number in doc
-    from adkit.nn import saving
+    from adkit.nn import model_file
     from adkit.nn import models
-    assert (saving.MAX_DEFLATE_RATIO, saving.MAX_CONFIG_BYTES, saving.MAX_CONFIG_DEPTH,
-            saving.MAX_NPY_HEADER_BYTES, models.MAX_UNBACKED_FEATURES) == \
+    assert (model_file.MAX_DEFLATE_RATIO, model_file.MAX_CONFIG_BYTES,
+            model_file.MAX_CONFIG_DEPTH, model_file.MAX_NPY_HEADER_BYTES,
+            models.MAX_UNBACKED_FEATURES) == \
         (1032, 16 * MiB, 64, 10_000, 65_536)
 
 
