@@ -36,7 +36,7 @@ from .data_adapters import StreamBatches, is_batch_source
 from .layers.base import Context, Layer, ShapeError, deserialize, serialize, unique_name
 from .layers.core import Embedding, _Activated
 from .layers.input_layer import Input, InputLayer, input_tensor
-from .layers.masking import call_masked
+from .layers.masking import call_masked, has_mask, output_mask
 from .layers.nested import MODEL_CLASSES, ModelLayer, NestedState, call_model
 from . import subclassed_model
 from .callbacks.base import around_inference
@@ -232,6 +232,9 @@ class Model:
                     pre[i] = z
                 # the activated value only where another layer reads it
                 out = layer.activation(z) if id(node.outputs[0]) in self._read else z
+                in_mask = _map_masks(node.inputs, masks)   # the loss leaves masked steps out
+                if has_mask(in_mask):
+                    masks[id(node.outputs[0])] = output_mask(layer, args, in_mask)
             else:
                 out, mask = call_masked(layer, params[layer.name], args, ctx,
                                         _map_masks(node.inputs, masks), node.options)
