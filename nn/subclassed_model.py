@@ -97,7 +97,8 @@ def adapt_class(cls: type) -> None:
             setattr(cls, name, _building_first(getattr(model_class, name)))
     if "save" not in vars(cls):
         cls.save = _refusing_save
-    for name, wrapper in (("compile", _compile), ("build", _build), ("summary", _summary)):
+    for name, wrapper in (("compile", _compile), ("build", _build), ("summary", _summary),
+                          ("get_layer", _get_layer)):
         if name not in vars(cls):
             setattr(cls, name, wrapper(getattr(model_class, name)))
 
@@ -112,6 +113,8 @@ def start(model: Any, name: str | None, seed: int | None) -> None:
     model.seed = fresh_seed() if seed is None else int(seed)
     model._init_training_attributes()
     model._waiting = {"compile": None}
+    # what is set after this is the user's: its layers are the model's, in that order
+    model._framework_attributes = frozenset(vars(model)) | {"_framework_attributes"}
 
 
 def waiting(model: Any) -> bool:
@@ -142,6 +145,8 @@ def _input_dtype(array: Any) -> Any:
 
 def _make_graph(model: Any, model_class: type, inputs: Any) -> None:
     pending = model._waiting["compile"]
+    framework = model.__dict__.get("_framework_attributes", frozenset())
+    model._user_attributes = [k for k in vars(model) if k not in framework]
     outputs = SubclassedCall(model)(inputs)
     model_class._setup(model, inputs, outputs, model.name, model.seed)
     model._waiting = None
@@ -189,9 +194,9 @@ def _build(method: Callable) -> Callable:
 def _summary(method: Callable) -> Callable:
     def summary(self: Any, *args: Any, print_fn: Callable | None = None,
                 **kwargs: Any) -> None:
-        """Keras's summary of a subclassed model: one row per layer it keeps (by
-        attribute name), with its parameter count; the output shapes are the call's
-        business, so they show as "?" (as Keras shows them for such a model)."""
+        """Keras's summary of a subclassed model: one row per layer it keeps, named and in
+        the order of its attributes (tracked_layers), with its parameter count; the
+        output shapes are the call's business, so they show as "?"."""
         if waiting(self):
             raise ValueError(f"model {model_name(self)} is subclassed and not built yet: "
                              "call model.build(input_shape), or fit/predict, first")
@@ -200,18 +205,69 @@ def _summary(method: Callable) -> Callable:
         params, state = self.params[call.name], self.state.get(call.name, {})
         rows = [("Layer (type)", "Output Shape", "Param #")]
         trainable = non_trainable = 0
-        for key, layer in call.__dict__.get("_sublayers", {}).items():
-            n = _size(params.get(key, {}))
-            n_state = _size(state.get(key, {}))
+        sublayers = call.__dict__.get("_sublayers", {})
+        keys = {id(getattr(layer, "model", layer)): key for key, layer in sublayers.items()}
+        for layer in tracked_layers(self):
+            key = keys.get(id(layer))
+            n = _size(params.get(key, {})) if key is not None else 0
+            n_state = _size(state.get(key, {})) if key is not None else 0
             trainable += n if layer.trainable else 0
             non_trainable += n_state + (0 if layer.trainable else n)
-            kind = type(getattr(layer, "model", layer)).__name__
-            rows.append((f"{key} ({kind})", "?", f"{n + n_state:,}"))
-        own = {k: v for k, v in params.items() if k not in call.__dict__.get("_sublayers", {})}
+            rows.append((f"{layer.name} ({type(layer).__name__})", "?", f"{n + n_state:,}"))
+        own = {k: v for k, v in params.items() if k not in sublayers}
         trainable += _size(own)
         for line in summary_lines(self.name, rows, trainable, non_trainable):
             print_fn(line)
     return summary
+
+
+def _get_layer(method: Callable) -> Callable:
+    def get_layer(self: Any, name: str | None = None, index: int | None = None) -> Any:
+        """The layer the model keeps called `name`, or at position `index` of
+        tracked_layers (Keras's get_layer on a subclassed model)."""
+        if waiting(self):
+            raise ValueError(f"model {model_name(self)} is subclassed and not built yet: "
+                             "call model.build(input_shape), or fit/predict, first")
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: pass a layer name or an index, not both nor neither")
+        layers = tracked_layers(self)
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index} is out of range; the model "
+                                 f"keeps {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}; the model keeps "
+                         f"{[layer.name for layer in layers]}")
+    get_layer.__doc__ = method.__doc__
+    return get_layer
+
+
+def tracked_layers(model: Any) -> list:
+    """The layers (and models) a subclassed model keeps as attributes, in the order they
+    were set, lists, tuples and dicts flattened: what Keras's `model.layers` lists for
+    such a model (here `model.layers` stays the graph: [input, call])."""
+    found: list = []
+    seen: set[int] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, Layer) or (hasattr(value, "weight_slots")
+                                        and hasattr(value, "layers")):
+            if id(value) not in seen:
+                seen.add(id(value))
+                found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+    attributes = vars(model)
+    for name in attributes.get("_user_attributes", ()):
+        visit(attributes.get(name))
+    return found
 
 
 def _size(tree: Any) -> int:

@@ -481,8 +481,10 @@ def test_a_subclassed_models_summary_lists_the_layers_it_keeps():
     lines = []
     model.summary(print_fn=lines.append)
     rows = [line.split() for line in lines if "(" in line and not line.startswith("Layer")]
-    assert [row[:2] for row in rows] == [["hidden", "(Dense)"], ["drop", "(Dropout)"],
-                                         ["out", "(Dense)"]]
+    # as Keras: each layer's own name, in the order the attributes were set
+    assert [row[:2] for row in rows] == [[model.hidden.name, "(Dense)"],
+                                         [model.drop.name, "(Dropout)"],
+                                         [model.out.name, "(Dense)"]]
     assert [row[-1] for row in rows] == ["32", "0", "9"]      # 3*8+8, 8*1+1
     assert f"Total params: {model.count_params()}" in lines
     assert "Non-trainable params: 9" in lines

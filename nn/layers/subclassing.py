@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -227,6 +228,7 @@ class Frame:
                     "in call is a new one at each call), and call each on every call (a "
                     "branch that calls a layer only for some inputs cannot make its weights)")
             self.layer.__dict__.setdefault("_sublayers", {})[key] = layer
+            SublayerWeights.attach(self.layer, key, layer)
             shape = _example_shape(inputs)
             self.params[key] = layer.init_params(self.rng, shape)
             if layer.has_state:
@@ -239,6 +241,61 @@ class Frame:
         if layer.name in sub.new_state:
             self.new_state[key] = sub.new_state[layer.name]
         return out
+
+
+class SublayerWeights:
+    """Where a subclassed layer's sublayer finds its weights (its `_owner`): its entry,
+    under its attribute key, of the weights of the model holding the outer layer. So
+    `model.hidden.get_weights()`, `set_weights`, `.kernel` and `model.hidden(x)` work on
+    a sublayer as in Keras."""
+
+    def __init__(self, outer: Any, key: str, layer: Any) -> None:
+        self._outer = weakref.ref(outer)
+        self.key = key
+        self.name = layer.name
+
+    @classmethod
+    def attach(cls, outer: Any, key: str, layer: Any) -> None:
+        """Make `layer` (kept by `outer` under `key`) read its weights through outer's
+        model, unless another model holds it already (a shared layer keeps those)."""
+        if hasattr(layer, "inner_layers"):   # a model kept as an attribute: its own
+            return
+        current = None if layer._owner is None else layer._owner()
+        if current is not None and not isinstance(current, cls):
+            return
+        holder = cls(outer, key, layer)
+        layer.__dict__["_sublayer_weights"] = holder   # the owner reference is weak
+        layer._owner = weakref.ref(holder)
+
+    def _tree(self, which: str) -> dict | None:
+        outer = self._outer()
+        ref = None if outer is None else outer._owner
+        owner = None if ref is None else ref()
+        tree = getattr(owner, which, None)
+        return None if tree is None else tree.get(outer.name)
+
+    @property
+    def params(self) -> dict | None:
+        """{sublayer name: its parameters}, or None until the outer model is built."""
+        tree = self._tree("params")
+        return None if tree is None or self.key not in tree else {self.name: tree[self.key]}
+
+    @property
+    def state(self) -> dict:
+        """{sublayer name: its state} (empty when it has none)."""
+        tree = self._tree("state") or {}
+        return {self.name: tree[self.key]} if self.key in tree else {}
+
+    def weight_slots(self) -> list[tuple[str, np.ndarray]]:
+        """The outer layer's weight slots under this sublayer's key, named by the
+        sublayer ("params/<sublayer>/kernel")."""
+        outer = self._outer()
+        slots = []
+        for path, w in outer._weight_slots("get_weights"):
+            kind, _, rest = path.split("/", 2)
+            if rest.startswith(f"{self.key}/"):
+                slots.append((f"{kind}/{self.name}/{rest[len(self.key) + 1:]}", w))
+        return slots
 
 
 def _attribute_key(owner: Any, layer: Any) -> str:
