@@ -16,11 +16,11 @@ from . import (activations, callbacks, config, constraints, datasets, initialize
                utils, zoo)
 from .allocator import tune
 from .functional import Input, Model
-from . import models, saving
+from . import mixed_precision, models, saving
 from .model import Sequential
 from .models import ModelFileError, load_model
 
 __all__ = ["Sequential", "Model", "Input", "models", "load_model", "ModelFileError", "tune",
            "layers", "losses", "optimizers", "callbacks", "metrics", "regularizers", "constraints", "initializers",
            "activations", "schedules", "datasets", "utils", "zoo", "ops", "random", "config",
-           "preprocessing", "saving"]
+           "preprocessing", "saving", "mixed_precision"]

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from .backend_compat import (backend, epsilon, floatx, image_data_format, set_epsilon,
                              set_floatx, set_image_data_format)
+from .mixed_precision import dtype_policy, set_dtype_policy
 
 __all__ = ["backend", "epsilon", "floatx", "image_data_format", "set_epsilon", "set_floatx",
-           "set_image_data_format", "enable_unsafe_deserialization"]
+           "set_image_data_format", "enable_unsafe_deserialization", "dtype_policy",
+           "set_dtype_policy"]
 
 
 def enable_unsafe_deserialization() -> None:
