@@ -182,6 +182,19 @@ def test_a_batch_of_another_size_is_refused_with_the_fix():
         model.predict(np.zeros((3, T, F)), batch_size=2)   # the last batch has 1 sample
 
 
+def test_a_stateful_layer_in_a_model_used_as_a_layer_is_refused_by_name():
+    """Its states would have no home in the outer model's state (nor stay out of its
+    weights): refused rather than silently started from zeros."""
+    inner = Sequential([Input(batch_shape=(B, T, F)), LSTM(U, stateful=True)], seed=0)
+    x = chunks(pieces=1)[0]
+    inner.predict(x, batch_size=B)   # called directly it carries its states
+    inp = Input(batch_shape=(B, T, F))
+    outer = Model(inp, Dense(1)(inner(inp)), seed=1)
+    with pytest.raises(ValueError, match=r"stateful=True\) is in model .* used as a layer "
+                                         r"of another model"):
+        outer.predict(x, batch_size=B)
+
+
 def test_input_batch_shape_errors():
     with pytest.raises(TypeError, match="shape= or batch_shape="):
         Input(shape=(2,), batch_shape=(1, 2))

@@ -94,6 +94,14 @@ def carried_states(layer: Any, ctx: Any, batch: int, dtype: Any) -> list:
                          f"per sample), got a batch of {batch}: pass batch_size={expected} to "
                          f"fit/predict/evaluate and give them a number of samples divisible "
                          f"by {expected}")
+    owner = _owner(layer)
+    if getattr(owner, "_layer", None) is not None and ctx.state is not owner.state:
+        # run as a layer of another model, whose state holds no entry for the carried
+        # states (and whose weights would list them): refused rather than silently reset
+        raise ValueError(f"{_who(layer)} is in model {owner.name!r}, which is used as a "
+                         "layer of another model; a stateful layer there is not supported: "
+                         "build one model from the layers themselves, or call "
+                         f"{owner.name!r} directly")
     held = ctx.state.get(state_key(layer)) if ctx.state is not None else None
     names = state_names(layer)
     if held is None:
