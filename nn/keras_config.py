@@ -21,6 +21,9 @@ The model comes back built with fresh weights; Keras's weights then load with
 from __future__ import annotations
 
 import inspect
+import json
+import zipfile
+import zlib
 from typing import Any
 
 from .layers.base import Layer, _is_adkits
@@ -47,6 +50,9 @@ INERT_ENTRIES: dict[str, tuple] = {
     "unroll": (False,),
     "autocast": (True,),
 }
+
+#: the largest config.json of a .keras archive that is read (as model files' model.json)
+CONFIG_LIMIT = 16 << 20
 
 #: class names of models inside a config (a nested model is one layer of another)
 MODEL_CLASS_NAMES = ("Sequential", "Functional", "Model")
@@ -84,6 +90,27 @@ def model_from_keras(class_name: str, config: dict) -> Any:
     if config.get("trainable") is False:
         model.trainable = False
     return model
+
+
+def archive_config(path: Any) -> dict:
+    """The model config (config.json: {"class_name", "config", "compile_config", ...})
+    of Keras 3's .keras archive at `path`, read no further than CONFIG_LIMIT bytes."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("config.json") as member:
+            text = member.read(CONFIG_LIMIT + 1)
+    except KeyError:
+        raise ValueError(f"{path!r}: the .keras archive has no config.json") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        raise ValueError(f"{path!r}: the .keras archive is damaged ({e})") from None
+    if len(text) > CONFIG_LIMIT:
+        raise ValueError(f"{path!r}: config.json is larger than {CONFIG_LIMIT} bytes")
+    try:
+        spec = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"{path!r}: config.json is not JSON ({e})") from None
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path!r}: config.json is not a model config")
+    return spec
 
 
 def layer_from_keras(spec: Any) -> Any:

@@ -31,7 +31,7 @@ from .custom_objects import custom_object_scope
 from .layers.base import Layer, deserialize, nested, serialize
 from .layers.input_layer import InputLayer
 from .functional import Model, from_config
-from .keras_config import is_keras_config, model_from_keras
+from .keras_config import archive_config, is_keras_config, model_from_keras
 from .model import Sequential, unbuilt_sequential
 from .model_file import ModelFile, ModelFileError, open_model_file
 from .seeding import fresh_seed
@@ -96,11 +96,34 @@ def _load_or_explain(path: str | os.PathLike, compile: bool) -> Sequential | Mod
         return _load(path, compile)
     except ModelFileError:
         if keras_weights.is_keras_archive(path):
-            raise ModelFileError(
-                f"{os.fspath(path)!r} is Keras 3's model archive, whose architecture is "
-                "Keras's own code and config: build the same model with adkit.nn and read "
-                "its weights with model.load_weights(path)") from None
+            return _load_keras_archive(path, compile)
         raise
+
+
+def _load_keras_archive(path: str | os.PathLike, compile: bool) -> Sequential | Model:
+    """A model from Keras 3's .keras archive: its config.json built with adkit.nn's layers
+    (nn/keras_config.py), its model.weights.h5 read into them (nn/keras_weights.py), and
+    compiled as its compile_config says when compile=True (the optimizer starts afresh:
+    Keras's optimizer variables are not read)."""
+    where = f"load_model({os.fspath(path)!r}, Keras 3's .keras archive)"
+    try:
+        spec = archive_config(path)
+        model = model_from_config(spec.get("class_name"), spec.get("config"), where)
+    except ValueError as e:
+        raise ModelFileError(str(e)) from None
+    keras_weights.load_keras_weights(model, path)
+    settings = spec.get("compile_config")
+    if compile and isinstance(settings, dict) and settings.get("optimizer") is not None:
+        options = {key: settings[key] for key in ("loss", "metrics", "loss_weights",
+                                                  "weighted_metrics")
+                   if settings.get(key) is not None}
+        try:
+            model.compile(optimizer=settings["optimizer"], **options)
+        except (TypeError, ValueError, KeyError) as e:
+            raise ModelFileError(f"{where}: its compile settings are not ones adkit.nn "
+                                 f"takes ({type(e).__name__}: {e}); load it with "
+                                 "compile=False and call model.compile") from None
+    return model
 
 
 def _load(path: str | os.PathLike, compile: bool) -> Sequential | Model:
@@ -361,11 +384,7 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Seq
     if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
         raise ValueError("model_from_json: expected {'class_name': ..., 'config': {...}} as "
                          "model.to_json() writes it")
-    class_name, config = spec.get("class_name"), spec["config"]
-    if class_name not in ("Sequential", "Functional", "Model"):
-        raise ValueError(f"model_from_json: unknown model class {class_name!r}; known: "
-                         "'Sequential', 'Functional'")
-    return model_from_config(class_name, config, "model_from_json")
+    return model_from_config(spec.get("class_name"), spec["config"], "model_from_json")
 
 
 def check_custom_objects(custom_objects: dict | None, who: str) -> None:
@@ -381,6 +400,11 @@ def check_custom_objects(custom_objects: dict | None, who: str) -> None:
 def model_from_config(class_name: str, config: dict, who: str) -> Sequential | Model:
     """A built model (fresh weights) from a model's config: adkit's own get_config() or
     Keras 3's (nn/keras_config.py). Errors name `who` and what is wrong."""
+    if class_name not in ("Sequential", "Functional", "Model"):
+        raise ValueError(f"{who}: unknown model class {class_name!r}; known: "
+                         "'Sequential', 'Functional'")
+    if not isinstance(config, dict):
+        raise ValueError(f"{who}: the model's config is not a dict")
     keras = is_keras_config(config)
     try:
         if keras:

@@ -8,6 +8,7 @@ Keras; the tests at the end compare with Keras itself when it is installed."""
 
 import json
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -223,6 +224,64 @@ def test_keras_weights_file_loads_into_the_json_model(tmp_path):
                                np.asarray(record["y"]), rtol=1e-5, atol=1e-6)
 
 
+def _archive(tmp_path, name, compile_config=None, config_text=None):
+    """A .keras archive as Keras 3 lays it out: the fixture's config.json and its weights
+    in Keras's model.weights.h5 layout (written by adkit's save_weights)."""
+    record = fixture(name)
+    model = keras.models.model_from_json(record["json"])
+    model.set_weights([np.asarray(w, np.float32) for w in record["weights"]])
+    weights = tmp_path / f"{name}.weights.h5"
+    model.save_weights(str(weights))
+    spec = json.loads(record["json"])
+    if compile_config is not None:
+        spec["compile_config"] = compile_config
+    path = tmp_path / f"{name}.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": record["keras_version"]}))
+        z.writestr("config.json", config_text if config_text is not None else json.dumps(spec))
+        z.write(weights, "model.weights.h5")
+    return path, record
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_load_model_reads_keras_archives(tmp_path, name):
+    pytest.importorskip("h5py", reason="h5py reads .weights.h5 files: pip install h5py")
+    path, record = _archive(tmp_path, name)
+    model = keras.models.load_model(path)
+    assert model.optimizer is None   # Keras saved it uncompiled
+    got = model.predict(fixture_inputs(record), verbose=0)
+    for g, w in zip(got if isinstance(got, list) else [got],
+                    record["y"] if isinstance(got, list) else [record["y"]]):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_archive_compile_config_compiles(tmp_path):
+    pytest.importorskip("h5py", reason="h5py reads .weights.h5 files: pip install h5py")
+    settings = {"optimizer": {"module": "keras.optimizers", "class_name": "Adam",
+                              "config": {"name": "adam", "learning_rate": 0.01,
+                                         "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07,
+                                         "amsgrad": False}, "registered_name": None},
+                "loss": "sparse_categorical_crossentropy", "loss_weights": None,
+                "metrics": ["accuracy"], "weighted_metrics": None}
+    path, _ = _archive(tmp_path, "mlp", compile_config=settings)
+    model = keras.models.load_model(path)
+    assert type(model.optimizer).__name__ == "Adam"
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    assert model.metrics_names == ["loss", "accuracy"]
+    assert keras.models.load_model(path, compile=False).optimizer is None
+    settings["optimizer"]["class_name"] = "Spaceship"
+    path, _ = _archive(tmp_path, "mlp", compile_config=settings)
+    with pytest.raises(keras.models.ModelFileError, match="compile=False"):
+        keras.models.load_model(path)
+
+
+def test_damaged_keras_archive_is_refused(tmp_path):
+    pytest.importorskip("h5py", reason="h5py reads .weights.h5 files: pip install h5py")
+    path, _ = _archive(tmp_path, "mlp", config_text="{not json")
+    with pytest.raises(keras.models.ModelFileError, match="config.json is not JSON"):
+        keras.models.load_model(path)
+
+
 # ------------------------------------------------------------------ against Keras itself
 
 def _keras_models(k):
@@ -266,3 +325,22 @@ def test_keras_json_and_weights_file_give_keras_predictions(real_keras, tmp_path
             for g, w in zip(got if isinstance(got, list) else [got],
                             want if isinstance(want, list) else [want]):
                 np.testing.assert_allclose(g, np.asarray(w), rtol=1e-4, atol=1e-5)
+
+
+def test_keras_saved_archive_loads(real_keras, tmp_path):
+    pytest.importorskip("h5py", reason="h5py reads .weights.h5 files: pip install h5py")
+    rng = np.random.default_rng(2)
+    for name, theirs in _keras_models(real_keras).items():
+        theirs.compile(optimizer=real_keras.optimizers.RMSprop(0.005), loss="mse")
+        path = str(tmp_path / f"{name}.keras")
+        theirs.save(path)
+        ours = keras.models.load_model(path)
+        assert type(ours.optimizer).__name__ == "RMSprop"
+        shapes = theirs.input_shape if isinstance(theirs.input_shape, list) \
+            else [theirs.input_shape]
+        xs = [rng.standard_normal((3,) + tuple(s[1:])).astype(np.float32) for s in shapes]
+        x = xs if len(xs) > 1 else xs[0]
+        want, got = theirs.predict(x, verbose=0), ours.predict(x, verbose=0)
+        for g, w in zip(got if isinstance(got, list) else [got],
+                        want if isinstance(want, list) else [want]):
+            np.testing.assert_allclose(g, np.asarray(w), rtol=1e-4, atol=1e-5)
