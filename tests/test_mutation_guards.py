@@ -1,0 +1,74 @@
+"""Guards found by mutation testing: each test here kills a fault (a changed constant,
+operator or argument in adkit's own code) that the rest of the suite let pass when
+Keras, JAX, PyTorch and autograd are absent, as on CI. Every value is checked against
+an independent referee written here from the published formula (Keras's docs and
+source, the papers), or against finite differences; none copies adkit's output.
+
+The script that finds them, and the list of faults tried, are in the report
+notes/S8-mutants.md (not part of the package)."""
+
+import numpy as np
+import pytest
+
+import adkit.nn as keras
+from adkit.nn import losses
+
+EPS = 1e-7   # Keras's backend epsilon
+
+
+# --- losses: the epsilon floors that only matter at the edges ----------------------------
+
+def test_mape_with_zero_targets_divides_by_the_epsilon_floor():
+    # Keras: 100 * mean(|t - p| / max(|t|, epsilon)); a zero target is not a nan or inf
+    t = np.array([[0.0, 2.0, -4.0], [0.0, 0.0, 1.0]])
+    p = np.array([[0.5, 1.0, -5.0], [-1e-8, 0.0, 3.0]])
+    want = 100 * np.mean(np.abs(t - p) / np.maximum(np.abs(t), EPS), axis=-1)
+    got = losses.mean_absolute_percentage_error(t, p)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# --- adkit.numeric: the error estimate is what its docstring promises ---------------------
+
+@pytest.mark.parametrize("method, h", [("forward", 1e-3), ("backward", 1e-3), ("central", 1e-2),
+                                       ("complex_step", 1e-2)])
+def test_error_estimate_is_twice_the_leading_truncation_error(method, h):
+    # At a step where truncation dominates rounding, the estimate 2 |D(h) - D(2h)| / (2^p - 1)
+    # is twice the true error to leading order (the factor 2 is the stated safety margin):
+    # an estimate that shrinks below the true error, or grows far above it, is wrong.
+    from adkit import numeric
+    x = 0.3
+    d, info = numeric.derivative(np.exp, x, method=method, h=h, full_output=True)
+    true_error = abs(d - np.exp(x))
+    assert true_error > 1e3 * np.finfo(float).eps   # truncation, not rounding, at this h
+    assert 1.8 < info.error / true_error < 2.2, (method, info.error, true_error)
+
+
+@pytest.mark.parametrize("method, stencil, sum_abs_weights", [
+    ("forward", (0, 1, 2), 2.0), ("backward", (0, -1, -2), 2.0), ("central", (-2, -1, 1, 2), 1.0)])
+def test_error_estimate_of_an_exact_difference_is_the_documented_rounding_term(
+        method, stencil, sum_abs_weights):
+    # f linear and h a power of two: every f(x + k h) and every difference is exact, so the
+    # truncation part is 0 and the estimate is the rounding term alone,
+    # 2 eps max|f| sum|w| (sum|w| = 2/h for one-sided differences, 2/(2h) central).
+    from adkit import numeric
+    f = lambda x: 3.0 * x + 1.0   # noqa: E731
+    x, h = 0.5, 2.0 ** -10
+    d, info = numeric.derivative(f, x, method=method, h=h, full_output=True)
+    assert d == 3.0
+    fmax = max(abs(f(x + k * h)) for k in stencil)
+    want = 2 * np.finfo(float).eps * fmax * sum_abs_weights / h
+    assert info.error == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("x", [0.1, 3.7, -1234.5678, 1e-3])
+def test_steps_are_exactly_representable_at_x(x):
+    # the step f sees is (x + h) - x: the reported h must be exactly that, default or given
+    from adkit import numeric
+    for h in (None, 1e-3):
+        _, info = numeric.derivative(np.sin, x, h=h, full_output=True)
+        assert (x + info.h) - x == info.h
+        _, info = numeric.gradient(lambda v: np.sum(np.sin(v)), np.array([x, 2 * x]), h=h,
+                                   full_output=True)
+        np.testing.assert_array_equal((np.array([x, 2 * x]) + info.h) - np.array([x, 2 * x]),
+                                      info.h)
