@@ -72,3 +72,44 @@ def test_steps_are_exactly_representable_at_x(x):
                                    full_output=True)
         np.testing.assert_array_equal((np.array([x, 2 * x]) + info.h) - np.array([x, 2 * x]),
                                       info.h)
+
+
+def test_probability_losses_clip_to_keras_epsilon_at_zero_and_one():
+    # Keras clips probabilities to [epsilon, 1 - epsilon] before the log: a certain wrong
+    # answer costs -log(1e-7), about 16.1, not inf, and not -log(1e-6)
+    onehot = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    probs = np.array([[0.0, 0.5, 0.5], [0.0, 1.0, 0.0]])
+    q = np.clip(probs, EPS, 1 - EPS)
+    np.testing.assert_allclose(losses.categorical_crossentropy(onehot, probs),
+                               -np.sum(onehot * np.log(q), axis=-1), rtol=1e-12)
+    np.testing.assert_allclose(losses.sparse_categorical_crossentropy(np.array([0, 1]), probs),
+                               [-np.log(EPS), -np.log(1 - EPS)], rtol=1e-12)
+    t, p = np.array([[1.0, 0.0, 1.0, 0.0]]), np.array([[0.0, 1.0, 1.0, 0.0]])
+    qb = np.clip(p, EPS, 1 - EPS)
+    bce = -(t * np.log(qb) + (1 - t) * np.log(1 - qb))
+    np.testing.assert_allclose(losses.binary_crossentropy(t, p), np.mean(bce, axis=-1),
+                               rtol=1e-12)
+    p_t = t * p + (1 - t) * (1 - p)
+    np.testing.assert_allclose(losses.binary_focal_crossentropy(t, p, gamma=0.5),
+                               np.mean((1 - p_t) ** 0.5 * bce, axis=-1), rtol=1e-12)
+
+
+def test_kl_divergence_clips_zero_targets_to_epsilon():
+    # Keras: sum(t log(t / p)) with t and p clipped to [epsilon, 1]; a zero target
+    # contributes epsilon log(epsilon / p), not nan
+    t = np.array([[0.0, 0.25, 0.75], [1.0, 0.0, 0.0]])
+    p = np.array([[0.2, 0.3, 0.5], [0.6, 0.0, 0.4]])
+    tc, pc = np.clip(t, EPS, 1), np.clip(p, EPS, 1)
+    got = losses.kl_divergence(t, p)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, np.sum(tc * np.log(tc / pc), axis=-1), rtol=1e-12)
+
+
+def test_cosine_similarity_of_tiny_vectors_uses_the_norm_floor():
+    # Keras's l2_normalize divides by max(|x|, epsilon): a vector shorter than epsilon
+    # is scaled by 1 / epsilon, not normalised to length 1
+    t = np.array([[3e-8, 4e-8], [1.0, 0.0]])
+    p = np.array([[1.0, 0.0], [2e-8, 0.0]])
+    unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), EPS)  # noqa: E731
+    np.testing.assert_allclose(losses.cosine_similarity(t, p),
+                               -np.sum(unit(t) * unit(p), axis=-1), rtol=1e-12)
