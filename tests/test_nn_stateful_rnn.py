@@ -287,7 +287,7 @@ def test_gradient_from_a_carried_state_matches_finite_differences():
 
 # --- Bidirectional -------------------------------------------------------------------------
 
-def test_bidirectional_stateful_carries_each_direction():
+def test_bidirectional_stateful_carries_each_direction(tmp_path):
     inp = Input(batch_shape=(B, T, F), dtype="float64")
     wrapper = Bidirectional(SimpleRNN(U, stateful=True, dtype="float64"), dtype="float64")
     model = Model(inp, wrapper(inp), seed=0)
@@ -301,6 +301,8 @@ def test_bidirectional_stateful_carries_each_direction():
     eb, _ = loop("SimpleRNN", pb, x2, sb, go_backwards=True)
     np.testing.assert_allclose(got, np.concatenate([ef, eb], axis=-1), rtol=1e-12)
     assert wrapper.stateful
+    model.save(tmp_path / "bi.keras")   # walks the wrapped layers (no loop back up)
+    assert load_model(tmp_path / "bi.keras").layers[1].stateful
     wrapper.reset_state()
     assert all(not s.any() for s in wrapper.forward_layer.states + wrapper.backward_layer.states)
 

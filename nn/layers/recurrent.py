@@ -56,6 +56,7 @@ such calls run the traced loop from the carried states.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, ClassVar
 
 import numpy as np
@@ -767,7 +768,9 @@ class Bidirectional(Layer):
         # as Keras: a masked step's output is zeros in each direction's sequence
         for inner in (self.forward_layer, self.backward_layer):
             inner.zero_output_for_mask = inner.return_sequences
-            inner._stateful_parent = self   # its states live in the model holding this layer
+            # its states live in the model holding this layer (a weak reference: walks over
+            # the layers a layer holds, base.nested, must not loop back up)
+            inner._stateful_parent = weakref.ref(self)
         # each direction's penalty and constraints, under the key its parameters have
         # here, so that a model treats this layer like any other
         for key, inner in (("forward", self.forward_layer), ("backward", self.backward_layer)):

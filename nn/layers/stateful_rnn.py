@@ -38,7 +38,8 @@ def state_names(layer: Any) -> tuple[str, ...]:
 
 def _outer(layer: Any) -> Any:
     """The layer a model holds: Bidirectional for the directions it wraps."""
-    parent = getattr(layer, "_stateful_parent", None)
+    ref = getattr(layer, "_stateful_parent", None)   # a weakref.ref to the wrapper
+    parent = None if ref is None else ref()
     return layer if parent is None else _outer(parent)
 
 
