@@ -113,3 +113,43 @@ def test_cosine_similarity_of_tiny_vectors_uses_the_norm_floor():
     unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), EPS)  # noqa: E731
     np.testing.assert_allclose(losses.cosine_similarity(t, p),
                                -np.sum(unit(t) * unit(p), axis=-1), rtol=1e-12)
+
+
+def test_a_keras_mask_makes_the_loss_the_mean_over_the_valid_entries():
+    # Keras's masked loss (a sequence output after Masking or Embedding(mask_zero=True)):
+    # masked entries weigh 0 and the batch loss is the mean over the valid ones
+    rng = np.random.default_rng(3)
+    per = rng.uniform(size=(3, 5))
+    mask = rng.random((3, 5)) < 0.6
+    mask[0, 0] = True
+    got = losses.weighted_mean(per, losses.masked_weights(mask, per))
+    assert float(got) == pytest.approx(per[mask].mean(), rel=1e-6)
+    sw = rng.uniform(0.5, 2.0, size=3)
+    got = losses.weighted_mean(per, losses.masked_weights(mask, per, sw))
+    assert float(got) == pytest.approx(np.sum(per * mask * sw[:, None]) / mask.sum(), rel=1e-6)
+
+
+# --- initializers ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make, scale, n", [
+    (lambda: keras.initializers.HeNormal(seed=1), 2.0, 200),
+    (lambda: keras.initializers.GlorotNormal(seed=2), 1.0, 250),
+    (lambda: keras.initializers.VarianceScaling(0.5, "fan_out", "truncated_normal", seed=3),
+     0.5, 300)])
+def test_truncated_normal_draws_stay_within_two_of_their_standard_deviations(make, scale, n):
+    # Keras's truncated normal: a normal of stddev sqrt(scale / n) / 0.87962566103423978,
+    # with draws beyond two of those standard deviations redrawn (variance scale / n after)
+    w = np.asarray(make()((200, 300)), dtype=np.float64)
+    sigma = np.sqrt(scale / n) / 0.87962566103423978
+    assert np.abs(w).max() <= 2 * sigma
+    assert np.abs(w).max() > 1.9 * sigma      # cut at 2 sigma, not below
+    assert w.var() == pytest.approx(scale / n, rel=0.03)
+
+
+def test_small_truncated_normal_weights_are_cut_too():
+    # a few draws at a time, so that the redraw loop is not needed for most of them
+    for seed in range(30):
+        w = np.asarray(keras.initializers.TruncatedNormal(stddev=0.5, seed=seed)((3, 4)))
+        assert np.abs(w).max() <= 2 * 0.5, seed
+        w = np.asarray(keras.initializers.HeNormal(seed=seed)((3, 4)), dtype=np.float64)
+        assert np.abs(w).max() <= 2 * np.sqrt(2 / 3) / 0.87962566103423978, seed
