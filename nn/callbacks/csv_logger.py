@@ -35,11 +35,15 @@ class CSVLogger(Callback):
             return
         if self._writer is None:
             self._keys = sorted(logs)
+            # as Keras: validation columns from the start, even when the first epochs
+            # (validation_freq > 1) or the whole fit have no validation ("NA" then)
+            if not any(k.startswith("val_") for k in self._keys):
+                self._keys += [f"val_{k}" for k in self._keys]
             self._writer = csv.DictWriter(self._file, ["epoch"] + self._keys,
                                           delimiter=self.separator, extrasaction="ignore")
             if not self._header_written:
                 self._writer.writeheader()
-        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "") for k in self._keys}})
+        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self._keys}})
         self._file.flush()
 
     def on_train_end(self, logs: dict | None = None) -> None:

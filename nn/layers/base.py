@@ -22,7 +22,7 @@ from .. import constraints as constraints_module
 from .. import initializers
 from .. import regularizers as regularizers_module
 from .context import Context, ShapeError
-from . import subclassing
+from . import subclassing, weight_view
 from .nodes import call_layer, first_call_tensors
 
 Shape = tuple  # of ints or None (unknown length), without the batch axis
@@ -208,6 +208,62 @@ class Layer:
             arrays.append(a)
         for (_, w), a in zip(slots, arrays):
             np.copyto(w, a, casting="unsafe")
+
+    # --- Keras's weight attributes (views of the holder's arrays) -----------------
+    @property
+    def weights(self) -> list:
+        """Keras's `layer.weights`: this layer's weights in get_weights order, as views of
+        the live arrays (writing one writes the model's weight) with Keras's Variable
+        methods (numpy, assign, name, path); [] until the model holding the layer is
+        built or the layer has been called alone on arrays."""
+        return weight_view.views(self, weight_view.built_slots(self) or [])
+
+    @property
+    def trainable_weights(self) -> list:
+        """The weights fit updates: the parameters of a trainable layer (no state)."""
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        """The weights fit leaves alone: state, and a frozen layer's parameters."""
+        return [w for w in self.weights if not w.trainable]
+
+    variables = property(lambda self: self.weights, doc="Keras's layer.variables: weights.")
+    trainable_variables = property(lambda self: self.trainable_weights,
+                                   doc="Keras's layer.trainable_variables.")
+    non_trainable_variables = property(lambda self: self.non_trainable_weights,
+                                       doc="Keras's layer.non_trainable_variables.")
+
+    @property
+    def built(self) -> bool:
+        """Whether the layer's weights exist (its model is built, or it was called alone);
+        a subclassed layer's build may also set it, as in Keras."""
+        return bool(self.__dict__.get("_built_flag")) or \
+            weight_view.built_slots(self) is not None
+
+    @built.setter
+    def built(self, value: bool) -> None:
+        self.__dict__["_built_flag"] = bool(value)
+
+    def count_params(self) -> int:
+        """The number of values in the layer's weights, state included (Keras's count);
+        ValueError, as in Keras, before the layer is built."""
+        slots = weight_view.built_slots(self)
+        if slots is None:
+            raise ValueError(f"count_params: layer {self.name!r} ({type(self).__name__}) is "
+                             "not built yet; build the model holding it (or call the layer "
+                             "on data) first")
+        return sum(w.size for _, w in slots)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when normal lookup fails: Keras's weight attributes by key
+        # (layer.kernel, layer.bias, bn.moving_mean, normalizer.mean)
+        if name.startswith("_") or "name" not in self.__dict__:
+            raise AttributeError(name)
+        found = weight_view.named_weight(self, name)
+        if found is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return found
 
     def __repr__(self) -> str:
         # a constructor that raised leaves no name: the traceback must still print

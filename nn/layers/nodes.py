@@ -17,11 +17,12 @@ Sequential.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
-from . import subclassing
+from . import subclassing, weight_view
 from ..seeding import fresh_seed
 from .context import Context, ShapeError
 
@@ -235,12 +236,17 @@ def _compute(layer: Any, inputs: Any, training: bool, options: dict) -> Any:
     x = [np.asarray(a) for a in inputs] if isinstance(inputs, (list, tuple)) \
         else np.asarray(inputs)
     owner = None if layer._owner is None else layer._owner()
+    shape = [a.shape[1:] for a in x] if isinstance(x, list) else x.shape[1:]
+    if owner is None and (layer.init_params(np.random.default_rng(0), shape)
+                          or layer.has_state):
+        owner = _stand_alone(layer, shape)
     params = getattr(owner, "params", None)
     state = getattr(owner, "state", None) or {}
     if params is not None and layer.name in params:
         weights = params[layer.name]
+        if isinstance(owner, weight_view.StandaloneWeights):
+            _check_built_shape(layer, shape)
     else:
-        shape = [a.shape[1:] for a in x] if isinstance(x, list) else x.shape[1:]
         weights = layer.init_params(np.random.default_rng(0), shape)
         if weights or layer.has_state:
             raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has weights, "
@@ -249,3 +255,16 @@ def _compute(layer: Any, inputs: Any, training: bool, options: dict) -> Any:
     ctx = Context(training=training, rng=np.random.default_rng(fresh_seed()) if training else None,
                   state=state)
     return layer.call(weights, x, ctx, **options)
+
+
+def _stand_alone(layer: Any, shape: Any) -> Any:
+    """Keras's layer called alone on arrays: on its first call it builds its own weights
+    (seeded afresh), which it keeps for later calls (layer.weights, layer.kernel); a
+    model that takes the layer later holds weights of its own."""
+    holder = weight_view.StandaloneWeights(layer, shape,
+                                           np.random.default_rng(fresh_seed()))
+    layer.__dict__["_standalone"] = holder   # the owner reference is weak
+    layer._owner = weakref.ref(holder)
+    if getattr(layer, "_called_shape", None) is None:
+        layer._called_shape = shape
+    return holder

@@ -22,6 +22,7 @@ import numpy as np
 
 from .base import Context, Layer, Shape
 from .nodes import call_layer, is_symbolic
+from .weight_view import WeightArray, named_weight
 
 #: Keras's backend.epsilon(): the smallest standard deviation Normalization divides by
 EPSILON = 1e-7
@@ -145,6 +146,26 @@ class Normalization(Layer):
             return {k: v.copy() for k, v in self._adapted.items()}
         return {"mean": np.zeros(shape, self.dtype), "variance": np.ones(shape, self.dtype),
                 "count": np.zeros((), np.int32)}
+
+    @property
+    def mean(self) -> WeightArray | None:
+        """Keras's `normalizer.mean`: the mean the layer normalizes with (the model's
+        state once a model holds it, else what adapt computed, else mean=); None before."""
+        return self._statistic("mean")
+
+    @property
+    def variance(self) -> WeightArray | None:
+        """Keras's `normalizer.variance`, as `mean`."""
+        return self._statistic("variance")
+
+    def _statistic(self, key: str) -> WeightArray | None:
+        live = named_weight(self, key)
+        if live is not None:
+            return live
+        source = self._adapted[key] if self._adapted is not None else \
+            getattr(self, f"input_{key}", None)
+        return None if source is None else \
+            WeightArray.of(source, key, f"{self.name}/{key}", False)
 
     # --- adapt -------------------------------------------------------------------
     def adapt(self, data: Any, batch_size: Any = None, steps: int | None = None) -> None:
