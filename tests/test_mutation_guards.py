@@ -153,3 +153,29 @@ def test_small_truncated_normal_weights_are_cut_too():
         assert np.abs(w).max() <= 2 * 0.5, seed
         w = np.asarray(keras.initializers.HeNormal(seed=seed)((3, 4)), dtype=np.float64)
         assert np.abs(w).max() <= 2 * np.sqrt(2 / 3) / 0.87962566103423978, seed
+
+
+# --- activations ----------------------------------------------------------------------------
+
+def test_hard_sigmoid_is_keras_2s_piecewise_line():
+    # adkit keeps Keras 2's hard_sigmoid, clip(0.2 x + 0.5, 0, 1) (its docstring says why)
+    x = np.linspace(-4.0, 4.0, 33)
+    np.testing.assert_allclose(keras.activations.hard_sigmoid(x),
+                               np.clip(0.2 * x + 0.5, 0.0, 1.0), rtol=0, atol=1e-15)
+
+
+# --- layers ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("noise_shape", [None, (None, 1)])
+def test_dropout_is_the_identity_at_inference_and_inverted_in_training(noise_shape):
+    x = np.arange(1, 201, dtype=np.float32).reshape(25, 8)
+    layer = keras.layers.Dropout(0.25, noise_shape=noise_shape, seed=4)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    np.testing.assert_array_equal(layer(x), x)              # a direct call is inference
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dropout(0.25, noise_shape=noise_shape)])
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+    y = np.asarray(layer(x, training=True))
+    kept = y != 0
+    # inverted dropout (Keras): the kept entries are scaled by 1 / (1 - rate)
+    np.testing.assert_allclose(y[kept], x[kept] / 0.75, rtol=1e-6)
+    assert 0.5 < kept.mean() < 0.95
