@@ -179,3 +179,22 @@ def test_dropout_is_the_identity_at_inference_and_inverted_in_training(noise_sha
     # inverted dropout (Keras): the kept entries are scaled by 1 / (1 - rate)
     np.testing.assert_allclose(y[kept], x[kept] / 0.75, rtol=1e-6)
     assert 0.5 < kept.mean() < 0.95
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("channels, filters", [(3, 2), (2, 3)])
+def test_conv2d_input_gradient_with_unit_strides_matches_finite_differences(padding, channels,
+                                                                            filters):
+    # unit strides with filters <= channels take the flipped-kernel correlation path, the
+    # others the scatter: both against central differences, with an even kernel width
+    # (uneven 'same' padding) so an off-by-one pad shows
+    import adkit
+    from adkit import numeric
+    from adkit.nn import backend
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 5, 6, channels))
+    kernel = rng.normal(size=(3, 2, channels, filters))
+    out_shape = np.shape(backend.conv2d(x, kernel, (1, 1), padding))
+    g = rng.normal(size=out_shape)
+    f = lambda v: np.sum(g * backend.conv2d(v, kernel, (1, 1), padding))  # noqa: E731
+    np.testing.assert_allclose(adkit.grad(f)(x), numeric.gradient(f, x), rtol=1e-6, atol=1e-7)
