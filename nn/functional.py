@@ -519,13 +519,13 @@ class Model:
         of batches): an array, or a list per output (a dict for dict outputs), computed
         in batches in inference mode. callbacks get on_predict_begin/end."""
         return around_inference(callbacks, self, "predict",
-                                lambda: self._predict(x, batch_size, verbose, steps))
+                                lambda hooks: self._predict(x, batch_size, verbose, steps, hooks))
 
     def _predict(self, x: Any, batch_size: int | None, verbose: int | str,
-                 steps: int | None) -> Any:
+                 steps: int | None, hooks: Any) -> Any:
         if len(self.outputs) == 1:
             return self.final_structure(self.trainer.predict(
-                x, batch_size=batch_size, verbose=verbose, steps=steps))
+                x, batch_size=batch_size, verbose=verbose, steps=steps, hooks=hooks))
         if is_batch_source(x):
             if steps is not None:
                 check_positive_int(steps, "steps")
@@ -539,9 +539,12 @@ class Model:
         placement = self.trainer.placement
         parts: list[list] = [[] for _ in self.outputs]
         with placement.weights(write_back=False), placement.kernels():
-            for xb in batches:
-                for part, o in zip(parts, self.apply(placement.params, xb)[0]):
-                    part.append(np.asarray(o))
+            for i, xb in enumerate(batches):
+                hooks.on_predict_batch_begin(i)
+                outs = [np.asarray(o) for o in self.apply(placement.params, xb)[0]]
+                for part, o in zip(parts, outs):
+                    part.append(o)
+                hooks.on_predict_batch_end(i, {"outputs": self.final_structure(outs)})
         if not parts[0]:
             return self.final_structure(self.empty_output())
         return self.final_structure([np.concatenate(p) for p in parts])

@@ -23,7 +23,7 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import strategies
 from .callbacks import History
-from .callbacks.base import around_inference
+from .callbacks.base import NO_HOOKS, around_inference
 from .compiled_step import keras_compile_options
 from .layers.base import Context, Layer, Shape, ShapeError, _as_shape, serialize
 from .layers.core import Embedding, _Activated
@@ -507,10 +507,11 @@ class Sequential:
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
                 steps: int | None = None, callbacks: list | None = None) -> np.ndarray:
         """The model's outputs for x (arrays, or a generator / Sequence of batches),
-        computed in batches (inference mode). callbacks get on_predict_begin/end."""
+        computed in batches (inference mode). callbacks get on_predict_begin/end and
+        on_predict_batch_begin/end (the batch's outputs in logs["outputs"])."""
         self._require_built("predict")
-        return around_inference(callbacks, self, "predict", lambda: self.trainer.predict(
-            x, batch_size=batch_size, verbose=verbose, steps=steps))
+        return around_inference(callbacks, self, "predict", lambda hooks: self.trainer.predict(
+            x, batch_size=batch_size, verbose=verbose, steps=steps, hooks=hooks))
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int | None = None,
                  verbose: int | str = 0, sample_weight: Any = None,
@@ -518,17 +519,18 @@ class Sequential:
                  return_dict: bool = False, callbacks: list | None = None) -> Any:
         """[loss, *metrics] on (x, y) (or a generator / Sequence of batches) in inference
         mode (just the loss without metrics), averaged over examples, like Keras.
-        callbacks get on_test_begin/end (the end with the results as a dict)."""
+        callbacks get on_test_begin/end (the end with the results as a dict) and
+        on_test_batch_begin/end (the running results)."""
         self._require_compiled("evaluate")
 
-        def results(as_dict: bool) -> Any:
+        def results(as_dict: bool, hooks: Any = NO_HOOKS) -> Any:
             return self.trainer.evaluate(x, y, batch_size=batch_size, verbose=verbose,
                                          sample_weight=sample_weight,
                                          class_weight=class_weight, steps=steps,
-                                         return_dict=as_dict)
+                                         return_dict=as_dict, hooks=hooks)
         if not callbacks:
             return results(return_dict)
-        logs = around_inference(callbacks, self, "test", lambda: results(True))
+        logs = around_inference(callbacks, self, "test", lambda hooks: results(True, hooks))
         if return_dict:
             return logs
         values = list(logs.values())   # Keras's form: the loss alone, or [loss, *metrics]

@@ -40,6 +40,7 @@ from adkit.pytree import tree_flatten, tree_unflatten
 
 from . import allocator, backend
 from .callbacks import CallbackList, History, TerminateOnNaN
+from .callbacks.base import NO_HOOKS
 from .compiled_step import CompiledStep, check_jit_compile
 from .compiled_step import refusal as compiled_step_refusal
 from .data_adapters import (ArrayBatches, StreamBatches, check_sample_weight, combined_weights,
@@ -457,12 +458,18 @@ class Trainer:
         return logs
 
     def _evaluate_validation(self, run: FitRun) -> dict:
+        """The validation logs; fit's callbacks see it as Keras's fit shows them an
+        evaluate: on_test_begin, on_test_batch_begin/end, on_test_end."""
+        run.callbacks.on_test_begin()
         if isinstance(run.validation, StreamBatches):
-            return self._evaluate_batches(run.validation)
-        xv, yv, wv = run.validation
-        return self.evaluate(xv, yv, batch_size=run.validation_batch_size
-                             or max(run.batch_size, 256), verbose=0,
-                             sample_weight=wv, return_dict=True)
+            logs = self._evaluate_batches(run.validation, hooks=run.callbacks)
+        else:
+            xv, yv, wv = run.validation
+            logs = self.evaluate(xv, yv, batch_size=run.validation_batch_size
+                                 or max(run.batch_size, 256), verbose=0,
+                                 sample_weight=wv, return_dict=True, hooks=run.callbacks)
+        run.callbacks.on_test_end(logs)
+        return logs
 
     # --- metrics -------------------------------------------------------------------------
     def _reset_metrics(self) -> None:
@@ -498,15 +505,20 @@ class Trainer:
             return None
         return [None if m is None else self.strategy.gather_rows(m) for m in masks]
 
+    def _batch_metrics(self, hooks: Any) -> dict:
+        """The running metric results a batch-end hook gets (none computed without hooks)."""
+        return {} if hooks is NO_HOOKS else self._metric_results()
+
     def _metric_results(self) -> dict:
         keys = self.model.metrics_names[1:]
         return {k: _log_value(m.result()) for k, m in zip(keys, self.model.compiled_metrics)}
 
     # --- inference -----------------------------------------------------------------------
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
-                steps: int | None = None) -> np.ndarray:
+                steps: int | None = None, hooks: Any = NO_HOOKS) -> np.ndarray:
         """The model's outputs for x, computed in batches (inference mode); x may be a
-        generator, iterable or Sequence of batches (x alone, or (x, y) tuples)."""
+        generator, iterable or Sequence of batches (x alone, or (x, y) tuples). hooks
+        (a CallbackList) get on_predict_batch_begin/end."""
         model, strategy, placement = self.model, self.strategy, self.placement
         verbose = resolve_verbose(verbose)
         if is_batch_source(x):
@@ -516,32 +528,40 @@ class Trainer:
             stream = StreamBatches(x, steps, model.prepare_data, "predict", needs_y=False)
             outs = []
             with self._process_share(), placement.weights(write_back=False):
-                for xb, _, _, _ in tqdm(stream.epoch_batches(None, _whole), total=stream.steps,
-                                        disable=verbose != 1, desc="predict"):
+                for i, (xb, _, _, _) in enumerate(tqdm(
+                        stream.epoch_batches(None, _whole), total=stream.steps,
+                        disable=verbose != 1, desc="predict")):
+                    hooks.on_predict_batch_begin(i)
                     with placement.kernels():
                         outs.append(np.asarray(model.apply(placement.params,
                                                            *placement.to_backend(xb))[0]))
+                    hooks.on_predict_batch_end(i, {"outputs": outs[-1]})
             return np.concatenate(outs) if outs else model.empty_output()
         batch_size = 32 if batch_size is None else batch_size
         x, _ = model.prepare_data(x, None, "predict")
         check_positive_int(batch_size, "batch_size")
         part = x[strategy.shard(len(x))]
+        outs = []
         with self._process_share(), placement.weights(write_back=False), placement.kernels():
-            outs = [np.asarray(model.apply(placement.params,
-                                           *placement.to_backend(part[i:i + batch_size]))[0])
-                    for i in tqdm(range(0, len(part), batch_size),
-                                  disable=verbose != 1 or not self.is_chief, desc="predict")]
+            for k, i in enumerate(tqdm(range(0, len(part), batch_size),
+                                       disable=verbose != 1 or not self.is_chief,
+                                       desc="predict")):
+                hooks.on_predict_batch_begin(k)
+                outs.append(np.asarray(model.apply(
+                    placement.params, *placement.to_backend(part[i:i + batch_size]))[0]))
+                hooks.on_predict_batch_end(k, {"outputs": outs[-1]})
         out = np.concatenate(outs) if outs else model.empty_output()
         return strategy.gather_rows(out)
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int | None = None,
                  verbose: int | str = 0, sample_weight: Any = None,
                  class_weight: dict | None = None, steps: int | None = None,
-                 return_dict: bool = False) -> Any:
+                 return_dict: bool = False, hooks: Any = NO_HOOKS) -> Any:
         """[loss, *metrics] on (x, y) in inference mode (just the loss without metrics),
         averaged over examples, like Keras; x may be a generator, iterable or Sequence
         of (x, y) or (x, y, sample_weight) batches. class_weight (not in Keras's
-        evaluate) weighs the examples as fit's does."""
+        evaluate) weighs the examples as fit's does. hooks (a CallbackList) get
+        on_test_batch_begin/end with the running results."""
         model = self.model
         verbose = resolve_verbose(verbose)
         if stream_or_none(x, y, sample_weight, class_weight, "evaluate"):
@@ -550,29 +570,33 @@ class Trainer:
                 check_positive_int(steps, "steps")
             result = self._evaluate_batches(StreamBatches(
                 x, steps, model.prepare_data, "evaluate", class_weight=class_weight),
-                verbose)
+                verbose, hooks)
         else:
             require_targets(y, "evaluate")
             result = self._evaluate_arrays(x, y, 32 if batch_size is None else batch_size,
-                                           verbose, sample_weight, class_weight)
+                                           verbose, sample_weight, class_weight, hooks)
         if return_dict:
             return result
         return list(result.values()) if model.compiled_metrics else result["loss"]
 
-    def _evaluate_batches(self, stream: StreamBatches, verbose: int = 0) -> dict:
+    def _evaluate_batches(self, stream: StreamBatches, verbose: int = 0,
+                          hooks: Any = NO_HOOKS) -> dict:
         """evaluate's logs over one pass of a stream of batches (one process)."""
         model, placement = self.model, self.placement
         self._reset_metrics()
         total, n_all = 0.0, 0
         with self._process_share(), placement.weights(write_back=False):
-            for xb, yb, wb, n in tqdm(stream.epoch_batches(None, _whole), total=stream.steps,
-                                      disable=verbose != 1, desc="evaluate"):
+            for i, (xb, yb, wb, n) in enumerate(tqdm(
+                    stream.epoch_batches(None, _whole), total=stream.steps,
+                    disable=verbose != 1, desc="evaluate")):
+                hooks.on_test_batch_begin(i)
                 with placement.kernels():
                     loss, out = self._test_loss(xb, yb, wb)
                 total += loss * n
                 n_all += n
                 if model.compiled_metrics:
                     self._update_metrics(yb, self._host_outputs(out), wb, xb)
+                hooks.on_test_batch_end(i, {"loss": total / n_all, **self._batch_metrics(hooks)})
         stream.finish_epoch()
         return {"loss": total / n_all, **self._metric_results()}
 
@@ -589,7 +613,8 @@ class Trainer:
         return float(loss), out
 
     def _evaluate_arrays(self, x: Any, y: Any, batch_size: int, verbose: int,
-                         sample_weight: Any, class_weight: dict | None) -> dict:
+                         sample_weight: Any, class_weight: dict | None,
+                         hooks: Any = NO_HOOKS) -> dict:
         """evaluate's logs over arrays; under MPI each process takes its share."""
         model, strategy, placement = self.model, self.strategy, self.placement
         x, y = model.prepare_data(x, y, "evaluate")
@@ -604,21 +629,25 @@ class Trainer:
         gathered: tuple[list, list, list] | None = ([], [], []) if strategy.size > 1 else None
         total = 0.0
         with self._process_share(), placement.weights(write_back=False), placement.kernels():
-            for i in tqdm(range(0, len(x), batch_size), disable=verbose != 1 or not self.is_chief,
-                          desc="evaluate"):
+            for k, i in enumerate(tqdm(range(0, len(x), batch_size),
+                                       disable=verbose != 1 or not self.is_chief,
+                                       desc="evaluate")):
+                hooks.on_test_batch_begin(k)
                 xb, yb = x[i:i + batch_size], y[i:i + batch_size]
                 wb = None if weights is None else weights[i:i + batch_size]
                 loss, out = self._test_loss(xb, yb, wb)
                 total += loss * len(xb)
-                if not model.compiled_metrics:
-                    continue
-                pred = self._host_outputs(out)
-                if gathered is None:
-                    self._update_metrics(yb, pred, wb, xb)
-                else:
-                    gathered[0].append(yb)
-                    gathered[1].append(pred)
-                    gathered[2].append(wb)
+                if model.compiled_metrics:
+                    pred = self._host_outputs(out)
+                    if gathered is None:
+                        self._update_metrics(yb, pred, wb, xb)
+                    else:
+                        gathered[0].append(yb)
+                        gathered[1].append(pred)
+                        gathered[2].append(wb)
+                hooks.on_test_batch_end(k, {"loss": total / (i + len(xb)),
+                                            **(self._batch_metrics(hooks) if gathered is None
+                                               else {})})
         total = strategy.sum([total])[0]
         if gathered is not None and model.compiled_metrics:
             labels = np.concatenate(gathered[0]) if gathered[0] else y[:0]

@@ -345,9 +345,13 @@ def test_wrong_data_is_refused_with_the_input_names():
         model.compile(optimizer="sgd", loss=["mse", "mse", "mse"])
 
 
-def test_layer_with_weights_outside_a_model_refuses_arrays():
-    with pytest.raises(ValueError, match="has weights"):
-        Dense(2)(np.ones((1, 3)))
+def test_a_layer_called_alone_on_arrays_builds_and_keeps_its_weights_as_keras():
+    layer = Dense(2)
+    x = np.arange(6.0).reshape(2, 3)
+    y = layer(x)
+    kernel, bias = layer.get_weights()
+    np.testing.assert_allclose(y, x @ kernel + bias, rtol=1e-6)
+    np.testing.assert_array_equal(layer(x), y)       # the same weights on the next call
     assert Flatten()(np.ones((2, 3, 4))).shape == (2, 12)
 
 

@@ -114,6 +114,67 @@ def test_evaluate_and_predict_take_callbacks():
                     ("predict_begin", None), ("predict_end", None)]
 
 
+class BatchWatch(keras.callbacks.Callback):
+    """Records every per-batch hook of evaluate and predict, with what its logs hold."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_test_begin(self, logs=None):
+        self.seen.append(("test_begin",))
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self.seen.append(("test_batch_begin", batch))
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.seen.append(("test_batch_end", batch, dict(logs)))
+
+    def on_test_end(self, logs=None):
+        self.seen.append(("test_end", dict(logs)))
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self.seen.append(("predict_batch_begin", batch))
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.seen.append(("predict_batch_end", batch, logs["outputs"]))
+
+
+@pytest.mark.parametrize("source", ["arrays", "batches"])
+def test_evaluate_and_predict_call_the_per_batch_hooks_as_keras(source):
+    model = compiled_mlp()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    data = (X, Y) if source == "arrays" else \
+        (iter([(X[i:i + 24], Y[i:i + 24]) for i in range(0, 64, 24)]),)
+    watch = BatchWatch()
+    result = model.evaluate(*data, batch_size=24, callbacks=[watch], return_dict=True)
+    ends = [e for e in watch.seen if e[0] == "test_batch_end"]
+    assert [e[1] for e in ends] == [0, 1, 2]
+    assert [e[0] for e in watch.seen[1:3]] == ["test_batch_begin", "test_batch_end"]
+    # each batch's logs are the running results: the last ones are evaluate's
+    assert ends[-1][2] == pytest.approx(result)
+    first = model.evaluate(X[:24], Y[:24], return_dict=True)
+    assert ends[0][2] == pytest.approx(first)
+    watch = BatchWatch()
+    inputs = X if source == "arrays" else iter([X[i:i + 24] for i in range(0, 64, 24)])
+    out = model.predict(inputs, batch_size=24, callbacks=[watch])
+    outputs = [e[2] for e in watch.seen if e[0] == "predict_batch_end"]
+    assert [e[1] for e in watch.seen if e[0] == "predict_batch_begin"] == [0, 1, 2]
+    np.testing.assert_array_equal(np.concatenate(outputs), out)
+
+
+def test_fit_shows_its_validation_to_callbacks_as_an_evaluate():
+    model = compiled_mlp()
+    watch = BatchWatch()
+    history = model.fit(X, Y, epochs=2, batch_size=16, validation_data=(X[:40], Y[:40]),
+                        validation_batch_size=16, callbacks=[watch], verbose=0).history
+    kinds = [e[0] for e in watch.seen]
+    assert kinds.count("test_begin") == kinds.count("test_end") == 2
+    assert kinds.count("test_batch_end") == 6          # 40 rows in batches of 16, twice
+    last_end = [e for e in watch.seen if e[0] == "test_end"][-1][1]
+    assert last_end["loss"] == pytest.approx(history["val_loss"][-1])
+
+
 def test_train_on_batch_return_dict_summary_options_and_save_overwrite(tmp_path):
     model = compiled_mlp()
     out = model.train_on_batch(X[:8], Y[:8], return_dict=True)

@@ -84,15 +84,31 @@ class CallbackList:
 _INDEXED_HOOKS = ("epoch_begin", "epoch_end", "batch_begin", "batch_end")
 
 
+class _NoHooks:
+    """Stands for a CallbackList where no callbacks were given: every hook does nothing."""
+
+    def __getattr__(self, hook: str) -> Callable:
+        return _nothing
+
+
+def _nothing(*args: Any) -> None:
+    return None
+
+
+#: the hooks of an evaluate or predict called without callbacks
+NO_HOOKS: Any = _NoHooks()
+
+
 def around_inference(callbacks: list | None, model: Any, phase: str,
-                     run: Callable[[], Any]) -> Any:
-    """run() for evaluate (phase "test") or predict ("predict"), between the callbacks'
-    on_<phase>_begin and on_<phase>_end (evaluate's end gets its logs, as in Keras)."""
+                     run: Callable[[Any], Any]) -> Any:
+    """run(hooks) for evaluate (phase "test") or predict ("predict"), between the
+    callbacks' on_<phase>_begin and on_<phase>_end (evaluate's end gets its logs, as in
+    Keras); run calls hooks.on_<phase>_batch_begin/end around each batch."""
     if not callbacks:
-        return run()
+        return run(NO_HOOKS)
     hooks = CallbackList(list(callbacks), model, {})
     getattr(hooks, f"on_{phase}_begin")()
-    result = run()
+    result = run(hooks)
     logs = result if isinstance(result, dict) else None
     getattr(hooks, f"on_{phase}_end")(logs)
     return result
