@@ -37,6 +37,7 @@ from .model_file import save_model
 from .seeding import fresh_seed
 from .subclassed_model import is_subclass_with_call
 from .summary_table import summary_lines
+from .data_adapters import is_batch_source
 from .training import Trainer
 
 #: what compile(device=...) accepts; "opencl" may name its device as adkit.kernels.device
@@ -477,12 +478,16 @@ class Sequential:
     # --- training and inference: the Trainer's loop --------------------------
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
                        class_weight: dict | None = None, return_dict: bool = False) -> Any:
-        """One optimizer step on one batch; returns the batch loss (return_dict=True:
-        {"loss": loss}, Keras's form)."""
+        """One optimizer step on one batch; returns the batch loss, or [loss, *metrics]
+        when metrics are compiled (the metrics on this batch alone), as Keras's
+        (return_dict=True: a dict by name)."""
         self._require_compiled("train_on_batch")
-        loss = self.trainer.train_on_batch(x, y, sample_weight=sample_weight,
+        logs = self.trainer.train_on_batch(x, y, sample_weight=sample_weight,
                                            class_weight=class_weight)
-        return {"loss": loss} if return_dict else loss
+        if return_dict:
+            return logs
+        values = list(logs.values())   # Keras's form: the loss alone, or [loss, *metrics]
+        return values if len(values) > 1 else values[0]
 
     def fit(self, x: Any, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: int | str = "auto", callbacks: list | None = None,
@@ -508,8 +513,10 @@ class Sequential:
                 steps: int | None = None, callbacks: list | None = None) -> np.ndarray:
         """The model's outputs for x (arrays, or a generator / Sequence of batches),
         computed in batches (inference mode). callbacks get on_predict_begin/end and
-        on_predict_batch_begin/end (the batch's outputs in logs["outputs"])."""
-        self._require_built("predict")
+        on_predict_batch_begin/end (the batch's outputs in logs["outputs"]). An unbuilt
+        model is built from the arrays' shape, as in Keras."""
+        if is_batch_source(x):
+            self._require_built("predict")
         return around_inference(callbacks, self, "predict", lambda hooks: self.trainer.predict(
             x, batch_size=batch_size, verbose=verbose, steps=steps, hooks=hooks))
 

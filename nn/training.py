@@ -185,8 +185,9 @@ class Trainer:
 
     # --- one step ------------------------------------------------------------------------
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
-                       class_weight: dict | None = None) -> float:
-        """One optimizer step on one batch; returns the batch loss (weighted as fit's)."""
+                       class_weight: dict | None = None) -> dict:
+        """One optimizer step on one batch; returns its logs: the batch loss (weighted as
+        fit's) and the compiled metrics on this batch alone (Keras resets them first)."""
         if self.distributed:
             raise ValueError("train_on_batch does not split a batch over MPI ranks; under "
                              "distribute='mpi' train with fit (or compile without distribute)")
@@ -194,8 +195,12 @@ class Trainer:
         x, y = self.model.prepare_data(x, y, "train_on_batch")
         weights = combined_weights(y, sample_weight, class_weight, len(x), "train_on_batch")
         with self.placement.weights(write_back=True):
-            loss, _ = self._step(x, y, global_size=len(x), sample_weight=weights)
-        return loss
+            loss, out = self._step(x, y, global_size=len(x), sample_weight=weights)
+        if not self.model.compiled_metrics:
+            return {"loss": loss}
+        self._reset_metrics()
+        self._update_metrics(y, self._host_outputs(out), weights, x)
+        return {"loss": loss, **self._metric_results()}
 
     def _step(self, x: np.ndarray, y: np.ndarray, global_size: int,
               nan_guard: TerminateOnNaN | None = None, epoch: int = 0,

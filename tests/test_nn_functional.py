@@ -144,8 +144,13 @@ def test_multi_output_loss_is_the_weighted_sum_of_the_output_losses():
     assert result["value_loss"] == pytest.approx(mse, rel=1e-5)
     assert result["label_loss"] == pytest.approx(xent, rel=1e-5)
     assert result["label_accuracy"] == pytest.approx(accuracy)
-    # the step's loss is the same weighted sum, before its update
-    assert model.train_on_batch(x, y) == pytest.approx(0.3 * mse + 2.0 * xent, rel=1e-5)
+    # the step's loss is the same weighted sum, before its update; as Keras's,
+    # train_on_batch returns every name of metrics_names, computed on the batch
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert list(logs) == model.metrics_names
+    assert logs["loss"] == pytest.approx(0.3 * mse + 2.0 * xent, rel=1e-5)
+    assert logs["value_loss"] == pytest.approx(mse, rel=1e-5)
+    assert logs["label_accuracy"] == pytest.approx(accuracy)
 
 
 def test_multi_output_fit_logs_keras_names_and_learns():

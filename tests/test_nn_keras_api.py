@@ -178,7 +178,10 @@ def test_fit_shows_its_validation_to_callbacks_as_an_evaluate():
 def test_train_on_batch_return_dict_summary_options_and_save_overwrite(tmp_path):
     model = compiled_mlp()
     out = model.train_on_batch(X[:8], Y[:8], return_dict=True)
-    assert list(out) == ["loss"] and np.isfinite(out["loss"])
+    assert list(out) == ["loss", "accuracy"] and np.isfinite(out["loss"])
+    loss, accuracy = model.train_on_batch(X[:8], Y[:8])        # Keras's [loss, *metrics]
+    assert accuracy == pytest.approx(np.mean(model.predict(X[:8]).argmax(1) == Y[:8]),
+                                     abs=0.13)                  # one step later: within 1/8
     lines = []
     model.summary(line_length=120, show_trainable=True, print_fn=lines.append)
     assert any("Total params" in line for line in lines)

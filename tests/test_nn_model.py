@@ -640,4 +640,4 @@ def test_the_training_loop_trains_any_model_with_its_hooks():
     np.testing.assert_allclose(model.params["linear"]["w"], exact[:3], atol=1e-4)
     np.testing.assert_allclose(model.params["linear"]["b"], exact[3], atol=1e-4)
     assert trainer.evaluate(x, y) == pytest.approx(np.mean((trainer.predict(x) - y) ** 2))
-    assert np.isfinite(trainer.train_on_batch(x[:8], y[:8]))
+    assert np.isfinite(trainer.train_on_batch(x[:8], y[:8])["loss"])

@@ -667,9 +667,6 @@ def test_regression_tutorial_normalization(tmp_path):
     np.testing.assert_allclose(ns["reloaded_pred"], ns["dnn_pred"], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="Sequential.predict before the model is built (no "
-                   "input shape given): Keras builds it from the data; adkit raises 'the model "
-                   "is not built' (nn/model.py predict, reported to S1)")
 def test_predict_builds_a_sequential_model_from_its_data():
     import adkit.nn as keras
     model = keras.Sequential([keras.layers.Dense(1)])
@@ -768,9 +765,6 @@ def test_pydataset_sequence_and_batch_methods(tmp_path):
     assert ns["sequence_epochs"] == 1 and ns["batch_pred"].shape == (4, 10)
 
 
-@pytest.mark.xfail(strict=True, reason="train_on_batch/test_on_batch return the loss alone; "
-                   "Keras returns [loss, *metrics] when metrics are compiled (nn/model.py "
-                   "train_on_batch, reported to S1)")
 def test_train_on_batch_returns_the_metrics_too(tmp_path):
     ns = run(DATASETS_AND_BATCHES, tmp_path)
     assert len(ns["losses"][-1]) == 2 and len(ns["test_logs"]) == 2

@@ -260,6 +260,9 @@ class Layer:
         # (layer.kernel, layer.bias, bn.moving_mean, normalizer.mean)
         if name.startswith("_") or "name" not in self.__dict__:
             raise AttributeError(name)
+        prop = getattr(type(self), name, None)
+        if isinstance(prop, property):   # its getter raised AttributeError: raise its message
+            return prop.fget(self)
         found = weight_view.named_weight(self, name)
         if found is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
