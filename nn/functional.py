@@ -636,17 +636,7 @@ class Model:
         for line in summary_lines(self.name, rows, trainable, non_trainable):
             print_fn(line)
 
-    @classmethod
-    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Any:
-        """Keras's Model.from_config: the model, built with fresh weights, from
-        get_config() - adkit's, or Keras 3's own (a real Keras model's get_config()).
-        A subclass of Model gets `cls(**config)`, its constructor's arguments, as Keras
-        does for a subclassed model without a graph config."""
-        if cls is not Model and not (isinstance(config, dict) and "layers" in config):
-            return cls(**config)
-        from .models import check_custom_objects, model_from_config
-        check_custom_objects(custom_objects, f"{cls.__name__}.from_config")
-        return model_from_config("Functional", config, f"{cls.__name__}.from_config")
+    # from_config is attached by nn/models.py, which knows both model classes
 
     def get_config(self) -> dict:
         """The graph: its layers, each call (node) in topological order with the

@@ -144,7 +144,8 @@ def layer_kwargs(cls: type, config: dict) -> dict:
     same way, Keras-only entries at their "off" values dropped, others refused by name.
 
     >>> from adkit.nn.layers import Flatten
-    >>> layer_kwargs(Flatten, {"name": "f", "data_format": "channels_last", "dtype": "float32"})
+    >>> policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}}
+    >>> layer_kwargs(Flatten, {"name": "f", "dtype": policy})
     {'name': 'f', 'dtype': 'float32'}
     """
     who = f"layer {config.get('name')!r} ({cls.__name__})"

@@ -681,13 +681,7 @@ class Sequential:
                 else list(self.example_input_shape),
                 "layers": [serialize(layer) for layer in self.layers]}
 
-    @classmethod
-    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Any:
-        """Keras's Sequential.from_config: the model, built with fresh weights, from
-        get_config() - adkit's, or Keras 3's own (a real Keras model's get_config())."""
-        from .models import check_custom_objects, model_from_config
-        check_custom_objects(custom_objects, f"{cls.__name__}.from_config")
-        return model_from_config("Sequential", config, f"{cls.__name__}.from_config")
+    # from_config is attached by nn/models.py, which knows both model classes
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = True,
              overwrite: bool = True) -> None:

@@ -491,3 +491,29 @@ def _reseeded(config: Any, seeds: np.random.Generator) -> Any:
     if isinstance(config, list):
         return [_reseeded(v, seeds) for v in config]
     return config
+
+
+def _sequential_from_config(cls: type, config: dict,
+                            custom_objects: dict | None = None) -> Sequential:
+    """Keras's Sequential.from_config: the model, built with fresh weights, from
+    get_config() - adkit's, or Keras 3's own (a real Keras model's get_config())."""
+    check_custom_objects(custom_objects, f"{cls.__name__}.from_config")
+    return model_from_config("Sequential", config, f"{cls.__name__}.from_config")
+
+
+def _functional_from_config(cls: type, config: dict,
+                            custom_objects: dict | None = None) -> Any:
+    """Keras's Model.from_config: the model, built with fresh weights, from
+    get_config() - adkit's, or Keras 3's own (a real Keras model's get_config()).
+    A subclass of Model gets `cls(**config)`, its constructor's arguments, as Keras
+    does for a subclassed model without a graph config."""
+    if cls is not Model and not (isinstance(config, dict) and "layers" in config):
+        return cls(**config)
+    check_custom_objects(custom_objects, f"{cls.__name__}.from_config")
+    return model_from_config("Functional", config, f"{cls.__name__}.from_config")
+
+
+# from_config needs model_from_config, which builds either class: the classmethods are
+# attached here, where both are known, so that neither class's module imports this one
+Sequential.from_config = classmethod(_sequential_from_config)
+Model.from_config = classmethod(_functional_from_config)

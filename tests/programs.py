@@ -1635,6 +1635,19 @@ with_parameter("ive", ["sp.ive(0.5, {0})", "sp.ive(1, {0})"], "pos")
 with_parameter("kv", ["sp.kv(0.5, {0})", "sp.kv(2.0, {0})"], "pos")
 with_parameter("kve", ["sp.kve(1.5, {0})", "sp.kve(0, {0})"], "pos")
 with_parameter("stdtr", ["sp.stdtr(3.0, {0})", "sp.stdtr(1.5, {0})"], "any")
+# the inverse distribution functions and the rest of adkit/rules/scipy_special_inverse.py
+with_parameter("gammaincinv", ["sp.gammaincinv(1.5, {0})", "sp.gammaincinv(2.5, {0})"], "prob")
+with_parameter("gammainccinv", ["sp.gammainccinv(1.5, {0})", "sp.gammainccinv(0.7, {0})"],
+               "prob")
+with_parameter("betaincinv", ["sp.betaincinv(2.0, 3.0, {0})", "sp.betaincinv(1.5, 2.5, {0})"],
+               "prob")
+with_parameter("stdtrit", ["sp.stdtrit(3.0, {0})", "sp.stdtrit(5.0, {0})"], "prob")
+with_parameter("expn", ["sp.expn(1, {0})", "sp.expn(2, {0})"], "pos")
+with_parameter("poch", ["sp.poch({0}, 1.5)", "sp.poch(2.0, {0})"], "pos")
+with_parameter("owens_t", ["sp.owens_t({0}, 0.5)", "sp.owens_t(0.7, {0})"], "small")
+with_parameter("powm1", ["sp.powm1({0}, 1.5)", "sp.powm1(2.0, {0})"], "pos")
+with_parameter("inv_boxcox1p", ["sp.inv_boxcox1p({0}, 0.5)", "sp.inv_boxcox1p({0}, -0.4)"],
+               "unit")
 
 
 @entry("scipy.special.gammaln")

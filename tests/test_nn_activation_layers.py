@@ -78,7 +78,7 @@ def test_bad_arguments_are_refused_by_name(make, message):
     (lambda: Softmax(axis=3), (4, 5), r"axis 3 is out of bounds for input shape \(None, 4, 5\)"),
     (lambda: Softmax(axis=0), (4, 5), "batch axis"),
     (lambda: PReLU(shared_axes=[4]), (4, 5), "out of bounds"),
-    (lambda: PReLU(), (None, 5), "every dimension known"),
+    (lambda: PReLU(), (None, None, 5), "every dimension known"),   # Keras's form: batch first
 ])
 def test_bad_axes_are_refused_when_the_model_is_built(make, input_shape, message):
     with pytest.raises(ValueError, match=message):
@@ -117,7 +117,7 @@ def test_prelu_weights_follow_shared_axes_as_keras():
     assert alpha_shape(None, (6, 6, 3)) == (6, 6, 3)
     assert alpha_shape([1, 2], (6, 6, 3)) == (1, 1, 3)
     assert alpha_shape(1, (5, 4)) == (1, 4)
-    assert alpha_shape([1, 2], (None, None, 3)) == (1, 1, 3)
+    assert alpha_shape([1, 2], (None, None, None, 3)) == (1, 1, 3)   # Keras's form: batch first
     model = Sequential([Conv2D(4, 3, input_shape=(6, 6, 2)), PReLU(shared_axes=[1, 2])])
     assert model.count_params() == 3 * 3 * 2 * 4 + 4 + 4
 
