@@ -42,23 +42,10 @@ _RECORD = 1 + 32 * 32 * 3
 
 
 def _find(directory: str) -> tuple[str | dict[str, str] | None, str]:
-    """The archive's path, or the six extracted batch files, in ``directory``."""
-    for folder in (directory, os.path.join(directory, _FOLDER)):
-        batches = {n: os.path.join(folder, n) for n in _TRAIN + _TEST}
-        present = [n for n, p in batches.items() if os.path.isfile(p)]
-        if len(present) == len(batches):
-            return batches, ""
-        if present:
-            missing = sorted(set(batches) - set(present))
-            return None, f"incomplete, missing {', '.join(missing)} in {folder}"
-    archive = os.path.join(directory, ARCHIVE)
-    if os.path.isfile(archive):
-        return archive, ""
-    if any(os.path.exists(os.path.join(directory, n))
-           for n in ("cifar-10-batches-py", "cifar-10-python.tar.gz")):
-        return None, ("holds the Python version of CIFAR-10, whose batches are pickles, which "
-                      f"adkit does not read; get the binary version, {ARCHIVE}")
-    return None, f"no {ARCHIVE}, {_FOLDER}/ or batch files"
+    """The archive's path, or the extracted files, in ``directory``."""
+    return sources.find_files_or_archive(directory, _FOLDER, _TRAIN + _TEST, ARCHIVE,
+                                         ("cifar-10-batches-py", "cifar-10-python.tar.gz"),
+                                         "CIFAR-10")
 
 
 def _read_archive(archive: str) -> dict[str, bytes]:

@@ -35,22 +35,10 @@ _CLASSES = {"coarse": 20, "fine": 100}
 
 
 def _find(directory: str) -> tuple[str | dict[str, str] | None, str]:
-    """The archive's path, or the two extracted files, in ``directory``."""
-    for folder in (directory, os.path.join(directory, _FOLDER)):
-        files = {n: os.path.join(folder, n) for n in _FILES}
-        present = [n for n, p in files.items() if os.path.isfile(p)]
-        if len(present) == len(files):
-            return files, ""
-        if present:
-            return None, f"incomplete, missing {', '.join(sorted(set(files) - set(present)))}"
-    archive = os.path.join(directory, ARCHIVE)
-    if os.path.isfile(archive):
-        return archive, ""
-    if any(os.path.exists(os.path.join(directory, n))
-           for n in ("cifar-100-python", "cifar-100-python.tar.gz")):
-        return None, ("holds the Python version of CIFAR-100, whose files are pickles, which "
-                      f"adkit does not read; get the binary version, {ARCHIVE}")
-    return None, f"no {ARCHIVE}, {_FOLDER}/ or train.bin/test.bin"
+    """The archive's path, or the extracted files, in ``directory``."""
+    return sources.find_files_or_archive(directory, _FOLDER, _FILES, ARCHIVE,
+                                         ("cifar-100-python", "cifar-100-python.tar.gz"),
+                                         "CIFAR-100")
 
 
 def _read_archive(archive: str) -> dict[str, bytes]:

@@ -93,31 +93,37 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def load(title: str, subdir: str, filename: str, sha256: str, path: Any,
-         download: bool) -> dict[str, np.ndarray]:
-    """The arrays of Keras's file `filename` for data set `title` (see the module
-    docstring for where it is looked for). `path` may name the file itself; Keras's
-    default, the bare file name, counts as no path."""
+def locate_keras_file(title: str, subdir: str, filename: str, path: Any,
+                      fetch: Any, how_to_get: str) -> str:
+    """Where Keras's file `filename` is: `path` itself (a file), or a directory named by
+    `path` or $ADKIT_DATA, Keras's cache, or what fetch() downloads (None: no download);
+    Keras's default `path`, the bare file name, counts as no path."""
     if path is not None and os.fspath(path) == filename:
         path = None
     if path is not None and os.path.isfile(path):
-        found = os.fspath(path)
-    else:
-        def find(directory: str) -> tuple[str | None, str]:
-            candidate = os.path.join(directory, filename)
-            return (candidate, "") if os.path.isfile(candidate) else (None, f"no {filename}")
+        return os.fspath(path)
 
-        def fetch() -> str:
-            return _download.fetch(subdir, filename, sha256, BASE_URL)
+    def find(directory: str) -> tuple[str | None, str]:
+        candidate = os.path.join(directory, filename)
+        return (candidate, "") if os.path.isfile(candidate) else (None, f"no {filename}")
 
-        system = (KERAS_CACHE, "Keras's cache") if path is None and \
-            os.path.isdir(KERAS_CACHE) else None
-        how_to_get = (f"Let adkit download it (network access to {BASE_URL}{filename}, or a "
-                      f"mirror in ${URL_ENV}), or put {filename} in a directory named by the "
-                      f"path argument or ${sources.ENV_VAR} (directly or in its {subdir}/ "
-                      f"subdirectory), or in {KERAS_CACHE}.")
-        found = sources.locate(title, subdir, find, path, system,
-                               fetch if download else None, how_to_get)
+    system = (KERAS_CACHE, "Keras's cache") if path is None and \
+        os.path.isdir(KERAS_CACHE) else None
+    return sources.locate(title, subdir, find, path, system, fetch, how_to_get)
+
+
+def load(title: str, subdir: str, filename: str, sha256: str, path: Any,
+         download: bool) -> dict[str, np.ndarray]:
+    """The arrays of Keras's file `filename` for data set `title` (see the module
+    docstring for where it is looked for)."""
+    def fetch() -> str:
+        return _download.fetch(subdir, filename, sha256, BASE_URL)
+
+    found = locate_keras_file(
+        title, subdir, filename, path, fetch if download else None,
+        f"Let adkit download it (network access to {BASE_URL}{filename}, or a mirror in "
+        f"${URL_ENV}), or put {filename} in a directory named by the path argument or "
+        f"${sources.ENV_VAR} (directly or in its {subdir}/ subdirectory), or in {KERAS_CACHE}.")
     actual = _sha256(found)
     if actual != sha256:
         raise ValueError(f"{found}: SHA-256 {actual} is not the {sha256} of Keras's "

@@ -82,3 +82,26 @@ def locate(title: str, subdir: str, find: Callable[[str], tuple[Found | None, st
             searched.append(f"  download: {e}")
     raise FileNotFoundError(f"{title} not found. Searched:\n" + "\n".join(searched)
                             + "\n" + how_to_get) from failure
+
+
+def find_files_or_archive(directory: str, folder: str, names: tuple[str, ...], archive: str,
+                          pickled: tuple[str, ...], release: str,
+                          ) -> tuple[str | dict[str, str] | None, str]:
+    """A `find` for `locate`: the extracted files `names` (in `directory` or its `folder`)
+    as {name: path}, else the `archive`'s path, else (None, why). A Python-pickle release
+    of the same data (a name in `pickled`) is named as what adkit does not read."""
+    for place in (directory, os.path.join(directory, folder)):
+        files = {n: os.path.join(place, n) for n in names}
+        present = [n for n, p in files.items() if os.path.isfile(p)]
+        if len(present) == len(files):
+            return files, ""
+        if present:
+            missing = sorted(set(files) - set(present))
+            return None, f"incomplete, missing {', '.join(missing)} in {place}"
+    path = os.path.join(directory, archive)
+    if os.path.isfile(path):
+        return path, ""
+    if any(os.path.exists(os.path.join(directory, n)) for n in pickled):
+        return None, (f"holds the Python version of {release}, whose files are pickles, "
+                      f"which adkit does not read; get the binary version, {archive}")
+    return None, f"no {archive}, {folder}/ or {', '.join(names)}"

@@ -13,13 +13,12 @@ None).
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import numpy as np
 
 from . import sources
-from .keras_npz import KERAS_CACHE
+from .keras_npz import KERAS_CACHE, locate_keras_file
 
 __all__ = ["shift", "drop_long", "limit_vocabulary", "shuffled", "as_object_array", "word_index"]
 
@@ -67,21 +66,11 @@ def as_object_array(sequences: list[list[int]]) -> np.ndarray:
 def word_index(title: str, subdir: str, filename: str, path: Any) -> dict[str, int]:
     """The word -> id dict in Keras's JSON file, looked for in path (a directory or the
     file), $ADKIT_DATA and Keras's cache; adkit does not download it."""
-    if path is not None and os.fspath(path) == filename:
-        path = None
-    if path is not None and os.path.isfile(path):
-        found = os.fspath(path)
-    else:
-        def find(directory: str) -> tuple[str | None, str]:
-            candidate = os.path.join(directory, filename)
-            return (candidate, "") if os.path.isfile(candidate) else (None, f"no {filename}")
-        system = (KERAS_CACHE, "Keras's cache") if path is None and \
-            os.path.isdir(KERAS_CACHE) else None
-        found = sources.locate(
-            f"{title} word index", subdir, find, path, system, None,
-            f"adkit does not download it: get {filename} from "
-            f"https://storage.googleapis.com/tensorflow/tf-keras-datasets/{filename} and put "
-            f"it in a directory named by the path argument or ${sources.ENV_VAR}, or in "
-            f"{KERAS_CACHE}.")
+    found = locate_keras_file(
+        f"{title} word index", subdir, filename, path, None,
+        f"adkit does not download it: get {filename} from "
+        f"https://storage.googleapis.com/tensorflow/tf-keras-datasets/{filename} and put "
+        f"it in a directory named by the path argument or ${sources.ENV_VAR}, or in "
+        f"{KERAS_CACHE}.")
     with open(found, encoding="utf-8") as f:
         return json.load(f)
