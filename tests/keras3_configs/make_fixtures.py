@@ -11,7 +11,10 @@ import os
 import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
-import keras  # noqa: E402  (the backend must be chosen first)
+try:
+    import keras  # noqa: E402  (the backend must be chosen first)
+except ImportError:   # pytest's --doctest-modules imports this file too; it runs only with Keras
+    keras = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
