@@ -158,10 +158,10 @@ def load_model_h5(path: str | os.PathLike, model_from_json: Callable[[str], Any]
 def _attribute(h5: Any, path: str, name: str) -> str | None:
     if name not in h5.attrs:
         return None
-    value = h5.attrs[name]
-    if getattr(value, "nbytes", 0) > MAX_CONFIG_BYTES or len(_text(value)) > MAX_CONFIG_BYTES:
+    text = _text(h5.attrs[name])
+    if len(text) > MAX_CONFIG_BYTES:
         raise ModelFileError(f"{path!r}: the {name} attribute is over {MAX_CONFIG_BYTES} bytes")
-    return _text(value)
+    return text
 
 
 def load_weights_h5(model: Any, group: Any, path: str,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from .layers.fusion import apply_layers
 from .layers.input_layer import Input, InputLayer, input_tensor
 from .layers.nested import ModelLayer, NestedState, as_layer, call_model, stack_shapes
 from .layers.nodes import KerasTensor, NoSymbolicTensorError, call_layer
+from .layers.weight_view import walk as _walk
 from .placement import HostPlacement, device_placement
 from .legacy_h5 import save_model_h5
 from .model_file import save_model
@@ -819,13 +820,6 @@ def _batch_length(x: Any, what: str) -> int:
     return int(shape[0])
 
 
-def _walk(tree: dict, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
-    """(path, array) for each array in a nested dict, paths joined with "/"."""
-    for k, v in tree.items():
-        if isinstance(v, dict):
-            yield from _walk(v, f"{prefix}{k}/")
-        else:
-            yield f"{prefix}{k}", v
 
 
 def _compatible(given: tuple, expected: tuple) -> bool:

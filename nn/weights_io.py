@@ -29,7 +29,7 @@ from .model_file import ModelFileError, open_model_file, save_model
 
 __all__ = ["save_weights", "load_weights", "WeightsFileError"]
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_HDF5_SIGNATURE = legacy_h5.SIGNATURE
 
 
 def _name(path: str | os.PathLike) -> str:
