@@ -43,6 +43,21 @@ def _array_like(value: Any) -> Any:
 _safe = _where
 
 
+def bound_arguments(where: str, names: tuple, args: tuple, kwds: dict) -> dict:
+    """SciPy's positional-or-keyword binding of a distribution method's arguments: name ->
+    value for those given, refusing extra, unknown and repeated ones by name."""
+    if len(args) > len(names):
+        raise TypeError(f"{where} takes at most {len(names)} arguments "
+                        f"({', '.join(names)}), got {len(args)}")
+    values = dict(zip(names, args))
+    for key, value in kwds.items():
+        if key not in names or key in values:
+            raise TypeError(f"{where} got an unexpected or repeated argument {key!r}; "
+                            f"its arguments are {', '.join(names)}")
+        values[key] = value
+    return values
+
+
 class _LocScale:
     """A location-scale family: method(x, *shape, loc=0, scale=1) from the standard
     form's log density, distribution function and survival function at z."""
@@ -63,16 +78,7 @@ class _LocScale:
     def _args(self, method: str, args: tuple, kwds: dict) -> tuple:
         names = ("x",) + self.shapes + ("loc", "scale")
         defaults = {"loc": 0.0, "scale": 1.0}
-        if len(args) > len(names):
-            raise TypeError(f"scipy.stats.{self.name}.{method} takes at most {len(names)} "
-                            f"arguments ({', '.join(names)}), got {len(args)}")
-        values = dict(zip(names, args))
-        for key, value in kwds.items():
-            if key not in names or key in values:
-                raise TypeError(f"scipy.stats.{self.name}.{method} got an unexpected or "
-                                f"repeated argument {key!r}; its arguments are "
-                                f"{', '.join(names)}")
-            values[key] = value
+        values = bound_arguments(f"scipy.stats.{self.name}.{method}", names, args, kwds)
         values = {key: _array_like(value) for key, value in values.items()}
         missing = [n for n in names if n not in values and n not in defaults]
         if missing:

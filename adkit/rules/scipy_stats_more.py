@@ -21,7 +21,7 @@ import scipy.special as sp
 
 from ..tracer import primal
 from .scipy_stats_base import (_array_like, _everywhere, _LocScale, _nonnegative, _positive,
-                               _refuse_traced, _safe, _where)
+                               _refuse_traced, _safe, _where, bound_arguments)
 
 _LOG_2 = math.log(2.0)
 
@@ -186,15 +186,7 @@ class _Discrete:
     def _args(self, method: str, args: tuple, kwds: dict) -> tuple:
         names = ("k",) + self.params + ("loc",)
         where = f"scipy.stats.{self.name}.{method}"
-        if len(args) > len(names):
-            raise TypeError(f"{where} takes at most {len(names)} arguments "
-                            f"({', '.join(names)}), got {len(args)}")
-        values = dict(zip(names, args))
-        for key, value in kwds.items():
-            if key not in names or key in values:
-                raise TypeError(f"{where} got an unexpected or repeated argument {key!r}; "
-                                f"its arguments are {', '.join(names)}")
-            values[key] = value
+        values = bound_arguments(where, names, args, kwds)
         missing = [n for n in names[:-1] if n not in values]
         if missing:
             raise TypeError(f"{where} is missing {', '.join(missing)}")

@@ -355,14 +355,17 @@ class _Recurrent(Layer):
         """One timestep: (new state, whose first entry is the output; what
         `_step_back` needs). zx_t is the input projection x_t @ kernel; state_mask the
         recurrent dropout mask of a training step (recurrent_options.py), if any."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} is a recurrent layer without _step: "
+                                  "define one timestep, as SimpleRNN, LSTM and GRU do")
 
     def _step_back(self, dstate: tuple, keep: tuple, recurrent: Any, bias: Any,
                    peephole: Any) -> tuple:
         """The VJP of one `_step` for the default activations: (cotangent of zx_t,
         cotangents of the previous state, this step's (recurrent, bias, peephole)
         cotangents)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} is a recurrent layer without "
+                                  "_step_back: define its one-step VJP, as SimpleRNN, LSTM "
+                                  "and GRU do")
 
     # --- stateful=True: the states carried from batch to batch ----------------------------
     def reset_state(self, states: Any = None) -> None:
